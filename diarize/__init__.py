@@ -1,0 +1,3 @@
+"""gmm-diarize: who spoke when, with Gaussian mixture models, offline on a CPU."""
+
+__version__ = "0.1.0"
