@@ -1,0 +1,118 @@
+"""Audio loading: any file libsndfile reads, any rate, any channel count -> mono float32.
+
+The file is read in blocks; each block is downmixed and fed to a streaming soxr
+resampler (the resampler librosa uses), and written into one preallocated float32
+array, so the only full-length copy of the signal ever held is the output.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from .errors import AudioError
+
+#: soxr quality used for resampling ('HQ': the quality librosa calls 'soxr_hq').
+RESAMPLE_QUALITY = "HQ"
+
+
+def _open(path: Path) -> sf.SoundFile:
+    """Open `path` with libsndfile, turning every failure into a one-line AudioError."""
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a directory, not an audio file")
+    if not os.access(path, os.R_OK):
+        raise AudioError(f"{path}: permission denied")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if size == 0:
+        raise AudioError(f"{path}: empty file (0 bytes)")
+    try:
+        return sf.SoundFile(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        detail = str(exc).split(":")[-1].strip() or "unknown format"
+        raise AudioError(f"{path}: not a readable audio file ({detail})") from None
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot read ({exc.strerror or exc})") from None
+
+
+def audio_info(path: str | os.PathLike) -> tuple[float, int, int]:
+    """Duration (seconds), native sample rate and channel count of an audio file.
+
+    Raises
+    ------
+    AudioError
+        If the file is missing, empty or not audio.
+    """
+    path = Path(path)
+    with _open(path) as f:
+        return f.frames / f.samplerate if f.samplerate else 0.0, f.samplerate, f.channels
+
+
+def load_audio(path: str | os.PathLike, *, sample_rate: int = 16000,
+               block_seconds: float = 30.0) -> np.ndarray:
+    """Read an audio file as mono float32 at `sample_rate`.
+
+    Parameters
+    ----------
+    path : path-like
+        Any format libsndfile reads (WAV, FLAC, OGG, MP3, ...), integer or float samples.
+    sample_rate : int, keyword-only
+        Target rate in Hz.
+    block_seconds : float, keyword-only
+        Seconds of input read at a time.
+
+    Returns
+    -------
+    y : ndarray, shape (n_samples,), float32
+        Channel mean, resampled with soxr.
+
+    Raises
+    ------
+    AudioError
+        Missing, unreadable, empty, corrupt or non-audio file, no samples, or samples
+        that are NaN or infinite.
+    """
+    path = Path(path)
+    with _open(path) as f:
+        sr_in, channels, n_in = f.samplerate, f.channels, f.frames
+        if n_in <= 0 or sr_in <= 0:
+            raise AudioError(f"{path}: contains no audio samples")
+        block = max(1, int(block_seconds * sr_in))
+        # Allocate the output once; soxr's total output length is n_in * ratio rounded.
+        expected = int(np.ceil(n_in * sample_rate / sr_in)) + 16
+        out = np.empty(expected, dtype=np.float32)
+        pos = 0
+        stream = None if sr_in == sample_rate else soxr.ResampleStream(
+            sr_in, sample_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY)
+        n_read = 0
+        try:
+            while True:
+                data = f.read(block, dtype="float32", always_2d=True)
+                last = len(data) < block
+                n_read += len(data)
+                if len(data):
+                    mono = data.mean(axis=1, dtype=np.float32) if channels > 1 else data[:, 0]
+                    if not np.isfinite(mono).all():
+                        raise AudioError(f"{path}: contains NaN or infinite samples")
+                else:
+                    mono = np.zeros(0, dtype=np.float32)
+                chunk = mono if stream is None else stream.resample_chunk(mono, last=last)
+                if pos + len(chunk) > len(out):  # header understated the length
+                    out = np.resize(out, pos + len(chunk) + block)
+                out[pos:pos + len(chunk)] = chunk
+                pos += len(chunk)
+                if last:
+                    break
+        except sf.LibsndfileError as exc:
+            raise AudioError(f"{path}: corrupt audio data ({exc})") from None
+    if n_read == 0 or pos == 0:
+        raise AudioError(f"{path}: contains no audio samples")
+    return out[:pos] if pos < len(out) else out

@@ -1,0 +1,129 @@
+"""MFCC extraction, computed in blocks with scipy.fft.
+
+Frame ``i`` covers ``[i * hop, i * hop + win)`` of the (pre-emphasised) signal, whose
+start is padded by ``(win - hop) / 2`` so that frame ``i`` is centred on the interval
+``[i * hop, (i + 1) * hop)``: frame times are simply ``i * hop_length`` seconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.fft
+import scipy.signal
+import librosa
+
+from .config import FeatureConfig
+
+#: Frames processed per block (bounds the temporary spectra to a few MB).
+BLOCK_FRAMES = 4096
+#: Floor added to mel energies before the log (avoids log(0) on digital silence).
+MEL_FLOOR = 1e-10
+
+
+def n_frames_for(n_samples: int, *, sample_rate: int, hop_length: float) -> int:
+    """Number of analysis frames for a signal of `n_samples` samples."""
+    hop = int(round(hop_length * sample_rate))
+    return n_samples // hop
+
+
+def mfcc(y: np.ndarray, *, sample_rate: int = 16000, config: FeatureConfig | None = None
+         ) -> tuple[np.ndarray, np.ndarray]:
+    """MFCCs and frame log-energy of a mono signal.
+
+    Parameters
+    ----------
+    y : ndarray, shape (n_samples,), float32
+    sample_rate : int, keyword-only
+    config : FeatureConfig, keyword-only
+        Window, hop, filterbank and cepstrum sizes. `deltas` and `cmvn` are *not* applied
+        here (see :func:`add_deltas`, :func:`cmvn`): they depend on which frames are speech.
+
+    Returns
+    -------
+    mfccs : ndarray, shape (n_frames, n_mfcc), float32
+        Cepstra c0..c{n_mfcc-1} (DCT-II, orthonormal, of the log mel energies).
+    log_energy : ndarray, shape (n_frames,), float32
+        Frame energy in dB relative to full scale (a full-scale sine is about -3 dB).
+    """
+    cfg = config or FeatureConfig()
+    hop = int(round(cfg.hop_length * sample_rate))
+    win = int(round(cfg.win_length * sample_rate))
+    n_fft = max(cfg.n_fft, 1 << (win - 1).bit_length())
+    n = n_frames_for(len(y), sample_rate=sample_rate, hop_length=cfg.hop_length)
+    fmax = min(cfg.fmax, sample_rate / 2)
+    mel_fb = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=cfg.n_mels,
+                                 fmin=cfg.fmin, fmax=fmax).astype(np.float32)
+    window = scipy.signal.get_window("hamming", win, fftbins=True).astype(np.float32)
+    out = np.empty((n, cfg.n_mfcc), dtype=np.float32)
+    energy = np.empty(n, dtype=np.float32)
+    pad = (win - hop) // 2
+    for b0 in range(0, n, BLOCK_FRAMES):
+        b1 = min(n, b0 + BLOCK_FRAMES)
+        # Samples needed for frames b0..b1-1, plus one before for pre-emphasis.
+        s0 = b0 * hop - pad
+        s1 = (b1 - 1) * hop - pad + win
+        seg = _slice_padded(y, s0 - 1, s1)
+        seg = seg[1:] - cfg.pre_emphasis * seg[:-1]
+        frames = np.lib.stride_tricks.sliding_window_view(seg, win)[::hop][: b1 - b0]
+        raw_power = np.einsum("ij,ij->i", frames, frames) / win
+        energy[b0:b1] = 10.0 * np.log10(raw_power + MEL_FLOOR)
+        spec = scipy.fft.rfft(frames * window, n=n_fft, axis=1)
+        power = (spec.real ** 2 + spec.imag ** 2).astype(np.float32)
+        mel = power @ mel_fb.T
+        np.log(mel + MEL_FLOOR, out=mel)
+        out[b0:b1] = scipy.fft.dct(mel, type=2, norm="ortho", axis=1)[:, : cfg.n_mfcc]
+    return out, energy
+
+
+def _slice_padded(y: np.ndarray, start: int, stop: int) -> np.ndarray:
+    """``y[start:stop]`` with zeros where the range falls outside the signal."""
+    if start >= 0 and stop <= len(y):
+        return y[start:stop].astype(np.float32, copy=True)
+    out = np.zeros(stop - start, dtype=np.float32)
+    a, b = max(start, 0), min(stop, len(y))
+    if b > a:
+        out[a - start: b - start] = y[a:b]
+    return out
+
+
+def add_deltas(x: np.ndarray, *, width: int = 9) -> np.ndarray:
+    """Append first-order deltas (regression over `width` frames).
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_frames, n_features)
+
+    Returns
+    -------
+    ndarray, shape (n_frames, 2 * n_features), float32
+    """
+    if len(x) == 0:
+        return np.zeros((0, 2 * x.shape[1]), dtype=np.float32)
+    half = width // 2
+    taps = np.arange(-half, half + 1, dtype=np.float32)
+    taps /= np.sum(taps ** 2)
+    padded = np.pad(x, ((half, half), (0, 0)), mode="edge")
+    d = scipy.signal.lfilter(taps[::-1], [1.0], padded, axis=0)[2 * half:]
+    return np.hstack([x, d.astype(np.float32)])
+
+
+def cmvn(x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Mean/variance normalise each column using the statistics of the `mask` rows.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n_frames, n_features)
+    mask : ndarray of bool, shape (n_frames,), optional
+        Rows whose statistics are used (e.g. speech frames); all rows if None or empty.
+
+    Returns
+    -------
+    ndarray, shape (n_frames, n_features), float32
+    """
+    ref = x if mask is None or not mask.any() else x[mask]
+    if len(ref) == 0:
+        return x.astype(np.float32, copy=True)
+    mu = ref.mean(axis=0, dtype=np.float64)
+    sd = ref.std(axis=0, dtype=np.float64)
+    sd[sd < 1e-6] = 1.0
+    return ((x - mu) / sd).astype(np.float32)
