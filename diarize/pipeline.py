@@ -1,0 +1,195 @@
+"""The diarization pipeline: audio -> features -> speech -> clusters -> turns.
+
+:class:`Diarizer` runs the stages in order and returns a :class:`Diarization`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .audio import load_audio
+from .cluster import agglomerative_bic, segment_speech
+from .config import Config, load_config
+from .errors import AudioError, ConfigError
+from .features import add_deltas, cmvn, mfcc
+from .io import format_rttm
+from .resegment import resegment
+from .sad import energy_speech_prob, runs, smooth_decision
+from .segments import Diarization, Turn
+
+ProgressHook = Callable[[str, int, int], None]
+
+
+def uri_for(path: str | os.PathLike) -> str:
+    """RTTM file id of a recording: its file stem, with whitespace replaced by ``_``."""
+    return re.sub(r"\s+", "_", Path(path).stem) or "_"
+
+
+class Diarizer:
+    """Speaker diarization with Gaussian mixture models.
+
+    Parameters
+    ----------
+    config : Config, optional
+        Defaults to ``Config()`` (the values of ``configs/default.toml``).
+    **overrides
+        Configuration keys to override, top-level (``num_speakers=2``) or dotted with
+        ``__`` (``reseg__min_turn=0.3``).
+
+    Examples
+    --------
+    >>> from diarize import Diarizer
+    >>> result = Diarizer(num_speakers=2)("meeting.wav")  # doctest: +SKIP
+    """
+
+    def __init__(self, config: Config | None = None, **overrides: Any) -> None:
+        cfg = config if config is not None else Config()
+        if overrides:
+            cfg = cfg.replace(**overrides)
+        self.config = cfg.validate()
+
+    @classmethod
+    def from_preset(cls, name: str, **overrides: Any) -> "Diarizer":
+        """A Diarizer configured by a shipped preset (``configs/<name>.toml``)."""
+        return cls(load_config(preset=name), **overrides)
+
+    def __call__(self, audio: Any, *, uri: str | None = None,
+                 hook: ProgressHook | None = None) -> Diarization:
+        """Diarize a file path or a ``(samples, sample_rate)`` pair.
+
+        Returns
+        -------
+        Diarization
+        """
+        cfg = self.config
+        sr = cfg.audio.sample_rate
+        if isinstance(audio, (str, os.PathLike)):
+            if uri is None:
+                uri = uri_for(audio)
+            y = load_audio(audio, sample_rate=sr, block_seconds=cfg.audio.block_seconds)
+        else:
+            try:
+                samples, rate = audio
+            except (TypeError, ValueError):
+                raise AudioError("audio must be a path or a (samples, sample_rate) pair") from None
+            y = _prepare_array(samples, int(rate), sr)
+            uri = uri or "audio"
+        return self.diarize_signal(y, uri=uri, hook=hook)
+
+    def diarize_signal(self, y: np.ndarray, *, uri: str = "audio",
+                       hook: ProgressHook | None = None) -> Diarization:
+        """Diarize a mono float32 signal already at ``config.audio.sample_rate``.
+
+        Parameters
+        ----------
+        y : ndarray, shape (n_samples,)
+
+        Returns
+        -------
+        Diarization
+        """
+        cfg = self.config
+        sr = cfg.audio.sample_rate
+        step = cfg.features.hop_length
+        duration = len(y) / sr
+        notify = hook or (lambda stage, done, total: None)
+
+        notify("features", 0, 1)
+        feats, energy = mfcc(y, sample_rate=sr, config=cfg.features)
+        notify("features", 1, 1)
+
+        notify("speech", 0, 1)
+        prob = energy_speech_prob(energy, config=cfg.sad, seed=cfg.seed)
+        mask = smooth_decision(prob, frame_step=step, config=cfg.sad)
+        notify("speech", 1, 1)
+
+        result = Diarization([], uri=uri, duration=duration, speech_mask=mask, frame_step=step)
+        speech_idx = np.flatnonzero(mask)
+        if len(speech_idx) == 0:
+            return result
+
+        x = feats[:, 1:]  # c0 is loudness, not voice
+        if cfg.features.deltas:
+            x = add_deltas(x, width=cfg.features.delta_width)
+        if cfg.features.cmvn:
+            x = cmvn(x, mask)
+
+        notify("clustering", 0, 1)
+        seg_frames = max(1, int(round(cfg.cluster.segment_seconds / step)))
+        segments = segment_speech(mask, seg_frames=seg_frames,
+                                  max_segments=cfg.cluster.max_segments)
+        lo, hi, exact = self._speaker_bounds(len(segments))
+        clusters = agglomerative_bic(x, segments, config=cfg.cluster, min_clusters=lo,
+                                     max_clusters=hi, n_clusters=exact)
+        frame_labels = np.full(len(mask), -1, dtype=np.int64)
+        for (a, b), lab in zip(segments, clusters.labels):
+            frame_labels[a:b] = lab
+        result.bic = clusters.bic
+        notify("clustering", 1, 1)
+
+        notify("resegmentation", 0, 1)
+        xs = x[speech_idx]
+        reseg = resegment(xs, frame_labels[speech_idx], config=cfg.reseg, frame_step=step,
+                          seed=cfg.seed)
+        frame_labels[:] = -1
+        frame_labels[speech_idx] = reseg.labels
+        notify("resegmentation", 1, 1)
+
+        names = [f"SPEAKER_{k:02d}" for k in range(len(reseg.models))]
+        result.turns = sorted(_labels_to_turns(frame_labels, names, step))
+        post = np.zeros((len(mask), len(names)), dtype=np.float32)
+        post[speech_idx] = reseg.posteriors
+        result.posteriors = post
+        result.speaker_models = dict(zip(names, reseg.models))
+        return result
+
+    def _speaker_bounds(self, n_segments: int) -> tuple[int, int, int | None]:
+        cfg = self.config
+        if cfg.num_speakers is not None:
+            k = min(cfg.num_speakers, n_segments)
+            return k, k, k
+        hi = max(1, min(cfg.max_speakers, n_segments))
+        lo = min(cfg.min_speakers, hi)
+        return lo, hi, None
+
+
+def _labels_to_turns(labels: np.ndarray, names: list[str], step: float) -> list[Turn]:
+    """Runs of equal non-negative labels -> turns (times in seconds, 3-decimal exact)."""
+    s, e, v = runs(labels)
+    return [Turn(round(a * step, 3), round(b * step, 3), names[int(k)])
+            for a, b, k in zip(s, e, v) if k >= 0]
+
+
+def _prepare_array(samples: Any, rate: int, target: int) -> np.ndarray:
+    """Validate a user-supplied signal and bring it to mono float32 at `target` Hz."""
+    y = np.asarray(samples)
+    if y.ndim == 2:
+        # (n_samples, n_channels) as soundfile returns, or (n_channels, n_samples) as librosa
+        y = y.mean(axis=1 if y.shape[0] >= y.shape[1] else 0)
+    if y.ndim != 1:
+        raise AudioError(f"audio array must be 1-D or 2-D, got shape {np.shape(samples)}")
+    if rate <= 0:
+        raise AudioError(f"sample rate must be positive, got {rate}")
+    if np.issubdtype(y.dtype, np.integer):
+        y = y / float(np.iinfo(y.dtype).max)
+    y = y.astype(np.float32)
+    if not np.isfinite(y).all():
+        raise AudioError("audio contains NaN or infinite samples")
+    if rate != target:
+        import soxr
+        y = soxr.resample(y, rate, target, quality="HQ").astype(np.float32)
+    return y
+
+
+def diarization_to_rttm(result: Diarization) -> str:
+    return format_rttm(result.turns, result.uri)
+
+
+# Writers live here so that the Diarization currency stays free of output concerns.
+Diarization.to_rttm = lambda self: format_rttm(self.turns, self.uri)  # type: ignore[attr-defined]

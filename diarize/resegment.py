@@ -1,0 +1,194 @@
+"""Viterbi resegmentation with per-speaker GMMs.
+
+Each speaker gets a diagonal GMM trained on its frames; frame log-likelihoods are summed
+over short blocks (the smoothing that makes posteriors stable), and a Viterbi pass over
+the blocks picks one speaker per block with a penalty for every change of speaker and a
+minimum turn length (each speaker is a left-to-right chain of states). Fitting and
+decoding alternate for a few rounds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import ResegConfig
+from .gmm import GaussianMixture
+
+#: Fewest frames per Gaussian when sizing a speaker model from little data.
+FRAMES_PER_COMPONENT = 50
+
+
+@dataclass
+class ResegResult:
+    """Outcome of resegmentation.
+
+    Attributes
+    ----------
+    labels : ndarray of int, shape (n_speech_frames,)
+        Speaker of each speech frame, 0..n_speakers-1.
+    posteriors : ndarray of float32, shape (n_speech_frames, n_speakers)
+        Smoothed speaker posteriors.
+    models : list of GaussianMixture
+    """
+
+    labels: np.ndarray
+    posteriors: np.ndarray
+    models: list = field(default_factory=list)
+
+
+def fit_speaker_models(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig,
+                       seed: int = 0) -> list[GaussianMixture]:
+    """One diagonal GMM per label value present in `labels`.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_frames, n_features)
+    labels : ndarray of int, shape (n_frames,)
+
+    Returns
+    -------
+    list of GaussianMixture, indexed by label (0..labels.max()).
+    """
+    models = []
+    for k in range(int(labels.max()) + 1):
+        x = X[labels == k]
+        if len(x) > config.max_frames:
+            x = x[np.linspace(0, len(x) - 1, config.max_frames).astype(np.int64)]
+        n_comp = int(max(1, min(config.n_components, len(x) // FRAMES_PER_COMPONENT)))
+        models.append(GaussianMixture(n_comp, max_iter=config.max_iter, random_state=seed,
+                                      tol=1e-4).fit(x))
+    return models
+
+
+def block_loglik(X: np.ndarray, models: list, *, block: int) -> np.ndarray:
+    """Frame log-likelihoods under each model, summed over blocks of `block` frames.
+
+    Returns
+    -------
+    ndarray, shape (ceil(n_frames / block), n_models)
+    """
+    n = len(X)
+    nb = -(-n // block)
+    out = np.zeros((nb, len(models)))
+    for k, m in enumerate(models):
+        ll = m.score_samples(X)
+        out[:, k] = np.add.reduceat(ll, np.arange(0, n, block))
+    return out
+
+
+def viterbi(ll: np.ndarray, *, switch_penalty: float, min_blocks: int) -> np.ndarray:
+    """Best speaker sequence with a switch penalty and a minimum run length.
+
+    Parameters
+    ----------
+    ll : ndarray, shape (n_blocks, n_speakers)
+        Log-likelihood of each block under each speaker.
+    switch_penalty : float, keyword-only
+    min_blocks : int, keyword-only
+        Shortest run (in blocks) of one speaker, except at the start and end.
+
+    Returns
+    -------
+    ndarray of int, shape (n_blocks,)
+    """
+    T, K = ll.shape
+    if K == 1 or T == 0:
+        return np.zeros(T, dtype=np.int64)
+    m = max(1, min_blocks)
+    delta = np.full((K, m), -np.inf)
+    delta[:, m - 1] = ll[0]  # the first run may be short
+    delta[:, 0] = np.maximum(delta[:, 0], ll[0])
+    from_spk = np.zeros((T, K), dtype=np.int32)   # source speaker entering chain state 0
+    stay = np.zeros((T, K), dtype=bool)           # last state reached from itself
+    ar = np.arange(K)
+    for t in range(1, T):
+        last = delta[:, m - 1]
+        order = np.argsort(last)[::-1]
+        b1, b2 = order[0], order[1]
+        src = np.where(ar == b1, b2, b1)
+        enter = last[src] - switch_penalty
+        new = np.empty_like(delta)
+        new[:, 0] = enter
+        if m > 1:
+            new[:, 1:m - 1] = delta[:, 0:m - 2]
+            st = delta[:, m - 1] >= delta[:, m - 2]
+            new[:, m - 1] = np.where(st, delta[:, m - 1], delta[:, m - 2])
+        else:
+            st = delta[:, 0] >= enter
+            new[:, 0] = np.where(st, delta[:, 0], enter)
+        stay[t] = st
+        from_spk[t] = src
+        new += ll[t][:, None]
+        delta = new
+    # backtrack: end in any state of any speaker (the last run may be short)
+    k, j = np.unravel_index(int(np.argmax(delta)), delta.shape)
+    path = np.empty(T, dtype=np.int64)
+    for t in range(T - 1, -1, -1):
+        path[t] = k
+        if t == 0:
+            break
+        if m == 1:
+            if not stay[t, k]:
+                k = from_spk[t, k]
+            continue
+        if j == m - 1:
+            j = m - 1 if stay[t, k] else m - 2
+        elif j > 0:
+            j -= 1
+        else:
+            k = from_spk[t, k]
+            j = m - 1
+    return path
+
+
+def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_step: float,
+              seed: int = 0) -> ResegResult:
+    """Iterated (fit speaker GMMs, Viterbi) over the speech frames.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_speech_frames, n_features)
+    labels : ndarray of int, shape (n_speech_frames,)
+        Initial speaker of each frame (from clustering).
+    frame_step : float, keyword-only
+        Seconds per frame.
+
+    Returns
+    -------
+    ResegResult
+    """
+    block = max(1, int(config.smooth_frames))
+    min_blocks = max(1, int(round(config.min_turn / (frame_step * block))))
+    labels = _relabel(labels)
+    models: list = []
+    ll = np.zeros((0, 1))
+    path = np.zeros(0, dtype=np.int64)
+    for _ in range(max(1, config.iterations)):
+        models = fit_speaker_models(X, labels, config=config, seed=seed)
+        ll = block_loglik(X, models, block=block)
+        path = viterbi(ll, switch_penalty=config.switch_penalty, min_blocks=min_blocks)
+        new = np.repeat(path, block)[: len(X)]
+        converged = np.array_equal(new, labels)
+        labels = _relabel(new)
+        if converged:
+            break
+    # Keep only the speakers the last decoding used, in the order of `labels`.
+    keep = np.unique(path)
+    _, first = np.unique(path, return_index=True)
+    keep = path[np.sort(first)]
+    post = ll[:, keep]
+    post = np.exp(post - post.max(axis=1, keepdims=True))
+    post /= post.sum(axis=1, keepdims=True)
+    post = np.repeat(post, block, axis=0)[: len(X)].astype(np.float32)
+    return ResegResult(labels, post, [models[k] for k in keep])
+
+
+def _relabel(labels: np.ndarray) -> np.ndarray:
+    """Renumber labels 0..k-1 in order of first appearance."""
+    _, first = np.unique(labels, return_index=True)
+    order = labels[np.sort(first)]
+    lut = np.empty(int(labels.max()) + 1, dtype=np.int64)
+    lut[order] = np.arange(len(order))
+    return lut[labels]
