@@ -91,8 +91,8 @@ def _logdet(n: np.ndarray, s: np.ndarray, ss: np.ndarray, *, diag: bool, reg: fl
 
 
 def agglomerative_bic(X: np.ndarray, segments: np.ndarray, *, config: ClusterConfig,
-                      min_clusters: int = 1, max_clusters: int = 10,
-                      n_clusters: int | None = None) -> ClusterResult:
+                      frame_step: float = 0.01, min_clusters: int = 1,
+                      max_clusters: int = 10, n_clusters: int | None = None) -> ClusterResult:
     """Bottom-up BIC clustering of segments.
 
     Parameters
@@ -100,6 +100,8 @@ def agglomerative_bic(X: np.ndarray, segments: np.ndarray, *, config: ClusterCon
     X : ndarray, shape (n_frames, n_features)
     segments : ndarray of int, shape (n_segments, 2)
     config : ClusterConfig, keyword-only
+    frame_step : float, keyword-only
+        Seconds per frame (the penalty weight depends on the speech duration).
     min_clusters, max_clusters : int, keyword-only
         Bounds on the number of clusters returned.
     n_clusters : int, optional, keyword-only
@@ -120,7 +122,11 @@ def agglomerative_bic(X: np.ndarray, segments: np.ndarray, *, config: ClusterCon
     ld = _logdet(n, s, ss, diag=diag, reg=reg)
     members = [[i] for i in range(m)]
     active = np.ones(m, dtype=bool)
-    lam = config.bic_penalty
+    speech_seconds = float(n.sum()) * frame_step
+    # Merges are ordered by the plain BIC cost (unit penalty weight); the scaled weight
+    # `stop_lam` only decides when to stop, so it cannot reorder merges towards big clusters.
+    lam = 1.0
+    stop_lam = config.bic_penalty * speech_seconds ** config.penalty_exponent
 
     def pair_cost(i: int, js: np.ndarray) -> np.ndarray:
         nn = n[i] + n[js]
@@ -136,7 +142,7 @@ def agglomerative_bic(X: np.ndarray, segments: np.ndarray, *, config: ClusterCon
 
     def global_bic() -> float:
         idx = np.flatnonzero(active)
-        return float(0.5 * np.sum(n[idx] * ld[idx]) + lam * 0.5 * n_par * len(idx) * np.log(total_n))
+        return float(0.5 * np.sum(n[idx] * ld[idx]) + stop_lam * 0.5 * n_par * len(idx) * np.log(total_n))
 
     bic = {}
     k = m
@@ -152,10 +158,11 @@ def agglomerative_bic(X: np.ndarray, segments: np.ndarray, *, config: ClusterCon
         flat = np.argmin(cost)
         i, j = divmod(int(flat), m)
         best = cost[i, j]
-        if k <= target_hi and n_clusters is None and best > 0:
-            break
         nn = n[i] + n[j]
-        merges.append((k, float(best + lam * 0.5 * n_par * np.log(nn)), float(0.5 * n_par * np.log(nn)), float(n[i]), float(n[j])))
+        raw = best + lam * 0.5 * n_par * np.log(nn)
+        if k <= target_hi and n_clusters is None and raw > stop_lam * 0.5 * n_par * np.log(nn):
+            break
+        merges.append((k, float(raw), float(0.5 * n_par * np.log(nn)), float(n[i]), float(n[j])))
         # merge j into i
         n[i] += n[j]; s[i] += s[j]; ss[i] += ss[j]
         ld[i] = _logdet(n[i:i + 1], s[i:i + 1], ss[i:i + 1], diag=diag, reg=reg)[0]

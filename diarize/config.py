@@ -82,8 +82,12 @@ class ClusterConfig:
     """'bic' (agglomerative BIC) or 'dp' (variational Dirichlet-process mixture)."""
     segment_seconds: float = 1.0
     """Length of the initial speech segments that are clustered bottom-up."""
-    bic_penalty: float = 1.0
-    """Weight lambda of the BIC model-complexity penalty."""
+    bic_penalty: float = 0.32
+    """Weight of the BIC model-complexity penalty per second**penalty_exponent of speech."""
+    penalty_exponent: float = 0.5
+    """lambda = bic_penalty * speech_seconds ** penalty_exponent: the log-likelihood gain of
+    splitting one voice grows with the amount of speech faster than BIC's log n penalty, so a
+    fixed lambda over-counts long recordings and under-counts short ones."""
     max_segments: int = 2000
     """Bound on the number of initial segments (long recordings use longer segments)."""
     covariance: str = "full"
@@ -98,11 +102,11 @@ class ResegConfig:
     """Gaussians per speaker model."""
     iterations: int = 2
     """Rounds of (fit speaker GMMs, Viterbi)."""
-    switch_penalty: float = 20.0
+    switch_penalty: float = 50.0
     """Log-likelihood cost of changing speaker between frames."""
     min_turn: float = 0.5
     """Minimum turn duration (seconds)."""
-    smooth_frames: int = 50
+    smooth_frames: int = 10
     """Frames whose log-likelihoods are averaged before Viterbi (posterior smoothing)."""
     max_iter: int = 20
     """EM iterations per speaker model fit."""
@@ -149,7 +153,7 @@ class Config:
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
                     zero_ok = f.name in {"pre_emphasis", "min_speech", "min_silence", "min_turn",
                                          "switch_penalty", "fmin", "bic_penalty", "energy_floor_db",
-                                         "min_dynamic_range_db", "iterations"}
+                                         "min_dynamic_range_db", "iterations", "penalty_exponent"}
                     if f.name == "energy_floor_db":
                         continue
                     positive(f"{_section_name(sec)}.{f.name}", v, allow_zero=zero_ok)

@@ -125,7 +125,7 @@ class Diarizer:
         segments = segment_speech(mask, seg_frames=seg_frames,
                                   max_segments=cfg.cluster.max_segments)
         lo, hi, exact = self._speaker_bounds(len(segments))
-        clusters = agglomerative_bic(x, segments, config=cfg.cluster, min_clusters=lo,
+        clusters = agglomerative_bic(x, segments, config=cfg.cluster, frame_step=step, min_clusters=lo,
                                      max_clusters=hi, n_clusters=exact)
         frame_labels = np.full(len(mask), -1, dtype=np.int64)
         for (a, b), lab in zip(segments, clusters.labels):
@@ -157,6 +157,7 @@ class Diarizer:
         hi = max(1, min(cfg.max_speakers, n_segments))
         lo = min(cfg.min_speakers, hi)
         return lo, hi, None
+
 
 
 def _labels_to_turns(labels: np.ndarray, names: list[str], step: float) -> list[Turn]:
