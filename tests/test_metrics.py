@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from diarize.io import FileKey, read_rttm
+from diarize.io import FileKey, read_rttm, read_uem
 from diarize.metrics import DiarizationScore, ScoringWarning, evaluate, evaluate_file
 from diarize.segments import Turn as T
 
@@ -394,3 +394,124 @@ def test_hundred_hours_score_in_seconds():
     elapsed = time.perf_counter() - t0
     assert 0 < r.total.der < 100
     assert elapsed < 30, f"scoring 100 hours took {elapsed:.1f} s"
+
+
+# ------------------------------------------------- random cases scored by md-eval
+
+# Random cases (collars, -1, multi-region UEMs, zero-length turns, missing files, a
+# channel mismatch) scored by md-eval-22.pl's speaker-diarization subroutines run under
+# perl 5.36 (create_speaker_segs, add_collars_to_uem, exclude_overlapping_speech_from_uem,
+# uem_from_rttm and the scoring arithmetic, with its bipartite matcher replaced by an
+# exhaustive search for the same maximum). Expected: file -> (scored, missed, FA, confusion).
+def _rttm(rows):
+    return "".join(f"SPEAKER {f} {c} {s} {d} <NA> <NA> {spk} <NA> <NA>\n" for f, c, s, d, spk in
+                   (r.split() for r in rows.strip().splitlines()))
+
+
+MD_EVAL_CASES = [
+    dict(collar=0.25, skip=False, uem="f0 1 4.97 16.91\n", ref=_rttm("""
+        f0 1 2.795 0.817 Rs0
+        f0 1 1.660 3.667 Rs1
+        f0 1 6.748 2.929 Rs1
+        f0 1 2.795 2.815 Rs0
+        f1 1 0.240 1.684 Rs1
+        f1 1 0.488 2.603 Rs2
+        f1 1 5.384 4.763 Rs0
+        f1 1 1.893 1.636 Rs0
+        f1 1 9.756 3.496 Rs0
+        f1 1 0.646 2.409 Rs0"""), hyp=_rttm("""
+        f0 1 10.897 1.881 Hs0
+        f0 1 5.130 2.905 Hs0
+        f0 1 4.295 4.917 Hs3
+        f0 1 16.559 4.567 Hs0
+        f0 1 2.620 3.783 Hs2
+        f0 1 2.936 0.043 Hs0
+        f0 1 12.289 1.153 Hs3
+        f0 1 0.773 4.794 Hs3
+        f0 1 8.111 0.538 Hs0"""),
+         expected={"f0": (2.643, 0.215, 6.779, 0.0), "f1": (9.98, 9.98, 0.0, 0.0)}),
+    dict(collar=0.25, skip=False, uem=None, ref=_rttm("""
+        f0 1 2.921 3.110 Rs1
+        f0 1 0.082 0.897 Rs0
+        f0 1 5.641 4.471 Rs1
+        f0 1 2.623 4.468 Rs0
+        f0 1 1.540 0.348 Rs1"""), hyp=_rttm("""
+        f0 1 4.422 3.546 Hs0
+        f0 1 10.805 1.329 Hs0
+        f0 1 6.662 3.433 Hs0
+        f0 1 1.441 1.106 Hs1
+        f0 1 1.795 0.000 Hs1
+        f0 1 2.398 3.150 Hs0"""),
+         expected={"f0": (8.478, 3.177, 0.235, 0.0)}),
+    dict(collar=0.5, skip=True, uem="f0 1 0.72 9.62\nf0 1 9.74 24.08\n", ref=_rttm("""
+        f0 1 2.744 0.241 Rs0
+        f0 1 20.005 2.207 Rs1
+        f0 1 6.947 1.253 Rs1
+        f0 1 15.716 1.965 Rs1
+        f0 1 0.765 3.364 Rs2
+        f0 1 2.058 1.941 Rs1
+        f0 1 10.353 3.071 Rs1
+        f0 1 5.481 1.083 Rs1"""), hyp=_rttm("""
+        f0 2 2.379 0.233 Hs0
+        f1 1 13.265 3.461 Hs1
+        f1 1 1.040 0.363 Hs0"""),
+         expected={"f0": (4.872, 4.872, 0.0, 0.0)}),
+    dict(collar=0.25, skip=True, uem="f0 1 4.87 14.93\nf0 1 18.10 26.19\nf0 1 30.45 36.91\n", ref=_rttm("""
+        f0 1 12.942 2.251 Rs0
+        f0 1 2.418 0.499 Rs1
+        f0 1 7.054 2.067 Rs0
+        f0 1 3.506 0.607 Rs1
+        f0 1 1.392 3.315 Rs0
+        f0 1 15.772 0.000 Rs1
+        f0 1 15.677 0.670 Rs0
+        f0 1 13.135 1.075 Rs1
+        f0 1 5.369 4.806 Rs1"""), hyp=_rttm("""
+        f0 1 22.172 2.927 Hs1
+        f0 1 14.407 4.785 Hs1
+        f0 1 2.383 2.778 Hs1
+        f0 1 15.236 0.000 Hs1
+        f0 1 0.569 0.394 Hs0
+        f0 1 8.013 4.558 Hs1
+        f0 1 4.637 0.033 Hs1"""),
+         expected={"f0": (2.209, 1.185, 6.327, 0.47)}),
+    dict(collar=0.0, skip=True, uem="f0 1 2.66 14.24\n", ref=_rttm("""
+        f0 1 0.888 2.529 Rs1
+        f0 1 8.821 0.000 Rs3
+        f0 1 15.102 0.433 Rs1
+        f0 1 16.982 3.958 Rs1
+        f0 1 4.217 1.276 Rs1
+        f0 1 1.153 3.556 Rs2
+        f0 1 16.570 0.000 Rs3
+        f0 1 2.393 2.281 Rs3
+        f0 1 6.851 1.413 Rs3
+        f0 1 9.249 3.596 Rs1
+        f0 1 10.294 1.108 Rs3
+        f0 1 13.133 2.580 Rs3"""), hyp=_rttm("""
+        f0 1 0.196 2.263 Hs2
+        f0 1 0.000 2.910 Hs1
+        f0 1 12.594 4.582 Hs3
+        f0 1 6.925 0.000 Hs3
+        f0 1 8.642 4.932 Hs3
+        f0 1 6.817 0.391 Hs1
+        f0 1 0.031 0.305 Hs1
+        f0 1 1.082 2.913 Hs3"""),
+         expected={"f0": (5.792, 1.84, 0.929, 1.107)}),
+]
+
+
+@pytest.mark.parametrize("case", MD_EVAL_CASES)
+def test_random_cases_match_md_eval(case, tmp_path):
+    (tmp_path / "ref.rttm").write_text(case["ref"])
+    (tmp_path / "hyp.rttm").write_text(case["hyp"])
+    uem = None
+    if case["uem"]:
+        (tmp_path / "x.uem").write_text(case["uem"])
+        uem = read_uem(tmp_path / "x.uem")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScoringWarning)
+        r = evaluate(read_rttm(tmp_path / "ref.rttm"), read_rttm(tmp_path / "hyp.rttm"), uem=uem,
+                     collar=case["collar"], skip_overlap=case["skip"])
+    assert {k.uri for k in r.files} == set(case["expected"])
+    for uri, want in case["expected"].items():
+        s = r.files[FileKey(uri)]
+        assert (s.scored, s.missed, s.false_alarm, s.confusion) == pytest.approx(want, abs=1e-6)
