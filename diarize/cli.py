@@ -120,3 +120,106 @@ def run_command(audio, output_dir, to_stdout, num_speakers, min_speakers, max_sp
             echo_error(f"{path}: out of memory")
             failed += 1
     sys.exit(1 if failed else 0)
+
+
+# ------------------------------------------------------------------------- eval
+
+EVAL_FORMATS = ("table", "json", "csv")
+EVAL_COLUMNS = ("der", "jer", "missed", "false_alarm", "confusion", "scored", "ref_speakers", "hyp_speakers")
+EVAL_DECIMALS = 2
+"""Decimals of the table; JSON and CSV carry full precision."""
+
+
+def _eval_table(evaluation) -> str:
+    """Fixed-width table: one row per file, then the total."""
+    header = ("File", "DER%", "Miss%", "FA%", "Conf%", "Scored(s)", "Ref", "Hyp", "JER%")
+    labels = evaluation.labels()
+    rows = [(labels[k], s) for k, s in evaluation.files.items()]
+    rows.append(("TOTAL", evaluation.total))
+    cells = [header]
+    for name, s in rows:
+        cells.append((name, *(f"{v:.{EVAL_DECIMALS}f}" for v in (
+            s.der, s.missed_rate, s.false_alarm_rate, s.confusion_rate, s.scored)),
+            str(s.ref_speakers), str(s.hyp_speakers), f"{s.jer:.{EVAL_DECIMALS}f}"))
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = []
+    for i, r in enumerate(cells):
+        lines.append("  ".join([r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]))
+        if i == 0 or i == len(cells) - 2:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines) + "\n"
+
+
+def _eval_csv(evaluation) -> str:
+    import csv
+    import io as _io
+
+    buf = _io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(("file", *EVAL_COLUMNS))
+    labels = evaluation.labels()
+    for key, s in [*evaluation.files.items(), (None, evaluation.total)]:
+        d = s.as_dict()
+        writer.writerow((labels[key] if key is not None else "TOTAL", *(repr(d[c]) if isinstance(d[c], float) else d[c] for c in EVAL_COLUMNS)))
+    return buf.getvalue()
+
+
+def _non_negative(ctx, param, value):
+    if value is not None and not value >= 0:
+        raise click.BadParameter(f"must be a non-negative number of seconds, got {value}")
+    return value
+
+
+@main.command("eval")
+@click.option("--ref", "ref_path", required=True, type=click.Path(path_type=Path),
+              help="Reference RTTM file, or a folder of .rttm files.")
+@click.option("--hyp", "hyp_path", required=True, type=click.Path(path_type=Path),
+              help="Hypothesis (system) RTTM file, or a folder of .rttm files.")
+@click.option("--uem", "uem_path", type=click.Path(path_type=Path), default=None,
+              help="UEM file (or folder of .uem files): the regions to score. "
+                   "Default: each file from its first to its last reference turn.")
+@click.option("--collar", type=float, default=0.0, show_default=True, callback=_non_negative,
+              help="Seconds left unscored on EACH side of every reference boundary "
+                   "(md-eval's -c; pyannote.metrics' collar is twice this).")
+@click.option("--skip-overlap", is_flag=True, help="Do not score overlapped reference speech (md-eval's -1).")
+@click.option("--format", "fmt", type=click.Choice(EVAL_FORMATS), default="table", show_default=True,
+              help="Output format.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Write the report to this file (atomically) instead of standard output.")
+def eval_command(ref_path, hyp_path, uem_path, collar, skip_overlap, fmt, output):
+    """Score hypothesis RTTM against a reference: DER as NIST md-eval computes it, and JER.
+
+    \b
+    diarize eval --ref ref/ --hyp out/                       collar 0, overlap scored
+    diarize eval --ref ref/ --hyp out/ --collar 0.25 --skip-overlap --format json
+    """
+    import json
+    import warnings
+
+    from .io import atomic_write_text, read_rttm, read_uem
+    from .metrics import ScoringWarning, evaluate
+
+    try:
+        reference = read_rttm(ref_path)
+        hypothesis = read_rttm(hyp_path)
+        uem = read_uem(uem_path) if uem_path is not None else None
+        if not reference:
+            click.echo(f"diarize: warning: {ref_path}: no SPEAKER turns in the reference", err=True)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ScoringWarning)
+            evaluation = evaluate(reference, hypothesis, uem=uem, collar=collar, skip_overlap=skip_overlap)
+        for w in caught:
+            click.echo(f"diarize: warning: {w.message}", err=True)
+        if fmt == "json":
+            text = json.dumps(evaluation.as_dict(), indent=2, ensure_ascii=False) + "\n"
+        elif fmt == "csv":
+            text = _eval_csv(evaluation)
+        else:
+            text = _eval_table(evaluation)
+        if output is not None:
+            atomic_write_text(output, text)
+        else:
+            click.echo(text, nl=False)
+    except DiarizeError as exc:
+        echo_error(str(exc))
+        sys.exit(1)

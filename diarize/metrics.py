@@ -1,0 +1,498 @@
+"""Diarization error rate (DER) as NIST md-eval v22 computes it, and dscore's Jaccard error rate (JER).
+
+The scoring is done per file (one recording and channel): :func:`evaluate_file` returns a
+:class:`DiarizationScore` holding the error *times*, and scores add up (``a + b``), so a
+set's DER is its total error time over its total scored time, never a mean of per-file
+rates. :func:`evaluate` matches reference, hypothesis and UEM files and does the sums.
+
+DER, as md-eval computes it
+---------------------------
+* The timeline is cut wherever a reference or hypothesis turn starts or ends. On each
+  piece, with ``nref`` reference and ``nsys`` hypothesis speakers talking,
+  missed = max(nref - nsys, 0), false alarm = max(nsys - nref, 0) and
+  confusion = min(nref, nsys) - (mapped pairs both talking), all weighted by the
+  piece's duration. The denominator is reference *speaker* time: two reference
+  speakers talking for 1 s make 2 s.
+* A speaker counts once however many of their turns overlap (turns are a set).
+* Speakers are mapped one to one (Hungarian algorithm) to maximise their total overlap,
+  computed over the scored region *before* collars and overlap are removed.
+* ``collar`` is in seconds on **each side** of every reference boundary (md-eval's
+  ``-c``), zero-length reference turns included; pyannote.metrics' ``collar`` is the
+  total width, i.e. twice this. ``skip_overlap`` drops the pieces where two or more
+  reference speakers talk (md-eval's ``-1``).
+* Without a UEM, a file's scored region runs from its first reference onset to its
+  last reference offset (md-eval's ``uem_from_rttm``): hypothesis speech outside it is
+  not counted.
+
+Where this module departs from md-eval, on purpose
+--------------------------------------------------
+* md-eval cuts UEM file ids at the first dot, so a UEM line for ``rec.1`` is silently
+  not applied; here ids are compared whole.
+* md-eval divides by zero (and dies) on a file whose scored speaker time is zero. Here
+  such a file gets DER 0 % if it has no error time and 100 % if it has (false alarms),
+  the convention of dscore; its seconds still go into the total, which stays exact.
+* md-eval's ``-1`` counts a speaker whose own turns overlap as overlapped speech; here
+  overlap means two *different* reference speakers.
+
+JER, as dscore computes it
+--------------------------
+JER is frame based (10 ms frames: frame ``i`` at ``i * 0.01`` s is active for a turn
+``[on, off)`` when ``on <= i * 0.01 < off``) and uses the same scored region as DER but
+never collars nor overlap removal (dscore applies those to DER only). Reference and
+hypothesis speakers are paired one to one to minimise the summed per-pair Jaccard
+error ``1 - |r & h| / |r | h|``; an unpaired reference speaker counts 100 %. A file's JER
+is the mean over its reference speakers; a set's JER is the mean over *all* reference
+speakers of all files (dscore's ``global_jer``), not a JER of concatenated files. A file
+with no reference speaker has JER 100 % if the hypothesis has speech there, else 0 %, and
+adds nothing to the set's mean.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from .io import FileKey
+from .segments import Turn
+
+__all__ = [
+    "DiarizationScore", "Evaluation", "ScoringWarning",
+    "evaluate", "evaluate_file", "JER_FRAME_STEP",
+]
+
+JER_FRAME_STEP = 0.010
+"""Frame step (seconds) of dscore's JER."""
+PERCENT = 100.0
+ZERO_SCORED_ERROR_RATE = 100.0
+"""Rate reported for an error over zero scored time (dscore's convention)."""
+TOTAL_NAME = "TOTAL"
+
+Regions = Sequence[tuple[float, float]]
+
+
+class ScoringWarning(UserWarning):
+    """Something was left out of the scores: a hypothesis file with no reference, etc."""
+
+
+def _rate(seconds: float, scored: float) -> float:
+    """`seconds` as a percentage of `scored`, defined when nothing was scored."""
+    if scored > 0:
+        return PERCENT * seconds / scored
+    return ZERO_SCORED_ERROR_RATE if seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class DiarizationScore:
+    """Error times of one file, or of a set of files (the sum of its files).
+
+    Attributes
+    ----------
+    uri, channel : str
+        The file (``"TOTAL"`` for a sum).
+    scored : float
+        Reference speaker time scored, in seconds (overlap counts once per speaker).
+    missed, false_alarm, confusion : float
+        Error times in seconds.
+    ref_speakers, hyp_speakers : int
+        Speakers with speech in the scored region (before collars), summed over files.
+    speaker_jer : tuple of float
+        Jaccard error (0 to 1) of each reference speaker.
+    hyp_has_speech : bool
+        Whether any hypothesis speaker talks in the scored region (for JER's edge cases).
+    """
+
+    uri: str = TOTAL_NAME
+    channel: str = ""
+    scored: float = 0.0
+    missed: float = 0.0
+    false_alarm: float = 0.0
+    confusion: float = 0.0
+    ref_speakers: int = 0
+    hyp_speakers: int = 0
+    speaker_jer: tuple[float, ...] = field(default=(), repr=False)
+    hyp_has_speech: bool = False
+
+    @property
+    def error(self) -> float:
+        """Total error time (seconds)."""
+        return self.missed + self.false_alarm + self.confusion
+
+    @property
+    def der(self) -> float:
+        """Diarization error rate, percent of scored speaker time."""
+        return _rate(self.error, self.scored)
+
+    @property
+    def missed_rate(self) -> float:
+        return _rate(self.missed, self.scored)
+
+    @property
+    def false_alarm_rate(self) -> float:
+        return _rate(self.false_alarm, self.scored)
+
+    @property
+    def confusion_rate(self) -> float:
+        return _rate(self.confusion, self.scored)
+
+    @property
+    def jer(self) -> float:
+        """Jaccard error rate, percent: mean over reference speakers (dscore)."""
+        if self.speaker_jer:
+            return PERCENT * float(np.mean(self.speaker_jer))
+        return ZERO_SCORED_ERROR_RATE if self.hyp_has_speech else 0.0
+
+    def __add__(self, other: "DiarizationScore") -> "DiarizationScore":
+        if not isinstance(other, DiarizationScore):
+            return NotImplemented
+        return DiarizationScore(
+            uri=TOTAL_NAME, channel="",
+            scored=self.scored + other.scored,
+            missed=self.missed + other.missed,
+            false_alarm=self.false_alarm + other.false_alarm,
+            confusion=self.confusion + other.confusion,
+            ref_speakers=self.ref_speakers + other.ref_speakers,
+            hyp_speakers=self.hyp_speakers + other.hyp_speakers,
+            speaker_jer=self.speaker_jer + other.speaker_jer,
+            hyp_has_speech=self.hyp_has_speech or other.hyp_has_speech,
+        )
+
+    def as_dict(self) -> dict[str, float | int]:
+        """The reported numbers: rates in percent, `scored` in seconds, speaker counts."""
+        return {
+            "der": self.der, "jer": self.jer,
+            "missed": self.missed_rate, "false_alarm": self.false_alarm_rate,
+            "confusion": self.confusion_rate, "scored": self.scored,
+            "ref_speakers": self.ref_speakers, "hyp_speakers": self.hyp_speakers,
+        }
+
+
+# ------------------------------------------------------------------ timeline helpers
+
+def _covered(points: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Whether each of `points` lies inside at least one interval ``(start, end)``.
+
+    The intervals may overlap: the number of intervals containing a point is the number
+    that started before it minus the number that ended before it. Points are piece
+    midpoints, never on an interval edge, so open or closed makes no difference.
+    """
+    if len(starts) == 0:
+        return np.zeros(len(points), dtype=bool)
+    n_started = np.searchsorted(np.sort(starts), points, side="right")
+    n_ended = np.searchsorted(np.sort(ends), points, side="right")
+    return n_started > n_ended
+
+
+def _activity(bounds: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+              labels: np.ndarray, n_labels: int) -> np.ndarray:
+    """Which labels are active on each piece ``[bounds[i], bounds[i + 1])``.
+
+    Every start and end must be one of `bounds`. Each turn adds +1 to its label at its
+    start and -1 at its end; a cumulative sum gives, per piece, how many turns of each
+    label cover it, and a label is active where that is positive (so a speaker whose
+    own turns overlap counts once, and a zero-length turn never).
+
+    Returns
+    -------
+    ndarray of bool, shape (len(bounds) - 1, n_labels)
+    """
+    counts = np.zeros((len(bounds), n_labels), dtype=np.int32)
+    np.add.at(counts, (np.searchsorted(bounds, starts), labels), 1)
+    np.add.at(counts, (np.searchsorted(bounds, ends), labels), -1)
+    return np.cumsum(counts, axis=0)[:-1] > 0
+
+
+def _turn_arrays(turns: Iterable[Turn]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Starts, ends, label indices and label names of `turns`."""
+    turns = list(turns)
+    names = sorted({t.speaker for t in turns})
+    index = {name: i for i, name in enumerate(names)}
+    starts = np.array([t.start for t in turns], dtype=np.float64)
+    ends = np.array([t.end for t in turns], dtype=np.float64)
+    labels = np.array([index[t.speaker] for t in turns], dtype=np.int64)
+    return starts, ends, labels, names
+
+
+def _frame_index(times: np.ndarray, n_frames: int, step: float) -> np.ndarray:
+    """Index of the first frame whose time ``step * i`` is at or after each of `times`.
+
+    This is ``np.searchsorted(step * np.arange(n_frames), times)``, what dscore computes,
+    without building the array of frame times (36 million entries for 100 hours).
+    ``ceil(t / step)`` can be one off after rounding, hence the two corrections, which
+    compare with the very products dscore compares with.
+    """
+    k = np.clip(np.ceil(times / step), 0, n_frames).astype(np.int64)
+    k -= (k > 0) & (step * (k - 1) >= times)
+    k += (k < n_frames) & (step * k < times)
+    return k
+
+
+def _jaccard_errors(ref: tuple, hyp: tuple, region_starts: np.ndarray,
+                    region_ends: np.ndarray, ref_keep: np.ndarray,
+                    hyp_keep: np.ndarray, step: float) -> np.ndarray:
+    """Jaccard error (0 to 1) of each kept reference speaker, as dscore computes it.
+
+    `ref_keep` / `hyp_keep` select the speakers with speech in the scored region (dscore
+    drops the turns outside its UEM, and with them the speakers who only talk there).
+    """
+    n_ref, n_hyp = int(ref_keep.sum()), int(hyp_keep.sum())
+    if n_ref == 0:
+        return np.zeros(0)
+    if n_hyp == 0:
+        return np.ones(n_ref)
+    # dscore's frame count: frames up to the end of the last scored region
+    n_frames = int(region_ends.max() / step)
+
+    def frames(t):
+        return _frame_index(np.asarray(t, dtype=np.float64), n_frames, step)
+
+    r_on, r_off, h_on, h_off = frames(ref[0]), frames(ref[1]), frames(hyp[0]), frames(hyp[1])
+    u_on, u_off = frames(region_starts), frames(region_ends)
+    bounds = np.unique(np.concatenate([r_on, r_off, h_on, h_off, u_on, u_off]))
+    if len(bounds) < 2:
+        return np.ones(n_ref)
+    mids = (bounds[:-1] + bounds[1:]) / 2.0
+    n_in = np.diff(bounds) * _covered(mids, u_on, u_off)        # scored frames per piece
+    R = _activity(bounds, r_on, r_off, ref[2], len(ref[3]))[:, ref_keep]
+    H = _activity(bounds, h_on, h_off, hyp[2], len(hyp[3]))[:, hyp_keep]
+    ref_frames = n_in @ R
+    hyp_frames = n_in @ H
+    inter = (R * n_in[:, None]).T.astype(np.float64) @ H
+    union = ref_frames[:, None] + hyp_frames[None, :] - inter
+    # a pair of speakers with no scored frame at all has no Jaccard index: count it wrong
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cost = np.where(union > 0, 1.0 - inter / np.where(union > 0, union, 1.0), 1.0)
+    rows, cols = linear_sum_assignment(cost)
+    errors = np.ones(n_ref)
+    errors[rows] = cost[rows, cols]
+    return errors
+
+
+# ----------------------------------------------------------------------- per file
+
+def _merge_regions(regions: Regions) -> tuple[np.ndarray, np.ndarray]:
+    """Starts and ends of `regions` (assumed to have end >= start), empty ones dropped."""
+    arr = np.asarray(list(regions), dtype=np.float64).reshape(-1, 2)
+    arr = arr[arr[:, 1] > arr[:, 0]]
+    return arr[:, 0], arr[:, 1]
+
+
+def evaluate_file(reference: Iterable[Turn], hypothesis: Iterable[Turn], *,
+                  regions: Regions | None = None, collar: float = 0.0,
+                  skip_overlap: bool = False, uri: str = "", channel: str = "1",
+                  jer_step: float = JER_FRAME_STEP) -> DiarizationScore:
+    """Score one file's hypothesis turns against its reference turns.
+
+    Parameters
+    ----------
+    reference, hypothesis : iterable of Turn
+        Any order; turns of one speaker may overlap; zero-length turns allowed.
+    regions : sequence of (start, end), keyword-only
+        Scored region (the file's UEM). Default: from the first reference onset to the
+        last reference offset (md-eval's rule); nothing if there is no reference turn.
+    collar : float, keyword-only
+        Seconds not scored on **each side** of every reference turn boundary (md-eval's
+        ``-c``; pyannote.metrics' collar is the total width, twice this).
+    skip_overlap : bool, keyword-only
+        Do not score where two or more reference speakers talk (md-eval's ``-1``).
+    uri, channel : str, keyword-only
+        Stored in the result.
+    jer_step : float, keyword-only
+        JER frame step in seconds.
+
+    Returns
+    -------
+    DiarizationScore
+    """
+    if not collar >= 0:
+        raise ValueError(f"collar must be non-negative, got {collar}")
+    ref = _turn_arrays(reference)
+    hyp = _turn_arrays(hypothesis)
+    if regions is None:
+        # md-eval's uem_from_rttm: zero-length reference turns extend the region too
+        regions = [(ref[0].min(), ref[1].max())] if len(ref[0]) else []
+    reg_s, reg_e = _merge_regions(regions)
+    n_ref, n_hyp = len(ref[3]), len(hyp[3])
+
+    # collars: every reference boundary (md-eval takes the raw turns, zero-length ones too)
+    if collar > 0 and len(ref[0]):
+        edges = np.concatenate([ref[0], ref[1]])
+        col_s, col_e = edges - collar, edges + collar
+    else:
+        col_s = col_e = np.zeros(0)
+
+    bounds = np.unique(np.concatenate([ref[0], ref[1], hyp[0], hyp[1], reg_s, reg_e, col_s, col_e]))
+    if len(bounds) < 2 or len(reg_s) == 0:
+        return DiarizationScore(uri=uri, channel=channel)
+    mids = (bounds[:-1] + bounds[1:]) / 2.0
+    dur = np.diff(bounds)
+    R = _activity(bounds, ref[0], ref[1], ref[2], n_ref)
+    H = _activity(bounds, hyp[0], hyp[1], hyp[2], n_hyp)
+
+    # evaluated region (UEM): speaker counts and the mapping are computed here
+    w_eval = dur * _covered(mids, reg_s, reg_e)
+    ref_time = w_eval @ R
+    hyp_time = w_eval @ H
+    ref_keep, hyp_keep = ref_time > 0, hyp_time > 0
+    overlap = (R * w_eval[:, None]).T @ H
+    if overlap.size:
+        rows, cols = linear_sum_assignment(overlap, maximize=True)
+        mapped = overlap[rows, cols] > 0      # md-eval maps only speakers that co-occur
+        rows, cols = rows[mapped], cols[mapped]
+    else:
+        rows = cols = np.zeros(0, dtype=np.int64)
+
+    # scored region: the evaluated region minus collars, minus overlap if asked
+    nref = R.sum(axis=1)
+    nsys = H.sum(axis=1)
+    scored = w_eval > 0
+    if len(col_s):
+        scored &= ~_covered(mids, col_s, col_e)
+    if skip_overlap:
+        scored &= nref < 2
+    w = dur * scored
+    nmap = (R[:, rows] & H[:, cols]).sum(axis=1)
+
+    speaker_jer = _jaccard_errors(ref, hyp, reg_s, reg_e, ref_keep, hyp_keep, jer_step)
+    return DiarizationScore(
+        uri=uri, channel=channel,
+        scored=float(w @ nref),
+        missed=float(w @ np.maximum(nref - nsys, 0)),
+        false_alarm=float(w @ np.maximum(nsys - nref, 0)),
+        confusion=float(w @ (np.minimum(nref, nsys) - nmap)),
+        ref_speakers=int(ref_keep.sum()),
+        hyp_speakers=int(hyp_keep.sum()),
+        speaker_jer=tuple(float(e) for e in speaker_jer),
+        hyp_has_speech=bool(hyp_keep.any()),
+    )
+
+
+# ------------------------------------------------------------------------ a set
+
+@dataclass
+class Evaluation:
+    """Scores of a set of files.
+
+    Attributes
+    ----------
+    files : dict of FileKey to DiarizationScore
+        One entry per reference file (and channel), sorted.
+    total : DiarizationScore
+        Sum of `files`.
+    hypothesis_only : list of FileKey
+        Hypothesis files with no reference, not scored.
+    uem_unused : list of FileKey
+        UEM entries that matched no reference file.
+    """
+
+    files: dict[FileKey, DiarizationScore]
+    total: DiarizationScore
+    hypothesis_only: list[FileKey] = field(default_factory=list)
+    uem_unused: list[FileKey] = field(default_factory=list)
+
+    def labels(self) -> dict[FileKey, str]:
+        """A display name per file: the uri, or ``uri:channel`` if the uri has several channels."""
+        count: dict[str, int] = {}
+        for key in self.files:
+            count[key.uri] = count.get(key.uri, 0) + 1
+        return {key: key.uri if count[key.uri] == 1 else f"{key.uri}:{key.channel}"
+                for key in self.files}
+
+    def as_dict(self) -> dict:
+        """``{"files": {label: {...}}, "total": {...}}`` (see :meth:`DiarizationScore.as_dict`)."""
+        labels = self.labels()
+        return {"files": {labels[k]: s.as_dict() for k, s in self.files.items()},
+                "total": self.total.as_dict()}
+
+
+def _as_key(key) -> FileKey:
+    if isinstance(key, FileKey):
+        return key
+    if isinstance(key, tuple):
+        return FileKey(str(key[0]), str(key[1]).lower())
+    return FileKey(str(key))
+
+
+def _uem_alias(key: FileKey) -> FileKey:
+    """A UEM id written as a path or file name (``dir/rec.wav``) names the file ``rec``."""
+    stem = os.path.splitext(key.uri.replace("\\", "/").rsplit("/", 1)[-1])[0]
+    return FileKey(stem, key.channel)
+
+
+def evaluate(reference: Mapping, hypothesis: Mapping, *,
+             uem: Mapping | None = None, collar: float = 0.0,
+             skip_overlap: bool = False) -> Evaluation:
+    """Score a set of files, as md-eval does.
+
+    Parameters
+    ----------
+    reference, hypothesis : mapping of FileKey (or uri) to iterable of Turn
+        What :func:`diarize.io.read_rttm` returns; a plain uri key means channel ``1``.
+    uem : mapping of FileKey (or uri) to sequence of (start, end), keyword-only
+        Scored regions (:func:`diarize.io.read_uem`). A reference file with no entry is
+        scored over its reference extent, as md-eval does (with a warning).
+    collar : float, keyword-only
+        Seconds on each side of every reference boundary left unscored.
+    skip_overlap : bool, keyword-only
+        Leave out regions where two or more reference speakers talk.
+
+    Returns
+    -------
+    Evaluation
+
+    Warns
+    -----
+    ScoringWarning
+        For a hypothesis file with no reference (ignored), a reference file missing from
+        the hypothesis (all its speech is missed), UEM entries matching no reference
+        file, and reference files not in a given UEM.
+
+    Notes
+    -----
+    Files are matched by file id *and* channel. Only reference files are scored (as in
+    md-eval); a UEM entry for a file the reference does not have is not scored either.
+    """
+    if not collar >= 0:
+        raise ValueError(f"collar must be non-negative, got {collar}")
+    ref = {_as_key(k): list(v) for k, v in reference.items()}
+    hyp = {_as_key(k): list(v) for k, v in hypothesis.items()}
+    regions: dict[FileKey, Regions] = {}
+    unused: list[FileKey] = []
+    if uem is not None:
+        uem = {_as_key(k): list(v) for k, v in uem.items()}
+        for key, value in uem.items():
+            if key in ref:
+                regions[key] = value
+        for key, value in uem.items():
+            if key in ref:
+                continue
+            alias = _uem_alias(key)
+            if alias in ref and alias not in regions:
+                regions[alias] = value
+            else:
+                unused.append(key)
+    for key in unused:
+        warnings.warn(f"{key.uri} (channel {key.channel}): in the UEM but not in the reference; "
+                      "not scored", ScoringWarning, stacklevel=2)
+
+    files: dict[FileKey, DiarizationScore] = {}
+    for key in sorted(ref):
+        if key not in hyp:
+            warnings.warn(f"{key.uri} (channel {key.channel}): no hypothesis; all its speech "
+                          "counts as missed", ScoringWarning, stacklevel=2)
+        if uem is not None and key not in regions:
+            warnings.warn(f"{key.uri} (channel {key.channel}): not in the UEM; scoring from its "
+                          "first to its last reference turn", ScoringWarning, stacklevel=2)
+        files[key] = evaluate_file(ref[key], hyp.get(key, ()), regions=regions.get(key),
+                                   collar=collar, skip_overlap=skip_overlap,
+                                   uri=key.uri, channel=key.channel)
+    hyp_only = sorted(k for k in hyp if k not in ref)
+    for key in hyp_only:
+        warnings.warn(f"{key.uri} (channel {key.channel}): in the hypothesis but not in the "
+                      "reference; ignored", ScoringWarning, stacklevel=2)
+    total = sum(files.values(), DiarizationScore())
+    return Evaluation(files=files, total=total, hypothesis_only=hyp_only, uem_unused=unused)

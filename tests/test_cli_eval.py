@@ -1,0 +1,183 @@
+"""``diarize eval``: formats, output file, errors and warnings."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from diarize.cli import main
+
+SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "eval"
+SCORING = SHARED / "scoring"
+KEYS = {"der", "jer", "missed", "false_alarm", "confusion", "scored", "ref_speakers", "hyp_speakers"}
+
+REF = """\
+SPEAKER f1 1 0 10 <NA> <NA> A <NA> <NA>
+SPEAKER f1 1 5 10 <NA> <NA> B <NA> <NA>
+SPEAKER f2 1 0 5 <NA> <NA> A <NA> <NA>
+"""
+HYP = """\
+SPEAKER f1 1 0 10 <NA> <NA> x <NA> <NA>
+SPEAKER f1 1 10 5 <NA> <NA> y <NA> <NA>
+SPEAKER f2 1 0 5 <NA> <NA> s <NA> <NA>
+"""
+
+
+@pytest.fixture
+def files(tmp_path):
+    ref = tmp_path / "ref.rttm"
+    hyp = tmp_path / "hyp.rttm"
+    ref.write_text(REF)
+    hyp.write_text(HYP)
+    return ref, hyp
+
+
+def run(*args):
+    return CliRunner().invoke(main, ["eval", *map(str, args)])
+
+
+def test_table(files):
+    result = run("--ref", files[0], "--hyp", files[1])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["File", "DER%", "Miss%", "FA%", "Conf%", "Scored(s)", "Ref", "Hyp", "JER%"]
+    # f1: missed 5 of 20 s (see test_metrics); f2 perfect; total 5 / 25 = 20 %
+    row = {line.split()[0]: line.split() for line in lines if line and not line.startswith("-")}
+    assert row["f1"][1:6] == ["25.00", "25.00", "0.00", "0.00", "20.00"]
+    assert row["f2"][1] == "0.00"
+    assert row["TOTAL"][1:] == ["20.00", "20.00", "0.00", "0.00", "25.00", "3", "3", "16.67"]
+    assert result.stderr == ""
+
+
+def test_json(files):
+    result = run("--ref", files[0], "--hyp", files[1], "--format", "json")
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert set(data) == {"files", "total"}
+    assert set(data["files"]) == {"f1", "f2"}
+    assert set(data["files"]["f1"]) == KEYS and set(data["total"]) == KEYS
+    assert data["total"]["der"] == pytest.approx(20.0)
+    assert data["files"]["f1"]["scored"] == pytest.approx(20.0)
+    assert data["total"]["ref_speakers"] == 3
+
+
+def test_csv(files):
+    result = run("--ref", files[0], "--hyp", files[1], "--format", "csv")
+    assert result.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [r["file"] for r in rows] == ["f1", "f2", "TOTAL"]
+    assert float(rows[-1]["der"]) == pytest.approx(20.0)
+
+
+def test_output_file(files, tmp_path):
+    out = tmp_path / "report.json"
+    result = run("--ref", files[0], "--hyp", files[1], "--format", "json", "-o", out)
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert json.loads(out.read_text())["total"]["der"] == pytest.approx(20.0)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []   # no temp file left
+
+
+def test_output_directory_missing(files, tmp_path):
+    result = run("--ref", files[0], "--hyp", files[1], "-o", tmp_path / "nope" / "r.txt")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("diarize: error: ")
+    assert "Traceback" not in result.output
+
+
+def test_collar_and_skip_overlap(files):
+    # f1 with -1: [5,10] dropped -> no error left
+    result = run("--ref", files[0], "--hyp", files[1], "--skip-overlap", "--collar", "0.25", "--format", "json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["total"]["der"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_uem_option(files, tmp_path):
+    uem = tmp_path / "x.uem"
+    uem.write_text("f1 1 0 5\nf2 1 0 5\n")        # f1 [0,5]: A only, correct
+    result = run("--ref", files[0], "--hyp", files[1], "--uem", uem, "--format", "json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["total"] == pytest.approx(
+        {"der": 0.0, "jer": 0.0, "missed": 0.0, "false_alarm": 0.0, "confusion": 0.0,
+         "scored": 10.0, "ref_speakers": 2, "hyp_speakers": 2})
+
+
+def test_directories(files, tmp_path):
+    refs, hyps = tmp_path / "refs", tmp_path / "hyps"
+    refs.mkdir()
+    hyps.mkdir()
+    (refs / "a.rttm").write_text(REF)
+    (hyps / "b.rttm").write_text(HYP)
+    result = run("--ref", refs, "--hyp", hyps, "--format", "json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["total"]["der"] == pytest.approx(20.0)
+
+
+def test_malformed_rttm_is_one_line_error(files, tmp_path):
+    bad = tmp_path / "bad.rttm"
+    bad.write_text("SPEAKER f1 1 0 10 <NA> <NA> x <NA> <NA>\nSPEAKER f1 1 0 -3 <NA> <NA> x <NA> <NA>\n")
+    result = run("--ref", files[0], "--hyp", bad)
+    assert result.exit_code == 1
+    assert result.stderr == f"diarize: error: {bad}:2: negative duration -3\n"
+    assert result.stdout == ""
+
+
+def test_malformed_uem(files, tmp_path):
+    uem = tmp_path / "x.uem"
+    uem.write_text("f1 1 5\n")
+    result = run("--ref", files[0], "--hyp", files[1], "--uem", uem)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"diarize: error: {uem}:1: ")
+
+
+def test_missing_input(files, tmp_path):
+    result = run("--ref", tmp_path / "nope.rttm", "--hyp", files[1])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("diarize: error: ") and "no such file" in result.stderr
+
+
+def test_negative_collar_is_usage_error(files):
+    result = run("--ref", files[0], "--hyp", files[1], "--collar", "-0.5")
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+
+
+def test_missing_required_option():
+    result = run("--ref", "x.rttm")
+    assert result.exit_code == 2
+
+
+def test_hypothesis_only_file_warns(files, tmp_path):
+    hyp = tmp_path / "more.rttm"
+    hyp.write_text(HYP + "SPEAKER extra 1 0 5 <NA> <NA> s <NA> <NA>\n")
+    result = run("--ref", files[0], "--hyp", hyp)
+    assert result.exit_code == 0
+    assert "diarize: warning: extra (channel 1): in the hypothesis but not in the reference" in result.stderr
+    assert "extra" not in result.stdout
+
+
+@pytest.mark.skipif(not (SCORING / "ref.rttm").exists(), reason="shared/eval/scoring not present")
+def test_dscore_fixture_through_the_cli(tmp_path):
+    uem = tmp_path / "file1.uem"
+    uem.write_text("FILE1 1 0 43\n")
+    result = run("--ref", SCORING / "ref.rttm", "--hyp", SCORING / "sys.rttm", "--uem", uem, "--format", "json")
+    assert result.exit_code == 0
+    total = json.loads(result.stdout)["total"]
+    assert total["der"] == pytest.approx(26.39309, abs=1e-4)
+    assert total["jer"] == pytest.approx(33.24631, abs=1e-4)
+
+
+@pytest.mark.skipif(not (SHARED / "real").is_dir(), reason="shared/eval/real not present")
+def test_reference_against_itself_non_ascii(tmp_path):
+    out = tmp_path / "r.json"
+    result = run("--ref", SHARED / "real", "--hyp", SHARED / "real", "--uem", SHARED / "real",
+                 "--format", "json", "-o", out)
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert "trñ00" in data["files"]
+    assert data["total"]["der"] == 0.0 and data["total"]["jer"] == 0.0
