@@ -68,7 +68,7 @@ class SadConfig:
     """Non-speech gaps shorter than this (seconds) are filled."""
     smooth_frames: int = 11
     """Median-filter length (frames) of the frame decision."""
-    energy_floor_db: float = -75.0
+    energy_floor_db: float = -95.0
     """Frames quieter than this (dBFS) are never speech (digital silence, dither)."""
     min_dynamic_range_db: float = 12.0
     """If the 2-GMM energy classes are closer than this, the signal is treated as all one class."""

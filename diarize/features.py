@@ -63,10 +63,11 @@ def mfcc(y: np.ndarray, *, sample_rate: int = 16000, config: FeatureConfig | Non
         s0 = b0 * hop - pad
         s1 = (b1 - 1) * hop - pad + win
         seg = _slice_padded(y, s0 - 1, s1)
+        # Energy is measured before pre-emphasis so that it reads as dBFS.
+        raw = np.lib.stride_tricks.sliding_window_view(seg[1:], win)[::hop][: b1 - b0]
+        energy[b0:b1] = 10.0 * np.log10(np.einsum("ij,ij->i", raw, raw) / win + MEL_FLOOR)
         seg = seg[1:] - cfg.pre_emphasis * seg[:-1]
         frames = np.lib.stride_tricks.sliding_window_view(seg, win)[::hop][: b1 - b0]
-        raw_power = np.einsum("ij,ij->i", frames, frames) / win
-        energy[b0:b1] = 10.0 * np.log10(raw_power + MEL_FLOOR)
         spec = scipy.fft.rfft(frames * window, n=n_fft, axis=1)
         power = (spec.real ** 2 + spec.imag ** 2).astype(np.float32)
         mel = power @ mel_fb.T
