@@ -58,6 +58,17 @@ if typing.TYPE_CHECKING:  # pragma: no cover - names used only in annotations
 
     from .segments import Diarization
 
+def _file_mode() -> int:
+    # The umask can only be read by setting it; done once, at import, because changing
+    # it while other threads create files would give those files the wrong mode.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _file_mode()
+"""Permissions of written files: what ``open()`` gives a new file (0o666 minus umask)."""
+
 TIME_DECIMALS = 3
 """Times (seconds) in every output format are rounded to milliseconds, as in RTTM."""
 
@@ -225,9 +236,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
             f.flush()
             os.fsync(f.fileno())
         # mkstemp makes the file private (0o600); give it the permissions open() would
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException as exc:
         try:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 import numpy as np
 
 from .errors import OutputError, RTTMError
+from .io import FILE_MODE
 from .segments import Diarization, Turn
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -303,7 +304,7 @@ def save_figure(fig: "Figure", path: str | os.PathLike, *, dpi: int = FIGURE_DPI
     try:
         with os.fdopen(fd, "wb") as f:
             fig.savefig(f, format=fmt, dpi=dpi)
-        _umask_permissions(tmp)
+        os.chmod(tmp, FILE_MODE)  # mkstemp's 0o600 -> what open() would give
         os.replace(tmp, path)
     except BaseException as exc:
         try:
@@ -315,14 +316,6 @@ def save_figure(fig: "Figure", path: str | os.PathLike, *, dpi: int = FIGURE_DPI
         if isinstance(exc, ValueError):  # matplotlib: unsupported format
             raise OutputError(f"{path}: cannot write a figure as {fmt!r} ({exc})") from None
         raise
-
-
-def _umask_permissions(path: str) -> None:
-    # mkstemp creates files readable by the owner only; a picture is an ordinary output
-    # file and gets the permissions open() would give it (0o666 minus the umask).
-    mask = os.umask(0)
-    os.umask(mask)
-    os.chmod(path, 0o666 & ~mask)
 
 
 def load_turns(path: str | os.PathLike, *, uri: str) -> list[Turn]:
