@@ -329,8 +329,11 @@ def load_turns(path: str | os.PathLike, *, uri: str) -> list[Turn]:
     RTTMError
         If the file cannot be read, or holds several recordings and none is `uri`.
     """
-    from .io import read_rttm
-
+    try:
+        from .io import read_rttm
+    except ImportError:  # a build without the evaluation tools' reader
+        raise RTTMError(f"{path}: cannot read RTTM: diarize.io.read_rttm is not available"
+                        ) from None
     data = read_rttm(path)
     if not isinstance(data, dict):  # a reader returning the turns of one recording
         return sorted(data)
