@@ -45,7 +45,7 @@ class Turn:
         return self.end - self.start
 
 
-@dataclass
+@dataclass(eq=False)
 class Diarization:
     """The result of diarizing one recording.
 
@@ -104,6 +104,19 @@ class Diarization:
 
     def __getitem__(self, i: int) -> Turn:
         return self.turns[i]
+
+    def __eq__(self, other: object) -> bool:
+        # By value, arrays included (the dataclass default would compare arrays with
+        # `==` and fail); the fitted speaker models have no value equality and are left out.
+        if not isinstance(other, Diarization):
+            return NotImplemented
+        return (self.turns == other.turns and self.uri == other.uri
+                and self.duration == other.duration and self.bic == other.bic
+                and self.frame_step == other.frame_step
+                and _same_array(self.speech_mask, other.speech_mask)
+                and _same_array(self.posteriors, other.posteriors))
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
 
     def __repr__(self) -> str:
         # The evidence arrays can hold millions of numbers: keep the repr to one line.
@@ -198,6 +211,12 @@ class Diarization:
             },
             columns=["uri", "start", "end", "duration", "speaker"],
         )
+
+
+def _same_array(a: np.ndarray | None, b: np.ndarray | None) -> bool:
+    if a is None or b is None:
+        return a is b
+    return bool(np.array_equal(a, b))
 
 
 def _exclusive_turns(turns: Iterable[Turn]) -> list[Turn]:
