@@ -70,7 +70,12 @@ def _positive_int(ctx, param, value):
 @click.argument("audio", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=None,
               help="Folder for <stem>.rttm files (default: current folder).")
-@click.option("--stdout", "to_stdout", is_flag=True, help="Print the RTTM instead of writing files.")
+@click.option("--stdout", "to_stdout", is_flag=True, help="Print the output instead of writing files.")
+@click.option("-f", "--format", "fmt", type=click.Choice(["rttm", "json", "csv", "audacity"]),
+              default="rttm", show_default=True,
+              help="Output format; files are <stem>.rttm, .json, .csv or .txt (Audacity labels).")
+@click.option("--exclusive", is_flag=True,
+              help="No overlapping turns: in an overlap the turn that started first wins.")
 @click.option("--num-speakers", type=int, callback=_positive_int, help="Known number of speakers.")
 @click.option("--min-speakers", type=int, callback=_positive_int, help="Smallest speaker count to consider.")
 @click.option("--max-speakers", type=int, callback=_positive_int, help="Largest speaker count to consider.")
@@ -79,19 +84,24 @@ def _positive_int(ctx, param, value):
 @click.option("--seed", type=int, help="Random seed (same seed, same output).")
 @click.option("-v", "--verbose", is_flag=True, help="Report progress on stderr.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def run_command(audio, output_dir, to_stdout, num_speakers, min_speakers, max_speakers,
-                config_file, preset, seed, verbose, quiet):
-    """Diarize AUDIO files; write <stem>.rttm for each."""
+def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_speakers,
+                max_speakers, config_file, preset, seed, verbose, quiet):
+    """Diarize AUDIO files; write <stem>.rttm (or --format) for each.
+
+    \b
+    diarize meeting.wav --preset meeting
+    diarize call.wav --preset telephone --num-speakers 2 --format json -o out/
+    """
     if min_speakers is not None and max_speakers is not None and min_speakers > max_speakers:
         raise click.UsageError(f"--min-speakers ({min_speakers}) is greater than --max-speakers ({max_speakers})")
-    cfg = build_config(config_file, preset, {
+    cfg = _config_or_exit(config_file, preset, {
         "num_speakers": num_speakers, "min_speakers": min_speakers,
         "max_speakers": max_speakers, "seed": seed,
     })
     if num_speakers is not None and max_speakers is None and num_speakers > cfg.max_speakers:
         cfg = cfg.replace(max_speakers=num_speakers)
     from .pipeline import Diarizer, uri_for
-    from .io import atomic_write_text
+    from .io import OUTPUT_FORMATS, atomic_write_text, format_diarization
 
     out_dir = output_dir if output_dir is not None else Path(".")
     if not to_stdout:
@@ -102,12 +112,14 @@ def run_command(audio, output_dir, to_stdout, num_speakers, min_speakers, max_sp
     failed = 0
     for path in audio:
         try:
-            result = diarizer(path)
-            text = result.to_rttm()
+            result = diarizer(path, hook=_progress_hook(path) if verbose else None)
+            if exclusive:
+                result = result.exclusive()
+            text = format_diarization(result, fmt)
             if to_stdout:
                 click.echo(text, nl=False)
             else:
-                target = out_dir / f"{uri_for(path)}.rttm"
+                target = out_dir / f"{uri_for(path)}{OUTPUT_FORMATS[fmt]}"
                 atomic_write_text(target, text)
                 if verbose:
                     click.echo(f"{path}: {len(result.speakers)} speakers, {len(result)} turns -> {target}", err=True)
@@ -223,3 +235,102 @@ def eval_command(ref_path, hyp_path, uem_path, collar, skip_overlap, fmt, output
     except DiarizeError as exc:
         echo_error(str(exc))
         sys.exit(1)
+
+# --------------------------------------------------------------------------- user's side
+def _config_or_exit(config_file, preset, overrides):
+    """:func:`build_config`, with a configuration problem as one line on stderr, exit 2."""
+    try:
+        return build_config(config_file, preset, overrides)
+    except click.UsageError as exc:
+        echo_error(exc.format_message())
+        sys.exit(2)
+
+
+def _progress_hook(path):
+    """A pipeline progress hook printing one line per stage on stderr (``-v``)."""
+    import time
+
+    started = time.monotonic()
+
+    def hook(stage: str, completed: int, total: int) -> None:
+        elapsed = time.monotonic() - started
+        if completed == 0:
+            click.echo(f"{path}: {stage}... ({elapsed:.1f}s)", err=True)
+        elif completed < total:
+            click.echo(f"{path}: {stage} {completed}/{total} ({elapsed:.1f}s)", err=True)
+
+    return hook
+
+
+@main.command("plot")
+@click.argument("audio", type=click.Path(path_type=Path))
+@click.option("--rttm", "hyp_file", type=click.Path(path_type=Path),
+              help="Plot this system output instead of diarizing AUDIO (no BIC curve then).")
+@click.option("--ref", "ref_file", type=click.Path(path_type=Path),
+              help="Reference RTTM, drawn above the system; matching speakers share a colour.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
+              help="Picture file; the extension picks the format (default: <stem>.png).")
+@click.option("--num-speakers", type=int, callback=_positive_int, help="Known number of speakers.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
+@click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
+def plot_command(audio, hyp_file, ref_file, output, num_speakers, config_file, preset):
+    """Draw AUDIO's waveform, the speaker turns and the BIC curve in one picture.
+
+    Without --rttm, AUDIO is diarized first. With --rttm the turns come from that file
+    and the BIC curve is shown as not available: it belongs to the run that wrote the
+    file, and a fresh run could choose differently.
+
+    \b
+    diarize plot meeting.wav --ref meeting.ref.rttm -o timeline.png
+    """
+    try:
+        import matplotlib  # noqa: F401  (checked before any slow work)
+    except ImportError:
+        echo_error("diarize plot needs matplotlib: pip install 'gmm-diarize[plot]'")
+        sys.exit(2)
+    cfg = _config_or_exit(config_file, preset, {"num_speakers": num_speakers})
+    if num_speakers is not None and num_speakers > cfg.max_speakers:
+        cfg = cfg.replace(max_speakers=num_speakers)
+    from .audio import load_audio
+    from .pipeline import Diarizer, uri_for
+    from .plot import load_turns, plot_timeline, save_figure
+    from .segments import Diarization
+
+    uri = uri_for(audio)
+    target = output if output is not None else Path(f"{uri}.png")
+    try:
+        y = load_audio(audio, sample_rate=cfg.audio.sample_rate,
+                       block_seconds=cfg.audio.block_seconds)
+        duration = len(y) / cfg.audio.sample_rate
+        reference = load_turns(ref_file, uri=uri) if ref_file is not None else None
+        note = None
+        if hyp_file is not None:
+            result = Diarization(load_turns(hyp_file, uri=uri), uri=uri, duration=duration)
+            note = f"turns read from {hyp_file.name}"
+        else:
+            result = Diarizer(cfg).diarize_signal(y, uri=uri)
+        fig = plot_timeline(result, signal=y, sample_rate=cfg.audio.sample_rate,
+                            reference=reference, bic_note=note)
+        save_figure(fig, target)
+    except DiarizeError as exc:
+        echo_error(str(exc))
+        sys.exit(1)
+    click.echo(f"{target}", err=True)
+
+
+@main.group("config")
+def config_group():
+    """Inspect configurations."""
+
+
+@config_group.command("show")
+@click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
+@click.option("--config", "config_file", type=click.Path(path_type=Path),
+              help="TOML configuration file (its keys override the preset).")
+def config_show_command(preset, config_file):
+    """Print the effective configuration as TOML (defaults, then preset, then file).
+
+    The output is a complete configuration file: save it, edit it, pass it to --config.
+    """
+    cfg = _config_or_exit(config_file, preset, {})
+    click.echo(cfg.to_toml(), nl=False)

@@ -60,6 +60,168 @@ def format_rttm(turns: Iterable[Turn], uri: str, *, channel: int | str = 1) -> s
     return "".join(lines)
 
 
+import typing
+
+if typing.TYPE_CHECKING:  # pragma: no cover - names used only in annotations
+    from typing import Mapping
+
+    from .segments import Diarization
+
+def _file_mode() -> int:
+    # The umask can only be read by setting it; done once, at import, because changing
+    # it while other threads create files would give those files the wrong mode.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _file_mode()
+"""Permissions of written files: what ``open()`` gives a new file (0o666 minus umask)."""
+
+TIME_DECIMALS = 3
+"""Times (seconds) in every output format are rounded to milliseconds, as in RTTM."""
+
+OUTPUT_FORMATS = {"rttm": ".rttm", "json": ".json", "csv": ".csv", "audacity": ".txt"}
+"""Output format name -> file extension (an Audacity label track is a ``.txt`` file)."""
+
+JSON_FORMAT_VERSION = 1
+"""Version of the JSON layout; bumped when ``diarization.schema.json`` changes incompatibly."""
+
+
+def _seconds(x: float) -> float:
+    # round() then float: JSON and CSV show at most 3 decimals, never 0.30000000000000004
+    return float(round(float(x), TIME_DECIMALS))
+
+
+def format_json(turns: Iterable[Turn], uri: str, *, duration: float | None = None,
+                bic: Mapping[int, float] | None = None) -> str:
+    """Format a diarization as JSON (schema: ``diarize/schemas/diarization.schema.json``).
+
+    Parameters
+    ----------
+    turns : iterable of Turn
+    uri : str
+        Recording identifier, written as is.
+    duration : float, optional, keyword-only
+        Length of the recording in seconds.
+    bic : mapping of int to float, optional, keyword-only
+        BIC value per candidate number of speakers (lower is better); non-finite values
+        are written as ``null`` because JSON has no NaN or infinity.
+
+    Returns
+    -------
+    str
+        Keys in a fixed order (``version``, ``uri``, ``duration``, ``speakers``,
+        ``turns``, ``bic``); turns sorted, times in seconds with 3 decimals; the BIC curve
+        as ``[{"num_speakers": k, "bic": value}]`` sorted by ``k``. Same input, same bytes.
+
+    Examples
+    --------
+    >>> text = format_json([Turn(0.5, 2.25, "A")], "demo", duration=3.0, bic={1: -10.5})
+    >>> print(text, end="")
+    {
+      "version": 1,
+      "uri": "demo",
+      "duration": 3.0,
+      "speakers": [
+        "A"
+      ],
+      "turns": [
+        {
+          "start": 0.5,
+          "end": 2.25,
+          "speaker": "A"
+        }
+      ],
+      "bic": [
+        {
+          "num_speakers": 1,
+          "bic": -10.5
+        }
+      ]
+    }
+    """
+    import json
+    import math
+
+    ordered = sorted(turns)
+    speakers = list(dict.fromkeys(t.speaker for t in ordered))
+    curve = [
+        {"num_speakers": int(k),
+         "bic": _seconds(v) if math.isfinite(v) else None}  # 3 decimals is plenty for BIC too
+        for k, v in sorted((bic or {}).items())
+    ]
+    doc = {
+        "version": JSON_FORMAT_VERSION,
+        "uri": uri,
+        "duration": None if duration is None else _seconds(duration),
+        "speakers": speakers,
+        "turns": [{"start": _seconds(t.start), "end": _seconds(t.end), "speaker": t.speaker}
+                  for t in ordered],
+        "bic": curve,
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def format_csv(turns: Iterable[Turn], uri: str) -> str:
+    """Format turns as CSV: a header, then ``uri,start,end,duration,speaker`` rows.
+
+    Examples
+    --------
+    >>> print(format_csv([Turn(0.5, 2.25, "A")], "demo"), end="")
+    uri,start,end,duration,speaker
+    demo,0.500,2.250,1.750,A
+    """
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["uri", "start", "end", "duration", "speaker"])
+    for t in sorted(turns):
+        writer.writerow([uri, f"{t.start:.3f}", f"{t.end:.3f}", f"{t.end - t.start:.3f}",
+                         t.speaker])
+    return buf.getvalue()
+
+
+def format_audacity(turns: Iterable[Turn]) -> str:
+    """Format turns as an Audacity label track (File > Import > Labels...).
+
+    One ``start<TAB>end<TAB>label`` line per turn, times in seconds. Tabs and newlines
+    inside a label would break the line format, so they become spaces.
+
+    Examples
+    --------
+    >>> format_audacity([Turn(0.5, 2.25, "A")])
+    '0.500\\t2.250\\tA\\n'
+    """
+    lines = []
+    for t in sorted(turns):
+        label = re.sub(r"[\t\r\n]+", " ", t.speaker)
+        lines.append(f"{t.start:.3f}\t{t.end:.3f}\t{label}\n")
+    return "".join(lines)
+
+
+def format_diarization(diarization: "Diarization", format: str = "rttm") -> str:
+    """Format a :class:`~diarize.segments.Diarization` in one of :data:`OUTPUT_FORMATS`.
+
+    Raises
+    ------
+    OutputError
+        If `format` is not one of ``rttm``, ``json``, ``csv``, ``audacity``.
+    """
+    writers = {
+        "rttm": diarization.to_rttm,
+        "json": diarization.to_json,
+        "csv": diarization.to_csv,
+        "audacity": diarization.to_audacity,
+    }
+    if format not in writers:
+        raise OutputError(
+            f"unknown output format {format!r} (known: {', '.join(OUTPUT_FORMATS)})")
+    return writers[format]()
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write `text` to `path` atomically: a temporary file in the same directory, then rename.
 
@@ -82,6 +244,8 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        # mkstemp makes the file private (0o600); give it the permissions open() would
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException as exc:
         try:
@@ -93,8 +257,17 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         raise
 
 
-def write_rttm(file: str | os.PathLike | TextIO, turns: Iterable[Turn], uri: str) -> None:
-    """Write turns as RTTM to a path (atomically) or to an open text stream."""
+def write_rttm(file: str | os.PathLike | TextIO, turns: Iterable[Turn],
+               uri: str | None = None) -> None:
+    """Write turns as RTTM to a path (atomically) or to an open text stream.
+
+    `turns` may be a :class:`~diarize.segments.Diarization`, whose ``uri`` is then the
+    default file id: ``write_rttm("out.rttm", result)``.
+    """
+    if uri is None:
+        uri = getattr(turns, "uri", None)
+        if uri is None:
+            raise TypeError("write_rttm: pass uri= when writing a plain list of turns")
     text = format_rttm(turns, uri)
     if hasattr(file, "write"):
         file.write(text)  # type: ignore[union-attr]

@@ -191,6 +191,3 @@ def _prepare_array(samples: Any, rate: int, target: int) -> np.ndarray:
 def diarization_to_rttm(result: Diarization) -> str:
     return format_rttm(result.turns, result.uri)
 
-
-# Writers live here so that the Diarization currency stays free of output concerns.
-Diarization.to_rttm = lambda self: format_rttm(self.turns, self.uri)  # type: ignore[attr-defined]

@@ -1,0 +1,228 @@
+"""The Python API: Turn, Diarization, Diarizer, the public names of `diarize`, doctests."""
+
+from __future__ import annotations
+
+import dataclasses
+import doctest
+import importlib
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import diarize
+from diarize.errors import ConfigError
+from diarize.io import format_rttm, write_rttm
+from diarize.segments import Diarization, Turn
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_EVAL = REPO.parent / "shared" / "eval" / "real"
+SAMPLE_WAV = SHARED_EVAL / "sample.wav"
+PIPELINE_STAGES = ["features", "speech", "clustering", "resegmentation"]
+
+
+# --------------------------------------------------------------------------- Turn
+def test_turn_is_frozen_and_ordered():
+    t = Turn(1.0, 2.5, "A")
+    assert t.duration == 1.5
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        t.start = 0.0  # type: ignore[misc]
+    assert sorted([Turn(2, 3, "B"), Turn(1, 4, "A"), Turn(1, 2, "C")]) == [
+        Turn(1, 2, "C"), Turn(1, 4, "A"), Turn(2, 3, "B")]
+
+
+# --------------------------------------------------------------------------- Diarization
+def _example() -> Diarization:
+    return Diarization([Turn(3.0, 6.0, "B"), Turn(0.0, 4.0, "A"), Turn(7.0, 8.0, "A")],
+                       uri="demo", duration=9.0, bic={1: -3.0, 2: -5.0})
+
+
+def test_diarization_is_an_ordered_collection():
+    d = _example()
+    assert [t.start for t in d] == [0.0, 3.0, 7.0]
+    assert len(d) == 3 and d[0] == Turn(0.0, 4.0, "A")
+    assert d.speakers == ["A", "B"]
+    assert repr(d) == "<Diarization uri='demo' duration=9.000 speakers=2 turns=3>"
+    assert d == _example() and d != d.exclusive()
+
+
+def test_equality_compares_arrays_by_value():
+    mask = np.array([True, False, True])
+    a = Diarization([Turn(0, 1, "A")], speech_mask=mask)
+    assert a == Diarization([Turn(0, 1, "A")], speech_mask=mask.copy())
+    assert a != Diarization([Turn(0, 1, "A")], speech_mask=~mask)
+    assert a != Diarization([Turn(0, 1, "A")])
+
+
+def test_to_rttm_is_a_real_method():
+    # the writers are methods of the class, not attached by importing the pipeline
+    assert "to_rttm" in Diarization.__dict__
+    d = _example()
+    assert d.to_rttm() == format_rttm(d.turns, "demo")
+
+
+def test_write_rttm_takes_a_diarization(tmp_path):
+    d = _example()
+    write_rttm(tmp_path / "a.rttm", d)
+    assert (tmp_path / "a.rttm").read_text() == d.to_rttm()
+    write_rttm(tmp_path / "b.rttm", d.turns, "other")
+    assert (tmp_path / "b.rttm").read_text().split()[1] == "other"
+    with pytest.raises(TypeError, match="uri"):
+        write_rttm(tmp_path / "c.rttm", d.turns)
+
+
+def test_exclusive_first_started_turn_wins():
+    d = _example().exclusive()
+    assert [(t.start, t.end, t.speaker) for t in d] == [
+        (0.0, 4.0, "A"), (4.0, 6.0, "B"), (7.0, 8.0, "A")]
+    # the evidence is carried over
+    assert d.bic == {1: -3.0, 2: -5.0} and d.uri == "demo" and d.duration == 9.0
+
+
+def test_exclusive_ties_and_nesting():
+    # same start: the longer turn wins; a turn nested in another disappears
+    d = Diarization([Turn(0, 2, "short"), Turn(0, 5, "long"), Turn(1, 2, "inner")])
+    assert [(t.start, t.end, t.speaker) for t in d.exclusive()] == [(0, 5, "long")]
+    # same start and end: the smaller label wins
+    d = Diarization([Turn(0, 1, "b"), Turn(0, 1, "a")])
+    assert [t.speaker for t in d.exclusive()] == ["a"]
+    assert len(Diarization([]).exclusive()) == 0
+
+
+_turns = st.lists(
+    st.tuples(st.integers(0, 50), st.integers(1, 20), st.sampled_from("ABCD")).map(
+        lambda x: Turn(x[0] / 10, (x[0] + x[1]) / 10, x[2])),
+    max_size=25)
+
+
+def _union(turns):
+    out = []
+    for t in sorted(turns):
+        if out and t.start <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], t.end)
+        else:
+            out.append([t.start, t.end])
+    return out
+
+
+@settings(max_examples=200, deadline=None)
+@given(_turns)
+def test_exclusive_properties(turns):
+    out = Diarization(turns).exclusive().turns
+    for a, b in zip(out, out[1:]):
+        assert a.end <= b.start  # no overlap
+    assert _union(out) == _union(turns)  # speech time unchanged
+    for t in out:  # every piece is part of an input turn of the same speaker
+        assert any(u.speaker == t.speaker and u.start <= t.start and t.end <= u.end
+                   for u in _union_by_speaker(turns, t.speaker))
+
+
+def _union_by_speaker(turns, speaker):
+    return [Turn(a, b, speaker) for a, b in _union([t for t in turns if t.speaker == speaker])]
+
+
+def test_to_dataframe():
+    pd = pytest.importorskip("pandas")
+    df = _example().to_dataframe()
+    assert list(df.columns) == ["uri", "start", "end", "duration", "speaker"]
+    assert df["speaker"].tolist() == ["A", "B", "A"]
+    assert isinstance(df, pd.DataFrame)
+
+
+def test_to_dataframe_without_pandas(monkeypatch):
+    monkeypatch.setitem(sys.modules, "pandas", None)  # makes `import pandas` fail
+    with pytest.raises(ImportError, match="pip install pandas"):
+        _example().to_dataframe()
+
+
+# --------------------------------------------------------------------------- package
+def test_public_names():
+    for name in diarize.__all__:
+        assert getattr(diarize, name) is not None, name
+    from diarize import Diarizer  # noqa: F401  (lazy attribute)
+    assert diarize.Diarizer.__name__ == "Diarizer"
+    with pytest.raises(AttributeError):
+        diarize.no_such_name  # noqa: B018
+
+
+def test_read_rttm_is_exported_once_available(tmp_path):
+    import diarize.io
+
+    if not hasattr(diarize.io, "read_rttm"):
+        pytest.skip("diarize.io.read_rttm not merged into this branch yet")
+    assert diarize.read_rttm is diarize.io.read_rttm
+    diarize.write_rttm(tmp_path / "x.rttm", _example())
+    turns = [t for ts in dict(diarize.read_rttm(tmp_path / "x.rttm")).values() for t in ts]
+    assert sorted(turns) == _example().turns
+
+
+def test_package_data_ships_typing_marker_and_schema():
+    tomllib = pytest.importorskip("tomllib" if sys.version_info >= (3, 11) else "tomli")
+
+    data = tomllib.loads((REPO / "pyproject.toml").read_text())
+    package_data = data["tool"]["setuptools"]["package-data"]["diarize"]
+    assert "py.typed" in package_data and "schemas/*.json" in package_data
+    assert (REPO / "diarize" / "py.typed").is_file()
+    assert (REPO / "diarize" / "schemas" / "diarization.schema.json").is_file()
+
+
+DOCTEST_MODULES = ["diarize", "diarize.segments", "diarize.io", "diarize.config",
+                   "diarize.pipeline", "diarize.plot"]
+
+
+@pytest.mark.parametrize("name", DOCTEST_MODULES)
+def test_doctests(name):
+    module = importlib.import_module(name)
+    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0, f"{result.failed} doctest(s) failed in {name}"
+
+
+# --------------------------------------------------------------------------- Diarizer
+def _two_voices(sample_rate: int = 16000) -> np.ndarray:
+    """Alternating 'voices' (harmonic tones of different pitch and timbre) with pauses."""
+    rng = np.random.default_rng(0)
+    t = np.arange(int(1.5 * sample_rate)) / sample_rate
+    voices = [sum(np.sin(2 * np.pi * f0 * h * t) / h for h in range(1, 8)) for f0 in (110, 240)]
+    pause = np.zeros(int(0.3 * sample_rate))
+    parts = []
+    for i in range(6):
+        parts += [0.3 * voices[i % 2] * (1 + 0.2 * np.sin(2 * np.pi * 3 * t)), pause]
+    y = np.concatenate(parts)
+    return (y + 1e-3 * rng.standard_normal(len(y))).astype(np.float32)
+
+
+def test_diarizer_on_an_array_returns_the_evidence():
+    calls = []
+    result = diarize.Diarizer(seed=0)((_two_voices(), 16000), hook=lambda *a: calls.append(a))
+    assert isinstance(result, Diarization) and result.uri == "audio"
+    assert result.duration == pytest.approx(6 * 1.8)
+    assert [c[0] for c in calls if c[1] == 0] == PIPELINE_STAGES
+    assert all(0 <= done <= total for _, done, total in calls)
+    n_frames = len(result.speech_mask)
+    assert result.speech_mask.dtype == bool and result.speech_mask.any()
+    assert result.posteriors.shape == (n_frames, len(result.speaker_models))
+    assert result.bic and all(isinstance(k, int) for k in result.bic)
+    assert set(result.speakers) <= set(result.speaker_models)
+    assert all(0 <= t.start < t.end <= result.duration + result.frame_step for t in result)
+
+
+def test_diarizer_overrides_and_presets():
+    assert diarize.Diarizer(num_speakers=2, reseg__min_turn=0.3).config.reseg.min_turn == 0.3
+    assert diarize.Diarizer.from_preset("meeting").config.max_speakers == 8
+    assert diarize.Diarizer.from_preset("telephone", seed=3).config.seed == 3
+    with pytest.raises(ConfigError, match="unknown preset"):
+        diarize.Diarizer.from_preset("no-such-preset")
+    with pytest.raises(ConfigError, match="unknown configuration key"):
+        diarize.Diarizer(no_such_key=1)
+
+
+@pytest.mark.skipif(not SAMPLE_WAV.is_file(), reason="shared evaluation data not present")
+def test_diarizer_on_a_file_is_deterministic():
+    a = diarize.Diarizer()(SAMPLE_WAV)
+    b = diarize.Diarizer()(str(SAMPLE_WAV))
+    assert a.uri == "sample" and a == b  # arrays compared by value
+    assert a != a.exclusive() or a.turns == a.exclusive().turns
+    assert a.to_json() == b.to_json()

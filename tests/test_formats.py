@@ -1,0 +1,166 @@
+"""Output formats (rttm, json, csv, audacity) and the `run` command's --format/--exclusive/-v."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from diarize.cli import main
+from diarize.errors import OutputError
+from diarize.io import (FILE_MODE, OUTPUT_FORMATS, format_audacity, format_csv, format_diarization,
+                        format_json)
+from diarize.segments import Diarization, Turn
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "diarize" / "schemas" / "diarization.schema.json"
+SAMPLE_WAV = REPO.parent / "shared" / "eval" / "real" / "sample.wav"
+
+
+def _runner() -> CliRunner:
+    try:  # click < 8.2 mixes stderr into output unless told not to
+        return CliRunner(mix_stderr=False)  # type: ignore[call-arg]
+    except TypeError:
+        return CliRunner()
+
+
+def _overlapping() -> Diarization:
+    return Diarization(
+        [Turn(0.1, 2.0004999, "alice"), Turn(1.5, 3.25, "bob"), Turn(4.0, 5.0, "alice")],
+        uri="demo file", duration=6.0, bic={2: -12.34567, 1: -10.0, 3: float("nan")})
+
+
+# --------------------------------------------------------------------------- JSON
+def test_json_layout_and_rounding():
+    doc = json.loads(_overlapping().to_json())
+    assert list(doc) == ["version", "uri", "duration", "speakers", "turns", "bic"]
+    assert doc["uri"] == "demo file" and doc["duration"] == 6.0
+    assert doc["speakers"] == ["alice", "bob"]
+    assert doc["turns"][0] == {"start": 0.1, "end": 2.0, "speaker": "alice"}
+    assert doc["bic"] == [{"num_speakers": 1, "bic": -10.0},
+                          {"num_speakers": 2, "bic": -12.346},
+                          {"num_speakers": 3, "bic": None}]  # NaN is not JSON
+
+
+def test_json_is_deterministic():
+    d = _overlapping()
+    assert d.to_json() == Diarization(list(reversed(d.turns)), uri=d.uri, duration=d.duration,
+                                      bic=dict(reversed(list(d.bic.items())))).to_json()
+
+
+def test_json_validates_against_the_shipped_schema():
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(SCHEMA.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for d in (_overlapping(), Diarization([]), _overlapping().exclusive()):
+        validator.validate(json.loads(d.to_json()))
+    bad = json.loads(_overlapping().to_json())
+    bad["turns"][0]["start"] = "0.1"
+    assert not validator.is_valid(bad)
+
+
+def test_json_with_unknown_duration():
+    assert json.loads(format_json([], "x"))["duration"] is None
+
+
+# --------------------------------------------------------------------------- CSV, Audacity
+def test_csv_round_trips_through_the_csv_module():
+    d = Diarization([Turn(0.0, 1.5, 'say "hi", bob')], uri="a,b")
+    rows = list(csv.DictReader(io.StringIO(d.to_csv())))
+    assert rows == [{"uri": "a,b", "start": "0.000", "end": "1.500", "duration": "1.500",
+                     "speaker": 'say "hi", bob'}]
+    assert format_csv([], "x") == "uri,start,end,duration,speaker\n"
+
+
+def test_audacity_label_track():
+    text = format_audacity([Turn(1.0, 2.0, "B"), Turn(0.0, 0.5, "tab\there")])
+    assert text == "0.000\t0.500\ttab here\n1.000\t2.000\tB\n"
+    for line in text.splitlines():
+        start, end, label = line.split("\t")
+        assert float(start) <= float(end) and label
+
+
+def test_format_dispatch():
+    d = _overlapping()
+    assert format_diarization(d, "rttm") == d.to_rttm()
+    assert format_diarization(d, "audacity") == d.to_audacity()
+    assert set(OUTPUT_FORMATS) == {"rttm", "json", "csv", "audacity"}
+    with pytest.raises(OutputError, match="unknown output format"):
+        format_diarization(d, "xml")
+
+
+# --------------------------------------------------------------------------- CLI
+@pytest.fixture
+def fake_pipeline(monkeypatch):
+    """Make Diarizer return a fixed overlapping result instantly (the CLI is under test)."""
+    from diarize.pipeline import Diarizer, uri_for
+
+    def call(self, audio, *, uri=None, hook=None):
+        for stage in ("features", "speech", "clustering", "resegmentation"):
+            if hook:
+                hook(stage, 0, 1)
+                hook(stage, 1, 1)
+        d = _overlapping()
+        d.uri = uri or uri_for(audio)
+        return d
+
+    monkeypatch.setattr(Diarizer, "__call__", call)
+
+
+@pytest.mark.parametrize("fmt", sorted(OUTPUT_FORMATS))
+def test_run_writes_each_format(tmp_path, fake_pipeline, fmt):
+    wav = tmp_path / "in.wav"
+    wav.write_bytes(b"")  # never read: the pipeline is faked
+    result = _runner().invoke(main, [str(wav), "-o", str(tmp_path), "--format", fmt])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / f"in{OUTPUT_FORMATS[fmt]}"
+    assert out.is_file()
+    d = _overlapping()
+    d.uri = "in"
+    assert out.read_text() == format_diarization(d, fmt)
+    # not mkstemp's owner-only 0o600: the mode open() would give a new file
+    assert stat.S_IMODE(out.stat().st_mode) == FILE_MODE
+
+
+def test_run_exclusive_and_stdout(tmp_path, fake_pipeline):
+    wav = tmp_path / "in.wav"
+    wav.write_bytes(b"")
+    result = _runner().invoke(main, [str(wav), "--stdout", "--exclusive", "--format", "audacity"])
+    assert result.exit_code == 0
+    spans = [tuple(map(float, line.split("\t")[:2])) for line in result.stdout.splitlines()]
+    assert spans == [(0.1, 2.0), (2.0, 3.25), (4.0, 5.0)]
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+
+
+def test_run_verbose_reports_progress_on_stderr(tmp_path, fake_pipeline):
+    wav = tmp_path / "in.wav"
+    wav.write_bytes(b"")
+    result = _runner().invoke(main, [str(wav), "-o", str(tmp_path), "-v"])
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    for stage in ("features", "speech", "clustering", "resegmentation"):
+        assert f"{stage}..." in result.stderr
+    assert "2 speakers, 3 turns" in result.stderr
+
+
+def test_run_rejects_unknown_format(tmp_path):
+    result = _runner().invoke(main, ["x.wav", "--format", "xml"])
+    assert result.exit_code == 2
+
+
+@pytest.mark.skipif(not SAMPLE_WAV.is_file(), reason="shared evaluation data not present")
+def test_run_json_on_real_audio_validates(tmp_path):
+    jsonschema = pytest.importorskip("jsonschema")
+    result = _runner().invoke(main, [str(SAMPLE_WAV), "-o", str(tmp_path), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "sample.json").read_text())
+    jsonschema.validate(doc, json.loads(SCHEMA.read_text()))
+    assert doc["uri"] == "sample" and doc["bic"] and doc["turns"]
+    assert all(math.isclose(t["start"], round(t["start"], 3)) for t in doc["turns"])
