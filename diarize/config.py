@@ -108,9 +108,11 @@ class ResegConfig:
     """Minimum turn duration (seconds)."""
     smooth_frames: int = 10
     """Frames whose log-likelihoods are averaged before Viterbi (posterior smoothing)."""
-    max_iter: int = 20
+    max_iter: int = 10
     """EM iterations per speaker model fit."""
-    max_frames: int = 60000
+    tol: float = 1e-3
+    """EM convergence threshold (mean log-likelihood gain per frame)."""
+    max_frames: int = 10000
     """Frames per speaker used to fit its model (subsampled evenly beyond this)."""
 
 

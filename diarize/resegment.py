@@ -9,12 +9,13 @@ decoding alternate for a few rounds.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .config import ResegConfig
-from .gmm import GaussianMixture
+from .gmm import ConvergenceWarning, GaussianMixture
 
 #: Fewest frames per Gaussian when sizing a speaker model from little data.
 FRAMES_PER_COMPONENT = 50
@@ -57,8 +58,12 @@ def fit_speaker_models(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig
         if len(x) > config.max_frames:
             x = x[np.linspace(0, len(x) - 1, config.max_frames).astype(np.int64)]
         n_comp = int(max(1, min(config.n_components, len(x) // FRAMES_PER_COMPONENT)))
-        models.append(GaussianMixture(n_comp, max_iter=config.max_iter, random_state=seed,
-                                      tol=1e-4).fit(x))
+        with warnings.catch_warnings():
+            # A few EM rounds are enough for decoding; non-convergence is expected.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            models.append(GaussianMixture(n_comp, max_iter=config.max_iter, random_state=seed,
+                                          init_params="k-means++", tol=config.tol,
+                                          dtype=np.float32).fit(x))
     return models
 
 
