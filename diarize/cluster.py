@@ -35,7 +35,6 @@ class ClusterResult:
 
     labels: np.ndarray
     bic: dict[int, float]
-    merges: list = None  # (k before the merge, raw dBIC without penalty, penalty unit)
 
 
 def segment_speech(mask: np.ndarray, *, seg_frames: int, max_segments: int
@@ -114,69 +113,122 @@ def agglomerative_bic(X: np.ndarray, segments: np.ndarray, *, config: ClusterCon
     m = len(segments)
     if m == 0:
         return ClusterResult(np.zeros(0, dtype=np.int64), {})
-    d = X.shape[1]
-    diag = config.covariance == "diag"
-    n_par = d + (d if diag else d * (d + 1) / 2)
-    reg = 1e-6
-    n, s, ss = _stats(X, segments)
-    ld = _logdet(n, s, ss, diag=diag, reg=reg)
-    members = [[i] for i in range(m)]
-    active = np.ones(m, dtype=bool)
-    speech_seconds = float(n.sum()) * frame_step
-    # Merges are ordered by the plain BIC cost (unit penalty weight); the scaled weight
-    # `stop_lam` only decides when to stop, so it cannot reorder merges towards big clusters.
-    lam = 1.0
-    stop_lam = config.bic_penalty * speech_seconds ** config.penalty_exponent
-
-    def pair_cost(i: int, js: np.ndarray) -> np.ndarray:
-        nn = n[i] + n[js]
-        ldm = _logdet(nn, s[i] + s[js], ss[i] + ss[js], diag=diag, reg=reg)
-        return 0.5 * (nn * ldm - n[i] * ld[i] - n[js] * ld[js]) - lam * 0.5 * n_par * np.log(nn)
-
-    cost = np.full((m, m), np.inf)
-    for i in range(m - 1):
-        cost[i, i + 1:] = pair_cost(i, np.arange(i + 1, m))
-    cost = np.minimum(cost, cost.T)
-
-    total_n = n.sum()
-
-    def global_bic() -> float:
-        idx = np.flatnonzero(active)
-        return float(0.5 * np.sum(n[idx] * ld[idx]) + stop_lam * 0.5 * n_par * len(idx) * np.log(total_n))
-
-    bic = {}
-    k = m
-    target_hi = max_clusters if n_clusters is None else n_clusters
-    target_lo = min_clusters if n_clusters is None else n_clusters
-    history = []  # (k_after, labels snapshot index) kept implicitly via members
-    merges = []
+    state = _BicState(_stats(X, segments), diag=config.covariance == "diag")
+    speech_seconds = float(state.n.sum()) * frame_step
+    lam = config.bic_penalty * speech_seconds ** config.penalty_exponent
+    if config.linear_merge:
+        state.linear_pass(segments, max_gap=int(round(config.linear_max_gap / frame_step)))
+    hi = max_clusters if n_clusters is None else n_clusters
+    lo = min_clusters if n_clusters is None else n_clusters
+    bic: dict[int, float] = {}
+    snapshots: dict[int, np.ndarray] = {}
+    log_n = np.log(state.n.sum())
     while True:
-        if k <= max_clusters + 20 or k <= 50:
-            bic[k] = global_bic()
-        if k <= target_lo or k == 1:
+        k = state.n_active
+        if k <= hi:
+            bic[k] = state.data_term() + lam * state.n_par * k * log_n
+            snapshots[k] = state.labels()
+        if k <= max(lo, 1):
             break
-        flat = np.argmin(cost)
-        i, j = divmod(int(flat), m)
-        best = cost[i, j]
-        nn = n[i] + n[j]
-        raw = best + lam * 0.5 * n_par * np.log(nn)
-        if k <= target_hi and n_clusters is None and raw > stop_lam * 0.5 * n_par * np.log(nn):
-            break
-        merges.append((k, float(raw), float(0.5 * n_par * np.log(nn)), float(n[i]), float(n[j])))
-        # merge j into i
-        n[i] += n[j]; s[i] += s[j]; ss[i] += ss[j]
-        ld[i] = _logdet(n[i:i + 1], s[i:i + 1], ss[i:i + 1], diag=diag, reg=reg)[0]
-        members[i].extend(members[j]); members[j] = []
-        active[j] = False
-        cost[j, :] = np.inf; cost[:, j] = np.inf
-        others = np.flatnonzero(active)
-        others = others[others != i]
+        state.merge_best()
+    if not snapshots:  # fewer segments than the lower bound
+        snapshots[state.n_active] = state.labels()
+        bic[state.n_active] = state.data_term()
+    best_k = min(bic, key=lambda kk: (bic[kk], kk)) if n_clusters is None else min(snapshots)
+    return ClusterResult(snapshots[best_k], bic)
+
+
+class _BicState:
+    """Sufficient statistics of clusters of segments, merged bottom-up by BIC cost.
+
+    The merge order uses the plain BIC cost (unit penalty weight): the data term
+    ``n_ij/2 log|S_ij| - n_i/2 log|S_i| - n_j/2 log|S_j|`` minus ``P log n_ij``.
+    """
+
+    REG = 1e-6  # added to covariance diagonals: keeps 1-s segments' covariances invertible
+
+    def __init__(self, stats: tuple[np.ndarray, np.ndarray, np.ndarray], *, diag: bool) -> None:
+        self.n, self.s, self.ss = stats
+        m, d = self.s.shape
+        self.diag = diag
+        #: half the number of free parameters of one Gaussian
+        self.n_par = 0.5 * (d + (d if diag else d * (d + 1) / 2))
+        self.ld = self._logdet(self.n, self.s, self.ss)
+        self.members = [[i] for i in range(m)]
+        self.active = np.ones(m, dtype=bool)
+        self.cost = np.full((m, m), np.inf)
+        self._cost_ready = False
+
+    @property
+    def n_active(self) -> int:
+        return int(self.active.sum())
+
+    def _logdet(self, n, s, ss):
+        return _logdet(n, s, ss, diag=self.diag, reg=self.REG)
+
+    def pair_cost(self, i: int, js: np.ndarray) -> np.ndarray:
+        n, s, ss, ld = self.n, self.s, self.ss, self.ld
+        nn = n[i] + n[js]
+        ldm = self._logdet(nn, s[i] + s[js], ss[i] + ss[js])
+        return 0.5 * (nn * ldm - n[i] * ld[i] - n[js] * ld[js]) - self.n_par * np.log(nn)
+
+    def data_term(self) -> float:
+        idx = np.flatnonzero(self.active)
+        return float(0.5 * np.sum(self.n[idx] * self.ld[idx]))
+
+    def _absorb(self, i: int, j: int) -> None:
+        self.n[i] += self.n[j]
+        self.s[i] += self.s[j]
+        self.ss[i] += self.ss[j]
+        self.ld[i] = self._logdet(self.n[i:i + 1], self.s[i:i + 1], self.ss[i:i + 1])[0]
+        self.members[i].extend(self.members[j])
+        self.members[j] = []
+        self.active[j] = False
+
+    def linear_pass(self, segments: np.ndarray, *, max_gap: int) -> None:
+        """Merge each segment into its predecessor when BIC says they are one voice.
+
+        Neighbouring segments usually belong to one turn; merging them first gives the
+        global clustering better-estimated Gaussians to compare.
+        """
+        cur = 0
+        for j in range(1, len(segments)):
+            if segments[j, 0] - segments[j - 1, 1] <= max_gap and \
+                    self.pair_cost(cur, np.array([j]))[0] < 0:
+                self._absorb(cur, j)
+            else:
+                cur = j
+
+    def merge_best(self, max_cost: float = np.inf) -> bool:
+        """Merge the pair of active clusters with the lowest BIC cost, if below `max_cost`.
+
+        Returns whether a merge happened."""
+        act = np.flatnonzero(self.active)
+        if not self._cost_ready:
+            for a, i in enumerate(act[:-1]):
+                c = self.pair_cost(i, act[a + 1:])
+                self.cost[i, act[a + 1:]] = c
+                self.cost[act[a + 1:], i] = c
+            self._cost_ready = True
+        i, j = divmod(int(np.argmin(self.cost)), len(self.cost))
+        if self.cost[i, j] >= max_cost:
+            return False
+        self._absorb(i, j)
+        self.cost[j, :] = np.inf
+        self.cost[:, j] = np.inf
+        others = act[(act != i) & (act != j)]
         if len(others):
-            c = pair_cost(i, others)
-            cost[i, others] = c; cost[others, i] = c
-        k -= 1
-    labels = np.empty(m, dtype=np.int64)
-    order = sorted((min(mem), idx) for idx, mem in enumerate(members) if mem)
-    for new, (_, idx) in enumerate(order):
-        labels[members[idx]] = new
-    return ClusterResult(labels, bic, merges)
+            c = self.pair_cost(i, others)
+            self.cost[i, others] = c
+            self.cost[others, i] = c
+        return True
+
+    def labels(self) -> np.ndarray:
+        """Cluster index of each segment, numbered by first appearance."""
+        labels = np.empty(len(self.members), dtype=np.int64)
+        order = sorted((min(mem), idx) for idx, mem in enumerate(self.members) if mem)
+        for new, (_, idx) in enumerate(order):
+            labels[self.members[idx]] = new
+        return labels
+
+

@@ -82,12 +82,16 @@ class ClusterConfig:
     """'bic' (agglomerative BIC) or 'dp' (variational Dirichlet-process mixture)."""
     segment_seconds: float = 1.0
     """Length of the initial speech segments that are clustered bottom-up."""
-    bic_penalty: float = 0.32
+    bic_penalty: float = 0.3
     """Weight of the BIC model-complexity penalty per second**penalty_exponent of speech."""
     penalty_exponent: float = 0.5
     """lambda = bic_penalty * speech_seconds ** penalty_exponent: the log-likelihood gain of
     splitting one voice grows with the amount of speech faster than BIC's log n penalty, so a
     fixed lambda over-counts long recordings and under-counts short ones."""
+    linear_merge: bool = True
+    """First merge neighbouring segments that BIC says are one voice."""
+    linear_max_gap: float = 0.5
+    """Largest pause (seconds) between neighbouring segments merged in that first pass."""
     max_segments: int = 2000
     """Bound on the number of initial segments (long recordings use longer segments)."""
     covariance: str = "full"
@@ -155,7 +159,7 @@ class Config:
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
                     zero_ok = f.name in {"pre_emphasis", "min_speech", "min_silence", "min_turn",
                                          "switch_penalty", "fmin", "bic_penalty", "energy_floor_db",
-                                         "min_dynamic_range_db", "iterations", "penalty_exponent"}
+                                         "min_dynamic_range_db", "iterations", "penalty_exponent", "linear_max_gap"}
                     if f.name == "energy_floor_db":
                         continue
                     positive(f"{_section_name(sec)}.{f.name}", v, allow_zero=zero_ok)
