@@ -451,15 +451,16 @@ def _worker_environment(threads: int) -> Iterator[None]:
 
 def _run_local(tasks: Sequence[Task], jobs: int) -> Iterator[Record]:
     """Yield records in completion order, running `tasks` (already ordered) on `jobs` processes."""
-    if jobs == 1:
-        # In-process: no pool start-up, and a killed run leaves no orphaned worker.
+    if min(jobs, len(tasks)) <= 1:
+        # In-process: no pool start-up (seconds of imports per worker), and a killed run
+        # leaves no orphaned worker.
         for task in tasks:
             yield process_one(task)
         return
     ctx = multiprocessing.get_context("spawn")
     with _worker_environment(BLAS_THREADS_PER_WORKER):
         # The environment must stay set while workers are spawned (on demand, at submit).
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=ctx)
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx)
         try:
             futures = {pool.submit(process_one, t): t for t in tasks}
             for fut in as_completed(futures):
@@ -485,7 +486,8 @@ def _run_dask(tasks: Sequence[Task], scheduler: str) -> Iterator[Record]:
         raise MissingDependencyError(
             "--scheduler needs dask: pip install 'gmm-diarize[dask]'") from None
     try:
-        client = Client(scheduler, set_as_default=False)
+        # The default client for the duration of the run: distributed.as_completed needs one.
+        client = Client(scheduler)
     except (OSError, TimeoutError, ValueError) as exc:
         raise BatchInputError(f"cannot connect to Dask scheduler {scheduler}: {exc}") from None
     try:
