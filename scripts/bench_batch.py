@@ -1,0 +1,98 @@
+#!/usr/bin/env python
+"""Benchmark ``diarize batch``: wall time with --jobs 1 and --jobs 2, and the speed-up.
+
+Copies the shared evaluation recordings (``../shared/eval/sim``) into a temporary folder,
+adding renamed copies until there are ``--count`` recordings, runs the ``diarize batch``
+command on them with each job count (end to end, process start-up included), checks the
+outputs are byte-identical, and prints the times. Exit status 1 if the outputs differ or
+the speed-up is below ``--min-speedup``.
+
+Usage::
+
+    python scripts/bench_batch.py [--count 40] [--jobs 1 2] [--min-speedup 1.7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import filecmp
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "eval" / "sim"
+DEFAULT_COUNT = 40
+DEFAULT_MIN_SPEEDUP = 1.7
+
+
+def stage(data: Path, dest: Path, count: int) -> list[Path]:
+    """Copy the recordings of `data` into `dest`, cycling with new names up to `count`."""
+    sources = sorted(data.glob("*.flac"))
+    if not sources:
+        raise SystemExit(f"bench_batch: no .flac recordings in {data}")
+    dest.mkdir(parents=True)
+    out = []
+    for i in range(count):
+        src = sources[i % len(sources)]
+        rep = i // len(sources)
+        target = dest / (src.name if rep == 0 else f"{src.stem}_copy{rep}{src.suffix}")
+        shutil.copyfile(src, target)
+        out.append(target)
+    return out
+
+
+def run_batch(inputs: Path, output: Path, jobs: int) -> float:
+    """Wall time (s) of ``diarize batch inputs -o output --jobs N`` in a fresh process."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "diarize", "batch", str(inputs), "-o", str(output),
+                           "--jobs", str(jobs), "--quiet"], cwd=REPO, env=env)
+    elapsed = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"bench_batch: diarize batch --jobs {jobs} exited with {proc.returncode}")
+    return elapsed
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--count", type=int, default=DEFAULT_COUNT)
+    ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--min-speedup", type=float, default=DEFAULT_MIN_SPEEDUP)
+    args = ap.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench_batch_") as tmp:
+        audio = Path(tmp) / "audio"
+        files = stage(args.data, audio, args.count)
+        total_mb = sum(f.stat().st_size for f in files) / 1e6
+        import soundfile as sf
+        hours = sum(sf.info(str(f)).duration for f in files) / 3600
+        print(f"{len(files)} recordings, {hours:.2f} h of audio ({total_mb:.0f} MB), "
+              f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
+        times = {}
+        for jobs in args.jobs:
+            times[jobs] = run_batch(audio, Path(tmp) / f"out{jobs}", jobs)
+            print(f"--jobs {jobs}: {times[jobs]:7.1f} s wall "
+                  f"({hours * 3600 / times[jobs]:.0f}x real time)")
+        base, ok = args.jobs[0], True
+        ref = Path(tmp) / f"out{base}"
+        names = sorted(p.name for p in ref.iterdir())
+        for jobs in args.jobs[1:]:
+            other = Path(tmp) / f"out{jobs}"
+            same = names == sorted(p.name for p in other.iterdir()) and all(
+                filecmp.cmp(ref / n, other / n, shallow=False) for n in names)
+            speedup = times[base] / times[jobs]
+            print(f"speed-up --jobs {jobs} vs --jobs {base}: {speedup:.2f}x; "
+                  f"outputs {'identical' if same else 'DIFFER'} ({len(names)} files)")
+            ok = ok and same and speedup >= args.min_speedup
+    print("PASS" if ok else f"FAIL (need identical outputs and >= {args.min_speedup}x)")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
