@@ -54,6 +54,8 @@ BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 #: 5.4 s with one OpenBLAS thread and 9.0 s with two, so more threads only slow it down.
 #: With one thread per worker, ``jobs`` workers use ``jobs`` cores.
 BLAS_THREADS_PER_WORKER = 1
+#: Seconds between checks, in a pool worker, that the batch process is still alive.
+PARENT_POLL_SECONDS = 1.0
 #: Duplicate uris listed in the error message before "...".
 MAX_LISTED_DUPLICATES = 5
 #: Temporary files left by :func:`diarize.io.atomic_write_text`: ``.<name>.<random>.tmp``.
@@ -226,6 +228,8 @@ def resolve_inputs(inputs: Iterable[str | os.PathLike], *,
             for m in map(Path, matches):
                 if m.is_dir():
                     found.extend(_recording(f, source=text) for f in _audio_files_in(m))
+                elif m.suffix.lower() in MANIFEST_EXTENSIONS:
+                    found.extend(read_manifest(m))
                 elif m.suffix.lower() in AUDIO_EXTENSIONS:
                     found.append(_recording(m, source=text))
         else:
@@ -434,6 +438,22 @@ def process_one(task: Task) -> Record:
     return rec
 
 
+def _exit_with_parent(parent_pid: int) -> None:
+    """Pool-worker initializer: exit when the batch process dies.
+
+    A pool worker blocks on its task queue forever if the parent is killed (SIGKILL
+    runs no clean-up), so it watches its parent id instead.
+    """
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)  # mid-task is fine: outputs are written atomically
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 @contextlib.contextmanager
 def _worker_environment(threads: int) -> Iterator[None]:
     """Set the BLAS thread variables for spawned children, restore them afterwards."""
@@ -460,7 +480,8 @@ def _run_local(tasks: Sequence[Task], jobs: int) -> Iterator[Record]:
     ctx = multiprocessing.get_context("spawn")
     with _worker_environment(BLAS_THREADS_PER_WORKER):
         # The environment must stay set while workers are spawned (on demand, at submit).
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx)
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx,
+                                   initializer=_exit_with_parent, initargs=(os.getpid(),))
         try:
             futures = {pool.submit(process_one, t): t for t in tasks}
             for fut in as_completed(futures):
@@ -495,8 +516,14 @@ def _run_dask(tasks: Sequence[Task], scheduler: str) -> Iterator[Record]:
         futures = [client.submit(process_one, t, pure=False, priority=len(tasks) - i,
                                  key=f"diarize-{i}-{t.uri}")
                    for i, t in enumerate(tasks)]
+        tasks_by_key = {f.key: t for f, t in zip(futures, tasks)}
         for fut in dask_completed(futures):
-            yield fut.result()
+            try:
+                yield fut.result()
+            except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: report, go on
+                t = tasks_by_key[fut.key]
+                yield Record(path=t.path, uri=t.uri, output=t.output, status="failed",
+                             error=type(exc).__name__, message=f"{t.path}: {exc}")
     finally:
         client.close()
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import filecmp
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -46,16 +47,23 @@ def stage(data: Path, dest: Path, count: int) -> list[Path]:
     return out
 
 
-def run_batch(inputs: Path, output: Path, jobs: int) -> float:
-    """Wall time (s) of ``diarize batch inputs -o output --jobs N`` in a fresh process."""
+def run_batch(inputs: Path, output: Path, jobs: int) -> tuple[float, float]:
+    """Wall time and CPU time (s) of ``diarize batch inputs -o output --jobs N``, in a fresh process.
+
+    CPU time (user + system of the command and its workers) does not depend on what
+    else the machine runs; wall time does, so the load average is printed alongside.
+    """
     env = {**os.environ, "PYTHONPATH": str(REPO)}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "diarize", "batch", str(inputs), "-o", str(output),
                            "--jobs", str(jobs), "--quiet"], cwd=REPO, env=env)
     elapsed = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if proc.returncode != 0:
         raise SystemExit(f"bench_batch: diarize batch --jobs {jobs} exited with {proc.returncode}")
-    return elapsed
+    return elapsed, cpu
 
 
 def main() -> int:
@@ -76,9 +84,11 @@ def main() -> int:
               f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
         times = {}
         for jobs in args.jobs:
-            times[jobs] = run_batch(audio, Path(tmp) / f"out{jobs}", jobs)
-            print(f"--jobs {jobs}: {times[jobs]:7.1f} s wall "
-                  f"({hours * 3600 / times[jobs]:.0f}x real time)")
+            load = os.getloadavg()[0]
+            times[jobs], cpu = run_batch(audio, Path(tmp) / f"out{jobs}", jobs)
+            print(f"--jobs {jobs}: {times[jobs]:7.1f} s wall, {cpu:7.1f} s CPU "
+                  f"({hours * 3600 / times[jobs]:.0f}x real time; 1-min load average "
+                  f"{load:.1f} before, {os.getloadavg()[0]:.1f} after)")
         base, ok = args.jobs[0], True
         ref = Path(tmp) / f"out{base}"
         names = sorted(p.name for p in ref.iterdir())
