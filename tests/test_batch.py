@@ -261,3 +261,31 @@ def test_real_recording(tmp_path):
     summary = run([src], tmp_path, jobs=1)
     assert summary.succeeded == 1
     assert parse_rttm(tmp_path / f"{src.stem}.rttm")
+
+
+def test_killed_parallel_run_leaves_no_orphan_workers(tmp_path):
+    psutil = pytest.importorskip("psutil")
+    audio = tmp_path / "in"
+    make_batch(audio, 8, seconds=40.0)
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "diarize", "batch", str(audio), "-o", str(out),
+                             "--jobs", "2", "--quiet"], cwd=REPO, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + KILL_TIMEOUT
+    try:
+        while not list(out.glob("*.rttm")):  # workers are up and busy
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.01)
+        children = psutil.Process(proc.pid).children(recursive=True)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert children
+    gone, alive = psutil.wait_procs(children, timeout=15)
+    for p in alive:  # clean up before failing
+        p.kill()
+    assert not alive, f"orphaned workers: {[p.pid for p in alive]}"
+    summary = run([audio], out, jobs=2)
+    assert summary.failed == 0 and summary.skipped + summary.succeeded == 8
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
