@@ -573,7 +573,7 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     output_dir : path-like
         Created if missing. Only one batch should write to a folder at a time.
     jobs : int, optional, keyword-only
-        Worker processes (default ``os.cpu_count()``); ignored with `scheduler`.
+        Worker processes (default :func:`default_jobs`: all cores); ignored with `scheduler`.
     fmt : {'rttm', 'json', 'csv'}, keyword-only
     overwrite : bool, keyword-only
         Diarize again recordings whose output exists (default: skip them, so that a
@@ -606,7 +606,7 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     if fmt not in FORMAT_EXTENSIONS:
         raise BatchInputError(f"unknown format {fmt!r} (choose from {', '.join(FORMAT_EXTENSIONS)})")
     if jobs is None:
-        jobs = os.cpu_count() or 1
+        jobs = default_jobs()
     if jobs < 1:
         raise BatchInputError(f"jobs must be a positive integer, got {jobs}")
     if isinstance(inputs, (str, os.PathLike)):
@@ -656,6 +656,14 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     if progress is not None:
         progress.finish(summary)
     return summary
+
+
+def default_jobs() -> int:
+    """Cores this process may run on (its CPU affinity where known, else ``os.cpu_count()``)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _size(path: str) -> int:

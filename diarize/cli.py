@@ -123,7 +123,7 @@ def run_command(audio, output_dir, to_stdout, num_speakers, min_speakers, max_sp
 
 
 @main.command("batch")
-@click.argument("inputs", nargs=-1, required=True)
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-o", "--output-dir", type=click.Path(path_type=Path), required=True,
               help="Folder for <uri>.<ext> files and errors.tsv (created if missing).")
 @click.option("-j", "--jobs", type=int, callback=_positive_int, default=None,
