@@ -243,10 +243,17 @@ def _audio_files_in(folder: Path) -> list[Path]:
                   if f.suffix.lower() in AUDIO_EXTENSIONS and f.is_file())
 
 
+def uri_for(path: str | os.PathLike) -> str:
+    """Same as :func:`diarize.pipeline.uri_for` (a test checks it), without importing it.
+
+    Importing the pipeline costs the coordinating process seconds of CPU (librosa,
+    scipy) that, with a process pool, it would spend while the workers have work to do.
+    """
+    return re.sub(r"\s+", "_", Path(path).stem) or "_"
+
+
 def _recording(path: Path, *, source: str, uri: str | None = None,
                hints: tuple[tuple[str, int], ...] = ()) -> Recording:
-    from .pipeline import uri_for
-
     return Recording(path=Path(os.path.abspath(path)), uri=uri or uri_for(path),
                      hints=hints, source=source)
 

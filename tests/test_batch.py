@@ -289,3 +289,11 @@ def test_killed_parallel_run_leaves_no_orphan_workers(tmp_path):
     summary = run([audio], out, jobs=2)
     assert summary.failed == 0 and summary.skipped + summary.succeeded == 8
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.parametrize("name", ["a.wav", "x/meeting 01.flac", "  .wav", "tab\there.mp3",
+                                  "multi.dot.name.ogg", "ünï cødé.wav"])
+def test_uri_matches_the_pipeline(name):
+    from diarize.pipeline import uri_for
+
+    assert batch.uri_for(name) == uri_for(name)
