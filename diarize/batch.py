@@ -56,6 +56,9 @@ BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 BLAS_THREADS_PER_WORKER = 1
 #: Seconds between checks, in a pool worker, that the batch process is still alive.
 PARENT_POLL_SECONDS = 1.0
+#: Modules the pool's fork server imports once for all workers (import errors are
+#: ignored by multiprocessing; librosa.filters is imported lazily by the MFCC front end).
+FORKSERVER_PRELOAD = ("diarize.batch", "diarize.pipeline", "librosa.filters")
 #: Duplicate uris listed in the error message before "...".
 MAX_LISTED_DUPLICATES = 5
 #: Temporary files left by :func:`diarize.io.atomic_write_text`: ``.<name>.<random>.tmp``.
@@ -445,16 +448,28 @@ def process_one(task: Task) -> Record:
     return rec
 
 
-def _exit_with_parent(parent_pid: int) -> None:
+def _exit_with_parent(batch_pid: int) -> None:
     """Pool-worker initializer: exit when the batch process dies.
 
-    A pool worker blocks on its task queue forever if the parent is killed (SIGKILL
-    runs no clean-up), so it watches its parent id instead.
+    A pool worker blocks on its task queue forever if the batch process is killed
+    (SIGKILL runs no clean-up), so it watches it instead: the batch process itself, and
+    its own parent (the batch process, or the fork server, which exits with it).
     """
     import threading
 
+    parent = os.getppid()
+
+    def alive() -> bool:
+        try:
+            os.kill(batch_pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # exists, owned by someone else: pid reused
+            return False
+        return os.getppid() == parent
+
     def watch() -> None:
-        while os.getppid() == parent_pid:
+        while alive():
             time.sleep(PARENT_POLL_SECONDS)
         os._exit(1)  # mid-task is fine: outputs are written atomically
 
@@ -476,6 +491,21 @@ def _worker_environment(threads: int) -> Iterator[None]:
                 os.environ[k] = v
 
 
+def _pool_context() -> multiprocessing.context.BaseContext:
+    """A fresh-interpreter start method, so BLAS reads the thread limit at import.
+
+    'forkserver' where available: one server process imports the pipeline once and
+    forks the workers from it, instead of every 'spawn'ed worker importing numpy, scipy
+    and librosa again (seconds of CPU each). The server is started, with the thread
+    limit in its environment, by the first pool of this process.
+    """
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(list(FORKSERVER_PRELOAD))
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
 def _run_local(tasks: Sequence[Task], jobs: int) -> Iterator[Record]:
     """Yield records in completion order, running `tasks` (already ordered) on `jobs` processes."""
     if min(jobs, len(tasks)) <= 1:
@@ -484,7 +514,7 @@ def _run_local(tasks: Sequence[Task], jobs: int) -> Iterator[Record]:
         for task in tasks:
             yield process_one(task)
         return
-    ctx = multiprocessing.get_context("spawn")
+    ctx = _pool_context()
     with _worker_environment(BLAS_THREADS_PER_WORKER):
         # The environment must stay set while workers are spawned (on demand, at submit).
         pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx,
