@@ -131,6 +131,8 @@ class Record:
         One-line error message of a failure, else ``""``.
     seconds : float
         Wall time spent on it by the worker.
+    cpu_seconds : float
+        CPU time the worker process spent on it.
     """
 
     path: str
@@ -140,6 +142,7 @@ class Record:
     error: str = ""
     message: str = ""
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
 
 @dataclass
@@ -427,7 +430,7 @@ def process_one(task: Task) -> Record:
     Record
         Status ``"ok"`` or ``"failed"``.
     """
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     rec = Record(path=task.path, uri=task.uri, output=task.output, status="ok")
     try:
         from .io import atomic_write_text
@@ -445,6 +448,7 @@ def process_one(task: Task) -> Record:
         rec.status, rec.error = "failed", type(exc).__name__
         rec.message = f"{task.path}: {exc}"
     rec.seconds = time.perf_counter() - t0
+    rec.cpu_seconds = time.process_time() - c0
     return rec
 
 
@@ -773,8 +777,10 @@ class ConsoleProgress:
         if self.tty:
             self._draw(force=True)
             self.stream.write("\n")
+        cpu = sum(r.cpu_seconds for r in summary.records)
         text = (f"batch: {summary.succeeded} succeeded, {summary.skipped} skipped, "
-                f"{summary.failed} failed in {summary.elapsed:.1f} s")
+                f"{summary.failed} failed in {summary.elapsed:.1f} s "
+                f"({cpu:.1f} s CPU in recordings)")
         if summary.errors_file is not None:
             text += f" (see {summary.errors_file})"
         self._line(text)

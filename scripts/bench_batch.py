@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import filecmp
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,21 +51,24 @@ def stage(data: Path, dest: Path, count: int) -> list[Path]:
     return out
 
 
-def run_batch(inputs: Path, output: Path, jobs: int) -> float:
-    """Wall time (s) of ``diarize batch inputs -o output --jobs N``, in a fresh process.
+def run_batch(inputs: Path, output: Path, jobs: int) -> tuple[float, float]:
+    """Wall time of ``diarize batch inputs -o output --jobs N`` (in a fresh process), and
+    the CPU time its workers spent in recordings (from its summary line).
 
     Wall time depends on what else the machine runs, so the load average is printed
-    alongside. (CPU time is not: the fork server's workers are not waited for by this
-    process, so getrusage would leave them out.)
+    alongside; CPU time in recordings does not. (getrusage would miss the fork
+    server's workers, which this process does not wait for.)
     """
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "diarize", "batch", str(inputs), "-o", str(output),
-                           "--jobs", str(jobs), "--quiet"], cwd=REPO, env=env)
+                           "--jobs", str(jobs)], cwd=REPO, env=env,
+                          stderr=subprocess.PIPE, text=True)
     elapsed = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"bench_batch: diarize batch --jobs {jobs} exited with {proc.returncode}")
-    return elapsed
+    found = re.search(r"\(([0-9.]+) s CPU in recordings\)", proc.stderr)
+    return elapsed, float(found.group(1)) if found else float("nan")
 
 
 def main() -> int:
@@ -90,9 +94,9 @@ def main() -> int:
                 out = Path(tmp) / f"out{jobs}"
                 shutil.rmtree(out, ignore_errors=True)
                 load = os.getloadavg()[0]
-                wall = run_batch(audio, out, jobs)
+                wall, cpu = run_batch(audio, out, jobs)
                 times[jobs] = min(wall, times.get(jobs, wall))
-                print(f"round {r + 1} --jobs {jobs}: {wall:7.1f} s wall "
+                print(f"round {r + 1} --jobs {jobs}: {wall:7.1f} s wall, {cpu:6.1f} s CPU in recordings "
                       f"({hours * 3600 / wall:.0f}x real time; 1-min load average "
                       f"{load:.1f} before, {os.getloadavg()[0]:.1f} after)", flush=True)
         for jobs in args.jobs:

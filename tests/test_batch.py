@@ -221,6 +221,7 @@ def test_progress_lines_and_quiet(tmp_path):
     log = stream.getvalue()
     assert "[3/3]" in log and "FAILED AudioError" in log and "ETA" in log
     assert "2 succeeded, 0 skipped, 1 failed" in log and "\r" not in log
+    assert "s CPU in recordings" in log and max(r.cpu_seconds for r in summary.records) > 0
     bar = io.StringIO()
     run([audio], tmp_path / "out2", jobs=1, progress=ConsoleProgress(stream=bar, tty=True))
     assert "\r[" in bar.getvalue() and "3/3" in bar.getvalue()
