@@ -49,10 +49,10 @@ ERRORS_HEADER = ("path", "error", "message")
 #: Environment variables that size the BLAS / OpenMP thread pools of worker processes.
 BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                     "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
-#: BLAS threads per recording being diarized. The parallelism is across recordings:
-#: the pipeline's matrices are small, and on a 2-core machine one 197 s recording took
-#: 5.4 s with one OpenBLAS thread and 9.0 s with two, so more threads only slow it down.
-#: With one thread per worker, ``jobs`` workers use ``jobs`` cores.
+#: BLAS threads per recording being diarized. The parallelism is across recordings,
+#: and with one thread per worker ``jobs`` workers use ``jobs`` cores. The pipeline's
+#: matrices are small: on the (busy, shared) 2-core dev machine one 197 s recording took
+#: 5.4 s with one OpenBLAS thread and 9.0 s with two.
 BLAS_THREADS_PER_WORKER = 1
 #: Seconds between checks, in a pool worker, that the batch process is still alive.
 PARENT_POLL_SECONDS = 1.0
