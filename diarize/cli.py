@@ -334,3 +334,42 @@ def config_show_command(preset, config_file):
     """
     cfg = _config_or_exit(config_file, preset, {})
     click.echo(cfg.to_toml(), nl=False)
+
+@main.command("batch")
+@click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
+@click.option("-o", "--output-dir", type=click.Path(path_type=Path), required=True,
+              help="Folder for <uri>.<ext> files and errors.tsv (created if missing).")
+@click.option("-j", "--jobs", type=int, callback=_positive_int, default=None,
+              help="Worker processes (default: all cores).")
+@click.option("--format", "fmt", type=click.Choice(["rttm", "json", "csv"]), default="rttm",
+              show_default=True, help="Output format.")
+@click.option("--overwrite", is_flag=True, help="Diarize again recordings whose output exists.")
+@click.option("--scheduler", metavar="ADDRESS",
+              help="Run on a Dask distributed cluster (tcp://HOST:PORT); needs a shared filesystem.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
+@click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; only errors.")
+def batch_command(inputs, output_dir, jobs, fmt, overwrite, scheduler, config_file, preset, quiet):
+    """Diarize many recordings: INPUT is an audio file, a folder, a glob, or a
+    .csv / .jsonl manifest (columns path, and optionally uri, num_speakers,
+    min_speakers, max_speakers).
+
+    A rerun skips recordings whose output exists; failures go to OUTPUT_DIR/errors.tsv.
+    Exit status: 0 all done, 1 some recordings failed, 2 unusable inputs or options.
+    """
+    from . import batch
+
+    cfg = build_config(config_file, preset, {})
+    progress = None if quiet else batch.ConsoleProgress(stream=sys.stderr)
+    try:
+        summary = batch.run(list(inputs), output_dir, jobs=jobs, fmt=fmt, overwrite=overwrite,
+                            scheduler=scheduler, config=cfg, progress=progress)
+    except DiarizeError as exc:
+        echo_error(str(exc))
+        sys.exit(2)
+    except KeyboardInterrupt:
+        echo_error("interrupted; rerun the same command to resume")
+        sys.exit(130)
+    if quiet and summary.failed:
+        echo_error(f"{summary.failed} recordings failed (see {summary.errors_file})")
+    sys.exit(summary.exit_status)

@@ -34,6 +34,11 @@ def sanitize_field(text: str) -> str:
     return text or "_"
 
 
+def uri_for(path: str | os.PathLike) -> str:
+    """RTTM file id of a recording: its file stem, with whitespace replaced by ``_``."""
+    return _WS.sub("_", Path(path).stem) or "_"
+
+
 def format_rttm(turns: Iterable[Turn], uri: str, *, channel: int | str = 1) -> str:
     """Format turns as RTTM text.
 

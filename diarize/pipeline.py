@@ -18,17 +18,12 @@ from .cluster import agglomerative_bic, segment_speech
 from .config import Config, load_config
 from .errors import AudioError, ConfigError
 from .features import add_deltas, cmvn, mfcc
-from .io import format_rttm
+from .io import format_rttm, uri_for
 from .resegment import resegment
 from .sad import energy_speech_prob, runs, smooth_decision
 from .segments import Diarization, Turn
 
 ProgressHook = Callable[[str, int, int], None]
-
-
-def uri_for(path: str | os.PathLike) -> str:
-    """RTTM file id of a recording: its file stem, with whitespace replaced by ``_``."""
-    return re.sub(r"\s+", "_", Path(path).stem) or "_"
 
 
 class Diarizer:
