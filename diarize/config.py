@@ -42,18 +42,23 @@ class FeatureConfig:
     hop_length: float = 0.010
     """Frame step (seconds)."""
     n_fft: int = 512
+    """FFT size (samples; raised to the next power of two above the window)."""
     n_mels: int = 40
+    """Mel bands (librosa's Slaney filterbank)."""
     n_mfcc: int = 20
     """Cepstra kept, c0 included (c0 is dropped for speaker modelling)."""
     fmin: float = 20.0
+    """Lower filterbank edge (Hz)."""
     fmax: float = 7600.0
     """Upper filterbank edge (Hz); clipped to the Nyquist rate."""
     deltas: bool = False
     """Append first-order deltas."""
     delta_width: int = 9
+    """Frames in the delta regression window."""
     cmvn: bool = True
     """Mean/variance normalise each coefficient over the recording's speech frames."""
     pre_emphasis: float = 0.97
+    """First-order pre-emphasis coefficient applied before the FFT."""
 
 
 @dataclass
@@ -125,10 +130,13 @@ class Config:
     """All tunable numbers of the pipeline."""
 
     seed: int = 0
+    """Random seed of every random choice (same input, config and seed: same output)."""
     num_speakers: int | None = None
     """Known number of speakers (overrides min/max)."""
     min_speakers: int = 1
+    """Smallest speaker count considered."""
     max_speakers: int = 10
+    """Largest speaker count considered."""
     audio: AudioConfig = field(default_factory=AudioConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     sad: SadConfig = field(default_factory=SadConfig)
