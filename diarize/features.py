@@ -53,26 +53,34 @@ def mfcc(y: np.ndarray, *, sample_rate: int = 16000, config: FeatureConfig | Non
     fmax = min(cfg.fmax, sample_rate / 2)
     mel_fb = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=cfg.n_mels,
                                  fmin=cfg.fmin, fmax=fmax).astype(np.float32)
+    # rfft output viewed as interleaved (re, im) float32 pairs: squaring it and multiplying
+    # by the filterbank with each row doubled gives mel energies in one matmul.
+    mel_pairs = np.repeat(mel_fb.T, 2, axis=0)
+    dct = scipy.fft.dct(np.eye(cfg.n_mels, dtype=np.float32), type=2, norm="ortho",
+                        axis=1)[:, : cfg.n_mfcc].astype(np.float32)
     window = scipy.signal.get_window("hamming", win, fftbins=True).astype(np.float32)
     out = np.empty((n, cfg.n_mfcc), dtype=np.float32)
     energy = np.empty(n, dtype=np.float32)
     pad = (win - hop) // 2
+    buf = np.zeros((BLOCK_FRAMES, n_fft), dtype=np.float32)
     for b0 in range(0, n, BLOCK_FRAMES):
         b1 = min(n, b0 + BLOCK_FRAMES)
+        nb = b1 - b0
         # Samples needed for frames b0..b1-1, plus one before for pre-emphasis.
         s0 = b0 * hop - pad
         s1 = (b1 - 1) * hop - pad + win
         seg = _slice_padded(y, s0 - 1, s1)
         # Energy is measured before pre-emphasis so that it reads as dBFS.
-        raw = np.lib.stride_tricks.sliding_window_view(seg[1:], win)[::hop][: b1 - b0]
+        raw = np.lib.stride_tricks.sliding_window_view(seg[1:], win)[::hop][:nb]
         energy[b0:b1] = 10.0 * np.log10(np.einsum("ij,ij->i", raw, raw) / win + MEL_FLOOR)
-        seg = seg[1:] - cfg.pre_emphasis * seg[:-1]
-        frames = np.lib.stride_tricks.sliding_window_view(seg, win)[::hop][: b1 - b0]
-        spec = scipy.fft.rfft(frames * window, n=n_fft, axis=1)
-        power = (spec.real ** 2 + spec.imag ** 2).astype(np.float32)
-        mel = power @ mel_fb.T
+        seg[1:] -= cfg.pre_emphasis * seg[:-1].copy()
+        frames = np.lib.stride_tricks.sliding_window_view(seg[1:], win)[::hop][:nb]
+        np.multiply(frames, window, out=buf[:nb, :win])
+        spec = scipy.fft.rfft(buf[:nb], axis=1).view(np.float32)
+        np.square(spec, out=spec)
+        mel = spec @ mel_pairs
         np.log(mel + MEL_FLOOR, out=mel)
-        out[b0:b1] = scipy.fft.dct(mel, type=2, norm="ortho", axis=1)[:, : cfg.n_mfcc]
+        out[b0:b1] = mel @ dct
     return out, energy
 
 
