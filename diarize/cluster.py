@@ -14,6 +14,7 @@ kept, so memory is O(n_segments * d^2) and the pairwise cost matrix is bounded b
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,31 +38,42 @@ class ClusterResult:
     bic: dict[int, float]
 
 
-def segment_speech(mask: np.ndarray, *, seg_frames: int, max_segments: int
-                   ) -> np.ndarray:
-    """Cut the speech frames of `mask` into segments of about `seg_frames` frames.
+def segment_speech(mask: np.ndarray, *, seg_frames: int, max_segments: int) -> np.ndarray:
+    """Cut the speech frames of `mask` into segments of about `seg_frames` speech frames.
 
-    Long recordings get longer segments so that there are at most `max_segments`.
+    Segments are ranges of the *speech-only* frame sequence (``np.flatnonzero(mask)``), so
+    they never contain non-speech. A segment ends after `seg_frames` frames, or at the end
+    of a speech run once it holds half that many, so short runs are grouped rather than
+    each becoming a segment. Long recordings get longer segments: there are never more
+    than `max_segments`.
 
     Returns
     -------
     ndarray of int, shape (n_segments, 2)
-        ``[start, end)`` frame ranges, in time order; segments never span non-speech.
+        ``[start, end)`` ranges into the speech-only frame sequence, in time order,
+        covering it exactly.
     """
     from .sad import runs
 
     n_speech = int(mask.sum())
     if n_speech == 0:
         return np.zeros((0, 2), dtype=np.int64)
-    seg = max(seg_frames, int(np.ceil(n_speech / max_segments)))
+    # Each segment but the last holds at least seg/2 frames: at most 2n/seg + 1 segments.
+    seg = max(seg_frames, int(np.ceil(2 * n_speech / max(max_segments - 1, 1))))
     s, e, v = runs(mask)
-    out = []
-    for a, b in zip(s[v], e[v]):
-        n = b - a
-        k = max(1, int(round(n / seg)))
-        edges = np.linspace(a, b, k + 1).round().astype(np.int64)
-        out.extend(zip(edges[:-1], edges[1:]))
-    return np.asarray(out, dtype=np.int64).reshape(-1, 2)
+    run_ends = np.cumsum(e[v] - s[v])  # run boundaries in the speech-only sequence
+    cuts = [0]
+    for end in run_ends:
+        start = cuts[-1]
+        while end - start >= seg + seg // 2:  # cut long runs into seg-sized pieces
+            start += seg
+            cuts.append(start)
+        if end - cuts[-1] >= seg // 2 or end == n_speech:
+            cuts.append(int(end))
+    if cuts[-1] != n_speech:
+        cuts.append(n_speech)
+    cuts = np.unique(np.asarray(cuts, dtype=np.int64))
+    return np.stack([cuts[:-1], cuts[1:]], axis=1)
 
 
 def _stats(X: np.ndarray, segments: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -117,7 +129,7 @@ def agglomerative_bic(X: np.ndarray, segments: np.ndarray, *, config: ClusterCon
     speech_seconds = float(state.n.sum()) * frame_step
     lam = config.bic_penalty * speech_seconds ** config.penalty_exponent
     if config.linear_merge:
-        state.linear_pass(segments, max_gap=int(round(config.linear_max_gap / frame_step)))
+        state.linear_pass()
     hi = max_clusters if n_clusters is None else n_clusters
     lo = min_clusters if n_clusters is None else n_clusters
     bic: dict[int, float] = {}
@@ -185,16 +197,15 @@ class _BicState:
         self.members[j] = []
         self.active[j] = False
 
-    def linear_pass(self, segments: np.ndarray, *, max_gap: int) -> None:
+    def linear_pass(self) -> None:
         """Merge each segment into its predecessor when BIC says they are one voice.
 
         Neighbouring segments usually belong to one turn; merging them first gives the
         global clustering better-estimated Gaussians to compare.
         """
         cur = 0
-        for j in range(1, len(segments)):
-            if segments[j, 0] - segments[j - 1, 1] <= max_gap and \
-                    self.pair_cost(cur, np.array([j]))[0] < 0:
+        for j in range(1, len(self.members)):
+            if self.pair_cost(cur, np.array([j]))[0] < 0:
                 self._absorb(cur, j)
             else:
                 cur = j
@@ -232,3 +243,49 @@ class _BicState:
         return labels
 
 
+
+
+def dp_cluster(X: np.ndarray, segments: np.ndarray, *, config: ClusterConfig,
+               min_clusters: int = 1, max_clusters: int = 10, seed: int = 0) -> ClusterResult:
+    """Cluster segments with a variational Dirichlet-process mixture of their mean vectors.
+
+    Each segment is summarised by the mean of its frames ("windowed MFCC statistics");
+    one :class:`~diarize.gmm.BayesianGaussianMixture` with `max_clusters` components is
+    fitted to those vectors, and the components it leaves (almost) empty are not
+    speakers. The count is clipped to ``[min_clusters, max_clusters]``.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_frames, n_features)
+    segments : ndarray of int, shape (n_segments, 2)
+
+    Returns
+    -------
+    ClusterResult
+        `bic` holds, for lack of a BIC curve, nothing; the labels are the mixture's.
+    """
+    from .gmm import BayesianGaussianMixture
+
+    m = len(segments)
+    if m == 0:
+        return ClusterResult(np.zeros(0, dtype=np.int64), {})
+    n, s, _ = _stats(X, segments)
+    means = s / n[:, None]
+    k_max = max(1, min(max_clusters, m))
+    dpgmm = BayesianGaussianMixture(
+        n_components=k_max, covariance_type="diag",
+        weight_concentration_prior_type="dirichlet_process",
+        weight_concentration_prior=config.dp_concentration, max_iter=config.dp_max_iter,
+        init_params="k-means++", random_state=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # non-convergence only costs a little precision here
+        dpgmm.fit(means, sample_weight=n / n.mean())
+    resp = dpgmm.predict_proba(means)
+    order = np.argsort(-dpgmm.weights_)
+    keep = order[dpgmm.weights_[order] >= config.dp_min_weight]
+    k = int(np.clip(len(keep), min_clusters, k_max))
+    keep = order[:k]
+    labels = keep[np.argmax(resp[:, keep], axis=1)]
+    _, first = np.unique(labels, return_index=True)
+    lut = {old: new for new, old in enumerate(labels[np.sort(first)])}
+    return ClusterResult(np.array([lut[v] for v in labels], dtype=np.int64), {})

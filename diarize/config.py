@@ -93,10 +93,14 @@ class ClusterConfig:
     """lambda = bic_penalty * speech_seconds ** penalty_exponent: the log-likelihood gain of
     splitting one voice grows with the amount of speech faster than BIC's log n penalty, so a
     fixed lambda over-counts long recordings and under-counts short ones."""
+    dp_concentration: float = 0.01
+    """count_method 'dp': Dirichlet-process concentration (small: few speakers a priori)."""
+    dp_min_weight: float = 0.05
+    """count_method 'dp': components weighing less than this are not speakers."""
+    dp_max_iter: int = 200
+    """count_method 'dp': variational iterations."""
     linear_merge: bool = True
     """First merge neighbouring segments that BIC says are one voice."""
-    linear_max_gap: float = 0.5
-    """Largest pause (seconds) between neighbouring segments merged in that first pass."""
     max_segments: int = 2000
     """Bound on the number of initial segments (long recordings use longer segments)."""
     covariance: str = "full"
@@ -107,7 +111,7 @@ class ClusterConfig:
 class ResegConfig:
     """Viterbi resegmentation with per-speaker GMMs."""
 
-    n_components: int = 16
+    n_components: int = 8
     """Gaussians per speaker model."""
     iterations: int = 2
     """Rounds of (fit speaker GMMs, Viterbi)."""
@@ -167,7 +171,7 @@ class Config:
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
                     zero_ok = f.name in {"pre_emphasis", "min_speech", "min_silence", "min_turn",
                                          "switch_penalty", "fmin", "bic_penalty", "energy_floor_db",
-                                         "min_dynamic_range_db", "iterations", "penalty_exponent", "linear_max_gap"}
+                                         "min_dynamic_range_db", "iterations", "penalty_exponent"}
                     if f.name == "energy_floor_db":
                         continue
                     positive(f"{_section_name(sec)}.{f.name}", v, allow_zero=zero_ok)

@@ -14,7 +14,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .audio import load_audio
-from .cluster import agglomerative_bic, segment_speech
+from .cluster import agglomerative_bic, dp_cluster, segment_speech
 from .config import Config, load_config
 from .errors import AudioError, ConfigError
 from .features import add_deltas, cmvn, mfcc
@@ -115,24 +115,28 @@ class Diarizer:
         if cfg.features.cmvn:
             x = cmvn(x, mask)
 
+        # From here on only speech frames are modelled.
+        xs = x[speech_idx]
+        del x
+
         notify("clustering", 0, 1)
         seg_frames = max(1, int(round(cfg.cluster.segment_seconds / step)))
         segments = segment_speech(mask, seg_frames=seg_frames,
                                   max_segments=cfg.cluster.max_segments)
         lo, hi, exact = self._speaker_bounds(len(segments))
-        clusters = agglomerative_bic(x, segments, config=cfg.cluster, frame_step=step, min_clusters=lo,
-                                     max_clusters=hi, n_clusters=exact)
-        frame_labels = np.full(len(mask), -1, dtype=np.int64)
-        for (a, b), lab in zip(segments, clusters.labels):
-            frame_labels[a:b] = lab
+        if cfg.cluster.count_method == "dp" and exact is None:
+            clusters = dp_cluster(xs, segments, config=cfg.cluster, min_clusters=lo,
+                                  max_clusters=hi, seed=cfg.seed)
+        else:
+            clusters = agglomerative_bic(xs, segments, config=cfg.cluster, frame_step=step,
+                                         min_clusters=lo, max_clusters=hi, n_clusters=exact)
+        speech_labels = np.repeat(clusters.labels, segments[:, 1] - segments[:, 0])
         result.bic = clusters.bic
         notify("clustering", 1, 1)
 
         notify("resegmentation", 0, 1)
-        xs = x[speech_idx]
-        reseg = resegment(xs, frame_labels[speech_idx], config=cfg.reseg, frame_step=step,
-                          seed=cfg.seed)
-        frame_labels[:] = -1
+        reseg = resegment(xs, speech_labels, config=cfg.reseg, frame_step=step, seed=cfg.seed)
+        frame_labels = np.full(len(mask), -1, dtype=np.int64)
         frame_labels[speech_idx] = reseg.labels
         notify("resegmentation", 1, 1)
 
