@@ -1,7 +1,7 @@
 """Same input, same configuration, same seed: byte-identical RTTM.
 
 Covered here: two separate processes (with different hash seeds, so set/dict ordering
-cannot leak into the output), and the Python API against the command line. The batch
+cannot leak into the output, and different BLAS thread counts), and the Python API against the command line. The batch
 case (``diarize batch``) belongs with the batch subcommand.
 """
 
@@ -44,7 +44,10 @@ def cli_seed3(recording, tmp_path_factory):
 
 
 def test_two_processes_byte_identical(recording, cli_seed3, tmp_path):
-    again = _cli_rttm(recording, tmp_path / "b", "--seed", "3", env={"PYTHONHASHSEED": "2"})
+    # Another hash seed and single-threaded BLAS (as a batch worker may run).
+    one_thread = {"PYTHONHASHSEED": "2", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                  "MKL_NUM_THREADS": "1"}
+    again = _cli_rttm(recording, tmp_path / "b", "--seed", "3", env=one_thread)
     assert cli_seed3, "expected a non-empty diarization of a conversation"
     assert again == cli_seed3
 
