@@ -219,26 +219,28 @@ def stage_profile(audio: Path) -> None:
         return vals.get("VmRSS", float("nan")), vals.get("VmHWM", float("nan"))
 
     t0 = time.perf_counter()
-    last = [t0]
+    last = [t0, time.process_time()]
 
     def hook(stage: str, done: int, total: int) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.process_time()
         rss, hwm = mem()
         what = "start" if done == 0 else "end"
-        print(f"| {stage} {what} | {now - last[0]:.1f} | {rss:.0f} | {hwm:.0f} |", flush=True)
-        last[0] = now
+        print(f"| {stage} {what} | {now - last[0]:.1f} | {cpu - last[1]:.1f} | {rss:.0f} | {hwm:.0f} |",
+              flush=True)
+        last[:] = [now, cpu]
 
     print(f"\nStages on {audio.name} ({_fmt_len(sf.info(str(audio)).duration)}), in-process:\n")
-    print("| point | s since previous point | RSS MiB | peak RSS MiB |")
-    print("|---|---:|---:|---:|")
+    print("| point | wall s since previous point | CPU s since previous point | RSS MiB | peak RSS MiB |")
+    print("|---|---:|---:|---:|---:|")
     rss, hwm = mem()
-    print(f"| imports done | 0.0 | {rss:.0f} | {hwm:.0f} |")
+    print(f"| imports done | 0.0 | 0.0 | {rss:.0f} | {hwm:.0f} |")
     d = Diarizer()
     # Loading happens inside __call__ before the first hook, so the first row covers it.
     d(audio, hook=hook)
     rss, hwm = mem()
-    print(f"| returned | {time.perf_counter() - last[0]:.1f} | {rss:.0f} | {hwm:.0f} |")
-    print(f"\ntotal {time.perf_counter() - t0:.1f} s")
+    print(f"| returned | {time.perf_counter() - last[0]:.1f} | {time.process_time() - last[1]:.1f} | "
+          f"{rss:.0f} | {hwm:.0f} |")
+    print(f"\ntotal {time.perf_counter() - t0:.1f} s wall, {time.process_time():.1f} s CPU")
 
 
 # ----------------------------------------------------------------------------- main
