@@ -18,6 +18,10 @@ from .errors import AudioError
 
 #: soxr quality used for resampling ('HQ': the quality librosa calls 'soxr_hq').
 RESAMPLE_QUALITY = "HQ"
+#: Largest sample magnitude accepted (full scale is 1.0). Float files written in integer
+#: scale (up to 2**31) pass; beyond ~1e16 the float32 spectra overflow, so such files
+#: are rejected as corrupt instead of silently giving an empty diarization.
+MAX_ABS_SAMPLE = 1e12
 
 
 def _open(path: Path) -> sf.SoundFile:
@@ -100,8 +104,12 @@ def load_audio(path: str | os.PathLike, *, sample_rate: int = 16000,
                 n_read += len(data)
                 if len(data):
                     mono = data.mean(axis=1, dtype=np.float32) if channels > 1 else data[:, 0]
-                    if not np.isfinite(mono).all():
+                    peak = float(np.max(np.abs(mono)))  # NaN if any sample is NaN
+                    if not np.isfinite(peak):
                         raise AudioError(f"{path}: contains NaN or infinite samples")
+                    if peak > MAX_ABS_SAMPLE:
+                        raise AudioError(f"{path}: samples out of range (peak {peak:.3g}, "
+                                         f"full scale is 1.0)")
                 else:
                     mono = np.zeros(0, dtype=np.float32)
                 chunk = mono if stream is None else stream.resample_chunk(mono, last=last)

@@ -60,13 +60,40 @@ def main() -> None:
     """
 
 
+class OneLineUsageError(click.UsageError):
+    """A usage error shown as one line on stderr (exit status 2), without click's usage block."""
+
+    def show(self, file=None) -> None:
+        echo_error(self.format_message())
+
+
+class RunCommand(click.Command):
+    """``run``: every usage error (bad option value, bad config) is one line, exit status 2."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            if isinstance(exc, OneLineUsageError):
+                raise
+            raise OneLineUsageError(exc.format_message()) from None
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            if isinstance(exc, OneLineUsageError):
+                raise
+            raise OneLineUsageError(exc.format_message()) from None
+
+
 def _positive_int(ctx, param, value):
     if value is not None and value <= 0:
         raise click.BadParameter(f"must be a positive integer, got {value}")
     return value
 
 
-@main.command("run")
+@main.command("run", cls=RunCommand)
 @click.argument("audio", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=None,
               help="Folder for <stem>.rttm files (default: current folder).")
@@ -106,7 +133,8 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
     out_dir = output_dir if output_dir is not None else Path(".")
     if not to_stdout:
         if not out_dir.is_dir():
-            echo_error(f"{out_dir}: output directory does not exist")
+            problem = "is not a directory" if out_dir.exists() else "output directory does not exist"
+            echo_error(f"{out_dir}: {problem}")
             sys.exit(1)
     diarizer = Diarizer(cfg)
     failed = 0
@@ -126,7 +154,10 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
             if uri_for(path) != path.stem and not quiet:
                 click.echo(f"diarize: note: {path.name}: spaces in the file id replaced by '_'", err=True)
         except DiarizeError as exc:
-            echo_error(str(exc))
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            if str(path) not in message:  # errors from inside the pipeline do not name the file
+                message = f"{path}: {message}"
+            echo_error(message)
             failed += 1
         except MemoryError:
             echo_error(f"{path}: out of memory")
