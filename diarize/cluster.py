@@ -127,25 +127,30 @@ def agglomerative_bic(X: np.ndarray, segments: np.ndarray, *, config: ClusterCon
         return ClusterResult(np.zeros(0, dtype=np.int64), {})
     state = _BicState(_stats(X, segments), diag=config.covariance == "diag")
     speech_seconds = float(state.n.sum()) * frame_step
-    lam = config.bic_penalty * speech_seconds ** config.penalty_exponent
+    # Beyond max_bic_seconds the BIC is computed as if there were that much speech with
+    # the same statistics: the likelihood gain of splitting one voice grows with length
+    # and its penalty does not, so hours of speech would otherwise be split into too many
+    # speakers. Scaling the data term by `scale` is exactly that.
+    scale = min(1.0, config.max_bic_seconds / speech_seconds)
+    lam = config.bic_penalty * (speech_seconds * scale) ** config.penalty_exponent
     if config.linear_merge:
         state.linear_pass()
     hi = max_clusters if n_clusters is None else n_clusters
     lo = min_clusters if n_clusters is None else n_clusters
     bic: dict[int, float] = {}
     snapshots: dict[int, np.ndarray] = {}
-    log_n = np.log(state.n.sum())
+    log_n = np.log(state.n.sum() * scale)
     while True:
         k = state.n_active
         if k <= hi:
-            bic[k] = state.data_term() + lam * state.n_par * k * log_n
+            bic[k] = scale * state.data_term() + lam * state.n_par * k * log_n
             snapshots[k] = state.labels()
         if k <= max(lo, 1):
             break
         state.merge_best()
     if not snapshots:  # fewer segments than the lower bound
         snapshots[state.n_active] = state.labels()
-        bic[state.n_active] = state.data_term()
+        bic[state.n_active] = scale * state.data_term()
     best_k = min(bic, key=lambda kk: (bic[kk], kk)) if n_clusters is None else min(snapshots)
     return ClusterResult(snapshots[best_k], bic)
 

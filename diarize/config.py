@@ -99,6 +99,9 @@ class ClusterConfig:
     """count_method 'dp': components weighing less than this are not speakers."""
     dp_max_iter: int = 200
     """count_method 'dp': variational iterations."""
+    max_bic_seconds: float = 600.0
+    """Recordings with more speech than this (seconds) are scored by BIC as if they had this
+    much, with the same statistics, so that hours of speech are not split into extra speakers."""
     linear_merge: bool = True
     """First merge neighbouring segments that BIC says are one voice."""
     max_segments: int = 2000
@@ -183,6 +186,14 @@ class Config:
             )
         if self.cluster.covariance not in ("full", "diag"):
             raise ConfigError(f"cluster.covariance must be 'full' or 'diag', got {self.cluster.covariance!r}")
+        f = self.features
+        if f.fmin >= min(f.fmax, self.audio.sample_rate / 2):
+            raise ConfigError(f"features.fmin ({f.fmin}) must be below features.fmax ({f.fmax}) "
+                              f"and half the sample rate ({self.audio.sample_rate / 2})")
+        if f.delta_width < 3 or f.delta_width % 2 == 0:
+            raise ConfigError(f"features.delta_width must be an odd number >= 3, got {f.delta_width}")
+        if not 0 <= f.pre_emphasis < 1:
+            raise ConfigError(f"features.pre_emphasis must be in [0, 1), got {f.pre_emphasis}")
         if self.features.n_mfcc > self.features.n_mels:
             raise ConfigError("features.n_mfcc must not exceed features.n_mels")
         if self.features.win_length < self.features.hop_length:

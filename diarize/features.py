@@ -135,4 +135,7 @@ def cmvn(x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     mu = ref.mean(axis=0, dtype=np.float64)
     sd = ref.std(axis=0, dtype=np.float64)
     sd[sd < 1e-6] = 1.0
-    return ((x - mu) / sd).astype(np.float32)
+    # float32 statistics keep the normalised copy (the only full-size temporary) float32
+    out = x - mu.astype(np.float32)
+    out /= sd.astype(np.float32)
+    return out
