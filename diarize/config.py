@@ -72,6 +72,13 @@ class SadConfig:
     """Frames quieter than this (dBFS) are never speech (digital silence, dither)."""
     min_dynamic_range_db: float = 12.0
     """If the 2-GMM energy classes are closer than this, the signal is treated as all one class."""
+    threshold: float = 0.0
+    """'model': frames whose window-averaged speech/non-speech log-likelihood ratio exceeds
+    this are speech."""
+    llr_window: float = 0.3
+    """'model': length (seconds) of the moving average applied to the frame log-likelihood ratio."""
+    model_path: str = ""
+    """'model': a model file from scripts/train_sad.py; empty for the shipped one."""
 
 
 @dataclass
@@ -155,8 +162,9 @@ class Config:
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
                     zero_ok = f.name in {"pre_emphasis", "min_speech", "min_silence", "min_turn",
                                          "switch_penalty", "fmin", "bic_penalty", "energy_floor_db",
-                                         "min_dynamic_range_db", "iterations", "penalty_exponent"}
-                    if f.name == "energy_floor_db":
+                                         "min_dynamic_range_db", "iterations", "penalty_exponent",
+                                         "threshold"}
+                    if f.name in ("energy_floor_db", "threshold"):
                         continue
                     positive(f"{_section_name(sec)}.{f.name}", v, allow_zero=zero_ok)
         if self.sad.method not in ("energy", "model"):
