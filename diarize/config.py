@@ -60,7 +60,7 @@ class FeatureConfig:
 class SadConfig:
     """Speech activity detection."""
 
-    method: str = "energy"
+    method: str = "model"
     """'energy' (2-GMM on log energy) or 'model' (shipped speech/non-speech GMMs + energy)."""
     min_speech: float = 0.25
     """Speech runs shorter than this (seconds) are dropped."""
