@@ -64,7 +64,7 @@ class SadConfig:
     """'energy' (2-GMM on log energy) or 'model' (shipped speech/non-speech GMMs + energy)."""
     min_speech: float = 0.25
     """Speech runs shorter than this (seconds) are dropped."""
-    min_silence: float = 0.25
+    min_silence: float = 0.75
     """Non-speech gaps shorter than this (seconds) are filled."""
     smooth_frames: int = 11
     """Median-filter length (frames) of the frame decision."""
@@ -72,10 +72,10 @@ class SadConfig:
     """Frames quieter than this (dBFS) are never speech (digital silence, dither)."""
     min_dynamic_range_db: float = 12.0
     """If the 2-GMM energy classes are closer than this, the signal is treated as all one class."""
-    threshold: float = 0.0
+    threshold: float = 2.0
     """'model': frames whose window-averaged speech/non-speech log-likelihood ratio exceeds
     this are speech."""
-    llr_window: float = 0.3
+    llr_window: float = 0.5
     """'model': length (seconds) of the moving average applied to the frame log-likelihood ratio."""
     model_path: str = ""
     """'model': a model file from scripts/train_sad.py; empty for the shipped one."""

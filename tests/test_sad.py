@@ -93,8 +93,10 @@ def test_quiet_fixture_still_works():
     wav = ROOT / "audio_fixtures" / "two_speakers.wav"
     y, _ = sf.read(wav, dtype="float32")
     loud = _mask(y)
-    quiet = _mask(y * 10 ** (-40 / 20))
-    assert (loud == quiet).mean() > 0.95
+    quiet = _mask(y * 10 ** (-30 / 20))  # speech near -50 dBFS
+    ref = _ref_mask(wav.with_suffix(".rttm"), len(quiet))
+    assert quiet[ref].mean() > 0.6
+    assert (loud == quiet).mean() > 0.9
 
 
 def test_deterministic():
