@@ -61,17 +61,19 @@ class SadConfig:
     """Speech activity detection."""
 
     method: str = "model"
-    """'energy' (2-GMM on log energy) or 'model' (shipped speech/non-speech GMMs + energy)."""
+    """'model' (shipped speech/non-speech GMMs on MFCCs and relative level, see docs/sad.md)
+    or 'energy' (2-GMM on log energy)."""
     min_speech: float = 0.25
     """Speech runs shorter than this (seconds) are dropped."""
     min_silence: float = 0.75
     """Non-speech gaps shorter than this (seconds) are filled."""
     smooth_frames: int = 11
-    """Median-filter length (frames) of the frame decision."""
+    """'energy': median-filter length (frames) of the frame decision."""
     energy_floor_db: float = -95.0
     """Frames quieter than this (dBFS) are never speech (digital silence, dither)."""
     min_dynamic_range_db: float = 12.0
-    """If the 2-GMM energy classes are closer than this, the signal is treated as all one class."""
+    """'energy': if the 2-GMM energy classes are closer than this, the signal is treated as
+    all one class."""
     threshold: float = 2.0
     """'model': frames whose window-averaged speech/non-speech log-likelihood ratio exceeds
     this are speech."""
