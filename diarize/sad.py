@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import scipy.ndimage
 
-from .config import SadConfig
+from .config import FeatureConfig, SadConfig
 from .errors import ConfigError
 from .features import add_deltas
 from .gmm import GaussianMixture
@@ -33,6 +33,8 @@ MODEL_PATH = Path(__file__).resolve().parent / "data" / "sad_model.npz"
 N_CEPS = 12
 #: Relative levels are clipped to this range (dB).
 LEVEL_CLIP = 60.0
+#: Front-end fields the model was trained with (the FeatureConfig defaults).
+_FRONT_END = ("win_length", "n_fft", "n_mels", "n_mfcc", "fmin", "fmax", "pre_emphasis")
 #: Frames per block when scoring (bounds temporaries on long recordings).
 BLOCK_FRAMES = 65536
 
@@ -71,6 +73,19 @@ def detect_speech(feats: np.ndarray, log_energy: np.ndarray, *, config: SadConfi
     mask = fill_short_runs(mask, value=False, max_len=int(round(cfg.min_silence / frame_step)))
     mask = fill_short_runs(mask, value=True, max_len=int(round(cfg.min_speech / frame_step)))
     return mask
+
+
+def model_feature_config(features: FeatureConfig) -> FeatureConfig | None:
+    """The front end the model needs if `features` differs from it, else None.
+
+    The model was trained on MFCCs of the default front end (``FeatureConfig()``); a preset
+    that narrows the filterbank (e.g. ``telephone``) must compute separate MFCCs for the
+    speech detector. The frame step is kept, so the frames line up.
+    """
+    trained = FeatureConfig(hop_length=features.hop_length)
+    if all(getattr(features, k) == getattr(trained, k) for k in _FRONT_END):
+        return None
+    return trained
 
 
 @lru_cache(maxsize=4)

@@ -126,3 +126,20 @@ def test_sim_fair_floor():
     line = [ln for ln in out.splitlines() if "TOTAL" in ln][0]
     total = float(line.split("sum")[1].split("%")[0])
     assert total < 10.0, line
+
+
+def test_front_end_mismatch_is_detected():
+    from diarize.config import FeatureConfig, load_config
+    from diarize.sad import model_feature_config
+    assert model_feature_config(FeatureConfig()) is None
+    tel = load_config(preset="telephone").features
+    front = model_feature_config(tel)
+    if tel.fmax != FeatureConfig().fmax or tel.fmin != FeatureConfig().fmin:
+        assert front is not None and front.fmax == FeatureConfig().fmax
+
+
+def test_pipeline_with_telephone_preset_finds_speech():
+    from diarize import Diarizer
+    y, sr = sf.read(ROOT / "audio_fixtures" / "two_speakers.wav", dtype="float32")
+    result = Diarizer.from_preset("telephone")((y, sr))
+    assert result.speech_mask.mean() > 0.5
