@@ -238,8 +238,8 @@ def main(argv=None) -> int:
     ap.add_argument("--nonspeech-clips", type=int, default=400)
     ap.add_argument("--synthetic-voices", type=int, default=100,
                     help="extra speech examples from a formant synthesiser")
-    ap.add_argument("--components", type=int, default=32)
-    ap.add_argument("--max-frames", type=int, default=120000, help="frames per class for EM")
+    ap.add_argument("--components", type=int, default=64)
+    ap.add_argument("--max-frames", type=int, default=200000, help="frames per class for EM")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--cache", default=None, help="npz file caching the training frames")
