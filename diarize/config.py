@@ -65,18 +65,27 @@ class FeatureConfig:
 class SadConfig:
     """Speech activity detection."""
 
-    method: str = "energy"
-    """'energy' (2-GMM on log energy) or 'model' (shipped speech/non-speech GMMs + energy)."""
+    method: str = "model"
+    """'model' (shipped speech/non-speech GMMs on MFCCs and relative level, see docs/sad.md)
+    or 'energy' (2-GMM on log energy)."""
     min_speech: float = 0.25
     """Speech runs shorter than this (seconds) are dropped."""
-    min_silence: float = 0.25
+    min_silence: float = 0.75
     """Non-speech gaps shorter than this (seconds) are filled."""
     smooth_frames: int = 11
-    """Median-filter length (frames) of the frame decision."""
+    """'energy': median-filter length (frames) of the frame decision."""
     energy_floor_db: float = -95.0
     """Frames quieter than this (dBFS) are never speech (digital silence, dither)."""
     min_dynamic_range_db: float = 12.0
-    """If the 2-GMM energy classes are closer than this, the signal is treated as all one class."""
+    """'energy': if the 2-GMM energy classes are closer than this, the signal is treated as
+    all one class."""
+    threshold: float = 2.0
+    """'model': frames whose window-averaged speech/non-speech log-likelihood ratio exceeds
+    this are speech."""
+    llr_window: float = 0.5
+    """'model': length (seconds) of the moving average applied to the frame log-likelihood ratio."""
+    model_path: str = ""
+    """'model': a model file from scripts/train_sad.py; empty for the shipped one."""
 
 
 @dataclass
@@ -174,8 +183,9 @@ class Config:
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
                     zero_ok = f.name in {"pre_emphasis", "min_speech", "min_silence", "min_turn",
                                          "switch_penalty", "fmin", "bic_penalty", "energy_floor_db",
-                                         "min_dynamic_range_db", "iterations", "penalty_exponent"}
-                    if f.name == "energy_floor_db":
+                                         "min_dynamic_range_db", "iterations", "penalty_exponent",
+                                         "threshold"}
+                    if f.name in ("energy_floor_db", "threshold"):
                         continue
                     positive(f"{_section_name(sec)}.{f.name}", v, allow_zero=zero_ok)
         if self.sad.method not in ("energy", "model"):

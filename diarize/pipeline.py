@@ -20,7 +20,7 @@ from .errors import AudioError, ConfigError
 from .features import add_deltas, cmvn, mfcc
 from .io import format_rttm, uri_for
 from .resegment import resegment
-from .sad import energy_speech_prob, runs, smooth_decision
+from .sad import detect_speech, model_feature_config, runs
 from .segments import Diarization, Turn
 
 ProgressHook = Callable[[str, int, int], None]
@@ -100,8 +100,9 @@ class Diarizer:
         notify("features", 1, 1)
 
         notify("speech", 0, 1)
-        prob = energy_speech_prob(energy, config=cfg.sad, seed=cfg.seed)
-        mask = smooth_decision(prob, frame_step=step, config=cfg.sad)
+        sad_front = model_feature_config(cfg.features) if cfg.sad.method == "model" else None
+        sad_feats = feats if sad_front is None else mfcc(y, sample_rate=sr, config=sad_front)[0]
+        mask = detect_speech(sad_feats, energy, config=cfg.sad, frame_step=step, seed=cfg.seed)
         notify("speech", 1, 1)
 
         result = Diarization([], uri=uri, duration=duration, speech_mask=mask, frame_step=step)

@@ -1,17 +1,154 @@
 """Speech activity detection.
 
-The energy detector fits a 2-component GMM to frame log-energies and calls the louder
-component speech; it adapts to the recording's level, so quiet recordings work. The
-frame decision is median-filtered, short gaps are filled and short bursts dropped.
+Two methods (``SadConfig.method``):
+
+``"model"`` (default)
+    A trained speech GMM and a non-speech GMM (diagonal covariances, shipped in
+    ``diarize/data/sad_model.npz``, trained by ``scripts/train_sad.py``) score every frame
+    on MFCC c1..c12, their deltas and the frame level relative to the recording (see
+    :func:`model_features`). The log-likelihood ratio is averaged over a short window,
+    thresholded, and cleaned up (short gaps filled, short bursts dropped).
+``"energy"``
+    A 2-component GMM on frame log-energies; the louder component is speech.
+
+Both adapt to the recording's level, so quiet recordings work.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
+
 import numpy as np
 import scipy.ndimage
 
-from .config import SadConfig
+from .config import FeatureConfig, SadConfig
+from .errors import ConfigError
+from .features import add_deltas
 from .gmm import GaussianMixture
+
+#: The shipped model (plain arrays, no pickle).
+MODEL_PATH = Path(__file__).resolve().parent / "data" / "sad_model.npz"
+#: Cepstra used by the model: c1..c{N_CEPS}.
+N_CEPS = 12
+#: Relative levels are clipped to this range (dB).
+LEVEL_CLIP = 60.0
+#: Front-end fields the model was trained with (the FeatureConfig defaults).
+_FRONT_END = ("win_length", "n_fft", "n_mels", "n_mfcc", "fmin", "fmax", "pre_emphasis")
+#: Frames per block when scoring (bounds temporaries on long recordings).
+BLOCK_FRAMES = 65536
+
+
+def detect_speech(feats: np.ndarray, log_energy: np.ndarray, *, config: SadConfig | None = None,
+                  frame_step: float = 0.01, seed: int = 0) -> np.ndarray:
+    """Speech mask of a recording.
+
+    Parameters
+    ----------
+    feats : ndarray, shape (n_frames, n_mfcc)
+        MFCCs c0.. from :func:`diarize.features.mfcc`.
+    log_energy : ndarray, shape (n_frames,)
+        Frame energy in dBFS from the same call.
+    config : SadConfig, keyword-only
+    frame_step : float, keyword-only
+        Seconds per frame.
+    seed : int, keyword-only
+
+    Returns
+    -------
+    ndarray of bool, shape (n_frames,)
+    """
+    cfg = config or SadConfig()
+    if cfg.method == "energy":
+        prob = energy_speech_prob(log_energy, config=cfg, seed=seed)
+        return smooth_decision(prob, frame_step=frame_step, config=cfg)
+    if cfg.method != "model":
+        raise ConfigError(f"sad.method must be 'energy' or 'model', got {cfg.method!r}")
+    llr = model_llr(feats, log_energy, config=cfg)
+    win = max(1, int(round(cfg.llr_window / frame_step)))
+    if win > 1 and len(llr):
+        llr = scipy.ndimage.uniform_filter1d(llr, size=win, mode="nearest")
+    mask = llr > cfg.threshold
+    mask &= np.asarray(log_energy) > cfg.energy_floor_db
+    mask = fill_short_runs(mask, value=False, max_len=int(round(cfg.min_silence / frame_step)))
+    mask = fill_short_runs(mask, value=True, max_len=int(round(cfg.min_speech / frame_step)))
+    return mask
+
+
+def model_feature_config(features: FeatureConfig) -> FeatureConfig | None:
+    """The front end the model needs if `features` differs from it, else None.
+
+    The model was trained on MFCCs of the default front end (``FeatureConfig()``); a preset
+    that narrows the filterbank (e.g. ``telephone``) must compute separate MFCCs for the
+    speech detector. The frame step is kept, so the frames line up.
+    """
+    trained = FeatureConfig(hop_length=features.hop_length)
+    if all(getattr(features, k) == getattr(trained, k) for k in _FRONT_END):
+        return None
+    return trained
+
+
+@lru_cache(maxsize=4)
+def load_model(path: str | None = None) -> tuple[GaussianMixture, GaussianMixture]:
+    """The (speech, non-speech) GMMs stored in `path` (default: the shipped model)."""
+    p = Path(path) if path else MODEL_PATH
+    try:
+        with np.load(p, allow_pickle=False) as d:
+            data = {k: d[k] for k in d.files}
+    except OSError as exc:
+        raise ConfigError(f"cannot read SAD model {p}: {exc}") from None
+    models = []
+    for prefix in ("speech/", "nonspeech/"):
+        sub = {k[len(prefix):]: v for k, v in data.items() if k.startswith(prefix)}
+        if not sub:
+            raise ConfigError(f"{p}: not a SAD model (no {prefix!r} arrays)")
+        models.append(GaussianMixture.from_dict(sub))
+    return models[0], models[1]
+
+
+def model_features(feats: np.ndarray, log_energy: np.ndarray, *,
+                   floor_db: float = -95.0) -> np.ndarray:
+    """Per-frame features of the speech/non-speech model.
+
+    Columns: MFCC c1..c12, their deltas, the frame level relative to the recording's
+    95th-percentile level, its delta, and the recording's dynamic range (95th minus
+    10th percentile level; the same for all frames). Levels ignore frames below
+    `floor_db` (digital silence) and are clipped to +-60 dB.
+
+    Returns
+    -------
+    ndarray, shape (n_frames, 2 * 12 + 3), float32
+    """
+    feats = np.asarray(feats, dtype=np.float32)
+    e = np.asarray(log_energy, dtype=np.float32)
+    n = len(e)
+    live = e > floor_db
+    if live.any():
+        p10, p95 = np.percentile(e[live], [10, 95])
+    else:
+        p10 = p95 = floor_db
+    rel = np.clip(e - np.float32(p95), -LEVEL_CLIP, LEVEL_CLIP)
+    cep = add_deltas(np.column_stack([feats[:, 1:1 + N_CEPS], rel]))
+    out = np.empty((n, 2 * N_CEPS + 3), dtype=np.float32)
+    out[:, :N_CEPS] = cep[:, :N_CEPS]
+    out[:, N_CEPS:2 * N_CEPS] = cep[:, N_CEPS + 1:2 * N_CEPS + 1]
+    out[:, 2 * N_CEPS] = rel
+    out[:, 2 * N_CEPS + 1] = cep[:, -1]
+    out[:, 2 * N_CEPS + 2] = np.clip(p95 - p10, 0.0, LEVEL_CLIP)
+    return out
+
+
+def model_llr(feats: np.ndarray, log_energy: np.ndarray, *, config: SadConfig | None = None
+              ) -> np.ndarray:
+    """Per-frame log-likelihood ratio speech vs non-speech (float32, shape (n_frames,))."""
+    cfg = config or SadConfig()
+    speech, nonspeech = load_model(cfg.model_path or None)
+    x = model_features(feats, log_energy, floor_db=cfg.energy_floor_db)
+    llr = np.empty(len(x), dtype=np.float32)
+    for b0 in range(0, len(x), BLOCK_FRAMES):
+        xb = x[b0:b0 + BLOCK_FRAMES]
+        llr[b0:b0 + len(xb)] = speech.score_samples(xb) - nonspeech.score_samples(xb)
+    return llr
 
 
 def energy_speech_prob(log_energy: np.ndarray, *, config: SadConfig | None = None,

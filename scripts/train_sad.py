@@ -1,0 +1,289 @@
+"""Train the speech/non-speech GMMs of ``sad.method = "model"``.
+
+    python scripts/train_sad.py [--train-dir ../shared/train/speech] [--out diarize/data/sad_model.npz]
+
+Material (all synthesised from the read-speech utterances, deterministic for a seed):
+
+* each utterance, ``--copies`` times: silent lead-in/out of 0-2 s, maybe synthetic
+  reverberation, additive noise (coloured noise of random spectral slope, hum with
+  harmonics, band-limited noise, tones, clicks/bursts, at SNR 0-40 dB), impulsive bursts up to
+  10 dB louder than the speech, maybe a telephone channel (300-3400 Hz band-pass or an 8 kHz
+  round trip), and a gain putting the speech at -50..-5 dBFS;
+* synthetic voices (pulse train through moving formant resonators), augmented the same way;
+* pure non-speech clips of the same kinds of noise (and digital silence, dither) at
+  -90..-5 dBFS.
+
+Frame labels come from the clean utterance: speech = frames within 30 dB of its loud
+(95th percentile) frames, gaps under 0.2 s closed, blips under 50 ms removed; frames where
+an added burst dominates are non-speech. Features are computed with the runtime code
+(:func:`diarize.features.mfcc` then :func:`diarize.sad.model_features`), and one diagonal
+GMM is fitted per class. The model is saved with ``np.savez`` (plain arrays, no pickle).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+import scipy.ndimage
+import scipy.signal
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from diarize.config import FeatureConfig  # noqa: E402
+from diarize.features import mfcc  # noqa: E402
+from diarize.gmm import GaussianMixture  # noqa: E402
+from diarize.sad import model_features  # noqa: E402
+
+SR = 16000
+HOP = 160
+
+
+# ----------------------------------------------------------------------------- noises
+def coloured(rng, n):
+    """Gaussian noise with power spectrum ~ f**alpha (alpha in [-2, 0.5]: brown..white..blue)."""
+    alpha = rng.choice([0.0, -1.0, -2.0, rng.uniform(-2.0, 0.5)])
+    spec = np.fft.rfft(rng.standard_normal(n))
+    f = np.fft.rfftfreq(n, 1 / SR)
+    f[0] = f[1]
+    spec *= f ** (alpha / 2)
+    return np.fft.irfft(spec, n)
+
+
+def bandlimited(rng, n):
+    lo = rng.uniform(50, 3000)
+    hi = min(7900, lo * rng.uniform(1.3, 6))
+    sos = scipy.signal.butter(4, [lo, hi], btype="band", fs=SR, output="sos")
+    return scipy.signal.sosfilt(sos, rng.standard_normal(n))
+
+
+def hum(rng, n):
+    f0 = rng.choice([50.0, 60.0])
+    t = np.arange(n) / SR
+    y = np.zeros(n)
+    for k in range(1, int(rng.integers(2, 15))):
+        y += rng.uniform(0, 1) / k ** rng.uniform(0, 1.5) * np.sin(2 * np.pi * f0 * k * t + rng.uniform(0, 6.3))
+    return y + 0.01 * rng.standard_normal(n) * np.std(y)
+
+
+def tone(rng, n):
+    t = np.arange(n) / SR
+    y = np.sin(2 * np.pi * rng.uniform(100, 4000) * t)
+    if rng.random() < 0.5:  # beeps
+        on = (np.sin(2 * np.pi * rng.uniform(0.5, 4) * t) > rng.uniform(-0.5, 0.5))
+        y *= on
+    return y + 1e-3 * rng.standard_normal(n)
+
+
+def bursts(rng, n, background=0.01):
+    """Clicks, knocks and short noise bursts over a faint background."""
+    y = background * rng.standard_normal(n)
+    for _ in range(int(rng.integers(1, 2 + n // SR * 2))):
+        length = int(rng.uniform(0.002, 0.15) * SR)
+        at = int(rng.integers(0, max(1, n - length)))
+        b = rng.standard_normal(length) * np.exp(-np.arange(length) / (length * rng.uniform(0.1, 0.5)))
+        if rng.random() < 0.5:
+            sos = scipy.signal.butter(2, rng.uniform(200, 4000), btype=rng.choice(["low", "high"]),
+                                      fs=SR, output="sos")
+            b = scipy.signal.sosfilt(sos, b)
+        y[at:at + length] += rng.uniform(0.3, 1.0) * b / (np.max(np.abs(b)) + 1e-12)
+    return y
+
+
+NOISES = [coloured, coloured, bandlimited, hum, tone, bursts]
+
+
+def noise(rng, n):
+    y = NOISES[int(rng.integers(len(NOISES)))](rng, n)
+    if rng.random() < 0.3:  # mixture of two kinds
+        z = NOISES[int(rng.integers(len(NOISES)))](rng, n)
+        y = y / (np.std(y) + 1e-12) + rng.uniform(0.1, 1) * z / (np.std(z) + 1e-12)
+    return y / (np.sqrt(np.mean(y ** 2)) + 1e-12)
+
+
+def reverb(rng, y):
+    rt60 = rng.uniform(0.2, 0.8)
+    n = int(rt60 * SR)
+    ir = rng.standard_normal(n) * np.exp(-6.9 * np.arange(n) / n)
+    ir[0] = rng.uniform(1, 5)
+    out = scipy.signal.fftconvolve(y, ir)[: len(y)]
+    return out / (np.std(out) + 1e-12) * np.std(y)
+
+
+def telephone(rng, y):
+    if rng.random() < 0.5:
+        sos = scipy.signal.butter(4, [300, 3400], btype="band", fs=SR, output="sos")
+        return scipy.signal.sosfilt(sos, y)
+    return scipy.signal.resample_poly(scipy.signal.resample_poly(y, 1, 2), 2, 1)[: len(y)]
+
+
+def db(x):
+    return 10 * np.log10(np.mean(np.square(x)) + 1e-20)
+
+
+def synthetic_voice(rng, seconds):
+    """Source-filter vowel chains: a jittered glottal pulse train (F0 80-300 Hz, moving
+    contour) through three formant resonators re-drawn every syllable (100-300 ms), with
+    syllable envelopes and word pauses. Stands in for voices unlike the read speech
+    (synthetic voices in the test fixtures, singing-like vowels)."""
+    n = int(seconds * SR)
+    f0_mean = rng.uniform(80, 300)
+    knots = max(2, int(seconds * rng.uniform(2, 6)))
+    f0 = np.interp(np.arange(n), np.linspace(0, n, knots),
+                   f0_mean * np.exp(rng.uniform(0.05, 0.2) * rng.standard_normal(knots)))
+    f0 *= 1 + 0.01 * rng.standard_normal(n)
+    pulses = np.diff(np.floor(np.cumsum(f0 / SR)), prepend=0.0)
+    source = scipy.signal.lfilter([1.0], [1.0, -rng.uniform(0.9, 0.99)], pulses)
+    source += rng.uniform(0.005, 0.05) * rng.standard_normal(n)
+    out = np.zeros(n)
+    a = 0
+    while a < n:
+        b = min(n, a + int(rng.uniform(0.1, 0.3) * SR))
+        x = source[a:b]
+        for lo, hi, bw in ((250, 900, 80), (800, 2500, 110), (2000, 3500, 150)):
+            r = np.exp(-np.pi * bw * rng.uniform(0.7, 1.5) / SR)
+            f = rng.uniform(lo, hi)
+            x = scipy.signal.lfilter([1 - r], [1, -2 * r * np.cos(2 * np.pi * f / SR), r * r], x)
+        out[a:b] = x * np.sin(np.linspace(0, np.pi, b - a)) ** rng.uniform(0.3, 1.0)
+        a = b
+        if rng.random() < 0.15:  # word/phrase pause
+            a += int(rng.uniform(0.1, 0.6) * SR)
+    return out / (np.max(np.abs(out)) + 1e-9) * 0.3
+
+
+# ----------------------------------------------------------------------------- examples
+def clean_labels(energy):
+    e = energy
+    speech = e > np.percentile(e, 95) - 30.0
+    speech = scipy.ndimage.binary_closing(speech, np.ones(21, bool), border_value=0) | speech
+    speech = scipy.ndimage.binary_opening(speech, np.ones(5, bool))
+    return speech
+
+
+def speech_example(args):
+    index, path, copy, seed = args
+    rng = np.random.default_rng([seed, copy, index])
+    if path is None:
+        y = synthetic_voice(rng, rng.uniform(3, 10))
+    else:
+        y, sr = sf.read(path, dtype="float64")
+        assert sr == SR, path
+    fcfg = FeatureConfig()
+    _, e_clean = mfcc(y.astype(np.float32), sample_rate=SR, config=fcfg)
+    lab = clean_labels(e_clean)
+    pre = 0 if rng.random() < 0.2 else int(rng.uniform(0, 2) * SR) // HOP * HOP
+    post = 0 if rng.random() < 0.2 else int(rng.uniform(0, 2) * SR) // HOP * HOP
+    y = np.concatenate([np.zeros(pre), y, np.zeros(post)])
+    lab = np.concatenate([np.zeros(pre // HOP, bool), lab, np.zeros(post // HOP, bool)])
+    if rng.random() < 0.3:
+        y = reverb(rng, y)
+    speech_db = 10 * np.log10(np.mean(y.reshape(-1)[: len(lab) * HOP].reshape(-1, HOP)[lab] ** 2) + 1e-20) \
+        if lab.any() else db(y)
+    if rng.random() < 0.85:
+        snr = rng.uniform(0, 40)
+        nz = noise(rng, len(y))
+        y = y + nz * 10 ** ((speech_db - snr) / 20)
+    else:
+        y = y + rng.standard_normal(len(y)) * 10 ** ((speech_db - rng.uniform(50, 70)) / 20)
+    if rng.random() < 0.3:
+        b = bursts(rng, len(y), background=0.0)
+        b *= 10 ** ((speech_db + rng.uniform(-10, 10)) / 20) / (np.sqrt(np.mean(b[b != 0] ** 2)) + 1e-12)
+        y = y + b
+    if rng.random() < 0.25:
+        y = telephone(rng, y)
+    level = rng.uniform(-50, -5)
+    y = y * 10 ** ((level - speech_db) / 20)
+    y = np.clip(y, -1, 1).astype(np.float32)
+    feats, energy = mfcc(y, sample_rate=SR, config=fcfg)
+    x = model_features(feats, energy)
+    n = min(len(x), len(lab))
+    # Labels come from the clean speech alone: a burst landing in a pause is non-speech.
+    return x[:n], lab[:n]
+
+
+def nonspeech_example(args):
+    i, seed = args
+    rng = np.random.default_rng([seed, 10 ** 6 + i])
+    n = int(rng.uniform(2, 6) * SR)
+    kind = rng.random()
+    if kind < 0.05:
+        y = np.zeros(n)
+    elif kind < 0.1:
+        y = rng.standard_normal(n) * 10 ** (rng.uniform(-100, -80) / 20)  # dither
+    else:
+        y = noise(rng, n)
+        if rng.random() < 0.3:
+            y = y + bursts(rng, n, background=0.0) * rng.uniform(1, 10)
+        if rng.random() < 0.2:
+            y = telephone(rng, y)
+        y = y / (np.sqrt(np.mean(y ** 2)) + 1e-12) * 10 ** (rng.uniform(-90, -5) / 20)
+    y = np.clip(y, -1, 1).astype(np.float32)
+    feats, energy = mfcc(y, sample_rate=SR, config=FeatureConfig())
+    x = model_features(feats, energy)
+    return x, np.zeros(len(x), bool)
+
+
+# ----------------------------------------------------------------------------- main
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--train-dir", default=str(ROOT.parent / "shared" / "train" / "speech"))
+    ap.add_argument("--out", default=str(ROOT / "diarize" / "data" / "sad_model.npz"))
+    ap.add_argument("--copies", type=int, default=3, help="augmented copies per utterance")
+    ap.add_argument("--nonspeech-clips", type=int, default=400)
+    ap.add_argument("--synthetic-voices", type=int, default=100,
+                    help="extra speech examples from a formant synthesiser")
+    ap.add_argument("--components", type=int, default=64)
+    ap.add_argument("--max-frames", type=int, default=200000, help="frames per class for EM")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--cache", default=None, help="npz file caching the training frames")
+    a = ap.parse_args(argv)
+    files = sorted(Path(a.train_dir).glob("*.flac"))
+    if not files:
+        print(f"no .flac files in {a.train_dir}", file=sys.stderr)
+        return 1
+    t0 = time.perf_counter()
+    if a.cache and Path(a.cache).exists():
+        with np.load(a.cache, allow_pickle=False) as d:
+            x, y = d["x"], d["y"]
+    else:
+        jobs = [(i, p, c, a.seed) for c in range(a.copies) for i, p in enumerate(files)]
+        jobs += [(10 ** 5 + i, None, 0, a.seed) for i in range(a.synthetic_voices)]
+        with Pool(a.jobs) as pool:
+            sp = pool.map(speech_example, jobs, chunksize=8)
+            ns = pool.map(nonspeech_example, [(i, a.seed) for i in range(a.nonspeech_clips)],
+                          chunksize=8)
+        x = np.concatenate([v[0] for v in sp + ns])
+        y = np.concatenate([v[1] for v in sp + ns])
+        if a.cache:
+            np.savez(a.cache, x=x, y=y)
+    print(f"{len(files)} utterances x {a.copies} + {a.synthetic_voices} synthetic voices + "
+          f"{a.nonspeech_clips} noise clips: "
+          f"{y.sum()} speech / {(~y).sum()} non-speech frames ({time.perf_counter() - t0:.0f} s)", flush=True)
+    rng = np.random.default_rng(a.seed)
+    out = {}
+    for name, sel in (("speech", y), ("nonspeech", ~y)):
+        xs = x[sel]
+        if len(xs) > a.max_frames:
+            xs = xs[np.sort(rng.choice(len(xs), a.max_frames, replace=False))]
+        g = GaussianMixture(a.components, covariance_type="diag", max_iter=100, tol=1e-3,
+                            reg_covar=1e-3, random_state=a.seed, init_params="k-means++",
+                            dtype=np.float32).fit(xs)
+        print(f"{name}: {len(xs)} frames, {a.components} components, "
+              f"mean log-lik {g.score(xs):.2f} ({time.perf_counter() - t0:.0f} s)", flush=True)
+        for k, v in g.to_dict().items():
+            out[f"{name}/{k}"] = np.asarray(v)
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    np.savez(a.out, **out)
+    print(f"wrote {a.out} ({Path(a.out).stat().st_size // 1024} KB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
