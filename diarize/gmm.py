@@ -172,14 +172,14 @@ class _LogDensityPlan:
             if covariance_type == "spherical":
                 prec = np.repeat(prec[:, None], n_features, axis=1)
             # log N = x.(mu*p) - 0.5 x^2.p - 0.5 mu^2.p + const: one product with [x, x^2].
-            self.weights = np.ascontiguousarray(
-                np.vstack([(mc * prec).T, -0.5 * prec.T]), dtype=dtype
+            self.weights_t = np.ascontiguousarray(
+                np.hstack([mc * prec, -0.5 * prec]), dtype=dtype
             )
             self.bias = (const - 0.5 * np.sum(mc * mc * prec, axis=1)).astype(dtype)
         elif covariance_type == "tied":
             m_l = mc @ prec_chol
             self.chol = np.ascontiguousarray(prec_chol, dtype=dtype)
-            self.weights = np.ascontiguousarray(m_l.T, dtype=dtype)
+            self.weights_t = np.ascontiguousarray(m_l, dtype=dtype)
             self.bias = (const - 0.5 * np.sum(m_l * m_l, axis=1)).astype(dtype)
         else:
             self.chol = np.ascontiguousarray(prec_chol, dtype=dtype)
@@ -187,24 +187,29 @@ class _LogDensityPlan:
             self.bias = const.astype(dtype)
 
     def __call__(self, z, xc, out, tmp):
-        """Fill ``out`` (rows, K) from ``z`` = [xc, xc**2] (diag) or ``xc`` (rows, D)."""
+        """Fill ``out`` (K, rows) from ``z`` = [xc, xc**2] (diag) or ``xc`` (rows, D).
+
+        Components run along the first axis so that the per-frame reductions of the
+        log-sum-exp (max and sum over components) are contiguous vector operations
+        rather than many tiny reductions over K-long rows.
+        """
         if self.kind in ("diag", "spherical"):
-            np.matmul(z, self.weights, out=out)
-            out += self.bias
+            np.matmul(self.weights_t, z.T, out=out)
+            out += self.bias[:, None]
         elif self.kind == "tied":
             np.matmul(xc, self.chol, out=tmp)
-            np.matmul(tmp, self.weights, out=out)
+            np.matmul(self.weights_t, tmp.T, out=out)
             sq = np.einsum("ij,ij->i", tmp, tmp)
             sq *= -0.5
-            out += sq[:, None]
-            out += self.bias
+            out += sq
+            out += self.bias[:, None]
         else:
             for k in range(self.bias.shape[0]):
                 np.matmul(xc, self.chol[k], out=tmp)
                 tmp -= self.centres[k]
-                out[:, k] = np.einsum("ij,ij->i", tmp, tmp)
+                np.einsum("ij,ij->i", tmp, tmp, out=out[k])
             out *= -0.5
-            out += self.bias
+            out += self.bias[:, None]
 
 
 class _PassResult:
@@ -562,11 +567,11 @@ class BaseMixture:
         plan = None if resp_in is not None else self._plan(shift)
         fused = cov in ("diag", "spherical")
         z = np.empty((rows, 2 * n_features if fused else n_features), dtype=dt)
-        wlp = np.empty((rows, n_comp), dtype=dt)
+        wlp = np.empty(rows * n_comp, dtype=dt)
         tmp = None if fused else np.empty((rows, n_features), dtype=dt)
         m_buf = np.empty(rows, dtype=dt)
         s_buf = np.empty(rows, dtype=dt)
-        a_buf = np.empty((rows, n_comp), dtype=dt) if entropy else None
+        a_buf = np.empty(rows * n_comp, dtype=dt) if entropy else None
         if stats:
             res.nk = np.zeros(n_comp)
             if fused:
@@ -588,54 +593,54 @@ class BaseMixture:
             if fused:
                 np.multiply(xc, xc, out=zb[:, n_features:])
             w = None if sample_weight is None else sample_weight[start:stop]
+            # (K, b) view of the flat buffer, contiguous for every block length.
+            r = wlp[: n_comp * b].reshape(n_comp, b)
             if resp_in is None:
-                r = wlp[:b]
                 plan(zb, xc, r, None if tmp is None else tmp[:b])
                 if wlp_out is not None:
-                    wlp_out[start:stop] = r
+                    wlp_out[start:stop] = r.T
                 if labels_out is not None:
-                    labels_out[start:stop] = np.argmax(r, axis=1)
-                m = np.max(r, axis=1, out=m_buf[:b])
-                r -= m[:, None]
+                    labels_out[start:stop] = np.argmax(r, axis=0)
+                m = np.max(r, axis=0, out=m_buf[:b])
+                r -= m
                 if entropy:
-                    a = a_buf[:b]
+                    a = a_buf[: n_comp * b].reshape(n_comp, b)
                     np.copyto(a, r)
                 np.exp(r, out=r)
-                s = np.sum(r, axis=1, out=s_buf[:b])
+                s = np.sum(r, axis=0, out=s_buf[:b])
                 log_s = np.log(s)
                 lse = log_s + m
                 s = np.reciprocal(s, out=s)
-                r *= s[:, None]
+                r *= s
                 if lse_out is not None:
                     lse_out[start:stop] = lse
                 if resp_out is not None:
-                    resp_out[start:stop] = r
+                    resp_out[start:stop] = r.T
                 if w is None:
                     lse_sum += float(np.sum(lse, dtype=np.float64))
                 else:
                     lse_sum += float(w @ lse)
                 if entropy:
-                    ent = np.einsum("ij,ij->i", r, a)
+                    ent = np.einsum("kb,kb->b", r, a)
                     ent -= log_s
-                    neg_ent += float(np.sum(ent, dtype=np.float64)) if w is None else float(w @ ent)
+                    neg_ent += float(np.sum(ent, dtype=np.float64) if w is None else w @ ent)
             else:
-                r = wlp[:b]
-                r[...] = resp_in(start, stop)
+                r[...] = resp_in(start, stop).T
             if not stats:
                 continue
             if w is not None:
-                r *= w[:, None].astype(dt)
-            res.nk += np.sum(r, axis=0, dtype=np.float64)
+                r *= w.astype(dt)
+            res.nk += np.sum(r, axis=1, dtype=np.float64)
             if fused:
-                s12 += r.T @ zb
+                s12 += r @ zb
             else:
-                res.s1 += r.T @ xc
+                res.s1 += r @ xc
                 if cov == "tied":
                     res.s2 += (xc.T if w is None else (xc * w[:, None].astype(dt)).T) @ xc
                 else:
                     t = tmp[:b]
                     for k in range(n_comp):
-                        np.multiply(xc, r[:, k : k + 1], out=t)
+                        np.multiply(xc, r[k][:, None], out=t)
                         res.s2[k] += t.T @ xc
         if stats and fused:
             res.s1 = s12[:, :n_features].copy()
