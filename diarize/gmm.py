@@ -310,41 +310,51 @@ def _kmeans_plusplus(X, n_clusters, rng, sample_weight, shift, block):
     """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007); returns row indices.
 
     Each new centre is the best, in potential reduction, of ``2 + log(k)`` candidates
-    drawn with probability proportional to weight * D(x)^2.
+    drawn with probability proportional to weight * D(x)^2.  All candidates are
+    scored in one blockwise pass.
     """
     n = X.shape[0]
     w = np.ones(n) if sample_weight is None else sample_weight
     n_trials = 2 + int(np.log(n_clusters))
     first = rng.choice(n, p=w / w.sum())
-    indices = [first]
+    indices = [int(first)]
     closest = _min_sqdist(X, X[[first]].astype(np.float64), shift, block)
     for _ in range(1, n_clusters):
-        weighted = closest * w
-        cum = np.cumsum(weighted)
+        cum = np.cumsum(closest * w)
         if cum[-1] <= 0.0:
             # Every point coincides with a centre: pick any unused row.
             free = np.setdiff1d(np.arange(n), indices)
-            indices.append(int(free[0]) if free.size else int(indices[-1]))
+            indices.append(int(free[0]) if free.size else indices[-1])
             continue
         cand = np.searchsorted(cum, rng.uniform(size=n_trials) * cum[-1])
         np.clip(cand, 0, n - 1, out=cand)
-        best_pot, best_idx, best_d = np.inf, None, None
-        for c in cand:
-            d = _min_sqdist(X, X[[c]].astype(np.float64), shift, block)
-            np.minimum(d, closest, out=d)
-            pot = float(d @ w)
-            if pot < best_pot:
-                best_pot, best_idx, best_d = pot, int(c), d
-        indices.append(best_idx)
-        closest = best_d
+        c = X[cand].astype(np.float64) - shift
+        c_sq = np.einsum("ij,ij->i", c, c)
+        pots = np.zeros(n_trials)
+        for start in range(0, n, block):
+            xb = X[start : start + block] - shift
+            d = xb @ (-2.0 * c.T)
+            d += c_sq
+            d += np.einsum("ij,ij->i", xb, xb)[:, None]
+            np.maximum(d, 0.0, out=d)
+            np.minimum(d, closest[start : start + block, None], out=d)
+            pots += w[start : start + block] @ d
+        best = int(cand[int(np.argmin(pots))])
+        indices.append(best)
+        d_best = _min_sqdist(X, X[[best]].astype(np.float64), shift, block)
+        np.minimum(closest, d_best, out=closest)
     return np.asarray(indices)
 
 
-def _kmeans_labels(X, n_clusters, rng, sample_weight, block, max_iter=100, tol=1e-4):
+def _kmeans_labels(X, n_clusters, rng, sample_weight, block, max_iter=30, tol=1e-4):
     """Lloyd's k-means with k-means++ seeding; returns (n_samples,) labels.
 
-    Memory is O(N) (labels and distances) plus one block of distances.  Empty
-    clusters are re-seeded on the points farthest from their centre.
+    Only an initialisation for EM, so it stops after ``max_iter`` = 30 Lloyd steps
+    even if the centres still move slightly; EM refines them anyway.
+
+    One blockwise pass per iteration (assign, and accumulate the new centres);
+    memory is O(N) for labels and distances plus one block.  Empty clusters are
+    re-seeded on the points farthest from their centre.
     """
     n, n_features = X.shape
     w = np.ones(n) if sample_weight is None else sample_weight
@@ -359,21 +369,27 @@ def _kmeans_labels(X, n_clusters, rng, sample_weight, block, max_iter=100, tol=1
     labels = np.empty(n, dtype=np.intp)
     dist = np.empty(n)
     for _ in range(max_iter):
-        _min_sqdist(X, centres, shift, block, sq_out=dist, arg_out=labels)
+        c = centres - shift
+        c_sq = np.einsum("ij,ij->i", c, c)
         sums = np.zeros((n_clusters, n_features))
-        counts = np.bincount(labels, weights=w, minlength=n_clusters)
         for start in range(0, n, block):
-            lb = labels[start : start + block]
-            xb = (X[start : start + block] - shift) * w[start : start + block, None]
-            onehot = np.zeros((lb.shape[0], n_clusters))
-            onehot[np.arange(lb.shape[0]), lb] = 1.0
+            xb = X[start : start + block] - shift
+            d = xb @ (-2.0 * c.T)
+            d += c_sq
+            lab = np.argmin(d, axis=1)
+            rows = np.arange(lab.shape[0])
+            labels[start : start + block] = lab
+            dist[start : start + block] = d[rows, lab] + np.einsum("ij,ij->i", xb, xb)
+            onehot = np.zeros((lab.shape[0], n_clusters))
+            onehot[rows, lab] = w[start : start + block]
             sums += onehot.T @ xb
+        counts = np.bincount(labels, weights=w, minlength=n_clusters)
         new = centres.copy()
         filled = counts > 0
         new[filled] = sums[filled] / counts[filled, None] + shift
         empty = np.flatnonzero(~filled)
         if empty.size:
-            far = np.argsort(dist)[::-1][: empty.size]
+            far = np.argpartition(dist, n - empty.size)[n - empty.size :]
             new[empty] = X[far]
         moved = float(np.sum((new - centres) ** 2))
         centres = new
