@@ -212,6 +212,34 @@ class _LogDensityPlan:
             out += self.bias[:, None]
 
 
+def _accumulate_product(out, a, b):
+    """``out += a @ b`` with float64 ``out``; a (M, n), b (n, P).
+
+    In float32 the product's inner sum over n (thousands of frames) would be
+    accumulated in float32, and its rounding error grows with n.  So float32
+    products are split into 256-frame partial products (one batched BLAS call)
+    whose sum is taken in float64.
+    """
+    if a.dtype == np.float64:
+        out += a @ b
+        return
+    n = a.shape[1]
+    q = n // _F32_CHUNK
+    if q > 1:
+        m = q * _F32_CHUNK
+        parts = np.matmul(
+            a[:, :m].reshape(a.shape[0], q, _F32_CHUNK).swapaxes(0, 1),
+            b[:m].reshape(q, _F32_CHUNK, b.shape[1]),
+        )
+        out += parts.sum(axis=0, dtype=np.float64)
+        a, b = a[:, m:], b[m:]
+    if a.shape[1]:
+        out += a @ b
+
+
+_F32_CHUNK = 256
+
+
 class _PassResult:
     """What one blockwise pass over the data produced (statistics are float64)."""
 
@@ -648,16 +676,17 @@ class BaseMixture:
                 r *= w.astype(dt)
             res.nk += np.sum(r, axis=1, dtype=np.float64)
             if fused:
-                s12 += r @ zb
+                _accumulate_product(s12, r, zb)
             else:
-                res.s1 += r @ xc
+                _accumulate_product(res.s1, r, xc)
                 if cov == "tied":
-                    res.s2 += (xc.T if w is None else (xc * w[:, None].astype(dt)).T) @ xc
+                    wxc = xc if w is None else xc * w[:, None].astype(dt)
+                    _accumulate_product(res.s2, wxc.T, xc)
                 else:
                     t = tmp[:b]
                     for k in range(n_comp):
                         np.multiply(xc, r[k][:, None], out=t)
-                        res.s2[k] += t.T @ xc
+                        _accumulate_product(res.s2[k], t.T, xc)
         if stats and fused:
             res.s1 = s12[:, :n_features].copy()
             res.s2 = s12[:, n_features:].copy()
