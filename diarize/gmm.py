@@ -172,14 +172,14 @@ class _LogDensityPlan:
             if covariance_type == "spherical":
                 prec = np.repeat(prec[:, None], n_features, axis=1)
             # log N = x.(mu*p) - 0.5 x^2.p - 0.5 mu^2.p + const: one product with [x, x^2].
-            self.weights = np.ascontiguousarray(
-                np.vstack([(mc * prec).T, -0.5 * prec.T]), dtype=dtype
+            self.weights_t = np.ascontiguousarray(
+                np.hstack([mc * prec, -0.5 * prec]), dtype=dtype
             )
             self.bias = (const - 0.5 * np.sum(mc * mc * prec, axis=1)).astype(dtype)
         elif covariance_type == "tied":
             m_l = mc @ prec_chol
             self.chol = np.ascontiguousarray(prec_chol, dtype=dtype)
-            self.weights = np.ascontiguousarray(m_l.T, dtype=dtype)
+            self.weights_t = np.ascontiguousarray(m_l, dtype=dtype)
             self.bias = (const - 0.5 * np.sum(m_l * m_l, axis=1)).astype(dtype)
         else:
             self.chol = np.ascontiguousarray(prec_chol, dtype=dtype)
@@ -187,24 +187,57 @@ class _LogDensityPlan:
             self.bias = const.astype(dtype)
 
     def __call__(self, z, xc, out, tmp):
-        """Fill ``out`` (rows, K) from ``z`` = [xc, xc**2] (diag) or ``xc`` (rows, D)."""
+        """Fill ``out`` (K, rows) from ``z`` = [xc, xc**2] (diag) or ``xc`` (rows, D).
+
+        Components run along the first axis so that the per-frame reductions of the
+        log-sum-exp (max and sum over components) are contiguous vector operations
+        rather than many tiny reductions over K-long rows.
+        """
         if self.kind in ("diag", "spherical"):
-            np.matmul(z, self.weights, out=out)
-            out += self.bias
+            np.matmul(self.weights_t, z.T, out=out)
+            out += self.bias[:, None]
         elif self.kind == "tied":
             np.matmul(xc, self.chol, out=tmp)
-            np.matmul(tmp, self.weights, out=out)
+            np.matmul(self.weights_t, tmp.T, out=out)
             sq = np.einsum("ij,ij->i", tmp, tmp)
             sq *= -0.5
-            out += sq[:, None]
-            out += self.bias
+            out += sq
+            out += self.bias[:, None]
         else:
             for k in range(self.bias.shape[0]):
                 np.matmul(xc, self.chol[k], out=tmp)
                 tmp -= self.centres[k]
-                out[:, k] = np.einsum("ij,ij->i", tmp, tmp)
+                np.einsum("ij,ij->i", tmp, tmp, out=out[k])
             out *= -0.5
-            out += self.bias
+            out += self.bias[:, None]
+
+
+def _accumulate_product(out, a, b):
+    """``out += a @ b`` with float64 ``out``; a (M, n), b (n, P).
+
+    In float32 the product's inner sum over n (thousands of frames) would be
+    accumulated in float32, and its rounding error grows with n.  So float32
+    products are split into 256-frame partial products (one batched BLAS call)
+    whose sum is taken in float64.
+    """
+    if a.dtype == np.float64:
+        out += a @ b
+        return
+    n = a.shape[1]
+    q = n // _F32_CHUNK
+    if q > 1:
+        m = q * _F32_CHUNK
+        parts = np.matmul(
+            a[:, :m].reshape(a.shape[0], q, _F32_CHUNK).swapaxes(0, 1),
+            b[:m].reshape(q, _F32_CHUNK, b.shape[1]),
+        )
+        out += parts.sum(axis=0, dtype=np.float64)
+        a, b = a[:, m:], b[m:]
+    if a.shape[1]:
+        out += a @ b
+
+
+_F32_CHUNK = 256
 
 
 class _PassResult:
@@ -305,41 +338,51 @@ def _kmeans_plusplus(X, n_clusters, rng, sample_weight, shift, block):
     """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007); returns row indices.
 
     Each new centre is the best, in potential reduction, of ``2 + log(k)`` candidates
-    drawn with probability proportional to weight * D(x)^2.
+    drawn with probability proportional to weight * D(x)^2.  All candidates are
+    scored in one blockwise pass.
     """
     n = X.shape[0]
     w = np.ones(n) if sample_weight is None else sample_weight
     n_trials = 2 + int(np.log(n_clusters))
     first = rng.choice(n, p=w / w.sum())
-    indices = [first]
+    indices = [int(first)]
     closest = _min_sqdist(X, X[[first]].astype(np.float64), shift, block)
     for _ in range(1, n_clusters):
-        weighted = closest * w
-        cum = np.cumsum(weighted)
+        cum = np.cumsum(closest * w)
         if cum[-1] <= 0.0:
             # Every point coincides with a centre: pick any unused row.
             free = np.setdiff1d(np.arange(n), indices)
-            indices.append(int(free[0]) if free.size else int(indices[-1]))
+            indices.append(int(free[0]) if free.size else indices[-1])
             continue
         cand = np.searchsorted(cum, rng.uniform(size=n_trials) * cum[-1])
         np.clip(cand, 0, n - 1, out=cand)
-        best_pot, best_idx, best_d = np.inf, None, None
-        for c in cand:
-            d = _min_sqdist(X, X[[c]].astype(np.float64), shift, block)
-            np.minimum(d, closest, out=d)
-            pot = float(d @ w)
-            if pot < best_pot:
-                best_pot, best_idx, best_d = pot, int(c), d
-        indices.append(best_idx)
-        closest = best_d
+        c = X[cand].astype(np.float64) - shift
+        c_sq = np.einsum("ij,ij->i", c, c)
+        pots = np.zeros(n_trials)
+        for start in range(0, n, block):
+            xb = X[start : start + block] - shift
+            d = xb @ (-2.0 * c.T)
+            d += c_sq
+            d += np.einsum("ij,ij->i", xb, xb)[:, None]
+            np.maximum(d, 0.0, out=d)
+            np.minimum(d, closest[start : start + block, None], out=d)
+            pots += w[start : start + block] @ d
+        best = int(cand[int(np.argmin(pots))])
+        indices.append(best)
+        d_best = _min_sqdist(X, X[[best]].astype(np.float64), shift, block)
+        np.minimum(closest, d_best, out=closest)
     return np.asarray(indices)
 
 
-def _kmeans_labels(X, n_clusters, rng, sample_weight, block, max_iter=100, tol=1e-4):
+def _kmeans_labels(X, n_clusters, rng, sample_weight, block, max_iter=30, tol=1e-4):
     """Lloyd's k-means with k-means++ seeding; returns (n_samples,) labels.
 
-    Memory is O(N) (labels and distances) plus one block of distances.  Empty
-    clusters are re-seeded on the points farthest from their centre.
+    Only an initialisation for EM, so it stops after ``max_iter`` = 30 Lloyd steps
+    even if the centres still move slightly; EM refines them anyway.
+
+    One blockwise pass per iteration (assign, and accumulate the new centres);
+    memory is O(N) for labels and distances plus one block.  Empty clusters are
+    re-seeded on the points farthest from their centre.
     """
     n, n_features = X.shape
     w = np.ones(n) if sample_weight is None else sample_weight
@@ -354,21 +397,27 @@ def _kmeans_labels(X, n_clusters, rng, sample_weight, block, max_iter=100, tol=1
     labels = np.empty(n, dtype=np.intp)
     dist = np.empty(n)
     for _ in range(max_iter):
-        _min_sqdist(X, centres, shift, block, sq_out=dist, arg_out=labels)
+        c = centres - shift
+        c_sq = np.einsum("ij,ij->i", c, c)
         sums = np.zeros((n_clusters, n_features))
-        counts = np.bincount(labels, weights=w, minlength=n_clusters)
         for start in range(0, n, block):
-            lb = labels[start : start + block]
-            xb = (X[start : start + block] - shift) * w[start : start + block, None]
-            onehot = np.zeros((lb.shape[0], n_clusters))
-            onehot[np.arange(lb.shape[0]), lb] = 1.0
+            xb = X[start : start + block] - shift
+            d = xb @ (-2.0 * c.T)
+            d += c_sq
+            lab = np.argmin(d, axis=1)
+            rows = np.arange(lab.shape[0])
+            labels[start : start + block] = lab
+            dist[start : start + block] = d[rows, lab] + np.einsum("ij,ij->i", xb, xb)
+            onehot = np.zeros((lab.shape[0], n_clusters))
+            onehot[rows, lab] = w[start : start + block]
             sums += onehot.T @ xb
+        counts = np.bincount(labels, weights=w, minlength=n_clusters)
         new = centres.copy()
         filled = counts > 0
         new[filled] = sums[filled] / counts[filled, None] + shift
         empty = np.flatnonzero(~filled)
         if empty.size:
-            far = np.argsort(dist)[::-1][: empty.size]
+            far = np.argpartition(dist, n - empty.size)[n - empty.size :]
             new[empty] = X[far]
         moved = float(np.sum((new - centres) ** 2))
         centres = new
@@ -562,11 +611,11 @@ class BaseMixture:
         plan = None if resp_in is not None else self._plan(shift)
         fused = cov in ("diag", "spherical")
         z = np.empty((rows, 2 * n_features if fused else n_features), dtype=dt)
-        wlp = np.empty((rows, n_comp), dtype=dt)
+        wlp = np.empty(rows * n_comp, dtype=dt)
         tmp = None if fused else np.empty((rows, n_features), dtype=dt)
         m_buf = np.empty(rows, dtype=dt)
         s_buf = np.empty(rows, dtype=dt)
-        a_buf = np.empty((rows, n_comp), dtype=dt) if entropy else None
+        a_buf = np.empty(rows * n_comp, dtype=dt) if entropy else None
         if stats:
             res.nk = np.zeros(n_comp)
             if fused:
@@ -588,55 +637,56 @@ class BaseMixture:
             if fused:
                 np.multiply(xc, xc, out=zb[:, n_features:])
             w = None if sample_weight is None else sample_weight[start:stop]
+            # (K, b) view of the flat buffer, contiguous for every block length.
+            r = wlp[: n_comp * b].reshape(n_comp, b)
             if resp_in is None:
-                r = wlp[:b]
                 plan(zb, xc, r, None if tmp is None else tmp[:b])
                 if wlp_out is not None:
-                    wlp_out[start:stop] = r
+                    wlp_out[start:stop] = r.T
                 if labels_out is not None:
-                    labels_out[start:stop] = np.argmax(r, axis=1)
-                m = np.max(r, axis=1, out=m_buf[:b])
-                r -= m[:, None]
+                    labels_out[start:stop] = np.argmax(r, axis=0)
+                m = np.max(r, axis=0, out=m_buf[:b])
+                r -= m
                 if entropy:
-                    a = a_buf[:b]
+                    a = a_buf[: n_comp * b].reshape(n_comp, b)
                     np.copyto(a, r)
                 np.exp(r, out=r)
-                s = np.sum(r, axis=1, out=s_buf[:b])
+                s = np.sum(r, axis=0, out=s_buf[:b])
                 log_s = np.log(s)
                 lse = log_s + m
                 s = np.reciprocal(s, out=s)
-                r *= s[:, None]
+                r *= s
                 if lse_out is not None:
                     lse_out[start:stop] = lse
                 if resp_out is not None:
-                    resp_out[start:stop] = r
+                    resp_out[start:stop] = r.T
                 if w is None:
                     lse_sum += float(np.sum(lse, dtype=np.float64))
                 else:
                     lse_sum += float(w @ lse)
                 if entropy:
-                    ent = np.einsum("ij,ij->i", r, a)
+                    ent = np.einsum("kb,kb->b", r, a)
                     ent -= log_s
-                    neg_ent += float(np.sum(ent, dtype=np.float64)) if w is None else float(w @ ent)
+                    neg_ent += float(np.sum(ent, dtype=np.float64) if w is None else w @ ent)
             else:
-                r = wlp[:b]
-                r[...] = resp_in(start, stop)
+                r[...] = resp_in(start, stop).T
             if not stats:
                 continue
             if w is not None:
-                r *= w[:, None].astype(dt)
-            res.nk += np.sum(r, axis=0, dtype=np.float64)
+                r *= w.astype(dt)
+            res.nk += np.sum(r, axis=1, dtype=np.float64)
             if fused:
-                s12 += r.T @ zb
+                _accumulate_product(s12, r, zb)
             else:
-                res.s1 += r.T @ xc
+                _accumulate_product(res.s1, r, xc)
                 if cov == "tied":
-                    res.s2 += (xc.T if w is None else (xc * w[:, None].astype(dt)).T) @ xc
+                    wxc = xc if w is None else xc * w[:, None].astype(dt)
+                    _accumulate_product(res.s2, wxc.T, xc)
                 else:
                     t = tmp[:b]
                     for k in range(n_comp):
-                        np.multiply(xc, r[:, k : k + 1], out=t)
-                        res.s2[k] += t.T @ xc
+                        np.multiply(xc, r[k][:, None], out=t)
+                        _accumulate_product(res.s2[k], t.T, xc)
         if stats and fused:
             res.s1 = s12[:, :n_features].copy()
             res.s2 = s12[:, n_features:].copy()
@@ -1291,3 +1341,376 @@ class GaussianMixture(BaseMixture):
         """
         n = np.shape(X)[0]
         return -2.0 * self.score(X) * n + 2.0 * self._n_parameters()
+
+
+# ---------------------------------------------------------------------------
+# Variational Bayesian Gaussian mixture
+# ---------------------------------------------------------------------------
+
+
+def _data_moments(X, sample_weight, covariance_type, block):
+    """Weighted mean and unbiased covariance of X (full for 'full'/'tied', else the
+    diagonal), two blockwise passes; frequency weights, ddof=1 like ``np.cov``."""
+    n_samples, n_features = X.shape
+    w_sum = float(n_samples if sample_weight is None else sample_weight.sum())
+    total = np.zeros(n_features)
+    for start in range(0, n_samples, block):
+        xb = X[start : start + block].astype(np.float64)
+        total += xb.sum(axis=0) if sample_weight is None else sample_weight[start : start + block] @ xb
+    mean = total / w_sum
+    full = covariance_type in ("full", "tied")
+    scatter = np.zeros((n_features, n_features) if full else n_features)
+    for start in range(0, n_samples, block):
+        xc = X[start : start + block] - mean
+        wxc = xc if sample_weight is None else xc * sample_weight[start : start + block, None]
+        scatter += wxc.T @ xc if full else np.einsum("ij,ij->j", wxc, xc)
+    denom = w_sum - 1.0 if w_sum > 1.0 else w_sum
+    return mean, scatter / denom
+
+
+def _log_dirichlet_norm(concentration):
+    return gammaln(np.sum(concentration)) - np.sum(gammaln(concentration))
+
+
+def _log_wishart_norm(dof, log_det_prec_chol, n_features):
+    # The log(pi) term is a constant and is left out, as in scikit-learn.
+    return -(
+        dof * log_det_prec_chol
+        + dof * n_features * 0.5 * math.log(2.0)
+        + np.sum(gammaln(0.5 * (dof - np.arange(n_features)[:, None])), axis=0)
+    )
+
+
+class BayesianGaussianMixture(BaseMixture):
+    """Gaussian mixture fitted by variational Bayes (blockwise, fast 'diag').
+
+    Parameters and their meanings mirror
+    :class:`sklearn.mixture.BayesianGaussianMixture`; the default covariance type
+    here is 'diag'.  Superfluous components get weights near zero, so the number of
+    clusters can be read off a fit with generous ``n_components``.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        Upper bound on the number of components.
+    covariance_type : {'diag', 'spherical', 'tied', 'full'}, default='diag'
+    tol, reg_covar, max_iter, n_init, init_params, random_state, warm_start
+        As for :class:`GaussianMixture`.
+    weight_concentration_prior_type : {'dirichlet_process', 'dirichlet_distribution'}
+    weight_concentration_prior : float, optional
+        Default ``1 / n_components``; small values favour few active components.
+    mean_precision_prior : float, optional
+        Default 1.
+    mean_prior : array of shape (n_features,), optional
+        Default: the (weighted) mean of X.
+    degrees_of_freedom_prior : float, optional
+        Default n_features; must exceed n_features - 1.
+    covariance_prior : float or array, optional
+        Default: the empirical covariance of X (shape as for the covariance type).
+    dtype : {np.float64, np.float32}, default=np.float64
+
+    Attributes
+    ----------
+    weights_, means_, covariances_, precisions_, precisions_cholesky_
+        As for :class:`GaussianMixture`.
+    weight_concentration_ : tuple of two (n_components,) arrays or array
+        Beta parameters (dirichlet_process) or Dirichlet parameters.
+    mean_precision_ : ndarray of shape (n_components,)
+    degrees_of_freedom_ : ndarray of shape (n_components,) or float ('tied')
+    covariance_prior_, mean_prior_, degrees_of_freedom_prior_,
+    weight_concentration_prior_, mean_precision_prior_ : the priors used.
+    converged_, n_iter_ : as for :class:`GaussianMixture`.
+    lower_bound_ : float
+        Variational lower bound (up to constants) after the last iteration.
+    lower_bounds_ : list of float
+    """
+
+    _needs_entropy = True
+    _param_names = (
+        "n_components", "covariance_type", "tol", "reg_covar", "max_iter", "n_init",
+        "init_params", "weight_concentration_prior_type", "weight_concentration_prior",
+        "mean_precision_prior", "mean_prior", "degrees_of_freedom_prior",
+        "covariance_prior", "random_state", "warm_start", "dtype",
+    )
+    _fitted_names = (
+        "weight_concentration_", "mean_precision_", "means_", "degrees_of_freedom_",
+        "covariances_", "precisions_cholesky_", "converged_", "n_iter_",
+        "lower_bound_", "lower_bounds_", "weight_concentration_prior_",
+        "mean_precision_prior_", "mean_prior_", "degrees_of_freedom_prior_",
+        "covariance_prior_",
+    )
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="diag",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weight_concentration_prior_type="dirichlet_process",
+        weight_concentration_prior=None,
+        mean_precision_prior=None,
+        mean_prior=None,
+        degrees_of_freedom_prior=None,
+        covariance_prior=None,
+        random_state=None,
+        warm_start=False,
+        dtype=np.float64,
+    ):
+        super().__init__(
+            n_components,
+            covariance_type=covariance_type,
+            tol=tol,
+            reg_covar=reg_covar,
+            max_iter=max_iter,
+            n_init=n_init,
+            init_params=init_params,
+            random_state=random_state,
+            warm_start=warm_start,
+            dtype=dtype,
+        )
+        self.weight_concentration_prior_type = weight_concentration_prior_type
+        self.weight_concentration_prior = weight_concentration_prior
+        self.mean_precision_prior = mean_precision_prior
+        self.mean_prior = mean_prior
+        self.degrees_of_freedom_prior = degrees_of_freedom_prior
+        self.covariance_prior = covariance_prior
+
+    # -- priors --------------------------------------------------------------
+
+    def _check_parameters(self, X, sample_weight):
+        n_features = X.shape[1]
+        k = self.n_components
+        ctype = self.covariance_type
+        if self.weight_concentration_prior_type not in (
+            "dirichlet_process", "dirichlet_distribution"
+        ):
+            raise ConfigError(
+                "weight_concentration_prior_type must be 'dirichlet_process' or "
+                f"'dirichlet_distribution', got {self.weight_concentration_prior_type!r}."
+            )
+        for name in ("weight_concentration_prior", "mean_precision_prior"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, numbers.Real) and value > 0):
+                raise ConfigError(f"{name} must be a float > 0 or None, got {value!r}.")
+        self.weight_concentration_prior_ = (
+            1.0 / k if self.weight_concentration_prior is None
+            else float(self.weight_concentration_prior)
+        )
+        self.mean_precision_prior_ = (
+            1.0 if self.mean_precision_prior is None else float(self.mean_precision_prior)
+        )
+        need_data = self.mean_prior is None or self.covariance_prior is None
+        if need_data:
+            data_mean, data_cov = _data_moments(
+                X, sample_weight, ctype, self._block(n_features)
+            )
+        if self.mean_prior is None:
+            self.mean_prior_ = data_mean
+        else:
+            self.mean_prior_ = np.asarray(self.mean_prior, dtype=np.float64)
+            if self.mean_prior_.shape != (n_features,):
+                raise ConfigError(
+                    f"mean_prior must have shape ({n_features},), got "
+                    f"{self.mean_prior_.shape}."
+                )
+        if self.degrees_of_freedom_prior is None:
+            self.degrees_of_freedom_prior_ = float(n_features)
+        elif self.degrees_of_freedom_prior > n_features - 1.0:
+            self.degrees_of_freedom_prior_ = float(self.degrees_of_freedom_prior)
+        else:
+            raise ConfigError(
+                f"degrees_of_freedom_prior must be greater than {n_features - 1} "
+                f"(n_features - 1), got {self.degrees_of_freedom_prior!r}."
+            )
+        if self.covariance_prior is None:
+            if ctype == "spherical":
+                self.covariance_prior_ = float(np.mean(data_cov))
+            else:
+                self.covariance_prior_ = np.atleast_2d(data_cov) if ctype in (
+                    "full", "tied") else data_cov
+        else:
+            prior = np.asarray(self.covariance_prior, dtype=np.float64)
+            shape = {"full": (n_features, n_features), "tied": (n_features, n_features),
+                     "diag": (n_features,), "spherical": ()}[ctype]
+            if prior.shape != shape:
+                raise ConfigError(
+                    f"covariance_prior for covariance_type={ctype!r} must have shape "
+                    f"{shape}, got {prior.shape}."
+                )
+            if ctype in ("full", "tied"):
+                ok = np.allclose(prior, prior.T) and np.all(np.linalg.eigvalsh(prior) > 0)
+            else:
+                ok = np.all(prior > 0)
+            if not ok:
+                raise ConfigError(
+                    "covariance_prior must be positive (positive-definite for "
+                    "'full'/'tied')."
+                )
+            self.covariance_prior_ = float(prior) if ctype == "spherical" else prior
+
+    # -- hooks ---------------------------------------------------------------
+
+    def _initialize(self, X, resp, sample_weight=None):
+        """Set the variational parameters from initial responsibilities.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+        resp : array of shape (n_samples, n_components)
+        sample_weight : array of shape (n_samples,), optional
+        """
+        shift = np.mean(X, axis=0, dtype=np.float64)
+        res = self._stats_from_resp(X, resp, sample_weight, shift)
+        self._update_from_stats(res)
+
+    def _m_step(self, res):
+        self._update_from_stats(res)
+
+    def _update_from_stats(self, res):
+        eps = np.finfo(np.dtype(self.dtype)).eps
+        nk, xk, sk, _ = _gaussian_from_stats(res, self.reg_covar, self.covariance_type, eps)
+        self._estimate_weights(nk)
+        self._estimate_means(nk, xk)
+        self._estimate_precisions(nk, xk, sk)
+
+    def _estimate_weights(self, nk):
+        if self.weight_concentration_prior_type == "dirichlet_process":
+            tail = np.hstack((np.cumsum(nk[::-1])[-2::-1], 0.0))
+            self.weight_concentration_ = (1.0 + nk, self.weight_concentration_prior_ + tail)
+        else:
+            self.weight_concentration_ = self.weight_concentration_prior_ + nk
+
+    def _estimate_means(self, nk, xk):
+        self.mean_precision_ = self.mean_precision_prior_ + nk
+        self.means_ = (
+            self.mean_precision_prior_ * self.mean_prior_ + nk[:, None] * xk
+        ) / self.mean_precision_[:, None]
+
+    def _estimate_precisions(self, nk, xk, sk):
+        # Normal-Wishart posterior (Bishop 10.60-10.63, with dof_k = dof_0 + N_k);
+        # covariances_ are normalised by the degrees of freedom, as in scikit-learn.
+        ctype = self.covariance_type
+        k = self.n_components
+        diff = xk - self.mean_prior_
+        beta0 = self.mean_precision_prior_
+        if ctype == "tied":
+            self.degrees_of_freedom_ = self.degrees_of_freedom_prior_ + nk.sum() / k
+            cov = (
+                self.covariance_prior_
+                + sk * nk.sum() / k
+                + beta0 / k * ((nk / self.mean_precision_) * diff.T) @ diff
+            )
+            self.covariances_ = cov / self.degrees_of_freedom_
+        else:
+            self.degrees_of_freedom_ = self.degrees_of_freedom_prior_ + nk
+            shrink = nk * beta0 / self.mean_precision_
+            if ctype == "full":
+                cov = (
+                    self.covariance_prior_
+                    + nk[:, None, None] * sk
+                    + shrink[:, None, None] * diff[:, :, None] * diff[:, None, :]
+                )
+                self.covariances_ = cov / self.degrees_of_freedom_[:, None, None]
+            elif ctype == "diag":
+                cov = self.covariance_prior_ + nk[:, None] * (
+                    sk + (beta0 / self.mean_precision_)[:, None] * diff**2
+                )
+                self.covariances_ = cov / self.degrees_of_freedom_[:, None]
+            else:
+                cov = self.covariance_prior_ + nk * (
+                    sk + beta0 / self.mean_precision_ * np.mean(diff**2, axis=1)
+                )
+                self.covariances_ = cov / self.degrees_of_freedom_
+        self.precisions_cholesky_ = _precision_cholesky(self.covariances_, ctype)
+
+    def _estimate_log_weights(self):
+        wc = self.weight_concentration_
+        if self.weight_concentration_prior_type == "dirichlet_process":
+            digamma_sum = digamma(wc[0] + wc[1])
+            digamma_b = digamma(wc[1])
+            return (
+                digamma(wc[0]) - digamma_sum
+                + np.hstack((0.0, np.cumsum(digamma_b - digamma_sum)[:-1]))
+            )
+        return digamma(wc) - digamma(np.sum(wc))
+
+    def _log_prob_correction(self):
+        # E[log |Lambda_k|] and E[(x - mu_k)' Lambda_k (x - mu_k)] corrections of the
+        # variational E-step; n_features * log(dof) is removed because covariances_
+        # are normalised by the degrees of freedom.
+        n_features = self.means_.shape[1]
+        dof = self.degrees_of_freedom_
+        log_lambda = n_features * math.log(2.0) + np.sum(
+            digamma(0.5 * (dof - np.arange(n_features)[:, None])), axis=0
+        )
+        return (
+            -0.5 * n_features * np.log(dof)
+            + 0.5 * (log_lambda - n_features / self.mean_precision_)
+        )
+
+    def _compute_lower_bound(self, res):
+        n_features = self.means_.shape[1]
+        log_det_prec_chol = _log_det_cholesky(
+            self.precisions_cholesky_, self.covariance_type, n_features
+        ) - 0.5 * n_features * np.log(self.degrees_of_freedom_)
+        log_wishart = _log_wishart_norm(
+            self.degrees_of_freedom_, log_det_prec_chol, n_features
+        )
+        if self.covariance_type == "tied":
+            log_wishart = self.n_components * float(np.sum(log_wishart))
+        else:
+            log_wishart = float(np.sum(log_wishart))
+        if self.weight_concentration_prior_type == "dirichlet_process":
+            wc = self.weight_concentration_
+            log_norm_weight = -float(np.sum(betaln(wc[0], wc[1])))
+        else:
+            log_norm_weight = float(_log_dirichlet_norm(self.weight_concentration_))
+        return (
+            -res.neg_entropy
+            - log_wishart
+            - log_norm_weight
+            - 0.5 * n_features * float(np.sum(np.log(self.mean_precision_)))
+        )
+
+    def _get_parameters(self):
+        wc = self.weight_concentration_
+        wc = tuple(np.array(a) for a in wc) if isinstance(wc, tuple) else np.array(wc)
+        return (
+            wc,
+            np.array(self.mean_precision_),
+            np.array(self.means_),
+            np.array(self.degrees_of_freedom_) if np.ndim(self.degrees_of_freedom_)
+            else float(self.degrees_of_freedom_),
+            np.array(self.covariances_),
+            np.array(self.precisions_cholesky_),
+        )
+
+    def _set_parameters(self, params):
+        (
+            self.weight_concentration_,
+            self.mean_precision_,
+            self.means_,
+            self.degrees_of_freedom_,
+            self.covariances_,
+            self.precisions_cholesky_,
+        ) = params
+        wc = self.weight_concentration_
+        if self.weight_concentration_prior_type == "dirichlet_process":
+            total = wc[0] + wc[1]
+            weights = wc[0] / total * np.hstack((1.0, np.cumprod(wc[1] / total)[:-1]))
+            self.weights_ = weights / np.sum(weights)
+        else:
+            self.weights_ = wc / np.sum(wc)
+        self.precisions_ = _precisions_from_cholesky(
+            self.precisions_cholesky_, self.covariance_type
+        )
+
+    def _after_load(self):
+        wc = np.asarray(self.weight_concentration_)
+        if self.weight_concentration_prior_type == "dirichlet_process":
+            self.weight_concentration_ = (wc[0], wc[1])
+        super()._after_load()
