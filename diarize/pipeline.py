@@ -5,10 +5,8 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
@@ -16,9 +14,9 @@ import numpy as np
 from .audio import load_audio
 from .cluster import agglomerative_bic, dp_cluster, segment_speech
 from .config import Config, load_config
-from .errors import AudioError, ConfigError
+from .errors import AudioError
 from .features import add_deltas, cmvn, mfcc
-from .io import format_rttm, uri_for
+from .io import uri_for
 from .resegment import resegment
 from .sad import detect_speech, model_feature_config, runs
 from .segments import Diarization, Turn
@@ -75,7 +73,9 @@ class Diarizer:
                 raise AudioError("audio must be a path or a (samples, sample_rate) pair") from None
             y = _prepare_array(samples, int(rate), sr)
             uri = uri or "audio"
-        return self.diarize_signal(y, uri=uri, hook=hook)
+        front = self._front_end(y, hook)
+        del y  # the signal is the largest array; nothing after the front end needs it
+        return self._diarize_features(front, uri=uri, hook=hook)
 
     def diarize_signal(self, y: np.ndarray, *, uri: str = "audio",
                        hook: ProgressHook | None = None) -> Diarization:
@@ -89,20 +89,28 @@ class Diarizer:
         -------
         Diarization
         """
+        return self._diarize_features(self._front_end(y, hook), uri=uri, hook=hook)
+
+    def _front_end(self, y: np.ndarray, hook: ProgressHook | None) -> "_FrontEnd":
         cfg = self.config
         sr = cfg.audio.sample_rate
-        step = cfg.features.hop_length
-        duration = len(y) / sr
-        notify = hook or (lambda stage, done, total: None)
-
+        notify = hook or _no_progress
         notify("features", 0, 1)
         feats, energy = mfcc(y, sample_rate=sr, config=cfg.features)
-        notify("features", 1, 1)
-
-        notify("speech", 0, 1)
         sad_front = model_feature_config(cfg.features) if cfg.sad.method == "model" else None
         sad_feats = feats if sad_front is None else mfcc(y, sample_rate=sr, config=sad_front)[0]
-        mask = detect_speech(sad_feats, energy, config=cfg.sad, frame_step=step, seed=cfg.seed)
+        notify("features", 1, 1)
+        return _FrontEnd(feats, energy, sad_feats, len(y) / sr)
+
+    def _diarize_features(self, front: "_FrontEnd", *, uri: str,
+                          hook: ProgressHook | None) -> Diarization:
+        cfg = self.config
+        step = cfg.features.hop_length
+        feats, energy, duration = front.mfcc, front.energy, front.duration
+        notify = hook or _no_progress
+
+        notify("speech", 0, 1)
+        mask = detect_speech(front.sad_mfcc, energy, config=cfg.sad, frame_step=step, seed=cfg.seed)
         notify("speech", 1, 1)
 
         result = Diarization([], uri=uri, duration=duration, speech_mask=mask, frame_step=step)
@@ -160,6 +168,20 @@ class Diarizer:
 
 
 
+def _no_progress(stage: str, completed: int, total: int) -> None:
+    pass
+
+
+@dataclass
+class _FrontEnd:
+    """Frame-level features of one recording (all rows are 10 ms frames)."""
+
+    mfcc: np.ndarray  # (n_frames, n_mfcc) float32
+    energy: np.ndarray  # (n_frames,) dBFS
+    sad_mfcc: np.ndarray  # (n_frames, n_mfcc): the speech detector's front end
+    duration: float  # seconds
+
+
 def _labels_to_turns(labels: np.ndarray, names: list[str], step: float) -> list[Turn]:
     """Runs of equal non-negative labels -> turns (times in seconds, 3-decimal exact)."""
     s, e, v = runs(labels)
@@ -186,8 +208,3 @@ def _prepare_array(samples: Any, rate: int, target: int) -> np.ndarray:
         import soxr
         y = soxr.resample(y, rate, target, quality="HQ").astype(np.float32)
     return y
-
-
-def diarization_to_rttm(result: Diarization) -> str:
-    return format_rttm(result.turns, result.uri)
-
