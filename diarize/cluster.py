@@ -140,6 +140,7 @@ def agglomerative_bic(X: np.ndarray, segments: np.ndarray, *, config: ClusterCon
     bic: dict[int, float] = {}
     snapshots: dict[int, np.ndarray] = {}
     log_n = np.log(state.n.sum() * scale)
+    stop_k = None  # 'local' rule: the first k whose best merge costs more than it saves
     while True:
         k = state.n_active
         if k <= hi:
@@ -147,11 +148,22 @@ def agglomerative_bic(X: np.ndarray, segments: np.ndarray, *, config: ClusterCon
             snapshots[k] = state.labels()
         if k <= max(lo, 1):
             break
-        state.merge_best()
+        i, j, cost = state.best_pair()
+        if stop_k is None and k <= hi:
+            nn = state.n[i] + state.n[j]
+            gain = scale * (cost + state.n_par * np.log(nn))
+            if gain > lam * state.n_par * np.log(nn * scale):
+                stop_k = k
+        state.merge(i, j)
     if not snapshots:  # fewer segments than the lower bound
         snapshots[state.n_active] = state.labels()
         bic[state.n_active] = scale * state.data_term()
-    best_k = min(bic, key=lambda kk: (bic[kk], kk)) if n_clusters is None else min(snapshots)
+    if n_clusters is not None:
+        best_k = min(snapshots)
+    elif config.stop_rule == "local":
+        best_k = stop_k if stop_k is not None else min(snapshots)
+    else:
+        best_k = min(bic, key=lambda kk: (bic[kk], kk))
     return ClusterResult(snapshots[best_k], bic)
 
 
@@ -215,10 +227,8 @@ class _BicState:
             else:
                 cur = j
 
-    def merge_best(self, max_cost: float = np.inf) -> bool:
-        """Merge the pair of active clusters with the lowest BIC cost, if below `max_cost`.
-
-        Returns whether a merge happened."""
+    def best_pair(self) -> tuple[int, int, float]:
+        """The pair of active clusters with the lowest BIC cost, and that cost."""
         act = np.flatnonzero(self.active)
         if not self._cost_ready:
             for a, i in enumerate(act[:-1]):
@@ -227,8 +237,11 @@ class _BicState:
                 self.cost[act[a + 1:], i] = c
             self._cost_ready = True
         i, j = divmod(int(np.argmin(self.cost)), len(self.cost))
-        if self.cost[i, j] >= max_cost:
-            return False
+        return i, j, float(self.cost[i, j])
+
+    def merge(self, i: int, j: int) -> None:
+        """Merge cluster `j` into cluster `i` and update the costs of `i`."""
+        act = np.flatnonzero(self.active)
         self._absorb(i, j)
         self.cost[j, :] = np.inf
         self.cost[:, j] = np.inf
@@ -237,7 +250,6 @@ class _BicState:
             c = self.pair_cost(i, others)
             self.cost[i, others] = c
             self.cost[others, i] = c
-        return True
 
     def labels(self) -> np.ndarray:
         """Cluster index of each segment, numbered by first appearance."""

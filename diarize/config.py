@@ -96,7 +96,11 @@ class ClusterConfig:
     """'bic' (agglomerative BIC) or 'dp' (variational Dirichlet-process mixture)."""
     segment_seconds: float = 1.0
     """Length of the initial speech segments that are clustered bottom-up."""
-    bic_penalty: float = 0.3
+    stop_rule: str = "local"
+    """How BIC picks the count: 'global' (the minimum of the whole clustering's BIC over
+    min..max speakers) or 'local' (stop merging at the first merge whose BIC gain is
+    positive)."""
+    bic_penalty: float = 0.32
     """Weight of the BIC model-complexity penalty per second**penalty_exponent of speech."""
     penalty_exponent: float = 0.5
     """lambda = bic_penalty * speech_seconds ** penalty_exponent: the log-likelihood gain of
@@ -194,6 +198,8 @@ class Config:
             raise ConfigError(
                 f"cluster.count_method must be 'bic' or 'dp', got {self.cluster.count_method!r}"
             )
+        if self.cluster.stop_rule not in ("global", "local"):
+            raise ConfigError(f"cluster.stop_rule must be 'global' or 'local', got {self.cluster.stop_rule!r}")
         if self.cluster.covariance not in ("full", "diag"):
             raise ConfigError(f"cluster.covariance must be 'full' or 'diag', got {self.cluster.covariance!r}")
         f = self.features
