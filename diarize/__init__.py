@@ -11,7 +11,16 @@ The result is a :class:`Diarization`, an ordered collection of :class:`Turn`
 
 from __future__ import annotations
 
+import os as _os
+import sys as _sys
 from typing import TYPE_CHECKING, Any
+
+if "numpy" not in _sys.modules:
+    # The pipeline's matrix products are small and many: one BLAS thread per process is
+    # faster than several (threads busy-wait between calls), and batch workers must not
+    # oversubscribe the cores. An explicit setting in the environment wins.
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        _os.environ.setdefault(_var, "1")
 
 from .config import Config, available_presets, load_config
 from .errors import (AudioError, ConfigError, DiarizeError, NotFittedError, OutputError,
@@ -21,10 +30,7 @@ from .segments import Diarization, Turn
 
 __version__ = "0.1.0"
 
-try:  # the RTTM reader comes with the evaluation tools
-    from .io import read_rttm
-except ImportError:  # pragma: no cover - only in builds without diarize.io.read_rttm
-    pass
+from .io import read_rttm
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pipeline import Diarizer
