@@ -137,6 +137,8 @@ class ResegConfig:
     """Minimum turn duration (seconds)."""
     smooth_frames: int = 10
     """Frames whose log-likelihoods are averaged before Viterbi (posterior smoothing)."""
+    min_speaker: float = 3.0
+    """A cluster with less speech than this (seconds) is not kept as a speaker."""
     max_iter: int = 10
     """EM iterations per speaker model fit."""
     tol: float = 1e-3
@@ -185,7 +187,7 @@ class Config:
             for f in fields(section):
                 v = getattr(section, f.name)
                 if isinstance(v, (int, float)) and not isinstance(v, bool):
-                    zero_ok = f.name in {"pre_emphasis", "min_speech", "min_silence", "min_turn",
+                    zero_ok = f.name in {"pre_emphasis", "min_speech", "min_silence", "min_turn", "min_speaker",
                                          "switch_penalty", "fmin", "bic_penalty", "energy_floor_db",
                                          "min_dynamic_range_db", "iterations", "penalty_exponent",
                                          "threshold"}

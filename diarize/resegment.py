@@ -40,7 +40,7 @@ class ResegResult:
 
 
 def fit_speaker_models(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig,
-                       seed: int = 0) -> list[GaussianMixture]:
+                       seed: int = 0, only: np.ndarray | None = None) -> list[GaussianMixture]:
     """One diagonal GMM per label value present in `labels`.
 
     Parameters
@@ -48,12 +48,15 @@ def fit_speaker_models(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig
     X : ndarray, shape (n_frames, n_features)
     labels : ndarray of int, shape (n_frames,)
 
+    only : ndarray of int, optional, keyword-only
+        Labels to model (default: all, 0..labels.max()).
+
     Returns
     -------
-    list of GaussianMixture, indexed by label (0..labels.max()).
+    list of GaussianMixture, one per label modelled, in the order of `only`.
     """
     models = []
-    for k in range(int(labels.max()) + 1):
+    for k in (range(int(labels.max()) + 1) if only is None else only):
         x = X[labels == k]
         if len(x) > config.max_frames:
             x = x[np.linspace(0, len(x) - 1, config.max_frames).astype(np.int64)]
@@ -167,20 +170,25 @@ def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_s
     block = max(1, int(config.smooth_frames))
     min_blocks = max(1, int(round(config.min_turn / (frame_step * block))))
     labels = _relabel(labels)
+    min_frames = config.min_speaker / frame_step
     models: list = []
     ll = np.zeros((0, 1))
     path = np.zeros(0, dtype=np.int64)
     for _ in range(max(1, config.iterations)):
-        models = fit_speaker_models(X, labels, config=config, seed=seed)
+        # A "speaker" with less speech than min_speaker is dropped: its frames go to the
+        # speakers the decoder prefers. Too little speech to model is a clustering
+        # artefact far more often than a real voice.
+        counts = np.bincount(labels)
+        kept = np.flatnonzero(counts >= min(min_frames, counts.max()))
+        models = fit_speaker_models(X, labels, config=config, seed=seed, only=kept)
         ll = block_loglik(X, models, block=block)
         path = viterbi(ll, switch_penalty=config.switch_penalty, min_blocks=min_blocks)
-        new = np.repeat(path, block)[: len(X)]
+        new = _relabel(np.repeat(path, block)[: len(X)])
         converged = np.array_equal(new, labels)
-        labels = _relabel(new)
+        labels = new
         if converged:
             break
     # Keep only the speakers the last decoding used, in the order of `labels`.
-    keep = np.unique(path)
     _, first = np.unique(path, return_index=True)
     keep = path[np.sort(first)]
     post = ll[:, keep]
