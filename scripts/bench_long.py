@@ -32,10 +32,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(REPO))
 EVAL = REPO.parent / "shared" / "eval"
 
 
@@ -58,56 +59,18 @@ def write_rttm(path: Path, uri: str, turns) -> None:
 
 
 # ----------------------------------------------------------------------------- DER
-# LOCAL STAND-IN for diarize.metrics (being written on another branch): a frame-based
-# (10 ms) fair DER -- collar 0.25 s on each side of every reference boundary, overlapped
-# reference speech not scored (md-eval `-c 0.25 -1`), optimal one-to-one speaker mapping
-# (linear_sum_assignment). The lead switches this to diarize.metrics when merging.
-STEP = 0.01
-
-
-def _frames(turns, n: int) -> tuple[list[str], np.ndarray]:
-    names = sorted({s for _, _, s in turns})
-    idx = {s: i for i, s in enumerate(names)}
-    act = np.zeros((n, len(names)), dtype=bool)
-    for a, b, s in turns:
-        i0, i1 = max(0, int(round(a / STEP))), min(n, int(round(b / STEP)))
-        act[i0:i1, idx[s]] = True
-    return names, act
-
-
 def fair_der(ref, hyp, duration: float, *, collar: float = 0.25,
              skip_overlap: bool = True) -> float:
-    """Diarization error rate (%) of `hyp` against `ref` over [0, duration]."""
-    from scipy.optimize import linear_sum_assignment
+    """Fair DER (%) of `hyp` against `ref` over [0, duration], scored by diarize.metrics."""
+    from diarize.metrics import evaluate
+    from diarize.segments import Turn
 
-    n = int(round(duration / STEP))
-    _, R = _frames(ref, n)
-    _, H = _frames(hyp, n)
-    scored = np.ones(n, dtype=bool)
-    c = int(round(collar / STEP))
-    if c > 0:
-        for a, b, _ in ref:
-            for t in (a, b):
-                i = int(round(t / STEP))
-                scored[max(0, i - c):min(n, i + c)] = False
-    nref = R.sum(1)
-    if skip_overlap:
-        scored &= nref <= 1
-    R, H, nref = R[scored], H[scored], nref[scored]
-    nhyp = H.sum(1)
-    total = float(nref.sum())
-    if total == 0:
-        return 0.0
-    if R.shape[1] and H.shape[1]:
-        overlap = R.T.astype(np.float64) @ H.astype(np.float64)
-        ri, hi = linear_sum_assignment(-overlap)
-        correct = float(overlap[ri, hi].sum())
-    else:
-        correct = 0.0
-    miss = np.maximum(nref - nhyp, 0).sum()
-    fa = np.maximum(nhyp - nref, 0).sum()
-    conf = np.minimum(nref, nhyp).sum() - correct
-    return 100.0 * float(miss + fa + conf) / total
+    def as_turns(turns):
+        return {"rec": [Turn(a, b, s) for a, b, s in turns]}
+
+    result = evaluate(as_turns(ref), as_turns(hyp), uem={"rec": [(0.0, duration)]},
+                      collar=collar, skip_overlap=skip_overlap)
+    return result.total.der
 
 
 # ----------------------------------------------------------------------------- data
