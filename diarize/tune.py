@@ -516,7 +516,7 @@ def format_toml(result: TuneResult) -> str:
             sections.setdefault(sec, {})[name] = v
     body = [f"{k} = {_toml_value(v)}" for k, v in sorted(top.items())]
     for sec in sorted(sections):
-        body.append(f"\n[{sec}]")
+        body.append(f"\n[{sec}]" if body else f"[{sec}]")
         for name, v in sorted(sections[sec].items()):
             body.append(f"{name} = {_toml_value(v)}  # was {_toml_value(result.base_values[f'{sec}.{name}'])}")
     return "\n".join(lines + ([""] + body if body else [])) + "\n"

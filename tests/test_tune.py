@@ -177,3 +177,9 @@ def test_cli_bad_param_and_missing_folder_exit_2(data, tmp_path):
     res = CliRunner().invoke(main, ["tune", str(tmp_path / "nope"), "--ref", str(data),
                                     "-o", str(tmp_path / "t.toml")])
     assert "no such folder" in _one_line_error(res)
+
+
+def test_worker_pool_gives_the_same_result(data, result):
+    pooled = tune(data, data, trials=2, jobs=2, seed=0)
+    assert format_toml(pooled) == format_toml(result)
+    assert [t.der for t in pooled.trials] == [t.der for t in result.trials]
