@@ -1,0 +1,554 @@
+"""Adapt the configuration to a user's own audio: ``diarize tune``.
+
+:func:`tune` searches a few configuration values against reference RTTMs and returns the
+values that lower the diarization error rate (DER). To keep the reported gain honest it
+splits the recordings in two halves, deterministically:
+
+* the **tuning** half: every trial configuration is scored on it, and the best one is
+  chosen on it alone;
+* the **held-out** half: only the base and the chosen configuration are scored on it,
+  once each, at the end. Its numbers are the honest estimate of what tuning buys on
+  unseen audio of the same kind; the tuning-half gain is optimistic by construction.
+
+The split sorts recordings by ``sha256(f"{seed}:{uri}")``: the same files and seed give
+the same split whatever the order of the folder, and adding a recording does not move
+the others between halves. The tuning half gets the extra recording of an odd count.
+
+Search
+------
+Each searched key has a small grid around its base value (:data:`GRIDS`; any other
+numeric key gets a multiplicative grid x0.6 .. x1.6, a boolean key both values).
+The search is a greedy coordinate descent on the grid: starting from the base, for each
+key in turn it tries the neighbouring grid values of the current one and keeps a move
+only if it strictly lowers the tuning-half DER, continuing in that direction while it
+helps; passes over the keys repeat until a pass changes nothing or ``trials``
+evaluations are spent. Ties keep the earlier (closer to base) configuration. There is no
+randomness in the search, so the result depends only on the inputs, the base
+configuration and the split seed.
+
+The front end (audio loading and MFCCs) does not depend on the searched keys (unless
+``audio.*`` or ``features.*`` keys are searched), so each worker caches it per
+recording: a trial costs only speech detection, clustering and resegmentation.
+
+DER is the set's total error time over its total scored time (:func:`diarize.metrics.evaluate`),
+by default in the "fair" condition: collar 0.25 s on each side of every reference
+boundary, overlapped speech not scored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import sys
+import warnings
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from .config import Config
+from .errors import ConfigError, DiarizeError
+from .io import FileKey, read_rttm, read_uem, uri_for
+
+__all__ = ["tune", "TuneResult", "Trial", "Recording", "find_recordings", "split_recordings",
+           "search_grid", "format_toml", "format_report", "DEFAULT_PARAMS", "DEFAULT_TRIALS",
+           "AUDIO_SUFFIXES"]
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aiff", ".aif")
+"""Files of an audio folder that are taken as recordings."""
+
+DEFAULT_PARAMS = ("cluster.bic_penalty", "reseg.switch_penalty", "reseg.min_turn", "sad.threshold")
+"""The keys searched by default: the ones that move DER most (speaker count, turn
+granularity, speech/non-speech balance)."""
+
+DEFAULT_TRIALS = 16
+"""Default number of evaluated configurations (besides the base)."""
+
+MULTIPLIERS = (0.6, 0.8, 1.0, 1.25, 1.6)
+"""Default grid of a numeric key: these multiples of its base value."""
+
+GRIDS: dict[str, tuple[str, tuple[float, ...]]] = {
+    # key: ("mul" | "add", steps) around the base value; the base is always on the grid
+    "cluster.bic_penalty": ("mul", (0.6, 0.75, 0.9, 1.0, 1.1, 1.25, 1.6)),
+    "reseg.switch_penalty": ("mul", (0.4, 0.6, 0.8, 1.0, 1.25, 1.6, 2.5)),
+    "reseg.min_turn": ("mul", (0.4, 0.6, 0.8, 1.0, 1.25, 1.6, 2.0)),
+    "sad.threshold": ("add", (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5)),
+}
+"""Search grid of the default keys: multiples of (``mul``) or offsets to (``add``) the
+base value."""
+
+SIGNIFICANT_DIGITS = 4
+"""Grid values are rounded to this many significant digits (readable TOML)."""
+
+_FRONT_END_SECTIONS = ("audio", "features")
+_CACHE_LIMIT_BYTES = 1 << 30  # per process
+
+
+# ---------------------------------------------------------------------- data
+
+@dataclass(frozen=True)
+class Recording:
+    """One recording with its reference."""
+
+    path: str
+    uri: str
+    reference: dict  # FileKey -> list of Turn (the reference file's turns for this uri)
+
+
+@dataclass
+class Trial:
+    """One evaluated configuration."""
+
+    overrides: dict[str, Any]
+    """Keys that differ from the base configuration."""
+    der: float
+    """DER (%) of the tuning half."""
+    failed: int = 0
+    """Recordings the pipeline failed on (scored as all speech missed)."""
+
+
+@dataclass
+class TuneResult:
+    """What :func:`tune` found."""
+
+    overrides: dict[str, Any]
+    """The chosen values that differ from the base (empty: the base was best)."""
+    params: list[str]
+    """The searched keys."""
+    base_values: dict[str, Any]
+    """The base value of each searched key."""
+    tuning: list[str]
+    """Uris of the tuning half."""
+    heldout: list[str]
+    """Uris of the held-out half."""
+    base_tuning_der: float
+    tuned_tuning_der: float
+    base_heldout_der: float
+    tuned_heldout_der: float
+    trials: list[Trial] = field(default_factory=list)
+    """Every evaluated configuration on the tuning half, the base first."""
+    collar: float = 0.25
+    skip_overlap: bool = True
+    seed: int = 0
+    skipped: list[str] = field(default_factory=list)
+    """Audio files skipped for lack of a reference."""
+
+    @property
+    def heldout_improved(self) -> bool:
+        """True if the tuned values do not make the held-out DER worse."""
+        return self.tuned_heldout_der <= self.base_heldout_der
+
+    def config(self, base: Config) -> Config:
+        """`base` with the chosen values."""
+        return base.replace(**self.overrides) if self.overrides else base
+
+
+# ------------------------------------------------------------------ recordings
+
+def _load_references(ref: Path) -> Callable[[str], dict | None]:
+    """A lookup uri -> reference turns, from a folder of ``<uri>.rttm`` or one RTTM file."""
+    if ref.is_dir():
+        def lookup(uri: str) -> dict | None:
+            path = ref / f"{uri}.rttm"
+            if not path.is_file():
+                return None
+            turns = read_rttm(path)
+            keys = [k for k in turns if k.uri == uri] or list(turns)
+            return {k: turns[k] for k in keys} if keys else {FileKey(uri): []}
+        return lookup
+    if not ref.exists():
+        raise ConfigError(f"{ref}: no such reference file or folder")
+    everything = read_rttm(ref)
+
+    def lookup_file(uri: str) -> dict | None:
+        keys = [k for k in everything if k.uri == uri]
+        return {k: everything[k] for k in keys} if keys else None
+    return lookup_file
+
+
+def find_recordings(audio_dir: str | os.PathLike, ref: str | os.PathLike
+                    ) -> tuple[list[Recording], list[str]]:
+    """Recordings of `audio_dir` that have a reference, sorted by uri, and the skipped files.
+
+    `ref` is a folder of ``<uri>.rttm`` files (it may be `audio_dir` itself) or one RTTM
+    file holding every recording. Raises :class:`ConfigError` if `audio_dir` is not a folder.
+    """
+    audio_dir = Path(audio_dir)
+    if not audio_dir.is_dir():
+        raise ConfigError(f"{audio_dir}: no such folder")
+    lookup = _load_references(Path(ref))
+    found: list[Recording] = []
+    skipped: list[str] = []
+    for path in sorted(p for p in audio_dir.iterdir()
+                       if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES):
+        uri = uri_for(path)
+        reference = lookup(uri)
+        if reference is None:
+            skipped.append(str(path))
+        else:
+            found.append(Recording(str(path), uri, reference))
+    found.sort(key=lambda r: (r.uri, r.path))
+    return found, skipped
+
+
+def split_recordings(uris: Sequence[str], seed: int = 0) -> tuple[list[str], list[str]]:
+    """Deterministic (tuning, held-out) split of `uris`; the tuning half gets the odd one.
+
+    Each half is returned sorted.
+    """
+    order = sorted(uris, key=lambda u: (hashlib.sha256(f"{seed}:{u}".encode()).hexdigest(), u))
+    n_tune = len(order) - len(order) // 2
+    return sorted(order[:n_tune]), sorted(order[n_tune:])
+
+
+# ------------------------------------------------------------------ search space
+
+def _get(cfg: Config, key: str) -> Any:
+    target: Any = cfg
+    for part in key.split("."):
+        if is_dataclass(target) and part in {f.name for f in fields(target)}:
+            target = getattr(target, part)
+        else:
+            raise ConfigError(f"unknown configuration key {key!r}")
+    if is_dataclass(target):
+        raise ConfigError(f"{key!r} is a section, not a value")
+    return target
+
+
+def _round(x: float) -> float:
+    return float(f"{x:.{SIGNIFICANT_DIGITS}g}")
+
+
+def search_grid(key: str, base_value: Any) -> list[Any]:
+    """The sorted candidate values of `key` around `base_value` (which is on the grid)."""
+    if isinstance(base_value, bool):
+        return [False, True]
+    if not isinstance(base_value, (int, float)) or base_value is None:
+        raise ConfigError(f"{key} cannot be tuned: only numbers and true/false are searched")
+    kind, steps = GRIDS.get(key, ("mul", MULTIPLIERS))
+    if kind == "mul" and base_value == 0:
+        kind, steps = "add", tuple(m - 1.0 for m in MULTIPLIERS)
+    if kind == "add":
+        values = [base_value + s for s in steps]
+    else:
+        values = [base_value * m for m in steps]
+    if isinstance(base_value, int):
+        values = [max(1, int(round(v))) for v in values] + [base_value]
+    else:
+        values = [_round(v) for v in values] + [float(base_value)]
+    return sorted(set(values))
+
+
+# ------------------------------------------------------------------ evaluation
+
+_BASE: Config | None = None
+_CACHE: dict[tuple, Any] = {}
+_CACHE_BYTES = 0
+
+
+def _init_worker(base: Config) -> None:
+    global _BASE, _CACHE_BYTES
+    _BASE = base
+    _CACHE.clear()
+    _CACHE_BYTES = 0
+
+
+def _front_end_key(path: str, cfg: Config) -> tuple:
+    return (path, repr(cfg.audio), repr(cfg.features), cfg.sad.method)
+
+
+def _diarize_one(task: tuple[str, str, tuple]) -> tuple[list, str | None]:
+    """Diarize one recording with the base configuration plus overrides: (turns, error)."""
+    global _CACHE_BYTES
+    from .audio import load_audio
+    from .pipeline import Diarizer
+
+    path, uri, overrides = task
+    assert _BASE is not None
+    try:
+        cfg = _BASE.replace(**dict(overrides)) if overrides else _BASE
+        diarizer = Diarizer(cfg)
+        key = _front_end_key(path, cfg)
+        front = _CACHE.get(key)
+        if front is None:
+            y = load_audio(path, sample_rate=cfg.audio.sample_rate,
+                           block_seconds=cfg.audio.block_seconds)
+            front = diarizer._front_end(y, None)
+            del y
+            size = front.mfcc.nbytes + front.energy.nbytes + front.sad_mfcc.nbytes
+            if _CACHE_BYTES + size <= _CACHE_LIMIT_BYTES:
+                _CACHE[key] = front
+                _CACHE_BYTES += size
+        result = diarizer._diarize_features(front, uri=uri, hook=None)
+        return list(result.turns), None
+    except (DiarizeError, MemoryError, ValueError, RuntimeError) as exc:
+        return [], f"{type(exc).__name__}: {exc}"
+
+
+class _Runner:
+    """Diarizes lists of recordings with overrides, in this process or a worker pool."""
+
+    def __init__(self, base: Config, jobs: int) -> None:
+        self.jobs = jobs
+        self.pool = None
+        if jobs > 1:
+            ctx = multiprocessing.get_context("spawn")
+            self.pool = ctx.Pool(jobs, _init_worker, (base,))
+        else:
+            _init_worker(base)
+
+    def run(self, recordings: Sequence[Recording], overrides: Mapping[str, Any]) -> list:
+        frozen = tuple(sorted(overrides.items()))
+        tasks = [(r.path, r.uri, frozen) for r in recordings]
+        if self.pool is not None:
+            return self.pool.map(_diarize_one, tasks, chunksize=1)
+        return [_diarize_one(t) for t in tasks]
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+        else:
+            _init_worker(Config())  # free the cache
+
+
+def _set_der(recordings: Sequence[Recording], outputs: Sequence[tuple[list, str | None]],
+             uem: Mapping | None, collar: float, skip_overlap: bool) -> tuple[float, int]:
+    """DER (%) of a set: total error over total scored time; and the number of failures."""
+    from .metrics import ScoringWarning, evaluate
+
+    reference: dict = {}
+    hypothesis: dict = {}
+    for rec, (turns, _) in zip(recordings, outputs):
+        for key, ref_turns in rec.reference.items():
+            reference[key] = ref_turns
+            hypothesis[key] = turns  # scored under the reference's key(s), as benchmark.py does
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ScoringWarning)
+        evaluation = evaluate(reference, hypothesis, uem=uem, collar=collar,
+                              skip_overlap=skip_overlap)
+    return evaluation.total.der, sum(err is not None for _, err in outputs)
+
+
+# ------------------------------------------------------------------ the search
+
+def _silent(message: str) -> None:
+    pass
+
+
+def tune(audio_dir: str | os.PathLike, ref_dir: str | os.PathLike, *,
+         params: Sequence[str] = DEFAULT_PARAMS, trials: int = DEFAULT_TRIALS,
+         jobs: int | None = None, base: Config | None = None, seed: int = 0,
+         collar: float = 0.25, skip_overlap: bool = True,
+         uem: str | os.PathLike | None = None,
+         log: Callable[[str], None] | None = None) -> TuneResult:
+    """Search `params` on half the recordings of `audio_dir`; score on the other half.
+
+    Parameters
+    ----------
+    audio_dir : path-like
+        Folder of recordings (``*.wav``, ``*.flac``, ...).
+    ref_dir : path-like
+        Folder of ``<uri>.rttm`` references (may be `audio_dir`), or one RTTM file.
+    params : sequence of str, keyword-only
+        Dotted configuration keys to search (numbers or booleans).
+    trials : int, keyword-only
+        Configurations evaluated on the tuning half, besides the base.
+    jobs : int, keyword-only
+        Worker processes (default: all cores, at most one per recording).
+    base : Config, keyword-only
+        Starting configuration (default: ``Config()``).
+    seed : int, keyword-only
+        Seed of the tuning/held-out split (the search itself has no randomness).
+    collar, skip_overlap : keyword-only
+        Scoring condition of the DER (default: collar 0.25 s per side, overlap skipped).
+    uem : path-like, keyword-only
+        UEM file or folder of ``.uem`` files: the scored regions.
+    log : callable, keyword-only
+        Called with one line per step (progress); default silent.
+
+    Returns
+    -------
+    TuneResult
+
+    Raises
+    ------
+    ConfigError
+        Fewer than 2 recordings with a reference, an unknown or non-numeric key, bad
+        arguments.
+    """
+    log = log or _silent
+    base = (base if base is not None else Config()).validate()
+    if trials < 0:
+        raise ConfigError(f"trials must be >= 0, got {trials}")
+    if not collar >= 0:
+        raise ConfigError(f"collar must be >= 0, got {collar}")
+    params = list(dict.fromkeys(p.strip() for p in params if p.strip()))
+    if not params:
+        raise ConfigError("no parameters to tune")
+    base_values = {p: _get(base, p) for p in params}
+    grids = {p: search_grid(p, v) for p, v in base_values.items()}
+    for p, grid in grids.items():
+        # reject a grid the configuration refuses (e.g. a negative value) early, one key at a time
+        grids[p] = [v for v in grid if _valid(base, p, v)]
+
+    recordings, skipped = find_recordings(audio_dir, ref_dir)
+    for path in skipped:
+        log(f"note: {path}: no reference, skipped")
+    if len(recordings) < 2:
+        raise ConfigError(f"{audio_dir}: need at least 2 recordings with a reference to tune, "
+                          f"found {len(recordings)}")
+    uris = [r.uri for r in recordings]
+    if len(set(uris)) != len(uris):
+        dup = sorted({u for u in uris if uris.count(u) > 1})
+        raise ConfigError(f"{audio_dir}: several recordings share the file id {dup[0]!r}")
+    uem_map = read_uem(uem) if uem is not None else None
+    tune_uris, held_uris = split_recordings(uris, seed)
+    by_uri = {r.uri: r for r in recordings}
+    tune_set = [by_uri[u] for u in tune_uris]
+    held_set = [by_uri[u] for u in held_uris]
+
+    jobs = jobs if jobs is not None else (os.cpu_count() or 1)
+    jobs = max(1, min(jobs, len(recordings)))
+    runner = _Runner(base, jobs)
+    try:
+        seen: dict[tuple, float] = {}
+        history: list[Trial] = []
+
+        def score(values: dict[str, Any]) -> float:
+            overrides = {p: v for p, v in values.items() if v != base_values[p]}
+            key = tuple(sorted(overrides.items()))
+            if key in seen:
+                return seen[key]
+            der, failed = _set_der(tune_set, runner.run(tune_set, overrides), uem_map,
+                                   collar, skip_overlap)
+            seen[key] = der
+            history.append(Trial(overrides, der, failed))
+            label = ", ".join(f"{k}={v}" for k, v in overrides.items()) or "base"
+            note = f" ({failed} failed)" if failed else ""
+            log(f"trial {len(history) - 1}/{trials}: {label}: DER {der:.2f}%{note}")
+            return der
+
+        current = dict(base_values)
+        best = score(current)
+        base_tuning = best
+        budget = lambda: len(history) - 1 < trials  # noqa: E731
+        improved = True
+        while improved and budget():
+            improved = False
+            for p in params:
+                grid = grids[p]
+                if current[p] not in grid or len(grid) < 2 or not budget():
+                    continue
+                i = grid.index(current[p])
+                # try both neighbours; step on in the direction that helped
+                moves = [(j, d) for j, d in ((i + 1, 1), (i - 1, -1)) if 0 <= j < len(grid)]
+                for j, direction in moves:
+                    moved = False
+                    while 0 <= j < len(grid) and budget():
+                        cand = dict(current, **{p: grid[j]})
+                        der = score(cand)
+                        if der < best - 1e-9:
+                            best, current, moved, improved = der, cand, True, True
+                            j += direction
+                        else:
+                            break
+                    if moved:
+                        break  # the other direction started from a worse point
+        overrides = {p: v for p, v in current.items() if v != base_values[p]}
+        log(f"held-out half ({len(held_set)} recordings): base and tuned")
+        base_held, failed = _set_der(held_set, runner.run(held_set, {}), uem_map, collar, skip_overlap)
+        if overrides:
+            tuned_held, failed_t = _set_der(held_set, runner.run(held_set, overrides), uem_map,
+                                            collar, skip_overlap)
+        else:
+            tuned_held = base_held
+    finally:
+        runner.close()
+    return TuneResult(
+        overrides=overrides, params=params, base_values=base_values,
+        tuning=tune_uris, heldout=held_uris,
+        base_tuning_der=base_tuning, tuned_tuning_der=best,
+        base_heldout_der=base_held, tuned_heldout_der=tuned_held,
+        trials=history, collar=collar, skip_overlap=skip_overlap, seed=seed, skipped=skipped)
+
+
+def _valid(base: Config, key: str, value: Any) -> bool:
+    try:
+        base.replace(**{key: value})
+        return True
+    except ConfigError:
+        return False
+
+
+# ------------------------------------------------------------------ output
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return repr(v)
+    return repr(v)
+
+
+def format_toml(result: TuneResult) -> str:
+    """The tuned keys as a TOML file for ``--config``, with a header saying how they were found."""
+    cond = (f"collar {result.collar:g} s per side, overlap "
+            f"{'skipped' if result.skip_overlap else 'scored'}")
+    lines = [
+        "# gmm-diarize configuration written by `diarize tune`; pass it with --config.",
+        f"# Searched: {', '.join(result.params)} ({len(result.trials) - 1} trials, split seed {result.seed}).",
+        f"# Tuned on {len(result.tuning)} recordings, held out {len(result.heldout)}; DER % ({cond}):",
+        f"#   tuning half:   base {result.base_tuning_der:.2f}  tuned {result.tuned_tuning_der:.2f}",
+        f"#   held-out half: base {result.base_heldout_der:.2f}  tuned {result.tuned_heldout_der:.2f}",
+    ]
+    if not result.overrides:
+        lines.append("# No searched value beat the base configuration: nothing to change.")
+    elif not result.heldout_improved:
+        lines.append("# WARNING: worse than the base on the held-out half; the gain did not generalise.")
+    lines.append("# Only the changed keys are listed; everything else comes from the base "
+                 "configuration (defaults, --preset, --config).")
+    top = {k: v for k, v in result.overrides.items() if "." not in k}
+    sections: dict[str, dict[str, Any]] = {}
+    for k, v in result.overrides.items():
+        if "." in k:
+            sec, name = k.split(".", 1)
+            sections.setdefault(sec, {})[name] = v
+    body = [f"{k} = {_toml_value(v)}" for k, v in sorted(top.items())]
+    for sec in sorted(sections):
+        body.append(f"\n[{sec}]" if body else f"[{sec}]")
+        for name, v in sorted(sections[sec].items()):
+            body.append(f"{name} = {_toml_value(v)}  # was {_toml_value(result.base_values[f'{sec}.{name}'])}")
+    return "\n".join(lines + ([""] + body if body else [])) + "\n"
+
+
+def format_report(result: TuneResult) -> str:
+    """A small table: base vs tuned DER on the tuning and held-out halves, and the changes."""
+    rows = [("", "recordings", "base DER%", "tuned DER%", "change"),
+            ("tuning", str(len(result.tuning)), f"{result.base_tuning_der:.2f}",
+             f"{result.tuned_tuning_der:.2f}", f"{result.tuned_tuning_der - result.base_tuning_der:+.2f}"),
+            ("held-out", str(len(result.heldout)), f"{result.base_heldout_der:.2f}",
+             f"{result.tuned_heldout_der:.2f}", f"{result.tuned_heldout_der - result.base_heldout_der:+.2f}")]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join([r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])])
+             for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    if result.overrides:
+        lines.append("")
+        for k, v in result.overrides.items():
+            lines.append(f"{k}: {result.base_values[k]} -> {v}")
+    else:
+        lines.append("")
+        lines.append("no searched value beat the base configuration on the tuning half")
+    if result.overrides and not result.heldout_improved:
+        lines.append("WARNING: the tuned values are WORSE than the base on the held-out half "
+                     f"({result.tuned_heldout_der:.2f}% vs {result.base_heldout_der:.2f}%): "
+                     "the gain on the tuning half did not generalise; consider keeping the base.")
+    lines.append(f"held-out DER is the honest estimate (the tuning half chose the values); "
+                 f"{len(result.trials) - 1} trials, collar {result.collar:g} s, overlap "
+                 f"{'skipped' if result.skip_overlap else 'scored'}.")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use: diarize tune AUDIO_DIR --ref REF_DIR")

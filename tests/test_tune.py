@@ -1,0 +1,185 @@
+"""``diarize tune``: split, search, TOML output and the command line (kept fast: tiny trials)."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+from diarize.cli import main
+from diarize.config import Config, load_config
+from diarize.errors import ConfigError
+from diarize.tune import (DEFAULT_PARAMS, TuneResult, find_recordings, format_toml,
+                          search_grid, split_recordings, tune)
+
+FIXTURES = Path(__file__).resolve().parents[1] / "audio_fixtures"
+
+
+def _copy(stem: str, folder: Path, new: str) -> None:
+    shutil.copy(FIXTURES / f"{stem}.wav", folder / f"{new}.wav")
+    text = (FIXTURES / f"{stem}.rttm").read_text()
+    (folder / f"{new}.rttm").write_text(text.replace(f" {stem} ", f" {new} "))
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    """Four recordings (the two fixtures, each twice under another name) with references."""
+    folder = tmp_path_factory.mktemp("tune_data")
+    for stem in ("two_speakers", "three_speakers"):
+        _copy(stem, folder, stem)
+        _copy(stem, folder, f"{stem}_copy")
+    shutil.copy(FIXTURES / "two_speakers.wav", folder / "no_reference.wav")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def result(data) -> TuneResult:
+    return tune(data, data, trials=2, jobs=1, seed=0)
+
+
+@pytest.fixture(scope="module")
+def cli_run(data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("tune_out") / "tuned.toml"
+    res = CliRunner().invoke(main, ["tune", str(data), "--ref", str(data), "--trials", "2",
+                                    "--jobs", "1", "-o", str(out)])
+    return res, out
+
+
+# ------------------------------------------------------------------ split
+
+def test_split_is_disjoint_complete_and_deterministic():
+    uris = [f"rec{i:02d}" for i in range(9)]
+    tune_a, held_a = split_recordings(uris, seed=0)
+    assert not set(tune_a) & set(held_a)
+    assert sorted(tune_a + held_a) == uris
+    assert (len(tune_a), len(held_a)) == (5, 4)
+    assert split_recordings(list(reversed(uris)), seed=0) == (tune_a, held_a)
+    assert split_recordings(uris, seed=0) == (tune_a, held_a)
+    assert any(split_recordings(uris, seed=s) != (tune_a, held_a) for s in range(1, 6))
+
+
+def test_result_split_and_history(result):
+    assert len(result.tuning) == 2 and len(result.heldout) == 2
+    assert not set(result.tuning) & set(result.heldout)
+    assert "no_reference" not in result.tuning + result.heldout
+    assert any("no_reference" in p for p in result.skipped)
+    assert result.trials[0].overrides == {}  # the base comes first
+    assert result.trials[0].der == pytest.approx(result.base_tuning_der)
+    assert 1 <= len(result.trials) <= 3
+    assert result.tuned_tuning_der <= result.base_tuning_der
+    assert set(result.overrides) <= set(DEFAULT_PARAMS)
+
+
+def test_same_inputs_same_toml(data, result):
+    again = tune(data, data, trials=2, jobs=1, seed=0)
+    assert format_toml(again) == format_toml(result)
+
+
+# ------------------------------------------------------------------ grid and TOML
+
+def test_grid_contains_base_and_stays_valid():
+    grid = search_grid("cluster.bic_penalty", 0.32)
+    assert 0.32 in grid and min(grid) < 0.32 < max(grid)
+    assert search_grid("sad.threshold", 2.0) == sorted(search_grid("sad.threshold", 2.0))
+    assert 2.0 in search_grid("sad.threshold", 2.0)
+    assert search_grid("cluster.linear_merge", True) == [False, True]
+    assert all(isinstance(v, int) and v >= 1 for v in search_grid("reseg.iterations", 2))
+
+
+def test_toml_holds_only_changed_searched_keys_and_loads(tmp_path):
+    res = TuneResult(overrides={"cluster.bic_penalty": 0.256, "reseg.min_turn": 0.8},
+                     params=list(DEFAULT_PARAMS),
+                     base_values={"cluster.bic_penalty": 0.32, "reseg.switch_penalty": 50.0,
+                                  "reseg.min_turn": 0.5, "sad.threshold": 2.0},
+                     tuning=["a"], heldout=["b"], base_tuning_der=20.0, tuned_tuning_der=18.0,
+                     base_heldout_der=21.0, tuned_heldout_der=22.0)
+    text = format_toml(res)
+    assert "held-out" in text and "WARNING" in text
+    path = tmp_path / "t.toml"
+    path.write_text(text)
+    data = tomllib.loads(text)
+    assert data == {"cluster": {"bic_penalty": 0.256}, "reseg": {"min_turn": 0.8}}
+    cfg = load_config(path)
+    assert cfg.cluster.bic_penalty == 0.256 and cfg.reseg.min_turn == 0.8
+    assert cfg.reseg.switch_penalty == Config().reseg.switch_penalty
+
+
+def test_api_errors(data, tmp_path):
+    with pytest.raises(ConfigError, match="at least 2"):
+        tune(tmp_path, tmp_path, trials=1, jobs=1)
+    with pytest.raises(ConfigError, match="unknown configuration key"):
+        tune(data, data, params=["cluster.nope"], trials=1, jobs=1)
+    with pytest.raises(ConfigError, match="cannot be tuned"):
+        tune(data, data, params=["sad.method"], trials=1, jobs=1)
+    recs, skipped = find_recordings(data, data)
+    assert [r.uri for r in recs] == sorted(r.uri for r in recs) and len(recs) == 4
+    assert len(skipped) == 1
+
+
+# ------------------------------------------------------------------ command line
+
+def test_cli_writes_loadable_toml_and_reports_heldout(cli_run):
+    res, out = cli_run
+    assert res.exit_code == 0, res.output
+    assert "held-out" in res.stdout and "tuning" in res.stdout
+    assert "base DER%" in res.stdout and "tuned DER%" in res.stdout
+    cfg = load_config(out)
+    data = tomllib.loads(out.read_text())
+    flat = {f"{sec}.{k}" for sec, table in data.items() for k in table}
+    assert flat <= set(DEFAULT_PARAMS)
+    for key in flat:
+        sec, name = key.split(".")
+        assert getattr(getattr(cfg, sec), name) == data[sec][name]
+    assert "held-out half" in out.read_text()
+
+
+def test_cli_toml_is_deterministic(cli_run, data, tmp_path):
+    _, first = cli_run
+    out = tmp_path / "again.toml"
+    res = CliRunner().invoke(main, ["tune", str(data), "--ref", str(data), "--trials", "2",
+                                    "--jobs", "1", "-o", str(out), "-q"])
+    assert res.exit_code == 0, res.output
+    assert out.read_text() == first.read_text()
+
+
+def _one_line_error(res) -> str:
+    assert res.exit_code == 2, res.output
+    lines = [line for line in res.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("diarize: error: ")
+    return lines[0]
+
+
+def test_cli_empty_folder_exits_2_one_line(tmp_path):
+    res = CliRunner().invoke(main, ["tune", str(tmp_path), "--ref", str(tmp_path), "--jobs", "1",
+                                    "-o", str(tmp_path / "t.toml")])
+    assert "at least 2" in _one_line_error(res)
+    assert not (tmp_path / "t.toml").exists()
+
+
+def test_cli_missing_ref_exits_2_one_line(data, tmp_path):
+    res = CliRunner().invoke(main, ["tune", str(data), "-o", str(tmp_path / "t.toml")])
+    assert "--ref" in _one_line_error(res)
+
+
+def test_cli_bad_param_and_missing_folder_exit_2(data, tmp_path):
+    res = CliRunner().invoke(main, ["tune", str(data), "--ref", str(data), "--params", "foo.bar",
+                                    "-o", str(tmp_path / "t.toml")])
+    assert "foo.bar" in _one_line_error(res)
+    res = CliRunner().invoke(main, ["tune", str(tmp_path / "nope"), "--ref", str(data),
+                                    "-o", str(tmp_path / "t.toml")])
+    assert "no such folder" in _one_line_error(res)
+
+
+def test_worker_pool_gives_the_same_result(data, result):
+    pooled = tune(data, data, trials=2, jobs=2, seed=0)
+    assert format_toml(pooled) == format_toml(result)
+    assert [t.der for t in pooled.trials] == [t.der for t in result.trials]
