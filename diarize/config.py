@@ -112,7 +112,7 @@ class ClusterConfig:
     """count_method 'dp': components weighing less than this are not speakers."""
     dp_max_iter: int = 200
     """count_method 'dp': variational iterations."""
-    max_bic_seconds: float = 600.0
+    max_bic_seconds: float = 300.0
     """Recordings with more speech than this (seconds) are scored by BIC as if they had this
     much, with the same statistics, so that hours of speech are not split into extra speakers."""
     linear_merge: bool = True
