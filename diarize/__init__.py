@@ -6,7 +6,7 @@
 ...     print(f"{turn.start:7.3f} {turn.end:7.3f} {turn.speaker}")
 
 The result is a :class:`Diarization`, an ordered collection of :class:`Turn`
-``(start, end, speaker)``; see ``docs/usage.md`` for the command line and more examples.
+``(start, end, speaker)``; see README.md for the command line and more examples.
 """
 
 from __future__ import annotations

@@ -95,10 +95,16 @@ def _logdet(n: np.ndarray, s: np.ndarray, ss: np.ndarray, *, diag: bool, reg: fl
     if diag:
         var = np.einsum("mii->mi", ss) / n[:, None] - mu ** 2
         return np.log(np.maximum(var, 0) + reg).sum(1)
-    cov = ss / n[:, None, None] - mu[:, :, None] * mu[:, None, :]
-    cov = cov + reg * np.eye(cov.shape[-1])
-    sign, ld = np.linalg.slogdet(cov)
-    return np.where(sign > 0, ld, np.inf)
+    cov = ss / n[:, None, None]
+    cov -= mu[:, :, None] * mu[:, None, :]
+    cov += reg * np.eye(cov.shape[-1])
+    try:
+        # Cholesky is about twice as fast as LU (slogdet) for these SPD matrices.
+        chol = np.linalg.cholesky(cov)
+        return 2.0 * np.log(np.einsum("mii->mi", chol)).sum(1)
+    except np.linalg.LinAlgError:  # a degenerate covariance somewhere in the batch
+        sign, ld = np.linalg.slogdet(cov)
+        return np.where(sign > 0, ld, np.inf)
 
 
 def agglomerative_bic(X: np.ndarray, segments: np.ndarray, *, config: ClusterConfig,

@@ -1,4 +1,4 @@
-"""Every command and code block of README.md (and docs/usage.md) runs as written.
+"""Every command and code block of README.md runs as written.
 
 The ```bash, ```sh, ```shell, ```console and ```python blocks of each document are run in
 document order, in a temporary folder holding a copy of ``audio_fixtures/`` and
@@ -30,7 +30,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-DOCUMENTS = [REPO / "README.md", REPO / "docs" / "usage.md"]
+DOCUMENTS = [REPO / "README.md"]
 SHELLS = {"bash", "sh", "shell", "console"}
 BLOCK = re.compile(r"^```[ \t]*(\w+)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 SKIPPED_COMMANDS = re.compile(
