@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.fft
-import scipy.signal
-import librosa
 
 from .config import FeatureConfig
 
@@ -51,14 +49,15 @@ def mfcc(y: np.ndarray, *, sample_rate: int = 16000, config: FeatureConfig | Non
     n_fft = max(cfg.n_fft, 1 << (win - 1).bit_length())
     n = n_frames_for(len(y), sample_rate=sample_rate, hop_length=cfg.hop_length)
     fmax = min(cfg.fmax, sample_rate / 2)
-    mel_fb = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=cfg.n_mels,
-                                 fmin=cfg.fmin, fmax=fmax).astype(np.float32)
+    mel_fb = mel_filterbank(sample_rate=sample_rate, n_fft=n_fft, n_mels=cfg.n_mels,
+                            fmin=cfg.fmin, fmax=fmax).astype(np.float32)
     # rfft output viewed as interleaved (re, im) float32 pairs: squaring it and multiplying
     # by the filterbank with each row doubled gives mel energies in one matmul.
     mel_pairs = np.repeat(mel_fb.T, 2, axis=0)
     dct = scipy.fft.dct(np.eye(cfg.n_mels, dtype=np.float32), type=2, norm="ortho",
                         axis=1)[:, : cfg.n_mfcc].astype(np.float32)
-    window = scipy.signal.get_window("hamming", win, fftbins=True).astype(np.float32)
+    # periodic Hamming window (scipy's get_window("hamming", win, fftbins=True))
+    window = np.hamming(win + 1)[:-1].astype(np.float32)
     out = np.empty((n, cfg.n_mfcc), dtype=np.float32)
     energy = np.empty(n, dtype=np.float32)
     pad = (win - hop) // 2
@@ -82,6 +81,51 @@ def mfcc(y: np.ndarray, *, sample_rate: int = 16000, config: FeatureConfig | Non
         np.log(mel + MEL_FLOOR, out=mel)
         out[b0:b1] = mel @ dct
     return out, energy
+
+
+def _hz_to_mel(f: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale (librosa's default, ``htk=False``): linear below 1 kHz, log above."""
+    f = np.asarray(f, dtype=np.float64)
+    mel = f / _MEL_LINEAR_HZ
+    log = f >= _MEL_BREAK_HZ
+    mel[log] = _MEL_BREAK_HZ / _MEL_LINEAR_HZ + np.log(f[log] / _MEL_BREAK_HZ) / _MEL_LOG_STEP
+    return mel
+
+
+def _mel_to_hz(m: np.ndarray) -> np.ndarray:
+    m = np.asarray(m, dtype=np.float64)
+    f = m * _MEL_LINEAR_HZ
+    brk = _MEL_BREAK_HZ / _MEL_LINEAR_HZ
+    log = m >= brk
+    f[log] = _MEL_BREAK_HZ * np.exp(_MEL_LOG_STEP * (m[log] - brk))
+    return f
+
+
+_MEL_LINEAR_HZ = 200.0 / 3  # Hz per mel below the break
+_MEL_BREAK_HZ = 1000.0
+_MEL_LOG_STEP = np.log(6.4) / 27.0
+
+
+def mel_filterbank(*, sample_rate: int, n_fft: int, n_mels: int, fmin: float,
+                   fmax: float) -> np.ndarray:
+    """librosa's mel filterbank (``librosa.filters.mel`` with its defaults: Slaney mel
+    scale, Slaney area normalisation), computed here so that a run does not pay the
+    second it takes to import ``librosa.filters``; a test checks it equals librosa's.
+
+    Returns
+    -------
+    ndarray, shape (n_mels, 1 + n_fft // 2), float64
+    """
+    fft_freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    mel_f = _mel_to_hz(np.linspace(_hz_to_mel(np.array([fmin]))[0],
+                                   _hz_to_mel(np.array([fmax]))[0], n_mels + 2))
+    fdiff = np.diff(mel_f)
+    ramps = mel_f[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / fdiff[:-1, None]
+    upper = ramps[2:] / fdiff[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    weights *= (2.0 / (mel_f[2:] - mel_f[:-2]))[:, None]
+    return weights
 
 
 def _slice_padded(y: np.ndarray, start: int, stop: int) -> np.ndarray:
@@ -111,9 +155,11 @@ def add_deltas(x: np.ndarray, *, width: int = 9) -> np.ndarray:
     half = width // 2
     taps = np.arange(-half, half + 1, dtype=np.float32)
     taps /= np.sum(taps ** 2)
-    padded = np.pad(x, ((half, half), (0, 0)), mode="edge")
-    d = scipy.signal.lfilter(taps[::-1], [1.0], padded, axis=0)[2 * half:]
-    return np.hstack([x, d.astype(np.float32)])
+    padded = np.pad(x, ((half, half), (0, 0)), mode="edge").astype(np.float32)
+    d = np.zeros(x.shape, dtype=np.float32)
+    for k, tap in enumerate(taps):  # d[t] = sum_k taps[k] * x[t + k - half]
+        d += tap * padded[k:k + len(x)]
+    return np.hstack([x, d])
 
 
 def cmvn(x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:

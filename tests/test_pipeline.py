@@ -1,0 +1,145 @@
+"""Each stage on its own, and the whole pipeline against loose accuracy floors.
+
+The floors are far below what the benchmark measures (see README), so they only fail on
+a real regression; accuracy itself is measured by scripts/benchmark.py.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from diarize.audio import load_audio
+from diarize.cluster import agglomerative_bic, segment_speech
+from diarize.config import ClusterConfig, Config, FeatureConfig, ResegConfig
+from diarize.features import add_deltas, cmvn, mel_filterbank, mfcc
+from diarize.io import read_rttm, read_uem
+from diarize.metrics import evaluate
+from diarize.pipeline import Diarizer
+from diarize.resegment import resegment, viterbi
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO / "audio_fixtures"
+EVAL = REPO.parent / "shared" / "eval"
+SR = 16000
+
+
+# ----------------------------------------------------------------------------- audio
+def test_load_audio_downmixes_and_resamples(tmp_path):
+    t = np.arange(44100) / 44100
+    stereo = np.stack([np.sin(2 * np.pi * 440 * t), np.sin(2 * np.pi * 440 * t)], axis=1)
+    path = tmp_path / "s.wav"
+    sf.write(path, 0.5 * stereo, 44100, subtype="PCM_24")
+    y = load_audio(path, block_seconds=0.1)  # many blocks: the streaming resampler path
+    assert y.dtype == np.float32 and y.ndim == 1
+    assert abs(len(y) - SR) <= 2
+    # the tone survives resampling: its level is 0.5 / sqrt(2) RMS
+    assert np.sqrt(np.mean(y[1000:-1000] ** 2)) == pytest.approx(0.5 / np.sqrt(2), rel=0.01)
+    spectrum = np.abs(np.fft.rfft(y))
+    assert np.argmax(spectrum) * SR / len(y) == pytest.approx(440, abs=2)
+
+
+# ----------------------------------------------------------------------------- features
+def test_mfcc_shapes_and_dtypes():
+    y = np.random.default_rng(0).standard_normal(SR * 2).astype(np.float32) * 0.1
+    feats, energy = mfcc(y, sample_rate=SR, config=FeatureConfig())
+    assert feats.shape == (200, 20) and feats.dtype == np.float32
+    assert energy.shape == (200,) and energy.dtype == np.float32
+    # white noise of RMS 0.1 is -20 dBFS
+    assert np.median(energy) == pytest.approx(-20, abs=1)
+    assert add_deltas(feats, width=9).shape == (200, 40)
+    z = cmvn(feats)
+    assert np.allclose(z.mean(0), 0, atol=1e-4) and np.allclose(z.std(0), 1, atol=1e-3)
+
+
+def test_mel_filterbank_is_librosas():
+    librosa = pytest.importorskip("librosa")
+    for sr, n_fft, n_mels, fmin, fmax in [(16000, 512, 40, 20, 7600), (16000, 512, 40, 200, 3700)]:
+        ours = mel_filterbank(sample_rate=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+        theirs = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=fmin, fmax=fmax)
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-8)
+
+
+# ----------------------------------------------------------------------------- clustering
+def test_segments_cover_the_speech_frames():
+    mask = np.zeros(1000, dtype=bool)
+    mask[10:60] = mask[100:120] = mask[200:800] = True
+    seg = segment_speech(mask, seg_frames=100, max_segments=2000)
+    assert seg[0, 0] == 0 and seg[-1, 1] == mask.sum()
+    assert (seg[1:, 0] == seg[:-1, 1]).all() and (np.diff(seg, axis=1) > 0).all()
+
+
+def test_bic_clustering_finds_two_sources():
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((3000, 8)) + 3.0
+    b = rng.standard_normal((3000, 8)) * 1.5 - 3.0
+    # alternating 5-s turns of two sources
+    x = np.concatenate([a[:500], b[:500], a[500:1000], b[500:1000], a[1000:1500], b[1000:1500]])
+    seg = segment_speech(np.ones(len(x), bool), seg_frames=100, max_segments=2000)
+    res = agglomerative_bic(x.astype(np.float32), seg, config=ClusterConfig())
+    labels = np.repeat(res.labels, np.diff(seg, axis=1)[:, 0])
+    assert len(np.unique(labels)) == 2
+    truth = np.repeat([0, 1, 0, 1, 0, 1], 500)
+    assert (labels == truth).all() or (labels == 1 - truth).all()
+    assert set(res.bic) >= {1, 2}
+
+
+def test_viterbi_respects_minimum_run():
+    ll = np.zeros((40, 2))
+    ll[:, 0] = 1.0
+    ll[20:22, 1] = 2.0  # a two-block blip of speaker 1: +2 over speaker 0, minus 1 in switches
+    assert (viterbi(ll, switch_penalty=0.5, min_blocks=1)[20:22] == 1).all()
+    # a 5-block run would cost 3 more blocks at -1 each: not worth it
+    assert (viterbi(ll, switch_penalty=0.5, min_blocks=5) == 0).all()
+    ll[20:22, 1] = 5.0  # worth it now (+8 - 3 - 1): exactly the minimum run
+    path = viterbi(ll, switch_penalty=0.5, min_blocks=5)
+    assert path.sum() == 5 and (path[20:22] == 1).all()
+
+
+def test_resegmentation_fixes_a_wrong_boundary():
+    rng = np.random.default_rng(2)
+    x = np.concatenate([rng.standard_normal((800, 6)) + 2, rng.standard_normal((800, 6)) - 2])
+    labels = np.repeat([0, 1], [600, 1000])  # the boundary is 2 s too early
+    out = resegment(x.astype(np.float32), labels, config=ResegConfig(), frame_step=0.01)
+    assert abs(np.flatnonzero(np.diff(out.labels))[0] + 1 - 800) <= 10
+    assert out.posteriors.shape == (1600, 2)
+    assert np.allclose(out.posteriors.sum(1), 1, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- pipeline
+def test_silence_and_a_tone_give_no_turns():
+    t = np.arange(SR * 5) / SR
+    assert len(Diarizer()((np.zeros(SR * 5, np.float32), SR))) == 0
+    assert len(Diarizer()((0.3 * np.sin(2 * np.pi * 1000 * t), SR))) == 0
+
+
+def _fair_der(ref_path, hyp, uem_path=None):
+    ref = read_rttm(ref_path)
+    uem = read_uem(uem_path) if uem_path and Path(uem_path).exists() else None
+    key = next(iter(ref))
+    return evaluate(ref, {key: hyp.turns}, uem=uem, collar=0.25, skip_overlap=True).total
+
+
+@pytest.mark.parametrize("name, floor", [("two_speakers", 30.0), ("three_speakers", 35.0)])
+def test_accuracy_floor_on_fixtures(name, floor):
+    result = Diarizer()(FIXTURES / f"{name}.wav")
+    score = _fair_der(FIXTURES / f"{name}.rttm", result)
+    assert score.der < floor
+
+
+def test_known_count_is_honoured():
+    result = Diarizer(num_speakers=2)(FIXTURES / "three_speakers.wav")
+    assert len(result.speakers) == 2
+
+
+@pytest.mark.skipif(not EVAL.is_dir(), reason="../shared/eval not present")
+@pytest.mark.parametrize("name, floor", [("sim/dev014.flac", 15.0), ("sim/dev009.flac", 15.0),
+                                         ("real/falcon-test.wav", 25.0),
+                                         ("real/diarizationExample.wav", 20.0)])
+def test_accuracy_floor_on_shared_data(name, floor):
+    path = EVAL / name
+    result = Diarizer()(path)
+    stem = path.with_suffix("")
+    score = _fair_der(stem.with_suffix(".rttm"), result, stem.with_suffix(".uem"))
+    assert score.der < floor
