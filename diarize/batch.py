@@ -59,7 +59,7 @@ BLAS_THREADS_PER_WORKER = 1
 PARENT_POLL_SECONDS = 1.0
 #: Modules the pool's fork server imports once for all workers (import errors are
 #: ignored by multiprocessing; librosa.filters is imported lazily by the MFCC front end).
-FORKSERVER_PRELOAD = ("diarize.batch", "diarize.pipeline", "librosa.filters")
+FORKSERVER_PRELOAD = ("diarize.batch", "diarize.pipeline")
 #: Duplicate uris listed in the error message before "...".
 MAX_LISTED_DUPLICATES = 5
 #: Temporary files left by :func:`diarize.io.atomic_write_text`: ``.<name>.<random>.tmp``.

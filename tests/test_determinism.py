@@ -1,8 +1,8 @@
 """Same input, same configuration, same seed: byte-identical RTTM.
 
 Covered here: two separate processes (with different hash seeds, so set/dict ordering
-cannot leak into the output, and different BLAS thread counts), and the Python API against the command line. The batch
-case (``diarize batch``) belongs with the batch subcommand.
+cannot leak into the output, and different BLAS thread counts), the Python API against the
+command line, and a batch with one and with two worker processes against a single run.
 """
 
 from __future__ import annotations
@@ -77,3 +77,19 @@ def test_config_file_seed_equals_option(recording, cli_seed3, tmp_path):
     cfg.write_text("seed = 3\n")
     assert _cli_rttm(recording, tmp_path / "c", "--config", cfg) == cli_seed3
 
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_batch_matches_single_run(recording, cli_seed3, tmp_path, jobs):
+    from diarize.batch import run
+    from diarize.config import config_from_dict
+
+    # the recording twice under two names, so that two workers have work
+    twin = tmp_path / f"twin{recording.suffix}"
+    shutil.copy(recording, twin)
+    summary = run([recording, twin], tmp_path / "out", jobs=jobs,
+                  config=config_from_dict({"seed": 3}))
+    assert summary.failed == 0
+    assert (tmp_path / "out" / f"{recording.stem}.rttm").read_bytes() == cli_seed3
+    twin_text = (tmp_path / "out" / "twin.rttm").read_bytes()
+    assert twin_text == cli_seed3.replace(recording.stem.encode(), b"twin")

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from diarize.errors import RTTMError
-from diarize.io import FileKey, format_rttm, read_rttm, read_uem, sanitize_field, write_rttm
+from diarize.io import FileKey, read_rttm, read_uem, sanitize_field, write_rttm
 from diarize.segments import Turn
 
 SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "eval"

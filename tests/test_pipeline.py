@@ -12,7 +12,7 @@ import soundfile as sf
 
 from diarize.audio import load_audio
 from diarize.cluster import agglomerative_bic, segment_speech
-from diarize.config import ClusterConfig, Config, FeatureConfig, ResegConfig
+from diarize.config import ClusterConfig, FeatureConfig, ResegConfig
 from diarize.features import add_deltas, cmvn, mel_filterbank, mfcc
 from diarize.io import read_rttm, read_uem
 from diarize.metrics import evaluate
