@@ -114,7 +114,7 @@ def mel_filterbank(*, sample_rate: int, n_fft: int, n_mels: int, fmin: float,
 
     Returns
     -------
-    ndarray, shape (n_mels, 1 + n_fft // 2), float64
+    ndarray, shape (n_mels, 1 + n_fft // 2), float32
     """
     fft_freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
     mel_f = _mel_to_hz(np.linspace(_hz_to_mel(np.array([fmin]))[0],
@@ -123,7 +123,9 @@ def mel_filterbank(*, sample_rate: int, n_fft: int, n_mels: int, fmin: float,
     ramps = mel_f[:, None] - fft_freqs[None, :]
     lower = -ramps[:-2] / fdiff[:-1, None]
     upper = ramps[2:] / fdiff[1:, None]
-    weights = np.maximum(0.0, np.minimum(lower, upper))
+    # librosa stores the triangles in float32, then normalises in float32: same here,
+    # so the filterbank is bit-identical to librosa's.
+    weights = np.maximum(0.0, np.minimum(lower, upper)).astype(np.float32)
     weights *= (2.0 / (mel_f[2:] - mel_f[:-2]))[:, None]
     return weights
 
