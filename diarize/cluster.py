@@ -37,6 +37,10 @@ class ClusterResult:
     labels: np.ndarray
     bic: dict[int, float]
 
+    @property
+    def n_clusters(self) -> int:
+        return int(self.labels.max()) + 1 if len(self.labels) else 0
+
 
 def segment_speech(mask: np.ndarray, *, seg_frames: int, max_segments: int) -> np.ndarray:
     """Cut the speech frames of `mask` into segments of about `seg_frames` speech frames.

@@ -141,6 +141,7 @@ class Diarizer:
                                          min_clusters=lo, max_clusters=hi, n_clusters=exact)
         speech_labels = np.repeat(clusters.labels, segments[:, 1] - segments[:, 0])
         result.bic = clusters.bic
+        result.bic_choice = clusters.n_clusters
         notify("clustering", 1, 1)
 
         notify("resegmentation", 0, 1)

@@ -273,7 +273,13 @@ def _draw_bic(ax: Any, diarization: Diarization, note: str | None) -> None:
     values = np.array([diarization.bic[k] for k in ks], dtype=float)
     ax.plot(ks, values, marker="o", color="0.3")
     finite = np.isfinite(values)
-    if finite.any():
+    chosen = diarization.bic_choice
+    if chosen in diarization.bic:
+        # The count the clustering chose (its stopping rule need not pick the minimum).
+        ax.plot([chosen], [diarization.bic[chosen]], marker="*", markersize=16, color="C3",
+                linestyle="none", label=f"chosen: {chosen} speakers")
+        ax.legend(loc="best")
+    elif finite.any():
         best = ks[finite][np.argmin(values[finite])]
         ax.plot([best], [diarization.bic[best]], marker="*", markersize=16, color="C3",
                 linestyle="none", label=f"minimum: {best} speakers")

@@ -60,6 +60,10 @@ class Diarization:
         Length of the recording in seconds.
     bic : dict of int to float
         BIC value for each candidate number of speakers (lower is better).
+    bic_choice : int or None
+        The number of speakers the clustering chose from that curve (with the default
+        'local' stopping rule, the first count where merging further costs more than it
+        saves; not always the curve's minimum). Resegmentation may still drop a speaker.
     speech_mask : ndarray of bool, shape (n_frames,) or None
         Speech activity per analysis frame.
     posteriors : ndarray of float32, shape (n_frames, n_speakers) or None
@@ -88,6 +92,7 @@ class Diarization:
     uri: str = "audio"
     duration: float = 0.0
     bic: dict[int, float] = field(default_factory=dict)
+    bic_choice: int | None = None
     speech_mask: np.ndarray | None = None
     posteriors: np.ndarray | None = None
     frame_step: float = 0.01
@@ -112,6 +117,7 @@ class Diarization:
             return NotImplemented
         return (self.turns == other.turns and self.uri == other.uri
                 and self.duration == other.duration and self.bic == other.bic
+                and self.bic_choice == other.bic_choice
                 and self.frame_step == other.frame_step
                 and _same_array(self.speech_mask, other.speech_mask)
                 and _same_array(self.posteriors, other.posteriors))
