@@ -109,10 +109,13 @@ def _positive_int(ctx, param, value):
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
 @click.option("--seed", type=int, help="Random seed (same seed, same output).")
+@click.option("--count-method", type=click.Choice(["bic", "dp"]),
+              help="How the number of speakers is found: BIC merging (default) or a "
+                   "Dirichlet-process mixture (cluster.count_method).")
 @click.option("-v", "--verbose", is_flag=True, help="Report progress on stderr.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_speakers,
-                max_speakers, config_file, preset, seed, verbose, quiet):
+                max_speakers, config_file, preset, seed, count_method, verbose, quiet):
     """Diarize AUDIO files; write <stem>.rttm (or --format) for each.
 
     \b
@@ -123,7 +126,7 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
         raise click.UsageError(f"--min-speakers ({min_speakers}) is greater than --max-speakers ({max_speakers})")
     cfg = _config_or_exit(config_file, preset, {
         "num_speakers": num_speakers, "min_speakers": min_speakers,
-        "max_speakers": max_speakers, "seed": seed,
+        "max_speakers": max_speakers, "seed": seed, "cluster.count_method": count_method,
     })
     if num_speakers is not None and max_speakers is None and num_speakers > cfg.max_speakers:
         cfg = cfg.replace(max_speakers=num_speakers)

@@ -143,3 +143,17 @@ def test_accuracy_floor_on_shared_data(name, floor):
     stem = path.with_suffix("")
     score = _fair_der(stem.with_suffix(".rttm"), result, stem.with_suffix(".uem"))
     assert score.der < floor
+
+
+def test_dp_count_method_from_the_command_line(tmp_path):
+    from click.testing import CliRunner
+
+    from diarize.cli import main
+
+    res = CliRunner().invoke(main, [str(FIXTURES / "three_speakers.wav"), "--count-method", "dp",
+                                    "--max-speakers", "4", "--stdout"])
+    assert res.exit_code == 0, res.output
+    speakers = {line.split()[7] for line in res.output.splitlines()}
+    assert 1 <= len(speakers) <= 4
+    bad = CliRunner().invoke(main, [str(FIXTURES / "three_speakers.wav"), "--count-method", "x"])
+    assert bad.exit_code == 2
