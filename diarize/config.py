@@ -147,6 +147,14 @@ class ResegConfig:
     """Frames per speaker used to fit its model (subsampled evenly beyond this)."""
 
 
+#: Numbers that may be zero (every other number must be positive) ...
+_ZERO_OK = frozenset({"pre_emphasis", "min_speech", "min_silence", "min_turn", "min_speaker",
+                      "switch_penalty", "fmin", "bic_penalty", "min_dynamic_range_db",
+                      "iterations", "penalty_exponent"})
+#: ... and numbers of any sign (levels in dB, log-likelihood-ratio thresholds).
+_SIGNED = frozenset({"energy_floor_db", "threshold"})
+
+
 @dataclass
 class Config:
     """All tunable numbers of the pipeline."""
@@ -182,18 +190,15 @@ class Config:
             raise ConfigError(
                 f"min_speakers ({self.min_speakers}) is greater than max_speakers ({self.max_speakers})"
             )
-        for section in (self.audio, self.features, self.sad, self.cluster, self.reseg):
-            sec = type(section).__name__.replace("Config", "").lower()
+        for sec in fields(self):
+            section = getattr(self, sec.name)
+            if not is_dataclass(section):
+                continue
             for f in fields(section):
                 v = getattr(section, f.name)
-                if isinstance(v, (int, float)) and not isinstance(v, bool):
-                    zero_ok = f.name in {"pre_emphasis", "min_speech", "min_silence", "min_turn", "min_speaker",
-                                         "switch_penalty", "fmin", "bic_penalty", "energy_floor_db",
-                                         "min_dynamic_range_db", "iterations", "penalty_exponent",
-                                         "threshold"}
-                    if f.name in ("energy_floor_db", "threshold"):
-                        continue
-                    positive(f"{_section_name(sec)}.{f.name}", v, allow_zero=zero_ok)
+                if isinstance(v, (int, float)) and not isinstance(v, bool) \
+                        and f.name not in _SIGNED:
+                    positive(f"{sec.name}.{f.name}", v, allow_zero=f.name in _ZERO_OK)
         if self.sad.method not in ("energy", "model"):
             raise ConfigError(f"sad.method must be 'energy' or 'model', got {self.sad.method!r}")
         if self.cluster.count_method not in ("bic", "dp"):
@@ -252,10 +257,6 @@ class Config:
                 raise ConfigError(f"unknown configuration key {key!r}")
             target[parts[-1]] = value
         return config_from_dict(data, source="overrides")
-
-
-def _section_name(sec: str) -> str:
-    return sec
 
 
 def _toml_value(v: Any) -> str:
