@@ -124,3 +124,41 @@ def load_audio(path: str | os.PathLike, *, sample_rate: int = 16000,
     if n_read == 0 or pos == 0:
         raise AudioError(f"{path}: contains no audio samples")
     return out[:pos] if pos < len(out) else out
+
+
+def prepare_signal(samples, *, sample_rate: int, target_rate: int = 16000) -> np.ndarray:
+    """Validate an in-memory signal and bring it to mono float32 at `target_rate`.
+
+    Parameters
+    ----------
+    samples : array-like, shape (n_samples,), (n_samples, n_channels) or (n_channels, n_samples)
+        Float samples, or integer samples (scaled by the dtype's maximum).
+    sample_rate : int, keyword-only
+    target_rate : int, keyword-only
+
+    Returns
+    -------
+    ndarray, shape (n_samples',), float32
+
+    Raises
+    ------
+    AudioError
+        Wrong shape, non-positive rate, NaN or infinite samples.
+    """
+    rate, target = sample_rate, target_rate
+    y = np.asarray(samples)
+    if y.ndim == 2:
+        # (n_samples, n_channels) as soundfile returns, or (n_channels, n_samples) as librosa
+        y = y.mean(axis=1 if y.shape[0] >= y.shape[1] else 0)
+    if y.ndim != 1:
+        raise AudioError(f"audio array must be 1-D or 2-D, got shape {np.shape(samples)}")
+    if rate <= 0:
+        raise AudioError(f"sample rate must be positive, got {rate}")
+    if np.issubdtype(y.dtype, np.integer):
+        y = y / float(np.iinfo(y.dtype).max)
+    y = y.astype(np.float32)
+    if not np.isfinite(y).all():
+        raise AudioError("audio contains NaN or infinite samples")
+    if rate != target:
+        y = soxr.resample(y, rate, target, quality=RESAMPLE_QUALITY).astype(np.float32)
+    return y

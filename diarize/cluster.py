@@ -312,7 +312,24 @@ def dp_cluster(X: np.ndarray, segments: np.ndarray, *, config: ClusterConfig,
     keep = order[dpgmm.weights_[order] >= config.dp_min_weight]
     k = int(np.clip(len(keep), min_clusters, k_max))
     keep = order[:k]
-    labels = keep[np.argmax(resp[:, keep], axis=1)]
+    return ClusterResult(relabel(keep[np.argmax(resp[:, keep], axis=1)]), {})
+
+
+def relabel(labels: np.ndarray) -> np.ndarray:
+    """Renumber non-negative integer labels 0..k-1 in order of first appearance.
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (n,)
+
+    Returns
+    -------
+    ndarray of int64, shape (n,)
+    """
+    if len(labels) == 0:
+        return np.zeros(0, dtype=np.int64)
     _, first = np.unique(labels, return_index=True)
-    lut = {old: new for new, old in enumerate(labels[np.sort(first)])}
-    return ClusterResult(np.array([lut[v] for v in labels], dtype=np.int64), {})
+    order = labels[np.sort(first)]
+    lut = np.empty(int(labels.max()) + 1, dtype=np.int64)
+    lut[order] = np.arange(len(order))
+    return lut[labels]

@@ -20,7 +20,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Iterable, Iterator, NamedTuple, TextIO
+from typing import IO, Callable, Iterable, Iterator, NamedTuple, TextIO
 
 from .errors import OutputError, RTTMError
 from .segments import Turn
@@ -227,11 +227,14 @@ def format_diarization(diarization: "Diarization", format: str = "rttm") -> str:
     return writers[format]()
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write `text` to `path` atomically: a temporary file in the same directory, then rename.
+def atomic_write(path: str | os.PathLike, write: Callable[[IO], None], *,
+                 binary: bool = False) -> None:
+    """Create `path` atomically: `write` fills a temporary file in the same directory,
+    which is then renamed over `path`.
 
     A reader never sees a half-written file, and a killed process leaves either the old
-    file or none.
+    file or none. An exception raised by `write` removes the temporary file and
+    propagates (an ``OSError`` as :class:`OutputError`).
 
     Raises
     ------
@@ -245,8 +248,9 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     except OSError as exc:
         raise OutputError(f"{path}: cannot write output ({exc.strerror or exc})") from None
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
+        with (os.fdopen(fd, "wb") if binary
+              else os.fdopen(fd, "w", encoding="utf-8", newline="\n")) as f:
+            write(f)
             f.flush()
             os.fsync(f.fileno())
         # mkstemp makes the file private (0o600); give it the permissions open() would
@@ -260,6 +264,11 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         if isinstance(exc, OSError):
             raise OutputError(f"{path}: cannot write output ({exc.strerror or exc})") from None
         raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write `text` (UTF-8, ``\\n`` line ends) to `path` atomically (see :func:`atomic_write`)."""
+    atomic_write(path, lambda f: f.write(text))
 
 
 def write_rttm(file: str | os.PathLike | TextIO, turns: Iterable[Turn],

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .audio import load_audio
+from .audio import load_audio, prepare_signal
 from .cluster import agglomerative_bic, dp_cluster, segment_speech
 from .config import Config, load_config
 from .errors import AudioError
@@ -71,7 +71,7 @@ class Diarizer:
                 samples, rate = audio
             except (TypeError, ValueError):
                 raise AudioError("audio must be a path or a (samples, sample_rate) pair") from None
-            y = _prepare_array(samples, int(rate), sr)
+            y = prepare_signal(samples, sample_rate=int(rate), target_rate=sr)
             uri = uri or "audio"
         front = self._front_end(y, hook)
         del y  # the signal is the largest array; nothing after the front end needs it
@@ -188,24 +188,3 @@ def _labels_to_turns(labels: np.ndarray, names: list[str], step: float) -> list[
     s, e, v = runs(labels)
     return [Turn(round(a * step, 3), round(b * step, 3), names[int(k)])
             for a, b, k in zip(s, e, v) if k >= 0]
-
-
-def _prepare_array(samples: Any, rate: int, target: int) -> np.ndarray:
-    """Validate a user-supplied signal and bring it to mono float32 at `target` Hz."""
-    y = np.asarray(samples)
-    if y.ndim == 2:
-        # (n_samples, n_channels) as soundfile returns, or (n_channels, n_samples) as librosa
-        y = y.mean(axis=1 if y.shape[0] >= y.shape[1] else 0)
-    if y.ndim != 1:
-        raise AudioError(f"audio array must be 1-D or 2-D, got shape {np.shape(samples)}")
-    if rate <= 0:
-        raise AudioError(f"sample rate must be positive, got {rate}")
-    if np.issubdtype(y.dtype, np.integer):
-        y = y / float(np.iinfo(y.dtype).max)
-    y = y.astype(np.float32)
-    if not np.isfinite(y).all():
-        raise AudioError("audio contains NaN or infinite samples")
-    if rate != target:
-        import soxr
-        y = soxr.resample(y, rate, target, quality="HQ").astype(np.float32)
-    return y

@@ -17,14 +17,13 @@ Examples
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
 from .errors import OutputError, RTTMError
-from .io import FILE_MODE
+from .io import atomic_write
 from .segments import Diarization, Turn
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -301,27 +300,11 @@ def save_figure(fig: "Figure", path: str | os.PathLike, *, dpi: int = FIGURE_DPI
         If the file cannot be written.
     """
     path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
     fmt = path.suffix.lstrip(".").lower() or "png"
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write output ({exc.strerror or exc})") from None
-    try:
-        with os.fdopen(fd, "wb") as f:
-            fig.savefig(f, format=fmt, dpi=dpi)
-        os.chmod(tmp, FILE_MODE)  # mkstemp's 0o600 -> what open() would give
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise OutputError(f"{path}: cannot write output ({exc.strerror or exc})") from None
-        if isinstance(exc, ValueError):  # matplotlib: unsupported format
-            raise OutputError(f"{path}: cannot write a figure as {fmt!r} ({exc})") from None
-        raise
+        atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=dpi), binary=True)
+    except ValueError as exc:  # matplotlib: unsupported format
+        raise OutputError(f"{path}: cannot write a figure as {fmt!r} ({exc})") from None
 
 
 def load_turns(path: str | os.PathLike, *, uri: str) -> list[Turn]:

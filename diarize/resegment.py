@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .cluster import relabel
 from .config import ResegConfig
 from .gmm import ConvergenceWarning, GaussianMixture
 
@@ -169,7 +170,7 @@ def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_s
     """
     block = max(1, int(config.smooth_frames))
     min_blocks = max(1, int(round(config.min_turn / (frame_step * block))))
-    labels = _relabel(labels)
+    labels = relabel(labels)
     min_frames = config.min_speaker / frame_step
     models: list = []
     ll = np.zeros((0, 1))
@@ -183,7 +184,7 @@ def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_s
         models = fit_speaker_models(X, labels, config=config, seed=seed, only=kept)
         ll = block_loglik(X, models, block=block)
         path = viterbi(ll, switch_penalty=config.switch_penalty, min_blocks=min_blocks)
-        new = _relabel(np.repeat(path, block)[: len(X)])
+        new = relabel(np.repeat(path, block)[: len(X)])
         converged = np.array_equal(new, labels)
         labels = new
         if converged:
@@ -196,12 +197,3 @@ def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_s
     post /= post.sum(axis=1, keepdims=True)
     post = np.repeat(post, block, axis=0)[: len(X)].astype(np.float32)
     return ResegResult(labels, post, [models[k] for k in keep])
-
-
-def _relabel(labels: np.ndarray) -> np.ndarray:
-    """Renumber labels 0..k-1 in order of first appearance."""
-    _, first = np.unique(labels, return_index=True)
-    order = labels[np.sort(first)]
-    lut = np.empty(int(labels.max()) + 1, dtype=np.int64)
-    lut[order] = np.arange(len(order))
-    return lut[labels]
