@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from ._threads import pipeline_threads
 from .audio import load_audio, prepare_signal
 from .cluster import agglomerative_bic, dp_cluster, segment_speech
 from .config import Config, load_config
@@ -60,22 +61,23 @@ class Diarizer:
         -------
         Diarization
         """
-        cfg = self.config
-        sr = cfg.audio.sample_rate
-        if isinstance(audio, (str, os.PathLike)):
-            if uri is None:
-                uri = uri_for(audio)
-            y = load_audio(audio, sample_rate=sr, block_seconds=cfg.audio.block_seconds)
-        else:
-            try:
-                samples, rate = audio
-            except (TypeError, ValueError):
-                raise AudioError("audio must be a path or a (samples, sample_rate) pair") from None
-            y = prepare_signal(samples, sample_rate=int(rate), target_rate=sr)
-            uri = uri or "audio"
-        front = self._front_end(y, hook)
-        del y  # the signal is the largest array; nothing after the front end needs it
-        return self._diarize_features(front, uri=uri, hook=hook)
+        with pipeline_threads():  # one BLAS thread, restored on return
+            cfg = self.config
+            sr = cfg.audio.sample_rate
+            if isinstance(audio, (str, os.PathLike)):
+                if uri is None:
+                    uri = uri_for(audio)
+                y = load_audio(audio, sample_rate=sr, block_seconds=cfg.audio.block_seconds)
+            else:
+                try:
+                    samples, rate = audio
+                except (TypeError, ValueError):
+                    raise AudioError("audio must be a path or a (samples, sample_rate) pair") from None
+                y = prepare_signal(samples, sample_rate=int(rate), target_rate=sr)
+                uri = uri or "audio"
+            front = self._front_end(y, hook)
+            del y  # the signal is the largest array; nothing after the front end needs it
+            return self._diarize_features(front, uri=uri, hook=hook)
 
     def diarize_signal(self, y: np.ndarray, *, uri: str = "audio",
                        hook: ProgressHook | None = None) -> Diarization:
@@ -89,7 +91,8 @@ class Diarizer:
         -------
         Diarization
         """
-        return self._diarize_features(self._front_end(y, hook), uri=uri, hook=hook)
+        with pipeline_threads():
+            return self._diarize_features(self._front_end(y, hook), uri=uri, hook=hook)
 
     def _front_end(self, y: np.ndarray, hook: ProgressHook | None) -> "_FrontEnd":
         cfg = self.config
