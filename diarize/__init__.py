@@ -11,26 +11,17 @@ The result is a :class:`Diarization`, an ordered collection of :class:`Turn`
 
 from __future__ import annotations
 
-import os as _os
-import sys as _sys
 from typing import TYPE_CHECKING, Any
 
-if "numpy" not in _sys.modules:
-    # The pipeline's matrix products are small and many: one BLAS thread per process is
-    # faster than several (threads busy-wait between calls), and batch workers must not
-    # oversubscribe the cores. An explicit setting in the environment wins.
-    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        _os.environ.setdefault(_var, "1")
-
+# No thread settings here: the pipeline limits BLAS to one thread inside its own calls
+# (diarize._threads, with threadpoolctl) and leaves the host program's settings alone.
 from .config import Config, available_presets, load_config
 from .errors import (AudioError, ConfigError, DiarizeError, NotFittedError, OutputError,
                      RTTMError)
-from .io import write_rttm
+from .io import read_rttm, write_rttm
 from .segments import Diarization, Turn
 
 __version__ = "0.1.0"
-
-from .io import read_rttm
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pipeline import Diarizer
@@ -40,8 +31,6 @@ __all__ = [
     "read_rttm", "write_rttm", "DiarizeError", "AudioError", "ConfigError", "RTTMError",
     "OutputError", "NotFittedError", "__version__",
 ]
-if "read_rttm" not in globals():  # pragma: no cover
-    __all__.remove("read_rttm")
 
 
 def __getattr__(name: str) -> Any:

@@ -12,6 +12,7 @@ output does not depend on ``OPENBLAS_NUM_THREADS`` or on what was imported first
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from typing import Any, Iterator
 
@@ -19,6 +20,9 @@ from threadpoolctl import threadpool_limits
 
 #: BLAS / OpenMP threads while the pipeline runs.
 PIPELINE_THREADS = 1
+#: Environment variables that size the BLAS / OpenMP thread pools of a new process.
+THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                   "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 _lock = threading.Lock()
 _depth = 0
@@ -53,3 +57,24 @@ def pipeline_threads() -> Iterator[None]:
             if _depth == 0:
                 limiter, _limiter = _limiter, None
                 limiter.restore_original_limits()
+
+
+@contextlib.contextmanager
+def worker_environment(*, threads: int = PIPELINE_THREADS) -> Iterator[None]:
+    """Set :data:`THREAD_ENV_VARS` to `threads` for a block, restore them afterwards.
+
+    For starting worker processes: a child started inside the block loads its BLAS with
+    `threads` threads, so N single-threaded workers use N cores and never start thread
+    pools they would not use. (The pipeline limits its own calls with
+    :func:`pipeline_threads` whatever the environment says; this only sizes the pools.)
+    """
+    saved = {k: os.environ.get(k) for k in THREAD_ENV_VARS}
+    os.environ.update({k: str(threads) for k in THREAD_ENV_VARS})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -16,6 +16,12 @@ import soxr
 
 from .errors import AudioError
 
+#: File suffixes taken as audio when a folder is searched (``diarize batch``, ``diarize
+#: tune``, the scripts): the formats libsndfile reads. ``.m4a`` (AAC) is not among them.
+AUDIO_SUFFIXES = frozenset({
+    ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc",
+    ".au", ".snd", ".caf", ".w64", ".rf64", ".wv",
+})
 #: soxr quality used for resampling ('HQ': the quality librosa calls 'soxr_hq').
 RESAMPLE_QUALITY = "HQ"
 #: Largest sample magnitude accepted (full scale is 1.0). Float files written in integer
@@ -129,6 +135,11 @@ def load_audio(path: str | os.PathLike, *, sample_rate: int = 16000,
 def prepare_signal(samples, *, sample_rate: int, target_rate: int = 16000) -> np.ndarray:
     """Validate an in-memory signal and bring it to mono float32 at `target_rate`.
 
+    The same checks and the same arithmetic as :func:`load_audio`: integer samples are
+    scaled to full scale 1.0 first, every channel is then converted to float32 and the
+    channels are averaged in float32, so a file and its decoded samples (integer or
+    float, mono or multichannel) give the same signal.
+
     Parameters
     ----------
     samples : array-like, shape (n_samples,), (n_samples, n_channels) or (n_channels, n_samples)
@@ -143,20 +154,30 @@ def prepare_signal(samples, *, sample_rate: int, target_rate: int = 16000) -> np
     Raises
     ------
     AudioError
-        Wrong shape, non-positive rate, NaN or infinite samples.
+        Wrong shape, non-positive rate, NaN or infinite samples, or samples out of range
+        (magnitude above :data:`MAX_ABS_SAMPLE`).
     """
     rate, target = sample_rate, target_rate
     y = np.asarray(samples)
-    if y.ndim == 2:
-        # (n_samples, n_channels) as soundfile returns, or (n_channels, n_samples) as librosa
-        y = y.mean(axis=1 if y.shape[0] >= y.shape[1] else 0)
-    if y.ndim != 1:
+    if y.ndim not in (1, 2):
         raise AudioError(f"audio array must be 1-D or 2-D, got shape {np.shape(samples)}")
     if rate <= 0:
         raise AudioError(f"sample rate must be positive, got {rate}")
+    if y.dtype.kind not in "biuf":
+        raise AudioError(f"audio samples must be real numbers, got dtype {y.dtype}")
+    # Integers are scaled before the downmix: the mean of integer channels is a float array,
+    # which would otherwise pass through unscaled (32767 times too loud for int16).
     if np.issubdtype(y.dtype, np.integer):
         y = y / float(np.iinfo(y.dtype).max)
+    peak = float(np.max(np.abs(y))) if y.size else 0.0  # NaN if any sample is NaN
+    if not np.isfinite(peak):
+        raise AudioError("audio contains NaN or infinite samples")
+    if peak > MAX_ABS_SAMPLE:
+        raise AudioError(f"audio samples out of range (peak {peak:.3g}, full scale is 1.0)")
     y = y.astype(np.float32)
+    if y.ndim == 2:
+        # (n_samples, n_channels) as soundfile returns, or (n_channels, n_samples) as librosa
+        y = y.mean(axis=1 if y.shape[0] >= y.shape[1] else 0, dtype=np.float32)
     if not np.isfinite(y).all():
         raise AudioError("audio contains NaN or infinite samples")
     if rate != target:

@@ -6,9 +6,9 @@ rest longest-first on a process pool or a Dask cluster, and writes one
 ``<uri>.<ext>`` per recording atomically. Failures are collected in
 ``OUTDIR/errors.tsv`` instead of stopping the run.
 
-The module imports nothing heavy at top level: worker processes are started with the
-'spawn' method and must read their BLAS thread settings from the environment before
-numpy is first imported.
+Each worker diarizes with one BLAS thread (the pipeline limits its own calls with
+threadpoolctl), and pool workers are started with the thread variables of the
+environment set to 1, so that N workers use N cores and start no idle BLAS thread pools.
 """
 
 from __future__ import annotations
@@ -28,15 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Protocol, Sequence, TextIO
 
+from ._threads import worker_environment
+from .audio import AUDIO_SUFFIXES
 from .errors import DiarizeError, OutputError
 from .io import uri_for
 
-#: File extensions searched for in input folders: the formats libsndfile reads.
-#: (.m4a / AAC is not among them, so it is not listed.)
-AUDIO_EXTENSIONS = frozenset({
-    ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc",
-    ".au", ".snd", ".caf", ".w64", ".rf64", ".wv",
-})
+#: File extensions searched for in input folders: the formats libsndfile reads
+#: (:data:`diarize.audio.AUDIO_SUFFIXES`, the one list; .m4a / AAC is not among them).
+AUDIO_EXTENSIONS = AUDIO_SUFFIXES
 #: Input files with these extensions are manifests, not audio.
 MANIFEST_EXTENSIONS = frozenset({".csv", ".jsonl"})
 #: Output formats and the extension of their files.
@@ -47,13 +46,11 @@ MANIFEST_HINTS = ("num_speakers", "min_speakers", "max_speakers")
 ERRORS_FILE = "errors.tsv"
 #: Header line of the failure report.
 ERRORS_HEADER = ("path", "error", "message")
-#: Environment variables that size the BLAS / OpenMP thread pools of worker processes.
-BLAS_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
-#: BLAS threads per recording being diarized. The parallelism is across recordings,
-#: and with one thread per worker ``jobs`` workers use ``jobs`` cores. The pipeline's
-#: matrices are small: on the (busy, shared) 2-core dev machine one 197 s recording took
-#: 5.4 s with one OpenBLAS thread and 9.0 s with two.
+#: BLAS threads of a pool worker (set in its environment when it starts). The parallelism
+#: is across recordings, and with one thread per worker ``jobs`` workers use ``jobs``
+#: cores; the pipeline itself always runs its BLAS calls on one thread. Its matrices are
+#: small: on the (busy, shared) 2-core dev machine one 197 s recording took 5.4 s with one
+#: OpenBLAS thread and 9.0 s with two.
 BLAS_THREADS_PER_WORKER = 1
 #: Seconds between checks, in a pool worker, that the batch process is still alive.
 PARENT_POLL_SECONDS = 1.0
@@ -383,18 +380,6 @@ def render(result: Any, fmt: str) -> str:
     return format_diarization(result, fmt)
 
 
-@contextlib.contextmanager
-def _blas_threads(n: int) -> Iterator[None]:
-    """Limit BLAS threads in this process (for in-process and Dask-worker runs)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional: spawned pool workers get the limit from the environment
-        yield
-        return
-    with threadpool_limits(limits=n):
-        yield
-
-
 def process_one(task: Task) -> Record:
     """Diarize one recording and write its output atomically.
 
@@ -412,9 +397,9 @@ def process_one(task: Task) -> Record:
         from .io import atomic_write_text
         from .pipeline import Diarizer
 
-        with _blas_threads(BLAS_THREADS_PER_WORKER):
-            result = Diarizer(task.config)(task.path, uri=task.uri)
-            text = render(result, task.fmt)
+        # The pipeline runs with one BLAS thread and restores the setting on return.
+        result = Diarizer(task.config)(task.path, uri=task.uri)
+        text = render(result, task.fmt)
         atomic_write_text(task.output, text)
     except DiarizeError as exc:
         rec.status, rec.error, rec.message = "failed", type(exc).__name__, str(exc)
@@ -456,21 +441,6 @@ def _exit_with_parent(batch_pid: int) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-@contextlib.contextmanager
-def _worker_environment(threads: int) -> Iterator[None]:
-    """Set the BLAS thread variables for spawned children, restore them afterwards."""
-    saved = {k: os.environ.get(k) for k in BLAS_THREAD_VARS}
-    os.environ.update({k: str(threads) for k in BLAS_THREAD_VARS})
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def _pool_context() -> multiprocessing.context.BaseContext:
     """A fresh-interpreter start method, so BLAS reads the thread limit at import.
 
@@ -495,7 +465,7 @@ def _run_local(tasks: Sequence[Task], jobs: int) -> Iterator[Record]:
             yield process_one(task)
         return
     ctx = _pool_context()
-    with _worker_environment(BLAS_THREADS_PER_WORKER):
+    with worker_environment(threads=BLAS_THREADS_PER_WORKER):
         # The environment must stay set while workers are spawned (on demand, at submit).
         pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx,
                                    initializer=_exit_with_parent, initargs=(os.getpid(),))

@@ -135,9 +135,14 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
 
     out_dir = output_dir if output_dir is not None else Path(".")
     if not to_stdout:
-        if not out_dir.is_dir():
-            problem = "is not a directory" if out_dir.exists() else "output directory does not exist"
-            echo_error(f"{out_dir}: {problem}")
+        # Created (with its parents) if missing, as `diarize batch` does.
+        if out_dir.exists() and not out_dir.is_dir():
+            echo_error(f"{out_dir}: is not a directory")
+            sys.exit(1)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            echo_error(f"{out_dir}: cannot create output directory ({exc.strerror or exc})")
             sys.exit(1)
     diarizer = Diarizer(cfg)
     failed = 0
@@ -369,7 +374,7 @@ def config_show_command(preset, config_file):
     cfg = _config_or_exit(config_file, preset, {})
     click.echo(cfg.to_toml(), nl=False)
 
-@main.command("batch")
+@main.command("batch", cls=RunCommand)
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-o", "--output-dir", type=click.Path(path_type=Path), required=True,
               help="Folder for <uri>.<ext> files and errors.tsv (created if missing).")
@@ -393,7 +398,7 @@ def batch_command(inputs, output_dir, jobs, fmt, overwrite, scheduler, config_fi
     """
     from . import batch
 
-    cfg = build_config(config_file, preset, {})
+    cfg = _config_or_exit(config_file, preset, {})
     progress = None if quiet else batch.ConsoleProgress(stream=sys.stderr)
     try:
         summary = batch.run(list(inputs), output_dir, jobs=jobs, fmt=fmt, overwrite=overwrite,

@@ -46,6 +46,8 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
+from ._threads import pipeline_threads, worker_environment
+from .audio import AUDIO_SUFFIXES
 from .config import Config
 from .errors import ConfigError, DiarizeError
 from .io import FileKey, read_rttm, read_uem, uri_for
@@ -53,9 +55,6 @@ from .io import FileKey, read_rttm, read_uem, uri_for
 __all__ = ["tune", "TuneResult", "Trial", "Recording", "find_recordings", "split_recordings",
            "search_grid", "format_toml", "format_report", "DEFAULT_PARAMS", "DEFAULT_TRIALS",
            "AUDIO_SUFFIXES"]
-
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aiff", ".aif")
-"""Files of an audio folder that are taken as recordings."""
 
 DEFAULT_PARAMS = ("cluster.bic_penalty", "reseg.switch_penalty", "reseg.min_turn", "sad.threshold")
 """The keys searched by default: the ones that move DER most (speaker count, turn
@@ -132,6 +131,14 @@ class TuneResult:
     seed: int = 0
     skipped: list[str] = field(default_factory=list)
     """Audio files skipped for lack of a reference."""
+    base_heldout_failed: int = 0
+    """Held-out recordings the pipeline failed on with the base configuration (scored as
+    all speech missed)."""
+    tuned_heldout_failed: int = 0
+    """Held-out recordings the pipeline failed on with the tuned values (equal to
+    :attr:`base_heldout_failed` when nothing changed)."""
+    failures: dict[str, str] = field(default_factory=dict)
+    """Uri -> error message of every recording that failed in any run (the first message)."""
 
     @property
     def heldout_improved(self) -> bool:
@@ -259,11 +266,19 @@ def _front_end_key(path: str, cfg: Config) -> tuple:
 
 def _diarize_one(task: tuple[str, str, tuple]) -> tuple[list, str | None]:
     """Diarize one recording with the base configuration plus overrides: (turns, error)."""
+    path, uri, overrides = task
+    assert _BASE is not None
+    # One BLAS thread, as in Diarizer calls: the front end and the stages are called
+    # directly here (to cache the front end), so the limit is set here too.
+    with pipeline_threads():
+        return _diarize_cached(path, uri, overrides)
+
+
+def _diarize_cached(path: str, uri: str, overrides: tuple) -> tuple[list, str | None]:
     global _CACHE_BYTES
     from .audio import load_audio
     from .pipeline import Diarizer
 
-    path, uri, overrides = task
     assert _BASE is not None
     try:
         cfg = _BASE.replace(**dict(overrides)) if overrides else _BASE
@@ -293,7 +308,8 @@ class _Runner:
         self.pool = None
         if jobs > 1:
             ctx = multiprocessing.get_context("spawn")
-            self.pool = ctx.Pool(jobs, _init_worker, (base,))
+            with worker_environment():  # single-threaded BLAS in the workers, as in batch
+                self.pool = ctx.Pool(jobs, _init_worker, (base,))
         else:
             _init_worker(base)
 
@@ -411,6 +427,18 @@ def tune(audio_dir: str | os.PathLike, ref_dir: str | os.PathLike, *,
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
     jobs = max(1, min(jobs, len(recordings)))
     runner = _Runner(base, jobs)
+    failures: dict[str, str] = {}
+
+    def run(recs: Sequence[Recording], overrides: Mapping[str, Any]) -> list:
+        """Diarize `recs`; log each recording's first failure."""
+        outputs = runner.run(recs, overrides)
+        for rec, (_, err) in zip(recs, outputs):
+            if err is not None and rec.uri not in failures:
+                failures[rec.uri] = err
+                log(f"note: {rec.path}: failed ({' '.join(err.split())}); "
+                    "scored as all speech missed")
+        return outputs
+
     try:
         seen: dict[tuple, float] = {}
         history: list[Trial] = []
@@ -420,7 +448,7 @@ def tune(audio_dir: str | os.PathLike, ref_dir: str | os.PathLike, *,
             key = tuple(sorted(overrides.items()))
             if key in seen:
                 return seen[key]
-            der, failed = _set_der(tune_set, runner.run(tune_set, overrides), uem_map,
+            der, failed = _set_der(tune_set, run(tune_set, overrides), uem_map,
                                    collar, skip_overlap)
             seen[key] = der
             history.append(Trial(overrides, der, failed))
@@ -457,12 +485,15 @@ def tune(audio_dir: str | os.PathLike, ref_dir: str | os.PathLike, *,
                         break  # the other direction started from a worse point
         overrides = {p: v for p, v in current.items() if v != base_values[p]}
         log(f"held-out half ({len(held_set)} recordings): base and tuned")
-        base_held, failed = _set_der(held_set, runner.run(held_set, {}), uem_map, collar, skip_overlap)
+        base_held, failed = _set_der(held_set, run(held_set, {}), uem_map, collar, skip_overlap)
         if overrides:
-            tuned_held, failed_t = _set_der(held_set, runner.run(held_set, overrides), uem_map,
+            tuned_held, failed_t = _set_der(held_set, run(held_set, overrides), uem_map,
                                             collar, skip_overlap)
         else:
-            tuned_held = base_held
+            tuned_held, failed_t = base_held, failed
+        if failed or failed_t:
+            log(f"held-out half: {failed} recordings failed with the base configuration, "
+                f"{failed_t} with the tuned values")
     finally:
         runner.close()
     return TuneResult(
@@ -470,7 +501,8 @@ def tune(audio_dir: str | os.PathLike, ref_dir: str | os.PathLike, *,
         tuning=tune_uris, heldout=held_uris,
         base_tuning_der=base_tuning, tuned_tuning_der=best,
         base_heldout_der=base_held, tuned_heldout_der=tuned_held,
-        trials=history, collar=collar, skip_overlap=skip_overlap, seed=seed, skipped=skipped)
+        trials=history, collar=collar, skip_overlap=skip_overlap, seed=seed, skipped=skipped,
+        base_heldout_failed=failed, tuned_heldout_failed=failed_t, failures=failures)
 
 
 def _valid(base: Config, key: str, value: Any) -> bool:
@@ -502,6 +534,9 @@ def format_toml(result: TuneResult) -> str:
         f"#   tuning half:   base {result.base_tuning_der:.2f}  tuned {result.tuned_tuning_der:.2f}",
         f"#   held-out half: base {result.base_heldout_der:.2f}  tuned {result.tuned_heldout_der:.2f}",
     ]
+    failures = _failure_summary(result)
+    if failures:
+        lines.append(f"# {failures}")
     if not result.overrides:
         lines.append("# No searched value beat the base configuration: nothing to change.")
     elif not result.heldout_improved:
@@ -520,6 +555,18 @@ def format_toml(result: TuneResult) -> str:
         for name, v in sorted(sections[sec].items()):
             body.append(f"{name} = {_toml_value(v)}  # was {_toml_value(result.base_values[f'{sec}.{name}'])}")
     return "\n".join(lines + ([""] + body if body else [])) + "\n"
+
+
+def _failure_summary(result: TuneResult) -> str:
+    """One line counting the failed recordings of each half and configuration, or ``""``."""
+    tuning_base = result.trials[0].failed if result.trials else 0
+    tuning_tuned = next((t.failed for t in result.trials if t.overrides == result.overrides),
+                        tuning_base)
+    counts = (tuning_base, tuning_tuned, result.base_heldout_failed, result.tuned_heldout_failed)
+    if not any(counts) and not result.failures:
+        return ""
+    return (f"failed recordings, scored as all speech missed: tuning half {counts[0]} base, "
+            f"{counts[1]} tuned; held-out half {counts[2]} base, {counts[3]} tuned")
 
 
 def format_report(result: TuneResult) -> str:
@@ -544,6 +591,10 @@ def format_report(result: TuneResult) -> str:
         lines.append("WARNING: the tuned values are WORSE than the base on the held-out half "
                      f"({result.tuned_heldout_der:.2f}% vs {result.base_heldout_der:.2f}%): "
                      "the gain on the tuning half did not generalise; consider keeping the base.")
+    failures = _failure_summary(result)
+    if failures:
+        lines.append(f"WARNING: {failures}:")
+        lines.extend(f"  {uri}: {' '.join(msg.split())}" for uri, msg in sorted(result.failures.items()))
     lines.append(f"held-out DER is the honest estimate (the tuning half chose the values); "
                  f"{len(result.trials) - 1} trials, collar {result.collar:g} s, overlap "
                  f"{'skipped' if result.skip_overlap else 'scored'}.")
