@@ -2,11 +2,22 @@
 
 The pipeline runs with one BLAS thread, whatever the host application set: its matrix
 products are small and many, so one thread is faster than several (OpenBLAS threads
-busy-wait between calls), batch workers must not oversubscribe the cores, and the
-floating-point reductions of a multi-threaded BLAS may sum in another order and change
-the output. The limit is set on entry with threadpoolctl and the previous settings are
-restored on exit, so the rest of the host program keeps its own thread settings, and the
-output does not depend on ``OPENBLAS_NUM_THREADS`` or on what was imported first.
+busy-wait between calls), batch workers must not oversubscribe the cores, and a
+multi-threaded BLAS splits its products differently, which changes the last bits of the
+results and, through them, the output. The limit is set on entry with threadpoolctl and
+the previous settings are restored on exit, so the rest of the host program keeps its own
+thread settings, and the output depends neither on ``OPENBLAS_NUM_THREADS`` nor on what
+was imported first.
+
+Most BLAS builds (OpenBLAS with pthreads, as in the numpy and scipy wheels; MKL; BLIS)
+have one thread pool per process, so their limit is process-wide: it is set when the
+first of any concurrent pipeline calls (from several threads of one program, e.g. Dask
+worker threads) starts and restored when the last one ends. threadpoolctl lets only one
+thread at a time change an OpenBLAS-pthreads limit (others are silently ignored); the
+pipeline takes that control for the duration of its calls, so that a host thread holding
+it cannot leave the pipeline on several threads, and gives it back afterwards. Libraries
+whose limit is per thread (OpenMP runtimes, OpenBLAS built with OpenMP) are limited and
+restored by each calling thread for itself.
 """
 
 from __future__ import annotations
@@ -16,7 +27,7 @@ import os
 import threading
 from typing import Any, Iterator
 
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 #: BLAS / OpenMP threads while the pipeline runs.
 PIPELINE_THREADS = 1
@@ -25,18 +36,41 @@ THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 _lock = threading.Lock()
-_depth = 0
-_limiter: Any = None
+_depth = 0  # pipeline calls running now, in all threads
+_shared_limiter: Any = None  # the process-wide limit set by the first of them
+
+
+def _per_thread(lib: Any) -> bool:
+    """Whether the thread limit of a threadpoolctl library controller is per thread."""
+    return lib.user_api == "openmp" or getattr(lib, "threading_layer", None) == "openmp"
+
+
+def _controllers() -> tuple[Any, Any]:
+    """(process-wide, per-thread) controllers of the thread pools loaded now, or None."""
+    controller = ThreadpoolController()
+    shared = [lib.filepath for lib in controller.lib_controllers if not _per_thread(lib)]
+    local = [lib.filepath for lib in controller.lib_controllers if _per_thread(lib)]
+    return (controller.select(filepath=shared) if shared else None,
+            controller.select(filepath=local) if local else None)
+
+
+def _free_openblas_control() -> None:
+    """Let this thread change OpenBLAS-pthreads limits (threadpoolctl >= 3.8 gives that
+    to one thread at a time; earlier versions have no such rule)."""
+    from threadpoolctl import OpenBLASController
+
+    clear = getattr(OpenBLASController, "clear_controlling_thread", None)
+    if clear is not None:
+        clear(force=True)
 
 
 @contextlib.contextmanager
 def pipeline_threads() -> Iterator[None]:
     """Limit the BLAS and OpenMP thread pools to :data:`PIPELINE_THREADS` for a block.
 
-    Re-entrant and safe to use from several threads at once: the limit is set when the
-    first block is entered and the original settings are restored when the last one
-    exits (threadpoolctl's limits are process-wide, so nested or overlapping blocks must
-    not restore them while another still runs).
+    Re-entrant and safe to use from several threads at once (see the module docstring):
+    process-wide limits hold from the first block entered to the last one exited, then
+    the settings found by the first are restored.
 
     Examples
     --------
@@ -44,19 +78,26 @@ def pipeline_threads() -> Iterator[None]:
     >>> with pipeline_threads():
     ...     pass
     """
-    global _depth, _limiter
+    global _depth, _shared_limiter
+    shared, local = _controllers()
     with _lock:
-        if _depth == 0:
-            _limiter = threadpool_limits(limits=PIPELINE_THREADS)
+        if _depth == 0 and shared is not None:
+            _free_openblas_control()
+            _shared_limiter = shared.limit(limits=PIPELINE_THREADS)
         _depth += 1
+    local_limiter = local.limit(limits=PIPELINE_THREADS) if local is not None else None
     try:
         yield
     finally:
+        if local_limiter is not None:
+            local_limiter.restore_original_limits()
         with _lock:
             _depth -= 1
-            if _depth == 0:
-                limiter, _limiter = _limiter, None
+            if _depth == 0 and _shared_limiter is not None:
+                limiter, _shared_limiter = _shared_limiter, None
+                _free_openblas_control()
                 limiter.restore_original_limits()
+                _free_openblas_control()
 
 
 @contextlib.contextmanager
