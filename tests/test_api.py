@@ -148,11 +148,10 @@ def test_public_names():
         diarize.no_such_name  # noqa: B018
 
 
-def test_read_rttm_is_exported_once_available(tmp_path):
+def test_read_rttm_is_exported(tmp_path):
     import diarize.io
 
-    if not hasattr(diarize.io, "read_rttm"):
-        pytest.skip("diarize.io.read_rttm not merged into this branch yet")
+    assert "read_rttm" in diarize.__all__ and "write_rttm" in diarize.__all__
     assert diarize.read_rttm is diarize.io.read_rttm
     diarize.write_rttm(tmp_path / "x.rttm", _example())
     turns = [t for ts in dict(diarize.read_rttm(tmp_path / "x.rttm")).values() for t in ts]
@@ -224,5 +223,69 @@ def test_diarizer_on_a_file_is_deterministic():
     a = diarize.Diarizer()(SAMPLE_WAV)
     b = diarize.Diarizer()(str(SAMPLE_WAV))
     assert a.uri == "sample" and a == b  # arrays compared by value
-    assert a != a.exclusive() or a.turns == a.exclusive().turns
     assert a.to_json() == b.to_json()
+    assert len(a.speakers) >= 2 and len(a) >= 4  # a conversation, not an empty result
+    # exclusive(): no overlap left, the same speech time; a no-op exactly when nothing overlaps
+    ex = a.exclusive()
+    assert not _overlaps(ex.turns)
+    assert _speech_time(ex.turns) == pytest.approx(_speech_time(a.turns), abs=1e-6)
+    assert (ex.turns == a.turns) == (not _overlaps(a.turns))
+    assert ex.exclusive() == ex
+
+
+def _overlaps(turns) -> bool:
+    """Whether any two turns (of any speakers) share time."""
+    end = -np.inf
+    for t in sorted(turns):
+        if t.start < end:
+            return True
+        end = max(end, t.end)
+    return False
+
+
+def _speech_time(turns) -> float:
+    """Seconds covered by at least one turn."""
+    total, start, end = 0.0, None, None
+    for t in sorted(turns):
+        if end is None or t.start > end:
+            if end is not None:
+                total += end - start
+            start, end = t.start, t.end
+        else:
+            end = max(end, t.end)
+    return total + (end - start if end is not None else 0.0)
+
+
+def test_stereo_int16_and_float_signals_give_the_same_result():
+    """Integer samples are scaled to full scale before the downmix (#13): int16 stereo,
+    its float32 and float64 versions, channels first or last, all give one result."""
+    from hostile_helpers import voices
+
+    sr = 16000
+    mono = voices(8.0, sr, seed=5, n_speakers=2)
+    stereo = np.stack([mono, 0.5 * mono], axis=1)  # (n_samples, 2), as soundfile reads
+    pcm = np.round(stereo / np.abs(stereo).max() * 0.5 * 32767).astype(np.int16)
+    as_float = (pcm / 32767).astype(np.float32)
+    d = diarize.Diarizer(seed=1)
+    ref = d((as_float, sr))
+    assert len(ref) > 0, "expected speech turns"
+    assert d((pcm, sr)) == ref
+    assert d((pcm.T, sr)) == ref  # (n_channels, n_samples), as librosa returns
+    assert d((pcm / 32767, sr)).turns == ref.turns  # float64
+    # A loudness-independent front end would hide the bug: the signal itself must match.
+    from diarize.audio import prepare_signal
+
+    np.testing.assert_array_equal(prepare_signal(pcm, sample_rate=sr),
+                                  prepare_signal(as_float, sample_rate=sr))
+    assert np.abs(prepare_signal(pcm, sample_rate=sr)).max() <= 1.0
+
+
+@pytest.mark.parametrize("samples, message", [
+    (np.array([[1e13, 0.0], [0.0, 0.0]]), "out of range"),  # 2-D: checked before the downmix
+    (np.array([0.0, 1e13]), "out of range"),
+    (np.array([[np.nan, 0.0], [0.0, 0.0]]), "NaN"),
+    (np.array([1 + 1j, 0j]), "real numbers"),
+])
+def test_signal_range_checked_on_every_path(samples, message):
+    with pytest.raises(diarize.AudioError, match=message):
+        diarize.Diarizer()((samples, 16000))

@@ -7,6 +7,7 @@ command line, and a batch with one and with two worker processes against a singl
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
@@ -93,3 +94,237 @@ def test_batch_matches_single_run(recording, cli_seed3, tmp_path, jobs):
     assert (tmp_path / "out" / f"{recording.stem}.rttm").read_bytes() == cli_seed3
     twin_text = (tmp_path / "out" / "twin.rttm").read_bytes()
     assert twin_text == cli_seed3.replace(recording.stem.encode(), b"twin")
+
+
+# ---------------------------------------------------------------- BLAS threads (#13)
+#: Environment variables that size the BLAS / OpenMP thread pools.
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+#: Dev recordings whose RTTM changed with two BLAS threads while the pipeline did not limit
+#: its own calls (6 of the 42 dev RTTMs on the 2-core dev machine; these are the shorter
+#: ones). test_thread_sensitive_recordings_are_sensitive checks that they still are, so
+#: that the byte-identity test below keeps its power.
+THREAD_SENSITIVE = ("sim/dev009.flac", "sim/dev021.flac", "sim/dev003.flac", "sim/dev008.flac")
+
+needs_sim = pytest.mark.skipif(not (EVAL / "sim").is_dir(), reason="../shared/eval/sim not present")
+
+#: Diarize the files of argv[2:] into argv[1] (<uri>.rttm each) through the Python API,
+#: after importing numpy (which loads OpenBLAS with the environment's thread setting);
+#: exit 3 if the pipeline left the host's BLAS thread setting changed. With THREADS set,
+#: the pipeline's own limit is replaced by that many threads (the control run).
+API_PROGRAM = r"""
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy  # noqa: F401  -- first, as a host application may
+from threadpoolctl import threadpool_info
+
+import diarize._threads
+from diarize import Diarizer
+from diarize.io import uri_for
+
+if os.environ.get("THREADS"):
+    diarize._threads.PIPELINE_THREADS = int(os.environ["THREADS"])
+before = [i["num_threads"] for i in threadpool_info()]
+out, d = Path(sys.argv[1]), Diarizer()
+for path in sys.argv[2:]:
+    (out / f"{uri_for(path)}.rttm").write_bytes(d(path).to_rttm().encode("utf-8"))
+after = [i["num_threads"] for i in threadpool_info()]
+print(json.dumps({"before": before, "after": after}))
+sys.exit(0 if after == before else 3)
+"""
+
+
+def _env(threads: int | None, **extra: str) -> dict[str, str]:
+    """The test process's environment with the thread variables set to `threads`
+    (removed if None), the worktree first on PYTHONPATH."""
+    import os
+
+    from hostile_helpers import REPO
+
+    env = {k: v for k, v in os.environ.items() if k not in THREAD_VARS and k != "THREADS"}
+    if threads is not None:
+        env.update({k: str(threads) for k in THREAD_VARS})
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONIOENCODING"] = "utf-8"
+    env.update(extra)
+    return env
+
+
+def _start_api(out, files, env):
+    import subprocess
+    import sys
+
+    out.mkdir(parents=True)
+    return subprocess.Popen([sys.executable, "-c", API_PROGRAM, str(out), *map(str, files)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _start_cli(out, files, env):
+    import subprocess
+    import sys
+
+    out.mkdir(parents=True)
+    return subprocess.Popen([sys.executable, "-m", "diarize", "-q", "-o", str(out), *map(str, files)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _finish(proc) -> str:
+    stdout, stderr = proc.communicate(timeout=600)
+    assert proc.returncode == 0, (proc.returncode, stdout.decode(), stderr.decode())
+    return stdout.decode()
+
+
+def _outputs(folder) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.rttm"))}
+
+
+@pytest.fixture(scope="module")
+def thread_runs(tmp_path_factory):
+    """The thread-sensitive recordings diarized three ways, at the same time:
+    the CLI with one BLAS thread, the API after `import numpy` with two, and the API
+    with the pipeline's limit replaced by two threads (the control)."""
+    files = [EVAL / name for name in THREAD_SENSITIVE]
+    base = tmp_path_factory.mktemp("threads")
+    procs = {
+        "cli1": _start_cli(base / "cli1", files, _env(1)),
+        "api2": _start_api(base / "api2", files, _env(2)),
+        "control2": _start_api(base / "control2", files, _env(2, THREADS="2")),
+    }
+    logs = {name: _finish(p) for name, p in procs.items()}
+    return {name: _outputs(base / name) for name in procs}, logs
+
+
+@needs_sim
+def test_api_after_numpy_with_two_blas_threads_matches_cli_with_one(thread_runs):
+    """Byte-identical whatever was imported first and whatever the BLAS thread setting."""
+    runs, logs = thread_runs
+    expected = sorted(f"{(EVAL / n).stem}.rttm" for n in THREAD_SENSITIVE)
+    assert sorted(runs["cli1"]) == expected and sorted(runs["api2"]) == expected
+    assert all(runs["cli1"].values()), "expected non-empty diarizations"
+    for name in expected:
+        assert runs["api2"][name] == runs["cli1"][name], name
+    # The host program's own setting (2 threads, from the environment) is left as it was.
+    threads = json.loads(logs["api2"])
+    assert threads["before"] and set(threads["before"]) == {2}
+    assert threads["after"] == threads["before"]
+
+
+@needs_sim
+def test_thread_sensitive_recordings_are_sensitive(thread_runs):
+    """The control: with two BLAS threads inside the pipeline, at least one of these RTTMs
+    changes. If this fails, the recordings no longer tell one thread from two (after a
+    change to the pipeline): run scripts/check_determinism.py with the pipeline's limit
+    raised to 2 threads and list recordings that do in THREAD_SENSITIVE."""
+    runs, _ = thread_runs
+    assert sorted(runs["control2"]) == sorted(runs["cli1"])
+    assert any(runs["control2"][n] != runs["cli1"][n] for n in runs["cli1"])
+
+
+def test_import_sets_no_thread_variables():
+    """`import diarize` (and the pipeline, batch, tune) leaves the environment alone."""
+    import subprocess
+    import sys
+
+    code = ("import os, diarize, diarize.pipeline, diarize.batch, diarize.tune; "
+            f"print([v for v in {THREAD_VARS!r} if v in os.environ])")
+    p = subprocess.run([sys.executable, "-c", code], env=_env(None), capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == "[]"
+
+
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [i["num_threads"] for i in threadpool_info()]
+
+
+def test_pipeline_runs_on_one_blas_thread_and_restores_the_host_setting():
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from diarize.pipeline import Diarizer
+    from hostile_helpers import voices
+
+    during: list[list[int]] = []
+
+    def hook(stage, done, total):
+        during.append(_blas_threads())
+
+    y = voices(4.0, 16000, seed=2).astype(np.float32)
+    with threadpool_limits(limits=2):  # the host program's choice
+        host = _blas_threads()
+        assert host and set(host) == {2}
+        Diarizer().diarize_signal(y, hook=hook)
+        assert _blas_threads() == host
+        Diarizer()((y, 16000), hook=hook)
+        assert _blas_threads() == host
+    assert len(during) >= 8 and all(set(n) == {1} for n in during), during
+
+
+def test_thread_limit_is_reentrant_and_thread_safe():
+    import threading
+
+    from threadpoolctl import threadpool_limits
+
+    from diarize._threads import pipeline_threads
+
+    with threadpool_limits(limits=2):
+        host = _blas_threads()
+        with pipeline_threads():
+            with pipeline_threads():
+                assert set(_blas_threads()) == {1}
+            assert set(_blas_threads()) == {1}  # the inner exit must not restore
+        assert _blas_threads() == host
+
+        # Overlapping blocks in two threads: the limit holds until the last one exits.
+        inside, release, seen = threading.Event(), threading.Event(), []
+
+        def worker():
+            with pipeline_threads():
+                inside.set()
+                release.wait(10)
+                seen.append(_blas_threads())
+
+        t = threading.Thread(target=worker)
+        t.start()
+        inside.wait(10)
+        with pipeline_threads():
+            pass  # enters and leaves while the worker is inside
+        seen.append(_blas_threads())
+        release.set()
+        t.join(10)
+        assert all(set(n) == {1} for n in seen), seen
+        assert _blas_threads() == host
+
+
+def test_pipeline_in_a_thread_while_the_host_holds_the_blas_limit():
+    """threadpoolctl (>= 3.8) lets one thread at a time change an OpenBLAS limit; a host
+    thread inside its own threadpool_limits block must not leave the pipeline, running in
+    another thread, on several BLAS threads, and the host's limits still work afterwards."""
+    import threading
+
+    from threadpoolctl import threadpool_limits
+
+    from diarize._threads import pipeline_threads
+
+    original = _blas_threads()
+    seen: list[list[int]] = []
+
+    def worker():
+        with pipeline_threads():
+            seen.append(_blas_threads())
+
+    with threadpool_limits(limits=2):
+        host = _blas_threads()
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join(10)
+        assert seen and all(set(n) == {1} for n in seen), seen
+        assert _blas_threads() == host
+        with threadpool_limits(limits=3):  # the host can still change its own setting
+            assert set(_blas_threads()) == {3}
+        assert _blas_threads() == host
+    assert _blas_threads() == original

@@ -125,8 +125,17 @@ def test_output_dir_under_a_regular_file(good_wav, tmp_path):
     blocker.write_text("x")
     target = blocker / "sub"
     line = assert_one_line_error(run_cli(good_wav, "-o", target), 1, target)
-    assert "does not exist" in line
+    assert "cannot create output directory" in line
     assert blocker.read_text() == "x"
+
+
+def test_output_dir_is_created_with_parents(good_wav, tmp_path):
+    """``diarize -o NEW/DIR FILE`` creates the folder, as ``diarize batch`` does (#13)."""
+    target = tmp_path / "new" / "deeper"
+    p = run_cli(good_wav, "-o", target)
+    assert p.returncode == 0, p.stderr.decode()
+    assert sorted(x.name for x in target.iterdir()) == ["good.rttm"]
+    assert assert_valid_rttm(target / "good.rttm", 6.0, uri="good")
 
 
 def test_output_dir_is_a_regular_file(good_wav, tmp_path):
@@ -347,3 +356,27 @@ def test_missing_config_file_exit_2(good_wav, tmp_path, out):
 
 def test_no_arguments_exit_2():
     assert_one_line_error(run_cli(), 2)
+
+
+# ----------------------------------------------------------------------------- batch, exit 2
+BAD_BATCH_OPTIONS = {
+    "unknown_preset": (["--preset", "nope"], "nope"),
+    "jobs_0": (["--jobs", "0"], "--jobs"),
+    "bad_format": (["--format", "wav"], "--format"),
+    "unknown_option": (["--no-such-option"], "--no-such-option"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_BATCH_OPTIONS))
+def test_batch_bad_option_exit_2(case, good_wav, tmp_path):
+    """Like every other command: one line on stderr, exit status 2, no usage block (#13)."""
+    args, named = BAD_BATCH_OPTIONS[case]
+    target = tmp_path / "batch_out"
+    line = assert_one_line_error(run_cli("batch", good_wav, "-o", target, *args), 2, named)
+    assert "Usage" not in line
+    assert not target.exists()
+
+
+def test_batch_missing_config_file_exit_2(good_wav, tmp_path):
+    cfg = tmp_path / "absent.toml"
+    assert_one_line_error(run_cli("batch", good_wav, "-o", tmp_path / "o", "--config", cfg), 2, cfg)

@@ -1,9 +1,10 @@
 """Property-based tests of the pipeline on short random signals (hypothesis).
 
 0 to 3 s mixes of silence, noise, tones and crude voices at random sample rates and
-levels, diarized through the Python API. Whatever the signal: no exception other than a
-DiarizeError subclass, no turn of zero or negative length, no speaker overlapping itself,
-every time inside [0, duration].
+levels, diarized through the Python API. Every such signal is valid input (finite, in
+range, a positive rate), so none may be rejected: no exception at all, the duration of the
+input, no turn of zero or negative length, no speaker overlapping itself, every time inside
+[0, duration]. (Invalid inputs raise a DiarizeError: see the last test.)
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def make_signal(spec) -> tuple[np.ndarray, int]:
 
 
 def check_result(result, duration: float) -> None:
+    assert result.duration == pytest.approx(duration, abs=1e-3)
     turns = list(result)
     for t in turns:
         assert np.isfinite(t.start) and np.isfinite(t.end)
@@ -83,10 +85,7 @@ def check_result(result, duration: float) -> None:
 def test_pipeline_on_random_short_signals(spec):
     y, sr = make_signal(spec)
     diarizer = Diarizer(num_speakers=spec["num_speakers"])
-    try:
-        result = diarizer((y, sr))
-    except DiarizeError:
-        return
+    result = diarizer((y, sr))  # valid input: a DiarizeError here is a bug too
     check_result(result, len(y) / sr)
     assert result.to_rttm().count("\n") == len(result)
 
@@ -102,11 +101,10 @@ def test_pipeline_on_random_short_signals(spec):
     (np.random.default_rng(0).standard_normal((2, 16000)).astype(np.float32), 16000),  # channels first
 ])
 def test_pipeline_corner_signals(y, sr):
-    try:
-        result = Diarizer()((y, sr))
-    except DiarizeError:
-        return
+    result = Diarizer()((y, sr))  # valid input: must not be rejected
     check_result(result, (y.shape[-1] if y.ndim == 2 else len(y)) / sr)
+    if len(y) < sr // 100 or not np.any(y):  # shorter than a frame, or digital silence
+        assert len(result) == 0
 
 
 @pytest.mark.parametrize("bad", [

@@ -17,8 +17,8 @@ else:  # pragma: no cover
 from diarize.cli import main
 from diarize.config import Config, load_config
 from diarize.errors import ConfigError
-from diarize.tune import (DEFAULT_PARAMS, TuneResult, find_recordings, format_toml,
-                          search_grid, split_recordings, tune)
+from diarize.tune import (DEFAULT_PARAMS, TuneResult, find_recordings, format_report,
+                          format_toml, search_grid, split_recordings, tune)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "audio_fixtures"
 
@@ -183,3 +183,70 @@ def test_worker_pool_gives_the_same_result(data, result):
     pooled = tune(data, data, trials=2, jobs=2, seed=0)
     assert format_toml(pooled) == format_toml(result)
     assert [t.der for t in pooled.trials] == [t.der for t in result.trials]
+
+
+# ------------------------------------------------------------------ failures, audio suffixes
+
+def test_failed_recordings_are_reported(tmp_path):
+    """A recording the pipeline fails on is counted in each half and named (#13)."""
+    from batch_audio import make_recording
+
+    uris = ["rec_a", "rec_b", "rec_c", "rec_d"]
+    tuning, heldout = split_recordings(uris, seed=0)
+    broken = {tuning[0], heldout[0]}
+    for i, uri in enumerate(uris):
+        path = tmp_path / f"{uri}.wav"
+        if uri in broken:
+            path.write_bytes(b"RIFF this is not audio at all" * 10)
+        else:
+            make_recording(path, seconds=4.0, seed=i)
+        (tmp_path / f"{uri}.rttm").write_text(
+            f"SPEAKER {uri} 1 0.000 0.800 <NA> <NA> A <NA> <NA>\n"
+            f"SPEAKER {uri} 1 1.050 0.800 <NA> <NA> B <NA> <NA>\n")
+    lines: list[str] = []
+    res = tune(tmp_path, tmp_path, trials=1, jobs=1, seed=0, log=lines.append)
+    assert res.tuning == tuning and res.heldout == heldout
+    assert set(res.failures) == broken
+    assert all("AudioError" in m for m in res.failures.values())
+    assert all(t.failed == 1 for t in res.trials)
+    assert res.base_heldout_failed == 1 and res.tuned_heldout_failed == 1
+    report = format_report(res)
+    assert "tuning half 1 base, 1 tuned; held-out half 1 base, 1 tuned" in report
+    assert all(uri in report for uri in broken)
+    assert "held-out half 1 base, 1 tuned" in format_toml(res)
+    assert sum(f"{uri}.wav: failed" in line for line in lines for uri in broken) == 2
+
+
+def test_report_says_nothing_of_failures_when_none(result):
+    assert result.failures == {} and result.base_heldout_failed == 0
+    assert "failed" not in format_report(result) and "failed" not in format_toml(result)
+
+
+def test_one_list_of_audio_suffixes(monkeypatch):
+    import importlib.util
+
+    from diarize import audio, batch
+    from diarize import tune as tune_module
+
+    assert tune_module.AUDIO_SUFFIXES is audio.AUDIO_SUFFIXES
+    assert batch.AUDIO_EXTENSIONS is audio.AUDIO_SUFFIXES
+    assert ".m4a" not in audio.AUDIO_SUFFIXES  # libsndfile cannot read AAC
+    assert {".wav", ".flac", ".ogg", ".mp3"} <= audio.AUDIO_SUFFIXES
+    script = Path(__file__).resolve().parents[1] / "scripts" / "benchmark.py"
+    spec = importlib.util.spec_from_file_location("benchmark_script", script)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclasses look it up
+    spec.loader.exec_module(module)
+    assert module.AUDIO_SUFFIXES is audio.AUDIO_SUFFIXES
+
+
+def test_m4a_is_not_taken_as_a_recording(tmp_path):
+    from batch_audio import make_recording
+
+    for uri in ("a", "b"):
+        make_recording(tmp_path / f"{uri}.wav", seconds=2.0)
+        (tmp_path / f"{uri}.rttm").write_text(f"SPEAKER {uri} 1 0.0 1.0 <NA> <NA> A <NA> <NA>\n")
+    (tmp_path / "c.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A ")
+    (tmp_path / "c.rttm").write_text("SPEAKER c 1 0.0 1.0 <NA> <NA> A <NA> <NA>\n")
+    recs, skipped = find_recordings(tmp_path, tmp_path)
+    assert [r.uri for r in recs] == ["a", "b"] and skipped == []
