@@ -54,7 +54,7 @@ from diarize.errors import DiarizeError  # noqa: E402
 from diarize.io import FileKey, atomic_write_text, format_rttm, read_rttm, read_uem  # noqa: E402
 from diarize.metrics import DiarizationScore, ScoringWarning, evaluate  # noqa: E402
 
-AUDIO_SUFFIXES = (".wav", ".flac")
+from diarize.audio import AUDIO_SUFFIXES  # noqa: E402  (the one list: batch, tune, scripts)
 DEFAULT_DIRS = (REPO / ".." / "shared" / "eval" / "real", REPO / ".." / "shared" / "eval" / "sim")
 CONDITIONS = {
     # name: (collar in seconds per side, skip overlap)
