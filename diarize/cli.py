@@ -96,7 +96,7 @@ def _positive_int(ctx, param, value):
 @main.command("run", cls=RunCommand)
 @click.argument("audio", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=None,
-              help="Folder for <stem>.rttm files (default: current folder).")
+              help="Folder for <stem>.rttm files, created if missing (default: current folder).")
 @click.option("--stdout", "to_stdout", is_flag=True, help="Print the output instead of writing files.")
 @click.option("-f", "--format", "fmt", type=click.Choice(["rttm", "json", "csv", "audacity"]),
               default="rttm", show_default=True,
