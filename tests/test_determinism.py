@@ -236,9 +236,21 @@ def test_import_sets_no_thread_variables():
 
 
 def _blas_threads() -> list[int]:
+    """Thread limit of every loaded BLAS / OpenMP library, as this thread sees it."""
     from threadpoolctl import threadpool_info
 
     return [i["num_threads"] for i in threadpool_info()]
+
+
+def _process_wide_threads() -> list[int]:
+    """The same, for the libraries whose limit is process-wide (not per thread, as an
+    OpenMP runtime's is: scikit-learn, imported by other tests, loads one)."""
+    from threadpoolctl import ThreadpoolController
+
+    from diarize._threads import _per_thread
+
+    return [lib.num_threads for lib in ThreadpoolController().lib_controllers
+            if not _per_thread(lib)]
 
 
 def test_pipeline_runs_on_one_blas_thread_and_restores_the_host_setting():
@@ -267,36 +279,42 @@ def test_pipeline_runs_on_one_blas_thread_and_restores_the_host_setting():
 def test_thread_limit_is_reentrant_and_thread_safe():
     import threading
 
+    import sklearn.mixture  # noqa: F401  -- loads an OpenMP runtime: a per-thread limit
     from threadpoolctl import threadpool_limits
 
     from diarize._threads import pipeline_threads
 
     with threadpool_limits(limits=2):
         host = _blas_threads()
+        host_shared = _process_wide_threads()
+        assert len(host_shared) < len(host), "expected a per-thread (OpenMP) library too"
         with pipeline_threads():
             with pipeline_threads():
                 assert set(_blas_threads()) == {1}
             assert set(_blas_threads()) == {1}  # the inner exit must not restore
         assert _blas_threads() == host
 
-        # Overlapping blocks in two threads: the limit holds until the last one exits.
-        inside, release, seen = threading.Event(), threading.Event(), []
+        # Overlapping blocks in two threads: the process-wide limit holds until the last
+        # one exits; per-thread limits are set and restored by each thread for itself.
+        inside, release, worker_seen = threading.Event(), threading.Event(), []
 
         def worker():
             with pipeline_threads():
                 inside.set()
                 release.wait(10)
-                seen.append(_blas_threads())
+                worker_seen.append(_blas_threads())
 
         t = threading.Thread(target=worker)
         t.start()
         inside.wait(10)
         with pipeline_threads():
-            pass  # enters and leaves while the worker is inside
-        seen.append(_blas_threads())
+            assert set(_blas_threads()) == {1}
+        main_shared, main_all = _process_wide_threads(), _blas_threads()
         release.set()
         t.join(10)
-        assert all(set(n) == {1} for n in seen), seen
+        assert worker_seen and set(worker_seen[0]) == {1}, worker_seen
+        assert set(main_shared) == {1}  # the worker is still inside
+        assert sorted(main_all) == sorted(main_shared + [2] * (len(host) - len(host_shared)))
         assert _blas_threads() == host
 
 
