@@ -267,7 +267,6 @@ def _front_end_key(path: str, cfg: Config) -> tuple:
 def _diarize_one(task: tuple[str, str, tuple]) -> tuple[list, str | None]:
     """Diarize one recording with the base configuration plus overrides: (turns, error)."""
     path, uri, overrides = task
-    assert _BASE is not None
     # One BLAS thread, as in Diarizer calls: the front end and the stages are called
     # directly here (to cache the front end), so the limit is set here too.
     with pipeline_threads():
