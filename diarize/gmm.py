@@ -49,6 +49,8 @@ __all__ = [
     "BayesianGaussianMixture",
     "ConvergenceWarning",
     "GaussianMixture",
+    "MixtureStats",
+    "map_adapted_means",
 ]
 
 _COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -1328,6 +1330,126 @@ class GaussianMixture(BaseMixture):
         n = np.shape(X)[0]
         return -2.0 * self.score(X) * n + self._n_parameters() * math.log(n)
 
+    # -- MAP adaptation (Reynolds, Quatieri and Dunn, 2000) -------------------
+
+    def sufficient_statistics(self, X, *, sample_weight=None):
+        """Zeroth, first and second-order statistics of X under this model's posteriors.
+
+        These are what MAP adaptation needs, and they add up: the statistics of two
+        sets of frames are the sums of their statistics, so a caller can accumulate
+        them per segment and combine segments freely.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        sample_weight : array-like of shape (n_samples,), optional, keyword-only
+
+        Returns
+        -------
+        MixtureStats
+            ``n`` (n_components,), ``first`` (n_components, n_features) = sum of
+            gamma_k(x) x, ``second`` (n_components, n_features) = sum of
+            gamma_k(x) x**2, for 'diag' and 'spherical' models; None otherwise.
+        """
+        X = self._validate_X(X, fitting=False)
+        w = self._validate_sample_weight(sample_weight, X.shape[0])
+        res = self._pass(X, w, stats=True)
+        shift = res.shift
+        first = res.s1 + res.nk[:, None] * shift
+        second = None
+        if self.covariance_type in ("diag", "spherical"):
+            # sum g (x - s)^2 + 2 s sum g (x - s) + s^2 sum g = sum g x^2
+            second = res.s2 + 2.0 * shift * res.s1 + res.nk[:, None] * shift ** 2
+        return MixtureStats(res.nk.copy(), first, second)
+
+    def map_adapt(self, X, *, relevance_factor=16.0, params="m", sample_weight=None):
+        """A copy of this model MAP-adapted to X, this model being the prior (a UBM).
+
+        One step of Reynolds et al. (2000): posteriors under this model, then each
+        component's parameters move towards the data's by ``alpha_k = n_k / (n_k + r)``,
+        so components that see little data stay close to the prior.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        relevance_factor : float, default=16.0, keyword-only
+            ``r`` above: how many frames a component must see before the data weigh
+            as much as the prior. 0 gives the maximum-likelihood update of one EM step.
+        params : str, default='m', keyword-only
+            Which parameters to adapt: any of 'w' (weights), 'm' (means), 'v'
+            (variances, 'diag' models only).
+        sample_weight : array-like of shape (n_samples,), optional, keyword-only
+
+        Returns
+        -------
+        GaussianMixture
+            A new fitted model; this one is not changed.
+        """
+        stats = self.sufficient_statistics(X, sample_weight=sample_weight)
+        return self.map_adapt_stats(stats, relevance_factor=relevance_factor, params=params)
+
+    def map_adapt_stats(self, stats, *, relevance_factor=16.0, params="m"):
+        """:meth:`map_adapt` from statistics already accumulated (:meth:`sufficient_statistics`).
+
+        Parameters
+        ----------
+        stats : MixtureStats
+        relevance_factor : float, keyword-only
+        params : str, keyword-only
+
+        Returns
+        -------
+        GaussianMixture
+        """
+        self._check_is_fitted()
+        r = float(relevance_factor)
+        if not r >= 0.0 or not math.isfinite(r):
+            raise ConfigError(f"relevance_factor must be a finite number >= 0, got {relevance_factor!r}.")
+        if not params or set(params) - set("wmv"):
+            raise ConfigError(f"params must be made of 'w', 'm' and 'v', got {params!r}.")
+        if "v" in params and self.covariance_type != "diag":
+            raise ConfigError(
+                "Variance adaptation needs covariance_type='diag'; adapt means and weights "
+                f"(params='wm') of a {self.covariance_type!r} model instead."
+            )
+        n = np.asarray(stats.n, dtype=np.float64)
+        if n.shape != (self.n_components,):
+            raise ConfigError(f"stats.n must have shape ({self.n_components},), got {n.shape}.")
+        tiny = np.finfo(np.float64).tiny
+        alpha = n / np.maximum(n + r, tiny)
+        means = self.means_
+        if "m" in params:
+            means = map_adapted_means(self.means_, n, stats.first, relevance_factor=r)
+        weights = self.weights_
+        if "w" in params:
+            total = max(float(n.sum()), tiny)
+            weights = alpha * n / total + (1.0 - alpha) * self.weights_
+            weights = weights / weights.sum()
+        covariances = self.covariances_
+        if "v" in params:
+            if stats.second is None:
+                raise ConfigError("stats.second is needed to adapt variances.")
+            ex2 = stats.second / np.maximum(n, tiny)[:, None]
+            a = alpha[:, None]
+            # reg_covar goes with the data part only: the prior's variances already have it.
+            covariances = (a * (ex2 + self.reg_covar)
+                           + (1.0 - a) * (self.covariances_ + self.means_ ** 2) - means ** 2)
+            covariances = np.maximum(covariances, self.reg_covar)
+        model = GaussianMixture(**self.get_params())
+        model._set_parameters((
+            np.array(weights, dtype=np.float64),
+            np.array(means, dtype=np.float64),
+            np.array(covariances, dtype=np.float64),
+            _precision_cholesky(np.asarray(covariances, dtype=np.float64), self.covariance_type)
+            if covariances is not self.covariances_ else self.precisions_cholesky_.copy(),
+        ))
+        model.converged_ = True
+        model.n_iter_ = 0
+        model.lower_bound_ = getattr(self, "lower_bound_", -np.inf)
+        model.lower_bounds_ = []
+        model.n_features_in_ = self.means_.shape[1]
+        return model
+
     def aic(self, X):
         """Akaike information criterion of the model on X (lower is better).
 
@@ -1341,6 +1463,56 @@ class GaussianMixture(BaseMixture):
         """
         n = np.shape(X)[0]
         return -2.0 * self.score(X) * n + 2.0 * self._n_parameters()
+
+
+class MixtureStats:
+    """Sufficient statistics of frames under a mixture's posteriors (they add up).
+
+    Attributes
+    ----------
+    n : ndarray of shape (n_components,)
+        Soft counts, sum of gamma_k(x).
+    first : ndarray of shape (n_components, n_features)
+        Sum of gamma_k(x) x.
+    second : ndarray of shape (n_components, n_features) or None
+        Sum of gamma_k(x) x**2 ('diag' and 'spherical' models).
+    """
+
+    __slots__ = ("n", "first", "second")
+
+    def __init__(self, n, first, second=None):
+        self.n = n
+        self.first = first
+        self.second = second
+
+    def __add__(self, other):
+        second = None if self.second is None or other.second is None else self.second + other.second
+        return MixtureStats(self.n + other.n, self.first + other.first, second)
+
+
+def map_adapted_means(means, n, first, *, relevance_factor):
+    """MAP means of one or many adapted models, vectorised over leading axes.
+
+    ``(first_k + r mu_k) / (n_k + r)``: the data mean of component k pulled towards the
+    prior mean by ``r`` pseudo-frames.
+
+    Parameters
+    ----------
+    means : ndarray of shape (n_components, n_features)
+        Prior (UBM) means.
+    n : ndarray of shape (..., n_components)
+        Soft counts.
+    first : ndarray of shape (..., n_components, n_features)
+        First-order statistics.
+    relevance_factor : float, keyword-only
+
+    Returns
+    -------
+    ndarray of shape (..., n_components, n_features)
+    """
+    r = float(relevance_factor)
+    denom = np.maximum(np.asarray(n, dtype=np.float64) + r, np.finfo(np.float64).tiny)
+    return (np.asarray(first, dtype=np.float64) + r * means) / denom[..., None]
 
 
 # ---------------------------------------------------------------------------
