@@ -15,7 +15,7 @@ kept, so memory is O(n_segments * d^2) and the pairwise cost matrix is bounded b
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,10 +32,14 @@ class ClusterResult:
         Cluster index of each segment, 0..n_clusters-1, numbered by first appearance.
     bic : dict of int to float
         Global BIC of the clustering with k clusters, for each k visited (lower is better).
+    similarity : dict of int to float
+        Speaker linking (:func:`link_clusters`): the similarity of the two clusters
+        merged to go from k + 1 to k clusters, for each merge made or declined.
     """
 
     labels: np.ndarray
     bic: dict[int, float]
+    similarity: dict[int, float] = field(default_factory=dict)
 
     @property
     def n_clusters(self) -> int:
@@ -333,3 +337,84 @@ def relabel(labels: np.ndarray) -> np.ndarray:
     lut = np.empty(int(labels.max()) + 1, dtype=np.int64)
     lut[order] = np.arange(len(order))
     return lut[labels]
+
+
+def link_clusters(n: np.ndarray, first: np.ndarray, labels: np.ndarray, *, ubm,
+                  config: ClusterConfig, min_clusters: int = 1, max_clusters: int = 10,
+                  n_clusters: int | None = None) -> ClusterResult:
+    """Merge clusters whose UBM-adapted speaker models say they are one voice.
+
+    The second clustering stage, after BIC merging has over-segmented on purpose. Each
+    cluster's statistics are the sums of its segments'; its speaker model is the UBM
+    MAP-adapted to them, compared to the others by the cosine of normalised supervectors
+    (:func:`diarize.speakers.supervectors`). The most similar pair is merged (and its
+    model re-estimated from the pooled statistics) while the similarity exceeds
+    ``config.link_threshold``, a number in the same units for every recording.
+
+    Parameters
+    ----------
+    n : ndarray, shape (n_segments, C)
+        UBM zeroth-order statistics of each segment.
+    first : ndarray, shape (n_segments, C, D)
+        UBM first-order statistics of each segment.
+    labels : ndarray of int, shape (n_segments,)
+        Initial cluster of each segment (from BIC merging).
+    ubm : BackgroundModel, keyword-only
+    config : ClusterConfig, keyword-only
+    min_clusters, max_clusters : int, keyword-only
+        Bounds on the number of clusters returned (merging is forced above the maximum).
+    n_clusters : int, optional, keyword-only
+        Exact number of clusters.
+
+    Returns
+    -------
+    ClusterResult
+        `labels` per segment; `similarity` the score of every merge considered.
+    """
+    from .speakers import cosine_similarity, supervectors
+
+    labels = relabel(np.asarray(labels))
+    if len(labels) == 0:
+        return ClusterResult(labels, {})
+    k0 = int(labels.max()) + 1
+    # One row per initial cluster; merged rows are summed into the lower index.
+    cn = np.zeros((k0, n.shape[1]))
+    cf = np.zeros((k0,) + first.shape[1:])
+    np.add.at(cn, labels, n)
+    np.add.at(cf, labels, first)
+    lo = min_clusters if n_clusters is None else n_clusters
+    hi = max_clusters if n_clusters is None else n_clusters
+    sim = cosine_similarity(supervectors(ubm.gmm, cn, cf, relevance_factor=config.relevance_factor,
+                                         nuisance=ubm.nuisance))
+    # Average linkage: the similarity of two clusters is the mean similarity of their
+    # initial clusters. Re-estimating a merged cluster's model instead would make large
+    # clusters look alike (their models are less noisy), so the threshold would drift
+    # with the amount of speech.
+    size = np.ones(k0)
+    np.fill_diagonal(sim, -np.inf)
+    members = [[i] for i in range(k0)]
+    active = np.ones(k0, dtype=bool)
+    similarity: dict[int, float] = {}
+    while active.sum() > max(lo, 1):
+        k = int(active.sum())
+        i, j = divmod(int(np.argmax(sim)), k0)
+        best = float(sim[i, j])
+        similarity[k - 1] = best
+        if best <= config.link_threshold and k <= hi:
+            break
+        i, j = min(i, j), max(i, j)
+        merged = (size[i] * sim[i] + size[j] * sim[j]) / (size[i] + size[j])
+        sim[i, :] = merged
+        sim[:, i] = merged
+        sim[j, :] = -np.inf
+        sim[:, j] = -np.inf
+        sim[i, i] = -np.inf
+        size[i] += size[j]
+        members[i].extend(members[j])
+        members[j] = []
+        active[j] = False
+    active = list(np.flatnonzero(active))
+    lut = np.empty(k0, dtype=np.int64)
+    for new, i in enumerate(active):
+        lut[members[i]] = new
+    return ClusterResult(relabel(lut[labels]), {}, similarity)

@@ -121,6 +121,19 @@ class ClusterConfig:
     """Bound on the number of initial segments (long recordings use longer segments)."""
     covariance: str = "full"
     """Covariance of the per-cluster Gaussian in BIC merging: 'full' or 'diag'."""
+    link_method: str = "none"
+    """Second clustering stage after BIC merging, which decides the number of speakers:
+    'ubm' (cosine of UBM MAP-adapted supervectors, see diarize.speakers) or 'none' (the BIC
+    count is final)."""
+    link_threshold: float = 0.3
+    """'ubm' linking: clusters whose supervectors' cosine similarity exceeds this are merged."""
+    relevance_factor: float = 16.0
+    """'ubm' linking: MAP relevance factor (frames a UBM component must see before the data
+    outweigh the prior)."""
+    max_initial_clusters: int = 40
+    """'ubm' linking: most clusters BIC merging may hand to the linking stage."""
+    ubm_path: str = ""
+    """'ubm' linking: a model file from scripts/train_ubm.py; empty for the shipped one."""
 
 
 @dataclass
@@ -137,6 +150,11 @@ class ResegConfig:
     """Minimum turn duration (seconds)."""
     smooth_frames: int = 10
     """Frames whose log-likelihoods are averaged before Viterbi (posterior smoothing)."""
+    shortest_turn: float = 0.25
+    """No output turn is shorter than this (seconds): a shorter run of one speaker goes to
+    the longer neighbouring speaker it touches, or is dropped between two pauses. 0.25 s is
+    the speech detector's own shortest speech run (sad.min_speech): nothing shorter is a
+    turn anyone can hear."""
     min_speaker: float = 3.0
     """A cluster with less speech than this (seconds) is not kept as a speaker."""
     max_iter: int = 10
@@ -149,10 +167,11 @@ class ResegConfig:
 
 #: Numbers that may be zero (every other number must be positive) ...
 _ZERO_OK = frozenset({"pre_emphasis", "min_speech", "min_silence", "min_turn", "min_speaker",
+                      "shortest_turn",
                       "switch_penalty", "fmin", "bic_penalty", "min_dynamic_range_db",
-                      "iterations", "penalty_exponent"})
+                      "iterations", "penalty_exponent", "relevance_factor"})
 #: ... and numbers of any sign (levels in dB, log-likelihood-ratio thresholds).
-_SIGNED = frozenset({"energy_floor_db", "threshold"})
+_SIGNED = frozenset({"energy_floor_db", "threshold", "link_threshold"})
 
 
 @dataclass
@@ -207,6 +226,8 @@ class Config:
             )
         if self.cluster.stop_rule not in ("global", "local"):
             raise ConfigError(f"cluster.stop_rule must be 'global' or 'local', got {self.cluster.stop_rule!r}")
+        if self.cluster.link_method not in ("ubm", "none"):
+            raise ConfigError(f"cluster.link_method must be 'ubm' or 'none', got {self.cluster.link_method!r}")
         if self.cluster.covariance not in ("full", "diag"):
             raise ConfigError(f"cluster.covariance must be 'full' or 'diag', got {self.cluster.covariance!r}")
         f = self.features

@@ -187,3 +187,35 @@ def cmvn(x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     out = x - mu.astype(np.float32)
     out /= sd.astype(np.float32)
     return out
+
+
+def speaker_features(feats: np.ndarray, mask: np.ndarray, *, deltas: bool = False,
+                     delta_width: int = 9, normalise: bool = True) -> np.ndarray:
+    """The features speakers are modelled on: MFCC c1.., optional deltas, CMVN over speech.
+
+    c0 is dropped because it is loudness, not voice. Normalisation uses the statistics
+    of the whole recording's speech, so differences between its speakers are kept.
+
+    Parameters
+    ----------
+    feats : ndarray, shape (n_frames, n_mfcc)
+        MFCCs c0.. from :func:`mfcc`.
+    mask : ndarray of bool, shape (n_frames,)
+        Speech frames (the CMVN statistics).
+    deltas : bool, keyword-only
+        Append first-order deltas.
+    delta_width : int, keyword-only
+        Frames in the delta regression window.
+    normalise : bool, keyword-only
+        Mean/variance normalise each column over the speech frames.
+
+    Returns
+    -------
+    ndarray, shape (n_frames, n_mfcc - 1) or (n_frames, 2 * (n_mfcc - 1)), float32
+    """
+    x = feats[:, 1:]
+    if deltas:
+        x = add_deltas(x, width=delta_width)
+    if normalise:
+        x = cmvn(x, mask)
+    return x

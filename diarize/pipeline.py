@@ -13,14 +13,15 @@ import numpy as np
 
 from ._threads import pipeline_threads
 from .audio import load_audio, prepare_signal
-from .cluster import agglomerative_bic, dp_cluster, segment_speech
+from .cluster import agglomerative_bic, dp_cluster, link_clusters, segment_speech
 from .config import Config, load_config
 from .errors import AudioError
-from .features import add_deltas, cmvn, mfcc
+from .features import mfcc, speaker_features
 from .io import uri_for
-from .resegment import resegment
+from .resegment import absorb_short_turns, resegment
 from .sad import detect_speech, model_feature_config, runs
 from .segments import Diarization, Turn
+from .speakers import load_ubm, segment_statistics
 
 ProgressHook = Callable[[str, int, int], None]
 
@@ -102,8 +103,13 @@ class Diarizer:
         feats, energy = mfcc(y, sample_rate=sr, config=cfg.features)
         sad_front = model_feature_config(cfg.features) if cfg.sad.method == "model" else None
         sad_feats = feats if sad_front is None else mfcc(y, sample_rate=sr, config=sad_front)[0]
+        ubm_feats = None
+        if cfg.cluster.link_method == "ubm":
+            ubm_front = load_ubm(cfg.cluster.ubm_path or None).feature_config(cfg.features)
+            if ubm_front is not None:
+                ubm_feats = mfcc(y, sample_rate=sr, config=ubm_front)[0]
         notify("features", 1, 1)
-        return _FrontEnd(feats, energy, sad_feats, len(y) / sr)
+        return _FrontEnd(feats, energy, sad_feats, len(y) / sr, ubm_feats)
 
     def _diarize_features(self, front: "_FrontEnd", *, uri: str,
                           hook: ProgressHook | None) -> Diarization:
@@ -121,11 +127,8 @@ class Diarizer:
         if len(speech_idx) == 0:
             return result
 
-        x = feats[:, 1:]  # c0 is loudness, not voice
-        if cfg.features.deltas:
-            x = add_deltas(x, width=cfg.features.delta_width)
-        if cfg.features.cmvn:
-            x = cmvn(x, mask)
+        x = speaker_features(feats, mask, deltas=cfg.features.deltas,
+                             delta_width=cfg.features.delta_width, normalise=cfg.features.cmvn)
 
         # From here on only speech frames are modelled.
         xs = x[speech_idx]
@@ -139,6 +142,22 @@ class Diarizer:
         if cfg.cluster.count_method == "dp" and exact is None:
             clusters = dp_cluster(xs, segments, config=cfg.cluster, min_clusters=lo,
                                   max_clusters=hi, seed=cfg.seed)
+        elif cfg.cluster.link_method == "ubm":
+            # BIC merging over-segments on purpose; the UBM stage decides the count.
+            bic = agglomerative_bic(xs, segments, config=cfg.cluster, frame_step=step,
+                                    min_clusters=lo,
+                                    max_clusters=max(hi, cfg.cluster.max_initial_clusters))
+            ubm = load_ubm(cfg.cluster.ubm_path or None)
+            xu = xs if front.ubm_mfcc is None and _same_speaker_features(cfg.features, ubm) \
+                else speaker_features(front.ubm_mfcc if front.ubm_mfcc is not None else feats,
+                                      mask, deltas=bool(ubm.front_end["deltas"]),
+                                      delta_width=int(ubm.front_end["delta_width"]))[speech_idx]
+            n_stats, first_stats = segment_statistics(ubm.gmm, xu, segments)
+            del xu
+            clusters = link_clusters(n_stats, first_stats, bic.labels, ubm=ubm,
+                                     config=cfg.cluster, min_clusters=lo, max_clusters=hi,
+                                     n_clusters=exact)
+            clusters.bic = bic.bic
         else:
             clusters = agglomerative_bic(xs, segments, config=cfg.cluster, frame_step=step,
                                          min_clusters=lo, max_clusters=hi, n_clusters=exact)
@@ -151,9 +170,11 @@ class Diarizer:
         reseg = resegment(xs, speech_labels, config=cfg.reseg, frame_step=step, seed=cfg.seed)
         frame_labels = np.full(len(mask), -1, dtype=np.int64)
         frame_labels[speech_idx] = reseg.labels
+        frame_labels = absorb_short_turns(
+            frame_labels, min_frames=int(round(cfg.reseg.shortest_turn / step)))
         notify("resegmentation", 1, 1)
 
-        names = [f"SPEAKER_{k:02d}" for k in range(len(reseg.models))]
+        names = [f"SPEAKER_{k:02d}" for k in range(reseg.posteriors.shape[1])]
         result.turns = sorted(_labels_to_turns(frame_labels, names, step))
         post = np.zeros((len(mask), len(names)), dtype=np.float32)
         post[speech_idx] = reseg.posteriors
@@ -184,6 +205,13 @@ class _FrontEnd:
     energy: np.ndarray  # (n_frames,) dBFS
     sad_mfcc: np.ndarray  # (n_frames, n_mfcc): the speech detector's front end
     duration: float  # seconds
+    ubm_mfcc: np.ndarray | None = None  # the UBM's front end, where it differs from mfcc's
+
+
+def _same_speaker_features(features, ubm) -> bool:
+    """Whether the clustering features (`features`) are the ones the UBM was trained on."""
+    return (features.cmvn and features.deltas == bool(ubm.front_end["deltas"])
+            and (not features.deltas or features.delta_width == int(ubm.front_end["delta_width"])))
 
 
 def _labels_to_turns(labels: np.ndarray, names: list[str], step: float) -> list[Turn]:

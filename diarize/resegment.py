@@ -168,6 +168,11 @@ def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_s
     -------
     ResegResult
     """
+    if config.iterations == 0:  # no resegmentation: the clustering's labels are final
+        labels = relabel(labels)
+        post = np.zeros((len(labels), int(labels.max()) + 1 if len(labels) else 0), dtype=np.float32)
+        post[np.arange(len(labels)), labels] = 1.0
+        return ResegResult(labels, post, [])
     block = max(1, int(config.smooth_frames))
     min_blocks = max(1, int(round(config.min_turn / (frame_step * block))))
     labels = relabel(labels)
@@ -197,3 +202,49 @@ def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_s
     post /= post.sum(axis=1, keepdims=True)
     post = np.repeat(post, block, axis=0)[: len(X)].astype(np.float32)
     return ResegResult(labels, post, [models[k] for k in keep])
+
+
+def absorb_short_turns(labels: np.ndarray, *, min_frames: int) -> np.ndarray:
+    """Give every speaker run shorter than `min_frames` to a neighbouring speaker.
+
+    Where a speaker change meets a pause, the decoder's blocks can leave a sliver of a
+    speaker a few frames long. The shortest such run goes first: to the longer of the
+    speaker runs it touches, or, touching none (speech between two pauses), it becomes
+    non-speech. Repeated until no speaker run is shorter than `min_frames`.
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (n_frames,)
+        Speaker of every frame, -1 for non-speech.
+    min_frames : int, keyword-only
+
+    Returns
+    -------
+    ndarray of int, shape (n_frames,)
+    """
+    from .sad import runs
+
+    out = np.array(labels, dtype=np.int64, copy=True)
+    if min_frames <= 1 or len(out) == 0:
+        return out
+    s, e, v = runs(out)
+    s, e, v = list(s), list(e), list(v)
+    while True:
+        length = np.asarray(e) - np.asarray(s)
+        short = np.flatnonzero((np.asarray(v) >= 0) & (length < min_frames))
+        if len(short) == 0:
+            break
+        i = int(short[np.argmin(length[short])])  # shortest first; ties: earliest
+        cands = [j for j in (i - 1, i + 1) if 0 <= j < len(v) and v[j] >= 0]
+        if not cands:
+            v[i] = -1
+        else:
+            v[i] = v[max(cands, key=lambda j: (e[j] - s[j], -j))]
+        # Merge run i with equal neighbours.
+        for j in (i + 1, i):
+            if 0 < j < len(v) and v[j] == v[j - 1]:
+                e[j - 1] = e[j]
+                del s[j], e[j], v[j]
+    for a, b, k in zip(s, e, v):
+        out[a:b] = k
+    return out

@@ -1,0 +1,236 @@
+"""Train the universal background model (UBM) that speaker comparison MAP-adapts.
+
+    python scripts/train_ubm.py [--train-dir ../shared/train] [--out diarize/data/ubm.npz]
+        [--components 64] [--copies 2] [--exclude-speakers-of SIM.json ...]
+
+The UBM is a diagonal-covariance GMM of what voices in general look like, in exactly the
+features the pipeline compares speakers with (:func:`diarize.features.speaker_features`):
+MFCC c1.. normalised over the speech of the *recording*. A training utterance holds one
+voice, and normalising it alone would remove that voice's mean, so utterances are first
+grouped into pseudo-recordings of several speakers (``--speakers-per-group``), and each
+group goes through the runtime front end: MFCCs, the shipped speech detector, and CMVN
+over the group's speech. ``--copies`` - 1 further copies of every group are degraded the
+way ``scripts/train_sad.py`` degrades speech (reverberation, coloured or hum noise at
+5-30 dB SNR, telephone band), because recordings are rarely as clean as read speech.
+
+Material: ``../shared/train/speech`` (LibriSpeech, CC BY 4.0: 176 utterances, 131
+speakers, 32 minutes). ``--exclude-speakers-of`` drops the speakers listed in simulated
+conversations' ``.json`` files, to measure on those conversations as if their voices were
+new. The model is saved with ``np.savez`` (plain arrays, no pickle) together with the
+front end it was trained on. Deterministic for a seed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from diarize.config import FeatureConfig, SadConfig  # noqa: E402
+from diarize.features import mfcc, speaker_features  # noqa: E402
+from diarize.gmm import GaussianMixture  # noqa: E402
+from diarize.sad import detect_speech  # noqa: E402
+from diarize.speakers import FRONT_END_FIELDS, save_ubm  # noqa: E402
+from train_sad import noise, reverb, telephone  # noqa: E402
+
+SR = 16000
+HOP = 160
+
+
+def read_speakers(train_dir: Path) -> dict[str, str]:
+    """utterance path (relative to train_dir) -> speaker id."""
+    with open(train_dir / "speakers.csv", newline="") as f:
+        return {row["file"]: row["speaker"] for row in csv.DictReader(f)}
+
+
+def make_groups(utterances: list[tuple[Path, str]], *, per_group: int, rng) -> list[list[Path]]:
+    """Shuffle utterances into groups of `per_group` utterances of distinct speakers."""
+    pool = list(utterances)
+    order = rng.permutation(len(pool))
+    pool = [pool[i] for i in order]
+    groups: list[list[Path]] = []
+    while pool:
+        group, speakers, rest = [], set(), []
+        for path, spk in pool:
+            if len(group) < per_group and spk not in speakers:
+                group.append(path)
+                speakers.add(spk)
+            else:
+                rest.append((path, spk))
+        groups.append(group)
+        pool = rest
+    return groups
+
+
+def group_features(args) -> tuple[np.ndarray, np.ndarray]:
+    """Speech frames of one pseudo-recording, in the pipeline's speaker features, and
+    the index (into the group) of the utterance each frame comes from."""
+    paths, degrade, seed, deltas = args
+    rng = np.random.default_rng(seed)
+    parts = []
+    owner = []
+    for u, p in enumerate(paths):
+        y, sr = sf.read(p, dtype="float64")
+        if sr != SR:
+            raise SystemExit(f"{p}: expected {SR} Hz, got {sr}")
+        gain = 10 ** (rng.uniform(-6, 6) / 20)  # speakers at different levels, as in meetings
+        parts.append(y * gain)
+        pause = np.zeros(int(rng.uniform(0.2, 1.0) * SR))
+        parts.append(pause)
+        owner += [u] * len(y) + [-1] * len(pause)
+    y = np.concatenate(parts)
+    owner = np.asarray(owner)
+    if degrade:
+        if rng.random() < 0.5:
+            y = reverb(rng, y)
+        if rng.random() < 0.7:
+            level = 10 * np.log10(np.mean(y ** 2) + 1e-20)
+            y = y + noise(rng, len(y)) * 10 ** ((level - rng.uniform(5, 30)) / 20)
+        if rng.random() < 0.25:
+            y = telephone(rng, y)
+    y = y / (np.max(np.abs(y)) + 1e-9) * 10 ** (rng.uniform(-30, -3) / 20)
+    feats, energy = mfcc(y.astype(np.float32), sample_rate=SR, config=FeatureConfig())
+    mask = detect_speech(feats, energy, config=SadConfig())
+    # The utterance a frame belongs to: the one under the frame's centre sample.
+    centre = np.minimum(np.arange(len(mask)) * HOP + HOP // 2, len(owner) - 1)
+    frame_owner = owner[centre]
+    mask &= frame_owner >= 0
+    if not mask.any():
+        return (np.zeros((0, (feats.shape[1] - 1) * (2 if deltas else 1)), dtype=np.float32),
+                np.zeros(0, dtype=np.int64))
+    x = speaker_features(feats, mask, deltas=deltas)
+    return x[mask], frame_owner[mask]
+
+
+def nuisance_directions(ubm: GaussianMixture, frames: list[np.ndarray], owners: list[np.ndarray],
+                        speakers: list[list[str]], *, chunk_frames: int, relevance_factor: float,
+                        rank: int) -> np.ndarray:
+    """The `rank` directions of supervector space in which one voice varies most.
+
+    Every utterance's speech is cut into chunks of `chunk_frames` frames, each chunk gets
+    its supervector, and chunks are centred on their speaker's mean (across utterances
+    and degraded copies): what is left is what changes within a voice (words, channel,
+    noise). Its top principal directions are removed before comparing speakers
+    (nuisance attribute projection, Solomonoff, Campbell and Boardman 2005).
+
+    Returns
+    -------
+    ndarray, shape (rank, C * D), orthonormal rows
+    """
+    from diarize.speakers import segment_statistics, supervectors
+
+    vecs, spk = [], []
+    for x, own, names in zip(frames, owners, speakers):
+        for u, name in enumerate(names):
+            idx = np.flatnonzero(own == u)
+            if len(idx) < chunk_frames:
+                continue
+            n_chunks = len(idx) // chunk_frames
+            xs = x[idx[: n_chunks * chunk_frames]]
+            segs = np.stack([np.arange(n_chunks) * chunk_frames,
+                             np.arange(1, n_chunks + 1) * chunk_frames], axis=1)
+            n, f = segment_statistics(ubm, xs, segs)
+            sv = supervectors(ubm, n, f, relevance_factor=relevance_factor)
+            sv /= np.linalg.norm(sv, axis=1, keepdims=True)  # cosine scoring ignores length
+            vecs.append(sv)
+            spk += [name] * len(sv)
+    v = np.concatenate(vecs)
+    spk = np.asarray(spk)
+    for name in np.unique(spk):
+        sel = spk == name
+        v[sel] -= v[sel].mean(axis=0)
+    _, sing, vt = np.linalg.svd(v, full_matrices=False)
+    print(f"nuisance: {len(v)} chunks of {chunk_frames} frames from {len(np.unique(spk))} speakers; "
+          f"top {rank} directions hold {100 * np.sum(sing[:rank] ** 2) / np.sum(sing ** 2):.1f} % "
+          f"of within-speaker variance", flush=True)
+    return vt[:rank]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--train-dir", type=Path, default=ROOT.parent / "shared" / "train")
+    ap.add_argument("--out", type=Path, default=ROOT / "diarize" / "data" / "ubm.npz")
+    ap.add_argument("--components", type=int, default=64)
+    ap.add_argument("--copies", type=int, default=2, help="copies of every group: 1 clean, the rest degraded")
+    ap.add_argument("--speakers-per-group", type=int, default=4)
+    ap.add_argument("--deltas", action="store_true", help="model MFCCs and their deltas")
+    ap.add_argument("--max-frames", type=int, default=400000, help="frames used for EM (subsampled)")
+    ap.add_argument("--exclude-speakers-of", nargs="*", type=Path, default=[],
+                    help="simulated conversations' .json files whose speakers are left out")
+    ap.add_argument("--nuisance-rank", type=int, default=0,
+                    help="within-speaker directions removed from supervectors (0: none)")
+    ap.add_argument("--chunk-frames", type=int, default=300,
+                    help="frames per chunk when estimating within-speaker variation")
+    ap.add_argument("--relevance-factor", type=float, default=16.0,
+                    help="MAP relevance factor of the chunk supervectors (as cluster.relevance_factor)")
+    ap.add_argument("--ubm", type=Path, help="reuse this UBM's GMM instead of training one")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=2)
+    a = ap.parse_args(argv)
+
+    train = a.train_dir
+    if not (train / "speakers.csv").is_file():
+        print(f"train_ubm: error: {train}: no speakers.csv (expected ../shared/train)", file=sys.stderr)
+        return 1
+    spk_of = read_speakers(train)
+    excluded: set[str] = set()
+    for j in a.exclude_speakers_of:
+        excluded.update(json.loads(j.read_text())["speakers"])
+    utterances = sorted((train / f, s) for f, s in spk_of.items() if s not in excluded)
+    if not utterances:
+        print("train_ubm: error: no training utterances left", file=sys.stderr)
+        return 1
+    t0 = time.perf_counter()
+    rng = np.random.default_rng(a.seed)
+    jobs = []
+    for copy in range(a.copies):
+        for g, paths in enumerate(make_groups(utterances, per_group=a.speakers_per_group, rng=rng)):
+            jobs.append(([str(p) for p in paths], copy > 0, [a.seed, copy, g], a.deltas))
+    with Pool(a.jobs) as pool:
+        out = pool.map(group_features, jobs, chunksize=4)
+    frames = [f for f, _ in out]
+    owners = [o for _, o in out]
+    spk_of_path = {str(p): s for p, s in utterances}
+    group_speakers = [[spk_of_path[p] for p in job[0]] for job in jobs]
+    x = np.concatenate(frames)
+    print(f"{len(utterances)} utterances of {len({s for _, s in utterances})} speakers "
+          f"({len(excluded)} speakers excluded), {len(jobs)} pseudo-recordings: "
+          f"{len(x)} speech frames ({time.perf_counter() - t0:.0f} s)", flush=True)
+    if len(x) > a.max_frames:
+        x = x[np.sort(rng.choice(len(x), a.max_frames, replace=False))]
+    if a.ubm is not None:
+        from diarize.speakers import load_ubm
+        ubm = load_ubm(str(a.ubm)).gmm
+    else:
+        ubm = GaussianMixture(a.components, covariance_type="diag", max_iter=200, tol=1e-4,
+                              reg_covar=1e-3, random_state=a.seed, init_params="k-means++",
+                              dtype=np.float32).fit(x)
+    print(f"UBM: {a.components} components on {len(x)} frames of {x.shape[1]} features, "
+          f"mean log-likelihood {ubm.score(x):.3f}, {ubm.n_iter_} EM iterations "
+          f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    fcfg = FeatureConfig()
+    front = {k: getattr(fcfg, k) for k in FRONT_END_FIELDS}
+    front["deltas"] = bool(a.deltas)
+    front["delta_width"] = fcfg.delta_width
+    nap = None
+    if a.nuisance_rank > 0:
+        nap = nuisance_directions(ubm, frames, owners, group_speakers, chunk_frames=a.chunk_frames,
+                                  relevance_factor=a.relevance_factor, rank=a.nuisance_rank)
+    save_ubm(a.out, ubm, front_end=front, nuisance=nap)
+    print(f"wrote {a.out} ({a.out.stat().st_size // 1024} KB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
