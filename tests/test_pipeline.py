@@ -163,3 +163,23 @@ def test_dp_count_method_from_the_command_line(tmp_path):
     assert 1 <= len(dp.speakers) <= 4
     bad = CliRunner().invoke(main, [str(FIXTURES / "three_speakers.wav"), "--count-method", "x"])
     assert bad.exit_code == 2
+
+
+@pytest.mark.parametrize("overrides", [
+    {},
+    {"cluster__link_method": "ubm"},
+    # a decoder that switches speaker freely leaves slivers everywhere
+    {"reseg__switch_penalty": 0.0, "reseg__smooth_frames": 1, "reseg__min_turn": 0.0},
+    {"reseg__shortest_turn": 1.0},
+])
+def test_no_turn_shorter_than_shortest_turn(overrides):
+    diarizer = Diarizer(**overrides)
+    result = diarizer(FIXTURES / "two_speakers.wav")
+    shortest = diarizer.config.reseg.shortest_turn
+    assert shortest > 0 and result.turns
+    for turn in result.turns:
+        assert turn.end - turn.start >= shortest - 1e-9, turn
+    # turns of one speaker do not overlap or touch (a touching pair would be one turn)
+    for spk in {t.speaker for t in result.turns}:
+        own = sorted((t.start, t.end) for t in result.turns if t.speaker == spk)
+        assert all(b[0] > a[1] for a, b in zip(own, own[1:]))
