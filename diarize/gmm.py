@@ -1407,6 +1407,11 @@ class GaussianMixture(BaseMixture):
             raise ConfigError(f"relevance_factor must be a finite number >= 0, got {relevance_factor!r}.")
         if not params or set(params) - set("wmv"):
             raise ConfigError(f"params must be made of 'w', 'm' and 'v', got {params!r}.")
+        if "v" in params and "m" not in params:
+            raise ConfigError(
+                "Variance adaptation needs the means adapted too (Reynolds' update is about "
+                "the adapted means): use params='mv' or 'wmv'."
+            )
         if "v" in params and self.covariance_type != "diag":
             raise ConfigError(
                 "Variance adaptation needs covariance_type='diag'; adapt means and weights "
@@ -1511,8 +1516,11 @@ def map_adapted_means(means, n, first, *, relevance_factor):
     ndarray of shape (..., n_components, n_features)
     """
     r = float(relevance_factor)
-    denom = np.maximum(np.asarray(n, dtype=np.float64) + r, np.finfo(np.float64).tiny)
-    return (np.asarray(first, dtype=np.float64) + r * means) / denom[..., None]
+    n = np.asarray(n, dtype=np.float64)
+    denom = np.maximum(n + r, np.finfo(np.float64).tiny)
+    out = (np.asarray(first, dtype=np.float64) + r * means) / denom[..., None]
+    # A component that saw no data keeps its prior mean (only possible with r = 0).
+    return np.where((n + r > 0)[..., None], out, np.broadcast_to(means, out.shape))
 
 
 # ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ Both adapt to the recording's level, so quiet recordings work.
 
 from __future__ import annotations
 
+import zipfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -95,7 +96,7 @@ def load_model(path: str | None = None) -> tuple[GaussianMixture, GaussianMixtur
     try:
         with np.load(p, allow_pickle=False) as d:
             data = {k: d[k] for k in d.files}
-    except OSError as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
         raise ConfigError(f"cannot read SAD model {p}: {exc}") from None
     models = []
     for prefix in ("speech/", "nonspeech/"):

@@ -121,9 +121,6 @@ def test_nuisance_of_wrong_shape_is_config_error(tmp_path):
         load_ubm(str(path))
 
 
-@pytest.mark.xfail(strict=True, raises=Exception, reason=(
-    "bug: load_ubm catches only OSError/ValueError; a truncated .npz raises "
-    "zipfile.BadZipFile, which escapes"))
 def test_truncated_ubm_file_is_config_error(tmp_path):
     gmm, _ = small_gmm()
     good = tmp_path / "good.npz"
