@@ -418,3 +418,106 @@ def link_clusters(n: np.ndarray, first: np.ndarray, labels: np.ndarray, *, ubm,
     for new, i in enumerate(active):
         lut[members[i]] = new
     return ClusterResult(relabel(lut[labels]), {}, similarity)
+
+
+def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: ClusterConfig,
+                      min_clusters: int = 1, max_clusters: int = 10,
+                      n_clusters: int | None = None) -> ClusterResult:
+    """Merge clusters by the cross-likelihood ratio of UBM-adapted speaker models.
+
+    The second clustering stage (LIUM's CLR clustering, Barras et al. 2006), after BIC
+    merging has over-segmented on purpose. Each cluster's model is the UBM with its means
+    MAP-adapted to the cluster's frames; two clusters i, j score
+
+        CLR(i, j) = mean_{x in i} log p(x | M_j) / p(x | UBM) + mean_{x in j} log p(x | M_i) / p(x | UBM),
+
+    the per-frame gain in likelihood from explaining each cluster by the other's voice
+    rather than by voices in general. It is positive when the two sound alike and, being a
+    per-frame mean of normalised likelihood ratios, does not grow with the amount of
+    speech, so one threshold (``config.link_threshold``) serves every recording. The best
+    pair is merged and its model re-estimated from the pooled frames until no pair scores
+    above the threshold.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_frames, D)
+        Speech frames in the UBM's features.
+    labels : ndarray of int, shape (n_frames,)
+        Initial cluster of each frame, 0..K-1.
+    ubm : BackgroundModel, keyword-only
+    config : ClusterConfig, keyword-only
+    min_clusters, max_clusters : int, keyword-only
+        Bounds on the number of clusters returned (merging is forced above the maximum).
+    n_clusters : int, optional, keyword-only
+        Exact number of clusters.
+
+    Returns
+    -------
+    ClusterResult
+        `labels` per frame; `similarity` the CLR of every merge considered.
+    """
+    from .speakers import TopComponentScorer, label_statistics
+
+    labels = relabel(np.asarray(labels))
+    if len(labels) == 0:
+        return ClusterResult(labels, {})
+    gmm = ubm.gmm
+    k0 = int(labels.max()) + 1
+    cn, cf = label_statistics(gmm, X, labels, n_labels=k0)
+    r = config.relevance_factor
+    cap = config.link_max_frames
+
+    def sample(idx: np.ndarray) -> np.ndarray:
+        # Evenly spaced frames: a cluster's whole time span, at a bounded cost.
+        return idx if len(idx) <= cap else idx[np.linspace(0, len(idx) - 1, cap).astype(np.int64)]
+
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(k0 + 1))
+    frames = [sample(order[bounds[k]:bounds[k + 1]]) for k in range(k0)]
+    scorers = [TopComponentScorer(gmm, X[f], top=config.link_top_components) for f in frames]
+    means = [map_means(gmm, cn[k], cf[k], r) for k in range(k0)]
+    # a[i, j]: mean log-likelihood ratio of cluster i's frames under cluster j's model.
+    a = np.full((k0, k0), -np.inf)
+    for i in range(k0):
+        for j in range(k0):
+            if i != j:
+                a[i, j] = scorers[i].mean_llr(means[j])
+    members = [[i] for i in range(k0)]
+    active = np.ones(k0, dtype=bool)
+    lo = min_clusters if n_clusters is None else n_clusters
+    hi = max_clusters if n_clusters is None else n_clusters
+    similarity: dict[int, float] = {}
+    while active.sum() > max(lo, 1):
+        k = int(active.sum())
+        clr = a + a.T
+        i, j = divmod(int(np.argmax(clr)), k0)
+        best = float(clr[i, j])
+        similarity[k - 1] = best
+        if best <= config.link_threshold and k <= hi:
+            break
+        i, j = min(i, j), max(i, j)
+        cn[i] += cn[j]
+        cf[i] += cf[j]
+        means[i] = map_means(gmm, cn[i], cf[i], r)
+        frames[i] = sample(np.sort(np.concatenate([frames[i], frames[j]])))
+        scorers[i] = TopComponentScorer(gmm, X[frames[i]], top=config.link_top_components)
+        members[i].extend(members[j])
+        members[j] = []
+        active[j] = False
+        a[j, :] = -np.inf
+        a[:, j] = -np.inf
+        for m in np.flatnonzero(active):
+            if m != i:
+                a[i, m] = scorers[i].mean_llr(means[m])
+                a[m, i] = scorers[m].mean_llr(means[i])
+    lut = np.empty(k0, dtype=np.int64)
+    for new, i in enumerate(np.flatnonzero(active)):
+        lut[members[i]] = new
+    return ClusterResult(relabel(lut[labels]), {}, similarity)
+
+
+def map_means(gmm, n: np.ndarray, first: np.ndarray, relevance_factor: float) -> np.ndarray:
+    """MAP-adapted means (C, D) of one cluster from its statistics (C,), (C, D)."""
+    from .gmm import map_adapted_means
+
+    return map_adapted_means(gmm.means_, n, first, relevance_factor=relevance_factor)

@@ -13,7 +13,8 @@ import numpy as np
 
 from ._threads import pipeline_threads
 from .audio import load_audio, prepare_signal
-from .cluster import agglomerative_bic, dp_cluster, link_clusters, segment_speech
+from .cluster import (agglomerative_bic, dp_cluster, link_clusters, link_clusters_clr,
+                      segment_speech)
 from .config import Config, load_config
 from .errors import AudioError
 from .features import mfcc, speaker_features
@@ -139,6 +140,7 @@ class Diarizer:
         segments = segment_speech(mask, seg_frames=seg_frames,
                                   max_segments=cfg.cluster.max_segments)
         lo, hi, exact = self._speaker_bounds(len(segments))
+        speech_labels = None  # of every speech frame; set by the stages that work on frames
         if cfg.cluster.count_method == "dp" and exact is None:
             clusters = dp_cluster(xs, segments, config=cfg.cluster, min_clusters=lo,
                                   max_clusters=hi, seed=cfg.seed)
@@ -152,16 +154,24 @@ class Diarizer:
                 else speaker_features(front.ubm_mfcc if front.ubm_mfcc is not None else feats,
                                       mask, deltas=bool(ubm.front_end["deltas"]),
                                       delta_width=int(ubm.front_end["delta_width"]))[speech_idx]
-            n_stats, first_stats = segment_statistics(ubm.gmm, xu, segments)
-            del xu
-            clusters = link_clusters(n_stats, first_stats, bic.labels, ubm=ubm,
-                                     config=cfg.cluster, min_clusters=lo, max_clusters=hi,
-                                     n_clusters=exact)
+            init = np.repeat(bic.labels, segments[:, 1] - segments[:, 0])
+            if cfg.cluster.link_score == "clr":
+                clusters = link_clusters_clr(xu, init, ubm=ubm, config=cfg.cluster,
+                                             min_clusters=lo, max_clusters=hi, n_clusters=exact)
+                speech_labels = clusters.labels
+            else:
+                n_stats, first_stats = segment_statistics(ubm.gmm, xu, segments)
+                clusters = link_clusters(n_stats, first_stats, bic.labels, ubm=ubm,
+                                         config=cfg.cluster, min_clusters=lo, max_clusters=hi,
+                                         n_clusters=exact)
+                speech_labels = np.repeat(clusters.labels, segments[:, 1] - segments[:, 0])
             clusters.bic = bic.bic
+            del xu
         else:
             clusters = agglomerative_bic(xs, segments, config=cfg.cluster, frame_step=step,
                                          min_clusters=lo, max_clusters=hi, n_clusters=exact)
-        speech_labels = np.repeat(clusters.labels, segments[:, 1] - segments[:, 0])
+        if speech_labels is None:
+            speech_labels = np.repeat(clusters.labels, segments[:, 1] - segments[:, 0])
         result.bic = clusters.bic
         result.bic_choice = clusters.n_clusters
         notify("clustering", 1, 1)
