@@ -147,10 +147,6 @@ def nuisance_directions(ubm: GaussianMixture, frames: list[np.ndarray], owners: 
             spk += [name] * len(sv)
     v = np.concatenate(vecs)
     spk = np.asarray(spk)
-    means = np.stack([v[spk == name].mean(axis=0) for name in np.unique(spk)])
-    means -= means.mean(axis=0)
-    _, sb, vb = np.linalg.svd(means, full_matrices=False)
-    np.save("/tmp/sw/voices.npy", vb)
     for name in np.unique(spk):
         sel = spk == name
         v[sel] -= v[sel].mean(axis=0)
