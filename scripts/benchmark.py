@@ -1,10 +1,11 @@
 #!/usr/bin/env python
-"""Diarize every recording of some folders, score it, and print a Markdown table per folder.
+"""Diarize every recording of some folders, score it, and print Markdown tables per folder.
 
 Usage::
 
     python scripts/benchmark.py [DIR ...] [--preset NAME] [--config FILE]
-        [--set KEY=VALUE ...] [--jobs N] [--count-methods bic,dp]
+        [--set KEY=VALUE ...] [--jobs N]
+        [--variant NAME:KEY=VALUE[;KEY=VALUE...] ... | --count-methods bic,dp]
         [--json OUT] [--save-rttm DIR]
 
 Every ``*.wav`` / ``*.flac`` in a folder with a reference ``<stem>.rttm`` beside it is
@@ -17,13 +18,35 @@ both with NIST md-eval semantics (see docs/eval.md):
 ``<stem>.uem`` is used as the scored region when present. The default folders are
 ``../shared/eval/real`` and ``../shared/eval/sim`` relative to the repository root.
 
-Reported per folder: DER and its parts in both conditions, JER (full condition),
-speaker-count accuracy (hypothesis vs reference speakers with speech in the scored
-region: exact match %, mean absolute error), the real-time factor (processing seconds
-per audio second: wall-clock with ``--jobs 1``, CPU seconds with more jobs, since
-parallel wall-clock time says little per file) and the peak resident memory of the
-process, or of the largest worker with ``--jobs`` > 1 (``getrusage`` maxrss; it only
-grows, so a later folder's figure includes the earlier folders').
+Variants: ``--config``, ``--preset`` and ``--set`` make one configuration. Each
+``--variant NAME:KEY=VALUE[;KEY=VALUE...]`` (repeatable) is that configuration with more
+overrides (values parsed like ``--set``, applied after it; ``NAME:`` alone is the
+configuration as it is), and the whole benchmark runs once per variant, e.g.::
+
+    --variant "bic-only:cluster.link_method=none" --variant "ubm-link:cluster.link_method=ubm"
+
+``--count-methods bic,dp`` is a shorthand for one variant per ``cluster.count_method``
+value; it cannot be combined with ``--variant``. Every table has one row per variant.
+
+Three tables per folder:
+
+1. **Totals**: DER and its parts in both conditions, JER (full condition), speaker-count
+   accuracy (hypothesis vs reference speakers with speech in the scored region: exact
+   match %, mean absolute error), the real-time factor (processing seconds per audio
+   second: wall-clock with ``--jobs 1``, CPU seconds with more jobs, since parallel
+   wall-clock time says little per file) and the peak resident memory of the process, or
+   of the largest worker with ``--jobs`` > 1 (``getrusage`` maxrss; it only grows, so a
+   later folder's or variant's figure includes the earlier ones').
+2. **Per reference speaker count** (buckets 1, 2, 3-4, 5+; only buckets with files are
+   shown, and a file with no reference speech in its scored region falls in bucket 0):
+   files, fair and full DER (total error over total scored time of the bucket's files),
+   speaker count exact % and MAE.
+3. **Speaker count per file**: reference speakers, then per variant the hypothesis
+   speakers (a wrong count in **bold**) and the fair DER.
+
+``--json OUT`` writes, per folder and variant, the per-file scores and counts, the totals,
+the buckets and the variant's overrides. ``--save-rttm DIR`` writes every hypothesis
+(into ``DIR/<variant>/`` when there are several variants).
 
 A recording the pipeline fails on is scored with an empty hypothesis (all its speech
 missed), listed on stderr, and makes the script exit with status 1.
@@ -34,6 +57,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
+import re
 import resource
 import sys
 import time
@@ -153,7 +177,75 @@ def run_all(tasks: list[tuple[str, str]], cfg, jobs: int) -> list[Run]:
 # --------------------------------------------------------------------- scoring
 
 @dataclass
+class FileScore:
+    """One recording's scores (condition -> score, summed over its reference keys)."""
+
+    name: str
+    scores: dict[str, DiarizationScore]
+    error: str | None = None
+
+    @property
+    def ref_speakers(self) -> int:
+        """Reference speakers with speech in the scored region."""
+        return self.scores["full"].ref_speakers
+
+    @property
+    def hyp_speakers(self) -> int:
+        """Hypothesis speakers with speech in the scored region."""
+        return self.scores["full"].hyp_speakers
+
+    @property
+    def count_correct(self) -> bool:
+        return self.hyp_speakers == self.ref_speakers
+
+
+@dataclass
+class SetScore:
+    """A set of recordings (a folder or a speaker-count bucket) scored as one."""
+
+    n_files: int
+    scores: dict[str, DiarizationScore]     # condition -> sum over the files
+    exact: float                            # % of files with the right speaker count
+    mae: float                              # mean absolute speaker-count error
+
+
+def count_bucket(ref_speakers: int) -> str:
+    """The speaker-count bucket of a recording with `ref_speakers` reference speakers."""
+    if ref_speakers <= 0:
+        return "0"
+    if ref_speakers <= 2:
+        return str(ref_speakers)
+    return "3-4" if ref_speakers <= 4 else "5+"
+
+
+BUCKETS = ("0", "1", "2", "3-4", "5+")     # table order of count_bucket's values
+
+
+def aggregate(files: list[FileScore]) -> SetScore:
+    """Sum the files' error and scored times per condition (so a DER is total error over
+    total scored time, not a mean of per-file DERs) and measure their speaker counts."""
+    n = len(files)
+    count_errors = [abs(f.hyp_speakers - f.ref_speakers) for f in files]
+    return SetScore(
+        n_files=n,
+        scores={cond: sum((f.scores[cond] for f in files), DiarizationScore()) for cond in CONDITIONS},
+        exact=100.0 * sum(e == 0 for e in count_errors) / n if n else 0.0,
+        mae=sum(count_errors) / n if n else 0.0,
+    )
+
+
+def bucket_scores(files: list[FileScore]) -> dict[str, SetScore]:
+    """`aggregate` per reference speaker-count bucket, in BUCKETS order, non-empty only."""
+    groups: dict[str, list[FileScore]] = {}
+    for f in files:
+        groups.setdefault(count_bucket(f.ref_speakers), []).append(f)
+    return {b: aggregate(groups[b]) for b in BUCKETS if b in groups}
+
+
+@dataclass
 class FolderResult:
+    """One folder diarized with one variant."""
+
     name: str
     n_files: int
     audio_seconds: float
@@ -164,6 +256,8 @@ class FolderResult:
     rtf: float
     peak_mb: float
     failed: list[str]
+    files: list[FileScore] = field(default_factory=list)
+    buckets: dict[str, SetScore] = field(default_factory=dict)
 
 
 def score_folder(name: str, folder: Path, runs: list[Run], jobs: int) -> FolderResult:
@@ -184,7 +278,8 @@ def score_folder(name: str, folder: Path, runs: list[Run], jobs: int) -> FolderR
         uem_path = folder / f"{stem}.uem"
         if uem_path.exists():
             uem.update(read_uem(uem_path))
-    scores, per_file = {}, {Path(r.path).name: {} for r in runs}
+    scores: dict[str, DiarizationScore] = {}
+    file_scores: dict[str, dict[str, DiarizationScore]] = {r.path: {} for r in runs}
     for condition, (collar, skip_overlap) in CONDITIONS.items():
         with warnings.catch_warnings():
             # recordings without a .uem are scored over their reference extent on purpose
@@ -193,59 +288,150 @@ def score_folder(name: str, folder: Path, runs: list[Run], jobs: int) -> FolderR
                                   skip_overlap=skip_overlap)
         scores[condition] = evaluation.total
         for run in runs:
-            total = sum((evaluation.files[k] for k in file_keys[run.path] if k in evaluation.files),
-                        DiarizationScore())
-            per_file[Path(run.path).name][condition] = total.as_dict()
-    count_errors = []
-    for run in runs:
-        full = per_file[Path(run.path).name]["full"]
-        count_errors.append(abs(full["hyp_speakers"] - full["ref_speakers"]))
-        per_file[Path(run.path).name].update(
+            file_scores[run.path][condition] = sum(
+                (evaluation.files[k] for k in file_keys[run.path] if k in evaluation.files),
+                DiarizationScore())
+    files = [FileScore(Path(r.path).name, file_scores[r.path], r.error) for r in runs]
+    per_file = {}
+    for run, f in zip(runs, files):
+        per_file[f.name] = {cond: s.as_dict() for cond, s in f.scores.items()}
+        per_file[f.name].update(
             uri=run.uri, duration=run.duration, wall_seconds=run.wall, cpu_seconds=run.cpu,
-            maxrss_mb=run.maxrss_mb, error=run.error)
+            maxrss_mb=run.maxrss_mb, error=run.error, speaker_bucket=count_bucket(f.ref_speakers))
+    counts = aggregate(files)
     audio = sum(r.duration for r in runs)
     busy = sum(r.cpu if jobs > 1 else r.wall for r in runs)
-    n = len(runs)
     return FolderResult(
-        name=name, n_files=n, audio_seconds=audio, scores=scores, per_file=per_file,
-        exact=100.0 * sum(e == 0 for e in count_errors) / n if n else 0.0,
-        mae=sum(count_errors) / n if n else 0.0,
+        name=name, n_files=len(runs), audio_seconds=audio, scores=scores, per_file=per_file,
+        exact=counts.exact, mae=counts.mae,
         rtf=busy / audio if audio > 0 else float("nan"),
         peak_mb=max([r.maxrss_mb for r in runs] +
                     [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * MAXRSS_TO_MB if jobs <= 1 else 0.0]),
         failed=[r.path for r in runs if r.error],
+        files=files, buckets=bucket_scores(files),
     )
 
 
 # ---------------------------------------------------------------------- output
 
-def markdown(folder: str, rows: dict[str, FolderResult], jobs: int) -> str:
-    """One table for a folder; one row per count method (or one row)."""
-    first = next(iter(rows.values()))
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    """Markdown table lines; a `|` inside a cell is escaped."""
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+    return [line(head), "|" + "---|" * len(head)] + [line(r) for r in rows]
+
+
+def totals_table(rows: dict[str, FolderResult], jobs: int) -> list[str]:
+    """Table 1: one row per variant, DER and its parts in both conditions, JER, counts,
+    speed and memory."""
     rtf_name = "RTF (CPU)" if jobs > 1 else "RTF"
-    head = ["method", "full DER", "miss", "FA", "conf", "fair DER", "miss", "FA", "conf",
+    head = ["variant", "full DER", "miss", "FA", "conf", "fair DER", "miss", "FA", "conf",
             "JER", "spk exact %", "spk MAE", rtf_name, "peak MB"]
-    lines = [f"### {folder} ({first.n_files} recordings, "
-             f"{first.audio_seconds / SECONDS_PER_MINUTE:.1f} min)", "",
-             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for method, r in rows.items():
+    body = []
+    for variant, r in rows.items():
         full, fair = r.scores["full"], r.scores["fair"]
-        cells = [method] + [f"{v:.2f}" for v in (
+        cells = [variant] + [f"{v:.2f}" for v in (
             full.der, full.missed_rate, full.false_alarm_rate, full.confusion_rate,
             fair.der, fair.missed_rate, fair.false_alarm_rate, fair.confusion_rate, full.jer)]
         cells += [f"{r.exact:.1f}", f"{r.mae:.2f}", f"{r.rtf:.3f}", f"{r.peak_mb:.0f}"]
         if r.failed:
             cells[0] += f" ({len(r.failed)} failed)"
-        lines.append("| " + " | ".join(cells) + " |")
-    lines.append("")
-    lines.append("DER and its parts in % of scored speaker time; full: collar 0, overlap scored; "
-                 "fair: collar 0.25 s per side, overlap skipped. JER in % (full).")
-    return "\n".join(lines) + "\n"
+        body.append(cells)
+    return _table(head, body)
+
+
+def bucket_table(rows: dict[str, FolderResult]) -> list[str]:
+    """Table 2: per reference speaker-count bucket, one row per variant."""
+    head = ["ref speakers", "files", "variant", "fair DER", "full DER", "spk exact %", "spk MAE"]
+    buckets = [b for b in BUCKETS if any(b in r.buckets for r in rows.values())]
+    body = []
+    for bucket in buckets:
+        for variant, r in rows.items():
+            s = r.buckets.get(bucket)
+            if s is None:  # cannot happen: the buckets depend on the reference only
+                continue
+            body.append([bucket, str(s.n_files), variant, f"{s.scores['fair'].der:.2f}",
+                         f"{s.scores['full'].der:.2f}", f"{s.exact:.1f}", f"{s.mae:.2f}"])
+    return _table(head, body)
+
+
+def _count_cell(f: FileScore | None) -> str:
+    """The hypothesis speaker count, in bold when wrong."""
+    if f is None:
+        return "-"
+    if f.error:
+        return "failed"
+    return str(f.hyp_speakers) if f.count_correct else f"**{f.hyp_speakers}**"
+
+
+def count_table(rows: dict[str, FolderResult]) -> list[str]:
+    """Table 3: one row per recording: reference speakers, then per variant the hypothesis
+    speakers and the fair DER."""
+    head = ["file", "ref spk"]
+    for variant in rows:
+        head += [f"{variant} spk", f"{variant} fair DER"]
+    by_name = {variant: {f.name: f for f in r.files} for variant, r in rows.items()}
+    first = next(iter(rows.values()))
+    body = []
+    for f in first.files:
+        cells = [f.name, str(f.ref_speakers)]
+        for variant in rows:
+            g = by_name[variant].get(f.name)
+            cells += [_count_cell(g), f"{g.scores['fair'].der:.2f}" if g else "-"]
+        body.append(cells)
+    return _table(head, body)
+
+
+def markdown(folder: str, rows: dict[str, FolderResult], jobs: int) -> str:
+    """A folder's three tables; one row per variant (or one row)."""
+    first = next(iter(rows.values()))
+    lines = [f"### {folder} ({first.n_files} recordings, "
+             f"{first.audio_seconds / SECONDS_PER_MINUTE:.1f} min)", ""]
+    lines += totals_table(rows, jobs)
+    lines += ["", "DER and its parts in % of scored speaker time; full: collar 0, overlap scored; "
+              "fair: collar 0.25 s per side, overlap skipped. JER in % (full).", ""]
+    lines += [f"#### {folder}: by reference speaker count", ""]
+    lines += bucket_table(rows)
+    lines += ["", "DER: total error over total scored time of the bucket's files.", ""]
+    lines += [f"#### {folder}: speaker count per file", ""]
+    lines += count_table(rows)
+    lines += ["", "spk: speakers with speech in the scored region; a wrong hypothesis count "
+              "is in **bold**. DER in %.", ""]
+    return "\n".join(lines)
+
+
+def to_json(rows: dict[str, FolderResult], overrides: dict[str, dict], jobs: int) -> dict:
+    """A folder's results for ``--json``: variant -> files, totals, buckets, counts."""
+    return {variant: {
+        "overrides": overrides.get(variant, {}),
+        "files": r.per_file,
+        "total": {cond: s.as_dict() for cond, s in r.scores.items()},
+        "speaker_count_exact": r.exact, "speaker_count_mae": r.mae,
+        "buckets": {bucket: {
+            "files": s.n_files,
+            "total": {cond: sc.as_dict() for cond, sc in s.scores.items()},
+            "speaker_count_exact": s.exact, "speaker_count_mae": s.mae,
+        } for bucket, s in r.buckets.items()},
+        "speaker_counts": {f.name: {
+            "ref_speakers": f.ref_speakers, "hyp_speakers": f.hyp_speakers,
+            "fair_der": f.scores["fair"].der, "full_der": f.scores["full"].der,
+            "failed": f.error is not None,
+        } for f in r.files},
+        "rtf": r.rtf, "rtf_kind": "cpu" if jobs > 1 else "wall",
+        "peak_mb": r.peak_mb, "audio_seconds": r.audio_seconds,
+    } for variant, r in rows.items()}
 
 
 # ------------------------------------------------------------------------ main
 
-def parse_set(items: list[str]) -> dict[str, object]:
+VARIANT_NAME = re.compile(r"[\w.+-]+")      # also a folder name under --save-rttm
+
+
+class UsageError(ValueError):
+    """A malformed option value (reported by argparse, exit status 2)."""
+
+
+def parse_set(items: list[str], option: str = "--set") -> dict[str, object]:
     """``KEY=VALUE`` pairs; values are TOML literals (``1.2``, ``true``, ``"dp"``), and a
     value that is not valid TOML is taken as a string (so ``--set cluster.count_method=dp``
     works without quotes)."""
@@ -253,12 +439,52 @@ def parse_set(items: list[str]) -> dict[str, object]:
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
-            raise SystemExit(f"benchmark: error: --set expects KEY=VALUE, got {item!r}")
+            raise UsageError(f"{option} expects KEY=VALUE, got {item!r}")
         try:
             out[key.strip()] = tomllib.loads(f"v = {value}")["v"]
         except tomllib.TOMLDecodeError:
             out[key.strip()] = value
     return out
+
+
+def parse_variant(text: str) -> tuple[str, dict[str, object]]:
+    """``NAME:KEY=VALUE[;KEY=VALUE...]`` -> (name, overrides); ``NAME:`` has none."""
+    name, sep, spec = text.partition(":")
+    name = name.strip()
+    if not sep or not VARIANT_NAME.fullmatch(name) or name in (".", ".."):
+        raise UsageError(f"--variant expects NAME:KEY=VALUE[;KEY=VALUE...] "
+                         f"with NAME made of letters, digits, '_', '.', '+', '-'; got {text!r}")
+    return name, parse_set([item for item in spec.split(";") if item.strip()], option="--variant")
+
+
+def variant_overrides(variants: list[str], count_methods: str | None) -> dict[str, dict[str, object]]:
+    """Variant name -> its overrides, from ``--variant`` or ``--count-methods``; empty when
+    neither is given (one run of the configuration as it is)."""
+    if variants and count_methods:
+        raise UsageError("--variant and --count-methods cannot be combined; "
+                         f"write the count methods as variants (--variant \"bic:{COUNT_METHOD_KEY}=bic\")")
+    if count_methods:
+        methods = [m.strip() for m in count_methods.split(",") if m.strip()]
+        return {m: {COUNT_METHOD_KEY: m} for m in methods}
+    out: dict[str, dict[str, object]] = {}
+    for text in variants:
+        name, overrides = parse_variant(text)
+        if name in out:
+            raise UsageError(f"--variant {name!r} given twice")
+        out[name] = overrides
+    return out
+
+
+def find_tasks(dirs: list[Path]) -> list[tuple[str, str]]:
+    """(folder name, audio path) of every recording with a reference beside it."""
+    tasks: list[tuple[str, str]] = []
+    for d in dirs:
+        for path in sorted(p for p in d.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES):
+            if (d / f"{path.stem}.rttm").exists():
+                tasks.append((d.name, str(path)))
+            else:
+                print(f"benchmark: note: {path}: no reference {path.stem}.rttm, skipped", file=sys.stderr)
+    return tasks
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -269,8 +495,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--preset", help="Configuration preset.")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="Override a configuration key (dotted), value as a TOML literal; repeatable.")
+    parser.add_argument("--variant", dest="variants", action="append", default=[],
+                        metavar="NAME:KEY=VALUE[;KEY=VALUE...]",
+                        help="Also run the benchmark with these overrides (after --set), shown as row "
+                             "NAME; repeatable. 'NAME:' alone is the configuration as it is.")
     parser.add_argument("--jobs", type=int, default=1, help="Recordings diarized in parallel (default 1).")
-    parser.add_argument("--count-methods", help="Comma-separated cluster.count_method values, run one after the other.")
+    parser.add_argument("--count-methods", help="Comma-separated cluster.count_method values, run one after the "
+                                                "other (one variant each; not with --variant).")
     parser.add_argument("--json", dest="json_out", type=Path, help="Also write per-file results here.")
     parser.add_argument("--save-rttm", type=Path, help="Write each hypothesis RTTM into this folder.")
     args = parser.parse_args(argv)
@@ -280,53 +511,48 @@ def main(argv: list[str] | None = None) -> int:
     from diarize.config import load_config
 
     try:
+        variants = variant_overrides(args.variants, args.count_methods)
         cfg = load_config(args.config, preset=args.preset)
         overrides = parse_set(args.overrides)
         if overrides:
             cfg = cfg.replace(**overrides)
-        methods = [m.strip() for m in args.count_methods.split(",") if m.strip()] if args.count_methods else []
-        configs = {m: cfg.replace(**{COUNT_METHOD_KEY: m}) for m in methods} or {"config": cfg}
+        configs = {name: cfg.replace(**o) if o else cfg for name, o in variants.items()} or {"config": cfg}
         for c in configs.values():
             if hasattr(c, "validate"):
                 c.validate()
-    except DiarizeError as exc:
+    except (UsageError, DiarizeError) as exc:
         parser.error(str(exc))
 
     dirs = [d.resolve() for d in (args.dirs or DEFAULT_DIRS)]
     for d in dirs:
         if not d.is_dir():
             parser.error(f"{d}: no such folder")
-    tasks: list[tuple[str, str]] = []
-    for d in dirs:
-        for path in sorted(p for p in d.iterdir() if p.suffix.lower() in AUDIO_SUFFIXES):
-            if (d / f"{path.stem}.rttm").exists():
-                tasks.append((d.name, str(path)))
-            else:
-                print(f"benchmark: note: {path}: no reference {path.stem}.rttm, skipped", file=sys.stderr)
+    tasks = find_tasks(dirs)
     if not tasks:
         parser.error("no recordings with a reference found")
     if args.save_rttm is not None:
         args.save_rttm.mkdir(parents=True, exist_ok=True)
 
-    results: dict[str, dict[str, FolderResult]] = {}    # folder -> method -> result
+    results: dict[str, dict[str, FolderResult]] = {}    # folder -> variant -> result
     failed = False
     try:
-        for method, method_cfg in configs.items():
+        for variant, variant_cfg in configs.items():
             if len(configs) > 1:
-                print(f"benchmark: {COUNT_METHOD_KEY} = {method}", file=sys.stderr)
-            runs = run_all(tasks, method_cfg, args.jobs)
+                settings = "; ".join(f"{k}={v!r}" for k, v in variants[variant].items()) or "no overrides"
+                print(f"benchmark: variant {variant} ({settings})", file=sys.stderr)
+            runs = run_all(tasks, variant_cfg, args.jobs)
             for d in dirs:
                 folder_runs = [r for r in runs if Path(r.path).parent == d]
                 if not folder_runs:
                     continue
                 res = score_folder(d.name, d, folder_runs, args.jobs)
-                results.setdefault(d.name, {})[method] = res
+                results.setdefault(d.name, {})[variant] = res
                 for path in res.failed:
                     failed = True
                     print(f"benchmark: error: {path}: "
                           f"{next(r.error for r in folder_runs if r.path == path)}", file=sys.stderr)
             if args.save_rttm is not None:
-                target = args.save_rttm / method if len(configs) > 1 else args.save_rttm
+                target = args.save_rttm / variant if len(configs) > 1 else args.save_rttm
                 target.mkdir(parents=True, exist_ok=True)
                 for r in runs:
                     if not r.error:
@@ -338,17 +564,8 @@ def main(argv: list[str] | None = None) -> int:
     for folder, rows in results.items():
         print(markdown(folder, rows, args.jobs))
     if args.json_out is not None:
-        data = {
-            folder: {method: {
-                "files": r.per_file,
-                "total": {cond: s.as_dict() for cond, s in r.scores.items()},
-                "speaker_count_exact": r.exact, "speaker_count_mae": r.mae,
-                "rtf": r.rtf, "rtf_kind": "cpu" if args.jobs > 1 else "wall",
-                "peak_mb": r.peak_mb, "audio_seconds": r.audio_seconds,
-            } for method, r in rows.items()}
-            for folder, rows in results.items()
-        }
-        atomic_write_text(args.json_out, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+        data = {folder: to_json(rows, variants, args.jobs) for folder, rows in results.items()}
+        atomic_write_text(args.json_out, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
     return 1 if failed else 0
 
 
