@@ -138,6 +138,11 @@ class ClusterConfig:
     link_score: str = "clr"
     """'ubm' linking: how two clusters are compared: 'clr' (cross-likelihood ratio of
     MAP-adapted models) or 'cosine' (cosine of normalised supervectors, average linkage)."""
+    reseg_before_link: str = "long"
+    """'clr' linking: resegment the BIC clusters (see [reseg]) before comparing them:
+    'always', 'never', or 'long' (only when the recording has so much speech that its
+    initial segments are longer than segment_seconds, see max_segments: such segments
+    straddle speaker turns)."""
     link_max_frames: int = 2000
     """'clr' linking: frames per cluster scored (evenly spaced beyond this)."""
     link_top_components: int = 5
@@ -238,6 +243,9 @@ class Config:
             raise ConfigError(f"cluster.stop_rule must be 'global' or 'local', got {self.cluster.stop_rule!r}")
         if self.cluster.link_method not in ("ubm", "none"):
             raise ConfigError(f"cluster.link_method must be 'ubm' or 'none', got {self.cluster.link_method!r}")
+        if self.cluster.reseg_before_link not in ("always", "never", "long"):
+            raise ConfigError("cluster.reseg_before_link must be 'always', 'never' or 'long', "
+                              f"got {self.cluster.reseg_before_link!r}")
         if self.cluster.link_score not in ("clr", "cosine"):
             raise ConfigError(f"cluster.link_score must be 'clr' or 'cosine', got {self.cluster.link_score!r}")
         if self.cluster.covariance not in ("full", "diag"):

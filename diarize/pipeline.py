@@ -155,6 +155,15 @@ class Diarizer:
                                       mask, deltas=bool(ubm.front_end["deltas"]),
                                       delta_width=int(ubm.front_end["delta_width"]))[speech_idx]
             init = np.repeat(bic.labels, segments[:, 1] - segments[:, 0])
+            lengthened = np.max(segments[:, 1] - segments[:, 0]) > 1.5 * seg_frames
+            if cfg.cluster.link_score == "clr" and (
+                    cfg.cluster.reseg_before_link == "always"
+                    or (cfg.cluster.reseg_before_link == "long" and lengthened)):
+                # Segments longer than segment_seconds (recordings with more speech than
+                # max_segments segments) straddle speaker turns, so BIC's clusters mix
+                # voices; frame-level speaker models clean them up before they are compared.
+                init = resegment(xs, init, config=cfg.reseg, frame_step=step,
+                                 seed=cfg.seed).labels
             if cfg.cluster.link_score == "clr":
                 clusters = link_clusters_clr(xu, init, ubm=ubm, config=cfg.cluster,
                                              min_clusters=lo, max_clusters=hi, n_clusters=exact)
