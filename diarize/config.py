@@ -163,7 +163,7 @@ class ResegConfig:
     """Log-likelihood cost of changing speaker between frames."""
     min_turn: float = 0.5
     """Minimum turn duration (seconds)."""
-    smooth_frames: int = 10
+    smooth_frames: int = 20
     """Frames whose log-likelihoods are averaged before Viterbi (posterior smoothing)."""
     shortest_turn: float = 0.25
     """No output turn is shorter than this (seconds): a shorter run of one speaker goes to
