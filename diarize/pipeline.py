@@ -145,37 +145,8 @@ class Diarizer:
             clusters = dp_cluster(xs, segments, config=cfg.cluster, min_clusters=lo,
                                   max_clusters=hi, seed=cfg.seed)
         elif cfg.cluster.link_method == "ubm":
-            # BIC merging over-segments on purpose; the UBM stage decides the count.
-            bic = agglomerative_bic(xs, segments, config=cfg.cluster, frame_step=step,
-                                    min_clusters=lo,
-                                    max_clusters=max(hi, cfg.cluster.max_initial_clusters))
-            ubm = load_ubm(cfg.cluster.ubm_path or None)
-            xu = xs if front.ubm_mfcc is None and _same_speaker_features(cfg.features, ubm) \
-                else speaker_features(front.ubm_mfcc if front.ubm_mfcc is not None else feats,
-                                      mask, deltas=bool(ubm.front_end["deltas"]),
-                                      delta_width=int(ubm.front_end["delta_width"]))[speech_idx]
-            init = np.repeat(bic.labels, segments[:, 1] - segments[:, 0])
-            lengthened = np.max(segments[:, 1] - segments[:, 0]) > 1.5 * seg_frames
-            if cfg.cluster.link_score == "clr" and (
-                    cfg.cluster.reseg_before_link == "always"
-                    or (cfg.cluster.reseg_before_link == "long" and lengthened)):
-                # Segments longer than segment_seconds (recordings with more speech than
-                # max_segments segments) straddle speaker turns, so BIC's clusters mix
-                # voices; frame-level speaker models clean them up before they are compared.
-                init = resegment(xs, init, config=cfg.reseg, frame_step=step,
-                                 seed=cfg.seed).labels
-            if cfg.cluster.link_score == "clr":
-                clusters = link_clusters_clr(xu, init, ubm=ubm, config=cfg.cluster,
-                                             min_clusters=lo, max_clusters=hi, n_clusters=exact)
-                speech_labels = clusters.labels
-            else:
-                n_stats, first_stats = segment_statistics(ubm.gmm, xu, segments)
-                clusters = link_clusters(n_stats, first_stats, bic.labels, ubm=ubm,
-                                         config=cfg.cluster, min_clusters=lo, max_clusters=hi,
-                                         n_clusters=exact)
-                speech_labels = np.repeat(clusters.labels, segments[:, 1] - segments[:, 0])
-            clusters.bic = bic.bic
-            del xu
+            clusters, speech_labels = self._bic_then_link(front, xs, mask, speech_idx, segments,
+                                                          lo=lo, hi=hi, exact=exact)
         else:
             clusters = agglomerative_bic(xs, segments, config=cfg.cluster, frame_step=step,
                                          min_clusters=lo, max_clusters=hi, n_clusters=exact)
@@ -200,6 +171,52 @@ class Diarizer:
         result.posteriors = post
         result.speaker_models = dict(zip(names, reseg.models))
         return result
+
+    def _bic_then_link(self, front: "_FrontEnd", xs: np.ndarray, mask: np.ndarray,
+                       speech_idx: np.ndarray, segments: np.ndarray, *, lo: int, hi: int,
+                       exact: int | None):
+        """BIC merging that over-segments on purpose, then UBM speaker linking, which
+        decides the number of speakers.
+
+        Returns
+        -------
+        ClusterResult
+            `bic` from the BIC stage, `similarity` from linking.
+        speech_labels : ndarray of int, shape (n_speech_frames,)
+        """
+        cfg = self.config
+        step = cfg.features.hop_length
+        seg_frames = max(1, int(round(cfg.cluster.segment_seconds / step)))
+        bic = agglomerative_bic(xs, segments, config=cfg.cluster, frame_step=step,
+                                min_clusters=lo,
+                                max_clusters=max(hi, cfg.cluster.max_initial_clusters))
+        ubm = load_ubm(cfg.cluster.ubm_path or None)
+        if front.ubm_mfcc is None and _same_speaker_features(cfg.features, ubm):
+            xu = xs
+        else:
+            mf = front.ubm_mfcc if front.ubm_mfcc is not None else front.mfcc
+            xu = speaker_features(mf, mask, deltas=bool(ubm.front_end["deltas"]),
+                                  delta_width=int(ubm.front_end["delta_width"]))[speech_idx]
+        lengths = segments[:, 1] - segments[:, 0]
+        if cfg.cluster.link_score == "cosine":
+            n_stats, first_stats = segment_statistics(ubm.gmm, xu, segments)
+            clusters = link_clusters(n_stats, first_stats, bic.labels, ubm=ubm,
+                                     config=cfg.cluster, min_clusters=lo, max_clusters=hi,
+                                     n_clusters=exact)
+            clusters.bic = bic.bic
+            return clusters, np.repeat(clusters.labels, lengths)
+        init = np.repeat(bic.labels, lengths)
+        lengthened = np.max(lengths) > 1.5 * seg_frames
+        if cfg.cluster.reseg_before_link == "always" or (
+                cfg.cluster.reseg_before_link == "long" and lengthened):
+            # Segments longer than segment_seconds (recordings with more speech than
+            # max_segments segments) straddle speaker turns, so BIC's clusters mix voices;
+            # frame-level speaker models clean them up before they are compared.
+            init = resegment(xs, init, config=cfg.reseg, frame_step=step, seed=cfg.seed).labels
+        clusters = link_clusters_clr(xu, init, ubm=ubm, config=cfg.cluster, min_clusters=lo,
+                                     max_clusters=hi, n_clusters=exact)
+        clusters.bic = bic.bic
+        return clusters, clusters.labels
 
     def _speaker_bounds(self, n_segments: int) -> tuple[int, int, int | None]:
         cfg = self.config
