@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from diarize import speakers
-from diarize.cluster import link_clusters
+from diarize.cluster import link_clusters, link_clusters_clr
 from diarize.config import ClusterConfig, FeatureConfig
 from diarize.errors import ConfigError
 from diarize.gmm import GaussianMixture
@@ -485,3 +485,74 @@ def test_link_clusters_no_segments(voices):
     res = link_clusters(n[:0], first[:0], np.zeros(0, dtype=np.int64), ubm=ubm,
                         config=ClusterConfig())
     assert len(res.labels) == 0 and res.n_clusters == 0
+
+
+# --- link_clusters_clr (cross-likelihood ratio) on frames of three synthetic voices -------
+
+@pytest.fixture(scope="module")
+def voice_frames():
+    """UBM, frames, the initial cluster (segment) of every frame, and the true voice of
+    every segment: three voices sharing 'phones', displaced by per-voice offsets."""
+    rng = np.random.RandomState(1)
+    phones = rng.randn(4, D) * 3.0
+    offsets = rng.randn(3, D) * 1.5
+
+    def draw(v, n):
+        return phones[rng.randint(0, 4, n)] + offsets[v] + 0.8 * rng.randn(n, D)
+
+    pool = np.vstack([draw(v, 1500) for v in range(3)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gmm = GaussianMixture(8, random_state=0, max_iter=50).fit(pool)
+    truth = rng.permutation(np.repeat(np.arange(3), PER_VOICE))
+    X = np.vstack([draw(v, SEG) for v in truth])
+    frame_labels = np.repeat(np.arange(len(truth)), SEG)
+    return BackgroundModel(gmm, dict(FRONT_END)), X, frame_labels, truth
+
+
+def clr_link(voice_frames, **kw):
+    ubm, X, labels, _ = voice_frames
+    cfg_kw = {k: kw.pop(k) for k in ("link_threshold", "link_max_frames") if k in kw}
+    cfg = ClusterConfig(**{"link_threshold": 0.0, **cfg_kw})
+    return link_clusters_clr(X, labels, ubm=ubm, config=cfg, **kw)
+
+
+def segment_partition(res, voice_frames):
+    _, _, labels, truth = voice_frames
+    seg_label = np.array([res.labels[labels == s][0] for s in range(len(truth))])
+    # every segment's frames stay together
+    assert all(len(set(res.labels[labels == s])) == 1 for s in range(len(truth)))
+    return partition(seg_label)
+
+
+def test_clr_linking_recovers_the_three_voices(voice_frames):
+    # CLR > 0 means "each explains the other better than voices in general do".
+    res = clr_link(voice_frames, max_clusters=30)
+    assert res.n_clusters == 3
+    assert segment_partition(res, voice_frames) == partition(voice_frames[3])
+    assert res.similarity[2] <= 0.0 < min(v for k, v in res.similarity.items() if k > 2)
+
+
+def test_clr_exact_count_and_bounds(voice_frames):
+    truth = voice_frames[3]
+    assert clr_link(voice_frames, n_clusters=2, max_clusters=30).n_clusters == 2
+    # a threshold no pair reaches: only the upper bound forces merges, and it merges
+    # the most alike first, so three clusters are the three voices
+    res = clr_link(voice_frames, link_threshold=1e9, max_clusters=3)
+    assert res.n_clusters == 3
+    assert segment_partition(res, voice_frames) == partition(truth)
+    assert clr_link(voice_frames, link_threshold=-1e9, min_clusters=2,
+                    max_clusters=30).n_clusters == 2
+
+
+def test_clr_frame_cap_keeps_the_answer(voice_frames):
+    # Scoring at most 50 evenly spaced frames per cluster still separates the voices.
+    res = clr_link(voice_frames, link_max_frames=50, max_clusters=30)
+    assert segment_partition(res, voice_frames) == partition(voice_frames[3])
+
+
+def test_clr_no_frames(voice_frames):
+    ubm = voice_frames[0]
+    res = link_clusters_clr(np.zeros((0, D)), np.zeros(0, dtype=np.int64), ubm=ubm,
+                            config=ClusterConfig())
+    assert len(res.labels) == 0
