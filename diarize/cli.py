@@ -428,7 +428,7 @@ def batch_command(inputs, output_dir, jobs, fmt, overwrite, scheduler, config_fi
               help="Base TOML configuration (its keys override the preset).")
 @click.option("--preset", help="Base preset (default, meeting, telephone, broadcast).")
 @click.option("--params", default=None, metavar="KEY,KEY,...",
-              help="Comma-separated dotted keys to search (default: cluster.bic_penalty, "
+              help="Comma-separated dotted keys to search (default: cluster.link_threshold, "
                    "reseg.switch_penalty, reseg.min_turn, sad.threshold).")
 @click.option("--trials", type=int, default=None, help="Configurations tried on the tuning half (default 16).")
 @click.option("-j", "--jobs", type=int, callback=_positive_int, default=None,

@@ -56,7 +56,8 @@ __all__ = ["tune", "TuneResult", "Trial", "Recording", "find_recordings", "split
            "search_grid", "format_toml", "format_report", "DEFAULT_PARAMS", "DEFAULT_TRIALS",
            "AUDIO_SUFFIXES"]
 
-DEFAULT_PARAMS = ("cluster.bic_penalty", "reseg.switch_penalty", "reseg.min_turn", "sad.threshold")
+DEFAULT_PARAMS = ("cluster.link_threshold", "reseg.switch_penalty", "reseg.min_turn",
+                  "sad.threshold")
 """The keys searched by default: the ones that move DER most (speaker count, turn
 granularity, speech/non-speech balance)."""
 
@@ -68,6 +69,7 @@ MULTIPLIERS = (0.6, 0.8, 1.0, 1.25, 1.6)
 
 GRIDS: dict[str, tuple[str, tuple[float, ...]]] = {
     # key: ("mul" | "add", steps) around the base value; the base is always on the grid
+    "cluster.link_threshold": ("add", (-0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3)),
     "cluster.bic_penalty": ("mul", (0.6, 0.75, 0.9, 1.0, 1.1, 1.25, 1.6)),
     "reseg.switch_penalty": ("mul", (0.4, 0.6, 0.8, 1.0, 1.25, 1.6, 2.5)),
     "reseg.min_turn": ("mul", (0.4, 0.6, 0.8, 1.0, 1.25, 1.6, 2.0)),

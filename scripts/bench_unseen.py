@@ -2,7 +2,7 @@
 """Accuracy on voices the UBM never heard: sim/ scored with UBMs trained without its speakers.
 
     python scripts/bench_unseen.py [--sim ../shared/eval/sim] [--workdir /tmp/unseen]
-        [--set KEY=VALUE ...] [--jobs 2]
+        [--set KEY=VALUE ...] [--jobs 2] [--train-args "--copies 4"]
 
 The conversations of ``../shared/eval/sim`` were built from the voices of
 ``../shared/train``, on which the shipped UBM is trained, so sim/ flatters the speaker
@@ -33,6 +33,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/gmm-diarize-unseen"))
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--train-args", default="",
+                    help="extra arguments for scripts/train_ubm.py (e.g. \"--copies 4\")")
     a = ap.parse_args(argv)
     audio = sorted(p for p in a.sim.iterdir() if p.suffix in (".flac", ".wav")
                    and (a.sim / f"{p.stem}.rttm").exists())
@@ -57,7 +59,8 @@ def main(argv=None) -> int:
         if not ubm.exists():
             jsons = [str(a.sim / f"{p.stem}.json") for p in excluded]
             subprocess.run([sys.executable, str(REPO / "scripts" / "train_ubm.py"), "--out", str(ubm),
-                            "--jobs", str(a.jobs), "--exclude-speakers-of", *jsons], check=True)
+                            "--jobs", str(a.jobs), *a.train_args.split(),
+                            "--exclude-speakers-of", *jsons], check=True)
         out = a.workdir / f"fold{k}.json"
         cmd = [sys.executable, str(REPO / "scripts" / "benchmark.py"), str(fold), "--jobs", str(a.jobs),
                "--set", f'cluster.ubm_path="{ubm}"', "--json", str(out)]
