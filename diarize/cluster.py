@@ -434,7 +434,12 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
     the per-frame gain in likelihood from explaining each cluster by the other's voice
     rather than by voices in general. It is positive when the two sound alike and, being a
     per-frame mean of normalised likelihood ratios, does not grow with the amount of
-    speech, so one threshold (``config.link_threshold``) serves every recording. The best
+    speech, so one threshold (``config.link_threshold``) serves every recording. With
+    ``config.link_norm = "cohort"`` each of the two ratios is first Z-normalised: cluster
+    i's frames are also scored against the voices of a cohort of training speakers
+    (MAP-adapted means shipped with the UBM), and the ratio is read in standard deviations
+    above that cohort's mean. What all models gain on a recording unlike the UBM's training
+    speech (a telephone channel, a room, another language) then cancels out. The best
     pair is merged and its model re-estimated from the pooled frames until no pair scores
     above the threshold.
 
@@ -476,12 +481,28 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
     frames = [sample(order[bounds[k]:bounds[k + 1]]) for k in range(k0)]
     scorers = [TopComponentScorer(gmm, X[f], top=config.link_top_components) for f in frames]
     means = [map_means(gmm, cn[k], cf[k], r) for k in range(k0)]
+    cohort = ubm.cohort if config.link_norm == "cohort" else None
+
+    def norm(scorer):
+        # Z-norm: how cluster i's frames score against other people's voices (a cohort
+        # of training speakers) is the scale its scores are read on.
+        if cohort is None:
+            return 0.0, 1.0
+        z = np.array([scorer.mean_llr(m) for m in cohort])
+        return float(z.mean()), float(max(z.std(), 1e-3))
+
+    stats = [norm(sc) for sc in scorers]
+
+    def llr(i, j):
+        mu, sd = stats[i]
+        return (scorers[i].mean_llr(means[j]) - mu) / sd
+
     # a[i, j]: mean log-likelihood ratio of cluster i's frames under cluster j's model.
     a = np.full((k0, k0), -np.inf)
     for i in range(k0):
         for j in range(k0):
             if i != j:
-                a[i, j] = scorers[i].mean_llr(means[j])
+                a[i, j] = llr(i, j)
     members = [[i] for i in range(k0)]
     active = np.ones(k0, dtype=bool)
     lo = min_clusters if n_clusters is None else n_clusters
@@ -501,6 +522,7 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         means[i] = map_means(gmm, cn[i], cf[i], r)
         frames[i] = sample(np.sort(np.concatenate([frames[i], frames[j]])))
         scorers[i] = TopComponentScorer(gmm, X[frames[i]], top=config.link_top_components)
+        stats[i] = norm(scorers[i])
         members[i].extend(members[j])
         members[j] = []
         active[j] = False
@@ -508,8 +530,8 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         a[:, j] = -np.inf
         for m in np.flatnonzero(active):
             if m != i:
-                a[i, m] = scorers[i].mean_llr(means[m])
-                a[m, i] = scorers[m].mean_llr(means[i])
+                a[i, m] = llr(i, m)
+                a[m, i] = llr(m, i)
     lut = np.empty(k0, dtype=np.int64)
     for new, i in enumerate(np.flatnonzero(active)):
         lut[members[i]] = new

@@ -126,10 +126,11 @@ class ClusterConfig:
     """Second clustering stage after BIC merging, which decides the number of speakers:
     'ubm' (UBM MAP-adapted speaker models, see diarize.speakers and link_score) or 'none'
     (the BIC count is final; then use bic_penalty 0.32, the BIC-only setting)."""
-    link_threshold: float = 0.5
+    link_threshold: float = 5.0
     """'ubm' linking: clusters scoring above this are merged: the cross-likelihood ratio
-    (per-frame log-likelihood ratio, summed both ways) for 'clr', the cosine similarity for
-    'cosine'."""
+    (per-frame log-likelihood ratio, summed both ways; with link_norm 'cohort' each ratio in
+    standard deviations of the cluster's ratios under the cohort's voices) for 'clr', the
+    cosine similarity for 'cosine'."""
     relevance_factor: float = 16.0
     """'ubm' linking: MAP relevance factor (frames a UBM component must see before the data
     outweigh the prior)."""
@@ -143,6 +144,10 @@ class ClusterConfig:
     'always', 'never', or 'long' (only when the recording has so much speech that its
     initial segments are longer than segment_seconds, see max_segments: such segments
     straddle speaker turns)."""
+    link_norm: str = "cohort"
+    """'clr' linking: score normalisation: 'none' or 'cohort' (each cluster's log-likelihood
+    ratios read against its ratios under a cohort of training speakers' models shipped with
+    the UBM: Z-norm)."""
     link_max_frames: int = 2000
     """'clr' linking: frames per cluster scored (evenly spaced beyond this)."""
     link_top_components: int = 5
@@ -246,6 +251,8 @@ class Config:
         if self.cluster.reseg_before_link not in ("always", "never", "long"):
             raise ConfigError("cluster.reseg_before_link must be 'always', 'never' or 'long', "
                               f"got {self.cluster.reseg_before_link!r}")
+        if self.cluster.link_norm not in ("none", "cohort"):
+            raise ConfigError(f"cluster.link_norm must be 'none' or 'cohort', got {self.cluster.link_norm!r}")
         if self.cluster.link_score not in ("clr", "cosine"):
             raise ConfigError(f"cluster.link_score must be 'clr' or 'cosine', got {self.cluster.link_score!r}")
         if self.cluster.covariance not in ("full", "diag"):

@@ -50,6 +50,7 @@ class BackgroundModel:
     gmm: GaussianMixture
     front_end: Mapping[str, Any]
     nuisance: np.ndarray | None = None
+    cohort: np.ndarray | None = None
 
     def feature_config(self, features: FeatureConfig) -> FeatureConfig | None:
         """The MFCC front end the UBM needs if `features` differs from it, else None.
@@ -63,13 +64,15 @@ class BackgroundModel:
 
 
 def save_ubm(path: str | Path, gmm: GaussianMixture, *, front_end: Mapping[str, Any],
-             nuisance: np.ndarray | None = None) -> None:
+             nuisance: np.ndarray | None = None, cohort: np.ndarray | None = None) -> None:
     """Write a UBM, its front end and its nuisance directions to an ``.npz`` file (no pickle)."""
     if gmm.covariance_type != "diag":
         raise ConfigError("a UBM must have covariance_type='diag'")
     arrays = {f"ubm/{k}": np.asarray(v) for k, v in gmm.to_dict().items()}
     if nuisance is not None:
         arrays["nuisance"] = np.asarray(nuisance, dtype=np.float32)
+    if cohort is not None:
+        arrays["cohort"] = np.asarray(cohort, dtype=np.float32)
     arrays.update({f"front_end/{k}": np.asarray(v) for k, v in front_end.items()})
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **arrays)
@@ -104,7 +107,11 @@ def load_ubm(path: str | None = None) -> BackgroundModel:
     nuisance = data.get("nuisance")
     if nuisance is not None and (nuisance.ndim != 2 or nuisance.shape[1] != gmm.means_.size):
         raise ConfigError(f"{p}: nuisance directions of shape {nuisance.shape} do not fit the UBM")
-    return BackgroundModel(gmm, front, None if nuisance is None else nuisance.astype(np.float64))
+    cohort = data.get("cohort")
+    if cohort is not None and cohort.shape[1:] != gmm.means_.shape:
+        raise ConfigError(f"{p}: cohort models of shape {cohort.shape} do not fit the UBM")
+    return BackgroundModel(gmm, front, None if nuisance is None else nuisance.astype(np.float64),
+                           None if cohort is None else cohort.astype(np.float64))
 
 
 def segment_statistics(ubm: GaussianMixture, X: np.ndarray, segments: np.ndarray

@@ -16,8 +16,10 @@ way ``scripts/train_sad.py`` degrades speech (reverberation, coloured or hum noi
 Material: ``../shared/train/speech`` (LibriSpeech, CC BY 4.0: 176 utterances, 131
 speakers, 32 minutes). ``--exclude-speakers-of`` drops the speakers listed in simulated
 conversations' ``.json`` files, to measure on those conversations as if their voices were
-new. The model is saved with ``np.savez`` (plain arrays, no pickle) together with the
-front end it was trained on. Deterministic for a seed.
+new. ``--cohort`` training speakers' MAP-adapted means are saved with the UBM: the cohort
+against which linking normalises its scores (``cluster.link_norm = "cohort"``). The model
+is saved with ``np.savez`` (plain arrays, no pickle) together with the front end it was
+trained on. Deterministic for a seed.
 """
 
 from __future__ import annotations
@@ -157,6 +159,32 @@ def nuisance_directions(ubm: GaussianMixture, frames: list[np.ndarray], owners: 
     return vt[:rank]
 
 
+def cohort_models(ubm: GaussianMixture, frames: list[np.ndarray], owners: list[np.ndarray],
+                  speakers: list[list[str]], *, size: int, relevance_factor: float,
+                  seed: int) -> np.ndarray:
+    """MAP-adapted means of `size` training speakers (all their frames, every copy).
+
+    Returns
+    -------
+    ndarray, shape (size, C, D), float32
+    """
+    from diarize.gmm import map_adapted_means
+
+    per_speaker: dict[str, list[np.ndarray]] = {}
+    for x, own, names in zip(frames, owners, speakers):
+        for u, name in enumerate(names):
+            per_speaker.setdefault(name, []).append(x[own == u])
+    names = sorted(per_speaker)
+    rng = np.random.default_rng([seed, 7])
+    chosen = sorted(rng.choice(len(names), min(size, len(names)), replace=False))
+    out = []
+    for i in chosen:
+        st = ubm.sufficient_statistics(np.concatenate(per_speaker[names[i]]))
+        out.append(map_adapted_means(ubm.means_, st.n, st.first, relevance_factor=relevance_factor))
+    print(f"cohort: {len(out)} speakers", flush=True)
+    return np.asarray(out, dtype=np.float32)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train-dir", type=Path, default=ROOT.parent / "shared" / "train")
@@ -174,6 +202,8 @@ def main(argv=None) -> int:
                     help="frames per chunk when estimating within-speaker variation")
     ap.add_argument("--relevance-factor", type=float, default=16.0,
                     help="MAP relevance factor of the chunk supervectors (as cluster.relevance_factor)")
+    ap.add_argument("--cohort", type=int, default=64,
+                    help="speakers whose MAP-adapted means are saved as a score-normalisation cohort")
     ap.add_argument("--ubm", type=Path, help="reuse this UBM's GMM instead of training one")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=2)
@@ -227,7 +257,11 @@ def main(argv=None) -> int:
     if a.nuisance_rank > 0:
         nap = nuisance_directions(ubm, frames, owners, group_speakers, chunk_frames=a.chunk_frames,
                                   relevance_factor=a.relevance_factor, rank=a.nuisance_rank)
-    save_ubm(a.out, ubm, front_end=front, nuisance=nap)
+    cohort = None
+    if a.cohort > 0:
+        cohort = cohort_models(ubm, frames, owners, group_speakers, size=a.cohort,
+                               relevance_factor=a.relevance_factor, seed=a.seed)
+    save_ubm(a.out, ubm, front_end=front, nuisance=nap, cohort=cohort)
     print(f"wrote {a.out} ({a.out.stat().st_size // 1024} KB)")
     return 0
 

@@ -556,3 +556,57 @@ def test_clr_no_frames(voice_frames):
     res = link_clusters_clr(np.zeros((0, D)), np.zeros(0, dtype=np.int64), ubm=ubm,
                             config=ClusterConfig())
     assert len(res.labels) == 0
+
+
+def test_cohort_round_trip_and_shape_check(tmp_path):
+    gmm, _ = small_gmm()
+    cohort = np.random.RandomState(0).randn(5, *gmm.means_.shape)
+    path = tmp_path / "coh.npz"
+    save_ubm(path, gmm, front_end=FRONT_END, cohort=cohort)
+    np.testing.assert_allclose(load_ubm(str(path)).cohort, cohort, rtol=1e-6)
+    bad = tmp_path / "badcoh.npz"
+    save_ubm(bad, gmm, front_end=FRONT_END, cohort=cohort[:, :, :-1])
+    with pytest.raises(ConfigError):
+        load_ubm(str(bad))
+
+
+def test_shipped_ubm_has_a_cohort():
+    ubm = load_ubm()
+    assert ubm.cohort is not None and ubm.cohort.shape[1:] == ubm.gmm.means_.shape
+    assert len(ubm.cohort) >= 16
+
+
+@pytest.fixture(scope="module")
+def voice_frames_with_cohort(voice_frames):
+    """The same voices, plus a cohort: MAP models of other voices drawn the same way."""
+    ubm, X, labels, truth = voice_frames
+    rng = np.random.RandomState(5)
+    cohort = []
+    for _ in range(12):
+        other = ubm.gmm.sample(400)[0] + rng.randn(1, D) * 1.5
+        st = ubm.gmm.sufficient_statistics(other)
+        cohort.append((st.first + 16.0 * ubm.gmm.means_) / (st.n[:, None] + 16.0))
+    return BackgroundModel(ubm.gmm, ubm.front_end, None, np.array(cohort)), X, labels, truth
+
+
+def test_cohort_normalised_linking_recovers_the_voices(voice_frames_with_cohort):
+    ubm, X, labels, truth = voice_frames_with_cohort
+    cfg = ClusterConfig(link_norm="cohort", link_threshold=-np.inf)
+    every = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30)
+    assert every.n_clusters == 1
+    # merging across voices (3 -> 2 -> 1 clusters) scores below every same-voice merge
+    same = min(v for k, v in every.similarity.items() if k >= 3)
+    assert max(every.similarity[2], every.similarity[1]) < same
+    # so a threshold between them recovers the three voices
+    cfg = ClusterConfig(link_norm="cohort", link_threshold=(every.similarity[2] + same) / 2)
+    res = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30)
+    assert segment_partition(res, voice_frames_with_cohort) == partition(truth)
+    # the normalisation changes the scores; without a cohort in the model it does nothing
+    ref = link_clusters_clr(X, labels, ubm=ubm, config=ClusterConfig(
+        link_norm="none", link_threshold=-np.inf), max_clusters=30)
+    assert ref.similarity != every.similarity
+    plain = link_clusters_clr(X, labels, ubm=BackgroundModel(ubm.gmm, ubm.front_end),
+                              config=cfg, max_clusters=30)
+    ref = link_clusters_clr(X, labels, ubm=ubm, config=ClusterConfig(
+        link_norm="none", link_threshold=cfg.link_threshold), max_clusters=30)
+    assert plain.similarity == ref.similarity
