@@ -47,7 +47,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
