@@ -497,7 +497,8 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         mu, sd = stats[i]
         return (scorers[i].mean_llr(means[j]) - mu) / sd
 
-    # a[i, j]: mean log-likelihood ratio of cluster i's frames under cluster j's model.
+    # a[i, j]: mean log-likelihood ratio of cluster i's frames under cluster j's model
+    # (Z-normalised with the cohort); a + a.T is the CLR.
     a = np.full((k0, k0), -np.inf)
     for i in range(k0):
         for j in range(k0):
