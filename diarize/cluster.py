@@ -377,7 +377,7 @@ def link_clusters(n: np.ndarray, first: np.ndarray, labels: np.ndarray, *, ubm,
     if len(labels) == 0:
         return ClusterResult(labels, {})
     k0 = int(labels.max()) + 1
-    # One row per initial cluster; merged rows are summed into the lower index.
+    # The statistics of each initial cluster: the sums of its segments'.
     cn = np.zeros((k0, n.shape[1]))
     cf = np.zeros((k0,) + first.shape[1:])
     np.add.at(cn, labels, n)
@@ -392,31 +392,14 @@ def link_clusters(n: np.ndarray, first: np.ndarray, labels: np.ndarray, *, ubm,
     # with the amount of speech.
     size = np.ones(k0)
     np.fill_diagonal(sim, -np.inf)
-    members = [[i] for i in range(k0)]
-    active = np.ones(k0, dtype=bool)
-    similarity: dict[int, float] = {}
-    while active.sum() > max(lo, 1):
-        k = int(active.sum())
-        i, j = divmod(int(np.argmax(sim)), k0)
-        best = float(sim[i, j])
-        similarity[k - 1] = best
-        if best <= config.link_threshold and k <= hi:
-            break
-        i, j = min(i, j), max(i, j)
+
+    def merge(i: int, j: int, active: np.ndarray) -> None:
         merged = (size[i] * sim[i] + size[j] * sim[j]) / (size[i] + size[j])
         sim[i, :] = merged
         sim[:, i] = merged
-        sim[j, :] = -np.inf
-        sim[:, j] = -np.inf
-        sim[i, i] = -np.inf
         size[i] += size[j]
-        members[i].extend(members[j])
-        members[j] = []
-        active[j] = False
-    active = list(np.flatnonzero(active))
-    lut = np.empty(k0, dtype=np.int64)
-    for new, i in enumerate(active):
-        lut[members[i]] = new
+
+    lut, similarity = _agglomerate(sim, merge, threshold=config.link_threshold, lo=lo, hi=hi)
     return ClusterResult(relabel(lut[labels]), {}, similarity)
 
 
@@ -504,39 +487,75 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         for j in range(k0):
             if i != j:
                 a[i, j] = llr(i, j)
-    members = [[i] for i in range(k0)]
-    active = np.ones(k0, dtype=bool)
+    clr = a + a.T
     lo = min_clusters if n_clusters is None else n_clusters
     hi = max_clusters if n_clusters is None else n_clusters
-    similarity: dict[int, float] = {}
-    while active.sum() > max(lo, 1):
-        k = int(active.sum())
-        clr = a + a.T
-        i, j = divmod(int(np.argmax(clr)), k0)
-        best = float(clr[i, j])
-        similarity[k - 1] = best
-        if best <= config.link_threshold and k <= hi:
-            break
-        i, j = min(i, j), max(i, j)
+
+    def merge(i: int, j: int, active: np.ndarray) -> None:
         cn[i] += cn[j]
         cf[i] += cf[j]
         means[i] = map_means(gmm, cn[i], cf[i], r)
         frames[i] = sample(np.sort(np.concatenate([frames[i], frames[j]])))
         scorers[i] = TopComponentScorer(gmm, X[frames[i]], top=config.link_top_components)
         stats[i] = norm(scorers[i])
-        members[i].extend(members[j])
-        members[j] = []
-        active[j] = False
-        a[j, :] = -np.inf
-        a[:, j] = -np.inf
         for m in np.flatnonzero(active):
             if m != i:
                 a[i, m] = llr(i, m)
                 a[m, i] = llr(m, i)
+                clr[i, m] = clr[m, i] = a[i, m] + a[m, i]
+
+    lut, similarity = _agglomerate(clr, merge, threshold=config.link_threshold, lo=lo, hi=hi)
+    return ClusterResult(relabel(lut[labels]), {}, similarity)
+
+
+def _agglomerate(score: np.ndarray, merge, *, threshold: float, lo: int, hi: int
+                 ) -> tuple[np.ndarray, dict[int, float]]:
+    """Bottom-up merging of the best-scoring pair of clusters, shared by the linking stages.
+
+    Parameters
+    ----------
+    score : ndarray, shape (K, K)
+        Symmetric pair scores, -inf on the diagonal; changed in place.
+    merge : callable ``(i, j, active)``
+        Folds cluster j into cluster i (i < j) and rewrites row and column i of `score`
+        against the clusters still `active` (j is no longer among them); row and column j
+        are cleared afterwards.
+    threshold : float, keyword-only
+        Merging stops when the best score is at or below this, once at most `hi`
+        clusters are left.
+    lo, hi : int, keyword-only
+        Bounds on the number of clusters left (merging is forced above `hi`).
+
+    Returns
+    -------
+    lut : ndarray of int, shape (K,)
+        Final cluster of each initial cluster, in order of the surviving indices.
+    similarity : dict of int to float
+        The score of the merge to k clusters, for every merge made or declined.
+    """
+    k0 = len(score)
+    members = [[i] for i in range(k0)]
+    active = np.ones(k0, dtype=bool)
+    similarity: dict[int, float] = {}
+    while active.sum() > max(lo, 1):
+        k = int(active.sum())
+        i, j = divmod(int(np.argmax(score)), k0)
+        best = float(score[i, j])
+        similarity[k - 1] = best
+        if best <= threshold and k <= hi:
+            break
+        i, j = min(i, j), max(i, j)
+        active[j] = False
+        merge(i, j, active)
+        score[j, :] = -np.inf
+        score[:, j] = -np.inf
+        score[i, i] = -np.inf
+        members[i].extend(members[j])
+        members[j] = []
     lut = np.empty(k0, dtype=np.int64)
     for new, i in enumerate(np.flatnonzero(active)):
         lut[members[i]] = new
-    return ClusterResult(relabel(lut[labels]), {}, similarity)
+    return lut, similarity
 
 
 def map_means(gmm, n: np.ndarray, first: np.ndarray, relevance_factor: float) -> np.ndarray:

@@ -38,6 +38,7 @@ from __future__ import annotations
 import math
 import numbers
 import warnings
+import zipfile
 
 import numpy as np
 from scipy import linalg
@@ -50,6 +51,7 @@ __all__ = [
     "ConvergenceWarning",
     "GaussianMixture",
     "MixtureStats",
+    "load_arrays",
     "map_adapted_means",
 ]
 
@@ -1468,6 +1470,27 @@ class GaussianMixture(BaseMixture):
         """
         n = np.shape(X)[0]
         return -2.0 * self.score(X) * n + 2.0 * self._n_parameters()
+
+
+def load_arrays(path, *, what):
+    """The arrays of an ``.npz`` model file (read without pickle), as a dict.
+
+    Parameters
+    ----------
+    path : path-like
+    what : str, keyword-only
+        What the file should hold, for the error message ("SAD model", "UBM").
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, unreadable, truncated or not an ``.npz`` archive.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            return {k: d[k] for k in d.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc}") from None
 
 
 class MixtureStats:

@@ -16,7 +16,6 @@ Both adapt to the recording's level, so quiet recordings work.
 
 from __future__ import annotations
 
-import zipfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import scipy.ndimage
 from .config import FeatureConfig, SadConfig
 from .errors import ConfigError
 from .features import add_deltas
-from .gmm import GaussianMixture
+from .gmm import GaussianMixture, load_arrays
 
 #: The shipped model (plain arrays, no pickle).
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "sad_model.npz"
@@ -93,11 +92,7 @@ def model_feature_config(features: FeatureConfig) -> FeatureConfig | None:
 def load_model(path: str | None = None) -> tuple[GaussianMixture, GaussianMixture]:
     """The (speech, non-speech) GMMs stored in `path` (default: the shipped model)."""
     p = Path(path) if path else MODEL_PATH
-    try:
-        with np.load(p, allow_pickle=False) as d:
-            data = {k: d[k] for k in d.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ConfigError(f"cannot read SAD model {p}: {exc}") from None
+    data = load_arrays(p, what="SAD model")
     models = []
     for prefix in ("speech/", "nonspeech/"):
         sub = {k[len(prefix):]: v for k, v in data.items() if k.startswith(prefix)}

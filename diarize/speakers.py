@@ -12,7 +12,6 @@ two supervectors says how alike two voices are, in the same units for every reco
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -22,7 +21,7 @@ import numpy as np
 
 from .config import FeatureConfig
 from .errors import ConfigError
-from .gmm import GaussianMixture, map_adapted_means
+from .gmm import GaussianMixture, load_arrays, map_adapted_means
 
 #: The shipped UBM.
 UBM_PATH = Path(__file__).resolve().parent / "data" / "ubm.npz"
@@ -88,11 +87,7 @@ def load_ubm(path: str | None = None) -> BackgroundModel:
         The file cannot be read or is not a UBM.
     """
     p = Path(path) if path else UBM_PATH
-    try:
-        with np.load(p, allow_pickle=False) as d:
-            data = {k: d[k] for k in d.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ConfigError(f"cannot read UBM {p}: {exc}") from None
+    data = load_arrays(p, what="UBM")
     sub = {k[4:]: v for k, v in data.items() if k.startswith("ubm/")}
     front = {k[10:]: v.item() for k, v in data.items() if k.startswith("front_end/")}
     missing = [k for k in FRONT_END_FIELDS + ("deltas", "delta_width") if k not in front]

@@ -324,12 +324,12 @@ SEG = 200          # frames per segment
 PER_VOICE = 6      # segments per voice
 
 
-@pytest.fixture(scope="module")
-def voices():
-    """Three 'voices': a shared set of 'phones' (so UBM components are shared across
-    voices, as in speech) displaced by a per-voice offset. Returns the UBM, the
-    per-segment statistics, and the true voice of every segment."""
-    rng = np.random.RandomState(0)
+def synthetic_voices(*, seed):
+    """A UBM and frames of three 'voices': a shared set of 'phones' (so UBM components are
+    shared across voices, as in speech) displaced by a per-voice offset; the frames come
+    in PER_VOICE segments of SEG frames per voice, interleaved. Returns the UBM, the
+    frames and the true voice of every segment."""
+    rng = np.random.RandomState(seed)
     phones = rng.randn(4, D) * 3.0
     offsets = rng.randn(3, D) * 1.5
 
@@ -342,6 +342,15 @@ def voices():
         gmm = GaussianMixture(8, random_state=0, max_iter=50).fit(pool)
     truth = rng.permutation(np.repeat(np.arange(3), PER_VOICE))  # voices interleaved
     X = np.vstack([draw(v, SEG) for v in truth])
+    return gmm, X, truth
+
+
+@pytest.fixture(scope="module")
+def voices():
+    """Three 'voices': a shared set of 'phones' (so UBM components are shared across
+    voices, as in speech) displaced by a per-voice offset. Returns the UBM, the
+    per-segment statistics, and the true voice of every segment."""
+    gmm, X, truth = synthetic_voices(seed=0)
     m = len(truth)
     segments = np.stack([np.arange(m) * SEG, np.arange(1, m + 1) * SEG], axis=1)
     n, first = segment_statistics(gmm, X, segments)
@@ -493,19 +502,7 @@ def test_link_clusters_no_segments(voices):
 def voice_frames():
     """UBM, frames, the initial cluster (segment) of every frame, and the true voice of
     every segment: three voices sharing 'phones', displaced by per-voice offsets."""
-    rng = np.random.RandomState(1)
-    phones = rng.randn(4, D) * 3.0
-    offsets = rng.randn(3, D) * 1.5
-
-    def draw(v, n):
-        return phones[rng.randint(0, 4, n)] + offsets[v] + 0.8 * rng.randn(n, D)
-
-    pool = np.vstack([draw(v, 1500) for v in range(3)])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        gmm = GaussianMixture(8, random_state=0, max_iter=50).fit(pool)
-    truth = rng.permutation(np.repeat(np.arange(3), PER_VOICE))
-    X = np.vstack([draw(v, SEG) for v in truth])
+    gmm, X, truth = synthetic_voices(seed=1)
     frame_labels = np.repeat(np.arange(len(truth)), SEG)
     return BackgroundModel(gmm, dict(FRONT_END)), X, frame_labels, truth
 
