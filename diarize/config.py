@@ -163,7 +163,7 @@ class ResegConfig:
     n_components: int = 8
     """Gaussians per speaker model."""
     iterations: int = 2
-    """Rounds of (fit speaker GMMs, Viterbi)."""
+    """Rounds of (fit speaker GMMs, Viterbi); 0 keeps the clustering's labels as they are."""
     switch_penalty: float = 50.0
     """Log-likelihood cost of changing speaker between frames."""
     min_turn: float = 0.5

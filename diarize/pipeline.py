@@ -146,7 +146,8 @@ class Diarizer:
                                   max_clusters=hi, seed=cfg.seed)
         elif cfg.cluster.link_method == "ubm":
             clusters, speech_labels = self._bic_then_link(front, xs, mask, speech_idx, segments,
-                                                          lo=lo, hi=hi, exact=exact)
+                                                          seg_frames=seg_frames, lo=lo, hi=hi,
+                                                          exact=exact)
         else:
             clusters = agglomerative_bic(xs, segments, config=cfg.cluster, frame_step=step,
                                          min_clusters=lo, max_clusters=hi, n_clusters=exact)
@@ -173,8 +174,8 @@ class Diarizer:
         return result
 
     def _bic_then_link(self, front: "_FrontEnd", xs: np.ndarray, mask: np.ndarray,
-                       speech_idx: np.ndarray, segments: np.ndarray, *, lo: int, hi: int,
-                       exact: int | None):
+                       speech_idx: np.ndarray, segments: np.ndarray, *, seg_frames: int,
+                       lo: int, hi: int, exact: int | None):
         """BIC merging that over-segments on purpose, then UBM speaker linking, which
         decides the number of speakers.
 
@@ -186,7 +187,6 @@ class Diarizer:
         """
         cfg = self.config
         step = cfg.features.hop_length
-        seg_frames = max(1, int(round(cfg.cluster.segment_seconds / step)))
         bic = agglomerative_bic(xs, segments, config=cfg.cluster, frame_step=step,
                                 min_clusters=lo,
                                 max_clusters=max(hi, cfg.cluster.max_initial_clusters))
