@@ -15,7 +15,7 @@ Usage::
     python scripts/bench_long.py --lengths 600 1800    # other lengths (seconds)
     python scripts/bench_long.py --stages --lengths 10800   # in-process, RSS per stage
 
-Prints a Markdown table; the bar (issue 7): 3 h peak RSS < 1 GB, 3 h wall time <= 3.3 x
+Prints a Markdown table; the targets: 3 h peak RSS < 1 GB, 3 h wall time <= 3.3 x
 the 1 h time, every long recording's fair DER within 5 points of the original's.
 """
 

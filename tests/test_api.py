@@ -257,7 +257,7 @@ def _speech_time(turns) -> float:
 
 
 def test_stereo_int16_and_float_signals_give_the_same_result():
-    """Integer samples are scaled to full scale before the downmix (#13): int16 stereo,
+    """Integer samples are scaled to full scale before the downmix: int16 stereo,
     its float32 and float64 versions, channels first or last, all give one result."""
     from hostile_helpers import voices
 

@@ -96,7 +96,7 @@ def test_batch_matches_single_run(recording, cli_seed3, tmp_path, jobs):
     assert twin_text == cli_seed3.replace(recording.stem.encode(), b"twin")
 
 
-# ---------------------------------------------------------------- BLAS threads (#13)
+# ---------------------------------------------------------------- BLAS threads
 #: Environment variables that size the BLAS / OpenMP thread pools.
 THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 #: Dev recordings whose RTTM changed with two BLAS threads while the pipeline did not limit

@@ -130,7 +130,7 @@ def test_output_dir_under_a_regular_file(good_wav, tmp_path):
 
 
 def test_output_dir_is_created_with_parents(good_wav, tmp_path):
-    """``diarize -o NEW/DIR FILE`` creates the folder, as ``diarize batch`` does (#13)."""
+    """``diarize -o NEW/DIR FILE`` creates the folder, as ``diarize batch`` does."""
     target = tmp_path / "new" / "deeper"
     p = run_cli(good_wav, "-o", target)
     assert p.returncode == 0, p.stderr.decode()
@@ -369,7 +369,7 @@ BAD_BATCH_OPTIONS = {
 
 @pytest.mark.parametrize("case", sorted(BAD_BATCH_OPTIONS))
 def test_batch_bad_option_exit_2(case, good_wav, tmp_path):
-    """Like every other command: one line on stderr, exit status 2, no usage block (#13)."""
+    """Like every other command: one line on stderr, exit status 2, no usage block."""
     args, named = BAD_BATCH_OPTIONS[case]
     target = tmp_path / "batch_out"
     line = assert_one_line_error(run_cli("batch", good_wav, "-o", target, *args), 2, named)

@@ -188,7 +188,7 @@ def test_worker_pool_gives_the_same_result(data, result):
 # ------------------------------------------------------------------ failures, audio suffixes
 
 def test_failed_recordings_are_reported(tmp_path):
-    """A recording the pipeline fails on is counted in each half and named (#13)."""
+    """A recording the pipeline fails on is counted in each half and named."""
     from batch_audio import make_recording
 
     uris = ["rec_a", "rec_b", "rec_c", "rec_d"]
