@@ -7,7 +7,7 @@ import inspect
 import numbers
 import warnings
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
@@ -15,7 +15,10 @@ from numpy.typing import ArrayLike, DTypeLike, NDArray
 
 from diarize.errors import ConfigError, NotFittedError
 
-from ._kernels import _PassResult, _LogDensityPlan, _accumulate_product, _block_rows
+from ._blocks import (_Accumulator, _Blocks, _EStep, _GaussianStats, _LabelsOut,
+                      _LogLikelihoodOut, _LogLikelihoodSum, _NegEntropySum, _RespOut,
+                      _WeightedLogProbOut, _walk)
+from ._kernels import _block_rows, _LogDensityPlan, _PassResult
 from ._kmeans import _OneHot, _kmeans_labels, _kmeans_plusplus
 
 _COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -247,136 +250,55 @@ class BaseMixture(ABC):
             np.dtype(self.dtype),
         )
 
-    def _pass(
-        self,
-        X: NDArray[np.floating],
-        sample_weight: NDArray[np.float64] | None = None,
-        *,
-        resp_in: Callable[[int, int], NDArray[np.float64]] | None = None,
-        stats: bool = False,
-        entropy: bool = False,
-        lse_out: NDArray[np.float64] | None = None,
-        resp_out: NDArray[np.float64] | None = None,
-        wlp_out: NDArray[np.float64] | None = None,
-        labels_out: NDArray[np.intp] | None = None,
-        shift: NDArray[np.float64] | None = None,
-    ) -> _PassResult:
-        """One walk over X in row blocks.
+    def _blocks(self, X: NDArray[np.floating], sample_weight: NDArray[np.float64] | None,
+                shift: NDArray[np.float64]) -> _Blocks:
+        return _Blocks(X, sample_weight, shift=shift, n_components=self.n_components,
+                       covariance_type=self.covariance_type, dtype=self.dtype,
+                       block=self._block(X.shape[1]))
 
-        Without ``resp_in`` this is the E-step: per block, weighted log-probabilities
-        of the current parameters, normalised in place (log-sum-exp) into
-        responsibilities.  With ``resp_in`` (a callable ``(start, stop) -> resp
-        block``) the given responsibilities are used instead (initialisation).
-
-        Depending on the flags it accumulates the M-step statistics (float64: nk,
-        first and second moments about ``shift``), the weighted sum of per-frame
-        log-likelihoods and sum(resp * log resp), and fills the requested per-frame
-        outputs.
-        """
-        n_samples, n_features = X.shape
-        n_comp = self.n_components
-        dt = np.dtype(self.dtype)
-        cov = self.covariance_type
-        block = self._block(n_features)
-        rows = min(block, n_samples)
-        res = _PassResult()
+    def _e_step(self, X: NDArray[np.floating], sample_weight: NDArray[np.float64] | None,
+                *accumulators: _Accumulator,
+                shift: NDArray[np.float64] | None = None) -> _Blocks:
+        """One E-step pass over X: responsibilities of the current parameters, block by
+        block, fed to the accumulators.  Rows are centred on ``shift`` (default: the
+        mean of the component means).  Returns the pass's blocks (for their shift and
+        total weight)."""
         if shift is None:
             shift = np.mean(self.means_, axis=0)
-        res.shift = shift
-        shift_dt = shift.astype(dt)
-        plan = None if resp_in is not None else self._plan(shift)
-        fused = cov in ("diag", "spherical")
-        z = np.empty((rows, 2 * n_features if fused else n_features), dtype=dt)
-        wlp = np.empty(rows * n_comp, dtype=dt)
-        tmp = None if fused else np.empty((rows, n_features), dtype=dt)
-        m_buf = np.empty(rows, dtype=dt)
-        s_buf = np.empty(rows, dtype=dt)
-        a_buf = np.empty(rows * n_comp, dtype=dt) if entropy else None
-        if stats:
-            res.nk = np.zeros(n_comp)
-            if fused:
-                s12 = np.zeros((n_comp, 2 * n_features))
-            else:
-                res.s1 = np.zeros((n_comp, n_features))
-                shape = (n_features, n_features) if cov == "tied" else (
-                    n_comp, n_features, n_features)
-                res.s2 = np.zeros(shape)
-        lse_sum = 0.0
-        neg_ent = 0.0
+        blocks = self._blocks(X, sample_weight, shift)
+        e_step = _EStep(self._plan(shift), rows=blocks.rows, n_components=self.n_components,
+                        dtype=self.dtype,
+                        keep_shifted=any(acc.needs_shifted for acc in accumulators))
+        _walk(blocks, accumulators, e_step=e_step)
+        return blocks
 
-        for start in range(0, n_samples, block):
-            stop = min(n_samples, start + block)
-            b = stop - start
-            zb = z[:b]
-            xc = zb[:, :n_features]
-            np.subtract(X[start:stop], shift_dt, out=xc, casting="same_kind")
-            if fused:
-                np.multiply(xc, xc, out=zb[:, n_features:])
-            w = None if sample_weight is None else sample_weight[start:stop]
-            # (K, b) view of the flat buffer, contiguous for every block length.
-            r = wlp[: n_comp * b].reshape(n_comp, b)
-            if resp_in is None:
-                plan(zb, xc, r, None if tmp is None else tmp[:b])
-                if wlp_out is not None:
-                    wlp_out[start:stop] = r.T
-                if labels_out is not None:
-                    labels_out[start:stop] = np.argmax(r, axis=0)
-                m = np.max(r, axis=0, out=m_buf[:b])
-                r -= m
-                if entropy:
-                    a = a_buf[: n_comp * b].reshape(n_comp, b)
-                    np.copyto(a, r)
-                np.exp(r, out=r)
-                s = np.sum(r, axis=0, out=s_buf[:b])
-                log_s = np.log(s)
-                lse = log_s + m
-                s = np.reciprocal(s, out=s)
-                r *= s
-                if lse_out is not None:
-                    lse_out[start:stop] = lse
-                if resp_out is not None:
-                    resp_out[start:stop] = r.T
-                if w is None:
-                    lse_sum += float(np.sum(lse, dtype=np.float64))
-                else:
-                    lse_sum += float(w @ lse)
-                if entropy:
-                    ent = np.einsum("kb,kb->b", r, a)
-                    ent -= log_s
-                    neg_ent += float(np.sum(ent, dtype=np.float64) if w is None else w @ ent)
-            else:
-                r[...] = resp_in(start, stop).T
-            if not stats:
-                continue
-            if w is not None:
-                r *= w.astype(dt)
-            res.nk += np.sum(r, axis=1, dtype=np.float64)
-            if fused:
-                _accumulate_product(s12, r, zb)
-            else:
-                _accumulate_product(res.s1, r, xc)
-                if cov == "tied":
-                    wxc = xc if w is None else xc * w[:, None].astype(dt)
-                    _accumulate_product(res.s2, wxc.T, xc)
-                else:
-                    t = tmp[:b]
-                    for k in range(n_comp):
-                        np.multiply(xc, r[k][:, None], out=t)
-                        _accumulate_product(res.s2[k], t.T, xc)
-        if stats and fused:
-            res.s1 = s12[:, :n_features].copy()
-            res.s2 = s12[:, n_features:].copy()
-        res.lse_sum = lse_sum
-        res.weight_sum = float(n_samples if sample_weight is None else sample_weight.sum())
-        res.neg_entropy = neg_ent
-        return res
+    def _statistics_pass(self, X: NDArray[np.floating],
+                         sample_weight: NDArray[np.float64] | None, *,
+                         entropy: bool = False) -> _PassResult:
+        """The E-step statistics the M-step and the lower bound need (float64)."""
+        lse = _LogLikelihoodSum()
+        stats = self._gaussian_stats(X)
+        neg_entropy = _NegEntropySum() if entropy else None
+        accumulators = [lse, stats] if neg_entropy is None else [lse, neg_entropy, stats]
+        blocks = self._e_step(X, sample_weight, *accumulators)
+        s1, s2 = stats.moments()
+        return _PassResult(lse_sum=lse.total, weight_sum=blocks.weight_sum, nk=stats.nk,
+                           s1=s1, s2=s2, shift=blocks.shift,
+                           neg_entropy=0.0 if neg_entropy is None else neg_entropy.total)
 
     def _stats_from_resp(self, X: NDArray[np.floating], resp: _Resp,
                          sample_weight: NDArray[np.float64] | None,
                          shift: NDArray[np.float64]) -> _PassResult:
-        return self._pass(
-            X, sample_weight, resp_in=lambda a, b: resp[a:b], stats=True, shift=shift
-        )
+        """The M-step statistics of given responsibilities (n_samples, K)."""
+        blocks = self._blocks(X, sample_weight, shift)
+        stats = self._gaussian_stats(X)
+        _walk(blocks, [stats], resp_in=lambda a, b: resp[a:b])
+        s1, s2 = stats.moments()
+        return _PassResult(weight_sum=blocks.weight_sum, nk=stats.nk, s1=s1, s2=s2, shift=shift)
+
+    def _gaussian_stats(self, X: NDArray[np.floating]) -> _GaussianStats:
+        return _GaussianStats(n_components=self.n_components, n_features=X.shape[1],
+                              covariance_type=self.covariance_type)
 
     # -- initialisation -----------------------------------------------------
 
@@ -477,9 +399,7 @@ class BaseMixture(ABC):
             n_iter = 0
             for n_iter in range(1, self.max_iter + 1):
                 prev = lower_bound
-                res = self._pass(
-                    X, sample_weight, stats=True, entropy=self._needs_entropy
-                )
+                res = self._statistics_pass(X, sample_weight, entropy=self._needs_entropy)
                 self._m_step(res)
                 lower_bound = self._compute_lower_bound(res)
                 history.append(lower_bound)
@@ -523,7 +443,7 @@ class BaseMixture(ABC):
         """
         X = self._validate_X(X, fitting=False)
         out = np.empty(X.shape[0])
-        self._pass(X, lse_out=out)
+        self._e_step(X, None, _LogLikelihoodOut(out))
         return out
 
     def score_samples(self, X: ArrayLike) -> NDArray[np.float64]:
@@ -552,7 +472,9 @@ class BaseMixture(ABC):
         log_likelihood : float
         """
         X = self._validate_X(X, fitting=False)
-        return self._pass(X).lse_sum / X.shape[0]
+        total = _LogLikelihoodSum()
+        self._e_step(X, None, total)
+        return total.total / X.shape[0]
 
     def predict(self, X: ArrayLike) -> NDArray[np.intp]:
         """Most probable component of each sample.
@@ -567,7 +489,7 @@ class BaseMixture(ABC):
         """
         X = self._validate_X(X, fitting=False)
         labels = np.empty(X.shape[0], dtype=np.intp)
-        self._pass(X, labels_out=labels)
+        self._e_step(X, None, _LabelsOut(labels))
         return labels
 
     def predict_proba(self, X: ArrayLike) -> NDArray[np.float64]:
@@ -584,14 +506,14 @@ class BaseMixture(ABC):
         """
         X = self._validate_X(X, fitting=False)
         out = np.empty((X.shape[0], self.n_components))
-        self._pass(X, resp_out=out)
+        self._e_step(X, None, _RespOut(out))
         return out
 
     def _estimate_weighted_log_prob(self, X: ArrayLike) -> NDArray[np.float64]:
         """log p(x | k) + log weight_k (E[log pi_k] for VB), shape (n_samples, K)."""
         X = self._validate_X(X, fitting=False)
         out = np.empty((X.shape[0], self.n_components))
-        self._pass(X, wlp_out=out)
+        self._e_step(X, None, _WeightedLogProbOut(out))
         return out
 
     def estimate_weighted_log_prob(self, X: ArrayLike) -> NDArray[np.float64]:

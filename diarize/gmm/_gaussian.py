@@ -289,7 +289,7 @@ class GaussianMixture(BaseMixture):
         """
         X = self._validate_X(X, fitting=False)
         w = self._validate_sample_weight(sample_weight, X.shape[0])
-        res = self._pass(X, w, stats=True)
+        res = self._statistics_pass(X, w)
         shift = res.shift
         first = res.s1 + res.nk[:, None] * shift
         second = None
