@@ -45,7 +45,9 @@ Layout
 
 from __future__ import annotations
 
-from ._base import BaseMixture, ConvergenceWarning
+from diarize.errors import ConvergenceWarning
+
+from ._base import BaseMixture
 from ._bayesian import BayesianGaussianMixture
 from ._gaussian import GaussianMixture, MixtureStats, map_adapted_means
 from ._io import load_arrays

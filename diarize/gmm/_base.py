@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from diarize.errors import ConfigError, NotFittedError
+from diarize.errors import ConvergenceWarning, FitError, ModelError, NotFittedError, ParameterError
 
 from ._blocks import (_Accumulator, _Blocks, _EStep, _GaussianStats, _LabelsOut,
                       _LogLikelihoodOut, _LogLikelihoodSum, _NegEntropySum, _RespOut,
@@ -32,10 +32,6 @@ if TYPE_CHECKING:  # pragma: no cover
 _Resp = Union[NDArray[np.float64], _OneHot]
 
 
-class ConvergenceWarning(UserWarning):
-    """The best of the ``n_init`` EM runs stopped at ``max_iter`` before converging."""
-
-
 def _check_random_state(seed: int | np.random.RandomState | None) -> np.random.RandomState:
     if seed is None:
         return np.random.mtrand._rand
@@ -43,7 +39,7 @@ def _check_random_state(seed: int | np.random.RandomState | None) -> np.random.R
         return np.random.RandomState(int(seed))
     if isinstance(seed, np.random.RandomState):
         return seed
-    raise ConfigError(
+    raise ParameterError(
         f"random_state must be None, an int or a numpy RandomState, got {seed!r}; "
         "pass an int seed for reproducible results."
     )
@@ -52,7 +48,7 @@ def _check_random_state(seed: int | np.random.RandomState | None) -> np.random.R
 def _as_float_array(X: ArrayLike, name: str = "X") -> NDArray[np.floating]:
     X = np.asarray(X)
     if X.dtype.kind not in "fiub":
-        raise ConfigError(f"{name} must be numeric, got an array of dtype {X.dtype}.")
+        raise FitError(f"{name} must be numeric, got an array of dtype {X.dtype}.")
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
     return X
@@ -70,7 +66,7 @@ def _assert_finite(X: NDArray[np.floating], name: str = "X") -> None:
         bad = ~np.isfinite(X[start : start + step]).all(axis=1)
         if bad.any():
             row = start + int(np.flatnonzero(bad)[0])
-            raise ConfigError(
+            raise FitError(
                 f"{name} contains NaN or infinity (first at row {row}). Remove or "
                 "impute those frames (e.g. drop silent frames before computing "
                 "log-features) before fitting."
@@ -157,7 +153,7 @@ class BaseMixture(ABC):
 
     def _check_common_parameters(self) -> None:
         def bad(name: str, expected: str) -> None:
-            raise ConfigError(
+            raise ParameterError(
                 f"{type(self).__name__}: invalid {name}={getattr(self, name)!r}; "
                 f"expected {expected}."
             )
@@ -185,13 +181,13 @@ class BaseMixture(ABC):
     def _validate_X(self, X: ArrayLike, *, fitting: bool) -> NDArray[np.floating]:
         X = _as_float_array(X)
         if X.ndim != 2:
-            raise ConfigError(
+            raise FitError(
                 f"X must be a 2-D array of shape (n_samples, n_features), got shape "
                 f"{X.shape}; reshape a single feature with X.reshape(-1, 1)."
             )
         if fitting:
             if X.shape[0] < max(2, self.n_components):
-                raise ConfigError(
+                raise FitError(
                     f"Expected n_samples >= n_components (and >= 2) but got "
                     f"n_components={self.n_components}, n_samples={X.shape[0]}. Use "
                     "fewer components or more frames."
@@ -200,12 +196,12 @@ class BaseMixture(ABC):
             self._check_is_fitted()
             n_features = self.means_.shape[1]
             if X.shape[1] != n_features:
-                raise ConfigError(
+                raise FitError(
                     f"X has {X.shape[1]} features but the model was fitted with "
                     f"{n_features}."
                 )
         if X.shape[1] < 1:
-            raise ConfigError("X has no features (n_features = 0).")
+            raise FitError("X has no features (n_features = 0).")
         _assert_finite(X)
         return X
 
@@ -215,12 +211,12 @@ class BaseMixture(ABC):
             return None
         w = np.asarray(sample_weight, dtype=np.float64)
         if w.shape != (n_samples,):
-            raise ConfigError(
+            raise FitError(
                 f"sample_weight must have shape (n_samples,) = ({n_samples},), got "
                 f"{w.shape}."
             )
         if not np.all(np.isfinite(w)) or np.any(w < 0) or not w.sum() > 0:
-            raise ConfigError(
+            raise FitError(
                 "sample_weight must be finite, non-negative and not all zero."
             )
         return w
@@ -551,7 +547,7 @@ class BaseMixture(ABC):
         """
         self._check_is_fitted()
         if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
-            raise ConfigError(f"sample needs n_samples >= 1, got {n_samples!r}.")
+            raise ParameterError(f"sample needs n_samples >= 1, got {n_samples!r}.")
         rng = _check_random_state(self.random_state)
         n_features = self.means_.shape[1]
         counts = rng.multinomial(n_samples, self.weights_ / self.weights_.sum())
@@ -615,27 +611,36 @@ class BaseMixture(ABC):
             kind = str(scalar(state["class"]))
             version = int(scalar(state["format"]))
         except KeyError as exc:
-            raise ConfigError(f"Not a saved mixture model: missing key {exc}.") from None
+            raise ModelError(f"Not a saved mixture model: missing key {exc}.") from None
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"Not a saved mixture model: bad class or format ({exc}).") from None
         if kind != cls.__name__ or version != _FORMAT_VERSION:
-            raise ConfigError(
+            raise ModelError(
                 f"Saved model is a {kind} (format {version}); load it with "
                 f"{kind}.from_dict (this version reads format {_FORMAT_VERSION})."
             )
+        known = cls._get_param_names()
         params = {}
         for key in state.keys():
             if key.startswith("param:"):
-                value = scalar(state[key])
                 name = key[len("param:"):]
-                if name == "dtype":
-                    value = np.dtype(value).type
-                params[name] = value
-        model = cls(**params)
-        for name in cls._fitted_names:
-            value = np.asarray(state["attr:" + name])
-            if value.ndim == 0:
-                value = value.item()
-            setattr(model, name, value)
-        model._after_load()
+                if name not in known:
+                    raise ModelError(f"Saved {kind} has an unknown parameter {name!r}.")
+                params[name] = scalar(state[key])
+        try:
+            if "dtype" in params:
+                params["dtype"] = np.dtype(params["dtype"]).type
+            model = cls(**params)
+            for name in cls._fitted_names:
+                value = np.asarray(state["attr:" + name])
+                if value.ndim == 0:
+                    value = value.item()
+                setattr(model, name, value)
+            model._after_load()
+        except KeyError as exc:
+            raise ModelError(f"Saved {kind} is incomplete: missing key {exc}.") from None
+        except (TypeError, ValueError, IndexError) as exc:
+            raise ModelError(f"Saved {kind} is damaged: {exc}") from None
         return model
 
     def _after_load(self) -> None:
@@ -673,7 +678,7 @@ class BaseMixture(ABC):
         """Set constructor parameters (scikit-learn convention); returns self."""
         for name, value in params.items():
             if name not in self._get_param_names():
-                raise ConfigError(f"{type(self).__name__} has no parameter {name!r}.")
+                raise ParameterError(f"{type(self).__name__} has no parameter {name!r}.")
             setattr(self, name, value)
         return self
 

@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 from scipy.special import betaln, digamma, gammaln
 
-from diarize.errors import ConfigError
+from diarize.errors import ParameterError
 
 from ._base import BaseMixture, _Resp
 from ._kernels import (_PassResult, _gaussian_from_stats, _log_det_cholesky,
@@ -155,14 +155,14 @@ class BayesianGaussianMixture(BaseMixture):
         if self.weight_concentration_prior_type not in (
             "dirichlet_process", "dirichlet_distribution"
         ):
-            raise ConfigError(
+            raise ParameterError(
                 "weight_concentration_prior_type must be 'dirichlet_process' or "
                 f"'dirichlet_distribution', got {self.weight_concentration_prior_type!r}."
             )
         for name in ("weight_concentration_prior", "mean_precision_prior"):
             value = getattr(self, name)
             if value is not None and not (isinstance(value, numbers.Real) and value > 0):
-                raise ConfigError(f"{name} must be a float > 0 or None, got {value!r}.")
+                raise ParameterError(f"{name} must be a float > 0 or None, got {value!r}.")
         self.weight_concentration_prior_ = (
             1.0 / k if self.weight_concentration_prior is None
             else float(self.weight_concentration_prior)
@@ -180,7 +180,7 @@ class BayesianGaussianMixture(BaseMixture):
         else:
             self.mean_prior_ = np.asarray(self.mean_prior, dtype=np.float64)
             if self.mean_prior_.shape != (n_features,):
-                raise ConfigError(
+                raise ParameterError(
                     f"mean_prior must have shape ({n_features},), got "
                     f"{self.mean_prior_.shape}."
                 )
@@ -189,7 +189,7 @@ class BayesianGaussianMixture(BaseMixture):
         elif self.degrees_of_freedom_prior > n_features - 1.0:
             self.degrees_of_freedom_prior_ = float(self.degrees_of_freedom_prior)
         else:
-            raise ConfigError(
+            raise ParameterError(
                 f"degrees_of_freedom_prior must be greater than {n_features - 1} "
                 f"(n_features - 1), got {self.degrees_of_freedom_prior!r}."
             )
@@ -204,7 +204,7 @@ class BayesianGaussianMixture(BaseMixture):
             shape = {"full": (n_features, n_features), "tied": (n_features, n_features),
                      "diag": (n_features,), "spherical": ()}[ctype]
             if prior.shape != shape:
-                raise ConfigError(
+                raise ParameterError(
                     f"covariance_prior for covariance_type={ctype!r} must have shape "
                     f"{shape}, got {prior.shape}."
                 )
@@ -213,7 +213,7 @@ class BayesianGaussianMixture(BaseMixture):
             else:
                 ok = np.all(prior > 0)
             if not ok:
-                raise ConfigError(
+                raise ParameterError(
                     "covariance_prior must be positive (positive-definite for "
                     "'full'/'tied')."
                 )

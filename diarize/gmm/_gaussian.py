@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
 
-from diarize.errors import ConfigError
+from diarize.errors import FitError, ParameterError
 
 from ._base import BaseMixture, _Resp
 from ._kernels import (_PassResult, _covariances_from_precisions, _gaussian_from_stats,
@@ -102,16 +102,16 @@ class GaussianMixture(BaseMixture):
         if self.weights_init is not None:
             w = np.asarray(self.weights_init, dtype=np.float64)
             if w.shape != (k,):
-                raise ConfigError(f"weights_init must have shape ({k},), got {w.shape}.")
+                raise ParameterError(f"weights_init must have shape ({k},), got {w.shape}.")
             if np.any(w < 0) or np.any(w > 1) or not np.isclose(w.sum(), 1.0, rtol=0, atol=1e-6):
-                raise ConfigError(
+                raise ParameterError(
                     "weights_init must be in [0, 1] and sum to 1; normalise it with "
                     "w / w.sum()."
                 )
         if self.means_init is not None:
             m = np.asarray(self.means_init, dtype=np.float64)
             if m.shape != (k, n_features):
-                raise ConfigError(
+                raise ParameterError(
                     f"means_init must have shape ({k}, {n_features}), got {m.shape}."
                 )
         if self.precisions_init is not None:
@@ -123,18 +123,18 @@ class GaussianMixture(BaseMixture):
                 "full": (k, n_features, n_features),
             }[self.covariance_type]
             if p.shape != shape:
-                raise ConfigError(
+                raise ParameterError(
                     f"precisions_init for covariance_type={self.covariance_type!r} must "
                     f"have shape {shape}, got {p.shape}."
                 )
             if self.covariance_type in ("diag", "spherical"):
                 if np.any(p <= 0):
-                    raise ConfigError("precisions_init must be strictly positive.")
+                    raise ParameterError("precisions_init must be strictly positive.")
             else:
                 mats = p[None] if p.ndim == 2 else p
                 for mat in mats:
                     if not np.allclose(mat, mat.T) or np.any(np.linalg.eigvalsh(mat) <= 0):
-                        raise ConfigError(
+                        raise ParameterError(
                             "precisions_init must be symmetric positive-definite."
                         )
 
@@ -206,7 +206,7 @@ class GaussianMixture(BaseMixture):
                     continue
                 try:
                     prec_chol[k] = _precision_cholesky(cov[k : k + 1], "full")[0]
-                except ConfigError:
+                except FitError:
                     dead[k] = True
         if dead.any():
             means[dead] = self.means_[dead]
@@ -342,22 +342,22 @@ class GaussianMixture(BaseMixture):
         self._check_is_fitted()
         r = float(relevance_factor)
         if not r >= 0.0 or not math.isfinite(r):
-            raise ConfigError(f"relevance_factor must be a finite number >= 0, got {relevance_factor!r}.")
+            raise ParameterError(f"relevance_factor must be a finite number >= 0, got {relevance_factor!r}.")
         if not params or set(params) - set("wmv"):
-            raise ConfigError(f"params must be made of 'w', 'm' and 'v', got {params!r}.")
+            raise ParameterError(f"params must be made of 'w', 'm' and 'v', got {params!r}.")
         if "v" in params and "m" not in params:
-            raise ConfigError(
+            raise ParameterError(
                 "Variance adaptation needs the means adapted too (Reynolds' update is about "
                 "the adapted means): use params='mv' or 'wmv'."
             )
         if "v" in params and self.covariance_type != "diag":
-            raise ConfigError(
+            raise ParameterError(
                 "Variance adaptation needs covariance_type='diag'; adapt means and weights "
                 f"(params='wm') of a {self.covariance_type!r} model instead."
             )
         n = np.asarray(stats.n, dtype=np.float64)
         if n.shape != (self.n_components,):
-            raise ConfigError(f"stats.n must have shape ({self.n_components},), got {n.shape}.")
+            raise ParameterError(f"stats.n must have shape ({self.n_components},), got {n.shape}.")
         tiny = np.finfo(np.float64).tiny
         alpha = n / np.maximum(n + r, tiny)
         means = self.means_
@@ -371,7 +371,7 @@ class GaussianMixture(BaseMixture):
         covariances = self.covariances_
         if "v" in params:
             if stats.second is None:
-                raise ConfigError("stats.second is needed to adapt variances.")
+                raise ParameterError("stats.second is needed to adapt variances.")
             ex2 = stats.second / np.maximum(n, tiny)[:, None]
             a = alpha[:, None]
             # reg_covar goes with the data part only: the prior's variances already have it.

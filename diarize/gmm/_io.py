@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from diarize.errors import ConfigError
+from diarize.errors import ModelError
 
 
 def load_arrays(path: str | os.PathLike[str], *, what: str) -> dict[str, NDArray[Any]]:
@@ -23,11 +23,11 @@ def load_arrays(path: str | os.PathLike[str], *, what: str) -> dict[str, NDArray
 
     Raises
     ------
-    ConfigError
+    ModelError
         The file is missing, unreadable, truncated or not an ``.npz`` archive.
     """
     try:
         with np.load(path, allow_pickle=False) as d:
             return {k: d[k] for k in d.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise ConfigError(f"cannot read {what} {path}: {exc}") from None
+        raise ModelError(f"cannot read {what} {path}: {exc}") from None

@@ -13,7 +13,7 @@ import numpy as np
 from numpy.typing import DTypeLike, NDArray
 from scipy import linalg
 
-from diarize.errors import ConfigError
+from diarize.errors import FitError
 
 _LOG_2PI = math.log(2.0 * math.pi)
 # Frames per partial product when a float32 product is summed in float64.
@@ -51,7 +51,7 @@ def _precision_cholesky(covariances: NDArray[np.float64],
     """Upper-triangular U with precision = U @ U.T, from covariances (float64)."""
     if covariance_type in ("diag", "spherical"):
         if np.any(covariances <= 0.0):
-            raise ConfigError(_ILL_DEFINED)
+            raise FitError(_ILL_DEFINED)
         return 1.0 / np.sqrt(covariances)
     mats = covariances[None] if covariance_type == "tied" else covariances
     n_features = mats.shape[-1]
@@ -61,7 +61,7 @@ def _precision_cholesky(covariances: NDArray[np.float64],
         try:
             chol = linalg.cholesky(cov, lower=True)
         except linalg.LinAlgError:
-            raise ConfigError(_ILL_DEFINED) from None
+            raise FitError(_ILL_DEFINED) from None
         out[k] = linalg.solve_triangular(chol, eye, lower=True).T
     return out[0] if covariance_type == "tied" else out
 
