@@ -89,3 +89,19 @@ def test_a_new_constructor_argument_is_round_tripped():
 @pytest.mark.parametrize("cls", [GaussianMixture, BayesianGaussianMixture])
 def test_get_params_follows_the_signature(cls):
     assert list(cls().get_params()) == _init_params(cls)
+
+
+def test_every_function_is_annotated():
+    import ast
+
+    missing = []
+    for path in sorted(GMM_DIR.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                a = node.args
+                args = [*a.posonlyargs, *a.args, *a.kwonlyargs,
+                        *[x for x in (a.vararg, a.kwarg) if x is not None]]
+                if node.returns is None or any(
+                        x.annotation is None and x.arg not in ("self", "cls") for x in args):
+                    missing.append(f"{path.name}:{node.lineno} {node.name}")
+    assert missing == []
