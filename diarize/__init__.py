@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 # No thread settings here: the pipeline limits BLAS to one thread inside its own calls
 # (diarize._threads, with threadpoolctl) and leaves the host program's settings alone.
 from .config import Config, available_presets, load_config
-from .errors import (AudioError, ConfigError, DiarizeError, NotFittedError, OutputError,
-                     RTTMError)
+from .errors import (AudioError, BatchInputError, ConfigError, ConvergenceWarning, DiarizeError,
+                     FitError, MissingDependencyError, ModelError, NotFittedError, OutputError,
+                     ParameterError, RTTMError, ScoringWarning)
 from .io import read_rttm, write_rttm
 from .segments import Diarization, Turn
 
@@ -29,7 +30,9 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "Diarizer", "Diarization", "Turn", "Config", "load_config", "available_presets",
     "read_rttm", "write_rttm", "DiarizeError", "AudioError", "ConfigError", "RTTMError",
-    "OutputError", "NotFittedError", "__version__",
+    "OutputError", "NotFittedError", "FitError", "ParameterError", "ModelError",
+    "BatchInputError", "MissingDependencyError", "ConvergenceWarning", "ScoringWarning",
+    "__version__",
 ]
 
 

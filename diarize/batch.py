@@ -30,7 +30,7 @@ from typing import Any, Iterable, Iterator, Protocol, Sequence, TextIO
 
 from ._threads import worker_environment
 from .audio import AUDIO_SUFFIXES
-from .errors import DiarizeError, OutputError
+from .errors import BatchInputError, DiarizeError, MissingDependencyError, OutputError
 from .io import uri_for
 
 #: File extensions searched for in input folders: the formats libsndfile reads
@@ -63,17 +63,6 @@ MAX_LISTED_DUPLICATES = 5
 _STALE_TMP = re.compile(
     r"^\..+\.(?:%s|tsv)\.[A-Za-z0-9_]+\.tmp$" % "|".join(sorted(set(FORMAT_EXTENSIONS.values()))))
 _GLOB_CHARS = re.compile(r"[*?\[]")
-
-
-class BatchInputError(DiarizeError, ValueError):
-    """The batch inputs are unusable: no such input, bad manifest, duplicate uris, ...
-
-    Raised before any recording is diarized (the command line exits with status 2).
-    """
-
-
-class MissingDependencyError(DiarizeError, ImportError):
-    """An optional dependency needed for the requested feature is not installed."""
 
 
 # ---------------------------------------------------------------------- data records

@@ -57,6 +57,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from .errors import ScoringWarning
 from .io import FileKey
 from .segments import Turn
 
@@ -73,10 +74,6 @@ ZERO_SCORED_ERROR_RATE = 100.0
 TOTAL_NAME = "TOTAL"
 
 Regions = Sequence[tuple[float, float]]
-
-
-class ScoringWarning(UserWarning):
-    """Something was left out of the scores: a hypothesis file with no reference, etc."""
 
 
 def _rate(seconds: float, scored: float) -> float:

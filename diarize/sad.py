@@ -23,7 +23,7 @@ import numpy as np
 import scipy.ndimage
 
 from .config import FeatureConfig, SadConfig
-from .errors import ConfigError
+from .errors import ConfigError, ModelError
 from .features import add_deltas
 from .gmm import GaussianMixture, load_arrays
 
@@ -90,15 +90,27 @@ def model_feature_config(features: FeatureConfig) -> FeatureConfig | None:
 
 @lru_cache(maxsize=4)
 def load_model(path: str | None = None) -> tuple[GaussianMixture, GaussianMixture]:
-    """The (speech, non-speech) GMMs stored in `path` (default: the shipped model)."""
+    """The (speech, non-speech) GMMs stored in `path` (default: the shipped model).
+
+    Raises
+    ------
+    ConfigError
+        The file cannot be read or is not a SAD model.
+    """
     p = Path(path) if path else MODEL_PATH
-    data = load_arrays(p, what="SAD model")
+    try:
+        data = load_arrays(p, what="SAD model")
+    except ModelError as exc:  # the model path is part of the configuration
+        raise ConfigError(str(exc)) from None
     models = []
     for prefix in ("speech/", "nonspeech/"):
         sub = {k[len(prefix):]: v for k, v in data.items() if k.startswith(prefix)}
         if not sub:
             raise ConfigError(f"{p}: not a SAD model (no {prefix!r} arrays)")
-        models.append(GaussianMixture.from_dict(sub))
+        try:
+            models.append(GaussianMixture.from_dict(sub))
+        except ModelError as exc:
+            raise ConfigError(f"{p}: not a SAD model ({exc})") from None
     return models[0], models[1]
 
 

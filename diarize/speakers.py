@@ -20,7 +20,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from .config import FeatureConfig
-from .errors import ConfigError
+from .errors import ConfigError, ModelError
 from .gmm import GaussianMixture, load_arrays, map_adapted_means
 
 #: The shipped UBM.
@@ -87,7 +87,10 @@ def load_ubm(path: str | None = None) -> BackgroundModel:
         The file cannot be read or is not a UBM.
     """
     p = Path(path) if path else UBM_PATH
-    data = load_arrays(p, what="UBM")
+    try:
+        data = load_arrays(p, what="UBM")
+    except ModelError as exc:  # the UBM path is part of the configuration
+        raise ConfigError(str(exc)) from None
     sub = {k[4:]: v for k, v in data.items() if k.startswith("ubm/")}
     front = {k[10:]: v.item() for k, v in data.items() if k.startswith("front_end/")}
     missing = [k for k in FRONT_END_FIELDS + ("deltas", "delta_width") if k not in front]

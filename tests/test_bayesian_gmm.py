@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from diarize.errors import ConfigError
+from diarize.errors import FitError, ParameterError
 from diarize.gmm import BayesianGaussianMixture, ConvergenceWarning
 
 COV_TYPES = ["diag", "spherical", "tied", "full"]
@@ -195,12 +195,12 @@ def test_to_dict_round_trip(prior_type):
     ],
 )
 def test_bad_priors(kwargs, match):
-    with pytest.raises(ConfigError, match=match):
+    with pytest.raises(ParameterError, match=match):
         BayesianGaussianMixture(2, **kwargs).fit(three_clusters(n_per=10))
 
 
 def test_nan_rejected():
     X = three_clusters(n_per=10)
     X[3, 0] = np.nan
-    with pytest.raises(ConfigError, match="NaN"):
+    with pytest.raises(FitError, match="NaN"):
         BayesianGaussianMixture(2).fit(X)

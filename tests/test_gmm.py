@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy import stats
 from scipy.special import logsumexp
 
-from diarize.errors import ConfigError, NotFittedError
+from diarize.errors import FitError, ModelError, NotFittedError, ParameterError
 from diarize.gmm import ConvergenceWarning, GaussianMixture
 
 COV_TYPES = ["diag", "spherical", "tied", "full"]
@@ -251,9 +251,9 @@ def test_to_dict_round_trip_through_npz(cov_type):
 
 
 def test_from_dict_rejects_other_models():
-    with pytest.raises(ConfigError, match="from_dict"):
+    with pytest.raises(ModelError, match="from_dict"):
         GaussianMixture.from_dict({"class": "Foo", "format": 1})
-    with pytest.raises(ConfigError, match="missing key"):
+    with pytest.raises(ModelError, match="missing key"):
         GaussianMixture.from_dict({})
 
 
@@ -327,14 +327,14 @@ def test_empty_component_does_not_produce_nan():
 def test_non_finite_input_is_rejected(bad):
     X = blobs(n_per=10)
     X[7, 1] = bad
-    with pytest.raises(ConfigError, match="row 7"):
+    with pytest.raises(FitError, match="row 7"):
         GaussianMixture(2).fit(X)
     with pytest.raises(ValueError, match="NaN or infinity"):
         GaussianMixture(2).fit(X)
 
 
 def test_too_few_samples():
-    with pytest.raises(ConfigError, match="n_samples >= n_components"):
+    with pytest.raises(FitError, match="n_samples >= n_components"):
         GaussianMixture(5).fit(np.random.RandomState(0).randn(4, 2))
 
 
@@ -349,7 +349,7 @@ def test_too_few_samples():
 )
 def test_bad_parameters(kwargs):
     params = {"n_components": 2, **kwargs}
-    with pytest.raises(ConfigError):
+    with pytest.raises(ParameterError):
         GaussianMixture(**params).fit(blobs(n_per=10))
 
 
@@ -358,11 +358,11 @@ def test_not_fitted_and_shape_errors():
     with pytest.raises(NotFittedError, match="fit"):
         model.predict(np.zeros((3, 2)))
     model.fit(blobs(n_per=10))
-    with pytest.raises(ConfigError, match="features"):
+    with pytest.raises(FitError, match="features"):
         model.predict(np.zeros((3, 5)))
-    with pytest.raises(ConfigError, match="2-D"):
+    with pytest.raises(FitError, match="2-D"):
         model.predict(np.zeros(3))
-    with pytest.raises(ConfigError, match="sample_weight"):
+    with pytest.raises(FitError, match="sample_weight"):
         GaussianMixture(2).fit(blobs(n_per=10), sample_weight=np.ones(3))
 
 

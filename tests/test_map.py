@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 import pytest
 
-from diarize.errors import ConfigError, NotFittedError
+from diarize.errors import NotFittedError, ParameterError
 from diarize.gmm import GaussianMixture, MixtureStats, map_adapted_means
 
 COV_TYPES = ["diag", "spherical", "tied", "full"]
@@ -265,7 +265,7 @@ def test_variance_only_adaptation_is_refused():
     # Reynolds' variance update is about the adapted means; alone it could collapse.
     prior = prior_model([1.0], [[5.0]], [[1.0]])
     X = 3.0 + 0.1 * np.random.RandomState(0).randn(200, 1)
-    with pytest.raises(ConfigError):
+    with pytest.raises(ParameterError):
         prior.map_adapt(X, relevance_factor=0.0, params="v")
 
 
@@ -399,21 +399,21 @@ def test_adaptation_moves_towards_shifted_data():
 @pytest.mark.parametrize("params", ["x", "", "mx", "M"])
 def test_bad_params_raise(params):
     prior = fitted("diag")
-    with pytest.raises(ConfigError):
+    with pytest.raises(ParameterError):
         prior.map_adapt(blobs(n_per=5), params=params)
 
 
 @pytest.mark.parametrize("r", [-1.0, -1e-9, float("nan"), float("inf")])
 def test_bad_relevance_raises(r):
     prior = fitted("diag")
-    with pytest.raises(ConfigError):
+    with pytest.raises(ParameterError):
         prior.map_adapt(blobs(n_per=5), relevance_factor=r)
 
 
 @pytest.mark.parametrize("cov_type", ["full", "tied", "spherical"])
 def test_variance_adaptation_needs_diag(cov_type):
     prior = fitted(cov_type)
-    with pytest.raises(ConfigError):
+    with pytest.raises(ParameterError):
         prior.map_adapt(blobs(n_per=5), params="mv")
     prior.map_adapt(blobs(n_per=5), params="wm")  # but means and weights are fine
 
@@ -428,10 +428,10 @@ def test_unfitted_model_raises():
 
 def test_stats_of_wrong_shape_raise():
     prior = fitted("diag")
-    with pytest.raises(ConfigError):
+    with pytest.raises(ParameterError):
         prior.map_adapt_stats(MixtureStats(np.ones(4), np.zeros((4, 3)), np.zeros((4, 3))))
     full = fitted("full")
     stats = full.sufficient_statistics(blobs(n_per=5))
     assert stats.second is None
-    with pytest.raises(ConfigError):  # no second-order statistics for variances
+    with pytest.raises(ParameterError):  # no second-order statistics for variances
         prior.map_adapt_stats(stats, params="mv")
