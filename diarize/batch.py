@@ -31,15 +31,15 @@ from typing import Any, Iterable, Iterator, Protocol, Sequence, TextIO
 from ._threads import worker_environment
 from .audio import AUDIO_SUFFIXES
 from .errors import DiarizeError, OutputError
-from .io import uri_for
+from .writers import FORMATS, atomic_write_text, format_diarization, uri_for
 
 #: File extensions searched for in input folders: the formats libsndfile reads
 #: (:data:`diarize.audio.AUDIO_SUFFIXES`, the one list; .m4a / AAC is not among them).
 AUDIO_EXTENSIONS = AUDIO_SUFFIXES
 #: Input files with these extensions are manifests, not audio.
 MANIFEST_EXTENSIONS = frozenset({".csv", ".jsonl"})
-#: Output formats and the extension of their files.
-FORMAT_EXTENSIONS = {"rttm": "rttm", "json": "json", "csv": "csv"}
+#: Output formats and the extension of their files (without the dot), from the one registry.
+FORMAT_EXTENSIONS = {name: f.extension.lstrip(".") for name, f in FORMATS.items()}
 #: Per-file hints a manifest may give; each overrides the configuration key of that name.
 MANIFEST_HINTS = ("num_speakers", "min_speakers", "max_speakers")
 #: Name of the failure report in the output folder.
@@ -59,7 +59,7 @@ PARENT_POLL_SECONDS = 1.0
 FORKSERVER_PRELOAD = ("diarize.batch", "diarize.pipeline")
 #: Duplicate uris listed in the error message before "...".
 MAX_LISTED_DUPLICATES = 5
-#: Temporary files left by :func:`diarize.io.atomic_write_text`: ``.<name>.<random>.tmp``.
+#: Temporary files left by :func:`diarize.writers.atomic_write_text`: ``.<name>.<random>.tmp``.
 _STALE_TMP = re.compile(
     r"^\..+\.(?:%s|tsv)\.[A-Za-z0-9_]+\.tmp$" % "|".join(sorted(set(FORMAT_EXTENSIONS.values()))))
 _GLOB_CHARS = re.compile(r"[*?\[]")
@@ -374,9 +374,7 @@ def config_for(recording: Recording, base: Any) -> Any:
 
 # ---------------------------------------------------------------------- the work
 def render(result: Any, fmt: str) -> str:
-    """Text of a diarization in format `fmt` (``rttm``, ``json``, ``csv`` or ``audacity``)."""
-    from .io import format_diarization
-
+    """Text of a diarization in format `fmt` (a name in :data:`diarize.writers.FORMATS`)."""
     return format_diarization(result, fmt)
 
 
@@ -394,7 +392,6 @@ def process_one(task: Task) -> Record:
     t0, c0 = time.perf_counter(), time.process_time()
     rec = Record(path=task.path, uri=task.uri, output=task.output, status="ok")
     try:
-        from .io import atomic_write_text
         from .pipeline import Diarizer
 
         # The pipeline runs with one BLAS thread and restores the setting on return.
@@ -529,8 +526,6 @@ def remove_stale_temps(output_dir: Path) -> list[Path]:
 
 def write_errors(output_dir: Path, failures: Sequence[Record]) -> Path | None:
     """Rewrite ``errors.tsv`` with `failures` (atomically); remove it if there are none."""
-    from .io import atomic_write_text
-
     target = output_dir / ERRORS_FILE
     if not failures:
         with contextlib.suppress(FileNotFoundError):
@@ -561,7 +556,8 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
         Created if missing. Only one batch should write to a folder at a time.
     jobs : int, optional, keyword-only
         Worker processes (default :func:`default_jobs`: all cores); ignored with `scheduler`.
-    fmt : {'rttm', 'json', 'csv'}, keyword-only
+    fmt : str, keyword-only
+        A name in :data:`diarize.writers.FORMATS` (``rttm``, ``json``, ``csv``, ``audacity``).
     overwrite : bool, keyword-only
         Diarize again recordings whose output exists (default: skip them, so that a
         rerun resumes an interrupted batch).
