@@ -27,7 +27,7 @@ from .errors import OutputError
 
 __all__ = [
     "OutputFormat", "FORMATS", "OUTPUT_FORMATS", "FILE_MODE", "TIME_DECIMALS",
-    "JSON_FORMAT_VERSION", "sanitize_field", "uri_for", "format_rttm", "format_json",
+    "JSON_FORMAT_VERSION", "sanitize_field", "printable", "uri_for", "format_rttm", "format_json",
     "format_csv", "format_audacity", "format_diarization", "output_format",
     "atomic_write", "atomic_write_text", "write_rttm",
 ]
@@ -55,9 +55,36 @@ def sanitize_field(text: str) -> str:
     return text or "_"
 
 
+def printable(text: str) -> str:
+    """`text` as valid Unicode text: what a file name holds that is not UTF-8 is escaped.
+
+    Python decodes the bytes of a file name that are not UTF-8 as lone surrogates
+    (``b"bad\\xff"`` becomes ``"bad\\udcff"``), which no UTF-8 text can hold; they are
+    written as ``\\xNN``, as Python shows them. Valid text is returned unchanged.
+
+    Examples
+    --------
+    >>> import os
+    >>> printable(os.fsdecode(b"bad\\xff.wav"))
+    'bad\\\\xff.wav'
+    >>> printable("caf\u00e9")
+    'café'
+    """
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    try:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate that did not come from a file name's bytes
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def uri_for(path: str | os.PathLike) -> str:
-    """RTTM file id of a recording: its file stem, with whitespace replaced by ``_``."""
-    return _WS.sub("_", Path(path).stem) or "_"
+    """RTTM file id of a recording: its file stem, with whitespace replaced by ``_`` and
+    bytes that are not UTF-8 written as ``\\xNN`` (:func:`printable`)."""
+    return _WS.sub("_", printable(Path(path).stem)) or "_"
 
 
 def format_rttm(turns: Iterable[TurnLike], uri: str, *, channel: int | str = 1) -> str:
