@@ -9,6 +9,9 @@ rest longest-first on a process pool or a Dask cluster, and writes one
 Each worker diarizes with one BLAS thread (the pipeline limits its own calls with
 threadpoolctl), and pool workers are started with the thread variables of the
 environment set to 1, so that N workers use N cores and start no idle BLAS thread pools.
+The workers are those of :class:`diarize.workers.Pool`: a dead worker fails only the
+recording it held, and no worker outlives the batch process. The terminal progress
+display is :class:`diarize.progress.ConsoleProgress`.
 """
 
 from __future__ import annotations
@@ -17,29 +20,30 @@ import contextlib
 import csv
 import glob
 import json
-import multiprocessing
 import os
 import re
-import sys
+import signal
+import tempfile
+import threading
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Protocol, Sequence, TextIO
+from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 from ._threads import worker_environment
 from .audio import AUDIO_SUFFIXES
 from .errors import BatchInputError, DiarizeError, MissingDependencyError, OutputError
-from .io import uri_for
+from .progress import ConsoleProgress  # noqa: F401  (part of this module's API)
+from .workers import Pool
+from .writers import FORMATS, atomic_write_text, format_diarization, printable, uri_for
 
 #: File extensions searched for in input folders: the formats libsndfile reads
 #: (:data:`diarize.audio.AUDIO_SUFFIXES`, the one list; .m4a / AAC is not among them).
 AUDIO_EXTENSIONS = AUDIO_SUFFIXES
 #: Input files with these extensions are manifests, not audio.
 MANIFEST_EXTENSIONS = frozenset({".csv", ".jsonl"})
-#: Output formats and the extension of their files.
-FORMAT_EXTENSIONS = {"rttm": "rttm", "json": "json", "csv": "csv"}
+#: Output formats and the extension of their files (without the dot), from the one registry.
+FORMAT_EXTENSIONS = {name: f.extension.lstrip(".") for name, f in FORMATS.items()}
 #: Per-file hints a manifest may give; each overrides the configuration key of that name.
 MANIFEST_HINTS = ("num_speakers", "min_speakers", "max_speakers")
 #: Name of the failure report in the output folder.
@@ -52,14 +56,15 @@ ERRORS_HEADER = ("path", "error", "message")
 #: small: on the (busy, shared) 2-core dev machine one 197 s recording took 5.4 s with one
 #: OpenBLAS thread and 9.0 s with two.
 BLAS_THREADS_PER_WORKER = 1
-#: Seconds between checks, in a pool worker, that the batch process is still alive.
-PARENT_POLL_SECONDS = 1.0
+#: Header of the CSV output format: a ``.csv`` input that starts with it is an output of
+#: ``diarize batch --format csv``, never a manifest (a manifest needs a ``path`` column).
+OUTPUT_CSV_HEADER = "uri,start,end,duration,speaker"
 #: Modules the pool's fork server imports once for all workers (import errors are
 #: ignored by multiprocessing; librosa.filters is imported lazily by the MFCC front end).
 FORKSERVER_PRELOAD = ("diarize.batch", "diarize.pipeline")
 #: Duplicate uris listed in the error message before "...".
 MAX_LISTED_DUPLICATES = 5
-#: Temporary files left by :func:`diarize.io.atomic_write_text`: ``.<name>.<random>.tmp``.
+#: Temporary files left by :func:`diarize.writers.atomic_write_text`: ``.<name>.<random>.tmp``.
 _STALE_TMP = re.compile(
     r"^\..+\.(?:%s|tsv)\.[A-Za-z0-9_]+\.tmp$" % "|".join(sorted(set(FORMAT_EXTENSIONS.values()))))
 _GLOB_CHARS = re.compile(r"[*?\[]")
@@ -186,7 +191,9 @@ def resolve_inputs(inputs: Iterable[str | os.PathLike], *,
     inputs : iterable of path-like
         Audio files, folders (searched recursively for :data:`AUDIO_EXTENSIONS`), glob
         patterns, and ``.csv`` / ``.jsonl`` manifests with a ``path`` column and optional
-        ``uri``, ``num_speakers``, ``min_speakers``, ``max_speakers``.
+        ``uri``, ``num_speakers``, ``min_speakers``, ``max_speakers``. A ``.csv`` file
+        that is an output of ``--format csv`` (it starts with :data:`OUTPUT_CSV_HEADER`)
+        is not a manifest and is left out.
     cwd : Path, optional, keyword-only
         Folder relative inputs are resolved against (default: the current folder).
 
@@ -201,33 +208,70 @@ def resolve_inputs(inputs: Iterable[str | os.PathLike], *,
         An input that does not exist, a glob that matches nothing, a malformed manifest,
         or two different recordings with the same uri.
     """
+    return _resolve(inputs, cwd=cwd)[0]
+
+
+def _resolve(inputs: Iterable[str | os.PathLike], *, cwd: Path | None = None,
+             output_dir: Path | None = None) -> tuple[list[Recording], list[Path]]:
+    """:func:`resolve_inputs`, also returning the manifests read.
+
+    Files in `output_dir` named like outputs (``*.rttm``, ``*.json``, ``*.txt``, the
+    failure report) are outputs of an earlier run, never inputs: a glob or a shell
+    expansion that lists them leaves them out.
+    """
     base = Path.cwd() if cwd is None else cwd
     found: list[Recording] = []
+    manifests: list[Path] = []
+
+    def add_file(f: Path, source: str) -> None:
+        if _is_output(f, output_dir):
+            return
+        if f.suffix.lower() in MANIFEST_EXTENSIONS:
+            manifests.append(Path(os.path.abspath(f)))
+            found.extend(read_manifest(f))
+        else:
+            found.append(_recording(f, source=source))
+
     for raw in inputs:
         text = os.fspath(raw)
+        if isinstance(text, bytes):
+            text = os.fsdecode(text)
         p = Path(text)
         p = p if p.is_absolute() else base / p
         if p.is_dir():
             found.extend(_recording(f, source=text) for f in _audio_files_in(p))
         elif p.is_file():
-            if p.suffix.lower() in MANIFEST_EXTENSIONS:
-                found.extend(read_manifest(p))
-            else:
-                found.append(_recording(p, source=text))
+            add_file(p, text)
         elif _GLOB_CHARS.search(text):
             matches = sorted(glob.glob(str(p), recursive=True))
             if not matches:
-                raise BatchInputError(f"{text}: no files match")
+                raise BatchInputError(f"{printable(text)}: no files match")
             for m in map(Path, matches):
                 if m.is_dir():
                     found.extend(_recording(f, source=text) for f in _audio_files_in(m))
-                elif m.suffix.lower() in MANIFEST_EXTENSIONS:
-                    found.extend(read_manifest(m))
-                elif m.suffix.lower() in AUDIO_EXTENSIONS:
-                    found.append(_recording(m, source=text))
+                elif m.suffix.lower() in MANIFEST_EXTENSIONS or m.suffix.lower() in AUDIO_EXTENSIONS:
+                    add_file(m, text)
         else:
-            raise BatchInputError(f"{text}: no such file or directory")
-    return _check_unique(found)
+            raise BatchInputError(f"{printable(text)}: no such file or directory")
+    return _check_unique(found), manifests
+
+
+def _is_output(path: Path, output_dir: Path | None) -> bool:
+    """Whether `path` is an output of a batch run: a CSV that starts with the output
+    header anywhere, or a file named like an output in the output folder."""
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        try:
+            with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+                first = f.readline().strip()
+        except OSError:
+            return False
+        if first == OUTPUT_CSV_HEADER:
+            return True
+    if output_dir is None or Path(os.path.abspath(path)).parent != output_dir:
+        return False
+    return (path.name == ERRORS_FILE
+            or suffix in {f.extension for f in FORMATS.values()} - MANIFEST_EXTENSIONS)
 
 
 def _audio_files_in(folder: Path) -> list[Path]:
@@ -363,9 +407,7 @@ def config_for(recording: Recording, base: Any) -> Any:
 
 # ---------------------------------------------------------------------- the work
 def render(result: Any, fmt: str) -> str:
-    """Text of a diarization in format `fmt` (``rttm``, ``json``, ``csv`` or ``audacity``)."""
-    from .io import format_diarization
-
+    """Text of a diarization in format `fmt` (a name in :data:`diarize.writers.FORMATS`)."""
     return format_diarization(result, fmt)
 
 
@@ -382,67 +424,70 @@ def process_one(task: Task) -> Record:
     """
     t0, c0 = time.perf_counter(), time.process_time()
     rec = Record(path=task.path, uri=task.uri, output=task.output, status="ok")
+    opened = task.path
+
+    def named(message: str) -> str:  # name the file the user gave, not its stand-in
+        return message.replace(opened, task.path) if opened != task.path else message
+
     try:
-        from .io import atomic_write_text
         from .pipeline import Diarizer
 
-        # The pipeline runs with one BLAS thread and restores the setting on return.
-        result = Diarizer(task.config)(task.path, uri=task.uri)
+        with _readable_path(task.path) as opened:
+            # The pipeline runs with one BLAS thread and restores the setting on return.
+            result = Diarizer(task.config)(opened, uri=task.uri)
         text = render(result, task.fmt)
         atomic_write_text(task.output, text)
     except DiarizeError as exc:
-        rec.status, rec.error, rec.message = "failed", type(exc).__name__, str(exc)
+        rec.status, rec.error, rec.message = "failed", type(exc).__name__, named(str(exc))
     except MemoryError:
         rec.status, rec.error, rec.message = "failed", "MemoryError", f"{task.path}: out of memory"
     except Exception as exc:  # noqa: BLE001 - a bug on one file must not stop the batch
         rec.status, rec.error = "failed", type(exc).__name__
-        rec.message = f"{task.path}: {exc}"
+        rec.message = named(f"{task.path}: {exc}")
     rec.seconds = time.perf_counter() - t0
     rec.cpu_seconds = time.process_time() - c0
     return rec
 
 
-def _exit_with_parent(batch_pid: int) -> None:
-    """Pool-worker initializer: exit when the batch process dies.
+@contextlib.contextmanager
+def _readable_path(path: str) -> Iterator[str]:
+    """`path`, or a link to it with a UTF-8 name if its own name is not UTF-8.
 
-    A pool worker blocks on its task queue forever if the batch process is killed
-    (SIGKILL runs no clean-up), so it watches it instead: the batch process itself, and
-    its own parent (the batch process, or the fork server, which exits with it).
+    A file system may hold any bytes in a name; Python gives the ones that are not
+    UTF-8 as lone surrogates, which the audio library cannot encode to open the file.
+    A symbolic link with a plain name, in a private temporary folder, opens the same
+    file; it is removed afterwards.
     """
-    import threading
-
-    parent = os.getppid()
-
-    def alive() -> bool:
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    else:
+        yield path
+        return
+    suffix = Path(path).suffix
+    suffix = suffix if printable(suffix) == suffix else ""
+    with tempfile.TemporaryDirectory(prefix="diarize-batch-") as folder:
+        link = os.path.join(folder, "audio" + suffix)
         try:
-            os.kill(batch_pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:  # exists, owned by someone else: pid reused
-            return False
-        return os.getppid() == parent
-
-    def watch() -> None:
-        while alive():
-            time.sleep(PARENT_POLL_SECONDS)
-        os._exit(1)  # mid-task is fine: outputs are written atomically
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+            os.symlink(os.path.abspath(path), link)
+        except OSError:  # no symbolic links here: let the reader report what it can
+            yield path
+            return
+        yield link
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
-    """A fresh-interpreter start method, so BLAS reads the thread limit at import.
-
-    'forkserver' where available: one server process imports the pipeline once and
-    forks the workers from it, instead of every 'spawn'ed worker importing numpy, scipy
-    and librosa again (seconds of CPU each). The server is started, with the thread
-    limit in its environment, by the first pool of this process.
-    """
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(list(FORKSERVER_PRELOAD))
-        return ctx
-    return multiprocessing.get_context("spawn")
+def _died_record(task: Task, exitcode: int | None) -> Record:
+    if exitcode is not None and exitcode < 0:
+        try:
+            how = f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            how = f"killed by signal {-exitcode}"
+    else:
+        how = f"exit status {exitcode}"
+    return Record(path=task.path, uri=task.uri, output=task.output, status="failed",
+                  error="WorkerDied",
+                  message=f"{task.path}: worker process died while diarizing ({how})")
 
 
 def _run_local(tasks: Sequence[Task], jobs: int) -> Iterator[Record]:
@@ -453,25 +498,10 @@ def _run_local(tasks: Sequence[Task], jobs: int) -> Iterator[Record]:
         for task in tasks:
             yield process_one(task)
         return
-    ctx = _pool_context()
     with worker_environment(threads=BLAS_THREADS_PER_WORKER):
-        # The environment must stay set while workers are spawned (on demand, at submit).
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(tasks)), mp_context=ctx,
-                                   initializer=_exit_with_parent, initargs=(os.getpid(),))
-        try:
-            futures = {pool.submit(process_one, t): t for t in tasks}
-            for fut in as_completed(futures):
-                try:
-                    yield fut.result()
-                except BrokenProcessPool:
-                    # A worker died (killed, out of memory): its recordings are reported
-                    # as failed and retried by the next run.
-                    t = futures[fut]
-                    yield Record(path=t.path, uri=t.uri, output=t.output, status="failed",
-                                 error="WorkerDied",
-                                 message=f"{t.path}: worker process died while diarizing")
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        # The environment must stay set while workers are started (also replacements).
+        yield from Pool(tasks, jobs, work=process_one, died=_died_record,
+                        preload=FORKSERVER_PRELOAD).run()
 
 
 def _run_dask(tasks: Sequence[Task], scheduler: str) -> Iterator[Record]:
@@ -518,16 +548,14 @@ def remove_stale_temps(output_dir: Path) -> list[Path]:
 
 def write_errors(output_dir: Path, failures: Sequence[Record]) -> Path | None:
     """Rewrite ``errors.tsv`` with `failures` (atomically); remove it if there are none."""
-    from .io import atomic_write_text
-
     target = output_dir / ERRORS_FILE
     if not failures:
         with contextlib.suppress(FileNotFoundError):
             target.unlink()
         return None
 
-    def clean(s: str) -> str:  # one record per line, fields tab-separated
-        return re.sub(r"[\t\r\n]+", " ", s)
+    def clean(s: str) -> str:  # one record per line, fields tab-separated, valid UTF-8
+        return re.sub(r"[\t\r\n]+", " ", printable(s))
 
     lines = ["\t".join(ERRORS_HEADER)]
     lines += ["\t".join(clean(x) for x in (r.path, r.error, r.message)) for r in failures]
@@ -550,7 +578,8 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
         Created if missing. Only one batch should write to a folder at a time.
     jobs : int, optional, keyword-only
         Worker processes (default :func:`default_jobs`: all cores); ignored with `scheduler`.
-    fmt : {'rttm', 'json', 'csv'}, keyword-only
+    fmt : str, keyword-only
+        A name in :data:`diarize.writers.FORMATS` (``rttm``, ``json``, ``csv``, ``audacity``).
     overwrite : bool, keyword-only
         Diarize again recordings whose output exists (default: skip them, so that a
         rerun resumes an interrupted batch).
@@ -570,7 +599,8 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     Raises
     ------
     BatchInputError
-        Bad inputs or duplicate uris (before any work), bad `fmt` or `jobs`.
+        Bad inputs or duplicate uris (before any work), bad `fmt` or `jobs`, or an output
+        path that is an input file (an input is never overwritten).
     MissingDependencyError
         `scheduler` given but dask is not installed.
     OutputError
@@ -579,30 +609,33 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     from .config import Config
 
     t0 = time.perf_counter()
-    if fmt not in FORMAT_EXTENSIONS:
+    if not isinstance(fmt, str) or fmt not in FORMAT_EXTENSIONS:
         raise BatchInputError(f"unknown format {fmt!r} (choose from {', '.join(FORMAT_EXTENSIONS)})")
     if jobs is None:
         jobs = default_jobs()
-    if jobs < 1:
-        raise BatchInputError(f"jobs must be a positive integer, got {jobs}")
-    if isinstance(inputs, (str, os.PathLike)):
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise BatchInputError(f"jobs must be a positive integer, got {jobs!r}")
+    if isinstance(inputs, (str, bytes, os.PathLike)):
         inputs = [inputs]
     base = config if config is not None else Config()
-    recordings = resolve_inputs(inputs)
+    out_dir = Path(os.path.abspath(output_dir))
+    recordings, manifests = _resolve(inputs, output_dir=out_dir)
     configs = [config_for(r, base) for r in recordings]  # inconsistent hints fail up front
 
-    out_dir = Path(os.path.abspath(output_dir))
+    ext = FORMAT_EXTENSIONS[fmt]
+    targets = [out_dir / f"{rec.uri}.{ext}" for rec in recordings]
+    _refuse_overwriting_inputs(targets, [r.path for r in recordings] + manifests,
+                               out_dir / ERRORS_FILE)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(out_dir)
     except OSError as exc:
-        raise OutputError(f"{out_dir}: cannot create output directory ({exc.strerror or exc})") from None
-    remove_stale_temps(out_dir)
+        raise OutputError(f"{printable(str(out_dir))}: cannot use as output directory "
+                          f"({exc.strerror or exc})") from None
 
-    ext = FORMAT_EXTENSIONS[fmt]
     records: list[Record | None] = [None] * len(recordings)
     todo: list[tuple[int, Task]] = []
-    for i, (rec, cfg) in enumerate(zip(recordings, configs)):
-        target = out_dir / f"{rec.uri}.{ext}"
+    for i, (rec, cfg, target) in enumerate(zip(recordings, configs, targets)):
         if target.exists() and not overwrite:
             records[i] = Record(path=str(rec.path), uri=rec.uri, output=str(target),
                                 status="skipped")
@@ -617,21 +650,74 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     summary = BatchSummary(skipped=len(recordings) - len(tasks))
     if progress is not None:
         progress.start(total=len(tasks), skipped=summary.skipped)
-    stream = _run_dask(tasks, scheduler) if scheduler else _run_local(tasks, jobs)
-    for record in stream:
-        records[by_output[record.output]] = record
-        if record.status == "ok":
-            summary.succeeded += 1
-        else:
-            summary.failed += 1
-        if progress is not None:
-            progress.update(record)
+    try:
+        with _sigterm_stops_the_run(), contextlib.closing(
+                _run_dask(tasks, scheduler) if scheduler else _run_local(tasks, jobs)) as stream:
+            for record in stream:
+                records[by_output[record.output]] = record
+                if record.status == "ok":
+                    summary.succeeded += 1
+                else:
+                    summary.failed += 1
+                if progress is not None:
+                    progress.update(record)
+    except BatchTerminated:
+        # The workers are stopped (the stream is closed); now go as SIGTERM means.
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise
     summary.records = [r for r in records if r is not None]
     summary.errors_file = write_errors(out_dir, summary.failures)
     summary.elapsed = time.perf_counter() - t0
     if progress is not None:
         progress.finish(summary)
     return summary
+
+
+class BatchTerminated(BaseException):
+    """SIGTERM arrived while a batch ran in the main thread (see :func:`run`)."""
+
+
+@contextlib.contextmanager
+def _sigterm_stops_the_run() -> Iterator[None]:
+    """While the run lasts, SIGTERM raises :class:`BatchTerminated` in the main thread.
+
+    Without this, SIGTERM would end the batch process at once and leave the workers to
+    notice on their own; with it, the workers are killed first. Only where SIGTERM has
+    its default action: a program that handles SIGTERM itself keeps its handler.
+    """
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise BatchTerminated(signum)
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _refuse_overwriting_inputs(targets: Sequence[Path], inputs: Sequence[Path],
+                               errors_file: Path) -> None:
+    """Raise if an output (or the failure report) would be written over an input file."""
+    def key(p: Path) -> tuple[int, int] | str:
+        try:
+            st = os.stat(p)
+            return (st.st_dev, st.st_ino)
+        except OSError:
+            return os.path.normcase(os.path.abspath(p))
+
+    input_keys = {key(p): p for p in inputs}
+    for target in [*targets, errors_file]:
+        source = input_keys.get(key(target))
+        if source is not None:
+            raise BatchInputError(
+                f"{printable(str(target))}: the output would overwrite the input "
+                f"{printable(str(source))}; choose another output folder")
 
 
 def default_jobs() -> int:
@@ -647,95 +733,3 @@ def _size(path: str) -> int:
         return os.stat(path).st_size
     except OSError:
         return 0  # missing files fail fast anyway
-
-
-# ---------------------------------------------------------------------- progress display
-#: Seconds between redraws of the terminal progress bar.
-BAR_REFRESH_SECONDS = 0.1
-#: Width of the bar in characters.
-BAR_WIDTH = 30
-
-
-def _clock(seconds: float) -> str:
-    s = int(round(seconds))
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
-
-
-class ConsoleProgress:
-    """Progress on a stream: a redrawn bar on a terminal, one line per recording otherwise.
-
-    Parameters
-    ----------
-    stream : text stream, keyword-only
-        Usually ``sys.stderr``.
-    tty : bool, optional, keyword-only
-        Draw a bar (default: whether `stream` is a terminal).
-    """
-
-    def __init__(self, *, stream: TextIO | None = None, tty: bool | None = None) -> None:
-        self.stream = stream if stream is not None else sys.stderr
-        self.tty = self.stream.isatty() if tty is None else tty
-        self.total = self.done = 0
-        self.t0 = time.perf_counter()
-        self._drawn = 0.0
-
-    def start(self, *, total: int, skipped: int) -> None:
-        self.total, self.done, self.t0 = total, 0, time.perf_counter()
-        if skipped:
-            self._line(f"batch: {skipped} recordings already done, skipped")
-        if self.tty:
-            self._draw(force=True)
-        else:
-            self._line(f"batch: {total} recordings to diarize")
-
-    def _rate_eta(self) -> tuple[float, float | None]:
-        elapsed = time.perf_counter() - self.t0
-        rate = self.done / elapsed if elapsed > 0 else 0.0
-        eta = (self.total - self.done) / rate if rate > 0 else None
-        return rate, eta
-
-    def update(self, record: Record) -> None:
-        self.done += 1
-        rate, eta = self._rate_eta()
-        if self.tty:
-            if record.status == "failed":
-                self._clear()
-                self._line(f"failed: {record.message}")
-            self._draw(force=self.done == self.total)
-            return
-        what = "ok" if record.status == "ok" else f"FAILED {record.error}: {record.message}"
-        eta_text = _clock(eta) if eta is not None else "?"
-        self._line(f"[{self.done}/{self.total}] {record.path}: {what} "
-                   f"({record.seconds:.1f} s; {rate:.2f}/s, ETA {eta_text})")
-
-    def finish(self, summary: BatchSummary) -> None:
-        if self.tty:
-            self._draw(force=True)
-            self.stream.write("\n")
-        cpu = sum(r.cpu_seconds for r in summary.records)
-        text = (f"batch: {summary.succeeded} succeeded, {summary.skipped} skipped, "
-                f"{summary.failed} failed in {summary.elapsed:.1f} s "
-                f"({cpu:.1f} s CPU in recordings)")
-        if summary.errors_file is not None:
-            text += f" (see {summary.errors_file})"
-        self._line(text)
-
-    def _line(self, text: str) -> None:
-        self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def _clear(self) -> None:
-        self.stream.write("\r\x1b[K")
-
-    def _draw(self, *, force: bool = False) -> None:
-        now = time.perf_counter()
-        if not force and now - self._drawn < BAR_REFRESH_SECONDS:
-            return
-        self._drawn = now
-        frac = self.done / self.total if self.total else 1.0
-        filled = int(round(frac * BAR_WIDTH))
-        rate, eta = self._rate_eta()
-        eta_text = _clock(eta) if eta is not None else "--:--:--"
-        self.stream.write(f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] "
-                          f"{self.done}/{self.total} {rate:.2f} rec/s ETA {eta_text}\x1b[K")
-        self.stream.flush()

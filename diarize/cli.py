@@ -13,6 +13,10 @@ import click
 
 from . import __version__
 from .errors import ConfigError, DiarizeError
+from .writers import FORMATS
+
+#: The file names of the output formats, for help texts: ".rttm, .json, ... or .txt (...)".
+_FORMAT_FILES = ", ".join(f"{f.extension} ({f.name})" for f in FORMATS.values())
 
 
 class DefaultGroup(click.Group):
@@ -98,9 +102,9 @@ def _positive_int(ctx, param, value):
 @click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=None,
               help="Folder for <stem>.rttm files, created if missing (default: current folder).")
 @click.option("--stdout", "to_stdout", is_flag=True, help="Print the output instead of writing files.")
-@click.option("-f", "--format", "fmt", type=click.Choice(["rttm", "json", "csv", "audacity"]),
+@click.option("-f", "--format", "fmt", type=click.Choice(list(FORMATS)),
               default="rttm", show_default=True,
-              help="Output format; files are <stem>.rttm, .json, .csv or .txt (Audacity labels).")
+              help="Output format; files are <stem>" + _FORMAT_FILES + ".")
 @click.option("--exclusive", is_flag=True,
               help="No overlapping turns: in an overlap the turn that started first wins.")
 @click.option("--num-speakers", type=int, callback=_positive_int, help="Known number of speakers.")
@@ -131,7 +135,7 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
     if num_speakers is not None and max_speakers is None and num_speakers > cfg.max_speakers:
         cfg = cfg.replace(max_speakers=num_speakers)
     from .pipeline import Diarizer, uri_for
-    from .io import OUTPUT_FORMATS, atomic_write_text, format_diarization
+    from .writers import atomic_write_text, format_diarization
 
     out_dir = output_dir if output_dir is not None else Path(".")
     if not to_stdout:
@@ -155,7 +159,7 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
             if to_stdout:
                 click.echo(text, nl=False)
             else:
-                target = out_dir / f"{uri_for(path)}{OUTPUT_FORMATS[fmt]}"
+                target = out_dir / f"{uri_for(path)}{FORMATS[fmt].extension}"
                 atomic_write_text(target, text)
                 if verbose:
                     click.echo(f"{path}: {len(result.speakers)} speakers, {len(result)} turns -> {target}", err=True)
@@ -380,8 +384,8 @@ def config_show_command(preset, config_file):
               help="Folder for <uri>.<ext> files and errors.tsv (created if missing).")
 @click.option("-j", "--jobs", type=int, callback=_positive_int, default=None,
               help="Worker processes (default: all cores).")
-@click.option("--format", "fmt", type=click.Choice(["rttm", "json", "csv"]), default="rttm",
-              show_default=True, help="Output format.")
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="rttm",
+              show_default=True, help="Output format; files are <uri>" + _FORMAT_FILES + ".")
 @click.option("--overwrite", is_flag=True, help="Diarize again recordings whose output exists.")
 @click.option("--scheduler", metavar="ADDRESS",
               help="Run on a Dask distributed cluster (tcp://HOST:PORT); needs a shared filesystem.")

@@ -55,7 +55,9 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
+from scipy import sparse
 from scipy.optimize import linear_sum_assignment
+from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from .errors import ScoringWarning
 from .io import FileKey
@@ -63,7 +65,7 @@ from .segments import Turn
 
 __all__ = [
     "DiarizationScore", "Evaluation", "ScoringWarning",
-    "evaluate", "evaluate_file", "JER_FRAME_STEP",
+    "evaluate", "evaluate_file", "optimal_mapping", "speaker_mapping", "JER_FRAME_STEP",
 ]
 
 JER_FRAME_STEP = 0.010
@@ -184,23 +186,154 @@ def _covered(points: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.nda
     return n_started > n_ended
 
 
-def _activity(bounds: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-              labels: np.ndarray, n_labels: int) -> np.ndarray:
-    """Which labels are active on each piece ``[bounds[i], bounds[i + 1])``.
+def _label_runs(bounds: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                labels: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The pieces each label is active on, as disjoint runs ``[first, stop)`` of pieces.
 
-    Every start and end must be one of `bounds`. Each turn adds +1 to its label at its
-    start and -1 at its end; a cumulative sum gives, per piece, how many turns of each
-    label cover it, and a label is active where that is positive (so a speaker whose
-    own turns overlap counts once, and a zero-length turn never).
+    Every start and end must be one of `bounds`; piece ``i`` is ``[bounds[i], bounds[i + 1])``.
+    Turns of one label that overlap or touch are merged (a speaker whose own turns
+    overlap counts once), and zero-length turns are dropped.
 
     Returns
     -------
-    ndarray of bool, shape (len(bounds) - 1, n_labels)
+    label, first, stop : ndarray of int64, shape (n_runs,)
+        Sorted by label, then by first piece; the runs of one label are disjoint.
     """
-    counts = np.zeros((len(bounds), n_labels), dtype=np.int32)
-    np.add.at(counts, (np.searchsorted(bounds, starts), labels), 1)
-    np.add.at(counts, (np.searchsorted(bounds, ends), labels), -1)
-    return np.cumsum(counts, axis=0)[:-1] > 0
+    first = np.searchsorted(bounds, starts).astype(np.int64)
+    stop = np.searchsorted(bounds, ends).astype(np.int64)
+    keep = stop > first
+    first, stop, labels = first[keep], stop[keep], np.asarray(labels, dtype=np.int64)[keep]
+    if len(first) == 0:
+        return labels, first, stop
+    order = np.lexsort((first, labels))
+    first, stop, labels = first[order], stop[order], labels[order]
+    # Running maximum of `stop` within each label: offsetting each label by more than any
+    # piece index makes one cumulative maximum over all labels do it.
+    span = np.int64(len(bounds) + 1)
+    reach = np.maximum.accumulate(labels * span + stop) - labels * span
+    new = np.ones(len(first), dtype=bool)
+    new[1:] = (labels[1:] != labels[:-1]) | (first[1:] > reach[:-1])
+    heads = np.flatnonzero(new)
+    tails = np.append(heads[1:], len(first)) - 1
+    return labels[heads], first[heads], reach[tails]
+
+
+def _activity(runs: tuple[np.ndarray, np.ndarray, np.ndarray], n_pieces: int,
+              n_labels: int) -> sparse.csr_matrix:
+    """Which labels are active on each piece, as a sparse 0/1 matrix.
+
+    Only the active (piece, label) pairs are stored: their number is the pieces times
+    the labels talking at once, not pieces times labels, so that a hypothesis with tens
+    of thousands of labels costs no more than its turns.
+
+    Returns
+    -------
+    scipy.sparse.csr_matrix of int64, shape (n_pieces, n_labels)
+    """
+    labels, first, stop = runs
+    lengths = stop - first
+    total = int(lengths.sum())
+    offsets = np.repeat(first - (np.cumsum(lengths) - lengths), lengths)
+    pieces = np.arange(total, dtype=np.int64) + offsets
+    return sparse.csr_matrix((np.ones(total, dtype=np.int64), (pieces, np.repeat(labels, lengths))),
+                             shape=(n_pieces, n_labels))
+
+
+def _active_count(runs: tuple[np.ndarray, np.ndarray, np.ndarray], n_pieces: int) -> np.ndarray:
+    """Number of labels active on each piece, shape (n_pieces,), int64."""
+    _, first, stop = runs
+    delta = np.bincount(first, minlength=n_pieces + 1) - np.bincount(stop, minlength=n_pieces + 1)
+    return np.cumsum(delta)[:n_pieces].astype(np.int64)
+
+
+def _weighted_overlap(R: sparse.csr_matrix, H: sparse.csr_matrix,
+                      weights: np.ndarray) -> sparse.coo_matrix:
+    """``R.T @ diag(weights) @ H``: per (reference, hypothesis) label pair, the summed
+    weight of the pieces where both talk; only co-occurring pairs are stored."""
+    scaled = R.copy()
+    scaled.data = scaled.data * np.repeat(weights, np.diff(R.indptr))  # row i times weights[i]
+    product = scaled.T.tocsr() @ H
+    product = sparse.coo_matrix(product)
+    product.eliminate_zeros()
+    return product
+
+
+MAX_DENSE_MAPPING = 1 << 22
+"""Entries (reference x hypothesis labels) up to which the mapping is solved on a dense
+matrix (32 MB); above it, first only the labels that co-occur are kept, then a sparse
+bipartite matching is used."""
+
+
+def optimal_mapping(weights: sparse.spmatrix | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One-to-one pairing of rows and columns that maximises the summed weight.
+
+    This is the speaker mapping of DER (weights: overlapping time of a reference and a
+    hypothesis speaker) and of JER (weights: Jaccard index). Only pairs of positive
+    weight are returned (md-eval maps only speakers that co-occur).
+
+    Parameters
+    ----------
+    weights : sparse matrix or ndarray, shape (n_rows, n_cols)
+        Non-negative; absent entries are zero.
+
+    Returns
+    -------
+    rows, cols : ndarray of int64, shape (n_pairs,)
+        Row ``rows[k]`` is paired with column ``cols[k]``; sorted by row.
+
+    Notes
+    -----
+    Solved with the Hungarian algorithm (:func:`scipy.optimize.linear_sum_assignment`)
+    on the whole matrix when it has at most :data:`MAX_DENSE_MAPPING` entries, else on
+    the rows and columns that have a positive entry, and when even that is too large
+    with :func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching` on the
+    positive entries alone, so that memory grows with the co-occurring pairs.
+    """
+    empty = np.zeros(0, dtype=np.int64)
+    n_rows, n_cols = weights.shape
+    if n_rows == 0 or n_cols == 0:
+        return empty, empty
+    if not sparse.issparse(weights) and n_rows * n_cols <= MAX_DENSE_MAPPING:
+        dense = np.asarray(weights, dtype=np.float64)
+        used_rows, used_cols = np.arange(n_rows), np.arange(n_cols)
+    else:
+        coo = sparse.coo_matrix(weights)
+        coo.sum_duplicates()
+        positive = coo.data > 0
+        r, c, v = coo.row[positive], coo.col[positive], coo.data[positive].astype(np.float64)
+        if len(v) == 0:
+            return empty, empty
+        if n_rows * n_cols <= MAX_DENSE_MAPPING:
+            used_rows, used_cols = np.arange(n_rows), np.arange(n_cols)
+        else:
+            used_rows, r = np.unique(r, return_inverse=True)
+            used_cols, c = np.unique(c, return_inverse=True)
+            if len(used_rows) * len(used_cols) > MAX_DENSE_MAPPING:
+                rows, cols = _sparse_matching(r, c, v, len(used_rows), len(used_cols))
+                return used_rows[rows], used_cols[cols]
+        dense = np.zeros((len(used_rows), len(used_cols)))
+        dense[r, c] = v
+    rows, cols = linear_sum_assignment(dense, maximize=True)
+    paired = dense[rows, cols] > 0
+    return used_rows[rows[paired]].astype(np.int64), used_cols[cols[paired]].astype(np.int64)
+
+
+def _sparse_matching(r: np.ndarray, c: np.ndarray, v: np.ndarray, n_rows: int,
+                     n_cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """Maximum-weight matching on the positive entries ``(r, c, v)`` of a sparse matrix.
+
+    ``min_weight_full_bipartite_matching`` matches every row, so each row also gets a
+    private "unpaired" column of cost ``top``; a real pair costs ``top - v``, less than
+    that. Minimising the total cost then maximises the summed weight of the real pairs.
+    """
+    top = 2.0 * float(v.max()) + 1.0
+    rows = np.concatenate([r, np.arange(n_rows)])
+    cols = np.concatenate([c, n_cols + np.arange(n_rows)])
+    costs = np.concatenate([top - v, np.full(n_rows, top)])
+    graph = sparse.csr_matrix((costs, (rows, cols)), shape=(n_rows, n_cols + n_rows))
+    row_ind, col_ind = min_weight_full_bipartite_matching(graph)
+    real = col_ind < n_cols
+    return row_ind[real].astype(np.int64), col_ind[real].astype(np.int64)
 
 
 def _turn_arrays(turns: Iterable[Turn]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[str]]:
@@ -254,19 +387,56 @@ def _jaccard_errors(ref: tuple, hyp: tuple, region_starts: np.ndarray,
         return np.ones(n_ref)
     mids = (bounds[:-1] + bounds[1:]) / 2.0
     n_in = np.diff(bounds) * _covered(mids, u_on, u_off)        # scored frames per piece
-    R = _activity(bounds, r_on, r_off, ref[2], len(ref[3]))[:, ref_keep]
-    H = _activity(bounds, h_on, h_off, hyp[2], len(hyp[3]))[:, hyp_keep]
-    ref_frames = n_in @ R
-    hyp_frames = n_in @ H
-    inter = (R * n_in[:, None]).T.astype(np.float64) @ H
-    union = ref_frames[:, None] + hyp_frames[None, :] - inter
-    # a pair of speakers with no scored frame at all has no Jaccard index: count it wrong
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cost = np.where(union > 0, 1.0 - inter / np.where(union > 0, union, 1.0), 1.0)
-    rows, cols = linear_sum_assignment(cost)
+    n_pieces = len(bounds) - 1
+    # only the kept speakers, renumbered 0.. in their order
+    r_in, h_in = ref_keep[ref[2]], hyp_keep[hyp[2]]
+    ref_runs = _label_runs(bounds, r_on[r_in], r_off[r_in], (np.cumsum(ref_keep) - 1)[ref[2][r_in]])
+    hyp_runs = _label_runs(bounds, h_on[h_in], h_off[h_in], (np.cumsum(hyp_keep) - 1)[hyp[2][h_in]])
+    R = _activity(ref_runs, n_pieces, n_ref)
+    H = _activity(hyp_runs, n_pieces, n_hyp)
+    ref_frames = R.T @ n_in                                      # integers: exact in any order
+    hyp_frames = H.T @ n_in
+    inter = _weighted_overlap(R, H, n_in)
+    # Jaccard index of the pairs that share a frame; every other pair has index 0 (and a
+    # pair with no scored frame at all has no index: it counts as wrong, error 1).
+    union = ref_frames[inter.row] + hyp_frames[inter.col] - inter.data
+    jaccard = sparse.coo_matrix((inter.data / union, (inter.row, inter.col)),
+                                shape=(n_ref, n_hyp))
+    rows, cols = optimal_mapping(jaccard)
     errors = np.ones(n_ref)
-    errors[rows] = cost[rows, cols]
+    lookup = dict(zip(zip(inter.row.tolist(), inter.col.tolist()), range(len(union))))
+    for r, c in zip(rows.tolist(), cols.tolist()):
+        k = lookup[(r, c)]
+        errors[r] = 1.0 - inter.data[k] / union[k]
     return errors
+
+
+def speaker_mapping(hypothesis: Iterable[Turn], reference: Iterable[Turn]) -> dict[str, str]:
+    """Optimal one-to-one mapping of hypothesis speakers to reference speakers.
+
+    The mapping maximises the total time the paired speakers talk together
+    (:func:`optimal_mapping`, the mapping of DER), over the whole extent of the turns.
+    Hypothesis speakers that overlap no reference speaker, or are left over, are not in
+    the mapping.
+
+    Parameters
+    ----------
+    hypothesis, reference : iterable of Turn
+
+    Returns
+    -------
+    dict of str to str
+        Hypothesis speaker -> reference speaker.
+    """
+    ref, hyp = _turn_arrays(reference), _turn_arrays(hypothesis)
+    if not ref[3] or not hyp[3]:
+        return {}
+    bounds = np.unique(np.concatenate([ref[0], ref[1], hyp[0], hyp[1]]))
+    n_pieces = max(len(bounds) - 1, 0)
+    R = _activity(_label_runs(bounds, ref[0], ref[1], ref[2]), n_pieces, len(ref[3]))
+    H = _activity(_label_runs(bounds, hyp[0], hyp[1], hyp[2]), n_pieces, len(hyp[3]))
+    rows, cols = optimal_mapping(_weighted_overlap(R, H, np.diff(bounds)))
+    return {hyp[3][c]: ref[3][r] for c, r in sorted(zip(cols.tolist(), rows.tolist()))}
 
 
 # ----------------------------------------------------------------------- per file
@@ -327,32 +497,29 @@ def evaluate_file(reference: Iterable[Turn], hypothesis: Iterable[Turn], *,
         return DiarizationScore(uri=uri, channel=channel)
     mids = (bounds[:-1] + bounds[1:]) / 2.0
     dur = np.diff(bounds)
-    R = _activity(bounds, ref[0], ref[1], ref[2], n_ref)
-    H = _activity(bounds, hyp[0], hyp[1], hyp[2], n_hyp)
+    n_pieces = len(bounds) - 1
+    ref_runs = _label_runs(bounds, ref[0], ref[1], ref[2])
+    hyp_runs = _label_runs(bounds, hyp[0], hyp[1], hyp[2])
+    R = _activity(ref_runs, n_pieces, n_ref)
+    H = _activity(hyp_runs, n_pieces, n_hyp)
 
     # evaluated region (UEM): speaker counts and the mapping are computed here
     w_eval = dur * _covered(mids, reg_s, reg_e)
-    ref_time = w_eval @ R
-    hyp_time = w_eval @ H
-    ref_keep, hyp_keep = ref_time > 0, hyp_time > 0
-    overlap = (R * w_eval[:, None]).T @ H
-    if overlap.size:
-        rows, cols = linear_sum_assignment(overlap, maximize=True)
-        mapped = overlap[rows, cols] > 0      # md-eval maps only speakers that co-occur
-        rows, cols = rows[mapped], cols[mapped]
-    else:
-        rows = cols = np.zeros(0, dtype=np.int64)
+    ref_keep = (R.T @ w_eval) > 0
+    hyp_keep = (H.T @ w_eval) > 0
+    rows, cols = optimal_mapping(_weighted_overlap(R, H, w_eval))
 
     # scored region: the evaluated region minus collars, minus overlap if asked
-    nref = R.sum(axis=1)
-    nsys = H.sum(axis=1)
+    nref = _active_count(ref_runs, n_pieces)
+    nsys = _active_count(hyp_runs, n_pieces)
     scored = w_eval > 0
     if len(col_s):
         scored &= ~_covered(mids, col_s, col_e)
     if skip_overlap:
         scored &= nref < 2
     w = dur * scored
-    nmap = (R[:, rows] & H[:, cols]).sum(axis=1)
+    # pieces where a mapped pair talks together: column k of both is the k-th mapped pair
+    nmap = np.asarray(R[:, rows].multiply(H[:, cols]).sum(axis=1), dtype=np.int64).ravel()
 
     speaker_jer = _jaccard_errors(ref, hyp, reg_s, reg_e, ref_keep, hyp_keep, jer_step)
     return DiarizationScore(

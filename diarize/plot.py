@@ -23,8 +23,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 import numpy as np
 
 from .errors import OutputError, RTTMError
-from .io import atomic_write
+from .metrics import speaker_mapping
 from .segments import Diarization, Turn
+from .writers import atomic_write
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -88,43 +89,6 @@ def envelope(y: np.ndarray, *, n_bins: int = MAX_ENVELOPE_BINS
     n = max(1, min(int(n_bins), len(y)))
     edges = np.unique(np.linspace(0, len(y), n + 1).astype(np.int64)[:-1])
     return edges, np.minimum.reduceat(y, edges), np.maximum.reduceat(y, edges)
-
-
-def speaker_mapping(hypothesis: Iterable[Turn], reference: Iterable[Turn]) -> dict[str, str]:
-    """Optimal one-to-one mapping of system speakers to reference speakers.
-
-    The mapping maximises the total overlapping time (Hungarian algorithm,
-    :func:`scipy.optimize.linear_sum_assignment`), as in the DER computation. System
-    speakers that overlap no reference speaker (or are left over when the system has
-    more speakers) are not in the mapping.
-
-    Parameters
-    ----------
-    hypothesis, reference : iterable of Turn
-
-    Returns
-    -------
-    dict of str to str
-        System speaker -> reference speaker.
-    """
-    from scipy.optimize import linear_sum_assignment
-
-    hyp, ref = list(hypothesis), list(reference)
-    hyp_names = list(dict.fromkeys(t.speaker for t in sorted(hyp)))
-    ref_names = list(dict.fromkeys(t.speaker for t in sorted(ref)))
-    if not hyp_names or not ref_names:
-        return {}
-    hs = np.array([t.start for t in hyp]), np.array([t.end for t in hyp])
-    rs = np.array([t.start for t in ref]), np.array([t.end for t in ref])
-    # turn-by-turn overlap (n_hyp_turns, n_ref_turns), summed into speaker pairs
-    pair = np.clip(np.minimum(hs[1][:, None], rs[1][None, :])
-                   - np.maximum(hs[0][:, None], rs[0][None, :]), 0.0, None)
-    hi = np.array([hyp_names.index(t.speaker) for t in hyp])
-    ri = np.array([ref_names.index(t.speaker) for t in ref])
-    overlap = np.zeros((len(hyp_names), len(ref_names)))
-    np.add.at(overlap, (hi[:, None], ri[None, :]), pair)
-    rows, cols = linear_sum_assignment(overlap, maximize=True)
-    return {hyp_names[r]: ref_names[c] for r, c in zip(rows, cols) if overlap[r, c] > 0}
 
 
 def speaker_colours(hypothesis: Sequence[str], reference: Sequence[str] = (),

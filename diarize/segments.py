@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import numpy as np
 
+from .writers import FORMATS, format_diarization
+
 if TYPE_CHECKING:  # pragma: no cover - pandas is optional, only named in annotations
     import pandas
 
@@ -164,35 +166,36 @@ class Diarization:
         return replace(self, turns=_exclusive_turns(self.turns))
 
     # ------------------------------------------------------------------ writers
-    # The writers live in diarize.io; they are imported on use so that this module,
-    # the currency every stage imports, does not depend on the output formats.
+    # The formats are those of diarize.writers.FORMATS, which depends on nothing here.
     def to_rttm(self) -> str:
-        """The turns as RTTM text (see :func:`diarize.io.format_rttm`)."""
-        from .io import format_rttm
-
-        return format_rttm(self.turns, self.uri)
+        """The turns as RTTM text (see :func:`diarize.writers.format_rttm`)."""
+        return FORMATS["rttm"].render(self)
 
     def to_json(self) -> str:
         """The result as JSON text valid against ``diarize/schemas/diarization.schema.json``.
 
         Holds ``uri``, ``duration``, ``speakers``, ``turns`` and the BIC value of each
-        candidate speaker count (see :func:`diarize.io.format_json`).
+        candidate speaker count (see :func:`diarize.writers.format_json`).
         """
-        from .io import format_json
-
-        return format_json(self.turns, self.uri, duration=self.duration, bic=self.bic)
+        return FORMATS["json"].render(self)
 
     def to_csv(self) -> str:
         """The turns as CSV text: ``uri,start,end,duration,speaker`` with a header."""
-        from .io import format_csv
-
-        return format_csv(self.turns, self.uri)
+        return FORMATS["csv"].render(self)
 
     def to_audacity(self) -> str:
         """The turns as an Audacity label track: ``start<TAB>end<TAB>speaker`` lines."""
-        from .io import format_audacity
+        return FORMATS["audacity"].render(self)
 
-        return format_audacity(self.turns)
+    def to_format(self, name: str) -> str:
+        """The result in the output format `name` (one of :data:`diarize.writers.FORMATS`).
+
+        Raises
+        ------
+        OutputError
+            If there is no such format.
+        """
+        return format_diarization(self, name)
 
     def to_dataframe(self) -> "pandas.DataFrame":
         """The turns as a pandas DataFrame with columns uri, start, end, duration, speaker.

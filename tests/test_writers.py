@@ -1,0 +1,60 @@
+"""The one registry of output formats, used by the API, `diarize` and `diarize batch`."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+from click.testing import CliRunner
+
+import diarize.io
+import diarize.writers as writers
+from diarize import batch
+from diarize.cli import main
+from diarize.errors import OutputError
+from diarize.segments import Diarization, Turn
+
+RESULT = Diarization([Turn(0.5, 2.25, "A"), Turn(2.0, 3.0, "B b")], uri="demo", duration=3.0,
+                     bic={1: -1.0, 2: -2.5})
+
+
+def test_doctests():
+    failures, tried = doctest.testmod(writers, optionflags=doctest.ELLIPSIS)
+    assert tried >= 3 and failures == 0
+
+
+def test_registry_names_extensions_and_writers():
+    assert {n: f.extension for n, f in writers.FORMATS.items()} == {
+        "rttm": ".rttm", "json": ".json", "csv": ".csv", "audacity": ".txt"}
+    assert writers.OUTPUT_FORMATS == {n: f.extension for n, f in writers.FORMATS.items()}
+
+
+@pytest.mark.parametrize("name", sorted(writers.FORMATS))
+def test_diarization_methods_render_through_the_registry(name):
+    text = writers.FORMATS[name].render(RESULT)
+    assert getattr(RESULT, f"to_{name}")() == text
+    assert RESULT.to_format(name) == text
+    assert writers.format_diarization(RESULT, name) == text
+
+
+def test_unknown_format_is_an_output_error():
+    with pytest.raises(OutputError, match="unknown output format 'xml'.*rttm, json, csv, audacity"):
+        writers.format_diarization(RESULT, "xml")
+
+
+def test_io_re_exports_the_writers():
+    for name in ("format_rttm", "format_json", "format_csv", "format_audacity",
+                 "format_diarization", "write_rttm", "atomic_write", "atomic_write_text",
+                 "sanitize_field", "uri_for", "OUTPUT_FORMATS", "FILE_MODE"):
+        assert getattr(diarize.io, name) is getattr(writers, name)
+    assert diarize.write_rttm is writers.write_rttm
+
+
+def test_batch_and_cli_offer_every_registered_format():
+    assert set(batch.FORMAT_EXTENSIONS) == set(writers.FORMATS)
+    assert all("." + ext == writers.FORMATS[n].extension
+               for n, ext in batch.FORMAT_EXTENSIONS.items())
+    for command in ("run", "batch"):
+        out = CliRunner().invoke(main, [command, "--help"]).output
+        for name, fmt in writers.FORMATS.items():
+            assert name in out and fmt.extension in out
