@@ -13,12 +13,14 @@ recordings in name order), trains one UBM per half with ``scripts/train_ubm.py
 also leaves out the second half's first eight conversations' speakers, as in the
 measurement quoted in the README), diarizes each half with its UBM through
 ``scripts/benchmark.py``, and prints the fair DER (total error over total scored time),
-speaker count exact and count MAE over both halves. UBMs are cached in ``--workdir``.
+speaker count exact and count MAE over both halves. UBMs are cached in ``--workdir``, keyed
+on the training script, its arguments and the excluded speakers.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
@@ -55,7 +57,12 @@ def main(argv=None) -> int:
                 dst = fold / src.name
                 if src.exists() and not dst.exists():
                     dst.symlink_to(src.resolve())
-        ubm = a.workdir / f"ubm{k}.npz"
+        # The cache key covers everything the UBM depends on (training script, its
+        # arguments, the excluded speakers), so a changed script never reuses a stale model.
+        key = hashlib.sha1((REPO / "scripts" / "train_ubm.py").read_bytes()
+                           + a.train_args.encode()
+                           + "\n".join(p.name for p in excluded).encode()).hexdigest()[:12]
+        ubm = a.workdir / f"ubm{k}-{key}.npz"
         if not ubm.exists():
             jsons = [str(a.sim / f"{p.stem}.json") for p in excluded]
             subprocess.run([sys.executable, str(REPO / "scripts" / "train_ubm.py"), "--out", str(ubm),
