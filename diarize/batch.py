@@ -362,12 +362,8 @@ def config_for(recording: Recording, base: Any) -> Any:
 
     if not recording.hints:
         return base
-    hints = dict(recording.hints)
-    n = hints.get("num_speakers")
-    if n is not None and "max_speakers" not in hints and n > base.max_speakers:
-        hints["max_speakers"] = n
     try:
-        return base.replace(**hints).validate()
+        return base.with_speakers(**dict(recording.hints))
     except ConfigError as exc:
         raise BatchInputError(f"{recording.source}: {exc}") from None
 

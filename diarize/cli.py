@@ -29,8 +29,9 @@ class DefaultGroup(click.Group):
         return super().parse_args(ctx, args)
 
 
-def build_config(config_file, preset, overrides):
-    """Load the configuration from a preset and/or file, then apply CLI overrides.
+def build_config(config_file, preset, overrides, speakers=None):
+    """Load the configuration from a preset and/or file, then apply CLI overrides and
+    speaker-count hints (see :meth:`Config.with_speakers`).
 
     Raises click.UsageError (exit status 2) for any configuration problem."""
     from .config import load_config
@@ -40,6 +41,15 @@ def build_config(config_file, preset, overrides):
         overrides = {k: v for k, v in overrides.items() if v is not None}
         if overrides:
             cfg = cfg.replace(**overrides)
+        given = {k: v for k, v in (speakers or {}).items() if v is not None}
+        if given:
+            try:
+                cfg = cfg.with_speakers(**given)
+            except ConfigError as exc:  # name the options the values came from
+                message = str(exc).removeprefix("overrides: ")
+                for key in given:
+                    message = message.replace(key, "--" + key.replace("_", "-"))
+                raise ConfigError(message) from None
         return cfg
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
@@ -122,14 +132,9 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
     diarize meeting.wav --preset meeting
     diarize call.wav --preset telephone --num-speakers 2 --format json -o out/
     """
-    if min_speakers is not None and max_speakers is not None and min_speakers > max_speakers:
-        raise click.UsageError(f"--min-speakers ({min_speakers}) is greater than --max-speakers ({max_speakers})")
-    cfg = _config_or_exit(config_file, preset, {
-        "num_speakers": num_speakers, "min_speakers": min_speakers,
-        "max_speakers": max_speakers, "seed": seed, "cluster.count_method": count_method,
-    })
-    if num_speakers is not None and max_speakers is None and num_speakers > cfg.max_speakers:
-        cfg = cfg.replace(max_speakers=num_speakers)
+    cfg = _config_or_exit(config_file, preset, {"seed": seed, "cluster.count_method": count_method},
+                          speakers={"num_speakers": num_speakers, "min_speakers": min_speakers,
+                                    "max_speakers": max_speakers})
     from .pipeline import Diarizer, uri_for
     from .io import OUTPUT_FORMATS, atomic_write_text, format_diarization
 
@@ -276,10 +281,10 @@ def eval_command(ref_path, hyp_path, uem_path, collar, skip_overlap, fmt, output
         sys.exit(1)
 
 # --------------------------------------------------------------------------- user's side
-def _config_or_exit(config_file, preset, overrides):
+def _config_or_exit(config_file, preset, overrides, speakers=None):
     """:func:`build_config`, with a configuration problem as one line on stderr, exit 2."""
     try:
-        return build_config(config_file, preset, overrides)
+        return build_config(config_file, preset, overrides, speakers)
     except click.UsageError as exc:
         echo_error(exc.format_message())
         sys.exit(2)
@@ -327,9 +332,7 @@ def plot_command(audio, hyp_file, ref_file, output, num_speakers, config_file, p
     except ImportError:
         echo_error("diarize plot needs matplotlib: pip install 'gmm-diarize[plot]'")
         sys.exit(2)
-    cfg = _config_or_exit(config_file, preset, {"num_speakers": num_speakers})
-    if num_speakers is not None and num_speakers > cfg.max_speakers:
-        cfg = cfg.replace(max_speakers=num_speakers)
+    cfg = _config_or_exit(config_file, preset, {}, speakers={"num_speakers": num_speakers})
     from .audio import load_audio
     from .pipeline import Diarizer, uri_for
     from .plot import load_turns, plot_timeline, save_figure

@@ -62,8 +62,6 @@ def detect_speech(feats: np.ndarray, log_energy: np.ndarray, *, config: SadConfi
     if cfg.method == "energy":
         prob = energy_speech_prob(log_energy, config=cfg, seed=seed)
         return smooth_decision(prob, frame_step=frame_step, config=cfg)
-    if cfg.method != "model":
-        raise ConfigError(f"sad.method must be 'energy' or 'model', got {cfg.method!r}")
     llr = model_llr(feats, log_energy, config=cfg)
     win = max(1, int(round(cfg.llr_window / frame_step)))
     if win > 1 and len(llr):
