@@ -7,6 +7,7 @@ User errors become one line on stderr: exit status 1 for a failed input, 2 for u
 from __future__ import annotations
 
 import sys
+import zipfile
 from pathlib import Path
 
 import click
@@ -50,9 +51,36 @@ def build_config(config_file, preset, overrides, speakers=None):
                 for key in given:
                     message = message.replace(key, "--" + key.replace("_", "-"))
                 raise ConfigError(message) from None
+        check_model_files(cfg)
         return cfg
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
+
+
+def check_model_files(cfg) -> None:
+    """Load the model files a configuration names, so that a path that is not a model is
+    refused before any work.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key and the file.
+    """
+    from .sad import load_model
+    from .speakers import load_ubm
+
+    for key, used, path, load in (
+            ("sad.model_path", cfg.sad.method == "model", cfg.sad.model_path, load_model),
+            ("cluster.ubm_path", cfg.cluster.link_method == "ubm", cfg.cluster.ubm_path, load_ubm)):
+        if used and path:
+            if not Path(path).is_file():
+                raise ConfigError(f"{key}: {path}: no such model file")
+            if not zipfile.is_zipfile(path):
+                raise ConfigError(f"{key}: {path}: not a model file (an .npz archive)")
+            try:
+                load(path)
+            except DiarizeError as exc:
+                raise ConfigError(f"{key}: {' '.join(str(exc).split())}") from None
 
 
 def echo_error(message: str) -> None:
@@ -97,10 +125,35 @@ class RunCommand(click.Command):
             raise OneLineUsageError(exc.format_message()) from None
 
 
-def _positive_int(ctx, param, value):
-    if value is not None and value <= 0:
-        raise click.BadParameter(f"must be a positive integer, got {value}")
-    return value
+def _within(lo: float, hi: float):
+    """An option callback refusing values outside ``[lo, hi]`` (and NaN, infinities)."""
+    return _check_range({"min": lo, "max": hi})
+
+
+def _like_key(key: str):
+    """An option callback refusing values outside the range of configuration `key`."""
+    from .config import config_fields
+
+    return _check_range(next(f.metadata for k, f, _ in config_fields() if k == key))
+
+
+def _check_range(metadata):
+    from .config import in_range, range_text
+
+    def check(ctx, param, value):
+        if value is not None and not in_range(value, metadata):
+            raise click.BadParameter(f"must be {range_text(metadata)}, got {value!r}")
+        return value
+
+    return check
+
+
+MAX_JOBS = 1024
+"""Most worker processes ``--jobs`` may ask for."""
+MAX_COLLAR = 60.0
+"""Largest scoring collar (seconds on each side of a reference boundary)."""
+MAX_TRIALS = 10000
+"""Most configurations ``tune --trials`` may try."""
 
 
 @main.command("run", cls=RunCommand)
@@ -113,12 +166,12 @@ def _positive_int(ctx, param, value):
               help="Output format; files are <stem>.rttm, .json, .csv or .txt (Audacity labels).")
 @click.option("--exclusive", is_flag=True,
               help="No overlapping turns: in an overlap the turn that started first wins.")
-@click.option("--num-speakers", type=int, callback=_positive_int, help="Known number of speakers.")
-@click.option("--min-speakers", type=int, callback=_positive_int, help="Smallest speaker count to consider.")
-@click.option("--max-speakers", type=int, callback=_positive_int, help="Largest speaker count to consider.")
+@click.option("--num-speakers", type=int, callback=_like_key("num_speakers"), help="Known number of speakers.")
+@click.option("--min-speakers", type=int, callback=_like_key("min_speakers"), help="Smallest speaker count to consider.")
+@click.option("--max-speakers", type=int, callback=_like_key("max_speakers"), help="Largest speaker count to consider.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
-@click.option("--seed", type=int, help="Random seed (same seed, same output).")
+@click.option("--seed", type=int, callback=_like_key("seed"), help="Random seed (same seed, same output).")
 @click.option("--count-method", type=click.Choice(["bic", "dp"]),
               help="How the number of speakers is found: BIC merging (default) or a "
                    "Dirichlet-process mixture (cluster.count_method).")
@@ -220,12 +273,6 @@ def _eval_csv(evaluation) -> str:
     return buf.getvalue()
 
 
-def _non_negative(ctx, param, value):
-    if value is not None and not value >= 0:
-        raise click.BadParameter(f"must be a non-negative number of seconds, got {value}")
-    return value
-
-
 @main.command("eval")
 @click.option("--ref", "ref_path", required=True, type=click.Path(path_type=Path),
               help="Reference RTTM file, or a folder of .rttm files.")
@@ -234,7 +281,7 @@ def _non_negative(ctx, param, value):
 @click.option("--uem", "uem_path", type=click.Path(path_type=Path), default=None,
               help="UEM file (or folder of .uem files): the regions to score. "
                    "Default: each file from its first to its last reference turn.")
-@click.option("--collar", type=float, default=0.0, show_default=True, callback=_non_negative,
+@click.option("--collar", type=float, default=0.0, show_default=True, callback=_within(0.0, MAX_COLLAR),
               help="Seconds left unscored on EACH side of every reference boundary "
                    "(md-eval's -c; pyannote.metrics' collar is twice this).")
 @click.option("--skip-overlap", is_flag=True, help="Do not score overlapped reference speech (md-eval's -1).")
@@ -314,7 +361,7 @@ def _progress_hook(path):
               help="Reference RTTM, drawn above the system; matching speakers share a colour.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Picture file; the extension picks the format (default: <stem>.png).")
-@click.option("--num-speakers", type=int, callback=_positive_int, help="Known number of speakers.")
+@click.option("--num-speakers", type=int, callback=_like_key("num_speakers"), help="Known number of speakers.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
 def plot_command(audio, hyp_file, ref_file, output, num_speakers, config_file, preset):
@@ -381,7 +428,7 @@ def config_show_command(preset, config_file):
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-o", "--output-dir", type=click.Path(path_type=Path), required=True,
               help="Folder for <uri>.<ext> files and errors.tsv (created if missing).")
-@click.option("-j", "--jobs", type=int, callback=_positive_int, default=None,
+@click.option("-j", "--jobs", type=int, callback=_within(1, MAX_JOBS), default=None,
               help="Worker processes (default: all cores).")
 @click.option("--format", "fmt", type=click.Choice(["rttm", "json", "csv"]), default="rttm",
               show_default=True, help="Output format.")
@@ -433,14 +480,14 @@ def batch_command(inputs, output_dir, jobs, fmt, overwrite, scheduler, config_fi
 @click.option("--params", default=None, metavar="KEY,KEY,...",
               help="Comma-separated dotted keys to search (default: cluster.link_threshold, "
                    "reseg.switch_penalty, reseg.min_turn, sad.threshold).")
-@click.option("--trials", type=int, default=None, help="Configurations tried on the tuning half (default 16).")
-@click.option("-j", "--jobs", type=int, callback=_positive_int, default=None,
+@click.option("--trials", type=int, default=None, callback=_within(0, MAX_TRIALS), help="Configurations tried on the tuning half (default 16).")
+@click.option("-j", "--jobs", type=int, callback=_within(1, MAX_JOBS), default=None,
               help="Worker processes (default: all cores).")
-@click.option("--collar", type=float, default=0.25, show_default=True, callback=_non_negative,
+@click.option("--collar", type=float, default=0.25, show_default=True, callback=_within(0.0, MAX_COLLAR),
               help="Seconds left unscored on each side of every reference boundary.")
 @click.option("--skip-overlap/--no-skip-overlap", default=True, show_default=True,
               help="Leave overlapped reference speech unscored.")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=int, default=0, show_default=True, callback=_like_key("seed"),
               help="Seed of the tuning/held-out split.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 def tune_command(audio_dir, ref_path, uem_path, output, config_file, preset, params, trials,
@@ -458,8 +505,6 @@ def tune_command(audio_dir, ref_path, uem_path, output, config_file, preset, par
     from . import tune as tuning
     from .io import atomic_write_text
 
-    if trials is not None and trials < 0:
-        raise click.UsageError(f"--trials must be >= 0, got {trials}")
     cfg = _config_or_exit(config_file, preset, {})
     keys = [k for k in params.split(",")] if params is not None else list(tuning.DEFAULT_PARAMS)
     log = None if quiet else (lambda line: click.echo(f"diarize tune: {line}", err=True))

@@ -9,6 +9,7 @@ raise :class:`~diarize.errors.ConfigError`.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import sys
 import textwrap
@@ -24,6 +25,14 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from .errors import ConfigError
+from .melscale import empty_bands
+
+#: Largest FFT (samples): bounds the spectra the front end holds per block.
+MAX_FFT = 8192
+#: Largest speaker count a configuration may ask for.
+MAX_SPEAKERS = 1000
+#: Largest seed (numpy's legacy generators take 32-bit seeds).
+SEED_MAX = 2**32 - 1
 
 
 def ranged(default: float, min: float | None = None, max: float | None = None, *,
@@ -56,6 +65,8 @@ def range_text(metadata: Mapping[str, Any]) -> str:
 
 def in_range(value: float, metadata: Mapping[str, Any]) -> bool:
     """Whether `value` is finite and within the range of a :func:`ranged` field."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
     lo, hi = metadata.get("min"), metadata.get("max")
     if lo is not None and (value <= lo if metadata.get("exclusive_min") else value < lo):
         return False
@@ -68,9 +79,9 @@ def in_range(value: float, metadata: Mapping[str, Any]) -> bool:
 class AudioConfig:
     """Audio loading."""
 
-    sample_rate: int = ranged(16000, 0, exclusive_min=True)
+    sample_rate: int = ranged(16000, 4000, 192000)
     """Rate (Hz) every input is resampled to."""
-    block_seconds: float = ranged(30.0, 0, exclusive_min=True)
+    block_seconds: float = ranged(30.0, 0.1, 600.0)
     """Audio is read, downmixed and resampled in blocks of this many seconds."""
 
 
@@ -78,27 +89,29 @@ class AudioConfig:
 class FeatureConfig:
     """MFCC front end."""
 
-    win_length: float = ranged(0.025, 0, exclusive_min=True)
+    win_length: float = ranged(0.025, 0.005, 0.1)
     """Analysis window (seconds)."""
-    hop_length: float = ranged(0.010, 0, exclusive_min=True)
+    hop_length: float = ranged(0.010, 0.001, 0.1)
     """Frame step (seconds)."""
-    n_fft: int = ranged(512, 0, exclusive_min=True)
-    """FFT size (samples; raised to the next power of two above the window)."""
-    n_mels: int = ranged(40, 0, exclusive_min=True)
-    """Mel bands (librosa's Slaney filterbank)."""
-    n_mfcc: int = ranged(20, 0, exclusive_min=True)
+    n_fft: int = ranged(512, 16, MAX_FFT)
+    """FFT size (samples; raised to the next power of two above the window, which must not
+    need more than 8192)."""
+    n_mels: int = ranged(40, 2, 256)
+    """Mel bands (librosa's Slaney filterbank); each band must hold at least one FFT bin
+    between fmin and fmax."""
+    n_mfcc: int = ranged(20, 2, 128)
     """Cepstra kept, c0 included (c0 is dropped for speaker modelling)."""
-    fmin: float = ranged(20.0, 0)
+    fmin: float = ranged(20.0, 0.0, 96000.0)
     """Lower filterbank edge (Hz)."""
-    fmax: float = ranged(7600.0, 0, exclusive_min=True)
+    fmax: float = ranged(7600.0, 0.0, 96000.0, exclusive_min=True)
     """Upper filterbank edge (Hz); clipped to the Nyquist rate."""
     deltas: bool = False
     """Append first-order deltas."""
-    delta_width: int = ranged(9, 0, exclusive_min=True)
-    """Frames in the delta regression window."""
+    delta_width: int = ranged(9, 3, 51)
+    """Frames in the delta regression window (an odd number)."""
     cmvn: bool = True
     """Mean/variance normalise each coefficient over the recording's speech frames."""
-    pre_emphasis: float = ranged(0.97, 0)
+    pre_emphasis: float = ranged(0.97, 0.0, 1.0, exclusive_max=True)
     """First-order pre-emphasis coefficient applied before the FFT."""
 
 
@@ -109,21 +122,21 @@ class SadConfig:
     method: Literal["model", "energy"] = "model"
     """'model' (shipped speech/non-speech GMMs on MFCCs and relative level, see docs/sad.md)
     or 'energy' (2-GMM on log energy)."""
-    min_speech: float = ranged(0.25, 0)
+    min_speech: float = ranged(0.25, 0.0, 60.0)
     """Speech runs shorter than this (seconds) are dropped."""
-    min_silence: float = ranged(0.75, 0)
+    min_silence: float = ranged(0.75, 0.0, 60.0)
     """Non-speech gaps shorter than this (seconds) are filled."""
-    smooth_frames: int = ranged(11, 0, exclusive_min=True)
+    smooth_frames: int = ranged(11, 1, 1001)
     """'energy': median-filter length (frames) of the frame decision."""
-    energy_floor_db: float = ranged(-95.0)
+    energy_floor_db: float = ranged(-95.0, -200.0, 0.0)
     """Frames quieter than this (dBFS) are never speech (digital silence, dither)."""
-    min_dynamic_range_db: float = ranged(12.0, 0)
+    min_dynamic_range_db: float = ranged(12.0, 0.0, 100.0)
     """'energy': if the 2-GMM energy classes are closer than this, the signal is treated as
     all one class."""
-    threshold: float = ranged(2.0)
+    threshold: float = ranged(2.0, -100.0, 100.0)
     """'model': frames whose window-averaged speech/non-speech log-likelihood ratio exceeds
     this are speech."""
-    llr_window: float = ranged(0.5, 0, exclusive_min=True)
+    llr_window: float = ranged(0.5, 0.0, 10.0, exclusive_min=True)
     """'model': length (seconds) of the moving average applied to the frame log-likelihood ratio."""
     model_path: str = ""
     """'model': a model file from scripts/train_sad.py; empty for the shipped one."""
@@ -135,31 +148,31 @@ class ClusterConfig:
 
     count_method: Literal["bic", "dp"] = "bic"
     """'bic' (agglomerative BIC) or 'dp' (variational Dirichlet-process mixture)."""
-    segment_seconds: float = ranged(1.0, 0, exclusive_min=True)
+    segment_seconds: float = ranged(1.0, 0.1, 60.0)
     """Length of the initial speech segments that are clustered bottom-up."""
     stop_rule: Literal["global", "local"] = "local"
     """How BIC picks the count: 'global' (the minimum of the whole clustering's BIC over
     min..max speakers) or 'local' (stop merging at the first merge whose BIC gain is
     positive)."""
-    bic_penalty: float = ranged(0.2, 0)
+    bic_penalty: float = ranged(0.2, 0.0, 100.0)
     """Weight of the BIC model-complexity penalty per second**penalty_exponent of speech. With
     UBM linking, BIC merging over-segments on purpose (0.2); BIC alone counts best at 0.32."""
-    penalty_exponent: float = ranged(0.5, 0)
+    penalty_exponent: float = ranged(0.5, 0.0, 2.0)
     """lambda = bic_penalty * speech_seconds ** penalty_exponent: the log-likelihood gain of
     splitting one voice grows with the amount of speech faster than BIC's log n penalty, so a
     fixed lambda over-counts long recordings and under-counts short ones."""
-    dp_concentration: float = ranged(0.01, 0, exclusive_min=True)
+    dp_concentration: float = ranged(0.01, 0.0, 1000.0, exclusive_min=True)
     """count_method 'dp': Dirichlet-process concentration (small: few speakers a priori)."""
-    dp_min_weight: float = ranged(0.05, 0, exclusive_min=True)
+    dp_min_weight: float = ranged(0.05, 0.0, 1.0, exclusive_min=True, exclusive_max=True)
     """count_method 'dp': components weighing less than this are not speakers."""
-    dp_max_iter: int = ranged(200, 0, exclusive_min=True)
+    dp_max_iter: int = ranged(200, 1, 10000)
     """count_method 'dp': variational iterations."""
-    max_bic_seconds: float = ranged(300.0, 0, exclusive_min=True)
+    max_bic_seconds: float = ranged(300.0, 1.0, 1e6)
     """Recordings with more speech than this (seconds) are scored by BIC as if they had this
     much, with the same statistics, so that hours of speech are not split into extra speakers."""
     linear_merge: bool = True
     """First merge neighbouring segments that BIC says are one voice."""
-    max_segments: int = ranged(2000, 0, exclusive_min=True)
+    max_segments: int = ranged(2000, 2, 5000)
     """Bound on the number of initial segments (long recordings use longer segments)."""
     covariance: Literal["full", "diag"] = "full"
     """Covariance of the per-cluster Gaussian in BIC merging: 'full' or 'diag'."""
@@ -167,15 +180,15 @@ class ClusterConfig:
     """Second clustering stage after BIC merging, which decides the number of speakers:
     'ubm' (UBM MAP-adapted speaker models, see diarize.speakers and link_score) or 'none'
     (the BIC count is final; then use bic_penalty 0.32, the BIC-only setting)."""
-    link_threshold: float = ranged(5.0)
+    link_threshold: float = ranged(5.0, -1000.0, 1000.0)
     """'ubm' linking: clusters scoring above this are merged: the cross-likelihood ratio
     (per-frame log-likelihood ratio, summed both ways; with link_norm 'cohort' each ratio in
     standard deviations of the cluster's ratios under the cohort's voices) for 'clr', the
     cosine similarity for 'cosine'."""
-    relevance_factor: float = ranged(16.0, 0)
+    relevance_factor: float = ranged(16.0, 0.0, 1e4)
     """'ubm' linking: MAP relevance factor (frames a UBM component must see before the data
     outweigh the prior)."""
-    max_initial_clusters: int = ranged(40, 0, exclusive_min=True)
+    max_initial_clusters: int = ranged(40, 1, 1000)
     """'ubm' linking: most clusters BIC merging may hand to the linking stage."""
     link_score: Literal["clr", "cosine"] = "clr"
     """'ubm' linking: how two clusters are compared: 'clr' (cross-likelihood ratio of
@@ -189,9 +202,9 @@ class ClusterConfig:
     """'clr' linking: score normalisation: 'none' or 'cohort' (each cluster's log-likelihood
     ratios read against its ratios under a cohort of training speakers' models shipped with
     the UBM: Z-norm)."""
-    link_max_frames: int = ranged(2000, 0, exclusive_min=True)
+    link_max_frames: int = ranged(2000, 1, 100000)
     """'clr' linking: frames per cluster scored (evenly spaced beyond this)."""
-    link_top_components: int = ranged(5, 0, exclusive_min=True)
+    link_top_components: int = ranged(5, 1, 1024)
     """'clr' linking: UBM components scored per frame."""
     ubm_path: str = ""
     """'ubm' linking: a model file from scripts/train_ubm.py; empty for the shipped one."""
@@ -201,28 +214,28 @@ class ClusterConfig:
 class ResegConfig:
     """Viterbi resegmentation with per-speaker GMMs."""
 
-    n_components: int = ranged(8, 0, exclusive_min=True)
+    n_components: int = ranged(8, 1, 128)
     """Gaussians per speaker model."""
-    iterations: int = ranged(2, 0)
+    iterations: int = ranged(2, 0, 100)
     """Rounds of (fit speaker GMMs, Viterbi); 0 keeps the clustering's labels as they are."""
-    switch_penalty: float = ranged(50.0, 0)
+    switch_penalty: float = ranged(50.0, 0.0, 1e6)
     """Log-likelihood cost of changing speaker between frames."""
-    min_turn: float = ranged(0.5, 0)
+    min_turn: float = ranged(0.5, 0.0, 60.0)
     """Minimum turn duration (seconds)."""
-    smooth_frames: int = ranged(20, 0, exclusive_min=True)
+    smooth_frames: int = ranged(20, 1, 1000)
     """Frames whose log-likelihoods are averaged before Viterbi (posterior smoothing)."""
-    shortest_turn: float = ranged(0.25, 0)
+    shortest_turn: float = ranged(0.25, 0.0, 60.0)
     """No output turn is shorter than this (seconds): a shorter run of one speaker goes to
     the longer neighbouring speaker it touches, or is dropped between two pauses. 0.25 s is
     the speech detector's own shortest speech run (sad.min_speech): nothing shorter is a
     turn anyone can hear."""
-    min_speaker: float = ranged(3.0, 0)
+    min_speaker: float = ranged(3.0, 0.0, 3600.0)
     """A cluster with less speech than this (seconds) is not kept as a speaker."""
-    max_iter: int = ranged(10, 0, exclusive_min=True)
+    max_iter: int = ranged(10, 1, 1000)
     """EM iterations per speaker model fit."""
-    tol: float = ranged(1e-3, 0, exclusive_min=True)
+    tol: float = ranged(1e-3, 0.0, 100.0, exclusive_min=True)
     """EM convergence threshold (mean log-likelihood gain per frame)."""
-    max_frames: int = ranged(10000, 0, exclusive_min=True)
+    max_frames: int = ranged(10000, 1, 100000)
     """Frames per speaker used to fit its model (subsampled evenly beyond this)."""
 
 
@@ -230,13 +243,13 @@ class ResegConfig:
 class Config:
     """All tunable numbers of the pipeline."""
 
-    seed: int = ranged(0, 0)
+    seed: int = ranged(0, 0, SEED_MAX)
     """Random seed of every random choice (same input, config and seed: same output)."""
-    num_speakers: int | None = ranged(None, 0, exclusive_min=True)
+    num_speakers: int | None = ranged(None, 1, MAX_SPEAKERS)
     """Known number of speakers (overrides min/max)."""
-    min_speakers: int = ranged(1, 0, exclusive_min=True)
+    min_speakers: int = ranged(1, 1, MAX_SPEAKERS)
     """Smallest speaker count considered."""
-    max_speakers: int = ranged(10, 0, exclusive_min=True)
+    max_speakers: int = ranged(10, 1, MAX_SPEAKERS)
     """Largest speaker count considered."""
     audio: AudioConfig = field(default_factory=AudioConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
@@ -254,19 +267,36 @@ class Config:
             raise ConfigError(
                 f"min_speakers ({self.min_speakers}) is greater than max_speakers ({self.max_speakers})"
             )
-        f = self.features
-        if f.fmin >= min(f.fmax, self.audio.sample_rate / 2):
+        f, sr = self.features, self.audio.sample_rate
+        if f.fmin >= min(f.fmax, sr / 2):
             raise ConfigError(f"features.fmin ({f.fmin}) must be below features.fmax ({f.fmax}) "
-                              f"and half the sample rate ({self.audio.sample_rate / 2})")
-        if f.delta_width < 3 or f.delta_width % 2 == 0:
-            raise ConfigError(f"features.delta_width must be an odd number >= 3, got {f.delta_width}")
-        if not 0 <= f.pre_emphasis < 1:
-            raise ConfigError(f"features.pre_emphasis must be in [0, 1), got {f.pre_emphasis}")
+                              f"and half the sample rate ({sr / 2})")
+        if f.delta_width % 2 == 0:
+            raise ConfigError(f"features.delta_width must be an odd number in [3, 51], got {f.delta_width}")
         if f.n_mfcc > f.n_mels:
-            raise ConfigError("features.n_mfcc must not exceed features.n_mels")
+            raise ConfigError(f"features.n_mfcc ({f.n_mfcc}) must not exceed features.n_mels ({f.n_mels})")
         if f.win_length < f.hop_length:
-            raise ConfigError("features.win_length must be at least features.hop_length")
+            raise ConfigError(f"features.win_length ({f.win_length}) must be at least "
+                              f"features.hop_length ({f.hop_length})")
+        n_fft = self.fft_size()
+        if n_fft > MAX_FFT:
+            raise ConfigError(f"features.win_length ({f.win_length} s) at audio.sample_rate {sr} "
+                              f"needs an FFT of {n_fft} samples; at most {MAX_FFT} are allowed")
+        fmax = min(f.fmax, sr / 2)
+        if len(empty_bands(sample_rate=sr, n_fft=n_fft, n_mels=f.n_mels, fmin=f.fmin, fmax=fmax)):
+            most = next((n for n in range(f.n_mels - 1, 0, -1) if not len(empty_bands(
+                sample_rate=sr, n_fft=n_fft, n_mels=n, fmin=f.fmin, fmax=fmax))), 0)
+            raise ConfigError(
+                f"features.n_mels ({f.n_mels}) leaves mel bands without an FFT bin between "
+                f"{f.fmin:g} and {fmax:g} Hz at {n_fft}-point FFT and {sr} Hz: it must be in "
+                f"[2, {most}] here (or widen features.fmin..fmax, or raise features.n_fft)")
         return self
+
+    def fft_size(self) -> int:
+        """FFT size of the front end: ``features.n_fft``, raised to the next power of two
+        at or above the window's length in samples."""
+        win = int(round(self.features.win_length * self.audio.sample_rate))
+        return max(self.features.n_fft, 1 << (win - 1).bit_length())
 
     def with_speakers(self, *, num_speakers: int | None = None, min_speakers: int | None = None,
                       max_speakers: int | None = None) -> "Config":
@@ -453,7 +483,10 @@ def config_from_dict(data: Mapping[str, Any], *, base: Config | None = None,
 def _as_declared(value: Any, hint: Any) -> Any:
     """An integer given for a float key, as a float (TOML's ``1`` for ``1.0``)."""
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # left an integer: the range check refuses it
+            return value
     return value
 
 
@@ -513,7 +546,10 @@ def _load_toml(path: Path, base: Config) -> Config:
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a directory, not a config file") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+        raise ConfigError(f"{path}: invalid TOML ({' '.join(str(exc).split())})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a TOML file (not UTF-8 text: byte "
+                          f"0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config ({exc.strerror or exc})") from None
     return config_from_dict(data, base=base, source=str(path))

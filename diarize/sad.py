@@ -96,7 +96,10 @@ def load_model(path: str | None = None) -> tuple[GaussianMixture, GaussianMixtur
         sub = {k[len(prefix):]: v for k, v in data.items() if k.startswith(prefix)}
         if not sub:
             raise ConfigError(f"{p}: not a SAD model (no {prefix!r} arrays)")
-        models.append(GaussianMixture.from_dict(sub))
+        try:
+            models.append(GaussianMixture.from_dict(sub))
+        except (KeyError, ValueError, TypeError) as exc:
+            raise ConfigError(f"{p}: not a SAD model (bad or missing array {exc})") from None
     return models[0], models[1]
 
 
