@@ -6,6 +6,8 @@ User errors become one line on stderr: exit status 1 for a failed input, 2 for u
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 import zipfile
 from pathlib import Path
@@ -18,7 +20,8 @@ from .errors import ConfigError, DiarizeError
 
 class DefaultGroup(click.Group):
     """A group that runs its ``run`` command when the first argument is not a subcommand,
-    so that ``diarize meeting.wav`` and ``diarize eval ...`` both work."""
+    so that ``diarize meeting.wav`` and ``diarize eval ...`` both work; and that reports
+    every error, its own and click's, as one line on stderr (see :meth:`main`)."""
 
     default_command = "run"
 
@@ -28,6 +31,110 @@ class DefaultGroup(click.Group):
         elif not args:
             args = [self.default_command]
         return super().parse_args(ctx, args)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """Run the command line; exit with its documented status.
+
+        Exit status: 0 done, 1 an input or output failed, 2 a usage or configuration error,
+        3 an internal error (a bug; ``DIARIZE_DEBUG=1`` shows its traceback), 130
+        interrupted. Every error is one line on stderr, never click's usage block.
+        """
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        status = 0
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            status = rv if isinstance(rv, int) else 0  # --help and --version: 0
+        except SystemExit as exc:
+            status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except _NO_ARGS_IS_HELP as exc:  # `diarize config`: a request for the command list
+            click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
+            status = 0
+        except click.UsageError as exc:  # bad option, value or argument; missing argument
+            echo_error(exc.format_message())
+            status = 2
+        except click.ClickException as exc:
+            echo_error(exc.format_message())
+            status = exc.exit_code
+        except (click.Abort, KeyboardInterrupt):
+            echo_error("interrupted")
+            status = 130
+        except StdoutError as exc:
+            echo_error(str(exc))
+            status = 1
+        except ConfigError as exc:
+            echo_error(str(exc))
+            status = 2
+        except DiarizeError as exc:
+            echo_error(str(exc) or type(exc).__name__)
+            status = 1
+        except MemoryError:
+            echo_error("out of memory")
+            status = 1
+        except OSError as exc:
+            if exc.filename is not None:
+                echo_error(f"{exc.filename}: {exc.strerror or exc}")
+                status = 1
+            elif exc.errno in _STDOUT_ERRNOS:  # a write to standard output, from click
+                echo_error(str(StdoutError.from_os_error(exc)))
+                _silence_stdout()
+                status = 1
+            else:
+                echo_error(f"internal error ({type(exc).__name__}: {exc}); please report it "
+                           "(DIARIZE_DEBUG=1 shows the traceback)")
+                status = 3
+        except Exception as exc:
+            if os.environ.get("DIARIZE_DEBUG"):
+                raise
+            echo_error(f"internal error ({type(exc).__name__}: {exc}); please report it "
+                       "(DIARIZE_DEBUG=1 shows the traceback)")
+            status = 3
+        try:
+            sys.stdout.flush()
+        except OSError as exc:
+            echo_error(str(StdoutError.from_os_error(exc)))
+            _silence_stdout()
+            status = status or 1
+        sys.exit(status)
+
+
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+_STDOUT_ERRNOS = frozenset({errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EBADF, errno.EFBIG})
+
+
+class StdoutError(DiarizeError):
+    """Standard output cannot be written (a full device, a closed pipe)."""
+
+    @classmethod
+    def from_os_error(cls, exc: OSError) -> "StdoutError":
+        return cls(f"cannot write to standard output ({exc.strerror or exc})")
+
+
+def echo_out(text: str) -> None:
+    """Write `text` to standard output now.
+
+    Raises
+    ------
+    StdoutError
+        The write or the flush failed.
+    """
+    try:
+        click.echo(text, nl=False)
+        sys.stdout.flush()
+    except OSError as exc:
+        _silence_stdout()
+        raise StdoutError.from_os_error(exc) from None
+
+
+def _silence_stdout() -> None:
+    """Point standard output at the null device, so that the interpreter's own flush at
+    exit does not print a second report of the failed write."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no file descriptor (captured output)
+        pass
 
 
 def build_config(config_file, preset, overrides, speakers=None):
@@ -84,7 +191,11 @@ def check_model_files(cfg) -> None:
 
 
 def echo_error(message: str) -> None:
-    click.echo(f"diarize: error: {message}", err=True)
+    """One line on stderr: ``diarize: error: MESSAGE`` (whitespace runs made one space)."""
+    try:
+        click.echo(f"diarize: error: {' '.join(message.split())}", err=True)
+    except OSError:  # stderr gone too: the exit status still tells
+        pass
 
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -96,33 +207,6 @@ def main() -> None:
     diarize meeting.wav                  write meeting.rttm
     diarize eval --ref REF --hyp HYP     score against a reference
     """
-
-
-class OneLineUsageError(click.UsageError):
-    """A usage error shown as one line on stderr (exit status 2), without click's usage block."""
-
-    def show(self, file=None) -> None:
-        echo_error(self.format_message())
-
-
-class RunCommand(click.Command):
-    """``run``: every usage error (bad option value, bad config) is one line, exit status 2."""
-
-    def make_context(self, info_name, args, parent=None, **extra):
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.UsageError as exc:
-            if isinstance(exc, OneLineUsageError):
-                raise
-            raise OneLineUsageError(exc.format_message()) from None
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except click.UsageError as exc:
-            if isinstance(exc, OneLineUsageError):
-                raise
-            raise OneLineUsageError(exc.format_message()) from None
 
 
 def _within(lo: float, hi: float):
@@ -156,7 +240,7 @@ MAX_TRIALS = 10000
 """Most configurations ``tune --trials`` may try."""
 
 
-@main.command("run", cls=RunCommand)
+@main.command("run")
 @click.argument("audio", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=None,
               help="Folder for <stem>.rttm files, created if missing (default: current folder).")
@@ -211,7 +295,7 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
                 result = result.exclusive()
             text = format_diarization(result, fmt)
             if to_stdout:
-                click.echo(text, nl=False)
+                echo_out(text)
             else:
                 target = out_dir / f"{uri_for(path)}{OUTPUT_FORMATS[fmt]}"
                 atomic_write_text(target, text)
@@ -219,6 +303,8 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
                     click.echo(f"{path}: {len(result.speakers)} speakers, {len(result)} turns -> {target}", err=True)
             if uri_for(path) != path.stem and not quiet:
                 click.echo(f"diarize: note: {path.name}: spaces in the file id replaced by '_'", err=True)
+        except StdoutError:
+            raise
         except DiarizeError as exc:
             message = " ".join(str(exc).split()) or type(exc).__name__
             if str(path) not in message:  # errors from inside the pipeline do not name the file
@@ -322,7 +408,9 @@ def eval_command(ref_path, hyp_path, uem_path, collar, skip_overlap, fmt, output
         if output is not None:
             atomic_write_text(output, text)
         else:
-            click.echo(text, nl=False)
+            echo_out(text)
+    except StdoutError:
+        raise
     except DiarizeError as exc:
         echo_error(str(exc))
         sys.exit(1)
@@ -422,9 +510,9 @@ def config_show_command(preset, config_file):
     The output is a complete configuration file: save it, edit it, pass it to --config.
     """
     cfg = _config_or_exit(config_file, preset, {})
-    click.echo(cfg.to_toml(), nl=False)
+    echo_out(cfg.to_toml())
 
-@main.command("batch", cls=RunCommand)
+@main.command("batch")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-o", "--output-dir", type=click.Path(path_type=Path), required=True,
               help="Folder for <uri>.<ext> files and errors.tsv (created if missing).")
@@ -466,7 +554,7 @@ def batch_command(inputs, output_dir, jobs, fmt, overwrite, scheduler, config_fi
 
 # ------------------------------------------------------------------------- tune
 
-@main.command("tune", cls=RunCommand)
+@main.command("tune")
 @click.argument("audio_dir", type=click.Path(path_type=Path))
 @click.option("--ref", "ref_path", required=True, type=click.Path(path_type=Path),
               help="Folder of reference <uri>.rttm files (may be AUDIO_DIR), or one RTTM file.")
@@ -524,5 +612,5 @@ def tune_command(audio_dir, ref_path, uem_path, output, config_file, preset, par
     except DiarizeError as exc:
         echo_error(str(exc))
         sys.exit(1)
-    click.echo(tuning.format_report(result), nl=False)
+    echo_out(tuning.format_report(result))
     click.echo(f"wrote {output}", err=True)

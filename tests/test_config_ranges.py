@@ -205,10 +205,14 @@ CLI_NUMBERS = [
     (["x.wav", "--min-speakers", "-1"], "--min-speakers", "[1, 1000]"),
     (["x.wav", "--max-speakers", "0"], "--max-speakers", "[1, 1000]"),
     (["x.wav", "--seed", "-1"], "--seed", "[0, "),
+    (["eval", "--ref", "r", "--hyp", "h", "--collar", "-1"], "--collar", "[0.0, 60.0]"),
+    (["eval", "--ref", "r", "--hyp", "h", "--collar", "nan"], "--collar", "[0.0, 60.0]"),
+    (["eval", "--ref", "r", "--hyp", "h", "--collar", "inf"], "--collar", "[0.0, 60.0]"),
     (["batch", "x.wav", "-o", "out", "--jobs", "0"], "--jobs", "[1, 1024]"),
     (["tune", "d", "--ref", "d", "--trials", "-1"], "--trials", "[0, 10000]"),
     (["tune", "d", "--ref", "d", "--jobs", "0"], "--jobs", "[1, 1024]"),
     (["tune", "d", "--ref", "d", "--collar", "-0.5"], "--collar", "[0.0, 60.0]"),
+    (["plot", "x.wav", "--num-speakers", "0"], "--num-speakers", "[1, 1000]"),
 ]
 
 
