@@ -277,6 +277,7 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
 
     out_dir = output_dir if output_dir is not None else Path(".")
     if not to_stdout:
+        _refuse_shared_outputs(audio)
         # Created (with its parents) if missing, as `diarize batch` does.
         if out_dir.exists() and not out_dir.is_dir():
             echo_error(f"{out_dir}: is not a directory")
@@ -315,6 +316,19 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
             echo_error(f"{path}: out of memory")
             failed += 1
     sys.exit(1 if failed else 0)
+
+
+def _refuse_shared_outputs(audio) -> None:
+    """Exit 2, naming both, if two different inputs would write the same output file
+    (``x/a.wav`` and ``y/a.wav`` both give ``a.rttm``), as ``diarize batch`` refuses them."""
+    from .batch import BatchInputError, _check_unique, _recording
+
+    try:
+        _check_unique([_recording(Path(p), source=str(p)) for p in audio])
+    except BatchInputError as exc:
+        echo_error(f"{exc}: each would overwrite the other's output; "
+                   "diarize them into different folders (-o) or rename one")
+        sys.exit(2)
 
 
 # ------------------------------------------------------------------------- eval
