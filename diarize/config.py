@@ -284,8 +284,12 @@ class Config:
                               f"needs an FFT of {n_fft} samples; at most {MAX_FFT} are allowed")
         fmax = min(f.fmax, sr / 2)
         if len(empty_bands(sample_rate=sr, n_fft=n_fft, n_mels=f.n_mels, fmin=f.fmin, fmax=fmax)):
-            most = next((n for n in range(f.n_mels - 1, 0, -1) if not len(empty_bands(
+            most = next((n for n in range(f.n_mels - 1, 1, -1) if not len(empty_bands(
                 sample_rate=sr, n_fft=n_fft, n_mels=n, fmin=f.fmin, fmax=fmax))), 0)
+            if not most:
+                raise ConfigError(
+                    f"features.fmin..fmax ({f.fmin:g}..{fmax:g} Hz) is too narrow for 2 mel "
+                    f"bands at {n_fft}-point FFT and {sr} Hz: widen it or raise features.n_fft")
             raise ConfigError(
                 f"features.n_mels ({f.n_mels}) leaves mel bands without an FFT bin between "
                 f"{f.fmin:g} and {fmax:g} Hz at {n_fft}-point FFT and {sr} Hz: it must be in "

@@ -101,6 +101,7 @@ def test_choices_are_literal_types():
     ({"features": {"win_length": 0.01, "hop_length": 0.02}}, "features.win_length"),
     ({"audio": {"sample_rate": 192000}, "features": {"win_length": 0.1}}, "needs an FFT"),
     ({"features": {"delta_width": 8}}, "odd"),
+    ({"features": {"fmin": 300.0, "fmax": 301.0}}, r"features.fmin..fmax \(300..301 Hz\) is too narrow"),
     ({"min_speakers": 5, "max_speakers": 2}, "greater than"),
 ])
 def test_rules_between_keys(data, words):
