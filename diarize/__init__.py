@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .config import Config, available_presets, load_config
 from .errors import (AudioError, BatchInputError, ConfigError, ConvergenceWarning, DiarizeError,
                      FitError, MissingDependencyError, ModelError, NotFittedError, OutputError,
-                     ParameterError, RTTMError, ScoringWarning)
+                     ParameterError, RTTMError, ScoringWarning, StdoutError)
 from .io import read_rttm, write_rttm
 from .segments import Diarization, Turn
 
@@ -31,7 +31,8 @@ __all__ = [
     "Diarizer", "Diarization", "Turn", "Config", "load_config", "available_presets",
     "read_rttm", "write_rttm", "DiarizeError", "AudioError", "ConfigError", "RTTMError",
     "OutputError", "NotFittedError", "FitError", "ParameterError", "ModelError",
-    "BatchInputError", "MissingDependencyError", "ConvergenceWarning", "ScoringWarning",
+    "BatchInputError", "MissingDependencyError", "StdoutError", "ConvergenceWarning",
+    "ScoringWarning",
     "__version__",
 ]
 

@@ -230,7 +230,7 @@ def _resolve(inputs: Iterable[str | os.PathLike], *, cwd: Path | None = None,
             manifests.append(Path(os.path.abspath(f)))
             found.extend(read_manifest(f))
         else:
-            found.append(_recording(f, source=source))
+            found.append(recording(f, source=source))
 
     for raw in inputs:
         text = os.fspath(raw)
@@ -239,7 +239,7 @@ def _resolve(inputs: Iterable[str | os.PathLike], *, cwd: Path | None = None,
         p = Path(text)
         p = p if p.is_absolute() else base / p
         if p.is_dir():
-            found.extend(_recording(f, source=text) for f in _audio_files_in(p))
+            found.extend(recording(f, source=text) for f in _audio_files_in(p))
         elif p.is_file():
             add_file(p, text)
         elif _GLOB_CHARS.search(text):
@@ -248,12 +248,12 @@ def _resolve(inputs: Iterable[str | os.PathLike], *, cwd: Path | None = None,
                 raise BatchInputError(f"{printable(text)}: no files match")
             for m in map(Path, matches):
                 if m.is_dir():
-                    found.extend(_recording(f, source=text) for f in _audio_files_in(m))
+                    found.extend(recording(f, source=text) for f in _audio_files_in(m))
                 elif m.suffix.lower() in MANIFEST_EXTENSIONS or m.suffix.lower() in AUDIO_EXTENSIONS:
                     add_file(m, text)
         else:
             raise BatchInputError(f"{printable(text)}: no such file or directory")
-    return _check_unique(found), manifests
+    return check_unique(found), manifests
 
 
 def _is_output(path: Path, output_dir: Path | None) -> bool:
@@ -280,13 +280,14 @@ def _audio_files_in(folder: Path) -> list[Path]:
                   if f.suffix.lower() in AUDIO_EXTENSIONS and f.is_file())
 
 
-def _recording(path: Path, *, source: str, uri: str | None = None,
+def recording(path: Path, *, source: str, uri: str | None = None,
                hints: tuple[tuple[str, int], ...] = ()) -> Recording:
+    """The recording at `path`, named `uri` (default: from the file name), found via `source`."""
     return Recording(path=Path(os.path.abspath(path)), uri=uri or uri_for(path),
                      hints=hints, source=source)
 
 
-def _check_unique(found: list[Recording]) -> list[Recording]:
+def check_unique(found: list[Recording]) -> list[Recording]:
     """Drop exact repeats; raise if one uri names two different recordings."""
     by_uri: dict[str, Recording] = {}
     out: list[Recording] = []
@@ -354,7 +355,7 @@ def read_manifest(path: str | os.PathLike) -> list[Recording]:
         uri = _manifest_uri(row.get("uri"), where)
         hints = tuple((k, _manifest_int(row.get(k), k, where)) for k in MANIFEST_HINTS
                       if row.get(k) not in (None, ""))
-        out.append(_recording(audio_path, source=where, uri=uri, hints=hints))
+        out.append(recording(audio_path, source=where, uri=uri, hints=hints))
     return out
 
 
@@ -395,12 +396,8 @@ def config_for(recording: Recording, base: Any) -> Any:
 
     if not recording.hints:
         return base
-    hints = dict(recording.hints)
-    n = hints.get("num_speakers")
-    if n is not None and "max_speakers" not in hints and n > base.max_speakers:
-        hints["max_speakers"] = n
     try:
-        return base.replace(**hints).validate()
+        return base.with_speakers(**dict(recording.hints))
     except ConfigError as exc:
         raise BatchInputError(f"{recording.source}: {exc}") from None
 

@@ -6,13 +6,16 @@ User errors become one line on stderr: exit status 1 for a failed input, 2 for u
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
+import zipfile
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .errors import ConfigError, DiarizeError
+from .errors import ConfigError, DiarizeError, StdoutError
 from .writers import FORMATS
 
 #: The file names of the output formats, for help texts: ".rttm, .json, ... or .txt (...)".
@@ -21,7 +24,8 @@ _FORMAT_FILES = ", ".join(f"{f.extension} ({f.name})" for f in FORMATS.values())
 
 class DefaultGroup(click.Group):
     """A group that runs its ``run`` command when the first argument is not a subcommand,
-    so that ``diarize meeting.wav`` and ``diarize eval ...`` both work."""
+    so that ``diarize meeting.wav`` and ``diarize eval ...`` both work; and that reports
+    every error, its own and click's, as one line on stderr (see :meth:`main`)."""
 
     default_command = "run"
 
@@ -32,9 +36,106 @@ class DefaultGroup(click.Group):
             args = [self.default_command]
         return super().parse_args(ctx, args)
 
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """Run the command line; exit with its documented status.
 
-def build_config(config_file, preset, overrides):
-    """Load the configuration from a preset and/or file, then apply CLI overrides.
+        Exit status: 0 done, 1 an input or output failed, 2 a usage or configuration error,
+        3 an internal error (a bug; ``DIARIZE_DEBUG=1`` shows its traceback), 130
+        interrupted. Every error is one line on stderr, never click's usage block.
+        """
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        status = 0
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            status = rv if isinstance(rv, int) else 0  # --help and --version: 0
+        except SystemExit as exc:
+            status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        except _NO_ARGS_IS_HELP as exc:  # `diarize config`: a request for the command list
+            click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
+            status = 0
+        except click.UsageError as exc:  # bad option, value or argument; missing argument
+            echo_error(exc.format_message())
+            status = 2
+        except click.ClickException as exc:
+            echo_error(exc.format_message())
+            status = exc.exit_code
+        except (click.Abort, KeyboardInterrupt):
+            echo_error("interrupted")
+            status = 130
+        except StdoutError as exc:
+            echo_error(str(exc))
+            status = 1
+        except ConfigError as exc:
+            echo_error(str(exc))
+            status = 2
+        except DiarizeError as exc:
+            echo_error(str(exc) or type(exc).__name__)
+            status = 1
+        except MemoryError:
+            echo_error("out of memory")
+            status = 1
+        except OSError as exc:
+            if exc.filename is not None:
+                echo_error(f"{exc.filename}: {exc.strerror or exc}")
+                status = 1
+            elif exc.errno in _STDOUT_ERRNOS:  # a write to standard output, from click
+                echo_error(str(StdoutError.from_os_error(exc)))
+                _silence_stdout()
+                status = 1
+            else:
+                echo_error(f"internal error ({type(exc).__name__}: {exc}); please report it "
+                           "(DIARIZE_DEBUG=1 shows the traceback)")
+                status = 3
+        except Exception as exc:
+            if os.environ.get("DIARIZE_DEBUG"):
+                raise
+            echo_error(f"internal error ({type(exc).__name__}: {exc}); please report it "
+                       "(DIARIZE_DEBUG=1 shows the traceback)")
+            status = 3
+        try:
+            sys.stdout.flush()
+        except OSError as exc:
+            echo_error(str(StdoutError.from_os_error(exc)))
+            _silence_stdout()
+            status = status or 1
+        sys.exit(status)
+
+
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+_STDOUT_ERRNOS = frozenset({errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EBADF, errno.EFBIG})
+
+
+def echo_out(text: str) -> None:
+    """Write `text` to standard output now.
+
+    Raises
+    ------
+    StdoutError
+        The write or the flush failed.
+    """
+    try:
+        click.echo(text, nl=False)
+        sys.stdout.flush()
+    except OSError as exc:
+        _silence_stdout()
+        raise StdoutError.from_os_error(exc) from None
+
+
+def _silence_stdout() -> None:
+    """Point standard output at the null device, so that the interpreter's own flush at
+    exit does not print a second report of the failed write."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no file descriptor (captured output)
+        pass
+
+
+def build_config(config_file, preset, overrides, speakers=None):
+    """Load the configuration from a preset and/or file, then apply CLI overrides and
+    speaker-count hints (see :meth:`Config.with_speakers`).
 
     Raises click.UsageError (exit status 2) for any configuration problem."""
     from .config import load_config
@@ -44,13 +145,53 @@ def build_config(config_file, preset, overrides):
         overrides = {k: v for k, v in overrides.items() if v is not None}
         if overrides:
             cfg = cfg.replace(**overrides)
+        given = {k: v for k, v in (speakers or {}).items() if v is not None}
+        if given:
+            try:
+                cfg = cfg.with_speakers(**given)
+            except ConfigError as exc:  # name the options the values came from
+                message = str(exc).removeprefix("overrides: ")
+                for key in given:
+                    message = message.replace(key, "--" + key.replace("_", "-"))
+                raise ConfigError(message) from None
+        check_model_files(cfg)
         return cfg
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
 
 
+def check_model_files(cfg) -> None:
+    """Load the model files a configuration names, so that a path that is not a model is
+    refused before any work.
+
+    Raises
+    ------
+    ConfigError
+        Naming the key and the file.
+    """
+    from .sad import load_model
+    from .speakers import load_ubm
+
+    for key, used, path, load in (
+            ("sad.model_path", cfg.sad.method == "model", cfg.sad.model_path, load_model),
+            ("cluster.ubm_path", cfg.cluster.link_method == "ubm", cfg.cluster.ubm_path, load_ubm)):
+        if used and path:
+            if not Path(path).is_file():
+                raise ConfigError(f"{key}: {path}: no such model file")
+            if not zipfile.is_zipfile(path):
+                raise ConfigError(f"{key}: {path}: not a model file (an .npz archive)")
+            try:
+                load(path)
+            except DiarizeError as exc:
+                raise ConfigError(f"{key}: {' '.join(str(exc).split())}") from None
+
+
 def echo_error(message: str) -> None:
-    click.echo(f"diarize: error: {message}", err=True)
+    """One line on stderr: ``diarize: error: MESSAGE`` (whitespace runs made one space)."""
+    try:
+        click.echo(f"diarize: error: {' '.join(message.split())}", err=True)
+    except OSError:  # stderr gone too: the exit status still tells
+        pass
 
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -64,40 +205,38 @@ def main() -> None:
     """
 
 
-class OneLineUsageError(click.UsageError):
-    """A usage error shown as one line on stderr (exit status 2), without click's usage block."""
-
-    def show(self, file=None) -> None:
-        echo_error(self.format_message())
+def _within(lo: float, hi: float):
+    """An option callback refusing values outside ``[lo, hi]`` (and NaN, infinities)."""
+    return _check_range({"min": lo, "max": hi})
 
 
-class RunCommand(click.Command):
-    """``run``: every usage error (bad option value, bad config) is one line, exit status 2."""
+def _like_key(key: str):
+    """An option callback refusing values outside the range of configuration `key`."""
+    from .config import config_fields
 
-    def make_context(self, info_name, args, parent=None, **extra):
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.UsageError as exc:
-            if isinstance(exc, OneLineUsageError):
-                raise
-            raise OneLineUsageError(exc.format_message()) from None
-
-    def invoke(self, ctx):
-        try:
-            return super().invoke(ctx)
-        except click.UsageError as exc:
-            if isinstance(exc, OneLineUsageError):
-                raise
-            raise OneLineUsageError(exc.format_message()) from None
+    return _check_range(next(f.metadata for k, f, _ in config_fields() if k == key))
 
 
-def _positive_int(ctx, param, value):
-    if value is not None and value <= 0:
-        raise click.BadParameter(f"must be a positive integer, got {value}")
-    return value
+def _check_range(metadata):
+    from .config import in_range, range_text
+
+    def check(ctx, param, value):
+        if value is not None and not in_range(value, metadata):
+            raise click.BadParameter(f"must be {range_text(metadata)}, got {value!r}")
+        return value
+
+    return check
 
 
-@main.command("run", cls=RunCommand)
+MAX_JOBS = 1024
+"""Most worker processes ``--jobs`` may ask for."""
+MAX_COLLAR = 60.0
+"""Largest scoring collar (seconds on each side of a reference boundary)."""
+MAX_TRIALS = 10000
+"""Most configurations ``tune --trials`` may try."""
+
+
+@main.command("run")
 @click.argument("audio", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=None,
               help="Folder for <stem>.rttm files, created if missing (default: current folder).")
@@ -107,12 +246,12 @@ def _positive_int(ctx, param, value):
               help="Output format; files are <stem>" + _FORMAT_FILES + ".")
 @click.option("--exclusive", is_flag=True,
               help="No overlapping turns: in an overlap the turn that started first wins.")
-@click.option("--num-speakers", type=int, callback=_positive_int, help="Known number of speakers.")
-@click.option("--min-speakers", type=int, callback=_positive_int, help="Smallest speaker count to consider.")
-@click.option("--max-speakers", type=int, callback=_positive_int, help="Largest speaker count to consider.")
+@click.option("--num-speakers", type=int, callback=_like_key("num_speakers"), help="Known number of speakers.")
+@click.option("--min-speakers", type=int, callback=_like_key("min_speakers"), help="Smallest speaker count to consider.")
+@click.option("--max-speakers", type=int, callback=_like_key("max_speakers"), help="Largest speaker count to consider.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
-@click.option("--seed", type=int, help="Random seed (same seed, same output).")
+@click.option("--seed", type=int, callback=_like_key("seed"), help="Random seed (same seed, same output).")
 @click.option("--count-method", type=click.Choice(["bic", "dp"]),
               help="How the number of speakers is found: BIC merging (default) or a "
                    "Dirichlet-process mixture (cluster.count_method).")
@@ -126,19 +265,15 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
     diarize meeting.wav --preset meeting
     diarize call.wav --preset telephone --num-speakers 2 --format json -o out/
     """
-    if min_speakers is not None and max_speakers is not None and min_speakers > max_speakers:
-        raise click.UsageError(f"--min-speakers ({min_speakers}) is greater than --max-speakers ({max_speakers})")
-    cfg = _config_or_exit(config_file, preset, {
-        "num_speakers": num_speakers, "min_speakers": min_speakers,
-        "max_speakers": max_speakers, "seed": seed, "cluster.count_method": count_method,
-    })
-    if num_speakers is not None and max_speakers is None and num_speakers > cfg.max_speakers:
-        cfg = cfg.replace(max_speakers=num_speakers)
+    cfg = _config_or_exit(config_file, preset, {"seed": seed, "cluster.count_method": count_method},
+                          speakers={"num_speakers": num_speakers, "min_speakers": min_speakers,
+                                    "max_speakers": max_speakers})
     from .pipeline import Diarizer, uri_for
     from .writers import atomic_write_text, format_diarization
 
     out_dir = output_dir if output_dir is not None else Path(".")
     if not to_stdout:
+        _refuse_shared_outputs(audio)
         # Created (with its parents) if missing, as `diarize batch` does.
         if out_dir.exists() and not out_dir.is_dir():
             echo_error(f"{out_dir}: is not a directory")
@@ -157,7 +292,7 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
                 result = result.exclusive()
             text = format_diarization(result, fmt)
             if to_stdout:
-                click.echo(text, nl=False)
+                echo_out(text)
             else:
                 target = out_dir / f"{uri_for(path)}{FORMATS[fmt].extension}"
                 atomic_write_text(target, text)
@@ -165,6 +300,8 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
                     click.echo(f"{path}: {len(result.speakers)} speakers, {len(result)} turns -> {target}", err=True)
             if uri_for(path) != path.stem and not quiet:
                 click.echo(f"diarize: note: {path.name}: spaces in the file id replaced by '_'", err=True)
+        except StdoutError:
+            raise
         except DiarizeError as exc:
             message = " ".join(str(exc).split()) or type(exc).__name__
             if str(path) not in message:  # errors from inside the pipeline do not name the file
@@ -175,6 +312,19 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
             echo_error(f"{path}: out of memory")
             failed += 1
     sys.exit(1 if failed else 0)
+
+
+def _refuse_shared_outputs(audio) -> None:
+    """Exit 2, naming both, if two different inputs would write the same output file
+    (``x/a.wav`` and ``y/a.wav`` both give ``a.rttm``), as ``diarize batch`` refuses them."""
+    from .batch import BatchInputError, check_unique, recording
+
+    try:
+        check_unique([recording(Path(p), source=str(p)) for p in audio])
+    except BatchInputError as exc:
+        echo_error(f"{exc}: each would overwrite the other's output; "
+                   "diarize them into different folders (-o) or rename one")
+        sys.exit(2)
 
 
 # ------------------------------------------------------------------------- eval
@@ -219,12 +369,6 @@ def _eval_csv(evaluation) -> str:
     return buf.getvalue()
 
 
-def _non_negative(ctx, param, value):
-    if value is not None and not value >= 0:
-        raise click.BadParameter(f"must be a non-negative number of seconds, got {value}")
-    return value
-
-
 @main.command("eval")
 @click.option("--ref", "ref_path", required=True, type=click.Path(path_type=Path),
               help="Reference RTTM file, or a folder of .rttm files.")
@@ -233,7 +377,7 @@ def _non_negative(ctx, param, value):
 @click.option("--uem", "uem_path", type=click.Path(path_type=Path), default=None,
               help="UEM file (or folder of .uem files): the regions to score. "
                    "Default: each file from its first to its last reference turn.")
-@click.option("--collar", type=float, default=0.0, show_default=True, callback=_non_negative,
+@click.option("--collar", type=float, default=0.0, show_default=True, callback=_within(0.0, MAX_COLLAR),
               help="Seconds left unscored on EACH side of every reference boundary "
                    "(md-eval's -c; pyannote.metrics' collar is twice this).")
 @click.option("--skip-overlap", is_flag=True, help="Do not score overlapped reference speech (md-eval's -1).")
@@ -274,16 +418,18 @@ def eval_command(ref_path, hyp_path, uem_path, collar, skip_overlap, fmt, output
         if output is not None:
             atomic_write_text(output, text)
         else:
-            click.echo(text, nl=False)
+            echo_out(text)
+    except StdoutError:
+        raise
     except DiarizeError as exc:
         echo_error(str(exc))
         sys.exit(1)
 
 # --------------------------------------------------------------------------- user's side
-def _config_or_exit(config_file, preset, overrides):
+def _config_or_exit(config_file, preset, overrides, speakers=None):
     """:func:`build_config`, with a configuration problem as one line on stderr, exit 2."""
     try:
-        return build_config(config_file, preset, overrides)
+        return build_config(config_file, preset, overrides, speakers)
     except click.UsageError as exc:
         echo_error(exc.format_message())
         sys.exit(2)
@@ -313,7 +459,7 @@ def _progress_hook(path):
               help="Reference RTTM, drawn above the system; matching speakers share a colour.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Picture file; the extension picks the format (default: <stem>.png).")
-@click.option("--num-speakers", type=int, callback=_positive_int, help="Known number of speakers.")
+@click.option("--num-speakers", type=int, callback=_like_key("num_speakers"), help="Known number of speakers.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
 def plot_command(audio, hyp_file, ref_file, output, num_speakers, config_file, preset):
@@ -331,9 +477,7 @@ def plot_command(audio, hyp_file, ref_file, output, num_speakers, config_file, p
     except ImportError:
         echo_error("diarize plot needs matplotlib: pip install 'gmm-diarize[plot]'")
         sys.exit(2)
-    cfg = _config_or_exit(config_file, preset, {"num_speakers": num_speakers})
-    if num_speakers is not None and num_speakers > cfg.max_speakers:
-        cfg = cfg.replace(max_speakers=num_speakers)
+    cfg = _config_or_exit(config_file, preset, {}, speakers={"num_speakers": num_speakers})
     from .audio import load_audio
     from .pipeline import Diarizer, uri_for
     from .plot import load_turns, plot_timeline, save_figure
@@ -376,13 +520,13 @@ def config_show_command(preset, config_file):
     The output is a complete configuration file: save it, edit it, pass it to --config.
     """
     cfg = _config_or_exit(config_file, preset, {})
-    click.echo(cfg.to_toml(), nl=False)
+    echo_out(cfg.to_toml())
 
-@main.command("batch", cls=RunCommand)
+@main.command("batch")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
 @click.option("-o", "--output-dir", type=click.Path(path_type=Path), required=True,
               help="Folder for <uri>.<ext> files and errors.tsv (created if missing).")
-@click.option("-j", "--jobs", type=int, callback=_positive_int, default=None,
+@click.option("-j", "--jobs", type=int, callback=_within(1, MAX_JOBS), default=None,
               help="Worker processes (default: all cores).")
 @click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="rttm",
               show_default=True, help="Output format; files are <uri>" + _FORMAT_FILES + ".")
@@ -420,7 +564,7 @@ def batch_command(inputs, output_dir, jobs, fmt, overwrite, scheduler, config_fi
 
 # ------------------------------------------------------------------------- tune
 
-@main.command("tune", cls=RunCommand)
+@main.command("tune")
 @click.argument("audio_dir", type=click.Path(path_type=Path))
 @click.option("--ref", "ref_path", required=True, type=click.Path(path_type=Path),
               help="Folder of reference <uri>.rttm files (may be AUDIO_DIR), or one RTTM file.")
@@ -434,14 +578,14 @@ def batch_command(inputs, output_dir, jobs, fmt, overwrite, scheduler, config_fi
 @click.option("--params", default=None, metavar="KEY,KEY,...",
               help="Comma-separated dotted keys to search (default: cluster.link_threshold, "
                    "reseg.switch_penalty, reseg.min_turn, sad.threshold).")
-@click.option("--trials", type=int, default=None, help="Configurations tried on the tuning half (default 16).")
-@click.option("-j", "--jobs", type=int, callback=_positive_int, default=None,
+@click.option("--trials", type=int, default=None, callback=_within(0, MAX_TRIALS), help="Configurations tried on the tuning half (default 16).")
+@click.option("-j", "--jobs", type=int, callback=_within(1, MAX_JOBS), default=None,
               help="Worker processes (default: all cores).")
-@click.option("--collar", type=float, default=0.25, show_default=True, callback=_non_negative,
+@click.option("--collar", type=float, default=0.25, show_default=True, callback=_within(0.0, MAX_COLLAR),
               help="Seconds left unscored on each side of every reference boundary.")
 @click.option("--skip-overlap/--no-skip-overlap", default=True, show_default=True,
               help="Leave overlapped reference speech unscored.")
-@click.option("--seed", type=int, default=0, show_default=True,
+@click.option("--seed", type=int, default=0, show_default=True, callback=_like_key("seed"),
               help="Seed of the tuning/held-out split.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
 def tune_command(audio_dir, ref_path, uem_path, output, config_file, preset, params, trials,
@@ -459,8 +603,6 @@ def tune_command(audio_dir, ref_path, uem_path, output, config_file, preset, par
     from . import tune as tuning
     from .io import atomic_write_text
 
-    if trials is not None and trials < 0:
-        raise click.UsageError(f"--trials must be >= 0, got {trials}")
     cfg = _config_or_exit(config_file, preset, {})
     keys = [k for k in params.split(",")] if params is not None else list(tuning.DEFAULT_PARAMS)
     log = None if quiet else (lambda line: click.echo(f"diarize tune: {line}", err=True))
@@ -480,5 +622,5 @@ def tune_command(audio_dir, ref_path, uem_path, output, config_file, preset, par
     except DiarizeError as exc:
         echo_error(str(exc))
         sys.exit(1)
-    click.echo(tuning.format_report(result), nl=False)
+    echo_out(tuning.format_report(result))
     click.echo(f"wrote {output}", err=True)

@@ -9,11 +9,15 @@ raise :class:`~diarize.errors.ConfigError`.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import sys
+import textwrap
+import typing
 from dataclasses import dataclass, field, fields, is_dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Literal, Mapping
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -21,15 +25,63 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from .errors import ConfigError
+from .melscale import empty_bands
+
+#: Largest FFT (samples): bounds the spectra the front end holds per block.
+MAX_FFT = 8192
+#: Largest speaker count a configuration may ask for.
+MAX_SPEAKERS = 1000
+#: Largest seed (numpy's legacy generators take 32-bit seeds).
+SEED_MAX = 2**32 - 1
+
+
+def ranged(default: float, min: float | None = None, max: float | None = None, *,
+           exclusive_min: bool = False, exclusive_max: bool = False) -> Any:
+    """A numeric field with its allowed range, checked by :meth:`Config.validate`.
+
+    Parameters
+    ----------
+    default : int or float
+    min, max : number, optional
+        Bounds of the allowed values (inclusive unless `exclusive_min` / `exclusive_max`).
+    """
+    return field(default=default, metadata={"min": min, "max": max,
+                                             "exclusive_min": exclusive_min,
+                                             "exclusive_max": exclusive_max})
+
+
+def range_text(metadata: Mapping[str, Any]) -> str:
+    """The allowed range of a :func:`ranged` field, as a message reads it ("in (0, 60]")."""
+    lo, hi = metadata.get("min"), metadata.get("max")
+    if lo is not None and hi is not None:
+        return (f"in {'(' if metadata.get('exclusive_min') else '['}{lo!r}, "
+                f"{hi!r}{')' if metadata.get('exclusive_max') else ']'}")
+    if lo is not None:
+        return f"{'>' if metadata.get('exclusive_min') else '>='} {lo!r}"
+    if hi is not None:
+        return f"{'<' if metadata.get('exclusive_max') else '<='} {hi!r}"
+    return "a finite number"
+
+
+def in_range(value: float, metadata: Mapping[str, Any]) -> bool:
+    """Whether `value` is finite and within the range of a :func:`ranged` field."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return False
+    lo, hi = metadata.get("min"), metadata.get("max")
+    if lo is not None and (value <= lo if metadata.get("exclusive_min") else value < lo):
+        return False
+    if hi is not None and (value >= hi if metadata.get("exclusive_max") else value > hi):
+        return False
+    return True
 
 
 @dataclass
 class AudioConfig:
     """Audio loading."""
 
-    sample_rate: int = 16000
+    sample_rate: int = ranged(16000, 4000, 192000)
     """Rate (Hz) every input is resampled to."""
-    block_seconds: float = 30.0
+    block_seconds: float = ranged(30.0, 0.1, 600.0)
     """Audio is read, downmixed and resampled in blocks of this many seconds."""
 
 
@@ -37,27 +89,29 @@ class AudioConfig:
 class FeatureConfig:
     """MFCC front end."""
 
-    win_length: float = 0.025
+    win_length: float = ranged(0.025, 0.005, 0.1)
     """Analysis window (seconds)."""
-    hop_length: float = 0.010
+    hop_length: float = ranged(0.010, 0.001, 0.1)
     """Frame step (seconds)."""
-    n_fft: int = 512
-    """FFT size (samples; raised to the next power of two above the window)."""
-    n_mels: int = 40
-    """Mel bands (librosa's Slaney filterbank)."""
-    n_mfcc: int = 20
+    n_fft: int = ranged(512, 16, MAX_FFT)
+    """FFT size (samples; raised to the next power of two above the window, which must not
+    need more than 8192)."""
+    n_mels: int = ranged(40, 2, 256)
+    """Mel bands (librosa's Slaney filterbank); each band must hold at least one FFT bin
+    between fmin and fmax."""
+    n_mfcc: int = ranged(20, 2, 128)
     """Cepstra kept, c0 included (c0 is dropped for speaker modelling)."""
-    fmin: float = 20.0
+    fmin: float = ranged(20.0, 0.0, 96000.0)
     """Lower filterbank edge (Hz)."""
-    fmax: float = 7600.0
+    fmax: float = ranged(7600.0, 0.0, 96000.0, exclusive_min=True)
     """Upper filterbank edge (Hz); clipped to the Nyquist rate."""
     deltas: bool = False
     """Append first-order deltas."""
-    delta_width: int = 9
-    """Frames in the delta regression window."""
+    delta_width: int = ranged(9, 3, 51)
+    """Frames in the delta regression window (an odd number)."""
     cmvn: bool = True
     """Mean/variance normalise each coefficient over the recording's speech frames."""
-    pre_emphasis: float = 0.97
+    pre_emphasis: float = ranged(0.97, 0.0, 1.0, exclusive_max=True)
     """First-order pre-emphasis coefficient applied before the FFT."""
 
 
@@ -65,24 +119,24 @@ class FeatureConfig:
 class SadConfig:
     """Speech activity detection."""
 
-    method: str = "model"
+    method: Literal["model", "energy"] = "model"
     """'model' (shipped speech/non-speech GMMs on MFCCs and relative level, see docs/sad.md)
     or 'energy' (2-GMM on log energy)."""
-    min_speech: float = 0.25
+    min_speech: float = ranged(0.25, 0.0, 60.0)
     """Speech runs shorter than this (seconds) are dropped."""
-    min_silence: float = 0.75
+    min_silence: float = ranged(0.75, 0.0, 60.0)
     """Non-speech gaps shorter than this (seconds) are filled."""
-    smooth_frames: int = 11
+    smooth_frames: int = ranged(11, 1, 1001)
     """'energy': median-filter length (frames) of the frame decision."""
-    energy_floor_db: float = -95.0
+    energy_floor_db: float = ranged(-95.0, -200.0, 0.0)
     """Frames quieter than this (dBFS) are never speech (digital silence, dither)."""
-    min_dynamic_range_db: float = 12.0
+    min_dynamic_range_db: float = ranged(12.0, 0.0, 100.0)
     """'energy': if the 2-GMM energy classes are closer than this, the signal is treated as
     all one class."""
-    threshold: float = 2.0
+    threshold: float = ranged(2.0, -100.0, 100.0)
     """'model': frames whose window-averaged speech/non-speech log-likelihood ratio exceeds
     this are speech."""
-    llr_window: float = 0.5
+    llr_window: float = ranged(0.5, 0.0, 10.0, exclusive_min=True)
     """'model': length (seconds) of the moving average applied to the frame log-likelihood ratio."""
     model_path: str = ""
     """'model': a model file from scripts/train_sad.py; empty for the shipped one."""
@@ -92,65 +146,65 @@ class SadConfig:
 class ClusterConfig:
     """Speaker modelling, clustering and speaker-count selection."""
 
-    count_method: str = "bic"
+    count_method: Literal["bic", "dp"] = "bic"
     """'bic' (agglomerative BIC) or 'dp' (variational Dirichlet-process mixture)."""
-    segment_seconds: float = 1.0
+    segment_seconds: float = ranged(1.0, 0.1, 60.0)
     """Length of the initial speech segments that are clustered bottom-up."""
-    stop_rule: str = "local"
+    stop_rule: Literal["global", "local"] = "local"
     """How BIC picks the count: 'global' (the minimum of the whole clustering's BIC over
     min..max speakers) or 'local' (stop merging at the first merge whose BIC gain is
     positive)."""
-    bic_penalty: float = 0.2
+    bic_penalty: float = ranged(0.2, 0.0, 100.0)
     """Weight of the BIC model-complexity penalty per second**penalty_exponent of speech. With
     UBM linking, BIC merging over-segments on purpose (0.2); BIC alone counts best at 0.32."""
-    penalty_exponent: float = 0.5
+    penalty_exponent: float = ranged(0.5, 0.0, 2.0)
     """lambda = bic_penalty * speech_seconds ** penalty_exponent: the log-likelihood gain of
     splitting one voice grows with the amount of speech faster than BIC's log n penalty, so a
     fixed lambda over-counts long recordings and under-counts short ones."""
-    dp_concentration: float = 0.01
+    dp_concentration: float = ranged(0.01, 0.0, 1000.0, exclusive_min=True)
     """count_method 'dp': Dirichlet-process concentration (small: few speakers a priori)."""
-    dp_min_weight: float = 0.05
+    dp_min_weight: float = ranged(0.05, 0.0, 1.0, exclusive_min=True, exclusive_max=True)
     """count_method 'dp': components weighing less than this are not speakers."""
-    dp_max_iter: int = 200
+    dp_max_iter: int = ranged(200, 1, 10000)
     """count_method 'dp': variational iterations."""
-    max_bic_seconds: float = 300.0
+    max_bic_seconds: float = ranged(300.0, 1.0, 1e6)
     """Recordings with more speech than this (seconds) are scored by BIC as if they had this
     much, with the same statistics, so that hours of speech are not split into extra speakers."""
     linear_merge: bool = True
     """First merge neighbouring segments that BIC says are one voice."""
-    max_segments: int = 2000
+    max_segments: int = ranged(2000, 2, 5000)
     """Bound on the number of initial segments (long recordings use longer segments)."""
-    covariance: str = "full"
+    covariance: Literal["full", "diag"] = "full"
     """Covariance of the per-cluster Gaussian in BIC merging: 'full' or 'diag'."""
-    link_method: str = "ubm"
+    link_method: Literal["ubm", "none"] = "ubm"
     """Second clustering stage after BIC merging, which decides the number of speakers:
     'ubm' (UBM MAP-adapted speaker models, see diarize.speakers and link_score) or 'none'
     (the BIC count is final; then use bic_penalty 0.32, the BIC-only setting)."""
-    link_threshold: float = 5.0
+    link_threshold: float = ranged(5.0, -1000.0, 1000.0)
     """'ubm' linking: clusters scoring above this are merged: the cross-likelihood ratio
     (per-frame log-likelihood ratio, summed both ways; with link_norm 'cohort' each ratio in
     standard deviations of the cluster's ratios under the cohort's voices) for 'clr', the
     cosine similarity for 'cosine'."""
-    relevance_factor: float = 16.0
+    relevance_factor: float = ranged(16.0, 0.0, 1e4)
     """'ubm' linking: MAP relevance factor (frames a UBM component must see before the data
     outweigh the prior)."""
-    max_initial_clusters: int = 40
+    max_initial_clusters: int = ranged(40, 1, 1000)
     """'ubm' linking: most clusters BIC merging may hand to the linking stage."""
-    link_score: str = "clr"
+    link_score: Literal["clr", "cosine"] = "clr"
     """'ubm' linking: how two clusters are compared: 'clr' (cross-likelihood ratio of
     MAP-adapted models) or 'cosine' (cosine of normalised supervectors, average linkage)."""
-    reseg_before_link: str = "long"
+    reseg_before_link: Literal["always", "never", "long"] = "long"
     """'clr' linking: resegment the BIC clusters (see [reseg]) before comparing them:
     'always', 'never', or 'long' (only when the recording has so much speech that its
     initial segments are longer than segment_seconds, see max_segments: such segments
     straddle speaker turns)."""
-    link_norm: str = "cohort"
+    link_norm: Literal["none", "cohort"] = "cohort"
     """'clr' linking: score normalisation: 'none' or 'cohort' (each cluster's log-likelihood
     ratios read against its ratios under a cohort of training speakers' models shipped with
     the UBM: Z-norm)."""
-    link_max_frames: int = 2000
+    link_max_frames: int = ranged(2000, 1, 100000)
     """'clr' linking: frames per cluster scored (evenly spaced beyond this)."""
-    link_top_components: int = 5
+    link_top_components: int = ranged(5, 1, 1024)
     """'clr' linking: UBM components scored per frame."""
     ubm_path: str = ""
     """'ubm' linking: a model file from scripts/train_ubm.py; empty for the shipped one."""
@@ -160,51 +214,42 @@ class ClusterConfig:
 class ResegConfig:
     """Viterbi resegmentation with per-speaker GMMs."""
 
-    n_components: int = 8
+    n_components: int = ranged(8, 1, 128)
     """Gaussians per speaker model."""
-    iterations: int = 2
+    iterations: int = ranged(2, 0, 100)
     """Rounds of (fit speaker GMMs, Viterbi); 0 keeps the clustering's labels as they are."""
-    switch_penalty: float = 50.0
+    switch_penalty: float = ranged(50.0, 0.0, 1e6)
     """Log-likelihood cost of changing speaker between frames."""
-    min_turn: float = 0.5
+    min_turn: float = ranged(0.5, 0.0, 60.0)
     """Minimum turn duration (seconds)."""
-    smooth_frames: int = 20
+    smooth_frames: int = ranged(20, 1, 1000)
     """Frames whose log-likelihoods are averaged before Viterbi (posterior smoothing)."""
-    shortest_turn: float = 0.25
+    shortest_turn: float = ranged(0.25, 0.0, 60.0)
     """No output turn is shorter than this (seconds): a shorter run of one speaker goes to
     the longer neighbouring speaker it touches, or is dropped between two pauses. 0.25 s is
     the speech detector's own shortest speech run (sad.min_speech): nothing shorter is a
     turn anyone can hear."""
-    min_speaker: float = 3.0
+    min_speaker: float = ranged(3.0, 0.0, 3600.0)
     """A cluster with less speech than this (seconds) is not kept as a speaker."""
-    max_iter: int = 10
+    max_iter: int = ranged(10, 1, 1000)
     """EM iterations per speaker model fit."""
-    tol: float = 1e-3
+    tol: float = ranged(1e-3, 0.0, 100.0, exclusive_min=True)
     """EM convergence threshold (mean log-likelihood gain per frame)."""
-    max_frames: int = 10000
+    max_frames: int = ranged(10000, 1, 100000)
     """Frames per speaker used to fit its model (subsampled evenly beyond this)."""
-
-
-#: Numbers that may be zero (every other number must be positive) ...
-_ZERO_OK = frozenset({"pre_emphasis", "min_speech", "min_silence", "min_turn", "min_speaker",
-                      "shortest_turn",
-                      "switch_penalty", "fmin", "bic_penalty", "min_dynamic_range_db",
-                      "iterations", "penalty_exponent", "relevance_factor"})
-#: ... and numbers of any sign (levels in dB, log-likelihood-ratio thresholds).
-_SIGNED = frozenset({"energy_floor_db", "threshold", "link_threshold"})
 
 
 @dataclass
 class Config:
     """All tunable numbers of the pipeline."""
 
-    seed: int = 0
+    seed: int = ranged(0, 0, SEED_MAX)
     """Random seed of every random choice (same input, config and seed: same output)."""
-    num_speakers: int | None = None
+    num_speakers: int | None = ranged(None, 1, MAX_SPEAKERS)
     """Known number of speakers (overrides min/max)."""
-    min_speakers: int = 1
+    min_speakers: int = ranged(1, 1, MAX_SPEAKERS)
     """Smallest speaker count considered."""
-    max_speakers: int = 10
+    max_speakers: int = ranged(10, 1, MAX_SPEAKERS)
     """Largest speaker count considered."""
     audio: AudioConfig = field(default_factory=AudioConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
@@ -214,62 +259,62 @@ class Config:
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> "Config":
-        """Check ranges; raise :class:`ConfigError` naming the bad key. Returns self."""
-        def positive(name: str, value: float, *, allow_zero: bool = False) -> None:
-            if value is None:
-                return
-            if value < 0 or (value == 0 and not allow_zero):
-                raise ConfigError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-
-        positive("min_speakers", self.min_speakers)
-        positive("max_speakers", self.max_speakers)
-        positive("num_speakers", self.num_speakers)  # type: ignore[arg-type]
-        positive("seed", self.seed, allow_zero=True)
+        """Check every key's type, choices and range, then the rules that tie keys
+        together; raise :class:`ConfigError` naming the bad key. Returns self."""
+        for key, value, f, hint in _leaves(self):
+            _check_value(key, value, hint, f.metadata)
         if self.min_speakers > self.max_speakers:
             raise ConfigError(
                 f"min_speakers ({self.min_speakers}) is greater than max_speakers ({self.max_speakers})"
             )
-        for sec in fields(self):
-            section = getattr(self, sec.name)
-            if not is_dataclass(section):
-                continue
-            for f in fields(section):
-                v = getattr(section, f.name)
-                if isinstance(v, (int, float)) and not isinstance(v, bool) \
-                        and f.name not in _SIGNED:
-                    positive(f"{sec.name}.{f.name}", v, allow_zero=f.name in _ZERO_OK)
-        if self.sad.method not in ("energy", "model"):
-            raise ConfigError(f"sad.method must be 'energy' or 'model', got {self.sad.method!r}")
-        if self.cluster.count_method not in ("bic", "dp"):
-            raise ConfigError(
-                f"cluster.count_method must be 'bic' or 'dp', got {self.cluster.count_method!r}"
-            )
-        if self.cluster.stop_rule not in ("global", "local"):
-            raise ConfigError(f"cluster.stop_rule must be 'global' or 'local', got {self.cluster.stop_rule!r}")
-        if self.cluster.link_method not in ("ubm", "none"):
-            raise ConfigError(f"cluster.link_method must be 'ubm' or 'none', got {self.cluster.link_method!r}")
-        if self.cluster.reseg_before_link not in ("always", "never", "long"):
-            raise ConfigError("cluster.reseg_before_link must be 'always', 'never' or 'long', "
-                              f"got {self.cluster.reseg_before_link!r}")
-        if self.cluster.link_norm not in ("none", "cohort"):
-            raise ConfigError(f"cluster.link_norm must be 'none' or 'cohort', got {self.cluster.link_norm!r}")
-        if self.cluster.link_score not in ("clr", "cosine"):
-            raise ConfigError(f"cluster.link_score must be 'clr' or 'cosine', got {self.cluster.link_score!r}")
-        if self.cluster.covariance not in ("full", "diag"):
-            raise ConfigError(f"cluster.covariance must be 'full' or 'diag', got {self.cluster.covariance!r}")
-        f = self.features
-        if f.fmin >= min(f.fmax, self.audio.sample_rate / 2):
+        f, sr = self.features, self.audio.sample_rate
+        if f.fmin >= min(f.fmax, sr / 2):
             raise ConfigError(f"features.fmin ({f.fmin}) must be below features.fmax ({f.fmax}) "
-                              f"and half the sample rate ({self.audio.sample_rate / 2})")
-        if f.delta_width < 3 or f.delta_width % 2 == 0:
-            raise ConfigError(f"features.delta_width must be an odd number >= 3, got {f.delta_width}")
-        if not 0 <= f.pre_emphasis < 1:
-            raise ConfigError(f"features.pre_emphasis must be in [0, 1), got {f.pre_emphasis}")
-        if self.features.n_mfcc > self.features.n_mels:
-            raise ConfigError("features.n_mfcc must not exceed features.n_mels")
-        if self.features.win_length < self.features.hop_length:
-            raise ConfigError("features.win_length must be at least features.hop_length")
+                              f"and half the sample rate ({sr / 2})")
+        if f.delta_width % 2 == 0:
+            raise ConfigError(f"features.delta_width must be an odd number in [3, 51], got {f.delta_width}")
+        if f.n_mfcc > f.n_mels:
+            raise ConfigError(f"features.n_mfcc ({f.n_mfcc}) must not exceed features.n_mels ({f.n_mels})")
+        if f.win_length < f.hop_length:
+            raise ConfigError(f"features.win_length ({f.win_length}) must be at least "
+                              f"features.hop_length ({f.hop_length})")
+        n_fft = self.fft_size()
+        if n_fft > MAX_FFT:
+            raise ConfigError(f"features.win_length ({f.win_length} s) at audio.sample_rate {sr} "
+                              f"needs an FFT of {n_fft} samples; at most {MAX_FFT} are allowed")
+        fmax = min(f.fmax, sr / 2)
+        if len(empty_bands(sample_rate=sr, n_fft=n_fft, n_mels=f.n_mels, fmin=f.fmin, fmax=fmax)):
+            most = next((n for n in range(f.n_mels - 1, 1, -1) if not len(empty_bands(
+                sample_rate=sr, n_fft=n_fft, n_mels=n, fmin=f.fmin, fmax=fmax))), 0)
+            if not most:
+                raise ConfigError(
+                    f"features.fmin..fmax ({f.fmin:g}..{fmax:g} Hz) is too narrow for 2 mel "
+                    f"bands at {n_fft}-point FFT and {sr} Hz: widen it or raise features.n_fft")
+            raise ConfigError(
+                f"features.n_mels ({f.n_mels}) leaves mel bands without an FFT bin between "
+                f"{f.fmin:g} and {fmax:g} Hz at {n_fft}-point FFT and {sr} Hz: it must be in "
+                f"[2, {most}] here (or widen features.fmin..fmax, or raise features.n_fft)")
         return self
+
+    def fft_size(self) -> int:
+        """FFT size of the front end: ``features.n_fft``, raised to the next power of two
+        at or above the window's length in samples."""
+        win = int(round(self.features.win_length * self.audio.sample_rate))
+        return max(self.features.n_fft, 1 << (win - 1).bit_length())
+
+    def with_speakers(self, *, num_speakers: int | None = None, min_speakers: int | None = None,
+                      max_speakers: int | None = None) -> "Config":
+        """A validated copy with the given speaker-count hints (None: keep the current value).
+
+        A known `num_speakers` above ``max_speakers`` raises ``max_speakers`` to match,
+        unless `max_speakers` is given too.
+        """
+        hints = {k: v for k, v in (("num_speakers", num_speakers), ("min_speakers", min_speakers),
+                                   ("max_speakers", max_speakers)) if v is not None}
+        if num_speakers is not None and max_speakers is None \
+                and isinstance(num_speakers, int) and num_speakers > self.max_speakers:
+            hints["max_speakers"] = num_speakers
+        return self.replace(**hints) if hints else self.validate()
 
     # ------------------------------------------------------------------ conversion
     def to_dict(self) -> dict[str, Any]:
@@ -277,19 +322,7 @@ class Config:
 
     def to_toml(self) -> str:
         """The configuration as TOML text (loadable by :func:`load_config`)."""
-        d = self.to_dict()
-        out = []
-        for k, v in d.items():
-            if not isinstance(v, dict):
-                if v is None:
-                    out.append(f"# {k} = (not set)")
-                else:
-                    out.append(f"{k} = {_toml_value(v)}")
-        for k, v in d.items():
-            if isinstance(v, dict):
-                out.append(f"\n[{k}]")
-                out.extend(f"{kk} = {_toml_value(vv)}" for kk, vv in v.items())
-        return "\n".join(out) + "\n"
+        return toml_text(self.to_dict())
 
     def replace(self, **overrides: Any) -> "Config":
         """A copy with top-level or dotted (``"reseg.min_turn"``) keys overridden."""
@@ -307,7 +340,62 @@ class Config:
         return config_from_dict(data, source="overrides")
 
 
-def _toml_value(v: Any) -> str:
+@lru_cache(maxsize=None)
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _leaves(cfg: Config) -> list[tuple[str, Any, dataclasses.Field, Any]]:
+    """(dotted key, value, field, resolved type) of every key of `cfg`, in file order."""
+    out = []
+    for f in fields(cfg):
+        v = getattr(cfg, f.name)
+        if is_dataclass(v):
+            hints = _hints(type(v))
+            out.extend((f"{f.name}.{g.name}", getattr(v, g.name), g, hints[g.name])
+                       for g in fields(v))
+        else:
+            out.append((f.name, v, f, _hints(Config)[f.name]))
+    return out
+
+
+def config_fields() -> list[tuple[str, dataclasses.Field, Any]]:
+    """(dotted key, field, resolved type) of every configuration key, in file order."""
+    return [(key, f, hint) for key, _, f, hint in _leaves(Config())]
+
+
+def _check_value(key: str, value: Any, hint: Any, metadata: Mapping[str, Any]) -> None:
+    """Raise :class:`ConfigError` unless `value` has the type, choice and range of its key."""
+    args = typing.get_args(hint)
+    if value is None:
+        if type(None) in args:
+            return
+        raise ConfigError(f"{key} must not be empty")
+    if typing.get_origin(hint) is Literal:
+        if value not in args:
+            listed = ", ".join(repr(a) for a in args)
+            raise ConfigError(f"{key} must be one of {listed}, got {value!r}")
+        return
+    base = next((a for a in args if a is not type(None)), hint) if args else hint
+    if base is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, got {value!r}")
+    elif base is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key} must be a string, got {value!r}")
+    elif base is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key} must be an integer, got {value!r}")
+    elif base is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key} must be a number, got {value!r}")
+    if base in (int, float) and not in_range(value, metadata):
+        raise ConfigError(f"{key} must be {range_text(metadata)}, got {value!r}")
+
+
+# ------------------------------------------------------------------ TOML writer
+def toml_value(v: Any) -> str:
+    """One value as TOML: booleans, integers, floats (``nan``/``inf`` included), strings."""
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, str):
@@ -315,31 +403,48 @@ def _toml_value(v: Any) -> str:
     return repr(v)
 
 
-def _coerce(value: Any, typ: Any, name: str, source: str) -> Any:
-    """Check one value against a field's annotation (given as a string)."""
-    t = str(typ).replace(" ", "")
-    optional = "None" in t
-    if value is None:
-        if optional:
-            return None
-        raise ConfigError(f"{source}: {name} must not be empty")
-    if t.startswith("int"):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{source}: {name} must be an integer, got {value!r}")
-        return value
-    if t.startswith("float"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{source}: {name} must be a number, got {value!r}")
-        return float(value)
-    if t.startswith("bool"):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{source}: {name} must be true or false, got {value!r}")
-        return value
-    if t.startswith("str"):
-        if not isinstance(value, str):
-            raise ConfigError(f"{source}: {name} must be a string, got {value!r}")
-        return value
-    return value
+def toml_text(data: Mapping[str, Any], *, docs: Mapping[str, str] | None = None,
+                notes: Mapping[str, str] | None = None, width: int = 88) -> str:
+    """TOML text of nested mappings: top-level keys first, then one table per mapping.
+
+    Parameters
+    ----------
+    data : mapping
+        Key -> value, or table name -> mapping of key -> value. A value of None is
+        written commented out (``# key = (not set)``).
+    docs : mapping of str to str, optional, keyword-only
+        Dotted key -> text written above the key as comment lines of at most `width`.
+    notes : mapping of str to str, optional, keyword-only
+        Dotted key -> short comment written after the value.
+
+    Returns
+    -------
+    str
+        Empty when `data` is; otherwise ends with a newline.
+    """
+    docs, notes = docs or {}, notes or {}
+    out: list[str] = []
+
+    def emit(key: str, dotted: str, v: Any) -> None:
+        if dotted in docs:
+            out.extend(f"# {line}" for line in textwrap.wrap(docs[dotted], width - 2))
+        if v is None:
+            out.append(f"# {key} = (not set)")
+        else:
+            note = f"  # {notes[dotted]}" if dotted in notes else ""
+            out.append(f"{key} = {toml_value(v)}{note}")
+
+    for k, v in data.items():
+        if not isinstance(v, Mapping):
+            emit(k, k, v)
+    for k, v in data.items():
+        if isinstance(v, Mapping):
+            if out:
+                out.append("")
+            out.append(f"[{k}]")
+            for kk, vv in v.items():
+                emit(kk, f"{k}.{kk}", vv)
+    return "\n".join(out) + "\n" if out else ""
 
 
 def config_from_dict(data: Mapping[str, Any], *, base: Config | None = None,
@@ -366,16 +471,27 @@ def config_from_dict(data: Mapping[str, Any], *, base: Config | None = None,
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{source}: [{key}] must be a table")
             sub = {f.name: f for f in fields(current)}
+            hints = _hints(type(current))
             for k2, v2 in value.items():
                 if k2 not in sub:
                     raise ConfigError(f"{source}: unknown key '{key}.{k2}' (known: {', '.join(sub)})")
-                setattr(current, k2, _coerce(v2, sub[k2].type, f"{key}.{k2}", source))
+                setattr(current, k2, _as_declared(v2, hints[k2]))
         else:
-            setattr(cfg, key, _coerce(value, top[key].type, key, source))
+            setattr(cfg, key, _as_declared(value, _hints(Config)[key]))
     try:
         return cfg.validate()
     except ConfigError as exc:
         raise ConfigError(f"{source}: {exc}") from None
+
+
+def _as_declared(value: Any, hint: Any) -> Any:
+    """An integer given for a float key, as a float (TOML's ``1`` for ``1.0``)."""
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except OverflowError:  # left an integer: the range check refuses it
+            return value
+    return value
 
 
 def presets_dir() -> Path:
@@ -434,7 +550,10 @@ def _load_toml(path: Path, base: Config) -> Config:
     except IsADirectoryError:
         raise ConfigError(f"{path}: is a directory, not a config file") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+        raise ConfigError(f"{path}: invalid TOML ({' '.join(str(exc).split())})") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a TOML file (not UTF-8 text: byte "
+                          f"0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config ({exc.strerror or exc})") from None
     return config_from_dict(data, base=base, source=str(path))

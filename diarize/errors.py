@@ -63,6 +63,14 @@ class MissingDependencyError(DiarizeError, ImportError):
     """An optional dependency needed for the requested feature is not installed."""
 
 
+class StdoutError(DiarizeError):
+    """Standard output cannot be written (a full device, a closed pipe)."""
+
+    @classmethod
+    def from_os_error(cls, exc: OSError) -> "StdoutError":
+        return cls(f"cannot write to standard output ({exc.strerror or exc})")
+
+
 class ConvergenceWarning(UserWarning):
     """The best of the ``n_init`` EM runs stopped at ``max_iter`` before converging."""
 

@@ -11,6 +11,7 @@ import numpy as np
 import scipy.fft
 
 from .config import FeatureConfig
+from .melscale import hz_to_mel as _hz_to_mel, mel_to_hz as _mel_to_hz
 
 #: Frames processed per block (bounds the temporary spectra to a few MB).
 BLOCK_FRAMES = 4096
@@ -81,29 +82,6 @@ def mfcc(y: np.ndarray, *, sample_rate: int = 16000, config: FeatureConfig | Non
         np.log(mel + MEL_FLOOR, out=mel)
         out[b0:b1] = mel @ dct
     return out, energy
-
-
-def _hz_to_mel(f: np.ndarray) -> np.ndarray:
-    """Slaney's mel scale (librosa's default, ``htk=False``): linear below 1 kHz, log above."""
-    f = np.asarray(f, dtype=np.float64)
-    mel = f / _MEL_LINEAR_HZ
-    log = f >= _MEL_BREAK_HZ
-    mel[log] = _MEL_BREAK_HZ / _MEL_LINEAR_HZ + np.log(f[log] / _MEL_BREAK_HZ) / _MEL_LOG_STEP
-    return mel
-
-
-def _mel_to_hz(m: np.ndarray) -> np.ndarray:
-    m = np.asarray(m, dtype=np.float64)
-    f = m * _MEL_LINEAR_HZ
-    brk = _MEL_BREAK_HZ / _MEL_LINEAR_HZ
-    log = m >= brk
-    f[log] = _MEL_BREAK_HZ * np.exp(_MEL_LOG_STEP * (m[log] - brk))
-    return f
-
-
-_MEL_LINEAR_HZ = 200.0 / 3  # Hz per mel below the break
-_MEL_BREAK_HZ = 1000.0
-_MEL_LOG_STEP = np.log(6.4) / 27.0
 
 
 def mel_filterbank(*, sample_rate: int, n_fft: int, n_mels: int, fmin: float,

@@ -62,8 +62,6 @@ def detect_speech(feats: np.ndarray, log_energy: np.ndarray, *, config: SadConfi
     if cfg.method == "energy":
         prob = energy_speech_prob(log_energy, config=cfg, seed=seed)
         return smooth_decision(prob, frame_step=frame_step, config=cfg)
-    if cfg.method != "model":
-        raise ConfigError(f"sad.method must be 'energy' or 'model', got {cfg.method!r}")
     llr = model_llr(feats, log_energy, config=cfg)
     win = max(1, int(round(cfg.llr_window / frame_step)))
     if win > 1 and len(llr):
@@ -109,7 +107,7 @@ def load_model(path: str | None = None) -> tuple[GaussianMixture, GaussianMixtur
             raise ConfigError(f"{p}: not a SAD model (no {prefix!r} arrays)")
         try:
             models.append(GaussianMixture.from_dict(sub))
-        except ModelError as exc:
+        except (KeyError, ValueError, TypeError) as exc:  # ModelError is a ValueError
             raise ConfigError(f"{p}: not a SAD model ({exc})") from None
     return models[0], models[1]
 

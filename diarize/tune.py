@@ -48,7 +48,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ._threads import pipeline_threads, worker_environment
 from .audio import AUDIO_SUFFIXES
-from .config import Config
+from .config import Config, toml_text, toml_value
 from .errors import ConfigError, DiarizeError
 from .io import FileKey, read_rttm, read_uem, uri_for
 
@@ -516,14 +516,6 @@ def _valid(base: Config, key: str, value: Any) -> bool:
 
 # ------------------------------------------------------------------ output
 
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, float):
-        return repr(v)
-    return repr(v)
-
-
 def format_toml(result: TuneResult) -> str:
     """The tuned keys as a TOML file for ``--config``, with a header saying how they were found."""
     cond = (f"collar {result.collar:g} s per side, overlap "
@@ -544,18 +536,15 @@ def format_toml(result: TuneResult) -> str:
         lines.append("# WARNING: worse than the base on the held-out half; the gain did not generalise.")
     lines.append("# Only the changed keys are listed; everything else comes from the base "
                  "configuration (defaults, --preset, --config).")
-    top = {k: v for k, v in result.overrides.items() if "." not in k}
-    sections: dict[str, dict[str, Any]] = {}
-    for k, v in result.overrides.items():
+    data: dict[str, Any] = {k: v for k, v in sorted(result.overrides.items()) if "." not in k}
+    notes = {}
+    for k, v in sorted(result.overrides.items()):
         if "." in k:
             sec, name = k.split(".", 1)
-            sections.setdefault(sec, {})[name] = v
-    body = [f"{k} = {_toml_value(v)}" for k, v in sorted(top.items())]
-    for sec in sorted(sections):
-        body.append(f"\n[{sec}]" if body else f"[{sec}]")
-        for name, v in sorted(sections[sec].items()):
-            body.append(f"{name} = {_toml_value(v)}  # was {_toml_value(result.base_values[f'{sec}.{name}'])}")
-    return "\n".join(lines + ([""] + body if body else [])) + "\n"
+            data.setdefault(sec, {})[name] = v
+            notes[k] = f"was {toml_value(result.base_values[k])}"
+    body = toml_text(data, notes=notes)
+    return "\n".join(lines) + "\n" + ("\n" + body if body else "")
 
 
 def _failure_summary(result: TuneResult) -> str:

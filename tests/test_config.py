@@ -47,8 +47,8 @@ def test_every_number_is_documented():
     ({"max_speakers": "ten"}, "must be an integer"),
     ({"reseg": {"min_turn": "x"}}, "must be a number"),
     ({"min_speakers": 5, "max_speakers": 2}, "greater than"),
-    ({"max_speakers": 0}, "must be > 0"),
-    ({"num_speakers": -1}, "must be > 0"),
+    ({"max_speakers": 0}, r"max_speakers must be in \[1, 1000\], got 0"),
+    ({"num_speakers": -1}, r"num_speakers must be in \[1, 1000\], got -1"),
     ({"cluster": {"count_method": "magic"}}, "count_method"),
     ({"features": 3}, "must be a table"),
 ])
