@@ -20,7 +20,7 @@ from .errors import AudioError
 from .features import mfcc, speaker_features
 from .io import uri_for
 from .resegment import absorb_short_turns, resegment
-from .sad import detect_speech, model_feature_config, runs
+from .sad import detect_speech_regions, model_feature_config, runs
 from .segments import Diarization, Turn
 from .speakers import load_ubm, segment_statistics
 
@@ -120,10 +120,13 @@ class Diarizer:
         notify = hook or _no_progress
 
         notify("speech", 0, 1)
-        mask = detect_speech(front.sad_mfcc, energy, config=cfg.sad, frame_step=step, seed=cfg.seed)
+        speech = detect_speech_regions(front.sad_mfcc, energy, config=cfg.sad, frame_step=step,
+                                       seed=cfg.seed)
+        mask = speech.modelled
         notify("speech", 1, 1)
 
-        result = Diarization([], uri=uri, duration=duration, speech_mask=mask, frame_step=step)
+        result = Diarization([], uri=uri, duration=duration, speech_mask=speech.speech,
+                             frame_step=step)
         speech_idx = np.flatnonzero(mask)
         if len(speech_idx) == 0:
             return result
@@ -161,6 +164,7 @@ class Diarizer:
         reseg = resegment(xs, speech_labels, config=cfg.reseg, frame_step=step, seed=cfg.seed)
         frame_labels = np.full(len(mask), -1, dtype=np.int64)
         frame_labels[speech_idx] = reseg.labels
+        frame_labels[~speech.speech] = -1  # pauses inside phrase groups end turns
         frame_labels = absorb_short_turns(
             frame_labels, min_frames=int(round(cfg.reseg.shortest_turn / step)))
         notify("resegmentation", 1, 1)
