@@ -53,10 +53,11 @@ class SpeechMask:
         Speech, with boundaries placed frame by frame (pauses of ``min_pause`` or more are
         not speech): where turns start and end.
     modelled : ndarray of bool, shape (n_frames,)
-        `speech` plus the short pauses the smoothed decision bridges: the frames speaker
-        modelling works on. Clustering on whole phrase groups keeps its segments as long
-        and as many as the smoothed decision makes them; the pauses are taken out of the
-        turns afterwards.
+        The smoothed decision: the frames speaker modelling works on. Speaker models and
+        the speaker count then do not depend on where exactly a boundary falls (moving
+        boundaries into the frames clustering sees changed the count on some recordings);
+        the refined speech outside it takes its nearest modelled frame's speaker, and the
+        pauses are taken out of the turns afterwards.
     """
 
     speech: np.ndarray
@@ -118,7 +119,7 @@ def detect_speech_regions(feats: np.ndarray, log_energy: np.ndarray, *,
     if not cfg.refine_boundaries:
         return SpeechMask(mask, mask)
     speech = refine_boundaries(frame_llr, mask, log_energy, config=cfg, frame_step=frame_step)
-    return SpeechMask(speech, speech | mask)
+    return SpeechMask(speech, mask)
 
 
 def model_feature_config(features: FeatureConfig) -> FeatureConfig | None:
