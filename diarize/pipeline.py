@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
+import scipy.ndimage
 
 from ._threads import pipeline_threads
 from .audio import load_audio, prepare_signal
@@ -20,7 +21,7 @@ from .errors import AudioError
 from .features import mfcc, speaker_features
 from .io import uri_for
 from .resegment import absorb_short_turns, resegment
-from .sad import detect_speech, model_feature_config, runs
+from .sad import detect_speech_regions, model_feature_config, runs
 from .segments import Diarization, Turn
 from .speakers import load_ubm, segment_statistics
 
@@ -120,10 +121,13 @@ class Diarizer:
         notify = hook or _no_progress
 
         notify("speech", 0, 1)
-        mask = detect_speech(front.sad_mfcc, energy, config=cfg.sad, frame_step=step, seed=cfg.seed)
+        speech = detect_speech_regions(front.sad_mfcc, energy, config=cfg.sad, frame_step=step,
+                                       seed=cfg.seed)
+        mask = speech.modelled
         notify("speech", 1, 1)
 
-        result = Diarization([], uri=uri, duration=duration, speech_mask=mask, frame_step=step)
+        result = Diarization([], uri=uri, duration=duration, speech_mask=speech.speech,
+                             frame_step=step)
         speech_idx = np.flatnonzero(mask)
         if len(speech_idx) == 0:
             return result
@@ -161,6 +165,8 @@ class Diarizer:
         reseg = resegment(xs, speech_labels, config=cfg.reseg, frame_step=step, seed=cfg.seed)
         frame_labels = np.full(len(mask), -1, dtype=np.int64)
         frame_labels[speech_idx] = reseg.labels
+        frame_labels = _nearest_label(frame_labels, speech.speech)
+        frame_labels[~speech.speech] = -1  # pauses inside phrase groups end turns
         frame_labels = absorb_short_turns(
             frame_labels, min_frames=int(round(cfg.reseg.shortest_turn / step)))
         notify("resegmentation", 1, 1)
@@ -227,6 +233,29 @@ class Diarizer:
         lo = min(cfg.min_speakers, hi)
         return lo, hi, None
 
+
+
+def _nearest_label(labels: np.ndarray, speech: np.ndarray) -> np.ndarray:
+    """`labels` with every unlabelled frame of `speech` given its nearest labelled frame's label.
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (n_frames,)
+        Speaker index per frame, -1 where unlabelled.
+    speech : ndarray of bool, shape (n_frames,)
+
+    Returns
+    -------
+    ndarray of int, shape (n_frames,)
+    """
+    hole = labels < 0
+    if not hole.any() or hole.all():
+        return labels
+    idx = scipy.ndimage.distance_transform_edt(hole, return_distances=False, return_indices=True)[0]
+    out = labels.copy()
+    fill = hole & speech
+    out[fill] = labels[idx[fill]]
+    return out
 
 
 def _no_progress(stage: str, completed: int, total: int) -> None:

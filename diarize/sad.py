@@ -7,7 +7,9 @@ Two methods (``SadConfig.method``):
     ``diarize/data/sad_model.npz``, trained by ``scripts/train_sad.py``) score every frame
     on MFCC c1..c12, their deltas and the frame level relative to the recording (see
     :func:`model_features`). The log-likelihood ratio is averaged over a short window,
-    thresholded, and cleaned up (short gaps filled, short bursts dropped).
+    thresholded, and cleaned up (short gaps filled, short bursts dropped); then the
+    boundaries are placed frame by frame near that decision
+    (:func:`diarize.boundaries.refine_boundaries`).
 ``"energy"``
     A 2-component GMM on frame log-energies; the louder component is speech.
 
@@ -16,12 +18,14 @@ Both adapt to the recording's level, so quiet recordings work.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import scipy.ndimage
 
+from .boundaries import refine_boundaries
 from .config import FeatureConfig, SadConfig
 from .errors import ConfigError, ModelError
 from .features import add_deltas
@@ -39,9 +43,30 @@ _FRONT_END = ("win_length", "n_fft", "n_mels", "n_mfcc", "fmin", "fmax", "pre_em
 BLOCK_FRAMES = 65536
 
 
+@dataclass(frozen=True)
+class SpeechMask:
+    """The speech detector's answer for one recording.
+
+    Attributes
+    ----------
+    speech : ndarray of bool, shape (n_frames,)
+        Speech, with boundaries placed frame by frame (pauses of ``min_pause`` or more are
+        not speech): where turns start and end.
+    modelled : ndarray of bool, shape (n_frames,)
+        The smoothed decision: the frames speaker modelling works on. Speaker models and
+        the speaker count then do not depend on where exactly a boundary falls (moving
+        boundaries into the frames clustering sees changed the count on some recordings);
+        the refined speech outside it takes its nearest modelled frame's speaker, and the
+        pauses are taken out of the turns afterwards.
+    """
+
+    speech: np.ndarray
+    modelled: np.ndarray
+
+
 def detect_speech(feats: np.ndarray, log_energy: np.ndarray, *, config: SadConfig | None = None,
                   frame_step: float = 0.01, seed: int = 0) -> np.ndarray:
-    """Speech mask of a recording.
+    """Speech mask of a recording (``detect_speech_regions(...).speech``).
 
     Parameters
     ----------
@@ -58,11 +83,30 @@ def detect_speech(feats: np.ndarray, log_energy: np.ndarray, *, config: SadConfi
     -------
     ndarray of bool, shape (n_frames,)
     """
+    return detect_speech_regions(feats, log_energy, config=config, frame_step=frame_step,
+                                 seed=seed).speech
+
+
+def detect_speech_regions(feats: np.ndarray, log_energy: np.ndarray, *,
+                          config: SadConfig | None = None, frame_step: float = 0.01,
+                          seed: int = 0) -> SpeechMask:
+    """Speech of a recording, for turns and for speaker modelling.
+
+    Parameters are those of :func:`detect_speech`.
+
+    Returns
+    -------
+    SpeechMask
+        Both masks are the smoothed decision itself with ``method = "energy"`` or
+        ``refine_boundaries = false``.
+    """
     cfg = config or SadConfig()
     if cfg.method == "energy":
         prob = energy_speech_prob(log_energy, config=cfg, seed=seed)
-        return smooth_decision(prob, frame_step=frame_step, config=cfg)
-    llr = model_llr(feats, log_energy, config=cfg)
+        mask = smooth_decision(prob, frame_step=frame_step, config=cfg)
+        return SpeechMask(mask, mask)
+    frame_llr = model_llr(feats, log_energy, config=cfg)
+    llr = frame_llr
     win = max(1, int(round(cfg.llr_window / frame_step)))
     if win > 1 and len(llr):
         llr = scipy.ndimage.uniform_filter1d(llr, size=win, mode="nearest")
@@ -70,7 +114,10 @@ def detect_speech(feats: np.ndarray, log_energy: np.ndarray, *, config: SadConfi
     mask &= np.asarray(log_energy) > cfg.energy_floor_db
     mask = fill_short_runs(mask, value=False, max_len=int(round(cfg.min_silence / frame_step)))
     mask = fill_short_runs(mask, value=True, max_len=int(round(cfg.min_speech / frame_step)))
-    return mask
+    if not cfg.refine_boundaries:
+        return SpeechMask(mask, mask)
+    speech = refine_boundaries(frame_llr, mask, log_energy, config=cfg, frame_step=frame_step)
+    return SpeechMask(speech, mask)
 
 
 def model_feature_config(features: FeatureConfig) -> FeatureConfig | None:

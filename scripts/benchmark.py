@@ -28,7 +28,7 @@ configuration as it is), and the whole benchmark runs once per variant, e.g.::
 ``--count-methods bic,dp`` is a shorthand for one variant per ``cluster.count_method``
 value; it cannot be combined with ``--variant``. Every table has one row per variant.
 
-Three tables per folder:
+Four tables per folder:
 
 1. **Totals**: DER and its parts in both conditions, JER (full condition), speaker-count
    accuracy (hypothesis vs reference speakers with speech in the scored region: exact
@@ -43,10 +43,16 @@ Three tables per folder:
    speaker count exact % and MAE.
 3. **Speaker count per file**: reference speakers, then per variant the hypothesis
    speakers (a wrong count in **bold**) and the fair DER.
+4. **Where the full-condition error is**: the full DER split, frame by frame on a 10 ms
+   grid over the same scored region (speakers mapped one to one as md-eval does), into
+   missed speech where two or more reference speakers talk, missed speech elsewhere,
+   false alarm and confusion, in points of DER (% of scored speaker time), with the
+   share of speaker time in overlap; their sum is shown beside the full DER (the 10 ms
+   grid moves it by a few hundredths).
 
-``--json OUT`` writes, per folder and variant, the per-file scores and counts, the totals,
-the buckets and the variant's overrides. ``--save-rttm DIR`` writes every hypothesis
-(into ``DIR/<variant>/`` when there are several variants).
+``--json OUT`` writes, per folder and variant, the per-file scores, breakdowns and counts,
+the totals, the buckets and the variant's overrides. ``--save-rttm DIR`` writes every
+hypothesis (into ``DIR/<variant>/`` when there are several variants).
 
 A recording the pipeline fails on is scored with an empty hypothesis (all its speech
 missed), listed on stderr, and makes the script exit with status 1.
@@ -74,6 +80,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
+import numpy as np  # noqa: E402
+from scipy.optimize import linear_sum_assignment  # noqa: E402
+
 from diarize.errors import DiarizeError  # noqa: E402
 from diarize.io import FileKey, atomic_write_text, format_rttm, read_rttm, read_uem  # noqa: E402
 from diarize.metrics import DiarizationScore, ScoringWarning, evaluate  # noqa: E402
@@ -89,6 +98,7 @@ COUNT_METHOD_KEY = "cluster.count_method"
 # ru_maxrss is in kilobytes on Linux, bytes on macOS
 MAXRSS_TO_MB = 1.0 / (1024 * 1024) if sys.platform == "darwin" else 1.0 / 1024
 SECONDS_PER_MINUTE = 60.0
+BREAKDOWN_STEP = 0.01                      # seconds per frame of the full-DER breakdown
 
 
 # --------------------------------------------------------------------- running
@@ -242,6 +252,117 @@ def bucket_scores(files: list[FileScore]) -> dict[str, SetScore]:
     return {b: aggregate(groups[b]) for b in BUCKETS if b in groups}
 
 
+@dataclass(frozen=True)
+class Breakdown:
+    """Where the full-condition error is, in seconds (a set's is the sum of its files').
+
+    Attributes
+    ----------
+    scored : float
+        Reference speaker time (two speakers talking for 1 s make 2 s).
+    overlap : float
+        Reference speaker time where two or more reference speakers talk.
+    missed_overlap, missed_other : float
+        Missed speaker time where two or more reference speakers talk / elsewhere.
+    false_alarm, confusion : float
+    """
+
+    scored: float = 0.0
+    overlap: float = 0.0
+    missed_overlap: float = 0.0
+    missed_other: float = 0.0
+    false_alarm: float = 0.0
+    confusion: float = 0.0
+
+    def __add__(self, other: "Breakdown") -> "Breakdown":
+        return Breakdown(*(getattr(self, f) + getattr(other, f) for f in BREAKDOWN_FIELDS))
+
+    def rate(self, name: str) -> float:
+        """Field `name` in % of scored speaker time (points of DER)."""
+        return 100.0 * getattr(self, name) / self.scored if self.scored > 0 else 0.0
+
+    @property
+    def der(self) -> float:
+        """The parts' sum in % of scored speaker time."""
+        return sum(self.rate(f) for f in BREAKDOWN_FIELDS[2:])
+
+    def as_dict(self) -> dict[str, float]:
+        """Seconds of `scored`; every other field in points of DER."""
+        return {"scored": self.scored, **{f: self.rate(f) for f in BREAKDOWN_FIELDS[1:]},
+                "der": self.der}
+
+
+BREAKDOWN_FIELDS = ("scored", "overlap", "missed_overlap", "missed_other", "false_alarm",
+                    "confusion")
+
+
+def _frame_activity(turns: list, n_frames: int, step: float) -> tuple[np.ndarray, list[str]]:
+    """(n_frames, n_speakers) bool: frame ``i`` (centre ``(i + 0.5) * step``) inside a turn."""
+    names = sorted({t.speaker for t in turns})
+    index = {name: k for k, name in enumerate(names)}
+    counts = np.zeros((n_frames + 1, len(names)), dtype=np.int32)
+    for t in turns:
+        a = min(n_frames, max(0, int(np.ceil(t.start / step - 0.5))))
+        b = min(n_frames, max(0, int(np.ceil(t.end / step - 0.5))))
+        if b > a:
+            counts[a, index[t.speaker]] += 1
+            counts[b, index[t.speaker]] -= 1
+    return np.cumsum(counts, axis=0)[:-1] > 0, names
+
+
+def breakdown_file(reference: list, hypothesis: list, regions: list | None = None, *,
+                   step: float = BREAKDOWN_STEP) -> Breakdown:
+    """Split one file's full-condition error (collar 0, overlap scored) frame by frame.
+
+    Parameters
+    ----------
+    reference, hypothesis : list of Turn
+    regions : list of (start, end), optional
+        Scored region (UEM); default: first reference onset to last reference offset,
+        as md-eval does.
+    step : float, keyword-only
+        Frame length in seconds.
+
+    Returns
+    -------
+    Breakdown
+        Speakers are mapped one to one to maximise their co-occurring frames (md-eval's
+        mapping); confusion is min(nref, nsys) minus the mapped pairs that both talk.
+    """
+    if regions is None:
+        regions = ([(min(t.start for t in reference), max(t.end for t in reference))]
+                   if reference else [])
+    if not regions:
+        return Breakdown()
+    end = max([e for _, e in regions] + [t.end for t in reference] + [t.end for t in hypothesis])
+    n = int(np.ceil(end / step)) + 1
+    centres = (np.arange(n) + 0.5) * step
+    scored = np.zeros(n, dtype=bool)
+    for a, b in regions:
+        scored |= (centres >= a) & (centres < b)
+    R, _ = _frame_activity(reference, n, step)
+    H, _ = _frame_activity(hypothesis, n, step)
+    R, H = R[scored], H[scored]
+    nref = R.sum(axis=1)
+    nsys = H.sum(axis=1)
+    nmap = np.zeros(len(R), dtype=np.int64)
+    if R.shape[1] and H.shape[1]:
+        co = R.T.astype(np.float64) @ H
+        rows, cols = linear_sum_assignment(co, maximize=True)
+        keep = co[rows, cols] > 0
+        nmap = (R[:, rows[keep]] & H[:, cols[keep]]).sum(axis=1)
+    missed = np.maximum(nref - nsys, 0)
+    over = nref >= 2
+    return Breakdown(
+        scored=step * float(nref.sum()),
+        overlap=step * float(nref[over].sum()),
+        missed_overlap=step * float(missed[over].sum()),
+        missed_other=step * float(missed[~over].sum()),
+        false_alarm=step * float(np.maximum(nsys - nref, 0).sum()),
+        confusion=step * float((np.minimum(nref, nsys) - nmap).sum()),
+    )
+
+
 @dataclass
 class FolderResult:
     """One folder diarized with one variant."""
@@ -258,6 +379,7 @@ class FolderResult:
     failed: list[str]
     files: list[FileScore] = field(default_factory=list)
     buckets: dict[str, SetScore] = field(default_factory=dict)
+    breakdown: Breakdown = field(default_factory=Breakdown)  # full condition, whole folder
 
 
 def score_folder(name: str, folder: Path, runs: list[Run], jobs: int) -> FolderResult:
@@ -292,9 +414,12 @@ def score_folder(name: str, folder: Path, runs: list[Run], jobs: int) -> FolderR
                 (evaluation.files[k] for k in file_keys[run.path] if k in evaluation.files),
                 DiarizationScore())
     files = [FileScore(Path(r.path).name, file_scores[r.path], r.error) for r in runs]
+    file_breakdown = {r.path: sum((breakdown_file(reference[k], hypothesis[k], uem.get(k))
+                                   for k in file_keys[r.path]), Breakdown()) for r in runs}
     per_file = {}
     for run, f in zip(runs, files):
         per_file[f.name] = {cond: s.as_dict() for cond, s in f.scores.items()}
+        per_file[f.name]["breakdown"] = file_breakdown[run.path].as_dict()
         per_file[f.name].update(
             uri=run.uri, duration=run.duration, wall_seconds=run.wall, cpu_seconds=run.cpu,
             maxrss_mb=run.maxrss_mb, error=run.error, speaker_bucket=count_bucket(f.ref_speakers))
@@ -309,6 +434,7 @@ def score_folder(name: str, folder: Path, runs: list[Run], jobs: int) -> FolderR
                     [resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * MAXRSS_TO_MB if jobs <= 1 else 0.0]),
         failed=[r.path for r in runs if r.error],
         files=files, buckets=bucket_scores(files),
+        breakdown=sum(file_breakdown.values(), Breakdown()),
     )
 
 
@@ -382,6 +508,20 @@ def count_table(rows: dict[str, FolderResult]) -> list[str]:
     return _table(head, body)
 
 
+def breakdown_table(rows: dict[str, FolderResult]) -> list[str]:
+    """Table 4: one row per variant, the full DER split (points of DER) and the overlap
+    share of speaker time (%)."""
+    head = ["variant", "overlap % of spk time", "missed in overlap", "missed elsewhere",
+            "false alarm", "confusion", "sum", "full DER"]
+    body = []
+    for variant, r in rows.items():
+        b = r.breakdown
+        body.append([variant] + [f"{v:.2f}" for v in (
+            b.rate("overlap"), b.rate("missed_overlap"), b.rate("missed_other"),
+            b.rate("false_alarm"), b.rate("confusion"), b.der, r.scores["full"].der)])
+    return _table(head, body)
+
+
 def markdown(folder: str, rows: dict[str, FolderResult], jobs: int) -> str:
     """A folder's three tables; one row per variant (or one row)."""
     first = next(iter(rows.values()))
@@ -397,6 +537,11 @@ def markdown(folder: str, rows: dict[str, FolderResult], jobs: int) -> str:
     lines += count_table(rows)
     lines += ["", "spk: speakers with speech in the scored region; a wrong hypothesis count "
               "is in **bold**. DER in %.", ""]
+    lines += [f"#### {folder}: where the full-condition error is", ""]
+    lines += breakdown_table(rows)
+    lines += ["", "Points of DER (% of scored speaker time), collar 0, overlap scored, counted on "
+              "a 10 ms grid; overlap: two or more reference speakers talk. 'sum' is the parts' "
+              "total, beside the full DER scored exactly.", ""]
     return "\n".join(lines)
 
 
@@ -417,6 +562,7 @@ def to_json(rows: dict[str, FolderResult], overrides: dict[str, dict], jobs: int
             "fair_der": f.scores["fair"].der, "full_der": f.scores["full"].der,
             "failed": f.error is not None,
         } for f in r.files},
+        "breakdown": r.breakdown.as_dict(),
         "rtf": r.rtf, "rtf_kind": "cpu" if jobs > 1 else "wall",
         "peak_mb": r.peak_mb, "audio_seconds": r.audio_seconds,
     } for variant, r in rows.items()}

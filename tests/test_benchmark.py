@@ -118,14 +118,15 @@ def test_bucket_table_one_row_per_bucket_and_variant(bench):
     assert lines[3] == "| 2 | 1 | other | 25.00 | 0.00 | 0.0 | 1.00 |"
 
 
-def test_markdown_has_the_three_tables(bench):
+def test_markdown_has_the_four_tables(bench):
     text = bench.markdown("set", two_variants(bench), jobs=1)
     assert text.startswith("### set (2 recordings, 1.0 min)")
     assert "#### set: by reference speaker count" in text
     assert "#### set: speaker count per file" in text
+    assert "#### set: where the full-condition error is" in text
     rows = [line.split(" | ")[0] for line in text.splitlines()]
-    assert rows.count("| base") == 1 and rows.count("| other") == 1       # the totals rows
-    assert text.count("| base |") == 3                                   # and two buckets
+    assert rows.count("| base") == 2 and rows.count("| other") == 2       # totals, breakdown
+    assert text.count("| base |") == 4                                   # and two buckets
 
 
 def test_json_has_buckets_and_counts(bench):
