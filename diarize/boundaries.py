@@ -30,6 +30,7 @@ import numpy as np
 import scipy.ndimage
 
 from .config import SadConfig
+from .frames import frame_count, true_runs
 
 #: Seconds of background a recording needs before its level is trusted (a median of
 #: fewer frames would follow one noise).
@@ -67,19 +68,19 @@ def refine_boundaries(llr: np.ndarray, mask: np.ndarray, log_energy: np.ndarray,
     out = np.zeros(len(mask), dtype=bool)
     if not mask.any():
         return out
-    win = max(1, int(round(cfg.boundary_llr_window / frame_step)))
+    win = frame_count(cfg.boundary_llr_window, frame_step, minimum=1)
     score = np.asarray(llr, dtype=np.float64)
     if win > 1:
         score = scipy.ndimage.uniform_filter1d(score, size=win, mode="nearest")
     live = np.asarray(log_energy) > cfg.energy_floor_db
-    reach = int(round(cfg.boundary_window / frame_step))
+    reach = frame_count(cfg.boundary_window, frame_step)
     allowed = scipy.ndimage.binary_dilation(mask, iterations=reach) if reach > 0 else mask
     score = score - speech_evidence_level(score, background=live & ~allowed, config=cfg,
                                           frame_step=frame_step)
     score[~live] = _NEVER_SPEECH
-    min_speech = max(1, int(round(cfg.min_speech / frame_step)))
-    min_pause = max(1, int(round(cfg.min_pause / frame_step)))
-    starts, ends = _true_runs(allowed)
+    min_speech = frame_count(cfg.min_speech, frame_step, minimum=1)
+    min_pause = frame_count(cfg.min_pause, frame_step, minimum=1)
+    starts, ends = true_runs(allowed)
     for a, b in zip(starts, ends):
         # Beyond the window the recording is non-speech: a region that does not touch an
         # end of the recording is framed by a pause, so that speech reaching the window's
@@ -198,10 +199,3 @@ def two_state_viterbi(score: np.ndarray, *, min_speech: int, min_pause: int,
             out[:t + 1] = bool(state)
             break
     return out
-
-
-def _true_runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Starts and (exclusive) ends of the runs of True in a 1-D bool array."""
-    padded = np.concatenate([[False], mask, [False]]).astype(np.int8)
-    change = np.flatnonzero(np.diff(padded))
-    return change[0::2], change[1::2]

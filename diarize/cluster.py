@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .config import ClusterConfig
+from .frames import relabel, runs
 
 
 @dataclass
@@ -61,7 +62,6 @@ def segment_speech(mask: np.ndarray, *, seg_frames: int, max_segments: int) -> n
         ``[start, end)`` ranges into the speech-only frame sequence, in time order,
         covering it exactly.
     """
-    from .sad import runs
 
     n_speech = int(mask.sum())
     if n_speech == 0:
@@ -317,26 +317,6 @@ def dp_cluster(X: np.ndarray, segments: np.ndarray, *, config: ClusterConfig,
     k = int(np.clip(len(keep), min_clusters, k_max))
     keep = order[:k]
     return ClusterResult(relabel(keep[np.argmax(resp[:, keep], axis=1)]), {})
-
-
-def relabel(labels: np.ndarray) -> np.ndarray:
-    """Renumber non-negative integer labels 0..k-1 in order of first appearance.
-
-    Parameters
-    ----------
-    labels : ndarray of int, shape (n,)
-
-    Returns
-    -------
-    ndarray of int64, shape (n,)
-    """
-    if len(labels) == 0:
-        return np.zeros(0, dtype=np.int64)
-    _, first = np.unique(labels, return_index=True)
-    order = labels[np.sort(first)]
-    lut = np.empty(int(labels.max()) + 1, dtype=np.int64)
-    lut[order] = np.arange(len(order))
-    return lut[labels]
 
 
 def link_clusters(n: np.ndarray, first: np.ndarray, labels: np.ndarray, *, ubm,

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import numpy as np
-import scipy.ndimage
 
 from ._threads import pipeline_threads
 from .audio import load_audio, prepare_signal
@@ -19,9 +18,10 @@ from .cluster import (agglomerative_bic, dp_cluster, link_clusters, link_cluster
 from .config import Config, load_config
 from .errors import AudioError
 from .features import mfcc, speaker_features
+from .frames import frame_count, frame_time, nearest_label, runs
 from .io import uri_for
 from .resegment import absorb_short_turns, resegment
-from .sad import detect_speech_regions, model_feature_config, runs
+from .sad import detect_speech_regions, model_feature_config
 from .segments import Diarization, Turn
 from .speakers import load_ubm, segment_statistics
 
@@ -140,7 +140,7 @@ class Diarizer:
         del x
 
         notify("clustering", 0, 1)
-        seg_frames = max(1, int(round(cfg.cluster.segment_seconds / step)))
+        seg_frames = frame_count(cfg.cluster.segment_seconds, step, minimum=1)
         segments = segment_speech(mask, seg_frames=seg_frames,
                                   max_segments=cfg.cluster.max_segments)
         lo, hi, exact = self._speaker_bounds(len(segments))
@@ -165,10 +165,10 @@ class Diarizer:
         reseg = resegment(xs, speech_labels, config=cfg.reseg, frame_step=step, seed=cfg.seed)
         frame_labels = np.full(len(mask), -1, dtype=np.int64)
         frame_labels[speech_idx] = reseg.labels
-        frame_labels = _nearest_label(frame_labels, speech.speech)
+        frame_labels = nearest_label(frame_labels, speech.speech)
         frame_labels[~speech.speech] = -1  # pauses inside phrase groups end turns
         frame_labels = absorb_short_turns(
-            frame_labels, min_frames=int(round(cfg.reseg.shortest_turn / step)))
+            frame_labels, min_frames=frame_count(cfg.reseg.shortest_turn, step))
         notify("resegmentation", 1, 1)
 
         names = [f"SPEAKER_{k:02d}" for k in range(reseg.posteriors.shape[1])]
@@ -235,29 +235,6 @@ class Diarizer:
 
 
 
-def _nearest_label(labels: np.ndarray, speech: np.ndarray) -> np.ndarray:
-    """`labels` with every unlabelled frame of `speech` given its nearest labelled frame's label.
-
-    Parameters
-    ----------
-    labels : ndarray of int, shape (n_frames,)
-        Speaker index per frame, -1 where unlabelled.
-    speech : ndarray of bool, shape (n_frames,)
-
-    Returns
-    -------
-    ndarray of int, shape (n_frames,)
-    """
-    hole = labels < 0
-    if not hole.any() or hole.all():
-        return labels
-    idx = scipy.ndimage.distance_transform_edt(hole, return_distances=False, return_indices=True)[0]
-    out = labels.copy()
-    fill = hole & speech
-    out[fill] = labels[idx[fill]]
-    return out
-
-
 def _no_progress(stage: str, completed: int, total: int) -> None:
     pass
 
@@ -282,5 +259,5 @@ def _same_speaker_features(features, ubm) -> bool:
 def _labels_to_turns(labels: np.ndarray, names: list[str], step: float) -> list[Turn]:
     """Runs of equal non-negative labels -> turns (times in seconds, 3-decimal exact)."""
     s, e, v = runs(labels)
-    return [Turn(round(a * step, 3), round(b * step, 3), names[int(k)])
+    return [Turn(frame_time(a, step), frame_time(b, step), names[int(k)])
             for a, b, k in zip(s, e, v) if k >= 0]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .cluster import relabel
+from .frames import relabel, runs
 from .config import ResegConfig
 from .gmm import ConvergenceWarning, GaussianMixture
 
@@ -222,7 +222,6 @@ def absorb_short_turns(labels: np.ndarray, *, min_frames: int) -> np.ndarray:
     -------
     ndarray of int, shape (n_frames,)
     """
-    from .sad import runs
 
     out = np.array(labels, dtype=np.int64, copy=True)
     if min_frames <= 1 or len(out) == 0:

@@ -29,6 +29,7 @@ from .boundaries import refine_boundaries
 from .config import FeatureConfig, SadConfig
 from .errors import ConfigError, ModelError
 from .features import add_deltas
+from .frames import fill_short_runs, frame_count
 from .gmm import GaussianMixture, load_arrays
 
 #: The shipped model (plain arrays, no pickle).
@@ -107,13 +108,13 @@ def detect_speech_regions(feats: np.ndarray, log_energy: np.ndarray, *,
         return SpeechMask(mask, mask)
     frame_llr = model_llr(feats, log_energy, config=cfg)
     llr = frame_llr
-    win = max(1, int(round(cfg.llr_window / frame_step)))
+    win = frame_count(cfg.llr_window, frame_step, minimum=1)
     if win > 1 and len(llr):
         llr = scipy.ndimage.uniform_filter1d(llr, size=win, mode="nearest")
     mask = llr > cfg.threshold
     mask &= np.asarray(log_energy) > cfg.energy_floor_db
-    mask = fill_short_runs(mask, value=False, max_len=int(round(cfg.min_silence / frame_step)))
-    mask = fill_short_runs(mask, value=True, max_len=int(round(cfg.min_speech / frame_step)))
+    mask = fill_short_runs(mask, value=False, max_len=frame_count(cfg.min_silence, frame_step))
+    mask = fill_short_runs(mask, value=True, max_len=frame_count(cfg.min_speech, frame_step))
     if not cfg.refine_boundaries:
         return SpeechMask(mask, mask)
     speech = refine_boundaries(frame_llr, mask, log_energy, config=cfg, frame_step=frame_step)
@@ -255,32 +256,6 @@ def smooth_decision(prob: np.ndarray, *, frame_step: float, config: SadConfig | 
     if cfg.smooth_frames > 1 and len(mask):
         mask = scipy.ndimage.median_filter(mask.astype(np.uint8), size=cfg.smooth_frames,
                                            mode="nearest").astype(bool)
-    mask = fill_short_runs(mask, value=False, max_len=int(round(cfg.min_silence / frame_step)))
-    mask = fill_short_runs(mask, value=True, max_len=int(round(cfg.min_speech / frame_step)))
-    return mask
-
-
-def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Run-length encoding of a 1-D array: (starts, ends, values), ends exclusive."""
-    mask = np.asarray(mask)
-    if len(mask) == 0:
-        e = np.zeros(0, dtype=np.int64)
-        return e, e, mask[:0]
-    change = np.flatnonzero(mask[1:] != mask[:-1]) + 1
-    starts = np.concatenate([[0], change])
-    ends = np.concatenate([change, [len(mask)]])
-    return starts, ends, mask[starts]
-
-
-def fill_short_runs(mask: np.ndarray, *, value: bool, max_len: int) -> np.ndarray:
-    """Flip runs equal to `value` shorter than `max_len` frames (interior runs only for gaps)."""
-    mask = mask.copy()
-    if max_len <= 0:
-        return mask
-    s, e, v = runs(mask)
-    for a, b, val in zip(s, e, v):
-        if val == value and b - a < max_len:
-            if not value and (a == 0 or b == len(mask)):
-                continue  # leading/trailing silence is not a gap
-            mask[a:b] = not value
+    mask = fill_short_runs(mask, value=False, max_len=frame_count(cfg.min_silence, frame_step))
+    mask = fill_short_runs(mask, value=True, max_len=frame_count(cfg.min_speech, frame_step))
     return mask

@@ -10,7 +10,8 @@ import pytest
 
 from diarize.boundaries import refine_boundaries, two_state_viterbi
 from diarize.config import SadConfig
-from diarize.sad import detect_speech, detect_speech_regions, runs
+from diarize.frames import runs
+from diarize.sad import detect_speech, detect_speech_regions
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "audio_fixtures"

@@ -12,7 +12,8 @@ import soundfile as sf
 
 from diarize.config import Config, SadConfig
 from diarize.features import mfcc
-from diarize.sad import MODEL_PATH, detect_speech, load_model, model_features, runs, fill_short_runs
+from diarize.frames import fill_short_runs, runs
+from diarize.sad import MODEL_PATH, detect_speech, load_model, model_features
 
 ROOT = Path(__file__).resolve().parent.parent
 SR = 16000
