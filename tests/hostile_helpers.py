@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from conftest import EVAL  # noqa: F401  (re-exported to the tests that use these helpers)
 
 REPO = Path(__file__).resolve().parents[1]
-EVAL = REPO.parent / "shared" / "eval"
 
 
 def run_cli(*args, cwd: Path | None = None, env: dict | None = None,

@@ -17,9 +17,10 @@ import diarize
 from diarize.errors import ConfigError
 from diarize.io import format_rttm, write_rttm
 from diarize.segments import Diarization, Turn
+from conftest import EVAL
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_EVAL = REPO.parent / "shared" / "eval" / "real"
+SHARED_EVAL = EVAL / "real"
 PIPELINE_STAGES = ["features", "speech", "clustering", "resegmentation"]
 
 
@@ -107,6 +108,7 @@ def _union(turns):
     return out
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(_turns)
 def test_exclusive_properties(turns):
@@ -192,6 +194,7 @@ def _two_voices(sample_rate: int = 16000) -> np.ndarray:
     return (y + 1e-3 * rng.standard_normal(len(y))).astype(np.float32)
 
 
+@pytest.mark.slow
 def test_diarizer_on_an_array_returns_the_evidence():
     calls = []
     result = diarize.Diarizer(seed=0)((_two_voices(), 16000), hook=lambda *a: calls.append(a))
@@ -217,6 +220,7 @@ def test_diarizer_overrides_and_presets():
         diarize.Diarizer(no_such_key=1)
 
 
+@pytest.mark.slow
 def test_diarizer_on_a_file_is_deterministic():
     # The shipped two-speaker conversation: always present, so this never skips.
     path = Path(__file__).resolve().parents[1] / "audio_fixtures" / "two_speakers.wav"
@@ -256,6 +260,7 @@ def _speech_time(turns) -> float:
     return total + (end - start if end is not None else 0.0)
 
 
+@pytest.mark.slow
 def test_stereo_int16_and_float_signals_give_the_same_result():
     """Integer samples are scaled to full scale before the downmix: int16 stereo,
     its float32 and float64 versions, channels first or last, all give one result."""

@@ -18,9 +18,13 @@ from diarize import batch
 from diarize.batch import BatchInputError, ConsoleProgress, run
 from diarize.config import Config
 from diarize.pipeline import Diarizer
+from conftest import EVAL
+
+# Whole recordings, subprocesses or worker pools: deselected by -m "not slow".
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_EVAL = REPO.parent / "shared" / "eval"
+SHARED_EVAL = EVAL
 #: Seconds to wait for the killed-run subprocess to get halfway.
 KILL_TIMEOUT = 120.0
 

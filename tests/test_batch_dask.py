@@ -7,6 +7,9 @@ import pytest
 from batch_audio import make_recording
 from diarize.batch import run
 
+# Whole recordings, subprocesses or worker pools: deselected by -m "not slow".
+pytestmark = pytest.mark.slow
+
 distributed = pytest.importorskip("distributed")
 
 

@@ -17,6 +17,9 @@ import pytest
 from batch_audio import make_recording
 from diarize.batch import BatchInputError, run
 
+# Whole recordings, subprocesses or worker pools: deselected by -m "not slow".
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 #: Seconds the terminated batch (and its workers) may take to release its pipes.
 RELEASE_TIMEOUT = 30

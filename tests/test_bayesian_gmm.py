@@ -63,6 +63,7 @@ def assert_rel(a, b, rtol=1e-6):
     assert np.max(np.abs(a - b)) <= rtol * scale, np.max(np.abs(a - b)) / scale
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("prior_type", PRIOR_TYPES)
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 def test_matches_sklearn_from_same_resp(cov_type, prior_type):
@@ -89,6 +90,7 @@ def test_matches_sklearn_from_same_resp(cov_type, prior_type):
     assert ours.score(X) == pytest.approx(ref.score(X), rel=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cov_type", ["diag", "spherical", "full"])
 def test_unneeded_components_are_switched_off(cov_type):
     X = three_clusters()
@@ -106,6 +108,7 @@ def test_unneeded_components_are_switched_off(cov_type):
     assert int(np.sum(model.weights_ > 0.01)) == 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("prior_type", PRIOR_TYPES)
 def test_tied_pruning_matches_sklearn(prior_type):
     pytest.importorskip("sklearn")
@@ -125,6 +128,7 @@ def test_tied_pruning_matches_sklearn(prior_type):
     st.integers(0, 2**31 - 1), st.sampled_from(COV_TYPES), st.sampled_from(PRIOR_TYPES),
     st.integers(1, 4),
 )
+@pytest.mark.slow
 def test_lower_bound_never_decreases(seed, cov_type, prior_type, k):
     rng = np.random.RandomState(seed)
     X = rng.randn(40, 2) + rng.randint(0, 3, size=(40, 1)) * 4.0
@@ -166,6 +170,7 @@ def test_float32_matches_float64():
     assert m32.lower_bound_ == pytest.approx(m64.lower_bound_, rel=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("prior_type", PRIOR_TYPES)
 def test_to_dict_round_trip(prior_type):
     X = three_clusters(n_per=30)

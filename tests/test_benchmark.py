@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from diarize.metrics import DiarizationScore
+from conftest import EVAL
 
 REPO = Path(__file__).resolve().parents[1]
-SIM = REPO.parent / "shared" / "eval" / "sim"
+SIM = EVAL / "sim"
 
 
 @pytest.fixture(scope="module")
@@ -183,6 +184,7 @@ def test_bad_variants_are_usage_errors(bench, tmp_path, capsys, argv, message):
 
 # ---------------------------------------------------------------- end to end
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SIM.is_dir(), reason="../shared/eval/sim is absent")
 def test_two_variants_end_to_end(bench, tmp_path, capsys):
     folder = tmp_path / "tiny"

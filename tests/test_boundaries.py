@@ -39,6 +39,7 @@ def _total(path, score, switch_cost):
     return float(np.dot(path, score)) - switch_cost * (len(runs(path)[0]) - 1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", range(40))
 def test_viterbi_finds_the_best_labelling(seed):
     rng = np.random.default_rng(seed)
@@ -147,6 +148,7 @@ def test_refinement_off_and_energy_method_give_one_mask():
 
 # ---------------------------------------------------------------- the pipeline
 
+@pytest.mark.slow
 @pytest.mark.skipif(not FIXTURES.is_dir(), reason="audio_fixtures/ is absent")
 def test_turns_follow_the_speech_mask_and_keep_the_shortest_turn():
     from diarize import Diarizer

@@ -5,14 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from diarize.cli import main
+from conftest import EVAL
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "eval"
+SHARED = EVAL
 SCORING = SHARED / "scoring"
 KEYS = {"der", "jer", "missed", "false_alarm", "confusion", "scored", "ref_speakers", "hyp_speakers"}
 

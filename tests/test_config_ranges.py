@@ -118,6 +118,7 @@ def test_the_n_mels_limit_in_the_message_works():
         config_from_dict({"features": {"n_mels": most + 1}})
 
 
+@pytest.mark.slow
 def test_empty_band_check_matches_the_filterbank():
     rng = np.random.default_rng(0)
     seen_empty = 0

@@ -15,6 +15,9 @@ import soundfile as sf
 
 from hostile_helpers import EVAL, run_cli, voices
 
+# Whole recordings, subprocesses or worker pools: deselected by -m "not slow".
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory):

@@ -93,6 +93,7 @@ def test_speaker_mapping_is_the_der_mapping_on_turns():
     assert speaker_mapping(hyp, ref) == {"h1": "r3", "h2": "r1", "h3": "r2"}
 
 
+@pytest.mark.slow
 def test_twenty_thousand_hypothesis_labels_in_bounded_memory():
     # two hours: 240 reference turns of 4 speakers; 20,000 hypothesis turns, each its own label
     n = 20_000
@@ -114,6 +115,7 @@ def test_twenty_thousand_hypothesis_labels_in_bounded_memory():
     assert score.confusion > 0.9 * score.scored
 
 
+@pytest.mark.slow
 def test_many_labels_on_both_sides_use_the_sparse_matcher():
     # 5,000 x 5,000 labels: a dense matrix would take 200 MB; the diagonal pairing is optimal
     n = 5_000

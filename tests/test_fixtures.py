@@ -12,6 +12,9 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
+# Whole recordings, subprocesses or worker pools: deselected by -m "not slow".
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "audio_fixtures"
 TRAIN = REPO.parent / "shared" / "train"

@@ -10,24 +10,17 @@ import stat
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from diarize.cli import main
 from diarize.errors import OutputError
 from diarize.io import (FILE_MODE, OUTPUT_FORMATS, format_audacity, format_csv, format_diarization,
                         format_json)
 from diarize.segments import Diarization, Turn
+from conftest import EVAL, cli_runner
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "diarize" / "schemas" / "diarization.schema.json"
-SAMPLE_WAV = REPO.parent / "shared" / "eval" / "real" / "sample.wav"
-
-
-def _runner() -> CliRunner:
-    try:  # click < 8.2 mixes stderr into output unless told not to
-        return CliRunner(mix_stderr=False)  # type: ignore[call-arg]
-    except TypeError:
-        return CliRunner()
+SAMPLE_WAV = EVAL / "real" / "sample.wav"
 
 
 def _overlapping() -> Diarization:
@@ -118,7 +111,7 @@ def fake_pipeline(monkeypatch):
 def test_run_writes_each_format(tmp_path, fake_pipeline, fmt):
     wav = tmp_path / "in.wav"
     wav.write_bytes(b"")  # never read: the pipeline is faked
-    result = _runner().invoke(main, [str(wav), "-o", str(tmp_path), "--format", fmt])
+    result = cli_runner().invoke(main, [str(wav), "-o", str(tmp_path), "--format", fmt])
     assert result.exit_code == 0, result.output
     out = tmp_path / f"in{OUTPUT_FORMATS[fmt]}"
     assert out.is_file()
@@ -132,7 +125,7 @@ def test_run_writes_each_format(tmp_path, fake_pipeline, fmt):
 def test_run_exclusive_and_stdout(tmp_path, fake_pipeline):
     wav = tmp_path / "in.wav"
     wav.write_bytes(b"")
-    result = _runner().invoke(main, [str(wav), "--stdout", "--exclusive", "--format", "audacity"])
+    result = cli_runner().invoke(main, [str(wav), "--stdout", "--exclusive", "--format", "audacity"])
     assert result.exit_code == 0
     spans = [tuple(map(float, line.split("\t")[:2])) for line in result.stdout.splitlines()]
     assert spans == [(0.1, 2.0), (2.0, 3.25), (4.0, 5.0)]
@@ -142,7 +135,7 @@ def test_run_exclusive_and_stdout(tmp_path, fake_pipeline):
 def test_run_verbose_reports_progress_on_stderr(tmp_path, fake_pipeline):
     wav = tmp_path / "in.wav"
     wav.write_bytes(b"")
-    result = _runner().invoke(main, [str(wav), "-o", str(tmp_path), "-v"])
+    result = cli_runner().invoke(main, [str(wav), "-o", str(tmp_path), "-v"])
     assert result.exit_code == 0
     assert result.stdout == ""
     for stage in ("features", "speech", "clustering", "resegmentation"):
@@ -151,14 +144,15 @@ def test_run_verbose_reports_progress_on_stderr(tmp_path, fake_pipeline):
 
 
 def test_run_rejects_unknown_format(tmp_path):
-    result = _runner().invoke(main, ["x.wav", "--format", "xml"])
+    result = cli_runner().invoke(main, ["x.wav", "--format", "xml"])
     assert result.exit_code == 2
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not SAMPLE_WAV.is_file(), reason="shared evaluation data not present")
 def test_run_json_on_real_audio_validates(tmp_path):
     jsonschema = pytest.importorskip("jsonschema")
-    result = _runner().invoke(main, [str(SAMPLE_WAV), "-o", str(tmp_path), "--format", "json"])
+    result = cli_runner().invoke(main, [str(SAMPLE_WAV), "-o", str(tmp_path), "--format", "json"])
     assert result.exit_code == 0, result.output
     doc = json.loads((tmp_path / "sample.json").read_text())
     jsonschema.validate(doc, json.loads(SCHEMA.read_text()))

@@ -72,6 +72,7 @@ def assert_rel(a, b, rtol=1e-6):
 # --- scikit-learn oracle ------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 def test_matches_sklearn_from_same_init(cov_type):
     sk_mixture = pytest.importorskip("sklearn.mixture")
@@ -126,6 +127,7 @@ def problems(draw):
     return X, k, cov_type, seed
 
 
+@pytest.mark.slow
 @FAST
 @given(problems())
 def test_lower_bound_never_decreases(problem):
@@ -143,6 +145,7 @@ def test_lower_bound_never_decreases(problem):
     assert np.all(np.diff(lb) >= -1e-6 * np.maximum(1.0, np.abs(lb[1:])))
 
 
+@pytest.mark.slow
 @FAST
 @given(problems())
 def test_predict_proba_rows_sum_to_one_and_density_is_exact(problem):
@@ -169,6 +172,7 @@ def test_predict_proba_rows_sum_to_one_and_density_is_exact(problem):
     assert model.score(X) == pytest.approx(direct.mean(), rel=1e-9)
 
 
+@pytest.mark.slow
 @settings(max_examples=10, deadline=None, derandomize=True)
 @given(st.sampled_from(COV_TYPES), st.integers(0, 1000))
 def test_sample_reproduces_weights_and_means(cov_type, seed):
@@ -213,6 +217,7 @@ def test_weighted_kmeans_init_runs():
     assert np.all(np.isfinite(model.means_))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 def test_float32_matches_float64(cov_type):
     X = blobs(n_per=300, n_features=4, seed=2)
@@ -369,6 +374,7 @@ def test_not_fitted_and_shape_errors():
 # --- memory -------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_fit_memory_is_blockwise():
     rng = np.random.RandomState(0)
     n, d, k = 100_000, 16, 8

@@ -91,6 +91,7 @@ def test_get_params_follows_the_signature(cls):
     assert list(cls().get_params()) == _init_params(cls)
 
 
+@pytest.mark.slow
 def test_every_function_is_annotated():
     import ast
 

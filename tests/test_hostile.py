@@ -18,6 +18,9 @@ import soundfile as sf
 from hostile_helpers import (EVAL, assert_one_line_error, assert_valid_rttm, rttm_lines,
                              run_cli, stderr_lines, voices)
 
+# Whole recordings, subprocesses or worker pools: deselected by -m "not slow".
+pytestmark = pytest.mark.slow
+
 SR = 16000
 
 

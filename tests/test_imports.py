@@ -92,6 +92,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+@pytest.mark.slow
 def test_the_graph_sees_imports_of_every_kind():
     graph = import_graph()
     assert "diarize.writers" in graph["diarize.segments"]     # top-level relative import
@@ -110,6 +111,7 @@ def test_no_import_circle_in_the_package():
     assert cycle is None, "import circle: " + " -> ".join(cycle)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module", ["diarize.writers"])
 def test_writers_depend_on_no_stage(module):
     # The output formats are the last stage: they must not need any model stage.

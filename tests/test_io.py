@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from diarize.errors import RTTMError
 from diarize.io import FileKey, read_rttm, read_uem, sanitize_field, write_rttm
 from diarize.segments import Turn
+from conftest import EVAL
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "eval"
+SHARED = EVAL
 ROUND_TRIP_TOLERANCE = 0.001  # format_rttm writes milliseconds
 
 
@@ -180,6 +181,7 @@ def _read_text(reader, data: bytes, suffix: str):
             pass
 
 
+@pytest.mark.slow
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(LINE, SEP), max_size=8))
 def test_rttm_parser_raises_only_rttm_error(lines):
@@ -187,6 +189,7 @@ def test_rttm_parser_raises_only_rttm_error(lines):
     _read_text(read_rttm, text.encode("utf-8", "surrogatepass"), ".rttm")
 
 
+@pytest.mark.slow
 @settings(max_examples=100)
 @given(st.binary(max_size=300))
 def test_rttm_parser_raw_bytes(data):
@@ -194,6 +197,7 @@ def test_rttm_parser_raw_bytes(data):
     _read_text(read_uem, data, ".uem")
 
 
+@pytest.mark.slow
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.tuples(LINE, SEP), max_size=8))
 def test_uem_parser_raises_only_rttm_error(lines):
@@ -209,6 +213,7 @@ TURNS = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=200)
 @given(TURNS, st.text(max_size=10))
 def test_format_then_read_round_trip(turns, uri):

@@ -52,6 +52,7 @@ def expected_stats(model, X, w=None):
 # --- sufficient statistics ----------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 @pytest.mark.parametrize("block", [None, 7])
 def test_statistics_are_posterior_weighted_sums(cov_type, block):
@@ -342,6 +343,7 @@ def test_map_adapt_equals_map_adapt_stats_of_accumulated_parts():
         np.testing.assert_allclose(getattr(a, k), getattr(b, k), rtol=1e-10)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cov_type", COV_TYPES)
 def test_adapted_model_is_usable_and_round_trips(cov_type):
     prior = fitted(cov_type)

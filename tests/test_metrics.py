@@ -11,7 +11,6 @@ from __future__ import annotations
 import random
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,8 +18,9 @@ import pytest
 from diarize.io import FileKey, read_rttm, read_uem
 from diarize.metrics import DiarizationScore, ScoringWarning, evaluate, evaluate_file
 from diarize.segments import Turn as T
+from conftest import EVAL
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "eval"
+SHARED = EVAL
 SCORING = SHARED / "scoring"
 EXACT = 1e-9
 
@@ -378,6 +378,7 @@ def test_jer_frames_follow_dscore():
 
 # ------------------------------------------------------------------- speed
 
+@pytest.mark.slow
 def test_hundred_hours_score_in_seconds():
     # 100 files of one hour, 4 speakers, ~1200 turns each; the hypothesis is jittered
     rng = np.random.default_rng(0)

@@ -113,6 +113,7 @@ def _run_to(stdout, *args):
                           env=env, stdout=stdout, stderr=subprocess.PIPE, timeout=300)
 
 
+@pytest.mark.slow
 @needs_dev_full
 @pytest.mark.parametrize("args", [["config", "show"], ["--help"], ["config", "show", "--help"]])
 def test_full_device_on_stdout(args):
@@ -121,6 +122,7 @@ def test_full_device_on_stdout(args):
     _one_line_proc(p, 1, "standard output", "No space left on device")
 
 
+@pytest.mark.slow
 @needs_dev_full
 def test_full_device_with_stdout_option(tmp_path):
     wav = tmp_path / "short.wav"
@@ -130,6 +132,7 @@ def test_full_device_with_stdout_option(tmp_path):
     _one_line_proc(p, 1, "standard output")
 
 
+@pytest.mark.slow
 def test_closed_pipe_on_stdout():
     read_end, write_end = os.pipe()
     os.close(read_end)
@@ -140,6 +143,7 @@ def test_closed_pipe_on_stdout():
     _one_line_proc(p, 1, "standard output")
 
 
+@pytest.mark.slow
 def test_subprocess_usage_error_is_one_line():
     assert_one_line_error(run_cli("config", "show", "--bogus"), 2, "--bogus")
     assert_one_line_error(run_cli("eval", "--ref", "r", "--hyp", "h", "--collar", "-1"), 2,

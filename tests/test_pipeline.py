@@ -18,10 +18,10 @@ from diarize.io import read_rttm, read_uem
 from diarize.metrics import evaluate
 from diarize.pipeline import Diarizer
 from diarize.resegment import resegment, viterbi
+from conftest import EVAL
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "audio_fixtures"
-EVAL = REPO.parent / "shared" / "eval"
 SR = 16000
 
 
@@ -53,6 +53,7 @@ def test_mfcc_shapes_and_dtypes():
     assert np.allclose(z.mean(0), 0, atol=1e-4) and np.allclose(z.std(0), 1, atol=1e-3)
 
 
+@pytest.mark.slow
 def test_mel_filterbank_is_librosas():
     librosa = pytest.importorskip("librosa")
     for sr, n_fft, n_mels, fmin, fmax in [(16000, 512, 40, 20, 7600), (16000, 512, 40, 200, 3700)]:
@@ -121,6 +122,7 @@ def _fair_der(ref_path, hyp, uem_path=None):
     return evaluate(ref, {key: hyp.turns}, uem=uem, collar=0.25, skip_overlap=True).total
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name, floor", [("two_speakers", 20.0), ("three_speakers", 20.0)])
 def test_accuracy_floor_on_fixtures(name, floor):
     # The quick start's promise: the shipped conversations get the right speaker count.
@@ -132,6 +134,7 @@ def test_accuracy_floor_on_fixtures(name, floor):
     assert len(result.speakers) == len(ref_speakers)
 
 
+@pytest.mark.slow
 def test_known_count_is_honoured():
     result = Diarizer(num_speakers=2)(FIXTURES / "three_speakers.wav")
     assert len(result.speakers) == 2
@@ -141,6 +144,7 @@ def test_known_count_is_honoured():
 @pytest.mark.parametrize("name, floor", [("sim/dev014.flac", 15.0), ("sim/dev009.flac", 15.0),
                                          ("real/falcon-test.wav", 25.0),
                                          ("real/diarizationExample.wav", 20.0)])
+@pytest.mark.slow
 def test_accuracy_floor_on_shared_data(name, floor):
     path = EVAL / name
     result = Diarizer()(path)
@@ -149,6 +153,7 @@ def test_accuracy_floor_on_shared_data(name, floor):
     assert score.der < floor
 
 
+@pytest.mark.slow
 def test_dp_count_method_from_the_command_line(tmp_path):
     from click.testing import CliRunner
 
@@ -176,6 +181,7 @@ def test_dp_count_method_from_the_command_line(tmp_path):
     {"reseg__switch_penalty": 0.0, "reseg__smooth_frames": 1, "reseg__min_turn": 0.0},
     {"reseg__shortest_turn": 1.0},
 ])
+@pytest.mark.slow
 def test_no_turn_shorter_than_shortest_turn(overrides):
     diarizer = Diarizer(**overrides)
     result = diarizer(FIXTURES / "two_speakers.wav")

@@ -7,26 +7,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 import diarize.io
 from diarize.cli import main
 from diarize.plot import MATPLOTLIB_HINT, envelope, speaker_mapping
 from diarize.segments import Diarization, Turn
+from conftest import EVAL, cli_runner
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_EVAL = REPO.parent / "shared" / "eval" / "real"
+SHARED_EVAL = EVAL / "real"
 SAMPLE_WAV = SHARED_EVAL / "sample.wav"
 SAMPLE_RTTM = SHARED_EVAL / "sample.rttm"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MIN_PICTURE_BYTES = 20_000  # a blank or broken figure is a few kB
-
-
-def _runner() -> CliRunner:
-    try:  # click < 8.2 mixes stderr into output unless told not to
-        return CliRunner(mix_stderr=False)  # type: ignore[call-arg]
-    except TypeError:
-        return CliRunner()
 
 
 def _simple_read_rttm(path):
@@ -79,6 +72,7 @@ def test_matched_speakers_share_a_colour():
 
 
 # --------------------------------------------------------------------------- figures
+@pytest.mark.slow
 def test_plot_timeline_panels(tmp_path):
     pytest.importorskip("matplotlib")
     from diarize.plot import plot_timeline, save_figure
@@ -108,17 +102,19 @@ needs_sample = pytest.mark.skipif(not SAMPLE_WAV.is_file(),
                                   reason="shared evaluation data not present")
 
 
+@pytest.mark.slow
 @needs_sample
 def test_plot_command_on_real_audio_with_reference(tmp_path, rttm_reader):
     pytest.importorskip("matplotlib")
     out = tmp_path / "timeline.png"
-    result = _runner().invoke(main, ["plot", str(SAMPLE_WAV), "--ref", str(SAMPLE_RTTM),
+    result = cli_runner().invoke(main, ["plot", str(SAMPLE_WAV), "--ref", str(SAMPLE_RTTM),
                                      "-o", str(out)])
     assert result.exit_code == 0, result.output
     data = out.read_bytes()
     assert data.startswith(PNG_MAGIC) and len(data) > MIN_PICTURE_BYTES
 
 
+@pytest.mark.slow
 @needs_sample
 def test_plot_command_with_rttm_does_not_diarize(tmp_path, rttm_reader, monkeypatch):
     pytest.importorskip("matplotlib")
@@ -130,7 +126,7 @@ def test_plot_command_with_rttm_does_not_diarize(tmp_path, rttm_reader, monkeypa
     monkeypatch.setattr(Diarizer, "diarize_signal", refuse)
     monkeypatch.setattr(Diarizer, "__call__", refuse)
     out = tmp_path / "t.png"
-    result = _runner().invoke(main, ["plot", str(SAMPLE_WAV), "--rttm", str(SAMPLE_RTTM),
+    result = cli_runner().invoke(main, ["plot", str(SAMPLE_WAV), "--rttm", str(SAMPLE_RTTM),
                                      "--ref", str(SAMPLE_RTTM), "-o", str(out)])
     assert result.exit_code == 0, result.output
     assert out.stat().st_size > MIN_PICTURE_BYTES
@@ -138,14 +134,14 @@ def test_plot_command_with_rttm_does_not_diarize(tmp_path, rttm_reader, monkeypa
 
 def test_plot_command_without_matplotlib(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
-    result = _runner().invoke(main, ["plot", "x.wav", "-o", str(tmp_path / "x.png")])
+    result = cli_runner().invoke(main, ["plot", "x.wav", "-o", str(tmp_path / "x.png")])
     assert result.exit_code == 2
     assert result.stderr.strip() == f"diarize: error: {MATPLOTLIB_HINT}"
 
 
 def test_plot_command_missing_audio_is_exit_1(tmp_path):
     pytest.importorskip("matplotlib")
-    result = _runner().invoke(main, ["plot", str(tmp_path / "none.wav")])
+    result = cli_runner().invoke(main, ["plot", str(tmp_path / "none.wav")])
     assert result.exit_code == 1
     assert len(result.stderr.strip().splitlines()) == 1
 

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
+from conftest import cli_runner
 from diarize.cli import main
 from diarize.config import Config, load_config, presets_dir
 
@@ -19,13 +19,6 @@ else:  # pragma: no cover
 
 REPO = Path(__file__).resolve().parents[1]
 MY_PRESETS = ["meeting", "telephone", "broadcast"]
-
-
-def _runner() -> CliRunner:
-    try:  # click < 8.2 mixes stderr into output unless told not to
-        return CliRunner(mix_stderr=False)  # type: ignore[call-arg]
-    except TypeError:
-        return CliRunner()
 
 
 def _flatten(data, prefix=""):
@@ -74,7 +67,7 @@ def test_preset_values_target_their_audio():
 
 # --------------------------------------------------------------------------- config show
 def test_config_show_defaults_round_trip(tmp_path):
-    result = _runner().invoke(main, ["config", "show"])
+    result = cli_runner().invoke(main, ["config", "show"])
     assert result.exit_code == 0, result.output
     (tmp_path / "c.toml").write_text(result.stdout)
     assert load_config(tmp_path / "c.toml") == load_config()
@@ -82,7 +75,7 @@ def test_config_show_defaults_round_trip(tmp_path):
 
 @pytest.mark.parametrize("name", MY_PRESETS)
 def test_config_show_preset(tmp_path, name):
-    result = _runner().invoke(main, ["config", "show", "--preset", name])
+    result = cli_runner().invoke(main, ["config", "show", "--preset", name])
     assert result.exit_code == 0, result.output
     (tmp_path / "c.toml").write_text(result.stdout)
     assert load_config(tmp_path / "c.toml") == load_config(preset=name)
@@ -90,7 +83,7 @@ def test_config_show_preset(tmp_path, name):
 
 def test_file_overrides_preset(tmp_path):
     (tmp_path / "mine.toml").write_text("max_speakers = 3\n[features]\nfmin = 100.0\n")
-    result = _runner().invoke(main, ["config", "show", "--preset", "telephone",
+    result = cli_runner().invoke(main, ["config", "show", "--preset", "telephone",
                                      "--config", str(tmp_path / "mine.toml")])
     assert result.exit_code == 0
     shown = tomllib.loads(result.stdout)
@@ -102,7 +95,7 @@ def test_file_overrides_preset(tmp_path):
                                   ["run", "x.wav", "--preset", "nope"],
                                   ["x.wav", "--preset", "nope"]])
 def test_unknown_preset_is_one_line_exit_2(args):
-    result = _runner().invoke(main, args)
+    result = cli_runner().invoke(main, args)
     assert result.exit_code == 2
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
@@ -112,7 +105,7 @@ def test_unknown_preset_is_one_line_exit_2(args):
 
 def test_bad_config_file_is_one_line_exit_2(tmp_path):
     (tmp_path / "bad.toml").write_text("max_speakerz = 3\n")
-    result = _runner().invoke(main, ["config", "show", "--config", str(tmp_path / "bad.toml")])
+    result = cli_runner().invoke(main, ["config", "show", "--config", str(tmp_path / "bad.toml")])
     assert result.exit_code == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "max_speakerz" in result.stderr
 

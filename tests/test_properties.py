@@ -81,6 +81,7 @@ def check_result(result, duration: float) -> None:
 
 @settings(max_examples=20, deadline=None, derandomize=True,
           suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.slow
 @given(signals)
 def test_pipeline_on_random_short_signals(spec):
     y, sr = make_signal(spec)

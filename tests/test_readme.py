@@ -29,6 +29,9 @@ from pathlib import Path
 
 import pytest
 
+# Whole recordings, subprocesses or worker pools: deselected by -m "not slow".
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENTS = [REPO / "README.md"]
 SHELLS = {"bash", "sh", "shell", "console"}

@@ -38,6 +38,7 @@ def frame_labels(draw):
     return labels, draw(st.integers(0, 12))
 
 
+@pytest.mark.slow
 @FAST
 @given(frame_labels())
 def test_properties(case):
@@ -76,6 +77,7 @@ def test_properties(case):
     np.testing.assert_array_equal(absorb_short_turns(out, min_frames=min_frames), out)
 
 
+@pytest.mark.slow
 @FAST
 @given(frame_labels())
 def test_input_without_short_runs_is_unchanged(case):

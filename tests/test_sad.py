@@ -14,10 +14,11 @@ from diarize.config import Config, SadConfig
 from diarize.features import mfcc
 from diarize.frames import fill_short_runs, runs
 from diarize.sad import MODEL_PATH, detect_speech, load_model, model_features
+from conftest import EVAL
 
 ROOT = Path(__file__).resolve().parent.parent
 SR = 16000
-SHARED_EVAL = ROOT.parent / "shared" / "eval"
+SHARED_EVAL = EVAL
 
 
 def _mask(y, **sad):
@@ -123,6 +124,7 @@ def test_bad_model_path_raises():
         _mask(np.zeros(SR), model_path="/nonexistent/sad_model.npz")
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED_EVAL / "sim").is_dir(), reason="shared eval data absent")
 def test_sim_fair_floor():
     out = subprocess.run([sys.executable, str(ROOT / "scripts" / "eval_sad.py"), "--folders", "sim",
@@ -143,6 +145,7 @@ def test_front_end_mismatch_is_detected():
         assert front is not None and front.fmax == FeatureConfig().fmax
 
 
+@pytest.mark.slow
 def test_pipeline_with_telephone_preset_finds_speech():
     from diarize import Diarizer
     y, sr = sf.read(ROOT / "audio_fixtures" / "two_speakers.wav", dtype="float32")

@@ -530,6 +530,7 @@ def test_clr_linking_recovers_the_three_voices(voice_frames):
     assert res.similarity[2] <= 0.0 < min(v for k, v in res.similarity.items() if k > 2)
 
 
+@pytest.mark.slow
 def test_clr_exact_count_and_bounds(voice_frames):
     truth = voice_frames[3]
     assert clr_link(voice_frames, n_clusters=2, max_clusters=30).n_clusters == 2
@@ -586,6 +587,7 @@ def voice_frames_with_cohort(voice_frames):
     return BackgroundModel(ubm.gmm, ubm.front_end, None, np.array(cohort)), X, labels, truth
 
 
+@pytest.mark.slow
 def test_cohort_normalised_linking_recovers_the_voices(voice_frames_with_cohort):
     ubm, X, labels, truth = voice_frames_with_cohort
     cfg = ClusterConfig(link_norm="cohort", link_threshold=-np.inf)

@@ -20,6 +20,9 @@ from diarize.errors import ConfigError
 from diarize.tune import (DEFAULT_PARAMS, TuneResult, find_recordings, format_report,
                           format_toml, search_grid, split_recordings, tune)
 
+# Whole recordings, subprocesses or worker pools: deselected by -m "not slow".
+pytestmark = pytest.mark.slow
+
 FIXTURES = Path(__file__).resolve().parents[1] / "audio_fixtures"
 
 
