@@ -132,6 +132,37 @@ def load_audio(path: str | os.PathLike, *, sample_rate: int = 16000,
     return out[:pos] if pos < len(out) else out
 
 
+def read_audio(audio, *, sample_rate: int = 16000, block_seconds: float = 30.0) -> np.ndarray:
+    """The one entry point for input audio: a file path or a ``(samples, rate)`` pair.
+
+    Parameters
+    ----------
+    audio : path-like or (array-like, number)
+        A file (see :func:`load_audio`) or in-memory samples and their rate (see
+        :func:`prepare_signal`).
+    sample_rate : int, keyword-only
+        Target rate in Hz.
+    block_seconds : float, keyword-only
+        Seconds of input read at a time from a file.
+
+    Returns
+    -------
+    y : ndarray, shape (n_samples,), float32
+
+    Raises
+    ------
+    AudioError
+        Anything that is not usable audio.
+    """
+    if isinstance(audio, (str, os.PathLike)):
+        return load_audio(audio, sample_rate=sample_rate, block_seconds=block_seconds)
+    try:
+        samples, rate = audio
+    except (TypeError, ValueError):
+        raise AudioError("audio must be a path or a (samples, sample_rate) pair") from None
+    return prepare_signal(samples, sample_rate=int(rate), target_rate=sample_rate)
+
+
 def prepare_signal(samples, *, sample_rate: int, target_rate: int = 16000) -> np.ndarray:
     """Validate an in-memory signal and bring it to mono float32 at `target_rate`.
 

@@ -6,17 +6,17 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import numpy as np
 
 from ._threads import pipeline_threads
-from .audio import load_audio, prepare_signal
+from .audio import read_audio
 from .cluster import (agglomerative_bic, dp_cluster, link_clusters, link_clusters_clr,
                       segment_speech)
-from .config import Config, load_config
-from .errors import AudioError
+from .config import AudioConfig, Config, FeatureConfig, load_config
+from .errors import ConfigError
 from .features import mfcc, speaker_features
 from .io import uri_for
 from .resegment import absorb_short_turns, resegment
@@ -55,31 +55,53 @@ class Diarizer:
         """A Diarizer configured by a shipped preset (``configs/<name>.toml``)."""
         return cls(load_config(preset=name), **overrides)
 
+    @property
+    def front_end(self) -> "FrontEndConfig":
+        """The front-end configuration this Diarizer computes and accepts features with."""
+        cfg = self.config
+        sad_front = model_feature_config(cfg.features) if cfg.sad.method == "model" else None
+        ubm_front = None
+        if cfg.cluster.link_method == "ubm":
+            ubm_front = load_ubm(cfg.cluster.ubm_path or None).feature_config(cfg.features)
+        return FrontEndConfig(audio=replace(cfg.audio), features=replace(cfg.features),
+                              sad_features=sad_front, ubm_features=ubm_front)
+
     def __call__(self, audio: Any, *, uri: str | None = None,
                  hook: ProgressHook | None = None) -> Diarization:
         """Diarize a file path or a ``(samples, sample_rate)`` pair.
+
+        The same as ``diarize_features(extract(audio), uri=uri)``.
 
         Returns
         -------
         Diarization
         """
         with pipeline_threads():  # one BLAS thread, restored on return
-            cfg = self.config
-            sr = cfg.audio.sample_rate
-            if isinstance(audio, (str, os.PathLike)):
-                if uri is None:
-                    uri = uri_for(audio)
-                y = load_audio(audio, sample_rate=sr, block_seconds=cfg.audio.block_seconds)
-            else:
-                try:
-                    samples, rate = audio
-                except (TypeError, ValueError):
-                    raise AudioError("audio must be a path or a (samples, sample_rate) pair") from None
-                y = prepare_signal(samples, sample_rate=int(rate), target_rate=sr)
-                uri = uri or "audio"
-            front = self._front_end(y, hook)
-            del y  # the signal is the largest array; nothing after the front end needs it
-            return self._diarize_features(front, uri=uri, hook=hook)
+            features = self.extract(audio, hook=hook)
+            return self.diarize_features(features, uri=uri, hook=hook)
+
+    def extract(self, audio: Any, *, hook: ProgressHook | None = None) -> "Features":
+        """Read `audio` and compute its frame-level features, once for many configurations.
+
+        Parameters
+        ----------
+        audio : path-like or (array-like, number)
+            A file path or a ``(samples, sample_rate)`` pair.
+        hook : callable, keyword-only, optional
+            Progress hook ``hook(stage, completed, total)``.
+
+        Returns
+        -------
+        Features
+            Usable by :meth:`diarize_features` of any Diarizer whose
+            :attr:`front_end` is the same.
+        """
+        cfg = self.config
+        with pipeline_threads():
+            y = read_audio(audio, sample_rate=cfg.audio.sample_rate,
+                           block_seconds=cfg.audio.block_seconds)
+            uri = uri_for(audio) if isinstance(audio, (str, os.PathLike)) else None
+            return self._features_of_signal(y, uri=uri, hook=hook)
 
     def diarize_signal(self, y: np.ndarray, *, uri: str = "audio",
                        hook: ProgressHook | None = None) -> Diarization:
@@ -94,25 +116,56 @@ class Diarizer:
         Diarization
         """
         with pipeline_threads():
-            return self._diarize_features(self._front_end(y, hook), uri=uri, hook=hook)
+            features = self._features_of_signal(y, uri=uri, hook=hook)
+            return self.diarize_features(features, uri=uri, hook=hook)
 
-    def _front_end(self, y: np.ndarray, hook: ProgressHook | None) -> "_FrontEnd":
+    def _features_of_signal(self, y: np.ndarray, *, uri: str | None,
+                            hook: ProgressHook | None) -> "Features":
         cfg = self.config
         sr = cfg.audio.sample_rate
+        front = self.front_end
         notify = hook or _no_progress
         notify("features", 0, 1)
         feats, energy = mfcc(y, sample_rate=sr, config=cfg.features)
-        sad_front = model_feature_config(cfg.features) if cfg.sad.method == "model" else None
-        sad_feats = feats if sad_front is None else mfcc(y, sample_rate=sr, config=sad_front)[0]
-        ubm_feats = None
-        if cfg.cluster.link_method == "ubm":
-            ubm_front = load_ubm(cfg.cluster.ubm_path or None).feature_config(cfg.features)
-            if ubm_front is not None:
-                ubm_feats = mfcc(y, sample_rate=sr, config=ubm_front)[0]
+        sad_feats = (feats if front.sad_features is None
+                     else mfcc(y, sample_rate=sr, config=front.sad_features)[0])
+        ubm_feats = (None if front.ubm_features is None
+                     else mfcc(y, sample_rate=sr, config=front.ubm_features)[0])
         notify("features", 1, 1)
-        return _FrontEnd(feats, energy, sad_feats, len(y) / sr, ubm_feats)
+        return Features(mfcc=feats, energy=energy, sad_mfcc=sad_feats, ubm_mfcc=ubm_feats,
+                        duration=len(y) / sr, uri=uri, front_end=front)
 
-    def _diarize_features(self, front: "_FrontEnd", *, uri: str,
+    def diarize_features(self, features: "Features", *, uri: str | None = None,
+                         hook: ProgressHook | None = None) -> Diarization:
+        """Diarize features from :meth:`extract` (of this or another Diarizer).
+
+        Parameters
+        ----------
+        features : Features
+        uri : str, keyword-only, optional
+            Recording name; defaults to the features' (the file name) or ``"audio"``.
+        hook : callable, keyword-only, optional
+
+        Returns
+        -------
+        Diarization
+
+        Raises
+        ------
+        ConfigError
+            If `features` were computed with another front-end configuration.
+        """
+        if not isinstance(features, Features):
+            raise ConfigError("diarize_features needs Features from Diarizer.extract")
+        if features.front_end != self.front_end:
+            raise ConfigError("these features were computed with another front-end "
+                              "configuration (audio, features, speech-detector or UBM front "
+                              "end); extract them with this configuration")
+        with pipeline_threads():
+            return self._diarize_features(features, uri=uri or features.uri or "audio",
+                                          hook=hook)
+
+    def _diarize_features(self, front: "Features", *, uri: str,
                           hook: ProgressHook | None) -> Diarization:
         cfg = self.config
         step = cfg.features.hop_length
@@ -173,7 +226,7 @@ class Diarizer:
         result.speaker_models = dict(zip(names, reseg.models))
         return result
 
-    def _bic_then_link(self, front: "_FrontEnd", xs: np.ndarray, mask: np.ndarray,
+    def _bic_then_link(self, front: "Features", xs: np.ndarray, mask: np.ndarray,
                        speech_idx: np.ndarray, segments: np.ndarray, *, seg_frames: int,
                        lo: int, hi: int, exact: int | None):
         """BIC merging that over-segments on purpose, then UBM speaker linking, which
@@ -233,15 +286,57 @@ def _no_progress(stage: str, completed: int, total: int) -> None:
     pass
 
 
-@dataclass
-class _FrontEnd:
-    """Frame-level features of one recording (all rows are 10 ms frames)."""
+@dataclass(frozen=True)
+class FrontEndConfig:
+    """The parts of a :class:`Config` that decide the features: two Diarizers with equal
+    front ends compute the same :class:`Features` from the same audio."""
 
-    mfcc: np.ndarray  # (n_frames, n_mfcc) float32
-    energy: np.ndarray  # (n_frames,) dBFS
-    sad_mfcc: np.ndarray  # (n_frames, n_mfcc): the speech detector's front end
-    duration: float  # seconds
-    ubm_mfcc: np.ndarray | None = None  # the UBM's front end, where it differs from mfcc's
+    audio: AudioConfig
+    features: FeatureConfig
+    sad_features: FeatureConfig | None
+    """The speech detector's MFCC front end where it differs from `features`."""
+    ubm_features: FeatureConfig | None
+    """The UBM's MFCC front end where linking uses a UBM and it differs from `features`."""
+
+    def __hash__(self) -> int:  # the sections are plain (unhashable) dataclasses
+        return hash(repr(self))
+
+
+@dataclass(frozen=True, eq=False)
+class Features:
+    """Frame-level features of one recording (all rows are frames of ``hop_length``).
+
+    Made by :meth:`Diarizer.extract`; the arrays are read-only, so one Features can be
+    diarized with many configurations.
+    """
+
+    mfcc: np.ndarray
+    """shape (n_frames, n_mfcc), float32"""
+    energy: np.ndarray
+    """shape (n_frames,), float32: frame level in dBFS"""
+    sad_mfcc: np.ndarray
+    """shape (n_frames, n_mfcc'): the speech detector's front end (`mfcc` itself where
+    they are the same)"""
+    ubm_mfcc: np.ndarray | None
+    """shape (n_frames, n_mfcc''): the UBM's front end, where it differs from `mfcc`"""
+    duration: float
+    """seconds of audio"""
+    uri: str | None
+    """recording name (the file name without suffix) where known"""
+    front_end: FrontEndConfig
+    """the configuration the features were computed with"""
+
+    def __post_init__(self) -> None:
+        for a in (self.mfcc, self.energy, self.sad_mfcc, self.ubm_mfcc):
+            if a is not None:
+                a.flags.writeable = False
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the arrays."""
+        arrays = {id(a): a for a in (self.mfcc, self.energy, self.sad_mfcc, self.ubm_mfcc)
+                  if a is not None}
+        return sum(a.nbytes for a in arrays.values())
 
 
 def _same_speaker_features(features, ubm) -> bool:
