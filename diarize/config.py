@@ -31,6 +31,17 @@ class AudioConfig:
     """Rate (Hz) every input is resampled to."""
     block_seconds: float = 30.0
     """Audio is read, downmixed and resampled in blocks of this many seconds."""
+    highpass_hz: float = 50.0
+    """Cutoff (Hz) of the high-pass applied after resampling, before anything measures
+    level: it removes DC offset and sub-audio rumble (cheap sound cards record both), which
+    would otherwise read as loud non-speech and hide the speech. 0 turns it off. Higher
+    cutoffs cost accuracy: the shipped speech and speaker models hear the lowest mel band."""
+    highpass_order: int = 2
+    """Order of the high-pass (Butterworth, at most 8): 2 is -12 dB per octave below the
+    cutoff, -3 dB at it."""
+    min_sample_rate: int = 4000
+    """Inputs recorded at a lower rate (Hz) are refused: they cannot hold the speech band
+    (telephone audio is 8000 Hz)."""
 
 
 @dataclass
@@ -186,7 +197,7 @@ class ResegConfig:
 
 
 #: Numbers that may be zero (every other number must be positive) ...
-_ZERO_OK = frozenset({"pre_emphasis", "min_speech", "min_silence", "min_turn", "min_speaker",
+_ZERO_OK = frozenset({"highpass_hz", "pre_emphasis", "min_speech", "min_silence", "min_turn", "min_speaker",
                       "shortest_turn",
                       "switch_penalty", "fmin", "bic_penalty", "min_dynamic_range_db",
                       "iterations", "penalty_exponent", "relevance_factor"})
@@ -257,6 +268,12 @@ class Config:
             raise ConfigError(f"cluster.link_score must be 'clr' or 'cosine', got {self.cluster.link_score!r}")
         if self.cluster.covariance not in ("full", "diag"):
             raise ConfigError(f"cluster.covariance must be 'full' or 'diag', got {self.cluster.covariance!r}")
+        a = self.audio
+        if a.highpass_hz >= a.sample_rate / 2:
+            raise ConfigError(f"audio.highpass_hz ({a.highpass_hz}) must be below half the "
+                              f"sample rate ({a.sample_rate / 2})")
+        if a.highpass_order > 8:
+            raise ConfigError(f"audio.highpass_order must be 1..8, got {a.highpass_order}")
         f = self.features
         if f.fmin >= min(f.fmax, self.audio.sample_rate / 2):
             raise ConfigError(f"features.fmin ({f.fmin}) must be below features.fmax ({f.fmax}) "

@@ -98,8 +98,7 @@ class Diarizer:
         """
         cfg = self.config
         with pipeline_threads():
-            y = read_audio(audio, sample_rate=cfg.audio.sample_rate,
-                           block_seconds=cfg.audio.block_seconds)
+            y = read_audio(audio, config=cfg.audio)
             uri = uri_for(audio) if isinstance(audio, (str, os.PathLike)) else None
             return self._features_of_signal(y, uri=uri, hook=hook)
 
