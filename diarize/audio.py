@@ -37,6 +37,9 @@ RESAMPLE_QUALITY = "HQ"
 #: scale (up to 2**31) pass; beyond ~1e16 the float32 spectra overflow, so such files
 #: are rejected as corrupt instead of silently giving an empty diarization.
 MAX_ABS_SAMPLE = 1e12
+#: Most samples (all channels together) read at a time: block_seconds is shortened for
+#: files with many channels or a very high rate, so that one block stays within 32 MB.
+MAX_BLOCK_SAMPLES = 1 << 23
 #: Seconds a decoder may deliver short of the length the file's header states before the
 #: file counts as damaged: an MP3 decoder that skips one bad frame loses ~30 ms, which
 #: moves nothing; one that stops at a bad frame loses the rest of the recording.
@@ -259,7 +262,7 @@ def _file_chunks(f: sf.SoundFile, path: Path, cfg: AudioConfig
     """(mono block at the file's rate, is-last) pairs; the decoded length is checked
     against the header's."""
     sr_in, channels, n_header = f.samplerate, f.channels, f.frames
-    block = max(1, int(cfg.block_seconds * sr_in))
+    block = max(1, min(int(cfg.block_seconds * sr_in), MAX_BLOCK_SAMPLES // channels))
     n_read = 0
     while True:
         try:
@@ -292,9 +295,10 @@ def _array_chunks(y: np.ndarray, rate: int, cfg: AudioConfig
     # (n_samples, n_channels) as soundfile returns, or (n_channels, n_samples) as librosa
     channels_first = y.ndim == 2 and y.shape[0] < y.shape[1]
     n = y.shape[1] if channels_first else y.shape[0]
-    if n == 0 or y.size == 0:
-        raise AudioError("audio contains no samples")
-    block = max(1, int(cfg.block_seconds * rate))
+    if n == 0 or y.size == 0:  # an empty recording: no blocks, an empty diarization
+        return
+    channels = y.size // n
+    block = max(1, min(int(cfg.block_seconds * rate), MAX_BLOCK_SAMPLES // channels))
     for a in range(0, n, block):
         c = y[:, a:a + block] if channels_first else y[a:a + block]
         # Integers are scaled before the downmix: the mean of integer channels is a float

@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from ._threads import pipeline_threads
-from .audio import read_audio
+from .audio import audio_blocks
 from .cluster import (agglomerative_bic, dp_cluster, link_clusters, link_clusters_clr,
                       segment_speech)
 from .config import AudioConfig, Config, FeatureConfig, load_config
 from .errors import ConfigError
-from .features import mfcc, speaker_features
+from .features import MfccStream, speech_features
 from .io import uri_for
 from .resegment import absorb_short_turns, resegment
 from .sad import detect_speech, model_feature_config, runs
@@ -77,8 +77,11 @@ class Diarizer:
         Diarization
         """
         with pipeline_threads():  # one BLAS thread, restored on return
-            features = self.extract(audio, hook=hook)
-            return self.diarize_features(features, uri=uri, hook=hook)
+            # Handed over in a list that the stages empty: no one else holds these
+            # features, so the frames are freed as soon as the speech frames are taken.
+            handed = [self.extract(audio, hook=hook)]
+            uri = uri or handed[0].uri or "audio"
+            return self._diarize_features(handed, uri=uri, hook=hook)
 
     def extract(self, audio: Any, *, hook: ProgressHook | None = None) -> "Features":
         """Read `audio` and compute its frame-level features, once for many configurations.
@@ -96,15 +99,15 @@ class Diarizer:
             Usable by :meth:`diarize_features` of any Diarizer whose
             :attr:`front_end` is the same.
         """
-        cfg = self.config
         with pipeline_threads():
-            y = read_audio(audio, config=cfg.audio)
             uri = uri_for(audio) if isinstance(audio, (str, os.PathLike)) else None
-            return self._features_of_signal(y, uri=uri, hook=hook)
+            return self._features(audio_blocks(audio, config=self.config.audio), uri=uri,
+                                  hook=hook)
 
     def diarize_signal(self, y: np.ndarray, *, uri: str = "audio",
                        hook: ProgressHook | None = None) -> Diarization:
-        """Diarize a mono float32 signal already at ``config.audio.sample_rate``.
+        """Diarize a mono float32 signal already at ``config.audio.sample_rate``, as it is
+        (the audio stage's resampling and high-pass are not applied).
 
         Parameters
         ----------
@@ -115,24 +118,33 @@ class Diarizer:
         Diarization
         """
         with pipeline_threads():
-            features = self._features_of_signal(y, uri=uri, hook=hook)
+            features = self._features([np.asarray(y, dtype=np.float32)], uri=uri, hook=hook)
             return self.diarize_features(features, uri=uri, hook=hook)
 
-    def _features_of_signal(self, y: np.ndarray, *, uri: str | None,
-                            hook: ProgressHook | None) -> "Features":
+    def _features(self, blocks: Iterable[np.ndarray], *, uri: str | None,
+                  hook: ProgressHook | None) -> "Features":
+        """Features of a signal given as consecutive blocks; only the frames are kept."""
         cfg = self.config
         sr = cfg.audio.sample_rate
         front = self.front_end
         notify = hook or _no_progress
         notify("features", 0, 1)
-        feats, energy = mfcc(y, sample_rate=sr, config=cfg.features)
-        sad_feats = (feats if front.sad_features is None
-                     else mfcc(y, sample_rate=sr, config=front.sad_features)[0])
-        ubm_feats = (None if front.ubm_features is None
-                     else mfcc(y, sample_rate=sr, config=front.ubm_features)[0])
+        # The speech detector's and the UBM's front ends are computed from the same
+        # blocks, next to the clustering front end, where they differ from it.
+        streams = [MfccStream(sample_rate=sr, config=c)
+                   for c in (cfg.features, front.sad_features, front.ubm_features)
+                   if c is not None]
+        for block in blocks:
+            for stream in streams:
+                stream.push(block)
+        n_samples = streams[0].n_samples
+        results = [stream.finish() for stream in streams]
+        feats, energy = results.pop(0)
+        sad_feats = feats if front.sad_features is None else results.pop(0)[0]
+        ubm_feats = None if front.ubm_features is None else results.pop(0)[0]
         notify("features", 1, 1)
         return Features(mfcc=feats, energy=energy, sad_mfcc=sad_feats, ubm_mfcc=ubm_feats,
-                        duration=len(y) / sr, uri=uri, front_end=front)
+                        duration=n_samples / sr, uri=uri, front_end=front)
 
     def diarize_features(self, features: "Features", *, uri: str | None = None,
                          hook: ProgressHook | None = None) -> Diarization:
@@ -161,18 +173,22 @@ class Diarizer:
                               "configuration (audio, features, speech-detector or UBM front "
                               "end); extract them with this configuration")
         with pipeline_threads():
-            return self._diarize_features(features, uri=uri or features.uri or "audio",
+            return self._diarize_features([features], uri=uri or features.uri or "audio",
                                           hook=hook)
 
-    def _diarize_features(self, front: "Features", *, uri: str,
+    def _diarize_features(self, handed: list, *, uri: str,
                           hook: ProgressHook | None) -> Diarization:
+        """Diarize the Features in `handed`, which is emptied: once the speech frames are
+        taken, this call holds no reference to the whole recording's frames."""
         cfg = self.config
         step = cfg.features.hop_length
-        feats, energy, duration = front.mfcc, front.energy, front.duration
+        front = handed.pop()
+        duration = front.duration
         notify = hook or _no_progress
 
         notify("speech", 0, 1)
-        mask = detect_speech(front.sad_mfcc, energy, config=cfg.sad, frame_step=step, seed=cfg.seed)
+        mask = detect_speech(front.sad_mfcc, front.energy, config=cfg.sad, frame_step=step,
+                             seed=cfg.seed)
         notify("speech", 1, 1)
 
         result = Diarization([], uri=uri, duration=duration, speech_mask=mask, frame_step=step)
@@ -180,24 +196,25 @@ class Diarizer:
         if len(speech_idx) == 0:
             return result
 
-        x = speaker_features(feats, mask, deltas=cfg.features.deltas,
-                             delta_width=cfg.features.delta_width, normalise=cfg.features.cmvn)
-
         # From here on only speech frames are modelled.
-        xs = x[speech_idx]
-        del x
+        xs = speech_features(front.mfcc, speech_idx, deltas=cfg.features.deltas,
+                             delta_width=cfg.features.delta_width, normalise=cfg.features.cmvn)
 
         notify("clustering", 0, 1)
         seg_frames = max(1, int(round(cfg.cluster.segment_seconds / step)))
         segments = segment_speech(mask, seg_frames=seg_frames,
                                   max_segments=cfg.cluster.max_segments)
         lo, hi, exact = self._speaker_bounds(len(segments))
+        link = cfg.cluster.link_method == "ubm" and not (
+            cfg.cluster.count_method == "dp" and exact is None)
+        xu = self._ubm_features(front, xs, speech_idx) if link else None
+        del front  # the last reference here to the recording's frames
         speech_labels = None  # of every speech frame; set by the stages that work on frames
         if cfg.cluster.count_method == "dp" and exact is None:
             clusters = dp_cluster(xs, segments, config=cfg.cluster, min_clusters=lo,
                                   max_clusters=hi, seed=cfg.seed)
-        elif cfg.cluster.link_method == "ubm":
-            clusters, speech_labels = self._bic_then_link(front, xs, mask, speech_idx, segments,
+        elif link:
+            clusters, speech_labels = self._bic_then_link(xs, xu, segments,
                                                           seg_frames=seg_frames, lo=lo, hi=hi,
                                                           exact=exact)
         else:
@@ -225,11 +242,33 @@ class Diarizer:
         result.speaker_models = dict(zip(names, reseg.models))
         return result
 
-    def _bic_then_link(self, front: "Features", xs: np.ndarray, mask: np.ndarray,
-                       speech_idx: np.ndarray, segments: np.ndarray, *, seg_frames: int,
-                       lo: int, hi: int, exact: int | None):
+    def _ubm_features(self, front: "Features", xs: np.ndarray,
+                      speech_idx: np.ndarray) -> np.ndarray:
+        """The speech frames in the UBM's front end (`xs` itself where it is the same).
+
+        Returns
+        -------
+        ndarray, shape (n_speech_frames, n_ubm_features), float32
+        """
+        cfg = self.config
+        ubm = load_ubm(cfg.cluster.ubm_path or None)
+        if front.ubm_mfcc is None and _same_speaker_features(cfg.features, ubm):
+            return xs
+        mf = front.ubm_mfcc if front.ubm_mfcc is not None else front.mfcc
+        return speech_features(mf, speech_idx, deltas=bool(ubm.front_end["deltas"]),
+                               delta_width=int(ubm.front_end["delta_width"]))
+
+    def _bic_then_link(self, xs: np.ndarray, xu: np.ndarray, segments: np.ndarray, *,
+                       seg_frames: int, lo: int, hi: int, exact: int | None):
         """BIC merging that over-segments on purpose, then UBM speaker linking, which
         decides the number of speakers.
+
+        Parameters
+        ----------
+        xs : ndarray, shape (n_speech_frames, n_features)
+            The clustering features of the speech frames.
+        xu : ndarray, shape (n_speech_frames, n_ubm_features)
+            The same frames in the UBM's features.
 
         Returns
         -------
@@ -243,12 +282,6 @@ class Diarizer:
                                 min_clusters=lo,
                                 max_clusters=max(hi, cfg.cluster.max_initial_clusters))
         ubm = load_ubm(cfg.cluster.ubm_path or None)
-        if front.ubm_mfcc is None and _same_speaker_features(cfg.features, ubm):
-            xu = xs
-        else:
-            mf = front.ubm_mfcc if front.ubm_mfcc is not None else front.mfcc
-            xu = speaker_features(mf, mask, deltas=bool(ubm.front_end["deltas"]),
-                                  delta_width=int(ubm.front_end["delta_width"]))[speech_idx]
         lengths = segments[:, 1] - segments[:, 0]
         if cfg.cluster.link_score == "cosine":
             n_stats, first_stats = segment_statistics(ubm.gmm, xu, segments)

@@ -156,3 +156,78 @@ def test_telephone_rate_accepted_by_the_telephone_preset(speech, tmp_path):
     sf.write(path, narrow, 8000, subtype="PCM_16")
     result = Diarizer.from_preset("telephone", num_speakers=2)(path)
     assert result.uri == "call" and len(result.turns) > 0
+
+
+# --------------------------------------------------------------------- bounded memory
+def _cli_peak_mib(*args, timeout: float = 120):
+    """Run ``python -m diarize ARGS`` under a wrapper; (CompletedProcess, peak RSS MiB of
+    the diarize process)."""
+    import os
+    import subprocess
+    import sys
+
+    from hostile_helpers import REPO
+
+    wrapper = ("import resource, subprocess, sys; "
+               "p = subprocess.run(sys.argv[1:], capture_output=True); "
+               "sys.stderr.buffer.write(p.stderr); sys.stdout.buffer.write(p.stdout); "
+               "print('RSS', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, "
+               "file=sys.stderr); sys.exit(p.returncode)")
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    p = subprocess.run([sys.executable, "-c", wrapper, sys.executable, "-m", "diarize",
+                        *map(str, args)], cwd=str(REPO), env=env, capture_output=True,
+                       timeout=timeout)
+    lines = p.stderr.decode("utf-8", "replace").splitlines()
+    rss = int(lines[-1].split()[1]) / 1024
+    p.stderr = "\n".join(lines[:-1]).encode() + (b"\n" if len(lines) > 1 else b"")
+    return p, rss
+
+
+def _wav_header(*, rate: int, channels: int, bits: int, data_bytes: int) -> bytes:
+    import struct
+
+    block = channels * bits // 8
+    return (b"RIFF" + struct.pack("<I", min(0xFFFFFFFF, 36 + data_bytes)) + b"WAVE"
+            + b"fmt " + struct.pack("<IHHIIHH", 16, 1, channels, rate, rate * block, block, bits)
+            + b"data" + struct.pack("<I", min(0xFFFFFFFF, data_bytes)))
+
+
+def _noise_bytes(n: int) -> bytes:
+    return (np.random.default_rng(0).standard_normal(n // 2) * 3000).astype("<i2").tobytes()
+
+
+HOSTILE = {
+    # 1 MB of samples behind a header that claims 4 GB (37 hours at 16 kHz)
+    "claims_huge_duration": lambda: _wav_header(rate=16000, channels=1, bits=16,
+                                                data_bytes=0xFFFFFFF0) + _noise_bytes(1 << 20),
+    # 1 MB at 3 Hz: 46 hours once resampled
+    "three_hz": lambda: _wav_header(rate=3, channels=1, bits=16, data_bytes=1 << 20)
+    + _noise_bytes(1 << 20),
+    # 1 MB at 1 MHz with 1000 channels: one 30 s block would be 120 GB
+    "thousand_channels_1mhz": lambda: _wav_header(rate=1_000_000, channels=1000, bits=16,
+                                                  data_bytes=1 << 20) + _noise_bytes(1 << 20),
+    # at the minimum rate, a header claiming more than the file holds
+    "min_rate_truncated": lambda: _wav_header(rate=4000, channels=2, bits=16,
+                                              data_bytes=1 << 30) + _noise_bytes(1 << 20),
+}
+
+
+@pytest.mark.parametrize("name", sorted(HOSTILE))
+def test_hostile_headers_bounded_memory_and_one_outcome(name, tmp_path):
+    path = tmp_path / f"{name}.wav"
+    path.write_bytes(HOSTILE[name]())
+    p, rss = _cli_peak_mib(path, "-o", tmp_path / "out", timeout=120)
+    assert rss < 2048, f"{name}: {rss:.0f} MiB"
+    err = p.stderr.decode("utf-8", "replace")
+    assert "Traceback" not in err, err
+    if p.returncode == 0:
+        assert (tmp_path / "out" / f"{name}.rttm").is_file()
+    else:
+        assert_one_line_error(p, 1, path.name)
+    if name == "three_hz":
+        assert p.returncode == 1 and "3 Hz" in err
+
+
+def test_damaged_mp3_bounded_memory(damaged_mp3, tmp_path):
+    p, rss = _cli_peak_mib(damaged_mp3[0], "-o", tmp_path / "out")
+    assert p.returncode == 1 and rss < 2048
