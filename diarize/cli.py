@@ -486,8 +486,7 @@ def plot_command(audio, hyp_file, ref_file, output, num_speakers, config_file, p
     uri = uri_for(audio)
     target = output if output is not None else Path(f"{uri}.png")
     try:
-        y = load_audio(audio, sample_rate=cfg.audio.sample_rate,
-                       block_seconds=cfg.audio.block_seconds)
+        y = load_audio(audio, config=cfg.audio)
         duration = len(y) / cfg.audio.sample_rate
         reference = load_turns(ref_file, uri=uri) if ref_file is not None else None
         note = None

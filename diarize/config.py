@@ -83,6 +83,17 @@ class AudioConfig:
     """Rate (Hz) every input is resampled to."""
     block_seconds: float = ranged(30.0, 0.1, 600.0)
     """Audio is read, downmixed and resampled in blocks of this many seconds."""
+    highpass_hz: float = ranged(50.0, 0.0, 1000.0)
+    """Cutoff (Hz) of the high-pass applied after resampling, before anything measures
+    level: it removes DC offset and sub-audio rumble (cheap sound cards record both), which
+    would otherwise read as loud non-speech and hide the speech. 0 turns it off. Higher
+    cutoffs cost accuracy: the shipped speech and speaker models hear the lowest mel band."""
+    highpass_order: int = ranged(2, 1, 8)
+    """Order of the high-pass (Butterworth, at most 8): 2 is -12 dB per octave below the
+    cutoff, -3 dB at it."""
+    min_sample_rate: int = ranged(4000, 1000, 192000)
+    """Inputs recorded at a lower rate (Hz) are refused: they cannot hold the speech band
+    (telephone audio is 8000 Hz)."""
 
 
 @dataclass
@@ -302,6 +313,10 @@ class Config:
             raise ConfigError(
                 f"min_speakers ({self.min_speakers}) is greater than max_speakers ({self.max_speakers})"
             )
+        a = self.audio
+        if a.highpass_hz >= a.sample_rate / 2:
+            raise ConfigError(f"audio.highpass_hz ({a.highpass_hz}) must be below half the "
+                              f"sample rate ({a.sample_rate / 2})")
         f, sr = self.features, self.audio.sample_rate
         if f.fmin >= min(f.fmax, sr / 2):
             raise ConfigError(f"features.fmin ({f.fmin}) must be below features.fmax ({f.fmax}) "

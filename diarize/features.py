@@ -15,6 +15,9 @@ from .melscale import hz_to_mel as _hz_to_mel, mel_to_hz as _mel_to_hz
 
 #: Frames processed per block (bounds the temporary spectra to a few MB).
 BLOCK_FRAMES = 4096
+#: Frames per storage chunk of :class:`MfccStream` (about 1.5 hours): large enough that
+#: each chunk is its own memory mapping, given back to the system as soon as it is freed.
+CHUNK_FRAMES = 1 << 19
 #: Floor added to mel energies before the log (avoids log(0) on digital silence).
 MEL_FLOOR = 1e-10
 
@@ -44,44 +47,142 @@ def mfcc(y: np.ndarray, *, sample_rate: int = 16000, config: FeatureConfig | Non
     log_energy : ndarray, shape (n_frames,), float32
         Frame energy in dB relative to full scale (a full-scale sine is about -3 dB).
     """
-    cfg = config or FeatureConfig()
-    hop = int(round(cfg.hop_length * sample_rate))
-    win = int(round(cfg.win_length * sample_rate))
-    n_fft = max(cfg.n_fft, 1 << (win - 1).bit_length())
-    n = n_frames_for(len(y), sample_rate=sample_rate, hop_length=cfg.hop_length)
-    fmax = min(cfg.fmax, sample_rate / 2)
-    mel_fb = mel_filterbank(sample_rate=sample_rate, n_fft=n_fft, n_mels=cfg.n_mels,
-                            fmin=cfg.fmin, fmax=fmax).astype(np.float32)
-    # rfft output viewed as interleaved (re, im) float32 pairs: squaring it and multiplying
-    # by the filterbank with each row doubled gives mel energies in one matmul.
-    mel_pairs = np.repeat(mel_fb.T, 2, axis=0)
-    dct = scipy.fft.dct(np.eye(cfg.n_mels, dtype=np.float32), type=2, norm="ortho",
-                        axis=1)[:, : cfg.n_mfcc].astype(np.float32)
-    # periodic Hamming window (scipy's get_window("hamming", win, fftbins=True))
-    window = np.hamming(win + 1)[:-1].astype(np.float32)
-    out = np.empty((n, cfg.n_mfcc), dtype=np.float32)
-    energy = np.empty(n, dtype=np.float32)
-    pad = (win - hop) // 2
-    buf = np.zeros((BLOCK_FRAMES, n_fft), dtype=np.float32)
-    for b0 in range(0, n, BLOCK_FRAMES):
-        b1 = min(n, b0 + BLOCK_FRAMES)
+    stream = MfccStream(sample_rate=sample_rate, config=config)
+    stream.push(y)
+    return stream.finish()
+
+
+class MfccStream:
+    """:func:`mfcc` of a signal that arrives block by block, holding only the samples
+    the next block of frames needs.
+
+    Frames are computed in the same groups of :data:`BLOCK_FRAMES` as for the whole
+    signal, from the same samples, so the result is bit-identical to :func:`mfcc` of the
+    joined blocks whatever the block sizes.
+
+    Parameters
+    ----------
+    sample_rate : int, keyword-only
+    config : FeatureConfig, keyword-only
+    """
+
+    def __init__(self, *, sample_rate: int = 16000, config: FeatureConfig | None = None
+                 ) -> None:
+        cfg = config or FeatureConfig()
+        self.config = cfg
+        self.sample_rate = sample_rate
+        self.hop = hop = int(round(cfg.hop_length * sample_rate))
+        self.win = win = int(round(cfg.win_length * sample_rate))
+        self.n_fft = n_fft = max(cfg.n_fft, 1 << (win - 1).bit_length())
+        fmax = min(cfg.fmax, sample_rate / 2)
+        mel_fb = mel_filterbank(sample_rate=sample_rate, n_fft=n_fft, n_mels=cfg.n_mels,
+                                fmin=cfg.fmin, fmax=fmax).astype(np.float32)
+        # rfft output viewed as interleaved (re, im) float32 pairs: squaring it and
+        # multiplying by the filterbank with each row doubled gives mel energies in one matmul.
+        self._mel_pairs = np.repeat(mel_fb.T, 2, axis=0)
+        self._dct = scipy.fft.dct(np.eye(cfg.n_mels, dtype=np.float32), type=2, norm="ortho",
+                                  axis=1)[:, : cfg.n_mfcc].astype(np.float32)
+        # periodic Hamming window (scipy's get_window("hamming", win, fftbins=True))
+        self._window = np.hamming(win + 1)[:-1].astype(np.float32)
+        # frame i starts at i * hop - pad: centred on [i * hop, (i + 1) * hop)
+        self._pad = (win - hop) // 2
+        self._buf = np.zeros((BLOCK_FRAMES, n_fft), dtype=np.float32)
+        self._tail = np.zeros(0, dtype=np.float32)  # samples _tail_start.. of the signal
+        self._tail_start = 0
+        self.n_samples = 0
+        self._next = 0  # first frame not computed yet
+        # frames are written into chunks of CHUNK_FRAMES rows, allocated as needed
+        self._chunks: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def push(self, y: np.ndarray) -> None:
+        """Add the next samples and compute every group of frames they complete.
+
+        Parameters
+        ----------
+        y : ndarray, shape (n,), float32
+        """
+        if len(y) == 0:
+            return
+        self._tail = np.concatenate([self._tail, np.asarray(y, dtype=np.float32)])
+        self.n_samples += len(y)
+        while self._stop(self._next + BLOCK_FRAMES) <= self.n_samples:
+            self._compute(self._next, self._next + BLOCK_FRAMES)
+        keep_from = max(0, self._next * self.hop - self._pad - 1)  # the next group's first
+        if keep_from > self._tail_start:
+            self._tail = self._tail[keep_from - self._tail_start:].copy()
+            self._tail_start = keep_from
+
+    def finish(self) -> tuple[np.ndarray, np.ndarray]:
+        """The frames of the whole signal pushed: ``(mfccs, log_energy)`` as :func:`mfcc`."""
+        n = self.n_samples // self.hop
+        while self._next < n:
+            self._compute(self._next, min(n, self._next + BLOCK_FRAMES))
+        self._tail = np.zeros(0, dtype=np.float32)
+        chunks, self._chunks = self._chunks, []
+        if len(chunks) <= 1:
+            if not chunks:
+                return (np.zeros((0, self.config.n_mfcc), dtype=np.float32),
+                        np.zeros(0, dtype=np.float32))
+            # A view: the chunk's rows past n were never written, so never made resident.
+            return chunks[0][0][:n], chunks[0][1][:n]
+        # Join the chunks into one array, freeing each as it is copied: the frames are held
+        # twice only one chunk at a time.
+        out = np.empty((n, self.config.n_mfcc), dtype=np.float32)
+        energy = np.empty(n, dtype=np.float32)
+        for i in range(len(chunks)):
+            a = i * CHUNK_FRAMES
+            b = min(n, a + CHUNK_FRAMES)
+            out[a:b] = chunks[i][0][:b - a]
+            energy[a:b] = chunks[i][1][:b - a]
+            chunks[i] = None  # type: ignore[call-overload]
+        return out, energy
+
+    def _stop(self, b1: int) -> int:
+        """One past the last sample frames ..b1-1 need."""
+        return (b1 - 1) * self.hop - self._pad + self.win
+
+    def _compute(self, b0: int, b1: int) -> None:
+        cfg, hop, win = self.config, self.hop, self.win
         nb = b1 - b0
         # Samples needed for frames b0..b1-1, plus one before for pre-emphasis.
-        s0 = b0 * hop - pad
-        s1 = (b1 - 1) * hop - pad + win
-        seg = _slice_padded(y, s0 - 1, s1)
+        s0 = b0 * hop - self._pad
+        seg = self._samples(s0 - 1, self._stop(b1))
         # Energy is measured before pre-emphasis so that it reads as dBFS.
         raw = np.lib.stride_tricks.sliding_window_view(seg[1:], win)[::hop][:nb]
-        energy[b0:b1] = 10.0 * np.log10(np.einsum("ij,ij->i", raw, raw) / win + MEL_FLOOR)
+        energy = 10.0 * np.log10(np.einsum("ij,ij->i", raw, raw) / win + MEL_FLOOR)
         seg[1:] -= cfg.pre_emphasis * seg[:-1].copy()
         frames = np.lib.stride_tricks.sliding_window_view(seg[1:], win)[::hop][:nb]
-        np.multiply(frames, window, out=buf[:nb, :win])
+        buf = self._buf
+        np.multiply(frames, self._window, out=buf[:nb, :win])
         spec = scipy.fft.rfft(buf[:nb], axis=1).view(np.float32)
         np.square(spec, out=spec)
-        mel = spec @ mel_pairs
+        mel = spec @ self._mel_pairs
         np.log(mel + MEL_FLOOR, out=mel)
-        out[b0:b1] = mel @ dct
-    return out, energy
+        self._store(b0, mel @ self._dct, energy)
+        self._next = b1
+
+    def _store(self, b0: int, feats: np.ndarray, energy: np.ndarray) -> None:
+        pos = 0
+        while pos < len(energy):
+            k, r = divmod(b0 + pos, CHUNK_FRAMES)
+            if k == len(self._chunks):
+                self._chunks.append((np.empty((CHUNK_FRAMES, self.config.n_mfcc), np.float32),
+                                     np.empty(CHUNK_FRAMES, np.float32)))
+            take = min(len(energy) - pos, CHUNK_FRAMES - r)
+            self._chunks[k][0][r:r + take] = feats[pos:pos + take]
+            self._chunks[k][1][r:r + take] = energy[pos:pos + take]
+            pos += take
+
+    def _samples(self, start: int, stop: int) -> np.ndarray:
+        """A copy of samples ``start:stop`` of the signal, zeros outside it."""
+        a, b = start - self._tail_start, stop - self._tail_start
+        if start >= 0 and a >= 0 and stop <= self.n_samples:
+            return self._tail[a:b].astype(np.float32, copy=True)
+        out = np.zeros(stop - start, dtype=np.float32)
+        lo, hi = max(start, 0, self._tail_start), min(stop, self.n_samples)
+        if hi > lo:
+            out[lo - start: hi - start] = self._tail[lo - self._tail_start: hi - self._tail_start]
+        return out
 
 
 def mel_filterbank(*, sample_rate: int, n_fft: int, n_mels: int, fmin: float,
@@ -106,17 +207,6 @@ def mel_filterbank(*, sample_rate: int, n_fft: int, n_mels: int, fmin: float,
     weights = np.maximum(0.0, np.minimum(lower, upper)).astype(np.float32)
     weights *= (2.0 / (mel_f[2:] - mel_f[:-2]))[:, None]
     return weights
-
-
-def _slice_padded(y: np.ndarray, start: int, stop: int) -> np.ndarray:
-    """``y[start:stop]`` with zeros where the range falls outside the signal."""
-    if start >= 0 and stop <= len(y):
-        return y[start:stop].astype(np.float32, copy=True)
-    out = np.zeros(stop - start, dtype=np.float32)
-    a, b = max(start, 0), min(stop, len(y))
-    if b > a:
-        out[a - start: b - start] = y[a:b]
-    return out
 
 
 def add_deltas(x: np.ndarray, *, width: int = 9) -> np.ndarray:
@@ -165,6 +255,66 @@ def cmvn(x: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     out = x - mu.astype(np.float32)
     out /= sd.astype(np.float32)
     return out
+
+
+def speech_features(feats: np.ndarray, rows: np.ndarray, *, deltas: bool = False,
+                    delta_width: int = 9, normalise: bool = True) -> np.ndarray:
+    """``speaker_features(feats, mask, ...)[rows]`` for ``rows = flatnonzero(mask)``,
+    bit-identical, without any full-length temporary: only the speech rows are built,
+    deltas and the normalisation statistics are computed a block of frames at a time, and
+    the normalisation is done in place.
+
+    Parameters
+    ----------
+    feats : ndarray, shape (n_frames, n_mfcc)
+    rows : ndarray of int, shape (n_rows,)
+        Increasing frame indices (the speech frames): the CMVN statistics.
+
+    Returns
+    -------
+    ndarray, shape (n_rows, n_mfcc - 1) or (n_rows, 2 * (n_mfcc - 1)), float32
+    """
+    rows = np.asarray(rows)
+    if not deltas:
+        x = np.ascontiguousarray(feats[rows, 1:], dtype=np.float32)
+    else:
+        n, half = len(feats), delta_width // 2
+        x = np.empty((len(rows), 2 * (feats.shape[1] - 1)), dtype=np.float32)
+        for b0 in range(0, n, STATS_BLOCK):
+            i0, i1 = np.searchsorted(rows, [b0, b0 + STATS_BLOCK])
+            if i1 == i0:
+                continue
+            # context of half a window on each side, clipped only at the recording's edges,
+            # where add_deltas repeats the edge frame as it does for the whole recording
+            lo, hi = max(0, b0 - half), min(n, b0 + STATS_BLOCK + half)
+            x[i0:i1] = add_deltas(feats[lo:hi, 1:], width=delta_width)[rows[i0:i1] - lo]
+    if normalise and len(x):
+        mu, sd = _column_stats(x)
+        sd[sd < 1e-6] = 1.0
+        x -= mu.astype(np.float32)
+        x /= sd.astype(np.float32)
+    return x
+
+
+#: Rows per block of :func:`speech_features` (bounds its float64 temporaries).
+STATS_BLOCK = 65536
+
+
+def _column_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Column mean and standard deviation in float64, block by block, bit-identical to
+    ``x.mean(axis=0, dtype=float64)`` and ``x.std(axis=0, dtype=float64)``: numpy sums
+    the rows of a C-ordered array one after another, and so does this, carrying the sum
+    from block to block."""
+    total = np.zeros(x.shape[1])
+    for a in range(0, len(x), STATS_BLOCK):
+        total = np.add.reduce(np.concatenate([total[None], x[a:a + STATS_BLOCK]]), axis=0)
+    mu = total / len(x)
+    total = np.zeros(x.shape[1])
+    for a in range(0, len(x), STATS_BLOCK):
+        d = x[a:a + STATS_BLOCK] - mu
+        np.multiply(d, d, out=d)
+        total = np.add.reduce(np.concatenate([total[None], d]), axis=0)
+    return mu, np.sqrt(total / len(x))
 
 
 def speaker_features(feats: np.ndarray, mask: np.ndarray, *, deltas: bool = False,

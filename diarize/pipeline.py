@@ -6,18 +6,18 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
 from ._threads import pipeline_threads
-from .audio import load_audio, prepare_signal
+from .audio import audio_blocks
 from .cluster import (agglomerative_bic, dp_cluster, link_clusters, link_clusters_clr,
                       segment_speech)
-from .config import Config, load_config
-from .errors import AudioError
-from .features import mfcc, speaker_features
+from .config import AudioConfig, Config, FeatureConfig, load_config
+from .errors import ConfigError
+from .features import MfccStream, speech_features
 from .frames import frame_count, frame_time, nearest_label, runs
 from .io import uri_for
 from .resegment import absorb_short_turns, resegment
@@ -56,35 +56,59 @@ class Diarizer:
         """A Diarizer configured by a shipped preset (``configs/<name>.toml``)."""
         return cls(load_config(preset=name), **overrides)
 
+    @property
+    def front_end(self) -> "FrontEndConfig":
+        """The front-end configuration this Diarizer computes and accepts features with."""
+        cfg = self.config
+        sad_front = model_feature_config(cfg.features) if cfg.sad.method == "model" else None
+        ubm_front = None
+        if cfg.cluster.link_method == "ubm":
+            ubm_front = load_ubm(cfg.cluster.ubm_path or None).feature_config(cfg.features)
+        return FrontEndConfig(audio=replace(cfg.audio), features=replace(cfg.features),
+                              sad_features=sad_front, ubm_features=ubm_front)
+
     def __call__(self, audio: Any, *, uri: str | None = None,
                  hook: ProgressHook | None = None) -> Diarization:
         """Diarize a file path or a ``(samples, sample_rate)`` pair.
+
+        The same as ``diarize_features(extract(audio), uri=uri)``.
 
         Returns
         -------
         Diarization
         """
         with pipeline_threads():  # one BLAS thread, restored on return
-            cfg = self.config
-            sr = cfg.audio.sample_rate
-            if isinstance(audio, (str, os.PathLike)):
-                if uri is None:
-                    uri = uri_for(audio)
-                y = load_audio(audio, sample_rate=sr, block_seconds=cfg.audio.block_seconds)
-            else:
-                try:
-                    samples, rate = audio
-                except (TypeError, ValueError):
-                    raise AudioError("audio must be a path or a (samples, sample_rate) pair") from None
-                y = prepare_signal(samples, sample_rate=int(rate), target_rate=sr)
-                uri = uri or "audio"
-            front = self._front_end(y, hook)
-            del y  # the signal is the largest array; nothing after the front end needs it
-            return self._diarize_features(front, uri=uri, hook=hook)
+            # Handed over in a list that the stages empty: no one else holds these
+            # features, so the frames are freed as soon as the speech frames are taken.
+            handed = [self.extract(audio, hook=hook)]
+            uri = uri or handed[0].uri or "audio"
+            return self._diarize_features(handed, uri=uri, hook=hook)
+
+    def extract(self, audio: Any, *, hook: ProgressHook | None = None) -> "Features":
+        """Read `audio` and compute its frame-level features, once for many configurations.
+
+        Parameters
+        ----------
+        audio : path-like or (array-like, number)
+            A file path or a ``(samples, sample_rate)`` pair.
+        hook : callable, keyword-only, optional
+            Progress hook ``hook(stage, completed, total)``.
+
+        Returns
+        -------
+        Features
+            Usable by :meth:`diarize_features` of any Diarizer whose
+            :attr:`front_end` is the same.
+        """
+        with pipeline_threads():
+            uri = uri_for(audio) if isinstance(audio, (str, os.PathLike)) else None
+            return self._features(audio_blocks(audio, config=self.config.audio), uri=uri,
+                                  hook=hook)
 
     def diarize_signal(self, y: np.ndarray, *, uri: str = "audio",
                        hook: ProgressHook | None = None) -> Diarization:
-        """Diarize a mono float32 signal already at ``config.audio.sample_rate``.
+        """Diarize a mono float32 signal already at ``config.audio.sample_rate``, as it is
+        (the audio stage's resampling and high-pass are not applied).
 
         Parameters
         ----------
@@ -95,33 +119,76 @@ class Diarizer:
         Diarization
         """
         with pipeline_threads():
-            return self._diarize_features(self._front_end(y, hook), uri=uri, hook=hook)
+            features = self._features([np.asarray(y, dtype=np.float32)], uri=uri, hook=hook)
+            return self.diarize_features(features, uri=uri, hook=hook)
 
-    def _front_end(self, y: np.ndarray, hook: ProgressHook | None) -> "_FrontEnd":
+    def _features(self, blocks: Iterable[np.ndarray], *, uri: str | None,
+                  hook: ProgressHook | None) -> "Features":
+        """Features of a signal given as consecutive blocks; only the frames are kept."""
         cfg = self.config
         sr = cfg.audio.sample_rate
+        front = self.front_end
         notify = hook or _no_progress
         notify("features", 0, 1)
-        feats, energy = mfcc(y, sample_rate=sr, config=cfg.features)
-        sad_front = model_feature_config(cfg.features) if cfg.sad.method == "model" else None
-        sad_feats = feats if sad_front is None else mfcc(y, sample_rate=sr, config=sad_front)[0]
-        ubm_feats = None
-        if cfg.cluster.link_method == "ubm":
-            ubm_front = load_ubm(cfg.cluster.ubm_path or None).feature_config(cfg.features)
-            if ubm_front is not None:
-                ubm_feats = mfcc(y, sample_rate=sr, config=ubm_front)[0]
+        # The speech detector's and the UBM's front ends are computed from the same
+        # blocks, next to the clustering front end, where they differ from it.
+        streams = [MfccStream(sample_rate=sr, config=c)
+                   for c in (cfg.features, front.sad_features, front.ubm_features)
+                   if c is not None]
+        for block in blocks:
+            for stream in streams:
+                stream.push(block)
+        n_samples = streams[0].n_samples
+        results = [stream.finish() for stream in streams]
+        feats, energy = results.pop(0)
+        sad_feats = feats if front.sad_features is None else results.pop(0)[0]
+        ubm_feats = None if front.ubm_features is None else results.pop(0)[0]
         notify("features", 1, 1)
-        return _FrontEnd(feats, energy, sad_feats, len(y) / sr, ubm_feats)
+        return Features(mfcc=feats, energy=energy, sad_mfcc=sad_feats, ubm_mfcc=ubm_feats,
+                        duration=n_samples / sr, uri=uri, front_end=front)
 
-    def _diarize_features(self, front: "_FrontEnd", *, uri: str,
+    def diarize_features(self, features: "Features", *, uri: str | None = None,
+                         hook: ProgressHook | None = None) -> Diarization:
+        """Diarize features from :meth:`extract` (of this or another Diarizer).
+
+        Parameters
+        ----------
+        features : Features
+        uri : str, keyword-only, optional
+            Recording name; defaults to the features' (the file name) or ``"audio"``.
+        hook : callable, keyword-only, optional
+
+        Returns
+        -------
+        Diarization
+
+        Raises
+        ------
+        ConfigError
+            If `features` were computed with another front-end configuration.
+        """
+        if not isinstance(features, Features):
+            raise ConfigError("diarize_features needs Features from Diarizer.extract")
+        if features.front_end != self.front_end:
+            raise ConfigError("these features were computed with another front-end "
+                              "configuration (audio, features, speech-detector or UBM front "
+                              "end); extract them with this configuration")
+        with pipeline_threads():
+            return self._diarize_features([features], uri=uri or features.uri or "audio",
+                                          hook=hook)
+
+    def _diarize_features(self, handed: list, *, uri: str,
                           hook: ProgressHook | None) -> Diarization:
+        """Diarize the Features in `handed`, which is emptied: once the speech frames are
+        taken, this call holds no reference to the whole recording's frames."""
         cfg = self.config
         step = cfg.features.hop_length
-        feats, energy, duration = front.mfcc, front.energy, front.duration
+        front = handed.pop()
+        duration = front.duration
         notify = hook or _no_progress
 
         notify("speech", 0, 1)
-        speech = detect_speech_regions(front.sad_mfcc, energy, config=cfg.sad, frame_step=step,
+        speech = detect_speech_regions(front.sad_mfcc, front.energy, config=cfg.sad, frame_step=step,
                                        seed=cfg.seed)
         mask = speech.modelled
         notify("speech", 1, 1)
@@ -132,24 +199,25 @@ class Diarizer:
         if len(speech_idx) == 0:
             return result
 
-        x = speaker_features(feats, mask, deltas=cfg.features.deltas,
-                             delta_width=cfg.features.delta_width, normalise=cfg.features.cmvn)
-
         # From here on only speech frames are modelled.
-        xs = x[speech_idx]
-        del x
+        xs = speech_features(front.mfcc, speech_idx, deltas=cfg.features.deltas,
+                             delta_width=cfg.features.delta_width, normalise=cfg.features.cmvn)
 
         notify("clustering", 0, 1)
         seg_frames = frame_count(cfg.cluster.segment_seconds, step, minimum=1)
         segments = segment_speech(mask, seg_frames=seg_frames,
                                   max_segments=cfg.cluster.max_segments)
         lo, hi, exact = self._speaker_bounds(len(segments))
+        link = cfg.cluster.link_method == "ubm" and not (
+            cfg.cluster.count_method == "dp" and exact is None)
+        xu = self._ubm_features(front, xs, speech_idx) if link else None
+        del front  # the last reference here to the recording's frames
         speech_labels = None  # of every speech frame; set by the stages that work on frames
         if cfg.cluster.count_method == "dp" and exact is None:
             clusters = dp_cluster(xs, segments, config=cfg.cluster, min_clusters=lo,
                                   max_clusters=hi, seed=cfg.seed)
-        elif cfg.cluster.link_method == "ubm":
-            clusters, speech_labels = self._bic_then_link(front, xs, mask, speech_idx, segments,
+        elif link:
+            clusters, speech_labels = self._bic_then_link(xs, xu, segments,
                                                           seg_frames=seg_frames, lo=lo, hi=hi,
                                                           exact=exact)
         else:
@@ -179,11 +247,33 @@ class Diarizer:
         result.speaker_models = dict(zip(names, reseg.models))
         return result
 
-    def _bic_then_link(self, front: "_FrontEnd", xs: np.ndarray, mask: np.ndarray,
-                       speech_idx: np.ndarray, segments: np.ndarray, *, seg_frames: int,
-                       lo: int, hi: int, exact: int | None):
+    def _ubm_features(self, front: "Features", xs: np.ndarray,
+                      speech_idx: np.ndarray) -> np.ndarray:
+        """The speech frames in the UBM's front end (`xs` itself where it is the same).
+
+        Returns
+        -------
+        ndarray, shape (n_speech_frames, n_ubm_features), float32
+        """
+        cfg = self.config
+        ubm = load_ubm(cfg.cluster.ubm_path or None)
+        if front.ubm_mfcc is None and _same_speaker_features(cfg.features, ubm):
+            return xs
+        mf = front.ubm_mfcc if front.ubm_mfcc is not None else front.mfcc
+        return speech_features(mf, speech_idx, deltas=bool(ubm.front_end["deltas"]),
+                               delta_width=int(ubm.front_end["delta_width"]))
+
+    def _bic_then_link(self, xs: np.ndarray, xu: np.ndarray, segments: np.ndarray, *,
+                       seg_frames: int, lo: int, hi: int, exact: int | None):
         """BIC merging that over-segments on purpose, then UBM speaker linking, which
         decides the number of speakers.
+
+        Parameters
+        ----------
+        xs : ndarray, shape (n_speech_frames, n_features)
+            The clustering features of the speech frames.
+        xu : ndarray, shape (n_speech_frames, n_ubm_features)
+            The same frames in the UBM's features.
 
         Returns
         -------
@@ -197,12 +287,6 @@ class Diarizer:
                                 min_clusters=lo,
                                 max_clusters=max(hi, cfg.cluster.max_initial_clusters))
         ubm = load_ubm(cfg.cluster.ubm_path or None)
-        if front.ubm_mfcc is None and _same_speaker_features(cfg.features, ubm):
-            xu = xs
-        else:
-            mf = front.ubm_mfcc if front.ubm_mfcc is not None else front.mfcc
-            xu = speaker_features(mf, mask, deltas=bool(ubm.front_end["deltas"]),
-                                  delta_width=int(ubm.front_end["delta_width"]))[speech_idx]
         lengths = segments[:, 1] - segments[:, 0]
         if cfg.cluster.link_score == "cosine":
             n_stats, first_stats = segment_statistics(ubm.gmm, xu, segments)
@@ -239,15 +323,57 @@ def _no_progress(stage: str, completed: int, total: int) -> None:
     pass
 
 
-@dataclass
-class _FrontEnd:
-    """Frame-level features of one recording (all rows are 10 ms frames)."""
+@dataclass(frozen=True)
+class FrontEndConfig:
+    """The parts of a :class:`Config` that decide the features: two Diarizers with equal
+    front ends compute the same :class:`Features` from the same audio."""
 
-    mfcc: np.ndarray  # (n_frames, n_mfcc) float32
-    energy: np.ndarray  # (n_frames,) dBFS
-    sad_mfcc: np.ndarray  # (n_frames, n_mfcc): the speech detector's front end
-    duration: float  # seconds
-    ubm_mfcc: np.ndarray | None = None  # the UBM's front end, where it differs from mfcc's
+    audio: AudioConfig
+    features: FeatureConfig
+    sad_features: FeatureConfig | None
+    """The speech detector's MFCC front end where it differs from `features`."""
+    ubm_features: FeatureConfig | None
+    """The UBM's MFCC front end where linking uses a UBM and it differs from `features`."""
+
+    def __hash__(self) -> int:  # the sections are plain (unhashable) dataclasses
+        return hash(repr(self))
+
+
+@dataclass(frozen=True, eq=False)
+class Features:
+    """Frame-level features of one recording (all rows are frames of ``hop_length``).
+
+    Made by :meth:`Diarizer.extract`; the arrays are read-only, so one Features can be
+    diarized with many configurations.
+    """
+
+    mfcc: np.ndarray
+    """shape (n_frames, n_mfcc), float32"""
+    energy: np.ndarray
+    """shape (n_frames,), float32: frame level in dBFS"""
+    sad_mfcc: np.ndarray
+    """shape (n_frames, n_mfcc'): the speech detector's front end (`mfcc` itself where
+    they are the same)"""
+    ubm_mfcc: np.ndarray | None
+    """shape (n_frames, n_mfcc''): the UBM's front end, where it differs from `mfcc`"""
+    duration: float
+    """seconds of audio"""
+    uri: str | None
+    """recording name (the file name without suffix) where known"""
+    front_end: FrontEndConfig
+    """the configuration the features were computed with"""
+
+    def __post_init__(self) -> None:
+        for a in (self.mfcc, self.energy, self.sad_mfcc, self.ubm_mfcc):
+            if a is not None:
+                a.flags.writeable = False
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the arrays."""
+        arrays = {id(a): a for a in (self.mfcc, self.energy, self.sad_mfcc, self.ubm_mfcc)
+                  if a is not None}
+        return sum(a.nbytes for a in arrays.values())
 
 
 def _same_speaker_features(features, ubm) -> bool:

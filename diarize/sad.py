@@ -175,15 +175,30 @@ def model_features(feats: np.ndarray, log_energy: np.ndarray, *,
     """
     feats = np.asarray(feats, dtype=np.float32)
     e = np.asarray(log_energy, dtype=np.float32)
-    n = len(e)
+    return _model_rows(feats, e, 0, len(e), _levels(e, floor_db))
+
+
+def _levels(e: np.ndarray, floor_db: float) -> tuple[float, float]:
+    """10th and 95th percentile of the frame levels above `floor_db`."""
     live = e > floor_db
     if live.any():
         p10, p95 = np.percentile(e[live], [10, 95])
     else:
         p10 = p95 = floor_db
-    rel = np.clip(e - np.float32(p95), -LEVEL_CLIP, LEVEL_CLIP)
-    cep = add_deltas(np.column_stack([feats[:, 1:1 + N_CEPS], rel]))
-    out = np.empty((n, 2 * N_CEPS + 3), dtype=np.float32)
+    return p10, p95
+
+
+def _model_rows(feats: np.ndarray, e: np.ndarray, b0: int, b1: int,
+                levels: tuple[float, float]) -> np.ndarray:
+    """Rows b0..b1-1 of :func:`model_features`, from those frames and the delta window's
+    context around them (bit-identical to the rows of the whole recording's features)."""
+    p10, p95 = levels
+    half = 4  # add_deltas' default width of 9
+    lo, hi = max(0, b0 - half), min(len(e), b1 + half)
+    rel_all = np.clip(e[lo:hi] - np.float32(p95), -LEVEL_CLIP, LEVEL_CLIP)
+    cep = add_deltas(np.column_stack([feats[lo:hi, 1:1 + N_CEPS], rel_all]))[b0 - lo:b1 - lo]
+    rel = rel_all[b0 - lo:b1 - lo]
+    out = np.empty((b1 - b0, 2 * N_CEPS + 3), dtype=np.float32)
     out[:, :N_CEPS] = cep[:, :N_CEPS]
     out[:, N_CEPS:2 * N_CEPS] = cep[:, N_CEPS + 1:2 * N_CEPS + 1]
     out[:, 2 * N_CEPS] = rel
@@ -197,10 +212,14 @@ def model_llr(feats: np.ndarray, log_energy: np.ndarray, *, config: SadConfig | 
     """Per-frame log-likelihood ratio speech vs non-speech (float32, shape (n_frames,))."""
     cfg = config or SadConfig()
     speech, nonspeech = load_model(cfg.model_path or None)
-    x = model_features(feats, log_energy, floor_db=cfg.energy_floor_db)
-    llr = np.empty(len(x), dtype=np.float32)
-    for b0 in range(0, len(x), BLOCK_FRAMES):
-        xb = x[b0:b0 + BLOCK_FRAMES]
+    feats = np.asarray(feats, dtype=np.float32)
+    e = np.asarray(log_energy, dtype=np.float32)
+    levels = _levels(e, cfg.energy_floor_db)
+    llr = np.empty(len(e), dtype=np.float32)
+    # The model's features are built one block of frames at a time: for the whole
+    # recording they would be the largest arrays of the run.
+    for b0 in range(0, len(e), BLOCK_FRAMES):
+        xb = _model_rows(feats, e, b0, min(len(e), b0 + BLOCK_FRAMES), levels)
         llr[b0:b0 + len(xb)] = speech.score_samples(xb) - nonspeech.score_samples(xb)
     return llr
 

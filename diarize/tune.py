@@ -26,9 +26,11 @@ evaluations are spent. Ties keep the earlier (closer to base) configuration. The
 randomness in the search, so the result depends only on the inputs, the base
 configuration and the split seed.
 
-The front end (audio loading and MFCCs) does not depend on the searched keys (unless
-``audio.*`` or ``features.*`` keys are searched), so each worker caches it per
-recording: a trial costs only speech detection, clustering and resegmentation.
+The front end (audio loading and MFCCs, :meth:`Diarizer.extract`) does not depend on
+the searched keys (unless ``audio.*`` or ``features.*`` keys are searched), so each
+worker caches the features per recording and front-end configuration
+(:attr:`Features.front_end`): a trial costs only speech detection, clustering and
+resegmentation.
 
 DER is the set's total error time over its total scored time (:func:`diarize.metrics.evaluate`),
 by default in the "fair" condition: collar 0.25 s on each side of every reference
@@ -81,7 +83,6 @@ base value."""
 SIGNIFICANT_DIGITS = 4
 """Grid values are rounded to this many significant digits (readable TOML)."""
 
-_FRONT_END_SECTIONS = ("audio", "features")
 _CACHE_LIMIT_BYTES = 1 << 30  # per process
 
 
@@ -262,40 +263,30 @@ def _init_worker(base: Config) -> None:
     _CACHE_BYTES = 0
 
 
-def _front_end_key(path: str, cfg: Config) -> tuple:
-    return (path, repr(cfg.audio), repr(cfg.features), cfg.sad.method)
-
-
 def _diarize_one(task: tuple[str, str, tuple]) -> tuple[list, str | None]:
     """Diarize one recording with the base configuration plus overrides: (turns, error)."""
     path, uri, overrides = task
-    # One BLAS thread, as in Diarizer calls: the front end and the stages are called
-    # directly here (to cache the front end), so the limit is set here too.
+    # One BLAS thread for the whole task, cache look-up included, as in Diarizer calls.
     with pipeline_threads():
         return _diarize_cached(path, uri, overrides)
 
 
 def _diarize_cached(path: str, uri: str, overrides: tuple) -> tuple[list, str | None]:
     global _CACHE_BYTES
-    from .audio import load_audio
     from .pipeline import Diarizer
 
     assert _BASE is not None
     try:
         cfg = _BASE.replace(**dict(overrides)) if overrides else _BASE
         diarizer = Diarizer(cfg)
-        key = _front_end_key(path, cfg)
-        front = _CACHE.get(key)
-        if front is None:
-            y = load_audio(path, sample_rate=cfg.audio.sample_rate,
-                           block_seconds=cfg.audio.block_seconds)
-            front = diarizer._front_end(y, None)
-            del y
-            size = front.mfcc.nbytes + front.energy.nbytes + front.sad_mfcc.nbytes
-            if _CACHE_BYTES + size <= _CACHE_LIMIT_BYTES:
-                _CACHE[key] = front
-                _CACHE_BYTES += size
-        result = diarizer._diarize_features(front, uri=uri, hook=None)
+        key = (path, diarizer.front_end)
+        features = _CACHE.get(key)
+        if features is None:
+            features = diarizer.extract(path)
+            if _CACHE_BYTES + features.nbytes <= _CACHE_LIMIT_BYTES:
+                _CACHE[(path, features.front_end)] = features
+                _CACHE_BYTES += features.nbytes
+        result = diarizer.diarize_features(features, uri=uri)
         return list(result.turns), None
     except (DiarizeError, MemoryError, ValueError, RuntimeError) as exc:
         return [], f"{type(exc).__name__}: {exc}"

@@ -89,7 +89,7 @@ def features(path: Path, cfg: Config, cache: Path | None):
         if c.exists():
             d = np.load(c, allow_pickle=False)
             return d["feats"], d["energy"], float(d["seconds"])
-    y = load_audio(path, sample_rate=cfg.audio.sample_rate, block_seconds=cfg.audio.block_seconds)
+    y = load_audio(path, config=cfg.audio)
     feats, energy = mfcc(y, sample_rate=cfg.audio.sample_rate, config=cfg.features)
     seconds = len(y) / cfg.audio.sample_rate
     if cache is not None:

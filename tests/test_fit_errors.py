@@ -182,15 +182,14 @@ def test_degenerate_recording_is_reported_as_a_fit_error(tmp_path, monkeypatch):
     from diarize import batch, pipeline
     from diarize.config import Config
 
-    real_mfcc = pipeline.mfcc
+    real_features = pipeline.speech_features
 
     def broken_front_end(*args, **kwargs):
-        feats, energy = real_mfcc(*args, **kwargs)
-        feats = feats.copy()
+        feats = real_features(*args, **kwargs).copy()
         feats[5] = np.nan  # a front end that produced a non-finite frame
-        return feats, energy
+        return feats
 
-    monkeypatch.setattr(pipeline, "mfcc", broken_front_end)
+    monkeypatch.setattr(pipeline, "speech_features", broken_front_end)
     audio = make_recording(tmp_path / "rec.wav", seconds=4.0, seed=0)
     out = tmp_path / "rec.rttm"
     task = batch.Task(path=str(audio), uri="rec", output=str(out), fmt="rttm", config=Config())
