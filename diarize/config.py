@@ -278,8 +278,9 @@ class ResegConfig:
     the longer neighbouring speaker it touches, or is dropped between two pauses. 0.25 s is
     the speech detector's own shortest speech run (sad.min_speech): nothing shorter is a
     turn anyone can hear."""
-    min_speaker: float = ranged(3.0, 0.0, 3600.0)
-    """A cluster with less speech than this (seconds) is not kept as a speaker."""
+    min_speaker: float = ranged(2.0, 0.0, 3600.0)
+    """A cluster with less speech than this (seconds) is not kept as a speaker: its frames go
+    to the speakers the decoder prefers."""
     max_iter: int = ranged(10, 1, 1000)
     """EM iterations per speaker model fit."""
     tol: float = ranged(1e-3, 0.0, 100.0, exclusive_min=True)
