@@ -69,6 +69,14 @@ def _decoder_quiet(mpeg: bool) -> Iterator[None]:
         os.close(saved)
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _open(path: Path) -> sf.SoundFile:
     """Open `path` with libsndfile, turning every failure into a one-line AudioError."""
     if not path.exists():
@@ -85,7 +93,9 @@ def _open(path: Path) -> sf.SoundFile:
         raise AudioError(f"{path}: empty file (0 bytes)")
     try:
         with _decoder_quiet(path.suffix.lower() in (".mp3", ".mp2", ".mpga")):
-            return sf.SoundFile(str(path))
+            # A name that is not UTF-8 (any bytes a file system holds) reaches Python as
+            # lone surrogates, which soundfile cannot encode: give it the raw bytes.
+            return sf.SoundFile(str(path) if _utf8(str(path)) else os.fsencode(path))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         detail = str(exc).split(":")[-1].strip() or "unknown format"
         raise AudioError(f"{path}: not a readable audio file ({detail})") from None

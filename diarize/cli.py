@@ -16,7 +16,7 @@ import click
 
 from . import __version__
 from .errors import ConfigError, DiarizeError, StdoutError
-from .writers import FORMATS
+from .writers import FORMATS, printable
 
 #: The file names of the output formats, for help texts: ".rttm, .json, ... or .txt (...)".
 _FORMAT_FILES = ", ".join(f"{f.extension} ({f.name})" for f in FORMATS.values())
@@ -299,7 +299,8 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
                 if verbose:
                     click.echo(f"{path}: {len(result.speakers)} speakers, {len(result)} turns -> {target}", err=True)
             if uri_for(path) != path.stem and not quiet:
-                click.echo(f"diarize: note: {path.name}: spaces in the file id replaced by '_'", err=True)
+                click.echo(f"diarize: note: {printable(path.name)}: file id {uri_for(path)} "
+                           "(whitespace as '_', bytes that are not UTF-8 as \\xNN)", err=True)
         except StdoutError:
             raise
         except DiarizeError as exc:

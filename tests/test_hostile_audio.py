@@ -231,3 +231,24 @@ def test_hostile_headers_bounded_memory_and_one_outcome(name, tmp_path):
 def test_damaged_mp3_bounded_memory(damaged_mp3, tmp_path):
     p, rss = _cli_peak_mib(damaged_mp3[0], "-o", tmp_path / "out")
     assert p.returncode == 1 and rss < 2048
+
+
+@pytest.mark.slow
+def test_run_reads_a_file_whose_name_is_not_utf8(tmp_path):
+    """Any name a file system holds: the file is read and its output named with \\xNN."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[1] / "audio_fixtures" / "three_speakers.wav"
+    name = os.fsdecode(b"bad\xff.wav")
+    shutil.copy(src, tmp_path / name)
+    out = tmp_path / "out"
+    proc = subprocess.run([sys.executable, "-m", "diarize", str(tmp_path / name), "-o", str(out)],
+                          capture_output=True, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    assert b"Traceback" not in proc.stderr
+    rttm = out / "bad\\xff.rttm"
+    assert rttm.is_file() and rttm.read_text().startswith("SPEAKER bad\\xff ")
