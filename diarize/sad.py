@@ -40,6 +40,8 @@ N_CEPS = 12
 LEVEL_CLIP = 60.0
 #: Front-end fields the model was trained with (the FeatureConfig defaults).
 _FRONT_END = ("win_length", "n_fft", "n_mels", "n_mfcc", "fmin", "fmax", "pre_emphasis")
+#: Column of :func:`model_features` holding the recording's dynamic range.
+RANGE_COLUMN = 2 * N_CEPS + 2
 #: Frames per block when scoring (bounds temporaries on long recordings).
 BLOCK_FRAMES = 65536
 
@@ -99,7 +101,9 @@ def detect_speech_regions(feats: np.ndarray, log_energy: np.ndarray, *,
     -------
     SpeechMask
         Both masks are the smoothed decision itself with ``method = "energy"`` or
-        ``refine_boundaries = false``.
+        ``refine_boundaries = false`` (and ``adapt = false``). With ``adapt = true``,
+        ``modelled`` stays the first pass's smoothed decision and ``speech`` follows the
+        second pass.
     """
     cfg = config or SadConfig()
     if cfg.method == "energy":
@@ -107,6 +111,22 @@ def detect_speech_regions(feats: np.ndarray, log_energy: np.ndarray, *,
         mask = smooth_decision(prob, frame_step=frame_step, config=cfg)
         return SpeechMask(mask, mask)
     frame_llr = model_llr(feats, log_energy, config=cfg)
+    llr, mask = _decide(frame_llr, log_energy, cfg=cfg, frame_step=frame_step)
+    # Speaker modelling keeps the first pass: the speaker count moves with small changes
+    # of the frames clustering sees (on sim/ it did, with the second pass's decision).
+    modelled = mask
+    if cfg.adapt:
+        frame_llr = adapted_llr(feats, log_energy, llr, mask, config=cfg, frame_step=frame_step)
+        llr, mask = _decide(frame_llr, log_energy, cfg=cfg, frame_step=frame_step)
+    if not cfg.refine_boundaries:
+        return SpeechMask(mask, modelled)
+    speech = refine_boundaries(frame_llr, mask, log_energy, config=cfg, frame_step=frame_step)
+    return SpeechMask(speech, modelled)
+
+
+def _decide(frame_llr: np.ndarray, log_energy: np.ndarray, *, cfg: SadConfig,
+            frame_step: float) -> tuple[np.ndarray, np.ndarray]:
+    """(window-averaged ratio, smoothed speech mask) from the frame ratio."""
     llr = frame_llr
     win = frame_count(cfg.llr_window, frame_step, minimum=1)
     if win > 1 and len(llr):
@@ -115,10 +135,7 @@ def detect_speech_regions(feats: np.ndarray, log_energy: np.ndarray, *,
     mask &= np.asarray(log_energy) > cfg.energy_floor_db
     mask = fill_short_runs(mask, value=False, max_len=frame_count(cfg.min_silence, frame_step))
     mask = fill_short_runs(mask, value=True, max_len=frame_count(cfg.min_speech, frame_step))
-    if not cfg.refine_boundaries:
-        return SpeechMask(mask, mask)
-    speech = refine_boundaries(frame_llr, mask, log_energy, config=cfg, frame_step=frame_step)
-    return SpeechMask(speech, mask)
+    return llr, mask
 
 
 def model_feature_config(features: FeatureConfig) -> FeatureConfig | None:
@@ -214,7 +231,116 @@ def model_llr(feats: np.ndarray, log_energy: np.ndarray, *, config: SadConfig | 
     speech, nonspeech = load_model(cfg.model_path or None)
     feats = np.asarray(feats, dtype=np.float32)
     e = np.asarray(log_energy, dtype=np.float32)
+    return _score(speech, nonspeech, feats, e, _levels(e, cfg.energy_floor_db))
+
+
+def adaptation_frames(llr: np.ndarray, mask: np.ndarray, log_energy: np.ndarray, *,
+                      config: SadConfig | None = None, frame_step: float = 0.01
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """Frames a first decision labels confidently speech and confidently non-speech.
+
+    Speech: more than `llr_window` inside the smoothed speech and among the
+    `adapt_speech_fraction` of the recording's frames with the highest averaged ratio;
+    non-speech: more than `llr_window` outside it and among the `adapt_nonspeech_fraction`
+    with the lowest. Digital silence (below
+    `energy_floor_db`) is neither: it is never speech whatever the models say.
+
+    Parameters
+    ----------
+    llr : ndarray, shape (n_frames,)
+        Window-averaged log-likelihood ratio of the first pass.
+    mask : ndarray of bool, shape (n_frames,)
+        Smoothed decision of the first pass.
+    log_energy : ndarray, shape (n_frames,)
+    config : SadConfig, keyword-only
+    frame_step : float, keyword-only
+        Seconds per frame.
+
+    Returns
+    -------
+    (ndarray of bool, ndarray of bool), each shape (n_frames,)
+    """
+    cfg = config or SadConfig()
+    live = np.asarray(log_energy) > cfg.energy_floor_db
+    # Frames within one averaging window of a boundary are labelled by their neighbours'
+    # evidence as much as by their own (a loud onset next to silence averages low): they
+    # are no one's confident frames.
+    reach = 2 * frame_count(cfg.llr_window, frame_step, minimum=1) + 1
+    mask = np.asarray(mask, dtype=bool)
+    inner = scipy.ndimage.binary_erosion(mask, np.ones(reach, bool), border_value=1)
+    outer = ~scipy.ndimage.binary_dilation(mask, np.ones(reach, bool))
+    sp = np.zeros(len(llr), dtype=bool)
+    ns = np.zeros(len(llr), dtype=bool)
+    if not live.any():
+        return sp, ns
+    vals = np.asarray(llr, dtype=np.float64)[live]
+    if cfg.adapt_speech_fraction > 0:
+        hi = np.quantile(vals, 1.0 - cfg.adapt_speech_fraction)
+        sp = live & inner & (llr >= hi)
+    if cfg.adapt_nonspeech_fraction > 0:
+        lo = np.quantile(vals, cfg.adapt_nonspeech_fraction)
+        ns = live & outer & (llr <= lo)
+    return sp, ns
+
+
+def adapted_llr(feats: np.ndarray, log_energy: np.ndarray, llr: np.ndarray, mask: np.ndarray,
+                *, config: SadConfig | None = None, frame_step: float = 0.01) -> np.ndarray:
+    """Frame ratio under speech and non-speech models MAP-adapted to this recording.
+
+    The means of the shipped models move towards the recording's own confident frames
+    (:func:`adaptation_frames`) by ``n_k / (n_k + adapt_relevance)``, so a noise or a
+    channel the training data lacked is scored against a model of itself (self-training
+    as in classic speech detectors). A class with no confident frames keeps its model.
+
+    Parameters
+    ----------
+    feats, log_energy
+        As for :func:`model_llr`.
+    llr : ndarray, shape (n_frames,)
+        Window-averaged ratio of the first pass.
+    mask : ndarray of bool, shape (n_frames,)
+        Smoothed decision of the first pass.
+    config : SadConfig, keyword-only
+    frame_step : float, keyword-only
+        Seconds per frame.
+
+    Returns
+    -------
+    ndarray, shape (n_frames,), float32
+    """
+    cfg = config or SadConfig()
+    speech, nonspeech = load_model(cfg.model_path or None)
+    feats = np.asarray(feats, dtype=np.float32)
+    e = np.asarray(log_energy, dtype=np.float32)
     levels = _levels(e, cfg.energy_floor_db)
+    sp, ns = adaptation_frames(llr, mask, e, config=cfg, frame_step=frame_step)
+    stats = [None, None]
+    for b0 in range(0, len(e), BLOCK_FRAMES):
+        b1 = min(len(e), b0 + BLOCK_FRAMES)
+        if not (sp[b0:b1].any() or ns[b0:b1].any()):
+            continue
+        xb = _model_rows(feats, e, b0, b1, levels)
+        for i, (gmm, sel) in enumerate(((speech, sp), (nonspeech, ns))):
+            if sel[b0:b1].any():
+                st = gmm.sufficient_statistics(xb[sel[b0:b1]])
+                stats[i] = st if stats[i] is None else stats[i] + st
+    models = []
+    for gmm, st in zip((speech, nonspeech), stats):
+        if st is None:
+            models.append(gmm)
+            continue
+        # The dynamic-range column is one value for the whole recording: a model adapted
+        # to it would gain the same on every frame and shift the ratio of all of them, so
+        # it keeps its prior means (first-order statistics of n_k * mu_k leave mu_k as is).
+        st.first[:, RANGE_COLUMN] = st.n * gmm.means_[:, RANGE_COLUMN]
+        models.append(gmm.map_adapt_stats(st, relevance_factor=cfg.adapt_relevance,
+                                          params="m"))
+    return _score(models[0], models[1], feats, e, levels)
+
+
+def _score(speech: GaussianMixture, nonspeech: GaussianMixture, feats: np.ndarray,
+           e: np.ndarray, levels: tuple[float, float]) -> np.ndarray:
+    """Frame ratio of two models, block by block."""
     llr = np.empty(len(e), dtype=np.float32)
     # The model's features are built one block of frames at a time: for the whole
     # recording they would be the largest arrays of the run.

@@ -131,6 +131,9 @@ def main(argv=None) -> int:
         over["sad.method"] = a.method
     for kv in a.set:
         k, v = kv.split("=", 1)
+        if v in ("true", "false"):
+            over["sad." + k.removeprefix("sad.")] = v == "true"
+            continue
         try:
             val = int(v)
         except ValueError:

@@ -1,0 +1,115 @@
+"""Speech detection's second pass with models adapted to the recording (sad.adapt)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import EVAL, FIXTURES, needs_eval
+from diarize.audio import load_audio
+from diarize.config import Config, SadConfig, config_from_dict
+from diarize.errors import ConfigError
+from diarize.features import mfcc
+from diarize.sad import (adaptation_frames, adapted_llr, detect_speech_regions, model_llr,
+                         _decide)
+
+
+def _features(path):
+    cfg = Config()
+    y = load_audio(path, config=cfg.audio)
+    return mfcc(y, sample_rate=cfg.audio.sample_rate, config=cfg.features)
+
+
+def _first_pass(feats, energy, cfg):
+    llr, mask = _decide(model_llr(feats, energy, config=cfg), energy, cfg=cfg, frame_step=0.01)
+    return llr, mask
+
+
+# ------------------------------------------------------------- which frames adapt
+
+def test_adaptation_frames_keep_away_from_boundaries_and_digital_silence():
+    n = 1000
+    mask = np.zeros(n, bool)
+    mask[300:700] = True
+    llr = np.where(mask, 10.0, -10.0) + np.linspace(0.0, 1.0, n)
+    energy = np.full(n, -40.0)
+    energy[:100] = -120.0  # digital silence: never a model's business
+    cfg = SadConfig(adapt=True, adapt_speech_fraction=1.0, adapt_nonspeech_fraction=1.0)
+    sp, ns = adaptation_frames(llr, mask, energy, config=cfg, frame_step=0.01)
+    assert not (sp & ns).any()
+    assert sp.any() and ns.any()
+    assert not sp[~mask].any() and not ns[mask].any()
+    # 0.5 s window: nothing within 50 frames of a boundary on either side
+    assert not sp[:350].any() and not sp[650:].any() and sp[350:650].all()
+    assert not ns[250:750].any() and ns[750:].all() and ns[100:250].all()
+    assert not ns[:100].any()
+
+
+def test_adaptation_fractions_pick_the_extremes():
+    n = 2000
+    mask = np.zeros(n, bool)
+    mask[1000:] = True
+    rng = np.random.default_rng(0)
+    llr = np.where(mask, 5.0, -5.0) + rng.normal(size=n)
+    energy = np.full(n, -40.0)
+    cfg = SadConfig(adapt=True, adapt_speech_fraction=0.1, adapt_nonspeech_fraction=0.0)
+    sp, ns = adaptation_frames(llr, mask, energy, config=cfg, frame_step=0.01)
+    assert not ns.any()
+    assert 0 < sp.sum() <= 0.1 * n + 1
+    assert llr[sp].min() >= np.quantile(llr, 0.9) - 1e-12
+
+
+def test_adapt_ranges_are_checked():
+    for key, value in (("adapt_speech_fraction", 1.5), ("adapt_nonspeech_fraction", -0.1),
+                       ("adapt_relevance", -1.0)):
+        with pytest.raises(ConfigError, match=key):
+            config_from_dict({"sad": {key: value}}, source="t")
+
+
+# ------------------------------------------------------------- the adapted ratio
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason="audio_fixtures/ is absent")
+def test_no_confident_frames_leave_the_ratio_unchanged():
+    feats, energy = _features(sorted(FIXTURES.glob("*.wav"))[0])
+    cfg = SadConfig(adapt=True, adapt_speech_fraction=0.0, adapt_nonspeech_fraction=0.0)
+    llr, mask = _first_pass(feats, energy, cfg)
+    np.testing.assert_array_equal(adapted_llr(feats, energy, llr, mask, config=cfg),
+                                  model_llr(feats, energy, config=cfg))
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason="audio_fixtures/ is absent")
+def test_adapting_non_speech_lowers_the_ratio_of_its_frames_and_is_deterministic():
+    feats, energy = _features(sorted(FIXTURES.glob("*.wav"))[0])
+    cfg = SadConfig(adapt=True, adapt_speech_fraction=0.0, adapt_nonspeech_fraction=0.2)
+    llr, mask = _first_pass(feats, energy, cfg)
+    _, ns = adaptation_frames(llr, mask, energy, config=cfg, frame_step=0.01)
+    assert ns.sum() > 50
+    before = model_llr(feats, energy, config=cfg)
+    after = adapted_llr(feats, energy, llr, mask, config=cfg)
+    assert after[ns].mean() < before[ns].mean()
+    np.testing.assert_array_equal(after, adapted_llr(feats, energy, llr, mask, config=cfg))
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason="audio_fixtures/ is absent")
+def test_default_is_the_single_pass_and_modelling_keeps_it():
+    feats, energy = _features(sorted(FIXTURES.glob("*.wav"))[0])
+    assert SadConfig().adapt is False
+    a = detect_speech_regions(feats, energy, config=SadConfig())
+    b = detect_speech_regions(feats, energy, config=SadConfig(adapt=True))
+    c = detect_speech_regions(feats, energy, config=SadConfig(adapt=False))
+    np.testing.assert_array_equal(a.speech, c.speech)
+    np.testing.assert_array_equal(a.modelled, c.modelled)
+    np.testing.assert_array_equal(b.modelled, a.modelled)
+    assert b.speech.shape == a.speech.shape
+
+
+@needs_eval("real", "trn01.wav")
+def test_non_speech_adaptation_rejects_the_noise_of_an_ami_clip():
+    # trn01: 30 s of meeting room with 3.3 s of speech; the shipped model finds its noise
+    # speech-like, the recording's own non-speech model does not.
+    feats, energy = _features(EVAL / "real" / "trn01.wav")
+    one = detect_speech_regions(feats, energy, config=SadConfig())
+    two = detect_speech_regions(feats, energy, config=SadConfig(adapt=True))
+    assert two.speech.sum() < 0.5 * one.speech.sum()
+    # speaker modelling keeps the first pass
+    np.testing.assert_array_equal(two.modelled, one.modelled)
