@@ -8,6 +8,8 @@ diarizes whole recordings, starts subprocesses or worker pools, or scores a data
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
 
 import pytest
@@ -38,6 +40,21 @@ def cli_runner() -> CliRunner:
 @pytest.fixture
 def runner() -> CliRunner:
     return cli_runner()
+
+
+@pytest.fixture(scope="module")
+def bench():
+    """``scripts/benchmark.py`` imported as a module (its dataclasses look their module up
+    by name, so it is registered in ``sys.modules`` while the tests use it)."""
+    name = "benchmark_script_under_test"
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "benchmark.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules[name]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -6,10 +6,8 @@ recordings of ``../shared/eval/sim`` (skipped when the shared data is absent).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,18 +19,6 @@ REPO = Path(__file__).resolve().parents[1]
 SIM = EVAL / "sim"
 
 
-@pytest.fixture(scope="module")
-def bench():
-    """The script, imported as a module (its dataclasses look their module up by name)."""
-    name = "benchmark_script_under_test"
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        del sys.modules[name]
 
 
 def score(scored=10.0, missed=0.0, false_alarm=0.0, confusion=0.0, ref=2, hyp=2):

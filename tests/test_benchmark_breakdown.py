@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,17 +12,6 @@ from diarize.segments import Turn
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def bench():
-    name = "benchmark_breakdown_under_test"
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        del sys.modules[name]
 
 
 REF = [Turn(0.0, 4.0, "A"), Turn(3.0, 5.0, "B"), Turn(6.0, 9.0, "A")]
