@@ -23,7 +23,6 @@ import json
 import os
 import re
 import signal
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -421,57 +420,23 @@ def process_one(task: Task) -> Record:
     """
     t0, c0 = time.perf_counter(), time.process_time()
     rec = Record(path=task.path, uri=task.uri, output=task.output, status="ok")
-    opened = task.path
-
-    def named(message: str) -> str:  # name the file the user gave, not its stand-in
-        return message.replace(opened, task.path) if opened != task.path else message
-
     try:
         from .pipeline import Diarizer
 
-        with _readable_path(task.path) as opened:
-            # The pipeline runs with one BLAS thread and restores the setting on return.
-            result = Diarizer(task.config)(opened, uri=task.uri)
+        # The pipeline runs with one BLAS thread and restores the setting on return.
+        result = Diarizer(task.config)(task.path, uri=task.uri)
         text = render(result, task.fmt)
         atomic_write_text(task.output, text)
     except DiarizeError as exc:
-        rec.status, rec.error, rec.message = "failed", type(exc).__name__, named(str(exc))
+        rec.status, rec.error, rec.message = "failed", type(exc).__name__, str(exc)
     except MemoryError:
         rec.status, rec.error, rec.message = "failed", "MemoryError", f"{task.path}: out of memory"
     except Exception as exc:  # noqa: BLE001 - a bug on one file must not stop the batch
         rec.status, rec.error = "failed", type(exc).__name__
-        rec.message = named(f"{task.path}: {exc}")
+        rec.message = f"{task.path}: {exc}"
     rec.seconds = time.perf_counter() - t0
     rec.cpu_seconds = time.process_time() - c0
     return rec
-
-
-@contextlib.contextmanager
-def _readable_path(path: str) -> Iterator[str]:
-    """`path`, or a link to it with a UTF-8 name if its own name is not UTF-8.
-
-    A file system may hold any bytes in a name; Python gives the ones that are not
-    UTF-8 as lone surrogates, which the audio library cannot encode to open the file.
-    A symbolic link with a plain name, in a private temporary folder, opens the same
-    file; it is removed afterwards.
-    """
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        pass
-    else:
-        yield path
-        return
-    suffix = Path(path).suffix
-    suffix = suffix if printable(suffix) == suffix else ""
-    with tempfile.TemporaryDirectory(prefix="diarize-batch-") as folder:
-        link = os.path.join(folder, "audio" + suffix)
-        try:
-            os.symlink(os.path.abspath(path), link)
-        except OSError:  # no symbolic links here: let the reader report what it can
-            yield path
-            return
-        yield link
 
 
 def _died_record(task: Task, exitcode: int | None) -> Record:
