@@ -43,6 +43,8 @@ from diarize.sad import model_features  # noqa: E402
 
 SR = 16000
 HOP = 160
+#: Largest level difference (dB) between the speakers of a conversation example.
+CONV_RANGE_DB = 30.0
 
 
 # ----------------------------------------------------------------------------- noises
@@ -207,6 +209,52 @@ def speech_example(args):
     return x[:n], lab[:n]
 
 
+def conversation_example(args):
+    """Several speakers taking turns at different levels, as a meeting's microphones hear
+    them: a quiet, distant speaker is still speech when it stands out from the noise floor,
+    even 30 dB below the loudest one (single read utterances never show the model that)."""
+    index, files, seed = args
+    rng = np.random.default_rng([seed, 2 * 10 ** 6 + index])
+    fcfg = FeatureConfig()
+    n_turns = int(rng.integers(2, 6))
+    picks = rng.choice(len(files), size=n_turns, replace=False)
+    # every speaker at least 10 dB above the noise floor, at most CONV_RANGE_DB below the loudest
+    snr = rng.uniform(10, 50)
+    spread = min(CONV_RANGE_DB, snr - 10)
+    gains = rng.uniform(-spread, 0, size=n_turns)
+    gains[int(rng.integers(n_turns))] = 0.0
+    parts, labs = [], []
+    for k, (i, g) in enumerate(zip(picks, gains)):
+        y, sr = sf.read(files[i], dtype="float64")
+        assert sr == SR, files[i]
+        if len(y) > 8 * SR:  # a turn, not a whole utterance
+            a = int(rng.integers(0, len(y) - 4 * SR)) // HOP * HOP
+            y = y[a:a + int(rng.uniform(1, 8) * SR) // HOP * HOP]
+        y = y[: len(y) // HOP * HOP]
+        _, e_clean = mfcc(y.astype(np.float32), sample_rate=SR, config=fcfg)
+        lab = clean_labels(e_clean)[: len(y) // HOP]
+        loud = db(y.reshape(-1, HOP)[lab[: len(y) // HOP]]) if lab.any() else db(y)
+        parts.append(y * 10 ** ((g - loud) / 20))
+        labs.append(np.concatenate([lab, np.zeros(len(y) // HOP - len(lab), bool)]))
+        gap = int(rng.uniform(0.1, 1.5) * SR) // HOP * HOP
+        parts.append(np.zeros(gap))
+        labs.append(np.zeros(gap // HOP, bool))
+    y = np.concatenate(parts)
+    lab = np.concatenate(labs)
+    if rng.random() < 0.3:
+        y = reverb(rng, y)
+    # the loudest speaker is at 0 dB (power over its speech frames) before the noise
+    y = y + noise(rng, len(y)) * 10 ** (-snr / 20)
+    if rng.random() < 0.25:
+        y = telephone(rng, y)
+    level = rng.uniform(-50, -5)
+    y = np.clip(y * 10 ** (level / 20), -1, 1).astype(np.float32)
+    feats, energy = mfcc(y, sample_rate=SR, config=fcfg)
+    x = model_features(feats, energy)
+    n = min(len(x), len(lab))
+    return x[:n], lab[:n]
+
+
 def nonspeech_example(args):
     i, seed = args
     rng = np.random.default_rng([seed, 10 ** 6 + i])
@@ -236,10 +284,14 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=str(ROOT / "diarize" / "data" / "sad_model.npz"))
     ap.add_argument("--copies", type=int, default=3, help="augmented copies per utterance")
     ap.add_argument("--nonspeech-clips", type=int, default=400)
+    ap.add_argument("--conversations", type=int, default=400,
+                    help="examples of several speakers at different levels")
     ap.add_argument("--synthetic-voices", type=int, default=100,
                     help="extra speech examples from a formant synthesiser")
     ap.add_argument("--components", type=int, default=64)
     ap.add_argument("--max-frames", type=int, default=200000, help="frames per class for EM")
+    ap.add_argument("--n-init", type=int, default=1,
+                    help="EM runs per class; the one with the best likelihood is kept")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--cache", default=None, help="npz file caching the training frames")
@@ -259,12 +311,14 @@ def main(argv=None) -> int:
             sp = pool.map(speech_example, jobs, chunksize=8)
             ns = pool.map(nonspeech_example, [(i, a.seed) for i in range(a.nonspeech_clips)],
                           chunksize=8)
-        x = np.concatenate([v[0] for v in sp + ns])
-        y = np.concatenate([v[1] for v in sp + ns])
+            cv = pool.map(conversation_example,
+                          [(i, files, a.seed) for i in range(a.conversations)], chunksize=4)
+        x = np.concatenate([v[0] for v in sp + ns + cv])
+        y = np.concatenate([v[1] for v in sp + ns + cv])
         if a.cache:
             np.savez(a.cache, x=x, y=y)
     print(f"{len(files)} utterances x {a.copies} + {a.synthetic_voices} synthetic voices + "
-          f"{a.nonspeech_clips} noise clips: "
+          f"{a.nonspeech_clips} noise clips + {a.conversations} conversations: "
           f"{y.sum()} speech / {(~y).sum()} non-speech frames ({time.perf_counter() - t0:.0f} s)", flush=True)
     rng = np.random.default_rng(a.seed)
     out = {}
@@ -273,7 +327,7 @@ def main(argv=None) -> int:
         if len(xs) > a.max_frames:
             xs = xs[np.sort(rng.choice(len(xs), a.max_frames, replace=False))]
         g = GaussianMixture(a.components, covariance_type="diag", max_iter=100, tol=1e-3,
-                            reg_covar=1e-3, random_state=a.seed, init_params="k-means++",
+                            reg_covar=1e-3, random_state=a.seed, init_params="k-means++", n_init=a.n_init,
                             dtype=np.float32).fit(xs)
         print(f"{name}: {len(xs)} frames, {a.components} components, "
               f"mean log-lik {g.score(xs):.2f} ({time.perf_counter() - t0:.0f} s)", flush=True)
