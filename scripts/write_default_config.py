@@ -9,6 +9,7 @@ Usage: python scripts/write_default_config.py [OUT]
 
 from __future__ import annotations
 
+import argparse
 import ast
 import sys
 from dataclasses import fields, is_dataclass
@@ -53,7 +54,19 @@ _SECTIONS = {type(getattr(Config(), f.name)).__name__: f.name
              for f in fields(Config) if is_dataclass(getattr(Config(), f.name))}
 
 
-if __name__ == "__main__":
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else REPO / "configs" / "default.toml"
-    target.write_text(render(Config()), encoding="utf-8")
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("out", nargs="?", default=str(REPO / "configs" / "default.toml"),
+                    help="file to write (default: configs/default.toml)")
+    a = ap.parse_args(argv)
+    target = Path(a.out)
+    # written whole, then renamed: an interrupted run leaves the old file as it was
+    tmp = target.with_name(target.name + ".tmp")
+    tmp.write_text(render(Config()), encoding="utf-8")
+    tmp.replace(target)
     print(f"wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

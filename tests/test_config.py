@@ -73,3 +73,18 @@ def test_bad_toml_file(tmp_path):
         load_config(p)
     with pytest.raises(ConfigError, match="no such config file"):
         load_config(tmp_path / "missing.toml")
+
+
+def test_write_default_config_help_writes_nothing(tmp_path, monkeypatch):
+    import runpy
+
+    mod = runpy.run_path(str(REPO / "scripts" / "write_default_config.py"), run_name="x")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        mod["main"](["--help"])
+    assert exc.value.code == 0
+    assert list(tmp_path.iterdir()) == []  # '--help' is not taken for an output path
+    out = tmp_path / "c.toml"
+    assert mod["main"]([str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == mod["render"](Config())
+    assert [p.name for p in tmp_path.iterdir()] == ["c.toml"]
