@@ -11,7 +11,10 @@ Material (all synthesised from the read-speech utterances, deterministic for a s
   round trip), and a gain putting the speech at -50..-5 dBFS;
 * synthetic voices (pulse train through moving formant resonators), augmented the same way;
 * pure non-speech clips of the same kinds of noise (and digital silence, dither) at
-  -90..-5 dBFS.
+  -90..-5 dBFS;
+* conversations: 2-5 turns of different speakers with short pauses, each speaker at its
+  own level (up to 30 dB below the loudest, at least 10 dB above the noise floor), as a
+  meeting's microphone hears near and far talkers.
 
 Frame labels come from the clean utterance: speech = frames within 30 dB of its loud
 (95th percentile) frames, gaps under 0.2 s closed, blips under 50 ms removed; frames where
