@@ -1,4 +1,4 @@
-"""The front end's voicing measure."""
+"""The front end's voicing measure and its use as speech-detector features."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from diarize import features as features_mod
 from diarize.config import FeatureConfig, config_from_dict
 from diarize.errors import ConfigError
 from diarize.features import MfccStream, mfcc
+from diarize.sad import (N_MODEL_FEATURES, VOICING_AVERAGE, _levels, _model_rows, load_model,
+                         model_features)
 
 SR = 16000
 
@@ -74,6 +76,61 @@ def test_blockwise_stream_is_bit_identical(monkeypatch, block):
         np.testing.assert_array_equal(w, p)
 
 
+def test_model_rows_blockwise_equal_the_whole_recording():
+    rng = np.random.default_rng(3)
+    n = 200
+    feats = rng.standard_normal((n, 20)).astype(np.float32)
+    energy = rng.uniform(-70, -20, n).astype(np.float32)
+    voicing = rng.uniform(0, 1, n).astype(np.float32)
+    whole = model_features(feats, energy, voicing)
+    assert whole.shape == (n, N_MODEL_FEATURES)
+    levels = _levels(energy, -95.0)
+    for b0, b1 in ((0, 1), (0, 7), (3, 50), (50, 199), (196, 200), (199, 200)):
+        np.testing.assert_array_equal(_model_rows(feats, energy, voicing, b0, b1, levels),
+                                      whole[b0:b1])
+    np.testing.assert_array_equal(whole[:, -2], voicing)
+    half = VOICING_AVERAGE // 2
+    np.testing.assert_allclose(whole[50, -1], voicing[50 - half:50 + half + 1].mean(),
+                               rtol=1e-5)
+    # at the ends the edge frame is repeated
+    expected = (voicing[0] * half + voicing[:half + 1].sum()) / VOICING_AVERAGE
+    np.testing.assert_allclose(whole[0, -1], expected, rtol=1e-5)
+
+
+def test_model_of_another_feature_set_is_refused(tmp_path):
+    from diarize.gmm import GaussianMixture
+    x = np.random.default_rng(4).standard_normal((200, N_MODEL_FEATURES - 2))
+    g = GaussianMixture(2, covariance_type="diag", random_state=0).fit(x)
+    out = {}
+    for name in ("speech", "nonspeech"):
+        out.update({f"{name}/{k}": np.asarray(v) for k, v in g.to_dict().items()})
+    path = tmp_path / "old.npz"
+    np.savez(path, **out)
+    with pytest.raises(ConfigError, match="retrain"):
+        load_model(str(path))
+
+
 def test_voicing_range_must_be_ordered():
     with pytest.raises(ConfigError, match="voicing_fmin"):
         config_from_dict({"features": {"voicing_fmin": 400.0, "voicing_fmax": 300.0}})
+
+
+@pytest.mark.parametrize("preset", [None, "telephone"])
+def test_extracted_features_carry_the_detectors_voicing(preset):
+    """The voicing comes from the speech detector's front end, also where a preset gives
+    the clustering its own one."""
+    from pathlib import Path
+
+    from diarize import Diarizer
+    from diarize.audio import load_audio
+
+    fixture = Path(__file__).resolve().parents[1] / "audio_fixtures" / "two_speakers.wav"
+    d = Diarizer() if preset is None else Diarizer.from_preset(preset)
+    f = d.extract(fixture)
+    assert (d.front_end.sad_features is None) == (preset is None)
+    y = load_audio(fixture, config=d.config.audio)
+    sad_cfg = d.front_end.sad_features or d.config.features
+    expected = mfcc(y, sample_rate=d.config.audio.sample_rate, config=sad_cfg, voicing=True)[2]
+    np.testing.assert_array_equal(f.voicing, expected)
+    assert not f.voicing.flags.writeable
+    assert f.voicing.max() > 0.8  # the fixture's voices
