@@ -127,6 +127,12 @@ class FeatureConfig:
     """Mean/variance normalise each coefficient over the recording's speech frames."""
     pre_emphasis: float = ranged(0.97, 0.0, 1.0, exclusive_max=True)
     """First-order pre-emphasis coefficient applied before the FFT."""
+    voicing_fmin: float = ranged(80.0, 20.0, 2000.0)
+    """Lowest pitch (Hz) the voicing measure looks for (the speech detector's front end;
+    the lag is limited to half the FFT size, and below about two periods per window the
+    measure gets noisy)."""
+    voicing_fmax: float = ranged(400.0, 40.0, 4000.0)
+    """Highest pitch (Hz) the voicing measure looks for."""
 
 
 @dataclass
@@ -351,6 +357,9 @@ class Config:
         if f.fmin >= min(f.fmax, sr / 2):
             raise ConfigError(f"features.fmin ({f.fmin}) must be below features.fmax ({f.fmax}) "
                               f"and half the sample rate ({sr / 2})")
+        if f.voicing_fmin >= f.voicing_fmax:
+            raise ConfigError(f"features.voicing_fmin ({f.voicing_fmin}) must be below "
+                              f"features.voicing_fmax ({f.voicing_fmax})")
         if f.delta_width % 2 == 0:
             raise ConfigError(f"features.delta_width must be an odd number in [3, 51], got {f.delta_width}")
         if f.n_mfcc > f.n_mels:

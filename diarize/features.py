@@ -1,4 +1,4 @@
-"""MFCC extraction, computed in blocks with scipy.fft.
+"""MFCC extraction (and a per-frame voicing measure), computed in blocks with scipy.fft.
 
 Frame ``i`` covers ``[i * hop, i * hop + win)`` of the (pre-emphasised) signal, whose
 start is padded by ``(win - hop) / 2`` so that frame ``i`` is centred on the interval
@@ -28,9 +28,9 @@ def n_frames_for(n_samples: int, *, sample_rate: int, hop_length: float) -> int:
     return n_samples // hop
 
 
-def mfcc(y: np.ndarray, *, sample_rate: int = 16000, config: FeatureConfig | None = None
-         ) -> tuple[np.ndarray, np.ndarray]:
-    """MFCCs and frame log-energy of a mono signal.
+def mfcc(y: np.ndarray, *, sample_rate: int = 16000, config: FeatureConfig | None = None,
+         voicing: bool = False) -> tuple[np.ndarray, ...]:
+    """MFCCs and frame log-energy of a mono signal (and its voicing, on request).
 
     Parameters
     ----------
@@ -39,6 +39,8 @@ def mfcc(y: np.ndarray, *, sample_rate: int = 16000, config: FeatureConfig | Non
     config : FeatureConfig, keyword-only
         Window, hop, filterbank and cepstrum sizes. `deltas` and `cmvn` are *not* applied
         here (see :func:`add_deltas`, :func:`cmvn`): they depend on which frames are speech.
+    voicing : bool, keyword-only
+        Also return each frame's periodicity (see :class:`MfccStream`).
 
     Returns
     -------
@@ -46,8 +48,10 @@ def mfcc(y: np.ndarray, *, sample_rate: int = 16000, config: FeatureConfig | Non
         Cepstra c0..c{n_mfcc-1} (DCT-II, orthonormal, of the log mel energies).
     log_energy : ndarray, shape (n_frames,), float32
         Frame energy in dB relative to full scale (a full-scale sine is about -3 dB).
+    voicing : ndarray, shape (n_frames,), float32
+        Only with ``voicing=True``: the frame's periodicity, 0..1.
     """
-    stream = MfccStream(sample_rate=sample_rate, config=config)
+    stream = MfccStream(sample_rate=sample_rate, config=config, voicing=voicing)
     stream.push(y)
     return stream.finish()
 
@@ -60,14 +64,24 @@ class MfccStream:
     signal, from the same samples, so the result is bit-identical to :func:`mfcc` of the
     joined blocks whatever the block sizes.
 
+    The voicing of a frame (``voicing=True``) is the highest peak of its normalised
+    autocorrelation over the lags of ``voicing_fmax``..``voicing_fmin`` Hz: the inverse FFT
+    of the power spectrum the MFCCs come from (the pre-emphasised, windowed frame), over its
+    lag-0 value and over the window's own autocorrelation at that lag (Boersma's
+    correction, so that a periodic frame scores near 1 whatever its period). The lags
+    stop at half the FFT size, where the circular autocorrelation turns back. Voiced
+    speech scores high, noise, breath and clicks low; digital silence scores 0.
+
     Parameters
     ----------
     sample_rate : int, keyword-only
     config : FeatureConfig, keyword-only
+    voicing : bool, keyword-only
+        Also compute each frame's voicing; :meth:`finish` then returns it third.
     """
 
-    def __init__(self, *, sample_rate: int = 16000, config: FeatureConfig | None = None
-                 ) -> None:
+    def __init__(self, *, sample_rate: int = 16000, config: FeatureConfig | None = None,
+                 voicing: bool = False) -> None:
         cfg = config or FeatureConfig()
         self.config = cfg
         self.sample_rate = sample_rate
@@ -84,6 +98,15 @@ class MfccStream:
                                   axis=1)[:, : cfg.n_mfcc].astype(np.float32)
         # periodic Hamming window (scipy's get_window("hamming", win, fftbins=True))
         self._window = np.hamming(win + 1)[:-1].astype(np.float32)
+        self.voicing = voicing
+        # lags of voicing_fmax..voicing_fmin Hz, weighted by the inverse of the window's
+        # circular autocorrelation (lag 0 = 1) at n_fft, the one the frames get
+        lag_lo = max(1, int(np.floor(sample_rate / cfg.voicing_fmax)))
+        lag_hi = max(lag_lo, min(int(np.ceil(sample_rate / cfg.voicing_fmin)), n_fft // 2))
+        w_ac = scipy.fft.irfft(np.abs(scipy.fft.rfft(self._window.astype(np.float64),
+                                                     n=n_fft)) ** 2, n=n_fft)
+        self._lags = slice(lag_lo, lag_hi + 1)
+        self._lag_weight = (w_ac[0] / w_ac[self._lags]).astype(np.float32)
         # frame i starts at i * hop - pad: centred on [i * hop, (i + 1) * hop)
         self._pad = (win - hop) // 2
         self._buf = np.zeros((BLOCK_FRAMES, n_fft), dtype=np.float32)
@@ -92,7 +115,7 @@ class MfccStream:
         self.n_samples = 0
         self._next = 0  # first frame not computed yet
         # frames are written into chunks of CHUNK_FRAMES rows, allocated as needed
-        self._chunks: list[tuple[np.ndarray, np.ndarray]] = []
+        self._chunks: list[tuple[np.ndarray, ...]] = []
 
     def push(self, y: np.ndarray) -> None:
         """Add the next samples and compute every group of frames they complete.
@@ -112,8 +135,9 @@ class MfccStream:
             self._tail = self._tail[keep_from - self._tail_start:].copy()
             self._tail_start = keep_from
 
-    def finish(self) -> tuple[np.ndarray, np.ndarray]:
-        """The frames of the whole signal pushed: ``(mfccs, log_energy)`` as :func:`mfcc`."""
+    def finish(self) -> tuple[np.ndarray, ...]:
+        """The frames of the whole signal pushed: ``(mfccs, log_energy)`` as :func:`mfcc`,
+        and ``voicing`` third if the stream computes it."""
         n = self.n_samples // self.hop
         while self._next < n:
             self._compute(self._next, min(n, self._next + BLOCK_FRAMES))
@@ -121,21 +145,23 @@ class MfccStream:
         chunks, self._chunks = self._chunks, []
         if len(chunks) <= 1:
             if not chunks:
-                return (np.zeros((0, self.config.n_mfcc), dtype=np.float32),
-                        np.zeros(0, dtype=np.float32))
+                return tuple(np.zeros(shape, dtype=np.float32) for shape in self._shapes(0))
             # A view: the chunk's rows past n were never written, so never made resident.
-            return chunks[0][0][:n], chunks[0][1][:n]
+            return tuple(a[:n] for a in chunks[0])
         # Join the chunks into one array, freeing each as it is copied: the frames are held
         # twice only one chunk at a time.
-        out = np.empty((n, self.config.n_mfcc), dtype=np.float32)
-        energy = np.empty(n, dtype=np.float32)
+        outs = tuple(np.empty(shape, dtype=np.float32) for shape in self._shapes(n))
         for i in range(len(chunks)):
             a = i * CHUNK_FRAMES
             b = min(n, a + CHUNK_FRAMES)
-            out[a:b] = chunks[i][0][:b - a]
-            energy[a:b] = chunks[i][1][:b - a]
+            for out, part in zip(outs, chunks[i]):
+                out[a:b] = part[:b - a]
             chunks[i] = None  # type: ignore[call-overload]
-        return out, energy
+        return outs
+
+    def _shapes(self, n: int) -> list[tuple[int, ...]]:
+        """Shapes of the arrays :meth:`finish` returns for `n` frames."""
+        return [(n, self.config.n_mfcc), (n,)] + ([(n,)] if self.voicing else [])
 
     def _stop(self, b1: int) -> int:
         """One past the last sample frames ..b1-1 need."""
@@ -158,19 +184,37 @@ class MfccStream:
         np.square(spec, out=spec)
         mel = spec @ self._mel_pairs
         np.log(mel + MEL_FLOOR, out=mel)
-        self._store(b0, mel @ self._dct, energy)
+        parts = [mel @ self._dct, energy]
+        if self.voicing:
+            parts.append(self._voicing(spec))
+        self._store(b0, parts)
         self._next = b1
 
-    def _store(self, b0: int, feats: np.ndarray, energy: np.ndarray) -> None:
-        pos = 0
-        while pos < len(energy):
+    def _voicing(self, spec: np.ndarray) -> np.ndarray:
+        """Voicing of frames from their squared rfft as interleaved (re, im) pairs."""
+        power = spec[:, 0::2] + spec[:, 1::2]
+        # the DCT-I of the power spectrum is the circular autocorrelation (times n_fft) at
+        # lags 0..n_fft/2: a real transform, cheaper than irfft
+        ac = scipy.fft.dct(power, type=1, axis=1, overwrite_x=True)
+        peak = np.max(ac[:, self._lags] * self._lag_weight, axis=1)
+        lag0 = ac[:, 0]
+        live = lag0 > 0
+        out = np.zeros(len(ac), dtype=np.float32)
+        out[live] = peak[live] / lag0[live]
+        # the weighted peak of a noisy frame can pass 1 at long lags, where the window's
+        # autocorrelation is small
+        return np.clip(out, 0.0, 1.0, out=out)
+
+    def _store(self, b0: int, parts: list[np.ndarray]) -> None:
+        pos, n = 0, len(parts[0])
+        while pos < n:
             k, r = divmod(b0 + pos, CHUNK_FRAMES)
             if k == len(self._chunks):
-                self._chunks.append((np.empty((CHUNK_FRAMES, self.config.n_mfcc), np.float32),
-                                     np.empty(CHUNK_FRAMES, np.float32)))
-            take = min(len(energy) - pos, CHUNK_FRAMES - r)
-            self._chunks[k][0][r:r + take] = feats[pos:pos + take]
-            self._chunks[k][1][r:r + take] = energy[pos:pos + take]
+                self._chunks.append(tuple(np.empty((CHUNK_FRAMES,) + shape[1:], np.float32)
+                                          for shape in self._shapes(0)))
+            take = min(n - pos, CHUNK_FRAMES - r)
+            for chunk, part in zip(self._chunks[k], parts):
+                chunk[r:r + take] = part[pos:pos + take]
             pos += take
 
     def _samples(self, start: int, stop: int) -> np.ndarray:

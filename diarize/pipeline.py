@@ -131,21 +131,27 @@ class Diarizer:
         notify = hook or _no_progress
         notify("features", 0, 1)
         # The speech detector's and the UBM's front ends are computed from the same
-        # blocks, next to the clustering front end, where they differ from it.
-        streams = [MfccStream(sample_rate=sr, config=c)
-                   for c in (cfg.features, front.sad_features, front.ubm_features)
+        # blocks, next to the clustering front end, where they differ from it; the voicing
+        # only in the speech detector's.
+        sad_own = front.sad_features is not None
+        streams = [MfccStream(sample_rate=sr, config=c, voicing=v)
+                   for c, v in ((cfg.features, not sad_own), (front.sad_features, True),
+                                (front.ubm_features, False))
                    if c is not None]
         for block in blocks:
             for stream in streams:
                 stream.push(block)
         n_samples = streams[0].n_samples
         results = [stream.finish() for stream in streams]
-        feats, energy = results.pop(0)
-        sad_feats = feats if front.sad_features is None else results.pop(0)[0]
+        feats, energy, *voicing = results.pop(0)
+        if sad_own:
+            sad_feats, _, voicing = results.pop(0)
+        else:
+            sad_feats, voicing = feats, voicing[0]
         ubm_feats = None if front.ubm_features is None else results.pop(0)[0]
         notify("features", 1, 1)
-        return Features(mfcc=feats, energy=energy, sad_mfcc=sad_feats, ubm_mfcc=ubm_feats,
-                        duration=n_samples / sr, uri=uri, front_end=front)
+        return Features(mfcc=feats, energy=energy, sad_mfcc=sad_feats, voicing=voicing,
+                        ubm_mfcc=ubm_feats, duration=n_samples / sr, uri=uri, front_end=front)
 
     def diarize_features(self, features: "Features", *, uri: str | None = None,
                          hook: ProgressHook | None = None) -> Diarization:
@@ -188,8 +194,8 @@ class Diarizer:
         notify = hook or _no_progress
 
         notify("speech", 0, 1)
-        speech = detect_speech_regions(front.sad_mfcc, front.energy, config=cfg.sad, frame_step=step,
-                                       seed=cfg.seed)
+        speech = detect_speech_regions(front.sad_mfcc, front.energy, front.voicing,
+                                       config=cfg.sad, frame_step=step, seed=cfg.seed)
         mask = speech.modelled
         notify("speech", 1, 1)
 
@@ -354,6 +360,8 @@ class Features:
     sad_mfcc: np.ndarray
     """shape (n_frames, n_mfcc'): the speech detector's front end (`mfcc` itself where
     they are the same)"""
+    voicing: np.ndarray
+    """shape (n_frames,), float32: frame voicing in the speech detector's front end"""
     ubm_mfcc: np.ndarray | None
     """shape (n_frames, n_mfcc''): the UBM's front end, where it differs from `mfcc`"""
     duration: float
@@ -364,15 +372,15 @@ class Features:
     """the configuration the features were computed with"""
 
     def __post_init__(self) -> None:
-        for a in (self.mfcc, self.energy, self.sad_mfcc, self.ubm_mfcc):
+        for a in (self.mfcc, self.energy, self.sad_mfcc, self.voicing, self.ubm_mfcc):
             if a is not None:
                 a.flags.writeable = False
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the arrays."""
-        arrays = {id(a): a for a in (self.mfcc, self.energy, self.sad_mfcc, self.ubm_mfcc)
-                  if a is not None}
+        arrays = {id(a): a for a in (self.mfcc, self.energy, self.sad_mfcc, self.voicing,
+                                     self.ubm_mfcc) if a is not None}
         return sum(a.nbytes for a in arrays.values())
 
 

@@ -5,10 +5,10 @@ Two methods (``SadConfig.method``):
 ``"model"`` (default)
     A trained speech GMM and a non-speech GMM (diagonal covariances, shipped in
     ``diarize/data/sad_model.npz``, trained by ``scripts/train_sad.py``) score every frame
-    on MFCC c1..c12, their deltas and the frame level relative to the recording (see
-    :func:`model_features`). The log-likelihood ratio is averaged over a short window,
-    thresholded, and cleaned up (short gaps filled, short bursts dropped); then the
-    boundaries are placed frame by frame near that decision
+    on MFCC c1..c12, their deltas, the frame level relative to the recording and the
+    frame's voicing (see :func:`model_features`). The log-likelihood ratio is averaged over
+    a short window, thresholded, and cleaned up (short gaps filled, short bursts dropped);
+    then the boundaries are placed frame by frame near that decision
     (:func:`diarize.boundaries.refine_boundaries`).
 ``"energy"``
     A 2-component GMM on frame log-energies; the louder component is speech.
@@ -39,9 +39,14 @@ N_CEPS = 12
 #: Relative levels are clipped to this range (dB).
 LEVEL_CLIP = 60.0
 #: Front-end fields the model was trained with (the FeatureConfig defaults).
-_FRONT_END = ("win_length", "n_fft", "n_mels", "n_mfcc", "fmin", "fmax", "pre_emphasis")
+_FRONT_END = ("win_length", "n_fft", "n_mels", "n_mfcc", "fmin", "fmax", "pre_emphasis",
+              "voicing_fmin", "voicing_fmax")
 #: Column of :func:`model_features` holding the recording's dynamic range.
 RANGE_COLUMN = 2 * N_CEPS + 2
+#: Frames over which the voicing is averaged for its second column (as the deltas' window).
+VOICING_AVERAGE = 9
+#: Columns of :func:`model_features`.
+N_MODEL_FEATURES = 2 * N_CEPS + 5
 #: Frames per block when scoring (bounds temporaries on long recordings).
 BLOCK_FRAMES = 65536
 
@@ -67,16 +72,19 @@ class SpeechMask:
     modelled: np.ndarray
 
 
-def detect_speech(feats: np.ndarray, log_energy: np.ndarray, *, config: SadConfig | None = None,
-                  frame_step: float = 0.01, seed: int = 0) -> np.ndarray:
+def detect_speech(feats: np.ndarray, log_energy: np.ndarray, voicing: np.ndarray, *,
+                  config: SadConfig | None = None, frame_step: float = 0.01, seed: int = 0
+                  ) -> np.ndarray:
     """Speech mask of a recording (``detect_speech_regions(...).speech``).
 
     Parameters
     ----------
     feats : ndarray, shape (n_frames, n_mfcc)
-        MFCCs c0.. from :func:`diarize.features.mfcc`.
+        MFCCs c0.. from :func:`diarize.features.mfcc` (``voicing=True``).
     log_energy : ndarray, shape (n_frames,)
         Frame energy in dBFS from the same call.
+    voicing : ndarray, shape (n_frames,)
+        Frame voicing from the same call.
     config : SadConfig, keyword-only
     frame_step : float, keyword-only
         Seconds per frame.
@@ -86,11 +94,11 @@ def detect_speech(feats: np.ndarray, log_energy: np.ndarray, *, config: SadConfi
     -------
     ndarray of bool, shape (n_frames,)
     """
-    return detect_speech_regions(feats, log_energy, config=config, frame_step=frame_step,
-                                 seed=seed).speech
+    return detect_speech_regions(feats, log_energy, voicing, config=config,
+                                 frame_step=frame_step, seed=seed).speech
 
 
-def detect_speech_regions(feats: np.ndarray, log_energy: np.ndarray, *,
+def detect_speech_regions(feats: np.ndarray, log_energy: np.ndarray, voicing: np.ndarray, *,
                           config: SadConfig | None = None, frame_step: float = 0.01,
                           seed: int = 0) -> SpeechMask:
     """Speech of a recording, for turns and for speaker modelling.
@@ -110,13 +118,14 @@ def detect_speech_regions(feats: np.ndarray, log_energy: np.ndarray, *,
         prob = energy_speech_prob(log_energy, config=cfg, seed=seed)
         mask = smooth_decision(prob, frame_step=frame_step, config=cfg)
         return SpeechMask(mask, mask)
-    frame_llr = model_llr(feats, log_energy, config=cfg)
+    frame_llr = model_llr(feats, log_energy, voicing, config=cfg)
     llr, mask = _decide(frame_llr, log_energy, cfg=cfg, frame_step=frame_step)
     # Speaker modelling keeps the first pass: the speaker count moves with small changes
     # of the frames clustering sees (on sim/ it did, with the second pass's decision).
     modelled = mask
     if cfg.adapt:
-        frame_llr = adapted_llr(feats, log_energy, llr, mask, config=cfg, frame_step=frame_step)
+        frame_llr = adapted_llr(feats, log_energy, voicing, llr, mask, config=cfg,
+                                frame_step=frame_step)
         llr, mask = _decide(frame_llr, log_energy, cfg=cfg, frame_step=frame_step)
     if not cfg.refine_boundaries:
         return SpeechMask(mask, modelled)
@@ -174,25 +183,39 @@ def load_model(path: str | None = None) -> tuple[GaussianMixture, GaussianMixtur
             models.append(GaussianMixture.from_dict(sub))
         except (KeyError, ValueError, TypeError) as exc:  # ModelError is a ValueError
             raise ConfigError(f"{p}: not a SAD model ({exc})") from None
+        dim = models[-1].means_.shape[1]
+        if dim != N_MODEL_FEATURES:
+            raise ConfigError(f"{p}: SAD model of {dim} features; this version computes "
+                              f"{N_MODEL_FEATURES} (retrain it with scripts/train_sad.py)")
     return models[0], models[1]
 
 
-def model_features(feats: np.ndarray, log_energy: np.ndarray, *,
+def model_features(feats: np.ndarray, log_energy: np.ndarray, voicing: np.ndarray, *,
                    floor_db: float = -95.0) -> np.ndarray:
     """Per-frame features of the speech/non-speech model.
 
     Columns: MFCC c1..c12, their deltas, the frame level relative to the recording's
-    95th-percentile level, its delta, and the recording's dynamic range (95th minus
-    10th percentile level; the same for all frames). Levels ignore frames below
-    `floor_db` (digital silence) and are clipped to +-60 dB.
+    95th-percentile level, its delta, the recording's dynamic range (95th minus
+    10th percentile level; the same for all frames), the frame's voicing and its mean over
+    :data:`VOICING_AVERAGE` frames centred on it. Levels ignore frames below `floor_db`
+    (digital silence) and are clipped to +-60 dB.
+
+    Parameters
+    ----------
+    feats : ndarray, shape (n_frames, n_mfcc)
+    log_energy : ndarray, shape (n_frames,)
+    voicing : ndarray, shape (n_frames,)
+        From :func:`diarize.features.mfcc` with ``voicing=True``.
+    floor_db : float, keyword-only
 
     Returns
     -------
-    ndarray, shape (n_frames, 2 * 12 + 3), float32
+    ndarray, shape (n_frames, 2 * 12 + 5), float32
     """
     feats = np.asarray(feats, dtype=np.float32)
     e = np.asarray(log_energy, dtype=np.float32)
-    return _model_rows(feats, e, 0, len(e), _levels(e, floor_db))
+    v = np.asarray(voicing, dtype=np.float32)
+    return _model_rows(feats, e, v, 0, len(e), _levels(e, floor_db))
 
 
 def _levels(e: np.ndarray, floor_db: float) -> tuple[float, float]:
@@ -205,33 +228,44 @@ def _levels(e: np.ndarray, floor_db: float) -> tuple[float, float]:
     return p10, p95
 
 
-def _model_rows(feats: np.ndarray, e: np.ndarray, b0: int, b1: int,
+def _model_rows(feats: np.ndarray, e: np.ndarray, v: np.ndarray, b0: int, b1: int,
                 levels: tuple[float, float]) -> np.ndarray:
     """Rows b0..b1-1 of :func:`model_features`, from those frames and the delta window's
     context around them (bit-identical to the rows of the whole recording's features)."""
     p10, p95 = levels
-    half = 4  # add_deltas' default width of 9
+    half = 4  # add_deltas' default width of 9, and VOICING_AVERAGE // 2
     lo, hi = max(0, b0 - half), min(len(e), b1 + half)
     rel_all = np.clip(e[lo:hi] - np.float32(p95), -LEVEL_CLIP, LEVEL_CLIP)
     cep = add_deltas(np.column_stack([feats[lo:hi, 1:1 + N_CEPS], rel_all]))[b0 - lo:b1 - lo]
     rel = rel_all[b0 - lo:b1 - lo]
-    out = np.empty((b1 - b0, 2 * N_CEPS + 3), dtype=np.float32)
+    out = np.empty((b1 - b0, N_MODEL_FEATURES), dtype=np.float32)
     out[:, :N_CEPS] = cep[:, :N_CEPS]
     out[:, N_CEPS:2 * N_CEPS] = cep[:, N_CEPS + 1:2 * N_CEPS + 1]
     out[:, 2 * N_CEPS] = rel
     out[:, 2 * N_CEPS + 1] = cep[:, -1]
     out[:, 2 * N_CEPS + 2] = np.clip(p95 - p10, 0.0, LEVEL_CLIP)
+    out[:, 2 * N_CEPS + 3] = v[b0:b1]
+    # the mean repeats the edge frames at the recording's ends, as the deltas do
+    padded = np.pad(v[lo:hi], (half - (b0 - lo), half - (hi - b1)), mode="edge") \
+        if hi > lo else np.zeros(0, np.float32)
+    avg = np.zeros(b1 - b0, dtype=np.float32)
+    for k in range(VOICING_AVERAGE):
+        avg += padded[k:k + b1 - b0]
+    out[:, 2 * N_CEPS + 4] = avg / np.float32(VOICING_AVERAGE)
     return out
 
 
-def model_llr(feats: np.ndarray, log_energy: np.ndarray, *, config: SadConfig | None = None
-              ) -> np.ndarray:
-    """Per-frame log-likelihood ratio speech vs non-speech (float32, shape (n_frames,))."""
+def model_llr(feats: np.ndarray, log_energy: np.ndarray, voicing: np.ndarray, *,
+              config: SadConfig | None = None) -> np.ndarray:
+    """Per-frame log-likelihood ratio speech vs non-speech (float32, shape (n_frames,)).
+
+    `feats`, `log_energy` and `voicing` are those of :func:`model_features`."""
     cfg = config or SadConfig()
     speech, nonspeech = load_model(cfg.model_path or None)
     feats = np.asarray(feats, dtype=np.float32)
     e = np.asarray(log_energy, dtype=np.float32)
-    return _score(speech, nonspeech, feats, e, _levels(e, cfg.energy_floor_db))
+    v = np.asarray(voicing, dtype=np.float32)
+    return _score(speech, nonspeech, feats, e, v, _levels(e, cfg.energy_floor_db))
 
 
 def adaptation_frames(llr: np.ndarray, mask: np.ndarray, log_energy: np.ndarray, *,
@@ -283,8 +317,9 @@ def adaptation_frames(llr: np.ndarray, mask: np.ndarray, log_energy: np.ndarray,
     return sp, ns
 
 
-def adapted_llr(feats: np.ndarray, log_energy: np.ndarray, llr: np.ndarray, mask: np.ndarray,
-                *, config: SadConfig | None = None, frame_step: float = 0.01) -> np.ndarray:
+def adapted_llr(feats: np.ndarray, log_energy: np.ndarray, voicing: np.ndarray,
+                llr: np.ndarray, mask: np.ndarray, *, config: SadConfig | None = None,
+                frame_step: float = 0.01) -> np.ndarray:
     """Frame ratio under speech and non-speech models MAP-adapted to this recording.
 
     The means of the shipped models move towards the recording's own confident frames
@@ -294,7 +329,7 @@ def adapted_llr(feats: np.ndarray, log_energy: np.ndarray, llr: np.ndarray, mask
 
     Parameters
     ----------
-    feats, log_energy
+    feats, log_energy, voicing
         As for :func:`model_llr`.
     llr : ndarray, shape (n_frames,)
         Window-averaged ratio of the first pass.
@@ -312,6 +347,7 @@ def adapted_llr(feats: np.ndarray, log_energy: np.ndarray, llr: np.ndarray, mask
     speech, nonspeech = load_model(cfg.model_path or None)
     feats = np.asarray(feats, dtype=np.float32)
     e = np.asarray(log_energy, dtype=np.float32)
+    v = np.asarray(voicing, dtype=np.float32)
     levels = _levels(e, cfg.energy_floor_db)
     sp, ns = adaptation_frames(llr, mask, e, config=cfg, frame_step=frame_step)
     stats = [None, None]
@@ -319,7 +355,7 @@ def adapted_llr(feats: np.ndarray, log_energy: np.ndarray, llr: np.ndarray, mask
         b1 = min(len(e), b0 + BLOCK_FRAMES)
         if not (sp[b0:b1].any() or ns[b0:b1].any()):
             continue
-        xb = _model_rows(feats, e, b0, b1, levels)
+        xb = _model_rows(feats, e, v, b0, b1, levels)
         for i, (gmm, sel) in enumerate(((speech, sp), (nonspeech, ns))):
             if sel[b0:b1].any():
                 st = gmm.sufficient_statistics(xb[sel[b0:b1]])
@@ -335,17 +371,17 @@ def adapted_llr(feats: np.ndarray, log_energy: np.ndarray, llr: np.ndarray, mask
         st.first[:, RANGE_COLUMN] = st.n * gmm.means_[:, RANGE_COLUMN]
         models.append(gmm.map_adapt_stats(st, relevance_factor=cfg.adapt_relevance,
                                           params="m"))
-    return _score(models[0], models[1], feats, e, levels)
+    return _score(models[0], models[1], feats, e, v, levels)
 
 
 def _score(speech: GaussianMixture, nonspeech: GaussianMixture, feats: np.ndarray,
-           e: np.ndarray, levels: tuple[float, float]) -> np.ndarray:
+           e: np.ndarray, v: np.ndarray, levels: tuple[float, float]) -> np.ndarray:
     """Frame ratio of two models, block by block."""
     llr = np.empty(len(e), dtype=np.float32)
     # The model's features are built one block of frames at a time: for the whole
     # recording they would be the largest arrays of the run.
     for b0 in range(0, len(e), BLOCK_FRAMES):
-        xb = _model_rows(feats, e, b0, min(len(e), b0 + BLOCK_FRAMES), levels)
+        xb = _model_rows(feats, e, v, b0, min(len(e), b0 + BLOCK_FRAMES), levels)
         llr[b0:b0 + len(xb)] = speech.score_samples(xb) - nonspeech.score_samples(xb)
     return llr
 

@@ -88,22 +88,24 @@ def features(path: Path, cfg: Config, cache: Path | None):
         c = cache / path.parent.name / (path.stem + ".npz")
         if c.exists():
             d = np.load(c, allow_pickle=False)
-            return d["feats"], d["energy"], float(d["seconds"])
+            if "voicing" in d.files:  # caches written before the voicing are recomputed
+                return d["feats"], d["energy"], d["voicing"], float(d["seconds"])
     y = load_audio(path, config=cfg.audio)
-    feats, energy = mfcc(y, sample_rate=cfg.audio.sample_rate, config=cfg.features)
+    feats, energy, voicing = mfcc(y, sample_rate=cfg.audio.sample_rate, config=cfg.features,
+                                  voicing=True)
     seconds = len(y) / cfg.audio.sample_rate
     if cache is not None:
         c.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(c, feats=feats, energy=energy, seconds=seconds)
-    return feats, energy, seconds
+        np.savez(c, feats=feats, energy=energy, voicing=voicing, seconds=seconds)
+    return feats, energy, voicing, seconds
 
 
 def run_one(args):
     path, cfg, cache = args
     t0 = time.perf_counter()
-    feats, energy, seconds = features(path, cfg, cache)
+    feats, energy, voicing, seconds = features(path, cfg, cache)
     t1 = time.perf_counter()
-    mask = detect_speech(feats, energy, config=cfg.sad, frame_step=cfg.features.hop_length,
+    mask = detect_speech(feats, energy, voicing, config=cfg.sad, frame_step=cfg.features.hop_length,
                          seed=cfg.seed)
     t2 = time.perf_counter()
     turns = read_turns(path.with_suffix(".rttm"))

@@ -19,8 +19,8 @@ Material (all synthesised from the read-speech utterances, deterministic for a s
 Frame labels come from the clean utterance: speech = frames within 30 dB of its loud
 (95th percentile) frames, gaps under 0.2 s closed, blips under 50 ms removed; frames where
 an added burst dominates are non-speech. Features are computed with the runtime code
-(:func:`diarize.features.mfcc` then :func:`diarize.sad.model_features`), and one diagonal
-GMM is fitted per class. The model is saved with ``np.savez`` (plain arrays, no pickle).
+(:func:`diarize.features.mfcc` with its voicing, then :func:`diarize.sad.model_features`),
+and one diagonal GMM is fitted per class. The model is saved with ``np.savez`` (plain arrays, no pickle).
 """
 
 from __future__ import annotations
@@ -205,8 +205,8 @@ def speech_example(args):
     level = rng.uniform(-50, -5)
     y = y * 10 ** ((level - speech_db) / 20)
     y = np.clip(y, -1, 1).astype(np.float32)
-    feats, energy = mfcc(y, sample_rate=SR, config=fcfg)
-    x = model_features(feats, energy)
+    feats, energy, voicing = mfcc(y, sample_rate=SR, config=fcfg, voicing=True)
+    x = model_features(feats, energy, voicing)
     n = min(len(x), len(lab))
     # Labels come from the clean speech alone: a burst landing in a pause is non-speech.
     return x[:n], lab[:n]
@@ -252,8 +252,8 @@ def conversation_example(args):
         y = telephone(rng, y)
     level = rng.uniform(-50, -5)
     y = np.clip(y * 10 ** (level / 20), -1, 1).astype(np.float32)
-    feats, energy = mfcc(y, sample_rate=SR, config=fcfg)
-    x = model_features(feats, energy)
+    feats, energy, voicing = mfcc(y, sample_rate=SR, config=fcfg, voicing=True)
+    x = model_features(feats, energy, voicing)
     n = min(len(x), len(lab))
     return x[:n], lab[:n]
 
@@ -275,8 +275,8 @@ def nonspeech_example(args):
             y = telephone(rng, y)
         y = y / (np.sqrt(np.mean(y ** 2)) + 1e-12) * 10 ** (rng.uniform(-90, -5) / 20)
     y = np.clip(y, -1, 1).astype(np.float32)
-    feats, energy = mfcc(y, sample_rate=SR, config=FeatureConfig())
-    x = model_features(feats, energy)
+    feats, energy, voicing = mfcc(y, sample_rate=SR, config=FeatureConfig(), voicing=True)
+    x = model_features(feats, energy, voicing)
     return x, np.zeros(len(x), bool)
 
 

@@ -138,12 +138,13 @@ def test_refinement_off_and_energy_method_give_one_mask():
     rng = np.random.default_rng(0)
     feats = rng.normal(size=(500, 20)).astype(np.float32)
     energy = rng.uniform(-60, -10, 500).astype(np.float32)
+    voicing = rng.uniform(0, 1, 500).astype(np.float32)
     for cfg in (SadConfig(refine_boundaries=False), SadConfig(method="energy")):
-        m = detect_speech_regions(feats, energy, config=cfg)
+        m = detect_speech_regions(feats, energy, voicing, config=cfg)
         assert np.array_equal(m.speech, m.modelled)
-    m = detect_speech_regions(feats, energy, config=SadConfig())
+    m = detect_speech_regions(feats, energy, voicing, config=SadConfig())
     assert not (m.speech & ~m.modelled).any()
-    assert np.array_equal(detect_speech(feats, energy, config=SadConfig()), m.speech)
+    assert np.array_equal(detect_speech(feats, energy, voicing, config=SadConfig()), m.speech)
 
 
 # ---------------------------------------------------------------- the pipeline

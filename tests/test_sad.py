@@ -22,8 +22,8 @@ SHARED_EVAL = EVAL
 
 
 def _mask(y, **sad):
-    feats, energy = mfcc(np.asarray(y, dtype=np.float32), sample_rate=SR)
-    return detect_speech(feats, energy, config=SadConfig(**sad), frame_step=0.01)
+    feats, energy, voicing = mfcc(np.asarray(y, dtype=np.float32), sample_rate=SR, voicing=True)
+    return detect_speech(feats, energy, voicing, config=SadConfig(**sad), frame_step=0.01)
 
 
 def test_model_file_loads_without_pickle():
@@ -32,7 +32,8 @@ def test_model_file_loads_without_pickle():
     with np.load(MODEL_PATH, allow_pickle=False) as d:
         assert all(d[k].dtype != object for k in d.files)
     speech, nonspeech = load_model()
-    n_features = model_features(np.zeros((3, 20), np.float32), np.zeros(3, np.float32)).shape[1]
+    n_features = model_features(np.zeros((3, 20), np.float32), np.zeros(3, np.float32),
+                                np.zeros(3, np.float32)).shape[1]
     assert speech.means_.shape[1] == nonspeech.means_.shape[1] == n_features
 
 

@@ -17,11 +17,12 @@ from diarize.sad import (adaptation_frames, adapted_llr, detect_speech_regions, 
 def _features(path):
     cfg = Config()
     y = load_audio(path, config=cfg.audio)
-    return mfcc(y, sample_rate=cfg.audio.sample_rate, config=cfg.features)
+    return mfcc(y, sample_rate=cfg.audio.sample_rate, config=cfg.features, voicing=True)
 
 
-def _first_pass(feats, energy, cfg):
-    llr, mask = _decide(model_llr(feats, energy, config=cfg), energy, cfg=cfg, frame_step=0.01)
+def _first_pass(feats, energy, voicing, cfg):
+    llr, mask = _decide(model_llr(feats, energy, voicing, config=cfg), energy, cfg=cfg,
+                        frame_step=0.01)
     return llr, mask
 
 
@@ -70,33 +71,33 @@ def test_adapt_ranges_are_checked():
 
 @pytest.mark.skipif(not FIXTURES.is_dir(), reason="audio_fixtures/ is absent")
 def test_no_confident_frames_leave_the_ratio_unchanged():
-    feats, energy = _features(sorted(FIXTURES.glob("*.wav"))[0])
+    feats, energy, voicing = _features(sorted(FIXTURES.glob("*.wav"))[0])
     cfg = SadConfig(adapt=True, adapt_speech_fraction=0.0, adapt_nonspeech_fraction=0.0)
-    llr, mask = _first_pass(feats, energy, cfg)
-    np.testing.assert_array_equal(adapted_llr(feats, energy, llr, mask, config=cfg),
-                                  model_llr(feats, energy, config=cfg))
+    llr, mask = _first_pass(feats, energy, voicing, cfg)
+    np.testing.assert_array_equal(adapted_llr(feats, energy, voicing, llr, mask, config=cfg),
+                                  model_llr(feats, energy, voicing, config=cfg))
 
 
 @pytest.mark.skipif(not FIXTURES.is_dir(), reason="audio_fixtures/ is absent")
 def test_adapting_non_speech_lowers_the_ratio_of_its_frames_and_is_deterministic():
-    feats, energy = _features(sorted(FIXTURES.glob("*.wav"))[0])
+    feats, energy, voicing = _features(sorted(FIXTURES.glob("*.wav"))[0])
     cfg = SadConfig(adapt=True, adapt_speech_fraction=0.0, adapt_nonspeech_fraction=0.2)
-    llr, mask = _first_pass(feats, energy, cfg)
+    llr, mask = _first_pass(feats, energy, voicing, cfg)
     _, ns = adaptation_frames(llr, mask, energy, config=cfg, frame_step=0.01)
     assert ns.sum() > 50
-    before = model_llr(feats, energy, config=cfg)
-    after = adapted_llr(feats, energy, llr, mask, config=cfg)
+    before = model_llr(feats, energy, voicing, config=cfg)
+    after = adapted_llr(feats, energy, voicing, llr, mask, config=cfg)
     assert after[ns].mean() < before[ns].mean()
-    np.testing.assert_array_equal(after, adapted_llr(feats, energy, llr, mask, config=cfg))
+    np.testing.assert_array_equal(after, adapted_llr(feats, energy, voicing, llr, mask, config=cfg))
 
 
 @pytest.mark.skipif(not FIXTURES.is_dir(), reason="audio_fixtures/ is absent")
 def test_modelling_keeps_the_first_pass_whether_or_not_adapting():
-    feats, energy = _features(sorted(FIXTURES.glob("*.wav"))[0])
+    feats, energy, voicing = _features(sorted(FIXTURES.glob("*.wav"))[0])
     assert SadConfig().adapt is True
-    a = detect_speech_regions(feats, energy, config=SadConfig())
-    b = detect_speech_regions(feats, energy, config=SadConfig(adapt=True))
-    c = detect_speech_regions(feats, energy, config=SadConfig(adapt=False))
+    a = detect_speech_regions(feats, energy, voicing, config=SadConfig())
+    b = detect_speech_regions(feats, energy, voicing, config=SadConfig(adapt=True))
+    c = detect_speech_regions(feats, energy, voicing, config=SadConfig(adapt=False))
     np.testing.assert_array_equal(a.speech, b.speech)
     np.testing.assert_array_equal(a.modelled, c.modelled)
     np.testing.assert_array_equal(b.modelled, c.modelled)
@@ -107,9 +108,9 @@ def test_modelling_keeps_the_first_pass_whether_or_not_adapting():
 def test_non_speech_adaptation_rejects_the_noise_of_an_ami_clip():
     # trn01: 30 s of meeting room with 3.3 s of speech; the shipped model finds its noise
     # speech-like, the recording's own non-speech model does not.
-    feats, energy = _features(EVAL / "real" / "trn01.wav")
-    one = detect_speech_regions(feats, energy, config=SadConfig(adapt=False))
-    two = detect_speech_regions(feats, energy, config=SadConfig(adapt=True))
+    feats, energy, voicing = _features(EVAL / "real" / "trn01.wav")
+    one = detect_speech_regions(feats, energy, voicing, config=SadConfig(adapt=False))
+    two = detect_speech_regions(feats, energy, voicing, config=SadConfig(adapt=True))
     assert two.speech.sum() < 0.5 * one.speech.sum()
     # speaker modelling keeps the first pass
     np.testing.assert_array_equal(two.modelled, one.modelled)
