@@ -27,6 +27,10 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+#: Files a fold UBM depends on besides its arguments (its cache key hashes them).
+UBM_INPUTS = [REPO / "scripts" / "train_ubm.py", REPO / "scripts" / "train_sad.py",
+              REPO / "diarize" / "data" / "sad_model.npz", REPO / "diarize" / "sad.py",
+              REPO / "diarize" / "features.py", REPO / "diarize" / "boundaries.py"]
 
 
 def main(argv=None) -> int:
@@ -58,8 +62,10 @@ def main(argv=None) -> int:
                 if src.exists() and not dst.exists():
                     dst.symlink_to(src.resolve())
         # The cache key covers everything the UBM depends on (training script, its
-        # arguments, the excluded speakers), so a changed script never reuses a stale model.
-        key = hashlib.sha1((REPO / "scripts" / "train_ubm.py").read_bytes()
+        # arguments, the excluded speakers, the speech detector's model and code that pick
+        # its frames and the front end), so a changed script or detector never reuses a
+        # stale model.
+        key = hashlib.sha1(b"".join(f.read_bytes() for f in UBM_INPUTS)
                            + a.train_args.encode()
                            + "\n".join(p.name for p in excluded).encode()).hexdigest()[:12]
         ubm = a.workdir / f"ubm{k}-{key}.npz"
