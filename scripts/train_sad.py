@@ -171,6 +171,18 @@ def clean_labels(energy):
     return speech
 
 
+def speech_level(y, lab):
+    """Level (dB) of `y` over its speech frames (`lab`, one per HOP samples), or over all of
+    it when no frame is speech."""
+    return db(y[: len(lab) * HOP].reshape(-1, HOP)[lab]) if lab.any() else db(y)
+
+
+def model_input(y):
+    """The speech model's features of a float32 signal, as the pipeline computes them."""
+    feats, energy, voicing = mfcc(y, sample_rate=SR, config=FeatureConfig(), voicing=True)
+    return model_features(feats, energy, voicing)
+
+
 def speech_example(args):
     index, path, copy, seed = args
     rng = np.random.default_rng([seed, copy, index])
@@ -188,8 +200,7 @@ def speech_example(args):
     lab = np.concatenate([np.zeros(pre // HOP, bool), lab, np.zeros(post // HOP, bool)])
     if rng.random() < 0.3:
         y = reverb(rng, y)
-    speech_db = 10 * np.log10(np.mean(y.reshape(-1)[: len(lab) * HOP].reshape(-1, HOP)[lab] ** 2) + 1e-20) \
-        if lab.any() else db(y)
+    speech_db = speech_level(y, lab)
     if rng.random() < 0.85:
         snr = rng.uniform(0, 40)
         nz = noise(rng, len(y))
@@ -204,9 +215,7 @@ def speech_example(args):
         y = telephone(rng, y)
     level = rng.uniform(-50, -5)
     y = y * 10 ** ((level - speech_db) / 20)
-    y = np.clip(y, -1, 1).astype(np.float32)
-    feats, energy, voicing = mfcc(y, sample_rate=SR, config=fcfg, voicing=True)
-    x = model_features(feats, energy, voicing)
+    x = model_input(np.clip(y, -1, 1).astype(np.float32))
     n = min(len(x), len(lab))
     # Labels come from the clean speech alone: a burst landing in a pause is non-speech.
     return x[:n], lab[:n]
@@ -227,7 +236,7 @@ def conversation_example(args):
     gains = rng.uniform(-spread, 0, size=n_turns)
     gains[int(rng.integers(n_turns))] = 0.0
     parts, labs = [], []
-    for k, (i, g) in enumerate(zip(picks, gains)):
+    for i, g in zip(picks, gains):
         y, sr = sf.read(files[i], dtype="float64")
         assert sr == SR, files[i]
         if len(y) > 8 * SR:  # a turn, not a whole utterance
@@ -235,10 +244,9 @@ def conversation_example(args):
             y = y[a:a + int(rng.uniform(1, 8) * SR) // HOP * HOP]
         y = y[: len(y) // HOP * HOP]
         _, e_clean = mfcc(y.astype(np.float32), sample_rate=SR, config=fcfg)
-        lab = clean_labels(e_clean)[: len(y) // HOP]
-        loud = db(y.reshape(-1, HOP)[lab[: len(y) // HOP]]) if lab.any() else db(y)
-        parts.append(y * 10 ** ((g - loud) / 20))
-        labs.append(np.concatenate([lab, np.zeros(len(y) // HOP - len(lab), bool)]))
+        lab = clean_labels(e_clean)  # one label per HOP samples of y
+        parts.append(y * 10 ** ((g - speech_level(y, lab)) / 20))
+        labs.append(lab)
         gap = int(rng.uniform(0.1, 1.5) * SR) // HOP * HOP
         parts.append(np.zeros(gap))
         labs.append(np.zeros(gap // HOP, bool))
@@ -251,9 +259,7 @@ def conversation_example(args):
     if rng.random() < 0.25:
         y = telephone(rng, y)
     level = rng.uniform(-50, -5)
-    y = np.clip(y * 10 ** (level / 20), -1, 1).astype(np.float32)
-    feats, energy, voicing = mfcc(y, sample_rate=SR, config=fcfg, voicing=True)
-    x = model_features(feats, energy, voicing)
+    x = model_input(np.clip(y * 10 ** (level / 20), -1, 1).astype(np.float32))
     n = min(len(x), len(lab))
     return x[:n], lab[:n]
 
@@ -274,9 +280,7 @@ def nonspeech_example(args):
         if rng.random() < 0.2:
             y = telephone(rng, y)
         y = y / (np.sqrt(np.mean(y ** 2)) + 1e-12) * 10 ** (rng.uniform(-90, -5) / 20)
-    y = np.clip(y, -1, 1).astype(np.float32)
-    feats, energy, voicing = mfcc(y, sample_rate=SR, config=FeatureConfig(), voicing=True)
-    x = model_features(feats, energy, voicing)
+    x = model_input(np.clip(y, -1, 1).astype(np.float32))
     return x, np.zeros(len(x), bool)
 
 
