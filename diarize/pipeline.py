@@ -372,16 +372,18 @@ class Features:
     """the configuration the features were computed with"""
 
     def __post_init__(self) -> None:
-        for a in (self.mfcc, self.energy, self.sad_mfcc, self.voicing, self.ubm_mfcc):
-            if a is not None:
-                a.flags.writeable = False
+        for a in self._arrays():
+            a.flags.writeable = False
+
+    def _arrays(self) -> list[np.ndarray]:
+        """The arrays held, each once (`sad_mfcc` may be `mfcc` itself)."""
+        arrays = (self.mfcc, self.energy, self.sad_mfcc, self.voicing, self.ubm_mfcc)
+        return list({id(a): a for a in arrays if a is not None}.values())
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the arrays."""
-        arrays = {id(a): a for a in (self.mfcc, self.energy, self.sad_mfcc, self.voicing,
-                                     self.ubm_mfcc) if a is not None}
-        return sum(a.nbytes for a in arrays.values())
+        return sum(a.nbytes for a in self._arrays())
 
 
 def _same_speaker_features(features, ubm) -> bool:
