@@ -19,8 +19,9 @@ from .config import Config, available_presets, load_config
 from .errors import (AudioError, BatchInputError, ConfigError, ConvergenceWarning, DiarizeError,
                      FitError, MissingDependencyError, ModelError, NotFittedError, OutputError,
                      ParameterError, RTTMError, ScoringWarning, StdoutError)
-from .io import read_rttm, write_rttm
+from .rttm import read_rttm
 from .segments import Diarization, Turn
+from .writers import write_rttm
 
 __version__ = "0.1.0"
 

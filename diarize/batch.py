@@ -32,13 +32,10 @@ from typing import Any, Iterable, Iterator, Protocol, Sequence
 from ._threads import worker_environment
 from .audio import AUDIO_SUFFIXES
 from .errors import BatchInputError, DiarizeError, MissingDependencyError, OutputError
-from .progress import ConsoleProgress  # noqa: F401  (part of this module's API)
+from .names import clean_uri, output_name, printable, temp_pattern, uri_for
 from .workers import Pool
-from .writers import FORMATS, atomic_write_text, format_diarization, printable, uri_for
+from .writers import FORMATS, atomic_write_text, format_diarization
 
-#: File extensions searched for in input folders: the formats libsndfile reads
-#: (:data:`diarize.audio.AUDIO_SUFFIXES`, the one list; .m4a / AAC is not among them).
-AUDIO_EXTENSIONS = AUDIO_SUFFIXES
 #: Input files with these extensions are manifests, not audio.
 MANIFEST_EXTENSIONS = frozenset({".csv", ".jsonl"})
 #: Output formats and the extension of their files (without the dot), from the one registry.
@@ -64,8 +61,7 @@ FORKSERVER_PRELOAD = ("diarize.batch", "diarize.pipeline")
 #: Duplicate uris listed in the error message before "...".
 MAX_LISTED_DUPLICATES = 5
 #: Temporary files left by :func:`diarize.writers.atomic_write_text`: ``.<name>.<random>.tmp``.
-_STALE_TMP = re.compile(
-    r"^\..+\.(?:%s|tsv)\.[A-Za-z0-9_]+\.tmp$" % "|".join(sorted(set(FORMAT_EXTENSIONS.values()))))
+_STALE_TMP = temp_pattern([*FORMAT_EXTENSIONS.values(), "tsv"])
 _GLOB_CHARS = re.compile(r"[*?\[]")
 
 
@@ -188,7 +184,7 @@ def resolve_inputs(inputs: Iterable[str | os.PathLike], *,
     Parameters
     ----------
     inputs : iterable of path-like
-        Audio files, folders (searched recursively for :data:`AUDIO_EXTENSIONS`), glob
+        Audio files, folders (searched recursively for :data:`diarize.audio.AUDIO_SUFFIXES`), glob
         patterns, and ``.csv`` / ``.jsonl`` manifests with a ``path`` column and optional
         ``uri``, ``num_speakers``, ``min_speakers``, ``max_speakers``. A ``.csv`` file
         that is an output of ``--format csv`` (it starts with :data:`OUTPUT_CSV_HEADER`)
@@ -248,7 +244,7 @@ def _resolve(inputs: Iterable[str | os.PathLike], *, cwd: Path | None = None,
             for m in map(Path, matches):
                 if m.is_dir():
                     found.extend(recording(f, source=text) for f in _audio_files_in(m))
-                elif m.suffix.lower() in MANIFEST_EXTENSIONS or m.suffix.lower() in AUDIO_EXTENSIONS:
+                elif m.suffix.lower() in MANIFEST_EXTENSIONS or m.suffix.lower() in AUDIO_SUFFIXES:
                     add_file(m, text)
         else:
             raise BatchInputError(f"{printable(text)}: no such file or directory")
@@ -276,7 +272,7 @@ def _is_output(path: Path, output_dir: Path | None) -> bool:
 def _audio_files_in(folder: Path) -> list[Path]:
     # Sorted so that input order (and the order of records) is reproducible.
     return sorted(f for f in folder.rglob("*")
-                  if f.suffix.lower() in AUDIO_EXTENSIONS and f.is_file())
+                  if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file())
 
 
 def recording(path: Path, *, source: str, uri: str | None = None,
@@ -361,9 +357,8 @@ def read_manifest(path: str | os.PathLike) -> list[Recording]:
 def _manifest_uri(value: Any, where: str) -> str | None:
     if value in (None, ""):
         return None
-    uri = re.sub(r"\s+", "_", str(value).strip())
-    # The uri becomes a file name in OUTDIR: it must stay there and not look like a temp file.
-    if uri in (".", "..") or uri.startswith(".") or any(c in uri for c in "/\\\0"):
+    uri = clean_uri(str(value))
+    if uri is None:
         raise BatchInputError(f"{where}: uri {value!r} is not usable as a file name")
     return uri
 
@@ -402,11 +397,6 @@ def config_for(recording: Recording, base: Any) -> Any:
 
 
 # ---------------------------------------------------------------------- the work
-def render(result: Any, fmt: str) -> str:
-    """Text of a diarization in format `fmt` (a name in :data:`diarize.writers.FORMATS`)."""
-    return format_diarization(result, fmt)
-
-
 def process_one(task: Task) -> Record:
     """Diarize one recording and write its output atomically.
 
@@ -425,7 +415,7 @@ def process_one(task: Task) -> Record:
 
         # The pipeline runs with one BLAS thread and restores the setting on return.
         result = Diarizer(task.config)(task.path, uri=task.uri)
-        text = render(result, task.fmt)
+        text = format_diarization(result, task.fmt)
         atomic_write_text(task.output, text)
     except DiarizeError as exc:
         rec.status, rec.error, rec.message = "failed", type(exc).__name__, str(exc)
@@ -584,8 +574,7 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     recordings, manifests = _resolve(inputs, output_dir=out_dir)
     configs = [config_for(r, base) for r in recordings]  # inconsistent hints fail up front
 
-    ext = FORMAT_EXTENSIONS[fmt]
-    targets = [out_dir / f"{rec.uri}.{ext}" for rec in recordings]
+    targets = [out_dir / output_name(rec.uri, FORMATS[fmt].extension) for rec in recordings]
     _refuse_overwriting_inputs(targets, [r.path for r in recordings] + manifests,
                                out_dir / ERRORS_FILE)
     try:

@@ -16,7 +16,8 @@ import click
 
 from . import __version__
 from .errors import ConfigError, DiarizeError, StdoutError
-from .writers import FORMATS, printable
+from .names import printable, uri_for
+from .writers import FORMATS
 
 #: The file names of the output formats, for help texts: ".rttm, .json, ... or .txt (...)".
 _FORMAT_FILES = ", ".join(f"{f.extension} ({f.name})" for f in FORMATS.values())
@@ -268,7 +269,7 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
     cfg = _config_or_exit(config_file, preset, {"seed": seed, "cluster.count_method": count_method},
                           speakers={"num_speakers": num_speakers, "min_speakers": min_speakers,
                                     "max_speakers": max_speakers})
-    from .pipeline import Diarizer, uri_for
+    from .pipeline import Diarizer
     from .writers import atomic_write_text, format_diarization
 
     out_dir = output_dir if output_dir is not None else Path(".")
@@ -396,7 +397,8 @@ def eval_command(ref_path, hyp_path, uem_path, collar, skip_overlap, fmt, output
     import json
     import warnings
 
-    from .io import atomic_write_text, read_rttm, read_uem
+    from .rttm import read_rttm, read_uem
+    from .writers import atomic_write_text
     from .metrics import ScoringWarning, evaluate
 
     try:
@@ -480,7 +482,7 @@ def plot_command(audio, hyp_file, ref_file, output, num_speakers, config_file, p
         sys.exit(2)
     cfg = _config_or_exit(config_file, preset, {}, speakers={"num_speakers": num_speakers})
     from .audio import load_audio
-    from .pipeline import Diarizer, uri_for
+    from .pipeline import Diarizer
     from .plot import load_turns, plot_timeline, save_figure
     from .segments import Diarization
 
@@ -545,9 +547,10 @@ def batch_command(inputs, output_dir, jobs, fmt, overwrite, scheduler, config_fi
     Exit status: 0 all done, 1 some recordings failed, 2 unusable inputs or options.
     """
     from . import batch
+    from .progress import ConsoleProgress
 
     cfg = _config_or_exit(config_file, preset, {})
-    progress = None if quiet else batch.ConsoleProgress(stream=sys.stderr)
+    progress = None if quiet else ConsoleProgress(stream=sys.stderr)
     try:
         summary = batch.run(list(inputs), output_dir, jobs=jobs, fmt=fmt, overwrite=overwrite,
                             scheduler=scheduler, config=cfg, progress=progress)
@@ -601,7 +604,7 @@ def tune_command(audio_dir, ref_path, uem_path, output, config_file, preset, par
     diarize data/meeting.wav --config mine.toml
     """
     from . import tune as tuning
-    from .io import atomic_write_text
+    from .writers import atomic_write_text
 
     cfg = _config_or_exit(config_file, preset, {})
     keys = [k for k in params.split(",")] if params is not None else list(tuning.DEFAULT_PARAMS)

@@ -60,7 +60,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
 from .errors import ScoringWarning
-from .io import FileKey
+from .rttm import FileKey
 from .segments import Turn
 
 __all__ = [
@@ -595,9 +595,9 @@ def evaluate(reference: Mapping, hypothesis: Mapping, *,
     Parameters
     ----------
     reference, hypothesis : mapping of FileKey (or uri) to iterable of Turn
-        What :func:`diarize.io.read_rttm` returns; a plain uri key means channel ``1``.
+        What :func:`diarize.rttm.read_rttm` returns; a plain uri key means channel ``1``.
     uem : mapping of FileKey (or uri) to sequence of (start, end), keyword-only
-        Scored regions (:func:`diarize.io.read_uem`). A reference file with no entry is
+        Scored regions (:func:`diarize.rttm.read_uem`). A reference file with no entry is
         scored over its reference extent, as md-eval does (with a warning).
     collar : float, keyword-only
         Seconds on each side of every reference boundary left unscored.

@@ -19,7 +19,7 @@ from .config import AudioConfig, Config, FeatureConfig, load_config
 from .errors import ConfigError
 from .features import MfccStream, speech_features
 from .frames import frame_count, frame_time, nearest_label, runs
-from .io import uri_for
+from .names import uri_for
 from .resegment import absorb_short_turns, resegment
 from .sad import detect_speech_regions, model_feature_config
 from .segments import Diarization, Turn

@@ -272,7 +272,7 @@ def save_figure(fig: "Figure", path: str | os.PathLike, *, dpi: int = FIGURE_DPI
 
 
 def load_turns(path: str | os.PathLike, *, uri: str) -> list[Turn]:
-    """The turns of recording `uri` in an RTTM file (read with :func:`diarize.io.read_rttm`).
+    """The turns of recording `uri` in an RTTM file (read with :func:`diarize.rttm.read_rttm`).
 
     If no turn has file id `uri` but the file holds exactly one recording, that
     recording's turns are used (an RTTM named after another copy of the audio).
@@ -282,11 +282,8 @@ def load_turns(path: str | os.PathLike, *, uri: str) -> list[Turn]:
     RTTMError
         If the file cannot be read, or holds several recordings and none is `uri`.
     """
-    try:
-        from .io import read_rttm
-    except ImportError:  # a build without the evaluation tools' reader
-        raise RTTMError(f"{path}: cannot read RTTM: diarize.io.read_rttm is not available"
-                        ) from None
+    from .rttm import read_rttm
+
     data = read_rttm(path)
     if not isinstance(data, dict):  # a reader returning the turns of one recording
         return sorted(data)

@@ -11,7 +11,7 @@ import sys
 import time
 from typing import Any, TextIO
 
-from .writers import printable
+from .names import printable
 
 #: Seconds between redraws of the terminal progress bar.
 BAR_REFRESH_SECONDS = 0.1

@@ -52,11 +52,11 @@ from ._threads import pipeline_threads, worker_environment
 from .audio import AUDIO_SUFFIXES
 from .config import Config, toml_text, toml_value
 from .errors import ConfigError, DiarizeError
-from .io import FileKey, read_rttm, read_uem, uri_for
+from .names import uri_for
+from .rttm import FileKey, read_rttm, read_uem
 
-__all__ = ["tune", "TuneResult", "Trial", "Recording", "find_recordings", "split_recordings",
-           "search_grid", "format_toml", "format_report", "DEFAULT_PARAMS", "DEFAULT_TRIALS",
-           "AUDIO_SUFFIXES"]
+__all__ = ["tune", "TuneResult", "Trial", "find_recordings", "split_recordings",
+           "search_grid", "format_toml", "format_report", "DEFAULT_PARAMS", "DEFAULT_TRIALS"]
 
 DEFAULT_PARAMS = ("cluster.link_threshold", "reseg.switch_penalty", "reseg.min_turn",
                   "sad.threshold")

@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Mapping, Protocol, TextIO
 
 from .errors import OutputError
+from .names import TEMP_SUFFIX, sanitize_field, temp_prefix
 
 __all__ = [
     "OutputFormat", "FORMATS", "OUTPUT_FORMATS", "FILE_MODE", "TIME_DECIMALS",
-    "JSON_FORMAT_VERSION", "sanitize_field", "printable", "uri_for", "format_rttm", "format_json",
+    "JSON_FORMAT_VERSION", "format_rttm", "format_json",
     "format_csv", "format_audacity", "format_diarization", "output_format",
     "atomic_write", "atomic_write_text", "write_rttm",
 ]
@@ -44,47 +45,6 @@ class TurnLike(Protocol):
 
     @property
     def speaker(self) -> str: ...
-
-
-_WS = re.compile(r"\s+")
-
-
-def sanitize_field(text: str) -> str:
-    """Make `text` a valid RTTM field: whitespace runs become ``_``."""
-    text = _WS.sub("_", text.strip())
-    return text or "_"
-
-
-def printable(text: str) -> str:
-    """`text` as valid Unicode text: what a file name holds that is not UTF-8 is escaped.
-
-    Python decodes the bytes of a file name that are not UTF-8 as lone surrogates
-    (``b"bad\\xff"`` becomes ``"bad\\udcff"``), which no UTF-8 text can hold; they are
-    written as ``\\xNN``, as Python shows them. Valid text is returned unchanged.
-
-    Examples
-    --------
-    >>> import os
-    >>> printable(os.fsdecode(b"bad\\xff.wav"))
-    'bad\\\\xff.wav'
-    >>> printable("caf\u00e9")
-    'café'
-    """
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        pass
-    try:
-        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    except UnicodeEncodeError:  # a surrogate that did not come from a file name's bytes
-        return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def uri_for(path: str | os.PathLike) -> str:
-    """RTTM file id of a recording: its file stem, with whitespace replaced by ``_`` and
-    bytes that are not UTF-8 written as ``\\xNN`` (:func:`printable`)."""
-    return _WS.sub("_", printable(Path(path).stem)) or "_"
 
 
 def format_rttm(turns: Iterable[TurnLike], uri: str, *, channel: int | str = 1) -> str:
@@ -329,7 +289,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO], None], *,
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX,
+                                   dir=directory)
     except OSError as exc:
         raise OutputError(f"{path}: cannot write output ({exc.strerror or exc})") from None
     try:

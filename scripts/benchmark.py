@@ -84,7 +84,9 @@ import numpy as np  # noqa: E402
 from scipy.optimize import linear_sum_assignment  # noqa: E402
 
 from diarize.errors import DiarizeError  # noqa: E402
-from diarize.io import FileKey, atomic_write_text, format_rttm, read_rttm, read_uem  # noqa: E402
+from diarize.names import uri_for  # noqa: E402
+from diarize.rttm import FileKey, read_rttm, read_uem  # noqa: E402
+from diarize.writers import atomic_write_text, format_rttm  # noqa: E402
 from diarize.metrics import DiarizationScore, ScoringWarning, evaluate  # noqa: E402
 
 from diarize.audio import AUDIO_SUFFIXES  # noqa: E402  (the one list: batch, tune, scripts)
@@ -132,7 +134,6 @@ def _init_worker(cfg) -> None:
 
 def _diarize(task: tuple[str, str]) -> Run:
     folder, path = task
-    from diarize.pipeline import uri_for
 
     run = Run(folder=folder, path=path, uri=uri_for(path))
     wall0, cpu0 = time.perf_counter(), time.process_time()

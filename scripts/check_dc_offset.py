@@ -41,7 +41,7 @@ def _score(task: tuple[str, float, dict]) -> tuple[str, float, float]:
     import soundfile as sf
 
     from diarize import Diarizer
-    from diarize.io import read_rttm
+    from diarize.rttm import read_rttm
     from diarize.metrics import ScoringWarning, evaluate
 
     import warnings

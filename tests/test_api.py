@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import diarize
 from diarize.errors import ConfigError
-from diarize.io import format_rttm, write_rttm
+from diarize.writers import format_rttm, write_rttm
 from diarize.segments import Diarization, Turn
 from conftest import EVAL
 
@@ -150,10 +150,12 @@ def test_public_names():
 
 
 def test_read_rttm_is_exported(tmp_path):
-    import diarize.io
+    import diarize.rttm
+    import diarize.writers
 
     assert "read_rttm" in diarize.__all__ and "write_rttm" in diarize.__all__
-    assert diarize.read_rttm is diarize.io.read_rttm
+    assert diarize.read_rttm is diarize.rttm.read_rttm
+    assert diarize.write_rttm is diarize.writers.write_rttm
     diarize.write_rttm(tmp_path / "x.rttm", _example())
     turns = [t for ts in dict(diarize.read_rttm(tmp_path / "x.rttm")).values() for t in ts]
     assert sorted(turns) == _example().turns
@@ -169,7 +171,8 @@ def test_package_data_ships_typing_marker_and_schema():
     assert (REPO / "diarize" / "schemas" / "diarization.schema.json").is_file()
 
 
-DOCTEST_MODULES = ["diarize", "diarize.segments", "diarize.io", "diarize.config",
+DOCTEST_MODULES = ["diarize", "diarize.segments", "diarize.rttm", "diarize.names",
+                   "diarize.config",
                    "diarize.pipeline", "diarize.plot"]
 
 

@@ -15,7 +15,10 @@ import pytest
 
 from batch_audio import make_recording
 from diarize import batch
-from diarize.batch import BatchInputError, ConsoleProgress, run
+from diarize.batch import run
+from diarize.errors import BatchInputError
+from diarize.names import uri_for
+from diarize.progress import ConsoleProgress
 from diarize.config import Config
 from diarize.pipeline import Diarizer
 from conftest import EVAL
@@ -301,4 +304,4 @@ def test_killed_parallel_run_leaves_no_orphan_workers(tmp_path):
                                        ("multi.dot.name.ogg", "multi.dot.name"),
                                        ("ünï cødé.wav", "ünï_cødé")])
 def test_uri_is_the_stem_without_whitespace(name, uri):
-    assert batch.uri_for(name) == uri
+    assert uri_for(name) == uri

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from batch_audio import make_recording
-from diarize.batch import BatchInputError, run
+from diarize.batch import run
+from diarize.errors import BatchInputError
 
 # Whole recordings, subprocesses or worker pools: deselected by -m "not slow".
 pytestmark = pytest.mark.slow

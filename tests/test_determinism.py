@@ -125,7 +125,7 @@ from threadpoolctl import threadpool_info
 
 import diarize._threads
 from diarize import Diarizer
-from diarize.io import uri_for
+from diarize.names import uri_for
 
 if os.environ.get("THREADS"):
     diarize._threads.PIPELINE_THREADS = int(os.environ["THREADS"])

@@ -13,8 +13,8 @@ import pytest
 
 from diarize.cli import main
 from diarize.errors import OutputError
-from diarize.io import (FILE_MODE, OUTPUT_FORMATS, format_audacity, format_csv, format_diarization,
-                        format_json)
+from diarize.writers import (FILE_MODE, OUTPUT_FORMATS, format_audacity, format_csv,
+                             format_diarization, format_json)
 from diarize.segments import Diarization, Turn
 from conftest import EVAL, cli_runner
 
@@ -93,7 +93,8 @@ def test_format_dispatch():
 @pytest.fixture
 def fake_pipeline(monkeypatch):
     """Make Diarizer return a fixed overlapping result instantly (the CLI is under test)."""
-    from diarize.pipeline import Diarizer, uri_for
+    from diarize.names import uri_for
+    from diarize.pipeline import Diarizer
 
     def call(self, audio, *, uri=None, hook=None):
         for stage in ("features", "speech", "clustering", "resegmentation"):

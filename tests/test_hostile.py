@@ -240,7 +240,7 @@ def test_good_files_exit_zero_without_traceback(good_run):
 @pytest.mark.parametrize("name", sorted(_good_files()))
 def test_good_file_gives_valid_rttm(good_run, name):
     files, src, out, p = good_run
-    from diarize.pipeline import uri_for
+    from diarize.names import uri_for
 
     uri = uri_for(src / name)
     rttm = out / f"{uri}.rttm"

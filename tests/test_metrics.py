@@ -15,7 +15,7 @@ import warnings
 import numpy as np
 import pytest
 
-from diarize.io import FileKey, read_rttm, read_uem
+from diarize.rttm import FileKey, read_rttm, read_uem
 from diarize.metrics import DiarizationScore, ScoringWarning, evaluate, evaluate_file
 from diarize.segments import Turn as T
 from conftest import EVAL

@@ -14,7 +14,7 @@ from diarize.audio import load_audio
 from diarize.cluster import agglomerative_bic, segment_speech
 from diarize.config import ClusterConfig, FeatureConfig, ResegConfig
 from diarize.features import add_deltas, cmvn, mel_filterbank, mfcc
-from diarize.io import read_rttm, read_uem
+from diarize.rttm import read_rttm, read_uem
 from diarize.metrics import evaluate
 from diarize.pipeline import Diarizer
 from diarize.resegment import resegment, viterbi

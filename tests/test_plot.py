@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import diarize.io
 from diarize.cli import main
 from diarize.plot import MATPLOTLIB_HINT, envelope, speaker_mapping
 from diarize.segments import Diarization, Turn
@@ -20,23 +19,6 @@ SAMPLE_WAV = SHARED_EVAL / "sample.wav"
 SAMPLE_RTTM = SHARED_EVAL / "sample.rttm"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 MIN_PICTURE_BYTES = 20_000  # a blank or broken figure is a few kB
-
-
-def _simple_read_rttm(path):
-    """Stand-in for diarize.io.read_rttm where that reader is not merged yet."""
-    out = {}
-    for line in Path(path).read_text().splitlines():
-        f = line.split()
-        if f and f[0] == "SPEAKER":
-            start = float(f[3])
-            out.setdefault(f[1], []).append(Turn(start, start + float(f[4]), f[7]))
-    return out
-
-
-@pytest.fixture
-def rttm_reader(monkeypatch):
-    if not hasattr(diarize.io, "read_rttm"):
-        monkeypatch.setattr(diarize.io, "read_rttm", _simple_read_rttm, raising=False)
 
 
 # --------------------------------------------------------------------------- helpers
@@ -104,7 +86,7 @@ needs_sample = pytest.mark.skipif(not SAMPLE_WAV.is_file(),
 
 @pytest.mark.slow
 @needs_sample
-def test_plot_command_on_real_audio_with_reference(tmp_path, rttm_reader):
+def test_plot_command_on_real_audio_with_reference(tmp_path):
     pytest.importorskip("matplotlib")
     out = tmp_path / "timeline.png"
     result = cli_runner().invoke(main, ["plot", str(SAMPLE_WAV), "--ref", str(SAMPLE_RTTM),
@@ -116,7 +98,7 @@ def test_plot_command_on_real_audio_with_reference(tmp_path, rttm_reader):
 
 @pytest.mark.slow
 @needs_sample
-def test_plot_command_with_rttm_does_not_diarize(tmp_path, rttm_reader, monkeypatch):
+def test_plot_command_with_rttm_does_not_diarize(tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     from diarize.pipeline import Diarizer
 

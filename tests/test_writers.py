@@ -7,7 +7,6 @@ import doctest
 import pytest
 from click.testing import CliRunner
 
-import diarize.io
 import diarize.writers as writers
 from diarize import batch
 from diarize.cli import main
@@ -40,14 +39,6 @@ def test_diarization_methods_render_through_the_registry(name):
 def test_unknown_format_is_an_output_error():
     with pytest.raises(OutputError, match="unknown output format 'xml'.*rttm, json, csv, audacity"):
         writers.format_diarization(RESULT, "xml")
-
-
-def test_io_re_exports_the_writers():
-    for name in ("format_rttm", "format_json", "format_csv", "format_audacity",
-                 "format_diarization", "write_rttm", "atomic_write", "atomic_write_text",
-                 "sanitize_field", "uri_for", "OUTPUT_FORMATS", "FILE_MODE"):
-        assert getattr(diarize.io, name) is getattr(writers, name)
-    assert diarize.write_rttm is writers.write_rttm
 
 
 def test_batch_and_cli_offer_every_registered_format():

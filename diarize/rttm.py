@@ -1,5 +1,7 @@
 """Reading RTTM (and UEM) files; the writers are in :mod:`diarize.writers`.
 
+(Named ``rttm`` rather than ``io`` so that it does not shadow the standard library.)
+
 RTTM ``SPEAKER`` lines have ten space-separated fields::
 
     SPEAKER <uri> <channel> <onset> <duration> <NA> <NA> <speaker> <NA> <NA>
@@ -23,14 +25,6 @@ from typing import Iterator, NamedTuple
 
 from .errors import RTTMError
 from .segments import Turn
-
-# The writers live in diarize.writers (the one registry of output formats);
-# ``diarize.io`` is a public import path for them too.
-from .writers import (FILE_MODE, JSON_FORMAT_VERSION, OUTPUT_FORMATS, TIME_DECIMALS,  # noqa: F401
-                      atomic_write, atomic_write_text, format_audacity, format_csv,
-                      format_diarization, format_json, format_rttm, sanitize_field, uri_for,
-                      write_rttm)
-
 
 # --------------------------------------------------------------------------- readers
 

@@ -11,7 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from diarize.errors import RTTMError
-from diarize.io import FileKey, read_rttm, read_uem, sanitize_field, write_rttm
+from diarize.names import sanitize_field
+from diarize.rttm import FileKey, read_rttm, read_uem
+from diarize.writers import write_rttm
 from diarize.segments import Turn
 from conftest import EVAL
 
