@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 # No thread settings here: the pipeline limits BLAS to one thread inside its own calls
 # (diarize._threads, with threadpoolctl) and leaves the host program's settings alone.
 from .config import Config, available_presets, load_config
-from .errors import (AudioError, BatchInputError, ConfigError, ConvergenceWarning, DiarizeError,
-                     FitError, MissingDependencyError, ModelError, NotFittedError, OutputError,
-                     ParameterError, RTTMError, ScoringWarning, StdoutError)
+from .errors import (AudioError, BatchInputError, ConfigError, ConvergenceWarning,
+                     DeprecatedKeyWarning, DiarizeError, FitError, MissingDependencyError,
+                     ModelError, NotFittedError, OutputError, ParameterError, RTTMError,
+                     ScoringError, ScoringWarning, StdoutError)
 from .rttm import read_rttm
 from .segments import Diarization, Turn
 from .writers import write_rttm
@@ -32,8 +33,8 @@ __all__ = [
     "Diarizer", "Diarization", "Turn", "Config", "load_config", "available_presets",
     "read_rttm", "write_rttm", "DiarizeError", "AudioError", "ConfigError", "RTTMError",
     "OutputError", "NotFittedError", "FitError", "ParameterError", "ModelError",
-    "BatchInputError", "MissingDependencyError", "StdoutError", "ConvergenceWarning",
-    "ScoringWarning",
+    "BatchInputError", "MissingDependencyError", "StdoutError", "ScoringError",
+    "ConvergenceWarning", "ScoringWarning", "DeprecatedKeyWarning",
     "__version__",
 ]
 

@@ -27,13 +27,14 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Protocol, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence
 
-from ._threads import worker_environment
 from .audio import AUDIO_SUFFIXES
 from .errors import BatchInputError, DiarizeError, MissingDependencyError, OutputError
 from .names import clean_uri, output_name, printable, temp_pattern, uri_for
-from .workers import Pool
+from .progress import stage_printer
+from .workers import exit_text
+from .workers import run_tasks as run_all
 from .writers import FORMATS, atomic_write_text, format_diarization
 
 #: Input files with these extensions are manifests, not audio.
@@ -80,23 +81,47 @@ class Recording:
         Per-file configuration overrides from a manifest (``num_speakers``, ...).
     source : str
         Where it was listed (input argument or ``manifest:line``), for error messages.
+    reference : dict of FileKey to list of Turn, optional
+        Its reference turns (``diarize tune`` scores against them), under the keys of the
+        reference file.
     """
 
     path: Path
     uri: str
     hints: tuple[tuple[str, int], ...] = ()
     source: str = ""
+    reference: Mapping[Any, Sequence[Any]] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
 class Task:
-    """Everything a worker needs for one recording (picklable, paths absolute)."""
+    """Everything a worker needs for one recording (picklable).
+
+    Attributes
+    ----------
+    path, uri : str
+        The audio file (absolute in a batch) and its file id.
+    output : str
+        The file to write; ``""``: return the text in :attr:`Record.text` instead.
+    fmt : str
+        A name in :data:`diarize.writers.FORMATS`.
+    config : Config
+    exclusive : bool
+        Write the result without overlapping turns (:meth:`Diarization.exclusive`).
+    verbose : bool
+        Print each pipeline stage on stderr (:func:`diarize.progress.stage_printer`).
+    index : int
+        Its place among the tasks, handed back in :attr:`Record.index`.
+    """
 
     path: str
     uri: str
     output: str
     fmt: str
     config: Any
+    exclusive: bool = False
+    verbose: bool = False
+    index: int = 0
 
 
 @dataclass
@@ -120,6 +145,12 @@ class Record:
         Wall time spent on it by the worker.
     cpu_seconds : float
         CPU time the worker process spent on it.
+    text : str
+        The output, when the task wrote no file (``Task.output`` empty).
+    speakers, turns : int
+        Speakers and turns of the result.
+    index : int
+        The task's :attr:`Task.index`.
     """
 
     path: str
@@ -130,6 +161,10 @@ class Record:
     message: str = ""
     seconds: float = 0.0
     cpu_seconds: float = 0.0
+    text: str = ""
+    speakers: int = 0
+    turns: int = 0
+    index: int = 0
 
 
 @dataclass
@@ -275,11 +310,12 @@ def _audio_files_in(folder: Path) -> list[Path]:
                   if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file())
 
 
-def recording(path: Path, *, source: str, uri: str | None = None,
-               hints: tuple[tuple[str, int], ...] = ()) -> Recording:
+def recording(path: str | os.PathLike, *, source: str, uri: str | None = None,
+              hints: tuple[tuple[str, int], ...] = (),
+              reference: Mapping[Any, Sequence[Any]] | None = None) -> Recording:
     """The recording at `path`, named `uri` (default: from the file name), found via `source`."""
     return Recording(path=Path(os.path.abspath(path)), uri=uri or uri_for(path),
-                     hints=hints, source=source)
+                     hints=hints, source=source, reference=reference)
 
 
 def check_unique(found: list[Recording]) -> list[Recording]:
@@ -409,14 +445,21 @@ def process_one(task: Task) -> Record:
         Status ``"ok"`` or ``"failed"``.
     """
     t0, c0 = time.perf_counter(), time.process_time()
-    rec = Record(path=task.path, uri=task.uri, output=task.output, status="ok")
+    rec = Record(path=task.path, uri=task.uri, output=task.output, status="ok", index=task.index)
     try:
         from .pipeline import Diarizer
 
         # The pipeline runs with one BLAS thread and restores the setting on return.
-        result = Diarizer(task.config)(task.path, uri=task.uri)
+        result = Diarizer(task.config)(
+            task.path, uri=task.uri, hook=stage_printer(task.path) if task.verbose else None)
+        if task.exclusive:
+            result = result.exclusive()
         text = format_diarization(result, task.fmt)
-        atomic_write_text(task.output, text)
+        rec.speakers, rec.turns = len(result.speakers), len(result)
+        if task.output:
+            atomic_write_text(task.output, text)
+        else:
+            rec.text = text
     except DiarizeError as exc:
         rec.status, rec.error, rec.message = "failed", type(exc).__name__, str(exc)
     except MemoryError:
@@ -430,30 +473,17 @@ def process_one(task: Task) -> Record:
 
 
 def _died_record(task: Task, exitcode: int | None) -> Record:
-    if exitcode is not None and exitcode < 0:
-        try:
-            how = f"killed by {signal.Signals(-exitcode).name}"
-        except ValueError:
-            how = f"killed by signal {-exitcode}"
-    else:
-        how = f"exit status {exitcode}"
+    how = exit_text(exitcode)
     return Record(path=task.path, uri=task.uri, output=task.output, status="failed",
-                  error="WorkerDied",
+                  index=task.index, error="WorkerDied",
                   message=f"{task.path}: worker process died while diarizing ({how})")
 
 
-def _run_local(tasks: Sequence[Task], jobs: int) -> Iterator[Record]:
-    """Yield records in completion order, running `tasks` (already ordered) on `jobs` processes."""
-    if min(jobs, len(tasks)) <= 1:
-        # In-process: no pool start-up (seconds of imports per worker), and a killed run
-        # leaves no orphaned worker.
-        for task in tasks:
-            yield process_one(task)
-        return
-    with worker_environment(threads=BLAS_THREADS_PER_WORKER):
-        # The environment must stay set while workers are started (also replacements).
-        yield from Pool(tasks, jobs, work=process_one, died=_died_record,
-                        preload=FORKSERVER_PRELOAD).run()
+def run_tasks(tasks: Sequence[Task], jobs: int) -> Iterator[Record]:
+    """Yield records in completion order, running `tasks` (already ordered) on `jobs`
+    processes (:func:`diarize.workers.run_tasks`: one job runs in this process)."""
+    return run_all(tasks, jobs, work=process_one, died=_died_record,
+                   preload=FORKSERVER_PRELOAD, threads=BLAS_THREADS_PER_WORKER)
 
 
 def _run_dask(tasks: Sequence[Task], scheduler: str) -> Iterator[Record]:
@@ -555,10 +585,13 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
         path that is an input file (an input is never overwritten).
     MissingDependencyError
         `scheduler` given but dask is not installed.
+    ModelError
+        A model file the configuration names cannot be loaded.
     OutputError
         `output_dir` cannot be created.
     """
     from .config import Config
+    from .models import check_model_files
 
     t0 = time.perf_counter()
     if not isinstance(fmt, str) or fmt not in FORMAT_EXTENSIONS:
@@ -570,6 +603,7 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     if isinstance(inputs, (str, bytes, os.PathLike)):
         inputs = [inputs]
     base = config if config is not None else Config()
+    check_model_files(base)  # once, before any work: not once per recording
     out_dir = Path(os.path.abspath(output_dir))
     recordings, manifests = _resolve(inputs, output_dir=out_dir)
     configs = [config_for(r, base) for r in recordings]  # inconsistent hints fail up front
@@ -603,7 +637,7 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
         progress.start(total=len(tasks), skipped=summary.skipped)
     try:
         with _sigterm_stops_the_run(), contextlib.closing(
-                _run_dask(tasks, scheduler) if scheduler else _run_local(tasks, jobs)) as stream:
+                _run_dask(tasks, scheduler) if scheduler else run_tasks(tasks, jobs)) as stream:
             for record in stream:
                 records[by_output[record.output]] = record
                 if record.status == "ok":

@@ -1,7 +1,9 @@
 """The ``diarize`` command.
 
 ``diarize AUDIO...`` diarizes files; subcommands (``eval``, ``batch``, ...) do the rest.
-User errors become one line on stderr: exit status 1 for a failed input, 2 for usage.
+Errors keep their type up to :meth:`DefaultGroup.main`, where one table
+(:data:`EXIT_STATUSES`) makes each one line on stderr and an exit status: 1 for a failed
+input or output, 2 for usage, 3 for a bug, 130 for an interrupt.
 """
 
 from __future__ import annotations
@@ -9,14 +11,15 @@ from __future__ import annotations
 import errno
 import os
 import sys
-import zipfile
+import warnings
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .errors import ConfigError, DiarizeError, StdoutError
-from .names import printable, uri_for
+from .errors import (BatchInputError, ConfigError, DiarizeError, MissingDependencyError, ModelError,
+                     OutputError, StdoutError)
+from .names import output_name, printable, uri_for
 from .writers import FORMATS
 
 #: The file names of the output formats, for help texts: ".rttm, .json, ... or .txt (...)".
@@ -38,62 +41,31 @@ class DefaultGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
-        """Run the command line; exit with its documented status.
+        """Run the command line; exit with its documented status (:func:`exit_status`).
 
-        Exit status: 0 done, 1 an input or output failed, 2 a usage or configuration error,
-        3 an internal error (a bug; ``DIARIZE_DEBUG=1`` shows its traceback), 130
-        interrupted. Every error is one line on stderr, never click's usage block.
+        Every error is one line on stderr, never click's usage block; so is every warning.
         """
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         status = 0
-        try:
-            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
-            status = rv if isinstance(rv, int) else 0  # --help and --version: 0
-        except SystemExit as exc:
-            status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-        except _NO_ARGS_IS_HELP as exc:  # `diarize config`: a request for the command list
-            click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
-            status = 0
-        except click.UsageError as exc:  # bad option, value or argument; missing argument
-            echo_error(exc.format_message())
-            status = 2
-        except click.ClickException as exc:
-            echo_error(exc.format_message())
-            status = exc.exit_code
-        except (click.Abort, KeyboardInterrupt):
-            echo_error("interrupted")
-            status = 130
-        except StdoutError as exc:
-            echo_error(str(exc))
-            status = 1
-        except ConfigError as exc:
-            echo_error(str(exc))
-            status = 2
-        except DiarizeError as exc:
-            echo_error(str(exc) or type(exc).__name__)
-            status = 1
-        except MemoryError:
-            echo_error("out of memory")
-            status = 1
-        except OSError as exc:
-            if exc.filename is not None:
-                echo_error(f"{exc.filename}: {exc.strerror or exc}")
-                status = 1
-            elif exc.errno in _STDOUT_ERRNOS:  # a write to standard output, from click
-                echo_error(str(StdoutError.from_os_error(exc)))
-                _silence_stdout()
-                status = 1
-            else:
-                echo_error(f"internal error ({type(exc).__name__}: {exc}); please report it "
-                           "(DIARIZE_DEBUG=1 shows the traceback)")
-                status = 3
-        except Exception as exc:
-            if os.environ.get("DIARIZE_DEBUG"):
-                raise
-            echo_error(f"internal error ({type(exc).__name__}: {exc}); please report it "
-                       "(DIARIZE_DEBUG=1 shows the traceback)")
-            status = 3
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            try:
+                rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+                status = rv if isinstance(rv, int) else 0  # --help and --version: 0
+            except SystemExit as exc:
+                status = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            except _NO_ARGS_IS_HELP as exc:  # `diarize config`: a request for the command list
+                click.echo(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
+                status = 0
+            except (Exception, KeyboardInterrupt, click.Abort) as exc:
+                status = exit_status(exc)
+                if status == INTERNAL_ERROR and os.environ.get("DIARIZE_DEBUG"):
+                    raise
+                echo_error(error_message(exc))
+                if isinstance(exc, OSError) and exc.filename is None \
+                        and exc.errno in _STDOUT_ERRNOS:
+                    _silence_stdout()
         try:
             sys.stdout.flush()
         except OSError as exc:
@@ -101,6 +73,62 @@ class DefaultGroup(click.Group):
             _silence_stdout()
             status = status or 1
         sys.exit(status)
+
+
+INTERNAL_ERROR = 3
+"""Exit status of an error that is a bug."""
+
+EXIT_STATUSES: tuple[tuple[tuple[type[BaseException], ...], int], ...] = (
+    ((KeyboardInterrupt, click.Abort), 130),
+    # what the user asked for cannot be done: a bad option, configuration or model file,
+    # unusable batch inputs, a missing optional package
+    ((click.UsageError, ConfigError, ModelError, BatchInputError, MissingDependencyError), 2),
+    # an input or output failed (a file, standard output, memory)
+    ((DiarizeError, MemoryError, click.ClickException), 1),
+)
+"""The exit status of each kind of error that reaches the command line, the first match
+winning: the one place that decides them. An ``OSError`` naming a file, or failing a
+write to standard output, is 1; anything else is a bug: :data:`INTERNAL_ERROR`."""
+
+
+def exit_status(exc: BaseException) -> int:
+    """The exit status of the command line for `exc` (see :data:`EXIT_STATUSES`)."""
+    for types, status in EXIT_STATUSES:
+        if isinstance(exc, types):
+            return status
+    if isinstance(exc, OSError) and (exc.filename is not None or exc.errno in _STDOUT_ERRNOS):
+        return 1
+    return INTERNAL_ERROR
+
+
+def error_message(exc: BaseException) -> str:
+    """The one-line message of `exc` on stderr (after ``diarize: error: ``)."""
+    if isinstance(exc, (KeyboardInterrupt, click.Abort)):
+        return str(exc) or "interrupted"
+    if isinstance(exc, click.ClickException):
+        return exc.format_message()
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    if isinstance(exc, DiarizeError):
+        return str(exc) or type(exc).__name__
+    if isinstance(exc, OSError) and exit_status(exc) == 1:
+        if exc.filename is not None:
+            return f"{exc.filename}: {exc.strerror or exc}"
+        return str(StdoutError.from_os_error(exc))  # a write to standard output, from click
+    return (f"internal error ({type(exc).__name__}: {exc}); please report it "
+            "(DIARIZE_DEBUG=1 shows the traceback)")
+
+
+class _Interrupted(KeyboardInterrupt):
+    """Ctrl-C, with what the user can do about it as the message."""
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings as one line on stderr: ``diarize: warning: MESSAGE``."""
+    try:
+        click.echo(f"diarize: warning: {' '.join(str(message).split())}", err=True)
+    except OSError:
+        pass
 
 
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
@@ -136,55 +164,33 @@ def _silence_stdout() -> None:
 
 def build_config(config_file, preset, overrides, speakers=None):
     """Load the configuration from a preset and/or file, then apply CLI overrides and
-    speaker-count hints (see :meth:`Config.with_speakers`).
-
-    Raises click.UsageError (exit status 2) for any configuration problem."""
-    from .config import load_config
-
-    try:
-        cfg = load_config(config_file, preset=preset)
-        overrides = {k: v for k, v in overrides.items() if v is not None}
-        if overrides:
-            cfg = cfg.replace(**overrides)
-        given = {k: v for k, v in (speakers or {}).items() if v is not None}
-        if given:
-            try:
-                cfg = cfg.with_speakers(**given)
-            except ConfigError as exc:  # name the options the values came from
-                message = str(exc).removeprefix("overrides: ")
-                for key in given:
-                    message = message.replace(key, "--" + key.replace("_", "-"))
-                raise ConfigError(message) from None
-        check_model_files(cfg)
-        return cfg
-    except ConfigError as exc:
-        raise click.UsageError(str(exc)) from None
-
-
-def check_model_files(cfg) -> None:
-    """Load the model files a configuration names, so that a path that is not a model is
-    refused before any work.
+    speaker-count hints (see :meth:`Config.with_speakers`); check the model files it names.
 
     Raises
     ------
     ConfigError
-        Naming the key and the file.
+        Naming the key, or the option the value came from.
+    ModelError
+        A model file it names cannot be loaded (:func:`diarize.models.check_model_files`).
     """
-    from .sad import load_model
-    from .speakers import load_ubm
+    from .config import load_config
+    from .models import check_model_files
 
-    for key, used, path, load in (
-            ("sad.model_path", cfg.sad.method == "model", cfg.sad.model_path, load_model),
-            ("cluster.ubm_path", cfg.cluster.link_method == "ubm", cfg.cluster.ubm_path, load_ubm)):
-        if used and path:
-            if not Path(path).is_file():
-                raise ConfigError(f"{key}: {path}: no such model file")
-            if not zipfile.is_zipfile(path):
-                raise ConfigError(f"{key}: {path}: not a model file (an .npz archive)")
-            try:
-                load(path)
-            except DiarizeError as exc:
-                raise ConfigError(f"{key}: {' '.join(str(exc).split())}") from None
+    cfg = load_config(config_file, preset=preset)
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if overrides:
+        cfg = cfg.replace(**overrides)
+    given = {k: v for k, v in (speakers or {}).items() if v is not None}
+    if given:
+        try:
+            cfg = cfg.with_speakers(**given)
+        except ConfigError as exc:  # name the options the values came from
+            message = str(exc).removeprefix("overrides: ")
+            for key in given:
+                message = message.replace(key, "--" + key.replace("_", "-"))
+            raise ConfigError(message) from None
+    check_model_files(cfg)
+    return cfg
 
 
 def echo_error(message: str) -> None:
@@ -256,77 +262,86 @@ MAX_TRIALS = 10000
 @click.option("--count-method", type=click.Choice(["bic", "dp"]),
               help="How the number of speakers is found: BIC merging (default) or a "
                    "Dirichlet-process mixture (cluster.count_method).")
+@click.option("-j", "--jobs", type=int, callback=_within(1, MAX_JOBS), default=1, show_default=True,
+              help="Worker processes (1: in this process; more: a worker that dies fails "
+                   "only its recording).")
 @click.option("-v", "--verbose", is_flag=True, help="Report progress on stderr.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_speakers,
-                max_speakers, config_file, preset, seed, count_method, verbose, quiet):
+                max_speakers, config_file, preset, seed, count_method, jobs, verbose, quiet):
     """Diarize AUDIO files; write <stem>.rttm (or --format) for each.
 
     \b
     diarize meeting.wav --preset meeting
     diarize call.wav --preset telephone --num-speakers 2 --format json -o out/
     """
-    cfg = _config_or_exit(config_file, preset, {"seed": seed, "cluster.count_method": count_method},
-                          speakers={"num_speakers": num_speakers, "min_speakers": min_speakers,
-                                    "max_speakers": max_speakers})
-    from .pipeline import Diarizer
-    from .writers import atomic_write_text, format_diarization
+    cfg = build_config(config_file, preset, {"seed": seed, "cluster.count_method": count_method},
+                       speakers={"num_speakers": num_speakers, "min_speakers": min_speakers,
+                                 "max_speakers": max_speakers})
+    from .batch import Record, Task, run_tasks
 
     out_dir = output_dir if output_dir is not None else Path(".")
     if not to_stdout:
         _refuse_shared_outputs(audio)
         # Created (with its parents) if missing, as `diarize batch` does.
         if out_dir.exists() and not out_dir.is_dir():
-            echo_error(f"{out_dir}: is not a directory")
-            sys.exit(1)
+            raise OutputError(f"{out_dir}: is not a directory")
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            echo_error(f"{out_dir}: cannot create output directory ({exc.strerror or exc})")
-            sys.exit(1)
-    diarizer = Diarizer(cfg)
+            raise OutputError(f"{out_dir}: cannot create output directory "
+                              f"({exc.strerror or exc})") from None
+    tasks = [Task(path=str(path), uri=uri_for(path), fmt=fmt, config=cfg, exclusive=exclusive,
+                  verbose=verbose, index=i,
+                  output="" if to_stdout else str(out_dir / output_name(
+                      uri_for(path), FORMATS[fmt].extension)))
+             for i, path in enumerate(audio)]
     failed = 0
-    for path in audio:
-        try:
-            result = diarizer(path, hook=_progress_hook(path) if verbose else None)
-            if exclusive:
-                result = result.exclusive()
-            text = format_diarization(result, fmt)
-            if to_stdout:
-                echo_out(text)
-            else:
-                target = out_dir / f"{uri_for(path)}{FORMATS[fmt].extension}"
-                atomic_write_text(target, text)
-                if verbose:
-                    click.echo(f"{path}: {len(result.speakers)} speakers, {len(result)} turns -> {target}", err=True)
-            if uri_for(path) != path.stem and not quiet:
-                click.echo(f"diarize: note: {printable(path.name)}: file id {uri_for(path)} "
-                           "(whitespace as '_', bytes that are not UTF-8 as \\xNN)", err=True)
-        except StdoutError:
-            raise
-        except DiarizeError as exc:
-            message = " ".join(str(exc).split()) or type(exc).__name__
-            if str(path) not in message:  # errors from inside the pipeline do not name the file
-                message = f"{path}: {message}"
-            echo_error(message)
-            failed += 1
-        except MemoryError:
-            echo_error(f"{path}: out of memory")
-            failed += 1
-    sys.exit(1 if failed else 0)
+    finished: dict[int, Record] = {}
+    reported = 0
+    for record in run_tasks(tasks, jobs):
+        finished[record.index] = record
+        # Reported in input order, whatever order the workers finish in.
+        while reported in finished:
+            ok = _report_recording(finished.pop(reported), audio[reported], verbose=verbose,
+                                   quiet=quiet)
+            failed += not ok
+            reported += 1
+    return 1 if failed else 0
+
+
+def _report_recording(record, path: Path, *, verbose: bool, quiet: bool) -> bool:
+    """Print what became of one recording of the ``run`` command; whether it succeeded."""
+    if record.status != "ok":
+        message = " ".join(record.message.split()) or record.error
+        if str(path) not in message:  # errors from inside the pipeline do not name the file
+            message = f"{path}: {message}"
+        echo_error(message)
+        return False
+    if not record.output:
+        echo_out(record.text)
+    elif verbose:
+        click.echo(f"{path}: {record.speakers} speakers, {record.turns} turns -> {record.output}",
+                   err=True)
+    if uri_for(path) != path.stem and not quiet:
+        click.echo(f"diarize: note: {printable(path.name)}: file id {uri_for(path)} "
+                   "(whitespace as '_', bytes that are not UTF-8 as \\xNN)", err=True)
+    return True
 
 
 def _refuse_shared_outputs(audio) -> None:
-    """Exit 2, naming both, if two different inputs would write the same output file
-    (``x/a.wav`` and ``y/a.wav`` both give ``a.rttm``), as ``diarize batch`` refuses them."""
-    from .batch import BatchInputError, check_unique, recording
+    """Raise :class:`BatchInputError`, naming both, if two different inputs would write the
+    same output file (``x/a.wav`` and ``y/a.wav`` both give ``a.rttm``), as ``diarize
+    batch`` refuses them."""
+    from .batch import check_unique, recording
 
     try:
         check_unique([recording(Path(p), source=str(p)) for p in audio])
     except BatchInputError as exc:
-        echo_error(f"{exc}: each would overwrite the other's output; "
-                   "diarize them into different folders (-o) or rename one")
-        sys.exit(2)
+        raise BatchInputError(f"{exc}: each would overwrite the other's output; "
+                              "diarize them into different folders (-o) or rename one") from None
+
+
 
 
 # ------------------------------------------------------------------------- eval
@@ -397,63 +412,33 @@ def eval_command(ref_path, hyp_path, uem_path, collar, skip_overlap, fmt, output
     import json
     import warnings
 
+    from .metrics import ScoringWarning, evaluate
     from .rttm import read_rttm, read_uem
     from .writers import atomic_write_text
-    from .metrics import ScoringWarning, evaluate
 
-    try:
-        reference = read_rttm(ref_path)
-        hypothesis = read_rttm(hyp_path)
-        uem = read_uem(uem_path) if uem_path is not None else None
-        if not reference:
-            click.echo(f"diarize: warning: {ref_path}: no SPEAKER turns in the reference", err=True)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ScoringWarning)
-            evaluation = evaluate(reference, hypothesis, uem=uem, collar=collar, skip_overlap=skip_overlap)
-        for w in caught:
-            click.echo(f"diarize: warning: {w.message}", err=True)
-        if fmt == "json":
-            text = json.dumps(evaluation.as_dict(), indent=2, ensure_ascii=False) + "\n"
-        elif fmt == "csv":
-            text = _eval_csv(evaluation)
-        else:
-            text = _eval_table(evaluation)
-        if output is not None:
-            atomic_write_text(output, text)
-        else:
-            echo_out(text)
-    except StdoutError:
-        raise
-    except DiarizeError as exc:
-        echo_error(str(exc))
-        sys.exit(1)
+    reference = read_rttm(ref_path)
+    hypothesis = read_rttm(hyp_path)
+    uem = read_uem(uem_path) if uem_path is not None else None
+    if not reference:
+        click.echo(f"diarize: warning: {ref_path}: no SPEAKER turns in the reference", err=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ScoringWarning)
+        evaluation = evaluate(reference, hypothesis, uem=uem, collar=collar, skip_overlap=skip_overlap)
+    for w in caught:
+        click.echo(f"diarize: warning: {w.message}", err=True)
+    if fmt == "json":
+        text = json.dumps(evaluation.as_dict(), indent=2, ensure_ascii=False) + "\n"
+    elif fmt == "csv":
+        text = _eval_csv(evaluation)
+    else:
+        text = _eval_table(evaluation)
+    if output is not None:
+        atomic_write_text(output, text)
+    else:
+        echo_out(text)
+
 
 # --------------------------------------------------------------------------- user's side
-def _config_or_exit(config_file, preset, overrides, speakers=None):
-    """:func:`build_config`, with a configuration problem as one line on stderr, exit 2."""
-    try:
-        return build_config(config_file, preset, overrides, speakers)
-    except click.UsageError as exc:
-        echo_error(exc.format_message())
-        sys.exit(2)
-
-
-def _progress_hook(path):
-    """A pipeline progress hook printing one line per stage on stderr (``-v``)."""
-    import time
-
-    started = time.monotonic()
-
-    def hook(stage: str, completed: int, total: int) -> None:
-        elapsed = time.monotonic() - started
-        if completed == 0:
-            click.echo(f"{path}: {stage}... ({elapsed:.1f}s)", err=True)
-        elif completed < total:
-            click.echo(f"{path}: {stage} {completed}/{total} ({elapsed:.1f}s)", err=True)
-
-    return hook
-
-
 @main.command("plot")
 @click.argument("audio", type=click.Path(path_type=Path))
 @click.option("--rttm", "hyp_file", type=click.Path(path_type=Path),
@@ -478,9 +463,9 @@ def plot_command(audio, hyp_file, ref_file, output, num_speakers, config_file, p
     try:
         import matplotlib  # noqa: F401  (checked before any slow work)
     except ImportError:
-        echo_error("diarize plot needs matplotlib: pip install 'gmm-diarize[plot]'")
-        sys.exit(2)
-    cfg = _config_or_exit(config_file, preset, {}, speakers={"num_speakers": num_speakers})
+        raise MissingDependencyError(
+            "diarize plot needs matplotlib: pip install 'gmm-diarize[plot]'") from None
+    cfg = build_config(config_file, preset, {}, speakers={"num_speakers": num_speakers})
     from .audio import load_audio
     from .pipeline import Diarizer
     from .plot import load_turns, plot_timeline, save_figure
@@ -488,22 +473,18 @@ def plot_command(audio, hyp_file, ref_file, output, num_speakers, config_file, p
 
     uri = uri_for(audio)
     target = output if output is not None else Path(f"{uri}.png")
-    try:
-        y = load_audio(audio, config=cfg.audio)
-        duration = len(y) / cfg.audio.sample_rate
-        reference = load_turns(ref_file, uri=uri) if ref_file is not None else None
-        note = None
-        if hyp_file is not None:
-            result = Diarization(load_turns(hyp_file, uri=uri), uri=uri, duration=duration)
-            note = f"turns read from {hyp_file.name}"
-        else:
-            result = Diarizer(cfg).diarize_signal(y, uri=uri)
-        fig = plot_timeline(result, signal=y, sample_rate=cfg.audio.sample_rate,
-                            reference=reference, bic_note=note)
-        save_figure(fig, target)
-    except DiarizeError as exc:
-        echo_error(str(exc))
-        sys.exit(1)
+    y = load_audio(audio, config=cfg.audio)
+    duration = len(y) / cfg.audio.sample_rate
+    reference = load_turns(ref_file, uri=uri) if ref_file is not None else None
+    note = None
+    if hyp_file is not None:
+        result = Diarization(load_turns(hyp_file, uri=uri), uri=uri, duration=duration)
+        note = f"turns read from {hyp_file.name}"
+    else:
+        result = Diarizer(cfg).diarize_signal(y, uri=uri)
+    fig = plot_timeline(result, signal=y, sample_rate=cfg.audio.sample_rate,
+                        reference=reference, bic_note=note)
+    save_figure(fig, target)
     click.echo(f"{target}", err=True)
 
 
@@ -521,8 +502,9 @@ def config_show_command(preset, config_file):
 
     The output is a complete configuration file: save it, edit it, pass it to --config.
     """
-    cfg = _config_or_exit(config_file, preset, {})
+    cfg = build_config(config_file, preset, {})
     echo_out(cfg.to_toml())
+
 
 @main.command("batch")
 @click.argument("inputs", nargs=-1, required=True, metavar="INPUT...")
@@ -549,20 +531,16 @@ def batch_command(inputs, output_dir, jobs, fmt, overwrite, scheduler, config_fi
     from . import batch
     from .progress import ConsoleProgress
 
-    cfg = _config_or_exit(config_file, preset, {})
+    cfg = build_config(config_file, preset, {})
     progress = None if quiet else ConsoleProgress(stream=sys.stderr)
     try:
         summary = batch.run(list(inputs), output_dir, jobs=jobs, fmt=fmt, overwrite=overwrite,
                             scheduler=scheduler, config=cfg, progress=progress)
-    except DiarizeError as exc:
-        echo_error(str(exc))
-        sys.exit(2)
     except KeyboardInterrupt:
-        echo_error("interrupted; rerun the same command to resume")
-        sys.exit(130)
+        raise _Interrupted("interrupted; rerun the same command to resume") from None
     if quiet and summary.failed:
         echo_error(f"{summary.failed} recordings failed (see {summary.errors_file})")
-    sys.exit(summary.exit_status)
+    return summary.exit_status
 
 
 # ------------------------------------------------------------------------- tune
@@ -580,7 +558,7 @@ def batch_command(inputs, output_dir, jobs, fmt, overwrite, scheduler, config_fi
 @click.option("--preset", help="Base preset (default, meeting, telephone, broadcast).")
 @click.option("--params", default=None, metavar="KEY,KEY,...",
               help="Comma-separated dotted keys to search (default: cluster.link_threshold, "
-                   "reseg.switch_penalty, reseg.min_turn, sad.threshold).")
+                   "reseg.switch_penalty, reseg.decoder_min_turn, sad.threshold).")
 @click.option("--trials", type=int, default=None, callback=_within(0, MAX_TRIALS), help="Configurations tried on the tuning half (default 16).")
 @click.option("-j", "--jobs", type=int, callback=_within(1, MAX_JOBS), default=None,
               help="Worker processes (default: all cores).")
@@ -606,24 +584,13 @@ def tune_command(audio_dir, ref_path, uem_path, output, config_file, preset, par
     from . import tune as tuning
     from .writers import atomic_write_text
 
-    cfg = _config_or_exit(config_file, preset, {})
+    cfg = build_config(config_file, preset, {})
     keys = [k for k in params.split(",")] if params is not None else list(tuning.DEFAULT_PARAMS)
     log = None if quiet else (lambda line: click.echo(f"diarize tune: {line}", err=True))
-    try:
-        result = tuning.tune(audio_dir, ref_path, params=keys,
-                             trials=tuning.DEFAULT_TRIALS if trials is None else trials,
-                             jobs=jobs, base=cfg, seed=seed, collar=collar,
-                             skip_overlap=skip_overlap, uem=uem_path, log=log)
-    except ConfigError as exc:
-        echo_error(" ".join(str(exc).split()))
-        sys.exit(2)
-    except DiarizeError as exc:
-        echo_error(" ".join(str(exc).split()))
-        sys.exit(1)
-    try:
-        atomic_write_text(output, tuning.format_toml(result))
-    except DiarizeError as exc:
-        echo_error(str(exc))
-        sys.exit(1)
+    result = tuning.tune(audio_dir, ref_path, params=keys,
+                         trials=tuning.DEFAULT_TRIALS if trials is None else trials,
+                         jobs=jobs, base=cfg, seed=seed, collar=collar,
+                         skip_overlap=skip_overlap, uem=uem_path, log=log)
+    atomic_write_text(output, tuning.format_toml(result))
     echo_out(tuning.format_report(result))
     click.echo(f"wrote {output}", err=True)

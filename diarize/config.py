@@ -14,6 +14,7 @@ import os
 import sys
 import textwrap
 import typing
+import warnings
 from dataclasses import dataclass, field, fields, is_dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -24,7 +25,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-from .errors import ConfigError
+from .errors import ConfigError, DeprecatedKeyWarning
 from .melscale import empty_bands
 
 #: Largest FFT (samples): bounds the spectra the front end holds per block.
@@ -146,8 +147,8 @@ class SadConfig:
     """Speech runs shorter than this (seconds) are dropped."""
     min_silence: float = ranged(0.75, 0.0, 60.0)
     """Non-speech gaps shorter than this (seconds) are filled."""
-    smooth_frames: int = ranged(11, 1, 1001)
-    """'energy': median-filter length (frames) of the frame decision."""
+    median_frames: int = ranged(11, 1, 1001)
+    """'energy': length (frames) of the median filter applied to the frame decision."""
     energy_floor_db: float = ranged(-95.0, -200.0, 0.0)
     """Frames quieter than this (dBFS) are never speech (digital silence, dither)."""
     min_dynamic_range_db: float = ranged(12.0, 0.0, 100.0)
@@ -301,11 +302,15 @@ class ResegConfig:
     """Rounds of (fit speaker GMMs, Viterbi); 0 keeps the clustering's labels as they are."""
     switch_penalty: float = ranged(50.0, 0.0, 1e6)
     """Log-likelihood cost of changing speaker between frames."""
-    min_turn: float = ranged(0.5, 0.0, 60.0)
-    """Minimum turn duration (seconds)."""
-    smooth_frames: int = ranged(20, 1, 1000)
-    """Frames whose log-likelihoods are averaged before Viterbi (posterior smoothing)."""
-    shortest_turn: float = ranged(0.25, 0.0, 60.0)
+    decoder_min_turn: float = ranged(0.5, 0.0, 60.0)
+    """Shortest stay (seconds of speech) of the Viterbi decoder with one speaker, rounded
+    to whole blocks of block_frames (at least one): the decoder may change speaker only
+    after it."""
+    block_frames: int = ranged(20, 1, 1000)
+    """Frames per decoding block: the Viterbi decodes blocks of this many speech frames,
+    each scored by its frames' summed log-likelihoods, so a speaker change falls on a
+    block edge."""
+    min_output_turn: float = ranged(0.25, 0.0, 60.0)
     """No output turn is shorter than this (seconds): a shorter run of one speaker goes to
     the longer neighbouring speaker it touches, or is dropped between two pauses. 0.25 s is
     the speech detector's own shortest speech run (sad.min_speech): nothing shorter is a
@@ -414,10 +419,18 @@ class Config:
         return toml_text(self.to_dict())
 
     def replace(self, **overrides: Any) -> "Config":
-        """A copy with top-level or dotted (``"reseg.min_turn"``) keys overridden."""
+        """A copy with top-level or dotted (``"reseg.decoder_min_turn"``) keys overridden.
+
+        A renamed key's old name still works, with a :class:`DeprecatedKeyWarning`; a
+        removed key is ignored with one (see :data:`RENAMED_KEYS`, :data:`REMOVED_KEYS`).
+        """
         data = self.to_dict()
-        for key, value in overrides.items():
-            parts = key.replace("__", ".").split(".")
+        seen: set[str] = set()
+        for given, value in overrides.items():
+            key = current_key(given.replace("__", "."), source="overrides")
+            if key is None:
+                continue
+            parts = key.split(".")
             target = data
             for p in parts[:-1]:
                 if p not in target or not isinstance(target[p], dict):
@@ -425,6 +438,9 @@ class Config:
                 target = target[p]
             if parts[-1] not in target:
                 raise ConfigError(f"unknown configuration key {key!r}")
+            if key in seen:  # an old and a new name of one key
+                raise ConfigError(f"overrides: {key!r} given twice")
+            seen.add(key)
             target[parts[-1]] = value
         return config_from_dict(data, source="overrides")
 
@@ -480,6 +496,100 @@ def _check_value(key: str, value: Any, hint: Any, metadata: Mapping[str, Any]) -
             raise ConfigError(f"{key} must be a number, got {value!r}")
     if base in (int, float) and not in_range(value, metadata):
         raise ConfigError(f"{key} must be {range_text(metadata)}, got {value!r}")
+
+
+# ------------------------------------------------------------------ old key names
+RENAMED_KEYS: dict[str, str] = {
+    "reseg.min_turn": "reseg.decoder_min_turn",
+    "reseg.shortest_turn": "reseg.min_output_turn",
+    "reseg.smooth_frames": "reseg.block_frames",
+    "sad.smooth_frames": "sad.median_frames",
+}
+"""Old dotted key -> its new name. An old name read from a TOML file or given as an
+override still sets the new key, with a :class:`~diarize.errors.DeprecatedKeyWarning`.
+Both keys of an entry must be in the same section (a table of a TOML file is read
+as one mapping)."""
+
+REMOVED_KEYS: dict[str, str] = {
+    "cluster.link_score": "clusters are always compared by their cross-likelihood ratio",
+    "cluster.count_method": "the speaker count is always chosen by BIC merging and linking",
+    "cluster.dp_concentration": "the Dirichlet-process speaker count was removed",
+    "cluster.dp_min_weight": "the Dirichlet-process speaker count was removed",
+    "cluster.dp_max_iter": "the Dirichlet-process speaker count was removed",
+    "cluster.nuisance_dims": "the nuisance projection was removed",
+    "cluster.nuisance": "the nuisance projection was removed",
+}
+"""Dotted key of a removed setting -> why it is gone. Given, it is ignored with a
+:class:`~diarize.errors.DeprecatedKeyWarning`, so that old files still load. A key
+listed here that is still a field of :class:`Config` is a current key: the entry
+takes effect only once the field is deleted."""
+
+
+@lru_cache(maxsize=None)
+def _field_keys() -> frozenset[str]:
+    return frozenset(key for key, _, _ in config_fields())
+
+
+def current_key(key: str, *, source: str = "config") -> str | None:
+    """The current name of dotted configuration key `key`: itself, its new name if it was
+    renamed, or None if it was removed (both with a warning naming `source`).
+
+    Unknown keys are returned as they are, for the caller to refuse.
+
+    Warns
+    -----
+    DeprecatedKeyWarning
+        `key` is an old name (:data:`RENAMED_KEYS`) or a removed key (:data:`REMOVED_KEYS`).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("ignore", DeprecatedKeyWarning)
+    ...     current_key("reseg.min_turn")
+    'reseg.decoder_min_turn'
+    """
+    if key in _field_keys():
+        return key
+    new = RENAMED_KEYS.get(key)
+    if new is not None:
+        warnings.warn(f"{source}: {key} is deprecated, use {new} (the old name will stop "
+                      "working in a later release)", DeprecatedKeyWarning, stacklevel=3)
+        return new
+    reason = REMOVED_KEYS.get(key)
+    if reason is not None:
+        warnings.warn(f"{source}: {key} is ignored: {reason}; delete it from the "
+                      "configuration", DeprecatedKeyWarning, stacklevel=3)
+        return None
+    return key
+
+
+def _current_names(table: Mapping[str, Any], source: str, *,
+                   section: str | None = None) -> dict[str, Any]:
+    """`table` (the top level, or the table of `section`) with old key names replaced by
+    the current ones and removed keys left out.
+
+    Raises
+    ------
+    ConfigError
+        A key given under both its old and its new name.
+    """
+    out: dict[str, Any] = {}
+    given_as: dict[str, str] = {}
+    for name, value in table.items():
+        dotted = f"{section}.{name}" if section else name
+        key = current_key(dotted, source=source)
+        if key is None:
+            continue
+        new_section, _, new_name = key.rpartition(".")
+        if (new_section or None) != section:  # not a rename within the table: leave it
+            new_name = name
+        if new_name in out:
+            raise ConfigError(f"{source}: {given_as[new_name]} and {dotted} are the same "
+                              f"key; give only {key}")
+        out[new_name] = value
+        given_as[new_name] = dotted
+    return out
 
 
 # ------------------------------------------------------------------ TOML writer
@@ -552,7 +662,7 @@ def config_from_dict(data: Mapping[str, Any], *, base: Config | None = None,
         if is_dataclass(v):
             setattr(cfg, f.name, dataclasses.replace(v))
     top = {f.name: f for f in fields(cfg)}
-    for key, value in data.items():
+    for key, value in _current_names(data, source).items():
         if key not in top:
             raise ConfigError(f"{source}: unknown key {key!r} (known: {', '.join(top)})")
         current = getattr(cfg, key)
@@ -561,7 +671,7 @@ def config_from_dict(data: Mapping[str, Any], *, base: Config | None = None,
                 raise ConfigError(f"{source}: [{key}] must be a table")
             sub = {f.name: f for f in fields(current)}
             hints = _hints(type(current))
-            for k2, v2 in value.items():
+            for k2, v2 in _current_names(value, source, section=key).items():
                 if k2 not in sub:
                     raise ConfigError(f"{source}: unknown key '{key}.{k2}' (known: {', '.join(sub)})")
                 setattr(current, k2, _as_declared(v2, hints[k2]))

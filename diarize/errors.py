@@ -1,7 +1,8 @@
 """Exception and warning classes of gmm-diarize.
 
-Every error a user can cause is one of these; the command line turns them into one-line
-messages (exit status 1 for a failed input, 2 for a usage or configuration error).
+Every error a user can cause is one of these. They keep their type on the way out: only
+the command line (``diarize.cli``, in one table) turns them into one-line messages and
+exit statuses (1 for a failed input or output, 2 for a usage or configuration error).
 """
 
 
@@ -15,6 +16,13 @@ class AudioError(DiarizeError):
 
 class ConfigError(DiarizeError, ValueError):
     """A configuration file or option is invalid (unknown key, wrong type, bad value)."""
+
+
+class ScoringError(ConfigError):
+    """The scoring was given an invalid argument (a negative or NaN collar).
+
+    A :class:`ConfigError`, and so a ``ValueError``, as the scoring options of
+    ``diarize tune`` are."""
 
 
 class RTTMError(DiarizeError, ValueError):
@@ -73,6 +81,12 @@ class StdoutError(DiarizeError):
 
 class ConvergenceWarning(UserWarning):
     """The best of the ``n_init`` EM runs stopped at ``max_iter`` before converging."""
+
+
+class DeprecatedKeyWarning(FutureWarning):
+    """A configuration key that was renamed (the old name still works) or removed (it is
+    ignored); the message names the new key. A FutureWarning, so that users see it by
+    default (a DeprecationWarning is hidden outside ``__main__``)."""
 
 
 class ScoringWarning(UserWarning):

@@ -59,7 +59,7 @@ from scipy import sparse
 from scipy.optimize import linear_sum_assignment
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching
 
-from .errors import ScoringWarning
+from .errors import ScoringError, ScoringWarning
 from .rttm import FileKey
 from .segments import Turn
 
@@ -476,7 +476,7 @@ def evaluate_file(reference: Iterable[Turn], hypothesis: Iterable[Turn], *,
     DiarizationScore
     """
     if not collar >= 0:
-        raise ValueError(f"collar must be non-negative, got {collar}")
+        raise ScoringError(f"collar must be non-negative, got {collar}")
     ref = _turn_arrays(reference)
     hyp = _turn_arrays(hypothesis)
     if regions is None:
@@ -621,7 +621,7 @@ def evaluate(reference: Mapping, hypothesis: Mapping, *,
     md-eval); a UEM entry for a file the reference does not have is not scored either.
     """
     if not collar >= 0:
-        raise ValueError(f"collar must be non-negative, got {collar}")
+        raise ScoringError(f"collar must be non-negative, got {collar}")
     ref = {_as_key(k): list(v) for k, v in reference.items()}
     hyp = {_as_key(k): list(v) for k, v in hypothesis.items()}
     regions: dict[FileKey, Regions] = {}

@@ -19,6 +19,7 @@ from .config import AudioConfig, Config, FeatureConfig, load_config
 from .errors import ConfigError
 from .features import MfccStream, speech_features
 from .frames import frame_count, frame_time, nearest_label, runs
+from .models import check_model_files
 from .names import uri_for
 from .resegment import absorb_short_turns, resegment
 from .sad import detect_speech_regions, model_feature_config
@@ -37,7 +38,15 @@ class Diarizer:
         Defaults to ``Config()`` (the values of ``configs/default.toml``).
     **overrides
         Configuration keys to override, top-level (``num_speakers=2``) or dotted with
-        ``__`` (``reseg__min_turn=0.3``).
+        ``__`` (``reseg__decoder_min_turn=0.3``).
+
+    Raises
+    ------
+    ConfigError
+        An invalid configuration or override.
+    ModelError
+        A model file the configuration names cannot be loaded
+        (:func:`diarize.models.check_model_files`).
 
     Examples
     --------
@@ -50,6 +59,7 @@ class Diarizer:
         if overrides:
             cfg = cfg.replace(**overrides)
         self.config = cfg.validate()
+        check_model_files(self.config)
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> "Diarizer":
@@ -242,7 +252,7 @@ class Diarizer:
         frame_labels = nearest_label(frame_labels, speech.speech)
         frame_labels[~speech.speech] = -1  # pauses inside phrase groups end turns
         frame_labels = absorb_short_turns(
-            frame_labels, min_frames=frame_count(cfg.reseg.shortest_turn, step))
+            frame_labels, min_frames=frame_count(cfg.reseg.min_output_turn, step))
         notify("resegmentation", 1, 1)
 
         names = [f"SPEAKER_{k:02d}" for k in range(reseg.posteriors.shape[1])]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 from .names import printable
 
@@ -17,6 +17,21 @@ from .names import printable
 BAR_REFRESH_SECONDS = 0.1
 #: Width of the bar in characters.
 BAR_WIDTH = 30
+
+
+def stage_printer(path: Any, *, stream: TextIO | None = None) -> Callable[[str, int, int], None]:
+    """A pipeline progress hook printing one line per stage of recording `path` (``-v``)."""
+    out = stream if stream is not None else sys.stderr
+    started = time.monotonic()
+
+    def hook(stage: str, completed: int, total: int) -> None:
+        elapsed = time.monotonic() - started
+        if completed == 0:
+            print(f"{path}: {stage}... ({elapsed:.1f}s)", file=out, flush=True)
+        elif completed < total:
+            print(f"{path}: {stage} {completed}/{total} ({elapsed:.1f}s)", file=out, flush=True)
+
+    return hook
 
 
 def _clock(seconds: float) -> str:

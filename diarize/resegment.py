@@ -173,8 +173,8 @@ def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_s
         post = np.zeros((len(labels), int(labels.max()) + 1 if len(labels) else 0), dtype=np.float32)
         post[np.arange(len(labels)), labels] = 1.0
         return ResegResult(labels, post, [])
-    block = max(1, int(config.smooth_frames))
-    min_blocks = max(1, int(round(config.min_turn / (frame_step * block))))
+    block = max(1, int(config.block_frames))
+    min_blocks = max(1, int(round(config.decoder_min_turn / (frame_step * block))))
     labels = relabel(labels)
     min_frames = config.min_speaker / frame_step
     models: list = []

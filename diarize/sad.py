@@ -27,7 +27,7 @@ import scipy.ndimage
 
 from .boundaries import refine_boundaries
 from .config import FeatureConfig, SadConfig
-from .errors import ConfigError, ModelError
+from .errors import ModelError
 from .features import add_deltas
 from .frames import fill_short_runs, frame_count
 from .gmm import GaussianMixture, load_arrays
@@ -166,27 +166,24 @@ def load_model(path: str | None = None) -> tuple[GaussianMixture, GaussianMixtur
 
     Raises
     ------
-    ConfigError
+    ModelError
         The file cannot be read or is not a SAD model.
     """
     p = Path(path) if path else MODEL_PATH
-    try:
-        data = load_arrays(p, what="SAD model")
-    except ModelError as exc:  # the model path is part of the configuration
-        raise ConfigError(str(exc)) from None
+    data = load_arrays(p, what="SAD model")
     models = []
     for prefix in ("speech/", "nonspeech/"):
         sub = {k[len(prefix):]: v for k, v in data.items() if k.startswith(prefix)}
         if not sub:
-            raise ConfigError(f"{p}: not a SAD model (no {prefix!r} arrays)")
+            raise ModelError(f"{p}: not a SAD model (no {prefix!r} arrays)")
         try:
             models.append(GaussianMixture.from_dict(sub))
         except (KeyError, ValueError, TypeError) as exc:  # ModelError is a ValueError
-            raise ConfigError(f"{p}: not a SAD model ({exc})") from None
+            raise ModelError(f"{p}: not a SAD model ({exc})") from None
         dim = models[-1].means_.shape[1]
         if dim != N_MODEL_FEATURES:
-            raise ConfigError(f"{p}: SAD model of {dim} features; this version computes "
-                              f"{N_MODEL_FEATURES} (retrain it with scripts/train_sad.py)")
+            raise ModelError(f"{p}: SAD model of {dim} features; this version computes "
+                             f"{N_MODEL_FEATURES} (retrain it with scripts/train_sad.py)")
     return models[0], models[1]
 
 
@@ -434,8 +431,8 @@ def smooth_decision(prob: np.ndarray, *, frame_step: float, config: SadConfig | 
     """
     cfg = config or SadConfig()
     mask = prob > threshold
-    if cfg.smooth_frames > 1 and len(mask):
-        mask = scipy.ndimage.median_filter(mask.astype(np.uint8), size=cfg.smooth_frames,
+    if cfg.median_frames > 1 and len(mask):
+        mask = scipy.ndimage.median_filter(mask.astype(np.uint8), size=cfg.median_frames,
                                            mode="nearest").astype(bool)
     mask = fill_short_runs(mask, value=False, max_len=frame_count(cfg.min_silence, frame_step))
     mask = fill_short_runs(mask, value=True, max_len=frame_count(cfg.min_speech, frame_step))

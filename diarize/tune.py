@@ -39,8 +39,8 @@ boundary, overlapped speech not scored.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import multiprocessing
 import os
 import sys
 import warnings
@@ -50,15 +50,17 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ._threads import pipeline_threads, worker_environment
 from .audio import AUDIO_SUFFIXES
-from .config import Config, toml_text, toml_value
+from .batch import Recording, recording
+from .config import Config, current_key, toml_text, toml_value
 from .errors import ConfigError, DiarizeError
 from .names import uri_for
 from .rttm import FileKey, read_rttm, read_uem
+from .workers import Pool, exit_text
 
 __all__ = ["tune", "TuneResult", "Trial", "find_recordings", "split_recordings",
            "search_grid", "format_toml", "format_report", "DEFAULT_PARAMS", "DEFAULT_TRIALS"]
 
-DEFAULT_PARAMS = ("cluster.link_threshold", "reseg.switch_penalty", "reseg.min_turn",
+DEFAULT_PARAMS = ("cluster.link_threshold", "reseg.switch_penalty", "reseg.decoder_min_turn",
                   "sad.threshold")
 """The keys searched by default: the ones that move DER most (speaker count, turn
 granularity, speech/non-speech balance)."""
@@ -74,7 +76,7 @@ GRIDS: dict[str, tuple[str, tuple[float, ...]]] = {
     "cluster.link_threshold": ("add", (-0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3)),
     "cluster.bic_penalty": ("mul", (0.6, 0.75, 0.9, 1.0, 1.1, 1.25, 1.6)),
     "reseg.switch_penalty": ("mul", (0.4, 0.6, 0.8, 1.0, 1.25, 1.6, 2.5)),
-    "reseg.min_turn": ("mul", (0.4, 0.6, 0.8, 1.0, 1.25, 1.6, 2.0)),
+    "reseg.decoder_min_turn": ("mul", (0.4, 0.6, 0.8, 1.0, 1.25, 1.6, 2.0)),
     "sad.threshold": ("add", (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5)),
 }
 """Search grid of the default keys: multiples of (``mul``) or offsets to (``add``) the
@@ -87,15 +89,6 @@ _CACHE_LIMIT_BYTES = 1 << 30  # per process
 
 
 # ---------------------------------------------------------------------- data
-
-@dataclass(frozen=True)
-class Recording:
-    """One recording with its reference."""
-
-    path: str
-    uri: str
-    reference: dict  # FileKey -> list of Turn (the reference file's turns for this uri)
-
 
 @dataclass
 class Trial:
@@ -196,7 +189,7 @@ def find_recordings(audio_dir: str | os.PathLike, ref: str | os.PathLike
         if reference is None:
             skipped.append(str(path))
         else:
-            found.append(Recording(str(path), uri, reference))
+            found.append(recording(path, source=str(audio_dir), uri=uri, reference=reference))
     found.sort(key=lambda r: (r.uri, r.path))
     return found, skipped
 
@@ -251,73 +244,96 @@ def search_grid(key: str, base_value: Any) -> list[Any]:
 
 # ------------------------------------------------------------------ evaluation
 
-_BASE: Config | None = None
+# Each process's features of the recordings it diarized, by (path, front end): a trial
+# changes no front-end key (unless audio.* or features.* are searched), so it costs only
+# speech detection, clustering and resegmentation. Per process, as the workers of the
+# pool live for the whole search.
 _CACHE: dict[tuple, Any] = {}
 _CACHE_BYTES = 0
 
-
-def _init_worker(base: Config) -> None:
-    global _BASE, _CACHE_BYTES
-    _BASE = base
-    _CACHE.clear()
-    _CACHE_BYTES = 0
+#: Modules the pool's fork server imports once for all workers.
+FORKSERVER_PRELOAD = ("diarize.tune", "diarize.pipeline")
 
 
-def _diarize_one(task: tuple[str, str, tuple]) -> tuple[list, str | None]:
-    """Diarize one recording with the base configuration plus overrides: (turns, error)."""
-    path, uri, overrides = task
+@dataclass(frozen=True)
+class _Task:
+    """One recording to diarize with the base configuration plus overrides (picklable)."""
+
+    path: str
+    uri: str
+    base: Config
+    overrides: tuple
+
+
+def _diarize_one(task: _Task) -> tuple[list, str | None]:
+    """Diarize one recording: (turns, error message or None). Never raises."""
     # One BLAS thread for the whole task, cache look-up included, as in Diarizer calls.
     with pipeline_threads():
-        return _diarize_cached(path, uri, overrides)
+        return _diarize_cached(task)
 
 
-def _diarize_cached(path: str, uri: str, overrides: tuple) -> tuple[list, str | None]:
+def _diarize_cached(task: _Task) -> tuple[list, str | None]:
     global _CACHE_BYTES
     from .pipeline import Diarizer
 
-    assert _BASE is not None
     try:
-        cfg = _BASE.replace(**dict(overrides)) if overrides else _BASE
+        cfg = task.base.replace(**dict(task.overrides)) if task.overrides else task.base
         diarizer = Diarizer(cfg)
-        key = (path, diarizer.front_end)
+        key = (task.path, diarizer.front_end)
         features = _CACHE.get(key)
         if features is None:
-            features = diarizer.extract(path)
+            features = diarizer.extract(task.path)
             if _CACHE_BYTES + features.nbytes <= _CACHE_LIMIT_BYTES:
-                _CACHE[(path, features.front_end)] = features
+                _CACHE[(task.path, features.front_end)] = features
                 _CACHE_BYTES += features.nbytes
-        result = diarizer.diarize_features(features, uri=uri)
+        result = diarizer.diarize_features(features, uri=task.uri)
         return list(result.turns), None
     except (DiarizeError, MemoryError, ValueError, RuntimeError) as exc:
         return [], f"{type(exc).__name__}: {exc}"
 
 
+def _died(task: _Task, exitcode: int | None) -> tuple[list, str | None]:
+    """The outcome of a task whose worker process died on it (killed, out of memory)."""
+    return [], f"WorkerDied: {task.path}: worker process died while diarizing ({exit_text(exitcode)})"
+
+
+def _clear_cache() -> None:
+    global _CACHE_BYTES
+    _CACHE.clear()
+    _CACHE_BYTES = 0
+
+
 class _Runner:
-    """Diarizes lists of recordings with overrides, in this process or a worker pool."""
+    """Diarizes lists of recordings with overrides, in this process or on a
+    :class:`diarize.workers.Pool` kept for the whole search (a dead worker fails only the
+    recording it held)."""
 
     def __init__(self, base: Config, jobs: int) -> None:
-        self.jobs = jobs
-        self.pool = None
+        self.base = base
+        self.pool: Pool | None = None
+        self._environment = contextlib.ExitStack()
         if jobs > 1:
-            ctx = multiprocessing.get_context("spawn")
-            with worker_environment():  # single-threaded BLAS in the workers, as in batch
-                self.pool = ctx.Pool(jobs, _init_worker, (base,))
-        else:
-            _init_worker(base)
+            # Single-threaded BLAS in the workers, as in batch; kept set while the pool
+            # lives, for the workers that replace dead ones.
+            self._environment.enter_context(worker_environment())
+            self.pool = Pool(jobs=jobs, work=_diarize_one, died=_died,
+                             preload=FORKSERVER_PRELOAD)
 
     def run(self, recordings: Sequence[Recording], overrides: Mapping[str, Any]) -> list:
         frozen = tuple(sorted(overrides.items()))
-        tasks = [(r.path, r.uri, frozen) for r in recordings]
+        tasks = [_Task(str(r.path), r.uri, self.base, frozen) for r in recordings]
         if self.pool is not None:
-            return self.pool.map(_diarize_one, tasks, chunksize=1)
+            return self.pool.map(tasks)
         return [_diarize_one(t) for t in tasks]
 
     def close(self) -> None:
-        if self.pool is not None:
-            self.pool.terminate()
-            self.pool.join()
-        else:
-            _init_worker(Config())  # free the cache
+        try:
+            if self.pool is not None:
+                self.pool.close()
+            else:
+                _clear_cache()  # the features were kept in this process
+        finally:
+            self._environment.close()
 
 
 def _set_der(recordings: Sequence[Recording], outputs: Sequence[tuple[list, str | None]],
@@ -328,7 +344,7 @@ def _set_der(recordings: Sequence[Recording], outputs: Sequence[tuple[list, str 
     reference: dict = {}
     hypothesis: dict = {}
     for rec, (turns, _) in zip(recordings, outputs):
-        for key, ref_turns in rec.reference.items():
+        for key, ref_turns in (rec.reference or {}).items():
             reference[key] = ref_turns
             hypothesis[key] = turns  # scored under the reference's key(s), as benchmark.py does
     with warnings.catch_warnings():
@@ -384,14 +400,28 @@ def tune(audio_dir: str | os.PathLike, ref_dir: str | os.PathLike, *,
     ConfigError
         Fewer than 2 recordings with a reference, an unknown or non-numeric key, bad
         arguments.
+    ModelError
+        A model file the base configuration names cannot be loaded.
+    RTTMError
+        A reference or UEM file is malformed.
+
+    Warns
+    -----
+    DeprecatedKeyWarning
+        A key of `params` under an old name (searched under its new one) or a removed
+        key (left out).
     """
+    from .models import check_model_files
+
     log = log or _silent
     base = (base if base is not None else Config()).validate()
+    check_model_files(base)  # once, before any work: not once per recording and trial
     if trials < 0:
         raise ConfigError(f"trials must be >= 0, got {trials}")
     if not collar >= 0:
         raise ConfigError(f"collar must be >= 0, got {collar}")
-    params = list(dict.fromkeys(p.strip() for p in params if p.strip()))
+    named = (current_key(p.strip(), source="tune params") for p in params if p.strip())
+    params = list(dict.fromkeys(p for p in named if p is not None))
     if not params:
         raise ConfigError("no parameters to tune")
     base_values = {p: _get(base, p) for p in params}

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import wait
 from typing import Any, Callable, Iterator, Sequence
 
+from ._threads import worker_environment
+
 #: Seconds between checks, in a worker, that the parent is still alive.
 PARENT_POLL_SECONDS = 1.0
 #: Seconds idle workers get to exit on their own at the end of a run before they are killed.
@@ -136,7 +138,7 @@ class Pool:
     Parameters
     ----------
     tasks : sequence
-        Picklable tasks, run in this order.
+        Picklable tasks, run in this order by :meth:`run`.
     jobs : int
         Worker processes.
     work : callable
@@ -151,10 +153,15 @@ class Pool:
     -----
     Only the task a dead worker had started fails; one it had been sent but not yet
     started goes to another worker (at most :data:`MAX_HANDOVERS` times).
+
+    :meth:`run` runs `tasks` and stops the workers; :meth:`map` runs more tasks on the
+    same workers and leaves them running for the next call (what a worker keeps in
+    memory, such as a cache, lives on), until :meth:`close`.
     """
 
-    def __init__(self, tasks: Sequence[Any], jobs: int, *, work: Callable[[Any], Any],
-                 died: Callable[[Any, int | None], Any], preload: Sequence[str] = ()) -> None:
+    def __init__(self, tasks: Sequence[Any] = (), jobs: int = 1, *,
+                 work: Callable[[Any], Any], died: Callable[[Any, int | None], Any],
+                 preload: Sequence[str] = ()) -> None:
         self.ctx = pool_context(preload)
         self.work, self.died = work, died
         self.queue: deque[tuple[int, Any]] = deque(enumerate(tasks))
@@ -184,8 +191,8 @@ class Pool:
         except (BrokenPipeError, OSError):
             pass  # it died: seen at the next wait, and the task is handed on
 
-    def _drain(self, worker: _Worker) -> tuple[list[Any], bool]:
-        """Messages waiting from `worker`: finished results, and whether it is gone."""
+    def _drain(self, worker: _Worker) -> tuple[list[tuple[int, Any]], bool]:
+        """(index, result) of the tasks `worker` finished, and whether it is gone."""
         records = []
         try:
             while worker.conn.poll():
@@ -193,13 +200,13 @@ class Pool:
                 if message[0] == "started":
                     worker.started = True
                 else:
-                    records.append(message[2])
+                    records.append((message[1], message[2]))
                     self._feed(worker)
         except (EOFError, OSError):
             return records, True
         return records, not worker.process.is_alive()
 
-    def _bury(self, worker: _Worker) -> Iterator[Any]:
+    def _bury(self, worker: _Worker) -> Iterator[tuple[int, Any]]:
         """Account for a dead worker's task and put a fresh worker in its place."""
         worker.process.join()
         worker.conn.close()
@@ -208,31 +215,61 @@ class Pool:
             index, task = worker.held
             self.handovers[index] += 1
             if worker.started or self.handovers[index] > MAX_HANDOVERS:
-                yield self.died(task, worker.process.exitcode)
+                yield index, self.died(task, worker.process.exitcode)
             else:
                 self.queue.appendleft((index, task))
         if self.queue and len(self.workers) < self.jobs:
             self._feed(self._start_worker())
 
+    def _results(self) -> Iterator[tuple[int, Any]]:
+        """(index, result) of every queued task, in completion order; workers stay."""
+        for worker in self.workers:
+            if worker.held is None:
+                self._feed(worker)
+        while self.queue and len(self.workers) < self.jobs:
+            self._feed(self._start_worker())
+        while any(w.held is not None for w in self.workers):
+            busy = [w for w in self.workers if w.held is not None]
+            ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy]))
+            for worker in busy:
+                if worker.conn not in ready and worker.process.sentinel not in ready:
+                    continue
+                records, gone = self._drain(worker)
+                yield from records
+                if gone:
+                    yield from self._bury(worker)
+
     def run(self) -> Iterator[Any]:
         """Yield results in completion order; stop (kill) every worker on the way out."""
         finished = False
         try:
-            for _ in range(min(self.jobs, len(self.queue))):
-                self._feed(self._start_worker())
-            while any(w.held is not None for w in self.workers):
-                busy = [w for w in self.workers if w.held is not None]
-                ready = set(wait([w.conn for w in busy] + [w.process.sentinel for w in busy]))
-                for worker in busy:
-                    if worker.conn not in ready and worker.process.sentinel not in ready:
-                        continue
-                    records, gone = self._drain(worker)
-                    yield from records
-                    if gone:
-                        yield from self._bury(worker)
+            for _, result in self._results():
+                yield result
             finished = True
         finally:
             self._stop(graceful=finished)
+
+    def map(self, tasks: Sequence[Any]) -> list[Any]:
+        """Run `tasks` on the pool's workers; their results, in the order of `tasks`.
+
+        The workers are kept for the next call (see :meth:`close`); an exception (an
+        interrupt) kills them.
+        """
+        first = len(self.handovers)
+        self.handovers += [0] * len(tasks)
+        self.queue.extend(enumerate(tasks, start=first))
+        out: list[Any] = [None] * len(tasks)
+        try:
+            for index, result in self._results():
+                out[index - first] = result
+        except BaseException:
+            self._stop(graceful=False)
+            raise
+        return out
+
+    def close(self) -> None:
+        """Stop the workers (idle ones exit on their own, within a few seconds)."""
+        self._stop(graceful=True)
 
     def _stop(self, *, graceful: bool) -> None:
         """End every worker: ask idle ones to exit after a finished run, else kill them."""
@@ -251,3 +288,32 @@ class Pool:
                 worker.process.join()
             worker.conn.close()
         self.workers.clear()
+
+
+def exit_text(exitcode: int | None) -> str:
+    """How a worker process ended, for messages: "killed by SIGKILL", "exit status 1"."""
+    if exitcode is not None and exitcode < 0:
+        try:
+            return f"killed by {signal.Signals(-exitcode).name}"
+        except ValueError:
+            return f"killed by signal {-exitcode}"
+    return f"exit status {exitcode}"
+
+
+def run_tasks(tasks: Sequence[Any], jobs: int, *, work: Callable[[Any], Any],
+              died: Callable[[Any, int | None], Any], preload: Sequence[str] = (),
+              threads: int = 1) -> Iterator[Any]:
+    """Yield ``work(task)`` for every task, in completion order, on `jobs` processes.
+
+    One job (or one task) runs in this process: no pool start-up (seconds of imports per
+    worker), and a killed run leaves no orphaned worker; then a crash of the process is a
+    crash of the run. More run on a :class:`Pool` whose workers start with `threads`
+    BLAS threads in their environment.
+    """
+    if min(jobs, len(tasks)) <= 1:
+        for task in tasks:
+            yield work(task)
+        return
+    with worker_environment(threads=threads):
+        # The environment must stay set while workers are started (also replacements).
+        yield from Pool(tasks, jobs, work=work, died=died, preload=preload).run()

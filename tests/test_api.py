@@ -214,7 +214,7 @@ def test_diarizer_on_an_array_returns_the_evidence():
 
 
 def test_diarizer_overrides_and_presets():
-    assert diarize.Diarizer(num_speakers=2, reseg__min_turn=0.3).config.reseg.min_turn == 0.3
+    assert diarize.Diarizer(num_speakers=2, reseg__decoder_min_turn=0.3).config.reseg.decoder_min_turn == 0.3
     assert diarize.Diarizer.from_preset("meeting").config.max_speakers == 8
     assert diarize.Diarizer.from_preset("telephone", seed=3).config.seed == 3
     with pytest.raises(ConfigError, match="unknown preset"):

@@ -160,7 +160,7 @@ def test_turns_follow_the_speech_mask_and_keep_the_shortest_turn():
     step = result.frame_step
     mask = result.speech_mask
     assert result.turns
-    shortest = d.config.reseg.shortest_turn
+    shortest = d.config.reseg.min_output_turn
     for t in result.turns:
         assert t.duration >= shortest - 1e-9
         a, b = int(round(t.start / step)), int(round(t.end / step))

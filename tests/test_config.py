@@ -45,7 +45,7 @@ def test_every_number_is_documented():
     ({"nope": 1}, "unknown key"),
     ({"reseg": {"nope": 1}}, "unknown key 'reseg.nope'"),
     ({"max_speakers": "ten"}, "must be an integer"),
-    ({"reseg": {"min_turn": "x"}}, "must be a number"),
+    ({"reseg": {"decoder_min_turn": "x"}}, "must be a number"),
     ({"min_speakers": 5, "max_speakers": 2}, "greater than"),
     ({"max_speakers": 0}, r"max_speakers must be in \[1, 1000\], got 0"),
     ({"num_speakers": -1}, r"num_speakers must be in \[1, 1000\], got -1"),
@@ -58,8 +58,8 @@ def test_bad_values_are_rejected_with_the_key(data, words):
 
 
 def test_overrides_and_presets():
-    cfg = Config().replace(**{"reseg.min_turn": 1.0, "num_speakers": 2})
-    assert cfg.reseg.min_turn == 1.0 and cfg.num_speakers == 2
+    cfg = Config().replace(**{"reseg.decoder_min_turn": 1.0, "num_speakers": 2})
+    assert cfg.reseg.decoder_min_turn == 1.0 and cfg.num_speakers == 2
     with pytest.raises(ConfigError):
         load_config(preset="no-such-preset")
     for name in ("default", "meeting", "telephone", "broadcast"):

@@ -159,8 +159,8 @@ def test_toml_file_that_is_not_toml(tmp_path):
 
 
 def test_a_huge_integer_for_a_float_key_is_refused():
-    with pytest.raises(ConfigError, match="reseg.min_turn"):
-        config_from_dict({"reseg": {"min_turn": 10 ** 400}})
+    with pytest.raises(ConfigError, match="reseg.decoder_min_turn"):
+        config_from_dict({"reseg": {"decoder_min_turn": 10 ** 400}})
 
 
 # ------------------------------------------------------------------ speaker hints

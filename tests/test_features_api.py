@@ -36,7 +36,7 @@ def test_features_record_their_front_end_and_are_read_only():
 
 def test_features_reused_across_configs_equal_fresh_runs():
     features = Diarizer().extract(FIXTURE)
-    for overrides in ({}, {"reseg__min_turn": 0.3, "cluster__link_threshold": 4.0},
+    for overrides in ({}, {"reseg__decoder_min_turn": 0.3, "cluster__link_threshold": 4.0},
                       {"num_speakers": 3, "sad__method": "energy"}):
         d = Diarizer(**overrides)
         assert d.front_end == features.front_end

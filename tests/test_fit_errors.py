@@ -127,19 +127,20 @@ def test_unreadable_model_file_is_a_model_error(tmp_path):
         load_arrays(bad, what="UBM")
 
 
-def test_bad_sad_model_file_is_a_config_error_naming_the_file(tmp_path):
+def test_bad_sad_model_file_is_a_model_error_naming_the_file(tmp_path):
+    from diarize.errors import ModelError
     from diarize.sad import load_model
 
     truncated = tmp_path / "truncated_sad.npz"
     truncated.write_bytes(b"PK\x03\x04 cut short")
-    with pytest.raises(ConfigError, match="truncated_sad.npz"):
+    with pytest.raises(ModelError, match="truncated_sad.npz"):
         load_model(str(truncated))
     state = _state()
     state.pop("attr:covariances_")
     damaged = tmp_path / "damaged_sad.npz"
     np.savez(damaged, **{f"{p}{k}": np.asarray(v) for p in ("speech/", "nonspeech/")
                          for k, v in state.items()})
-    with pytest.raises(ConfigError, match=r"damaged_sad\.npz: not a SAD model"):
+    with pytest.raises(ModelError, match=r"damaged_sad\.npz: not a SAD model"):
         load_model(str(damaged))
 
 

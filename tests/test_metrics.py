@@ -216,9 +216,16 @@ def test_mapping_is_computed_before_collars():
     assert s.der == pytest.approx(100.0)
 
 
-def test_negative_collar_is_refused():
-    with pytest.raises(ValueError):
-        evaluate_file([T(0, 1, "A")], [], collar=-0.1)
+@pytest.mark.parametrize("collar", [-0.1, float("nan")])
+def test_a_bad_collar_is_a_scoring_error(collar):
+    from diarize.errors import ConfigError, ScoringError
+
+    for score in (lambda: evaluate_file([T(0, 1, "A")], [], collar=collar),
+                  lambda: evaluate({"f": [T(0, 1, "A")]}, {}, collar=collar)):
+        with pytest.raises(ScoringError, match="collar must be non-negative") as caught:
+            score()
+        assert isinstance(caught.value, ConfigError)
+        assert isinstance(caught.value, ValueError)  # what callers caught before
 
 
 # ------------------------------------------------------------------- UEM

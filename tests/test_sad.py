@@ -120,8 +120,8 @@ def test_runs_and_fill_short_runs_still_exported():
 
 
 def test_bad_model_path_raises():
-    from diarize.errors import ConfigError
-    with pytest.raises(ConfigError):
+    from diarize.errors import ModelError
+    with pytest.raises(ModelError, match="sad_model.npz"):
         _mask(np.zeros(SR), model_path="/nonexistent/sad_model.npz")
 
 

@@ -98,10 +98,10 @@ def test_grid_contains_base_and_stays_valid():
 
 
 def test_toml_holds_only_changed_searched_keys_and_loads(tmp_path):
-    res = TuneResult(overrides={"cluster.bic_penalty": 0.256, "reseg.min_turn": 0.8},
+    res = TuneResult(overrides={"cluster.bic_penalty": 0.256, "reseg.decoder_min_turn": 0.8},
                      params=list(DEFAULT_PARAMS),
                      base_values={"cluster.bic_penalty": 0.32, "reseg.switch_penalty": 50.0,
-                                  "reseg.min_turn": 0.5, "sad.threshold": 2.0},
+                                  "reseg.decoder_min_turn": 0.5, "sad.threshold": 2.0},
                      tuning=["a"], heldout=["b"], base_tuning_der=20.0, tuned_tuning_der=18.0,
                      base_heldout_der=21.0, tuned_heldout_der=22.0)
     text = format_toml(res)
@@ -109,9 +109,9 @@ def test_toml_holds_only_changed_searched_keys_and_loads(tmp_path):
     path = tmp_path / "t.toml"
     path.write_text(text)
     data = tomllib.loads(text)
-    assert data == {"cluster": {"bic_penalty": 0.256}, "reseg": {"min_turn": 0.8}}
+    assert data == {"cluster": {"bic_penalty": 0.256}, "reseg": {"decoder_min_turn": 0.8}}
     cfg = load_config(path)
-    assert cfg.cluster.bic_penalty == 0.256 and cfg.reseg.min_turn == 0.8
+    assert cfg.cluster.bic_penalty == 0.256 and cfg.reseg.decoder_min_turn == 0.8
     assert cfg.reseg.switch_penalty == Config().reseg.switch_penalty
 
 

@@ -7,7 +7,7 @@ import pytest
 
 from diarize import features as features_mod
 from diarize.config import FeatureConfig, config_from_dict
-from diarize.errors import ConfigError
+from diarize.errors import ConfigError, ModelError
 from diarize.features import MfccStream, mfcc
 from diarize.sad import (N_MODEL_FEATURES, VOICING_AVERAGE, _levels, _model_rows, load_model,
                          model_features)
@@ -106,7 +106,7 @@ def test_model_of_another_feature_set_is_refused(tmp_path):
         out.update({f"{name}/{k}": np.asarray(v) for k, v in g.to_dict().items()})
     path = tmp_path / "old.npz"
     np.savez(path, **out)
-    with pytest.raises(ConfigError, match="retrain"):
+    with pytest.raises(ModelError, match="retrain"):
         load_model(str(path))
 
 
