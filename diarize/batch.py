@@ -27,7 +27,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Generator, Iterable, Iterator, Mapping, Protocol, Sequence
 
 from .audio import AUDIO_SUFFIXES
 from .errors import BatchInputError, DiarizeError, MissingDependencyError, OutputError
@@ -479,14 +479,14 @@ def _died_record(task: Task, exitcode: int | None) -> Record:
                   message=f"{task.path}: worker process died while diarizing ({how})")
 
 
-def run_tasks(tasks: Sequence[Task], jobs: int) -> Iterator[Record]:
+def run_tasks(tasks: Sequence[Task], jobs: int) -> Generator[Record, None, None]:
     """Yield records in completion order, running `tasks` (already ordered) on `jobs`
     processes (:func:`diarize.workers.run_tasks`: one job runs in this process)."""
     return run_all(tasks, jobs, work=process_one, died=_died_record,
                    preload=FORKSERVER_PRELOAD, threads=BLAS_THREADS_PER_WORKER)
 
 
-def _run_dask(tasks: Sequence[Task], scheduler: str) -> Iterator[Record]:
+def _run_dask(tasks: Sequence[Task], scheduler: str) -> Generator[Record, None, None]:
     """Yield records in completion order, running `tasks` on a Dask cluster."""
     try:
         from distributed import Client

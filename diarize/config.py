@@ -36,7 +36,7 @@ MAX_SPEAKERS = 1000
 SEED_MAX = 2**32 - 1
 
 
-def ranged(default: float, min: float | None = None, max: float | None = None, *,
+def ranged(default: float | None, min: float | None = None, max: float | None = None, *,
            exclusive_min: bool = False, exclusive_max: bool = False) -> Any:
     """A numeric field with its allowed range, checked by :meth:`Config.validate`.
 
@@ -348,8 +348,8 @@ class Config:
     def validate(self) -> "Config":
         """Check every key's type, choices and range, then the rules that tie keys
         together; raise :class:`ConfigError` naming the bad key. Returns self."""
-        for key, value, f, hint in _leaves(self):
-            _check_value(key, value, hint, f.metadata)
+        for key, value, leaf, hint in _leaves(self):
+            _check_value(key, value, hint, leaf.metadata)
         if self.min_speakers > self.max_speakers:
             raise ConfigError(
                 f"min_speakers ({self.min_speakers}) is greater than max_speakers ({self.max_speakers})"
@@ -445,6 +445,11 @@ class Config:
         return config_from_dict(data, source="overrides")
 
 
+def _is_section(value: Any) -> bool:
+    """Whether a value of a :class:`Config` is a section (a dataclass instance)."""
+    return is_dataclass(value) and not isinstance(value, type)
+
+
 @lru_cache(maxsize=None)
 def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
@@ -452,11 +457,11 @@ def _hints(cls: type) -> dict[str, Any]:
 
 def _leaves(cfg: Config) -> list[tuple[str, Any, dataclasses.Field, Any]]:
     """(dotted key, value, field, resolved type) of every key of `cfg`, in file order."""
-    out = []
+    out: list[tuple[str, Any, dataclasses.Field, Any]] = []
     for f in fields(cfg):
-        v = getattr(cfg, f.name)
-        if is_dataclass(v):
-            hints = _hints(type(v))
+        v: Any = getattr(cfg, f.name)
+        if _is_section(v):
+            hints = _hints(v.__class__)
             out.extend((f"{f.name}.{g.name}", getattr(v, g.name), g, hints[g.name])
                        for g in fields(v))
         else:
@@ -658,19 +663,19 @@ def config_from_dict(data: Mapping[str, Any], *, base: Config | None = None,
     cfg = dataclasses.replace(base) if base is not None else Config()
     # deep copy sections so `base` is never mutated
     for f in fields(cfg):
-        v = getattr(cfg, f.name)
-        if is_dataclass(v):
+        v: Any = getattr(cfg, f.name)
+        if _is_section(v):
             setattr(cfg, f.name, dataclasses.replace(v))
     top = {f.name: f for f in fields(cfg)}
     for key, value in _current_names(data, source).items():
         if key not in top:
             raise ConfigError(f"{source}: unknown key {key!r} (known: {', '.join(top)})")
-        current = getattr(cfg, key)
-        if is_dataclass(current):
+        current: Any = getattr(cfg, key)
+        if _is_section(current):
             if not isinstance(value, Mapping):
                 raise ConfigError(f"{source}: [{key}] must be a table")
             sub = {f.name: f for f in fields(current)}
-            hints = _hints(type(current))
+            hints = _hints(current.__class__)
             for k2, v2 in _current_names(value, source, section=key).items():
                 if k2 not in sub:
                     raise ConfigError(f"{source}: unknown key '{key}.{k2}' (known: {', '.join(sub)})")

@@ -55,9 +55,9 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
-from scipy import sparse
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse.csgraph import min_weight_full_bipartite_matching
+from scipy import sparse  # type: ignore[import-untyped]
+from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
+from scipy.sparse.csgraph import min_weight_full_bipartite_matching  # type: ignore[import-untyped]
 
 from .errors import ScoringError, ScoringWarning
 from .rttm import FileKey

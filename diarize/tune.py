@@ -232,13 +232,14 @@ def search_grid(key: str, base_value: Any) -> list[Any]:
     if kind == "mul" and base_value == 0:
         kind, steps = "add", tuple(m - 1.0 for m in MULTIPLIERS)
     if kind == "add":
-        values = [base_value + s for s in steps]
+        raw = [base_value + s for s in steps]
     else:
-        values = [base_value * m for m in steps]
+        raw = [base_value * m for m in steps]
+    values: list[Any]
     if isinstance(base_value, int):
-        values = [max(1, int(round(v))) for v in values] + [base_value]
+        values = [max(1, int(round(v))) for v in raw] + [base_value]
     else:
-        values = [_round(v) for v in values] + [float(base_value)]
+        values = [_round(v) for v in raw] + [float(base_value)]
     return sorted(set(values))
 
 

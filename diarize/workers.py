@@ -20,7 +20,7 @@ import time
 from collections import deque
 from dataclasses import dataclass
 from multiprocessing.connection import wait
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Generator, Iterator, Sequence
 
 from ._threads import worker_environment
 
@@ -106,7 +106,8 @@ def _worker_main(conn: Any, batch_pid: int, work: Callable[[Any], Any]) -> None:
         conn.send(("done", index, work(task)))
 
 
-def pool_context(preload: Sequence[str] = ()) -> multiprocessing.context.BaseContext:
+def pool_context(preload: Sequence[str] = ()
+                 ) -> multiprocessing.context.ForkServerContext | multiprocessing.context.SpawnContext:
     """A fresh-interpreter start method, so BLAS reads the thread limit at import.
 
     'forkserver' where available: one server process imports the pipeline once and
@@ -302,7 +303,7 @@ def exit_text(exitcode: int | None) -> str:
 
 def run_tasks(tasks: Sequence[Any], jobs: int, *, work: Callable[[Any], Any],
               died: Callable[[Any, int | None], Any], preload: Sequence[str] = (),
-              threads: int = 1) -> Iterator[Any]:
+              threads: int = 1) -> Generator[Any, None, None]:
     """Yield ``work(task)`` for every task, in completion order, on `jobs` processes.
 
     One job (or one task) runs in this process: no pool start-up (seconds of imports per

@@ -46,6 +46,8 @@ class TurnLike(Protocol):
     @property
     def speaker(self) -> str: ...
 
+    def __lt__(self, other: Any, /) -> bool: ...  # the writers sort turns
+
 
 def format_rttm(turns: Iterable[TurnLike], uri: str, *, channel: int | str = 1) -> str:
     """Format turns as RTTM text.
@@ -314,7 +316,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO], None], *,
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     """Write `text` (UTF-8, ``\\n`` line ends) to `path` atomically (see :func:`atomic_write`)."""
-    atomic_write(path, lambda f: f.write(text))
+    def write(f: IO) -> None:
+        f.write(text)
+
+    atomic_write(path, write)
 
 
 def write_rttm(file: str | os.PathLike | TextIO, turns: Iterable[TurnLike],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import tracemalloc
 
 import numpy as np
@@ -101,15 +100,12 @@ def test_twenty_thousand_hypothesis_labels_in_bounded_memory():
     ref = [Turn(i * 30.0, i * 30.0 + 29.0, f"r{i % 4}") for i in range(240)]
     hyp = [Turn(i * step, i * step + 0.9 * step, f"h{i}") for i in range(n)]
     tracemalloc.start()
-    t0 = time.perf_counter()
     try:
         score = evaluate_file(ref, hyp, collar=0.25)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    elapsed = time.perf_counter() - t0
     assert peak < 500 * 2**20, f"peak {peak / 2**20:.0f} MiB"
-    assert elapsed < 60, f"took {elapsed:.1f} s"
     assert score.hyp_speakers > 19_000 and score.ref_speakers == 4
     # four hypothesis labels are mapped; the rest of their speech is confusion
     assert score.confusion > 0.9 * score.scored

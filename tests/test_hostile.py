@@ -310,7 +310,7 @@ BAD_CONFIGS = {
     "unknown_section": ("[nope]\nx = 1\n", "nope"),
     "wrong_type": ("[reseg]\nn_components = \"many\"\n", "reseg.n_components"),
     "zero_value": ("[cluster]\nsegment_seconds = 0\n", "cluster.segment_seconds"),
-    "negative_value": ("[reseg]\nmin_turn = -1.0\n", "reseg.decoder_min_turn"),
+    "negative_value": ("[reseg]\ndecoder_min_turn = -1.0\n", "reseg.decoder_min_turn"),
     "min_gt_max": ("min_speakers = 5\nmax_speakers = 2\n", "min_speakers"),
     "bad_toml": ("[sad\nmin_speech = 0.3\n", "invalid TOML"),
 }

@@ -12,6 +12,7 @@ import pytest
 import soundfile as sf
 from click.testing import CliRunner
 
+from diarize import errors
 from diarize.cli import main
 from hostile_helpers import REPO, assert_one_line_error, run_cli, voices
 
@@ -148,3 +149,59 @@ def test_subprocess_usage_error_is_one_line():
     assert_one_line_error(run_cli("config", "show", "--bogus"), 2, "--bogus")
     assert_one_line_error(run_cli("eval", "--ref", "r", "--hyp", "h", "--collar", "-1"), 2,
                           "--collar", "[0.0, 60.0]")
+
+
+# ------------------------------------------------------------------ the one table of statuses
+@pytest.mark.parametrize("exc, status", [
+    (KeyboardInterrupt(), 130),
+    (click.Abort(), 130),
+    (click.UsageError("bad option"), 2),
+    (errors.ConfigError("x"), 2),
+    (errors.ModelError("x"), 2),
+    (errors.ScoringError("x"), 2),
+    (errors.BatchInputError("x"), 2),
+    (errors.MissingDependencyError("x"), 2),
+    (errors.AudioError("x"), 1),
+    (errors.RTTMError("x"), 1),
+    (errors.OutputError("x"), 1),
+    (errors.StdoutError("x"), 1),
+    (MemoryError(), 1),
+    (FileNotFoundError(2, "No such file or directory", "x.wav"), 1),
+    (OSError(5, "Input/output error"), 1),   # a write to standard output, from click
+    (OSError(13, "Permission denied"), 3),   # naming no file: a bug
+    (RuntimeError("boom"), 3),
+])
+def test_exit_status_of_each_kind_of_error(exc, status):
+    from diarize.cli import error_message, exit_status
+
+    assert exit_status(exc) == status
+    assert "\n" not in error_message(exc) and error_message(exc)
+
+
+def test_an_old_key_in_a_config_file_is_one_warning_line(tmp_path):
+    path = tmp_path / "old.toml"
+    path.write_text("[reseg]\nmin_turn = 0.3\n")
+    result = CliRunner().invoke(main, ["config", "show", "--config", str(path)])
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("diarize: warning: "), result.stderr
+    assert "reseg.min_turn" in lines[0] and "reseg.decoder_min_turn" in lines[0]
+    assert "decoder_min_turn = 0.3\n" in result.stdout
+
+
+def test_the_api_checks_model_files_as_the_cli_does(tmp_path):
+    from diarize.errors import ModelError
+    from diarize.pipeline import Diarizer
+
+    bad = tmp_path / "model.npz"
+    bad.write_bytes(b"not a model at all")
+    with pytest.raises(ModelError, match=f"sad.model_path: {bad}: not a model file"):
+        Diarizer(sad__model_path=str(bad))
+    _one_line(CliRunner().invoke(main, ["config", "show", "--config", str(_config(tmp_path, bad))]),
+              2, "sad.model_path", str(bad))
+
+
+def _config(tmp_path, model):
+    path = tmp_path / "c.toml"
+    path.write_text(f'[sad]\nmodel_path = "{model.as_posix()}"\n')
+    return path

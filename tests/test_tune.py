@@ -243,3 +243,47 @@ def test_m4a_is_not_taken_as_a_recording(tmp_path):
     (tmp_path / "c.rttm").write_text("SPEAKER c 1 0.0 1.0 <NA> <NA> A <NA> <NA>\n")
     recs, skipped = find_recordings(tmp_path, tmp_path)
     assert [r.uri for r in recs] == ["a", "b"] and skipped == []
+
+
+# ------------------------------------------------------------------ a worker killed
+#: Test-only hook, loaded by every Python process of the tune run through PYTHONPATH: a
+#: worker that starts on a recording whose path contains $DIARIZE_TEST_KILL kills itself
+#: with SIGKILL, as the kernel's out-of-memory killer would.
+TUNE_KILL_HOOK = '''
+import os, signal
+if os.environ.get("DIARIZE_TEST_KILL"):
+    import diarize.tune as _tune
+    _diarize_one = _tune._diarize_one
+    def killing_diarize_one(task):
+        if os.environ["DIARIZE_TEST_KILL"] in task.path:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return _diarize_one(task)
+    _tune._diarize_one = killing_diarize_one
+'''
+
+
+@pytest.mark.slow
+def test_a_killed_worker_fails_only_its_recording(data, tmp_path):
+    import os
+    import subprocess
+
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(TUNE_KILL_HOOK)
+    repo = Path(__file__).resolve().parents[1]
+    out = tmp_path / "tuned.toml"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), str(repo)]),
+           "DIARIZE_TEST_KILL": "three_speakers_copy"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "diarize", "tune", str(data), "--ref", str(data),
+         "--trials", "1", "--jobs", "2", "-o", str(out)],
+        cwd=repo, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    # the other recordings were scored; the victim is reported, by name and cause
+    assert "three_speakers_copy.wav: failed (WorkerDied" in proc.stderr
+    assert "killed by SIGKILL" in proc.stderr
+    report = proc.stdout
+    assert "WARNING: failed recordings" in report
+    failed = [line for line in report.splitlines() if line.startswith("  ")]
+    assert len(failed) == 1 and failed[0].startswith("  three_speakers_copy: WorkerDied")
+    assert out.is_file()
