@@ -3,7 +3,9 @@
 A :class:`Config` is made of one section per stage. It is loaded from TOML files
 (``configs/*.toml``, or a user's file) whose tables have the section names below; a
 file only needs the keys it changes. Unknown keys, wrong types and out-of-range values
-raise :class:`~diarize.errors.ConfigError`.
+raise :class:`~diarize.errors.ConfigError`. A key that was renamed still loads under its
+old name, and a removed one is ignored, each with a
+:class:`~diarize.errors.DeprecatedKeyWarning` (:data:`RENAMED_KEYS`, :data:`REMOVED_KEYS`).
 """
 
 from __future__ import annotations

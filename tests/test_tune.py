@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -284,6 +285,6 @@ def test_a_killed_worker_fails_only_its_recording(data, tmp_path):
     assert "killed by SIGKILL" in proc.stderr
     report = proc.stdout
     assert "WARNING: failed recordings" in report
-    failed = [line for line in report.splitlines() if line.startswith("  ")]
+    failed = [line for line in report.splitlines() if re.match(r"  \S+: ", line)]
     assert len(failed) == 1 and failed[0].startswith("  three_speakers_copy: WorkerDied")
     assert out.is_file()
