@@ -57,7 +57,7 @@ BLAS_THREADS_PER_WORKER = 1
 #: ``diarize batch --format csv``, never a manifest (a manifest needs a ``path`` column).
 OUTPUT_CSV_HEADER = "uri,start,end,duration,speaker"
 #: Modules the pool's fork server imports once for all workers (import errors are
-#: ignored by multiprocessing; librosa.filters is imported lazily by the MFCC front end).
+#: ignored by the fork server; librosa.filters is imported lazily by the MFCC front end).
 FORKSERVER_PRELOAD = ("diarize.batch", "diarize.pipeline")
 #: Duplicate uris listed in the error message before "...".
 MAX_LISTED_DUPLICATES = 5

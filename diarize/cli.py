@@ -8,6 +8,7 @@ input or output, 2 for usage, 3 for a bug, 130 for an interrupt.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import sys
@@ -299,14 +300,16 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
     failed = 0
     finished: dict[int, Record] = {}
     reported = 0
-    for record in run_tasks(tasks, jobs):
-        finished[record.index] = record
-        # Reported in input order, whatever order the workers finish in.
-        while reported in finished:
-            ok = _report_recording(finished.pop(reported), audio[reported], verbose=verbose,
-                                   quiet=quiet)
-            failed += not ok
-            reported += 1
+    # closing: a failed write to standard output or Ctrl-C stops the workers at once
+    with contextlib.closing(run_tasks(tasks, jobs)) as results:
+        for record in results:
+            finished[record.index] = record
+            # Reported in input order, whatever order the workers finish in.
+            while reported in finished:
+                ok = _report_recording(finished.pop(reported), audio[reported],
+                                       verbose=verbose, quiet=quiet)
+                failed += not ok
+                reported += 1
     return 1 if failed else 0
 
 

@@ -179,10 +179,10 @@ def test_dp_count_method_from_the_command_line(tmp_path):
     {"cluster__link_method": "ubm"},
     # a decoder that switches speaker freely leaves slivers everywhere
     {"reseg__switch_penalty": 0.0, "reseg__block_frames": 1, "reseg__decoder_min_turn": 0.0},
-    {"reseg__shortest_turn": 1.0},
+    {"reseg__min_output_turn": 1.0},
 ])
 @pytest.mark.slow
-def test_no_turn_shorter_than_shortest_turn(overrides):
+def test_no_turn_shorter_than_min_output_turn(overrides):
     diarizer = Diarizer(**overrides)
     result = diarizer(FIXTURES / "two_speakers.wav")
     shortest = diarizer.config.reseg.min_output_turn

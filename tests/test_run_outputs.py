@@ -1,5 +1,6 @@
 """``diarize AUDIO...`` never lets one input's output overwrite another's."""
 
+import pytest
 from click.testing import CliRunner
 
 from diarize.cli import main
@@ -31,3 +32,27 @@ def test_the_same_file_twice_and_stdout_are_not_refused(tmp_path, monkeypatch):
         result = _invoke(tmp_path, monkeypatch, *args)
         assert result.exit_code == 1, result.stderr
         assert all("no such file" in line for line in result.stderr.splitlines())
+
+
+@pytest.mark.slow
+def test_jobs_give_the_same_output_in_input_order(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from batch_audio import make_recording
+
+    # the longer recording first: with two workers it finishes last, yet prints first
+    paths = [make_recording(tmp_path / "long.wav", seconds=8.0, seed=1),
+             make_recording(tmp_path / "short.wav", seconds=3.0, seed=2)]
+    repo = Path(__file__).resolve().parents[1]
+
+    def run(*args):
+        proc = subprocess.run([sys.executable, "-m", "diarize", *map(str, paths), "--stdout",
+                               *args], cwd=repo, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    one = run()
+    assert one.index("SPEAKER long ") < one.index("SPEAKER short ")
+    assert run("--jobs", "2") == one
