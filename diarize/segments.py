@@ -381,7 +381,7 @@ class Diarization:
             If pyannote.core is not installed (it is optional: ``pip install pyannote.core``).
         """
         try:
-            from pyannote.core import Annotation, Segment
+            from pyannote.core import Annotation, Segment  # type: ignore[import-untyped,import-not-found,unused-ignore]
         except ImportError:
             raise MissingDependencyError(
                 "Diarization.to_annotation needs pyannote.core: pip install pyannote.core"
