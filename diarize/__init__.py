@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from .config import Config, available_presets, load_config
 from .errors import (AudioError, BatchInputError, ConfigError, ConvergenceWarning, DiarizeError,
                      FitError, MissingDependencyError, ModelError, NotFittedError, OutputError,
-                     ParameterError, RTTMError, ScoringWarning, StdoutError)
+                     ParameterError, RTTMError, ScoringWarning, StdoutError,
+                     TranscriptError)
 from .io import read_rttm, write_rttm
 from .segments import Diarization, Turn
 
@@ -32,7 +33,7 @@ __all__ = [
     "read_rttm", "write_rttm", "DiarizeError", "AudioError", "ConfigError", "RTTMError",
     "OutputError", "NotFittedError", "FitError", "ParameterError", "ModelError",
     "BatchInputError", "MissingDependencyError", "StdoutError", "ConvergenceWarning",
-    "ScoringWarning",
+    "ScoringWarning", "TranscriptError",
     "__version__",
 ]
 
