@@ -19,7 +19,8 @@ from .config import Config, available_presets, load_config
 from .errors import (AudioError, BatchInputError, ConfigError, ConvergenceWarning,
                      DeprecatedKeyWarning, DiarizeError, FitError, MissingDependencyError,
                      ModelError, NotFittedError, OutputError, ParameterError, RTTMError,
-                     ScoringError, ScoringWarning, StdoutError)
+                     ScoringError, ScoringWarning, StdoutError,
+                     TranscriptError)
 from .rttm import read_rttm
 from .segments import Diarization, Turn
 from .writers import write_rttm
@@ -34,7 +35,7 @@ __all__ = [
     "read_rttm", "write_rttm", "DiarizeError", "AudioError", "ConfigError", "RTTMError",
     "OutputError", "NotFittedError", "FitError", "ParameterError", "ModelError",
     "BatchInputError", "MissingDependencyError", "StdoutError", "ScoringError",
-    "ConvergenceWarning", "ScoringWarning", "DeprecatedKeyWarning",
+    "ConvergenceWarning", "ScoringWarning", "DeprecatedKeyWarning", "TranscriptError",
     "__version__",
 ]
 

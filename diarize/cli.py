@@ -597,3 +597,118 @@ def tune_command(audio_dir, ref_path, uem_path, output, config_file, preset, par
     atomic_write_text(output, tuning.format_toml(result))
     echo_out(tuning.format_report(result))
     click.echo(f"wrote {output}", err=True)
+
+
+# ------------------------------------------------------------------------- words
+from .transcript import SUFFIXES as _TRANSCRIPT_SUFFIXES  # noqa: E402  (kept with its command)
+from .transcript import TRANSCRIPT_FORMATS as _TRANSCRIPT_FORMATS  # noqa: E402
+
+_RTTM_MAGIC = b"SPEAKER"
+"""An input whose first bytes are this is read as RTTM whatever its suffix."""
+
+
+def _is_rttm(path: Path) -> bool:
+    """Whether DIARIZATION names RTTM text (by suffix, or by its first record) or audio."""
+    if path.suffix.lower() == ".rttm":
+        return True
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(_RTTM_MAGIC) + 3).lstrip(b"\xef\xbb\xbf").startswith(_RTTM_MAGIC)
+    except OSError:
+        return False  # the audio reader reports a missing or unreadable file
+
+
+def _rttm_diarization(path: Path, uri):
+    """The turns of one recording of an RTTM file: the only one, or the one `uri` names."""
+    from .rttm import read_rttm
+    from .segments import Diarization
+
+    by_key = read_rttm(path)
+    uris = list(dict.fromkeys(key.uri for key in by_key))
+    if uri is None and len(uris) > 1:
+        shown = ", ".join(uris[:5]) + (", ..." if len(uris) > 5 else "")
+        raise click.UsageError(f"{path} holds {len(uris)} recordings ({shown}): "
+                               "choose one with --uri")
+    if uri is not None and uri not in uris:
+        raise click.UsageError(f"--uri: {path} has no recording {uri!r} "
+                               f"(it has: {', '.join(uris[:5]) or 'none'})")
+    chosen = uri if uri is not None else (uris[0] if uris else path.stem)
+    turns = [t for key, ts in by_key.items() if key.uri == chosen for t in ts]
+    return Diarization(turns, uri=chosen, duration=max((t.end for t in turns), default=0.0))
+
+
+@main.command("words")
+@click.argument("diarization", type=click.Path(path_type=Path))
+@click.argument("transcript", type=click.Path(path_type=Path))
+@click.option("-f", "--format", "fmt", type=click.Choice(_TRANSCRIPT_FORMATS), default=None,
+              help="Output format (default: from the suffix of -o, else srt).")
+@click.option("-o", "--output", type=click.Path(path_type=Path, allow_dash=True), default=None,
+              help="Output file, written atomically; '-' or none: standard output.")
+@click.option("--uri", default=None,
+              help="The recording to use when the RTTM holds several (its file id).")
+@click.option("--num-speakers", type=int, callback=_like_key("num_speakers"),
+              help="Known number of speakers (when DIARIZATION is audio).")
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
+@click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
+@click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
+def words_command(diarization, transcript, fmt, output, uri, num_speakers, config_file, preset, quiet):
+    """Label a transcript with speakers: write SRT, VTT or JSON.
+
+    DIARIZATION is an audio file (diarized first) or an RTTM file (a .rttm suffix, or
+    SPEAKER records). TRANSCRIPT is Whisper JSON (segments with words), SRT or WebVTT.
+    Each word gets the speaker it overlaps most, or the nearest one in a pause. From
+    words, SRT and VTT get one cue per speaker run; JSON lists every word with its
+    speaker, whether another speaker overlaps it, and how it was chosen.
+
+    \b
+    whisper talk.wav --word_timestamps True --output_format json
+    diarize words talk.wav talk.json -o talk.srt
+    diarize words talk.rttm talk.vtt -f json -o talk.words.json
+    """
+    from .transcript import format_transcript, read_transcript
+    from .writers import atomic_write_text
+
+    to_stdout = output is None or str(output) == "-"
+    if fmt is None:
+        suffix = "" if to_stdout else output.suffix.lower()
+        fmt = _TRANSCRIPT_SUFFIXES.get(suffix, "srt")
+    rttm = _is_rttm(diarization)
+    if uri is not None and not rttm:
+        raise click.UsageError("--uri chooses a recording of an RTTM file; "
+                               f"{diarization} is read as audio")
+    if rttm:
+        if num_speakers is not None or config_file is not None or preset is not None:
+            raise click.UsageError("--num-speakers, --config and --preset are for audio; "
+                                   f"{diarization} is read as RTTM")
+        cfg = None
+    else:
+        cfg = build_config(config_file, preset, {}, speakers={"num_speakers": num_speakers})
+    text = read_transcript(transcript)  # before diarizing: a bad transcript fails fast
+    if rttm:
+        result = _rttm_diarization(diarization, uri)
+    else:
+        from .pipeline import Diarizer
+
+        try:
+            result = Diarizer(cfg)(diarization)
+        except DiarizeError as exc:  # the message names the file, as run's do
+            message = " ".join(str(exc).split()) or type(exc).__name__
+            if str(diarization) not in message:
+                exc.args = (f"{diarization}: {message}",)
+            raise
+    assigned = result.assign(text.items)
+    rendered = format_transcript(assigned, fmt, words=text.words)
+    if to_stdout:
+        echo_out(rendered)
+    else:
+        atomic_write_text(output, rendered)
+    if not quiet:
+        unit = "words" if text.words else "segments"
+        paused = sum(w.method == "nearest" for w in assigned)
+        flagged = sum(w.overlap for w in assigned)
+        unlabelled = sum(w.speaker is None for w in assigned)
+        target = "standard output" if to_stdout else str(output)
+        click.echo(f"diarize words: {len(assigned)} {unit}, {len(result.speakers)} speakers "
+                   f"-> {target} ({fmt}); {paused} in pauses given the nearest speaker, "
+                   f"{flagged} overlapping two speakers"
+                   + (f", {unlabelled} with no speaker" if unlabelled else ""), err=True)

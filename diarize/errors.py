@@ -47,7 +47,8 @@ class FitError(DiarizeError, ValueError):
 
 
 class ParameterError(DiarizeError, ValueError):
-    """A mixture estimator was given an invalid argument.
+    """A mixture estimator (or a :class:`~diarize.segments.Diarization` helper) was given
+    an invalid argument.
 
     For instance ``n_components=0``, a negative ``relevance_factor`` or a
     ``means_init`` of the wrong shape: a programming error in the caller, not a
@@ -65,6 +66,11 @@ class BatchInputError(DiarizeError, ValueError):
 
     Raised before any recording is diarized (the command line exits with status 2).
     """
+
+
+class TranscriptError(DiarizeError, ValueError):
+    """A transcript (Whisper JSON, SRT, WebVTT) or a list of words is malformed; the
+    message names the file and the line (or the JSON path, or the word's index)."""
 
 
 class MissingDependencyError(DiarizeError, ImportError):

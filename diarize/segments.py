@@ -7,15 +7,27 @@ evidence the pipeline used to produce them (filled in by :mod:`diarize.pipeline`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+import math
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from .errors import MissingDependencyError, ParameterError, TranscriptError
 from .writers import FORMATS, format_diarization
 
 if TYPE_CHECKING:  # pragma: no cover - pandas is optional, only named in annotations
     import pandas
+
+OVERLAP_FLAG_SHARE = 0.25
+""":meth:`Diarization.assign` flags a word as overlapped when the speaker it was *not*
+given covers at least this share of the word's duration: simultaneous speech, or a
+segment that straddles a change of speaker."""
+
+ASSIGN_METHODS = ("overlap", "nearest", "none")
+"""How :meth:`Diarization.assign` chose a word's speaker: the speaker it overlaps most;
+the nearest speaker in time (the word lies in a pause); no speaker at all (the
+diarization has no speech, or the nearest speaker is further than ``max_gap``)."""
 
 
 @dataclass(frozen=True, order=True)
@@ -45,6 +57,62 @@ class Turn:
     @property
     def duration(self) -> float:
         return self.end - self.start
+
+
+@dataclass(frozen=True)
+class SpeakerTime:
+    """How much one speaker talked (see :meth:`Diarization.talk_time`).
+
+    Attributes
+    ----------
+    speaker : str
+    seconds : float
+        Speech time of this speaker (their overlapping turns counted once).
+    share : float
+        ``seconds`` over the sum of every speaker's ``seconds``: the shares add up to 1
+        (0 when nobody speaks). Time two speakers talk at once counts for both.
+    turns : int
+        Stretches of this speaker's speech: turns of one speaker that overlap or touch
+        count as one.
+    longest : float
+        Duration of the longest such stretch, in seconds.
+    """
+
+    speaker: str
+    seconds: float
+    share: float
+    turns: int
+    longest: float
+
+
+@dataclass(frozen=True)
+class AssignedWord:
+    """A word (or transcript segment) with the speaker :meth:`Diarization.assign` gave it.
+
+    Attributes
+    ----------
+    start, end : float
+        The word's times in seconds, as given.
+    text : str
+        The word's text, as given (Whisper's leading space included).
+    speaker : str or None
+        The speaker; None when the diarization has no speech, or the nearest speaker is
+        further away than the ``max_gap`` asked for.
+    overlap : bool
+        A second speaker covers at least the asked share of the word
+        (:data:`OVERLAP_FLAG_SHARE` by default): the label is less certain.
+    method : str
+        One of :data:`ASSIGN_METHODS`: ``"overlap"`` (the speaker the word overlaps
+        most), ``"nearest"`` (the word lies in a pause; the speaker nearest in time) or
+        ``"none"``.
+    """
+
+    start: float
+    end: float
+    text: str
+    speaker: str | None
+    overlap: bool = False
+    method: str = "overlap"
 
 
 @dataclass(eq=False)
@@ -161,9 +229,269 @@ class Diarization:
         >>> [(t.start, t.end, t.speaker) for t in d.exclusive()]
         [(0.0, 4.0, 'A'), (4.0, 6.0, 'B')]
         """
-        from dataclasses import replace
-
         return replace(self, turns=_exclusive_turns(self.turns))
+
+    # ------------------------------------------------------------------ queries
+    def crop(self, start: float, end: float) -> "Diarization":
+        """The turns within ``[start, end]``, clipped to it.
+
+        Times stay those of the recording (not shifted to start at 0), so the evidence
+        (BIC values, masks, posteriors, models), the uri and the duration are carried
+        over unchanged. A turn with nothing left inside the window is dropped; a
+        zero-length turn is kept when it lies inside.
+
+        Parameters
+        ----------
+        start, end : float
+            The window in seconds, ``start <= end``.
+
+        Returns
+        -------
+        Diarization
+
+        Raises
+        ------
+        ParameterError
+            If `start` or `end` is not a finite number, or ``start > end``.
+
+        Examples
+        --------
+        >>> d = Diarization([Turn(0.0, 4.0, "A"), Turn(5.0, 9.0, "B")])
+        >>> [(t.start, t.end, t.speaker) for t in d.crop(3.0, 6.0)]
+        [(3.0, 4.0, 'A'), (5.0, 6.0, 'B')]
+        """
+        lo, hi = _finite(start, "start"), _finite(end, "end")
+        if lo > hi:
+            raise ParameterError(f"crop: start ({lo}) is after end ({hi})")
+        kept = []
+        for t in self.turns:
+            a, b = max(t.start, lo), min(t.end, hi)
+            if a < b or (t.start == t.end and lo <= t.start <= hi):
+                kept.append(Turn(a, b, t.speaker))
+        return replace(self, turns=kept)
+
+    def speaker_at(self, t: float) -> str | None:
+        """The speaker talking at time `t`, or None in a pause.
+
+        A turn covers ``[start, end)``: at the instant one turn ends and the next
+        begins, the next one speaks. Where several speakers talk at once, the one whose
+        turn **started first** is returned (ties: the longer turn, then the smaller
+        label), the rule of :meth:`exclusive`; ``self.crop(t, t)`` lists them all.
+        For many instants or words use :meth:`assign`, which sweeps once.
+
+        Parameters
+        ----------
+        t : float
+            Time in seconds.
+
+        Returns
+        -------
+        str or None
+
+        Examples
+        --------
+        >>> d = Diarization([Turn(0.0, 4.0, "A"), Turn(3.0, 6.0, "B")])
+        >>> d.speaker_at(3.5), d.speaker_at(4.0), d.speaker_at(7.0)
+        ('A', 'B', None)
+        """
+        x = _finite(t, "t")
+        covering = [u for u in self.turns if u.start <= x < u.end]
+        if not covering:
+            return None
+        return min(covering, key=lambda u: (u.start, -u.end, u.speaker)).speaker
+
+    def talk_time(self) -> dict[str, SpeakerTime]:
+        """Speech time, share, number of turns and longest turn of each speaker.
+
+        Returns
+        -------
+        dict of str to SpeakerTime
+            One entry per speaker, in order of first appearance (:attr:`speakers`).
+
+        Examples
+        --------
+        >>> d = Diarization([Turn(0.0, 3.0, "A"), Turn(3.0, 4.0, "B"),
+        ...                  Turn(5.0, 6.0, "A")])
+        >>> d.talk_time()["A"]
+        SpeakerTime(speaker='A', seconds=4.0, share=0.8, turns=2, longest=3.0)
+        """
+        stretches = {spk: _union(a, b) for spk, (a, b) in _by_speaker(self.turns).items()}
+        seconds = {spk: float(np.sum(b - a)) for spk, (a, b) in stretches.items()}
+        total = sum(seconds.values())
+        out = {}
+        for spk in self.speakers:
+            a, b = stretches[spk]
+            out[spk] = SpeakerTime(
+                speaker=spk, seconds=seconds[spk],
+                share=seconds[spk] / total if total > 0 else 0.0,
+                turns=len(a), longest=float(np.max(b - a)) if len(a) else 0.0)
+        return out
+
+    def rename(self, mapping: Mapping[str, str]) -> "Diarization":
+        """A copy with speakers renamed (``{"SPEAKER_00": "Alice"}``).
+
+        Speakers not in `mapping` keep their label. Two speakers given one name become
+        one speaker (their turns are kept as they are; :meth:`talk_time` counts their
+        common time once); the fitted models of such a merged name are dropped.
+
+        Raises
+        ------
+        ParameterError
+            If `mapping` names a speaker this diarization does not have, or a new name
+            is not a non-empty string.
+
+        Examples
+        --------
+        >>> d = Diarization([Turn(0.0, 1.0, "SPEAKER_00")])
+        >>> d.rename({"SPEAKER_00": "Alice"}).speakers
+        ['Alice']
+        """
+        known = set(self.speakers) | set(self.speaker_models)
+        unknown = [k for k in mapping if k not in known]
+        if unknown:
+            raise ParameterError(
+                f"rename: no speaker {', '.join(map(repr, sorted(map(str, unknown))))} "
+                f"(speakers: {', '.join(self.speakers) or 'none'})")
+        bad = [v for v in mapping.values() if not isinstance(v, str) or not v]
+        if bad:
+            raise ParameterError(f"rename: a new name must be a non-empty string, got {bad[0]!r}")
+
+        def new(label: str) -> str:
+            return mapping.get(label, label)
+
+        models: dict[str, Any] = {}
+        clashes = set()
+        for label, model in self.speaker_models.items():
+            if new(label) in models:
+                clashes.add(new(label))
+            models[new(label)] = model
+        for name in clashes:
+            del models[name]
+        return replace(self, turns=[Turn(t.start, t.end, new(t.speaker)) for t in self.turns],
+                       speaker_models=models)
+
+    def to_annotation(self) -> Any:
+        """The turns as a ``pyannote.core.Annotation`` (uri included).
+
+        Each turn is one track, so overlapping turns of one speaker are kept apart.
+
+        Raises
+        ------
+        MissingDependencyError
+            If pyannote.core is not installed (it is optional: ``pip install pyannote.core``).
+        """
+        try:
+            from pyannote.core import Annotation, Segment  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        except ImportError:
+            raise MissingDependencyError(
+                "Diarization.to_annotation needs pyannote.core: pip install pyannote.core"
+            ) from None
+        annotation = Annotation(uri=self.uri)
+        for i, t in enumerate(self.turns):
+            annotation[Segment(t.start, t.end), i] = t.speaker
+        return annotation
+
+    def assign(self, words: Iterable[Any], *, overlap_share: float = OVERLAP_FLAG_SHARE,
+               max_gap: float | None = None) -> list[AssignedWord]:
+        """Give each word (or transcript segment) a speaker.
+
+        A word gets the speaker whose turns cover most of it (``method="overlap"``);
+        a word in a pause, overlapping no turn, gets the speaker nearest in time
+        (``"nearest"``, the gap to the closest turn end or start). Ties go to the
+        speaker who appears first in the recording. A zero-length word gets the speaker
+        talking at that instant. A word is flagged (``overlap=True``) when another
+        speaker covers at least `overlap_share` of it.
+
+        Parameters
+        ----------
+        words : iterable
+            ``(start, end, text)`` tuples, mappings with ``start``, ``end`` and ``text``
+            (or Whisper's ``word``), or objects with those attributes (faster-whisper's
+            words and segments). Times in seconds, in any order.
+        overlap_share : float, keyword-only
+            Share of a word's duration a second speaker must cover for the flag, in
+            ``(0, 1]``.
+        max_gap : float or None, keyword-only
+            A word further than this (seconds) from every turn gets no speaker
+            (``speaker=None``, ``method="none"``); None: no limit.
+
+        Returns
+        -------
+        list of AssignedWord
+            One per word, in the order of `words`.
+
+        Raises
+        ------
+        TranscriptError
+            If a word is not one of the shapes above, or its times are missing, not
+            finite, or end before they start (the message gives the word's index).
+        ParameterError
+            If `overlap_share` or `max_gap` is out of range.
+
+        Notes
+        -----
+        Each speaker's turns are merged into sorted disjoint stretches and summed
+        cumulatively, so the time a speaker covers in any window is two binary searches:
+        the cost is O((W + T) log T) per speaker for W words and T turns.
+
+        Examples
+        --------
+        >>> d = Diarization([Turn(0.0, 2.0, "A"), Turn(3.0, 5.0, "B")])
+        >>> [(w.text, w.speaker, w.method) for w in d.assign(
+        ...     [(0.5, 0.9, "hi"), (2.1, 2.4, "um"), (2.9, 3.4, "yes")])]
+        [('hi', 'A', 'overlap'), ('um', 'A', 'nearest'), ('yes', 'B', 'overlap')]
+        """
+        share = _finite(overlap_share, "overlap_share")
+        if not 0.0 < share <= 1.0:
+            raise ParameterError(f"assign: overlap_share must be in (0, 1], got {overlap_share!r}")
+        if max_gap is not None and not (_finite(max_gap, "max_gap") >= 0.0):
+            raise ParameterError(f"assign: max_gap must be >= 0, got {max_gap!r}")
+        items = [_as_word(w, i) for i, w in enumerate(words)]
+        if not items:
+            return []
+        starts = np.array([w[0] for w in items], dtype=np.float64)
+        ends = np.array([w[1] for w in items], dtype=np.float64)
+        by_speaker = _by_speaker(self.turns)
+        labels = [spk for spk in self.speakers if spk in by_speaker]
+        n = len(items)
+        cover = np.zeros((len(labels), n))
+        inside = np.zeros((len(labels), n), dtype=bool)
+        gap = np.full((len(labels), n), np.inf)
+        for k, spk in enumerate(labels):
+            a, b = _union(*by_speaker[spk])
+            if not len(a):
+                continue
+            cum = np.concatenate([[0.0], np.cumsum(b - a)])
+            cover[k] = _covered_until(ends, a, b, cum) - _covered_until(starts, a, b, cum)
+            j = np.searchsorted(a, starts, side="right") - 1
+            inside[k] = (j >= 0) & (starts < b[np.maximum(j, 0)])
+            prev = np.searchsorted(b, starts, side="right") - 1
+            nxt = np.searchsorted(a, ends, side="left")
+            before = np.where(prev >= 0, starts - b[np.maximum(prev, 0)], np.inf)
+            after = np.where(nxt < len(a), a[np.minimum(nxt, len(a) - 1)] - ends, np.inf)
+            gap[k] = np.minimum(before, after)
+        out = []
+        for i, (start, end, text) in enumerate(items):
+            speaker: str | None = None
+            flag, method = False, "none"
+            if labels:
+                col = cover[:, i]
+                best = int(np.argmax(col))  # the first maximum: the earlier speaker on a tie
+                if col[best] > 0.0:
+                    second = np.partition(col, -2)[-2] if len(col) > 1 else 0.0
+                    speaker, method = labels[best], "overlap"
+                    flag = bool(second > 0.0 and second >= share * (end - start))
+                elif end == start and inside[:, i].any():
+                    hits = np.flatnonzero(inside[:, i])
+                    speaker, method = labels[int(hits[0])], "overlap"
+                    flag = len(hits) > 1
+                else:
+                    near = int(np.argmin(gap[:, i]))
+                    g = gap[near, i]
+                    if np.isfinite(g) and (max_gap is None or g <= max_gap):
+                        speaker, method = labels[near], "nearest"
+            out.append(AssignedWord(start, end, text, speaker, flag, method))
+        return out
 
     # ------------------------------------------------------------------ writers
     # The formats are those of diarize.writers.FORMATS, which depends on nothing here.
@@ -226,6 +554,110 @@ def _same_array(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     if a is None or b is None:
         return a is b
     return bool(np.array_equal(a, b))
+
+
+def _finite(value: Any, what: str) -> float:
+    """`value` as a finite float, or ParameterError naming `what`."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"{what} must be a number, got {value!r}") from None
+    if not math.isfinite(x):
+        raise ParameterError(f"{what} must be finite, got {value!r}")
+    return x
+
+
+def _by_speaker(turns: Iterable[Turn]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Speaker -> (starts, ends) of their turns, unsorted."""
+    grouped: dict[str, tuple[list[float], list[float]]] = {}
+    for t in turns:
+        a, b = grouped.setdefault(t.speaker, ([], []))
+        a.append(t.start)
+        b.append(t.end)
+    return {spk: (np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64))
+            for spk, (a, b) in grouped.items()}
+
+
+def _union(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted, disjoint stretches covering the same time as the intervals given.
+
+    Intervals that overlap or touch are joined; zero-length ones cover nothing and go.
+
+    Parameters
+    ----------
+    starts, ends : ndarray of float, shape (n,)
+
+    Returns
+    -------
+    starts, ends : ndarray of float, shape (m,), m <= n
+    """
+    keep = ends > starts
+    starts, ends = starts[keep], ends[keep]
+    order = np.argsort(starts, kind="stable")
+    starts, ends = starts[order], ends[order]
+    if not len(starts):
+        return starts, ends
+    reach = np.maximum.accumulate(ends)
+    # A new stretch begins where a turn starts after everything before it has ended.
+    new = np.concatenate([[True], starts[1:] > reach[:-1]])
+    first = np.flatnonzero(new)
+    last = np.concatenate([first[1:] - 1, [len(starts) - 1]])
+    return starts[first], reach[last]
+
+
+def _covered_until(t: np.ndarray, a: np.ndarray, b: np.ndarray, cum: np.ndarray) -> np.ndarray:
+    """Time covered by the disjoint sorted stretches ``[a, b)`` before each of `t`.
+
+    Parameters
+    ----------
+    t : ndarray of float, shape (n,)
+    a, b : ndarray of float, shape (m,), m >= 1
+    cum : ndarray of float, shape (m + 1,)
+        ``cum[j]`` is the length of the first `j` stretches.
+
+    Returns
+    -------
+    ndarray of float, shape (n,)
+    """
+    # Stretches starting at or before t: all but the last of them end before t.
+    j = np.searchsorted(a, t, side="right")
+    last = np.maximum(j - 1, 0)
+    partial = np.clip(t - a[last], 0.0, b[last] - a[last])
+    return np.where(j > 0, cum[last] + partial, 0.0)
+
+
+def _as_word(item: Any, index: int) -> tuple[float, float, str]:
+    """``(start, end, text)`` of one word given as a tuple, a mapping or an object."""
+    if isinstance(item, Mapping):
+        start, end = item.get("start"), item.get("end")
+        text = item["text"] if "text" in item else item.get("word")
+    elif hasattr(item, "start") and hasattr(item, "end"):
+        start, end = item.start, item.end
+        text = getattr(item, "text", None)
+        if text is None:
+            text = getattr(item, "word", None)
+    elif isinstance(item, Sequence) and not isinstance(item, (str, bytes)) and len(item) == 3:
+        start, end, text = item
+    else:
+        raise TranscriptError(
+            f"word {index}: expected (start, end, text) or a mapping with start, end and "
+            f"text (or word), got {type(item).__name__}")
+    if text is None:
+        raise TranscriptError(f"word {index}: no text (a 'text' or 'word' key)")
+    times = []
+    for name, value in (("start", start), ("end", end)):
+        if value is None:
+            raise TranscriptError(f"word {index}: no {name} time")
+        try:
+            x = float(value)
+        except (TypeError, ValueError):
+            raise TranscriptError(f"word {index}: {name} is not a number: {value!r}") from None
+        if not math.isfinite(x):
+            raise TranscriptError(f"word {index}: {name} is not finite: {value!r}")
+        times.append(x)
+    if times[1] < times[0]:
+        raise TranscriptError(f"word {index}: ends ({times[1]}) before it starts ({times[0]})")
+    return times[0], times[1], str(text)
 
 
 def _exclusive_turns(turns: Iterable[Turn]) -> list[Turn]:
