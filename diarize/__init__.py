@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 # No thread settings here: the pipeline limits BLAS to one thread inside its own calls
 # (diarize._threads, with threadpoolctl) and leaves the host program's settings alone.
 from .config import Config, available_presets, load_config
+from .errors import AudioWarning
 from .errors import (AudioError, BatchInputError, ConfigError, ConvergenceWarning, DiarizeError,
                      FitError, MissingDependencyError, ModelError, NotFittedError, OutputError,
                      ParameterError, RTTMError, ScoringWarning, StdoutError)
@@ -32,7 +33,7 @@ __all__ = [
     "read_rttm", "write_rttm", "DiarizeError", "AudioError", "ConfigError", "RTTMError",
     "OutputError", "NotFittedError", "FitError", "ParameterError", "ModelError",
     "BatchInputError", "MissingDependencyError", "StdoutError", "ConvergenceWarning",
-    "ScoringWarning",
+    "ScoringWarning", "AudioWarning",
     "__version__",
 ]
 

@@ -33,7 +33,7 @@ STATED_DURATION_FORMATS = frozenset({"mov", "mp4", "m4a", "matroska", "webm", "a
 _PAD_PIECE = 1 << 16
 
 
-class NotDecodable(AudioError):
+class _NotDecodable(AudioError):
     """FFmpeg does not recognise the file at all (as opposed to one it opens and finds
     no audio in, or damaged)."""
 
@@ -88,7 +88,7 @@ class AvReader:
         try:
             self._container = av.open(str(path), mode="r", metadata_errors="ignore")
         except (av.error.FFmpegError, OSError, UnicodeError, ValueError) as exc:
-            raise NotDecodable(f"{path}: not a readable audio file ({_detail(exc)})") from None
+            raise _NotDecodable(f"{path}: not a readable audio file ({_detail(exc)})") from None
         try:
             self._setup(av)
         except BaseException:
@@ -103,7 +103,7 @@ class AvReader:
             if others:
                 raise AudioError(f"{path}: no audio track (the file holds only "
                                  f"{', '.join(others)})")
-            raise NotDecodable(f"{path}: not a readable audio file (no audio track)")
+            raise _NotDecodable(f"{path}: not a readable audio file (no audio track)")
         if len(audio) > 1:
             warnings.warn(f"{path}: {len(audio)} audio tracks; diarizing only the first",
                           AudioWarning, stacklevel=4)

@@ -56,12 +56,13 @@ MAX_BLOCK_SAMPLES = 1 << 23
 #: file counts as damaged: an MP3 decoder that skips one bad frame loses ~30 ms, which
 #: moves nothing; one that stops at a bad frame loses the rest of the recording.
 DECODE_SHORTFALL_SECONDS = 0.1
-#: A downmix (the mean of the channels) that keeps less than this share of the channels'
-#: mean energy has cancelled something: channels in opposite phase (a miswired stereo
-#: cable, a mid/side recording) sum to silence. Uncorrelated channels keep 1/n_channels
-#: (-3 dB for stereo), so only cancellation goes below 1 % (-20 dB); the block is then
-#: mixed with the opposing channels' sign flipped, or failing that from its loudest channel.
-DOWNMIX_MIN_ENERGY_SHARE = 0.01
+#: A downmix (the mean of the channels) that keeps less than this share of the energy of
+#: the mean taken with every channel turned into phase with the loudest has cancelled
+#: speech: channels in opposite phase (a miswired stereo cable, a mid/side recording) sum
+#: to silence. The aligned mean is used for that block then. Channels that merely differ
+#: (two microphones, one speaker per channel) lose little to their random sign (a
+#: correlation of -0.3 keeps 54 %); channels that agree are never touched.
+DOWNMIX_MIN_ENERGY_SHARE = 0.5
 
 #: An open input: libsndfile's, or FFmpeg's through PyAV.
 Reader = Union[sf.SoundFile, _decode.AvReader]
@@ -149,7 +150,7 @@ def _open_av(path: Path, refusal: str | None, *, seekable: bool = True) -> _deco
     (libsndfile's reason) is the message, if given."""
     try:
         reader = _decode.AvReader(path)
-    except _decode.NotDecodable as exc:
+    except _decode._NotDecodable as exc:
         raise AudioError(refusal or str(exc)) from None
     try:
         if seekable and reader.has_samples and "ogg" in reader.format.split(","):
@@ -507,16 +508,20 @@ def _downmix(x: np.ndarray, channel_axis: int) -> np.ndarray:
     mono = x.mean(axis=channel_axis, dtype=np.float32)
     channels = x if channel_axis == 1 else x.T
     energy = np.einsum("ij,ij->j", channels, channels, dtype=np.float64)
-    floor = DOWNMIX_MIN_ENERGY_SHARE * float(energy.mean())
-    if float(np.dot(mono, mono.astype(np.float64))) >= floor:
-        return mono  # the plain mean: what every file that does not cancel has always had
-    loudest = int(np.argmax(energy))
-    # a channel in opposite phase to the loudest is turned the right way up before mixing
-    signs = np.where(channels.T.astype(np.float64) @ channels[:, loudest] < 0, -1.0, 1.0)
-    mono = (channels * signs.astype(np.float32)).mean(axis=1, dtype=np.float32)
-    if float(np.dot(mono, mono.astype(np.float64))) >= floor:
-        return mono
-    return np.ascontiguousarray(channels[:, loudest])
+    loudest = channels[:, int(np.argmax(energy))].astype(np.float64)
+    opposed = channels.T.astype(np.float64) @ loudest < 0
+    if not opposed.any():
+        return mono  # the plain mean: what every file whose channels agree has always had
+    # a channel in opposite phase to the loudest, turned the right way up
+    aligned = (channels * np.where(opposed, np.float32(-1), np.float32(1))
+               ).mean(axis=1, dtype=np.float32)
+    if _energy(mono) >= DOWNMIX_MIN_ENERGY_SHARE * _energy(aligned):
+        return mono  # channels that merely differ (two microphones, two speakers)
+    return aligned
+
+
+def _energy(x: np.ndarray) -> float:
+    return float(np.dot(x, x.astype(np.float64)))
 
 
 def _int_scale(y: np.ndarray) -> tuple[float, float]:

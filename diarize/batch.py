@@ -36,8 +36,8 @@ from .progress import ConsoleProgress  # noqa: F401  (part of this module's API)
 from .workers import Pool
 from .writers import FORMATS, atomic_write_text, format_diarization, printable, uri_for
 
-#: File extensions searched for in input folders: the formats libsndfile reads
-#: (:data:`diarize.audio.AUDIO_SUFFIXES`, the one list; .m4a / AAC is not among them).
+#: File extensions searched for in input folders: what libsndfile and FFmpeg read
+#: (:data:`diarize.audio.AUDIO_SUFFIXES`, the one list).
 AUDIO_EXTENSIONS = AUDIO_SUFFIXES
 #: Input files with these extensions are manifests, not audio.
 MANIFEST_EXTENSIONS = frozenset({".csv", ".jsonl"})

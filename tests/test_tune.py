@@ -231,7 +231,7 @@ def test_one_list_of_audio_suffixes(bench):
 
     assert tune_module.AUDIO_SUFFIXES is audio.AUDIO_SUFFIXES
     assert batch.AUDIO_EXTENSIONS is audio.AUDIO_SUFFIXES
-    assert ".m4a" not in audio.AUDIO_SUFFIXES  # libsndfile cannot read AAC
+    assert ".m4a" in audio.AUDIO_SUFFIXES  # read through FFmpeg (PyAV)
     assert {".wav", ".flac", ".ogg", ".mp3"} <= audio.AUDIO_SUFFIXES
     assert bench.AUDIO_SUFFIXES is audio.AUDIO_SUFFIXES
 
