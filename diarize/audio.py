@@ -151,7 +151,12 @@ def _open_av(path: Path, refusal: str | None, *, seekable: bool = True) -> _deco
     try:
         reader = _decode.AvReader(path)
     except _decode._NotDecodable as exc:
-        raise AudioError(refusal or str(exc)) from None
+        if refusal is None:
+            raise AudioError(str(exc)) from None
+        # both decoders tried: say so, with FFmpeg's reason too
+        reason = str(exc).rsplit("(", 1)[-1].rstrip(")")
+        raise AudioError(f"{refusal[:-1].rstrip('.')}; FFmpeg: {reason[:1].lower()}{reason[1:]})"
+                         ) from None
     try:
         if seekable and reader.has_samples and "ogg" in reader.format.split(","):
             _check_ogg_end(path, reader.frames / reader.samplerate if reader.samplerate else 0.0)
