@@ -294,10 +294,14 @@ def audio_blocks(audio: Any, *, config: AudioConfig | None = None) -> Iterator[n
     Parameters
     ----------
     audio : path-like or (array-like, number)
-        A file (any format libsndfile reads, integer or float samples), or in-memory
-        samples and their rate: shape (n_samples,), (n_samples, n_channels) or
-        (n_channels, n_samples); integer samples are scaled to full scale 1.0 (unsigned
-        8-bit, as 8-bit WAV holds it, is centred on 128).
+        A file (any format libsndfile or FFmpeg reads; of a file with several audio
+        tracks the first, with an :class:`~diarize.errors.AudioWarning`; a pipe), or
+        in-memory samples and their rate: shape (n_samples,), (n_samples, n_channels) or
+        (n_channels, n_samples), a NumPy array or nested lists; integer samples are scaled
+        to full scale 1.0 (unsigned 8-bit, as 8-bit WAV holds it, is centred on 128;
+        integers wider than 16 bits by the 16, 24 or 32 bits they hold). Channels are
+        averaged, with any channel in opposite phase to the loudest turned over first
+        where averaging would cancel (:data:`DOWNMIX_MIN_ENERGY_SHARE`).
     config : AudioConfig, keyword-only
 
     Yields
@@ -307,8 +311,10 @@ def audio_blocks(audio: Any, *, config: AudioConfig | None = None) -> Iterator[n
     Raises
     ------
     AudioError
-        Missing, unreadable, empty, corrupt or non-audio file; decoding that stops short
-        of the length the header states; a sample rate that is not a whole number or is
+        Missing, unreadable, empty, corrupt or non-audio file; a file with no audio
+        track; decoding that stops short of the length the header states (WAV, AIFF,
+        FLAC, MP3, mp4, mkv/webm, WMA) or an Ogg stream without its end page; integers
+        beyond 32 bits; a sample rate that is not a whole number or is
         below ``config.min_sample_rate``; samples that are NaN, infinite or out of range.
     """
     cfg = config or AudioConfig()
