@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 # No thread settings here: the pipeline limits BLAS to one thread inside its own calls
 # (diarize._threads, with threadpoolctl) and leaves the host program's settings alone.
 from .config import Config, available_presets, load_config
-from .errors import (AudioError, BatchInputError, ConfigError, ConvergenceWarning,
+from .errors import (AudioError, AudioWarning, BatchInputError, ConfigError, ConvergenceWarning,
                      DeprecatedKeyWarning, DiarizeError, FitError, MissingDependencyError,
                      ModelError, NotFittedError, OutputError, ParameterError, RTTMError,
                      ScoringError, ScoringWarning, StdoutError,
@@ -36,6 +36,7 @@ __all__ = [
     "OutputError", "NotFittedError", "FitError", "ParameterError", "ModelError",
     "BatchInputError", "MissingDependencyError", "StdoutError", "ScoringError",
     "ConvergenceWarning", "ScoringWarning", "DeprecatedKeyWarning", "TranscriptError",
+    "AudioWarning",
     "__version__",
 ]
 

@@ -1,4 +1,9 @@
-"""Audio loading: any file libsndfile reads, any rate, any channel count -> mono float32.
+"""Audio loading: any file libsndfile or FFmpeg reads, any rate, any channel count -> mono float32.
+
+libsndfile reads what it can (WAV, FLAC, Ogg, MP3, AIFF, ...); everything else (m4a/AAC,
+mp4, mov, mkv, webm, Opus, WMA, pipes, streamed WAVs) is decoded by FFmpeg through PyAV
+(:mod:`diarize._decode`), on the same terms: streamed, and refused in one line when the
+decoded length falls short of what the file states.
 
 Input (a file, or samples in memory) is read in blocks; each block is downmixed, fed to
 a streaming soxr resampler (the resampler librosa uses) and high-passed (a Butterworth
@@ -13,23 +18,30 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import stat
+import struct
 import sys
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Union
 
 import numpy as np
 import scipy.signal
-import soundfile as sf
-import soxr
+import soundfile as sf  # type: ignore[import-untyped]
+import soxr  # type: ignore[import-untyped]
 
 from .config import AudioConfig
+from . import _decode
 from .errors import AudioError
 
 #: File suffixes taken as audio when a folder is searched (``diarize batch``, ``diarize
-#: tune``, the scripts): the formats libsndfile reads. ``.m4a`` (AAC) is not among them.
+#: tune``, the scripts): what libsndfile reads, and the audio and video containers
+#: FFmpeg reads that phones, meeting and screen recorders write.
 AUDIO_SUFFIXES = frozenset({
     ".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc",
     ".au", ".snd", ".caf", ".w64", ".rf64", ".wv",
+    ".m4a", ".m4b", ".aac", ".mp4", ".m4v", ".mov", ".3gp", ".3g2", ".mkv", ".mka",
+    ".webm", ".weba", ".wma", ".wmv", ".asf", ".avi", ".flv", ".ts", ".mts", ".mpg",
+    ".mpeg", ".mp2", ".mpga", ".ac3", ".amr", ".spx", ".ape", ".tta",
 })
 #: soxr quality used for resampling ('HQ': the quality librosa calls 'soxr_hq').
 RESAMPLE_QUALITY = "HQ"
@@ -44,6 +56,16 @@ MAX_BLOCK_SAMPLES = 1 << 23
 #: file counts as damaged: an MP3 decoder that skips one bad frame loses ~30 ms, which
 #: moves nothing; one that stops at a bad frame loses the rest of the recording.
 DECODE_SHORTFALL_SECONDS = 0.1
+#: A downmix (the mean of the channels) that keeps less than this share of the energy of
+#: the mean taken with every channel turned into phase with the loudest has cancelled
+#: speech: channels in opposite phase (a miswired stereo cable, a mid/side recording) sum
+#: to silence. The aligned mean is used for that block then. Channels that merely differ
+#: (two microphones, one speaker per channel) lose little to their random sign (a
+#: correlation of -0.3 keeps 54 %); channels that agree are never touched.
+DOWNMIX_MIN_ENERGY_SHARE = 0.5
+
+#: An open input: libsndfile's, or FFmpeg's through PyAV.
+Reader = Union[sf.SoundFile, _decode.AvReader]
 
 
 @contextlib.contextmanager
@@ -77,8 +99,13 @@ def _utf8(text: str) -> bool:
     return True
 
 
-def _open(path: Path) -> sf.SoundFile:
-    """Open `path` with libsndfile, turning every failure into a one-line AudioError."""
+def _open(path: Path) -> Reader:
+    """Open `path` with libsndfile, or with FFmpeg where libsndfile cannot read it,
+    turning every failure into a one-line AudioError.
+
+    A file whose header states more audio than the file holds is refused here, before
+    any decoding (:func:`_check_stated_length`).
+    """
     if not path.exists():
         raise AudioError(f"{path}: no such file")
     if path.is_dir():
@@ -86,30 +113,171 @@ def _open(path: Path) -> sf.SoundFile:
     if not os.access(path, os.R_OK):
         raise AudioError(f"{path}: permission denied")
     try:
-        size = path.stat().st_size
+        st = path.stat()
     except OSError as exc:
         raise AudioError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if size == 0:
+    if not stat.S_ISREG(st.st_mode):
+        # A pipe (/dev/stdin, process substitution): it can be read only once, and
+        # libsndfile would consume what it probes. FFmpeg reads any stream to its end.
+        return _open_av(path, None, seekable=False)
+    if st.st_size == 0:
         raise AudioError(f"{path}: empty file (0 bytes)")
     try:
         with _decoder_quiet(path.suffix.lower() in (".mp3", ".mp2", ".mpga")):
             # A name that is not UTF-8 (any bytes a file system holds) reaches Python as
             # lone surrogates, which soundfile cannot encode: give it the raw bytes.
-            return sf.SoundFile(str(path) if _utf8(str(path)) else os.fsencode(path))
+            f = sf.SoundFile(str(path) if _utf8(str(path)) else os.fsencode(path))
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         detail = str(exc).split(":")[-1].strip() or "unknown format"
-        raise AudioError(f"{path}: not a readable audio file ({detail})") from None
+        return _open_av(path, f"{path}: not a readable audio file ({detail})")
     except OSError as exc:
         raise AudioError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if f.frames <= 0:
+        # A streamed WAV states a data size of 0 (or no samples at all): FFmpeg reads
+        # what follows the header, as it would from a pipe.
+        f.close()
+        return _open_av(path, None)
+    try:
+        _check_stated_length(f, path)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+def _open_av(path: Path, refusal: str | None, *, seekable: bool = True) -> _decode.AvReader:
+    """`path` opened by FFmpeg; where FFmpeg does not recognise it either, `refusal`
+    (libsndfile's reason) is the message, if given."""
+    try:
+        reader = _decode.AvReader(path)
+    except _decode._NotDecodable as exc:
+        if refusal is None:
+            raise AudioError(str(exc)) from None
+        # both decoders tried: say so, with FFmpeg's reason too
+        reason = str(exc).rsplit("(", 1)[-1].rstrip(")")
+        raise AudioError(f"{refusal[:-1].rstrip('.')}; FFmpeg: {reason[:1].lower()}{reason[1:]})"
+                         ) from None
+    try:
+        if seekable and reader.has_samples and "ogg" in reader.format.split(","):
+            _check_ogg_end(path, reader.frames / reader.samplerate if reader.samplerate else 0.0)
+    except BaseException:
+        reader.close()
+        raise
+    return reader
+
+
+def _cut_short(path: Path, got: float, stated: float) -> AudioError:
+    return AudioError(f"{path}: decoding stopped at {got:.2f} s of the {stated:.2f} s the "
+                      f"header states (damaged data)")
+
+
+def _check_stated_length(f: sf.SoundFile, path: Path) -> None:
+    """Refuse a file cut short: libsndfile trims a WAV or AIFF whose header states more
+    samples than the file holds to what it holds, and reads an Ogg stream to wherever
+    it stops, without a word."""
+    sr = f.samplerate
+    if f.format == "OGG":
+        _check_ogg_end(path, f.frames / sr if sr else 0.0)
+        return
+    stated = _header_frames(path) if f.format in ("WAV", "WAVEX", "RF64", "AIFF") else None
+    if stated is not None and f.frames < stated - DECODE_SHORTFALL_SECONDS * sr:
+        raise _cut_short(path, f.frames / sr, stated / sr)
+
+
+def _header_frames(path: Path) -> int | None:
+    """Samples per channel a WAV (RIFF, RIFX, RF64) or AIFF header states; None where it
+    states none (a streamed WAV's sizes 0 or 0xFFFFFFFF) or cannot be parsed."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(12)
+            if len(head) < 12:
+                return None
+            if head[:4] in (b"RIFF", b"RIFX", b"RF64") and head[8:12] == b"WAVE":
+                return _wav_frames(fh, ">" if head[:4] == b"RIFX" else "<", head[:4] == b"RF64")
+            if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
+                return _aiff_frames(fh)
+    except OSError:
+        return None
+    return None
+
+
+def _chunks(fh: Any, endian: str) -> Iterator[tuple[bytes, int, int]]:
+    """(id, size, offset of the data) of the chunks after a RIFF/FORM header; a bounded
+    walk, so that a hostile header cannot loop."""
+    for _ in range(1000):
+        header = fh.read(8)
+        if len(header) < 8:
+            return
+        size = struct.unpack(endian + "I", header[4:])[0]
+        offset = fh.tell()
+        yield header[:4], size, offset
+        fh.seek(offset + size + (size & 1))
+
+
+def _wav_frames(fh: Any, endian: str, rf64: bool) -> int | None:
+    block_align = 0
+    ds64_data = None
+    for cid, size, offset in _chunks(fh, endian):
+        if cid == b"ds64" and size >= 16:
+            ds64_data = struct.unpack(endian + "Q", fh.read(16)[8:16])[0]
+        elif cid == b"fmt " and size >= 14:
+            block_align = struct.unpack(endian + "H", fh.read(14)[12:14])[0]
+        elif cid == b"data":
+            if rf64 and size == 0xFFFFFFFF and ds64_data is not None:
+                size = ds64_data
+            elif size in (0, 0xFFFFFFFF):  # streamed: the writer did not know the length
+                return None
+            return size // block_align if block_align else None
+    return None
+
+
+def _aiff_frames(fh: Any) -> int | None:
+    for cid, size, offset in _chunks(fh, ">"):
+        if cid == b"COMM" and size >= 6:
+            return int(struct.unpack(">I", fh.read(6)[2:6])[0])
+    return None
+
+
+def _check_ogg_end(path: Path, seconds: float) -> None:
+    """Refuse an Ogg file that stops without its end-of-stream page: Ogg states no length,
+    so a file cut short is otherwise read as a complete, shorter recording."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            # the last page is at most 27 + 255 + 255 * 255 bytes long
+            fh.seek(max(0, size - 65_307))
+            tail = fh.read()
+    except OSError:
+        return
+    at = len(tail)
+    while True:
+        at = tail.rfind(b"OggS", 0, at)
+        if at < 0 or len(tail) - at < 27:
+            if at < 0:
+                break
+            continue
+        n_segments = tail[at + 26]
+        table = tail[at + 27:at + 27 + n_segments]
+        if tail[at + 4] == 0 and len(table) == n_segments \
+                and at + 27 + n_segments + sum(table) == len(tail):
+            if tail[at + 5] & 0x04:  # end-of-stream flag
+                return
+            break
+    raise AudioError(f"{path}: the Ogg stream stops at {seconds:.2f} s without its "
+                     f"end-of-stream page (the file is cut short)")
 
 
 def audio_info(path: str | os.PathLike) -> tuple[float, int, int]:
     """Duration (seconds), native sample rate and channel count of an audio file.
 
+    The duration is the one the file states; 0.0 where it states none (a pipe, a
+    streamed WAV).
+
     Raises
     ------
     AudioError
-        If the file is missing, empty or not audio.
+        If the file is missing, empty, not audio, or holds less than its header states.
     """
     path = Path(path)
     with _open(path) as f:
@@ -126,10 +294,14 @@ def audio_blocks(audio: Any, *, config: AudioConfig | None = None) -> Iterator[n
     Parameters
     ----------
     audio : path-like or (array-like, number)
-        A file (any format libsndfile reads, integer or float samples), or in-memory
-        samples and their rate: shape (n_samples,), (n_samples, n_channels) or
-        (n_channels, n_samples); integer samples are scaled to full scale 1.0 (unsigned
-        8-bit, as 8-bit WAV holds it, is centred on 128).
+        A file (any format libsndfile or FFmpeg reads; of a file with several audio
+        tracks the first, with an :class:`~diarize.errors.AudioWarning`; a pipe), or
+        in-memory samples and their rate: shape (n_samples,), (n_samples, n_channels) or
+        (n_channels, n_samples), a NumPy array or nested lists; integer samples are scaled
+        to full scale 1.0 (unsigned 8-bit, as 8-bit WAV holds it, is centred on 128;
+        integers wider than 16 bits by the 16, 24 or 32 bits they hold). Channels are
+        averaged, with any channel in opposite phase to the loudest turned over first
+        where averaging would cancel (:data:`DOWNMIX_MIN_ENERGY_SHARE`).
     config : AudioConfig, keyword-only
 
     Yields
@@ -139,15 +311,18 @@ def audio_blocks(audio: Any, *, config: AudioConfig | None = None) -> Iterator[n
     Raises
     ------
     AudioError
-        Missing, unreadable, empty, corrupt or non-audio file; decoding that stops short
-        of the length the header states; a sample rate that is not a whole number or is
+        Missing, unreadable, empty, corrupt or non-audio file; a file with no audio
+        track; decoding that stops short of the length the header states (WAV, AIFF,
+        FLAC, MP3, mp4, mkv/webm, WMA) or an Ogg stream without its end page; integers
+        beyond 32 bits; a sample rate that is not a whole number or is
         below ``config.min_sample_rate``; samples that are NaN, infinite or out of range.
     """
     cfg = config or AudioConfig()
     if isinstance(audio, (str, os.PathLike)):
         path = Path(audio)
         with _open(path) as f:
-            if f.frames <= 0 or f.samplerate <= 0:
+            if f.samplerate <= 0 or (f.frames <= 0 if isinstance(f, sf.SoundFile)
+                                     else not f.has_samples):
                 raise AudioError(f"{path}: contains no audio samples")
             _check_rate(f.samplerate, cfg, f"{path}: ")
             yield from _condition(_file_chunks(f, path, cfg), f.samplerate, cfg)
@@ -234,9 +409,11 @@ def read_audio(audio: Any, *, config: AudioConfig | None = None) -> np.ndarray:
 def _with(config: AudioConfig | None, sample_rate: int | None,
           block_seconds: float | None) -> AudioConfig:
     cfg = config or AudioConfig()
-    changes = {k: v for k, v in (("sample_rate", sample_rate), ("block_seconds", block_seconds))
-               if v is not None}
-    return dataclasses.replace(cfg, **changes) if changes else cfg
+    if sample_rate is not None:
+        cfg = dataclasses.replace(cfg, sample_rate=sample_rate)
+    if block_seconds is not None:
+        cfg = dataclasses.replace(cfg, block_seconds=block_seconds)
+    return cfg
 
 
 def _whole_rate(rate: Any) -> int:
@@ -267,7 +444,7 @@ def _check_peak(x: np.ndarray, where: str) -> None:
         raise AudioError(f"{where}samples out of range (peak {peak:.3g}, full scale is 1.0)")
 
 
-def _file_chunks(f: sf.SoundFile, path: Path, cfg: AudioConfig
+def _file_chunks(f: Reader, path: Path, cfg: AudioConfig
                  ) -> Iterator[tuple[np.ndarray, bool]]:
     """(mono block at the file's rate, is-last) pairs; the decoded length is checked
     against the header's."""
@@ -275,16 +452,21 @@ def _file_chunks(f: sf.SoundFile, path: Path, cfg: AudioConfig
     block = max(1, min(int(cfg.block_seconds * sr_in), MAX_BLOCK_SAMPLES // channels))
     n_read = 0
     while True:
-        try:
-            with _decoder_quiet(f.format == "MP3"):
-                data = f.read(block, dtype="float32", always_2d=True)
-        except sf.LibsndfileError as exc:
-            raise AudioError(f"{path}: corrupt audio data at {n_read / sr_in:.2f} s "
-                             f"({exc})") from None
+        if isinstance(f, sf.SoundFile):
+            try:
+                with _decoder_quiet(f.format == "MP3"):
+                    data = f.read(block, dtype="float32", always_2d=True)
+            except sf.LibsndfileError as exc:
+                stop = n_read + _readable_from(path, n_read, sr_in)
+                raise AudioError(f"{path}: decoding stopped at {stop / sr_in:.2f} s of the "
+                                 f"{n_header / sr_in:.2f} s the header states (corrupt "
+                                 f"data: {str(exc).split(':')[-1].strip()})") from None
+        else:
+            data = f.read(block)
         last = len(data) < block
         n_read += len(data)
         if len(data):
-            mono = data.mean(axis=1, dtype=np.float32) if channels > 1 else data[:, 0]
+            mono = _downmix(data, 1)
             _check_peak(mono, f"{path}: ")
         else:
             mono = np.zeros(0, dtype=np.float32)
@@ -292,11 +474,91 @@ def _file_chunks(f: sf.SoundFile, path: Path, cfg: AudioConfig
             if n_read == 0:
                 raise AudioError(f"{path}: contains no audio samples")
             if n_read < n_header - DECODE_SHORTFALL_SECONDS * sr_in:
-                raise AudioError(f"{path}: decoding stopped at {n_read / sr_in:.2f} s of the "
-                                 f"{n_header / sr_in:.2f} s the header states (damaged data)")
+                raise _cut_short(path, n_read / sr_in, n_header / sr_in)
         yield mono, last
         if last:
             return
+
+
+def _readable_from(path: Path, start: int, rate: int) -> int:
+    """Samples libsndfile decodes from `start` before it fails: where a damaged file's
+    decoding stopped, to the tenth of a second (a failed read of a whole block tells
+    only which block)."""
+    step = max(1, rate // 10)
+    good = 0
+    try:
+        with sf.SoundFile(str(path) if _utf8(str(path)) else os.fsencode(path)) as f:
+            f.seek(start)
+            while True:
+                got = len(f.read(step, dtype="float32", always_2d=True))
+                good += got
+                if got < step:
+                    break
+    except (sf.LibsndfileError, RuntimeError, OSError):
+        pass
+    return good
+
+
+def _downmix(x: np.ndarray, channel_axis: int) -> np.ndarray:
+    """Mono float32 from float32 channels: their mean, unless the mean cancels.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n, n_channels) or (n_channels, n), float32
+    channel_axis : int
+        The axis of `x` that holds the channels.
+
+    Returns
+    -------
+    ndarray, shape (n,), float32
+    """
+    if x.ndim == 1:
+        return x
+    if x.shape[channel_axis] == 1:
+        return x[:, 0] if channel_axis == 1 else x[0]
+    mono = x.mean(axis=channel_axis, dtype=np.float32)
+    channels = x if channel_axis == 1 else x.T
+    energy = np.einsum("ij,ij->j", channels, channels, dtype=np.float64)
+    loudest = channels[:, int(np.argmax(energy))].astype(np.float64)
+    opposed = channels.T.astype(np.float64) @ loudest < 0
+    if not opposed.any():
+        return mono  # the plain mean: what every file whose channels agree has always had
+    # a channel in opposite phase to the loudest, turned the right way up
+    aligned = (channels * np.where(opposed, np.float32(-1), np.float32(1))
+               ).mean(axis=1, dtype=np.float32)
+    if _energy(mono) >= DOWNMIX_MIN_ENERGY_SHARE * _energy(aligned):
+        return mono  # channels that merely differ (two microphones, two speakers)
+    return aligned
+
+
+def _energy(x: np.ndarray) -> float:
+    return float(np.dot(x, x.astype(np.float64)))
+
+
+def _int_scale(y: np.ndarray) -> tuple[float, float]:
+    """(offset, full scale) of integer samples: ``(y - offset) / full_scale`` is in [-1, 1].
+
+    Unsigned 8-bit (as 8-bit WAV holds it) is centred on 128. Integers wider than 16 bits
+    are scaled by what they hold, not by their type: int32 or int64 arrays (a Python list
+    of ints becomes int64) holding 16-bit values are 16-bit audio, and would otherwise be
+    96 dB (int32) or 290 dB (int64) too quiet to find any speech in.
+
+    Raises
+    ------
+    AudioError
+        Integers beyond the 32-bit range: no audio format holds them.
+    """
+    info = np.iinfo(y.dtype)
+    if y.dtype == np.uint8:
+        return 128.0, 128.0
+    if info.min == 0 or info.bits <= 16:
+        return 0.0, float(info.max)
+    peak = max(-int(y.min()), int(y.max())) if y.size else 0
+    for bits in (16, 24, 32):
+        if peak <= 1 << (bits - 1):
+            return 0.0, float((1 << (bits - 1)) - 1)
+    raise AudioError(f"audio samples of type {y.dtype} reach {peak}, beyond the 32-bit range: "
+                     f"give float samples in [-1, 1] or 16/24/32-bit integers")
 
 
 def _array_chunks(y: np.ndarray, rate: int, cfg: AudioConfig
@@ -309,18 +571,20 @@ def _array_chunks(y: np.ndarray, rate: int, cfg: AudioConfig
         return
     channels = y.size // n
     block = max(1, min(int(cfg.block_seconds * rate), MAX_BLOCK_SAMPLES // channels))
+    # one scale for the whole signal, so that every block has the same gain
+    offset, scale = _int_scale(y) if np.issubdtype(y.dtype, np.integer) else (0.0, 1.0)
     for a in range(0, n, block):
         c = y[:, a:a + block] if channels_first else y[a:a + block]
         # Integers are scaled before the downmix: the mean of integer channels is a float
         # array, which would otherwise pass through unscaled (32767 times too loud for int16).
-        if c.dtype == np.uint8:
-            c = (c - 128.0) / 128.0
+        if offset:
+            c = (c - offset) / scale
         elif np.issubdtype(c.dtype, np.integer):
-            c = c / float(np.iinfo(c.dtype).max)
+            c = c / scale
         _check_peak(c, "audio ")
         c = c.astype(np.float32)
         if c.ndim == 2:
-            c = c.mean(axis=0 if channels_first else 1, dtype=np.float32)
+            c = _downmix(c, 0 if channels_first else 1)
         _check_peak(c, "audio ")
         yield c, a + block >= n
 

@@ -97,3 +97,8 @@ class DeprecatedKeyWarning(FutureWarning):
 
 class ScoringWarning(UserWarning):
     """Something was left out of the scores: a hypothesis file with no reference, etc."""
+
+
+class AudioWarning(UserWarning):
+    """An input was read, but not all of it: a file with several audio tracks is
+    diarized from its first track only."""

@@ -88,6 +88,7 @@ BAD_INPUTS = {
     "nan_float": (_write_nan, "NaN"),
     "inf_float": (_write_inf, "infinite"),
     "huge_float": (_write_huge, "out of range"),
+    "truncated_wav": (lambda p: _write_truncated(p), "decoding stopped at 3.00 s of the 6.00 s"),
 }
 
 
@@ -203,13 +204,13 @@ def _good_files():
         "rate_48k.wav": (lambda p: sf.write(p, _mono(6.0, 48000), 48000), 6.0),
         "stereo.wav": (lambda p: sf.write(p, np.stack([v, 0.5 * v], 1), SR), 6.0),
         "six_channels.wav": (lambda p: sf.write(p, np.stack([v * (0.2 + 0.1 * c) for c in range(6)], 1), SR), 6.0),
-        "truncated.wav": (_write_truncated, None),
         "speaker one — café ü.wav": (lambda p: sf.write(p, v, SR), 6.0),
     }
 
 
 def _write_truncated(p):
-    """A WAV cut in the middle of its data chunk (header claims more samples)."""
+    """A WAV cut in the middle of its data chunk (header claims more samples): refused,
+    as an mp3 that stops early is, never diarized as if it were the whole recording."""
     sf.write(p, _mono(6.0, SR, seed=5), SR, subtype="PCM_16")
     p.write_bytes(p.read_bytes()[: 44 + 2 * 3 * SR + 1])  # 3 s and half a sample
 
@@ -247,12 +248,6 @@ def test_good_file_gives_valid_rttm(good_run, name):
     assert rttm.exists(), sorted(x.name for x in out.iterdir())
     duration = files[name][1] or sf.info(str(src / name)).duration
     assert_valid_rttm(rttm, duration, uri=uri)
-
-
-def test_truncated_wav_uses_the_samples_present(good_run):
-    files, src, out, p = good_run
-    turns = assert_valid_rttm(out / "truncated.rttm", 3.0 + 1e-3, uri="truncated")
-    assert turns, "3 s of voiced signal should give at least one turn"
 
 
 def test_name_with_spaces_and_non_ascii(good_run):

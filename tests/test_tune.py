@@ -229,12 +229,12 @@ def test_report_says_nothing_of_failures_when_none(result):
 def test_one_list_of_audio_suffixes(bench):
     from diarize import audio
 
-    assert ".m4a" not in audio.AUDIO_SUFFIXES  # libsndfile cannot read AAC
+    assert ".m4a" in audio.AUDIO_SUFFIXES  # read through FFmpeg (PyAV)
     assert {".wav", ".flac", ".ogg", ".mp3"} <= audio.AUDIO_SUFFIXES
     assert bench.AUDIO_SUFFIXES is audio.AUDIO_SUFFIXES
 
 
-def test_m4a_is_not_taken_as_a_recording(tmp_path):
+def test_m4a_is_taken_as_a_recording(tmp_path):
     from batch_audio import make_recording
 
     for uri in ("a", "b"):
@@ -243,7 +243,8 @@ def test_m4a_is_not_taken_as_a_recording(tmp_path):
     (tmp_path / "c.m4a").write_bytes(b"\x00\x00\x00\x20ftypM4A ")
     (tmp_path / "c.rttm").write_text("SPEAKER c 1 0.0 1.0 <NA> <NA> A <NA> <NA>\n")
     recs, skipped = find_recordings(tmp_path, tmp_path)
-    assert [r.uri for r in recs] == ["a", "b"] and skipped == []
+    # FFmpeg reads m4a: listed like any recording (a damaged one fails when it is read)
+    assert [r.uri for r in recs] == ["a", "b", "c"] and skipped == []
 
 
 # ------------------------------------------------------------------ a worker killed
