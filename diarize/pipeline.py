@@ -133,25 +133,24 @@ class Diarizer:
         # The speech detector's and the UBM's front ends are computed from the same
         # blocks, next to the clustering front end, where they differ from it; the voicing
         # only in the speech detector's.
-        sad_own = front.sad_features is not None
-        streams = [MfccStream(sample_rate=sr, config=c, voicing=v)
-                   for c, v in ((cfg.features, not sad_own), (front.sad_features, True),
-                                (front.ubm_features, False))
-                   if c is not None]
+        own = MfccStream(sample_rate=sr, config=cfg.features,
+                         voicing=front.sad_features is None)
+        sad = (None if front.sad_features is None
+               else MfccStream(sample_rate=sr, config=front.sad_features, voicing=True))
+        ubm = (None if front.ubm_features is None
+               else MfccStream(sample_rate=sr, config=front.ubm_features, voicing=False))
+        streams = [s for s in (own, sad, ubm) if s is not None]
         for block in blocks:
             for stream in streams:
                 stream.push(block)
-        n_samples = streams[0].n_samples
-        results = [stream.finish() for stream in streams]
-        feats, energy, *voicing = results.pop(0)
-        if sad_own:
-            sad_feats, _, voicing = results.pop(0)
-        else:
-            sad_feats, voicing = feats, voicing[0]
-        ubm_feats = None if front.ubm_features is None else results.pop(0)[0]
+        frames = own.finish()
+        sad_frames = frames if sad is None else sad.finish()
+        ubm_mfcc = None if ubm is None else ubm.finish().mfcc
+        assert sad_frames.voicing is not None  # the speech detector's stream computes it
         notify("features", 1, 1)
-        return Features(mfcc=feats, energy=energy, sad_mfcc=sad_feats, voicing=voicing,
-                        ubm_mfcc=ubm_feats, duration=n_samples / sr, uri=uri, front_end=front)
+        return Features(mfcc=frames.mfcc, energy=frames.energy, sad_mfcc=sad_frames.mfcc,
+                        voicing=sad_frames.voicing, ubm_mfcc=ubm_mfcc,
+                        duration=own.n_samples / sr, uri=uri, front_end=front)
 
     def diarize_features(self, features: "Features", *, uri: str | None = None,
                          hook: ProgressHook | None = None) -> Diarization:

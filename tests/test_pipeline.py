@@ -43,7 +43,7 @@ def test_load_audio_downmixes_and_resamples(tmp_path):
 # ----------------------------------------------------------------------------- features
 def test_mfcc_shapes_and_dtypes():
     y = np.random.default_rng(0).standard_normal(SR * 2).astype(np.float32) * 0.1
-    feats, energy = mfcc(y, sample_rate=SR, config=FeatureConfig())
+    feats, energy, _ = mfcc(y, sample_rate=SR, config=FeatureConfig())
     assert feats.shape == (200, 20) and feats.dtype == np.float32
     assert energy.shape == (200,) and energy.dtype == np.float32
     # white noise of RMS 0.1 is -20 dBFS
