@@ -252,20 +252,17 @@ MAX_TRIALS = 10000
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
 @click.option("--seed", type=int, callback=_like_key("seed"), help="Random seed (same seed, same output).")
-@click.option("--count-method", type=click.Choice(["bic", "dp"]),
-              help="How the number of speakers is found: BIC merging (default) or a "
-                   "Dirichlet-process mixture (cluster.count_method).")
 @click.option("-v", "--verbose", is_flag=True, help="Report progress on stderr.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_speakers,
-                max_speakers, config_file, preset, seed, count_method, verbose, quiet):
+                max_speakers, config_file, preset, seed, verbose, quiet):
     """Diarize AUDIO files; write <stem>.rttm (or --format) for each.
 
     \b
     diarize meeting.wav --preset meeting
     diarize call.wav --preset telephone --num-speakers 2 --format json -o out/
     """
-    cfg = _config_or_exit(config_file, preset, {"seed": seed, "cluster.count_method": count_method},
+    cfg = _config_or_exit(config_file, preset, {"seed": seed},
                           speakers={"num_speakers": num_speakers, "min_speakers": min_speakers,
                                     "max_speakers": max_speakers})
     from .pipeline import Diarizer, uri_for

@@ -14,7 +14,6 @@ kept, so memory is O(n_segments * d^2) and the pairwise cost matrix is bounded b
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,7 +33,7 @@ class ClusterResult:
     bic : dict of int to float
         Global BIC of the clustering with k clusters, for each k visited (lower is better).
     similarity : dict of int to float
-        Speaker linking (:func:`link_clusters`): the similarity of the two clusters
+        Speaker linking (:func:`link_clusters_clr`): the similarity of the two clusters
         merged to go from k + 1 to k clusters, for each merge made or declined.
     """
 
@@ -274,113 +273,6 @@ class _BicState:
         return labels
 
 
-
-
-def dp_cluster(X: np.ndarray, segments: np.ndarray, *, config: ClusterConfig,
-               min_clusters: int = 1, max_clusters: int = 10, seed: int = 0) -> ClusterResult:
-    """Cluster segments with a variational Dirichlet-process mixture of their mean vectors.
-
-    Each segment is summarised by the mean of its frames ("windowed MFCC statistics");
-    one :class:`~diarize.gmm.BayesianGaussianMixture` with `max_clusters` components is
-    fitted to those vectors, and the components it leaves (almost) empty are not
-    speakers. The count is clipped to ``[min_clusters, max_clusters]``.
-
-    Parameters
-    ----------
-    X : ndarray, shape (n_frames, n_features)
-    segments : ndarray of int, shape (n_segments, 2)
-
-    Returns
-    -------
-    ClusterResult
-        `bic` holds, for lack of a BIC curve, nothing; the labels are the mixture's.
-    """
-    from .gmm import BayesianGaussianMixture
-
-    m = len(segments)
-    if m == 0:
-        return ClusterResult(np.zeros(0, dtype=np.int64), {})
-    n, s, _ = _stats(X, segments)
-    means = s / n[:, None]
-    k_max = max(1, min(max_clusters, m))
-    dpgmm = BayesianGaussianMixture(
-        n_components=k_max, covariance_type="diag",
-        weight_concentration_prior_type="dirichlet_process",
-        weight_concentration_prior=config.dp_concentration, max_iter=config.dp_max_iter,
-        init_params="k-means++", random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # non-convergence only costs a little precision here
-        dpgmm.fit(means, sample_weight=n / n.mean())
-    resp = dpgmm.predict_proba(means)
-    order = np.argsort(-dpgmm.weights_)
-    keep = order[dpgmm.weights_[order] >= config.dp_min_weight]
-    k = int(np.clip(len(keep), min_clusters, k_max))
-    keep = order[:k]
-    return ClusterResult(relabel(keep[np.argmax(resp[:, keep], axis=1)]), {})
-
-
-def link_clusters(n: np.ndarray, first: np.ndarray, labels: np.ndarray, *, ubm,
-                  config: ClusterConfig, min_clusters: int = 1, max_clusters: int = 10,
-                  n_clusters: int | None = None) -> ClusterResult:
-    """Merge clusters whose UBM-adapted speaker models say they are one voice.
-
-    The second clustering stage, after BIC merging has over-segmented on purpose. Each
-    cluster's statistics are the sums of its segments'; its speaker model is the UBM
-    MAP-adapted to them, compared to the others by the cosine of normalised supervectors
-    (:func:`diarize.speakers.supervectors`). The most similar pair is merged (and its
-    model re-estimated from the pooled statistics) while the similarity exceeds
-    ``config.link_threshold``, a number in the same units for every recording.
-
-    Parameters
-    ----------
-    n : ndarray, shape (n_segments, C)
-        UBM zeroth-order statistics of each segment.
-    first : ndarray, shape (n_segments, C, D)
-        UBM first-order statistics of each segment.
-    labels : ndarray of int, shape (n_segments,)
-        Initial cluster of each segment (from BIC merging).
-    ubm : BackgroundModel, keyword-only
-    config : ClusterConfig, keyword-only
-    min_clusters, max_clusters : int, keyword-only
-        Bounds on the number of clusters returned (merging is forced above the maximum).
-    n_clusters : int, optional, keyword-only
-        Exact number of clusters.
-
-    Returns
-    -------
-    ClusterResult
-        `labels` per segment; `similarity` the score of every merge considered.
-    """
-    from .speakers import cosine_similarity, supervectors
-
-    labels = relabel(np.asarray(labels))
-    if len(labels) == 0:
-        return ClusterResult(labels, {})
-    k0 = int(labels.max()) + 1
-    # The statistics of each initial cluster: the sums of its segments'.
-    cn = np.zeros((k0, n.shape[1]))
-    cf = np.zeros((k0,) + first.shape[1:])
-    np.add.at(cn, labels, n)
-    np.add.at(cf, labels, first)
-    lo = min_clusters if n_clusters is None else n_clusters
-    hi = max_clusters if n_clusters is None else n_clusters
-    sim = cosine_similarity(supervectors(ubm.gmm, cn, cf, relevance_factor=config.relevance_factor,
-                                         nuisance=ubm.nuisance))
-    # Average linkage: the similarity of two clusters is the mean similarity of their
-    # initial clusters. Re-estimating a merged cluster's model instead would make large
-    # clusters look alike (their models are less noisy), so the threshold would drift
-    # with the amount of speech.
-    size = np.ones(k0)
-    np.fill_diagonal(sim, -np.inf)
-
-    def merge(i: int, j: int, active: np.ndarray) -> None:
-        merged = (size[i] * sim[i] + size[j] * sim[j]) / (size[i] + size[j])
-        sim[i, :] = merged
-        sim[:, i] = merged
-        size[i] += size[j]
-
-    lut, similarity = _agglomerate(sim, merge, threshold=config.link_threshold, lo=lo, hi=hi)
-    return ClusterResult(relabel(lut[labels]), {}, similarity)
 
 
 def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: ClusterConfig,

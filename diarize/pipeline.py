@@ -13,8 +13,7 @@ import numpy as np
 
 from ._threads import pipeline_threads
 from .audio import audio_blocks
-from .cluster import (agglomerative_bic, dp_cluster, link_clusters, link_clusters_clr,
-                      segment_speech)
+from .cluster import agglomerative_bic, link_clusters_clr, segment_speech
 from .config import AudioConfig, Config, FeatureConfig, load_config
 from .errors import ConfigError
 from .features import MfccStream, speech_features
@@ -23,7 +22,7 @@ from .io import uri_for
 from .resegment import absorb_short_turns, resegment
 from .sad import detect_speech_regions, model_feature_config
 from .segments import Diarization, Turn
-from .speakers import load_ubm, segment_statistics
+from .speakers import load_ubm
 
 ProgressHook = Callable[[str, int, int], None]
 
@@ -213,15 +212,11 @@ class Diarizer:
         segments = segment_speech(mask, seg_frames=seg_frames,
                                   max_segments=cfg.cluster.max_segments)
         lo, hi, exact = self._speaker_bounds(len(segments))
-        link = cfg.cluster.link_method == "ubm" and not (
-            cfg.cluster.count_method == "dp" and exact is None)
+        link = cfg.cluster.link_method == "ubm"
         xu = self._ubm_features(front, xs, speech_idx) if link else None
         del front  # the last reference here to the recording's frames
         speech_labels = None  # of every speech frame; set by the stages that work on frames
-        if cfg.cluster.count_method == "dp" and exact is None:
-            clusters = dp_cluster(xs, segments, config=cfg.cluster, min_clusters=lo,
-                                  max_clusters=hi, seed=cfg.seed)
-        elif link:
+        if link:
             clusters, speech_labels = self._bic_then_link(xs, xu, segments,
                                                           seg_frames=seg_frames, lo=lo, hi=hi,
                                                           exact=exact)
@@ -293,13 +288,6 @@ class Diarizer:
                                 max_clusters=max(hi, cfg.cluster.max_initial_clusters))
         ubm = load_ubm(cfg.cluster.ubm_path or None)
         lengths = segments[:, 1] - segments[:, 0]
-        if cfg.cluster.link_score == "cosine":
-            n_stats, first_stats = segment_statistics(ubm.gmm, xu, segments)
-            clusters = link_clusters(n_stats, first_stats, bic.labels, ubm=ubm,
-                                     config=cfg.cluster, min_clusters=lo, max_clusters=hi,
-                                     n_clusters=exact)
-            clusters.bic = bic.bic
-            return clusters, np.repeat(clusters.labels, lengths)
         init = np.repeat(bic.labels, lengths)
         lengthened = np.max(lengths) > 1.5 * seg_frames
         if cfg.cluster.reseg_before_link == "always" or (

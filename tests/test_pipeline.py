@@ -153,27 +153,6 @@ def test_accuracy_floor_on_shared_data(name, floor):
     assert score.der < floor
 
 
-@pytest.mark.slow
-def test_dp_count_method_from_the_command_line(tmp_path):
-    from click.testing import CliRunner
-
-    from diarize.cli import main
-
-    wav = FIXTURES / "three_speakers.wav"
-    res = CliRunner().invoke(main, [str(wav), "--count-method", "dp",
-                                    "--max-speakers", "4", "--stdout"])
-    assert res.exit_code == 0, res.output
-    # The option reaches the pipeline: the output is the API's with cluster.count_method
-    # = "dp", which ran the Dirichlet-process mixture (no BIC curve), not BIC merging.
-    dp = Diarizer(max_speakers=4, cluster__count_method="dp")(wav)
-    bic = Diarizer(max_speakers=4)(wav)
-    assert res.stdout == dp.to_rttm()
-    assert not dp.bic and bic.bic
-    assert 1 <= len(dp.speakers) <= 4
-    bad = CliRunner().invoke(main, [str(FIXTURES / "three_speakers.wav"), "--count-method", "x"])
-    assert bad.exit_code == 2
-
-
 @pytest.mark.parametrize("overrides", [
     {},
     {"cluster__link_method": "ubm"},
