@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .frames import relabel, runs
+from .frames import frame_count, nearest_label, relabel, runs
 from .config import ResegConfig
 from .gmm import ConvergenceWarning, GaussianMixture
 
@@ -202,6 +202,38 @@ def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_s
     post /= post.sum(axis=1, keepdims=True)
     post = np.repeat(post, block, axis=0)[: len(X)].astype(np.float32)
     return ResegResult(labels, post, [models[k] for k in keep])
+
+
+def shape_turns(labels: np.ndarray, *, modelled: np.ndarray, speech: np.ndarray,
+                config: ResegConfig, frame_step: float) -> np.ndarray:
+    """The speaker of every frame of the recording, in runs that make turns.
+
+    The decoder labels the modelled frames; speech frames it did not model take their
+    nearest labelled frame's speaker, every other frame none, and no speaker run is
+    shorter than ``config.shortest_turn`` (:func:`absorb_short_turns`).
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (n_modelled,)
+        Speaker of each modelled frame (:attr:`ResegResult.labels`).
+    modelled : ndarray of bool, shape (n_frames,)
+        The frames `labels` are of.
+    speech : ndarray of bool, shape (n_frames,)
+        The frames a turn may cover.
+    config : ResegConfig, keyword-only
+    frame_step : float, keyword-only
+        Seconds per frame.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_frames,)
+        Speaker of every frame, -1 where nobody speaks.
+    """
+    out = np.full(len(modelled), -1, dtype=np.int64)
+    out[np.flatnonzero(modelled)] = labels
+    out = nearest_label(out, speech)
+    out[~speech] = -1  # pauses inside phrase groups end turns
+    return absorb_short_turns(out, min_frames=frame_count(config.shortest_turn, frame_step))
 
 
 def absorb_short_turns(labels: np.ndarray, *, min_frames: int) -> np.ndarray:
