@@ -563,8 +563,8 @@ def _agglomerate(score: np.ndarray, merge, *, threshold: float, lo: int, hi: int
         members[i].extend(members[j])
         members[j] = []
     lut = np.empty(k0, dtype=np.int64)
-    for new, i in enumerate(np.flatnonzero(active)):
-        lut[members[i]] = new
+    for new, c in enumerate(np.flatnonzero(active)):
+        lut[members[c]] = new
     return lut, similarity
 
 

@@ -132,7 +132,7 @@ def viterbi(ll: np.ndarray, *, switch_penalty: float, min_blocks: int) -> np.nda
         new += ll[t][:, None]
         delta = new
     # backtrack: end in any state of any speaker (the last run may be short)
-    k, j = np.unravel_index(int(np.argmax(delta)), delta.shape)
+    k, j = (int(i) for i in np.unravel_index(int(np.argmax(delta)), delta.shape))
     path = np.empty(T, dtype=np.int64)
     for t in range(T - 1, -1, -1):
         path[t] = k
@@ -170,7 +170,8 @@ def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_s
     """
     if config.iterations == 0:  # no resegmentation: the clustering's labels are final
         labels = relabel(labels)
-        post = np.zeros((len(labels), int(labels.max()) + 1 if len(labels) else 0), dtype=np.float32)
+        n_speakers = int(labels.max()) + 1 if len(labels) else 0
+        post: np.ndarray = np.zeros((len(labels), n_speakers), dtype=np.float32)
         post[np.arange(len(labels)), labels] = 1.0
         return ResegResult(labels, post, [])
     block = max(1, int(config.smooth_frames))
@@ -258,8 +259,7 @@ def absorb_short_turns(labels: np.ndarray, *, min_frames: int) -> np.ndarray:
     out = np.array(labels, dtype=np.int64, copy=True)
     if min_frames <= 1 or len(out) == 0:
         return out
-    s, e, v = runs(out)
-    s, e, v = list(s), list(e), list(v)
+    s, e, v = (list(a) for a in runs(out))
     while True:
         length = np.asarray(e) - np.asarray(s)
         short = np.flatnonzero((np.asarray(v) >= 0) & (length < min_frames))

@@ -64,7 +64,8 @@ def save_ubm(path: str | Path, gmm: GaussianMixture, *, front_end: Mapping[str, 
     """Write a UBM, its front end and its cohort models to an ``.npz`` file (no pickle)."""
     if gmm.covariance_type != "diag":
         raise ConfigError("a UBM must have covariance_type='diag'")
-    arrays = {f"ubm/{k}": np.asarray(v) for k, v in gmm.to_dict().items()}
+    # Any: mypy reads **arrays as possibly savez's allow_pickle flag
+    arrays: dict[str, Any] = {f"ubm/{k}": np.asarray(v) for k, v in gmm.to_dict().items()}
     if cohort is not None:
         arrays["cohort"] = np.asarray(cohort, dtype=np.float32)
     arrays.update({f"front_end/{k}": np.asarray(v) for k, v in front_end.items()})
@@ -161,8 +162,12 @@ class TopComponentScorer:
         top = max(1, min(int(top), wlp.shape[1]))
         self.idx = np.argpartition(-wlp, top - 1, axis=1)[:, :top] if len(wlp) else \
             np.zeros((0, top), dtype=np.int64)
-        self._prec = 1.0 / ubm.covariances_
-        self._bias = np.log(ubm.weights_) - 0.5 * np.sum(np.log(2 * np.pi * ubm.covariances_), axis=1)
+        # the fitted arrays themselves (asarray copies nothing): typed, since the GMM's
+        # attributes are None before fitting
+        cov = np.asarray(ubm.covariances_, dtype=np.float64)
+        weights = np.asarray(ubm.weights_, dtype=np.float64)
+        self._prec = 1.0 / cov
+        self._bias = np.log(weights) - 0.5 * np.sum(np.log(2 * np.pi * cov), axis=1)
         self.base = self.loglik(ubm.means_)
 
     def loglik(self, means: np.ndarray) -> np.ndarray:
