@@ -260,23 +260,20 @@ MAX_TRIALS = 10000
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
 @click.option("--seed", type=int, callback=_like_key("seed"), help="Random seed (same seed, same output).")
-@click.option("--count-method", type=click.Choice(["bic", "dp"]),
-              help="How the number of speakers is found: BIC merging (default) or a "
-                   "Dirichlet-process mixture (cluster.count_method).")
 @click.option("-j", "--jobs", type=int, callback=_within(1, MAX_JOBS), default=1, show_default=True,
               help="Worker processes (1: in this process; more: a worker that dies fails "
                    "only its recording).")
 @click.option("-v", "--verbose", is_flag=True, help="Report progress on stderr.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_speakers,
-                max_speakers, config_file, preset, seed, count_method, jobs, verbose, quiet):
+                max_speakers, config_file, preset, seed, jobs, verbose, quiet):
     """Diarize AUDIO files; write <stem>.rttm (or --format) for each.
 
     \b
     diarize meeting.wav --preset meeting
     diarize call.wav --preset telephone --num-speakers 2 --format json -o out/
     """
-    cfg = build_config(config_file, preset, {"seed": seed, "cluster.count_method": count_method},
+    cfg = build_config(config_file, preset, {"seed": seed},
                        speakers={"num_speakers": num_speakers, "min_speakers": min_speakers,
                                  "max_speakers": max_speakers})
     from .batch import Record, Task, run_tasks

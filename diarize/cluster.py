@@ -1,41 +1,49 @@
-"""Speaker clustering and speaker-count selection.
+"""Speaker clustering and speaker-count selection: :func:`cluster_speakers`.
 
-Speech is cut into short segments; each segment is summarised by the sufficient
-statistics of one Gaussian (count, sum, scatter). Segments are merged bottom-up, always
-the pair whose merge costs least in BIC:
+Speech is cut into short *chunks* (:func:`chunk_speech`; "segments" elsewhere in the
+package are output turns); each chunk is summarised by the sufficient statistics of one
+Gaussian (count, sum, scatter). Chunks are merged bottom-up, always the pair whose merge
+costs least in BIC:
 
     dBIC(i, j) = n_ij/2 log|S_ij| - n_i/2 log|S_i| - n_j/2 log|S_j| - lambda * P * log(n_ij)
 
 with ``P`` half the number of parameters of one Gaussian. The number of clusters kept is
 where dBIC first becomes positive (or the one the user asked for). Only statistics are
-kept, so memory is O(n_segments * d^2) and the pairwise cost matrix is bounded by
-``max_segments``.
+kept, so memory is O(n_chunks * d^2) and the pairwise cost matrix is bounded by
+``cluster.max_segments``.
+
+With ``cluster.link_method = "ubm"`` BIC merging over-clusters on purpose and UBM speaker
+linking (:func:`link_clusters_clr`) decides the number of speakers; with ``"none"`` the
+BIC count is final.
 """
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .config import ClusterConfig
-from .frames import relabel, runs
+from .config import ClusterConfig, Config
+from .errors import ParameterError
+from .frames import frame_count, relabel, runs
+from .resegment import resegment
+from .speakers import BackgroundModel, load_ubm
 
 
 @dataclass
 class ClusterResult:
-    """Outcome of agglomerative clustering.
+    """Outcome of :func:`cluster_speakers` (and of :func:`link_clusters_clr`).
 
     Attributes
     ----------
-    labels : ndarray of int, shape (n_segments,)
-        Cluster index of each segment, 0..n_clusters-1, numbered by first appearance.
+    labels : ndarray of int64, shape (n_speech_frames,)
+        Cluster of each speech frame, 0..n_clusters-1, numbered by first appearance.
     bic : dict of int to float
-        Global BIC of the clustering with k clusters, for each k visited (lower is better).
+        Global BIC of the clustering with k clusters, for each k BIC merging visited
+        (lower is better).
     similarity : dict of int to float
-        Speaker linking (:func:`link_clusters`): the similarity of the two clusters
-        merged to go from k + 1 to k clusters, for each merge made or declined.
+        Speaker linking: the score of the two clusters merged to go from k + 1 to k
+        clusters, for each merge made or declined (empty without linking).
     """
 
     labels: np.ndarray
@@ -47,18 +55,143 @@ class ClusterResult:
         return int(self.labels.max()) + 1 if len(self.labels) else 0
 
 
-def segment_speech(mask: np.ndarray, *, seg_frames: int, max_segments: int) -> np.ndarray:
-    """Cut the speech frames of `mask` into segments of about `seg_frames` speech frames.
+@dataclass
+class BicResult:
+    """Outcome of :func:`agglomerative_bic`: one label per *chunk*, not per frame.
 
-    Segments are ranges of the *speech-only* frame sequence (``np.flatnonzero(mask)``), so
-    they never contain non-speech. A segment ends after `seg_frames` frames, or at the end
-    of a speech run once it holds half that many, so short runs are grouped rather than
-    each becoming a segment. Long recordings get longer segments: there are never more
-    than `max_segments`.
+    Attributes
+    ----------
+    chunk_labels : ndarray of int64, shape (n_chunks,)
+        Cluster of each chunk, 0..n_clusters-1, numbered by first appearance.
+    bic : dict of int to float
+        Global BIC of the clustering with k clusters, for each k visited (lower is better).
+    """
+
+    chunk_labels: np.ndarray
+    bic: dict[int, float]
+
+    @property
+    def n_clusters(self) -> int:
+        return int(self.chunk_labels.max()) + 1 if len(self.chunk_labels) else 0
+
+
+def speaker_ubm(config: ClusterConfig) -> BackgroundModel | None:
+    """The UBM that speaker linking uses under `config`, or None when it uses none
+    (``link_method = "none"``). Loaded once per path.
+
+    Raises
+    ------
+    ConfigError
+        ``ubm_path`` is not a UBM file.
+    """
+    if config.link_method != "ubm":
+        return None
+    return load_ubm(config.ubm_path or None)
+
+
+def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
+                     ubm_features: np.ndarray | None = None) -> ClusterResult:
+    """Who speaks when, as one cluster per speaker: every clustering decision in one call.
+
+    The speech is cut into chunks of ``cluster.segment_seconds`` (:func:`chunk_speech`),
+    merged bottom-up by BIC (:func:`agglomerative_bic`) and, with ``cluster.link_method =
+    "ubm"``, linked by UBM speaker models (:func:`link_clusters_clr`), which then decides
+    the count. The count lies in ``[min_speakers, max_speakers]``, or is ``num_speakers``
+    when given (never more than there are chunks).
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_speech_frames, n_features)
+        The clustering features of the speech frames, in time order.
+    speech : ndarray of bool, shape (n_frames,), keyword-only
+        The frames that are modelled; ``X`` holds its True frames. Chunks never join
+        speech across a pause longer than they are.
+    config : Config, keyword-only
+        The speaker counts, ``cluster``, ``reseg`` (linking may resegment the BIC
+        clusters first), ``features.hop_length`` and ``seed``.
+    ubm_features : ndarray, shape (n_speech_frames, n_ubm_features), keyword-only
+        The same frames in the UBM's front end; needed with ``link_method = "ubm"``
+        (it may be `X` itself where the front ends agree).
 
     Returns
     -------
-    ndarray of int, shape (n_segments, 2)
+    ClusterResult
+        ``labels`` of every speech frame (length n_speech_frames); ``bic`` from BIC
+        merging, ``similarity`` from linking.
+
+    Raises
+    ------
+    ParameterError
+        `X` does not have one row per speech frame, or linking has no `ubm_features`.
+    ConfigError
+        ``cluster.ubm_path`` is not a UBM file.
+    """
+    speech = np.asarray(speech, dtype=bool)
+    n_speech = int(speech.sum())
+    if len(X) != n_speech:
+        raise ParameterError(f"cluster_speakers: {len(X)} feature rows for {n_speech} "
+                             f"speech frames")
+    if n_speech == 0:
+        return ClusterResult(np.zeros(0, dtype=np.int64), {})
+    cc = config.cluster
+    step = config.features.hop_length
+    chunk_frames = frame_count(cc.segment_seconds, step, minimum=1)
+    chunks = chunk_speech(speech, chunk_frames=chunk_frames, max_chunks=cc.max_segments)
+    lengths = chunks[:, 1] - chunks[:, 0]
+    lo, hi, exact = _count_bounds(config, n_chunks=len(chunks))
+    ubm = speaker_ubm(cc)
+    if ubm is None:
+        bic = agglomerative_bic(X, chunks, config=cc, frame_step=step, min_clusters=lo,
+                                max_clusters=hi, n_clusters=exact)
+        return ClusterResult(np.repeat(bic.chunk_labels, lengths), bic.bic)
+    if ubm_features is None or len(ubm_features) != n_speech:
+        raise ParameterError("cluster_speakers: UBM linking needs the speech frames in the "
+                             "UBM's features (ubm_features)")
+    # BIC merging over-clusters on purpose (at least max_initial_clusters); linking
+    # decides the count.
+    bic = agglomerative_bic(X, chunks, config=cc, frame_step=step, min_clusters=lo,
+                            max_clusters=max(hi, cc.max_initial_clusters))
+    init = np.repeat(bic.chunk_labels, lengths)
+    lengthened = np.max(lengths) > cc.long_chunk_ratio * chunk_frames
+    if cc.reseg_before_link == "always" or (cc.reseg_before_link == "long" and lengthened):
+        # Chunks longer than segment_seconds (recordings with more speech than
+        # max_segments chunks) straddle speaker turns, so BIC's clusters mix voices;
+        # frame-level speaker models clean them up before they are compared.
+        init = resegment(X, init, config=config.reseg, frame_step=step, seed=config.seed).labels
+    linked = link_clusters_clr(ubm_features, init, ubm=ubm, config=cc, min_clusters=lo,
+                               max_clusters=hi, n_clusters=exact)
+    return ClusterResult(linked.labels, bic.bic, linked.similarity)
+
+
+def _count_bounds(config: Config, *, n_chunks: int) -> tuple[int, int, int | None]:
+    """(fewest, most, exact or None) speakers to return for `n_chunks` chunks of speech:
+    no more speakers than chunks."""
+    if config.num_speakers is not None:
+        k = min(config.num_speakers, n_chunks)
+        return k, k, k
+    hi = max(1, min(config.max_speakers, n_chunks))
+    lo = min(config.min_speakers, hi)
+    return lo, hi, None
+
+
+def chunk_speech(mask: np.ndarray, *, chunk_frames: int, max_chunks: int) -> np.ndarray:
+    """Cut the speech frames of `mask` into chunks of about `chunk_frames` speech frames.
+
+    Chunks are ranges of the *speech-only* frame sequence (``np.flatnonzero(mask)``), so
+    they never contain non-speech. A chunk ends after `chunk_frames` frames, or at the end
+    of a speech run once it holds half that many, so short runs are grouped rather than
+    each becoming a chunk. Long recordings get longer chunks: there are never more
+    than `max_chunks`.
+
+    Parameters
+    ----------
+    mask : ndarray of bool, shape (n_frames,)
+    chunk_frames : int, keyword-only
+    max_chunks : int, keyword-only
+
+    Returns
+    -------
+    ndarray of int64, shape (n_chunks, 2)
         ``[start, end)`` ranges into the speech-only frame sequence, in time order,
         covering it exactly.
     """
@@ -66,30 +199,32 @@ def segment_speech(mask: np.ndarray, *, seg_frames: int, max_segments: int) -> n
     n_speech = int(mask.sum())
     if n_speech == 0:
         return np.zeros((0, 2), dtype=np.int64)
-    # Each segment but the last holds at least seg/2 frames: at most 2n/seg + 1 segments.
-    seg = max(seg_frames, int(np.ceil(2 * n_speech / max(max_segments - 1, 1))))
+    # Each chunk but the last holds at least size/2 frames: at most 2n/size + 1 chunks.
+    size = max(chunk_frames, int(np.ceil(2 * n_speech / max(max_chunks - 1, 1))))
     s, e, v = runs(mask)
     run_ends = np.cumsum(e[v] - s[v])  # run boundaries in the speech-only sequence
-    cuts = [0]
+    cuts: list[int] = [0]
     for end in run_ends:
         start = cuts[-1]
-        while end - start >= seg + seg // 2:  # cut long runs into seg-sized pieces
-            start += seg
+        while end - start >= size + size // 2:  # cut long runs into size-long pieces
+            start += size
             cuts.append(start)
-        if end - cuts[-1] >= seg // 2 or end == n_speech:
+        if end - cuts[-1] >= size // 2 or end == n_speech:
             cuts.append(int(end))
     if cuts[-1] != n_speech:
         cuts.append(n_speech)
-    cuts = np.unique(np.asarray(cuts, dtype=np.int64))
-    return np.stack([cuts[:-1], cuts[1:]], axis=1)
+    bounds = np.unique(np.asarray(cuts, dtype=np.int64))
+    return np.stack([bounds[:-1], bounds[1:]], axis=1)
 
 
-def _stats(X: np.ndarray, segments: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _stats(X: np.ndarray, chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Count, sum and scatter matrix of the frames of every chunk; shapes (m,), (m, d),
+    (m, d, d), float64."""
     d = X.shape[1]
-    n = np.empty(len(segments))
-    s = np.empty((len(segments), d))
-    ss = np.empty((len(segments), d, d))
-    for i, (a, b) in enumerate(segments):
+    n = np.empty(len(chunks))
+    s = np.empty((len(chunks), d))
+    ss = np.empty((len(chunks), d, d))
+    for i, (a, b) in enumerate(chunks):
         x = X[a:b].astype(np.float64)
         n[i] = len(x)
         s[i] = x.sum(0)
@@ -115,15 +250,16 @@ def _logdet(n: np.ndarray, s: np.ndarray, ss: np.ndarray, *, diag: bool, reg: fl
         return np.where(sign > 0, ld, np.inf)
 
 
-def agglomerative_bic(X: np.ndarray, segments: np.ndarray, *, config: ClusterConfig,
+def agglomerative_bic(X: np.ndarray, chunks: np.ndarray, *, config: ClusterConfig,
                       frame_step: float = 0.01, min_clusters: int = 1,
-                      max_clusters: int = 10, n_clusters: int | None = None) -> ClusterResult:
-    """Bottom-up BIC clustering of segments.
+                      max_clusters: int = 10, n_clusters: int | None = None) -> BicResult:
+    """Bottom-up BIC clustering of chunks.
 
     Parameters
     ----------
     X : ndarray, shape (n_frames, n_features)
-    segments : ndarray of int, shape (n_segments, 2)
+    chunks : ndarray of int, shape (n_chunks, 2)
+        ``[start, end)`` row ranges of `X` (:func:`chunk_speech`).
     config : ClusterConfig, keyword-only
     frame_step : float, keyword-only
         Seconds per frame (the penalty weight depends on the speech duration).
@@ -134,12 +270,13 @@ def agglomerative_bic(X: np.ndarray, segments: np.ndarray, *, config: ClusterCon
 
     Returns
     -------
-    ClusterResult
+    BicResult
+        One label per chunk.
     """
-    m = len(segments)
+    m = len(chunks)
     if m == 0:
-        return ClusterResult(np.zeros(0, dtype=np.int64), {})
-    state = _BicState(_stats(X, segments), diag=config.covariance == "diag")
+        return BicResult(np.zeros(0, dtype=np.int64), {})
+    state = _BicState(_stats(X, chunks), diag=config.covariance == "diag")
     speech_seconds = float(state.n.sum()) * frame_step
     # Beyond max_bic_seconds the BIC is computed as if there were that much speech with
     # the same statistics: the likelihood gain of splitting one voice grows with length
@@ -169,7 +306,7 @@ def agglomerative_bic(X: np.ndarray, segments: np.ndarray, *, config: ClusterCon
             if gain > lam * state.n_par * np.log(nn * scale):
                 stop_k = k
         state.merge(i, j)
-    if not snapshots:  # fewer segments than the lower bound
+    if not snapshots:  # fewer chunks than the lower bound
         snapshots[state.n_active] = state.labels()
         bic[state.n_active] = scale * state.data_term()
     if n_clusters is not None:
@@ -178,17 +315,17 @@ def agglomerative_bic(X: np.ndarray, segments: np.ndarray, *, config: ClusterCon
         best_k = stop_k if stop_k is not None else min(snapshots)
     else:
         best_k = min(bic, key=lambda kk: (bic[kk], kk))
-    return ClusterResult(snapshots[best_k], bic)
+    return BicResult(snapshots[best_k], bic)
 
 
 class _BicState:
-    """Sufficient statistics of clusters of segments, merged bottom-up by BIC cost.
+    """Sufficient statistics of clusters of chunks, merged bottom-up by BIC cost.
 
     The merge order uses the plain BIC cost (unit penalty weight): the data term
     ``n_ij/2 log|S_ij| - n_i/2 log|S_i| - n_j/2 log|S_j|`` minus ``P log n_ij``.
     """
 
-    REG = 1e-6  # added to covariance diagonals: keeps 1-s segments' covariances invertible
+    REG = 1e-6  # added to covariance diagonals: keeps 1-s chunks' covariances invertible
 
     def __init__(self, stats: tuple[np.ndarray, np.ndarray, np.ndarray], *, diag: bool) -> None:
         self.n, self.s, self.ss = stats
@@ -229,9 +366,9 @@ class _BicState:
         self.active[j] = False
 
     def linear_pass(self) -> None:
-        """Merge each segment into its predecessor when BIC says they are one voice.
+        """Merge each chunk into its predecessor when BIC says they are one voice.
 
-        Neighbouring segments usually belong to one turn; merging them first gives the
+        Neighbouring chunks usually belong to one turn; merging them first gives the
         global clustering better-estimated Gaussians to compare.
         """
         cur = 0
@@ -266,7 +403,7 @@ class _BicState:
             self.cost[others, i] = c
 
     def labels(self) -> np.ndarray:
-        """Cluster index of each segment, numbered by first appearance."""
+        """Cluster index of each chunk, numbered by first appearance."""
         labels = np.empty(len(self.members), dtype=np.int64)
         order = sorted((min(mem), idx) for idx, mem in enumerate(self.members) if mem)
         for new, (_, idx) in enumerate(order):
@@ -276,120 +413,13 @@ class _BicState:
 
 
 
-def dp_cluster(X: np.ndarray, segments: np.ndarray, *, config: ClusterConfig,
-               min_clusters: int = 1, max_clusters: int = 10, seed: int = 0) -> ClusterResult:
-    """Cluster segments with a variational Dirichlet-process mixture of their mean vectors.
-
-    Each segment is summarised by the mean of its frames ("windowed MFCC statistics");
-    one :class:`~diarize.gmm.BayesianGaussianMixture` with `max_clusters` components is
-    fitted to those vectors, and the components it leaves (almost) empty are not
-    speakers. The count is clipped to ``[min_clusters, max_clusters]``.
-
-    Parameters
-    ----------
-    X : ndarray, shape (n_frames, n_features)
-    segments : ndarray of int, shape (n_segments, 2)
-
-    Returns
-    -------
-    ClusterResult
-        `bic` holds, for lack of a BIC curve, nothing; the labels are the mixture's.
-    """
-    from .gmm import BayesianGaussianMixture
-
-    m = len(segments)
-    if m == 0:
-        return ClusterResult(np.zeros(0, dtype=np.int64), {})
-    n, s, _ = _stats(X, segments)
-    means = s / n[:, None]
-    k_max = max(1, min(max_clusters, m))
-    dpgmm = BayesianGaussianMixture(
-        n_components=k_max, covariance_type="diag",
-        weight_concentration_prior_type="dirichlet_process",
-        weight_concentration_prior=config.dp_concentration, max_iter=config.dp_max_iter,
-        init_params="k-means++", random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # non-convergence only costs a little precision here
-        dpgmm.fit(means, sample_weight=n / n.mean())
-    resp = dpgmm.predict_proba(means)
-    order = np.argsort(-dpgmm.weights_)
-    keep = order[dpgmm.weights_[order] >= config.dp_min_weight]
-    k = int(np.clip(len(keep), min_clusters, k_max))
-    keep = order[:k]
-    return ClusterResult(relabel(keep[np.argmax(resp[:, keep], axis=1)]), {})
-
-
-def link_clusters(n: np.ndarray, first: np.ndarray, labels: np.ndarray, *, ubm,
-                  config: ClusterConfig, min_clusters: int = 1, max_clusters: int = 10,
-                  n_clusters: int | None = None) -> ClusterResult:
-    """Merge clusters whose UBM-adapted speaker models say they are one voice.
-
-    The second clustering stage, after BIC merging has over-segmented on purpose. Each
-    cluster's statistics are the sums of its segments'; its speaker model is the UBM
-    MAP-adapted to them, compared to the others by the cosine of normalised supervectors
-    (:func:`diarize.speakers.supervectors`). The most similar pair is merged (and its
-    model re-estimated from the pooled statistics) while the similarity exceeds
-    ``config.link_threshold``, a number in the same units for every recording.
-
-    Parameters
-    ----------
-    n : ndarray, shape (n_segments, C)
-        UBM zeroth-order statistics of each segment.
-    first : ndarray, shape (n_segments, C, D)
-        UBM first-order statistics of each segment.
-    labels : ndarray of int, shape (n_segments,)
-        Initial cluster of each segment (from BIC merging).
-    ubm : BackgroundModel, keyword-only
-    config : ClusterConfig, keyword-only
-    min_clusters, max_clusters : int, keyword-only
-        Bounds on the number of clusters returned (merging is forced above the maximum).
-    n_clusters : int, optional, keyword-only
-        Exact number of clusters.
-
-    Returns
-    -------
-    ClusterResult
-        `labels` per segment; `similarity` the score of every merge considered.
-    """
-    from .speakers import cosine_similarity, supervectors
-
-    labels = relabel(np.asarray(labels))
-    if len(labels) == 0:
-        return ClusterResult(labels, {})
-    k0 = int(labels.max()) + 1
-    # The statistics of each initial cluster: the sums of its segments'.
-    cn = np.zeros((k0, n.shape[1]))
-    cf = np.zeros((k0,) + first.shape[1:])
-    np.add.at(cn, labels, n)
-    np.add.at(cf, labels, first)
-    lo = min_clusters if n_clusters is None else n_clusters
-    hi = max_clusters if n_clusters is None else n_clusters
-    sim = cosine_similarity(supervectors(ubm.gmm, cn, cf, relevance_factor=config.relevance_factor,
-                                         nuisance=ubm.nuisance))
-    # Average linkage: the similarity of two clusters is the mean similarity of their
-    # initial clusters. Re-estimating a merged cluster's model instead would make large
-    # clusters look alike (their models are less noisy), so the threshold would drift
-    # with the amount of speech.
-    size = np.ones(k0)
-    np.fill_diagonal(sim, -np.inf)
-
-    def merge(i: int, j: int, active: np.ndarray) -> None:
-        merged = (size[i] * sim[i] + size[j] * sim[j]) / (size[i] + size[j])
-        sim[i, :] = merged
-        sim[:, i] = merged
-        size[i] += size[j]
-
-    lut, similarity = _agglomerate(sim, merge, threshold=config.link_threshold, lo=lo, hi=hi)
-    return ClusterResult(relabel(lut[labels]), {}, similarity)
-
-
 def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: ClusterConfig,
                       min_clusters: int = 1, max_clusters: int = 10,
                       n_clusters: int | None = None) -> ClusterResult:
     """Merge clusters by the cross-likelihood ratio of UBM-adapted speaker models.
 
     The second clustering stage (LIUM's CLR clustering, Barras et al. 2006), after BIC
-    merging has over-segmented on purpose. Each cluster's model is the UBM with its means
+    merging has over-clustered on purpose. Each cluster's model is the UBM with its means
     MAP-adapted to the cluster's frames; two clusters i, j score
 
         CLR(i, j) = mean_{x in i} log p(x | M_j) / p(x | UBM) + mean_{x in j} log p(x | M_i) / p(x | UBM),
@@ -533,8 +563,8 @@ def _agglomerate(score: np.ndarray, merge, *, threshold: float, lo: int, hi: int
         members[i].extend(members[j])
         members[j] = []
     lut = np.empty(k0, dtype=np.int64)
-    for new, i in enumerate(np.flatnonzero(active)):
-        lut[members[i]] = new
+    for new, c in enumerate(np.flatnonzero(active)):
+        lut[members[c]] = new
     return lut, similarity
 
 

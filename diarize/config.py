@@ -230,10 +230,8 @@ class SadConfig:
 class ClusterConfig:
     """Speaker modelling, clustering and speaker-count selection."""
 
-    count_method: Literal["bic", "dp"] = "bic"
-    """'bic' (agglomerative BIC) or 'dp' (variational Dirichlet-process mixture)."""
     segment_seconds: float = ranged(1.0, 0.1, 60.0)
-    """Length of the initial speech segments that are clustered bottom-up."""
+    """Length of the initial speech chunks that are clustered bottom-up."""
     stop_rule: Literal["global", "local"] = "local"
     """How BIC picks the count: 'global' (the minimum of the whole clustering's BIC over
     min..max speakers) or 'local' (stop merging at the first merge whose BIC gain is
@@ -245,51 +243,47 @@ class ClusterConfig:
     """lambda = bic_penalty * speech_seconds ** penalty_exponent: the log-likelihood gain of
     splitting one voice grows with the amount of speech faster than BIC's log n penalty, so a
     fixed lambda over-counts long recordings and under-counts short ones."""
-    dp_concentration: float = ranged(0.01, 0.0, 1000.0, exclusive_min=True)
-    """count_method 'dp': Dirichlet-process concentration (small: few speakers a priori)."""
-    dp_min_weight: float = ranged(0.05, 0.0, 1.0, exclusive_min=True, exclusive_max=True)
-    """count_method 'dp': components weighing less than this are not speakers."""
-    dp_max_iter: int = ranged(200, 1, 10000)
-    """count_method 'dp': variational iterations."""
     max_bic_seconds: float = ranged(300.0, 1.0, 1e6)
     """Recordings with more speech than this (seconds) are scored by BIC as if they had this
     much, with the same statistics, so that hours of speech are not split into extra speakers."""
     linear_merge: bool = True
-    """First merge neighbouring segments that BIC says are one voice."""
+    """First merge neighbouring chunks that BIC says are one voice."""
     max_segments: int = ranged(2000, 2, 5000)
-    """Bound on the number of initial segments (long recordings use longer segments)."""
+    """Bound on the number of initial speech chunks (long recordings use longer chunks)."""
     covariance: Literal["full", "diag"] = "full"
     """Covariance of the per-cluster Gaussian in BIC merging: 'full' or 'diag'."""
     link_method: Literal["ubm", "none"] = "ubm"
     """Second clustering stage after BIC merging, which decides the number of speakers:
-    'ubm' (UBM MAP-adapted speaker models, see diarize.speakers and link_score) or 'none'
-    (the BIC count is final; then use bic_penalty 0.32, the BIC-only setting)."""
+    'ubm' (the cross-likelihood ratio of UBM MAP-adapted speaker models, see
+    diarize.speakers) or 'none' (the BIC count is final; then use bic_penalty 0.32, the
+    BIC-only setting)."""
     link_threshold: float = ranged(5.0, -1000.0, 1000.0)
-    """'ubm' linking: clusters scoring above this are merged: the cross-likelihood ratio
-    (per-frame log-likelihood ratio, summed both ways; with link_norm 'cohort' each ratio in
-    standard deviations of the cluster's ratios under the cohort's voices) for 'clr', the
-    cosine similarity for 'cosine'."""
+    """'ubm' linking: clusters whose cross-likelihood ratio (per-frame log-likelihood
+    ratio, summed both ways; with link_norm 'cohort' each ratio in standard deviations of
+    the cluster's ratios under the cohort's voices) is above this are merged."""
     relevance_factor: float = ranged(16.0, 0.0, 1e4)
     """'ubm' linking: MAP relevance factor (frames a UBM component must see before the data
     outweigh the prior)."""
     max_initial_clusters: int = ranged(40, 1, 1000)
     """'ubm' linking: most clusters BIC merging may hand to the linking stage."""
-    link_score: Literal["clr", "cosine"] = "clr"
-    """'ubm' linking: how two clusters are compared: 'clr' (cross-likelihood ratio of
-    MAP-adapted models) or 'cosine' (cosine of normalised supervectors, average linkage)."""
     reseg_before_link: Literal["always", "never", "long"] = "long"
-    """'clr' linking: resegment the BIC clusters (see [reseg]) before comparing them:
+    """'ubm' linking: resegment the BIC clusters (see [reseg]) before comparing them:
     'always', 'never', or 'long' (only when the recording has so much speech that its
-    initial segments are longer than segment_seconds, see max_segments: such segments
-    straddle speaker turns)."""
+    initial chunks are longer than segment_seconds, see max_segments and long_chunk_ratio:
+    such chunks straddle speaker turns)."""
+    long_chunk_ratio: float = ranged(1.5, 1.0, 100.0)
+    """reseg_before_link 'long': a recording's speech chunks count as long when the longest
+    holds more than this times segment_seconds of speech. Chunks are cut shorter than 1.5
+    times segment_seconds unless max_segments forces longer ones, so at 1.5 only recordings
+    whose chunks max_segments lengthened count as long."""
     link_norm: Literal["none", "cohort"] = "cohort"
-    """'clr' linking: score normalisation: 'none' or 'cohort' (each cluster's log-likelihood
+    """'ubm' linking: score normalisation: 'none' or 'cohort' (each cluster's log-likelihood
     ratios read against its ratios under a cohort of training speakers' models shipped with
     the UBM: Z-norm)."""
     link_max_frames: int = ranged(2000, 1, 100000)
-    """'clr' linking: frames per cluster scored (evenly spaced beyond this)."""
+    """'ubm' linking: frames per cluster scored (evenly spaced beyond this)."""
     link_top_components: int = ranged(5, 1, 1024)
-    """'clr' linking: UBM components scored per frame."""
+    """'ubm' linking: UBM components scored per frame."""
     ubm_path: str = ""
     """'ubm' linking: a model file from scripts/train_ubm.py; empty for the shipped one."""
 
@@ -523,8 +517,6 @@ REMOVED_KEYS: dict[str, str] = {
     "cluster.dp_concentration": "the Dirichlet-process speaker count was removed",
     "cluster.dp_min_weight": "the Dirichlet-process speaker count was removed",
     "cluster.dp_max_iter": "the Dirichlet-process speaker count was removed",
-    "cluster.nuisance_dims": "the nuisance projection was removed",
-    "cluster.nuisance": "the nuisance projection was removed",
 }
 """Dotted key of a removed setting -> why it is gone. Given, it is ignored with a
 :class:`~diarize.errors.DeprecatedKeyWarning`, so that old files still load. A key

@@ -7,6 +7,8 @@ start is padded by ``(win - hop) / 2`` so that frame ``i`` is centred on the int
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.fft
 
@@ -28,8 +30,22 @@ def n_frames_for(n_samples: int, *, sample_rate: int, hop_length: float) -> int:
     return n_samples // hop
 
 
+class FrameFeatures(NamedTuple):
+    """The frame-level arrays of one signal, as :func:`mfcc` and :meth:`MfccStream.finish`
+    return them (always these three fields, whether or not voicing was asked for)."""
+
+    mfcc: np.ndarray
+    """shape (n_frames, n_mfcc), float32: cepstra c0..c{n_mfcc-1} (DCT-II, orthonormal,
+    of the log mel energies)"""
+    energy: np.ndarray
+    """shape (n_frames,), float32: frame energy in dB relative to full scale (a full-scale
+    sine is about -3 dB)"""
+    voicing: np.ndarray | None
+    """shape (n_frames,), float32: the frame's periodicity, 0..1; None unless asked for"""
+
+
 def mfcc(y: np.ndarray, *, sample_rate: int = 16000, config: FeatureConfig | None = None,
-         voicing: bool = False) -> tuple[np.ndarray, ...]:
+         voicing: bool = False) -> FrameFeatures:
     """MFCCs and frame log-energy of a mono signal (and its voicing, on request).
 
     Parameters
@@ -40,16 +56,13 @@ def mfcc(y: np.ndarray, *, sample_rate: int = 16000, config: FeatureConfig | Non
         Window, hop, filterbank and cepstrum sizes. `deltas` and `cmvn` are *not* applied
         here (see :func:`add_deltas`, :func:`cmvn`): they depend on which frames are speech.
     voicing : bool, keyword-only
-        Also return each frame's periodicity (see :class:`MfccStream`).
+        Also compute each frame's periodicity (see :class:`MfccStream`).
 
     Returns
     -------
-    mfccs : ndarray, shape (n_frames, n_mfcc), float32
-        Cepstra c0..c{n_mfcc-1} (DCT-II, orthonormal, of the log mel energies).
-    log_energy : ndarray, shape (n_frames,), float32
-        Frame energy in dB relative to full scale (a full-scale sine is about -3 dB).
-    voicing : ndarray, shape (n_frames,), float32
-        Only with ``voicing=True``: the frame's periodicity, 0..1.
+    FrameFeatures
+        ``mfcc`` (n_frames, n_mfcc), ``energy`` (n_frames,) and ``voicing`` (n_frames,)
+        or None without ``voicing=True``; all float32.
     """
     stream = MfccStream(sample_rate=sample_rate, config=config, voicing=voicing)
     stream.push(y)
@@ -77,7 +90,7 @@ class MfccStream:
     sample_rate : int, keyword-only
     config : FeatureConfig, keyword-only
     voicing : bool, keyword-only
-        Also compute each frame's voicing; :meth:`finish` then returns it third.
+        Also compute each frame's voicing (:attr:`FrameFeatures.voicing` of :meth:`finish`).
     """
 
     def __init__(self, *, sample_rate: int = 16000, config: FeatureConfig | None = None,
@@ -135,32 +148,43 @@ class MfccStream:
             self._tail = self._tail[keep_from - self._tail_start:].copy()
             self._tail_start = keep_from
 
-    def finish(self) -> tuple[np.ndarray, ...]:
-        """The frames of the whole signal pushed: ``(mfccs, log_energy)`` as :func:`mfcc`,
-        and ``voicing`` third if the stream computes it."""
+    def finish(self) -> FrameFeatures:
+        """The frames of the whole signal pushed, as :func:`mfcc` returns them.
+
+        Returns
+        -------
+        FrameFeatures
+            ``voicing`` is None unless the stream computes it.
+        """
         n = self.n_samples // self.hop
         while self._next < n:
             self._compute(self._next, min(n, self._next + BLOCK_FRAMES))
         self._tail = np.zeros(0, dtype=np.float32)
         chunks, self._chunks = self._chunks, []
-        if len(chunks) <= 1:
-            if not chunks:
-                return tuple(np.zeros(shape, dtype=np.float32) for shape in self._shapes(0))
+        outs: tuple[np.ndarray, ...]
+        if not chunks:
+            outs = tuple(np.zeros(shape, dtype=np.float32) for shape in self._shapes(0))
+        elif len(chunks) == 1:
             # A view: the chunk's rows past n were never written, so never made resident.
-            return tuple(a[:n] for a in chunks[0])
-        # Join the chunks into one array, freeing each as it is copied: the frames are held
-        # twice only one chunk at a time.
+            outs = tuple(a[:n] for a in chunks[0])
+        else:
+            outs = self._join(chunks, n)
+        return FrameFeatures(outs[0], outs[1], outs[2] if self.voicing else None)
+
+    def _join(self, chunks: list, n: int) -> tuple[np.ndarray, ...]:
+        """The chunks' first `n` rows as one array per kind, freeing each chunk as it is
+        copied: the frames are held twice only one chunk at a time."""
         outs = tuple(np.empty(shape, dtype=np.float32) for shape in self._shapes(n))
         for i in range(len(chunks)):
             a = i * CHUNK_FRAMES
             b = min(n, a + CHUNK_FRAMES)
             for out, part in zip(outs, chunks[i]):
                 out[a:b] = part[:b - a]
-            chunks[i] = None  # type: ignore[call-overload]
+            chunks[i] = None
         return outs
 
     def _shapes(self, n: int) -> list[tuple[int, ...]]:
-        """Shapes of the arrays :meth:`finish` returns for `n` frames."""
+        """Shapes of the arrays computed for `n` frames: mfcc, energy (and voicing)."""
         return [(n, self.config.n_mfcc), (n,)] + ([(n,)] if self.voicing else [])
 
     def _stop(self, b1: int) -> int:

@@ -13,18 +13,16 @@ import numpy as np
 
 from ._threads import pipeline_threads
 from .audio import audio_blocks
-from .cluster import (agglomerative_bic, dp_cluster, link_clusters, link_clusters_clr,
-                      segment_speech)
+from .cluster import cluster_speakers, speaker_ubm
 from .config import AudioConfig, Config, FeatureConfig, load_config
 from .errors import ConfigError
 from .features import MfccStream, speech_features
-from .frames import frame_count, frame_time, nearest_label, runs
 from .models import check_model_files
 from .names import uri_for
-from .resegment import absorb_short_turns, resegment
+from .resegment import resegment, shape_turns
 from .sad import detect_speech_regions, model_feature_config
-from .segments import Diarization, Turn
-from .speakers import load_ubm, segment_statistics
+from .segments import Diarization, turns_from_labels
+from .speakers import BackgroundModel
 
 ProgressHook = Callable[[str, int, int], None]
 
@@ -71,9 +69,8 @@ class Diarizer:
         """The front-end configuration this Diarizer computes and accepts features with."""
         cfg = self.config
         sad_front = model_feature_config(cfg.features) if cfg.sad.method == "model" else None
-        ubm_front = None
-        if cfg.cluster.link_method == "ubm":
-            ubm_front = load_ubm(cfg.cluster.ubm_path or None).feature_config(cfg.features)
+        ubm = speaker_ubm(cfg.cluster)
+        ubm_front = None if ubm is None else ubm.feature_config(cfg.features)
         return FrontEndConfig(audio=replace(cfg.audio), features=replace(cfg.features),
                               sad_features=sad_front, ubm_features=ubm_front)
 
@@ -143,25 +140,24 @@ class Diarizer:
         # The speech detector's and the UBM's front ends are computed from the same
         # blocks, next to the clustering front end, where they differ from it; the voicing
         # only in the speech detector's.
-        sad_own = front.sad_features is not None
-        streams = [MfccStream(sample_rate=sr, config=c, voicing=v)
-                   for c, v in ((cfg.features, not sad_own), (front.sad_features, True),
-                                (front.ubm_features, False))
-                   if c is not None]
+        own = MfccStream(sample_rate=sr, config=cfg.features,
+                         voicing=front.sad_features is None)
+        sad = (None if front.sad_features is None
+               else MfccStream(sample_rate=sr, config=front.sad_features, voicing=True))
+        ubm = (None if front.ubm_features is None
+               else MfccStream(sample_rate=sr, config=front.ubm_features, voicing=False))
+        streams = [s for s in (own, sad, ubm) if s is not None]
         for block in blocks:
             for stream in streams:
                 stream.push(block)
-        n_samples = streams[0].n_samples
-        results = [stream.finish() for stream in streams]
-        feats, energy, *voicing = results.pop(0)
-        if sad_own:
-            sad_feats, _, voicing = results.pop(0)
-        else:
-            sad_feats, voicing = feats, voicing[0]
-        ubm_feats = None if front.ubm_features is None else results.pop(0)[0]
+        frames = own.finish()
+        sad_frames = frames if sad is None else sad.finish()
+        ubm_mfcc = None if ubm is None else ubm.finish().mfcc
+        assert sad_frames.voicing is not None  # the speech detector's stream computes it
         notify("features", 1, 1)
-        return Features(mfcc=feats, energy=energy, sad_mfcc=sad_feats, voicing=voicing,
-                        ubm_mfcc=ubm_feats, duration=n_samples / sr, uri=uri, front_end=front)
+        return Features(mfcc=frames.mfcc, energy=frames.energy, sad_mfcc=sad_frames.mfcc,
+                        voicing=sad_frames.voicing, ubm_mfcc=ubm_mfcc,
+                        duration=own.n_samples / sr, uri=uri, front_end=front)
 
     def diarize_features(self, features: "Features", *, uri: str | None = None,
                          hook: ProgressHook | None = None) -> Diarization:
@@ -200,139 +196,62 @@ class Diarizer:
         cfg = self.config
         step = cfg.features.hop_length
         front = handed.pop()
-        duration = front.duration
         notify = hook or _no_progress
 
         notify("speech", 0, 1)
         speech = detect_speech_regions(front.sad_mfcc, front.energy, front.voicing,
                                        config=cfg.sad, frame_step=step, seed=cfg.seed)
-        mask = speech.modelled
         notify("speech", 1, 1)
-
-        result = Diarization([], uri=uri, duration=duration, speech_mask=speech.speech,
+        result = Diarization([], uri=uri, duration=front.duration, speech_mask=speech.speech,
                              frame_step=step)
-        speech_idx = np.flatnonzero(mask)
+        speech_idx = np.flatnonzero(speech.modelled)
         if len(speech_idx) == 0:
             return result
 
         # From here on only speech frames are modelled.
         xs = speech_features(front.mfcc, speech_idx, deltas=cfg.features.deltas,
                              delta_width=cfg.features.delta_width, normalise=cfg.features.cmvn)
+        xu = self._ubm_speech_features(front, xs, speech_idx)
+        del front  # the last reference here to the recording's frames
 
         notify("clustering", 0, 1)
-        seg_frames = frame_count(cfg.cluster.segment_seconds, step, minimum=1)
-        segments = segment_speech(mask, seg_frames=seg_frames,
-                                  max_segments=cfg.cluster.max_segments)
-        lo, hi, exact = self._speaker_bounds(len(segments))
-        link = cfg.cluster.link_method == "ubm" and not (
-            cfg.cluster.count_method == "dp" and exact is None)
-        xu = self._ubm_features(front, xs, speech_idx) if link else None
-        del front  # the last reference here to the recording's frames
-        speech_labels = None  # of every speech frame; set by the stages that work on frames
-        if cfg.cluster.count_method == "dp" and exact is None:
-            clusters = dp_cluster(xs, segments, config=cfg.cluster, min_clusters=lo,
-                                  max_clusters=hi, seed=cfg.seed)
-        elif link:
-            clusters, speech_labels = self._bic_then_link(xs, xu, segments,
-                                                          seg_frames=seg_frames, lo=lo, hi=hi,
-                                                          exact=exact)
-        else:
-            clusters = agglomerative_bic(xs, segments, config=cfg.cluster, frame_step=step,
-                                         min_clusters=lo, max_clusters=hi, n_clusters=exact)
-        if speech_labels is None:
-            speech_labels = np.repeat(clusters.labels, segments[:, 1] - segments[:, 0])
-        result.bic = clusters.bic
-        result.bic_choice = clusters.n_clusters
+        clusters = cluster_speakers(xs, speech=speech.modelled, config=cfg, ubm_features=xu)
         notify("clustering", 1, 1)
 
         notify("resegmentation", 0, 1)
-        reseg = resegment(xs, speech_labels, config=cfg.reseg, frame_step=step, seed=cfg.seed)
-        frame_labels = np.full(len(mask), -1, dtype=np.int64)
-        frame_labels[speech_idx] = reseg.labels
-        frame_labels = nearest_label(frame_labels, speech.speech)
-        frame_labels[~speech.speech] = -1  # pauses inside phrase groups end turns
-        frame_labels = absorb_short_turns(
-            frame_labels, min_frames=frame_count(cfg.reseg.min_output_turn, step))
+        reseg = resegment(xs, clusters.labels, config=cfg.reseg, frame_step=step, seed=cfg.seed)
+        frame_labels = shape_turns(reseg.labels, modelled=speech.modelled, speech=speech.speech,
+                                   config=cfg.reseg, frame_step=step)
         notify("resegmentation", 1, 1)
 
         names = [f"SPEAKER_{k:02d}" for k in range(reseg.posteriors.shape[1])]
-        result.turns = sorted(_labels_to_turns(frame_labels, names, step))
-        post = np.zeros((len(mask), len(names)), dtype=np.float32)
+        result.turns = turns_from_labels(frame_labels, names=names, frame_step=step)
+        result.bic = clusters.bic
+        result.bic_choice = clusters.n_clusters
+        post = np.zeros((len(speech.modelled), len(names)), dtype=np.float32)
         post[speech_idx] = reseg.posteriors
         result.posteriors = post
         result.speaker_models = dict(zip(names, reseg.models))
         return result
 
-    def _ubm_features(self, front: "Features", xs: np.ndarray,
-                      speech_idx: np.ndarray) -> np.ndarray:
-        """The speech frames in the UBM's front end (`xs` itself where it is the same).
+    def _ubm_speech_features(self, front: "Features", xs: np.ndarray,
+                             speech_idx: np.ndarray) -> np.ndarray | None:
+        """The speech frames in the front end of the UBM that clustering links speakers
+        with (`xs` itself where it is the same); None when it uses no UBM.
 
         Returns
         -------
-        ndarray, shape (n_speech_frames, n_ubm_features), float32
+        ndarray, shape (n_speech_frames, n_ubm_features), float32, or None
         """
         cfg = self.config
-        ubm = load_ubm(cfg.cluster.ubm_path or None)
+        ubm = speaker_ubm(cfg.cluster)
+        if ubm is None:
+            return None
         if front.ubm_mfcc is None and _same_speaker_features(cfg.features, ubm):
             return xs
         mf = front.ubm_mfcc if front.ubm_mfcc is not None else front.mfcc
         return speech_features(mf, speech_idx, deltas=bool(ubm.front_end["deltas"]),
                                delta_width=int(ubm.front_end["delta_width"]))
-
-    def _bic_then_link(self, xs: np.ndarray, xu: np.ndarray, segments: np.ndarray, *,
-                       seg_frames: int, lo: int, hi: int, exact: int | None):
-        """BIC merging that over-segments on purpose, then UBM speaker linking, which
-        decides the number of speakers.
-
-        Parameters
-        ----------
-        xs : ndarray, shape (n_speech_frames, n_features)
-            The clustering features of the speech frames.
-        xu : ndarray, shape (n_speech_frames, n_ubm_features)
-            The same frames in the UBM's features.
-
-        Returns
-        -------
-        ClusterResult
-            `bic` from the BIC stage, `similarity` from linking.
-        speech_labels : ndarray of int, shape (n_speech_frames,)
-        """
-        cfg = self.config
-        step = cfg.features.hop_length
-        bic = agglomerative_bic(xs, segments, config=cfg.cluster, frame_step=step,
-                                min_clusters=lo,
-                                max_clusters=max(hi, cfg.cluster.max_initial_clusters))
-        ubm = load_ubm(cfg.cluster.ubm_path or None)
-        lengths = segments[:, 1] - segments[:, 0]
-        if cfg.cluster.link_score == "cosine":
-            n_stats, first_stats = segment_statistics(ubm.gmm, xu, segments)
-            clusters = link_clusters(n_stats, first_stats, bic.labels, ubm=ubm,
-                                     config=cfg.cluster, min_clusters=lo, max_clusters=hi,
-                                     n_clusters=exact)
-            clusters.bic = bic.bic
-            return clusters, np.repeat(clusters.labels, lengths)
-        init = np.repeat(bic.labels, lengths)
-        lengthened = np.max(lengths) > 1.5 * seg_frames
-        if cfg.cluster.reseg_before_link == "always" or (
-                cfg.cluster.reseg_before_link == "long" and lengthened):
-            # Segments longer than segment_seconds (recordings with more speech than
-            # max_segments segments) straddle speaker turns, so BIC's clusters mix voices;
-            # frame-level speaker models clean them up before they are compared.
-            init = resegment(xs, init, config=cfg.reseg, frame_step=step, seed=cfg.seed).labels
-        clusters = link_clusters_clr(xu, init, ubm=ubm, config=cfg.cluster, min_clusters=lo,
-                                     max_clusters=hi, n_clusters=exact)
-        clusters.bic = bic.bic
-        return clusters, clusters.labels
-
-    def _speaker_bounds(self, n_segments: int) -> tuple[int, int, int | None]:
-        cfg = self.config
-        if cfg.num_speakers is not None:
-            k = min(cfg.num_speakers, n_segments)
-            return k, k, k
-        hi = max(1, min(cfg.max_speakers, n_segments))
-        lo = min(cfg.min_speakers, hi)
-        return lo, hi, None
-
 
 
 def _no_progress(stage: str, completed: int, total: int) -> None:
@@ -396,14 +315,7 @@ class Features:
         return sum(a.nbytes for a in self._arrays())
 
 
-def _same_speaker_features(features, ubm) -> bool:
+def _same_speaker_features(features: FeatureConfig, ubm: BackgroundModel) -> bool:
     """Whether the clustering features (`features`) are the ones the UBM was trained on."""
     return (features.cmvn and features.deltas == bool(ubm.front_end["deltas"])
             and (not features.deltas or features.delta_width == int(ubm.front_end["delta_width"])))
-
-
-def _labels_to_turns(labels: np.ndarray, names: list[str], step: float) -> list[Turn]:
-    """Runs of equal non-negative labels -> turns (times in seconds, 3-decimal exact)."""
-    s, e, v = runs(labels)
-    return [Turn(frame_time(a, step), frame_time(b, step), names[int(k)])
-            for a, b, k in zip(s, e, v) if k >= 0]

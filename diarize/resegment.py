@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .frames import relabel, runs
+from .frames import frame_count, nearest_label, relabel, runs
 from .config import ResegConfig
 from .gmm import ConvergenceWarning, GaussianMixture
 
@@ -132,7 +132,7 @@ def viterbi(ll: np.ndarray, *, switch_penalty: float, min_blocks: int) -> np.nda
         new += ll[t][:, None]
         delta = new
     # backtrack: end in any state of any speaker (the last run may be short)
-    k, j = np.unravel_index(int(np.argmax(delta)), delta.shape)
+    k, j = (int(i) for i in np.unravel_index(int(np.argmax(delta)), delta.shape))
     path = np.empty(T, dtype=np.int64)
     for t in range(T - 1, -1, -1):
         path[t] = k
@@ -170,7 +170,8 @@ def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_s
     """
     if config.iterations == 0:  # no resegmentation: the clustering's labels are final
         labels = relabel(labels)
-        post = np.zeros((len(labels), int(labels.max()) + 1 if len(labels) else 0), dtype=np.float32)
+        n_speakers = int(labels.max()) + 1 if len(labels) else 0
+        post: np.ndarray = np.zeros((len(labels), n_speakers), dtype=np.float32)
         post[np.arange(len(labels)), labels] = 1.0
         return ResegResult(labels, post, [])
     block = max(1, int(config.block_frames))
@@ -204,6 +205,38 @@ def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_s
     return ResegResult(labels, post, [models[k] for k in keep])
 
 
+def shape_turns(labels: np.ndarray, *, modelled: np.ndarray, speech: np.ndarray,
+                config: ResegConfig, frame_step: float) -> np.ndarray:
+    """The speaker of every frame of the recording, in runs that make turns.
+
+    The decoder labels the modelled frames; speech frames it did not model take their
+    nearest labelled frame's speaker, every other frame none, and no speaker run is
+    shorter than ``config.min_output_turn`` (:func:`absorb_short_turns`).
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (n_modelled,)
+        Speaker of each modelled frame (:attr:`ResegResult.labels`).
+    modelled : ndarray of bool, shape (n_frames,)
+        The frames `labels` are of.
+    speech : ndarray of bool, shape (n_frames,)
+        The frames a turn may cover.
+    config : ResegConfig, keyword-only
+    frame_step : float, keyword-only
+        Seconds per frame.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_frames,)
+        Speaker of every frame, -1 where nobody speaks.
+    """
+    out = np.full(len(modelled), -1, dtype=np.int64)
+    out[np.flatnonzero(modelled)] = labels
+    out = nearest_label(out, speech)
+    out[~speech] = -1  # pauses inside phrase groups end turns
+    return absorb_short_turns(out, min_frames=frame_count(config.min_output_turn, frame_step))
+
+
 def absorb_short_turns(labels: np.ndarray, *, min_frames: int) -> np.ndarray:
     """Give every speaker run shorter than `min_frames` to a neighbouring speaker.
 
@@ -226,8 +259,7 @@ def absorb_short_turns(labels: np.ndarray, *, min_frames: int) -> np.ndarray:
     out = np.array(labels, dtype=np.int64, copy=True)
     if min_frames <= 1 or len(out) == 0:
         return out
-    s, e, v = runs(out)
-    s, e, v = list(s), list(e), list(v)
+    s, e, v = (list(a) for a in runs(out))
     while True:
         length = np.asarray(e) - np.asarray(s)
         short = np.flatnonzero((np.asarray(v) >= 0) & (length < min_frames))

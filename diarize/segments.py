@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from .errors import MissingDependencyError, ParameterError, TranscriptError
+from .frames import frame_time, runs
 from .writers import FORMATS, format_diarization
 
 if TYPE_CHECKING:  # pragma: no cover - pandas is optional, only named in annotations
@@ -687,6 +688,28 @@ def _exclusive_turns(turns: Iterable[Turn]) -> list[Turn]:
         else:
             pieces.append(Turn(a, b, winner.speaker))
     return pieces
+
+
+def turns_from_labels(labels: np.ndarray, *, names: list[str], frame_step: float
+                      ) -> list[Turn]:
+    """The turns of per-frame speaker labels: one per run of equal non-negative labels.
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (n_frames,)
+        Speaker index of every frame, -1 where nobody speaks.
+    names : list of str, keyword-only
+        Speaker name of each index.
+    frame_step : float, keyword-only
+        Seconds per frame (times are 3-decimal exact multiples of it).
+
+    Returns
+    -------
+    list of Turn, sorted.
+    """
+    s, e, v = runs(labels)
+    return sorted(Turn(frame_time(a, frame_step), frame_time(b, frame_step), names[int(k)])
+                  for a, b, k in zip(s, e, v) if k >= 0)
 
 
 def merge_adjacent(turns: Iterable[Turn], *, max_gap: float = 0.0) -> list[Turn]:

@@ -3,11 +3,9 @@
 A UBM is a diagonal GMM of voices in general, trained once (``scripts/train_ubm.py``) and
 shipped as ``diarize/data/ubm.npz`` (plain arrays, no pickle). A stretch of speech is
 described by the UBM's sufficient statistics of its frames; statistics add up, so the
-statistics of a cluster are the sums of its segments'. MAP adaptation of the UBM means to
-those statistics gives the speaker's model, and the offset of the adapted means from the
-UBM's, scaled by the UBM's weights and standard deviations, is the speaker's
-*supervector*: the KL-divergence kernel of Campbell et al. (2006), in which the cosine of
-two supervectors says how alike two voices are, in the same units for every recording.
+statistics of a cluster are the sums of its parts'. MAP adaptation of the UBM means to
+those statistics gives the speaker's model, and :class:`TopComponentScorer` scores frames
+under such models, as the cross-likelihood ratio linking of :mod:`diarize.cluster` needs.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ import numpy as np
 
 from .config import FeatureConfig
 from .errors import ConfigError, ModelError
-from .gmm import GaussianMixture, load_arrays, map_adapted_means
+from .gmm import GaussianMixture, load_arrays
 
 #: The shipped UBM.
 UBM_PATH = Path(__file__).resolve().parent / "data" / "ubm.npz"
@@ -41,14 +39,13 @@ class BackgroundModel:
         Diagonal covariances, ``n_components`` C, ``n_features`` D.
     front_end : dict
         The :data:`FRONT_END_FIELDS` values plus ``deltas`` and ``delta_width``.
-    nuisance : ndarray, shape (R, C * D), or None
-        Orthonormal directions of within-speaker variation, projected out of
-        supervectors before they are compared.
+    cohort : ndarray, shape (n_cohort, C, D), or None
+        MAP-adapted means of training speakers, against whose voices linking scores are
+        normalised (``cluster.link_norm = "cohort"``).
     """
 
     gmm: GaussianMixture
     front_end: Mapping[str, Any]
-    nuisance: np.ndarray | None = None
     cohort: np.ndarray | None = None
 
     def feature_config(self, features: FeatureConfig) -> FeatureConfig | None:
@@ -63,13 +60,12 @@ class BackgroundModel:
 
 
 def save_ubm(path: str | Path, gmm: GaussianMixture, *, front_end: Mapping[str, Any],
-             nuisance: np.ndarray | None = None, cohort: np.ndarray | None = None) -> None:
-    """Write a UBM, its front end and its nuisance directions to an ``.npz`` file (no pickle)."""
+             cohort: np.ndarray | None = None) -> None:
+    """Write a UBM, its front end and its cohort models to an ``.npz`` file (no pickle)."""
     if gmm.covariance_type != "diag":
         raise ConfigError("a UBM must have covariance_type='diag'")
-    arrays = {f"ubm/{k}": np.asarray(v) for k, v in gmm.to_dict().items()}
-    if nuisance is not None:
-        arrays["nuisance"] = np.asarray(nuisance, dtype=np.float32)
+    # Any: mypy reads **arrays as possibly savez's allow_pickle flag
+    arrays: dict[str, Any] = {f"ubm/{k}": np.asarray(v) for k, v in gmm.to_dict().items()}
     if cohort is not None:
         arrays["cohort"] = np.asarray(cohort, dtype=np.float32)
     arrays.update({f"front_end/{k}": np.asarray(v) for k, v in front_end.items()})
@@ -102,55 +98,10 @@ def load_ubm(path: str | None = None) -> BackgroundModel:
         raise ConfigError(f"{p}: not a UBM file (bad or missing array {exc})") from None
     if gmm.covariance_type != "diag":
         raise ConfigError(f"{p}: the UBM must have diagonal covariances")
-    nuisance = data.get("nuisance")
-    if nuisance is not None and (nuisance.ndim != 2 or nuisance.shape[1] != gmm.means_.size):
-        raise ConfigError(f"{p}: nuisance directions of shape {nuisance.shape} do not fit the UBM")
     cohort = data.get("cohort")
     if cohort is not None and cohort.shape[1:] != gmm.means_.shape:
         raise ConfigError(f"{p}: cohort models of shape {cohort.shape} do not fit the UBM")
-    return BackgroundModel(gmm, front, None if nuisance is None else nuisance.astype(np.float64),
-                           None if cohort is None else cohort.astype(np.float64))
-
-
-def segment_statistics(ubm: GaussianMixture, X: np.ndarray, segments: np.ndarray
-                       ) -> tuple[np.ndarray, np.ndarray]:
-    """Zeroth and first-order UBM statistics of every segment.
-
-    Parameters
-    ----------
-    ubm : GaussianMixture
-        C components, D features.
-    X : ndarray, shape (n_frames, D)
-    segments : ndarray of int, shape (n_segments, 2)
-        ``[start, end)`` row ranges of `X`, in order, not overlapping.
-
-    Returns
-    -------
-    n : ndarray, shape (n_segments, C), float64
-        Soft counts.
-    first : ndarray, shape (n_segments, C, D), float64
-        Posterior-weighted sums of the frames.
-    """
-    m = len(segments)
-    c, d = ubm.means_.shape
-    n = np.zeros((m, c))
-    first = np.zeros((m, c, d))
-    i = 0
-    while i < m:
-        # A run of consecutive segments spanning at most BLOCK_FRAMES rows (or one segment).
-        j = i + 1
-        while j < m and segments[j, 1] - segments[i, 0] <= BLOCK_FRAMES:
-            j += 1
-        a, b = int(segments[i, 0]), int(segments[j - 1, 1])
-        block = np.asarray(X[a:b])
-        resp = ubm.predict_proba(block)
-        for k in range(i, j):
-            s, e = int(segments[k, 0]) - a, int(segments[k, 1]) - a
-            r = resp[s:e]
-            n[k] = r.sum(axis=0)
-            first[k] = r.T @ block[s:e]
-        i = j
-    return n, first
+    return BackgroundModel(gmm, front, None if cohort is None else cohort.astype(np.float64))
 
 
 def label_statistics(ubm: GaussianMixture, X: np.ndarray, labels: np.ndarray, *,
@@ -189,42 +140,6 @@ def label_statistics(ubm: GaussianMixture, X: np.ndarray, labels: np.ndarray, *,
     return n, first
 
 
-def supervectors(ubm: GaussianMixture, n: np.ndarray, first: np.ndarray, *,
-                 relevance_factor: float, nuisance: np.ndarray | None = None) -> np.ndarray:
-    """Normalised MAP mean-offset supervectors.
-
-    ``sqrt(w_c) (mu_c' - mu_c) / sigma_c`` for every component c, concatenated, where
-    ``mu_c'`` is the MAP-adapted mean: the space in which the KL divergence between two
-    adapted models is (bounded by) a Euclidean distance.
-
-    Parameters
-    ----------
-    ubm : GaussianMixture
-    n : ndarray, shape (K, C)
-    first : ndarray, shape (K, C, D)
-    relevance_factor : float, keyword-only
-    nuisance : ndarray, shape (R, C * D), optional, keyword-only
-        Orthonormal directions removed from the supervectors.
-
-    Returns
-    -------
-    ndarray, shape (K, C * D), float64
-    """
-    adapted = map_adapted_means(ubm.means_, n, first, relevance_factor=relevance_factor)
-    scale = np.sqrt(ubm.weights_)[:, None] / np.sqrt(ubm.covariances_)
-    sv = ((adapted - ubm.means_) * scale).reshape(len(adapted), -1)
-    if nuisance is not None and len(nuisance):
-        sv -= (sv @ nuisance.T) @ nuisance
-    return sv
-
-
-def cosine_similarity(a: np.ndarray) -> np.ndarray:
-    """Cosine similarity of every pair of rows; shape (K, D) -> (K, K)."""
-    norm = np.linalg.norm(a, axis=1)
-    u = a / np.maximum(norm, np.finfo(np.float64).tiny)[:, None]
-    return u @ u.T
-
-
 class TopComponentScorer:
     """Frame log-likelihoods under UBM-adapted speaker models, from the UBM's top components.
 
@@ -247,8 +162,12 @@ class TopComponentScorer:
         top = max(1, min(int(top), wlp.shape[1]))
         self.idx = np.argpartition(-wlp, top - 1, axis=1)[:, :top] if len(wlp) else \
             np.zeros((0, top), dtype=np.int64)
-        self._prec = 1.0 / ubm.covariances_
-        self._bias = np.log(ubm.weights_) - 0.5 * np.sum(np.log(2 * np.pi * ubm.covariances_), axis=1)
+        # the fitted arrays themselves (asarray copies nothing): typed, since the GMM's
+        # attributes are None before fitting
+        cov = np.asarray(ubm.covariances_, dtype=np.float64)
+        weights = np.asarray(ubm.weights_, dtype=np.float64)
+        self._prec = 1.0 / cov
+        self._bias = np.log(weights) - 0.5 * np.sum(np.log(2 * np.pi * cov), axis=1)
         self.base = self.loglik(ubm.means_)
 
     def loglik(self, means: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ Usage::
 
     python scripts/benchmark.py [DIR ...] [--preset NAME] [--config FILE]
         [--set KEY=VALUE ...] [--jobs N]
-        [--variant NAME:KEY=VALUE[;KEY=VALUE...] ... | --count-methods bic,dp]
+        [--variant NAME:KEY=VALUE[;KEY=VALUE...] ...]
         [--json OUT] [--save-rttm DIR]
 
 Every ``*.wav`` / ``*.flac`` in a folder with a reference ``<stem>.rttm`` beside it is
@@ -25,8 +25,7 @@ configuration as it is), and the whole benchmark runs once per variant, e.g.::
 
     --variant "bic-only:cluster.link_method=none" --variant "ubm-link:cluster.link_method=ubm"
 
-``--count-methods bic,dp`` is a shorthand for one variant per ``cluster.count_method``
-value; it cannot be combined with ``--variant``. Every table has one row per variant.
+Every table has one row per variant.
 
 Four tables per folder:
 
@@ -96,7 +95,6 @@ CONDITIONS = {
     "full": (0.0, False),
     "fair": (0.25, True),
 }
-COUNT_METHOD_KEY = "cluster.count_method"
 # ru_maxrss is in kilobytes on Linux, bytes on macOS
 MAXRSS_TO_MB = 1.0 / (1024 * 1024) if sys.platform == "darwin" else 1.0 / 1024
 SECONDS_PER_MINUTE = 60.0
@@ -580,7 +578,7 @@ class UsageError(ValueError):
 
 def parse_set(items: list[str], option: str = "--set") -> dict[str, object]:
     """``KEY=VALUE`` pairs; values are TOML literals (``1.2``, ``true``, ``"dp"``), and a
-    value that is not valid TOML is taken as a string (so ``--set cluster.count_method=dp``
+    value that is not valid TOML is taken as a string (so ``--set cluster.link_method=none``
     works without quotes)."""
     out: dict[str, object] = {}
     for item in items:
@@ -604,15 +602,9 @@ def parse_variant(text: str) -> tuple[str, dict[str, object]]:
     return name, parse_set([item for item in spec.split(";") if item.strip()], option="--variant")
 
 
-def variant_overrides(variants: list[str], count_methods: str | None) -> dict[str, dict[str, object]]:
-    """Variant name -> its overrides, from ``--variant`` or ``--count-methods``; empty when
-    neither is given (one run of the configuration as it is)."""
-    if variants and count_methods:
-        raise UsageError("--variant and --count-methods cannot be combined; "
-                         f"write the count methods as variants (--variant \"bic:{COUNT_METHOD_KEY}=bic\")")
-    if count_methods:
-        methods = [m.strip() for m in count_methods.split(",") if m.strip()]
-        return {m: {COUNT_METHOD_KEY: m} for m in methods}
+def variant_overrides(variants: list[str]) -> dict[str, dict[str, object]]:
+    """Variant name -> its overrides, from ``--variant``; empty when none is given (one
+    run of the configuration as it is)."""
     out: dict[str, dict[str, object]] = {}
     for text in variants:
         name, overrides = parse_variant(text)
@@ -647,8 +639,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="Also run the benchmark with these overrides (after --set), shown as row "
                              "NAME; repeatable. 'NAME:' alone is the configuration as it is.")
     parser.add_argument("--jobs", type=int, default=1, help="Recordings diarized in parallel (default 1).")
-    parser.add_argument("--count-methods", help="Comma-separated cluster.count_method values, run one after the "
-                                                "other (one variant each; not with --variant).")
     parser.add_argument("--json", dest="json_out", type=Path, help="Also write per-file results here.")
     parser.add_argument("--save-rttm", type=Path, help="Write each hypothesis RTTM into this folder.")
     args = parser.parse_args(argv)
@@ -658,7 +648,7 @@ def main(argv: list[str] | None = None) -> int:
     from diarize.config import load_config
 
     try:
-        variants = variant_overrides(args.variants, args.count_methods)
+        variants = variant_overrides(args.variants)
         cfg = load_config(args.config, preset=args.preset)
         overrides = parse_set(args.overrides)
         if overrides:

@@ -192,7 +192,7 @@ def speech_example(args):
         y, sr = sf.read(path, dtype="float64")
         assert sr == SR, path
     fcfg = FeatureConfig()
-    _, e_clean = mfcc(y.astype(np.float32), sample_rate=SR, config=fcfg)
+    e_clean = mfcc(y.astype(np.float32), sample_rate=SR, config=fcfg).energy
     lab = clean_labels(e_clean)
     pre = 0 if rng.random() < 0.2 else int(rng.uniform(0, 2) * SR) // HOP * HOP
     post = 0 if rng.random() < 0.2 else int(rng.uniform(0, 2) * SR) // HOP * HOP
@@ -243,7 +243,7 @@ def conversation_example(args):
             a = int(rng.integers(0, len(y) - 4 * SR)) // HOP * HOP
             y = y[a:a + int(rng.uniform(1, 8) * SR) // HOP * HOP]
         y = y[: len(y) // HOP * HOP]
-        _, e_clean = mfcc(y.astype(np.float32), sample_rate=SR, config=fcfg)
+        e_clean = mfcc(y.astype(np.float32), sample_rate=SR, config=fcfg).energy
         lab = clean_labels(e_clean)  # one label per HOP samples of y
         parts.append(y * 10 ** ((g - speech_level(y, lab)) / 20))
         labs.append(lab)

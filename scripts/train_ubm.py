@@ -116,50 +116,6 @@ def group_features(args) -> tuple[np.ndarray, np.ndarray]:
     return x[mask], frame_owner[mask]
 
 
-def nuisance_directions(ubm: GaussianMixture, frames: list[np.ndarray], owners: list[np.ndarray],
-                        speakers: list[list[str]], *, chunk_frames: int, relevance_factor: float,
-                        rank: int) -> np.ndarray:
-    """The `rank` directions of supervector space in which one voice varies most.
-
-    Every utterance's speech is cut into chunks of `chunk_frames` frames, each chunk gets
-    its supervector, and chunks are centred on their speaker's mean (across utterances
-    and degraded copies): what is left is what changes within a voice (words, channel,
-    noise). Its top principal directions are removed before comparing speakers
-    (nuisance attribute projection, Solomonoff, Campbell and Boardman 2005).
-
-    Returns
-    -------
-    ndarray, shape (rank, C * D), orthonormal rows
-    """
-    from diarize.speakers import segment_statistics, supervectors
-
-    vecs, spk = [], []
-    for x, own, names in zip(frames, owners, speakers):
-        for u, name in enumerate(names):
-            idx = np.flatnonzero(own == u)
-            if len(idx) < chunk_frames:
-                continue
-            n_chunks = len(idx) // chunk_frames
-            xs = x[idx[: n_chunks * chunk_frames]]
-            segs = np.stack([np.arange(n_chunks) * chunk_frames,
-                             np.arange(1, n_chunks + 1) * chunk_frames], axis=1)
-            n, f = segment_statistics(ubm, xs, segs)
-            sv = supervectors(ubm, n, f, relevance_factor=relevance_factor)
-            sv /= np.linalg.norm(sv, axis=1, keepdims=True)  # cosine scoring ignores length
-            vecs.append(sv)
-            spk += [name] * len(sv)
-    v = np.concatenate(vecs)
-    spk = np.asarray(spk)
-    for name in np.unique(spk):
-        sel = spk == name
-        v[sel] -= v[sel].mean(axis=0)
-    _, sing, vt = np.linalg.svd(v, full_matrices=False)
-    print(f"nuisance: {len(v)} chunks of {chunk_frames} frames from {len(np.unique(spk))} speakers; "
-          f"top {rank} directions hold {100 * np.sum(sing[:rank] ** 2) / np.sum(sing ** 2):.1f} % "
-          f"of within-speaker variance", flush=True)
-    return vt[:rank]
-
-
 def cohort_models(ubm: GaussianMixture, frames: list[np.ndarray], owners: list[np.ndarray],
                   speakers: list[list[str]], *, size: int, relevance_factor: float,
                   seed: int) -> np.ndarray:
@@ -197,12 +153,8 @@ def main(argv=None) -> int:
     ap.add_argument("--max-frames", type=int, default=400000, help="frames used for EM (subsampled)")
     ap.add_argument("--exclude-speakers-of", nargs="*", type=Path, default=[],
                     help="simulated conversations' .json files whose speakers are left out")
-    ap.add_argument("--nuisance-rank", type=int, default=0,
-                    help="within-speaker directions removed from supervectors (0: none)")
-    ap.add_argument("--chunk-frames", type=int, default=300,
-                    help="frames per chunk when estimating within-speaker variation")
     ap.add_argument("--relevance-factor", type=float, default=16.0,
-                    help="MAP relevance factor of the chunk supervectors (as cluster.relevance_factor)")
+                    help="MAP relevance factor of the cohort models (as cluster.relevance_factor)")
     ap.add_argument("--cohort", type=int, default=64,
                     help="speakers whose MAP-adapted means are saved as a score-normalisation cohort")
     ap.add_argument("--ubm", type=Path, help="reuse this UBM's GMM instead of training one")
@@ -254,15 +206,11 @@ def main(argv=None) -> int:
     front = {k: getattr(fcfg, k) for k in FRONT_END_FIELDS}
     front["deltas"] = bool(a.deltas)
     front["delta_width"] = fcfg.delta_width
-    nap = None
-    if a.nuisance_rank > 0:
-        nap = nuisance_directions(ubm, frames, owners, group_speakers, chunk_frames=a.chunk_frames,
-                                  relevance_factor=a.relevance_factor, rank=a.nuisance_rank)
     cohort = None
     if a.cohort > 0:
         cohort = cohort_models(ubm, frames, owners, group_speakers, size=a.cohort,
                                relevance_factor=a.relevance_factor, seed=a.seed)
-    save_ubm(a.out, ubm, front_end=front, nuisance=nap, cohort=cohort)
+    save_ubm(a.out, ubm, front_end=front, cohort=cohort)
     print(f"wrote {a.out} ({a.out.stat().st_size // 1024} KB)")
     return 0
 

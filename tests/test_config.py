@@ -51,7 +51,7 @@ def test_every_number_is_documented():
     ({"min_speakers": 5, "max_speakers": 2}, "greater than"),
     ({"max_speakers": 0}, r"max_speakers must be in \[1, 1000\], got 0"),
     ({"num_speakers": -1}, r"num_speakers must be in \[1, 1000\], got -1"),
-    ({"cluster": {"count_method": "magic"}}, "count_method"),
+    ({"cluster": {"link_method": "magic"}}, "link_method"),
     ({"features": 3}, "must be a table"),
 ])
 def test_bad_values_are_rejected_with_the_key(data, words):

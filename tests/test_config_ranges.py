@@ -86,8 +86,7 @@ def test_unknown_choices_are_refused_listing_the_choices(key, choices):
 
 def test_choices_are_literal_types():
     keys = {k for k, _ in CHOICES}
-    assert {"sad.method", "cluster.count_method", "cluster.link_method", "cluster.link_score",
-            "cluster.reseg_before_link", "cluster.covariance", "cluster.link_norm",
+    assert {"sad.method", "cluster.link_method", "cluster.reseg_before_link", "cluster.covariance", "cluster.link_norm",
             "cluster.stop_rule"} <= keys
 
 

@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from diarize.audio import load_audio
-from diarize.cluster import agglomerative_bic, segment_speech
+from diarize.cluster import agglomerative_bic, chunk_speech
 from diarize.config import ClusterConfig, FeatureConfig, ResegConfig
 from diarize.features import add_deltas, cmvn, mel_filterbank, mfcc
 from diarize.rttm import read_rttm, read_uem
@@ -43,7 +43,7 @@ def test_load_audio_downmixes_and_resamples(tmp_path):
 # ----------------------------------------------------------------------------- features
 def test_mfcc_shapes_and_dtypes():
     y = np.random.default_rng(0).standard_normal(SR * 2).astype(np.float32) * 0.1
-    feats, energy = mfcc(y, sample_rate=SR, config=FeatureConfig())
+    feats, energy, _ = mfcc(y, sample_rate=SR, config=FeatureConfig())
     assert feats.shape == (200, 20) and feats.dtype == np.float32
     assert energy.shape == (200,) and energy.dtype == np.float32
     # white noise of RMS 0.1 is -20 dBFS
@@ -63,12 +63,12 @@ def test_mel_filterbank_is_librosas():
 
 
 # ----------------------------------------------------------------------------- clustering
-def test_segments_cover_the_speech_frames():
+def test_chunks_cover_the_speech_frames():
     mask = np.zeros(1000, dtype=bool)
     mask[10:60] = mask[100:120] = mask[200:800] = True
-    seg = segment_speech(mask, seg_frames=100, max_segments=2000)
-    assert seg[0, 0] == 0 and seg[-1, 1] == mask.sum()
-    assert (seg[1:, 0] == seg[:-1, 1]).all() and (np.diff(seg, axis=1) > 0).all()
+    chunks = chunk_speech(mask, chunk_frames=100, max_chunks=2000)
+    assert chunks[0, 0] == 0 and chunks[-1, 1] == mask.sum()
+    assert (chunks[1:, 0] == chunks[:-1, 1]).all() and (np.diff(chunks, axis=1) > 0).all()
 
 
 def test_bic_clustering_finds_two_sources():
@@ -77,9 +77,9 @@ def test_bic_clustering_finds_two_sources():
     b = rng.standard_normal((3000, 8)) * 1.5 - 3.0
     # alternating 5-s turns of two sources
     x = np.concatenate([a[:500], b[:500], a[500:1000], b[500:1000], a[1000:1500], b[1000:1500]])
-    seg = segment_speech(np.ones(len(x), bool), seg_frames=100, max_segments=2000)
-    res = agglomerative_bic(x.astype(np.float32), seg, config=ClusterConfig())
-    labels = np.repeat(res.labels, np.diff(seg, axis=1)[:, 0])
+    chunks = chunk_speech(np.ones(len(x), bool), chunk_frames=100, max_chunks=2000)
+    res = agglomerative_bic(x.astype(np.float32), chunks, config=ClusterConfig())
+    labels = np.repeat(res.chunk_labels, np.diff(chunks, axis=1)[:, 0])
     assert len(np.unique(labels)) == 2
     truth = np.repeat([0, 1, 0, 1, 0, 1], 500)
     assert (labels == truth).all() or (labels == 1 - truth).all()
@@ -151,27 +151,6 @@ def test_accuracy_floor_on_shared_data(name, floor):
     stem = path.with_suffix("")
     score = _fair_der(stem.with_suffix(".rttm"), result, stem.with_suffix(".uem"))
     assert score.der < floor
-
-
-@pytest.mark.slow
-def test_dp_count_method_from_the_command_line(tmp_path):
-    from click.testing import CliRunner
-
-    from diarize.cli import main
-
-    wav = FIXTURES / "three_speakers.wav"
-    res = CliRunner().invoke(main, [str(wav), "--count-method", "dp",
-                                    "--max-speakers", "4", "--stdout"])
-    assert res.exit_code == 0, res.output
-    # The option reaches the pipeline: the output is the API's with cluster.count_method
-    # = "dp", which ran the Dirichlet-process mixture (no BIC curve), not BIC merging.
-    dp = Diarizer(max_speakers=4, cluster__count_method="dp")(wav)
-    bic = Diarizer(max_speakers=4)(wav)
-    assert res.stdout == dp.to_rttm()
-    assert not dp.bic and bic.bic
-    assert 1 <= len(dp.speakers) <= 4
-    bad = CliRunner().invoke(main, [str(FIXTURES / "three_speakers.wav"), "--count-method", "x"])
-    assert bad.exit_code == 2
 
 
 @pytest.mark.parametrize("overrides", [

@@ -138,16 +138,14 @@ def test_pipeline_rejects_bad_arrays_with_diarize_error(bad):
 
 
 # ----------------------------------------------------------------------------- bounded work
-def test_segment_speech_respects_max_segments():
-    from diarize.cluster import segment_speech
+def test_chunk_speech_respects_max_chunks():
+    from diarize.cluster import chunk_speech
 
     # 500 speech runs of 0.4 s separated by 0.3 s pauses (a long, chatty recording).
     mask = np.tile(np.r_[np.ones(40, bool), np.zeros(30, bool)], 500)
-    segments = segment_speech(mask, seg_frames=100, max_segments=200)
-    assert len(segments) <= 200
-    # in time order, non-empty, not overlapping, inside the recording
+    chunks = chunk_speech(mask, chunk_frames=100, max_chunks=200)
+    assert len(chunks) <= 200
     # ranges of the speech-only frame sequence: in order, non-empty, covering it exactly
-    segments = np.asarray(segments)
-    assert (segments[:, 1] > segments[:, 0]).all()
-    assert segments[0, 0] == 0 and segments[-1, 1] == mask.sum()
-    assert (segments[1:, 0] == segments[:-1, 1]).all()
+    assert (chunks[:, 1] > chunks[:, 0]).all()
+    assert chunks[0, 0] == 0 and chunks[-1, 1] == mask.sum()
+    assert (chunks[1:, 0] == chunks[:-1, 1]).all()

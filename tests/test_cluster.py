@@ -1,0 +1,358 @@
+"""The clustering stage (diarize.cluster): cluster_speakers' contract, BIC merging and
+UBM speaker linking.
+
+Expected values come from the ground truth of synthetic data, never from the
+implementation's own output.
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+
+from diarize.cluster import (ClusterResult, agglomerative_bic, chunk_speech, cluster_speakers,
+                             link_clusters_clr, speaker_ubm)
+from diarize.config import ClusterConfig, Config
+from diarize.errors import ParameterError
+from diarize.gmm import GaussianMixture
+from diarize.speakers import BackgroundModel
+
+FRONT_END = {"win_length": 0.025, "n_fft": 512, "n_mels": 40, "n_mfcc": 20, "fmin": 20.0,
+             "fmax": 7600.0, "pre_emphasis": 0.97, "deltas": False, "delta_width": 9}
+
+
+def first_appearance_numbered(labels):
+    """Whether labels are 0, 1, 2, ... in the order they first appear."""
+    _, idx = np.unique(labels, return_index=True)
+    return list(labels[np.sort(idx)]) == list(range(len(idx)))
+
+
+def purity(labels, truth):
+    """Whether every cluster holds one true source and every source one cluster."""
+    pairs = set(zip(labels.tolist(), truth.tolist()))
+    return len(pairs) == len(set(labels.tolist())) == len(set(truth.tolist()))
+
+
+# --- cluster_speakers, BIC only: Gaussian "voices" -------------------------------------
+
+TURN = 300  # frames per turn
+
+
+def bic_voices(*, seed=0, turns=(0, 1, 2, 0, 1, 2, 1, 0)):
+    """Frames of well-separated Gaussian sources in turns of TURN frames, with a pause of
+    37 frames after every turn; returns (speech frames, speech mask, source of every
+    speech frame)."""
+    rng = np.random.RandomState(seed)
+    d = 8
+    centres = rng.randn(3, d) * 4.0
+    scales = [1.0, 1.5, 0.7]
+    X = np.vstack([centres[v] + scales[v] * rng.randn(TURN, d) for v in turns])
+    mask = np.concatenate([np.r_[np.ones(TURN, bool), np.zeros(37, bool)] for _ in turns])
+    return X.astype(np.float32), mask, np.repeat(turns, TURN)
+
+
+def bic_only(**overrides):
+    return Config().replace(**{"cluster__link_method": "none", "cluster__bic_penalty": 0.32,
+                               **overrides}).validate()
+
+
+def test_bic_only_labels_every_speech_frame_by_first_appearance():
+    X, mask, truth = bic_voices()
+    res = cluster_speakers(X, speech=mask, config=bic_only())
+    assert isinstance(res, ClusterResult)
+    assert res.labels.shape == (mask.sum(),) and res.labels.dtype == np.int64
+    assert first_appearance_numbered(res.labels)
+    assert res.n_clusters == 3 and purity(res.labels, truth)
+    assert 3 in res.bic and res.similarity == {}  # no linking
+
+
+def test_bic_only_labels_are_the_chunks_spread_over_their_frames():
+    X, mask, _ = bic_voices()
+    cfg = bic_only()
+    res = cluster_speakers(X, speech=mask, config=cfg)
+    chunks = chunk_speech(mask, chunk_frames=100, max_chunks=cfg.cluster.max_segments)
+    for a, b in chunks:  # a chunk is never split between clusters
+        assert len(set(res.labels[a:b])) == 1
+    bic = agglomerative_bic(X, chunks, config=cfg.cluster, frame_step=0.01,
+                            max_clusters=cfg.max_speakers)
+    np.testing.assert_array_equal(res.labels, np.repeat(bic.chunk_labels, chunks[:, 1] - chunks[:, 0]))
+    assert res.bic == bic.bic
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 4])
+def test_known_count_is_exact(k):
+    X, mask, truth = bic_voices()
+    res = cluster_speakers(X, speech=mask, config=bic_only(num_speakers=k))
+    assert res.n_clusters == k and first_appearance_numbered(res.labels)
+    if k == 3:
+        assert purity(res.labels, truth)
+
+
+def test_counts_stay_within_the_bounds():
+    X, mask, _ = bic_voices()
+    assert cluster_speakers(X, speech=mask, config=bic_only(max_speakers=2)).n_clusters == 2
+    assert cluster_speakers(X, speech=mask,
+                            config=bic_only(min_speakers=5, max_speakers=6)).n_clusters == 5
+
+
+def test_never_more_speakers_than_chunks():
+    X, mask, _ = bic_voices(turns=(0, 1))  # 600 frames of speech: 6 chunks of 1 s
+    res = cluster_speakers(X, speech=mask, config=bic_only(num_speakers=50, max_speakers=50))
+    assert res.n_clusters <= 6  # neighbouring chunks of one voice may merge first
+    res = cluster_speakers(X, speech=mask, config=bic_only(
+        num_speakers=50, max_speakers=50, cluster__linear_merge=False))
+    assert res.n_clusters == 6
+
+
+def test_no_speech_gives_no_labels():
+    res = cluster_speakers(np.zeros((0, 8), np.float32), speech=np.zeros(50, bool),
+                           config=Config())
+    assert res.labels.shape == (0,) and res.n_clusters == 0
+
+
+def test_rows_must_be_the_speech_frames():
+    X, mask, _ = bic_voices()
+    with pytest.raises(ParameterError, match="speech frames"):
+        cluster_speakers(X[:-1], speech=mask, config=bic_only())
+
+
+def test_linking_needs_the_ubm_features():
+    X, mask, _ = bic_voices()
+    with pytest.raises(ParameterError, match="ubm_features"):
+        cluster_speakers(X, speech=mask, config=Config())
+
+
+def test_speaker_ubm_only_for_ubm_linking():
+    assert speaker_ubm(ClusterConfig(link_method="none")) is None
+    assert isinstance(speaker_ubm(ClusterConfig()), BackgroundModel)
+
+
+# --- cluster_speakers with UBM linking: the shipped UBM, voices offset from its speech ---
+
+
+def ubm_voices(*, offset=2.0, turn=400, turns=(0, 1, 2, 0, 1, 2, 0, 2, 1)):
+    """Frames drawn from the shipped UBM (speech in general), each voice displaced by its
+    own offset; returns (frames, source of every frame)."""
+    gmm = speaker_ubm(ClusterConfig()).gmm
+    rng = np.random.RandomState(0)
+    c, d = gmm.means_.shape
+    offsets = rng.randn(3, d) * offset
+
+    def draw(n):
+        comp = rng.choice(c, n, p=gmm.weights_)
+        return gmm.means_[comp] + np.sqrt(gmm.covariances_[comp]) * rng.randn(n, d)
+
+    X = np.vstack([draw(turn) + offsets[v] for v in turns]).astype(np.float32)
+    return X, np.repeat(turns, turn)
+
+
+def over_clustering(**overrides):
+    # No BIC penalty: BIC merging stops early, with more clusters than voices, so that
+    # linking decides the count.
+    return Config().replace(**{"cluster__bic_penalty": 0.0, **overrides}).validate()
+
+
+@pytest.fixture(scope="module")
+def linked():
+    X, truth = ubm_voices()
+    return X, truth, cluster_speakers(X, speech=np.ones(len(X), bool),
+                                      config=over_clustering(), ubm_features=X)
+
+
+def test_linking_finds_the_voices(linked):
+    X, truth, res = linked
+    assert res.labels.shape == (len(X),) and res.labels.dtype == np.int64
+    assert first_appearance_numbered(res.labels)
+    assert res.n_clusters == 3 and purity(res.labels, truth)
+    # linking merged BIC's extra clusters, each above the threshold, and declined 3 -> 2
+    threshold = ClusterConfig().link_threshold
+    assert max(res.bic) > 3 and len(res.similarity) > 1
+    assert res.similarity[2] <= threshold < min(v for k, v in res.similarity.items() if k > 2)
+
+
+@pytest.mark.slow
+def test_linking_is_deterministic(linked):
+    X, _, res = linked
+    again = cluster_speakers(X, speech=np.ones(len(X), bool), config=over_clustering(),
+                             ubm_features=X)
+    np.testing.assert_array_equal(again.labels, res.labels)
+    assert again.similarity == res.similarity and again.bic == res.bic
+
+
+@pytest.mark.slow
+def test_linking_honours_a_known_count(linked):
+    X, truth, _ = linked
+    res = cluster_speakers(X, speech=np.ones(len(X), bool),
+                           config=over_clustering(num_speakers=2), ubm_features=X)
+    assert res.n_clusters == 2
+    assert all(len(set(res.labels[truth == v])) == 1 for v in range(3))  # no voice split
+
+
+@pytest.mark.slow
+def test_long_chunk_ratio_decides_when_clusters_are_resegmented_first(linked):
+    """With max_segments forcing longer chunks, 'long' resegments before linking as
+    'always' does; a ratio above the lengthening makes it 'never'."""
+    X, _, _ = linked
+    speech = np.ones(len(X), bool)
+
+    def run(mode, ratio=1.5):
+        cfg = over_clustering(cluster__max_segments=12, cluster__reseg_before_link=mode,
+                              cluster__long_chunk_ratio=ratio)
+        return cluster_speakers(X, speech=speech, config=cfg, ubm_features=X)
+
+    always, never = run("always"), run("never")
+    assert always.similarity != never.similarity  # the two paths differ on this recording
+    assert run("long").similarity == always.similarity
+    assert run("long", ratio=10.0).similarity == never.similarity
+
+
+# --- three synthetic voices -------------------------------------------------------------
+
+D = 5
+CHUNK = 200        # frames per chunk
+PER_VOICE = 6      # chunks per voice
+
+
+def synthetic_voices(*, seed):
+    """A UBM and frames of three 'voices': a shared set of 'phones' (so UBM components are
+    shared across voices, as in speech) displaced by a per-voice offset; the frames come
+    in PER_VOICE chunks of CHUNK frames per voice, interleaved. Returns the UBM, the
+    frames and the true voice of every chunk."""
+    rng = np.random.RandomState(seed)
+    phones = rng.randn(4, D) * 3.0
+    offsets = rng.randn(3, D) * 1.5
+
+    def draw(v, n):
+        return phones[rng.randint(0, 4, n)] + offsets[v] + 0.8 * rng.randn(n, D)
+
+    pool = np.vstack([draw(v, 1500) for v in range(3)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gmm = GaussianMixture(8, random_state=0, max_iter=50).fit(pool)
+    truth = rng.permutation(np.repeat(np.arange(3), PER_VOICE))  # voices interleaved
+    X = np.vstack([draw(v, CHUNK) for v in truth])
+    return gmm, X, truth
+
+
+def partition(labels):
+    return {frozenset(np.flatnonzero(labels == k)) for k in np.unique(labels)}
+
+
+# --- link_clusters_clr (cross-likelihood ratio) on frames of three synthetic voices -------
+
+@pytest.fixture(scope="module")
+def voice_frames():
+    """UBM, frames, the initial cluster (chunk) of every frame, and the true voice of
+    every chunk: three voices sharing 'phones', displaced by per-voice offsets."""
+    gmm, X, truth = synthetic_voices(seed=1)
+    frame_labels = np.repeat(np.arange(len(truth)), CHUNK)
+    return BackgroundModel(gmm, dict(FRONT_END)), X, frame_labels, truth
+
+
+def clr_link(voice_frames, **kw):
+    ubm, X, labels, _ = voice_frames
+    cfg_kw = {k: kw.pop(k) for k in ("link_threshold", "link_max_frames") if k in kw}
+    cfg = ClusterConfig(**{"link_threshold": 0.0, **cfg_kw})
+    return link_clusters_clr(X, labels, ubm=ubm, config=cfg, **kw)
+
+
+def chunk_partition(res, voice_frames):
+    _, _, labels, truth = voice_frames
+    chunk_label = np.array([res.labels[labels == s][0] for s in range(len(truth))])
+    # every chunk's frames stay together
+    assert all(len(set(res.labels[labels == s])) == 1 for s in range(len(truth)))
+    return partition(chunk_label)
+
+
+def test_clr_linking_recovers_the_three_voices(voice_frames):
+    # CLR > 0 means "each explains the other better than voices in general do".
+    res = clr_link(voice_frames, max_clusters=30)
+    assert res.n_clusters == 3
+    assert chunk_partition(res, voice_frames) == partition(voice_frames[3])
+    assert res.similarity[2] <= 0.0 < min(v for k, v in res.similarity.items() if k > 2)
+
+
+@pytest.mark.slow
+def test_clr_exact_count_and_bounds(voice_frames):
+    truth = voice_frames[3]
+    assert clr_link(voice_frames, n_clusters=2, max_clusters=30).n_clusters == 2
+    # a threshold no pair reaches: only the upper bound forces merges, and it merges
+    # the most alike first, so three clusters are the three voices
+    res = clr_link(voice_frames, link_threshold=1e9, max_clusters=3)
+    assert res.n_clusters == 3
+    assert chunk_partition(res, voice_frames) == partition(truth)
+    assert clr_link(voice_frames, link_threshold=-1e9, min_clusters=2,
+                    max_clusters=30).n_clusters == 2
+
+
+def test_clr_frame_cap_keeps_the_answer(voice_frames):
+    # Scoring at most 50 evenly spaced frames per cluster still separates the voices.
+    res = clr_link(voice_frames, link_max_frames=50, max_clusters=30)
+    assert chunk_partition(res, voice_frames) == partition(voice_frames[3])
+
+
+def test_clr_no_frames(voice_frames):
+    ubm = voice_frames[0]
+    res = link_clusters_clr(np.zeros((0, D)), np.zeros(0, dtype=np.int64), ubm=ubm,
+                            config=ClusterConfig())
+    assert len(res.labels) == 0
+
+
+@pytest.fixture(scope="module")
+def voice_frames_with_cohort(voice_frames):
+    """The same voices, plus a cohort: MAP models of other voices drawn the same way."""
+    ubm, X, labels, truth = voice_frames
+    rng = np.random.RandomState(5)
+    cohort = []
+    for _ in range(12):
+        other = ubm.gmm.sample(400)[0] + rng.randn(1, D) * 1.5
+        st = ubm.gmm.sufficient_statistics(other)
+        cohort.append((st.first + 16.0 * ubm.gmm.means_) / (st.n[:, None] + 16.0))
+    return BackgroundModel(ubm.gmm, ubm.front_end, np.array(cohort)), X, labels, truth
+
+
+@pytest.mark.slow
+def test_cohort_normalised_linking_recovers_the_voices(voice_frames_with_cohort):
+    ubm, X, labels, truth = voice_frames_with_cohort
+    cfg = ClusterConfig(link_norm="cohort", link_threshold=-np.inf)
+    every = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30)
+    assert every.n_clusters == 1
+    # merging across voices (3 -> 2 -> 1 clusters) scores below every same-voice merge
+    same = min(v for k, v in every.similarity.items() if k >= 3)
+    assert max(every.similarity[2], every.similarity[1]) < same
+    # so a threshold between them recovers the three voices
+    cfg = ClusterConfig(link_norm="cohort", link_threshold=(every.similarity[2] + same) / 2)
+    res = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30)
+    assert chunk_partition(res, voice_frames_with_cohort) == partition(truth)
+    # the normalisation changes the scores; without a cohort in the model it does nothing
+    ref = link_clusters_clr(X, labels, ubm=ubm, config=ClusterConfig(
+        link_norm="none", link_threshold=-np.inf), max_clusters=30)
+    assert ref.similarity != every.similarity
+    plain = link_clusters_clr(X, labels, ubm=BackgroundModel(ubm.gmm, ubm.front_end),
+                              config=cfg, max_clusters=30)
+    ref = link_clusters_clr(X, labels, ubm=ubm, config=ClusterConfig(
+        link_norm="none", link_threshold=cfg.link_threshold), max_clusters=30)
+    assert plain.similarity == ref.similarity
+
+
+# --- the stage's boundary ----------------------------------------------------------------
+
+
+def test_only_the_clustering_stage_uses_the_speaker_scoring_internals():
+    """Outside cluster.py, diarize.speakers is only a UBM file and its front end."""
+    import ast
+    from pathlib import Path
+
+    public = {"load_ubm", "save_ubm", "BackgroundModel", "UBM_PATH", "FRONT_END_FIELDS"}
+    repo = Path(__file__).resolve().parents[1]
+    offenders = []
+    for path in sorted([*(repo / "diarize").rglob("*.py"), *(repo / "scripts").glob("*.py")]):
+        if path.name in ("cluster.py", "speakers.py"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").endswith("speakers"):
+                offenders += [f"{path.name}: {a.name}" for a in node.names if a.name not in public]
+            elif isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+                    a.name == "speakers" or a.name.endswith(".speakers") for a in node.names):
+                offenders.append(f"{path.name}: the whole module")
+    assert offenders == []
