@@ -40,18 +40,24 @@ _INSIDE = (
 )
 
 
-def _wall(cmd: list[str], env: dict[str, str]) -> float:
-    """Wall seconds of one run of `cmd` (its output discarded)."""
+def _wall(cmd: list[str], tree: Path) -> float:
+    """Wall seconds of one run of `cmd` in checkout `tree` (its output discarded)."""
     t = time.perf_counter()
-    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL,
+    subprocess.run(cmd, cwd=tree, env=_env(tree), check=True, stdout=subprocess.DEVNULL,
                    stderr=subprocess.DEVNULL)
     return time.perf_counter() - t
 
 
-def _inside(env: dict[str, str], audio: Path) -> float:
+def _env(tree: Path) -> dict[str, str]:
+    """The environment that imports ``diarize`` from `tree` (``-m`` and ``-c`` also put the
+    working folder first on the path: the runs are started in `tree`)."""
+    return {**os.environ, "PYTHONPATH": str(tree)}
+
+
+def _inside(tree: Path, audio: Path) -> float:
     """Seconds the diarization takes inside a process that has done its imports."""
-    out = subprocess.run([sys.executable, "-c", _INSIDE, str(audio)], env=env, check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run([sys.executable, "-c", _INSIDE, str(audio)], cwd=tree, env=_env(tree),
+                         check=True, capture_output=True, text=True).stdout
     return float(out.strip().splitlines()[-1])
 
 
@@ -63,15 +69,15 @@ def main() -> None:
                     help="other checkouts (their roots) to time alongside this one")
     args = ap.parse_args()
     trees = [REPO] + [p.resolve() for p in args.compare]
-    envs = [{**os.environ, "PYTHONPATH": str(t)} for t in trees]
+    audio = args.file.resolve()
     times: dict[tuple[int, str], list[float]] = {}
     for _ in range(args.repeat):
-        for i, env in enumerate(envs):
-            whole = _wall([sys.executable, "-m", "diarize", str(args.file), "--stdout"], env)
-            imports = _wall([sys.executable, "-c", "import diarize.cli, diarize.pipeline"], env)
+        for i, tree in enumerate(trees):
+            whole = _wall([sys.executable, "-m", "diarize", str(audio), "--stdout"], tree)
+            imports = _wall([sys.executable, "-c", "import diarize.cli, diarize.pipeline"], tree)
             times.setdefault((i, "whole"), []).append(whole)
             times.setdefault((i, "imports"), []).append(imports)
-            times.setdefault((i, "inside"), []).append(_inside(env, args.file))
+            times.setdefault((i, "inside"), []).append(_inside(tree, audio))
     print(f"{args.file.name}, median of {args.repeat} (seconds)")
     print("| checkout | whole process | imports only | diarization in-process |")
     print("|---|---|---|---|")
