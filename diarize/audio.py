@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import Any, Iterator, Union
 
 import numpy as np
-import scipy.signal
 import soundfile as sf  # type: ignore[import-untyped]
 import soxr  # type: ignore[import-untyped]
 
 from .config import AudioConfig
 from . import _decode
 from .errors import AudioError
+from .highpass import highpass_filter
 
 #: File suffixes taken as audio when a folder is searched (``diarize batch``, ``diarize
 #: tune``, the scripts): what libsndfile reads, and the audio and video containers
@@ -594,28 +594,12 @@ def _condition(chunks: Iterator[tuple[np.ndarray, bool]], rate: int, cfg: AudioC
     """Resample and high-pass mono blocks, carrying both filters' state across blocks."""
     stream = None if rate == cfg.sample_rate else soxr.ResampleStream(
         rate, cfg.sample_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY)
-    sos = highpass_sos(cfg)
-    zi = None
+    highpass = highpass_filter(cfg)
     for mono, last in chunks:
         y = mono if stream is None else stream.resample_chunk(mono, last=last)
-        if sos is not None and len(y):
-            if zi is None:
-                # Start as if the first sample's level had always been there: a DC offset
-                # then gives no step response at the start of the recording.
-                zi = scipy.signal.sosfilt_zi(sos) * float(y[0])
-            filtered, zi = scipy.signal.sosfilt(sos, y, zi=zi)
-            y = filtered.astype(np.float32)
+        if highpass is not None and len(y):
+            # Starts as if the first sample's level had always been there: a DC offset
+            # then gives no step response at the start of the recording.
+            y = highpass(y)
         yield y
 
-
-def highpass_sos(cfg: AudioConfig) -> np.ndarray | None:
-    """Second-order sections of the audio stage's high-pass, or None when it is off.
-
-    Returns
-    -------
-    ndarray, shape (n_sections, 6), float64
-    """
-    if cfg.highpass_hz <= 0:
-        return None
-    return scipy.signal.butter(cfg.highpass_order, cfg.highpass_hz, btype="highpass",
-                               fs=cfg.sample_rate, output="sos")

@@ -27,10 +27,9 @@ recordings it was tuned on.
 from __future__ import annotations
 
 import numpy as np
-import scipy.ndimage
 
 from .config import SadConfig
-from .frames import frame_count, true_runs
+from .frames import dilate, frame_count, moving_average, true_runs
 
 #: Seconds of background a recording needs before its level is trusted (a median of
 #: fewer frames would follow one noise).
@@ -71,10 +70,10 @@ def refine_boundaries(llr: np.ndarray, mask: np.ndarray, log_energy: np.ndarray,
     win = frame_count(cfg.boundary_llr_window, frame_step, minimum=1)
     score = np.asarray(llr, dtype=np.float64)
     if win > 1:
-        score = scipy.ndimage.uniform_filter1d(score, size=win, mode="nearest")
+        score = moving_average(score, size=win)
     live = np.asarray(log_energy) > cfg.energy_floor_db
     reach = frame_count(cfg.boundary_window, frame_step)
-    allowed = scipy.ndimage.binary_dilation(mask, iterations=reach) if reach > 0 else mask
+    allowed = dilate(mask, reach=reach) if reach > 0 else mask
     score = score - speech_evidence_level(score, background=live & ~allowed, config=cfg,
                                           frame_step=frame_step)
     score[~live] = _NEVER_SPEECH

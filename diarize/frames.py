@@ -9,7 +9,6 @@ configuration means the same number of frames everywhere.
 from __future__ import annotations
 
 import numpy as np
-import scipy.ndimage
 
 
 def frame_count(seconds: float, step: float, *, minimum: int = 0) -> int:
@@ -125,8 +124,118 @@ def nearest_label(labels: np.ndarray, where: np.ndarray) -> np.ndarray:
     hole = labels < 0
     if not hole.any() or hole.all():
         return labels
-    idx = scipy.ndimage.distance_transform_edt(hole, return_distances=False, return_indices=True)[0]
+    n = len(labels)
+    index = np.arange(n)
+    # The nearest labelled frame on each side (-1 / n where there is none); a frame as
+    # far from both takes the earlier one.
+    before = np.maximum.accumulate(np.where(hole, -1, index))
+    after = np.minimum.accumulate(np.where(hole, n, index)[::-1])[::-1]
+    use_after = (before < 0) | ((after < n) & (after - index < index - before))
+    idx = np.where(use_after, after, before)
     out = labels.copy()
     fill = hole & where
     out[fill] = labels[idx[fill]]
     return out
+
+
+def moving_average(x: np.ndarray, *, size: int) -> np.ndarray:
+    """Mean over a centred window of `size` frames, the edge frames repeated beyond the
+    ends: ``scipy.ndimage.uniform_filter1d(x, size, mode="nearest")``, bit for bit (the
+    same running sum in float64, in the same order).
+
+    Parameters
+    ----------
+    x : ndarray of float, shape (n,)
+    size : int, keyword-only
+        Window length (``size // 2`` frames before a frame, the rest after it).
+
+    Returns
+    -------
+    ndarray, shape (n,), the dtype of `x`
+    """
+    x = np.asarray(x)
+    n = len(x)
+    if n == 0:
+        return x.copy()
+    before = size // 2
+    after = size - before - 1
+    line = np.concatenate([np.full(before + 1, x[0], dtype=np.float64),
+                           x.astype(np.float64),
+                           np.full(after, x[-1], dtype=np.float64)])
+    # line[k + 1 + before] is x[k]; frame 0's window is line[1 : size + 1]. The window
+    # sum is run along undivided, each step adding the frame entering and subtracting
+    # the one leaving, and divided per frame (np.cumsum adds in order, as scipy does).
+    steps = line[size:size + n].copy()
+    steps[0] = np.cumsum(line[1:size + 1])[-1]
+    steps[1:] -= line[1:n]
+    out = np.cumsum(steps) / size
+    return out.astype(x.dtype, copy=False)
+
+
+def _window_count(mask: np.ndarray, *, before: int, after: int) -> np.ndarray:
+    """True frames in ``mask[i - before : i + after + 1]`` (clipped to the array)."""
+    n = len(mask)
+    total = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
+    index = np.arange(n)
+    hi = np.minimum(index + after + 1, n)
+    lo = np.maximum(index - before, 0)
+    return total[hi] - total[lo]
+
+
+def dilate(mask: np.ndarray, *, reach: int) -> np.ndarray:
+    """Frames within `reach` frames of a True frame (``scipy.ndimage.binary_dilation``
+    with ``iterations=reach``, or a structure of ``2 * reach + 1`` ones).
+
+    Parameters
+    ----------
+    mask : ndarray of bool, shape (n,)
+    reach : int, keyword-only
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+    """
+    mask = np.asarray(mask, dtype=bool)
+    return _window_count(mask, before=reach, after=reach) > 0
+
+
+def erode(mask: np.ndarray, *, reach: int) -> np.ndarray:
+    """Frames whose every frame within `reach` is True, beyond the ends counting as True
+    (``scipy.ndimage.binary_erosion`` with ``2 * reach + 1`` ones, ``border_value=1``).
+
+    Parameters
+    ----------
+    mask : ndarray of bool, shape (n,)
+    reach : int, keyword-only
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+    """
+    return ~dilate(~np.asarray(mask, dtype=bool), reach=reach)
+
+
+def majority_filter(mask: np.ndarray, *, size: int) -> np.ndarray:
+    """Median of a boolean mask over a centred window of `size` frames, the edge frames
+    repeated beyond the ends (``scipy.ndimage.median_filter(mask, size,
+    mode="nearest")``: for an even `size` the upper median, so half the window is enough).
+
+    Parameters
+    ----------
+    mask : ndarray of bool, shape (n,)
+    size : int, keyword-only
+
+    Returns
+    -------
+    ndarray of bool, shape (n,)
+    """
+    mask = np.asarray(mask, dtype=bool)
+    n = len(mask)
+    if n == 0 or size <= 1:
+        return mask.copy()
+    before = size // 2
+    after = size - before - 1
+    line = np.concatenate([np.full(before, mask[0]), mask, np.full(after, mask[-1])])
+    total = np.concatenate([[0], np.cumsum(line, dtype=np.int64)])
+    ones = total[size:size + n] - total[:n]
+    return ones >= size - size // 2

@@ -23,13 +23,12 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-import scipy.ndimage
 
 from .boundaries import refine_boundaries
 from .config import FeatureConfig, SadConfig
 from .errors import ModelError
 from .features import add_deltas
-from .frames import fill_short_runs, frame_count
+from .frames import dilate, erode, fill_short_runs, frame_count, majority_filter, moving_average
 from .gmm import GaussianMixture, load_arrays
 
 #: The shipped model (plain arrays, no pickle).
@@ -139,7 +138,7 @@ def _decide(frame_llr: np.ndarray, log_energy: np.ndarray, *, cfg: SadConfig,
     llr = frame_llr
     win = frame_count(cfg.llr_window, frame_step, minimum=1)
     if win > 1 and len(llr):
-        llr = scipy.ndimage.uniform_filter1d(llr, size=win, mode="nearest")
+        llr = moving_average(llr, size=win)
     mask = llr > cfg.threshold
     mask &= np.asarray(log_energy) > cfg.energy_floor_db
     mask = fill_short_runs(mask, value=False, max_len=frame_count(cfg.min_silence, frame_step))
@@ -298,8 +297,8 @@ def adaptation_frames(llr: np.ndarray, mask: np.ndarray, log_energy: np.ndarray,
     # are no one's confident frames.
     reach = 2 * frame_count(cfg.llr_window, frame_step, minimum=1) + 1
     mask = np.asarray(mask, dtype=bool)
-    inner = scipy.ndimage.binary_erosion(mask, np.ones(reach, bool), border_value=1)
-    outer = ~scipy.ndimage.binary_dilation(mask, np.ones(reach, bool))
+    inner = erode(mask, reach=reach // 2)
+    outer = ~dilate(mask, reach=reach // 2)
     sp = np.zeros(len(llr), dtype=bool)
     ns = np.zeros(len(llr), dtype=bool)
     if not live.any():
@@ -432,8 +431,7 @@ def smooth_decision(prob: np.ndarray, *, frame_step: float, config: SadConfig | 
     cfg = config or SadConfig()
     mask = prob > threshold
     if cfg.median_frames > 1 and len(mask):
-        mask = scipy.ndimage.median_filter(mask.astype(np.uint8), size=cfg.median_frames,
-                                           mode="nearest").astype(bool)
+        mask = majority_filter(mask, size=cfg.median_frames)
     mask = fill_short_runs(mask, value=False, max_len=frame_count(cfg.min_silence, frame_step))
     mask = fill_short_runs(mask, value=True, max_len=frame_count(cfg.min_speech, frame_step))
     return mask

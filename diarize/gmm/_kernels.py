@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
-from scipy import linalg
 
 from diarize.errors import FitError
 
@@ -53,6 +52,9 @@ def _precision_cholesky(covariances: NDArray[np.float64],
         if np.any(covariances <= 0.0):
             raise FitError(_ILL_DEFINED)
         return 1.0 / np.sqrt(covariances)
+    # Only full and tied covariances need scipy.linalg (~0.1 s to import): not the run path.
+    from scipy import linalg
+
     mats = covariances[None] if covariance_type == "tied" else covariances
     n_features = mats.shape[-1]
     out = np.empty_like(mats)

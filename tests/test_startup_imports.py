@@ -1,0 +1,68 @@
+"""Diarizing a file does not import the modules that make startup slow.
+
+``scipy.signal`` (with ``scipy.stats``, which it pulls in) and ``scipy.ndimage`` cost most
+of a second to import, longer than diarizing a short recording; ``librosa`` costs seconds.
+The run path uses numpy versions of the few filters it needs
+(:mod:`diarize.highpass`, :mod:`diarize.frames`). These tests look at ``sys.modules`` in
+a fresh interpreter after the work is done: they check what is imported, not how long
+anything takes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURE = ROOT / "audio_fixtures" / "two_speakers.wav"
+#: Modules the run path must not import.
+HEAVY = ("scipy.signal", "scipy.stats", "scipy.ndimage", "scipy.sparse", "scipy.optimize",
+         "scipy.linalg", "sklearn", "librosa")
+
+_REPORT = (
+    "import json, sys\n"
+    "with open({path!r}, 'w') as f:\n"
+    "    json.dump(sorted(m for m in {heavy!r} if m in sys.modules), f)\n"
+)
+
+
+def _loaded_after(code: str, tmp_path: Path) -> list[str]:
+    """The HEAVY modules loaded after running `code` in a fresh interpreter."""
+    report = tmp_path / "modules.json"
+    script = code + "\n" + _REPORT.format(path=str(report), heavy=HEAVY)
+    proc = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(report.read_text())
+
+
+def test_the_check_sees_a_heavy_import(tmp_path):
+    assert _loaded_after("import scipy.ndimage", tmp_path) == ["scipy.ndimage"]
+
+
+def test_importing_the_package_and_command_imports_no_heavy_module(tmp_path):
+    assert _loaded_after("import diarize, diarize.cli, diarize.pipeline", tmp_path) == []
+
+
+@pytest.mark.skipif(not FIXTURE.exists(), reason="needs audio_fixtures/two_speakers.wav")
+def test_diarizing_a_file_from_the_command_imports_no_heavy_module(tmp_path):
+    code = (
+        "from diarize.cli import main\n"
+        "try:\n"
+        f"    main([{str(FIXTURE)!r}, '--stdout'])\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+    )
+    assert _loaded_after(code, tmp_path) == []
+
+
+@pytest.mark.skipif(not FIXTURE.exists(), reason="needs audio_fixtures/two_speakers.wav")
+def test_the_command_run_writes_a_diarization(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "diarize", str(FIXTURE), "--stdout"],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("SPEAKER ")
