@@ -171,7 +171,7 @@ def load_model(path: str | None = None) -> tuple[GaussianMixture, GaussianMixtur
     """
     p = Path(path) if path else MODEL_PATH
     try:
-        data = load_arrays(p, what="SAD model")
+        data = load_arrays(p, what="SAD model", names=("speech/", "nonspeech/"))
     except ModelError as exc:  # the model path is part of the configuration
         raise ConfigError(str(exc)) from None
     models = []

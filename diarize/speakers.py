@@ -88,7 +88,8 @@ def load_ubm(path: str | None = None) -> BackgroundModel:
     """
     p = Path(path) if path else UBM_PATH
     try:
-        data = load_arrays(p, what="UBM")
+        data = load_arrays(p, what="UBM",
+                           names=("ubm/", "front_end/", "nuisance", "cohort"))
     except ModelError as exc:  # the UBM path is part of the configuration
         raise ConfigError(str(exc)) from None
     sub = {k[4:]: v for k, v in data.items() if k.startswith("ubm/")}
