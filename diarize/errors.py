@@ -21,6 +21,11 @@ class RTTMError(DiarizeError, ValueError):
     """An RTTM or UEM file is malformed; the message names the file and line."""
 
 
+class ScoringError(DiarizeError, ValueError):
+    """Turns or regions given to the scorer cannot be scored (times that are not finite,
+    negative, or past :data:`diarize.io.MAX_TIME`)."""
+
+
 class NotFittedError(DiarizeError, AttributeError):
     """A model was used before `fit` was called."""
 
