@@ -82,3 +82,7 @@ class ConvergenceWarning(UserWarning):
 
 class ScoringWarning(UserWarning):
     """Something was left out of the scores: a hypothesis file with no reference, etc."""
+
+
+class NoSpeechWarning(UserWarning):
+    """The speech detector found no speech in a recording: its result has no turns."""

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable
 
@@ -16,7 +17,7 @@ from .audio import audio_blocks
 from .cluster import (agglomerative_bic, dp_cluster, link_clusters, link_clusters_clr,
                       segment_speech)
 from .config import AudioConfig, Config, FeatureConfig, load_config
-from .errors import ConfigError
+from .errors import ConfigError, NoSpeechWarning
 from .features import MfccStream, speech_features
 from .frames import frame_count, frame_time, nearest_label, runs
 from .io import uri_for
@@ -203,6 +204,7 @@ class Diarizer:
                              frame_step=step)
         speech_idx = np.flatnonzero(mask)
         if len(speech_idx) == 0:
+            warnings.warn(f"no speech found in {uri}", NoSpeechWarning, stacklevel=3)
             return result
 
         # From here on only speech frames are modelled.
