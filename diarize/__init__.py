@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 # (diarize._threads, with threadpoolctl) and leaves the host program's settings alone.
 from .config import Config, available_presets, load_config
 from .errors import (AudioError, BatchInputError, ConfigError, ConvergenceWarning, DiarizeError,
-                     FitError, MissingDependencyError, ModelError, NotFittedError, OutputError,
-                     ParameterError, RTTMError, ScoringWarning, StdoutError)
+                     FitError, MissingDependencyError, ModelError, NoSpeechWarning,
+                     NotFittedError, OutputError, ParameterError, RTTMError, ScoringError,
+                     ScoringWarning, StdoutError)
 from .io import read_rttm, write_rttm
 from .segments import Diarization, Turn
 
@@ -32,7 +33,7 @@ __all__ = [
     "read_rttm", "write_rttm", "DiarizeError", "AudioError", "ConfigError", "RTTMError",
     "OutputError", "NotFittedError", "FitError", "ParameterError", "ModelError",
     "BatchInputError", "MissingDependencyError", "StdoutError", "ConvergenceWarning",
-    "ScoringWarning",
+    "ScoringWarning", "ScoringError", "NoSpeechWarning",
     "__version__",
 ]
 

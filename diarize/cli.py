@@ -9,13 +9,14 @@ from __future__ import annotations
 import errno
 import os
 import sys
+import warnings
 import zipfile
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .errors import ConfigError, DiarizeError, StdoutError
+from .errors import ConfigError, DiarizeError, NoSpeechWarning, StdoutError
 from .writers import FORMATS, printable
 
 #: The file names of the output formats, for help texts: ".rttm, .json, ... or .txt (...)".
@@ -287,7 +288,11 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
     failed = 0
     for path in audio:
         try:
-            result = diarizer(path, hook=_progress_hook(path) if verbose else None)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", NoSpeechWarning)
+                result = diarizer(path, hook=_progress_hook(path) if verbose else None)
+            for w in caught:  # one line each ("no speech found in X")
+                click.echo(f"diarize: warning: {' '.join(str(w.message).split())}", err=True)
             if exclusive:
                 result = result.exclusive()
             text = format_diarization(result, fmt)

@@ -22,8 +22,8 @@ class RTTMError(DiarizeError, ValueError):
 
 
 class ScoringError(DiarizeError, ValueError):
-    """Turns or regions given to the scorer cannot be scored (times that are not finite,
-    negative, or past :data:`diarize.io.MAX_TIME`)."""
+    """Turns or regions given to the scorer cannot be scored (times that are not finite
+    or further than :data:`diarize.io.MAX_TIME` from 0)."""
 
 
 class NotFittedError(DiarizeError, AttributeError):

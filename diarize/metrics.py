@@ -349,17 +349,17 @@ def _turn_arrays(turns: Iterable[Turn]) -> tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def _check_times(starts: np.ndarray, ends: np.ndarray, what: str) -> None:
-    """Refuse times no recording has: not finite, negative or past :data:`MAX_TIME`.
+    """Refuse times no recording has: not finite or more than :data:`MAX_TIME` from 0.
 
     Sums of such times overflow to infinity and differences of infinities are NaN: the
     scores would be NaN or a DER of 0 % (the RTTM and UEM readers refuse them first).
     """
     for t in (starts, ends):
-        bad = ~((t >= 0) & (t <= MAX_TIME))  # NaN fails both comparisons
+        bad = ~(np.abs(t) <= MAX_TIME)  # NaN fails the comparison
         if bad.any():
             i = int(np.argmax(bad))
-            raise ScoringError(f"{what} {starts[i]!r} to {ends[i]!r} cannot be scored: "
-                               f"times must lie between 0 and {MAX_TIME:g} s")
+            raise ScoringError(f"{what} {float(starts[i])!r} to {float(ends[i])!r} cannot be "
+                               f"scored: times must lie within {MAX_TIME:g} s of 0")
 
 
 def _frame_index(times: np.ndarray, n_frames: int, step: float) -> np.ndarray:
