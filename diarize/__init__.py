@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .config import Config, available_presets, load_config
 from .errors import (AudioError, AudioWarning, BatchInputError, ConfigError, ConvergenceWarning,
                      DeprecatedKeyWarning, DiarizeError, FitError, MissingDependencyError,
-                     ModelError, NotFittedError, OutputError, ParameterError, RTTMError,
+                     ModelError, NoSpeechWarning, NotFittedError, OutputError, ParameterError, RTTMError,
                      ScoringError, ScoringWarning, StdoutError,
                      TranscriptError)
 from .rttm import read_rttm
@@ -36,7 +36,7 @@ __all__ = [
     "OutputError", "NotFittedError", "FitError", "ParameterError", "ModelError",
     "BatchInputError", "MissingDependencyError", "StdoutError", "ScoringError",
     "ConvergenceWarning", "ScoringWarning", "DeprecatedKeyWarning", "TranscriptError",
-    "AudioWarning",
+    "AudioWarning", "NoSpeechWarning",
     "__version__",
 ]
 

@@ -376,13 +376,15 @@ def _eval_csv(evaluation) -> str:
     import csv
     import io as _io
 
+    from .writers import spreadsheet_text
+
     buf = _io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(("file", *EVAL_COLUMNS))
     labels = evaluation.labels()
     for key, s in [*evaluation.files.items(), (None, evaluation.total)]:
         d = s.as_dict()
-        writer.writerow((labels[key] if key is not None else "TOTAL", *(repr(d[c]) if isinstance(d[c], float) else d[c] for c in EVAL_COLUMNS)))
+        writer.writerow((spreadsheet_text(labels[key]) if key is not None else "TOTAL", *(repr(d[c]) if isinstance(d[c], float) else d[c] for c in EVAL_COLUMNS)))
     return buf.getvalue()
 
 

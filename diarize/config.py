@@ -152,7 +152,9 @@ class SadConfig:
     median_frames: int = ranged(11, 1, 1001)
     """'energy': length (frames) of the median filter applied to the frame decision."""
     energy_floor_db: float = ranged(-95.0, -200.0, 0.0)
-    """Frames quieter than this (dBFS) are never speech (digital silence, dither)."""
+    """Frames quieter than this are never speech, in dB on the scale where the recording's
+    loud frames (95th percentile) read -25 dBFS: 70 dB below them by default, at any gain.
+    Digital silence never is, whatever this says."""
     min_dynamic_range_db: float = ranged(12.0, 0.0, 100.0)
     """'energy': if the 2-GMM energy classes are closer than this, the signal is treated as
     all one class."""

@@ -19,7 +19,9 @@ class ConfigError(DiarizeError, ValueError):
 
 
 class ScoringError(ConfigError):
-    """The scoring was given an invalid argument (a negative or NaN collar).
+    """The scoring was given an invalid argument (a negative or NaN collar), or turns or
+    regions it cannot score (times that are not finite or further than
+    :data:`diarize.rttm.MAX_TIME` from 0).
 
     A :class:`ConfigError`, and so a ``ValueError``, as the scoring options of
     ``diarize tune`` are."""
@@ -102,3 +104,7 @@ class ScoringWarning(UserWarning):
 class AudioWarning(UserWarning):
     """An input was read, but not all of it: a file with several audio tracks is
     diarized from its first track only."""
+
+
+class NoSpeechWarning(UserWarning):
+    """The speech detector found no speech in a recording: its result has no turns."""

@@ -60,7 +60,7 @@ from scipy.optimize import linear_sum_assignment  # type: ignore[import-untyped]
 from scipy.sparse.csgraph import min_weight_full_bipartite_matching  # type: ignore[import-untyped]
 
 from .errors import ScoringError, ScoringWarning
-from .rttm import FileKey
+from .rttm import MAX_TIME, FileKey
 from .segments import Turn
 
 __all__ = [
@@ -343,8 +343,23 @@ def _turn_arrays(turns: Iterable[Turn]) -> tuple[np.ndarray, np.ndarray, np.ndar
     index = {name: i for i, name in enumerate(names)}
     starts = np.array([t.start for t in turns], dtype=np.float64)
     ends = np.array([t.end for t in turns], dtype=np.float64)
+    _check_times(starts, ends, "turn")
     labels = np.array([index[t.speaker] for t in turns], dtype=np.int64)
     return starts, ends, labels, names
+
+
+def _check_times(starts: np.ndarray, ends: np.ndarray, what: str) -> None:
+    """Refuse times no recording has: not finite or more than :data:`MAX_TIME` from 0.
+
+    Sums of such times overflow to infinity and differences of infinities are NaN: the
+    scores would be NaN or a DER of 0 % (the RTTM and UEM readers refuse them first).
+    """
+    for t in (starts, ends):
+        bad = ~(np.abs(t) <= MAX_TIME)  # NaN fails the comparison
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ScoringError(f"{what} {float(starts[i])!r} to {float(ends[i])!r} cannot be "
+                               f"scored: times must lie within {MAX_TIME:g} s of 0")
 
 
 def _frame_index(times: np.ndarray, n_frames: int, step: float) -> np.ndarray:
@@ -444,6 +459,7 @@ def speaker_mapping(hypothesis: Iterable[Turn], reference: Iterable[Turn]) -> di
 def _merge_regions(regions: Regions) -> tuple[np.ndarray, np.ndarray]:
     """Starts and ends of `regions` (assumed to have end >= start), empty ones dropped."""
     arr = np.asarray(list(regions), dtype=np.float64).reshape(-1, 2)
+    _check_times(arr[:, 0], arr[:, 1], "scored region")
     arr = arr[arr[:, 1] > arr[:, 0]]
     return arr[:, 0], arr[:, 1]
 

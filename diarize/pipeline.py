@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable
 
@@ -15,7 +16,7 @@ from ._threads import pipeline_threads
 from .audio import audio_blocks
 from .cluster import cluster_speakers, speaker_ubm
 from .config import AudioConfig, Config, FeatureConfig, load_config
-from .errors import ConfigError
+from .errors import ConfigError, NoSpeechWarning
 from .features import MfccStream, speech_features
 from .models import check_model_files
 from .names import uri_for
@@ -206,6 +207,7 @@ class Diarizer:
                              frame_step=step)
         speech_idx = np.flatnonzero(speech.modelled)
         if len(speech_idx) == 0:
+            warnings.warn(f"no speech found in {uri}", NoSpeechWarning, stacklevel=3)
             return result
 
         # From here on only speech frames are modelled.

@@ -94,14 +94,22 @@ def _iter_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
         yield number, fields
 
 
+#: Latest time (seconds) an RTTM or UEM file may name: 1e7 s, 115 days. Longer than any
+#: recording, and small enough that sums of thousands of turns stay exact to the
+#: microsecond in float64; a turn of 1e308 s made the scores infinite or NaN.
+MAX_TIME = 1e7
+
+
 def _parse_time(text: str, what: str, where: str) -> float:
-    """A finite decimal number of seconds; md-eval's ``*`` (approximate) marks are dropped."""
+    """A decimal number of seconds up to :data:`MAX_TIME`; md-eval's ``*`` (approximate)
+    marks are dropped."""
     text = text.replace("*", "")
     if not _NUMBER.fullmatch(text):
         raise RTTMError(f"{where}: {what} is not a number: {text!r}")
     value = float(text)
-    if not math.isfinite(value):
-        raise RTTMError(f"{where}: {what} is out of range: {text!r}")
+    if not (math.isfinite(value) and abs(value) <= MAX_TIME):
+        raise RTTMError(f"{where}: {what} is out of range: {text!r} "
+                        f"(at most {MAX_TIME:g} s)")
     return value
 
 
@@ -152,6 +160,9 @@ def read_rttm(path: str | os.PathLike) -> dict[FileKey, list[Turn]]:
                 raise RTTMError(f"{where}: negative onset {fields[3]}")
             if duration < 0:
                 raise RTTMError(f"{where}: negative duration {fields[4]}")
+            if onset + duration > MAX_TIME:
+                raise RTTMError(f"{where}: turn ends after {MAX_TIME:g} s "
+                                f"({fields[3]} + {fields[4]})")
             key = FileKey(fields[1], fields[2].lower())
             # end = onset + duration, computed as md-eval does (TEND = TBEG + TDUR)
             out.setdefault(key, []).append(Turn(onset, onset + duration, fields[7]))

@@ -13,7 +13,9 @@ Two methods (``SadConfig.method``):
 ``"energy"``
     A 2-component GMM on frame log-energies; the louder component is speech.
 
-Both adapt to the recording's level, so quiet recordings work.
+Both read the frame levels relative to the recording's own (:func:`normalised_levels`):
+scaling a recording by a constant leaves the decision as it is, from 0 down to -80 dBFS
+peak and below, and only digital silence is excluded by its absolute level.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ import numpy as np
 from .boundaries import refine_boundaries
 from .config import FeatureConfig, SadConfig
 from .errors import ModelError
-from .features import add_deltas
+from .features import MEL_FLOOR, add_deltas
 from .frames import dilate, erode, fill_short_runs, frame_count, majority_filter, moving_average
-from .gmm import GaussianMixture, load_arrays
+from .gmm import GaussianMixture, MixtureStats, load_arrays
 
 #: The shipped model (plain arrays, no pickle).
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "sad_model.npz"
@@ -48,6 +50,19 @@ VOICING_AVERAGE = 9
 N_MODEL_FEATURES = 2 * N_CEPS + 5
 #: Frames per block when scoring (bounds temporaries on long recordings).
 BLOCK_FRAMES = 65536
+#: Where :func:`normalised_levels` puts a recording's loud frames (the 95th percentile of
+#: its frame levels), in dBFS: ``sad.energy_floor_db`` is read on that scale, so the floor
+#: keeps its distance below the speech at any gain. -25 dBFS is near the middle of the dev
+#: recordings' own (-12 to -45 dBFS), so that their floors moved little. Not a tunable:
+#: ``energy_floor_db`` is.
+REFERENCE_LEVEL = -25.0
+#: Frames whose mean square (after the front end's floor is taken off) is at most this are
+#: digital silence, never speech at any gain: -140 dBFS, below the level of one 24-bit
+#: step and far below speech at -80 dBFS peak (its quiet frames near -120 dBFS).
+DIGITAL_SILENCE = 1e-14
+#: The normalised level of digital silence: below every floor ``energy_floor_db`` allows,
+#: and clipped to -:data:`LEVEL_CLIP` in the model's features like any very quiet frame.
+SILENCE_LEVEL = -400.0
 
 
 @dataclass(frozen=True)
@@ -113,6 +128,8 @@ def detect_speech_regions(feats: np.ndarray, log_energy: np.ndarray, voicing: np
         second pass.
     """
     cfg = config or SadConfig()
+    # From here on every floor and level is relative to the recording's own.
+    log_energy = normalised_levels(log_energy)
     if cfg.method == "energy":
         prob = energy_speech_prob(log_energy, config=cfg, seed=seed)
         mask = smooth_decision(prob, frame_step=frame_step, config=cfg)
@@ -130,6 +147,36 @@ def detect_speech_regions(feats: np.ndarray, log_energy: np.ndarray, voicing: np
         return SpeechMask(mask, modelled)
     speech = refine_boundaries(frame_llr, mask, log_energy, config=cfg, frame_step=frame_step)
     return SpeechMask(speech, modelled)
+
+
+def normalised_levels(log_energy: np.ndarray) -> np.ndarray:
+    """Frame levels of a recording moved so that its loud frames read the same at any gain.
+
+    The front end adds a floor to every frame's mean square (``MEL_FLOOR``, -100 dBFS),
+    which squeezes the quiet frames of a quiet recording towards it: it is taken off
+    first, so that a frame's level is its own down to the precision of float32 (about
+    -140 dBFS). The levels are then shifted so that the 95th percentile of the frames that
+    are not digital silence reads :data:`REFERENCE_LEVEL`; digital silence (mean square
+    at most :data:`DIGITAL_SILENCE`) reads :data:`SILENCE_LEVEL`. Scaling the signal by a
+    constant changes the result only by rounding.
+
+    Parameters
+    ----------
+    log_energy : ndarray, shape (n_frames,)
+        Frame energy in dBFS, as :func:`diarize.features.mfcc` computes it.
+
+    Returns
+    -------
+    ndarray, shape (n_frames,), float32
+    """
+    e = np.asarray(log_energy, dtype=np.float64)
+    power = 10.0 ** (e / 10.0) - MEL_FLOOR
+    live = power > DIGITAL_SILENCE
+    out = np.full(len(e), SILENCE_LEVEL, dtype=np.float32)
+    if live.any():
+        level = 10.0 * np.log10(power[live])
+        out[live] = level - np.percentile(level, 95) + REFERENCE_LEVEL
+    return out
 
 
 def _decide(frame_llr: np.ndarray, log_energy: np.ndarray, *, cfg: SadConfig,
@@ -169,7 +216,7 @@ def load_model(path: str | None = None) -> tuple[GaussianMixture, GaussianMixtur
         The file cannot be read or is not a SAD model.
     """
     p = Path(path) if path else MODEL_PATH
-    data = load_arrays(p, what="SAD model")
+    data = load_arrays(p, what="SAD model", names=("speech/", "nonspeech/"))
     models = []
     for prefix in ("speech/", "nonspeech/"):
         sub = {k[len(prefix):]: v for k, v in data.items() if k.startswith(prefix)}
@@ -346,7 +393,7 @@ def adapted_llr(feats: np.ndarray, log_energy: np.ndarray, voicing: np.ndarray,
     v = np.asarray(voicing, dtype=np.float32)
     levels = _levels(e, cfg.energy_floor_db)
     sp, ns = adaptation_frames(llr, mask, e, config=cfg, frame_step=frame_step)
-    stats = [None, None]
+    stats: list[MixtureStats | None] = [None, None]
     for b0 in range(0, len(e), BLOCK_FRAMES):
         b1 = min(len(e), b0 + BLOCK_FRAMES)
         if not (sp[b0:b1].any() or ns[b0:b1].any()):
@@ -354,8 +401,9 @@ def adapted_llr(feats: np.ndarray, log_energy: np.ndarray, voicing: np.ndarray,
         xb = _model_rows(feats, e, v, b0, b1, levels)
         for i, (gmm, sel) in enumerate(((speech, sp), (nonspeech, ns))):
             if sel[b0:b1].any():
-                st = gmm.sufficient_statistics(xb[sel[b0:b1]])
-                stats[i] = st if stats[i] is None else stats[i] + st
+                part = gmm.sufficient_statistics(xb[sel[b0:b1]])
+                prev = stats[i]
+                stats[i] = part if prev is None else prev + part
     models = []
     for gmm, st in zip((speech, nonspeech), stats):
         if st is None:

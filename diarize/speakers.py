@@ -79,28 +79,25 @@ def load_ubm(path: str | None = None) -> BackgroundModel:
 
     Raises
     ------
-    ConfigError
+    ModelError
         The file cannot be read or is not a UBM.
     """
     p = Path(path) if path else UBM_PATH
-    try:
-        data = load_arrays(p, what="UBM")
-    except ModelError as exc:  # the UBM path is part of the configuration
-        raise ConfigError(str(exc)) from None
+    data = load_arrays(p, what="UBM", names=("ubm/", "front_end/", "cohort"))
     sub = {k[4:]: v for k, v in data.items() if k.startswith("ubm/")}
     front = {k[10:]: v.item() for k, v in data.items() if k.startswith("front_end/")}
     missing = [k for k in FRONT_END_FIELDS + ("deltas", "delta_width") if k not in front]
     if not sub or missing:
-        raise ConfigError(f"{p}: not a UBM file (missing {'ubm arrays' if not sub else missing})")
+        raise ModelError(f"{p}: not a UBM file (missing {'ubm arrays' if not sub else missing})")
     try:
         gmm = GaussianMixture.from_dict(sub)
     except (KeyError, ValueError, TypeError) as exc:
-        raise ConfigError(f"{p}: not a UBM file (bad or missing array {exc})") from None
+        raise ModelError(f"{p}: not a UBM file (bad or missing array {exc})") from None
     if gmm.covariance_type != "diag":
-        raise ConfigError(f"{p}: the UBM must have diagonal covariances")
+        raise ModelError(f"{p}: the UBM must have diagonal covariances")
     cohort = data.get("cohort")
     if cohort is not None and cohort.shape[1:] != gmm.means_.shape:
-        raise ConfigError(f"{p}: cohort models of shape {cohort.shape} do not fit the UBM")
+        raise ModelError(f"{p}: cohort models of shape {cohort.shape} do not fit the UBM")
     return BackgroundModel(gmm, front, None if cohort is None else cohort.astype(np.float64))
 
 

@@ -29,7 +29,7 @@ from .names import TEMP_SUFFIX, sanitize_field, temp_prefix
 __all__ = [
     "OutputFormat", "FORMATS", "OUTPUT_FORMATS", "FILE_MODE", "TIME_DECIMALS",
     "JSON_FORMAT_VERSION", "format_rttm", "format_json",
-    "format_csv", "format_audacity", "format_diarization", "output_format",
+    "format_csv", "spreadsheet_text", "format_audacity", "format_diarization", "output_format",
     "atomic_write", "atomic_write_text", "write_rttm",
 ]
 
@@ -179,10 +179,31 @@ def format_csv(turns: Iterable[TurnLike], uri: str) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["uri", "start", "end", "duration", "speaker"])
+    uri = spreadsheet_text(uri)
     for t in sorted(turns):
         writer.writerow([uri, f"{t.start:.3f}", f"{t.end:.3f}", f"{t.end - t.start:.3f}",
-                         t.speaker])
+                         spreadsheet_text(t.speaker)])
     return buf.getvalue()
+
+
+def spreadsheet_text(text: str) -> str:
+    """A text cell of a CSV file that a spreadsheet shows as text, never as a formula.
+
+    File names, uris and speaker labels come from whoever named the files: a cell that
+    begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return would be run as a
+    formula (``=HYPERLINK(...)``), so it gets a leading ``'``, OWASP's rule for CSV
+    injection. Numbers are written by the caller as they are, never through this.
+
+    Examples
+    --------
+    >>> spreadsheet_text("=1+1"), spreadsheet_text("alice")
+    ("'=1+1", 'alice')
+    """
+    return "'" + text if text.startswith(_FORMULA_STARTS) else text
+
+
+#: First characters that make a spreadsheet read a cell as a formula.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def format_audacity(turns: Iterable[TurnLike]) -> str:

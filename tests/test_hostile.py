@@ -180,7 +180,8 @@ def test_digital_silence_gives_empty_rttm(tmp_path, out):
     sf.write(path, np.zeros(10 * SR, dtype=np.int16), SR, subtype="PCM_16")
     p = run_cli(path, "-o", out)
     assert p.returncode == 0, p.stderr
-    assert p.stderr == b""
+    # issue 23: a recording with no speech found says so, in one line
+    assert p.stderr.decode() == "diarize: warning: no speech found in silence\n"
     assert (out / "silence.rttm").read_bytes() == b""
     assert sorted(x.name for x in out.iterdir()) == ["silence.rttm"]
 
@@ -233,9 +234,9 @@ def test_good_files_exit_zero_without_traceback(good_run):
     err = p.stderr.decode("utf-8", "replace")
     assert p.returncode == 0, err
     assert "Traceback" not in err
-    # only notes about renamed file ids, one line each
+    # only notes about renamed file ids and recordings with no speech, one line each
     for line in err.splitlines():
-        assert line.startswith("diarize: note:"), line
+        assert line.startswith(("diarize: note:", "diarize: warning: no speech found in ")), line
 
 
 @pytest.mark.parametrize("name", sorted(_good_files()))

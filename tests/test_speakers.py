@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from diarize.config import FeatureConfig
-from diarize.errors import ConfigError
+from diarize.errors import ConfigError, ModelError
 from diarize.gmm import GaussianMixture
 from diarize.speakers import FRONT_END_FIELDS, UBM_PATH, BackgroundModel, load_ubm, save_ubm
 
@@ -68,47 +68,47 @@ def test_save_refuses_non_diagonal(tmp_path):
         save_ubm(tmp_path / "full.npz", gmm, front_end=FRONT_END)
 
 
-def test_garbage_file_is_config_error(tmp_path):
+def test_garbage_file_is_model_error(tmp_path):
     path = tmp_path / "garbage.npz"
     path.write_bytes(b"this is not a numpy file at all\n" * 20)
-    with pytest.raises(ConfigError):
+    with pytest.raises(ModelError):
         load_ubm(str(path))
 
 
-def test_missing_file_is_config_error(tmp_path):
-    with pytest.raises(ConfigError):
+def test_missing_file_is_model_error(tmp_path):
+    with pytest.raises(ModelError):
         load_ubm(str(tmp_path / "nope.npz"))
 
 
-def test_npz_that_is_not_a_ubm_is_config_error(tmp_path):
+def test_npz_that_is_not_a_ubm_is_model_error(tmp_path):
     gmm, _ = small_gmm()
     p1 = tmp_path / "other.npz"
     np.savez(p1, a=np.zeros(3), b=np.ones(2))
-    with pytest.raises(ConfigError):
+    with pytest.raises(ModelError):
         load_ubm(str(p1))
     # a bare GaussianMixture (no ubm/ prefix, no front end)
     p2 = tmp_path / "bare.npz"
     np.savez(p2, **gmm.to_dict())
-    with pytest.raises(ConfigError):
+    with pytest.raises(ModelError):
         load_ubm(str(p2))
     # UBM arrays, but part of the front end missing
     p3 = tmp_path / "nofront.npz"
     np.savez(p3, **{f"ubm/{k}": np.asarray(v) for k, v in gmm.to_dict().items()},
              **{f"front_end/{k}": np.asarray(v) for k, v in FRONT_END.items() if k != "fmax"})
-    with pytest.raises(ConfigError):
+    with pytest.raises(ModelError):
         load_ubm(str(p3))
 
 
-def test_full_covariance_file_is_config_error(tmp_path):
+def test_full_covariance_file_is_model_error(tmp_path):
     gmm, _ = small_gmm("full")
     path = tmp_path / "fullcov.npz"
     np.savez(path, **{f"ubm/{k}": np.asarray(v) for k, v in gmm.to_dict().items()},
              **{f"front_end/{k}": np.asarray(v) for k, v in FRONT_END.items()})
-    with pytest.raises(ConfigError):
+    with pytest.raises(ModelError):
         load_ubm(str(path))
 
 
-def test_truncated_ubm_file_is_config_error(tmp_path):
+def test_truncated_ubm_file_is_model_error(tmp_path):
     gmm, _ = small_gmm()
     good = tmp_path / "good.npz"
     save_ubm(good, gmm, front_end=FRONT_END)
@@ -117,10 +117,10 @@ def test_truncated_ubm_file_is_config_error(tmp_path):
     bad.write_bytes(raw[: len(raw) // 2])  # an interrupted download or copy
     try:
         load_ubm(str(bad))
-    except ConfigError:
+    except ModelError:
         return
     except Exception as exc:  # anything else is the bug
-        raise AssertionError(f"{type(exc).__name__} instead of ConfigError") from exc
+        raise AssertionError(f"{type(exc).__name__} instead of ModelError") from exc
     raise AssertionError("no error for a truncated file")
 
 
@@ -161,7 +161,7 @@ def test_cohort_round_trip_and_shape_check(tmp_path):
     np.testing.assert_allclose(load_ubm(str(path)).cohort, cohort, rtol=1e-6)
     bad = tmp_path / "badcoh.npz"
     save_ubm(bad, gmm, front_end=FRONT_END, cohort=cohort[:, :, :-1])
-    with pytest.raises(ConfigError):
+    with pytest.raises(ModelError):
         load_ubm(str(bad))
 
 

@@ -1,0 +1,128 @@
+#!/usr/bin/env python
+"""Does the recording's level change the result? Every sim recording diarized at several
+peak levels, scored and compared with the run at its own level.
+
+Each recording of ``../shared/eval/sim`` is decoded to float32 and diarized through the
+Python API as it is (the reference run) and scaled by one constant per level so that its
+peak reads LEVEL dBFS (default 0, -20, -40, -60 and -80). Per level it prints the fair DER
+of the set (collar 0.25 s per side, overlap skipped, over ``<stem>.uem`` where there is one;
+total error over total scored time)
+and how many recordings give an RTTM byte-identical to the unscaled run's.
+
+Usage::
+
+    python scripts/check_level.py [--levels 0,-20,-40,-60,-80] [--jobs 2]
+        [--dir DIR] [--set KEY=VALUE ...]
+
+Prints a Markdown table; exits 1 if any level's fair DER is more than TOLERANCE points
+(default 0.5) from the unscaled run's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import sys
+import tomllib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # run from a checkout without installing
+    sys.path.insert(0, str(REPO))
+SIM = REPO.parent / "shared" / "eval" / "sim"
+
+
+def _parse_set(items: list[str]) -> dict:
+    out = {}
+    for item in items:
+        key, _, value = item.partition("=")
+        out[key.strip()] = tomllib.loads(f"v = {value}")["v"]
+    return out
+
+
+def _run(task: tuple[str, list[float], dict]) -> tuple[str, list[tuple[str, float, float]]]:
+    """(uri, [(rttm, error seconds, scored seconds) for the unscaled run and each level])"""
+    import warnings
+
+    import numpy as np
+    import soundfile as sf
+
+    from diarize import Diarizer
+    from diarize.rttm import read_rttm, read_uem
+    from diarize.metrics import ScoringWarning, evaluate
+
+    path, levels, overrides = task
+    samples, rate = sf.read(path, dtype="float32")
+    peak = float(np.max(np.abs(samples)))
+    diarizer = Diarizer(**{k.replace(".", "__"): v for k, v in overrides.items()})
+    uri = Path(path).stem
+    reference = read_rttm(Path(path).with_suffix(".rttm"))
+    uem_path = Path(path).with_suffix(".uem")
+    uem = read_uem(uem_path) if uem_path.exists() else None  # as scripts/benchmark.py
+    rows = []
+    for level in [None, *levels]:
+        x = samples if level is None else (
+            samples * np.float32(10.0 ** (level / 20.0) / peak)).astype(np.float32)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "no speech found" is counted, not printed
+            hyp = diarizer((x, rate), uri=uri)
+        hypothesis = {key: list(hyp.turns) for key in reference}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ScoringWarning)
+            total = evaluate(reference, hypothesis, uem=uem, collar=0.25,
+                             skip_overlap=True).total
+        rows.append((hyp.to_rttm(), total.error, total.scored))
+    return uri, rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--levels", default="0,-20,-40,-60,-80",
+                    help="peak levels in dBFS, comma-separated")
+    ap.add_argument("--tolerance", type=float, default=0.5, help="points of fair DER")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--dir", type=Path, default=SIM)
+    args = ap.parse_args(argv)
+    levels = [float(v) for v in args.levels.split(",")]
+    files = sorted(p for p in args.dir.iterdir()
+                   if p.suffix in (".wav", ".flac") and p.with_suffix(".rttm").exists())
+    if not files:
+        print(f"no recordings with references in {args.dir}", file=sys.stderr)
+        return 2
+    overrides = _parse_set(args.overrides)
+    tasks = [(str(p), levels, overrides) for p in files]
+    if args.jobs > 1:
+        with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
+            results = pool.map(_run, tasks, chunksize=1)
+    else:
+        results = [_run(t) for t in tasks]
+
+    def der(i: int) -> float:
+        err = sum(rows[i][1] for _, rows in results)
+        tot = sum(rows[i][2] for _, rows in results)
+        return 100.0 * err / tot if tot else 0.0
+
+    base = der(0)
+    print(f"{len(results)} recordings of {args.dir}\n")
+    print("| peak level | fair DER | change | RTTMs identical to the unscaled run | "
+          "recordings with no turns |")
+    print("|---|---|---|---|---|")
+    print(f"| as recorded | {base:.2f} | | | "
+          f"{sum(not rows[0][0] for _, rows in results)} |")
+    worst = 0.0
+    for i, level in enumerate(levels, start=1):
+        same = sum(rows[i][0] == rows[0][0] for _, rows in results)
+        empty = sum(not rows[i][0] for _, rows in results)
+        worst = max(worst, abs(der(i) - base))
+        print(f"| {level:g} dBFS | {der(i):.2f} | {der(i) - base:+.2f} | "
+              f"{same}/{len(results)} | {empty} |")
+    differ = sorted({uri for uri, rows in results for r in rows[1:] if r[0] != rows[0][0]})
+    if differ:
+        print(f"\nrecordings that differ at some level: {', '.join(differ)}")
+    print(f"\nlargest change {worst:.2f} points (tolerance {args.tolerance:g})")
+    return 1 if worst > args.tolerance else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
