@@ -20,7 +20,7 @@ import click
 from . import __version__
 from .errors import (BatchInputError, ConfigError, DiarizeError, MissingDependencyError, ModelError,
                      OutputError, StdoutError)
-from .names import output_name, printable, uri_for
+from .names import clean_uri, output_name, printable, uri_for
 from .writers import FORMATS
 
 #: The file names of the output formats, for help texts: ".rttm, .json, ... or .txt (...)".
@@ -35,10 +35,11 @@ class DefaultGroup(click.Group):
     default_command = "run"
 
     def parse_args(self, ctx, args):
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+        if not args:  # bare `diarize`: the help, as `diarize --help` prints it (exit 0)
+            click.echo(ctx.get_help())
+            ctx.exit(0)
+        if args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = [self.default_command, *args]
-        elif not args:
-            args = [self.default_command]
         return super().parse_args(ctx, args)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
@@ -236,6 +237,23 @@ def _check_range(metadata):
     return check
 
 
+def _formats(ctx, param, values) -> tuple[str, ...]:
+    """``-f rttm -f json`` and ``-f rttm,json``: the formats asked for, in order, each once."""
+    names: dict[str, None] = {}
+    for value in values or ():
+        for name in value.split(","):
+            name = name.strip().lower()
+            if name not in FORMATS:
+                raise click.BadParameter(f"unknown format {name!r} (choose from "
+                                         f"{', '.join(FORMATS)}; several: -f rttm,json)")
+            names.setdefault(name, None)
+    return tuple(names) or ("rttm",)
+
+
+_FORMAT_HELP = ("Output format, or several (repeated or comma-separated: -f rttm,json), "
+                "written from one diarization; files are <stem>" + _FORMAT_FILES + ". "
+                "Default: rttm.")
+
 MAX_JOBS = 1024
 """Most worker processes ``--jobs`` may ask for."""
 MAX_COLLAR = 60.0
@@ -249,9 +267,8 @@ MAX_TRIALS = 10000
 @click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=None,
               help="Folder for <stem>.rttm files, created if missing (default: current folder).")
 @click.option("--stdout", "to_stdout", is_flag=True, help="Print the output instead of writing files.")
-@click.option("-f", "--format", "fmt", type=click.Choice(list(FORMATS)),
-              default="rttm", show_default=True,
-              help="Output format; files are <stem>" + _FORMAT_FILES + ".")
+@click.option("-f", "--format", "formats", multiple=True, callback=_formats,
+              metavar="FORMAT[,FORMAT...]", help=_FORMAT_HELP)
 @click.option("--exclusive", is_flag=True,
               help="No overlapping turns: in an overlap the turn that started first wins.")
 @click.option("--num-speakers", type=int, callback=_like_key("num_speakers"), help="Known number of speakers.")
@@ -263,16 +280,41 @@ MAX_TRIALS = 10000
 @click.option("-j", "--jobs", type=int, callback=_within(1, MAX_JOBS), default=1, show_default=True,
               help="Worker processes (1: in this process; more: a worker that dies fails "
                    "only its recording).")
-@click.option("-v", "--verbose", is_flag=True, help="Report progress on stderr.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_speakers,
-                max_speakers, config_file, preset, seed, jobs, verbose, quiet):
-    """Diarize AUDIO files; write <stem>.rttm (or --format) for each.
+@click.option("--uri", default=None,
+              help="File id of the recording (RTTM field 2, the output's name) instead of "
+                   "the file name; one AUDIO only.")
+@click.option("--summary", is_flag=True,
+              help="Print talk time per speaker on stderr (even with -q).")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Report progress and each file written on stderr.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Print nothing but errors (not with -v).")
+def run_command(audio, output_dir, to_stdout, formats, exclusive, num_speakers, min_speakers,
+                max_speakers, config_file, preset, seed, jobs, uri, summary, verbose, quiet):
+    """Diarize AUDIO files; write <stem>.rttm (or each --format) for each.
 
     \b
     diarize meeting.wav --preset meeting
-    diarize call.wav --preset telephone --num-speakers 2 --format json -o out/
+    diarize call.wav --preset telephone --num-speakers 2 -f rttm,json -o out/
+    diarize converted.wav --uri meeting01 --summary
     """
+    if quiet and verbose:
+        raise click.UsageError("-q/--quiet and -v/--verbose cannot be used together")
+    if to_stdout and len(formats) > 1:
+        raise click.UsageError(f"--stdout prints one format, {len(formats)} were asked for "
+                               f"({', '.join(formats)}): drop --stdout to write them as files")
+    if uri is not None:
+        if len(audio) > 1:
+            raise click.UsageError(f"--uri names one recording; {len(audio)} AUDIO inputs "
+                                   "were given")
+        given, uri = uri, clean_uri(uri)
+        if not uri:  # the uri names the output file, as a manifest's uri column does
+            raise click.BadParameter(f"cannot name an output file: {given!r} (no path "
+                                     "separators, no leading dot)", param_hint="--uri")
+    for path in audio:
+        if path.is_dir():
+            raise click.UsageError(f"{path}: is a directory; to diarize every recording in "
+                                   f"it: diarize batch {path} -o OUTPUT_DIR")
     cfg = build_config(config_file, preset, {"seed": seed},
                        speakers={"num_speakers": num_speakers, "min_speakers": min_speakers,
                                  "max_speakers": max_speakers})
@@ -280,7 +322,8 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
 
     out_dir = output_dir if output_dir is not None else Path(".")
     if not to_stdout:
-        _refuse_shared_outputs(audio)
+        if uri is None:
+            _refuse_shared_outputs(audio)
         # Created (with its parents) if missing, as `diarize batch` does.
         if out_dir.exists() and not out_dir.is_dir():
             raise OutputError(f"{out_dir}: is not a directory")
@@ -289,11 +332,13 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
         except OSError as exc:
             raise OutputError(f"{out_dir}: cannot create output directory "
                               f"({exc.strerror or exc})") from None
-    tasks = [Task(path=str(path), uri=uri_for(path), fmt=fmt, config=cfg, exclusive=exclusive,
-                  verbose=verbose, index=i,
-                  output="" if to_stdout else str(out_dir / output_name(
-                      uri_for(path), FORMATS[fmt].extension)))
-             for i, path in enumerate(audio)]
+    uris = [uri if uri is not None else uri_for(path) for path in audio]
+    outputs = [[] if to_stdout else [str(out_dir / output_name(u, FORMATS[f].extension))
+                                     for f in formats] for u in uris]
+    tasks = [Task(path=str(path), uri=u, fmt=formats[0], config=cfg, exclusive=exclusive,
+                  verbose=verbose, index=i, output=files[0] if files else "",
+                  more=tuple(zip(formats[1:], files[1:])))
+             for i, (path, u, files) in enumerate(zip(audio, uris, outputs))]
     failed = 0
     finished: dict[int, Record] = {}
     reported = 0
@@ -304,13 +349,15 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
             # Reported in input order, whatever order the workers finish in.
             while reported in finished:
                 ok = _report_recording(finished.pop(reported), audio[reported],
-                                       verbose=verbose, quiet=quiet)
+                                       outputs[reported], verbose=verbose, quiet=quiet,
+                                       summary=summary, named=uri is not None)
                 failed += not ok
                 reported += 1
     return 1 if failed else 0
 
 
-def _report_recording(record, path: Path, *, verbose: bool, quiet: bool) -> bool:
+def _report_recording(record, path: Path, outputs: list[str], *, verbose: bool, quiet: bool,
+                      summary: bool, named: bool) -> bool:
     """Print what became of one recording of the ``run`` command; whether it succeeded."""
     if record.status != "ok":
         message = " ".join(record.message.split()) or record.error
@@ -320,13 +367,31 @@ def _report_recording(record, path: Path, *, verbose: bool, quiet: bool) -> bool
         return False
     if not record.output:
         echo_out(record.text)
-    elif verbose:
-        click.echo(f"{path}: {record.speakers} speakers, {record.turns} turns -> {record.output}",
-                   err=True)
-    if uri_for(path) != path.stem and not quiet:
+    written = f" -> {', '.join(outputs)}" if outputs else ""
+    if verbose or summary:
+        click.echo(f"{path}: {_count(record.speakers, 'speaker')}, "
+                   f"{_count(record.turns, 'turn')}{written}", err=True)
+    if summary:
+        for line in talk_time_lines(record.talk_time):
+            click.echo(f"  {line}", err=True)
+    if not named and uri_for(path) != path.stem and not quiet:
         click.echo(f"diarize: note: {printable(path.name)}: file id {uri_for(path)} "
                    "(whitespace as '_', bytes that are not UTF-8 as \\xNN)", err=True)
     return True
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 speaker``, ``2 speakers``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def talk_time_lines(times) -> list[str]:
+    """One aligned line per speaker of :meth:`Diarization.talk_time` values: seconds,
+    share, turns and longest turn; speakers by decreasing talk time."""
+    rows = sorted(times, key=lambda t: (-t.seconds, t.speaker))
+    width = max((len(t.speaker) for t in rows), default=0)
+    return [f"{t.speaker.ljust(width)}  {t.seconds:8.1f} s  {100 * t.share:5.1f} %  "
+            f"{_count(t.turns, 'turn'):>10}  longest {t.longest:.1f} s" for t in rows]
 
 
 def _refuse_shared_outputs(audio) -> None:
@@ -512,15 +577,15 @@ def config_show_command(preset, config_file):
               help="Folder for <uri>.<ext> files and errors.tsv (created if missing).")
 @click.option("-j", "--jobs", type=int, callback=_within(1, MAX_JOBS), default=None,
               help="Worker processes (default: all cores).")
-@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="rttm",
-              show_default=True, help="Output format; files are <uri>" + _FORMAT_FILES + ".")
+@click.option("-f", "--format", "formats", multiple=True, callback=_formats,
+              metavar="FORMAT[,FORMAT...]", help=_FORMAT_HELP.replace("<stem>", "<uri>"))
 @click.option("--overwrite", is_flag=True, help="Diarize again recordings whose output exists.")
 @click.option("--scheduler", metavar="ADDRESS",
               help="Run on a Dask distributed cluster (tcp://HOST:PORT); needs a shared filesystem.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; only errors.")
-def batch_command(inputs, output_dir, jobs, fmt, overwrite, scheduler, config_file, preset, quiet):
+def batch_command(inputs, output_dir, jobs, formats, overwrite, scheduler, config_file, preset, quiet):
     """Diarize many recordings: INPUT is an audio file, a folder, a glob, or a
     .csv / .jsonl manifest (columns path, and optionally uri, num_speakers,
     min_speakers, max_speakers).
@@ -534,7 +599,7 @@ def batch_command(inputs, output_dir, jobs, fmt, overwrite, scheduler, config_fi
     cfg = build_config(config_file, preset, {})
     progress = None if quiet else ConsoleProgress(stream=sys.stderr)
     try:
-        summary = batch.run(list(inputs), output_dir, jobs=jobs, fmt=fmt, overwrite=overwrite,
+        summary = batch.run(list(inputs), output_dir, jobs=jobs, fmt=formats, overwrite=overwrite,
                             scheduler=scheduler, config=cfg, progress=progress)
     except KeyboardInterrupt:
         raise _Interrupted("interrupted; rerun the same command to resume") from None
