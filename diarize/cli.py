@@ -417,37 +417,81 @@ EVAL_DECIMALS = 2
 """Decimals of the table; JSON and CSV carry full precision."""
 
 
-def _eval_table(evaluation) -> str:
-    """Fixed-width table: one row per file, then the total."""
+EVAL_LEGEND = ("Ref/Hyp: speakers in the file, files in TOTAL. JER: Jaccard error rate, the "
+               "mean over reference speakers of 1 - overlap/union with their output speaker.")
+"""The line under the eval table."""
+MAX_LISTED_FILES = 5
+"""Files named in a note before "..."."""
+
+
+def _eval_table(evaluation, *, hyp_files: int) -> str:
+    """Fixed-width table: one row per file, then the total (with file counts), then the
+    legend."""
     header = ("File", "DER%", "Miss%", "FA%", "Conf%", "Scored(s)", "Ref", "Hyp", "JER%")
     labels = evaluation.labels()
-    rows = [(labels[k], s) for k, s in evaluation.files.items()]
-    rows.append(("TOTAL", evaluation.total))
+    rows = [(labels[k], s, str(s.ref_speakers), str(s.hyp_speakers))
+            for k, s in evaluation.files.items()]
+    # Speaker counts of different files do not add up: the total counts files.
+    rows.append(("TOTAL", evaluation.total, str(len(evaluation.files)), str(hyp_files)))
     cells = [header]
-    for name, s in rows:
+    for name, s, ref, hyp in rows:
         cells.append((name, *(f"{v:.{EVAL_DECIMALS}f}" for v in (
             s.der, s.missed_rate, s.false_alarm_rate, s.confusion_rate, s.scored)),
-            str(s.ref_speakers), str(s.hyp_speakers), f"{s.jer:.{EVAL_DECIMALS}f}"))
+            ref, hyp, f"{s.jer:.{EVAL_DECIMALS}f}"))
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = []
     for i, r in enumerate(cells):
         lines.append("  ".join([r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]))
         if i == 0 or i == len(cells) - 2:
             lines.append("  ".join("-" * w for w in widths))
+    lines.append(EVAL_LEGEND)
     return "\n".join(lines) + "\n"
 
 
-def _eval_csv(evaluation) -> str:
+def _speaker_mappings(evaluation, reference, hypothesis) -> dict:
+    """Per file label: the (reference, output) speaker pairs DER was scored with, then the
+    speakers of either side left without a partner (``None`` on the other side)."""
+    out = {}
+    labels = evaluation.labels()
+    for key, score in evaluation.files.items():
+        pairs = list(score.mapping)
+        ref_names = sorted({t.speaker for t in reference.get(key, ())})
+        hyp_names = sorted({t.speaker for t in hypothesis.get(key, ())})
+        paired_ref = {r for r, _ in pairs}
+        paired_hyp = {h for _, h in pairs}
+        pairs += [(r, None) for r in ref_names if r not in paired_ref]
+        pairs += [(None, h) for h in hyp_names if h not in paired_hyp]
+        out[labels[key]] = pairs
+    return out
+
+
+def _mapping_text(mappings: dict) -> str:
+    """``speaker mapping (reference = output):`` and one line per file."""
+    def pair(r, h):
+        return f"{r if r is not None else '-'} = {h if h is not None else '-'}"
+
+    lines = ["speaker mapping (reference = output; -: none):"]
+    for label, pairs in mappings.items():
+        lines.append(f"  {label}: " + (", ".join(pair(r, h) for r, h in pairs) or "no speakers"))
+    return "\n".join(lines) + "\n"
+
+
+def _eval_csv(evaluation, mappings: dict | None = None) -> str:
     import csv
     import io as _io
 
     buf = _io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(("file", *EVAL_COLUMNS))
+    writer.writerow(("file", *EVAL_COLUMNS, *(("mapping",) if mappings is not None else ())))
     labels = evaluation.labels()
     for key, s in [*evaluation.files.items(), (None, evaluation.total)]:
         d = s.as_dict()
-        writer.writerow((labels[key] if key is not None else "TOTAL", *(repr(d[c]) if isinstance(d[c], float) else d[c] for c in EVAL_COLUMNS)))
+        label = labels[key] if key is not None else "TOTAL"
+        extra: tuple[str, ...] = ()
+        if mappings is not None:
+            extra = (" ".join(f"{r or ''}={h or ''}" for r, h in mappings.get(label, ())),)
+        writer.writerow((label, *(repr(d[c]) if isinstance(d[c], float) else d[c]
+                                  for c in EVAL_COLUMNS), *extra))
     return buf.getvalue()
 
 
@@ -463,16 +507,24 @@ def _eval_csv(evaluation) -> str:
               help="Seconds left unscored on EACH side of every reference boundary "
                    "(md-eval's -c; pyannote.metrics' collar is twice this).")
 @click.option("--skip-overlap", is_flag=True, help="Do not score overlapped reference speech (md-eval's -1).")
+@click.option("--only-scored", is_flag=True,
+              help="Score only the references that have an output (default: a reference "
+                   "without one counts as all missed); the left-out files are named on stderr.")
+@click.option("--show-mapping", is_flag=True,
+              help="Show the reference = output speaker mapping of each file (the one DER "
+                   "is scored with): after the table, or a 'mapping' key (json) or column (csv).")
 @click.option("--format", "fmt", type=click.Choice(EVAL_FORMATS), default="table", show_default=True,
               help="Output format.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Write the report to this file (atomically) instead of standard output.")
-def eval_command(ref_path, hyp_path, uem_path, collar, skip_overlap, fmt, output):
+def eval_command(ref_path, hyp_path, uem_path, collar, skip_overlap, only_scored, show_mapping,
+                 fmt, output):
     """Score hypothesis RTTM against a reference: DER as NIST md-eval computes it, and JER.
 
     \b
     diarize eval --ref ref/ --hyp out/                       collar 0, overlap scored
     diarize eval --ref ref/ --hyp out/ --collar 0.25 --skip-overlap --format json
+    diarize eval --ref ref/ --hyp out/ --only-scored --show-mapping
     """
     import json
     import warnings
@@ -488,15 +540,31 @@ def eval_command(ref_path, hyp_path, uem_path, collar, skip_overlap, fmt, output
         click.echo(f"diarize: warning: {ref_path}: no SPEAKER turns in the reference", err=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ScoringWarning)
-        evaluation = evaluate(reference, hypothesis, uem=uem, collar=collar, skip_overlap=skip_overlap)
+        evaluation = evaluate(reference, hypothesis, uem=uem, collar=collar,
+                              skip_overlap=skip_overlap, only_scored=only_scored)
     for w in caught:
         click.echo(f"diarize: warning: {w.message}", err=True)
+    if evaluation.not_scored:
+        left = evaluation.not_scored
+        names = ", ".join(k.uri for k in left[:MAX_LISTED_FILES])
+        click.echo(f"diarize: note: --only-scored: {len(left)} of "
+                   f"{len(left) + len(evaluation.files)} reference files have no output and "
+                   f"are not scored ({names}{', ...' if len(left) > MAX_LISTED_FILES else ''})",
+                   err=True)
+    mappings = _speaker_mappings(evaluation, reference, hypothesis) if show_mapping else None
     if fmt == "json":
-        text = json.dumps(evaluation.as_dict(), indent=2, ensure_ascii=False) + "\n"
+        data = evaluation.as_dict()
+        if mappings is not None:
+            for label, pairs in mappings.items():
+                data["files"][label]["mapping"] = [{"reference": r, "output": h}
+                                                   for r, h in pairs]
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     elif fmt == "csv":
-        text = _eval_csv(evaluation)
+        text = _eval_csv(evaluation, mappings)
     else:
-        text = _eval_table(evaluation)
+        text = _eval_table(evaluation, hyp_files=sum(k in hypothesis for k in evaluation.files))
+        if mappings is not None:
+            text += _mapping_text(mappings)
     if output is not None:
         atomic_write_text(output, text)
     else:
