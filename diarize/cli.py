@@ -575,48 +575,63 @@ def eval_command(ref_path, hyp_path, uem_path, collar, skip_overlap, only_scored
 @main.command("plot")
 @click.argument("audio", type=click.Path(path_type=Path))
 @click.option("--rttm", "hyp_file", type=click.Path(path_type=Path),
-              help="Plot this system output instead of diarizing AUDIO (no BIC curve then).")
+              help="Plot this system output instead of diarizing AUDIO (no speaker-count "
+                   "evidence then).")
 @click.option("--ref", "ref_file", type=click.Path(path_type=Path),
               help="Reference RTTM, drawn above the system; matching speakers share a colour.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Picture file; the extension picks the format (default: <stem>.png).")
+@click.option("--start", type=float, default=None, callback=_within(0.0, float("inf")),
+              help="Zoom: first second shown (default: 0).")
+@click.option("--end", type=float, default=None, callback=_within(0.0, float("inf")),
+              help="Zoom: last second shown (default: the end of the recording).")
 @click.option("--num-speakers", type=int, callback=_like_key("num_speakers"), help="Known number of speakers.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
-def plot_command(audio, hyp_file, ref_file, output, num_speakers, config_file, preset):
-    """Draw AUDIO's waveform, the speaker turns and the BIC curve in one picture.
+def plot_command(audio, hyp_file, ref_file, output, start, end, num_speakers, config_file,
+                 preset):
+    """Draw AUDIO's waveform, the speaker turns and the speaker-count evidence in one picture.
 
-    Without --rttm, AUDIO is diarized first. With --rttm the turns come from that file
-    and the BIC curve is shown as not available: it belongs to the run that wrote the
+    Without --rttm, AUDIO is diarized first, as `diarize AUDIO` does. The bottom panel
+    shows the stage that decided the number of speakers and its evidence: linking's merge
+    scores against its threshold, or the BIC curve. With --rttm the turns come from that
+    file and the evidence is shown as not available: it belongs to the run that wrote the
     file, and a fresh run could choose differently.
 
     \b
     diarize plot meeting.wav --ref meeting.ref.rttm -o timeline.png
+    diarize plot meeting.wav --start 60 --end 90
     """
     try:
         import matplotlib  # noqa: F401  (checked before any slow work)
     except ImportError:
         raise MissingDependencyError(
             "diarize plot needs matplotlib: pip install 'gmm-diarize[plot]'") from None
+    if start is not None and end is not None and end <= start:
+        raise click.UsageError(f"--end ({end:g}) must be after --start ({start:g})")
     cfg = build_config(config_file, preset, {}, speakers={"num_speakers": num_speakers})
-    from .audio import load_audio
+    from .audio import audio_blocks
     from .pipeline import Diarizer
-    from .plot import load_turns, plot_timeline, save_figure
+    from .plot import block_envelope, load_turns, plot_timeline, save_figure
     from .segments import Diarization
 
     uri = uri_for(audio)
     target = output if output is not None else Path(f"{uri}.png")
-    y = load_audio(audio, config=cfg.audio)
-    duration = len(y) / cfg.audio.sample_rate
+    # The envelope is taken while the audio streams past: the samples are never held.
+    waveform = block_envelope(audio_blocks(audio, config=cfg.audio),
+                              sample_rate=cfg.audio.sample_rate)
+    if start is not None and start >= waveform.duration:
+        raise click.UsageError(f"--start ({start:g}) is not before the end of {audio} "
+                               f"({waveform.duration:.1f} s)")
     reference = load_turns(ref_file, uri=uri) if ref_file is not None else None
     note = None
     if hyp_file is not None:
-        result = Diarization(load_turns(hyp_file, uri=uri), uri=uri, duration=duration)
+        result = Diarization(load_turns(hyp_file, uri=uri), uri=uri, duration=waveform.duration)
         note = f"turns read from {hyp_file.name}"
     else:
-        result = Diarizer(cfg).diarize_signal(y, uri=uri)
-    fig = plot_timeline(result, signal=y, sample_rate=cfg.audio.sample_rate,
-                        reference=reference, bic_note=note)
+        result = Diarizer(cfg)(audio, uri=uri)
+    fig = plot_timeline(result, waveform=waveform, reference=reference, bic_note=note,
+                        start=start, end=end)
     save_figure(fig, target)
     click.echo(f"{target}", err=True)
 
