@@ -18,7 +18,7 @@ from .frames import frame_time, runs
 from .writers import FORMATS, format_diarization
 
 if TYPE_CHECKING:  # pragma: no cover - pandas is optional, only named in annotations
-    import pandas
+    import pandas  # type: ignore[import-untyped]  # stubs are optional too
 
 OVERLAP_FLAG_SHARE = 0.25
 """:meth:`Diarization.assign` flags a word as overlapped when the speaker it was *not*
