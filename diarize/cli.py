@@ -311,10 +311,6 @@ def run_command(audio, output_dir, to_stdout, formats, exclusive, num_speakers, 
         if not uri:  # the uri names the output file, as a manifest's uri column does
             raise click.BadParameter(f"cannot name an output file: {given!r} (no path "
                                      "separators, no leading dot)", param_hint="--uri")
-    for path in audio:
-        if path.is_dir():
-            raise click.UsageError(f"{path}: is a directory; to diarize every recording in "
-                                   f"it: diarize batch {path} -o OUTPUT_DIR")
     cfg = build_config(config_file, preset, {"seed": seed},
                        speakers={"num_speakers": num_speakers, "min_speakers": min_speakers,
                                  "max_speakers": max_speakers})
@@ -363,6 +359,8 @@ def _report_recording(record, path: Path, outputs: list[str], *, verbose: bool, 
         message = " ".join(record.message.split()) or record.error
         if str(path) not in message:  # errors from inside the pipeline do not name the file
             message = f"{path}: {message}"
+        if path.is_dir():  # a failed input like any other, with the command meant
+            message += f"; to diarize every recording in it: diarize batch {path} -o OUTPUT_DIR"
         echo_error(message)
         return False
     if not record.output:

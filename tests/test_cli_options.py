@@ -127,10 +127,14 @@ def test_contradictory_options_are_refused(runner, fake_pipeline, args, words):
     assert fake_pipeline == []
 
 
-def test_a_directory_suggests_batch(runner, fake_pipeline, tmp_path):
+def test_a_directory_suggests_batch(runner, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "calls").mkdir()
-    line = _one_line_usage_error(runner.invoke(main, ["calls/"]), "is a directory")
-    assert "diarize batch calls" in line
+    result = runner.invoke(main, ["calls/", "-o", "out"])
+    assert result.exit_code == 1  # a failed input, as before; the other inputs still run
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "is a directory" in lines[0], result.stderr
+    assert "diarize batch calls -o OUTPUT_DIR" in lines[0]
 
 
 def test_run_help_lists_the_new_options(runner):
