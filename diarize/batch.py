@@ -112,6 +112,9 @@ class Task:
         Print each pipeline stage on stderr (:func:`diarize.progress.stage_printer`).
     index : int
         Its place among the tasks, handed back in :attr:`Record.index`.
+    more : tuple of (str, str)
+        More ``(format, file)`` pairs written from the same result after `output`
+        (several formats, one diarization); ignored when `output` is empty.
     """
 
     path: str
@@ -122,6 +125,7 @@ class Task:
     exclusive: bool = False
     verbose: bool = False
     index: int = 0
+    more: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass
@@ -151,6 +155,8 @@ class Record:
         Speakers and turns of the result.
     index : int
         The task's :attr:`Task.index`.
+    talk_time : tuple of SpeakerTime
+        Talk time of each speaker of the result (:meth:`Diarization.talk_time`).
     """
 
     path: str
@@ -165,6 +171,7 @@ class Record:
     speakers: int = 0
     turns: int = 0
     index: int = 0
+    talk_time: tuple[Any, ...] = ()
 
 
 @dataclass
@@ -456,8 +463,11 @@ def process_one(task: Task) -> Record:
             result = result.exclusive()
         text = format_diarization(result, task.fmt)
         rec.speakers, rec.turns = len(result.speakers), len(result)
+        rec.talk_time = tuple(result.talk_time().values())
         if task.output:
             atomic_write_text(task.output, text)
+            for fmt, output in task.more:
+                atomic_write_text(output, format_diarization(result, fmt))
         else:
             rec.text = text
     except DiarizeError as exc:
@@ -546,7 +556,7 @@ def write_errors(output_dir: Path, failures: Sequence[Record]) -> Path | None:
 
 
 def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str | os.PathLike,
-        *, jobs: int | None = None, fmt: str = "rttm", overwrite: bool = False,
+        *, jobs: int | None = None, fmt: str | Sequence[str] = "rttm", overwrite: bool = False,
         scheduler: str | None = None, config: Any = None,
         progress: Progress | None = None) -> BatchSummary:
     """Diarize many recordings into `output_dir`, one ``<uri>.<fmt>`` file each.
@@ -560,8 +570,10 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
         Created if missing. Only one batch should write to a folder at a time.
     jobs : int, optional, keyword-only
         Worker processes (default :func:`default_jobs`: all cores); ignored with `scheduler`.
-    fmt : str, keyword-only
-        A name in :data:`diarize.writers.FORMATS` (``rttm``, ``json``, ``csv``, ``audacity``).
+    fmt : str or sequence of str, keyword-only
+        A name in :data:`diarize.writers.FORMATS` (``rttm``, ``json``, ``csv``, ``audacity``),
+        or several: each recording is diarized once and written in each, and is skipped
+        only when all its outputs exist.
     overwrite : bool, keyword-only
         Diarize again recordings whose output exists (default: skip them, so that a
         rerun resumes an interrupted batch).
@@ -594,8 +606,11 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     from .models import check_model_files
 
     t0 = time.perf_counter()
-    if not isinstance(fmt, str) or fmt not in FORMAT_EXTENSIONS:
-        raise BatchInputError(f"unknown format {fmt!r} (choose from {', '.join(FORMAT_EXTENSIONS)})")
+    formats = (fmt,) if isinstance(fmt, str) else tuple(dict.fromkeys(fmt))
+    for name in formats or (None,):
+        if not isinstance(name, str) or name not in FORMAT_EXTENSIONS:
+            raise BatchInputError(
+                f"unknown format {name!r} (choose from {', '.join(FORMAT_EXTENSIONS)})")
     if jobs is None:
         jobs = default_jobs()
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
@@ -608,8 +623,11 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     recordings, manifests = _resolve(inputs, output_dir=out_dir)
     configs = [config_for(r, base) for r in recordings]  # inconsistent hints fail up front
 
-    targets = [out_dir / output_name(rec.uri, FORMATS[fmt].extension) for rec in recordings]
-    _refuse_overwriting_inputs(targets, [r.path for r in recordings] + manifests,
+    outputs = [[out_dir / output_name(rec.uri, FORMATS[f].extension) for f in formats]
+               for rec in recordings]
+    targets = [paths[0] for paths in outputs]
+    _refuse_overwriting_inputs([p for paths in outputs for p in paths],
+                               [r.path for r in recordings] + manifests,
                                out_dir / ERRORS_FILE)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -620,13 +638,14 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
 
     records: list[Record | None] = [None] * len(recordings)
     todo: list[tuple[int, Task]] = []
-    for i, (rec, cfg, target) in enumerate(zip(recordings, configs, targets)):
-        if target.exists() and not overwrite:
+    for i, (rec, cfg, target, paths) in enumerate(zip(recordings, configs, targets, outputs)):
+        if all(p.exists() for p in paths) and not overwrite:
             records[i] = Record(path=str(rec.path), uri=rec.uri, output=str(target),
                                 status="skipped")
         else:
             todo.append((i, Task(path=str(rec.path), uri=rec.uri, output=str(target),
-                                 fmt=fmt, config=cfg)))
+                                 fmt=formats[0], config=cfg,
+                                 more=tuple(zip(formats[1:], map(str, paths[1:]))))))
     # Longest first (file size as the proxy): the big ones do not end up alone at the end.
     todo.sort(key=lambda it: (-_size(it[1].path), it[0]))
     tasks = [task for _, task in todo]

@@ -20,7 +20,7 @@ import click
 from . import __version__
 from .errors import (BatchInputError, ConfigError, DiarizeError, MissingDependencyError, ModelError,
                      OutputError, StdoutError)
-from .names import output_name, printable, uri_for
+from .names import clean_uri, output_name, printable, uri_for
 from .writers import FORMATS
 
 #: The file names of the output formats, for help texts: ".rttm, .json, ... or .txt (...)".
@@ -35,10 +35,11 @@ class DefaultGroup(click.Group):
     default_command = "run"
 
     def parse_args(self, ctx, args):
-        if args and args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+        if not args:  # bare `diarize`: the help, as `diarize --help` prints it (exit 0)
+            click.echo(ctx.get_help())
+            ctx.exit(0)
+        if args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
             args = [self.default_command, *args]
-        elif not args:
-            args = [self.default_command]
         return super().parse_args(ctx, args)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
@@ -236,6 +237,23 @@ def _check_range(metadata):
     return check
 
 
+def _formats(ctx, param, values) -> tuple[str, ...]:
+    """``-f rttm -f json`` and ``-f rttm,json``: the formats asked for, in order, each once."""
+    names: dict[str, None] = {}
+    for value in values or ():
+        for name in value.split(","):
+            name = name.strip().lower()
+            if name not in FORMATS:
+                raise click.BadParameter(f"unknown format {name!r} (choose from "
+                                         f"{', '.join(FORMATS)}; several: -f rttm,json)")
+            names.setdefault(name, None)
+    return tuple(names) or ("rttm",)
+
+
+_FORMAT_HELP = ("Output format, or several (repeated or comma-separated: -f rttm,json), "
+                "written from one diarization; files are <stem>" + _FORMAT_FILES + ". "
+                "Default: rttm.")
+
 MAX_JOBS = 1024
 """Most worker processes ``--jobs`` may ask for."""
 MAX_COLLAR = 60.0
@@ -249,9 +267,8 @@ MAX_TRIALS = 10000
 @click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=None,
               help="Folder for <stem>.rttm files, created if missing (default: current folder).")
 @click.option("--stdout", "to_stdout", is_flag=True, help="Print the output instead of writing files.")
-@click.option("-f", "--format", "fmt", type=click.Choice(list(FORMATS)),
-              default="rttm", show_default=True,
-              help="Output format; files are <stem>" + _FORMAT_FILES + ".")
+@click.option("-f", "--format", "formats", multiple=True, callback=_formats,
+              metavar="FORMAT[,FORMAT...]", help=_FORMAT_HELP)
 @click.option("--exclusive", is_flag=True,
               help="No overlapping turns: in an overlap the turn that started first wins.")
 @click.option("--num-speakers", type=int, callback=_like_key("num_speakers"), help="Known number of speakers.")
@@ -263,16 +280,37 @@ MAX_TRIALS = 10000
 @click.option("-j", "--jobs", type=int, callback=_within(1, MAX_JOBS), default=1, show_default=True,
               help="Worker processes (1: in this process; more: a worker that dies fails "
                    "only its recording).")
-@click.option("-v", "--verbose", is_flag=True, help="Report progress on stderr.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_speakers,
-                max_speakers, config_file, preset, seed, jobs, verbose, quiet):
-    """Diarize AUDIO files; write <stem>.rttm (or --format) for each.
+@click.option("--uri", default=None,
+              help="File id of the recording (RTTM field 2, the output's name) instead of "
+                   "the file name; one AUDIO only.")
+@click.option("--summary", is_flag=True,
+              help="Print talk time per speaker on stderr (even with -q).")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Report progress and each file written on stderr.")
+@click.option("-q", "--quiet", is_flag=True,
+              help="Print nothing but errors (not with -v).")
+def run_command(audio, output_dir, to_stdout, formats, exclusive, num_speakers, min_speakers,
+                max_speakers, config_file, preset, seed, jobs, uri, summary, verbose, quiet):
+    """Diarize AUDIO files; write <stem>.rttm (or each --format) for each.
 
     \b
     diarize meeting.wav --preset meeting
-    diarize call.wav --preset telephone --num-speakers 2 --format json -o out/
+    diarize call.wav --preset telephone --num-speakers 2 -f rttm,json -o out/
+    diarize converted.wav --uri meeting01 --summary
     """
+    if quiet and verbose:
+        raise click.UsageError("-q/--quiet and -v/--verbose cannot be used together")
+    if to_stdout and len(formats) > 1:
+        raise click.UsageError(f"--stdout prints one format, {len(formats)} were asked for "
+                               f"({', '.join(formats)}): drop --stdout to write them as files")
+    if uri is not None:
+        if len(audio) > 1:
+            raise click.UsageError(f"--uri names one recording; {len(audio)} AUDIO inputs "
+                                   "were given")
+        given, uri = uri, clean_uri(uri)
+        if not uri:  # the uri names the output file, as a manifest's uri column does
+            raise click.BadParameter(f"cannot name an output file: {given!r} (no path "
+                                     "separators, no leading dot)", param_hint="--uri")
     cfg = build_config(config_file, preset, {"seed": seed},
                        speakers={"num_speakers": num_speakers, "min_speakers": min_speakers,
                                  "max_speakers": max_speakers})
@@ -280,7 +318,8 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
 
     out_dir = output_dir if output_dir is not None else Path(".")
     if not to_stdout:
-        _refuse_shared_outputs(audio)
+        if uri is None:
+            _refuse_shared_outputs(audio)
         # Created (with its parents) if missing, as `diarize batch` does.
         if out_dir.exists() and not out_dir.is_dir():
             raise OutputError(f"{out_dir}: is not a directory")
@@ -289,11 +328,13 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
         except OSError as exc:
             raise OutputError(f"{out_dir}: cannot create output directory "
                               f"({exc.strerror or exc})") from None
-    tasks = [Task(path=str(path), uri=uri_for(path), fmt=fmt, config=cfg, exclusive=exclusive,
-                  verbose=verbose, index=i,
-                  output="" if to_stdout else str(out_dir / output_name(
-                      uri_for(path), FORMATS[fmt].extension)))
-             for i, path in enumerate(audio)]
+    uris = [uri if uri is not None else uri_for(path) for path in audio]
+    outputs = [[] if to_stdout else [str(out_dir / output_name(u, FORMATS[f].extension))
+                                     for f in formats] for u in uris]
+    tasks = [Task(path=str(path), uri=u, fmt=formats[0], config=cfg, exclusive=exclusive,
+                  verbose=verbose, index=i, output=files[0] if files else "",
+                  more=tuple(zip(formats[1:], files[1:])))
+             for i, (path, u, files) in enumerate(zip(audio, uris, outputs))]
     failed = 0
     finished: dict[int, Record] = {}
     reported = 0
@@ -304,29 +345,51 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
             # Reported in input order, whatever order the workers finish in.
             while reported in finished:
                 ok = _report_recording(finished.pop(reported), audio[reported],
-                                       verbose=verbose, quiet=quiet)
+                                       outputs[reported], verbose=verbose, quiet=quiet,
+                                       summary=summary, named=uri is not None)
                 failed += not ok
                 reported += 1
     return 1 if failed else 0
 
 
-def _report_recording(record, path: Path, *, verbose: bool, quiet: bool) -> bool:
+def _report_recording(record, path: Path, outputs: list[str], *, verbose: bool, quiet: bool,
+                      summary: bool, named: bool) -> bool:
     """Print what became of one recording of the ``run`` command; whether it succeeded."""
     if record.status != "ok":
         message = " ".join(record.message.split()) or record.error
         if str(path) not in message:  # errors from inside the pipeline do not name the file
             message = f"{path}: {message}"
+        if path.is_dir():  # a failed input like any other, with the command meant
+            message += f"; to diarize every recording in it: diarize batch {path} -o OUTPUT_DIR"
         echo_error(message)
         return False
     if not record.output:
         echo_out(record.text)
-    elif verbose:
-        click.echo(f"{path}: {record.speakers} speakers, {record.turns} turns -> {record.output}",
-                   err=True)
-    if uri_for(path) != path.stem and not quiet:
+    written = f" -> {', '.join(outputs)}" if outputs else ""
+    if verbose or summary:
+        click.echo(f"{path}: {_count(record.speakers, 'speaker')}, "
+                   f"{_count(record.turns, 'turn')}{written}", err=True)
+    if summary:
+        for line in talk_time_lines(record.talk_time):
+            click.echo(f"  {line}", err=True)
+    if not named and uri_for(path) != path.stem and not quiet:
         click.echo(f"diarize: note: {printable(path.name)}: file id {uri_for(path)} "
                    "(whitespace as '_', bytes that are not UTF-8 as \\xNN)", err=True)
     return True
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 speaker``, ``2 speakers``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def talk_time_lines(times) -> list[str]:
+    """One aligned line per speaker of :meth:`Diarization.talk_time` values: seconds,
+    share, turns and longest turn; speakers by decreasing talk time."""
+    rows = sorted(times, key=lambda t: (-t.seconds, t.speaker))
+    width = max((len(t.speaker) for t in rows), default=0)
+    return [f"{t.speaker.ljust(width)}  {t.seconds:8.1f} s  {100 * t.share:5.1f} %  "
+            f"{_count(t.turns, 'turn'):>10}  longest {t.longest:.1f} s" for t in rows]
 
 
 def _refuse_shared_outputs(audio) -> None:
@@ -352,27 +415,66 @@ EVAL_DECIMALS = 2
 """Decimals of the table; JSON and CSV carry full precision."""
 
 
-def _eval_table(evaluation) -> str:
-    """Fixed-width table: one row per file, then the total."""
+EVAL_LEGEND = ("Ref/Hyp: speakers in the file, files in TOTAL. JER: Jaccard error rate, the "
+               "mean over reference speakers of 1 - overlap/union with their output speaker.")
+"""The line under the eval table."""
+MAX_LISTED_FILES = 5
+"""Files named in a note before "..."."""
+
+
+def _eval_table(evaluation, *, hyp_files: int) -> str:
+    """Fixed-width table: one row per file, then the total (with file counts), then the
+    legend."""
     header = ("File", "DER%", "Miss%", "FA%", "Conf%", "Scored(s)", "Ref", "Hyp", "JER%")
     labels = evaluation.labels()
-    rows = [(labels[k], s) for k, s in evaluation.files.items()]
-    rows.append(("TOTAL", evaluation.total))
+    rows = [(labels[k], s, str(s.ref_speakers), str(s.hyp_speakers))
+            for k, s in evaluation.files.items()]
+    # Speaker counts of different files do not add up: the total counts files.
+    rows.append(("TOTAL", evaluation.total, str(len(evaluation.files)), str(hyp_files)))
     cells = [header]
-    for name, s in rows:
+    for name, s, ref, hyp in rows:
         cells.append((name, *(f"{v:.{EVAL_DECIMALS}f}" for v in (
             s.der, s.missed_rate, s.false_alarm_rate, s.confusion_rate, s.scored)),
-            str(s.ref_speakers), str(s.hyp_speakers), f"{s.jer:.{EVAL_DECIMALS}f}"))
+            ref, hyp, f"{s.jer:.{EVAL_DECIMALS}f}"))
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = []
     for i, r in enumerate(cells):
         lines.append("  ".join([r[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(r[1:], widths[1:])]))
         if i == 0 or i == len(cells) - 2:
             lines.append("  ".join("-" * w for w in widths))
+    lines.append(EVAL_LEGEND)
     return "\n".join(lines) + "\n"
 
 
-def _eval_csv(evaluation) -> str:
+def _speaker_mappings(evaluation, reference, hypothesis) -> dict:
+    """Per file label: the (reference, output) speaker pairs DER was scored with, then the
+    speakers of either side left without a partner (``None`` on the other side)."""
+    out = {}
+    labels = evaluation.labels()
+    for key, score in evaluation.files.items():
+        pairs = list(score.mapping)
+        ref_names = sorted({t.speaker for t in reference.get(key, ())})
+        hyp_names = sorted({t.speaker for t in hypothesis.get(key, ())})
+        paired_ref = {r for r, _ in pairs}
+        paired_hyp = {h for _, h in pairs}
+        pairs += [(r, None) for r in ref_names if r not in paired_ref]
+        pairs += [(None, h) for h in hyp_names if h not in paired_hyp]
+        out[labels[key]] = pairs
+    return out
+
+
+def _mapping_text(mappings: dict) -> str:
+    """``speaker mapping (reference = output):`` and one line per file."""
+    def pair(r, h):
+        return f"{r if r is not None else '-'} = {h if h is not None else '-'}"
+
+    lines = ["speaker mapping (reference = output; -: none):"]
+    for label, pairs in mappings.items():
+        lines.append(f"  {label}: " + (", ".join(pair(r, h) for r, h in pairs) or "no speakers"))
+    return "\n".join(lines) + "\n"
+
+
+def _eval_csv(evaluation, mappings: dict | None = None) -> str:
     import csv
     import io as _io
 
@@ -380,11 +482,17 @@ def _eval_csv(evaluation) -> str:
 
     buf = _io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(("file", *EVAL_COLUMNS))
+    writer.writerow(("file", *EVAL_COLUMNS, *(("mapping",) if mappings is not None else ())))
     labels = evaluation.labels()
     for key, s in [*evaluation.files.items(), (None, evaluation.total)]:
         d = s.as_dict()
-        writer.writerow((spreadsheet_text(labels[key]) if key is not None else "TOTAL", *(repr(d[c]) if isinstance(d[c], float) else d[c] for c in EVAL_COLUMNS)))
+        label = labels[key] if key is not None else "TOTAL"
+        extra: tuple[str, ...] = ()
+        if mappings is not None:
+            extra = (spreadsheet_text(" ".join(f"{r or ''}={h or ''}"
+                                               for r, h in mappings.get(label, ()))),)
+        cells = (repr(d[c]) if isinstance(d[c], float) else d[c] for c in EVAL_COLUMNS)
+        writer.writerow((spreadsheet_text(label) if key is not None else label, *cells, *extra))
     return buf.getvalue()
 
 
@@ -400,16 +508,24 @@ def _eval_csv(evaluation) -> str:
               help="Seconds left unscored on EACH side of every reference boundary "
                    "(md-eval's -c; pyannote.metrics' collar is twice this).")
 @click.option("--skip-overlap", is_flag=True, help="Do not score overlapped reference speech (md-eval's -1).")
+@click.option("--only-scored", is_flag=True,
+              help="Score only the references that have an output (default: a reference "
+                   "without one counts as all missed); the left-out files are named on stderr.")
+@click.option("--show-mapping", is_flag=True,
+              help="Show the reference = output speaker mapping of each file (the one DER "
+                   "is scored with): after the table, or a 'mapping' key (json) or column (csv).")
 @click.option("--format", "fmt", type=click.Choice(EVAL_FORMATS), default="table", show_default=True,
               help="Output format.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Write the report to this file (atomically) instead of standard output.")
-def eval_command(ref_path, hyp_path, uem_path, collar, skip_overlap, fmt, output):
+def eval_command(ref_path, hyp_path, uem_path, collar, skip_overlap, only_scored, show_mapping,
+                 fmt, output):
     """Score hypothesis RTTM against a reference: DER as NIST md-eval computes it, and JER.
 
     \b
     diarize eval --ref ref/ --hyp out/                       collar 0, overlap scored
     diarize eval --ref ref/ --hyp out/ --collar 0.25 --skip-overlap --format json
+    diarize eval --ref ref/ --hyp out/ --only-scored --show-mapping
     """
     import json
     import warnings
@@ -425,15 +541,31 @@ def eval_command(ref_path, hyp_path, uem_path, collar, skip_overlap, fmt, output
         click.echo(f"diarize: warning: {ref_path}: no SPEAKER turns in the reference", err=True)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ScoringWarning)
-        evaluation = evaluate(reference, hypothesis, uem=uem, collar=collar, skip_overlap=skip_overlap)
+        evaluation = evaluate(reference, hypothesis, uem=uem, collar=collar,
+                              skip_overlap=skip_overlap, only_scored=only_scored)
     for w in caught:
         click.echo(f"diarize: warning: {w.message}", err=True)
+    if evaluation.not_scored:
+        left = evaluation.not_scored
+        names = ", ".join(k.uri for k in left[:MAX_LISTED_FILES])
+        click.echo(f"diarize: note: --only-scored: {len(left)} of "
+                   f"{len(left) + len(evaluation.files)} reference files have no output and "
+                   f"are not scored ({names}{', ...' if len(left) > MAX_LISTED_FILES else ''})",
+                   err=True)
+    mappings = _speaker_mappings(evaluation, reference, hypothesis) if show_mapping else None
     if fmt == "json":
-        text = json.dumps(evaluation.as_dict(), indent=2, ensure_ascii=False) + "\n"
+        data = evaluation.as_dict()
+        if mappings is not None:
+            for label, pairs in mappings.items():
+                data["files"][label]["mapping"] = [{"reference": r, "output": h}
+                                                   for r, h in pairs]
+        text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     elif fmt == "csv":
-        text = _eval_csv(evaluation)
+        text = _eval_csv(evaluation, mappings)
     else:
-        text = _eval_table(evaluation)
+        text = _eval_table(evaluation, hyp_files=sum(k in hypothesis for k in evaluation.files))
+        if mappings is not None:
+            text += _mapping_text(mappings)
     if output is not None:
         atomic_write_text(output, text)
     else:
@@ -444,48 +576,63 @@ def eval_command(ref_path, hyp_path, uem_path, collar, skip_overlap, fmt, output
 @main.command("plot")
 @click.argument("audio", type=click.Path(path_type=Path))
 @click.option("--rttm", "hyp_file", type=click.Path(path_type=Path),
-              help="Plot this system output instead of diarizing AUDIO (no BIC curve then).")
+              help="Plot this system output instead of diarizing AUDIO (no speaker-count "
+                   "evidence then).")
 @click.option("--ref", "ref_file", type=click.Path(path_type=Path),
               help="Reference RTTM, drawn above the system; matching speakers share a colour.")
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="Picture file; the extension picks the format (default: <stem>.png).")
+@click.option("--start", type=float, default=None, callback=_within(0.0, float("inf")),
+              help="Zoom: first second shown (default: 0).")
+@click.option("--end", type=float, default=None, callback=_within(0.0, float("inf")),
+              help="Zoom: last second shown (default: the end of the recording).")
 @click.option("--num-speakers", type=int, callback=_like_key("num_speakers"), help="Known number of speakers.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
-def plot_command(audio, hyp_file, ref_file, output, num_speakers, config_file, preset):
-    """Draw AUDIO's waveform, the speaker turns and the BIC curve in one picture.
+def plot_command(audio, hyp_file, ref_file, output, start, end, num_speakers, config_file,
+                 preset):
+    """Draw AUDIO's waveform, the speaker turns and the speaker-count evidence in one picture.
 
-    Without --rttm, AUDIO is diarized first. With --rttm the turns come from that file
-    and the BIC curve is shown as not available: it belongs to the run that wrote the
+    Without --rttm, AUDIO is diarized first, as `diarize AUDIO` does. The bottom panel
+    shows the stage that decided the number of speakers and its evidence: linking's merge
+    scores against its threshold, or the BIC curve. With --rttm the turns come from that
+    file and the evidence is shown as not available: it belongs to the run that wrote the
     file, and a fresh run could choose differently.
 
     \b
     diarize plot meeting.wav --ref meeting.ref.rttm -o timeline.png
+    diarize plot meeting.wav --start 60 --end 90
     """
     try:
         import matplotlib  # noqa: F401  (checked before any slow work)
     except ImportError:
         raise MissingDependencyError(
             "diarize plot needs matplotlib: pip install 'gmm-diarize[plot]'") from None
+    if start is not None and end is not None and end <= start:
+        raise click.UsageError(f"--end ({end:g}) must be after --start ({start:g})")
     cfg = build_config(config_file, preset, {}, speakers={"num_speakers": num_speakers})
-    from .audio import load_audio
+    from .audio import audio_blocks
     from .pipeline import Diarizer
-    from .plot import load_turns, plot_timeline, save_figure
+    from .plot import block_envelope, load_turns, plot_timeline, save_figure
     from .segments import Diarization
 
     uri = uri_for(audio)
     target = output if output is not None else Path(f"{uri}.png")
-    y = load_audio(audio, config=cfg.audio)
-    duration = len(y) / cfg.audio.sample_rate
+    # The envelope is taken while the audio streams past: the samples are never held.
+    waveform = block_envelope(audio_blocks(audio, config=cfg.audio),
+                              sample_rate=cfg.audio.sample_rate)
+    if start is not None and start >= waveform.duration:
+        raise click.UsageError(f"--start ({start:g}) is not before the end of {audio} "
+                               f"({waveform.duration:.1f} s)")
     reference = load_turns(ref_file, uri=uri) if ref_file is not None else None
     note = None
     if hyp_file is not None:
-        result = Diarization(load_turns(hyp_file, uri=uri), uri=uri, duration=duration)
+        result = Diarization(load_turns(hyp_file, uri=uri), uri=uri, duration=waveform.duration)
         note = f"turns read from {hyp_file.name}"
     else:
-        result = Diarizer(cfg).diarize_signal(y, uri=uri)
-    fig = plot_timeline(result, signal=y, sample_rate=cfg.audio.sample_rate,
-                        reference=reference, bic_note=note)
+        result = Diarizer(cfg)(audio, uri=uri)
+    fig = plot_timeline(result, waveform=waveform, reference=reference, bic_note=note,
+                        start=start, end=end)
     save_figure(fig, target)
     click.echo(f"{target}", err=True)
 
@@ -514,15 +661,15 @@ def config_show_command(preset, config_file):
               help="Folder for <uri>.<ext> files and errors.tsv (created if missing).")
 @click.option("-j", "--jobs", type=int, callback=_within(1, MAX_JOBS), default=None,
               help="Worker processes (default: all cores).")
-@click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="rttm",
-              show_default=True, help="Output format; files are <uri>" + _FORMAT_FILES + ".")
+@click.option("-f", "--format", "formats", multiple=True, callback=_formats,
+              metavar="FORMAT[,FORMAT...]", help=_FORMAT_HELP.replace("<stem>", "<uri>"))
 @click.option("--overwrite", is_flag=True, help="Diarize again recordings whose output exists.")
 @click.option("--scheduler", metavar="ADDRESS",
               help="Run on a Dask distributed cluster (tcp://HOST:PORT); needs a shared filesystem.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; only errors.")
-def batch_command(inputs, output_dir, jobs, fmt, overwrite, scheduler, config_file, preset, quiet):
+def batch_command(inputs, output_dir, jobs, formats, overwrite, scheduler, config_file, preset, quiet):
     """Diarize many recordings: INPUT is an audio file, a folder, a glob, or a
     .csv / .jsonl manifest (columns path, and optionally uri, num_speakers,
     min_speakers, max_speakers).
@@ -536,7 +683,7 @@ def batch_command(inputs, output_dir, jobs, fmt, overwrite, scheduler, config_fi
     cfg = build_config(config_file, preset, {})
     progress = None if quiet else ConsoleProgress(stream=sys.stderr)
     try:
-        summary = batch.run(list(inputs), output_dir, jobs=jobs, fmt=fmt, overwrite=overwrite,
+        summary = batch.run(list(inputs), output_dir, jobs=jobs, fmt=formats, overwrite=overwrite,
                             scheduler=scheduler, config=cfg, progress=progress)
     except KeyboardInterrupt:
         raise _Interrupted("interrupted; rerun the same command to resume") from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import os
 import sys
 import textwrap
@@ -20,7 +21,7 @@ import warnings
 from dataclasses import dataclass, field, fields, is_dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, Mapping, TypeGuard
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -403,9 +404,16 @@ class Config:
         """
         hints = {k: v for k, v in (("num_speakers", num_speakers), ("min_speakers", min_speakers),
                                    ("max_speakers", max_speakers)) if v is not None}
-        if num_speakers is not None and max_speakers is None \
-                and isinstance(num_speakers, int) and num_speakers > self.max_speakers:
-            hints["max_speakers"] = num_speakers
+        if _integral(num_speakers):
+            # A known count outside bounds given with it is a contradiction, not a hint.
+            if _integral(min_speakers) and num_speakers < min_speakers:
+                raise ConfigError(f"num_speakers ({num_speakers}) is less than min_speakers "
+                                  f"({min_speakers})")
+            if _integral(max_speakers) and num_speakers > max_speakers:
+                raise ConfigError(f"num_speakers ({num_speakers}) is greater than "
+                                  f"max_speakers ({max_speakers})")
+            if max_speakers is None and num_speakers > self.max_speakers:
+                hints["max_speakers"] = num_speakers
         return self.replace(**hints) if hints else self.validate()
 
     # ------------------------------------------------------------------ conversion
@@ -441,6 +449,11 @@ class Config:
             seen.add(key)
             target[parts[-1]] = value
         return config_from_dict(data, source="overrides")
+
+
+def _integral(value: Any) -> TypeGuard[int]:
+    """Whether `value` is an integer (a NumPy one too), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _is_section(value: Any) -> bool:
@@ -685,7 +698,14 @@ def config_from_dict(data: Mapping[str, Any], *, base: Config | None = None,
 
 
 def _as_declared(value: Any, hint: Any) -> Any:
-    """An integer given for a float key, as a float (TOML's ``1`` for ``1.0``)."""
+    """An integer given for a float key, as a float (TOML's ``1`` for ``1.0``); a NumPy
+    (or other registered) integer or real scalar, as the Python int or float it stands for,
+    so that ``np.int64(2)`` works wherever ``2`` does and the TOML output stays plain."""
+    if _integral(value) and type(value) is not int:
+        value = int(value)
+    elif (isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral)
+            and type(value) is not float):
+        value = float(value)
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         try:
             return float(value)

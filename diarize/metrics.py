@@ -103,6 +103,9 @@ class DiarizationScore:
         Jaccard error (0 to 1) of each reference speaker.
     hyp_has_speech : bool
         Whether any hypothesis speaker talks in the scored region (for JER's edge cases).
+    mapping : tuple of (str, str)
+        The speaker mapping DER was scored with: (reference, hypothesis) speaker pairs,
+        by reference speaker (empty for a sum).
     """
 
     uri: str = TOTAL_NAME
@@ -115,6 +118,7 @@ class DiarizationScore:
     hyp_speakers: int = 0
     speaker_jer: tuple[float, ...] = field(default=(), repr=False)
     hyp_has_speech: bool = False
+    mapping: tuple[tuple[str, str], ...] = field(default=(), repr=False, compare=False)
 
     @property
     def error(self) -> float:
@@ -548,6 +552,8 @@ def evaluate_file(reference: Iterable[Turn], hypothesis: Iterable[Turn], *,
         hyp_speakers=int(hyp_keep.sum()),
         speaker_jer=tuple(float(e) for e in speaker_jer),
         hyp_has_speech=bool(hyp_keep.any()),
+        mapping=tuple(sorted((ref[3][r], hyp[3][c])
+                             for r, c in zip(rows.tolist(), cols.tolist()))),
     )
 
 
@@ -567,12 +573,15 @@ class Evaluation:
         Hypothesis files with no reference, not scored.
     uem_unused : list of FileKey
         UEM entries that matched no reference file.
+    not_scored : list of FileKey
+        Reference files with no hypothesis left out (``evaluate(only_scored=True)``).
     """
 
     files: dict[FileKey, DiarizationScore]
     total: DiarizationScore
     hypothesis_only: list[FileKey] = field(default_factory=list)
     uem_unused: list[FileKey] = field(default_factory=list)
+    not_scored: list[FileKey] = field(default_factory=list)
 
     def labels(self) -> dict[FileKey, str]:
         """A display name per file: the uri, or ``uri:channel`` if the uri has several channels."""
@@ -605,7 +614,7 @@ def _uem_alias(key: FileKey) -> FileKey:
 
 def evaluate(reference: Mapping, hypothesis: Mapping, *,
              uem: Mapping | None = None, collar: float = 0.0,
-             skip_overlap: bool = False) -> Evaluation:
+             skip_overlap: bool = False, only_scored: bool = False) -> Evaluation:
     """Score a set of files, as md-eval does.
 
     Parameters
@@ -619,6 +628,10 @@ def evaluate(reference: Mapping, hypothesis: Mapping, *,
         Seconds on each side of every reference boundary left unscored.
     skip_overlap : bool, keyword-only
         Leave out regions where two or more reference speakers talk.
+    only_scored : bool, keyword-only
+        Leave out reference files the hypothesis does not have (listed in
+        :attr:`Evaluation.not_scored`) instead of counting all their speech as missed:
+        the score of the files that were run.
 
     Returns
     -------
@@ -660,7 +673,10 @@ def evaluate(reference: Mapping, hypothesis: Mapping, *,
                       "not scored", ScoringWarning, stacklevel=2)
 
     files: dict[FileKey, DiarizationScore] = {}
+    not_scored = sorted(k for k in ref if k not in hyp) if only_scored else []
     for key in sorted(ref):
+        if only_scored and key not in hyp:
+            continue
         if key not in hyp:
             warnings.warn(f"{key.uri} (channel {key.channel}): no hypothesis; all its speech "
                           "counts as missed", ScoringWarning, stacklevel=2)
@@ -675,4 +691,5 @@ def evaluate(reference: Mapping, hypothesis: Mapping, *,
         warnings.warn(f"{key.uri} (channel {key.channel}): in the hypothesis but not in the "
                       "reference; ignored", ScoringWarning, stacklevel=2)
     total = sum(files.values(), DiarizationScore())
-    return Evaluation(files=files, total=total, hypothesis_only=hyp_only, uem_unused=unused)
+    return Evaluation(files=files, total=total, hypothesis_only=hyp_only, uem_unused=unused,
+                      not_scored=not_scored)

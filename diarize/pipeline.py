@@ -22,7 +22,7 @@ from .models import check_model_files
 from .names import uri_for
 from .resegment import resegment, shape_turns
 from .sad import detect_speech_regions, model_feature_config
-from .segments import Diarization, turns_from_labels
+from .segments import CountEvidence, Diarization, turns_from_labels
 from .speakers import BackgroundModel
 
 ProgressHook = Callable[[str, int, int], None]
@@ -230,6 +230,7 @@ class Diarizer:
         result.turns = turns_from_labels(frame_labels, names=names, frame_step=step)
         result.bic = clusters.bic
         result.bic_choice = clusters.n_clusters
+        result.count_evidence = _count_evidence(cfg, clusters)
         post = np.zeros((len(speech.modelled), len(names)), dtype=np.float32)
         post[speech_idx] = reseg.posteriors
         result.posteriors = post
@@ -254,6 +255,19 @@ class Diarizer:
         mf = front.ubm_mfcc if front.ubm_mfcc is not None else front.mfcc
         return speech_features(mf, speech_idx, deltas=bool(ubm.front_end["deltas"]),
                                delta_width=int(ubm.front_end["delta_width"]))
+
+
+def _count_evidence(cfg: Config, clusters: Any) -> CountEvidence:
+    """What decided the speaker count of `clusters` (a :class:`~diarize.cluster.ClusterResult`)."""
+    linking = cfg.cluster.link_method == "ubm"
+    if cfg.num_speakers is not None:
+        stage, bounds = "given", (cfg.num_speakers, cfg.num_speakers)
+    else:
+        stage, bounds = ("linking" if linking else "bic"), (cfg.min_speakers, cfg.max_speakers)
+    return CountEvidence(stage=stage, clusters=clusters.n_clusters,
+                         scores=dict(clusters.similarity),
+                         threshold=cfg.cluster.link_threshold if linking else None,
+                         bounds=bounds)
 
 
 def _no_progress(stage: str, completed: int, total: int) -> None:

@@ -1,4 +1,5 @@
-"""Pictures of a diarization: waveform, system and reference timelines, BIC curve.
+"""Pictures of a diarization: waveform, system and reference timelines, and the evidence
+for the number of speakers (linking scores and threshold, or the BIC curve).
 
 matplotlib is an optional dependency (``pip install 'gmm-diarize[plot]'``); it is
 imported only when a figure is drawn. Figures are drawn on matplotlib's Agg canvas
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
@@ -43,7 +45,11 @@ FIGURE_DPI = 150
 LANE_HEIGHT = 0.35
 """Inches of figure height per speaker lane in a timeline panel."""
 PANEL_HEIGHT = 1.6
-"""Inches of the waveform and BIC panels."""
+"""Inches of the waveform and speaker-count panels."""
+ENVELOPE_STEP = 0.01
+"""Seconds per bin of the envelope kept while the audio streams past
+(:func:`block_envelope`): 10 ms is finer than any zoom needs, and 6 h of audio keep
+2.2 million bins (17 MB) instead of the 1.4 GB of samples."""
 BAR_FILL = 0.8
 """Fraction of a speaker lane covered by its turn bars (the rest separates lanes)."""
 
@@ -91,6 +97,92 @@ def envelope(y: np.ndarray, *, n_bins: int = MAX_ENVELOPE_BINS
     return edges, np.minimum.reduceat(y, edges), np.maximum.reduceat(y, edges)
 
 
+@dataclass(frozen=True)
+class Waveform:
+    """The min/max envelope of a signal in fixed bins (:func:`block_envelope`).
+
+    Attributes
+    ----------
+    lo, hi : ndarray of float32, shape (n_bins,)
+        Smallest and largest sample of each bin.
+    step : float
+        Seconds per bin (the last bin may be shorter).
+    duration : float
+        Seconds of signal.
+    """
+
+    lo: np.ndarray
+    hi: np.ndarray
+    step: float
+    duration: float
+
+    def window(self, start: float, end: float, *, n_bins: int = MAX_ENVELOPE_BINS
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Times, minima and maxima of at most `n_bins` bins covering ``[start, end]``.
+
+        Returns
+        -------
+        times, lo, hi : ndarray, shape (n,)
+            Start time of each bin and its extremes.
+        """
+        a = max(0, int(np.floor(start / self.step)))
+        b = min(len(self.lo), int(np.ceil(end / self.step)))
+        if b <= a:
+            empty = np.zeros(0)
+            return empty, empty, empty
+        edges, _, _ = envelope(self.lo[a:b], n_bins=n_bins)
+        return ((a + edges) * self.step, np.minimum.reduceat(self.lo[a:b], edges),
+                np.maximum.reduceat(self.hi[a:b], edges))
+
+
+def block_envelope(blocks: Iterable[np.ndarray], *, sample_rate: int,
+                   step: float = ENVELOPE_STEP) -> Waveform:
+    """The envelope of a signal given as consecutive blocks, holding one block at a time.
+
+    Parameters
+    ----------
+    blocks : iterable of ndarray, shape (n,)
+        The signal, e.g. :func:`diarize.audio.audio_blocks`; any block sizes.
+    sample_rate : int, keyword-only
+    step : float, keyword-only
+        Seconds per bin.
+
+    Returns
+    -------
+    Waveform
+
+    Examples
+    --------
+    >>> w = block_envelope([np.array([0.0, 1.0, -1.0]), np.array([0.5])], sample_rate=2,
+    ...                    step=1.0)
+    >>> w.lo.tolist(), w.hi.tolist(), w.duration
+    ([0.0, -1.0], [1.0, 0.5], 2.0)
+    """
+    size = max(1, int(round(step * sample_rate)))
+    los: list[np.ndarray] = []
+    his: list[np.ndarray] = []
+    carry = np.zeros(0, dtype=np.float32)
+    n = 0
+    for block in blocks:
+        block = np.asarray(block, dtype=np.float32).ravel()
+        n += len(block)
+        if len(carry):  # the samples of the last block that did not fill a bin
+            block = np.concatenate([carry, block])
+        whole = len(block) // size * size
+        if whole:
+            bins = block[:whole].reshape(-1, size)
+            los.append(bins.min(axis=1))
+            his.append(bins.max(axis=1))
+        carry = block[whole:].copy()
+    if len(carry):
+        los.append(carry.min(keepdims=True))
+        his.append(carry.max(keepdims=True))
+    empty = np.zeros(0, dtype=np.float32)
+    return Waveform(lo=np.concatenate(los) if los else empty,
+                    hi=np.concatenate(his) if his else empty,
+                    step=size / sample_rate, duration=n / sample_rate)
+
+
 def speaker_colours(hypothesis: Sequence[str], reference: Sequence[str] = (),
                     mapping: dict[str, str] | None = None) -> dict[tuple[str, str], Any]:
     """One colour per speaker; a system speaker mapped to a reference speaker shares its colour.
@@ -120,25 +212,35 @@ def speaker_colours(hypothesis: Sequence[str], reference: Sequence[str] = (),
 
 # --------------------------------------------------------------------------- drawing
 def plot_timeline(diarization: Diarization, *, signal: np.ndarray | None = None,
-                  sample_rate: int | None = None, reference: Iterable[Turn] | None = None,
-                  bic_note: str | None = None, title: str | None = None) -> "Figure":
-    """Draw waveform, reference and system timelines and the BIC curve in one figure.
+                  sample_rate: int | None = None, waveform: Waveform | None = None,
+                  reference: Iterable[Turn] | None = None, bic_note: str | None = None,
+                  title: str | None = None, start: float | None = None,
+                  end: float | None = None) -> "Figure":
+    """Draw waveform, reference and system timelines and the speaker-count evidence in
+    one figure.
 
     Parameters
     ----------
     diarization : Diarization
-        The system output; its ``bic`` values give the bottom panel.
+        The system output. Its ``count_evidence`` gives the bottom panel: the stage that
+        decided the number of speakers and its evidence (linking's merge scores and
+        threshold, or the BIC curve); without it, its ``bic`` values.
     signal : ndarray, shape (n_samples,), optional, keyword-only
         The audio, drawn as a min/max envelope (see :func:`envelope`).
     sample_rate : int, optional, keyword-only
         Rate of `signal` (required with it).
+    waveform : Waveform, optional, keyword-only
+        The audio's envelope from :func:`block_envelope`, instead of `signal` (a long
+        recording need not be held in memory).
     reference : iterable of Turn, optional, keyword-only
         Reference turns. System speakers are mapped to reference speakers
         (:func:`speaker_mapping`) so that matching speakers share a colour.
     bic_note : str, optional, keyword-only
-        Text shown in the BIC panel when ``diarization.bic`` is empty (why it is missing).
+        Text shown in the count panel when the diarization has no evidence (why).
     title : str, optional, keyword-only
         Figure title (default: the uri).
+    start, end : float, optional, keyword-only
+        The time window drawn, in seconds (default: the whole recording).
 
     Returns
     -------
@@ -165,23 +267,31 @@ def plot_timeline(diarization: Diarization, *, signal: np.ndarray | None = None,
     if signal is not None:
         if sample_rate is None:
             raise ValueError("plot_timeline: sample_rate is required with signal")
+        waveform = block_envelope([np.asarray(signal)], sample_rate=int(sample_rate))
+    if waveform is not None:
         panels.append(("wave", PANEL_HEIGHT))
     if ref is not None:
         panels.append(("ref", LANE_HEIGHT * max(1, len(ref_names)) + LANE_HEIGHT))
     panels.append(("hyp", LANE_HEIGHT * max(1, len(hyp_names)) + LANE_HEIGHT))
-    panels.append(("bic", PANEL_HEIGHT))
+    panels.append(("count", PANEL_HEIGHT))
 
     heights = [h for _, h in panels]
     fig = Figure(figsize=(FIGURE_WIDTH, sum(heights) + 1.0), layout="constrained")
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(len(panels), 1, height_ratios=heights)
-    end_time = max([diarization.duration] + [t.end for t in hyp] + [t.end for t in ref or []])
-    time_axes = []
+    end_time = max([diarization.duration] + [t.end for t in hyp] + [t.end for t in ref or []]
+                   + ([waveform.duration] if waveform is not None else []))
+    lo_t = 0.0 if start is None else float(start)
+    hi_t = (end_time if end_time > 0 else 1.0) if end is None else float(end)
+    if not hi_t > lo_t:
+        raise ValueError(f"plot_timeline: end ({hi_t}) must be after start ({lo_t})")
+    time_axes: list[Any] = []
     for row, (kind, _) in enumerate(panels):
-        share = time_axes[0] if time_axes and kind != "bic" else None
+        share = time_axes[0] if time_axes and kind != "count" else None
         ax = fig.add_subplot(grid[row], sharex=share)
         if kind == "wave":
-            _draw_waveform(ax, np.asarray(signal), int(sample_rate))
+            assert waveform is not None
+            _draw_waveform(ax, waveform, lo_t, hi_t)
         elif kind == "ref":
             _draw_lanes(ax, ref or [], ref_names, {n: colours[("ref", n)] for n in ref_names},
                         {n: n for n in ref_names}, "reference")
@@ -190,11 +300,11 @@ def plot_timeline(diarization: Diarization, *, signal: np.ndarray | None = None,
             _draw_lanes(ax, hyp, hyp_names, {n: colours[("hyp", n)] for n in hyp_names},
                         labels, "system")
         else:
-            _draw_bic(ax, diarization, bic_note)
-        if kind != "bic":
+            _draw_count(ax, diarization, bic_note, lanes=len(hyp_names))
+        if kind != "count":
             time_axes.append(ax)
     for ax in time_axes:
-        ax.set_xlim(0.0, end_time if end_time > 0 else 1.0)
+        ax.set_xlim(lo_t, hi_t)
         ax.label_outer()
     if time_axes:
         time_axes[-1].set_xlabel("time (s)")
@@ -203,9 +313,10 @@ def plot_timeline(diarization: Diarization, *, signal: np.ndarray | None = None,
     return fig
 
 
-def _draw_waveform(ax: Any, y: np.ndarray, sample_rate: int) -> None:
-    edges, lo, hi = envelope(y)
-    ax.fill_between(edges / sample_rate, lo, hi, color="0.3", linewidth=0, step="post")
+def _draw_waveform(ax: Any, waveform: Waveform, start: float, end: float) -> None:
+    # Binned within the window: a zoom shows the detail the whole view averages away.
+    times, lo, hi = waveform.window(start, end)
+    ax.fill_between(times, lo, hi, color="0.3", linewidth=0, step="post")
     ax.set_ylabel("waveform")
     ax.set_yticks([])
 
@@ -224,10 +335,56 @@ def _draw_lanes(ax: Any, turns: Sequence[Turn], names: Sequence[str], colours: d
         ax.text(0.5, 0.5, f"no {what} turns", transform=ax.transAxes, ha="center", va="center")
 
 
-def _draw_bic(ax: Any, diarization: Diarization, note: str | None) -> None:
-    ax.set_title("BIC per number of speakers (lower is better)", fontsize="medium")
+def _draw_count(ax: Any, diarization: Diarization, note: str | None, *, lanes: int) -> None:
+    """The stage that decided the number of speakers and its evidence; says so where
+    resegmentation left fewer speakers (`lanes`) than that stage."""
+    ev = diarization.count_evidence
+    if ev is None:
+        _draw_bic(ax, diarization, note, chosen=diarization.bic_choice,
+                  title="BIC per number of speakers (lower is better)")
+        return
+    after = "" if lanes == ev.clusters else f"; resegmentation left {lanes}"
+    if ev.stage == "given":
+        title = f"speaker count given: {ev.clusters}{after}"
+    elif ev.stage == "linking":
+        title = (f"speaker count decided by linking: {ev.clusters}{after} (merges scoring "
+                 f"above {ev.threshold:g} are made)")
+    else:
+        title = f"speaker count decided by BIC merging: {ev.clusters}{after}"
+    if ev.scores:
+        _draw_linking(ax, ev, title)
+    else:
+        _draw_bic(ax, diarization, note, chosen=ev.clusters, title=title)
+
+
+def _draw_linking(ax: Any, ev: Any, title: str) -> None:
+    ax.set_title(title, fontsize="medium")
+    ks = np.array(sorted(ev.scores))
+    values = np.array([ev.scores[k] for k in ks], dtype=float)
+    made = ks >= ev.clusters  # the merge to k speakers was made while k >= the count
+    ax.plot(ks, values, color="0.6", zorder=1)
+    ax.plot(ks[made], values[made], marker="o", linestyle="none", color="C0",
+            label="merge made", zorder=2)
+    if (~made).any():
+        ax.plot(ks[~made], values[~made], marker="x", markersize=9, linestyle="none",
+                color="C3", label="merge declined", zorder=2)
+    if ev.threshold is not None:
+        ax.axhline(ev.threshold, color="C3", linestyle="--", linewidth=1,
+                   label=f"threshold {ev.threshold:g}")
+    ax.axvline(ev.clusters, color="C2", linewidth=1, label=f"count: {ev.clusters}")
+    ax.legend(loc="best", fontsize="small")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("speakers after the merge")
+    ax.set_ylabel("linking score")
+
+
+def _draw_bic(ax: Any, diarization: Diarization, note: str | None, *, chosen: int | None,
+              title: str) -> None:
+    ax.set_title(title, fontsize="medium")
     if not diarization.bic:
-        ax.text(0.5, 0.5, f"BIC curve not available{': ' + note if note else ''}",
+        ax.text(0.5, 0.5, f"speaker-count evidence not available{': ' + note if note else ''}",
                 transform=ax.transAxes, ha="center", va="center")
         ax.set_xticks([])
         ax.set_yticks([])
@@ -236,8 +393,7 @@ def _draw_bic(ax: Any, diarization: Diarization, note: str | None) -> None:
     values = np.array([diarization.bic[k] for k in ks], dtype=float)
     ax.plot(ks, values, marker="o", color="0.3")
     finite = np.isfinite(values)
-    chosen = diarization.bic_choice
-    if chosen in diarization.bic:
+    if chosen is not None and chosen in diarization.bic:
         # The count the clustering chose (its stopping rule need not pick the minimum).
         ax.plot([chosen], [diarization.bic[chosen]], marker="*", markersize=16, color="C3",
                 linestyle="none", label=f"chosen: {chosen} speakers")
@@ -251,7 +407,7 @@ def _draw_bic(ax: Any, diarization: Diarization, note: str | None) -> None:
 
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # speaker counts are whole
     ax.set_xlabel("number of speakers")
-    ax.set_ylabel("BIC")
+    ax.set_ylabel("BIC (lower is better)")
 
 
 # --------------------------------------------------------------------------- files
@@ -289,7 +445,7 @@ def load_turns(path: str | os.PathLike, *, uri: str) -> list[Turn]:
         return sorted(data)
     by_uri: dict[str, list[Turn]] = {}
     for key, turns in data.items():
-        by_uri.setdefault(getattr(key, "uri", key), []).extend(turns)
+        by_uri.setdefault(str(getattr(key, "uri", key)), []).extend(turns)
     if uri in by_uri:
         return sorted(by_uri[uri])
     if len(by_uri) == 1:
@@ -300,4 +456,4 @@ def load_turns(path: str | os.PathLike, *, uri: str) -> list[Turn]:
 
 
 __all__ = ["plot_timeline", "save_figure", "speaker_mapping", "speaker_colours", "envelope",
-           "load_turns", "MATPLOTLIB_HINT"]
+           "block_envelope", "Waveform", "load_turns", "MATPLOTLIB_HINT"]

@@ -18,7 +18,7 @@ from .frames import frame_time, runs
 from .writers import FORMATS, format_diarization
 
 if TYPE_CHECKING:  # pragma: no cover - pandas is optional, only named in annotations
-    import pandas
+    import pandas  # type: ignore[import-untyped]  # stubs are optional too
 
 OVERLAP_FLAG_SHARE = 0.25
 """:meth:`Diarization.assign` flags a word as overlapped when the speaker it was *not*
@@ -116,6 +116,41 @@ class AssignedWord:
     method: str = "overlap"
 
 
+COUNT_STAGES = ("linking", "bic", "given")
+"""What decided the number of speakers (:attr:`CountEvidence.stage`)."""
+
+
+@dataclass(frozen=True)
+class CountEvidence:
+    """What decided a diarization's number of speakers, and on what evidence.
+
+    Attributes
+    ----------
+    stage : str
+        One of :data:`COUNT_STAGES`: ``"linking"`` (UBM speaker linking merged clusters
+        while a pair scored above the threshold), ``"bic"`` (BIC merging alone, the
+        ``bic`` curve of the :class:`Diarization`) or ``"given"`` (``num_speakers``).
+    clusters : int
+        Speakers the deciding stage left; resegmentation may still drop one, so the
+        turns can have fewer.
+    scores : dict of int to float
+        With linking, the score (CLR) of the merge to k speakers for each k considered:
+        merges scoring above `threshold` were made (down to the bounds), the first at or
+        below it was declined. Empty otherwise.
+    threshold : float or None
+        The linking threshold (``cluster.link_threshold``); None without linking.
+    bounds : tuple of (int, int)
+        The fewest and most speakers allowed (``min_speakers``, ``max_speakers``, or
+        ``num_speakers`` twice); outside them merging is forced or stopped.
+    """
+
+    stage: str
+    clusters: int
+    scores: dict[int, float] = field(default_factory=dict)
+    threshold: float | None = None
+    bounds: tuple[int, int] = (1, 1)
+
+
 @dataclass(eq=False)
 class Diarization:
     """The result of diarizing one recording.
@@ -143,6 +178,10 @@ class Diarization:
         Seconds between analysis frames (for interpreting the arrays above).
     speaker_models : dict of str to object
         Fitted per-speaker models.
+    count_evidence : CountEvidence or None
+        What decided the number of speakers, and on what evidence (None when the turns
+        were not computed by :class:`~diarize.pipeline.Diarizer`, or there was no speech).
+        Not written to any output format.
 
     Examples
     --------
@@ -168,6 +207,7 @@ class Diarization:
     posteriors: np.ndarray | None = None
     frame_step: float = 0.01
     speaker_models: dict[str, Any] = field(default_factory=dict)
+    count_evidence: CountEvidence | None = None
 
     def __post_init__(self) -> None:
         self.turns = sorted(self.turns)

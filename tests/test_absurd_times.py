@@ -67,7 +67,7 @@ def test_eval_of_long_but_valid_turns_prints_finite_numbers(tmp_path):
     result = cli_runner().invoke(main, ["eval", "--ref", str(ref), "--hyp", str(hyp)])
     assert result.exit_code == 0, result.stderr
     assert "nan" not in result.stdout.lower() and "inf" not in result.stdout.lower()
-    total = result.stdout.strip().splitlines()[-1].split()
+    total = next(line for line in result.stdout.splitlines() if line.startswith("TOTAL")).split()
     assert total[0] == "TOTAL" and math.isclose(float(total[1]), 10.0, abs_tol=0.01)
 
 

@@ -50,8 +50,57 @@ def test_table(files):
     row = {line.split()[0]: line.split() for line in lines if line and not line.startswith("-")}
     assert row["f1"][1:6] == ["25.00", "25.00", "0.00", "0.00", "20.00"]
     assert row["f2"][1] == "0.00"
-    assert row["TOTAL"][1:] == ["20.00", "20.00", "0.00", "0.00", "25.00", "3", "3", "16.67"]
+    # the total counts files (2 with a reference, 2 with an output), not speakers
+    assert row["TOTAL"][1:] == ["20.00", "20.00", "0.00", "0.00", "25.00", "2", "2", "16.67"]
+    assert lines[-1].startswith("Ref/Hyp: ") and "JER: Jaccard error rate" in lines[-1]
     assert result.stderr == ""
+
+
+def test_only_scored_leaves_out_references_without_output(files, tmp_path):
+    ref, hyp = files
+    ref.write_text(REF + "SPEAKER f3 1 0 50 <NA> <NA> A <NA> <NA>\n")
+    all_files = run("--ref", ref, "--hyp", hyp)
+    only = run("--ref", ref, "--hyp", hyp, "--only-scored")
+    assert all_files.exit_code == only.exit_code == 0, only.output
+    rows_all = {line.split()[0]: line.split() for line in all_files.stdout.splitlines()}
+    rows_only = {line.split()[0]: line.split() for line in only.stdout.splitlines()}
+    assert "f3" in rows_all and "f3" not in rows_only
+    assert rows_all["TOTAL"][1] == f"{100 * 55 / 75:.2f}"  # f3's 50 s all missed
+    assert rows_only["TOTAL"][1] == "20.00"  # as if f3 were not in the reference
+    assert rows_all["TOTAL"][6:8] == ["3", "2"] and rows_only["TOTAL"][6:8] == ["2", "2"]
+    assert "f3 (channel 1): no hypothesis" in all_files.stderr
+    assert only.stderr.count("\n") == 1 and "1 of 3 reference files" in only.stderr
+    assert "(f3)" in only.stderr and "warning" not in only.stderr
+
+
+def test_show_mapping_in_every_format(files):
+    table = run("--ref", files[0], "--hyp", files[1], "--show-mapping")
+    assert table.exit_code == 0, table.output
+    lines = table.stdout.splitlines()
+    at = lines.index("speaker mapping (reference = output; -: none):")
+    assert lines[at + 1:] == ["  f1: A = x, B = y", "  f2: A = s"]
+    data = json.loads(run("--ref", files[0], "--hyp", files[1], "--show-mapping",
+                          "--format", "json").stdout)
+    assert data["files"]["f2"]["mapping"] == [{"reference": "A", "output": "s"}]
+    assert "mapping" not in data["total"]
+    rows = list(csv.DictReader(io.StringIO(run("--ref", files[0], "--hyp", files[1],
+                                               "--show-mapping", "--format", "csv").stdout)))
+    assert [r["mapping"] for r in rows] == ["A=x B=y", "A=s", ""]
+    plain = json.loads(run("--ref", files[0], "--hyp", files[1], "--format", "json").stdout)
+    assert "mapping" not in plain["files"]["f1"]  # the JSON is unchanged without the option
+
+
+def test_show_mapping_names_unmatched_speakers(tmp_path):
+    ref, hyp = tmp_path / "r.rttm", tmp_path / "h.rttm"
+    ref.write_text("SPEAKER f 1 0 5 <NA> <NA> A <NA> <NA>\nSPEAKER f 1 5 5 <NA> <NA> B <NA> <NA>\n")
+    hyp.write_text("SPEAKER f 1 0 10 <NA> <NA> x <NA> <NA>\nSPEAKER f 1 20 1 <NA> <NA> z <NA> <NA>\n")
+    out = run("--ref", ref, "--hyp", hyp, "--show-mapping").stdout
+    assert out.splitlines()[-1] in ("  f: A = x, B = -, - = z", "  f: B = x, A = -, - = z")
+
+
+def test_the_new_options_are_in_the_help():
+    text = run("--help").stdout
+    assert "--only-scored" in text and "--show-mapping" in text
 
 
 def test_json(files):

@@ -56,7 +56,6 @@ def test_help_still_works(command):
 
 
 @pytest.mark.parametrize("args, names", [
-    ([], ["AUDIO"]),
     (["run"], ["AUDIO"]),
     (["eval"], ["--ref"]),
     (["eval", "--ref", "r"], ["--hyp"]),
@@ -76,6 +75,12 @@ def test_help_still_works(command):
 def test_usage_errors_are_one_line(args, names, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     _one_line(CliRunner().invoke(main, args), 2, *names)
+
+
+def test_bare_diarize_prints_the_help_with_status_0():
+    result = CliRunner().invoke(main, [])
+    assert result.exit_code == 0 and result.stdout.startswith("Usage: ")
+    assert "batch" in result.stdout and result.stderr == ""
 
 
 def test_a_group_without_its_command_lists_the_commands():
