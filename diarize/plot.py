@@ -176,11 +176,12 @@ def plot_timeline(diarization: Diarization, *, signal: np.ndarray | None = None,
     FigureCanvasAgg(fig)
     grid = fig.add_gridspec(len(panels), 1, height_ratios=heights)
     end_time = max([diarization.duration] + [t.end for t in hyp] + [t.end for t in ref or []])
-    time_axes = []
+    time_axes: list[Any] = []
     for row, (kind, _) in enumerate(panels):
         share = time_axes[0] if time_axes and kind != "bic" else None
         ax = fig.add_subplot(grid[row], sharex=share)
         if kind == "wave":
+            assert sample_rate is not None  # checked above with signal
             _draw_waveform(ax, np.asarray(signal), int(sample_rate))
         elif kind == "ref":
             _draw_lanes(ax, ref or [], ref_names, {n: colours[("ref", n)] for n in ref_names},
@@ -289,7 +290,7 @@ def load_turns(path: str | os.PathLike, *, uri: str) -> list[Turn]:
         return sorted(data)
     by_uri: dict[str, list[Turn]] = {}
     for key, turns in data.items():
-        by_uri.setdefault(getattr(key, "uri", key), []).extend(turns)
+        by_uri.setdefault(key.uri, []).extend(turns)
     if uri in by_uri:
         return sorted(by_uri[uri])
     if len(by_uri) == 1:

@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -346,7 +347,7 @@ def adapted_llr(feats: np.ndarray, log_energy: np.ndarray, voicing: np.ndarray,
     v = np.asarray(voicing, dtype=np.float32)
     levels = _levels(e, cfg.energy_floor_db)
     sp, ns = adaptation_frames(llr, mask, e, config=cfg, frame_step=frame_step)
-    stats = [None, None]
+    stats: list[Any] = [None, None]  # a MixtureStats per model once a block adapts it
     for b0 in range(0, len(e), BLOCK_FRAMES):
         b1 = min(len(e), b0 + BLOCK_FRAMES)
         if not (sp[b0:b1].any() or ns[b0:b1].any()):
