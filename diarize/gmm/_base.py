@@ -92,6 +92,19 @@ class BaseMixture(ABC):
     # Fitted attributes that to_dict saves and from_dict restores.
     _fitted_names: tuple[str, ...] = ()
 
+    # Fitted attributes: declared here for the type checker only (an unfitted model has
+    # none of them, which is how _check_is_fitted tells).
+    weights_: NDArray[np.float64]
+    means_: NDArray[np.float64]
+    covariances_: NDArray[np.float64]
+    precisions_: NDArray[np.float64]
+    precisions_cholesky_: NDArray[np.float64]
+    converged_: bool
+    n_iter_: int
+    lower_bound_: float
+    lower_bounds_: list[float]
+    n_features_in_: int
+
     def __init__(
         self,
         n_components: int,
@@ -312,8 +325,7 @@ class BaseMixture(ABC):
         block = self._block(X.shape[1])
         if self.init_params == "kmeans":
             labels = _kmeans_labels(X, k, random_state, sample_weight, block)
-            resp = _OneHot(labels, k)
-            return X, resp, sample_weight
+            return X, _OneHot(labels, k), sample_weight
         if self.init_params == "random":
             resp = random_state.uniform(size=(n_samples, k))
             resp /= resp.sum(axis=1)[:, None]
@@ -321,7 +333,7 @@ class BaseMixture(ABC):
         if self.init_params == "random_from_data":
             idx = random_state.choice(n_samples, size=k, replace=False)
         else:
-            shift = np.mean(X, axis=0, dtype=np.float64)
+            shift = X.mean(axis=0, dtype=np.float64)
             idx = _kmeans_plusplus(X, k, random_state, sample_weight, shift, block)
         sw = None if sample_weight is None else sample_weight[idx]
         return X[idx], np.eye(k), sw
@@ -416,6 +428,7 @@ class BaseMixture(ABC):
                 ConvergenceWarning,
                 stacklevel=3,
             )
+        assert best is not None  # n_init >= 1 was checked
         self._set_parameters(best)
         self.converged_ = best_converged
         self.n_iter_ = best_n_iter

@@ -106,6 +106,17 @@ class BayesianGaussianMixture(BaseMixture):
         "covariance_prior_",
     )
 
+    # Fitted attributes besides BaseMixture's (declared for the type checker only).
+    weight_concentration_: (NDArray[np.float64]
+                            | tuple[NDArray[np.float64], NDArray[np.float64]])
+    mean_precision_: NDArray[np.float64]
+    degrees_of_freedom_: NDArray[np.float64] | float
+    weight_concentration_prior_: float
+    mean_precision_prior_: float
+    mean_prior_: NDArray[np.float64]
+    degrees_of_freedom_prior_: float
+    covariance_prior_: NDArray[np.float64] | float
+
     def __init__(
         self,
         n_components: int = 1,
@@ -161,7 +172,7 @@ class BayesianGaussianMixture(BaseMixture):
             )
         for name in ("weight_concentration_prior", "mean_precision_prior"):
             value = getattr(self, name)
-            if value is not None and not (isinstance(value, numbers.Real) and value > 0):
+            if value is not None and not (isinstance(value, numbers.Real) and float(value) > 0):
                 raise ParameterError(f"{name} must be a float > 0 or None, got {value!r}.")
         self.weight_concentration_prior_ = (
             1.0 / k if self.weight_concentration_prior is None
@@ -231,7 +242,8 @@ class BayesianGaussianMixture(BaseMixture):
         resp : array of shape (n_samples, n_components)
         sample_weight : array of shape (n_samples,), optional
         """
-        shift = np.mean(X, axis=0, dtype=np.float64)
+        assert resp is not None  # only GaussianMixture starts from *_init alone
+        shift = X.mean(axis=0, dtype=np.float64)
         res = self._stats_from_resp(X, resp, sample_weight, shift)
         self._update_from_stats(res)
 
@@ -330,26 +342,27 @@ class BayesianGaussianMixture(BaseMixture):
             self.degrees_of_freedom_, log_det_prec_chol, n_features
         )
         if self.covariance_type == "tied":
-            log_wishart = self.n_components * float(np.sum(log_wishart))
+            log_wishart_sum = self.n_components * float(np.sum(log_wishart))
         else:
-            log_wishart = float(np.sum(log_wishart))
+            log_wishart_sum = float(np.sum(log_wishart))
+        wc = self.weight_concentration_
         if self.weight_concentration_prior_type == "dirichlet_process":
-            wc = self.weight_concentration_
             log_norm_weight = -float(np.sum(betaln(wc[0], wc[1])))
         else:
-            log_norm_weight = float(_log_dirichlet_norm(self.weight_concentration_))
+            assert not isinstance(wc, tuple)  # one array for dirichlet_distribution
+            log_norm_weight = float(_log_dirichlet_norm(wc))
         return (
             -res.neg_entropy
-            - log_wishart
+            - log_wishart_sum
             - log_norm_weight
             - 0.5 * n_features * float(np.sum(np.log(self.mean_precision_)))
         )
 
     def _get_parameters(self) -> tuple[Any, ...]:
         wc = self.weight_concentration_
-        wc = tuple(np.array(a) for a in wc) if isinstance(wc, tuple) else np.array(wc)
+        wc_copy = tuple(np.array(a) for a in wc) if isinstance(wc, tuple) else np.array(wc)
         return (
-            wc,
+            wc_copy,
             np.array(self.mean_precision_),
             np.array(self.means_),
             np.array(self.degrees_of_freedom_) if np.ndim(self.degrees_of_freedom_)
@@ -373,6 +386,7 @@ class BayesianGaussianMixture(BaseMixture):
             weights = wc[0] / total * np.hstack((1.0, np.cumprod(wc[1] / total)[:-1]))
             self.weights_ = weights / np.sum(weights)
         else:
+            assert not isinstance(wc, tuple)  # one array for dirichlet_distribution
             self.weights_ = wc / np.sum(wc)
         self.precisions_ = _precisions_from_cholesky(
             self.precisions_cholesky_, self.covariance_type

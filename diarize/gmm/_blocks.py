@@ -192,6 +192,7 @@ class _LogLikelihoodSum(_Accumulator):
         self.total = 0.0
 
     def resp(self, blk: _Block) -> None:
+        assert blk.lse is not None  # set by the E-step
         if blk.w is None:
             self.total += float(np.sum(blk.lse, dtype=np.float64))
         else:
@@ -208,6 +209,7 @@ class _NegEntropySum(_Accumulator):
 
     def resp(self, blk: _Block) -> None:
         # log resp = shifted - log_s, and the responsibilities of a frame sum to 1.
+        assert blk.shifted is not None and blk.log_s is not None  # needs_shifted
         ent = np.einsum("kb,kb->b", blk.r, blk.shifted)
         ent -= blk.log_s
         w = blk.w
@@ -253,6 +255,7 @@ class _GaussianStats(_Accumulator):
             _accumulate_product(self._s2, wxc.T, xc)
         else:
             t = blk.tmp
+            assert t is not None  # 'full' blocks have a scratch buffer
             for k in range(r.shape[0]):
                 np.multiply(xc, r[k][:, None], out=t)
                 _accumulate_product(self._s2[k], t.T, xc)
@@ -278,6 +281,7 @@ def _walk(blocks: _Blocks, accumulators: Sequence[_Accumulator], *,
     ordered = sorted(accumulators, key=lambda acc: acc.changes_resp)
     for blk in blocks:
         if e_step is None:
+            assert resp_in is not None, "_walk needs e_step or resp_in"
             blk.r[...] = resp_in(blk.start, blk.stop).T
         else:
             e_step.log_prob(blk)

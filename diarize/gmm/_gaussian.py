@@ -161,9 +161,11 @@ class GaussianMixture(BaseMixture):
         sample_weight : array of shape (n_samples,), optional
         """
         eps = np.finfo(np.dtype(self.dtype)).eps
-        weights = means = covariances = None
+        weights: NDArray[np.float64] | None = None
+        means: NDArray[np.float64] | None = None
+        covariances: NDArray[np.float64] | None = None
         if resp is not None:
-            shift = np.mean(X, axis=0, dtype=np.float64)
+            shift = X.mean(axis=0, dtype=np.float64)
             res = self._stats_from_resp(X, resp, sample_weight, shift)
             nk, means, covariances, _ = _gaussian_from_stats(
                 res, self.reg_covar, self.covariance_type, eps
@@ -176,6 +178,8 @@ class GaussianMixture(BaseMixture):
         self.weights_ = np.array(weights, dtype=np.float64)
         self.means_ = np.array(means, dtype=np.float64)
         if self.precisions_init is None:
+            # resp is None only when every *_init is given (_initialize_parameters).
+            assert covariances is not None
             self.covariances_ = covariances
             self.precisions_cholesky_ = _precision_cholesky(
                 covariances, self.covariance_type

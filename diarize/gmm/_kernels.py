@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from numpy.typing import DTypeLike, NDArray
@@ -90,10 +91,12 @@ def _precisions_from_cholesky(prec_chol: NDArray[np.float64],
 
 def _covariances_from_precisions(precisions: NDArray[np.float64],
                                  covariance_type: str) -> NDArray[np.float64]:
+    # numpy's stubs type the inverse of any float array as floating[Any]; float64 in,
+    # float64 out.
     if covariance_type == "full":
-        return np.linalg.inv(precisions)
+        return cast("NDArray[np.float64]", np.linalg.inv(precisions))
     if covariance_type == "tied":
-        return np.linalg.inv(precisions)
+        return cast("NDArray[np.float64]", np.linalg.inv(precisions))
     return 1.0 / precisions
 
 
@@ -147,6 +150,7 @@ class _LogDensityPlan:
             np.matmul(self.weights_t, z.T, out=out)
             out += self.bias[:, None]
         elif self.kind == "tied":
+            assert tmp is not None  # the blocks give 'tied' and 'full' a scratch buffer
             np.matmul(xc, self.chol, out=tmp)
             np.matmul(self.weights_t, tmp.T, out=out)
             sq = np.einsum("ij,ij->i", tmp, tmp)
@@ -154,6 +158,7 @@ class _LogDensityPlan:
             out += sq
             out += self.bias[:, None]
         else:
+            assert tmp is not None
             for k in range(self.bias.shape[0]):
                 np.matmul(xc, self.chol[k], out=tmp)
                 tmp -= self.centres[k]
@@ -188,22 +193,22 @@ def _accumulate_product(out: NDArray[np.float64], a: NDArray[np.floating],
         out += a @ b
 
 
-@dataclass
+@dataclass(kw_only=True)
 class _PassResult:
     """What one blockwise pass over the data produced (statistics are float64).
 
     ``nk`` (K,), ``s1`` (K, D) and ``s2`` ((K, D) diag/spherical, (D, D) tied,
     (K, D, D) full) are the zeroth, first and second moments of the responsibilities
-    about ``shift`` (D,); they are None when the pass gathered no statistics.
+    about ``shift`` (D,).
     """
 
     lse_sum: float = 0.0
     weight_sum: float = 0.0
-    nk: NDArray[np.float64] | None = None
-    s1: NDArray[np.float64] | None = None
-    s2: NDArray[np.float64] | None = None
+    nk: NDArray[np.float64]
+    s1: NDArray[np.float64]
+    s2: NDArray[np.float64]
     neg_entropy: float = 0.0
-    shift: NDArray[np.float64] | None = None
+    shift: NDArray[np.float64]
 
 
 def _gaussian_from_stats(
