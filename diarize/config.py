@@ -288,6 +288,11 @@ class ClusterConfig:
     """'ubm' linking: UBM components scored per frame."""
     ubm_path: str = ""
     """'ubm' linking: a model file from scripts/train_ubm.py; empty for the shipped one."""
+    speech_per_speaker: float = ranged(0.5, 0.0, 3600.0)
+    """Seconds of modelled speech a count asked for (num_speakers, min_speakers) needs per
+    speaker: with less than N times this, the result has as many speakers as there is
+    speech for, with a SpeakerCountWarning. 0.5 s is the decoder's shortest turn
+    (reseg.decoder_min_turn); 0 asks no speech at all (only one chunk per speaker)."""
 
 
 @dataclass
