@@ -19,7 +19,7 @@ from .config import Config, available_presets, load_config
 from .errors import (AudioError, AudioWarning, BatchInputError, ConfigError, ConvergenceWarning,
                      DeprecatedKeyWarning, DiarizeError, FitError, MissingDependencyError,
                      ModelError, NoSpeechWarning, NotFittedError, OutputError, ParameterError, RTTMError,
-                     ScoringError, ScoringWarning, StdoutError,
+                     ScoringError, ScoringWarning, SpeakerCountWarning, StdoutError,
                      TranscriptError)
 from .rttm import read_rttm
 from .segments import Diarization, Turn
@@ -36,7 +36,7 @@ __all__ = [
     "OutputError", "NotFittedError", "FitError", "ParameterError", "ModelError",
     "BatchInputError", "MissingDependencyError", "StdoutError", "ScoringError",
     "ConvergenceWarning", "ScoringWarning", "DeprecatedKeyWarning", "TranscriptError",
-    "AudioWarning", "NoSpeechWarning",
+    "AudioWarning", "NoSpeechWarning", "SpeakerCountWarning",
     "__version__",
 ]
 

@@ -137,8 +137,13 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
     step = config.features.hop_length
     chunk_frames = frame_count(cc.segment_seconds, step, minimum=1)
     chunks = chunk_speech(speech, chunk_frames=chunk_frames, max_chunks=cc.max_segments)
+    floor = count_floor(config, n_speech_frames=n_speech)
+    if len(chunks) < floor:
+        # A count was asked and there is speech for it, but fewer chunks than speakers
+        # (short runs grouped, 1.5-chunk tails): equal pieces of the speech instead.
+        chunks = equal_chunks(n_speech, floor)
     lengths = chunks[:, 1] - chunks[:, 0]
-    lo, hi, exact = _count_bounds(config, n_chunks=len(chunks))
+    lo, hi, exact = _count_bounds(config, n_chunks=len(chunks), floor=floor)
     ubm = speaker_ubm(cc)
     if ubm is None:
         bic = agglomerative_bic(X, chunks, config=cc, frame_step=step, min_clusters=lo,
@@ -157,21 +162,60 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
         # Chunks longer than segment_seconds (recordings with more speech than
         # max_segments chunks) straddle speaker turns, so BIC's clusters mix voices;
         # frame-level speaker models clean them up before they are compared.
-        init = resegment(X, init, config=config.reseg, frame_step=step, seed=config.seed).labels
+        init = resegment(X, init, config=config.reseg, frame_step=step, seed=config.seed,
+                         min_speakers=lo).labels
     linked = link_clusters_clr(ubm_features, init, ubm=ubm, config=cc, min_clusters=lo,
                                max_clusters=hi, n_clusters=exact)
     return ClusterResult(linked.labels, bic.bic, linked.similarity)
 
 
-def _count_bounds(config: Config, *, n_chunks: int) -> tuple[int, int, int | None]:
+def _count_bounds(config: Config, *, n_chunks: int, floor: int = 1
+                  ) -> tuple[int, int, int | None]:
     """(fewest, most, exact or None) speakers to return for `n_chunks` chunks of speech:
-    no more speakers than chunks."""
+    no more speakers than chunks, and no more than `floor` (the speakers there is speech
+    for, :func:`speech_for`) are required."""
     if config.num_speakers is not None:
-        k = min(config.num_speakers, n_chunks)
+        k = max(1, min(config.num_speakers, n_chunks, floor))
         return k, k, k
     hi = max(1, min(config.max_speakers, n_chunks))
-    lo = min(config.min_speakers, hi)
+    lo = max(1, min(config.min_speakers, hi, floor))
     return lo, hi, None
+
+
+def asked_count(config: Config) -> tuple[int, bool]:
+    """The speaker count a configuration promises: ``(num_speakers, True)`` when it is
+    fixed, else ``(min_speakers, False)`` (at least that many)."""
+    if config.num_speakers is not None:
+        return int(config.num_speakers), True
+    return int(config.min_speakers), False
+
+
+def count_floor(config: Config, *, n_speech_frames: int) -> int:
+    """The fewest speakers a result must have: the count asked (:func:`asked_count`), as
+    far as `n_speech_frames` frames of modelled speech are enough for (:func:`speech_for`;
+    never more than one speaker per frame)."""
+    seconds = n_speech_frames * config.features.hop_length
+    return min(asked_count(config)[0], speech_for(seconds, config=config), n_speech_frames)
+
+
+def speech_for(speech_seconds: float, *, config: Config) -> int:
+    """How many speakers `speech_seconds` of modelled speech is enough for: one per
+    ``cluster.speech_per_speaker`` seconds (at least one)."""
+    per = config.cluster.speech_per_speaker
+    # A hair of tolerance: 2 x 0.5 s of 10 ms frames is 1.0000000000000002 / 0.5.
+    return max(1, int(np.floor(speech_seconds / per + 1e-9))) if per > 0 else 1 << 30
+
+
+def equal_chunks(n_speech: int, n_chunks: int) -> np.ndarray:
+    """The speech-only frame sequence cut into `n_chunks` pieces of (nearly) equal length.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_chunks, 2)
+        ``[start, end)`` ranges, as :func:`chunk_speech` returns.
+    """
+    bounds = np.round(np.linspace(0, n_speech, n_chunks + 1)).astype(np.int64)
+    return np.stack([bounds[:-1], bounds[1:]], axis=1)
 
 
 def chunk_speech(mask: np.ndarray, *, chunk_frames: int, max_chunks: int) -> np.ndarray:
@@ -284,10 +328,10 @@ def agglomerative_bic(X: np.ndarray, chunks: np.ndarray, *, config: ClusterConfi
     # speakers. Scaling the data term by `scale` is exactly that.
     scale = min(1.0, config.max_bic_seconds / speech_seconds)
     lam = config.bic_penalty * (speech_seconds * scale) ** config.penalty_exponent
-    if config.linear_merge:
-        state.linear_pass()
     hi = max_clusters if n_clusters is None else n_clusters
     lo = min_clusters if n_clusters is None else n_clusters
+    if config.linear_merge:
+        state.linear_pass(min_clusters=lo)
     bic: dict[int, float] = {}
     snapshots: dict[int, np.ndarray] = {}
     log_n = np.log(state.n.sum() * scale)
@@ -365,14 +409,18 @@ class _BicState:
         self.members[j] = []
         self.active[j] = False
 
-    def linear_pass(self) -> None:
-        """Merge each chunk into its predecessor when BIC says they are one voice.
+    def linear_pass(self, *, min_clusters: int = 1) -> None:
+        """Merge each chunk into its predecessor when BIC says they are one voice, while
+        more than `min_clusters` clusters are left.
 
         Neighbouring chunks usually belong to one turn; merging them first gives the
-        global clustering better-estimated Gaussians to compare.
+        global clustering better-estimated Gaussians to compare. It stops at the lower
+        bound: a fixed count must be left to the global merging to reach.
         """
         cur = 0
         for j in range(1, len(self.members)):
+            if self.n_active <= min_clusters:
+                break
             if self.pair_cost(cur, np.array([j]))[0] < 0:
                 self._absorb(cur, j)
             else:

@@ -289,6 +289,12 @@ class ClusterConfig:
     """'ubm' linking: UBM components scored per frame."""
     ubm_path: str = ""
     """'ubm' linking: a model file from scripts/train_ubm.py; empty for the shipped one."""
+    speech_per_speaker: float = ranged(0.5, 0.0, 3600.0)
+    """Seconds of speech a count asked for (num_speakers, min_speakers) needs per speaker,
+    both in the modelled speech and in the speech turns cover: with less than N times this,
+    the result has as many speakers as there is speech for, with a SpeakerCountWarning.
+    0.5 s is the decoder's shortest turn (reseg.decoder_min_turn); 0: any speech is enough
+    (one frame per speaker)."""
 
 
 @dataclass
@@ -316,7 +322,8 @@ class ResegConfig:
     turn anyone can hear."""
     min_speaker: float = ranged(2.0, 0.0, 3600.0)
     """A cluster with less speech than this (seconds) is not kept as a speaker: its frames go
-    to the speakers the decoder prefers."""
+    to the speakers the decoder prefers (unless a count asked for needs it: the largest
+    clusters are kept then)."""
     max_iter: int = ranged(10, 1, 1000)
     """EM iterations per speaker model fit."""
     tol: float = ranged(1e-3, 0.0, 100.0, exclusive_min=True)

@@ -108,3 +108,9 @@ class AudioWarning(UserWarning):
 
 class NoSpeechWarning(UserWarning):
     """The speech detector found no speech in a recording: its result has no turns."""
+
+
+class SpeakerCountWarning(UserWarning):
+    """A speaker count was asked (``num_speakers``, ``min_speakers``) and the result has
+    fewer: the recording has too little speech for it (``cluster.speech_per_speaker``
+    seconds per speaker). The message says how much speech there is."""

@@ -14,15 +14,15 @@ import numpy as np
 
 from ._threads import pipeline_threads
 from .audio import audio_blocks
-from .cluster import cluster_speakers, speaker_ubm
+from .cluster import asked_count, cluster_speakers, count_floor, speaker_ubm
 from .config import AudioConfig, Config, FeatureConfig, load_config
-from .errors import ConfigError, NoSpeechWarning
+from .errors import ConfigError, NoSpeechWarning, SpeakerCountWarning
 from .features import MfccStream, speech_features
 from .models import check_model_files
 from .names import uri_for
 from .resegment import resegment, shape_turns
 from .sad import detect_speech_regions, model_feature_config
-from .segments import CountEvidence, Diarization, turns_from_labels
+from .segments import CountEvidence, Diarization, SpeakerCount, turns_from_labels
 from .speakers import BackgroundModel
 
 ProgressHook = Callable[[str, int, int], None]
@@ -208,6 +208,9 @@ class Diarizer:
         speech_idx = np.flatnonzero(speech.modelled)
         if len(speech_idx) == 0:
             warnings.warn(f"no speech found in {uri}", NoSpeechWarning, stacklevel=3)
+            # The no-speech warning already says why; the JSON says it too.
+            result.speaker_count = self._speaker_count(0, uri=uri, n_speech_frames=0,
+                                                       turn_speech_frames=0)
             return result
 
         # From here on only speech frames are modelled.
@@ -221,9 +224,14 @@ class Diarizer:
         notify("clustering", 1, 1)
 
         notify("resegmentation", 0, 1)
-        reseg = resegment(xs, clusters.labels, config=cfg.reseg, frame_step=step, seed=cfg.seed)
+        # A count asked for holds through resegmentation and turn shaping (0: none asked).
+        floor = count_floor(cfg, n_speech_frames=len(xs)) if _count_asked(cfg) else 0
+        reseg = resegment(xs, clusters.labels, config=cfg.reseg, frame_step=step, seed=cfg.seed,
+                          min_speakers=max(floor, 1))
+        # Turns cover the refined speech, which may be shorter than the modelled speech.
+        turn_floor = min(floor, _turn_speech_for(cfg, speech.speech))
         frame_labels = shape_turns(reseg.labels, modelled=speech.modelled, speech=speech.speech,
-                                   config=cfg.reseg, frame_step=step)
+                                   config=cfg.reseg, frame_step=step, min_speakers=turn_floor)
         notify("resegmentation", 1, 1)
 
         names = [f"SPEAKER_{k:02d}" for k in range(reseg.posteriors.shape[1])]
@@ -235,7 +243,42 @@ class Diarizer:
         post[speech_idx] = reseg.posteriors
         result.posteriors = post
         result.speaker_models = dict(zip(names, reseg.models))
+        result.speaker_count = self._speaker_count(
+            len(result.speakers), uri=uri, n_speech_frames=len(speech_idx),
+            turn_speech_frames=int(np.count_nonzero(speech.speech)))
+        if result.speaker_count is not None and result.speaker_count.note is not None:
+            warnings.warn(result.speaker_count.note, SpeakerCountWarning, stacklevel=3)
         return result
+
+    def _speaker_count(self, found: int, *, uri: str, n_speech_frames: int,
+                       turn_speech_frames: int) -> SpeakerCount | None:
+        """The count asked and `found`, with the reason when it falls short; None when
+        no count was asked.
+
+        `n_speech_frames` frames were modelled, `turn_speech_frames` are speech in turns;
+        the speech is enough for as many speakers as the shorter of the two allows.
+        """
+        cfg = self.config
+        if not _count_asked(cfg):
+            return None
+        asked, exact = asked_count(cfg)
+        if found >= asked:
+            return SpeakerCount(asked, exact, found)
+        what = f"{asked} speaker{'s' * (asked > 1)}" if exact else f"at least {asked} speakers"
+        step = cfg.features.hop_length
+        frames = min(n_speech_frames, turn_speech_frames)
+        possible = (min(count_floor(cfg, n_speech_frames=n_speech_frames),
+                        count_floor(cfg, n_speech_frames=turn_speech_frames)) if frames else 0)
+        seconds = frames * step
+        if possible < asked:
+            per = cfg.cluster.speech_per_speaker
+            note = (f"{uri}: asked for {what}, found speech for {possible}: {seconds:.1f} s "
+                    f"of speech ({per:g} s per speaker needed, cluster.speech_per_speaker)")
+            if found < possible:  # not expected: every stage keeps what there is speech for
+                note += f"; {found} found"
+        else:  # not expected: every stage keeps a count there is speech for
+            note = f"{uri}: asked for {what}, found {found} in {seconds:.1f} s of speech"
+        return SpeakerCount(asked, exact, found, note)
 
     def _ubm_speech_features(self, front: "Features", xs: np.ndarray,
                              speech_idx: np.ndarray) -> np.ndarray | None:
@@ -272,6 +315,17 @@ def _count_evidence(cfg: Config, clusters: Any) -> CountEvidence:
 
 def _no_progress(stage: str, completed: int, total: int) -> None:
     pass
+
+
+def _turn_speech_for(config: Config, speech: np.ndarray) -> int:
+    """The speakers the speech in turns (`speech`, one bool per frame) is enough for."""
+    return count_floor(config, n_speech_frames=int(np.count_nonzero(speech)))
+
+
+def _count_asked(config: Config) -> bool:
+    """Whether `config` asks for a speaker count (``num_speakers``, or ``min_speakers``
+    above the 1 every recording with speech has anyway)."""
+    return config.num_speakers is not None or config.min_speakers > 1
 
 
 @dataclass(frozen=True)

@@ -153,7 +153,7 @@ def viterbi(ll: np.ndarray, *, switch_penalty: float, min_blocks: int) -> np.nda
 
 
 def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_step: float,
-              seed: int = 0) -> ResegResult:
+              seed: int = 0, min_speakers: int = 1) -> ResegResult:
     """Iterated (fit speaker GMMs, Viterbi) over the speech frames.
 
     Parameters
@@ -163,6 +163,10 @@ def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_s
         Initial speaker of each frame (from clustering).
     frame_step : float, keyword-only
         Seconds per frame.
+    min_speakers : int, keyword-only
+        Fewest speakers to keep (a count asked for; at most those in `labels`): the
+        largest clusters are kept whatever ``config.min_speaker`` says, and a speaker the
+        decoder leaves without a block keeps the frames it had.
 
     Returns
     -------
@@ -187,17 +191,24 @@ def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_s
         # artefact far more often than a real voice.
         counts = np.bincount(labels)
         kept = np.flatnonzero(counts >= min(min_frames, counts.max()))
+        if len(kept) < min_speakers:
+            # A count was asked: the largest clusters are speakers however little they say.
+            largest = np.argsort(-counts, kind="stable")[:min_speakers]
+            kept = np.union1d(kept, largest)
         models = fit_speaker_models(X, labels, config=config, seed=seed, only=kept)
         ll = block_loglik(X, models, block=block)
         path = viterbi(ll, switch_penalty=config.switch_penalty, min_blocks=min_blocks)
-        new = relabel(np.repeat(path, block)[: len(X)])
+        frame_path = np.repeat(path, block)[: len(X)]
+        if min_speakers > 1:
+            frame_path = _restore_speakers(frame_path, labels, kept, min_speakers=min_speakers)
+        new = relabel(frame_path)
         converged = np.array_equal(new, labels)
         labels = new
         if converged:
             break
     # Keep only the speakers the last decoding used, in the order of `labels`.
-    _, first = np.unique(path, return_index=True)
-    keep = path[np.sort(first)]
+    _, first = np.unique(frame_path, return_index=True)
+    keep = frame_path[np.sort(first)]
     post = ll[:, keep]
     post = np.exp(post - post.max(axis=1, keepdims=True))
     post /= post.sum(axis=1, keepdims=True)
@@ -205,8 +216,28 @@ def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_s
     return ResegResult(labels, post, [models[k] for k in keep])
 
 
+def _restore_speakers(frame_path: np.ndarray, labels: np.ndarray, kept: np.ndarray, *,
+                      min_speakers: int) -> np.ndarray:
+    """`frame_path` (model index per frame) with speakers the decoder left out given back
+    the frames they had in `labels` (their label values are `kept`), largest first, until
+    `min_speakers` are used: a count asked for outlives the decoder's preferences."""
+    used = set(np.unique(frame_path).tolist())
+    if len(used) >= min_speakers:
+        return frame_path
+    out = frame_path.copy()
+    sizes = np.array([np.count_nonzero(labels == k) for k in kept])
+    for m in np.argsort(-sizes, kind="stable"):
+        if len(used) >= min_speakers:
+            break
+        if int(m) not in used and sizes[m] > 0:
+            out[labels == kept[m]] = m
+            # Recounted: the frames given back may have held all of another speaker's.
+            used = set(np.unique(out).tolist())
+    return out
+
+
 def shape_turns(labels: np.ndarray, *, modelled: np.ndarray, speech: np.ndarray,
-                config: ResegConfig, frame_step: float) -> np.ndarray:
+                config: ResegConfig, frame_step: float, min_speakers: int = 0) -> np.ndarray:
     """The speaker of every frame of the recording, in runs that make turns.
 
     The decoder labels the modelled frames; speech frames it did not model take their
@@ -224,6 +255,9 @@ def shape_turns(labels: np.ndarray, *, modelled: np.ndarray, speech: np.ndarray,
     config : ResegConfig, keyword-only
     frame_step : float, keyword-only
         Seconds per frame.
+    min_speakers : int, keyword-only
+        A count asked for (0: none): a speaker's last run is not absorbed while no more
+        than this many speakers are left (:func:`absorb_short_turns`).
 
     Returns
     -------
@@ -234,10 +268,62 @@ def shape_turns(labels: np.ndarray, *, modelled: np.ndarray, speech: np.ndarray,
     out[np.flatnonzero(modelled)] = labels
     out = nearest_label(out, speech)
     out[~speech] = -1  # pauses inside phrase groups end turns
-    return absorb_short_turns(out, min_frames=frame_count(config.min_output_turn, frame_step))
+    if min_speakers > 1:
+        out = _give_missing_speakers(out, labels, modelled=modelled, min_speakers=min_speakers)
+    return absorb_short_turns(out, min_frames=frame_count(config.min_output_turn, frame_step),
+                              min_speakers=min_speakers)
 
 
-def absorb_short_turns(labels: np.ndarray, *, min_frames: int) -> np.ndarray:
+def _give_missing_speakers(out: np.ndarray, labels: np.ndarray, *, modelled: np.ndarray,
+                          min_speakers: int) -> np.ndarray:
+    """`out` with speakers that have modelled frames but no speech frame given a turn,
+    until `min_speakers` speakers have speech.
+
+    The speech detector's refined boundaries can leave a speaker's modelled frames all in
+    pauses. Such a speaker (most modelled frames first) takes the run of the speaker with
+    the most speech that lies nearest its modelled frames, or, where that speaker has one
+    run only, the half of it nearer them: a count asked for is kept where there is speech
+    for it.
+    """
+    out = out.copy()
+    if not (out >= 0).any():
+        return out
+    position = np.flatnonzero(modelled)
+    sizes = np.bincount(labels)
+    for k in np.argsort(-sizes, kind="stable"):
+        present = np.unique(out[out >= 0])
+        if len(present) >= min_speakers:
+            break
+        if k in present or sizes[k] == 0:
+            continue
+        mine = position[labels == k]  # sorted: the frames where speaker k was modelled
+        donor = int(np.argmax(np.bincount(out[out >= 0])))
+        s, e, v = runs(out)
+        own = [(int(a), int(b)) for a, b, x in zip(s, e, v) if x == donor]
+
+        def distance(a: int, b: int) -> int:
+            """Frames from the run [a, b) to the nearest of speaker k's modelled frames."""
+            i = int(np.searchsorted(mine, a))
+            after = int(mine[i]) if i < len(mine) else None
+            gaps = [] if after is None else [max(0, after - (b - 1))]
+            if i > 0:
+                gaps.append(a - int(mine[i - 1]))
+            return min(gaps)
+
+        if len(own) > 1:
+            a, b = min(own, key=lambda r: (distance(*r), r[0]))
+        else:
+            (a0, b0), = own
+            if b0 - a0 < 2:
+                break  # one frame cannot be shared
+            mid = (a0 + b0) // 2
+            a, b = min(((a0, mid), (mid, b0)), key=lambda r: (distance(*r), r[0]))
+        out[a:b] = k
+    return out
+
+
+def absorb_short_turns(labels: np.ndarray, *, min_frames: int, min_speakers: int = 0
+                       ) -> np.ndarray:
     """Give every speaker run shorter than `min_frames` to a neighbouring speaker.
 
     Where a speaker change meets a pause, the decoder's blocks can leave a sliver of a
@@ -250,6 +336,9 @@ def absorb_short_turns(labels: np.ndarray, *, min_frames: int) -> np.ndarray:
     labels : ndarray of int, shape (n_frames,)
         Speaker of every frame, -1 for non-speech.
     min_frames : int, keyword-only
+    min_speakers : int, keyword-only
+        A count asked for (0: none): the only run left of a speaker stays, however short,
+        while no more than this many speakers are left.
 
     Returns
     -------
@@ -263,6 +352,11 @@ def absorb_short_turns(labels: np.ndarray, *, min_frames: int) -> np.ndarray:
     while True:
         length = np.asarray(e) - np.asarray(s)
         short = np.flatnonzero((np.asarray(v) >= 0) & (length < min_frames))
+        if min_speakers > 0 and len(short):
+            runs_of = np.bincount([k for k in v if k >= 0])
+            if np.count_nonzero(runs_of) <= min_speakers:
+                # The count asked for: a speaker's last run is a turn however short.
+                short = np.array([i for i in short if runs_of[v[i]] > 1], dtype=np.int64)
         if len(short) == 0:
             break
         i = int(short[np.argmin(length[short])])  # shortest first; ties: earliest

@@ -87,6 +87,33 @@ class SpeakerTime:
 
 
 @dataclass(frozen=True)
+class SpeakerCount:
+    """The speaker count a run was asked for and what it gave (``Diarization.speaker_count``).
+
+    Attributes
+    ----------
+    asked : int
+        ``num_speakers``, or ``min_speakers`` when only a minimum was given.
+    exact : bool
+        True for ``num_speakers`` (exactly `asked`), False for a minimum (at least).
+    found : int
+        Speakers in the result.
+    note : str or None
+        Why `found` falls short of `asked` (the :class:`~diarize.errors.SpeakerCountWarning`
+        message); None when the count was kept.
+    """
+
+    asked: int
+    exact: bool
+    found: int
+    note: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The JSON form: ``{"asked", "exact", "found", "note"}``."""
+        return {"asked": self.asked, "exact": self.exact, "found": self.found, "note": self.note}
+
+
+@dataclass(frozen=True)
 class AssignedWord:
     """A word (or transcript segment) with the speaker :meth:`Diarization.assign` gave it.
 
@@ -182,6 +209,9 @@ class Diarization:
         What decided the number of speakers, and on what evidence (None when the turns
         were not computed by :class:`~diarize.pipeline.Diarizer`, or there was no speech).
         Not written to any output format.
+    speaker_count : SpeakerCount or None
+        The count asked for (``num_speakers``, or ``min_speakers`` above 1) and the count
+        found, with a note when it falls short; None when no count was asked.
 
     Examples
     --------
@@ -208,6 +238,7 @@ class Diarization:
     frame_step: float = 0.01
     speaker_models: dict[str, Any] = field(default_factory=dict)
     count_evidence: CountEvidence | None = None
+    speaker_count: SpeakerCount | None = None
 
     def __post_init__(self) -> None:
         self.turns = sorted(self.turns)

@@ -99,7 +99,8 @@ def _seconds(x: float) -> float:
 
 
 def format_json(turns: Iterable[TurnLike], uri: str, *, duration: float | None = None,
-                bic: Mapping[int, float] | None = None) -> str:
+                bic: Mapping[int, float] | None = None,
+                speaker_count: Mapping[str, Any] | None = None) -> str:
     """Format a diarization as JSON (schema: ``diarize/schemas/diarization.schema.json``).
 
     Parameters
@@ -112,6 +113,9 @@ def format_json(turns: Iterable[TurnLike], uri: str, *, duration: float | None =
     bic : mapping of int to float, optional, keyword-only
         BIC value per candidate number of speakers (lower is better); non-finite values
         are written as ``null`` because JSON has no NaN or infinity.
+    speaker_count : mapping, optional, keyword-only
+        ``{"asked", "exact", "found", "note"}`` when a speaker count was asked
+        (:class:`diarize.segments.SpeakerCount`); written last, as ``speaker_count``.
 
     Returns
     -------
@@ -163,6 +167,8 @@ def format_json(turns: Iterable[TurnLike], uri: str, *, duration: float | None =
                   for t in ordered],
         "bic": curve,
     }
+    if speaker_count is not None:
+        doc["speaker_count"] = dict(speaker_count)
     return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
@@ -250,11 +256,17 @@ class OutputFormat:
     description: str
 
 
+def _count(d: Any) -> dict[str, Any] | None:
+    """A Diarization's ``speaker_count`` as JSON, or None when no count was asked."""
+    count = getattr(d, "speaker_count", None)
+    return None if count is None else count.as_dict()
+
+
 FORMATS: dict[str, OutputFormat] = {f.name: f for f in (
     OutputFormat("rttm", ".rttm", lambda d: format_rttm(d.turns, d.uri),
                  "NIST RTTM, one SPEAKER line per turn"),
     OutputFormat("json", ".json", lambda d: format_json(d.turns, d.uri, duration=d.duration,
-                                                        bic=d.bic),
+                                                        bic=d.bic, speaker_count=_count(d)),
                  "JSON with the turns, speakers and BIC curve"),
     OutputFormat("csv", ".csv", lambda d: format_csv(d.turns, d.uri),
                  "CSV: uri,start,end,duration,speaker"),

@@ -6,7 +6,7 @@ Usage::
     python scripts/benchmark.py [DIR ...] [--preset NAME] [--config FILE]
         [--set KEY=VALUE ...] [--jobs N]
         [--variant NAME:KEY=VALUE[;KEY=VALUE...] ...]
-        [--json OUT] [--save-rttm DIR]
+        [--oracle-count] [--json OUT] [--save-rttm DIR]
 
 Every ``*.wav`` / ``*.flac`` in a folder with a reference ``<stem>.rttm`` beside it is
 diarized (a recording without one is skipped with a note) and scored in two conditions,
@@ -48,6 +48,9 @@ Four tables per folder:
    false alarm and confusion, in points of DER (% of scored speaker time), with the
    share of speaker time in overlap; their sum is shown beside the full DER (the 10 ms
    grid moves it by a few hundredths).
+
+``--oracle-count`` gives every recording its reference speaker count (the speakers its
+RTTM names) as ``num_speakers``: the DER with the count known.
 
 ``--json OUT`` writes, per folder and variant, the per-file scores, breakdowns and counts,
 the totals, the buckets and the variant's overrides. ``--save-rttm DIR`` writes every
@@ -120,14 +123,22 @@ class Run:
 
 
 _DIARIZER = None
+_ORACLE_COUNT = False
 
 
-def _init_worker(cfg) -> None:
+def _init_worker(cfg, oracle_count: bool = False) -> None:
     """Build one Diarizer per process (workers of a Pool, or this process)."""
-    global _DIARIZER
+    global _DIARIZER, _ORACLE_COUNT
     from diarize.pipeline import Diarizer
 
     _DIARIZER = Diarizer(cfg)
+    _ORACLE_COUNT = oracle_count
+
+
+def reference_count(path: str) -> int:
+    """Speakers in the reference RTTM beside the audio `path` (every label it names)."""
+    ref = read_rttm(Path(path).with_suffix(".rttm"))
+    return len({t.speaker for turns in ref.values() for t in turns})
 
 
 def _diarize(task: tuple[str, str]) -> Run:
@@ -136,7 +147,14 @@ def _diarize(task: tuple[str, str]) -> Run:
     run = Run(folder=folder, path=path, uri=uri_for(path))
     wall0, cpu0 = time.perf_counter(), time.process_time()
     try:
-        result = _DIARIZER(path)
+        diarizer = _DIARIZER
+        if _ORACLE_COUNT:  # --oracle-count: the reference's count is given as num_speakers
+            from diarize.pipeline import Diarizer
+
+            n_ref = reference_count(path)
+            if n_ref:
+                diarizer = Diarizer(_DIARIZER.config.with_speakers(num_speakers=n_ref))
+        result = diarizer(path)
         run.turns = list(result.turns)
         run.duration = float(result.duration)
         to_rttm = getattr(result, "to_rttm", None)
@@ -160,7 +178,8 @@ def _audio_duration(path: str) -> float:
         return 0.0
 
 
-def run_all(tasks: list[tuple[str, str]], cfg, jobs: int) -> list[Run]:
+def run_all(tasks: list[tuple[str, str]], cfg, jobs: int, *,
+            oracle_count: bool = False) -> list[Run]:
     """Diarize every task; progress on stderr."""
     runs: list[Run] = []
 
@@ -172,11 +191,11 @@ def run_all(tasks: list[tuple[str, str]], cfg, jobs: int) -> list[Run]:
               f"({run.duration:.1f} s): {status}", file=sys.stderr, flush=True)
 
     if jobs <= 1:
-        _init_worker(cfg)
+        _init_worker(cfg, oracle_count)
         for task in tasks:
             report(_diarize(task))
     else:
-        with multiprocessing.get_context("spawn").Pool(jobs, _init_worker, (cfg,)) as pool:
+        with multiprocessing.get_context("spawn").Pool(jobs, _init_worker, (cfg, oracle_count)) as pool:
             for run in pool.imap_unordered(_diarize, tasks):
                 report(run)
     order = {task: i for i, task in enumerate(tasks)}
@@ -639,6 +658,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="Also run the benchmark with these overrides (after --set), shown as row "
                              "NAME; repeatable. 'NAME:' alone is the configuration as it is.")
     parser.add_argument("--jobs", type=int, default=1, help="Recordings diarized in parallel (default 1).")
+    parser.add_argument("--oracle-count", action="store_true",
+                        help="Give each recording its reference speaker count (the speakers its "
+                             "RTTM names) as num_speakers.")
     parser.add_argument("--json", dest="json_out", type=Path, help="Also write per-file results here.")
     parser.add_argument("--save-rttm", type=Path, help="Write each hypothesis RTTM into this folder.")
     args = parser.parse_args(argv)
@@ -677,7 +699,7 @@ def main(argv: list[str] | None = None) -> int:
             if len(configs) > 1:
                 settings = "; ".join(f"{k}={v!r}" for k, v in variants[variant].items()) or "no overrides"
                 print(f"benchmark: variant {variant} ({settings})", file=sys.stderr)
-            runs = run_all(tasks, variant_cfg, args.jobs)
+            runs = run_all(tasks, variant_cfg, args.jobs, oracle_count=args.oracle_count)
             for d in dirs:
                 folder_runs = [r for r in runs if Path(r.path).parent == d]
                 if not folder_runs:

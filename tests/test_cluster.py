@@ -95,13 +95,15 @@ def test_counts_stay_within_the_bounds():
                             config=bic_only(min_speakers=5, max_speakers=6)).n_clusters == 5
 
 
-def test_never_more_speakers_than_chunks():
-    X, mask, _ = bic_voices(turns=(0, 1))  # 600 frames of speech: 6 chunks of 1 s
-    res = cluster_speakers(X, speech=mask, config=bic_only(num_speakers=50, max_speakers=50))
-    assert res.n_clusters <= 6  # neighbouring chunks of one voice may merge first
-    res = cluster_speakers(X, speech=mask, config=bic_only(
-        num_speakers=50, max_speakers=50, cluster__linear_merge=False))
-    assert res.n_clusters == 6
+def test_never_more_speakers_than_there_is_speech_for():
+    # 600 frames of speech: 6 chunks of 1 s, and speech for 12 speakers at
+    # cluster.speech_per_speaker = 0.5 s each: the count asked is capped there, exactly
+    # (the speech is cut finer than chunks, and the linear pass stops at the count).
+    X, mask, _ = bic_voices(turns=(0, 1))
+    for linear in (True, False):
+        res = cluster_speakers(X, speech=mask, config=bic_only(
+            num_speakers=50, max_speakers=50, cluster__linear_merge=linear))
+        assert res.n_clusters == 12
 
 
 def test_no_speech_gives_no_labels():
