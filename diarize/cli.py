@@ -277,18 +277,14 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
                        speakers={"num_speakers": num_speakers, "min_speakers": min_speakers,
                                  "max_speakers": max_speakers})
     from .batch import Record, Task, run_tasks
+    from .errors import ForeignOutputError
+    from .writers import check_replaceable, check_writable_dir
 
     out_dir = output_dir if output_dir is not None else Path(".")
     if not to_stdout:
         _refuse_shared_outputs(audio)
-        # Created (with its parents) if missing, as `diarize batch` does.
-        if out_dir.exists() and not out_dir.is_dir():
-            raise OutputError(f"{out_dir}: is not a directory")
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"{out_dir}: cannot create output directory "
-                              f"({exc.strerror or exc})") from None
+        # Created (with its parents) if missing, as `diarize batch` does; writable.
+        check_writable_dir(out_dir)
     tasks = [Task(path=str(path), uri=uri_for(path), fmt=fmt, config=cfg, exclusive=exclusive,
                   verbose=verbose, index=i,
                   output="" if to_stdout else str(out_dir / output_name(
@@ -297,16 +293,33 @@ def run_command(audio, output_dir, to_stdout, fmt, exclusive, num_speakers, min_
     failed = 0
     finished: dict[int, Record] = {}
     reported = 0
+    # A file there that is not ours (a shipped reference RTTM) fails its recording
+    # before any work, and is never replaced.
+    for task in list(tasks):
+        try:
+            if task.output:
+                check_replaceable(task.output, fmt=fmt, uri=task.uri)
+        except ForeignOutputError as exc:
+            finished[task.index] = Record(path=task.path, uri=task.uri, output=task.output,
+                                          status="failed", error=type(exc).__name__,
+                                          message=str(exc), index=task.index)
+            tasks.remove(task)
     # closing: a failed write to standard output or Ctrl-C stops the workers at once
+    def report_ready() -> None:
+        nonlocal reported, failed
+        # Reported in input order, whatever order the workers finish in.
+        while reported in finished:
+            ok = _report_recording(finished.pop(reported), audio[reported],
+                                   verbose=verbose, quiet=quiet)
+            failed += not ok
+            reported += 1
+
+    report_ready()
     with contextlib.closing(run_tasks(tasks, jobs)) as results:
         for record in results:
             finished[record.index] = record
-            # Reported in input order, whatever order the workers finish in.
-            while reported in finished:
-                ok = _report_recording(finished.pop(reported), audio[reported],
-                                       verbose=verbose, quiet=quiet)
-                failed += not ok
-                reported += 1
+            report_ready()
+    report_ready()
     return 1 if failed else 0
 
 
@@ -471,8 +484,11 @@ def plot_command(audio, hyp_file, ref_file, output, num_speakers, config_file, p
     from .plot import load_turns, plot_timeline, save_figure
     from .segments import Diarization
 
+    from .writers import check_writable_file
+
     uri = uri_for(audio)
     target = output if output is not None else Path(f"{uri}.png")
+    check_writable_file(target)  # before the diarization, not after it
     y = load_audio(audio, config=cfg.audio)
     duration = len(y) / cfg.audio.sample_rate
     reference = load_turns(ref_file, uri=uri) if ref_file is not None else None
@@ -538,8 +554,17 @@ def batch_command(inputs, output_dir, jobs, fmt, overwrite, scheduler, config_fi
                             scheduler=scheduler, config=cfg, progress=progress)
     except KeyboardInterrupt:
         raise _Interrupted("interrupted; rerun the same command to resume") from None
-    if quiet and summary.failed:
-        echo_error(f"{summary.failed} recordings failed (see {summary.errors_file})")
+    if summary.errors_text:
+        # errors.tsv could not be written (the device is full): the failures go to stderr.
+        echo_error(f"cannot write {printable(str(Path(output_dir) / batch.ERRORS_FILE))}; "
+                   "the failures follow")
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            sys.stderr.write(summary.errors_text)
+            sys.stderr.flush()
+    elif quiet and summary.failed:
+        from .progress import plural
+
+        echo_error(f"{plural(summary.failed, 'recording')} failed (see {summary.errors_file})")
     return summary.exit_status
 
 
@@ -584,7 +609,10 @@ def tune_command(audio_dir, ref_path, uem_path, output, config_file, preset, par
     from . import tune as tuning
     from .writers import atomic_write_text
 
+    from .writers import check_writable_file
+
     cfg = build_config(config_file, preset, {})
+    check_writable_file(output)  # an hours-long search must not end in an unwritable file
     keys = [k for k in params.split(",")] if params is not None else list(tuning.DEFAULT_PARAMS)
     log = None if quiet else (lambda line: click.echo(f"diarize tune: {line}", err=True))
     result = tuning.tune(audio_dir, ref_path, params=keys,
@@ -600,8 +628,9 @@ def tune_command(audio_dir, ref_path, uem_path, output, config_file, preset, par
 from .transcript import SUFFIXES as _TRANSCRIPT_SUFFIXES  # noqa: E402  (kept with its command)
 from .transcript import TRANSCRIPT_FORMATS as _TRANSCRIPT_FORMATS  # noqa: E402
 
-_RTTM_MAGIC = b"SPEAKER"
-"""An input whose first bytes are this is read as RTTM whatever its suffix."""
+_RTTM_MAGIC = (b"SPEAKER", b"SPKR-INFO")
+"""An input whose first bytes are one of these is read as RTTM whatever its suffix (our
+RTTM files start with a ``SPKR-INFO`` record naming the tool)."""
 
 
 def _is_rttm(path: Path) -> bool:
@@ -610,7 +639,7 @@ def _is_rttm(path: Path) -> bool:
         return True
     try:
         with open(path, "rb") as f:
-            return f.read(len(_RTTM_MAGIC) + 3).lstrip(b"\xef\xbb\xbf").startswith(_RTTM_MAGIC)
+            return f.read(16).lstrip(b"\xef\xbb\xbf").startswith(_RTTM_MAGIC)
     except OSError:
         return False  # the audio reader reports a missing or unreadable file
 
