@@ -24,8 +24,7 @@ from .errors import (AudioError, AudioWarning, BatchInputError, ConfigError, Con
 from .rttm import read_rttm
 from .segments import Diarization, Turn
 from .writers import write_rttm
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pipeline import Diarizer

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Mapping, Protocol, TextIO
 
+from ._version import __version__
 from .errors import ForeignOutputError, OutputError, OutputWriteError
 from .names import TEMP_SUFFIX, printable, sanitize_field, temp_prefix
 
@@ -78,8 +79,6 @@ class Provenance:
 
 def provenance(source: str | os.PathLike) -> Provenance:
     """The provenance of an output made from the audio file `source`."""
-    from . import __version__  # at call time: the package imports this module
-
     return Provenance(TOOL_NAME, __version__, printable(Path(source).name))
 
 
