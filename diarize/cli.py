@@ -105,7 +105,8 @@ def exit_status(exc: BaseException) -> int:
 def error_message(exc: BaseException) -> str:
     """The one-line message of `exc` on stderr (after ``diarize: error: ``)."""
     if isinstance(exc, (KeyboardInterrupt, click.Abort)):
-        return str(exc) or "interrupted"
+        # click turns a KeyboardInterrupt into Abort: the message is on its cause
+        return str(exc) or str(exc.__cause__ or "") or "interrupted"
     if isinstance(exc, click.ClickException):
         return exc.format_message()
     if isinstance(exc, MemoryError):

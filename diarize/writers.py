@@ -521,10 +521,15 @@ def check_writable_dir(directory: str | os.PathLike) -> Path:
         It is not a directory, cannot be made, or is not writable (read-only device, no
         permission, full).
     """
-    directory = Path(directory) if str(directory) else Path(".")
-    where = printable(str(directory))
+    return _check_dir(Path(directory) if str(directory) else Path("."), for_file=None)
+
+
+def _check_dir(directory: Path, *, for_file: Path | None) -> Path:
+    # The message names the file asked for when there is one (tune -o, plot -o).
+    where = printable(str(directory if for_file is None else for_file))
     if directory.exists() and not directory.is_dir():
-        raise OutputError(f"{where}: is not a directory")
+        raise OutputError(f"{where}: {printable(str(directory))} is not a directory"
+                          if for_file is not None else f"{where}: is not a directory")
     try:
         directory.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".diarize-probe.", suffix=TEMP_SUFFIX,
@@ -533,7 +538,8 @@ def check_writable_dir(directory: str | os.PathLike) -> Path:
         os.unlink(probe)
     except OSError as exc:
         raise OutputError(f"{where}: cannot write output files there "
-                          f"({exc.strerror or exc})") from None
+                          f"({exc.strerror or exc})" if for_file is None else
+                          f"{where}: cannot write it ({exc.strerror or exc})") from None
     return directory
 
 
@@ -548,7 +554,7 @@ def check_writable_file(path: str | os.PathLike) -> None:
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{printable(str(path))}: is a directory; name a file")
-    check_writable_dir(path.parent)
+    _check_dir(path.parent if str(path.parent) else Path("."), for_file=path)
 
 
 def write_rttm(file: str | os.PathLike | TextIO, turns: Iterable[TurnLike],
