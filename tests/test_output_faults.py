@@ -300,3 +300,41 @@ def test_a_240_character_file_name_is_diarized(tmp_path, fake_pipeline):
     assert (tmp_path / "out" / ("x" * 236 + ".rttm")).is_file()
     result = cli_runner().invoke(main, [str(wav), "-o", str(tmp_path / "run"), "-f", "json"])
     assert result.exit_code == 0, result.stderr
+
+
+# ---------------------------------------------------------------------- workers
+class _GoneParent:
+    """A worker's end of the task pipe after the batch process was killed mid-task."""
+
+    def __init__(self):
+        self.messages = [(0, "task")]
+
+    def recv(self):
+        if not self.messages:
+            raise EOFError
+        return self.messages.pop()
+
+    def send(self, message):
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
+@pytest.mark.parametrize("conn", [_GoneParent, type("Closed", (_GoneParent,), {
+    "__init__": lambda self: setattr(self, "messages", [])})])
+def test_a_worker_whose_parent_is_gone_exits_quietly(monkeypatch, capfd, conn):
+    from diarize import workers
+
+    exits = []
+
+    def fake_exit(code):
+        exits.append(code)
+        raise SystemExit(code)
+
+    # Not in this (pytest) process: the parent-death signal, the watcher, the signal set-up.
+    monkeypatch.setattr(workers, "_exit_with_parent", lambda pid: None)
+    monkeypatch.setattr(workers.signal, "signal", lambda *a: None)
+    monkeypatch.setattr(workers.os, "_exit", fake_exit)
+    with pytest.raises(SystemExit):
+        workers._worker_main(conn(), os.getpid(), lambda task: "result")
+    assert exits == [0]
+    out, err = capfd.readouterr()
+    assert out == err == ""
