@@ -20,7 +20,7 @@ from .errors import (AudioError, AudioWarning, BatchInputError, ConfigError, Con
                      DeprecatedKeyWarning, DiarizeError, FitError, MissingDependencyError,
                      ModelError, NotFittedError, OutputError, ParameterError, RTTMError,
                      ScoringError, ScoringWarning, StdoutError,
-                     TranscriptError)
+                     TranscriptError, OutputWriteError, ForeignOutputError)
 from .rttm import read_rttm
 from .segments import Diarization, Turn
 from .writers import write_rttm
@@ -35,7 +35,7 @@ __all__ = [
     "OutputError", "NotFittedError", "FitError", "ParameterError", "ModelError",
     "BatchInputError", "MissingDependencyError", "StdoutError", "ScoringError",
     "ConvergenceWarning", "ScoringWarning", "DeprecatedKeyWarning", "TranscriptError",
-    "AudioWarning",
+    "AudioWarning", "OutputWriteError", "ForeignOutputError",
     "__version__",
 ]
 
