@@ -342,7 +342,7 @@ def _is_output(path: Path, output_dir: Path | None) -> bool:
             return True
     if output_dir is None or Path(os.path.abspath(path)).parent != output_dir:
         return False
-    return (path.name == ERRORS_FILE
+    return (path.name in (ERRORS_FILE, OUTPUT_LEDGER)
             or suffix in {f.extension for f in FORMATS.values()} - MANIFEST_EXTENSIONS)
 
 
