@@ -532,6 +532,10 @@ def _check_dir(directory: Path, *, for_file: Path | None) -> Path:
                           if for_file is not None else f"{where}: is not a directory")
     try:
         directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{where}: cannot create output directory "
+                          f"({exc.strerror or exc})") from None
+    try:
         fd, probe = tempfile.mkstemp(prefix=".diarize-probe.", suffix=TEMP_SUFFIX,
                                      dir=directory)
         os.close(fd)
@@ -562,7 +566,9 @@ def write_rttm(file: str | os.PathLike | TextIO, turns: Iterable[TurnLike],
     """Write turns as RTTM to a path (atomically) or to an open text stream.
 
     `turns` may be a :class:`~diarize.segments.Diarization`, whose ``uri`` is then the
-    default file id: ``write_rttm("out.rttm", result)``.
+    default file id: ``write_rttm("out.rttm", result)``. A file starts with our
+    provenance record (:func:`rttm_provenance_line`, input ``<NA>``), as every file
+    ``diarize`` writes does; a stream gets the turns only.
     """
     if uri is None:
         uri = getattr(turns, "uri", None)
@@ -572,4 +578,7 @@ def write_rttm(file: str | os.PathLike | TextIO, turns: Iterable[TurnLike],
     if hasattr(file, "write"):
         file.write(text)  # type: ignore[union-attr]
     else:
-        atomic_write_text(file, text)  # type: ignore[arg-type]
+        # A file we write says so (a later `diarize -o` may replace it); the input is
+        # not known here.
+        mark = Provenance(TOOL_NAME, __version__, "<NA>")
+        atomic_write_text(file, rttm_provenance_line(uri, mark) + text)  # type: ignore[arg-type]
