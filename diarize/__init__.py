@@ -20,12 +20,11 @@ from .errors import (AudioError, AudioWarning, BatchInputError, ConfigError, Con
                      DeprecatedKeyWarning, DiarizeError, FitError, MissingDependencyError,
                      ModelError, NoSpeechWarning, NotFittedError, OutputError, ParameterError, RTTMError,
                      ScoringError, ScoringWarning, SpeakerCountWarning, StdoutError,
-                     TranscriptError)
+                     TranscriptError, OutputWriteError, ForeignOutputError)
 from .rttm import read_rttm
 from .segments import Diarization, Turn
 from .writers import write_rttm
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pipeline import Diarizer
@@ -37,6 +36,7 @@ __all__ = [
     "BatchInputError", "MissingDependencyError", "StdoutError", "ScoringError",
     "ConvergenceWarning", "ScoringWarning", "DeprecatedKeyWarning", "TranscriptError",
     "AudioWarning", "NoSpeechWarning", "SpeakerCountWarning",
+    "OutputWriteError", "ForeignOutputError",
     "__version__",
 ]
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import errno
 import glob
 import json
 import os
@@ -30,12 +31,14 @@ from pathlib import Path
 from typing import Any, Generator, Iterable, Iterator, Mapping, Protocol, Sequence
 
 from .audio import AUDIO_SUFFIXES
-from .errors import BatchInputError, DiarizeError, MissingDependencyError, OutputError
+from .errors import (BatchInputError, DiarizeError, ForeignOutputError, MissingDependencyError,
+                     OutputError, OutputWriteError)
 from .names import clean_uri, output_name, printable, temp_pattern, uri_for
 from .progress import stage_printer
 from .workers import exit_text
 from .workers import run_tasks as run_all
-from .writers import FORMATS, atomic_write_text, format_diarization
+from .writers import (FORMATS, OUTPUT_LEDGER, atomic_write_text, check_replaceable,
+                      check_writable_dir, format_diarization)
 
 #: Input files with these extensions are manifests, not audio.
 MANIFEST_EXTENSIONS = frozenset({".csv", ".jsonl"})
@@ -64,6 +67,10 @@ MAX_LISTED_DUPLICATES = 5
 #: Temporary files left by :func:`diarize.writers.atomic_write_text`: ``.<name>.<random>.tmp``.
 _STALE_TMP = temp_pattern([*FORMAT_EXTENSIONS.values(), "tsv"])
 _GLOB_CHARS = re.compile(r"[*?\[]")
+#: A failed write with one of these errors means no later write can succeed either (a
+#: full or read-only device, a quota): the batch stops there instead of diarizing
+#: recordings it cannot write.
+STOP_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EIO})
 
 
 # ---------------------------------------------------------------------- data records
@@ -115,6 +122,9 @@ class Task:
     more : tuple of (str, str)
         More ``(format, file)`` pairs written from the same result after `output`
         (several formats, one diarization); ignored when `output` is empty.
+
+    An existing output is replaced only if it is ours
+    (:func:`diarize.writers.check_replaceable`, checked just before the write).
     """
 
     path: str
@@ -157,6 +167,9 @@ class Record:
         The task's :attr:`Task.index`.
     talk_time : tuple of SpeakerTime
         Talk time of each speaker of the result (:meth:`Diarization.talk_time`).
+    stop : bool
+        The output could not be written for a reason no other output escapes (a full or
+        read-only device, :data:`STOP_ERRNOS`): the batch stops.
     """
 
     path: str
@@ -172,6 +185,7 @@ class Record:
     turns: int = 0
     index: int = 0
     talk_time: tuple[Any, ...] = ()
+    stop: bool = False
 
 
 @dataclass
@@ -187,7 +201,18 @@ class BatchSummary:
     records : list of Record
         One per recording, in input order.
     errors_file : Path or None
-        The failure report, if any recording failed.
+        The failure report, if any recording failed and it could be written.
+    errors_text : str
+        The failure report's text when it could not be written (else ``""``): the
+        command line prints it.
+    left : int
+        Recordings not diarized because the run stopped (interrupted, or a full or
+        read-only output device).
+    stopped : str
+        Why the run stopped early (``""``: it did not).
+    skipped_files : list of Path
+        Files a folder or glob listed that are not audio (a reference ``.rttm``, say),
+        left out: the progress lists them at the end.
     """
 
     succeeded: int = 0
@@ -196,6 +221,10 @@ class BatchSummary:
     elapsed: float = 0.0
     records: list[Record] = field(default_factory=list)
     errors_file: Path | None = None
+    errors_text: str = ""
+    left: int = 0
+    stopped: str = ""
+    skipped_files: list[Path] = field(default_factory=list)
 
     @property
     def failures(self) -> list[Record]:
@@ -249,16 +278,25 @@ def resolve_inputs(inputs: Iterable[str | os.PathLike], *,
 
 
 def _resolve(inputs: Iterable[str | os.PathLike], *, cwd: Path | None = None,
-             output_dir: Path | None = None) -> tuple[list[Recording], list[Path]]:
-    """:func:`resolve_inputs`, also returning the manifests read.
+             output_dir: Path | None = None
+             ) -> tuple[list[Recording], list[Path], list[Path]]:
+    """:func:`resolve_inputs`, also returning the manifests read and the files a folder
+    or glob listed that were left out (not audio, not a manifest).
 
     Files in `output_dir` named like outputs (``*.rttm``, ``*.json``, ``*.txt``, the
     failure report) are outputs of an earlier run, never inputs: a glob or a shell
-    expansion that lists them leaves them out.
+    expansion that lists them leaves them out. A file named directly is always a
+    recording (or a manifest): if it cannot be read, its recording fails and says why.
     """
     base = Path.cwd() if cwd is None else cwd
     found: list[Recording] = []
     manifests: list[Path] = []
+    skipped: list[Path] = []
+
+    def add_listed(files: tuple[list[Path], list[Path]], source: str) -> None:
+        audio, other = files
+        found.extend(recording(f, source=source) for f in audio)
+        skipped.extend(f for f in other if not _is_output(f, output_dir))
 
     def add_file(f: Path, source: str) -> None:
         if _is_output(f, output_dir):
@@ -276,8 +314,10 @@ def _resolve(inputs: Iterable[str | os.PathLike], *, cwd: Path | None = None,
         p = Path(text)
         p = p if p.is_absolute() else base / p
         if p.is_dir():
-            found.extend(recording(f, source=text) for f in _audio_files_in(p))
-        elif p.is_file():
+            add_listed(_listed_files_in(p), text)
+        elif os.path.lexists(p):
+            # A file (or something that is not one: a FIFO, a dangling link) named
+            # directly: its recording fails with the reason if it cannot be read.
             add_file(p, text)
         elif _GLOB_CHARS.search(text):
             matches = sorted(glob.glob(str(p), recursive=True))
@@ -285,12 +325,14 @@ def _resolve(inputs: Iterable[str | os.PathLike], *, cwd: Path | None = None,
                 raise BatchInputError(f"{printable(text)}: no files match")
             for m in map(Path, matches):
                 if m.is_dir():
-                    found.extend(recording(f, source=text) for f in _audio_files_in(m))
+                    add_listed(_listed_files_in(m), text)
                 elif m.suffix.lower() in MANIFEST_EXTENSIONS or m.suffix.lower() in AUDIO_SUFFIXES:
                     add_file(m, text)
+                elif not _is_output(m, output_dir):
+                    skipped.append(m)
         else:
             raise BatchInputError(f"{printable(text)}: no such file or directory")
-    return check_unique(found), manifests
+    return check_unique(found), manifests, skipped
 
 
 def _is_output(path: Path, output_dir: Path | None) -> bool:
@@ -307,14 +349,53 @@ def _is_output(path: Path, output_dir: Path | None) -> bool:
             return True
     if output_dir is None or Path(os.path.abspath(path)).parent != output_dir:
         return False
-    return (path.name == ERRORS_FILE
+    return (path.name in (ERRORS_FILE, OUTPUT_LEDGER)
             or suffix in {f.extension for f in FORMATS.values()} - MANIFEST_EXTENSIONS)
 
 
 def _audio_files_in(folder: Path) -> list[Path]:
+    """The audio files under `folder` (see :func:`_listed_files_in`)."""
+    return _listed_files_in(folder)[0]
+
+
+def _listed_files_in(folder: Path) -> tuple[list[Path], list[Path]]:
+    """The files under `folder`, recursively: (audio, other), each sorted.
+
+    Symbolic links to folders are followed, each real folder once (a link to a folder
+    above it would otherwise loop). Every entry that is not a folder and has an audio
+    suffix is audio, readable or not (an unreadable one fails with its reason); hidden
+    files (ours: the ledger, temporary files) are neither.
+    """
+    audio: list[Path] = []
+    other: list[Path] = []
+    seen: set[str] = set()
+
+    def walk(d: Path) -> None:
+        real = os.path.realpath(d)
+        if real in seen:
+            return
+        seen.add(real)
+        try:
+            entries = sorted(os.scandir(d), key=lambda e: e.name)
+        except OSError:
+            other.append(d)  # a folder we cannot list: named at the end of the run
+            return
+        for entry in entries:
+            f = d / entry.name
+            try:
+                is_dir = entry.is_dir()  # follows links
+            except OSError:
+                is_dir = False
+            if is_dir:
+                walk(f)
+            elif f.suffix.lower() in AUDIO_SUFFIXES:
+                audio.append(f)
+            elif not entry.name.startswith("."):
+                other.append(f)
+
+    walk(folder)
     # Sorted so that input order (and the order of records) is reproducible.
-    return sorted(f for f in folder.rglob("*")
-                  if f.suffix.lower() in AUDIO_SUFFIXES and f.is_file())
+    return sorted(audio), sorted(other)
 
 
 def recording(path: str | os.PathLike, *, source: str, uri: str | None = None,
@@ -461,15 +542,20 @@ def process_one(task: Task) -> Record:
             task.path, uri=task.uri, hook=stage_printer(task.path) if task.verbose else None)
         if task.exclusive:
             result = result.exclusive()
-        text = format_diarization(result, task.fmt)
         rec.speakers, rec.turns = len(result.speakers), len(result)
         rec.talk_time = tuple(result.talk_time().values())
         if task.output:
-            atomic_write_text(task.output, text)
-            for fmt, output in task.more:
-                atomic_write_text(output, format_diarization(result, fmt))
+            # Checked (again) now: a file not ours may have appeared since the batch looked.
+            for fmt, output in ((task.fmt, task.output), *task.more):
+                check_replaceable(output, fmt=fmt, uri=task.uri)
+            for fmt, output in ((task.fmt, task.output), *task.more):
+                atomic_write_text(output, format_diarization(result, fmt, source=task.path),
+                                  ledger=FORMATS[fmt].render_marked is None)
         else:
-            rec.text = text
+            rec.text = format_diarization(result, task.fmt)
+    except OutputWriteError as exc:
+        rec.status, rec.error, rec.message = "failed", type(exc).__name__, str(exc)
+        rec.stop = exc.errno in STOP_ERRNOS
     except DiarizeError as exc:
         rec.status, rec.error, rec.message = "failed", type(exc).__name__, str(exc)
     except MemoryError:
@@ -538,21 +624,46 @@ def remove_stale_temps(output_dir: Path) -> list[Path]:
     return removed
 
 
-def write_errors(output_dir: Path, failures: Sequence[Record]) -> Path | None:
-    """Rewrite ``errors.tsv`` with `failures` (atomically); remove it if there are none."""
-    target = output_dir / ERRORS_FILE
-    if not failures:
-        with contextlib.suppress(FileNotFoundError):
-            target.unlink()
-        return None
-
+def errors_text(failures: Sequence[Record]) -> str:
+    """The text of ``errors.tsv``: a header, then one line per failure."""
     def clean(s: str) -> str:  # one record per line, fields tab-separated, valid UTF-8
         return re.sub(r"[\t\r\n]+", " ", printable(s))
 
     lines = ["\t".join(ERRORS_HEADER)]
     lines += ["\t".join(clean(x) for x in (r.path, r.error, r.message)) for r in failures]
-    atomic_write_text(target, "\n".join(lines) + "\n")
+    return "\n".join(lines) + "\n"
+
+
+def write_errors(output_dir: Path, failures: Sequence[Record]) -> Path | None:
+    """Rewrite ``errors.tsv`` with `failures` (atomically); remove it if there are none.
+
+    Raises
+    ------
+    OutputWriteError
+        It cannot be written (a full or read-only device).
+    """
+    target = output_dir / ERRORS_FILE
+    if not failures:
+        with contextlib.suppress(OSError):
+            target.unlink()
+        return None
+    atomic_write_text(target, errors_text(failures))
     return target
+
+
+def _check_errors_file(target: Path) -> None:
+    """Refuse a failure report that is not ours (its first line is not our header)."""
+    if not os.path.lexists(target):
+        return
+    try:
+        with open(target, encoding="utf-8", errors="replace") as f:
+            first = f.readline().rstrip("\n")
+    except OSError:
+        first = ""
+    if first != "\t".join(ERRORS_HEADER):
+        raise ForeignOutputError(
+            f"{printable(str(target))}: exists and was not written by diarize; it is never "
+            "replaced: write to another folder (-o DIR), or move it away")
 
 
 def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str | os.PathLike,
@@ -575,8 +686,10 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
         or several: each recording is diarized once and written in each, and is skipped
         only when all its outputs exist.
     overwrite : bool, keyword-only
-        Diarize again recordings whose output exists (default: skip them, so that a
-        rerun resumes an interrupted batch).
+        Diarize again recordings whose output of ours exists (default: skip them, so
+        that a rerun resumes an interrupted batch). An existing output that is not ours
+        (:func:`diarize.writers.is_ours`) is never replaced: its recording fails, before
+        any work, with a message naming the file.
     scheduler : str, optional, keyword-only
         Address of a Dask distributed scheduler (``tcp://host:port``); its workers must
         see the inputs and `output_dir` at the same absolute paths.
@@ -588,7 +701,10 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     Returns
     -------
     BatchSummary
-        Failed recordings are reported here and in ``output_dir/errors.tsv``.
+        Failed recordings are reported here and in ``output_dir/errors.tsv`` (in
+        :attr:`BatchSummary.errors_text` when that cannot be written). A write that
+        fails for a full or read-only device (:data:`STOP_ERRNOS`) stops the run there
+        (:attr:`BatchSummary.stopped`, :attr:`BatchSummary.left`).
 
     Raises
     ------
@@ -600,7 +716,11 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     ModelError
         A model file the configuration names cannot be loaded.
     OutputError
-        `output_dir` cannot be created.
+        `output_dir` cannot be created or written (checked before any work), or its
+        ``errors.tsv`` is not ours.
+    KeyboardInterrupt
+        Ctrl-C: the failures so far are written to ``errors.tsv`` and the progress
+        gets its ``finish`` (with :attr:`BatchSummary.stopped` ``"interrupted"``) first.
     """
     from .config import Config
     from .models import check_model_files
@@ -620,7 +740,7 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     base = config if config is not None else Config()
     check_model_files(base)  # once, before any work: not once per recording
     out_dir = Path(os.path.abspath(output_dir))
-    recordings, manifests = _resolve(inputs, output_dir=out_dir)
+    recordings, manifests, skipped_files = _resolve(inputs, output_dir=out_dir)
     configs = [config_for(r, base) for r in recordings]  # inconsistent hints fail up front
 
     outputs = [[out_dir / output_name(rec.uri, FORMATS[f].extension) for f in formats]
@@ -629,17 +749,25 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     _refuse_overwriting_inputs([p for paths in outputs for p in paths],
                                [r.path for r in recordings] + manifests,
                                out_dir / ERRORS_FILE)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+    # Before any work: a folder we cannot write must not cost hours of diarization.
+    check_writable_dir(out_dir)
+    _check_errors_file(out_dir / ERRORS_FILE)
+    with contextlib.suppress(OSError):
         remove_stale_temps(out_dir)
-    except OSError as exc:
-        raise OutputError(f"{printable(str(out_dir))}: cannot use as output directory "
-                          f"({exc.strerror or exc})") from None
 
     records: list[Record | None] = [None] * len(recordings)
     todo: list[tuple[int, Task]] = []
+    refused = 0
     for i, (rec, cfg, target, paths) in enumerate(zip(recordings, configs, targets, outputs)):
-        if all(p.exists() for p in paths) and not overwrite:
+        try:
+            ours = [check_replaceable(p, fmt=f, uri=rec.uri) for f, p in zip(formats, paths)]
+        except ForeignOutputError as exc:
+            # Never replaced, and not diarized for nothing: a failure, before any work.
+            records[i] = Record(path=str(rec.path), uri=rec.uri, output=str(target),
+                                status="failed", error=type(exc).__name__, message=str(exc))
+            refused += 1
+            continue
+        if all(ours) and not overwrite:
             records[i] = Record(path=str(rec.path), uri=rec.uri, output=str(target),
                                 status="skipped")
         else:
@@ -651,9 +779,14 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     tasks = [task for _, task in todo]
     by_output = {task.output: i for i, task in todo}  # outputs are unique, as uris are
 
-    summary = BatchSummary(skipped=len(recordings) - len(tasks))
+    summary = BatchSummary(skipped=len(recordings) - len(tasks) - refused, failed=refused,
+                           skipped_files=skipped_files)
     if progress is not None:
-        progress.start(total=len(tasks), skipped=summary.skipped)
+        progress.start(total=len(tasks) + refused, skipped=summary.skipped)
+        for r in records:
+            if r is not None and r.status == "failed":
+                progress.update(r)
+    interrupted: BaseException | None = None
     try:
         with _sigterm_stops_the_run(), contextlib.closing(
                 _run_dask(tasks, scheduler) if scheduler else run_tasks(tasks, jobs)) as stream:
@@ -665,16 +798,30 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
                     summary.failed += 1
                 if progress is not None:
                     progress.update(record)
+                if record.stop:
+                    # The device is full or read-only: no later output could be written.
+                    summary.stopped = f"stopped: {record.message}"
+                    break
     except BatchTerminated:
         # The workers are stopped (the stream is closed); now go as SIGTERM means.
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
         raise
+    except KeyboardInterrupt as exc:
+        interrupted = exc
+        summary.stopped = "interrupted"
     summary.records = [r for r in records if r is not None]
-    summary.errors_file = write_errors(out_dir, summary.failures)
+    summary.left = len(tasks) + refused - summary.succeeded - summary.failed
+    try:
+        summary.errors_file = write_errors(out_dir, summary.failures)
+    except OutputError:
+        # The failures must not be lost with the device: the command line prints them.
+        summary.errors_text = errors_text(summary.failures)
     summary.elapsed = time.perf_counter() - t0
     if progress is not None:
         progress.finish(summary)
+    if interrupted is not None:
+        raise interrupted
     return summary
 
 

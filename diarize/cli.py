@@ -106,7 +106,8 @@ def exit_status(exc: BaseException) -> int:
 def error_message(exc: BaseException) -> str:
     """The one-line message of `exc` on stderr (after ``diarize: error: ``)."""
     if isinstance(exc, (KeyboardInterrupt, click.Abort)):
-        return str(exc) or "interrupted"
+        # click turns a KeyboardInterrupt into Abort: the message is on its cause
+        return str(exc) or str(exc.__cause__ or "") or "interrupted"
     if isinstance(exc, click.ClickException):
         return exc.format_message()
     if isinstance(exc, MemoryError):
@@ -315,19 +316,15 @@ def run_command(audio, output_dir, to_stdout, formats, exclusive, num_speakers, 
                        speakers={"num_speakers": num_speakers, "min_speakers": min_speakers,
                                  "max_speakers": max_speakers})
     from .batch import Record, Task, run_tasks
+    from .errors import ForeignOutputError
+    from .writers import check_replaceable, check_writable_dir
 
     out_dir = output_dir if output_dir is not None else Path(".")
     if not to_stdout:
         if uri is None:
             _refuse_shared_outputs(audio)
-        # Created (with its parents) if missing, as `diarize batch` does.
-        if out_dir.exists() and not out_dir.is_dir():
-            raise OutputError(f"{out_dir}: is not a directory")
-        try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"{out_dir}: cannot create output directory "
-                              f"({exc.strerror or exc})") from None
+        # Created (with its parents) if missing, as `diarize batch` does; writable.
+        check_writable_dir(out_dir)
     uris = [uri if uri is not None else uri_for(path) for path in audio]
     outputs = [[] if to_stdout else [str(out_dir / output_name(u, FORMATS[f].extension))
                                      for f in formats] for u in uris]
@@ -338,17 +335,35 @@ def run_command(audio, output_dir, to_stdout, formats, exclusive, num_speakers, 
     failed = 0
     finished: dict[int, Record] = {}
     reported = 0
+    # A file there that is not ours (a shipped reference RTTM) fails its recording
+    # before any work, and is never replaced.
+    for task in list(tasks):
+        try:
+            if task.output:
+                for fmt, output in ((task.fmt, task.output), *task.more):
+                    check_replaceable(output, fmt=fmt, uri=task.uri)
+        except ForeignOutputError as exc:
+            finished[task.index] = Record(path=task.path, uri=task.uri, output=task.output,
+                                          status="failed", error=type(exc).__name__,
+                                          message=str(exc), index=task.index)
+            tasks.remove(task)
     # closing: a failed write to standard output or Ctrl-C stops the workers at once
+    def report_ready() -> None:
+        nonlocal reported, failed
+        # Reported in input order, whatever order the workers finish in.
+        while reported in finished:
+            ok = _report_recording(finished.pop(reported), audio[reported],
+                                   outputs[reported], verbose=verbose, quiet=quiet,
+                                   summary=summary, named=uri is not None)
+            failed += not ok
+            reported += 1
+
+    report_ready()
     with contextlib.closing(run_tasks(tasks, jobs)) as results:
         for record in results:
             finished[record.index] = record
-            # Reported in input order, whatever order the workers finish in.
-            while reported in finished:
-                ok = _report_recording(finished.pop(reported), audio[reported],
-                                       outputs[reported], verbose=verbose, quiet=quiet,
-                                       summary=summary, named=uri is not None)
-                failed += not ok
-                reported += 1
+            report_ready()
+    report_ready()
     return 1 if failed else 0
 
 
@@ -616,8 +631,11 @@ def plot_command(audio, hyp_file, ref_file, output, start, end, num_speakers, co
     from .plot import block_envelope, load_turns, plot_timeline, save_figure
     from .segments import Diarization
 
+    from .writers import check_writable_file
+
     uri = uri_for(audio)
     target = output if output is not None else Path(f"{uri}.png")
+    check_writable_file(target)  # before the diarization, not after it
     # The envelope is taken while the audio streams past: the samples are never held.
     waveform = block_envelope(audio_blocks(audio, config=cfg.audio),
                               sample_rate=cfg.audio.sample_rate)
@@ -687,8 +705,17 @@ def batch_command(inputs, output_dir, jobs, formats, overwrite, scheduler, confi
                             scheduler=scheduler, config=cfg, progress=progress)
     except KeyboardInterrupt:
         raise _Interrupted("interrupted; rerun the same command to resume") from None
-    if quiet and summary.failed:
-        echo_error(f"{summary.failed} recordings failed (see {summary.errors_file})")
+    if summary.errors_text:
+        # errors.tsv could not be written (the device is full): the failures go to stderr.
+        echo_error(f"cannot write {printable(str(Path(output_dir) / batch.ERRORS_FILE))}; "
+                   "the failures follow")
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            sys.stderr.write(summary.errors_text)
+            sys.stderr.flush()
+    elif quiet and summary.failed:
+        from .progress import plural
+
+        echo_error(f"{plural(summary.failed, 'recording')} failed (see {summary.errors_file})")
     return summary.exit_status
 
 
@@ -733,7 +760,10 @@ def tune_command(audio_dir, ref_path, uem_path, output, config_file, preset, par
     from . import tune as tuning
     from .writers import atomic_write_text
 
+    from .writers import check_writable_file
+
     cfg = build_config(config_file, preset, {})
+    check_writable_file(output)  # an hours-long search must not end in an unwritable file
     keys = [k for k in params.split(",")] if params is not None else list(tuning.DEFAULT_PARAMS)
     log = None if quiet else (lambda line: click.echo(f"diarize tune: {line}", err=True))
     result = tuning.tune(audio_dir, ref_path, params=keys,
@@ -749,8 +779,9 @@ def tune_command(audio_dir, ref_path, uem_path, output, config_file, preset, par
 from .transcript import SUFFIXES as _TRANSCRIPT_SUFFIXES  # noqa: E402  (kept with its command)
 from .transcript import TRANSCRIPT_FORMATS as _TRANSCRIPT_FORMATS  # noqa: E402
 
-_RTTM_MAGIC = b"SPEAKER"
-"""An input whose first bytes are this is read as RTTM whatever its suffix."""
+_RTTM_MAGIC = (b"SPEAKER", b"SPKR-INFO")
+"""An input whose first bytes are one of these is read as RTTM whatever its suffix (our
+RTTM files start with a ``SPKR-INFO`` record naming the tool)."""
 
 
 def _is_rttm(path: Path) -> bool:
@@ -759,7 +790,7 @@ def _is_rttm(path: Path) -> bool:
         return True
     try:
         with open(path, "rb") as f:
-            return f.read(len(_RTTM_MAGIC) + 3).lstrip(b"\xef\xbb\xbf").startswith(_RTTM_MAGIC)
+            return f.read(16).lstrip(b"\xef\xbb\xbf").startswith(_RTTM_MAGIC)
     except OSError:
         return False  # the audio reader reports a missing or unreadable file
 

@@ -39,6 +39,27 @@ class OutputError(DiarizeError):
     """An output file cannot be written (directory missing or not writable)."""
 
 
+class OutputWriteError(OutputError):
+    """Writing an output file failed; :attr:`errno` says why (``ENOSPC``: the device is
+    full, ``EROFS``: it is read-only), so that a batch can stop at a full device."""
+
+    def __init__(self, message: str, *, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+    def __reduce__(self):  # keep errno through pickling (from a worker process)
+        return (_output_write_error, (str(self), self.errno))
+
+
+def _output_write_error(message: str, errno: int | None) -> "OutputWriteError":
+    return OutputWriteError(message, errno=errno)
+
+
+class ForeignOutputError(OutputError):
+    """An output file exists that diarize did not write (a reference RTTM, say): it is
+    never replaced, not even with ``--overwrite``."""
+
+
 class FitError(DiarizeError, ValueError):
     """A mixture model cannot be fitted to (or evaluated on) the data given.
 

@@ -9,6 +9,7 @@ depends on nothing else in the package.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from pathlib import Path
@@ -21,6 +22,14 @@ _WS = re.compile(r"\s+")
 
 TEMP_SUFFIX = ".tmp"
 """Suffix of the temporary file an atomic write renames over its target."""
+
+TEMP_PREFIX_MAX_BYTES = 160
+"""Longest prefix (UTF-8 bytes) of a temporary file's name. File systems allow 255 bytes
+per name, and the temporary file adds :data:`TEMP_SUFFIX` and 8 random characters to the
+prefix: a longer target name is shortened (its head, a hash, its extension), so that a
+target whose own name fits always gets a temporary file whose name fits too."""
+
+_TEMP_HASH_CHARS = 12
 
 
 def printable(text: str) -> str:
@@ -107,8 +116,38 @@ def output_name(uri: str, extension: str) -> str:
 
 def temp_prefix(name: str) -> str:
     """Prefix of the temporary files an atomic write of file `name` creates: the files are
-    ``.<name>.<random><TEMP_SUFFIX>`` (hidden, beside the target)."""
-    return f".{name}."
+    ``.<name>.<random><TEMP_SUFFIX>`` (hidden, beside the target).
+
+    A name too long for that (see :data:`TEMP_PREFIX_MAX_BYTES`) is shortened to its
+    head, ``~``, a hash of the whole name and its extension, which keeps temporary files
+    of different targets apart and recognisable by :func:`temp_pattern`.
+
+    Examples
+    --------
+    >>> temp_prefix("a.rttm")
+    '.a.rttm.'
+    >>> p = temp_prefix("x" * 240 + ".rttm")
+    >>> len(p.encode()) <= TEMP_PREFIX_MAX_BYTES, p.endswith(".rttm.")
+    (True, True)
+    """
+    prefix = f".{name}."
+    if len(os.fsencode(prefix)) <= TEMP_PREFIX_MAX_BYTES:
+        return prefix
+    stem, ext = os.path.splitext(name)
+    digest = hashlib.sha256(os.fsencode(name)).hexdigest()[:_TEMP_HASH_CHARS]
+    room = TEMP_PREFIX_MAX_BYTES - len(os.fsencode(f".~{digest}{ext}."))
+    head = os.fsencode(stem)[:max(room, 0)]
+    # Cut on a character boundary: a name that is UTF-8 must stay UTF-8.
+    text = head.decode("utf-8", "ignore") if _is_utf8(os.fsencode(stem)) else os.fsdecode(head)
+    return f".{text}~{digest}{ext}."
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 def temp_pattern(extensions: Iterable[str]) -> re.Pattern[str]:

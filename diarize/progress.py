@@ -17,6 +17,19 @@ from .names import printable
 BAR_REFRESH_SECONDS = 0.1
 #: Width of the bar in characters.
 BAR_WIDTH = 30
+#: Files named in the "skipped N files" line at the end of a run before "...".
+MAX_LISTED_SKIPPED = 5
+
+
+def plural(n: int, word: str) -> str:
+    """``"1 recording"``, ``"2 recordings"``.
+
+    Examples
+    --------
+    >>> plural(1, "recording"), plural(0, "file")
+    ('1 recording', '0 files')
+    """
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def stage_printer(path: Any, *, stream: TextIO | None = None) -> Callable[[str, int, int], None]:
@@ -26,10 +39,14 @@ def stage_printer(path: Any, *, stream: TextIO | None = None) -> Callable[[str, 
 
     def hook(stage: str, completed: int, total: int) -> None:
         elapsed = time.monotonic() - started
-        if completed == 0:
-            print(f"{path}: {stage}... ({elapsed:.1f}s)", file=out, flush=True)
-        elif completed < total:
-            print(f"{path}: {stage} {completed}/{total} ({elapsed:.1f}s)", file=out, flush=True)
+        try:  # a full or closed stderr must not stop the recording
+            if completed == 0:
+                print(f"{path}: {stage}... ({elapsed:.1f}s)", file=out, flush=True)
+            elif completed < total:
+                print(f"{path}: {stage} {completed}/{total} ({elapsed:.1f}s)", file=out,
+                      flush=True)
+        except (OSError, ValueError, AttributeError):  # AttributeError: no stderr at all
+            pass
 
     return hook
 
@@ -48,11 +65,21 @@ class ConsoleProgress:
         Usually ``sys.stderr``.
     tty : bool, optional, keyword-only
         Draw a bar (default: whether `stream` is a terminal).
+
+    Notes
+    -----
+    Progress is not the work: a write to `stream` that fails (a full device, a closed
+    or missing stderr) is dropped, and the batch goes on.
     """
 
     def __init__(self, *, stream: TextIO | None = None, tty: bool | None = None) -> None:
-        self.stream = stream if stream is not None else sys.stderr
-        self.tty = self.stream.isatty() if tty is None else tty
+        self.stream: TextIO | None = stream if stream is not None else sys.stderr
+        if tty is None:
+            try:
+                tty = self.stream is not None and self.stream.isatty()
+            except (OSError, ValueError):  # closed
+                tty = False
+        self.tty = tty
         self.total = self.done = 0
         self.t0 = time.perf_counter()
         self._drawn = 0.0
@@ -60,11 +87,11 @@ class ConsoleProgress:
     def start(self, *, total: int, skipped: int) -> None:
         self.total, self.done, self.t0 = total, 0, time.perf_counter()
         if skipped:
-            self._line(f"batch: {skipped} recordings already done, skipped")
+            self._line(f"batch: {plural(skipped, 'recording')} already done, skipped")
         if self.tty:
             self._draw(force=True)
         else:
-            self._line(f"batch: {total} recordings to diarize")
+            self._line(f"batch: {plural(total, 'recording')} to diarize")
 
     def _rate_eta(self) -> tuple[float, float | None]:
         elapsed = time.perf_counter() - self.t0
@@ -89,21 +116,41 @@ class ConsoleProgress:
     def finish(self, summary: Any) -> None:
         if self.tty:
             self._draw(force=True)
-            self.stream.write("\n")
+            self._write("\n")
+        skipped_files = list(getattr(summary, "skipped_files", []))
+        if skipped_files:
+            shown = ", ".join(printable(str(f)) for f in skipped_files[:MAX_LISTED_SKIPPED])
+            more = len(skipped_files) - MAX_LISTED_SKIPPED
+            self._line(f"batch: skipped {plural(len(skipped_files), 'file')} that are not "
+                       f"audio: {shown}" + (f", and {more} more" if more > 0 else ""))
         cpu = sum(r.cpu_seconds for r in summary.records)
-        text = (f"batch: {summary.succeeded} succeeded, {summary.skipped} skipped, "
-                f"{summary.failed} failed in {summary.elapsed:.1f} s "
-                f"({cpu:.1f} s CPU in recordings)")
+        stopped = getattr(summary, "stopped", "")
+        if stopped:
+            text = (f"batch: {stopped}: {summary.succeeded + summary.failed} done "
+                    f"({summary.succeeded} succeeded, {summary.failed} failed), "
+                    f"{summary.left} left, {summary.skipped} skipped in {summary.elapsed:.1f} s")
+        else:
+            text = (f"batch: {summary.succeeded} succeeded, {summary.skipped} skipped, "
+                    f"{summary.failed} failed in {summary.elapsed:.1f} s "
+                    f"({cpu:.1f} s CPU in recordings)")
         if summary.errors_file is not None:
             text += f" (see {printable(str(summary.errors_file))})"
         self._line(text)
 
+    def _write(self, text: str) -> None:
+        if self.stream is None:
+            return
+        try:
+            self.stream.write(text)
+            self.stream.flush()
+        except (OSError, ValueError):  # full or closed: progress is not worth the work
+            pass
+
     def _line(self, text: str) -> None:
-        self.stream.write(text + "\n")
-        self.stream.flush()
+        self._write(text + "\n")
 
     def _clear(self) -> None:
-        self.stream.write("\r\x1b[K")
+        self._write("\r\x1b[K")
 
     def _draw(self, *, force: bool = False) -> None:
         now = time.perf_counter()
@@ -114,6 +161,5 @@ class ConsoleProgress:
         filled = int(round(frac * BAR_WIDTH))
         rate, eta = self._rate_eta()
         eta_text = _clock(eta) if eta is not None else "--:--:--"
-        self.stream.write(f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] "
-                          f"{self.done}/{self.total} {rate:.2f} rec/s ETA {eta_text}\x1b[K")
-        self.stream.flush()
+        self._write(f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] "
+                    f"{self.done}/{self.total} {rate:.2f} rec/s ETA {eta_text}\x1b[K")

@@ -89,6 +89,10 @@ def _worker_main(conn: Any, batch_pid: int, work: Callable[[Any], Any]) -> None:
     before working on it and ``("done", index, work(task))`` after, so that the parent
     knows which task a worker held if it dies (killed, out of memory). ``None`` or a
     closed pipe ends the worker. `work` must not raise.
+
+    A pipe that breaks (the batch process was killed, with SIGKILL say, while this
+    worker diarized) ends the worker at once and quietly: nobody is left to read a
+    result or a traceback, and the batch's stderr may be someone else's terminal.
     """
     # The batch process decides what Ctrl-C (sent to the whole process group) stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -98,12 +102,16 @@ def _worker_main(conn: Any, batch_pid: int, work: Callable[[Any], Any]) -> None:
         try:
             message = conn.recv()
         except (EOFError, OSError):
-            return
+            os._exit(0)
         if message is None:
             return
         index, task = message
-        conn.send(("started", index))
-        conn.send(("done", index, work(task)))
+        try:
+            conn.send(("started", index))
+            result = work(task)
+            conn.send(("done", index, result))
+        except OSError:  # BrokenPipeError, ConnectionResetError: the parent is gone
+            os._exit(0)  # no flush of std streams whose reader may be gone too
 
 
 def pool_context(preload: Sequence[str] = ()

@@ -13,6 +13,7 @@ no stage of the pipeline, not even :mod:`diarize.segments`, which uses it.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -23,15 +24,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Mapping, Protocol, TextIO
 
-from .errors import OutputError
-from .names import TEMP_SUFFIX, sanitize_field, temp_prefix
+from ._version import __version__
+from .errors import ForeignOutputError, OutputError, OutputWriteError
+from .names import TEMP_SUFFIX, printable, sanitize_field, temp_prefix
 
 __all__ = [
     "OutputFormat", "FORMATS", "OUTPUT_FORMATS", "FILE_MODE", "TIME_DECIMALS",
     "JSON_FORMAT_VERSION", "format_rttm", "format_json",
     "format_csv", "spreadsheet_text", "format_audacity", "format_diarization", "output_format",
     "atomic_write", "atomic_write_text", "write_rttm",
+    "TOOL_NAME", "Provenance", "provenance", "rttm_provenance_line", "OUTPUT_LEDGER",
+    "is_ours", "check_replaceable", "check_writable_dir", "check_writable_file",
 ]
+
+TOOL_NAME = "gmm-diarize"
+"""The name every output file of ours carries (see :class:`Provenance`)."""
+
 
 
 class TurnLike(Protocol):
@@ -47,6 +55,55 @@ class TurnLike(Protocol):
     def speaker(self) -> str: ...
 
     def __lt__(self, other: Any, /) -> bool: ...  # the writers sort turns
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Who wrote an output file, from what: recorded in the file (RTTM, JSON) or in the
+    folder's ledger (:data:`OUTPUT_LEDGER`, for CSV and Audacity labels, which have no
+    place for it), so that a rerun tells our outputs from files it must not replace.
+
+    Attributes
+    ----------
+    tool, version : str
+        :data:`TOOL_NAME` and the package version.
+    input : str
+        File name (no folder: the output stays the same wherever the audio lies) of the
+        audio the output was made from.
+    """
+
+    tool: str
+    version: str
+    input: str
+
+
+def provenance(source: str | os.PathLike) -> Provenance:
+    """The provenance of an output made from the audio file `source`."""
+    return Provenance(TOOL_NAME, __version__, printable(Path(source).name))
+
+
+def rttm_provenance_line(uri: str, mark: Provenance, *, channel: int | str = 1) -> str:
+    """The first line of our RTTM files: an ``SPKR-INFO`` record naming tool, version
+    and input.
+
+    Not a ``;;`` comment: NIST md-eval and our reader skip comments, but dscore (and
+    pyannote's reader, for lines of more than ten fields) do not, while all of them
+    skip ``SPKR-INFO`` records when scoring. Ten fields, the speaker type ``unknown``
+    (md-eval checks it), the tool in the name field, the version and the input's file
+    name (whitespace as ``_``) in the last two.
+
+    Examples
+    --------
+    >>> print(rttm_provenance_line("a b", Provenance("gmm-diarize", "0.1.0", "a b.wav")), end="")
+    SPKR-INFO a_b 1 <NA> <NA> <NA> unknown gmm-diarize 0.1.0 a_b.wav
+    """
+    return (f"SPKR-INFO {sanitize_field(uri)} {channel} <NA> <NA> <NA> unknown "
+            f"{sanitize_field(mark.tool)} {sanitize_field(mark.version)} "
+            f"{sanitize_field(mark.input)}\n")
+
+
+_RTTM_MARK = re.compile(r"SPKR-INFO (\S+) \S+ <NA> <NA> <NA> unknown %s \S+ \S+\n"
+                        % re.escape(TOOL_NAME))
 
 
 def format_rttm(turns: Iterable[TurnLike], uri: str, *, channel: int | str = 1) -> str:
@@ -100,7 +157,8 @@ def _seconds(x: float) -> float:
 
 def format_json(turns: Iterable[TurnLike], uri: str, *, duration: float | None = None,
                 bic: Mapping[int, float] | None = None,
-                speaker_count: Mapping[str, Any] | None = None) -> str:
+                speaker_count: Mapping[str, Any] | None = None,
+                generator: Provenance | None = None) -> str:
     """Format a diarization as JSON (schema: ``diarize/schemas/diarization.schema.json``).
 
     Parameters
@@ -116,6 +174,9 @@ def format_json(turns: Iterable[TurnLike], uri: str, *, duration: float | None =
     speaker_count : mapping, optional, keyword-only
         ``{"asked", "exact", "found", "note"}`` when a speaker count was asked
         (:class:`diarize.segments.SpeakerCount`); written last, as ``speaker_count``.
+    generator : Provenance, optional, keyword-only
+        Written as ``"generator": {"name", "version", "input"}`` after ``version``
+        (files written by ``diarize`` and ``diarize batch`` have it).
 
     Returns
     -------
@@ -158,15 +219,18 @@ def format_json(turns: Iterable[TurnLike], uri: str, *, duration: float | None =
          "bic": _seconds(v) if math.isfinite(v) else None}  # 3 decimals is plenty for BIC too
         for k, v in sorted((bic or {}).items())
     ]
-    doc = {
-        "version": JSON_FORMAT_VERSION,
+    doc: dict[str, Any] = {"version": JSON_FORMAT_VERSION}
+    if generator is not None:
+        doc["generator"] = {"name": generator.tool, "version": generator.version,
+                            "input": generator.input}
+    doc.update({
         "uri": uri,
         "duration": None if duration is None else _seconds(duration),
         "speakers": speakers,
         "turns": [{"start": _seconds(t.start), "end": _seconds(t.end), "speaker": t.speaker}
                   for t in ordered],
         "bic": curve,
-    }
+    })
     if speaker_count is not None:
         doc["speaker_count"] = dict(speaker_count)
     return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
@@ -248,12 +312,17 @@ class OutputFormat:
         ``uri``, ``duration`` and ``bic``, such as :class:`diarize.segments.Diarization`).
     description : str
         One line for help texts.
+    render_marked : callable or None
+        ``render_marked(diarization, provenance) -> str``: the text with its
+        :class:`Provenance` inside; None for a format with no place for it (its files
+        are recorded in the folder's :data:`OUTPUT_LEDGER` instead).
     """
 
     name: str
     extension: str
     render: Callable[[Any], str]
     description: str
+    render_marked: Callable[[Any, Provenance], str] | None = None
 
 
 def _count(d: Any) -> dict[str, Any] | None:
@@ -264,10 +333,13 @@ def _count(d: Any) -> dict[str, Any] | None:
 
 FORMATS: dict[str, OutputFormat] = {f.name: f for f in (
     OutputFormat("rttm", ".rttm", lambda d: format_rttm(d.turns, d.uri),
-                 "NIST RTTM, one SPEAKER line per turn"),
+                 "NIST RTTM, one SPEAKER line per turn",
+                 lambda d, p: rttm_provenance_line(d.uri, p) + format_rttm(d.turns, d.uri)),
     OutputFormat("json", ".json", lambda d: format_json(d.turns, d.uri, duration=d.duration,
                                                         bic=d.bic, speaker_count=_count(d)),
-                 "JSON with the turns, speakers and BIC curve"),
+                 "JSON with the turns, speakers and BIC curve",
+                 lambda d, p: format_json(d.turns, d.uri, duration=d.duration, bic=d.bic,
+                                          speaker_count=_count(d), generator=p)),
     OutputFormat("csv", ".csv", lambda d: format_csv(d.turns, d.uri),
                  "CSV: uri,start,end,duration,speaker"),
     OutputFormat("audacity", ".txt", lambda d: format_audacity(d.turns),
@@ -294,15 +366,29 @@ def output_format(name: str) -> OutputFormat:
             f"unknown output format {name!r} (known: {', '.join(FORMATS)})") from None
 
 
-def format_diarization(diarization: Any, format: str = "rttm") -> str:
+def format_diarization(diarization: Any, format: str = "rttm", *,
+                       source: str | os.PathLike | None = None) -> str:
     """Format a :class:`~diarize.segments.Diarization` in one of :data:`FORMATS`.
+
+    Parameters
+    ----------
+    diarization : Diarization
+    format : str
+    source : path-like, optional, keyword-only
+        The audio file it came from: the text then carries its :func:`provenance`
+        (RTTM: a first ``SPKR-INFO`` line; JSON: a ``generator`` field), as the files
+        written by ``diarize`` and ``diarize batch`` do. CSV and Audacity labels have no
+        place for it and come out the same.
 
     Raises
     ------
     OutputError
         If `format` is not one of ``rttm``, ``json``, ``csv``, ``audacity``.
     """
-    return output_format(format).render(diarization)
+    fmt = output_format(format)
+    if source is not None and fmt.render_marked is not None:
+        return fmt.render_marked(diarization, provenance(source))
+    return fmt.render(diarization)
 
 
 # --------------------------------------------------------------------------- files
@@ -314,12 +400,14 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO], None], *,
 
     A reader never sees a half-written file, and a killed process leaves either the old
     file or none. An exception raised by `write` removes the temporary file and
-    propagates (an ``OSError`` as :class:`OutputError`).
+    propagates (an ``OSError`` as :class:`~diarize.errors.OutputWriteError`, with its
+    ``errno``). The temporary file's name stays within the file system's limit however
+    long the target's is (:func:`diarize.names.temp_prefix`).
 
     Raises
     ------
-    OutputError
-        If the directory does not exist or is not writable.
+    OutputWriteError
+        If the directory does not exist or is not writable, or the device is full.
     """
     path = Path(path)
     directory = path.parent if str(path.parent) else Path(".")
@@ -327,7 +415,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO], None], *,
         fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX,
                                    dir=directory)
     except OSError as exc:
-        raise OutputError(f"{path}: cannot write output ({exc.strerror or exc})") from None
+        raise _write_error(path, exc) from None
     try:
         with (os.fdopen(fd, "wb") if binary
               else os.fdopen(fd, "w", encoding="utf-8", newline="\n")) as f:
@@ -343,16 +431,167 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO], None], *,
         except OSError:
             pass
         if isinstance(exc, OSError):
-            raise OutputError(f"{path}: cannot write output ({exc.strerror or exc})") from None
+            raise _write_error(path, exc) from None
         raise
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write `text` (UTF-8, ``\\n`` line ends) to `path` atomically (see :func:`atomic_write`)."""
+def _write_error(path: Path, exc: OSError) -> OutputWriteError:
+    return OutputWriteError(f"{printable(str(path))}: cannot write output "
+                            f"({exc.strerror or exc})", errno=exc.errno)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str, *, ledger: bool = False) -> None:
+    """Write `text` (UTF-8, ``\\n`` line ends) to `path` atomically (see :func:`atomic_write`).
+
+    With `ledger`, the file's size and hash are first added to the :data:`OUTPUT_LEDGER`
+    of its folder, so that a later run can tell it is ours (:func:`is_ours`). Before
+    the rename: a run killed in between leaves an entry for a file that is not there,
+    never a file of ours without its entry.
+    """
+    if ledger:
+        _add_to_ledger(Path(path), text.encode("utf-8"))
+
     def write(f: IO) -> None:
         f.write(text)
 
     atomic_write(path, write)
+
+
+# --------------------------------------------------------------------------- ownership
+
+OUTPUT_LEDGER = ".diarize-outputs.tsv"
+"""Hidden file in an output folder recording the outputs written there that have no
+place for a :class:`Provenance` (CSV, Audacity labels): one ``sha256<TAB>size<TAB>name``
+line each (the name JSON-quoted), appended before the output is renamed into place."""
+
+OWNERSHIP_READ_LIMIT = 64 * 2**20
+"""Largest file (bytes) :func:`is_ours` reads: an output of ours is far smaller (1 h of
+speech gives about 60 KB of RTTM), and a larger file is not ours."""
+
+
+def _add_to_ledger(path: Path, data: bytes) -> None:
+    line = (f"{hashlib.sha256(data).hexdigest()}\t{len(data)}\t"
+            f"{json.dumps(path.name)}\n").encode("utf-8")
+    ledger = (path.parent if str(path.parent) else Path(".")) / OUTPUT_LEDGER
+    try:
+        # One write() of a short line with O_APPEND: lines of concurrent workers do not mix.
+        fd = os.open(ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise _write_error(ledger, exc) from None
+
+
+def _in_ledger(path: Path, data: bytes) -> bool:
+    ledger = (path.parent if str(path.parent) else Path(".")) / OUTPUT_LEDGER
+    try:
+        lines = ledger.read_bytes().decode("utf-8", "replace").split("\n")
+    except OSError:
+        return False
+    want = (hashlib.sha256(data).hexdigest(), str(len(data)), json.dumps(path.name))
+    return any(tuple(line.split("\t")) == want for line in lines)
+
+
+def is_ours(path: str | os.PathLike, *, fmt: str, uri: str) -> bool:
+    """Whether `path` is a complete output of ours for recording `uri` in format `fmt`.
+
+    RTTM: its first line is our ``SPKR-INFO`` record (:func:`rttm_provenance_line`) for
+    `uri`, and it ends with a line break. JSON: it parses, names `uri`, and its
+    ``generator`` is :data:`TOOL_NAME`. CSV and Audacity labels: the folder's
+    :data:`OUTPUT_LEDGER` lists a file of that name, size and SHA-256. A file that
+    cannot be read, or is larger than :data:`OWNERSHIP_READ_LIMIT`, is not ours.
+    """
+    path = Path(path)
+    try:
+        if os.stat(path).st_size > OWNERSHIP_READ_LIMIT:
+            return False
+        data = path.read_bytes()
+    except OSError:
+        return False
+    if fmt == "rttm":
+        first, _, _ = data.partition(b"\n")
+        match = _RTTM_MARK.fullmatch(first.decode("utf-8", "replace") + "\n")
+        return bool(match and match.group(1) == sanitize_field(uri) and data.endswith(b"\n"))
+    if fmt == "json":
+        try:
+            doc = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            return False
+        return (isinstance(doc, dict) and doc.get("uri") == uri
+                and isinstance(doc.get("generator"), dict)
+                and doc["generator"].get("name") == TOOL_NAME)
+    return _in_ledger(path, data)
+
+
+def check_replaceable(path: str | os.PathLike, *, fmt: str, uri: str) -> bool:
+    """Whether an output of ours for `uri` is already at `path`; False if there is none.
+
+    Raises
+    ------
+    ForeignOutputError
+        A file is there that we did not write (or is not complete): it is never replaced.
+    """
+    path = Path(path)
+    if not os.path.lexists(path):
+        return False
+    if os.path.isdir(path) or not is_ours(path, fmt=fmt, uri=uri):
+        raise ForeignOutputError(
+            f"{printable(str(path))}: exists and was not written by diarize (or is "
+            "incomplete); it is never replaced: write to another folder (-o DIR), or "
+            "move it away")
+    return True
+
+
+def check_writable_dir(directory: str | os.PathLike) -> Path:
+    """Make `directory` (and its parents) if missing and check that a file can be
+    created in it, before any work; return it.
+
+    Raises
+    ------
+    OutputError
+        It is not a directory, cannot be made, or is not writable (read-only device, no
+        permission, full).
+    """
+    return _check_dir(Path(directory) if str(directory) else Path("."), for_file=None)
+
+
+def _check_dir(directory: Path, *, for_file: Path | None) -> Path:
+    # The message names the file asked for when there is one (tune -o, plot -o).
+    where = printable(str(directory if for_file is None else for_file))
+    if directory.exists() and not directory.is_dir():
+        raise OutputError(f"{where}: {printable(str(directory))} is not a directory"
+                          if for_file is not None else f"{where}: is not a directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{where}: cannot create output directory "
+                          f"({exc.strerror or exc})") from None
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".diarize-probe.", suffix=TEMP_SUFFIX,
+                                     dir=directory)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise OutputError(f"{where}: cannot write output files there "
+                          f"({exc.strerror or exc})" if for_file is None else
+                          f"{where}: cannot write it ({exc.strerror or exc})") from None
+    return directory
+
+
+def check_writable_file(path: str | os.PathLike) -> None:
+    """Check before any work that `path` can be written: not a directory, in a folder
+    that exists (or is made) and is writable (:func:`check_writable_dir`).
+
+    Raises
+    ------
+    OutputError
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{printable(str(path))}: is a directory; name a file")
+    _check_dir(path.parent if str(path.parent) else Path("."), for_file=path)
 
 
 def write_rttm(file: str | os.PathLike | TextIO, turns: Iterable[TurnLike],
@@ -360,7 +599,9 @@ def write_rttm(file: str | os.PathLike | TextIO, turns: Iterable[TurnLike],
     """Write turns as RTTM to a path (atomically) or to an open text stream.
 
     `turns` may be a :class:`~diarize.segments.Diarization`, whose ``uri`` is then the
-    default file id: ``write_rttm("out.rttm", result)``.
+    default file id: ``write_rttm("out.rttm", result)``. A file starts with our
+    provenance record (:func:`rttm_provenance_line`, input ``<NA>``), as every file
+    ``diarize`` writes does; a stream gets the turns only.
     """
     if uri is None:
         uri = getattr(turns, "uri", None)
@@ -370,4 +611,7 @@ def write_rttm(file: str | os.PathLike | TextIO, turns: Iterable[TurnLike],
     if hasattr(file, "write"):
         file.write(text)  # type: ignore[union-attr]
     else:
-        atomic_write_text(file, text)  # type: ignore[arg-type]
+        # A file we write says so (a later `diarize -o` may replace it); the input is
+        # not known here.
+        mark = Provenance(TOOL_NAME, __version__, "<NA>")
+        atomic_write_text(file, rttm_provenance_line(uri, mark) + text)  # type: ignore[arg-type]

@@ -43,7 +43,11 @@ def assert_one_line_error(p: subprocess.CompletedProcess, code: int, *names: str
 
 
 def rttm_lines(path: Path) -> list[list[str]]:
-    return [line.split(" ") for line in path.read_text(encoding="utf-8").splitlines()]
+    """The SPEAKER lines of `path`, after the provenance record every file we write starts
+    with (checked here)."""
+    first, *lines = path.read_text(encoding="utf-8").splitlines()
+    assert first.split(" ")[0] == "SPKR-INFO" and first.split(" ")[7] == "gmm-diarize", first
+    return [line.split(" ") for line in lines]
 
 
 def assert_valid_rttm(path: Path, duration: float, uri: str | None = None) -> list[tuple[float, float, str]]:

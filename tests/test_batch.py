@@ -48,11 +48,15 @@ def mtimes(folder: Path) -> dict[str, int]:
 
 
 def parse_rttm(path: Path) -> list[tuple[float, float, str]]:
-    """Strict RTTM check: ten fields, SPEAKER, uri = file stem, numbers, final newline."""
+    """Strict RTTM check: our provenance record first, then ten fields, SPEAKER, uri = file
+    stem, numbers, final newline."""
     text = path.read_text()
-    assert text == "" or text.endswith("\n"), f"{path} truncated"
+    assert text.endswith("\n"), f"{path} truncated"
+    first, *lines = text.splitlines()
+    assert first.split(" ")[:8] == ["SPKR-INFO", path.stem, "1", "<NA>", "<NA>", "<NA>",
+                                    "unknown", "gmm-diarize"], first
     out = []
-    for line in text.splitlines():
+    for line in lines:
         f = line.split(" ")
         assert len(f) == 10 and f[0] == "SPEAKER" and f[1] == path.stem, line
         onset, dur = float(f[3]), float(f[4])
@@ -171,7 +175,7 @@ def test_manifest_hints_are_honoured(tmp_path, kind):
     assert sorted(p.name for p in out.iterdir()) == ["first_call.rttm", "y.rttm"]
     for name, wav, k in (("first_call", data / "sub" / "x.wav", 1), ("y", data / "y.wav", 3)):
         expected = Diarizer(Config().replace(num_speakers=k))(wav, uri=name).to_rttm()
-        assert (out / f"{name}.rttm").read_text() == expected
+        assert (out / f"{name}.rttm").read_text().split("\n", 1)[1] == expected
         assert len({t[2] for t in parse_rttm(out / f"{name}.rttm")}) <= k
     assert len({t[2] for t in parse_rttm(out / "first_call.rttm")}) == 1
 
@@ -202,10 +206,16 @@ def test_stale_temps_removed_and_overwrite(tmp_path):
     run([audio], out, jobs=1)
     assert not any(p.exists() for p in stale) and all(p.exists() for p in keep)
     target = out / "one.rttm"
-    target.write_text("old\n")
-    assert run([audio], out, jobs=1).skipped == 1 and target.read_text() == "old\n"
+    ours = target.read_text()
+    # Ours: skipped, or redone with --overwrite.
+    assert run([audio], out, jobs=1).skipped == 1 and target.read_text() == ours
+    os.utime(target, ns=(0, 0))
     assert run([audio], out, jobs=1, overwrite=True).succeeded == 1
-    assert parse_rttm(target)
+    assert parse_rttm(target) and target.stat().st_mtime_ns != 0
+    # Not ours: never replaced, not even with --overwrite (tests/test_provenance.py).
+    target.write_text("old\n")
+    assert run([audio], out, jobs=1, overwrite=True).failed == 1
+    assert target.read_text() == "old\n"
 
 
 @pytest.mark.parametrize("fmt", ["json", "csv"])
@@ -237,7 +247,7 @@ def test_progress_lines_and_quiet(tmp_path):
     proc = cli("batch", str(audio), "-o", str(tmp_path / "out3"), "-j", "1", "--quiet")
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == [
-        f"diarize: error: 1 recordings failed (see {tmp_path / 'out3' / 'errors.tsv'})"]
+        f"diarize: error: 1 recording failed (see {tmp_path / 'out3' / 'errors.tsv'})"]
 
 
 def test_errors_file_removed_when_everything_succeeds(tmp_path):

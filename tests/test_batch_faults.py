@@ -175,3 +175,53 @@ def test_bad_jobs_on_the_command_line_is_one_line(tmp_path):
     proc = cli("batch", str(tmp_path / "one.wav"), "-o", str(tmp_path / "out"), "--jobs", "0")
     assert proc.returncode == 2
     assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+
+
+def _close_stderr() -> None:  # in the child, before exec: `diarize batch ... 2>&-`
+    os.close(2)
+
+
+@pytest.mark.parametrize("stderr", ["closed", "full"])
+def test_a_closed_or_full_stderr_never_stops_the_work(tmp_path, stderr):
+    audio = tmp_path / "in"
+    for i in range(2):
+        make_recording(audio / f"rec{i}.wav", seconds=4.0, seed=i)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "diarize", "batch", str(audio), "-o", str(out), "-j", "1"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    if stderr == "closed":
+        proc = subprocess.run(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                              preexec_fn=_close_stderr, timeout=300)
+    else:
+        if not os.path.exists("/dev/full"):
+            pytest.skip("no /dev/full")
+        with open("/dev/full", "w") as full:
+            proc = subprocess.run(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=full, timeout=300)
+    assert proc.returncode == 0
+    assert sorted(p.name for p in out.glob("*.rttm")) == ["rec0.rttm", "rec1.rttm"]
+
+
+def test_workers_exit_quietly_when_the_batch_is_killed(tmp_path):
+    audio = tmp_path / "in"
+    for i in range(4):
+        make_recording(audio / f"long{i}.wav", seconds=120.0, seed=i)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "diarize", "batch", str(audio), "-o", str(out), "-j", "2"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        # The workers hold the stderr pipe too: once both have started, kill the parent.
+        line = proc.stderr.readline()
+        assert "recordings to diarize" in line, line
+        time.sleep(5)
+        proc.kill()
+        proc.wait(timeout=RELEASE_TIMEOUT)
+        # EOF once every worker has gone; whatever they printed on the way is here.
+        rest = proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+    assert "Traceback" not in rest and "Error" not in rest, rest

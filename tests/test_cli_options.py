@@ -55,8 +55,11 @@ def test_several_formats_are_written_from_one_diarization(runner, fake_pipeline,
     assert fake_pipeline == ["a.wav"]  # diarized once
     expected = Diarization(list(RESULT.turns), uri="a", duration=RESULT.duration)
     for fmt, ext in (("rttm", "rttm"), ("json", "json"), ("csv", "csv")):
-        assert (tmp_path / "out" / f"a.{ext}").read_text() == format_diarization(expected, fmt)
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.csv", "a.json", "a.rttm"]
+        assert (tmp_path / "out" / f"a.{ext}").read_text() == format_diarization(
+            expected, fmt, source="a.wav")  # with the provenance mark of our files
+    # the CSV, which has no place for the mark, is recorded in the folder's ledger
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        ".diarize-outputs.tsv", "a.csv", "a.json", "a.rttm"]
 
 
 def test_verbose_names_every_file_written(runner, fake_pipeline):

@@ -118,7 +118,7 @@ def test_run_writes_each_format(tmp_path, fake_pipeline, fmt):
     assert out.is_file()
     d = _overlapping()
     d.uri = "in"
-    assert out.read_text() == format_diarization(d, fmt)
+    assert out.read_text() == format_diarization(d, fmt, source=wav)
     # not mkstemp's owner-only 0o600: the mode open() would give a new file
     assert stat.S_IMODE(out.stat().st_mode) == FILE_MODE
 
