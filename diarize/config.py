@@ -92,9 +92,8 @@ class AudioConfig:
     level: it removes DC offset and sub-audio rumble (cheap sound cards record both), which
     would otherwise read as loud non-speech and hide the speech. 0 turns it off. 10 Hz is
     below the filterbank's lowest edge (features.fmin, 20 Hz), where it attenuates by
-    0.3 dB, so the band the models hear is kept. Chosen from 0, 5, 10, 20, 50 on sim/
-    (scripts/check_dc_offset.py: every file within 2 points with +0.05, +0.2 and -0.1 of
-    DC from 10 Hz on) and checked on real/; 50 Hz measured 1.5 points worse on sim/."""
+    0.3 dB, so the band the models hear is kept. Chosen on sim/ with
+    scripts/check_dc_offset.py, then checked on real/ (see docs/accuracy.md)."""
     highpass_order: int = ranged(2, 1, 8)
     """Order of the high-pass (Butterworth, at most 8): 2 is -12 dB per octave below the
     cutoff, -3 dB at it."""
@@ -172,32 +171,27 @@ class SadConfig:
     smoothed decision as it is, pauses under min_silence bridged and onsets cut."""
     boundary_window: float = ranged(0.15, 0.0, 10.0)
     """'model', refine_boundaries: how far (seconds) the refined speech may reach beyond
-    the smoothed decision's speech. Chosen from 0.1, 0.15, 0.2, 0.3 on speech detection
-    alone (full and fair condition) over both real/ and sim/: 0.1 leaves sim/'s quiet
-    onsets cut (2 more points of missed speech), 0.2 and more add false alarm around the
-    noises real/'s trn01, trn02 and tst01 hold."""
+    the smoothed decision's speech. Chosen on speech detection alone over real/ and sim/:
+    narrower cuts quiet onsets, wider adds false alarm around noises."""
     boundary_llr_window: float = ranged(0.1, 0.0, 10.0, exclusive_min=True)
     """'model', refine_boundaries: the frame log-likelihood ratio is averaged over this many
-    seconds before the frame-level decision (one phone; 0.2 moves boundaries less
-    precisely on sim/, 0.05 changes nothing measurable)."""
+    seconds before the frame-level decision (about one phone)."""
     boundary_margin: float = ranged(3.0, -100.0, 100.0)
     """'model', refine_boundaries: a frame counts as evidence for speech when its averaged
-    ratio exceeds threshold minus this (so -1.0 with the default threshold). Chosen from
-    2, 3, 4 on both real/ and sim/: lower margins cut quiet word edges on both."""
+    ratio exceeds threshold minus this (so -1.0 with the default threshold). Chosen on
+    real/ and sim/: lower margins cut quiet word edges."""
     boundary_switch_cost: float = ranged(100.0, 0.0, 1e6)
     """'model', refine_boundaries: log-likelihood cost of each change between speech and
     pause, so a pause inside speech must carry clearly more evidence than two changes
-    cost (a 0.3 s pause: averaged ratio about 7 below the evidence level). Chosen from 5,
-    10, 20, 30, 60, 100, 150 on both real/ and sim/: lower costs split the pauses that
-    real/'s (AMI) references count as speech (30: 1 point more missed speech there than
-    100) for little gain on sim/; 150 bridges more of sim/'s pauses."""
+    cost (a 0.3 s pause: averaged ratio about 7 below the evidence level). Chosen on
+    real/ and sim/: lower costs split the pauses that meeting references count as speech,
+    higher ones bridge real pauses."""
     background_quantile: float = ranged(0.5, 0.0, 1.0)
     """'model', refine_boundaries: the evidence level is raised to this quantile of the
     averaged ratio over the recording's background (frames beyond boundary_window of the
     smoothed speech, when there is 1 s of them), so that in a recording whose noise the
-    model finds speech-like the boundaries do not slide into the noise. Chosen from none,
-    0.5, 0.6, 0.75, 0.9 on both real/ and sim/: 0.5 changes nothing on sim/ and removes 1
-    point of false alarm on real/; higher quantiles cut speech on noisy sim/ files."""
+    model finds speech-like the boundaries do not slide into the noise. Chosen on real/
+    and sim/: higher quantiles cut speech in noisy recordings."""
     min_pause: float = ranged(0.3, 0.0, 60.0)
     """'model', refine_boundaries: shortest pause (seconds) between two speech runs: the
     usual reference convention (a silence of 0.25-0.3 s or more ends a segment)."""
@@ -205,28 +199,24 @@ class SadConfig:
     """'model': a second pass with the shipped models' means MAP-adapted to the recording's
     own confidently labelled frames (see adapt_nonspeech_fraction), then the same decision
     and boundaries again on the adapted models' ratio; speaker modelling keeps the first
-    pass's smoothed decision. It took real/'s missed speech outside overlap plus false
-    alarm (full condition) from 14.7 to 12.3 points and its fair DER from 32.9 to 27.9,
-    mostly by learning the room noise of two AMI clips as non-speech; on sim/ (clean
-    voices the speech model was trained on) it cut some quiet speech of recordings whose
-    pauses hold a faint background (full DER 16.6 to 16.8, fair 6.5 to 6.7). On because
-    real/ is the set unlike the training data, as unseen audio is; off gives the
-    shipped models as they are."""
+    pass's smoothed decision, so that a room's steady noise is learnt as non-speech. It
+    helps real/ (audio unlike the speech model's training data, as unseen audio is) and
+    costs sim/ a little quiet speech; off gives the shipped models as they are (see
+    docs/accuracy.md)."""
     adapt_speech_fraction: float = ranged(0.0, 0.0, 1.0)
     """'model', adapt: the speech model adapts on the frames well inside the first pass's
     smoothed speech that are among this fraction of the recording with the highest
-    averaged ratio. 0: the speech model is not adapted. Tried 0.3 and 0.5 on both sets:
-    where the first pass takes a noise for speech (real/'s trn01, trn02, tst01) the
-    speech model learns the noise and the false alarm doubles."""
+    averaged ratio. 0: the speech model is not adapted (where the first pass takes a
+    noise for speech, an adapted speech model learns the noise)."""
     adapt_nonspeech_fraction: float = ranged(0.1, 0.0, 1.0)
     """'model', adapt: the non-speech model adapts on the frames well outside the first
     pass's smoothed speech that are among this fraction of the recording with the lowest
-    averaged ratio. Chosen from 0.05, 0.1, 0.2, 0.3: higher fractions take quiet speech
-    for non-speech on both sets, 0.05 keeps more of real/'s false alarm."""
+    averaged ratio. Higher fractions take quiet speech for non-speech, lower ones keep
+    more false alarm."""
     adapt_relevance: float = ranged(64.0, 0.0, 1e6)
     """'model', adapt: MAP relevance factor (frames a component must see before the
-    recording weighs as much as the shipped model). Chosen from 16, 64, 128, 256, 512:
-    16 cuts more quiet speech on sim/, 256 and more keep more of real/'s false alarm."""
+    recording weighs as much as the shipped model). Lower values cut more quiet speech,
+    higher ones keep more false alarm."""
 
 
 @dataclass
