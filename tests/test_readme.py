@@ -8,8 +8,9 @@ document order, in a temporary folder holding a copy of ``audio_fixtures/`` and
   shell functions running this interpreter (``python -m diarize``), so the package under
   test is the checkout's. In console blocks only ``$ `` lines are commands. Lines that
   install or fetch (``pip install``, ``python -m venv``, ``source .../activate``,
-  ``git clone``, ``cd gmm-diarize``) are skipped: the test environment has no network
-  and already has the package.
+  ``git clone``, ``cd gmm-diarize``, and the test run itself) are skipped, also where
+  they are chained with ``&&``: the test environment has no network and already has
+  the package.
 * python blocks are executed in one namespace per document (as in one interpreter
   session), or as doctests when they contain ``>>>`` prompts.
 
@@ -38,7 +39,7 @@ SHELLS = {"bash", "sh", "shell", "console"}
 BLOCK = re.compile(r"^```[ \t]*(\w+)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 SKIPPED_COMMANDS = re.compile(
     r"^(pip3? install|python3? -m (venv|pip install)|source \S*activate|\. \S*activate"
-    r"|git clone|cd gmm-diarize)\b")
+    r"|git clone|cd gmm-diarize|python3? -m pytest)\b")
 COPIED = ["audio_fixtures", "configs"]
 COMMAND_TIMEOUT_S = 600
 PREAMBLE = 'diarize() { "$PYTHON" -m diarize "$@"; }\npython() { "$PYTHON" "$@"; }\n'
@@ -64,7 +65,10 @@ def shell_commands(lang: str, code: str) -> list[str]:
             current = current[:-1] + " "
             continue
         command, current = current.strip(), ""
-        if command and not command.startswith("#") and not SKIPPED_COMMANDS.match(command):
+        # `pip install -e . && diarize x.wav`: the install is skipped, the rest runs
+        command = " && ".join(part for part in command.split(" && ")
+                              if not SKIPPED_COMMANDS.match(part.strip()))
+        if command and not command.startswith("#"):
             commands.append(command)
     return commands
 
@@ -140,3 +144,5 @@ def test_block_extraction_and_command_parsing():
     assert [lang for lang, _ in found] == ["bash", "console", "python"]
     assert shell_commands(*found[0]) == ["diarize a.wav    --stdout"]
     assert shell_commands(*found[1]) == ["diarize --help"]
+    chained = "pip install -e . && diarize a.wav\npython -m venv v && . v/bin/activate && python -m pytest\n"
+    assert shell_commands("bash", chained) == ["diarize a.wav"]
