@@ -143,6 +143,13 @@ class Diarization:
         Seconds between analysis frames (for interpreting the arrays above).
     speaker_models : dict of str to object
         Fitted per-speaker models.
+    stages : dict of str to ndarray, or None
+        Only with ``Diarizer.diarize_features(..., keep_stages=True)``: the speaker label
+        of every analysis frame after each stage, int64 of shape (n_frames,), -1 where
+        the frame is not modelled: ``"chunks"``, ``"linear"``, ``"bic"``, ``"link"``
+        (:attr:`diarize.cluster.ClusterResult.stages`), ``"reseg"`` (after
+        resegmentation) and ``"turns"`` (the output turns' labels, -1 where nobody
+        speaks; it also covers speech frames that were not modelled).
 
     Examples
     --------
@@ -168,6 +175,7 @@ class Diarization:
     posteriors: np.ndarray | None = None
     frame_step: float = 0.01
     speaker_models: dict[str, Any] = field(default_factory=dict)
+    stages: dict[str, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         self.turns = sorted(self.turns)
