@@ -144,9 +144,9 @@ class Diarization:
     speaker_models : dict of str to object
         Fitted per-speaker models.
     stages : dict of str to ndarray, or None
-        Only with ``Diarizer.diarize_features(..., keep_stages=True)``: the speaker label
-        of every analysis frame after each stage, int64 of shape (n_frames,), -1 where
-        the frame is not modelled: ``"chunks"``, ``"linear"``, ``"bic"``, ``"link"``
+        Only with ``Diarizer.diarize_features(..., keep_stages=True)`` where speech was
+        found (None otherwise): the speaker label of every analysis frame after each
+        stage, int64 of shape (n_frames,), -1 where the frame is not modelled: ``"chunks"``, ``"linear"``, ``"bic"``, ``"link"``
         (:attr:`diarize.cluster.ClusterResult.stages`), ``"reseg"`` (after
         resegmentation) and ``"turns"`` (the output turns' labels, -1 where nobody
         speaks; it also covers speech frames that were not modelled).
