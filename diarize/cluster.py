@@ -44,11 +44,19 @@ class ClusterResult:
     similarity : dict of int to float
         Speaker linking: the score of the two clusters merged to go from k + 1 to k
         clusters, for each merge made or declined (empty without linking).
+    stages : dict of str to ndarray
+        Only with ``cluster_speakers(..., keep_stages=True)`` (else empty): the cluster of
+        every speech frame after each stage, int64 of shape (n_speech_frames,):
+        ``"chunks"`` (one cluster per chunk), ``"linear"`` (after the linear BIC pass over
+        neighbours; the chunks when ``cluster.linear_merge`` is off), ``"bic"`` (after
+        agglomerative BIC, before any ``cluster.reseg_before_link`` resegmentation) and
+        ``"link"`` (after UBM linking: `labels` itself; the BIC clusters without linking).
     """
 
     labels: np.ndarray
     bic: dict[int, float]
     similarity: dict[int, float] = field(default_factory=dict)
+    stages: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n_clusters(self) -> int:
@@ -65,10 +73,14 @@ class BicResult:
         Cluster of each chunk, 0..n_clusters-1, numbered by first appearance.
     bic : dict of int to float
         Global BIC of the clustering with k clusters, for each k visited (lower is better).
+    linear_labels : ndarray of int64, shape (n_chunks,), or None
+        Only with ``agglomerative_bic(..., keep_stages=True)``: the cluster of each chunk
+        after the linear pass over neighbours, before agglomerative merging.
     """
 
     chunk_labels: np.ndarray
     bic: dict[int, float]
+    linear_labels: np.ndarray | None = None
 
     @property
     def n_clusters(self) -> int:
@@ -90,7 +102,8 @@ def speaker_ubm(config: ClusterConfig) -> BackgroundModel | None:
 
 
 def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
-                     ubm_features: np.ndarray | None = None) -> ClusterResult:
+                     ubm_features: np.ndarray | None = None,
+                     keep_stages: bool = False) -> ClusterResult:
     """Who speaks when, as one cluster per speaker: every clustering decision in one call.
 
     The speech is cut into chunks of ``cluster.segment_seconds`` (:func:`chunk_speech`),
@@ -112,6 +125,9 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
     ubm_features : ndarray, shape (n_speech_frames, n_ubm_features), keyword-only
         The same frames in the UBM's front end; needed with ``link_method = "ubm"``
         (it may be `X` itself where the front ends agree).
+    keep_stages : bool, keyword-only
+        Also return each stage's labels (:attr:`ClusterResult.stages`), for measuring
+        where clusters go wrong; off, nothing is kept or computed for them.
 
     Returns
     -------
@@ -147,15 +163,18 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
     ubm = speaker_ubm(cc)
     if ubm is None:
         bic = agglomerative_bic(X, chunks, config=cc, frame_step=step, min_clusters=lo,
-                                max_clusters=hi, n_clusters=exact)
-        return ClusterResult(np.repeat(bic.chunk_labels, lengths), bic.bic)
+                                max_clusters=hi, n_clusters=exact, keep_stages=keep_stages)
+        labels = np.repeat(bic.chunk_labels, lengths)
+        return ClusterResult(labels, bic.bic,
+                             stages=_stages(bic, lengths, labels) if keep_stages else {})
     if ubm_features is None or len(ubm_features) != n_speech:
         raise ParameterError("cluster_speakers: UBM linking needs the speech frames in the "
                              "UBM's features (ubm_features)")
     # BIC merging over-clusters on purpose (at least max_initial_clusters); linking
     # decides the count.
     bic = agglomerative_bic(X, chunks, config=cc, frame_step=step, min_clusters=lo,
-                            max_clusters=max(hi, cc.max_initial_clusters))
+                            max_clusters=max(hi, cc.max_initial_clusters),
+                            keep_stages=keep_stages)
     init = np.repeat(bic.chunk_labels, lengths)
     lengthened = np.max(lengths) > cc.long_chunk_ratio * chunk_frames
     if cc.reseg_before_link == "always" or (cc.reseg_before_link == "long" and lengthened):
@@ -166,7 +185,17 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
                          min_speakers=lo).labels
     linked = link_clusters_clr(ubm_features, init, ubm=ubm, config=cc, min_clusters=lo,
                                max_clusters=hi, n_clusters=exact)
-    return ClusterResult(linked.labels, bic.bic, linked.similarity)
+    return ClusterResult(linked.labels, bic.bic, linked.similarity,
+                         stages=_stages(bic, lengths, linked.labels) if keep_stages else {})
+
+
+def _stages(bic: BicResult, lengths: np.ndarray, final: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-speech-frame labels of each clustering stage (:attr:`ClusterResult.stages`)."""
+    linear = bic.linear_labels if bic.linear_labels is not None else np.arange(len(lengths))
+    return {"chunks": np.repeat(np.arange(len(lengths), dtype=np.int64), lengths),
+            "linear": np.repeat(linear, lengths),
+            "bic": np.repeat(bic.chunk_labels, lengths),
+            "link": np.asarray(final, dtype=np.int64)}
 
 
 def _count_bounds(config: Config, *, n_chunks: int, floor: int = 1
@@ -296,7 +325,8 @@ def _logdet(n: np.ndarray, s: np.ndarray, ss: np.ndarray, *, diag: bool, reg: fl
 
 def agglomerative_bic(X: np.ndarray, chunks: np.ndarray, *, config: ClusterConfig,
                       frame_step: float = 0.01, min_clusters: int = 1,
-                      max_clusters: int = 10, n_clusters: int | None = None) -> BicResult:
+                      max_clusters: int = 10, n_clusters: int | None = None,
+                      keep_stages: bool = False) -> BicResult:
     """Bottom-up BIC clustering of chunks.
 
     Parameters
@@ -311,6 +341,8 @@ def agglomerative_bic(X: np.ndarray, chunks: np.ndarray, *, config: ClusterConfi
         Bounds on the number of clusters returned.
     n_clusters : int, optional, keyword-only
         Exact number of clusters (overrides the BIC stopping rule).
+    keep_stages : bool, keyword-only
+        Also return the labels after the linear pass (``linear_labels``).
 
     Returns
     -------
@@ -328,10 +360,13 @@ def agglomerative_bic(X: np.ndarray, chunks: np.ndarray, *, config: ClusterConfi
     # speakers. Scaling the data term by `scale` is exactly that.
     scale = min(1.0, config.max_bic_seconds / speech_seconds)
     lam = config.bic_penalty * (speech_seconds * scale) ** config.penalty_exponent
+    linear = None
     hi = max_clusters if n_clusters is None else n_clusters
     lo = min_clusters if n_clusters is None else n_clusters
     if config.linear_merge:
         state.linear_pass(min_clusters=lo)
+        if keep_stages:
+            linear = state.labels()
     bic: dict[int, float] = {}
     snapshots: dict[int, np.ndarray] = {}
     log_n = np.log(state.n.sum() * scale)
@@ -359,7 +394,7 @@ def agglomerative_bic(X: np.ndarray, chunks: np.ndarray, *, config: ClusterConfi
         best_k = stop_k if stop_k is not None else min(snapshots)
     else:
         best_k = min(bic, key=lambda kk: (bic[kk], kk))
-    return BicResult(snapshots[best_k], bic)
+    return BicResult(snapshots[best_k], bic, linear)
 
 
 class _BicState:

@@ -16,12 +16,12 @@ from ._threads import pipeline_threads
 from .audio import audio_blocks
 from .cluster import asked_count, cluster_speakers, count_floor, speaker_ubm
 from .config import AudioConfig, Config, FeatureConfig, load_config
-from .errors import ConfigError, NoSpeechWarning, SpeakerCountWarning
+from .errors import ConfigError, NoSpeechWarning, ParameterError, SpeakerCountWarning
 from .features import MfccStream, speech_features
 from .models import check_model_files
 from .names import uri_for
 from .resegment import resegment, shape_turns
-from .sad import detect_speech_regions, model_feature_config
+from .sad import SpeechMask, detect_speech_regions, model_feature_config
 from .segments import CountEvidence, Diarization, SpeakerCount, turns_from_labels
 from .speakers import BackgroundModel
 
@@ -161,7 +161,8 @@ class Diarizer:
                         duration=own.n_samples / sr, uri=uri, front_end=front)
 
     def diarize_features(self, features: "Features", *, uri: str | None = None,
-                         hook: ProgressHook | None = None) -> Diarization:
+                         hook: ProgressHook | None = None, speech: np.ndarray | None = None,
+                         keep_stages: bool = False) -> Diarization:
         """Diarize features from :meth:`extract` (of this or another Diarizer).
 
         Parameters
@@ -170,6 +171,12 @@ class Diarizer:
         uri : str, keyword-only, optional
             Recording name; defaults to the features' (the file name) or ``"audio"``.
         hook : callable, keyword-only, optional
+        speech : ndarray of bool, shape (n_frames,), keyword-only, optional
+            Speech frames to use instead of the speech detector's decision (both for
+            speaker modelling and for the turns), e.g. a reference's, to measure what the
+            rest of the pipeline does with perfect speech detection.
+        keep_stages : bool, keyword-only
+            Keep every stage's speaker labels in :attr:`Diarization.stages`.
 
         Returns
         -------
@@ -179,6 +186,8 @@ class Diarizer:
         ------
         ConfigError
             If `features` were computed with another front-end configuration.
+        ParameterError
+            If `speech` does not have one value per frame of `features`.
         """
         if not isinstance(features, Features):
             raise ConfigError("diarize_features needs Features from Diarizer.extract")
@@ -186,22 +195,32 @@ class Diarizer:
             raise ConfigError("these features were computed with another front-end "
                               "configuration (audio, features, speech-detector or UBM front "
                               "end); extract them with this configuration")
+        given = None
+        if speech is not None:
+            mask = np.asarray(speech)
+            if mask.shape != (len(features.mfcc),):
+                raise ParameterError(f"diarize_features: a speech mask of shape {mask.shape} "
+                                     f"for {len(features.mfcc)} frames")
+            given = SpeechMask(mask.astype(bool), mask.astype(bool))
         with pipeline_threads():
             return self._diarize_features([features], uri=uri or features.uri or "audio",
-                                          hook=hook)
+                                          hook=hook, speech=given, keep_stages=keep_stages)
 
-    def _diarize_features(self, handed: list, *, uri: str,
-                          hook: ProgressHook | None) -> Diarization:
+    def _diarize_features(self, handed: list, *, uri: str, hook: ProgressHook | None,
+                          speech: SpeechMask | None = None,
+                          keep_stages: bool = False) -> Diarization:
         """Diarize the Features in `handed`, which is emptied: once the speech frames are
-        taken, this call holds no reference to the whole recording's frames."""
+        taken, this call holds no reference to the whole recording's frames. `speech`,
+        when given, replaces the speech detector."""
         cfg = self.config
         step = cfg.features.hop_length
         front = handed.pop()
         notify = hook or _no_progress
 
         notify("speech", 0, 1)
-        speech = detect_speech_regions(front.sad_mfcc, front.energy, front.voicing,
-                                       config=cfg.sad, frame_step=step, seed=cfg.seed)
+        if speech is None:
+            speech = detect_speech_regions(front.sad_mfcc, front.energy, front.voicing,
+                                           config=cfg.sad, frame_step=step, seed=cfg.seed)
         notify("speech", 1, 1)
         result = Diarization([], uri=uri, duration=front.duration, speech_mask=speech.speech,
                              frame_step=step)
@@ -220,7 +239,8 @@ class Diarizer:
         del front  # the last reference here to the recording's frames
 
         notify("clustering", 0, 1)
-        clusters = cluster_speakers(xs, speech=speech.modelled, config=cfg, ubm_features=xu)
+        clusters = cluster_speakers(xs, speech=speech.modelled, config=cfg, ubm_features=xu,
+                                    keep_stages=keep_stages)
         notify("clustering", 1, 1)
 
         notify("resegmentation", 0, 1)
@@ -243,6 +263,10 @@ class Diarizer:
         post[speech_idx] = reseg.posteriors
         result.posteriors = post
         result.speaker_models = dict(zip(names, reseg.models))
+        if keep_stages:
+            result.stages = _frame_stages({**clusters.stages, "reseg": reseg.labels},
+                                          speech_idx, n_frames=len(speech.modelled))
+            result.stages["turns"] = frame_labels
         result.speaker_count = self._speaker_count(
             len(result.speakers), uri=uri, n_speech_frames=len(speech_idx),
             turn_speech_frames=int(np.count_nonzero(speech.speech)))
@@ -326,6 +350,18 @@ def _count_asked(config: Config) -> bool:
     """Whether `config` asks for a speaker count (``num_speakers``, or ``min_speakers``
     above the 1 every recording with speech has anyway)."""
     return config.num_speakers is not None or config.min_speakers > 1
+
+
+def _frame_stages(stages: dict[str, np.ndarray], speech_idx: np.ndarray, *,
+                  n_frames: int) -> dict[str, np.ndarray]:
+    """Per-speech-frame stage labels spread over all `n_frames` frames, -1 elsewhere:
+    one frame grid for every stage and for the recording's reference."""
+    out = {}
+    for name, labels in stages.items():
+        full = np.full(n_frames, -1, dtype=np.int64)
+        full[speech_idx] = labels
+        out[name] = full
+    return out
 
 
 @dataclass(frozen=True)

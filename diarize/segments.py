@@ -212,6 +212,13 @@ class Diarization:
     speaker_count : SpeakerCount or None
         The count asked for (``num_speakers``, or ``min_speakers`` above 1) and the count
         found, with a note when it falls short; None when no count was asked.
+    stages : dict of str to ndarray, or None
+        Only with ``Diarizer.diarize_features(..., keep_stages=True)`` where speech was
+        found (None otherwise): the speaker label of every analysis frame after each
+        stage, int64 of shape (n_frames,), -1 where the frame is not modelled: ``"chunks"``, ``"linear"``, ``"bic"``, ``"link"``
+        (:attr:`diarize.cluster.ClusterResult.stages`), ``"reseg"`` (after
+        resegmentation) and ``"turns"`` (the output turns' labels, -1 where nobody
+        speaks; it also covers speech frames that were not modelled).
 
     Examples
     --------
@@ -239,6 +246,7 @@ class Diarization:
     speaker_models: dict[str, Any] = field(default_factory=dict)
     count_evidence: CountEvidence | None = None
     speaker_count: SpeakerCount | None = None
+    stages: dict[str, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         self.turns = sorted(self.turns)

@@ -69,8 +69,9 @@ import re
 import resource
 import sys
 import time
+import unicodedata
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -120,19 +121,34 @@ class Run:
     turns: list = field(default_factory=list)
     rttm: str = ""
     error: str | None = None
+    # --stages: condition ("detected", "oracle speech", "oracle count") -> its probe
+    probes: dict[str, "Probe"] = field(default_factory=dict)
+    # --stability: delay in samples -> the turns of the delayed audio, or the error
+    delayed: dict[int, list] = field(default_factory=dict)
+    delayed_errors: dict[int, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Extras:
+    """What a worker measures besides the plain run (``--stages``, ``--stability``)."""
+
+    stages: bool = False
+    delays: tuple[int, ...] = ()
+    oracle_count: bool = False
 
 
 _DIARIZER = None
-_ORACLE_COUNT = False
+_EXTRAS = Extras()
 
 
-def _init_worker(cfg, oracle_count: bool = False) -> None:
+def _init_worker(cfg, extras: Extras = Extras()) -> None:
     """Build one Diarizer per process (workers of a Pool, or this process)."""
-    global _DIARIZER, _ORACLE_COUNT
+    global _DIARIZER, _EXTRAS
     from diarize.pipeline import Diarizer
 
     _DIARIZER = Diarizer(cfg)
-    _ORACLE_COUNT = oracle_count
+    _EXTRAS = extras
+    _COUNT_DIARIZERS.clear()
 
 
 def reference_count(path: str) -> int:
@@ -148,13 +164,20 @@ def _diarize(task: tuple[str, str]) -> Run:
     wall0, cpu0 = time.perf_counter(), time.process_time()
     try:
         diarizer = _DIARIZER
-        if _ORACLE_COUNT:  # --oracle-count: the reference's count is given as num_speakers
+        if _EXTRAS.oracle_count:  # --oracle-count: the reference's count is given as num_speakers
             from diarize.pipeline import Diarizer
 
             n_ref = reference_count(path)
             if n_ref:
                 diarizer = Diarizer(_DIARIZER.config.with_speakers(num_speakers=n_ref))
-        result = diarizer(path)
+        if _EXTRAS.stages:
+            # The same result as diarizer(path) (extract, then diarize the features),
+            # with the features kept for the oracle runs and each stage's labels kept.
+            features = diarizer.extract(path)
+            result = diarizer.diarize_features(features, keep_stages=True)
+            run.probes = stage_probes(diarizer, features, result, path)
+        else:
+            result = diarizer(path)
         run.turns = list(result.turns)
         run.duration = float(result.duration)
         to_rttm = getattr(result, "to_rttm", None)
@@ -166,6 +189,11 @@ def _diarize(task: tuple[str, str]) -> Run:
     run.wall = time.perf_counter() - wall0
     run.cpu = time.process_time() - cpu0
     run.maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * MAXRSS_TO_MB
+    for delay in _EXTRAS.delays:  # after the timing: the figures above are one run's
+        try:
+            run.delayed[delay] = delayed_turns(_DIARIZER, path, delay)
+        except (DiarizeError, MemoryError, ValueError, RuntimeError) as exc:
+            run.delayed_errors[delay] = f"{type(exc).__name__}: {exc}"
     return run
 
 
@@ -178,8 +206,7 @@ def _audio_duration(path: str) -> float:
         return 0.0
 
 
-def run_all(tasks: list[tuple[str, str]], cfg, jobs: int, *,
-            oracle_count: bool = False) -> list[Run]:
+def run_all(tasks: list[tuple[str, str]], cfg, jobs: int, extras: Extras = Extras()) -> list[Run]:
     """Diarize every task; progress on stderr."""
     runs: list[Run] = []
 
@@ -191,11 +218,11 @@ def run_all(tasks: list[tuple[str, str]], cfg, jobs: int, *,
               f"({run.duration:.1f} s): {status}", file=sys.stderr, flush=True)
 
     if jobs <= 1:
-        _init_worker(cfg, oracle_count)
+        _init_worker(cfg, extras)
         for task in tasks:
             report(_diarize(task))
     else:
-        with multiprocessing.get_context("spawn").Pool(jobs, _init_worker, (cfg, oracle_count)) as pool:
+        with multiprocessing.get_context("spawn").Pool(jobs, _init_worker, (cfg, extras)) as pool:
             for run in pool.imap_unordered(_diarize, tasks):
                 report(run)
     order = {task: i for i, task in enumerate(tasks)}
@@ -456,6 +483,375 @@ def score_folder(name: str, folder: Path, runs: list[Run], jobs: int) -> FolderR
     )
 
 
+# ------------------------------------------------------- stages, oracles, stability
+
+#: The AMI clips of ``../shared/eval/real`` (its README): ``dev00 dev01 trn00..trn09
+#: tst00 tst01``, ``trn00`` spelt ``trñ00``. A folder holding both these and other
+#: recordings is also reported as its two parts, since only the AMI clips were tuned to.
+AMI_CLIP = re.compile(r"(dev|tr[nñ]|tst)\d\d")
+#: The stages of :attr:`diarize.segments.Diarization.stages` reported by ``--stages``.
+STAGES = ("chunks", "linear", "bic", "link", "reseg")
+#: ``--stages`` conditions: the pipeline as it is, with the reference's speech instead of
+#: the speech detector's, and with the reference's speaker count (``num_speakers``).
+PROBES = ("detected", "oracle speech", "oracle count")
+
+
+@dataclass(frozen=True)
+class StageCounts:
+    """A stage's labels against the reference, in frames (a set's is the sum of its
+    files'): on the modelled frames where exactly one reference speaker talks inside the
+    scored region.
+
+    Attributes
+    ----------
+    pure : float
+        Frames of each cluster's main reference speaker, summed over the clusters.
+    covered : float
+        Frames of each reference speaker in its main cluster, summed over the speakers.
+    frames : float
+        Frames counted.
+    clusters : int
+        Clusters at this stage (over all modelled frames), summed over the files.
+    files : int
+    """
+
+    pure: float = 0.0
+    covered: float = 0.0
+    frames: float = 0.0
+    clusters: int = 0
+    files: int = 0
+
+    def __add__(self, other: "StageCounts") -> "StageCounts":
+        return StageCounts(self.pure + other.pure, self.covered + other.covered,
+                           self.frames + other.frames, self.clusters + other.clusters,
+                           self.files + other.files)
+
+    @property
+    def purity(self) -> float:
+        """% of the frames that are their cluster's main speaker's."""
+        return 100.0 * self.pure / self.frames if self.frames else float("nan")
+
+    @property
+    def coverage(self) -> float:
+        """% of the frames that are in their speaker's main cluster."""
+        return 100.0 * self.covered / self.frames if self.frames else float("nan")
+
+    @property
+    def mean_clusters(self) -> float:
+        return self.clusters / self.files if self.files else float("nan")
+
+    def cell(self) -> str:
+        """``purity/coverage (mean clusters)``."""
+        if not self.files:
+            return "-"
+        return f"{self.purity:.1f}/{self.coverage:.1f} ({self.mean_clusters:.1f})"
+
+
+@dataclass
+class Probe:
+    """One recording diarized in one ``--stages`` condition.
+
+    Attributes
+    ----------
+    turns : list of Turn
+    stages : dict of str to StageCounts
+        Per stage of :data:`STAGES`.
+    reference_frames : int
+        Frames with exactly one reference speaker inside the scored region.
+    modelled_frames : int
+        Those of them that the speaker stages model (the speech they see).
+    """
+
+    turns: list
+    stages: dict[str, StageCounts]
+    reference_frames: int
+    modelled_frames: int
+
+
+def stage_counts(hyp: np.ndarray, ref: np.ndarray) -> StageCounts:
+    """`hyp` cluster labels against `ref` speaker labels of the same frames, counted where
+    both are >= 0 (:class:`StageCounts`, one file)."""
+    hyp = np.asarray(hyp)
+    ref = np.asarray(ref)
+    clusters = len(np.unique(hyp[hyp >= 0]))
+    ok = (hyp >= 0) & (ref >= 0)
+    if not ok.any():
+        return StageCounts(clusters=clusters, files=1)
+    _, h = np.unique(hyp[ok], return_inverse=True)
+    _, r = np.unique(ref[ok], return_inverse=True)
+    table = np.zeros((h.max() + 1, r.max() + 1))
+    np.add.at(table, (h, r), 1)
+    return StageCounts(pure=float(table.max(1).sum()), covered=float(table.max(0).sum()),
+                       frames=float(ok.sum()), clusters=clusters, files=1)
+
+
+def reference_labels(turns: list, regions: list | None, n_frames: int, step: float) -> np.ndarray:
+    """The reference speaker (an index) of each frame where exactly one talks inside the
+    scored `regions` (default: the reference's extent, as md-eval), -1 elsewhere; frame
+    ``i`` is the one centred at ``(i + 0.5) * step``, as the pipeline's."""
+    if regions is None:
+        regions = [(min(t.start for t in turns), max(t.end for t in turns))] if turns else []
+    active, _ = _frame_activity(turns, n_frames, step)
+    labels = np.where(active.sum(axis=1) == 1, active.argmax(axis=1) if active.shape[1] else 0, -1)
+    centres = (np.arange(n_frames) + 0.5) * step
+    inside = np.zeros(n_frames, dtype=bool)
+    for a, b in regions:
+        inside |= (centres >= a) & (centres < b)
+    labels[~inside] = -1
+    return labels
+
+
+def read_reference(path: str) -> tuple[list, list | None]:
+    """The reference turns of a recording (``<stem>.rttm`` beside it, every file key) and
+    its scored region (``<stem>.uem``, or None)."""
+    p = Path(path)
+    turns = [t for ts in read_rttm(p.with_name(f"{p.stem}.rttm")).values() for t in ts]
+    uem_path = p.with_name(f"{p.stem}.uem")
+    regions = ([r for rs in read_uem(uem_path).values() for r in rs]
+               if uem_path.exists() else None)
+    return turns, regions
+
+
+def reference_speakers(turns: list, regions: list | None) -> int:
+    """Reference speakers with speech inside the scored region (what count exact counts)."""
+    if regions is None:
+        return len({t.speaker for t in turns})
+    return len({t.speaker for t in turns if any(t.start < b and t.end > a for a, b in regions)})
+
+
+def probe(result, ref: np.ndarray, turns: list | None = None) -> Probe:
+    """A Diarization made with ``keep_stages=True`` measured against `ref`
+    (:func:`reference_labels` on its frames)."""
+    stages = result.stages
+    modelled = stages["chunks"] >= 0
+    return Probe(turns=list(result.turns if turns is None else turns),
+                 stages={s: stage_counts(stages[s], ref) for s in STAGES},
+                 reference_frames=int((ref >= 0).sum()),
+                 modelled_frames=int(((ref >= 0) & modelled).sum()))
+
+
+def _empty_probe(ref: np.ndarray) -> Probe:
+    """A condition in which no speech was modelled."""
+    return Probe([], {s: StageCounts(files=1) for s in STAGES}, int((ref >= 0).sum()), 0)
+
+
+_COUNT_DIARIZERS: dict[int, object] = {}
+
+
+def stage_probes(diarizer, features, result, path: str) -> dict[str, Probe]:
+    """The :data:`PROBES` of one recording: `result` (its features diarized with
+    ``keep_stages=True``) and the two oracle runs, every one through the pipeline's own
+    code (:meth:`Diarizer.diarize_features`).
+
+    * ``oracle speech``: the frames where the reference has speech (any speaker, the whole
+      reference) are the speech, for speaker modelling and for the turns;
+    * ``oracle count``: ``num_speakers`` is the number of reference speakers with speech
+      in the scored region (the detected speech as it is).
+    """
+    from diarize.pipeline import Diarizer
+
+    step = diarizer.config.features.hop_length
+    n_frames = len(features.mfcc)
+    turns, regions = read_reference(path)
+    ref = reference_labels(turns, regions, n_frames, step)
+
+    def measured(res) -> Probe:
+        return _empty_probe(ref) if res.stages is None else probe(res, ref)
+
+    out = {"detected": measured(result)}
+    speech = _frame_activity(turns, n_frames, step)[0].any(axis=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a reference without speech: an empty result
+        out["oracle speech"] = measured(diarizer.diarize_features(features, speech=speech,
+                                                                  keep_stages=True))
+    k = reference_speakers(turns, regions)
+    if k < 1:  # nothing to fix the count to
+        out["oracle count"] = out["detected"]
+        return out
+    if k not in _COUNT_DIARIZERS:  # emptied by _init_worker: one configuration at a time
+        _COUNT_DIARIZERS[k] = Diarizer(diarizer.config.replace(num_speakers=k))
+    counted = _COUNT_DIARIZERS[k]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out["oracle count"] = measured(counted.diarize_features(features, keep_stages=True))
+    return out
+
+
+def delayed_turns(diarizer, path: str, delay: int) -> list:
+    """The turns of `path` with `delay` zero samples (at the file's own rate) put before
+    its audio: the whole pipeline, audio stage included, on a signal that differs only by
+    a shift of a fraction of a millisecond. The turns are not shifted back (7 samples at
+    16 kHz are 0.44 ms, a twentieth of a frame)."""
+    import soundfile
+
+    y, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    y = np.concatenate([np.zeros((delay, y.shape[1]), dtype=np.float32), y])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return list(diarizer((y, rate), uri=uri_for(path)).turns)
+
+
+def corpus_subsets(folder: str, runs: list[Run]) -> dict[str, list[Run]]:
+    """The runs of a folder reported as a set, then its AMI clips and its other
+    recordings where it holds both (:data:`AMI_CLIP`)."""
+    out = {folder: runs}
+    ami = [r for r in runs if AMI_CLIP.fullmatch(unicodedata.normalize("NFC", Path(r.path).stem))]
+    if ami and len(ami) < len(runs):
+        out[f"{folder} AMI"] = ami
+        out[f"{folder} other"] = [r for r in runs if r not in ami]
+    return out
+
+
+@dataclass
+class StageRow:
+    """One set in one ``--stages`` condition."""
+
+    set_name: str
+    condition: str
+    result: FolderResult                    # the condition's turns scored
+    stages: dict[str, StageCounts]
+    reference_frames: int
+    modelled_frames: int
+
+    @property
+    def modelled(self) -> float:
+        """% of the single-speaker reference frames that the speaker stages model."""
+        return (100.0 * self.modelled_frames / self.reference_frames
+                if self.reference_frames else float("nan"))
+
+
+def stage_rows(folder: str, path: Path, runs: list[Run], jobs: int) -> tuple[list[StageRow], list[StageRow]]:
+    """(per set rows, per file rows) of a folder's ``--stages`` report."""
+    def row(name: str, condition: str, rs: list[Run]) -> StageRow:
+        probes = [r.probes[condition] for r in rs if condition in r.probes]
+        scored = score_folder(name, path, [_with_turns(r, r.probes.get(condition)) for r in rs], jobs)
+        return StageRow(name, condition, scored,
+                        {s: sum((p.stages[s] for p in probes), StageCounts()) for s in STAGES},
+                        sum(p.reference_frames for p in probes),
+                        sum(p.modelled_frames for p in probes))
+
+    sets = [row(name, cond, rs) for name, rs in corpus_subsets(folder, runs).items()
+            for cond in PROBES]
+    files = [row(Path(r.path).name, cond, [r]) for r in runs for cond in PROBES]
+    return sets, files
+
+
+def _with_turns(run: Run, found: Probe | None) -> Run:
+    """`run` with a condition's turns (a failed run or condition: none, all missed)."""
+    return replace(run, turns=list(found.turns) if found is not None else [],
+                   error=run.error or (None if found is not None else "no probe"))
+
+
+def stage_table(rows: list[StageRow], *, per_file: bool = False) -> list[str]:
+    """The ``--stages`` table: one row per set (or file) and condition."""
+    head = ["file" if per_file else "set", "condition", "ref spk" if per_file else "files",
+            "spk" if per_file else "spk exact %", "fair DER", "conf", "modelled %"] + list(STAGES)
+    body = []
+    for r in rows:
+        fair = r.result.scores["fair"]
+        f = r.result.files[0] if per_file and r.result.files else None
+        count = (_count_cell(f) if f is not None else f"{r.result.exact:.1f}")
+        body.append([r.set_name, r.condition,
+                     str(f.ref_speakers) if f is not None else str(r.result.n_files), count,
+                     f"{fair.der:.2f}", f"{fair.confusion_rate:.2f}", f"{r.modelled:.1f}"]
+                    + [r.stages[s].cell() for s in STAGES])
+    return _table(head, body)
+
+
+def stages_markdown(folder: str, sets: list[StageRow], files: list[StageRow] | None) -> str:
+    lines = [f"#### {folder}: stages and oracles", ""]
+    lines += stage_table(sets)
+    lines += ["", "Each stage's purity/coverage in % (mean clusters per file), on the modelled "
+              "frames where exactly one reference speaker talks inside the scored region: "
+              "chunks (fixed ~1 s pieces), linear (neighbours merged by BIC), bic "
+              "(agglomerative BIC), link (UBM linking: the count), reseg (resegmentation). "
+              "Purity: frames of each cluster's main speaker; coverage: frames of each "
+              "speaker in its main cluster. modelled %: those reference frames the speaker "
+              "stages see. Conditions: detected (the pipeline), oracle speech (the "
+              "reference's speech instead of the speech detector's), oracle count "
+              "(num_speakers from the reference). fair DER and conf (its confusion part) in %.",
+              ""]
+    if files:
+        lines += [f"#### {folder}: stages and oracles per file", ""]
+        lines += stage_table(files, per_file=True)
+        lines += [""]
+    return "\n".join(lines)
+
+
+@dataclass
+class StabilityRow:
+    """One set's fair DER with the audio as it is and delayed by a few samples."""
+
+    set_name: str
+    n_files: int
+    ders: dict[int, float]                   # delay (0: as it is) -> fair DER of the set
+    count_changes: int                       # files whose speaker count moves with a delay
+    abs_change: float                        # sum over files |error(delay) - error(0)|, max
+                                             # over delays, in points of the set's DER
+    failed: int                              # files a delayed run failed on
+
+    @property
+    def spread(self) -> float:
+        return max(self.ders.values()) - min(self.ders.values())
+
+
+def stability_rows(folder: str, path: Path, runs: list[Run], delays: tuple[int, ...],
+                   jobs: int) -> tuple[list[StabilityRow], list[list[str]]]:
+    """(per set rows, per file table rows) of a folder's ``--stability`` report."""
+    delayed_results = {d: score_folder(folder, path, [
+        replace(r, turns=r.delayed.get(d, []), error=r.error or r.delayed_errors.get(d))
+        for r in runs], jobs) for d in delays}
+    base = score_folder(folder, path, runs, jobs)
+    by_delay = {0: base, **delayed_results}
+    sets = []
+    for name, rs in corpus_subsets(folder, runs).items():
+        names = {Path(r.path).name for r in rs}
+        files = {d: [f for f in res.files if f.name in names] for d, res in by_delay.items()}
+        ders = {d: aggregate(fs).scores["fair"].der for d, fs in files.items()}
+        scored = sum(f.scores["fair"].scored for f in files[0])
+        moved = set()
+        worst = 0.0
+        for d in delays:
+            moved |= {a.name for a, b in zip(files[0], files[d]) if a.hyp_speakers != b.hyp_speakers}
+            change = sum(abs(a.scores["fair"].error - b.scores["fair"].error)
+                         for a, b in zip(files[0], files[d]))
+            worst = max(worst, 100.0 * change / scored if scored else 0.0)
+        failed = sum(any(d in r.delayed_errors for d in delays) for r in rs)
+        sets.append(StabilityRow(name, len(rs), ders, len(moved), worst, failed))
+    per_file = []
+    for i, f in enumerate(base.files):
+        cells = [f.name, str(f.ref_speakers)]
+        for d, res in by_delay.items():
+            g = res.files[i]
+            cells += [_count_cell(g), f"{g.scores['fair'].der:.2f}"]
+        per_file.append(cells)
+    return sets, per_file
+
+
+def stability_markdown(folder: str, rows: list[StabilityRow], delays: tuple[int, ...],
+                       per_file: list[list[str]] | None) -> str:
+    head = (["set", "files"] + [f"fair DER +{d}" if d else "fair DER" for d in (0, *delays)]
+            + ["min", "max", "spread", "count changes", "max sum |dDER|", "failed"])
+    body = [[r.set_name, str(r.n_files)] + [f"{r.ders[d]:.2f}" for d in (0, *delays)]
+            + [f"{min(r.ders.values()):.2f}", f"{max(r.ders.values()):.2f}", f"{r.spread:.2f}",
+               str(r.count_changes), f"{r.abs_change:.2f}", str(r.failed)] for r in rows]
+    lines = [f"#### {folder}: stability under delays of {', '.join(map(str, delays))} samples", ""]
+    lines += _table(head, body)
+    lines += ["", "The audio with N zero samples put before it (at the file's rate), the "
+              "whole pipeline run again. fair DER +N: the set's fair DER then; spread: max - "
+              "min over the delays and the audio as it is; count changes: files whose "
+              "speaker count differs from the undelayed run's under some delay; max sum "
+              "|dDER|: the largest, over the delays, sum of the files' fair error changes in "
+              "points of the set's DER (changes that cancel in the set's DER still count).",
+              ""]
+    if per_file:
+        head = ["file", "ref spk"]
+        for d in (0, *delays):
+            head += [f"spk +{d}", f"fair DER +{d}"]
+        lines += [f"#### {folder}: stability per file", ""] + _table(head, per_file) + [""]
+    return "\n".join(lines)
+
+
 # ---------------------------------------------------------------------- output
 
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:
@@ -633,6 +1029,44 @@ def variant_overrides(variants: list[str]) -> dict[str, dict[str, object]]:
     return out
 
 
+def parse_delays(text: str) -> tuple[int, ...]:
+    """``--stability`` delays: comma-separated positive numbers of samples."""
+    try:
+        delays = tuple(sorted(int(x) for x in text.split(",") if x.strip()))
+    except ValueError:
+        delays = ()
+    if not delays or min(delays) < 1 or len(set(delays)) != len(delays):
+        raise UsageError(f"--stability expects distinct positive numbers of samples "
+                         f"separated by commas, got {text!r}")
+    return delays
+
+
+def extras_json(more: dict[str, tuple], delays: tuple[int, ...]) -> dict:
+    """The ``--stages`` and ``--stability`` results of one folder and variant for ``--json``."""
+    out: dict[str, object] = {}
+
+    def stage_dict(r: StageRow) -> dict:
+        fair = r.result.scores["fair"]
+        return {"set": r.set_name, "condition": r.condition, "files": r.result.n_files,
+                "fair_der": fair.der, "fair_confusion": fair.confusion_rate,
+                "speaker_count_exact": r.result.exact, "modelled": r.modelled,
+                "stages": {s: {"purity": c.purity, "coverage": c.coverage,
+                               "mean_clusters": c.mean_clusters} for s, c in r.stages.items()}}
+
+    if "stages" in more:
+        sets, files = more["stages"]
+        out["stages"] = {"sets": [stage_dict(r) for r in sets],
+                         "files": [stage_dict(r) for r in files]}
+    if "stability" in more:
+        sets, _ = more["stability"]
+        out["stability"] = {"delays": list(delays), "sets": [{
+            "set": r.set_name, "files": r.n_files,
+            "fair_der": {str(d): v for d, v in r.ders.items()}, "spread": r.spread,
+            "count_changes": r.count_changes, "max_sum_abs_change": r.abs_change,
+            "failed": r.failed} for r in sets]}
+    return out
+
+
 def find_tasks(dirs: list[Path]) -> list[tuple[str, str]]:
     """(folder name, audio path) of every recording with a reference beside it."""
     tasks: list[tuple[str, str]] = []
@@ -663,9 +1097,30 @@ def main(argv: list[str] | None = None) -> int:
                              "RTTM names) as num_speakers.")
     parser.add_argument("--json", dest="json_out", type=Path, help="Also write per-file results here.")
     parser.add_argument("--save-rttm", type=Path, help="Write each hypothesis RTTM into this folder.")
+    parser.add_argument("--stages", action="store_true",
+                        help="Also report, per set (a folder; real/ also as its AMI clips and "
+                             "its other recordings), the purity and coverage of the speaker "
+                             "labels after each stage (chunks, linear BIC merge, agglomerative "
+                             "BIC, UBM linking, resegmentation) against the reference, and the "
+                             "fair DER with oracle speech (the reference's speech regions "
+                             "instead of the speech detector's) and with the oracle speaker "
+                             "count (num_speakers from the reference). Each recording is "
+                             "diarized three times.")
+    parser.add_argument("--stability", nargs="?", const="7", default=None, metavar="DELAYS",
+                        help="Also diarize every recording with its audio delayed by each of "
+                             "these numbers of samples (zeros put before it; comma-separated, "
+                             "default 7) and report the spread of each set's fair DER and the "
+                             "files whose speaker count changes (give the folders before it).")
+    parser.add_argument("--per-file", action="store_true",
+                        help="With --stages or --stability: their tables per recording too.")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
+    try:
+        delays = parse_delays(args.stability) if args.stability is not None else ()
+    except UsageError as exc:
+        parser.error(str(exc))
+    extras = Extras(stages=args.stages, delays=delays, oracle_count=args.oracle_count)
 
     from diarize.config import load_config
 
@@ -693,19 +1148,28 @@ def main(argv: list[str] | None = None) -> int:
         args.save_rttm.mkdir(parents=True, exist_ok=True)
 
     results: dict[str, dict[str, FolderResult]] = {}    # folder -> variant -> result
+    # folder -> variant -> "stages" / "stability" -> (per set rows, per file rows)
+    extra: dict[str, dict[str, dict[str, tuple]]] = {
+        d.name: {v: {} for v in configs} for d in dirs}
     failed = False
     try:
         for variant, variant_cfg in configs.items():
             if len(configs) > 1:
                 settings = "; ".join(f"{k}={v!r}" for k, v in variants[variant].items()) or "no overrides"
                 print(f"benchmark: variant {variant} ({settings})", file=sys.stderr)
-            runs = run_all(tasks, variant_cfg, args.jobs, oracle_count=args.oracle_count)
+            runs = run_all(tasks, variant_cfg, args.jobs, extras)
             for d in dirs:
                 folder_runs = [r for r in runs if Path(r.path).parent == d]
                 if not folder_runs:
                     continue
                 res = score_folder(d.name, d, folder_runs, args.jobs)
                 results.setdefault(d.name, {})[variant] = res
+                label = f"{d.name} ({variant})" if len(configs) > 1 else d.name
+                if extras.stages:
+                    extra[d.name][variant]["stages"] = stage_rows(label, d, folder_runs, args.jobs)
+                if extras.delays:
+                    extra[d.name][variant]["stability"] = stability_rows(
+                        label, d, folder_runs, extras.delays, args.jobs)
                 for path in res.failed:
                     failed = True
                     print(f"benchmark: error: {path}: "
@@ -722,8 +1186,21 @@ def main(argv: list[str] | None = None) -> int:
 
     for folder, rows in results.items():
         print(markdown(folder, rows, args.jobs))
+        for variant, more in extra[folder].items():
+            label = f"{folder} ({variant})" if len(configs) > 1 else folder
+            if "stages" in more:
+                sets, files = more["stages"]
+                print(stages_markdown(label, sets, files if args.per_file else None))
+            if "stability" in more:
+                sets, files = more["stability"]
+                print(stability_markdown(label, sets, extras.delays,
+                                         files if args.per_file else None))
     if args.json_out is not None:
         data = {folder: to_json(rows, variants, args.jobs) for folder, rows in results.items()}
+        for folder, by_variant in extra.items():
+            for variant, more in by_variant.items():
+                if folder in data and variant in data[folder]:
+                    data[folder][variant].update(extras_json(more, extras.delays))
         atomic_write_text(args.json_out, json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")
     return 1 if failed else 0
 
