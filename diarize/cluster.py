@@ -44,6 +44,11 @@ class ClusterResult:
     similarity : dict of int to float
         Speaker linking: the score of the two clusters merged to go from k + 1 to k
         clusters, for each merge made or declined (empty without linking).
+    decided_by : {"bic", "linking", "given"}
+        The stage that chose the number of clusters (``"given"``: ``num_speakers``).
+    threshold : float or None
+        The score above which linking merges (``cluster.link_threshold``); None without
+        linking.
     stages : dict of str to ndarray
         Only with ``cluster_speakers(..., keep_stages=True)`` (else empty): the cluster of
         every speech frame after each stage, int64 of shape (n_speech_frames,):
@@ -56,6 +61,8 @@ class ClusterResult:
     labels: np.ndarray
     bic: dict[int, float]
     similarity: dict[int, float] = field(default_factory=dict)
+    decided_by: str = "bic"
+    threshold: float | None = None
     stages: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
@@ -166,7 +173,8 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
                                 max_clusters=hi, n_clusters=exact, keep_stages=keep_stages)
         labels = np.repeat(bic.chunk_labels, lengths)
         return ClusterResult(labels, bic.bic,
-                             stages=_stages(bic, lengths, labels) if keep_stages else {})
+                             stages=_stages(bic, lengths, labels) if keep_stages else {},
+                             decided_by="given" if exact is not None else "bic")
     if ubm_features is None or len(ubm_features) != n_speech:
         raise ParameterError("cluster_speakers: UBM linking needs the speech frames in the "
                              "UBM's features (ubm_features)")
@@ -186,7 +194,9 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
     linked = link_clusters_clr(ubm_features, init, ubm=ubm, config=cc, min_clusters=lo,
                                max_clusters=hi, n_clusters=exact)
     return ClusterResult(linked.labels, bic.bic, linked.similarity,
-                         stages=_stages(bic, lengths, linked.labels) if keep_stages else {})
+                         stages=_stages(bic, lengths, linked.labels) if keep_stages else {},
+                         decided_by="given" if exact is not None else "linking",
+                         threshold=cc.link_threshold)
 
 
 def _stages(bic: BicResult, lengths: np.ndarray, final: np.ndarray) -> dict[str, np.ndarray]:

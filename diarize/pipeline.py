@@ -326,15 +326,11 @@ class Diarizer:
 
 def _count_evidence(cfg: Config, clusters: Any) -> CountEvidence:
     """What decided the speaker count of `clusters` (a :class:`~diarize.cluster.ClusterResult`)."""
-    linking = cfg.cluster.link_method == "ubm"
-    if cfg.num_speakers is not None:
-        stage, bounds = "given", (cfg.num_speakers, cfg.num_speakers)
-    else:
-        stage, bounds = ("linking" if linking else "bic"), (cfg.min_speakers, cfg.max_speakers)
-    return CountEvidence(stage=stage, clusters=clusters.n_clusters,
+    bounds = ((cfg.num_speakers, cfg.num_speakers) if cfg.num_speakers is not None
+              else (cfg.min_speakers, cfg.max_speakers))
+    return CountEvidence(stage=clusters.decided_by, clusters=clusters.n_clusters,
                          scores=dict(clusters.similarity),
-                         threshold=cfg.cluster.link_threshold if linking else None,
-                         bounds=bounds)
+                         threshold=clusters.threshold, bounds=bounds)
 
 
 def _no_progress(stage: str, completed: int, total: int) -> None:

@@ -64,6 +64,7 @@ def test_bic_only_labels_every_speech_frame_by_first_appearance():
     assert first_appearance_numbered(res.labels)
     assert res.n_clusters == 3 and purity(res.labels, truth)
     assert 3 in res.bic and res.similarity == {}  # no linking
+    assert res.decided_by == "bic" and res.threshold is None
 
 
 def test_bic_only_labels_are_the_chunks_spread_over_their_frames():
@@ -170,6 +171,7 @@ def test_linking_finds_the_voices(linked):
     threshold = ClusterConfig().link_threshold
     assert max(res.bic) > 3 and len(res.similarity) > 1
     assert res.similarity[2] <= threshold < min(v for k, v in res.similarity.items() if k > 2)
+    assert res.decided_by == "linking" and res.threshold == threshold
 
 
 @pytest.mark.slow
@@ -186,7 +188,7 @@ def test_linking_honours_a_known_count(linked):
     X, truth, _ = linked
     res = cluster_speakers(X, speech=np.ones(len(X), bool),
                            config=over_clustering(num_speakers=2), ubm_features=X)
-    assert res.n_clusters == 2
+    assert res.n_clusters == 2 and res.decided_by == "given"
     assert all(len(set(res.labels[truth == v])) == 1 for v in range(3))  # no voice split
 
 
