@@ -318,8 +318,9 @@ class ResegConfig:
     """EM iterations per speaker model fit."""
     tol: float = ranged(1e-3, 0.0, 100.0, exclusive_min=True)
     """EM convergence threshold (mean log-likelihood gain per frame)."""
-    max_frames: int = ranged(10000, 1, 100000)
-    """Frames per speaker used to fit its model (subsampled evenly beyond this)."""
+    max_frames: int = ranged(10000, 50, 100000)
+    """Frames per speaker used to fit its model (subsampled evenly beyond this); at
+    least the 50 frames one Gaussian of a speaker model is fitted on."""
 
 
 @dataclass
