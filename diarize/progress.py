@@ -121,7 +121,8 @@ class ConsoleProgress:
         if skipped_files:
             shown = ", ".join(printable(str(f)) for f in skipped_files[:MAX_LISTED_SKIPPED])
             more = len(skipped_files) - MAX_LISTED_SKIPPED
-            self._line(f"batch: skipped {plural(len(skipped_files), 'file')} that are not "
+            verb = "is" if len(skipped_files) == 1 else "are"
+            self._line(f"batch: skipped {plural(len(skipped_files), 'file')} that {verb} not "
                        f"audio: {shown}" + (f", and {more} more" if more > 0 else ""))
         cpu = sum(r.cpu_seconds for r in summary.records)
         stopped = getattr(summary, "stopped", "")

@@ -268,6 +268,11 @@ def test_nothing_listed_is_dropped_without_a_word(tmp_path, fake_pipeline):
     folder = batch.run([tmp_path / "in"], tmp_path / "out2", jobs=1)
     assert sorted(r.uri for r in folder.records) == ["a", "clip", "dangling", "talk"]
     assert len(folder.skipped_files) == 2
+    (tmp_path / "in" / "a.rttm").unlink()
+    stream = io.StringIO()
+    batch.run([tmp_path / "in"], tmp_path / "out3", jobs=1,
+              progress=ConsoleProgress(stream=stream, tty=False))
+    assert "skipped 1 file that is not audio: " in stream.getvalue()
 
 
 def test_a_file_named_directly_is_a_recording_whatever_its_suffix(tmp_path):
