@@ -23,21 +23,12 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import sys
-import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO))
 SIM = REPO.parent / "shared" / "eval" / "sim"
-
-
-def _parse_set(items: list[str]) -> dict:
-    out = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        out[key.strip()] = tomllib.loads(f"v = {value}")["v"]
-    return out
 
 
 def _run(task: tuple[str, list[float], dict]) -> tuple[str, list[tuple[str, float, float]]]:
@@ -90,7 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     if not files:
         print(f"no recordings with references in {args.dir}", file=sys.stderr)
         return 2
-    overrides = _parse_set(args.overrides)
+    from benchmark import UsageError, parse_set  # the benchmark's --set, as it reads it
+
+    try:
+        overrides = parse_set(args.overrides)
+    except UsageError as exc:
+        ap.error(str(exc))
     tasks = [(str(p), levels, overrides) for p in files]
     if args.jobs > 1:
         with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
