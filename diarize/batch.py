@@ -137,6 +137,12 @@ class Task:
     index: int = 0
     more: tuple[tuple[str, str], ...] = ()
 
+    @property
+    def outputs(self) -> tuple[tuple[str, str], ...]:
+        """Every ``(format, file)`` this task writes: `fmt` to `output`, then `more`
+        (none when `output` is empty: the text is handed back instead)."""
+        return ((self.fmt, self.output), *self.more) if self.output else ()
+
 
 @dataclass
 class Record:
@@ -546,9 +552,9 @@ def process_one(task: Task) -> Record:
         rec.talk_time = tuple(result.talk_time().values())
         if task.output:
             # Checked (again) now: a file not ours may have appeared since the batch looked.
-            for fmt, output in ((task.fmt, task.output), *task.more):
+            for fmt, output in task.outputs:
                 check_replaceable(output, fmt=fmt, uri=task.uri)
-            for fmt, output in ((task.fmt, task.output), *task.more):
+            for fmt, output in task.outputs:
                 atomic_write_text(output, format_diarization(result, fmt, source=task.path),
                                   ledger=FORMATS[fmt].render_marked is None)
         else:

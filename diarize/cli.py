@@ -339,9 +339,8 @@ def run_command(audio, output_dir, to_stdout, formats, exclusive, num_speakers, 
     # before any work, and is never replaced.
     for task in list(tasks):
         try:
-            if task.output:
-                for fmt, output in ((task.fmt, task.output), *task.more):
-                    check_replaceable(output, fmt=fmt, uri=task.uri)
+            for fmt, output in task.outputs:
+                check_replaceable(output, fmt=fmt, uri=task.uri)
         except ForeignOutputError as exc:
             finished[task.index] = Record(path=task.path, uri=task.uri, output=task.output,
                                           status="failed", error=type(exc).__name__,
