@@ -324,6 +324,27 @@ class ResegConfig:
 
 
 @dataclass
+class VoicesConfig:
+    """Speaker models kept past one recording: enrolled voiceprints (named speakers) and
+    the linking of speakers across the recordings of a batch."""
+
+    relevance_factor: float = ranged(16.0, 0.0, 1000.0)
+    """MAP relevance factor of voiceprints and of output speakers' models (frames a UBM
+    component must see before its mean moves halfway to the data)."""
+    max_frames: int = ranged(30000, 100, 10_000_000)
+    """Frames per output speaker whose statistics are kept (evenly spaced beyond this):
+    bounds the cost of keeping speakers' models on long recordings."""
+    min_enroll_seconds: float = ranged(3.0, 0.0, 3600.0)
+    """Least speech (seconds, after speech detection) a voiceprint is made from."""
+    threshold: float = ranged(3.0, -1000.0, 1000.0)
+    """Named output: an output speaker gets an enrolled name only when its normalised
+    verification score against that voiceprint is above this (open-set decision)."""
+    link_threshold: float = ranged(3.0, -1000.0, 1000.0)
+    """``batch --link-speakers``: speakers of different recordings whose symmetric
+    normalised score is above this are the same voice."""
+
+
+@dataclass
 class Config:
     """All tunable numbers of the pipeline."""
 
@@ -340,6 +361,7 @@ class Config:
     sad: SadConfig = field(default_factory=SadConfig)
     cluster: ClusterConfig = field(default_factory=ClusterConfig)
     reseg: ResegConfig = field(default_factory=ResegConfig)
+    voices: VoicesConfig = field(default_factory=VoicesConfig)
 
     # ------------------------------------------------------------------ validation
     def validate(self) -> "Config":

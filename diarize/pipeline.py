@@ -23,7 +23,7 @@ from .names import uri_for
 from .resegment import resegment, shape_turns
 from .sad import SpeechMask, detect_speech_regions, model_feature_config
 from .segments import CountEvidence, Diarization, SpeakerCount, turns_from_labels
-from .speakers import BackgroundModel
+from .speakers import BackgroundModel, VoiceStats, voice_statistics
 
 ProgressHook = Callable[[str, int, int], None]
 
@@ -47,18 +47,30 @@ class Diarizer:
         A model file the configuration names cannot be loaded
         (:func:`diarize.models.check_model_files`).
 
+    Other Parameters
+    ----------------
+    keep_voices : bool, keyword-only
+        Also keep each output speaker's UBM statistics
+        (:attr:`Diarization.voice_stats`), which named speakers and the linking of
+        speakers across recordings score; needs ``cluster.link_method = "ubm"``.
+
     Examples
     --------
     >>> from diarize import Diarizer
     >>> result = Diarizer(num_speakers=2)("meeting.wav")  # doctest: +SKIP
     """
 
-    def __init__(self, config: Config | None = None, **overrides: Any) -> None:
+    def __init__(self, config: Config | None = None, *, keep_voices: bool = False,
+                 **overrides: Any) -> None:
         cfg = config if config is not None else Config()
         if overrides:
             cfg = cfg.replace(**overrides)
         self.config = cfg.validate()
         check_model_files(self.config)
+        if keep_voices and speaker_ubm(self.config.cluster) is None:
+            raise ConfigError("keeping speakers' voices needs cluster.link_method = 'ubm' "
+                              "(their models are adapted from its UBM)")
+        self.keep_voices = bool(keep_voices)
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> "Diarizer":
@@ -263,6 +275,8 @@ class Diarizer:
         post[speech_idx] = reseg.posteriors
         result.posteriors = post
         result.speaker_models = dict(zip(names, reseg.models))
+        if self.keep_voices and xu is not None:
+            result.voice_stats = self._voice_stats(xu, reseg.labels, names)
         if keep_stages:
             result.stages = _frame_stages({**clusters.stages, "reseg": reseg.labels},
                                           speech_idx, n_frames=len(speech.modelled))
@@ -303,6 +317,23 @@ class Diarizer:
         else:  # not expected: every stage keeps a count there is speech for
             note = f"{uri}: asked for {what}, found {found} in {seconds:.1f} s of speech"
         return SpeakerCount(asked, exact, found, note)
+
+    def _voice_stats(self, xu: np.ndarray, labels: np.ndarray, names: list[str]
+                     ) -> dict[str, "VoiceStats"]:
+        """Each output speaker's UBM statistics, from at most ``voices.max_frames`` of its
+        frames, evenly spaced over its speech (`xu`: the speech frames in the UBM's
+        features; `labels`: their speaker, an index into `names`)."""
+        ubm = speaker_ubm(self.config.cluster)
+        assert ubm is not None  # checked in __init__
+        cap = self.config.voices.max_frames
+        kept = np.full(len(labels), -1, dtype=np.int64)
+        for k in range(len(names)):
+            idx = np.flatnonzero(labels == k)
+            if len(idx) > cap:
+                idx = idx[np.linspace(0, len(idx) - 1, cap).astype(np.int64)]
+            kept[idx] = k
+        stats = voice_statistics(ubm.gmm, xu, kept, n_labels=len(names))
+        return {name: st for name, st in zip(names, stats) if st.frames > 0}
 
     def _ubm_speech_features(self, front: "Features", xs: np.ndarray,
                              speech_idx: np.ndarray) -> np.ndarray | None:

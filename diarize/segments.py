@@ -212,6 +212,10 @@ class Diarization:
     speaker_count : SpeakerCount or None
         The count asked for (``num_speakers``, or ``min_speakers`` above 1) and the count
         found, with a note when it falls short; None when no count was asked.
+    voice_stats : dict of str to VoiceStats
+        Only with ``Diarizer(keep_voices=True)``: each output speaker's UBM statistics
+        (:class:`diarize.speakers.VoiceStats`), which voiceprints and other recordings'
+        speakers are scored against. Not written to any output format.
     stages : dict of str to ndarray, or None
         Only with ``Diarizer.diarize_features(..., keep_stages=True)`` where speech was
         found (None otherwise): the speaker label of every analysis frame after each
@@ -247,6 +251,7 @@ class Diarization:
     count_evidence: CountEvidence | None = None
     speaker_count: SpeakerCount | None = None
     stages: dict[str, np.ndarray] | None = None
+    voice_stats: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.turns = sorted(self.turns)
@@ -439,16 +444,21 @@ class Diarization:
         def new(label: str) -> str:
             return mapping.get(label, label)
 
-        models: dict[str, Any] = {}
-        clashes = set()
-        for label, model in self.speaker_models.items():
-            if new(label) in models:
-                clashes.add(new(label))
-            models[new(label)] = model
-        for name in clashes:
-            del models[name]
+        def renamed(kept: dict[str, Any]) -> dict[str, Any]:
+            # Two speakers renamed alike have one set of turns but no one model.
+            out: dict[str, Any] = {}
+            clashes = set()
+            for label, model in kept.items():
+                if new(label) in out:
+                    clashes.add(new(label))
+                out[new(label)] = model
+            for name in clashes:
+                del out[name]
+            return out
+
         return replace(self, turns=[Turn(t.start, t.end, new(t.speaker)) for t in self.turns],
-                       speaker_models=models)
+                       speaker_models=renamed(self.speaker_models),
+                       voice_stats=renamed(self.voice_stats))
 
     def to_annotation(self) -> Any:
         """The turns as a ``pyannote.core.Annotation`` (uri included).

@@ -169,3 +169,28 @@ def test_shipped_ubm_has_a_cohort():
     ubm = load_ubm()
     assert ubm.cohort is not None and ubm.cohort.shape[1:] == ubm.gmm.means_.shape
     assert len(ubm.cohort) >= 16
+
+
+def test_aligned_llr_is_the_fixed_alignment_likelihood_ratio():
+    # Computed frame by frame: sum_c gamma_tc [log N(x_t; m_c, S_c) - log N(x_t; mu_c, S_c)].
+    from diarize.speakers import VoiceStats, aligned_llr, load_ubm, voice_statistics
+
+    gmm = load_ubm().gmm
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, gmm.means_.shape[1])) + gmm.means_[3]
+    (stats,) = voice_statistics(gmm, X, np.zeros(len(X), dtype=np.int64), n_labels=1)
+    models = gmm.means_ + rng.normal(scale=0.3, size=(2,) + gmm.means_.shape)
+    gamma = gmm.predict_proba(X)
+    var = gmm.covariances_
+
+    def logn(means):
+        d = X[:, None, :] - means[None]
+        return -0.5 * np.sum(d * d / var + np.log(2 * np.pi * var), axis=2)
+
+    want = [np.sum(gamma * (logn(m) - logn(gmm.means_))) / len(X) for m in models]
+    np.testing.assert_allclose(aligned_llr(gmm, stats, models), want, rtol=1e-6, atol=1e-9)
+    # Statistics add up: two halves pooled are the whole.
+    halves = voice_statistics(gmm, X, (np.arange(len(X)) >= 150).astype(np.int64), n_labels=2)
+    pooled = halves[0] + halves[1]
+    np.testing.assert_allclose(pooled.first, stats.first, rtol=1e-9)
+    assert isinstance(pooled, VoiceStats) and pooled.frames == pytest.approx(len(X))
