@@ -1,4 +1,5 @@
-"""MFCC extraction (and a per-frame voicing measure), computed in blocks with scipy.fft.
+"""MFCC extraction (and a per-frame voicing measure), computed in blocks with scipy's pocketfft
+(:mod:`diarize._fft`).
 
 Frame ``i`` covers ``[i * hop, i * hop + win)`` of the (pre-emphasised) signal, whose
 start is padded by ``(win - hop) / 2`` so that frame ``i`` is centred on the interval
@@ -10,8 +11,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-import scipy.fft
 
+from . import _fft
 from .config import FeatureConfig
 from .melscale import hz_to_mel as _hz_to_mel, mel_to_hz as _mel_to_hz
 
@@ -107,8 +108,8 @@ class MfccStream:
         # rfft output viewed as interleaved (re, im) float32 pairs: squaring it and
         # multiplying by the filterbank with each row doubled gives mel energies in one matmul.
         self._mel_pairs = np.repeat(mel_fb.T, 2, axis=0)
-        self._dct = scipy.fft.dct(np.eye(cfg.n_mels, dtype=np.float32), type=2, norm="ortho",
-                                  axis=1)[:, : cfg.n_mfcc].astype(np.float32)
+        self._dct = _fft.dct(np.eye(cfg.n_mels, dtype=np.float32), type=2,
+                             norm="ortho")[:, : cfg.n_mfcc].astype(np.float32)
         # periodic Hamming window (scipy's get_window("hamming", win, fftbins=True))
         self._window = np.hamming(win + 1)[:-1].astype(np.float32)
         self.voicing = voicing
@@ -116,8 +117,7 @@ class MfccStream:
         # circular autocorrelation (lag 0 = 1) at n_fft, the one the frames get
         lag_lo = max(1, int(np.floor(sample_rate / cfg.voicing_fmax)))
         lag_hi = max(lag_lo, min(int(np.ceil(sample_rate / cfg.voicing_fmin)), n_fft // 2))
-        w_ac = scipy.fft.irfft(np.abs(scipy.fft.rfft(self._window.astype(np.float64),
-                                                     n=n_fft)) ** 2, n=n_fft)
+        w_ac = _fft.irfft(np.abs(_fft.rfft(self._window.astype(np.float64), n_fft)) ** 2, n_fft)
         self._lags = slice(lag_lo, lag_hi + 1)
         self._lag_weight = (w_ac[0] / w_ac[self._lags]).astype(np.float32)
         # frame i starts at i * hop - pad: centred on [i * hop, (i + 1) * hop)
@@ -204,7 +204,7 @@ class MfccStream:
         frames = np.lib.stride_tricks.sliding_window_view(seg[1:], win)[::hop][:nb]
         buf = self._buf
         np.multiply(frames, self._window, out=buf[:nb, :win])
-        spec = scipy.fft.rfft(buf[:nb], axis=1).view(np.float32)
+        spec = _fft.rfft(buf[:nb]).view(np.float32)
         np.square(spec, out=spec)
         mel = spec @ self._mel_pairs
         np.log(mel + MEL_FLOOR, out=mel)
@@ -219,7 +219,7 @@ class MfccStream:
         power = spec[:, 0::2] + spec[:, 1::2]
         # the DCT-I of the power spectrum is the circular autocorrelation (times n_fft) at
         # lags 0..n_fft/2: a real transform, cheaper than irfft
-        ac = scipy.fft.dct(power, type=1, axis=1, overwrite_x=True)
+        ac = _fft.dct(power, type=1, overwrite_x=True)
         peak = np.max(ac[:, self._lags] * self._lag_weight, axis=1)
         lag0 = ac[:, 0]
         live = lag0 > 0
