@@ -26,7 +26,6 @@ from typing import Any, Iterator, Union
 
 import numpy as np
 import soundfile as sf  # type: ignore[import-untyped]
-import soxr  # type: ignore[import-untyped]
 
 from .config import AudioConfig
 from . import _decode
@@ -592,8 +591,12 @@ def _array_chunks(y: np.ndarray, rate: int, cfg: AudioConfig
 def _condition(chunks: Iterator[tuple[np.ndarray, bool]], rate: int, cfg: AudioConfig
                ) -> Iterator[np.ndarray]:
     """Resample and high-pass mono blocks, carrying both filters' state across blocks."""
-    stream = None if rate == cfg.sample_rate else soxr.ResampleStream(
-        rate, cfg.sample_rate, 1, dtype="float32", quality=RESAMPLE_QUALITY)
+    stream = None
+    if rate != cfg.sample_rate:
+        import soxr  # type: ignore[import-untyped]  # deferred: only resampled input needs it
+
+        stream = soxr.ResampleStream(rate, cfg.sample_rate, 1, dtype="float32",
+                                     quality=RESAMPLE_QUALITY)
     highpass = highpass_filter(cfg)
     for mono, last in chunks:
         y = mono if stream is None else stream.resample_chunk(mono, last=last)

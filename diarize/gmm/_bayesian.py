@@ -8,13 +8,32 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike, NDArray
-from scipy.special import betaln, digamma, gammaln
 
 from diarize.errors import ParameterError
 
 from ._base import BaseMixture, _Resp
 from ._kernels import (_PassResult, _gaussian_from_stats, _log_det_cholesky,
                        _precision_cholesky, _precisions_from_cholesky)
+
+
+# scipy.special is imported on first use: importing it takes a quarter of a second, and
+# `import diarize` (which imports this module through diarize.gmm) never fits this model.
+def gammaln(x: Any) -> Any:
+    from scipy.special import gammaln as f
+
+    return f(x)
+
+
+def digamma(x: Any) -> Any:
+    from scipy.special import digamma as f
+
+    return f(x)
+
+
+def betaln(a: Any, b: Any) -> Any:
+    from scipy.special import betaln as f
+
+    return f(a, b)
 
 
 def _data_moments(X: NDArray[np.floating], sample_weight: NDArray[np.float64] | None,
