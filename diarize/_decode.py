@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -109,6 +108,10 @@ class AvReader:
                           AudioWarning, stacklevel=4)
         self._stream = stream = audio[0]
         self.format = str(c.format.name)
+        # imported here: fractions imports decimal, a few ms that files libsndfile reads
+        # need not pay (PyAV, loaded by now, has imported it anyway)
+        from fractions import Fraction
+
         self._tb = stream.time_base or Fraction(1, stream.rate or 1)
         # time 0 is the container's: a track that starts after the video starts late here too
         if c.start_time is not None:
@@ -152,6 +155,8 @@ class AvReader:
             end = start + stream.duration * self._tb - self._origin
         elif c.duration and len(c.streams) == 1:
             # a container's duration is its longest track's: only a lone track's own
+            from fractions import Fraction
+
             end = Fraction(int(c.duration), 1_000_000)
         else:
             return 0

@@ -1,11 +1,14 @@
 """Diarizing a file does not import the modules that make startup slow.
 
 ``scipy.signal`` (with ``scipy.stats``, which it pulls in) and ``scipy.ndimage`` cost most
-of a second to import, longer than diarizing a short recording; ``librosa`` costs seconds.
-The run path uses numpy versions of the few filters it needs
-(:mod:`diarize.highpass`, :mod:`diarize.frames`). These tests look at ``sys.modules`` in
-a fresh interpreter after the work is done: they check what is imported, not how long
-anything takes.
+of a second to import, longer than diarizing a short recording; ``librosa`` costs seconds;
+any scipy submodule (``scipy.fft``, ``scipy.special``) loads scipy's array-API layer, a
+quarter of a second. The run path uses numpy versions of the few filters it needs
+(:mod:`diarize.highpass`, :mod:`diarize.frames`) and scipy's FFT kernels without
+``scipy.fft`` (:mod:`diarize._fft`); PyAV (FFmpeg) is loaded only for files libsndfile
+cannot read, soxr only for input that needs resampling. These tests look at
+``sys.modules`` in a fresh interpreter after the work is done: they check what is
+imported, not how long anything takes.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "audio_fixtures" / "two_speakers.wav"
 #: Modules the run path must not import.
-HEAVY = ("scipy.signal", "scipy.stats", "scipy.ndimage", "scipy.sparse", "scipy.optimize",
-         "scipy.linalg", "sklearn", "librosa")
+HEAVY = ("scipy", "scipy.signal", "scipy.stats", "scipy.ndimage", "scipy.sparse",
+         "scipy.optimize", "scipy.linalg", "scipy.fft", "scipy.special", "sklearn", "librosa",
+         "av", "soxr", "matplotlib", "pandas", "numba")
+#: ...nor, for ``import diarize`` alone, these: reading RTTM or a config needs no audio.
+AUDIO = ("soundfile", "threadpoolctl")
 
 _REPORT = (
     "import json, sys\n"
@@ -41,11 +47,25 @@ def _loaded_after(code: str, tmp_path: Path) -> list[str]:
 
 
 def test_the_check_sees_a_heavy_import(tmp_path):
-    assert _loaded_after("import scipy.ndimage", tmp_path) == ["scipy.ndimage"]
+    assert "scipy.ndimage" in _loaded_after("import scipy.ndimage", tmp_path)
+    assert _loaded_after("import soxr", tmp_path) == ["soxr"]
 
 
 def test_importing_the_package_and_command_imports_no_heavy_module(tmp_path):
     assert _loaded_after("import diarize, diarize.cli, diarize.pipeline", tmp_path) == []
+
+
+def test_importing_the_package_loads_no_audio_library(tmp_path):
+    report = tmp_path / "modules.json"
+    code = ("import json, sys\n"
+            "import diarize\n"
+            "diarize.read_rttm, diarize.load_config\n"
+            f"json.dump(sorted(m for m in {AUDIO + HEAVY!r} if m in sys.modules), "
+            f"open({str(report)!r}, 'w'))\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(report.read_text()) == []
 
 
 @pytest.mark.skipif(not FIXTURE.exists(), reason="needs audio_fixtures/two_speakers.wav")
