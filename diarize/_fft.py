@@ -56,11 +56,12 @@ def _load() -> Any:
 
 
 def _pocketfft() -> Any:
+    """pypocketfft, loaded on first use; False if only the public scipy.fft will do."""
     global _kernels
     if _kernels is None:
         try:
             _kernels = _load() or False
-        except (ImportError, OSError):
+        except (ImportError, OSError, ValueError):  # ValueError: find_spec on an odd module
             _kernels = False
     return _kernels
 
@@ -140,4 +141,6 @@ def dct(x: np.ndarray, *, type: int, norm: str | None = None,
         import scipy.fft
 
         return scipy.fft.dct(x, type=type, norm=norm, axis=-1, overwrite_x=overwrite_x)
-    return pf.dct(x, type, (x.ndim - 1,), _NORM[norm], x if overwrite_x else None, 1, None)
+    # (ortho left at its default, None: orthogonalised exactly when norm is "ortho", as
+    # scipy.fft.dct's orthogonalize=None; scipy < 1.11 has no such argument)
+    return pf.dct(x, type, (x.ndim - 1,), _NORM[norm], x if overwrite_x else None, 1)
