@@ -342,6 +342,10 @@ class VoicesConfig:
     link_threshold: float = ranged(3.0, -1000.0, 1000.0)
     """``batch --link-speakers``: speakers of different recordings whose symmetric
     normalised score is above this are the same voice."""
+    link_linkage: Literal["pooled", "average", "complete"] = "pooled"
+    """``batch --link-speakers``: how a group of linked speakers is scored against another:
+    'pooled' (their statistics pooled into one voice), 'average' or 'complete' (the mean
+    or least of the member pairs' scores)."""
 
 
 @dataclass
