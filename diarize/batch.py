@@ -754,7 +754,8 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
         A model file the configuration names cannot be loaded.
     OutputError
         `output_dir` cannot be created or written (checked before any work), or its
-        ``errors.tsv`` is not ours.
+        ``errors.tsv`` (or, linking, ``speakers.json``) is not ours, or ``speakers.json``
+        cannot be written (after the failures are reported).
     KeyboardInterrupt
         Ctrl-C: the failures so far are written to ``errors.tsv`` and the progress
         gets its ``finish`` (with :attr:`BatchSummary.stopped` ``"interrupted"``) first.
@@ -834,6 +835,7 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
             if r is not None and r.status == "failed":
                 progress.update(r)
     interrupted: BaseException | None = None
+    link_error: OutputError | None = None
     try:
         with _sigterm_stops_the_run(), contextlib.closing(
                 _run_dask(tasks, scheduler) if scheduler else run_tasks(tasks, jobs)) as stream:
@@ -868,6 +870,9 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
         except KeyboardInterrupt as exc:
             interrupted = exc
             summary.stopped = "interrupted"
+        except OutputError as exc:
+            # speakers.json cannot be written: raised once the failures are reported
+            link_error = exc
         failed_now = sum(r.status == "failed" for r in summary.records) - summary.failed
         if failed_now:  # outputs that linking could not rewrite
             summary.failed += failed_now
@@ -889,6 +894,8 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
         progress.finish(summary)
     if interrupted is not None:
         raise interrupted
+    if link_error is not None:
+        raise link_error
     return summary
 
 
