@@ -196,6 +196,8 @@ def link_voices(voices: Iterable[Voice | tuple], *, ubm: BackgroundModel,
     np.fill_diagonal(s, -np.inf)
     same = np.equal.outer(np.array(uris, dtype=object), np.array(uris, dtype=object))
     s[same.astype(bool)] = -np.inf
+    loc, scale = _batch_norm(s, config)
+    s = _normalised(s, loc, scale, loc, scale)
 
     members: list[list[int]] = [[i] for i in range(n)]
     pooled: list[VoiceStats] = [v.stats for v in items]
@@ -222,7 +224,11 @@ def link_voices(voices: Iterable[Voice | tuple], *, ubm: BackgroundModel,
         elif linkage == "complete":
             row = np.minimum(s[a, others], s[b, others])
         else:  # pooled: the merged group is one voice, scored afresh
-            row = _pooled_row(scorer, pooled[a], [pooled[k] for k in others])
+            # its normalisation: its members', weighted by their number
+            loc[a] = (size_a * loc[a] + size_b * loc[b]) / (size_a + size_b)
+            scale[a] = (size_a * scale[a] + size_b * scale[b]) / (size_a + size_b)
+            row = _normalised(_pooled_row(scorer, pooled[a], [pooled[k] for k in others]),
+                              loc[a], scale[a], loc[others], scale[others])
         # A group holding a speaker of a recording never joins another speaker of it.
         blocked = np.array([bool(files[a] & files[k]) for k in others], dtype=bool)
         row = np.where(blocked, -np.inf, row)
@@ -234,6 +240,40 @@ def link_voices(voices: Iterable[Voice | tuple], *, ubm: BackgroundModel,
               for g in np.flatnonzero(alive)]
     # alive in index order = order of each group's first member (members are sorted)
     return groups
+
+
+def _batch_norm(s: np.ndarray, config: VoicesConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Each voice's location and scale for ``link_norm = "batch"``: the mean and standard
+    deviation of its scores with the voices of other recordings (finite entries of its
+    row of `s`), shrunk towards the prior by ``link_prior_weight`` pseudo-voices; zeros
+    and ones for ``"cohort"``."""
+    n = len(s)
+    if config.link_norm != "batch":
+        return np.zeros(n), np.ones(n)
+    m0, sd0, w = config.link_prior_mean, config.link_prior_std, config.link_prior_weight
+    loc, scale = np.full(n, m0), np.full(n, sd0)
+    for i in range(n):
+        row = s[i][np.isfinite(s[i])]
+        k = len(row)
+        if k == 0 and w == 0:
+            continue
+        mean = (row.sum() + w * m0) / (k + w)
+        var = (np.sum((row - mean) ** 2) + w * (sd0 ** 2 + (m0 - mean) ** 2)) / (k + w)
+        loc[i], scale[i] = mean, max(float(np.sqrt(var)), _MIN_COHORT_STD)
+    return loc, scale
+
+
+def _normalised(s: np.ndarray, loc_a: np.ndarray | float, scale_a: np.ndarray | float,
+                loc_b: np.ndarray | float, scale_b: np.ndarray | float) -> np.ndarray:
+    """Scores read against both voices' normalisation: the mean of the two z-scores
+    (rows by `loc_a`/`scale_a`, columns by `loc_b`/`scale_b`)."""
+    la, sa = np.asarray(loc_a, dtype=np.float64), np.asarray(scale_a, dtype=np.float64)
+    lb, sb = np.asarray(loc_b, dtype=np.float64), np.asarray(scale_b, dtype=np.float64)
+    if s.ndim == 2:
+        la, sa = la[:, None], sa[:, None]
+        lb, sb = lb[None, :], sb[None, :]
+    with np.errstate(invalid="ignore"):
+        return 0.5 * ((s - la) / sa + (s - lb) / sb)
 
 
 def _pooled_row(scorer: _Scorer, group: VoiceStats, others: list[VoiceStats]) -> np.ndarray:
