@@ -203,13 +203,17 @@ def link_voices(voices: Iterable[Voice | tuple], *, ubm: BackgroundModel,
     pooled: list[VoiceStats] = [v.stats for v in items]
     files: list[set[str]] = [{u} for u in uris]
     alive = np.ones(n, dtype=bool)
+    norms: list[tuple[float, float] | None] = [None] * n  # cohort T-norm of each group
     linkage = config.link_linkage
     threshold = config.link_threshold
+    # Each row's first maximum, kept up to date: the pair picked is the first maximum of
+    # the whole matrix (a fixed order on ties) without scanning it at every merge.
+    best = s.argmax(axis=1)
+    best_val = s[np.arange(n), best]
     while True:
-        masked = np.where(alive[:, None] & alive[None, :], s, -np.inf)
-        flat = int(np.argmax(masked))  # the first maximum: a fixed order on ties
-        a, b = divmod(flat, n)
-        if not np.isfinite(masked[a, b]) or masked[a, b] <= threshold:
+        a = int(np.argmax(best_val))
+        b = int(best[a])
+        if not np.isfinite(best_val[a]) or best_val[a] <= threshold:
             break
         a, b = min(a, b), max(a, b)
         size_a, size_b = len(members[a]), len(members[b])
@@ -227,7 +231,8 @@ def link_voices(voices: Iterable[Voice | tuple], *, ubm: BackgroundModel,
             # its normalisation: its members', weighted by their number
             loc[a] = (size_a * loc[a] + size_b * loc[b]) / (size_a + size_b)
             scale[a] = (size_a * scale[a] + size_b * scale[b]) / (size_a + size_b)
-            row = _normalised(_pooled_row(scorer, pooled[a], [pooled[k] for k in others]),
+            norms[a] = None
+            row = _normalised(_pooled_row(scorer, a, others, pooled, norms),
                               loc[a], scale[a], loc[others], scale[others])
         # A group holding a speaker of a recording never joins another speaker of it.
         blocked = np.array([bool(files[a] & files[k]) for k in others], dtype=bool)
@@ -236,6 +241,11 @@ def link_voices(voices: Iterable[Voice | tuple], *, ubm: BackgroundModel,
         s[others, a] = row
         s[b, :] = -np.inf
         s[:, b] = -np.inf
+        best_val[b] = -np.inf
+        for k in [a, *others]:
+            if k == a or best[k] in (a, b) or s[k, a] >= best_val[k]:
+                best[k] = int(np.argmax(s[k]))
+                best_val[k] = s[k, best[k]]
     groups = [SpeakerGroup(tuple(items[i] for i in members[g]), pooled[g])
               for g in np.flatnonzero(alive)]
     # alive in index order = order of each group's first member (members are sorted)
@@ -276,18 +286,23 @@ def _normalised(s: np.ndarray, loc_a: np.ndarray | float, scale_a: np.ndarray | 
         return 0.5 * ((s - la) / sa + (s - lb) / sb)
 
 
-def _pooled_row(scorer: _Scorer, group: VoiceStats, others: list[VoiceStats]) -> np.ndarray:
-    """Symmetric scores of a pooled group against other groups' pooled statistics."""
-    if not others:
+def _pooled_row(scorer: _Scorer, a: int, others: np.ndarray, pooled: list[VoiceStats],
+                norms: list[tuple[float, float] | None]) -> np.ndarray:
+    """Symmetric scores of group `a`'s pooled statistics against the groups `others`'
+    (`norms`: each group's cohort normalisation, filled in as needed)."""
+    if len(others) == 0:
         return np.zeros(0)
+    group = pooled[a]
     if group.frames <= 0:
         return np.full(len(others), -np.inf)
-    g_norm = scorer.norm(group)
+    for k in [a, *others]:
+        if norms[k] is None and pooled[k].frames > 0:
+            norms[k] = scorer.norm(pooled[k])
     g_means = scorer.means(group)[None]
-    models = np.stack([scorer.means(o) for o in others])
-    forward = scorer.scores(group, g_norm, models)
-    backward = np.array([scorer.scores(o, scorer.norm(o), g_means)[0] if o.frames > 0
-                         else -np.inf for o in others])
+    models = np.stack([scorer.means(pooled[k]) for k in others])
+    forward = scorer.scores(group, norms[a] or (0.0, 1.0), models)
+    backward = np.array([scorer.scores(pooled[k], norms[k] or (0.0, 1.0), g_means)[0]
+                         if pooled[k].frames > 0 else -np.inf for k in others])
     return 0.5 * (forward + backward)
 
 
