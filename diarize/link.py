@@ -6,7 +6,10 @@ its cost grows with the number of speakers, not with the audio:
 
 1. Every pair of speakers gets a symmetric score: the mean of the two directions of the
    cohort-normalised verification score (:func:`diarize.speakers.voice_scores`), each
-   voice's statistics against the other's MAP-adapted model.
+   voice's statistics against the other's MAP-adapted model. With ``voices.link_norm =
+   "batch"`` that score is then read against both speakers' scores with the speakers of
+   the other recordings (S-norm; a small batch leans on ``voices.link_prior_*``), which
+   keeps one threshold usable on recordings unlike the cohort's voices.
 2. Agglomerative clustering merges the best-scoring pair while its score is above
    ``voices.link_threshold``. Two speakers of the same recording are never merged (the
    diarization already told them apart). ``voices.link_linkage`` says how a merged group
@@ -17,7 +20,8 @@ its cost grows with the number of speakers, not with the audio:
    some of them names first (:func:`label_groups`).
 
 The result is deterministic and independent of the order the voices are given in. The
-work is O(S^2) scores for S speakers (each a C x D product), and memory O(S^2) numbers.
+work is O(S^2) scores for S speakers (each a C x D product; the pooled linkage rescores a
+merged group against the others, O(S) per merge), and memory O(S^2) numbers.
 """
 
 from __future__ import annotations
@@ -253,23 +257,46 @@ def link_voices(voices: Iterable[Voice | tuple], *, ubm: BackgroundModel,
 
 
 def _batch_norm(s: np.ndarray, config: VoicesConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Each voice's location and scale for ``link_norm = "batch"``: the mean and standard
-    deviation of its scores with the voices of other recordings (finite entries of its
-    row of `s`), shrunk towards the prior by ``link_prior_weight`` pseudo-voices; zeros
-    and ones for ``"cohort"``."""
+    """Each voice's location and scale for ``link_norm = "batch"``; zeros and ones for
+    ``"cohort"``.
+
+    Its scores with the voices of other recordings (the finite entries of its row of
+    `s`) are mostly scores of different voices, but a voice heard in many recordings
+    (the hosts of a podcast) has many scores of its own voice among them, at the top.
+    So the location and scale are read from the lower part of the row alone, as a
+    Gaussian's: from its ``q/3`` and ``q`` quantiles (``q = link_norm_quantile``), which
+    hold while under ``1 - q`` of the row is the voice's own. They are then shrunk towards
+    the prior by ``link_prior_weight`` pseudo-voices (a small batch leans on the prior).
+    That rough estimate only picks the scores to use: the mean and standard deviation of
+    those below ``link_norm_trim`` rough standard deviations above the rough mean.
+    """
+    from scipy.stats import norm as gaussian
+
     n = len(s)
     if config.link_norm != "batch":
         return np.zeros(n), np.ones(n)
     m0, sd0, w = config.link_prior_mean, config.link_prior_std, config.link_prior_weight
+    q_hi = config.link_norm_quantile
+    q_lo = q_hi / 3.0
+    z_lo, z_hi = float(gaussian.ppf(q_lo)), float(gaussian.ppf(q_hi))
     loc, scale = np.full(n, m0), np.full(n, sd0)
     for i in range(n):
         row = s[i][np.isfinite(s[i])]
         k = len(row)
-        if k == 0 and w == 0:
+        if k == 0:
             continue
-        mean = (row.sum() + w * m0) / (k + w)
-        var = (np.sum((row - mean) ** 2) + w * (sd0 ** 2 + (m0 - mean) ** 2)) / (k + w)
-        loc[i], scale[i] = mean, max(float(np.sqrt(var)), _MIN_COHORT_STD)
+        lo, hi = np.quantile(row, [q_lo, q_hi])
+        sd = max((hi - lo) / (z_hi - z_lo), _MIN_COHORT_STD)
+        mean = hi - z_hi * sd
+        # then the mean and spread of the scores that rough estimate does not call the
+        # voice's own: all of the row's information on the other voices, not a few points
+        kept = row[row < mean + config.link_norm_trim * sd]
+        if len(kept) > 1:
+            mean, sd = float(kept.mean()), float(kept.std())
+        k = len(kept)
+        loc[i] = (k * mean + w * m0) / (k + w)
+        var = (k * sd ** 2 + w * sd0 ** 2) / (k + w)
+        scale[i] = max(float(np.sqrt(var)), _MIN_COHORT_STD)
     return loc, scale
 
 
