@@ -62,6 +62,23 @@ def test_two_recordings_of_the_same_two_voices_link(linkage):
                  ("c", "SPEAKER_00"): "SPEAKER_02"}
 
 
+def test_voices_heard_in_every_recording_still_link():
+    """The hosts of a podcast: in every recording, so about half of each one's scores
+    with the batch are its own voice; the batch normalisation must not read them as the
+    spread of other voices (which would link nothing)."""
+    voices = []
+    for r in range(12):
+        voices += [Voice(f"ep{r:02d}", "SPEAKER_00", voice(0, 100 + r), 30.0),
+                   Voice(f"ep{r:02d}", "SPEAKER_01", voice(1, 200 + r), 20.0)]
+        if r % 3 == 0:  # a guest now and then, two different ones
+            voices.append(Voice(f"ep{r:02d}", "SPEAKER_02", voice(2 + r % 2, 300 + r), 5.0))
+    m = link_speakers(voices, ubm=UBM, config=VoicesConfig())
+    hosts = {m[(f"ep{r:02d}", "SPEAKER_00")] for r in range(12)}
+    cohosts = {m[(f"ep{r:02d}", "SPEAKER_01")] for r in range(12)}
+    assert hosts == {"SPEAKER_00"} and cohosts == {"SPEAKER_01"}
+    assert len(set(m.values())) == 4
+
+
 def test_threshold_stops_linking():
     voices = two_files_same_voices()
     assert len(set(link_speakers(voices, ubm=UBM, config=VoicesConfig(
