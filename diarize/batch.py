@@ -130,7 +130,7 @@ class Task:
     more : tuple of (str, str)
         More ``(format, file)`` pairs written from the same result after `output`
         (several formats, one diarization); ignored when `output` is empty.
-    voices : str
+    kept_voices : str
         ``batch --link-speakers``: keep the speakers' voices and store them, with the
         result, in this file (:func:`save_voices`); ``""``: keep none (and remove a kept
         file of an older result for this output, which no longer matches it).
@@ -148,7 +148,7 @@ class Task:
     verbose: bool = False
     index: int = 0
     more: tuple[tuple[str, str], ...] = ()
-    voices: str = ""
+    kept_voices: str = ""
 
     @property
     def outputs(self) -> tuple[tuple[str, str], ...]:
@@ -560,7 +560,7 @@ def process_one(task: Task) -> Record:
         from .pipeline import Diarizer
 
         # The pipeline runs with one BLAS thread and restores the setting on return.
-        result = Diarizer(task.config, keep_voices=bool(task.voices))(
+        result = Diarizer(task.config, keep_voices=bool(task.kept_voices))(
             task.path, uri=task.uri, hook=stage_printer(task.path) if task.verbose else None)
         if task.exclusive:
             result = result.exclusive()
@@ -574,8 +574,8 @@ def process_one(task: Task) -> Record:
                 atomic_write_text(output, format_diarization(result, fmt, source=task.path),
                                   ledger=FORMATS[fmt].render_marked is None)
             # --- speaker linking: kept voices, or none that no longer match the output
-            if task.voices:
-                save_voices(task.voices, result, fingerprint=_fingerprint(task.config))
+            if task.kept_voices:
+                save_voices(task.kept_voices, result, fingerprint=_fingerprint(task.config))
             else:
                 with contextlib.suppress(OSError):
                     voices_path(Path(task.output).parent, task.uri).unlink()
@@ -814,13 +814,13 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
             continue
         # Linking needs each recording's kept voices: an output without them (from a
         # batch run without --link-speakers) is diarized again.
-        voices = str(voices_path(out_dir, rec.uri)) if link_speakers else ""
-        if all(ours) and not overwrite and (not voices or voices_ok(Path(voices), fingerprint)):
+        kept = str(voices_path(out_dir, rec.uri)) if link_speakers else ""
+        if all(ours) and not overwrite and (not kept or voices_ok(Path(kept), fingerprint)):
             records[i] = Record(path=str(rec.path), uri=rec.uri, output=str(target),
                                 status="skipped")
         else:
             todo.append((i, Task(path=str(rec.path), uri=rec.uri, output=str(target),
-                                 fmt=formats[0], config=cfg, voices=voices,
+                                 fmt=formats[0], config=cfg, kept_voices=kept,
                                  more=tuple(zip(formats[1:], map(str, paths[1:]))))))
     # Longest first (file size as the proxy): the big ones do not end up alone at the end.
     todo.sort(key=lambda it: (-_size(it[1].path), it[0]))
