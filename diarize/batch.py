@@ -65,12 +65,20 @@ FORKSERVER_PRELOAD = ("diarize.batch", "diarize.pipeline")
 #: Duplicate uris listed in the error message before "...".
 MAX_LISTED_DUPLICATES = 5
 #: Temporary files left by :func:`diarize.writers.atomic_write_text`: ``.<name>.<random>.tmp``.
-_STALE_TMP = temp_pattern([*FORMAT_EXTENSIONS.values(), "tsv"])
+_STALE_TMP = temp_pattern([*FORMAT_EXTENSIONS.values(), "tsv", "npz"])
 _GLOB_CHARS = re.compile(r"[*?\[]")
 #: A failed write with one of these errors means no later write can succeed either (a
 #: full or read-only device, a quota): the batch stops there instead of diarizing
 #: recordings it cannot write.
 STOP_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EIO})
+# --- speaker linking (batch --link-speakers) ---
+#: Hidden folder of the output folder where each recording's kept voices are stored
+#: (``<uri>.npz``): its speakers' UBM statistics and its result with its own labels.
+VOICES_DIR = ".diarize-voices"
+#: The linked speakers of a ``--link-speakers`` batch: recordings and seconds per label.
+SPEAKERS_FILE = "speakers.json"
+#: Version of the kept-voices files; a file of another version is diarized again.
+VOICES_FILE_VERSION = 1
 
 
 # ---------------------------------------------------------------------- data records
@@ -122,6 +130,10 @@ class Task:
     more : tuple of (str, str)
         More ``(format, file)`` pairs written from the same result after `output`
         (several formats, one diarization); ignored when `output` is empty.
+    kept_voices : str
+        ``batch --link-speakers``: keep the speakers' voices and store them, with the
+        result, in this file (:func:`save_voices`); ``""``: keep none (and remove a kept
+        file of an older result for this output, which no longer matches it).
 
     An existing output is replaced only if it is ours
     (:func:`diarize.writers.check_replaceable`, checked just before the write).
@@ -136,6 +148,7 @@ class Task:
     verbose: bool = False
     index: int = 0
     more: tuple[tuple[str, str], ...] = ()
+    kept_voices: str = ""
 
     @property
     def outputs(self) -> tuple[tuple[str, str], ...]:
@@ -231,6 +244,7 @@ class BatchSummary:
     left: int = 0
     stopped: str = ""
     skipped_files: list[Path] = field(default_factory=list)
+    linked: "LinkSummary | None" = None
 
     @property
     def failures(self) -> list[Record]:
@@ -353,6 +367,8 @@ def _is_output(path: Path, output_dir: Path | None) -> bool:
             return False
         if first == OUTPUT_CSV_HEADER:
             return True
+    if output_dir is not None and Path(os.path.abspath(path)).parent == output_dir / VOICES_DIR:
+        return True  # kept voices of a --link-speakers batch
     if output_dir is None or Path(os.path.abspath(path)).parent != output_dir:
         return False
     return (path.name in (ERRORS_FILE, OUTPUT_LEDGER)
@@ -544,7 +560,7 @@ def process_one(task: Task) -> Record:
         from .pipeline import Diarizer
 
         # The pipeline runs with one BLAS thread and restores the setting on return.
-        result = Diarizer(task.config)(
+        result = Diarizer(task.config, keep_voices=bool(task.kept_voices))(
             task.path, uri=task.uri, hook=stage_printer(task.path) if task.verbose else None)
         if task.exclusive:
             result = result.exclusive()
@@ -557,6 +573,12 @@ def process_one(task: Task) -> Record:
             for fmt, output in task.outputs:
                 atomic_write_text(output, format_diarization(result, fmt, source=task.path),
                                   ledger=FORMATS[fmt].render_marked is None)
+            # --- speaker linking: kept voices, or none that no longer match the output
+            if task.kept_voices:
+                save_voices(task.kept_voices, result, fingerprint=_fingerprint(task.config))
+            else:
+                with contextlib.suppress(OSError):
+                    voices_path(Path(task.output).parent, task.uri).unlink()
         else:
             rec.text = format_diarization(result, task.fmt)
     except OutputWriteError as exc:
@@ -675,7 +697,7 @@ def _check_errors_file(target: Path) -> None:
 def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str | os.PathLike,
         *, jobs: int | None = None, fmt: str | Sequence[str] = "rttm", overwrite: bool = False,
         scheduler: str | None = None, config: Any = None,
-        progress: Progress | None = None) -> BatchSummary:
+        progress: Progress | None = None, link_speakers: bool = False) -> BatchSummary:
     """Diarize many recordings into `output_dir`, one ``<uri>.<fmt>`` file each.
 
     Parameters
@@ -703,6 +725,15 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
         Base configuration (default ``Config()``); manifest hints override it per file.
     progress : Progress, optional, keyword-only
         Receives start / per-recording / finish events.
+    link_speakers : bool, keyword-only
+        One label per distinct voice over the whole batch: each recording's speakers'
+        voices are kept in ``output_dir/.diarize-voices``, and after the last recording
+        the speakers of every recording done (now or by an earlier run) are linked
+        (:mod:`diarize.link`), their outputs rewritten with the global labels and
+        ``output_dir/speakers.json`` written (:attr:`BatchSummary.linked`). A recording
+        whose output exists without kept voices (a batch run without linking) is
+        diarized again. Failed recordings are left out; nothing is linked when the run
+        stops early.
 
     Returns
     -------
@@ -723,7 +754,8 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
         A model file the configuration names cannot be loaded.
     OutputError
         `output_dir` cannot be created or written (checked before any work), or its
-        ``errors.tsv`` is not ours.
+        ``errors.tsv`` (or, linking, ``speakers.json``) is not ours, or ``speakers.json``
+        cannot be written (after the failures are reported).
     KeyboardInterrupt
         Ctrl-C: the failures so far are written to ``errors.tsv`` and the progress
         gets its ``finish`` (with :attr:`BatchSummary.stopped` ``"interrupted"``) first.
@@ -745,6 +777,7 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
         inputs = [inputs]
     base = config if config is not None else Config()
     check_model_files(base)  # once, before any work: not once per recording
+    fingerprint = _fingerprint(base) if link_speakers else ""
     out_dir = Path(os.path.abspath(output_dir))
     recordings, manifests, skipped_files = _resolve(inputs, output_dir=out_dir)
     configs = [config_for(r, base) for r in recordings]  # inconsistent hints fail up front
@@ -752,12 +785,18 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     outputs = [[out_dir / output_name(rec.uri, FORMATS[f].extension) for f in formats]
                for rec in recordings]
     targets = [paths[0] for paths in outputs]
-    _refuse_overwriting_inputs([p for paths in outputs for p in paths],
+    _refuse_overwriting_inputs([p for paths in outputs for p in paths]
+                               + ([out_dir / SPEAKERS_FILE] if link_speakers else []),
                                [r.path for r in recordings] + manifests,
                                out_dir / ERRORS_FILE)
     # Before any work: a folder we cannot write must not cost hours of diarization.
     check_writable_dir(out_dir)
     _check_errors_file(out_dir / ERRORS_FILE)
+    if link_speakers:
+        _check_speakers_file(out_dir / SPEAKERS_FILE)
+        check_writable_dir(out_dir / VOICES_DIR)
+        with contextlib.suppress(OSError):
+            remove_stale_temps(out_dir / VOICES_DIR)
     with contextlib.suppress(OSError):
         remove_stale_temps(out_dir)
 
@@ -773,12 +812,15 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
                                 status="failed", error=type(exc).__name__, message=str(exc))
             refused += 1
             continue
-        if all(ours) and not overwrite:
+        # Linking needs each recording's kept voices: an output without them (from a
+        # batch run without --link-speakers) is diarized again.
+        kept = str(voices_path(out_dir, rec.uri)) if link_speakers else ""
+        if all(ours) and not overwrite and (not kept or voices_ok(Path(kept), fingerprint)):
             records[i] = Record(path=str(rec.path), uri=rec.uri, output=str(target),
                                 status="skipped")
         else:
             todo.append((i, Task(path=str(rec.path), uri=rec.uri, output=str(target),
-                                 fmt=formats[0], config=cfg,
+                                 fmt=formats[0], config=cfg, kept_voices=kept,
                                  more=tuple(zip(formats[1:], map(str, paths[1:]))))))
     # Longest first (file size as the proxy): the big ones do not end up alone at the end.
     todo.sort(key=lambda it: (-_size(it[1].path), it[0]))
@@ -793,6 +835,7 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
             if r is not None and r.status == "failed":
                 progress.update(r)
     interrupted: BaseException | None = None
+    link_error: OutputError | None = None
     try:
         with _sigterm_stops_the_run(), contextlib.closing(
                 _run_dask(tasks, scheduler) if scheduler else run_tasks(tasks, jobs)) as stream:
@@ -818,6 +861,29 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
         summary.stopped = "interrupted"
     summary.records = [r for r in records if r is not None]
     summary.left = len(tasks) + refused - summary.succeeded - summary.failed
+    # --- speaker linking: a final step over the kept voices of every recording done
+    if link_speakers and interrupted is None and not summary.stopped:
+        try:
+            summary.linked = link_outputs(out_dir, recordings,
+                                          [r for r in records if r is not None],
+                                          formats=formats, config=base)
+        except KeyboardInterrupt as exc:
+            interrupted = exc
+            summary.stopped = "interrupted"
+        except OutputError as exc:
+            # speakers.json cannot be written: raised once the failures are reported
+            link_error = exc
+        failed_now = sum(r.status == "failed" for r in summary.records) - summary.failed
+        if failed_now:  # outputs that linking could not rewrite
+            summary.failed += failed_now
+            summary.succeeded = sum(r.status == "ok" for r in summary.records)
+            summary.skipped = sum(r.status == "skipped" for r in summary.records)
+    elif not link_speakers and summary.succeeded:
+        # Outputs rewritten without linking: a speakers.json of an earlier linked run
+        # no longer describes them.
+        with contextlib.suppress(ForeignOutputError, OSError):
+            _check_speakers_file(out_dir / SPEAKERS_FILE)
+            (out_dir / SPEAKERS_FILE).unlink()
     try:
         summary.errors_file = write_errors(out_dir, summary.failures)
     except OutputError:
@@ -828,6 +894,8 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
         progress.finish(summary)
     if interrupted is not None:
         raise interrupted
+    if link_error is not None:
+        raise link_error
     return summary
 
 
@@ -890,3 +958,245 @@ def _size(path: str) -> int:
         return os.stat(path).st_size
     except OSError:
         return 0  # missing files fail fast anyway
+
+
+# ---------------------------------------------------------------------- speaker linking
+# ``diarize batch --link-speakers``: each worker stores its recording's voices (UBM
+# statistics of each output speaker) and its result under its own labels in
+# OUTDIR/.diarize-voices/<uri>.npz; after the last task, :func:`link_outputs` links the
+# speakers of every recording done (diarized now or before) and rewrites their outputs
+# with the global labels. The outputs are always rendered from the stored result, so a
+# rerun links again from scratch (new recordings included) whatever labels the files hold.
+@dataclass
+class LinkSummary:
+    """What the linking step of a ``--link-speakers`` batch did.
+
+    Attributes
+    ----------
+    recordings : int
+        Recordings linked.
+    speakers : int
+        Their output speakers (each recording's own).
+    voices : int
+        Distinct voices (global labels) they were linked into.
+    speakers_file : Path
+        ``OUTDIR/speakers.json``.
+    """
+
+    recordings: int
+    speakers: int
+    voices: int
+    speakers_file: Path
+
+
+def voices_path(output_dir: Path, uri: str) -> Path:
+    """Where recording `uri`'s kept voices are stored in `output_dir`."""
+    return output_dir / VOICES_DIR / output_name(uri, ".npz")
+
+
+def _fingerprint(config: Any) -> str:
+    """The :func:`diarize.link.ubm_fingerprint` of the UBM `config` links speakers with."""
+    from .cluster import speaker_ubm
+    from .link import ubm_fingerprint
+
+    ubm = speaker_ubm(config.cluster)
+    if ubm is None:
+        raise BatchInputError("--link-speakers needs cluster.link_method = 'ubm' (speakers "
+                              "are linked with models adapted from its UBM)")
+    return ubm_fingerprint(ubm)
+
+
+def save_voices(path: str | os.PathLike, result: Any, *, fingerprint: str) -> None:
+    """Store a result's speakers' voices and the result itself (plain arrays, no pickle,
+    atomic).
+
+    Parameters
+    ----------
+    path : path-like
+    result : Diarization
+        With :attr:`~diarize.segments.Diarization.voice_stats` (``keep_voices``).
+    fingerprint : str, keyword-only
+        The UBM's :func:`diarize.link.ubm_fingerprint`.
+    """
+    import io
+
+    import numpy as np
+
+    from .writers import atomic_write
+
+    names = list(result.speakers)  # speakers with turns: the ones the outputs name
+    stats = [result.voice_stats.get(n) for n in names]
+    c, d = next(((s.first.shape) for s in stats if s is not None), (0, 0))
+    n = np.zeros((len(names), c))
+    first = np.zeros((len(names), c, d))
+    for k, st in enumerate(stats):
+        if st is not None:
+            n[k], first[k] = st.n, st.first
+    talk = result.talk_time()
+    doc = {"uri": result.uri, "duration": result.duration,
+           "bic": {str(k): v for k, v in result.bic.items()},
+           "speaker_count": None if result.speaker_count is None else result.speaker_count.as_dict(),
+           "turns": [[t.start, t.end, t.speaker] for t in result.turns]}
+    buf = io.BytesIO()
+    np.savez(buf, version=np.array(VOICES_FILE_VERSION), ubm=np.array(fingerprint),
+             names=np.array(names, dtype=str), n=n, first=first,
+             seconds=np.array([talk[x].seconds for x in names], dtype=np.float64),
+             result=np.array(json.dumps(doc)))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    def write(f: Any) -> None:
+        f.write(buf.getvalue())
+
+    atomic_write(path, write, binary=True)
+
+
+@dataclass
+class KeptVoices:
+    """A recording's stored voices and result (:func:`load_voices`)."""
+
+    names: list[str]
+    stats: list[Any]
+    seconds: list[float]
+    result: Any
+
+
+def voices_ok(path: Path, fingerprint: str) -> bool:
+    """Whether `path` holds kept voices of this version made under the UBM `fingerprint`."""
+    from .gmm import load_arrays
+
+    try:
+        arrays = load_arrays(path, what="kept voices", names=("version", "ubm"))
+        return (int(arrays["version"]) == VOICES_FILE_VERSION
+                and str(arrays["ubm"]) == fingerprint)
+    except (DiarizeError, KeyError, TypeError, ValueError):
+        return False
+
+
+def load_voices(path: Path, *, fingerprint: str) -> KeptVoices:
+    """The voices and result stored by :func:`save_voices`.
+
+    Raises
+    ------
+    OutputError
+        The file is missing, unreadable, of another version or made under another UBM.
+    """
+    import numpy as np
+
+    from .gmm import load_arrays
+    from .segments import Diarization, SpeakerCount, Turn
+    from .speakers import VoiceStats
+
+    where = printable(str(path))
+    try:
+        a = load_arrays(path, what="kept voices",
+                        names=("version", "ubm", "names", "n", "first", "seconds", "result"))
+        if int(a["version"]) != VOICES_FILE_VERSION or str(a["ubm"]) != fingerprint:
+            raise OutputError(f"{where}: kept voices of another version or UBM")
+        names = [str(x) for x in a["names"]]
+        doc = json.loads(str(a["result"]))
+        count = doc["speaker_count"]
+        result = Diarization(
+            turns=[Turn(float(s), float(e), str(k)) for s, e, k in doc["turns"]],
+            uri=str(doc["uri"]), duration=float(doc["duration"]),
+            bic={int(k): float(v) for k, v in doc["bic"].items()},
+            speaker_count=None if count is None else SpeakerCount(**count))
+        stats = [VoiceStats(np.asarray(a["n"][k], dtype=np.float64),
+                            np.asarray(a["first"][k], dtype=np.float64))
+                 for k in range(len(names))]
+        seconds = [float(x) for x in a["seconds"]]
+        if len(seconds) != len(names) or set(result.speakers) - set(names):
+            raise OutputError(f"{where}: kept voices do not match their result")
+    except OutputError:
+        raise
+    except (DiarizeError, KeyError, TypeError, ValueError, IndexError) as exc:
+        raise OutputError(f"{where}: cannot read kept voices ({exc})") from None
+    return KeptVoices(names, stats, seconds, result)
+
+
+def _check_speakers_file(target: Path) -> None:
+    """Refuse a ``speakers.json`` that is not ours."""
+    from .writers import TOOL_NAME
+
+    if not os.path.lexists(target):
+        return
+    try:
+        doc = json.loads(target.read_text(encoding="utf-8"))
+        ours = (isinstance(doc, dict) and isinstance(doc.get("generator"), dict)
+                and doc["generator"].get("name") == TOOL_NAME and "speakers" in doc)
+    except (OSError, ValueError):
+        ours = False
+    if not ours:
+        raise ForeignOutputError(
+            f"{printable(str(target))}: exists and was not written by diarize; it is never "
+            "replaced: write to another folder (-o DIR), or move it away")
+
+
+def link_outputs(out_dir: Path, recordings: Sequence[Recording], records: Sequence[Record],
+                 *, formats: Sequence[str], config: Any, namer: Any = None) -> LinkSummary:
+    """Link the speakers of every recording done and rewrite its outputs with the
+    global labels; write ``speakers.json``.
+
+    Parameters
+    ----------
+    out_dir : Path
+    recordings, records : sequence
+        Every recording of the batch and its record (same order); those ``"ok"`` or
+        ``"skipped"`` are linked. A record whose stored voices cannot be read, or whose
+        output can no longer be replaced, becomes ``"failed"`` and is left out.
+    formats : sequence of str, keyword-only
+    config : Config, keyword-only
+        Its ``voices`` section and UBM.
+    namer : callable, optional, keyword-only
+        A naming step for the linked voices (:func:`diarize.link.label_groups`).
+
+    Raises
+    ------
+    OutputWriteError
+        ``speakers.json`` cannot be written.
+    """
+    from .cluster import speaker_ubm
+    from .link import Voice, label_groups, link_voices, speakers_report, ubm_fingerprint
+    from .writers import TOOL_NAME, provenance
+
+    ubm = speaker_ubm(config.cluster)
+    assert ubm is not None  # checked by run() before any work
+    fp = ubm_fingerprint(ubm)
+    kept: dict[str, tuple[Recording, Record, KeptVoices]] = {}
+    for rec, record in zip(recordings, records):
+        if record.status not in ("ok", "skipped"):
+            continue
+        try:
+            paths = [out_dir / output_name(rec.uri, FORMATS[f].extension) for f in formats]
+            for f, p in zip(formats, paths):
+                check_replaceable(p, fmt=f, uri=rec.uri)
+            kept[rec.uri] = (rec, record, load_voices(voices_path(out_dir, rec.uri),
+                                                      fingerprint=fp))
+        except OutputError as exc:
+            record.status, record.error, record.message = "failed", type(exc).__name__, str(exc)
+    voices = [Voice(uri, name, st, sec) for uri, (_, _, kv) in kept.items()
+              for name, st, sec in zip(kv.names, kv.stats, kv.seconds)]
+    groups = link_voices(voices, ubm=ubm, config=config.voices)
+    labels = label_groups(groups, namer=namer)
+    mapping = {(v.uri, v.local): label for g, label in zip(groups, labels) for v in g.members}
+    for uri, (rec, record, kv) in kept.items():
+        result = kv.result.rename({k: mapping[(uri, k)] for k in kv.names})
+        try:
+            for f in formats:
+                path = out_dir / output_name(uri, FORMATS[f].extension)
+                text = format_diarization(result, f, source=rec.path)
+                with contextlib.suppress(OSError):
+                    if path.read_text(encoding="utf-8") == text:
+                        continue  # already linked so: no new write, no new ledger line
+                check_replaceable(path, fmt=f, uri=uri)
+                atomic_write_text(path, text, ledger=FORMATS[f].render_marked is None)
+        except OutputError as exc:
+            record.status, record.error, record.message = "failed", type(exc).__name__, str(exc)
+    mark = provenance(out_dir)
+    doc = {"generator": {"name": TOOL_NAME, "version": mark.version},
+           "link": {"threshold": config.voices.link_threshold,
+                    "linkage": config.voices.link_linkage},
+           "recordings": sorted(kept),
+           "speakers": speakers_report(groups, labels)}
+    target = out_dir / SPEAKERS_FILE
+    atomic_write_text(target, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    return LinkSummary(recordings=len(kept), speakers=len(voices), voices=len(groups),
+                       speakers_file=target)

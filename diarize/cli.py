@@ -686,7 +686,12 @@ def config_show_command(preset, config_file):
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; only errors.")
-def batch_command(inputs, output_dir, jobs, formats, overwrite, scheduler, config_file, preset, quiet):
+# --- speaker linking
+@click.option("--link-speakers", is_flag=True,
+              help="One label per distinct voice over the whole batch (SPEAKER_00 in one "
+                   "file is SPEAKER_00 in every file); writes OUTPUT_DIR/speakers.json.")
+def batch_command(inputs, output_dir, jobs, formats, overwrite, scheduler, config_file, preset,
+                  quiet, link_speakers):
     """Diarize many recordings: INPUT is an audio file, a folder, a glob, or a
     .csv / .jsonl manifest (columns path, and optionally uri, num_speakers,
     min_speakers, max_speakers).
@@ -701,7 +706,8 @@ def batch_command(inputs, output_dir, jobs, formats, overwrite, scheduler, confi
     progress = None if quiet else ConsoleProgress(stream=sys.stderr)
     try:
         summary = batch.run(list(inputs), output_dir, jobs=jobs, fmt=formats, overwrite=overwrite,
-                            scheduler=scheduler, config=cfg, progress=progress)
+                            scheduler=scheduler, config=cfg, progress=progress,
+                            link_speakers=link_speakers)
     except KeyboardInterrupt:
         raise _Interrupted("interrupted; rerun the same command to resume") from None
     if summary.errors_text:
@@ -715,6 +721,16 @@ def batch_command(inputs, output_dir, jobs, formats, overwrite, scheduler, confi
         from .progress import plural
 
         echo_error(f"{plural(summary.failed, 'recording')} failed (see {summary.errors_file})")
+    # --- speaker linking
+    if summary.linked is not None and not quiet:
+        from .progress import plural
+
+        linked = summary.linked
+        with contextlib.suppress(OSError):
+            click.echo(f"linked {plural(linked.speakers, 'speaker')} of "
+                       f"{plural(linked.recordings, 'recording')} into "
+                       f"{plural(linked.voices, 'voice')}: "
+                       f"{printable(str(linked.speakers_file))}", err=True)
     return summary.exit_status
 
 

@@ -339,9 +339,36 @@ class VoicesConfig:
     threshold: float = ranged(3.0, -1000.0, 1000.0)
     """Named output: an output speaker gets an enrolled name only when its normalised
     verification score against that voiceprint is above this (open-set decision)."""
-    link_threshold: float = ranged(3.0, -1000.0, 1000.0)
+    link_threshold: float = ranged(2.4, -1000.0, 1000.0)
     """``batch --link-speakers``: speakers of different recordings whose symmetric
-    normalised score is above this are the same voice."""
+    normalised score (``link_norm``) is above this are the same voice (calibrated on
+    ../shared/eval sim and real with scripts/bench_link.py; see the README)."""
+    link_norm: Literal["batch", "cohort"] = "batch"
+    """``batch --link-speakers``: 'batch' reads each pair's score against the scores of
+    both speakers with the other speakers of the batch (symmetric normalisation, S-norm;
+    with few of them, shrunk towards ``link_prior_mean``/``link_prior_std``), which
+    carries a threshold across recording conditions the cohort does not know; 'cohort':
+    the cohort-normalised score alone."""
+    link_norm_quantile: float = ranged(0.3, 0.05, 0.9)
+    """'batch' normalisation: the share of each speaker's scores (the lowest) read as
+    scores of other voices: its location and scale come from this quantile and a third
+    of it. Holds while a voice recurs in under 1 - this share of the other speakers."""
+    link_norm_trim: float = ranged(3.0, 0.5, 100.0)
+    """'batch' normalisation: a speaker's scores this many (quantile-estimated) standard
+    deviations above its (quantile-estimated) mean are left out of its mean and spread,
+    as likely scores of its own voice."""
+    link_prior_mean: float = ranged(0.3, -100.0, 100.0)
+    """'batch' normalisation: the expected score of two different voices (cohort
+    normalised), the mean the batch's own scores are shrunk towards."""
+    link_prior_std: float = ranged(0.9, 0.01, 100.0)
+    """'batch' normalisation: the expected spread of the scores of different voices."""
+    link_prior_weight: float = ranged(10.0, 0.0, 1e6)
+    """'batch' normalisation: how many speakers of other recordings the prior counts as
+    (a small batch is normalised mostly by the prior, a large one by itself)."""
+    link_linkage: Literal["pooled", "average", "complete"] = "pooled"
+    """``batch --link-speakers``: how a group of linked speakers is scored against another:
+    'pooled' (their statistics pooled into one voice), 'average' or 'complete' (the mean
+    or least of the member pairs' scores)."""
 
 
 @dataclass

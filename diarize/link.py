@@ -1,0 +1,419 @@
+"""Linking speakers across recordings: one label per distinct voice over a batch.
+
+Each recording is diarized on its own and its output speakers' UBM statistics are kept
+(:class:`diarize.speakers.VoiceStats`). Linking then works on those statistics alone, so
+its cost grows with the number of speakers, not with the audio:
+
+1. Every pair of speakers gets a symmetric score: the mean of the two directions of the
+   cohort-normalised verification score (:func:`diarize.speakers.voice_scores`), each
+   voice's statistics against the other's MAP-adapted model. With ``voices.link_norm =
+   "batch"`` that score is then read against both speakers' scores with the speakers of
+   the other recordings (S-norm; a small batch leans on ``voices.link_prior_*``), which
+   keeps one threshold usable on recordings unlike the cohort's voices.
+2. Agglomerative clustering merges the best-scoring pair while its score is above
+   ``voices.link_threshold``. Two speakers of the same recording are never merged (the
+   diarization already told them apart). ``voices.link_linkage`` says how a merged group
+   is scored: ``"pooled"`` pools the group's statistics and scores them as one voice,
+   ``"average"`` / ``"complete"`` take the mean / least of its members' pair scores.
+3. Groups are numbered ``SPEAKER_00``, ``SPEAKER_01``, ... by their first appearance in
+   (recording uri, local label) order; a naming step (enrolled voiceprints, say) may give
+   some of them names first (:func:`label_groups`).
+
+The result is deterministic and independent of the order the voices are given in. The
+work is O(S^2) scores for S speakers (each a C x D product; the pooled linkage rescores a
+merged group against the others, O(S) per merge), and memory O(S^2) numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from .config import VoicesConfig
+from .errors import ParameterError
+from .speakers import BackgroundModel, VoiceStats, aligned_llr
+
+__all__ = ["Voice", "SpeakerGroup", "link_voices", "label_groups", "link_speakers",
+           "symmetric_scores", "speakers_report", "ubm_fingerprint", "LABEL_FORMAT"]
+
+#: Global labels of linked speakers that no naming step named.
+LABEL_FORMAT = "SPEAKER_{:02d}"
+#: Standard deviation below which a voice's cohort scores are taken as this (as
+#: :func:`diarize.speakers.voice_scores` does).
+_MIN_COHORT_STD = 1e-3
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One output speaker of one recording, as linking sees it.
+
+    Attributes
+    ----------
+    uri : str
+        The recording.
+    local : str
+        Its label in that recording's own diarization.
+    stats : VoiceStats
+        Its UBM statistics (no frames: it is never linked to another speaker).
+    seconds : float
+        Its talk time in the recording.
+    """
+
+    uri: str
+    local: str
+    stats: VoiceStats
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class SpeakerGroup:
+    """One distinct voice over the batch: the speakers linked into it.
+
+    Attributes
+    ----------
+    members : tuple of Voice
+        In (uri, local) order; at most one per recording.
+    stats : VoiceStats
+        Their pooled statistics (what a naming step scores).
+    """
+
+    members: tuple[Voice, ...]
+    stats: VoiceStats
+
+    @property
+    def seconds(self) -> float:
+        """Talk time over all its recordings."""
+        return float(sum(v.seconds for v in self.members))
+
+
+def _as_voices(voices: Iterable[Voice | tuple]) -> list[Voice]:
+    out = [v if isinstance(v, Voice) else Voice(*v) for v in voices]
+    keys = [(v.uri, v.local) for v in out]
+    if len(set(keys)) != len(keys):
+        dup = next(k for k in keys if keys.count(k) > 1)
+        raise ParameterError(f"link: speaker {dup[1]!r} of {dup[0]!r} given twice")
+    # One fixed order whatever the input order: the result cannot depend on it.
+    return sorted(out, key=lambda v: (v.uri, v.local))
+
+
+class _Scorer:
+    """Cohort-normalised scores of voices' statistics against models, with each voice's
+    cohort normalisation computed once (the T-norm of :func:`voice_scores`)."""
+
+    def __init__(self, ubm: BackgroundModel, *, relevance_factor: float) -> None:
+        self.ubm = ubm
+        self.relevance_factor = relevance_factor
+
+    def norm(self, stats: VoiceStats) -> tuple[float, float]:
+        cohort = self.ubm.cohort
+        if cohort is None or len(cohort) <= 1:
+            return 0.0, 1.0
+        z = aligned_llr(self.ubm.gmm, stats, cohort)
+        return float(z.mean()), max(float(z.std()), _MIN_COHORT_STD)
+
+    def means(self, stats: VoiceStats) -> np.ndarray:
+        return stats.means(self.ubm.gmm, relevance_factor=self.relevance_factor)
+
+    def scores(self, stats: VoiceStats, norm: tuple[float, float], models: np.ndarray
+               ) -> np.ndarray:
+        """Scores of one voice against `models` (M, C, D): shape (M,)."""
+        if len(models) == 0:
+            return np.zeros(0)
+        return (aligned_llr(self.ubm.gmm, stats, models) - norm[0]) / norm[1]
+
+
+#: Models scored at a time when filling the score matrix (bounds its memory).
+_MODEL_BLOCK = 256
+
+
+def symmetric_scores(stats: Sequence[VoiceStats], *, ubm: BackgroundModel,
+                     relevance_factor: float) -> np.ndarray:
+    """The symmetric linking score of every pair of voices.
+
+    ``S[i, j]`` is the mean of voice i's statistics scored against voice j's MAP model
+    and the reverse, each normalised by the cohort as in :func:`voice_scores`.
+
+    Parameters
+    ----------
+    stats : sequence of VoiceStats
+        S voices, each with some frames.
+    ubm : BackgroundModel, keyword-only
+    relevance_factor : float, keyword-only
+        MAP relevance factor of the voices' models.
+
+    Returns
+    -------
+    ndarray, shape (S, S)
+        Symmetric; the diagonal is each voice against its own model.
+    """
+    scorer = _Scorer(ubm, relevance_factor=relevance_factor)
+    n = len(stats)
+    t = np.zeros((n, n))
+    norms = [scorer.norm(s) for s in stats]
+    for a in range(0, n, _MODEL_BLOCK):
+        models = np.stack([scorer.means(s) for s in stats[a:a + _MODEL_BLOCK]])
+        for i, s in enumerate(stats):
+            t[i, a:a + len(models)] = scorer.scores(s, norms[i], models)
+    return 0.5 * (t + t.T)
+
+
+def link_voices(voices: Iterable[Voice | tuple], *, ubm: BackgroundModel,
+                config: VoicesConfig) -> list[SpeakerGroup]:
+    """Group the speakers of many recordings into distinct voices.
+
+    Parameters
+    ----------
+    voices : iterable of Voice or (uri, local, VoiceStats, seconds)
+        Every output speaker of every recording to link.
+    ubm : BackgroundModel, keyword-only
+        The UBM the statistics were gathered under (with its cohort).
+    config : VoicesConfig, keyword-only
+        ``link_threshold``, ``link_linkage`` and ``relevance_factor``.
+
+    Returns
+    -------
+    list of SpeakerGroup
+        Every voice in exactly one group, groups in order of their first member in
+        (uri, local) order.
+
+    Raises
+    ------
+    ParameterError
+        The same (uri, local) speaker given twice.
+    """
+    items = _as_voices(voices)
+    n = len(items)
+    if n == 0:
+        return []
+    uris = [v.uri for v in items]
+    linkable = [v.stats.frames > 0 for v in items]
+    scorer = _Scorer(ubm, relevance_factor=config.relevance_factor)
+    idx = [i for i in range(n) if linkable[i]]
+    s = np.full((n, n), -np.inf)
+    if idx:
+        sub = symmetric_scores([items[i].stats for i in idx], ubm=ubm,
+                               relevance_factor=config.relevance_factor)
+        s[np.ix_(idx, idx)] = sub
+    # Never merge a group with itself or two speakers of one recording.
+    np.fill_diagonal(s, -np.inf)
+    same = np.equal.outer(np.array(uris, dtype=object), np.array(uris, dtype=object))
+    s[same.astype(bool)] = -np.inf
+    loc, scale = _batch_norm(s, config)
+    s = _normalised(s, loc, scale, loc, scale)
+
+    members: list[list[int]] = [[i] for i in range(n)]
+    pooled: list[VoiceStats] = [v.stats for v in items]
+    files: list[set[str]] = [{u} for u in uris]
+    alive = np.ones(n, dtype=bool)
+    norms: list[tuple[float, float] | None] = [None] * n  # cohort T-norm of each group
+    linkage = config.link_linkage
+    threshold = config.link_threshold
+    # Each row's first maximum, kept up to date: the pair picked is the first maximum of
+    # the whole matrix (a fixed order on ties) without scanning it at every merge.
+    best = s.argmax(axis=1)
+    best_val = s[np.arange(n), best]
+    while True:
+        a = int(np.argmax(best_val))
+        b = int(best[a])
+        if not np.isfinite(best_val[a]) or best_val[a] <= threshold:
+            break
+        a, b = min(a, b), max(a, b)
+        size_a, size_b = len(members[a]), len(members[b])
+        members[a] = sorted(members[a] + members[b])
+        pooled[a] = pooled[a] + pooled[b]
+        files[a] |= files[b]
+        alive[b] = False
+        others = np.flatnonzero(alive)
+        others = others[others != a]
+        if linkage == "average":
+            row = (size_a * s[a, others] + size_b * s[b, others]) / (size_a + size_b)
+        elif linkage == "complete":
+            row = np.minimum(s[a, others], s[b, others])
+        else:  # pooled: the merged group is one voice, scored afresh
+            # its normalisation: its members', weighted by their number
+            loc[a] = (size_a * loc[a] + size_b * loc[b]) / (size_a + size_b)
+            scale[a] = (size_a * scale[a] + size_b * scale[b]) / (size_a + size_b)
+            norms[a] = None
+            row = _normalised(_pooled_row(scorer, a, others, pooled, norms),
+                              loc[a], scale[a], loc[others], scale[others])
+        # A group holding a speaker of a recording never joins another speaker of it.
+        blocked = np.array([bool(files[a] & files[k]) for k in others], dtype=bool)
+        row = np.where(blocked, -np.inf, row)
+        s[a, others] = row
+        s[others, a] = row
+        s[b, :] = -np.inf
+        s[:, b] = -np.inf
+        best_val[b] = -np.inf
+        for k in [a, *others]:
+            if k == a or best[k] in (a, b) or s[k, a] >= best_val[k]:
+                best[k] = int(np.argmax(s[k]))
+                best_val[k] = s[k, best[k]]
+    groups = [SpeakerGroup(tuple(items[i] for i in members[g]), pooled[g])
+              for g in np.flatnonzero(alive)]
+    # alive in index order = order of each group's first member (members are sorted)
+    return groups
+
+
+def _batch_norm(s: np.ndarray, config: VoicesConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Each voice's location and scale for ``link_norm = "batch"``; zeros and ones for
+    ``"cohort"``.
+
+    Its scores with the voices of other recordings (the finite entries of its row of
+    `s`) are mostly scores of different voices, but a voice heard in many recordings
+    (the hosts of a podcast) has many scores of its own voice among them, at the top.
+    So the location and scale are read from the lower part of the row alone, as a
+    Gaussian's: from its ``q/3`` and ``q`` quantiles (``q = link_norm_quantile``), which
+    hold while under ``1 - q`` of the row is the voice's own. They are then shrunk towards
+    the prior by ``link_prior_weight`` pseudo-voices (a small batch leans on the prior).
+    That rough estimate only picks the scores to use: the mean and standard deviation of
+    those below ``link_norm_trim`` rough standard deviations above the rough mean.
+    """
+    from scipy.stats import norm as gaussian
+
+    n = len(s)
+    if config.link_norm != "batch":
+        return np.zeros(n), np.ones(n)
+    m0, sd0, w = config.link_prior_mean, config.link_prior_std, config.link_prior_weight
+    q_hi = config.link_norm_quantile
+    q_lo = q_hi / 3.0
+    z_lo, z_hi = float(gaussian.ppf(q_lo)), float(gaussian.ppf(q_hi))
+    loc, scale = np.full(n, m0), np.full(n, sd0)
+    for i in range(n):
+        row = s[i][np.isfinite(s[i])]
+        k = len(row)
+        if k == 0:
+            continue
+        lo, hi = np.quantile(row, [q_lo, q_hi])
+        sd = max((hi - lo) / (z_hi - z_lo), _MIN_COHORT_STD)
+        mean = hi - z_hi * sd
+        # then the mean and spread of the scores that rough estimate does not call the
+        # voice's own: all of the row's information on the other voices, not a few points
+        kept = row[row < mean + config.link_norm_trim * sd]
+        if len(kept) > 1:
+            mean, sd = float(kept.mean()), float(kept.std())
+        k = len(kept)
+        loc[i] = (k * mean + w * m0) / (k + w)
+        var = (k * sd ** 2 + w * sd0 ** 2) / (k + w)
+        scale[i] = max(float(np.sqrt(var)), _MIN_COHORT_STD)
+    return loc, scale
+
+
+def _normalised(s: np.ndarray, loc_a: np.ndarray | float, scale_a: np.ndarray | float,
+                loc_b: np.ndarray | float, scale_b: np.ndarray | float) -> np.ndarray:
+    """Scores read against both voices' normalisation: the mean of the two z-scores
+    (rows by `loc_a`/`scale_a`, columns by `loc_b`/`scale_b`)."""
+    la, sa = np.asarray(loc_a, dtype=np.float64), np.asarray(scale_a, dtype=np.float64)
+    lb, sb = np.asarray(loc_b, dtype=np.float64), np.asarray(scale_b, dtype=np.float64)
+    if s.ndim == 2:
+        la, sa = la[:, None], sa[:, None]
+        lb, sb = lb[None, :], sb[None, :]
+    with np.errstate(invalid="ignore"):
+        return 0.5 * ((s - la) / sa + (s - lb) / sb)
+
+
+def _pooled_row(scorer: _Scorer, a: int, others: np.ndarray, pooled: list[VoiceStats],
+                norms: list[tuple[float, float] | None]) -> np.ndarray:
+    """Symmetric scores of group `a`'s pooled statistics against the groups `others`'
+    (`norms`: each group's cohort normalisation, filled in as needed)."""
+    if len(others) == 0:
+        return np.zeros(0)
+    group = pooled[a]
+    if group.frames <= 0:
+        return np.full(len(others), -np.inf)
+    for k in [a, *others]:
+        if norms[k] is None and pooled[k].frames > 0:
+            norms[k] = scorer.norm(pooled[k])
+    g_means = scorer.means(group)[None]
+    models = np.stack([scorer.means(pooled[k]) for k in others])
+    forward = scorer.scores(group, norms[a] or (0.0, 1.0), models)
+    backward = np.array([scorer.scores(pooled[k], norms[k] or (0.0, 1.0), g_means)[0]
+                         if pooled[k].frames > 0 else -np.inf for k in others])
+    return 0.5 * (forward + backward)
+
+
+#: A naming step: the pooled statistics of each linked voice -> a name or None for each.
+Namer = Callable[[Sequence[VoiceStats]], Sequence["str | None"]]
+
+
+def label_groups(groups: Sequence[SpeakerGroup], *, namer: Namer | None = None
+                 ) -> list[str]:
+    """The global label of each group.
+
+    Parameters
+    ----------
+    groups : sequence of SpeakerGroup
+        In the order :func:`link_voices` returns them.
+    namer : callable, optional, keyword-only
+        Given the pooled :class:`VoiceStats` of every group, returns a name (an enrolled
+        voice's, say) or None for each; the groups it does not name are numbered
+        ``SPEAKER_00``, ``SPEAKER_01``, ... in order.
+
+    Raises
+    ------
+    ParameterError
+        The namer gave two groups one name, a name that is not a non-empty string, or a
+        name of the ``SPEAKER_xx`` form the other groups get.
+    """
+    names: Sequence[str | None] = [None] * len(groups)
+    if namer is not None:
+        names = list(namer([g.stats for g in groups]))
+        if len(names) != len(groups):
+            raise ParameterError(f"link: the naming step gave {len(names)} names for "
+                                 f"{len(groups)} speakers")
+    given = [x for x in names if x is not None]
+    if len(set(given)) != len(given):
+        raise ParameterError("link: the naming step gave two speakers one name")
+    for x in given:
+        if not isinstance(x, str) or not x or x.startswith("SPEAKER_"):
+            raise ParameterError(f"link: unusable speaker name {x!r} from the naming step")
+    out: list[str] = []
+    k = 0
+    for name in names:
+        if name is None:
+            out.append(LABEL_FORMAT.format(k))
+            k += 1
+        else:
+            out.append(name)
+    return out
+
+
+def link_speakers(voices: Iterable[Voice | tuple], *, ubm: BackgroundModel,
+                  config: VoicesConfig, namer: Namer | None = None
+                  ) -> dict[tuple[str, str], str]:
+    """One global label per distinct voice: ``(uri, local label) -> global label``.
+
+    :func:`link_voices`, then :func:`label_groups`; see those for the parameters.
+    """
+    groups = link_voices(voices, ubm=ubm, config=config)
+    labels = label_groups(groups, namer=namer)
+    return {(v.uri, v.local): label for g, label in zip(groups, labels) for v in g.members}
+
+
+def speakers_report(groups: Sequence[SpeakerGroup], labels: Sequence[str]
+                    ) -> dict[str, dict]:
+    """For each global label, its recordings and seconds there (``speakers.json``)."""
+    out: dict[str, dict] = {}
+    for g, label in zip(groups, labels):
+        out[label] = {
+            "seconds": round(g.seconds, 3),
+            "recordings": [{"uri": v.uri, "local": v.local, "seconds": round(v.seconds, 3)}
+                           for v in g.members],
+        }
+    return out
+
+
+
+def ubm_fingerprint(ubm: BackgroundModel) -> str:
+    """A short hash of a UBM and its cohort: statistics kept under one UBM are linked
+    only with statistics kept under the same one."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for arr in (ubm.gmm.weights_, ubm.gmm.means_, ubm.gmm.covariances_, ubm.cohort):
+        if arr is not None:
+            a = np.ascontiguousarray(np.asarray(arr, dtype=np.float64))
+            h.update(str(a.shape).encode())
+            h.update(a.tobytes())
+    return h.hexdigest()[:16]
