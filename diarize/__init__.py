@@ -27,10 +27,10 @@ from .writers import write_rttm
 from ._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .pipeline import Diarizer
+    from .pipeline import Diarizer, enroll
 
 __all__ = [
-    "Diarizer", "Diarization", "Turn", "Config", "load_config", "available_presets",
+    "Diarizer", "enroll", "Diarization", "Turn", "Config", "load_config", "available_presets",
     "read_rttm", "write_rttm", "DiarizeError", "AudioError", "ConfigError", "RTTMError",
     "OutputError", "NotFittedError", "FitError", "ParameterError", "ModelError",
     "BatchInputError", "MissingDependencyError", "StdoutError", "ScoringError",
@@ -48,4 +48,8 @@ def __getattr__(name: str) -> Any:
         from .pipeline import Diarizer
 
         return Diarizer
+    if name == "enroll":
+        from .pipeline import enroll
+
+        return enroll
     raise AttributeError(f"module 'diarize' has no attribute {name!r}")

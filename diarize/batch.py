@@ -122,6 +122,9 @@ class Task:
     more : tuple of (str, str)
         More ``(format, file)`` pairs written from the same result after `output`
         (several formats, one diarization); ignored when `output` is empty.
+    voices : str
+        Folder of voiceprints whose names go on matching speakers (``--voices``);
+        ``""``: none.
 
     An existing output is replaced only if it is ours
     (:func:`diarize.writers.check_replaceable`, checked just before the write).
@@ -136,6 +139,7 @@ class Task:
     verbose: bool = False
     index: int = 0
     more: tuple[tuple[str, str], ...] = ()
+    voices: str = ""
 
     @property
     def outputs(self) -> tuple[tuple[str, str], ...]:
@@ -544,7 +548,7 @@ def process_one(task: Task) -> Record:
         from .pipeline import Diarizer
 
         # The pipeline runs with one BLAS thread and restores the setting on return.
-        result = Diarizer(task.config)(
+        result = Diarizer(task.config, voices=task.voices or None)(
             task.path, uri=task.uri, hook=stage_printer(task.path) if task.verbose else None)
         if task.exclusive:
             result = result.exclusive()
@@ -675,7 +679,8 @@ def _check_errors_file(target: Path) -> None:
 def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str | os.PathLike,
         *, jobs: int | None = None, fmt: str | Sequence[str] = "rttm", overwrite: bool = False,
         scheduler: str | None = None, config: Any = None,
-        progress: Progress | None = None) -> BatchSummary:
+        progress: Progress | None = None,
+        voices: str | os.PathLike | None = None) -> BatchSummary:
     """Diarize many recordings into `output_dir`, one ``<uri>.<fmt>`` file each.
 
     Parameters
@@ -703,6 +708,9 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
         Base configuration (default ``Config()``); manifest hints override it per file.
     progress : Progress, optional, keyword-only
         Receives start / per-recording / finish events.
+    voices : path-like, optional, keyword-only
+        A folder of voiceprints (``diarize enroll``): speakers whose voice matches an
+        enrolled one are named after it (checked before any work).
 
     Returns
     -------
@@ -719,6 +727,8 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
         path that is an input file (an input is never overwritten).
     MissingDependencyError
         `scheduler` given but dask is not installed.
+    VoiceError
+        `voices` is not a folder of voiceprints usable with `config` (before any work).
     ModelError
         A model file the configuration names cannot be loaded.
     OutputError
@@ -745,6 +755,14 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
         inputs = [inputs]
     base = config if config is not None else Config()
     check_model_files(base)  # once, before any work: not once per recording
+    voices_dir = ""
+    if voices is not None:
+        # Refused before any work (no such folder, no voiceprints, a foreign one); the
+        # workers read the folder again by its absolute path.
+        from .pipeline import Diarizer
+
+        Diarizer(base, voices=voices)
+        voices_dir = os.path.abspath(voices)
     out_dir = Path(os.path.abspath(output_dir))
     recordings, manifests, skipped_files = _resolve(inputs, output_dir=out_dir)
     configs = [config_for(r, base) for r in recordings]  # inconsistent hints fail up front
@@ -779,7 +797,8 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
         else:
             todo.append((i, Task(path=str(rec.path), uri=rec.uri, output=str(target),
                                  fmt=formats[0], config=cfg,
-                                 more=tuple(zip(formats[1:], map(str, paths[1:]))))))
+                                 more=tuple(zip(formats[1:], map(str, paths[1:]))),
+                                 voices=voices_dir)))
     # Longest first (file size as the proxy): the big ones do not end up alone at the end.
     todo.sort(key=lambda it: (-_size(it[1].path), it[0]))
     tasks = [task for _, task in todo]
