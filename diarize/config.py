@@ -334,13 +334,13 @@ class VoicesConfig:
     max_frames: int = ranged(30000, 100, 10_000_000)
     """Frames per output speaker whose statistics are kept (evenly spaced beyond this):
     bounds the cost of keeping speakers' models on long recordings."""
-    min_enroll_seconds: float = ranged(5.0, 0.0, 3600.0)
+    min_enroll_seconds: float = ranged(3.0, 0.0, 3600.0)
     """Least speech (seconds, after speech detection) one enrolment adds to a voiceprint."""
     threshold: float = ranged(3.0, -1000.0, 1000.0)
     """Named output: an output speaker gets an enrolled name only when its normalised
     verification score against that voiceprint is above this (open-set decision);
     calibrated by scripts/bench_voices.py on conversations of the UBM's training voices."""
-    symmetric: bool = True
+    symmetric: bool = False
     """Named output: score both ways (the speaker's speech under the voiceprint's model and
     the enrolment speech under the speaker's model) and average; False: the first only."""
     cohort_trim: int = ranged(0, 0, 1000)
