@@ -340,6 +340,10 @@ class VoicesConfig:
     """Named output: an output speaker gets an enrolled name only when its normalised
     verification score against that voiceprint is above this (open-set decision);
     calibrated by scripts/bench_voices.py on conversations of the UBM's training voices."""
+    speaker_cmvn: bool = True
+    """Kept voices' statistics from each voice's frames normalised by their own mean and
+    spread (as an enrolment recording of one voice is), not by the recording's; False:
+    the recording-wide normalisation of the clustering features."""
     symmetric: bool = False
     """Named output: score both ways (the speaker's speech under the voiceprint's model and
     the enrolment speech under the speaker's model) and average; False: the first only."""

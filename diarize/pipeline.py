@@ -397,8 +397,24 @@ class Diarizer:
             if len(idx) > cap:
                 idx = idx[np.linspace(0, len(idx) - 1, cap).astype(np.int64)]
             kept[idx] = k
-        stats = voice_statistics(ubm.gmm, xu, kept, n_labels=len(names))
-        return {name: st for name, st in zip(names, stats) if st.frames > 0}
+        if not self.config.voices.speaker_cmvn:
+            stats = voice_statistics(ubm.gmm, xu, kept, n_labels=len(names))
+            return {name: st for name, st in zip(names, stats) if st.frames > 0}
+        out = {}
+        for k, name in enumerate(names):
+            idx = np.flatnonzero(kept == k)
+            if len(idx) == 0:
+                continue
+            # Each voice's frames normalised by their own mean and spread, as an
+            # enrolment recording of that voice alone is: the recording-wide
+            # normalisation would make a voice's statistics depend on who else speaks.
+            x = np.asarray(xu[idx], dtype=np.float64)
+            sd = x.std(axis=0)
+            sd[sd < 1e-6] = 1.0
+            x = (x - x.mean(axis=0)) / sd
+            (st,) = voice_statistics(ubm.gmm, x, np.zeros(len(x), dtype=np.int64), n_labels=1)
+            out[name] = st
+        return out
 
     def _ubm_speech_features(self, front: "Features", xs: np.ndarray,
                              speech_idx: np.ndarray) -> np.ndarray | None:

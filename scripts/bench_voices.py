@@ -2,7 +2,8 @@
 """Named speakers measured: enrolled voices found, named right, never-enrolled ones left alone.
 
     python scripts/bench_voices.py [--train ../shared/train] [--workdir /tmp/bench_voices]
-        [--conversations 12] [--seed 0] [--thresholds 1,2,3,4,5] [--no-batch]
+        [--conversations 12] [--seed 0] [--design short|long] [--thresholds 1,2,3,4,5]
+        [--no-batch]
         [--set KEY=VALUE ...]
 
 Builds its own test from ``../shared/train`` (LibriSpeech utterances, ``speakers.csv``),
@@ -101,10 +102,16 @@ def _noise(rng: np.random.Generator, n: int, colour: str) -> np.ndarray:
     return w / np.std(w)
 
 
-def build(train: Path, out: Path, *, n_conv: int, seed: int, enroll_seconds: float
-          ) -> tuple[list[Conversation], dict[str, Path]]:
+def build(train: Path, out: Path, *, n_conv: int, seed: int, enroll_seconds: float,
+          design: str = "short") -> tuple[list[Conversation], dict[str, Path]]:
     """Write the conversations (``out/conv/*.wav``) and enrolment audio
-    (``out/enroll/*.wav``); return the conversations and enrolment files by voice."""
+    (``out/enroll/*.wav``); return the conversations and enrolment files by voice.
+
+    ``design="short"``: every voice with 15 s or more is enrolled from its first
+    `enroll_seconds` and speaks its remainder (5-7 s) in one conversation.
+    ``design="long"``: the voices with 60 s or more are enrolled from their first 17 s and
+    speak 20 s windows of their remainder, in several conversations; the other voices of
+    15 s or more are enrolled as in "short" but never speak (distractors)."""
     rng = np.random.default_rng(seed)
     spk = _speakers(train)
     audio = {s: _read(p) for s, p in spk.items()}
@@ -114,29 +121,44 @@ def build(train: Path, out: Path, *, n_conv: int, seed: int, enroll_seconds: flo
     rng.shuffle(other)
     (out / "conv").mkdir(parents=True, exist_ok=True)
     (out / "enroll").mkdir(parents=True, exist_ok=True)
+    for old in (out / "conv").iterdir():
+        old.unlink()
+    for old in (out / "enroll").iterdir():
+        old.unlink()
+    long_voices = sorted(s for s in rich if len(audio[s]) >= 60 * SR)
+    enroll_cut = {s: int(enroll_seconds * SR) for s in rich}
+    if design == "long":
+        enroll_cut.update({s: 17 * SR for s in long_voices})
+    enroll_files = {}
+    for s, cut in sorted(enroll_cut.items()):
+        sf.write(out / "enroll" / f"{s}.wav", audio[s][:cut], SR, subtype="PCM_16")
+        enroll_files[s] = out / "enroll" / f"{s}.wav"
     convs = []
     ei = ui = 0
     for c in range(n_conv):
         k_enr = int(rng.integers(2, 5))
         k_un = int(rng.integers(0, 3))
-        enrolled = rich[ei:ei + k_enr]
-        ei += len(enrolled)
+        if design == "long":
+            enrolled = sorted(rng.choice(long_voices, size=min(k_enr, len(long_voices)),
+                                         replace=False).tolist())
+        else:
+            enrolled = rich[ei:ei + k_enr]
+            ei += len(enrolled)
         unenrolled = other[ui:ui + k_un]
         ui += len(unenrolled)
         if len(enrolled) < 2:
             break
         convs.append(Conversation(f"conv{c:02d}", enrolled, unenrolled,
                                   degraded="yes" if c % 2 else ""))
-    enroll_files = {}
     for conv in convs:
         pieces: dict[str, list[np.ndarray]] = {}
         for s in conv.enrolled + conv.unenrolled:
             y = audio[s]
             if s in conv.enrolled:
-                cut = int(enroll_seconds * SR)
-                sf.write(out / "enroll" / f"{s}.wav", y[:cut], SR, subtype="PCM_16")
-                enroll_files[s] = out / "enroll" / f"{s}.wav"
-                y = y[cut:]
+                y = y[enroll_cut[s]:]  # enrolment audio never in a conversation
+                if design == "long":
+                    a = int(rng.integers(0, max(len(y) - 20 * SR, 1)))
+                    y = y[a:a + 20 * SR]
             gain = 10 ** (rng.uniform(-4, 4) / 20)
             chunks, a = [], 0
             while a < len(y):
@@ -232,6 +254,7 @@ def main(argv=None) -> int:
     ap.add_argument("--conversations", type=int, default=12)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--enroll-seconds", type=float, default=10.0)
+    ap.add_argument("--design", choices=("short", "long"), default="short")
     ap.add_argument("--thresholds", default="0,1,2,3,4,5,6")
     ap.add_argument("--no-batch", action="store_true")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -249,7 +272,7 @@ def main(argv=None) -> int:
     if a.overrides:
         cfg = cfg.replace(**parse_set(a.overrides)).validate()
     convs, enroll_files = build(a.train, a.workdir, n_conv=a.conversations, seed=a.seed,
-                                enroll_seconds=a.enroll_seconds)
+                                enroll_seconds=a.enroll_seconds, design=a.design)
     voices_dir = a.workdir / "voices"
     if voices_dir.exists():
         for p in voices_dir.iterdir():
@@ -262,6 +285,7 @@ def main(argv=None) -> int:
     t_enroll = time.perf_counter() - t0
     enrolled = set(enroll_files)
     n_un = sum(len(c.unenrolled) for c in convs)
+    print(f"design {a.design!r}")
     audio_s = sum(sf.info(a.workdir / "conv" / f"{c.uri}.wav").duration for c in convs)
     print(f"{len(convs)} conversations ({audio_s:.0f} s, half degraded), {len(enrolled)} "
           f"enrolled voices ({min(seconds):.1f}-{max(seconds):.1f} s of enrolment speech, "
