@@ -345,27 +345,35 @@ class VoiceLibrary:
         scores = match_scores(ubm, [result.voice_stats[s] for s in speakers], self.voices,
                               config=config)
         names = self.names
-        mapping = assign(scores, threshold=config.voices.threshold)
+        mapping = assign(scores, threshold=config.voices.threshold,
+                         one_per_name=config.voices.one_speaker_per_name)
         rename = {speakers[i]: names[j] for i, j in mapping.items()}
         matches: dict[str, VoiceMatch] = {}
         for i, s in enumerate(speakers):
             order = sorted(range(len(names)), key=lambda j: (-scores[i, j], j))
             best = order[0] if order else None
             second = order[1] if len(order) > 1 else None
-            matches[rename.get(s, s)] = VoiceMatch(
+            match = VoiceMatch(
                 name=rename.get(s),
                 best=None if best is None else names[best],
                 best_score=None if best is None else float(scores[i, best]),
                 runner_up=None if second is None else names[second],
                 runner_up_score=None if second is None else float(scores[i, second]))
+            label = rename.get(s, s)
+            # Speakers given one name become one: its evidence is the best-scoring part's.
+            if label not in matches or (match.best_score or 0.0) > (matches[label].best_score or 0.0):
+                matches[label] = match
         named = result.rename(rename) if rename else replace(result)
         named.voice_matches = matches
         return named
 
 
-def assign(scores: np.ndarray, *, threshold: float) -> dict[int, int]:
+def assign(scores: np.ndarray, *, threshold: float, one_per_name: bool = True
+           ) -> dict[int, int]:
     """Best-first one-to-one assignment of rows (speakers) to columns (names) among
     the pairs scoring above `threshold`; deterministic (ties: lower row, then column).
+    With `one_per_name` False, each row takes its best column above `threshold`, and
+    several rows may take one column (speakers split from one enrolled voice).
 
     Examples
     --------
@@ -374,6 +382,14 @@ def assign(scores: np.ndarray, *, threshold: float) -> dict[int, int]:
     >>> assign(np.array([[5.0, 4.0], [4.5, 3.0]]), threshold=2.0)
     {0: 0, 1: 1}
     """
+    if not one_per_name:
+        out = {}
+        for i in range(scores.shape[0]):
+            if scores.shape[1]:
+                j = int(np.argmax(scores[i]))  # the first of equal maxima: lower column
+                if scores[i, j] > threshold:
+                    out[i] = j
+        return out
     pairs = sorted(((-float(scores[i, j]), i, j) for i in range(scores.shape[0])
                     for j in range(scores.shape[1]) if scores[i, j] > threshold))
     rows: dict[int, int] = {}

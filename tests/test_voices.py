@@ -94,6 +94,8 @@ def test_assignment_is_one_to_one_best_first_and_open_set():
     assert assign(s, threshold=0.5) == {0: 0, 1: 1, 2: 2}
     assert assign(s, threshold=10.0) == {}
     assert assign(np.zeros((2, 2)), threshold=-1.0) == {0: 0, 1: 1}  # ties: lower indices
+    # several speakers per name: each takes its best name above the threshold
+    assert assign(s, threshold=2.0, one_per_name=False) == {0: 0, 1: 0}
 
 
 def test_enrolled_voice_is_named_and_never_enrolled_one_is_not(named):
