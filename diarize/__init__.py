@@ -20,7 +20,8 @@ from .errors import (AudioError, AudioWarning, BatchInputError, ConfigError, Con
                      DeprecatedKeyWarning, DiarizeError, FitError, MissingDependencyError,
                      ModelError, NoSpeechWarning, NotFittedError, OutputError, ParameterError, RTTMError,
                      ScoringError, ScoringWarning, SpeakerCountWarning, StdoutError,
-                     TranscriptError, OutputWriteError, ForeignOutputError)
+                     TranscriptError, OutputWriteError, ForeignOutputError, VoiceError,
+                     VoiceNameError, EnrollmentError)
 from .rttm import read_rttm
 from .segments import Diarization, Turn
 from .writers import write_rttm
@@ -36,7 +37,7 @@ __all__ = [
     "BatchInputError", "MissingDependencyError", "StdoutError", "ScoringError",
     "ConvergenceWarning", "ScoringWarning", "DeprecatedKeyWarning", "TranscriptError",
     "AudioWarning", "NoSpeechWarning", "SpeakerCountWarning",
-    "OutputWriteError", "ForeignOutputError",
+    "OutputWriteError", "ForeignOutputError", "VoiceError", "VoiceNameError", "EnrollmentError",
     "__version__",
 ]
 
