@@ -304,6 +304,7 @@ def main(argv=None) -> int:
     thresholds = [float(x) for x in a.thresholds.split(",") if x]
     sweep = {t: np.zeros(6) for t in thresholds}
     api = np.zeros(6)
+    halves = {"clean": np.zeros(6), "degraded": np.zeros(6)}
     t_plain = t_name = 0.0
     for c in convs:
         path = a.workdir / "conv" / f"{c.uri}.wav"
@@ -313,13 +314,17 @@ def main(argv=None) -> int:
         t1 = time.perf_counter()
         result = named(path)
         t_name += time.perf_counter() - t1
-        api += score(c, [(t.start, t.end, t.speaker) for t in result.exclusive()], enrolled)
+        got = score(c, [(t.start, t.end, t.speaker) for t in result.exclusive()], enrolled)
+        api += got
+        halves["degraded" if c.degraded else "clean"] += got
         for t in thresholds:
             cfg_t = replace(cfg, voices=replace(cfg.voices, threshold=t))
             r = library.name_speakers(kept, ubm=ubm, config=cfg_t)
             sweep[t] += score(c, [(x.start, x.end, x.speaker) for x in r.exclusive()], enrolled)
     print(f"\nthreshold voices.threshold = {cfg.voices.threshold:g}")
     print(line("API Diarizer(voices=DIR)", api))
+    for half, total in halves.items():
+        print(line(f"  {half} conversations", total))
     if not a.no_batch:
         out = a.workdir / "batch_out"
         if out.exists():
