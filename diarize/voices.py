@@ -23,7 +23,7 @@ import os
 import re
 import tempfile
 import unicodedata
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -299,7 +299,6 @@ class VoiceLibrary:
 
     voices: list[Voiceprint]
     directory: Path | None = None
-    _matches: dict[str, VoiceMatch] = field(default_factory=dict, repr=False)
 
     @classmethod
     def open(cls, directory: str | os.PathLike, *, config: Config,
