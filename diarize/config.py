@@ -344,6 +344,13 @@ class VoicesConfig:
     """Kept voices' statistics from each voice's frames normalised by their own mean and
     spread (as an enrolment recording of one voice is), not by the recording's; False:
     the recording-wide normalisation of the clustering features."""
+    margin_floor: float = ranged(3.0, -1000.0, 1000.0)
+    """Named output: a speaker whose best score is only above this (not `threshold`) is
+    named when it leads its runner-up voiceprint by more than `margin`."""
+    margin: float = ranged(1000.0, 0.0, 1000.0)
+    """Named output: lead over the runner-up voiceprint that `margin_floor` asks for
+    (1000: off). 0.8 names more enrolled voices with a folder of dozens of voiceprints
+    (bench_voices), but with a few voiceprints a stranger leads the others by chance."""
     one_speaker_per_name: bool = True
     """Named output: one output speaker per enrolled name (best pair first); False: every
     speaker whose best voiceprint scores above the threshold takes its name, so that

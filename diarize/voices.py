@@ -8,7 +8,9 @@ name, ``DIR/NAME.npz``, plain arrays (read without pickle), written atomically.
 After diarization, each output speaker's statistics are scored against every voiceprint
 (:func:`match_scores`: GMM-UBM linear scoring, normalised against the UBM's cohort of
 training voices); a speaker whose best score is above ``voices.threshold`` takes that name,
-one name per speaker and one speaker per name (best pair first), and the others keep
+one name per speaker and one speaker per name (best pair first); so does one whose best
+score is above ``voices.margin_floor`` and leads its runner-up by ``voices.margin``; the
+others keep
 ``SPEAKER_xx`` (:meth:`VoiceLibrary.name_speakers`).
 
 Enrolment itself (audio to statistics) runs the pipeline's own front end and speech
@@ -344,8 +346,10 @@ class VoiceLibrary:
         scores = match_scores(ubm, [result.voice_stats[s] for s in speakers], self.voices,
                               config=config)
         names = self.names
-        mapping = assign(scores, threshold=config.voices.threshold,
-                         one_per_name=config.voices.one_speaker_per_name)
+        vc = config.voices
+        mapping = assign(scores, threshold=vc.threshold, one_per_name=vc.one_speaker_per_name,
+                         allowed=eligible(scores, threshold=vc.threshold,
+                                          floor=vc.margin_floor, margin=vc.margin))
         rename = {speakers[i]: names[j] for i, j in mapping.items()}
         matches: dict[str, VoiceMatch] = {}
         for i, s in enumerate(speakers):
@@ -367,12 +371,33 @@ class VoiceLibrary:
         return named
 
 
-def assign(scores: np.ndarray, *, threshold: float, one_per_name: bool = True
-           ) -> dict[int, int]:
+def eligible(scores: np.ndarray, *, threshold: float, floor: float, margin: float
+             ) -> np.ndarray:
+    """Which (speaker, voiceprint) pairs may be named: a score above `threshold`, or a
+    row's best score above `floor` that leads its runner-up by more than `margin` (a
+    voice clearly closer to one voiceprint than to every other, as noisy recordings give,
+    whose scores all sink).
+
+    Returns
+    -------
+    ndarray of bool, shape of `scores`
+    """
+    ok = scores > threshold
+    if scores.shape[1] > 1:
+        best = np.argmax(scores, axis=1)
+        top = np.sort(scores, axis=1)
+        lead = (top[:, -1] > floor) & (top[:, -1] - top[:, -2] > margin)
+        ok[np.arange(len(scores))[lead], best[lead]] = True
+    return ok
+
+
+def assign(scores: np.ndarray, *, threshold: float, one_per_name: bool = True,
+           allowed: np.ndarray | None = None) -> dict[int, int]:
     """Best-first one-to-one assignment of rows (speakers) to columns (names) among
-    the pairs scoring above `threshold`; deterministic (ties: lower row, then column).
-    With `one_per_name` False, each row takes its best column above `threshold`, and
-    several rows may take one column (speakers split from one enrolled voice).
+    the pairs scoring above `threshold` (or, given, the pairs `allowed`, an array of bool
+    like `scores`); deterministic (ties: lower row, then column).
+    With `one_per_name` False, each row takes its best allowed column, and several rows
+    may take one column (speakers split from one enrolled voice).
 
     Examples
     --------
@@ -381,16 +406,17 @@ def assign(scores: np.ndarray, *, threshold: float, one_per_name: bool = True
     >>> assign(np.array([[5.0, 4.0], [4.5, 3.0]]), threshold=2.0)
     {0: 0, 1: 1}
     """
+    ok = scores > threshold if allowed is None else np.asarray(allowed, dtype=bool)
     if not one_per_name:
         out = {}
         for i in range(scores.shape[0]):
             if scores.shape[1]:
                 j = int(np.argmax(scores[i]))  # the first of equal maxima: lower column
-                if scores[i, j] > threshold:
+                if ok[i, j]:
                     out[i] = j
         return out
     pairs = sorted(((-float(scores[i, j]), i, j) for i in range(scores.shape[0])
-                    for j in range(scores.shape[1]) if scores[i, j] > threshold))
+                    for j in range(scores.shape[1]) if ok[i, j]))
     rows: dict[int, int] = {}
     taken: set[int] = set()
     for _, i, j in pairs:

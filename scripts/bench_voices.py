@@ -256,6 +256,8 @@ def main(argv=None) -> int:
     ap.add_argument("--enroll-seconds", type=float, default=10.0)
     ap.add_argument("--design", choices=("short", "long"), default="short")
     ap.add_argument("--thresholds", default="0,1,2,3,4,5,6")
+    ap.add_argument("--margins", default="0.6,0.8,1.0",
+                    help="voices.margin values to name the same diarizations with (1000: off)")
     ap.add_argument("--no-batch", action="store_true")
     ap.add_argument("--cost-hour", action="store_true",
                     help="also time the naming steps inside a run on 1 h of the "
@@ -302,7 +304,9 @@ def main(argv=None) -> int:
     plain = Diarizer(cfg, keep_voices=True)
     named = Diarizer(cfg, voices=library)
     thresholds = [float(x) for x in a.thresholds.split(",") if x]
+    margins = [float(x) for x in a.margins.split(",") if x]
     sweep = {t: np.zeros(6) for t in thresholds}
+    msweep = {m: np.zeros(6) for m in margins}
     api = np.zeros(6)
     halves = {"clean": np.zeros(6), "degraded": np.zeros(6)}
     t_plain = t_name = 0.0
@@ -321,7 +325,12 @@ def main(argv=None) -> int:
             cfg_t = replace(cfg, voices=replace(cfg.voices, threshold=t))
             r = library.name_speakers(kept, ubm=ubm, config=cfg_t)
             sweep[t] += score(c, [(x.start, x.end, x.speaker) for x in r.exclusive()], enrolled)
-    print(f"\nthreshold voices.threshold = {cfg.voices.threshold:g}")
+        for m in margins:
+            cfg_m = replace(cfg, voices=replace(cfg.voices, margin=m))
+            r = library.name_speakers(kept, ubm=ubm, config=cfg_m)
+            msweep[m] += score(c, [(x.start, x.end, x.speaker) for x in r.exclusive()], enrolled)
+    print(f"\nvoices.threshold = {cfg.voices.threshold:g}, margin_floor = "
+          f"{cfg.voices.margin_floor:g}, margin = {cfg.voices.margin:g}")
     print(line("API Diarizer(voices=DIR)", api))
     for half, total in halves.items():
         print(line(f"  {half} conversations", total))
@@ -347,6 +356,9 @@ def main(argv=None) -> int:
     print("\nthe same diarizations named at other thresholds:")
     for t in thresholds:
         print(line(f"  threshold {t:g}", sweep[t]))
+    print("the same diarizations named with other margins:")
+    for m in margins:
+        print(line(f"  margin {m:g}", msweep[m]))
     print(f"\ncost: diarization {t_plain:.1f} s, with naming {t_name:.1f} s "
           f"({100 * (t_name - t_plain) / max(t_plain, 1e-9):+.1f} %)")
     if a.cost_hour:

@@ -14,7 +14,7 @@ from diarize.errors import EnrollmentError, VoiceError, VoiceNameError
 from diarize.rttm import read_rttm
 from diarize.speakers import VoiceStats
 from diarize.voices import (FORMAT_TAG, VoiceLibrary, Voiceprint, assign, check_name,
-                            front_end_of, ubm_fingerprint)
+                            eligible, front_end_of, ubm_fingerprint)
 
 from conftest import cli_runner
 
@@ -96,6 +96,17 @@ def test_assignment_is_one_to_one_best_first_and_open_set():
     assert assign(np.zeros((2, 2)), threshold=-1.0) == {0: 0, 1: 1}  # ties: lower indices
     # several speakers per name: each takes its best name above the threshold
     assert assign(s, threshold=2.0, one_per_name=False) == {0: 0, 1: 0}
+
+
+def test_a_clear_lead_over_the_runner_up_names_below_the_threshold():
+    s = np.array([[3.5, 2.0], [3.5, 3.2], [2.5, 0.0], [4.5, 4.4]])
+    ok = eligible(s, threshold=4.0, floor=3.0, margin=0.8)
+    # row 0: leads by 1.5 above the floor; row 1: leads by 0.3 only; row 2: below the
+    # floor; row 3: above the threshold, lead or not (both its pairs)
+    assert ok.tolist() == [[True, False], [False, False], [False, False], [True, True]]
+    assert assign(s, threshold=4.0, allowed=ok) == {3: 0}  # best pair first: 4.5 takes name 0
+    # one voiceprint: no runner-up, the threshold alone decides
+    assert not eligible(np.array([[3.9]]), threshold=4.0, floor=3.0, margin=0.8).any()
 
 
 def test_enrolled_voice_is_named_and_never_enrolled_one_is_not(named):
