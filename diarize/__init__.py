@@ -20,23 +20,24 @@ from .errors import (AudioError, AudioWarning, BatchInputError, ConfigError, Con
                      DeprecatedKeyWarning, DiarizeError, FitError, MissingDependencyError,
                      ModelError, NoSpeechWarning, NotFittedError, OutputError, ParameterError, RTTMError,
                      ScoringError, ScoringWarning, SpeakerCountWarning, StdoutError,
-                     TranscriptError, OutputWriteError, ForeignOutputError)
+                     TranscriptError, OutputWriteError, ForeignOutputError, VoiceError,
+                     VoiceNameError, EnrollmentError)
 from .rttm import read_rttm
 from .segments import Diarization, Turn
 from .writers import write_rttm
 from ._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .pipeline import Diarizer
+    from .pipeline import Diarizer, enroll
 
 __all__ = [
-    "Diarizer", "Diarization", "Turn", "Config", "load_config", "available_presets",
+    "Diarizer", "enroll", "Diarization", "Turn", "Config", "load_config", "available_presets",
     "read_rttm", "write_rttm", "DiarizeError", "AudioError", "ConfigError", "RTTMError",
     "OutputError", "NotFittedError", "FitError", "ParameterError", "ModelError",
     "BatchInputError", "MissingDependencyError", "StdoutError", "ScoringError",
     "ConvergenceWarning", "ScoringWarning", "DeprecatedKeyWarning", "TranscriptError",
     "AudioWarning", "NoSpeechWarning", "SpeakerCountWarning",
-    "OutputWriteError", "ForeignOutputError",
+    "OutputWriteError", "ForeignOutputError", "VoiceError", "VoiceNameError", "EnrollmentError",
     "__version__",
 ]
 
@@ -48,4 +49,8 @@ def __getattr__(name: str) -> Any:
         from .pipeline import Diarizer
 
         return Diarizer
+    if name == "enroll":
+        from .pipeline import enroll
+
+        return enroll
     raise AttributeError(f"module 'diarize' has no attribute {name!r}")

@@ -134,6 +134,9 @@ class Task:
         ``batch --link-speakers``: keep the speakers' voices and store them, with the
         result, in this file (:func:`save_voices`); ``""``: keep none (and remove a kept
         file of an older result for this output, which no longer matches it).
+    voices : str
+        Folder of voiceprints whose names go on matching speakers (``--voices``);
+        ``""``: none.
 
     An existing output is replaced only if it is ours
     (:func:`diarize.writers.check_replaceable`, checked just before the write).
@@ -149,6 +152,7 @@ class Task:
     index: int = 0
     more: tuple[tuple[str, str], ...] = ()
     kept_voices: str = ""
+    voices: str = ""
 
     @property
     def outputs(self) -> tuple[tuple[str, str], ...]:
@@ -560,7 +564,8 @@ def process_one(task: Task) -> Record:
         from .pipeline import Diarizer
 
         # The pipeline runs with one BLAS thread and restores the setting on return.
-        result = Diarizer(task.config, keep_voices=bool(task.kept_voices))(
+        result = Diarizer(task.config, keep_voices=bool(task.kept_voices),
+                          voices=task.voices or None)(
             task.path, uri=task.uri, hook=stage_printer(task.path) if task.verbose else None)
         if task.exclusive:
             result = result.exclusive()
@@ -697,7 +702,8 @@ def _check_errors_file(target: Path) -> None:
 def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str | os.PathLike,
         *, jobs: int | None = None, fmt: str | Sequence[str] = "rttm", overwrite: bool = False,
         scheduler: str | None = None, config: Any = None,
-        progress: Progress | None = None, link_speakers: bool = False) -> BatchSummary:
+        progress: Progress | None = None, link_speakers: bool = False,
+        voices: str | os.PathLike | None = None) -> BatchSummary:
     """Diarize many recordings into `output_dir`, one ``<uri>.<fmt>`` file each.
 
     Parameters
@@ -734,6 +740,9 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
         whose output exists without kept voices (a batch run without linking) is
         diarized again. Failed recordings are left out; nothing is linked when the run
         stops early.
+    voices : path-like, optional, keyword-only
+        A folder of voiceprints (``diarize enroll``): speakers whose voice matches an
+        enrolled one are named after it (checked before any work).
 
     Returns
     -------
@@ -750,6 +759,8 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
         path that is an input file (an input is never overwritten).
     MissingDependencyError
         `scheduler` given but dask is not installed.
+    VoiceError
+        `voices` is not a folder of voiceprints usable with `config` (before any work).
     ModelError
         A model file the configuration names cannot be loaded.
     OutputError
@@ -778,6 +789,15 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     base = config if config is not None else Config()
     check_model_files(base)  # once, before any work: not once per recording
     fingerprint = _fingerprint(base) if link_speakers else ""
+    voices_dir = ""
+    library = None
+    if voices is not None:
+        # Refused before any work (no such folder, no voiceprints, a foreign one); the
+        # workers read the folder again by its absolute path.
+        from .pipeline import Diarizer
+
+        library = Diarizer(base, voices=voices).voices
+        voices_dir = os.path.abspath(voices)
     out_dir = Path(os.path.abspath(output_dir))
     recordings, manifests, skipped_files = _resolve(inputs, output_dir=out_dir)
     configs = [config_for(r, base) for r in recordings]  # inconsistent hints fail up front
@@ -821,7 +841,10 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
         else:
             todo.append((i, Task(path=str(rec.path), uri=rec.uri, output=str(target),
                                  fmt=formats[0], config=cfg, kept_voices=kept,
-                                 more=tuple(zip(formats[1:], map(str, paths[1:]))))))
+                                 more=tuple(zip(formats[1:], map(str, paths[1:]))),
+                                 # Linked voices are named once, over the batch, from
+                                 # their pooled speech (below), not per recording.
+                                 voices="" if link_speakers else voices_dir)))
     # Longest first (file size as the proxy): the big ones do not end up alone at the end.
     todo.sort(key=lambda it: (-_size(it[1].path), it[0]))
     tasks = [task for _, task in todo]
@@ -866,7 +889,9 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
         try:
             summary.linked = link_outputs(out_dir, recordings,
                                           [r for r in records if r is not None],
-                                          formats=formats, config=base)
+                                          formats=formats, config=base,
+                                          namer=None if library is None else
+                                          library.namer(config=base))
         except KeyboardInterrupt as exc:
             interrupted = exc
             summary.stopped = "interrupted"

@@ -19,7 +19,7 @@ import click
 
 from . import __version__
 from .errors import (BatchInputError, ConfigError, DiarizeError, MissingDependencyError, ModelError,
-                     OutputError, StdoutError)
+                     OutputError, StdoutError, VoiceError)
 from .names import clean_uri, output_name, printable, uri_for
 from .writers import FORMATS
 
@@ -82,6 +82,9 @@ INTERNAL_ERROR = 3
 
 EXIT_STATUSES: tuple[tuple[tuple[type[BaseException], ...], int], ...] = (
     ((KeyboardInterrupt, click.Abort), 130),
+    # voiceprints cannot be used or made: no such folder or none in it, a corrupt or
+    # foreign voiceprint, an unsafe name, too little enrolment speech
+    ((VoiceError,), 4),
     # what the user asked for cannot be done: a bad option, configuration or model file,
     # unusable batch inputs, a missing optional package
     ((click.UsageError, ConfigError, ModelError, BatchInputError, MissingDependencyError), 2),
@@ -263,6 +266,10 @@ MAX_TRIALS = 10000
 """Most configurations ``tune --trials`` may try."""
 
 
+_VOICES_HELP = ("Folder of voiceprints (diarize enroll): speakers whose voice matches an "
+                "enrolled one are named after it; the others keep SPEAKER_xx.")
+
+
 @main.command("run")
 @click.argument("audio", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("-o", "--output-dir", type=click.Path(path_type=Path), default=None,
@@ -286,12 +293,15 @@ MAX_TRIALS = 10000
                    "the file name; one AUDIO only.")
 @click.option("--summary", is_flag=True,
               help="Print talk time per speaker on stderr (even with -q).")
+@click.option("--voices", "voices_dir", type=click.Path(path_type=Path), default=None,
+              help=_VOICES_HELP)
 @click.option("-v", "--verbose", is_flag=True,
               help="Report progress and each file written on stderr.")
 @click.option("-q", "--quiet", is_flag=True,
               help="Print nothing but errors (not with -v).")
 def run_command(audio, output_dir, to_stdout, formats, exclusive, num_speakers, min_speakers,
-                max_speakers, config_file, preset, seed, jobs, uri, summary, verbose, quiet):
+                max_speakers, config_file, preset, seed, jobs, uri, summary, voices_dir,
+                verbose, quiet):
     """Diarize AUDIO files; write <stem>.rttm (or each --format) for each.
 
     \b
@@ -319,6 +329,11 @@ def run_command(audio, output_dir, to_stdout, formats, exclusive, num_speakers, 
     from .errors import ForeignOutputError
     from .writers import check_replaceable, check_writable_dir
 
+    voices = ""
+    if voices_dir is not None:  # refused before any work: no folder, none in it, foreign
+        _check_voices(voices_dir, cfg)
+        voices = os.path.abspath(voices_dir)
+
     out_dir = output_dir if output_dir is not None else Path(".")
     if not to_stdout:
         if uri is None:
@@ -330,7 +345,7 @@ def run_command(audio, output_dir, to_stdout, formats, exclusive, num_speakers, 
                                      for f in formats] for u in uris]
     tasks = [Task(path=str(path), uri=u, fmt=formats[0], config=cfg, exclusive=exclusive,
                   verbose=verbose, index=i, output=files[0] if files else "",
-                  more=tuple(zip(formats[1:], files[1:])))
+                  more=tuple(zip(formats[1:], files[1:])), voices=voices)
              for i, (path, u, files) in enumerate(zip(audio, uris, outputs))]
     failed = 0
     finished: dict[int, Record] = {}
@@ -419,6 +434,77 @@ def _refuse_shared_outputs(audio) -> None:
                               "diarize them into different folders (-o) or rename one") from None
 
 
+
+
+# ------------------------------------------------------------------------- voices
+
+def _check_voices(voices_dir: Path, cfg) -> None:
+    """Raise :class:`VoiceError` unless `voices_dir` holds voiceprints usable with `cfg`."""
+    from .pipeline import Diarizer
+
+    Diarizer(cfg, voices=voices_dir)
+
+
+@main.command("enroll")
+@click.option("--voices", "voices_dir", type=click.Path(path_type=Path), required=True,
+              help="Folder of voiceprints (created if missing); NAME is DIR/NAME.npz.")
+@click.argument("name")
+@click.argument("audio", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
+@click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
+def enroll_command(voices_dir, name, audio, config_file, preset, quiet):
+    """Make the voiceprint NAME from the speech of AUDIO files (one voice in each), or
+    add them to it: a voiceprint is only ever extended, never replaced.
+
+    \b
+    diarize enroll --voices voices/ "Dr. Ito" ito_intro.wav ito_call.m4a
+    diarize run interview.wav --voices voices/ -f rttm,json
+    """
+    from .pipeline import enroll
+    from .voices import check_name
+
+    check_name(name)
+    cfg = build_config(config_file, preset, {})
+    if not voices_dir.exists():
+        try:
+            voices_dir.mkdir(parents=True)
+        except OSError as exc:
+            raise VoiceError(f"{printable(str(voices_dir))}: cannot create the voiceprint "
+                             f"folder ({exc.strerror or exc})") from None
+    for path in audio:
+        before = _voice_seconds(voices_dir, name)
+        voice = enroll(name, path, voices_dir, config=cfg)
+        if not quiet:
+            added = voice.seconds - (before or 0.0)
+            what = ("added to" if before is not None else "new voiceprint")
+            click.echo(f"{printable(str(path))}: {added:.1f} s of speech, {what} "
+                       f"{name!r}: {voice.seconds:.1f} s from "
+                       f"{_count(voice.enrolments, 'enrolment')}", err=True)
+    return 0
+
+
+def _voice_seconds(voices_dir: Path, name: str) -> float | None:
+    """Seconds of the voiceprint `name` already in `voices_dir`, None if it has none."""
+    from .voices import Voiceprint, voiceprint_path
+
+    path = voiceprint_path(voices_dir, name)
+    return Voiceprint.load(path).seconds if path.exists() else None
+
+
+@main.command("voices")
+@click.argument("voices_dir", metavar="DIR", type=click.Path(path_type=Path))
+def voices_command(voices_dir):
+    """List the voiceprints of DIR: name, seconds of speech, enrolments."""
+    from .voices import list_voices
+
+    voices = list_voices(voices_dir)
+    if not voices:
+        raise VoiceError(f"{printable(str(voices_dir))}: no voiceprints in this folder")
+    width = max(len(v.name) for v in voices)
+    echo_out("".join(f"{v.name.ljust(width)}  {v.seconds:7.1f} s  "
+                     f"{_count(v.enrolments, 'enrolment')}\n" for v in voices))
+    return 0
 
 
 # ------------------------------------------------------------------------- eval
@@ -685,13 +771,15 @@ def config_show_command(preset, config_file):
               help="Run on a Dask distributed cluster (tcp://HOST:PORT); needs a shared filesystem.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
+@click.option("--voices", "voices_dir", type=click.Path(path_type=Path), default=None,
+              help=_VOICES_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; only errors.")
 # --- speaker linking
 @click.option("--link-speakers", is_flag=True,
               help="One label per distinct voice over the whole batch (SPEAKER_00 in one "
                    "file is SPEAKER_00 in every file); writes OUTPUT_DIR/speakers.json.")
 def batch_command(inputs, output_dir, jobs, formats, overwrite, scheduler, config_file, preset,
-                  quiet, link_speakers):
+                  voices_dir, quiet, link_speakers):
     """Diarize many recordings: INPUT is an audio file, a folder, a glob, or a
     .csv / .jsonl manifest (columns path, and optionally uri, num_speakers,
     min_speakers, max_speakers).
@@ -707,7 +795,7 @@ def batch_command(inputs, output_dir, jobs, formats, overwrite, scheduler, confi
     try:
         summary = batch.run(list(inputs), output_dir, jobs=jobs, fmt=formats, overwrite=overwrite,
                             scheduler=scheduler, config=cfg, progress=progress,
-                            link_speakers=link_speakers)
+                            link_speakers=link_speakers, voices=voices_dir)
     except KeyboardInterrupt:
         raise _Interrupted("interrupted; rerun the same command to resume") from None
     if summary.errors_text:

@@ -335,10 +335,32 @@ class VoicesConfig:
     """Frames per output speaker whose statistics are kept (evenly spaced beyond this):
     bounds the cost of keeping speakers' models on long recordings."""
     min_enroll_seconds: float = ranged(3.0, 0.0, 3600.0)
-    """Least speech (seconds, after speech detection) a voiceprint is made from."""
-    threshold: float = ranged(3.0, -1000.0, 1000.0)
+    """Least speech (seconds, after speech detection) one enrolment adds to a voiceprint."""
+    threshold: float = ranged(4.0, -1000.0, 1000.0)
     """Named output: an output speaker gets an enrolled name only when its normalised
-    verification score against that voiceprint is above this (open-set decision)."""
+    verification score against that voiceprint is above this (open-set decision);
+    calibrated by scripts/bench_voices.py on conversations of the UBM's training voices."""
+    speaker_cmvn: bool = True
+    """Kept voices' statistics from each voice's frames normalised by their own mean and
+    spread (as an enrolment recording of one voice is), not by the recording's; False:
+    the recording-wide normalisation of the clustering features."""
+    margin_floor: float = ranged(3.0, -1000.0, 1000.0)
+    """Named output: a speaker whose best score is only above this (not `threshold`) is
+    named when it leads its runner-up voiceprint by more than `margin`."""
+    margin: float = ranged(1000.0, 0.0, 1000.0)
+    """Named output: lead over the runner-up voiceprint that `margin_floor` asks for
+    (1000: off). 0.8 names more enrolled voices with a folder of dozens of voiceprints
+    (bench_voices), but with a few voiceprints a stranger leads the others by chance."""
+    one_speaker_per_name: bool = True
+    """Named output: one output speaker per enrolled name (best pair first); False: every
+    speaker whose best voiceprint scores above the threshold takes its name, so that
+    speakers the clustering split from one enrolled voice become one."""
+    symmetric: bool = True
+    """Named output: score both ways (the speaker's speech under the voiceprint's model and
+    the enrolment speech under the speaker's model) and average; False: the first only."""
+    cohort_trim: int = ranged(2, 0, 1000)
+    """Named output: the highest cohort scores left out of each voice's normalisation (a
+    cohort model of the very voice scored would shrink its score)."""
     link_threshold: float = ranged(2.4, -1000.0, 1000.0)
     """``batch --link-speakers``: speakers of different recordings whose symmetric
     normalised score (``link_norm``) is above this are the same voice (calibrated on

@@ -135,3 +135,19 @@ class SpeakerCountWarning(UserWarning):
     """A speaker count was asked (``num_speakers``, ``min_speakers``) and the result has
     fewer: the recording has too little speech for it (``cluster.speech_per_speaker``
     seconds per speaker). The message says how much speech there is."""
+
+
+class VoiceError(DiarizeError, ValueError):
+    """Voiceprints cannot be used or made: a voiceprint folder that does not exist or
+    holds none, a voiceprint file that is corrupt or not one, or one made with another
+    front end or UBM (:mod:`diarize.voices`). Refused before any work (exit status 4)."""
+
+
+class VoiceNameError(VoiceError):
+    """A voiceprint name that is not a safe file name (empty, a path separator, ``..``,
+    a leading dot, a control character, too long)."""
+
+
+class EnrollmentError(VoiceError):
+    """Enrolment audio holds too little speech for a voiceprint; the message says how
+    much there was and how much is needed."""

@@ -24,6 +24,7 @@ from .resegment import resegment, shape_turns
 from .sad import SpeechMask, detect_speech_regions, model_feature_config
 from .segments import CountEvidence, Diarization, SpeakerCount, turns_from_labels
 from .speakers import BackgroundModel, VoiceStats, voice_statistics
+from .voices import VoiceLibrary, Voiceprint, add_voice, check_name, front_end_of, ubm_fingerprint
 
 ProgressHook = Callable[[str, int, int], None]
 
@@ -53,6 +54,16 @@ class Diarizer:
         Also keep each output speaker's UBM statistics
         (:attr:`Diarization.voice_stats`), which named speakers and the linking of
         speakers across recordings score; needs ``cluster.link_method = "ubm"``.
+    voices : path-like or VoiceLibrary, keyword-only, optional
+        A folder of voiceprints (``diarize enroll``) or a loaded
+        :class:`diarize.voices.VoiceLibrary`: output speakers whose voice matches an
+        enrolled one take its name (:attr:`Diarization.voice_matches` says how each
+        scored). Implies `keep_voices`.
+
+    Raises (also)
+    -------------
+    VoiceError
+        `voices` is not a folder of voiceprints made with this UBM and front end.
 
     Examples
     --------
@@ -61,16 +72,24 @@ class Diarizer:
     """
 
     def __init__(self, config: Config | None = None, *, keep_voices: bool = False,
+                 voices: "str | os.PathLike | VoiceLibrary | None" = None,
                  **overrides: Any) -> None:
         cfg = config if config is not None else Config()
         if overrides:
             cfg = cfg.replace(**overrides)
         self.config = cfg.validate()
         check_model_files(self.config)
+        keep_voices = keep_voices or voices is not None
         if keep_voices and speaker_ubm(self.config.cluster) is None:
             raise ConfigError("keeping speakers' voices needs cluster.link_method = 'ubm' "
                               "(their models are adapted from its UBM)")
         self.keep_voices = bool(keep_voices)
+        self.voices: VoiceLibrary | None = None
+        if voices is not None:
+            ubm = speaker_ubm(self.config.cluster)
+            assert ubm is not None  # checked above
+            self.voices = (voices if isinstance(voices, VoiceLibrary)
+                           else VoiceLibrary.open(voices, config=self.config, ubm=ubm))
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> "Diarizer":
@@ -103,6 +122,41 @@ class Diarizer:
             handed = [self.extract(audio, hook=hook)]
             uri = uri or handed[0].uri or "audio"
             return self._diarize_features(handed, uri=uri, hook=hook)
+
+    def speech_voice(self, audio: Any) -> tuple[VoiceStats, float]:
+        """All the speech of `audio` as one voice: its UBM statistics and seconds.
+
+        The audio is read, its features computed and its speech found exactly as for
+        diarization (:meth:`extract`, the speech detector); every speech frame counts.
+
+        Returns
+        -------
+        (VoiceStats, float)
+            The statistics (of at most ``voices.max_frames`` frames, evenly spaced) and
+            the seconds of speech found.
+        """
+        ubm = speaker_ubm(self.config.cluster)
+        if ubm is None:
+            raise ConfigError("voiceprints need cluster.link_method = 'ubm' "
+                              "(they are adapted from its UBM)")
+        cfg = self.config
+        with pipeline_threads():
+            front = self.extract(audio)
+            speech = detect_speech_regions(front.sad_mfcc, front.energy, front.voicing,
+                                           config=cfg.sad, frame_step=cfg.features.hop_length,
+                                           seed=cfg.seed)
+            speech_idx = np.flatnonzero(speech.modelled)
+            seconds = len(speech_idx) * cfg.features.hop_length
+            if len(speech_idx) == 0:
+                c, d = ubm.gmm.means_.shape
+                return VoiceStats(np.zeros(c), np.zeros((c, d))), 0.0
+            xs = speech_features(front.mfcc, speech_idx, deltas=cfg.features.deltas,
+                                 delta_width=cfg.features.delta_width,
+                                 normalise=cfg.features.cmvn)
+            xu = self._ubm_speech_features(front, xs, speech_idx)
+            assert xu is not None
+            stats = self._voice_stats(xu, np.zeros(len(xu), dtype=np.int64), ["voice"])
+            return stats["voice"], float(seconds)
 
     def extract(self, audio: Any, *, hook: ProgressHook | None = None) -> "Features":
         """Read `audio` and compute its frame-level features, once for many configurations.
@@ -242,6 +296,8 @@ class Diarizer:
             # The no-speech warning already says why; the JSON says it too.
             result.speaker_count = self._speaker_count(0, uri=uri, n_speech_frames=0,
                                                        turn_speech_frames=0)
+            if self.voices is not None:
+                result.voice_matches = {}
             return result
 
         # From here on only speech frames are modelled.
@@ -286,7 +342,16 @@ class Diarizer:
             turn_speech_frames=int(np.count_nonzero(speech.speech)))
         if result.speaker_count is not None and result.speaker_count.note is not None:
             warnings.warn(result.speaker_count.note, SpeakerCountWarning, stacklevel=3)
+        if self.voices is not None:
+            result = self._name_speakers(result)
         return result
+
+    def _name_speakers(self, result: Diarization) -> Diarization:
+        """`result` with enrolled names on the speakers whose voice matches one."""
+        assert self.voices is not None
+        ubm = speaker_ubm(self.config.cluster)
+        assert ubm is not None
+        return self.voices.name_speakers(result, ubm=ubm, config=self.config)
 
     def _speaker_count(self, found: int, *, uri: str, n_speech_frames: int,
                        turn_speech_frames: int) -> SpeakerCount | None:
@@ -332,8 +397,24 @@ class Diarizer:
             if len(idx) > cap:
                 idx = idx[np.linspace(0, len(idx) - 1, cap).astype(np.int64)]
             kept[idx] = k
-        stats = voice_statistics(ubm.gmm, xu, kept, n_labels=len(names))
-        return {name: st for name, st in zip(names, stats) if st.frames > 0}
+        if not self.config.voices.speaker_cmvn:
+            stats = voice_statistics(ubm.gmm, xu, kept, n_labels=len(names))
+            return {name: st for name, st in zip(names, stats) if st.frames > 0}
+        out = {}
+        for k, name in enumerate(names):
+            idx = np.flatnonzero(kept == k)
+            if len(idx) == 0:
+                continue
+            # Each voice's frames normalised by their own mean and spread, as an
+            # enrolment recording of that voice alone is: the recording-wide
+            # normalisation would make a voice's statistics depend on who else speaks.
+            x = np.asarray(xu[idx], dtype=np.float64)
+            sd = x.std(axis=0)
+            sd[sd < 1e-6] = 1.0
+            x = (x - x.mean(axis=0)) / sd
+            (st,) = voice_statistics(ubm.gmm, x, np.zeros(len(x), dtype=np.int64), n_labels=1)
+            out[name] = st
+        return out
 
     def _ubm_speech_features(self, front: "Features", xs: np.ndarray,
                              speech_idx: np.ndarray) -> np.ndarray | None:
@@ -452,3 +533,63 @@ def _same_speaker_features(features: FeatureConfig, ubm: BackgroundModel) -> boo
     """Whether the clustering features (`features`) are the ones the UBM was trained on."""
     return (features.cmvn and features.deltas == bool(ubm.front_end["deltas"])
             and (not features.deltas or features.delta_width == int(ubm.front_end["delta_width"])))
+
+
+def enroll(name: str, audio: Any, voices_dir: "str | os.PathLike", *,
+           config: Config | None = None) -> Voiceprint:
+    """Make the voiceprint `name` in folder `voices_dir` from `audio`, or add `audio` to it.
+
+    The audio is read and its speech found as for diarization; all its speech is taken
+    as the one voice. A voiceprint of that name already there is extended (its
+    statistics and seconds add up), never replaced.
+
+    Parameters
+    ----------
+    name : str
+        A safe file name (:func:`diarize.voices.check_name`).
+    audio : path-like or (array-like, number)
+    voices_dir : path-like
+        An existing folder.
+    config : Config, optional, keyword-only
+
+    Returns
+    -------
+    Voiceprint
+        As written, with all its enrolments.
+
+    Raises
+    ------
+    VoiceNameError
+        `name` cannot name a file.
+    EnrollmentError
+        `audio` has less than ``voices.min_enroll_seconds`` of speech.
+    VoiceError
+        No such folder, or the voiceprint there is corrupt or was made with another UBM
+        or front end.
+    AudioError
+        `audio` cannot be read.
+    """
+    from .errors import EnrollmentError, VoiceError
+    from .names import printable
+
+    check_name(name)
+    if not os.path.isdir(voices_dir):
+        raise VoiceError(f"{printable(str(voices_dir))}: no such voiceprint folder "
+                         "(create it first)")
+    diarizer = Diarizer(config)
+    ubm = speaker_ubm(diarizer.config.cluster)
+    if ubm is None:
+        raise ConfigError("voiceprints need cluster.link_method = 'ubm'")
+    stats, seconds = diarizer.speech_voice(audio)
+    source = (printable(str(audio)) if isinstance(audio, (str, os.PathLike))
+              else "samples")
+    need = diarizer.config.voices.min_enroll_seconds
+    if seconds < need or stats.frames <= 0:
+        raise EnrollmentError(f"{source}: {seconds:.1f} s of speech, {need:.1f} s needed "
+                              f"to enrol {name!r} (voices.min_enroll_seconds)")
+    new = Voiceprint(name=name, stats=stats, seconds=seconds, enrolments=1,
+                     sources=(uri_for(audio) if isinstance(audio, (str, os.PathLike))
+                              else "samples",),
+                     ubm=ubm_fingerprint(ubm), front_end=front_end_of(diarizer.config))
+    written, _ = add_voice(voices_dir, new)
+    return written

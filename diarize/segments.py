@@ -216,6 +216,11 @@ class Diarization:
         Only with ``Diarizer(keep_voices=True)``: each output speaker's UBM statistics
         (:class:`diarize.speakers.VoiceStats`), which voiceprints and other recordings'
         speakers are scored against. Not written to any output format.
+    voice_matches : dict of str to VoiceMatch, or None
+        Only with ``Diarizer(voices=...)``: for each output speaker (by its label in
+        `turns`), the name it was given, if any, and its best and runner-up enrolled
+        voices with their scores (:class:`diarize.voices.VoiceMatch`); written to JSON
+        as ``voices``.
     stages : dict of str to ndarray, or None
         Only with ``Diarizer.diarize_features(..., keep_stages=True)`` where speech was
         found (None otherwise): the speaker label of every analysis frame after each
@@ -252,6 +257,7 @@ class Diarization:
     speaker_count: SpeakerCount | None = None
     stages: dict[str, np.ndarray] | None = None
     voice_stats: dict[str, Any] = field(default_factory=dict)
+    voice_matches: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         self.turns = sorted(self.turns)

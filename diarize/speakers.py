@@ -270,8 +270,8 @@ def aligned_llr(ubm: GaussianMixture, stats: VoiceStats, means: np.ndarray) -> n
     return (gain - cost) / max(stats.frames, 1e-9)
 
 
-def voice_scores(ubm: BackgroundModel, tests: list[VoiceStats], models: np.ndarray
-                 ) -> np.ndarray:
+def voice_scores(ubm: BackgroundModel, tests: list[VoiceStats], models: np.ndarray, *,
+                 trim: int = 0) -> np.ndarray:
     """Cohort-normalised verification scores of voices against speaker models.
 
     Each test voice's :func:`aligned_llr` under a model is read in standard deviations
@@ -285,6 +285,10 @@ def voice_scores(ubm: BackgroundModel, tests: list[VoiceStats], models: np.ndarr
         T voices.
     models : ndarray, shape (M, C, D)
         MAP-adapted means of M speaker models.
+    trim : int, keyword-only
+        The highest `trim` cohort scores of each test voice are left out of its mean and
+        spread: where the cohort holds the very voice tested (or a close one), its own
+        model's score would inflate both and shrink the voice's true score.
 
     Returns
     -------
@@ -295,6 +299,8 @@ def voice_scores(ubm: BackgroundModel, tests: list[VoiceStats], models: np.ndarr
         raw = aligned_llr(ubm.gmm, stats, models) if len(models) else np.zeros(0)
         if ubm.cohort is not None and len(ubm.cohort) > 1:
             z = aligned_llr(ubm.gmm, stats, ubm.cohort)
+            if 0 < trim < len(z) - 1:
+                z = np.sort(z)[:len(z) - trim]
             raw = (raw - z.mean()) / max(float(z.std()), 1e-3)
         out[t] = raw
     return out

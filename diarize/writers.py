@@ -158,7 +158,8 @@ def _seconds(x: float) -> float:
 def format_json(turns: Iterable[TurnLike], uri: str, *, duration: float | None = None,
                 bic: Mapping[int, float] | None = None,
                 speaker_count: Mapping[str, Any] | None = None,
-                generator: Provenance | None = None) -> str:
+                generator: Provenance | None = None,
+                voices: Mapping[str, Mapping[str, Any]] | None = None) -> str:
     """Format a diarization as JSON (schema: ``diarize/schemas/diarization.schema.json``).
 
     Parameters
@@ -177,6 +178,11 @@ def format_json(turns: Iterable[TurnLike], uri: str, *, duration: float | None =
     generator : Provenance, optional, keyword-only
         Written as ``"generator": {"name", "version", "input"}`` after ``version``
         (files written by ``diarize`` and ``diarize batch`` have it).
+    voices : mapping of str to mapping, optional, keyword-only
+        Named speakers (``--voices``): for each output speaker, ``{"name", "best",
+        "best_score", "runner_up", "runner_up_score"}``
+        (:meth:`diarize.voices.VoiceMatch.as_dict`); written after ``speaker_count`` as
+        ``voices``, a list sorted by speaker with the speaker's label first.
 
     Returns
     -------
@@ -233,6 +239,8 @@ def format_json(turns: Iterable[TurnLike], uri: str, *, duration: float | None =
     })
     if speaker_count is not None:
         doc["speaker_count"] = dict(speaker_count)
+    if voices is not None:
+        doc["voices"] = [{"speaker": k, **dict(v)} for k, v in sorted(voices.items())]
     return json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
@@ -331,15 +339,23 @@ def _count(d: Any) -> dict[str, Any] | None:
     return None if count is None else count.as_dict()
 
 
+def _voices(d: Any) -> dict[str, dict[str, Any]] | None:
+    """A Diarization's ``voice_matches`` as JSON, or None when no voices were given."""
+    matches = getattr(d, "voice_matches", None)
+    return None if matches is None else {k: m.as_dict() for k, m in matches.items()}
+
+
 FORMATS: dict[str, OutputFormat] = {f.name: f for f in (
     OutputFormat("rttm", ".rttm", lambda d: format_rttm(d.turns, d.uri),
                  "NIST RTTM, one SPEAKER line per turn",
                  lambda d, p: rttm_provenance_line(d.uri, p) + format_rttm(d.turns, d.uri)),
     OutputFormat("json", ".json", lambda d: format_json(d.turns, d.uri, duration=d.duration,
-                                                        bic=d.bic, speaker_count=_count(d)),
+                                                        bic=d.bic, speaker_count=_count(d),
+                                                        voices=_voices(d)),
                  "JSON with the turns, speakers and BIC curve",
                  lambda d, p: format_json(d.turns, d.uri, duration=d.duration, bic=d.bic,
-                                          speaker_count=_count(d), generator=p)),
+                                          speaker_count=_count(d), generator=p,
+                                          voices=_voices(d))),
     OutputFormat("csv", ".csv", lambda d: format_csv(d.turns, d.uri),
                  "CSV: uri,start,end,duration,speaker"),
     OutputFormat("audacity", ".txt", lambda d: format_audacity(d.turns),

@@ -150,7 +150,8 @@ def test_public_names_are_the_objects_of_their_modules():
     import diarize.segments
     import diarize.writers
 
-    homes = {"Diarizer": diarize.pipeline, "Diarization": diarize.segments,
+    homes = {"Diarizer": diarize.pipeline, "enroll": diarize.pipeline,
+             "Diarization": diarize.segments,
              "Turn": diarize.segments, "Config": diarize.config,
              "load_config": diarize.config, "available_presets": diarize.config,
              "read_rttm": diarize.rttm, "write_rttm": diarize.writers}

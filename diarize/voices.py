@@ -1,0 +1,502 @@
+"""Named speakers: voiceprints of enrolled voices, and the naming of output speakers.
+
+A voiceprint is what the scorer needs of one enrolled voice: its UBM statistics
+(:class:`diarize.speakers.VoiceStats`, which add up, so more audio extends it), how much
+speech it saw, and fingerprints of the UBM and front end it was made with. One file per
+name, ``DIR/NAME.npz``, plain arrays (read without pickle), written atomically.
+
+After diarization, each output speaker's statistics are scored against every voiceprint
+(:func:`match_scores`: GMM-UBM linear scoring, normalised against the UBM's cohort of
+training voices); a speaker whose best score is above ``voices.threshold`` takes that name,
+one name per speaker and one speaker per name (best pair first); so does one whose best
+score is above ``voices.margin_floor`` and leads its runner-up by ``voices.margin``; the
+others keep
+``SPEAKER_xx`` (:meth:`VoiceLibrary.name_speakers`).
+
+Enrolment itself (audio to statistics) runs the pipeline's own front end and speech
+detector: :func:`diarize.pipeline.enroll`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+import unicodedata
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .config import Config
+from .errors import ModelError, VoiceError, VoiceNameError
+from .gmm import load_arrays
+from .names import TEMP_SUFFIX, printable, temp_prefix
+from .speakers import BackgroundModel, VoiceStats, load_ubm, voice_scores
+
+__all__ = ["Voiceprint", "VoiceLibrary", "VoiceMatch", "check_name", "match_scores",
+           "FORMAT_TAG", "FORMAT_VERSION", "SUFFIX"]
+
+FORMAT_TAG = "gmm-diarize voiceprint"
+"""The ``format`` array of every voiceprint file: what says a file is one."""
+FORMAT_VERSION = 1
+"""Version of the voiceprint file layout; another version is refused."""
+SUFFIX = ".npz"
+"""Voiceprint files are ``NAME.npz``."""
+MAX_NAME_BYTES = 200
+"""Longest voiceprint name (UTF-8 bytes): with :data:`SUFFIX` and an atomic write's
+temporary name it stays within the 255 bytes a file name may have."""
+_SPEAKER_LABEL = re.compile(r"SPEAKER_\d+")
+_ARRAYS = ("format", "version", "name", "n", "first", "seconds", "enrolments", "sources",
+           "ubm", "front_end")
+
+
+def check_name(name: str) -> str:
+    """`name` if it can name a voiceprint file, else raise :class:`VoiceNameError`.
+
+    A name is a file name in the voiceprint folder and a speaker label in every output
+    format: no path separators, no ``.``/``..`` or leading dot (hidden and temporary
+    files), no control characters or leading/trailing whitespace, at most
+    :data:`MAX_NAME_BYTES` bytes.
+
+    Examples
+    --------
+    >>> check_name("Dr. Ito")
+    'Dr. Ito'
+    """
+    if not isinstance(name, str) or not name:
+        raise VoiceNameError("a voiceprint name cannot be empty")
+    shown = printable(name).encode("unicode_escape").decode("ascii")
+    why = None
+    if name.startswith("."):
+        why = "it begins with a dot"
+    elif any(c in name for c in "/\\"):
+        why = "it holds a path separator"
+    elif any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in name):
+        why = "it holds a control character"
+    elif _SPEAKER_LABEL.fullmatch(name):
+        why = "unnamed output speakers are labelled so"
+    elif name != name.strip():
+        why = "it begins or ends with whitespace"
+    elif len(name.encode("utf-8", "surrogateescape")) > MAX_NAME_BYTES:
+        why = f"it is longer than {MAX_NAME_BYTES} bytes"
+    if why is not None:
+        raise VoiceNameError(f"{shown!r} cannot name a voiceprint: {why}")
+    return name
+
+
+def ubm_fingerprint(ubm: BackgroundModel) -> str:
+    """sha256 of a UBM's arrays (weights, means, covariances, cohort) and front end: a
+    voiceprint is scored only with the UBM it was made with."""
+    h = hashlib.sha256()
+    gmm = ubm.gmm
+    for a in (gmm.weights_, gmm.means_, gmm.covariances_,
+              ubm.cohort if ubm.cohort is not None else np.zeros(0)):
+        arr = np.ascontiguousarray(np.asarray(a, dtype=np.float64))
+        h.update(str(arr.shape).encode())
+        h.update(arr.tobytes())
+    h.update(json.dumps({k: _plain(v) for k, v in ubm.front_end.items()},
+                        sort_keys=True).encode())
+    return h.hexdigest()
+
+
+def front_end_of(config: Config) -> str:
+    """The configuration fields that decide a voice's statistics (the audio stage and
+    the feature front end), as canonical JSON."""
+    return json.dumps({"audio": asdict(config.audio), "features": asdict(config.features)},
+                      sort_keys=True, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+@dataclass(frozen=True)
+class Voiceprint:
+    """One enrolled voice.
+
+    Attributes
+    ----------
+    name : str
+    stats : VoiceStats
+        UBM statistics of all its enrolment speech.
+    seconds : float
+        Speech (after speech detection) it was made from.
+    enrolments : int
+        Times audio was added to it (``enroll`` calls).
+    sources : tuple of str
+        The enrolment recordings' names, in order.
+    ubm : str
+        :func:`ubm_fingerprint` of the UBM it was made with.
+    front_end : str
+        :func:`front_end_of` the configuration it was made with.
+    """
+
+    name: str
+    stats: VoiceStats
+    seconds: float
+    enrolments: int
+    sources: tuple[str, ...]
+    ubm: str
+    front_end: str
+
+    def __add__(self, other: "Voiceprint") -> "Voiceprint":
+        return replace(self, stats=self.stats + other.stats,
+                       seconds=self.seconds + other.seconds,
+                       enrolments=self.enrolments + other.enrolments,
+                       sources=self.sources + other.sources)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the voiceprint to `path` atomically (a temporary file renamed over it)."""
+        path = Path(path)
+        arrays: dict[str, Any] = {
+            "format": np.array(FORMAT_TAG), "version": np.array(FORMAT_VERSION),
+            "name": np.array(self.name), "n": np.asarray(self.stats.n, dtype=np.float64),
+            "first": np.asarray(self.stats.first, dtype=np.float64),
+            "seconds": np.array(float(self.seconds)),
+            "enrolments": np.array(int(self.enrolments)),
+            "sources": np.array(list(self.sources), dtype=str).reshape(-1),
+            "ubm": np.array(self.ubm), "front_end": np.array(self.front_end),
+        }
+        directory = path.parent if str(path.parent) else Path(".")
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX,
+                                       dir=directory)
+        except OSError as exc:
+            raise VoiceError(f"{printable(str(path))}: cannot write the voiceprint "
+                             f"({exc.strerror or exc})") from None
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, path)
+        except BaseException as exc:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            if isinstance(exc, OSError):
+                raise VoiceError(f"{printable(str(path))}: cannot write the voiceprint "
+                                 f"({exc.strerror or exc})") from None
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "Voiceprint":
+        """Read a voiceprint file (no pickle).
+
+        Raises
+        ------
+        VoiceError
+            Missing, unreadable, corrupt or not a voiceprint file, or another version.
+        """
+        p = Path(path)
+        shown = printable(str(p))
+        try:
+            data = load_arrays(p, what="voiceprint", names=_ARRAYS)
+        except ModelError as exc:
+            raise VoiceError(f"{' '.join(str(exc).split())}") from None
+        try:
+            if data["format"].dtype.kind != "U" or str(data["format"]) != FORMAT_TAG:
+                raise KeyError("format")
+        except KeyError:
+            raise VoiceError(f"{shown}: not a voiceprint file (no {FORMAT_TAG!r} tag)") from None
+        try:
+            version = int(data["version"])
+            if version != FORMAT_VERSION:
+                raise VoiceError(f"{shown}: voiceprint format version {version}, this "
+                                 f"diarize reads version {FORMAT_VERSION}")
+            n = np.asarray(data["n"], dtype=np.float64)
+            first = np.asarray(data["first"], dtype=np.float64)
+            out = cls(name=str(data["name"]), stats=VoiceStats(n, first),
+                      seconds=float(data["seconds"]), enrolments=int(data["enrolments"]),
+                      sources=tuple(str(s) for s in np.asarray(data["sources"]).reshape(-1)),
+                      ubm=str(data["ubm"]), front_end=str(data["front_end"]))
+        except VoiceError:
+            raise
+        except (KeyError, ValueError, TypeError) as exc:
+            raise VoiceError(f"{shown}: corrupt voiceprint file (bad or missing array "
+                             f"{exc})") from None
+        if (n.ndim != 1 or first.ndim != 2 or len(first) != len(n)
+                or not (np.all(np.isfinite(n)) and np.all(np.isfinite(first)))
+                or np.any(n < 0) or not np.isfinite(out.seconds) or out.seconds < 0):
+            raise VoiceError(f"{shown}: corrupt voiceprint file (statistics of shape "
+                             f"{n.shape} and {first.shape}, or not finite)")
+        if out.name != p.name.removesuffix(SUFFIX):
+            raise VoiceError(f"{shown}: corrupt voiceprint file (it holds the voice "
+                             f"{out.name!r}, not the one its file name says)")
+        return out
+
+
+@dataclass(frozen=True)
+class VoiceMatch:
+    """How one output speaker scored against the enrolled voices.
+
+    Attributes
+    ----------
+    name : str or None
+        The name it was given (None: it keeps its ``SPEAKER_xx`` label).
+    best, runner_up : str or None
+        The voiceprints it scored highest and second highest against.
+    best_score, runner_up_score : float or None
+        Those scores (normalised; the threshold is ``voices.threshold``).
+    """
+
+    name: str | None
+    best: str | None
+    best_score: float | None
+    runner_up: str | None
+    runner_up_score: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The match as JSON values (scores with 3 decimals)."""
+        def r(x: float | None) -> float | None:
+            return None if x is None else float(round(x, 3))
+        return {"name": self.name, "best": self.best, "best_score": r(self.best_score),
+                "runner_up": self.runner_up, "runner_up_score": r(self.runner_up_score)}
+
+
+def match_scores(ubm: BackgroundModel, tests: list[VoiceStats], prints: list[Voiceprint], *,
+                 config: Config) -> np.ndarray:
+    """Verification scores of voices (output speakers) against voiceprints.
+
+    The mean of the two directions of :func:`diarize.speakers.voice_scores`: the
+    speaker's speech under the voiceprint's model, and the enrolment speech under the
+    speaker's model, each normalised against the cohort (``voices.cohort_trim`` top
+    cohort scores left out, so that a cohort holding the very voice scored does not
+    shrink its score).
+
+    Returns
+    -------
+    ndarray, shape (len(tests), len(prints))
+    """
+    vc = config.voices
+    if not tests or not prints:
+        return np.zeros((len(tests), len(prints)))
+    rf = vc.relevance_factor
+    print_means = np.stack([p.stats.means(ubm.gmm, relevance_factor=rf) for p in prints])
+    test_means = np.stack([t.means(ubm.gmm, relevance_factor=rf) for t in tests])
+    trim = vc.cohort_trim
+    forward = voice_scores(ubm, tests, print_means, trim=trim)
+    if not vc.symmetric:
+        return forward
+    backward = voice_scores(ubm, [p.stats for p in prints], test_means, trim=trim)
+    return 0.5 * (forward + backward.T)
+
+
+@dataclass
+class VoiceLibrary:
+    """The voiceprints of a folder, checked against one configuration's UBM and front end.
+
+    Parameters
+    ----------
+    voices : list of Voiceprint
+        Sorted by name.
+    directory : Path or None
+    """
+
+    voices: list[Voiceprint]
+    directory: Path | None = None
+
+    @classmethod
+    def open(cls, directory: str | os.PathLike, *, config: Config,
+             ubm: BackgroundModel) -> "VoiceLibrary":
+        """Every voiceprint of `directory`, checked for `config`'s front end and `ubm`.
+
+        Raises
+        ------
+        VoiceError
+            The folder does not exist or holds no voiceprint; a file is corrupt, not a
+            voiceprint, or was made with another front end or UBM.
+        """
+        d = Path(directory)
+        shown = printable(str(d))
+        if not d.is_dir():
+            raise VoiceError(f"{shown}: no such voiceprint folder")
+        files = sorted(p for p in d.iterdir()
+                       if p.name.endswith(SUFFIX) and not p.name.startswith("."))
+        if not files:
+            raise VoiceError(f"{shown}: no voiceprints in this folder (make one with "
+                             f"diarize enroll --voices {shown} NAME AUDIO)")
+        fp, fe = ubm_fingerprint(ubm), front_end_of(config)
+        voices = []
+        for f in files:
+            v = Voiceprint.load(f)
+            check_compatible(v, f, ubm=fp, front_end=fe)
+            voices.append(v)
+        return cls(voices=voices, directory=d)
+
+    @property
+    def names(self) -> list[str]:
+        return [v.name for v in self.voices]
+
+    def namer(self, *, config: Config) -> Callable[[Sequence[VoiceStats]], list[str | None]]:
+        """The naming step of ``batch --link-speakers --voices``: given the pooled
+        statistics of each voice linked over a batch, the enrolled name of each (None
+        where none matches), by the rules of :meth:`name_speakers`, one voice per name.
+        """
+        ubm = load_ubm(config.cluster.ubm_path or None)
+        vc = config.voices
+
+        def name(stats: Sequence[VoiceStats]) -> list[str | None]:
+            scores = match_scores(ubm, list(stats), self.voices, config=config)
+            mapping = assign(scores, threshold=vc.threshold, one_per_name=True,
+                             allowed=eligible(scores, threshold=vc.threshold,
+                                              floor=vc.margin_floor, margin=vc.margin))
+            return [self.names[mapping[i]] if i in mapping else None
+                    for i in range(len(stats))]
+
+        return name
+
+    def name_speakers(self, result: Any, *, ubm: BackgroundModel, config: Config) -> Any:
+        """`result` (a Diarization with ``voice_stats``) with enrolled names on the output
+        speakers whose voice matches, and ``voice_matches`` filled.
+
+        Pairs (speaker, voiceprint) scoring above ``voices.threshold`` are taken best
+        first; a speaker or a name already taken is skipped: one name per speaker, one
+        speaker per name. Ties go to the lower speaker label, then the lower name.
+        """
+        speakers = [s for s in result.speakers if s in result.voice_stats]
+        scores = match_scores(ubm, [result.voice_stats[s] for s in speakers], self.voices,
+                              config=config)
+        names = self.names
+        vc = config.voices
+        mapping = assign(scores, threshold=vc.threshold, one_per_name=vc.one_speaker_per_name,
+                         allowed=eligible(scores, threshold=vc.threshold,
+                                          floor=vc.margin_floor, margin=vc.margin))
+        rename = {speakers[i]: names[j] for i, j in mapping.items()}
+        matches: dict[str, VoiceMatch] = {}
+        for i, s in enumerate(speakers):
+            order = sorted(range(len(names)), key=lambda j: (-scores[i, j], j))
+            best = order[0] if order else None
+            second = order[1] if len(order) > 1 else None
+            match = VoiceMatch(
+                name=rename.get(s),
+                best=None if best is None else names[best],
+                best_score=None if best is None else float(scores[i, best]),
+                runner_up=None if second is None else names[second],
+                runner_up_score=None if second is None else float(scores[i, second]))
+            label = rename.get(s, s)
+            # Speakers given one name become one: its evidence is the best-scoring part's.
+            if label not in matches or (match.best_score or 0.0) > (matches[label].best_score or 0.0):
+                matches[label] = match
+        named = result.rename(rename) if rename else replace(result)
+        named.voice_matches = matches
+        return named
+
+
+def eligible(scores: np.ndarray, *, threshold: float, floor: float, margin: float
+             ) -> np.ndarray:
+    """Which (speaker, voiceprint) pairs may be named: a score above `threshold`, or a
+    row's best score above `floor` that leads its runner-up by more than `margin` (a
+    voice clearly closer to one voiceprint than to every other, as noisy recordings give,
+    whose scores all sink).
+
+    Returns
+    -------
+    ndarray of bool, shape of `scores`
+    """
+    ok = scores > threshold
+    if scores.shape[1] > 1:
+        best = np.argmax(scores, axis=1)
+        top = np.sort(scores, axis=1)
+        lead = (top[:, -1] > floor) & (top[:, -1] - top[:, -2] > margin)
+        ok[np.arange(len(scores))[lead], best[lead]] = True
+    return ok
+
+
+def assign(scores: np.ndarray, *, threshold: float, one_per_name: bool = True,
+           allowed: np.ndarray | None = None) -> dict[int, int]:
+    """Best-first one-to-one assignment of rows (speakers) to columns (names) among
+    the pairs scoring above `threshold` (or, given, the pairs `allowed`, an array of bool
+    like `scores`); deterministic (ties: lower row, then column).
+    With `one_per_name` False, each row takes its best allowed column, and several rows
+    may take one column (speakers split from one enrolled voice).
+
+    Examples
+    --------
+    >>> assign(np.array([[5.0, 4.0], [4.5, 1.0]]), threshold=2.0)
+    {0: 0}
+    >>> assign(np.array([[5.0, 4.0], [4.5, 3.0]]), threshold=2.0)
+    {0: 0, 1: 1}
+    """
+    ok = scores > threshold if allowed is None else np.asarray(allowed, dtype=bool)
+    if not one_per_name:
+        out = {}
+        for i in range(scores.shape[0]):
+            if scores.shape[1]:
+                j = int(np.argmax(scores[i]))  # the first of equal maxima: lower column
+                if ok[i, j]:
+                    out[i] = j
+        return out
+    pairs = sorted(((-float(scores[i, j]), i, j) for i in range(scores.shape[0])
+                    for j in range(scores.shape[1]) if ok[i, j]))
+    rows: dict[int, int] = {}
+    taken: set[int] = set()
+    for _, i, j in pairs:
+        if i not in rows and j not in taken:
+            rows[i] = j
+            taken.add(j)
+    return dict(sorted(rows.items()))
+
+
+def check_compatible(v: Voiceprint, path: str | os.PathLike, *, ubm: str, front_end: str) -> None:
+    """Raise :class:`VoiceError` if voiceprint `v` was made with another UBM or front end."""
+    if v.ubm != ubm:
+        raise VoiceError(f"{printable(str(path))}: voiceprint made with another UBM "
+                         f"(cluster.ubm_path); enrol {v.name!r} again with this one")
+    if v.front_end != front_end:
+        raise VoiceError(f"{printable(str(path))}: voiceprint made with another front end "
+                         f"(audio or features configuration); enrol {v.name!r} again with "
+                         "this one")
+
+
+def voiceprint_path(directory: str | os.PathLike, name: str) -> Path:
+    """The file of voiceprint `name` in `directory` (the name checked)."""
+    return Path(directory) / f"{check_name(name)}{SUFFIX}"
+
+
+def add_voice(directory: str | os.PathLike, new: Voiceprint) -> tuple[Voiceprint, bool]:
+    """Write `new` to `directory`, or add it to the voiceprint of that name there.
+
+    Returns
+    -------
+    (Voiceprint, bool)
+        The voiceprint as written, and whether it extended an existing one.
+
+    Raises
+    ------
+    VoiceError
+        The folder does not exist; the existing file is corrupt, foreign or made with
+        another UBM or front end (it is then left as it is).
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        raise VoiceError(f"{printable(str(d))}: no such voiceprint folder (create it first)")
+    path = voiceprint_path(d, new.name)
+    extended = path.exists()
+    if extended:
+        old = Voiceprint.load(path)
+        check_compatible(old, path, ubm=new.ubm, front_end=new.front_end)
+        new = old + new
+    new.save(path)
+    return new, extended
+
+
+def list_voices(directory: str | os.PathLike) -> list[Voiceprint]:
+    """The voiceprints of `directory`, by name (no UBM check: for listing).
+
+    Raises
+    ------
+    VoiceError
+        No such folder, or a file in it is corrupt or not a voiceprint.
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        raise VoiceError(f"{printable(str(d))}: no such voiceprint folder")
+    return [Voiceprint.load(p) for p in sorted(d.iterdir())
+            if p.name.endswith(SUFFIX) and not p.name.startswith(".")]

@@ -1,0 +1,289 @@
+"""Named speakers: voiceprint files, enrolment, naming and the refusals of bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from diarize.cli import main
+from diarize.errors import EnrollmentError, VoiceError, VoiceNameError
+from diarize.rttm import read_rttm
+from diarize.speakers import VoiceStats
+from diarize.voices import (FORMAT_TAG, VoiceLibrary, Voiceprint, assign, check_name,
+                            eligible, front_end_of, ubm_fingerprint)
+
+from conftest import cli_runner
+
+FIXTURES = Path(__file__).resolve().parents[1] / "audio_fixtures"
+TWO = FIXTURES / "two_speakers.wav"
+THREE = FIXTURES / "three_speakers.wav"
+
+
+def _turns_of(wav: Path, speaker: str) -> tuple[np.ndarray, int]:
+    """The samples of `speaker`'s reference turns in fixture `wav`, joined."""
+    y, sr = sf.read(wav, dtype="float32")
+    (ref,) = read_rttm(wav.with_suffix(".rttm")).values()
+    return np.concatenate([y[int(t.start * sr):int(t.end * sr)] for t in ref
+                           if t.speaker == speaker]), sr
+
+
+@pytest.fixture(scope="module")
+def voices_dir(tmp_path_factory):
+    """Ann: LS533 of two_speakers; Cy and Di: LS1998 and LS3080 of three_speakers (voices
+    two_speakers does not have)."""
+    from diarize import enroll
+
+    d = tmp_path_factory.mktemp("voices")
+    for name, wav, speaker in (("Ann", TWO, "LS533"), ("Cy", THREE, "LS1998"),
+                               ("Di", THREE, "LS3080")):
+        y, sr = _turns_of(wav, speaker)
+        sf.write(d / f"{speaker}.wav", y, sr)
+        enroll(name, d / f"{speaker}.wav", d)
+        (d / f"{speaker}.wav").unlink()
+    return d
+
+
+@pytest.fixture(scope="module")
+def named(voices_dir):
+    from diarize import Diarizer
+
+    return Diarizer(voices=voices_dir)(TWO)
+
+
+def _voiceprint(name="Ann", ubm="u", front="f", rng=0) -> Voiceprint:
+    r = np.random.default_rng(rng)
+    return Voiceprint(name=name, stats=VoiceStats(r.random(4), r.random((4, 3))),
+                      seconds=7.5, enrolments=1, sources=("a",), ubm=ubm, front_end=front)
+
+
+def test_voiceprint_file_round_trip_and_extension(tmp_path):
+    v = _voiceprint()
+    v.save(tmp_path / "Ann.npz")
+    back = Voiceprint.load(tmp_path / "Ann.npz")
+    assert (back.name, back.seconds, back.enrolments, back.sources, back.ubm, back.front_end) \
+        == (v.name, v.seconds, v.enrolments, v.sources, v.ubm, v.front_end)
+    np.testing.assert_array_equal(back.stats.first, v.stats.first)
+    np.testing.assert_array_equal(back.stats.n, v.stats.n)
+    both = back + _voiceprint(rng=1)
+    assert both.enrolments == 2 and both.seconds == 15.0 and both.sources == ("a", "a")
+    # no pickle: the archive holds plain arrays only, the format tag first among them
+    with np.load(tmp_path / "Ann.npz", allow_pickle=False) as data:
+        assert str(data["format"]) == FORMAT_TAG
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+@pytest.mark.parametrize("name", ["", "a/b", "..", ".hidden", "a\\b", "tab\there", "nl\n",
+                                  " padded", "x" * 201, "SPEAKER_03"])
+def test_unsafe_names_are_refused(name):
+    with pytest.raises(VoiceNameError):
+        check_name(name)
+
+
+def test_safe_names_pass():
+    for name in ("Dr. Ito", "José", "guest-2", "A" * 200):
+        assert check_name(name) == name
+
+
+def test_assignment_is_one_to_one_best_first_and_open_set():
+    s = np.array([[5.0, 4.0, 0.0], [4.5, 1.0, 0.0], [1.0, 1.0, 1.0]])
+    assert assign(s, threshold=2.0) == {0: 0}           # speaker 1 loses name 0, nothing else
+    assert assign(s, threshold=0.5) == {0: 0, 1: 1, 2: 2}
+    assert assign(s, threshold=10.0) == {}
+    assert assign(np.zeros((2, 2)), threshold=-1.0) == {0: 0, 1: 1}  # ties: lower indices
+    # several speakers per name: each takes its best name above the threshold
+    assert assign(s, threshold=2.0, one_per_name=False) == {0: 0, 1: 0}
+
+
+def test_a_clear_lead_over_the_runner_up_names_below_the_threshold():
+    s = np.array([[3.5, 2.0], [3.5, 3.2], [2.5, 0.0], [4.5, 4.4]])
+    ok = eligible(s, threshold=4.0, floor=3.0, margin=0.8)
+    # row 0: leads by 1.5 above the floor; row 1: leads by 0.3 only; row 2: below the
+    # floor; row 3: above the threshold, lead or not (both its pairs)
+    assert ok.tolist() == [[True, False], [False, False], [False, False], [True, True]]
+    assert assign(s, threshold=4.0, allowed=ok) == {3: 0}  # best pair first: 4.5 takes name 0
+    # one voiceprint: no runner-up, the threshold alone decides
+    assert not eligible(np.array([[3.9]]), threshold=4.0, floor=3.0, margin=0.8).any()
+
+
+def test_enrolled_voice_is_named_and_never_enrolled_one_is_not(named):
+    matches = named.voice_matches
+    assert sorted(named.speakers) == ["Ann", "SPEAKER_00"]
+    assert matches["Ann"].name == "Ann" and matches["Ann"].best == "Ann"
+    assert matches["SPEAKER_00"].name is None
+    assert matches["Ann"].best_score > matches["Ann"].runner_up_score
+    # Ann's turns are LS533's: most of her time lies in LS533's reference turns (turn
+    # edges reach into pauses) and they cover nearly all of LS533's
+    (ref,) = read_rttm(TWO.with_suffix(".rttm")).values()
+    ann = named.crop(0, named.duration)
+    inside = sum(max(0.0, min(t.end, r.end) - max(t.start, r.start))
+                 for t in ann if t.speaker == "Ann" for r in ref if r.speaker == "LS533")
+    total = sum(t.end - t.start for t in ann if t.speaker == "Ann")
+    assert inside / total > 0.8
+    assert inside / sum(r.end - r.start for r in ref if r.speaker == "LS533") > 0.9
+
+
+def test_json_has_the_evidence_and_validates(named):
+    doc = json.loads(named.to_json())
+    assert [v["speaker"] for v in doc["voices"]] == ["Ann", "SPEAKER_00"]
+    assert doc["voices"][0]["name"] == "Ann" and doc["voices"][1]["name"] is None
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((Path(__file__).resolve().parents[1] / "diarize" / "schemas"
+                         / "diarization.schema.json").read_text())
+    jsonschema.Draft202012Validator(schema).validate(doc)
+
+
+def test_naming_is_deterministic(voices_dir, named):
+    from diarize import Diarizer
+
+    again = Diarizer(voices=voices_dir)(TWO)
+    assert again.to_json() == named.to_json()
+
+
+def test_no_voices_no_voices_key():
+    from diarize.segments import Diarization, Turn
+
+    assert "voices" not in json.loads(Diarization([Turn(0, 1, "A")]).to_json())
+
+
+def test_cli_run_and_batch_name_speakers(voices_dir, tmp_path):
+    res = cli_runner().invoke(main, [str(TWO), "--voices", str(voices_dir), "--stdout"])
+    assert res.exit_code == 0, res.stderr
+    assert " Ann " in res.stdout and "SPEAKER_00" in res.stdout
+    res = cli_runner().invoke(main, ["batch", str(TWO), "-o", str(tmp_path / "out"), "--jobs",
+                                     "1", "-q", "--voices", str(voices_dir), "-f", "json"])
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads((tmp_path / "out" / "two_speakers.json").read_text())
+    assert "Ann" in doc["speakers"]
+
+
+def test_cli_enroll_extends_and_lists(tmp_path):
+    y, sr = _turns_of(TWO, "LS533")
+    sf.write(tmp_path / "ann.wav", y, sr)
+    d = tmp_path / "v"
+    r1 = cli_runner().invoke(main, ["enroll", "--voices", str(d), "Ann", str(tmp_path / "ann.wav")])
+    assert r1.exit_code == 0, r1.stderr
+    assert "new voiceprint 'Ann'" in r1.stderr
+    r2 = cli_runner().invoke(main, ["enroll", "--voices", str(d), "Ann", str(tmp_path / "ann.wav")])
+    assert r2.exit_code == 0 and "added to 'Ann'" in r2.stderr and "2 enrolments" in r2.stderr
+    listed = cli_runner().invoke(main, ["voices", str(d)])
+    assert listed.exit_code == 0
+    (line,) = listed.stdout.splitlines()
+    assert line.split()[0] == "Ann" and "2 enrolments" in line
+    first = float(r1.stderr.split(": ")[1].split()[0])
+    assert float(line.split()[1]) == pytest.approx(2 * first, abs=0.11)
+
+
+def _one_line_error(res, status=4, *words):
+    assert res.exit_code == status, (res.exit_code, res.stderr)
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("diarize: error: "), res.stderr
+    for w in words:
+        assert w in lines[0]
+    return lines[0]
+
+
+def test_refusals_are_one_line_with_status_4(tmp_path, voices_dir):
+    run = cli_runner().invoke
+    _one_line_error(run(main, [str(TWO), "--voices", str(tmp_path / "nope"), "--stdout"]),
+                    4, "no such voiceprint folder")
+    (tmp_path / "empty").mkdir()
+    _one_line_error(run(main, [str(TWO), "--voices", str(tmp_path / "empty"), "--stdout"]),
+                    4, "no voiceprints")
+    _one_line_error(run(main, ["batch", str(TWO), "-o", str(tmp_path / "o"), "--voices",
+                               str(tmp_path / "empty")]), 4, "no voiceprints")
+    _one_line_error(run(main, ["voices", str(tmp_path / "nope")]), 4, "no such")
+    _one_line_error(run(main, ["enroll", "--voices", str(tmp_path / "v"), "a/b", str(TWO)]),
+                    4, "path separator")
+    # too little speech: says how much there was and how much is needed
+    y, sr = sf.read(TWO, dtype="float32")
+    sf.write(tmp_path / "short.wav", y[int(6.2 * sr):int(8.2 * sr)], sr)
+    line = _one_line_error(run(main, ["enroll", "--voices", str(tmp_path / "v"), "Bo",
+                                      str(tmp_path / "short.wav")]), 4, "s of speech", "needed")
+    assert "3.0 s needed" in line
+    assert not (tmp_path / "v" / "Bo.npz").exists()
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated", "foreign_npz", "wrong_name"])
+def test_corrupt_or_foreign_files_are_refused(tmp_path, voices_dir, damage):
+    d = tmp_path / "v"
+    d.mkdir()
+    good = (voices_dir / "Ann.npz").read_bytes()
+    target = d / "Ann.npz"
+    if damage == "garbage":
+        target.write_bytes(b"not a voiceprint")
+    elif damage == "truncated":
+        target.write_bytes(good[:len(good) // 2])
+    elif damage == "foreign_npz":
+        np.savez(target, means=np.zeros(3))
+    else:
+        (d / "Bob.npz").write_bytes(good)  # Ann's voice under Bob's name
+        target = d / "Bob.npz"
+    res = cli_runner().invoke(main, [str(TWO), "--voices", str(d), "--stdout"])
+    _one_line_error(res, 4, target.name)
+    # enrolling that name again refuses too, and leaves the file as it was
+    before = target.read_bytes()
+    y, sr = _turns_of(TWO, "LS533")
+    sf.write(tmp_path / "ann.wav", y, sr)
+    res = cli_runner().invoke(main, ["enroll", "--voices", str(d), target.stem,
+                                     str(tmp_path / "ann.wav")])
+    _one_line_error(res, 4)
+    assert target.read_bytes() == before
+
+
+def test_another_ubm_or_front_end_is_refused(tmp_path, voices_dir):
+    from diarize import Config
+    from diarize.cluster import speaker_ubm
+
+    cfg = Config()
+    ubm = speaker_ubm(cfg.cluster)
+    v = Voiceprint.load(voices_dir / "Ann.npz")
+    assert v.ubm == ubm_fingerprint(ubm) and v.front_end == front_end_of(cfg)
+    d = tmp_path / "v"
+    d.mkdir()
+    from dataclasses import replace
+
+    replace(v, ubm="0" * 64).save(d / "Ann.npz")
+    with pytest.raises(VoiceError, match="another UBM"):
+        VoiceLibrary.open(d, config=cfg, ubm=ubm)
+    replace(v, front_end=front_end_of(cfg.replace(features__n_mels=30))).save(d / "Ann.npz")
+    with pytest.raises(VoiceError, match="another front end"):
+        VoiceLibrary.open(d, config=cfg, ubm=ubm)
+    res = cli_runner().invoke(main, [str(TWO), "--voices", str(d), "--stdout"])
+    _one_line_error(res, 4, "another front end")
+
+
+def test_enroll_api_refuses_too_little_speech(tmp_path):
+    from diarize import enroll
+
+    y, sr = sf.read(TWO, dtype="float32")
+    (tmp_path / "v").mkdir()
+    with pytest.raises(EnrollmentError, match=r"s of speech, 3\.0 s needed"):
+        enroll("Bo", (y[int(6.2 * sr):int(8.2 * sr)], sr), tmp_path / "v")
+    with pytest.raises(VoiceError, match="no such voiceprint folder"):
+        enroll("Bo", (y, sr), tmp_path / "missing")
+
+
+def test_batch_links_then_names_the_linked_voices(voices_dir, tmp_path):
+    # With --link-speakers, a voice is named once over the batch (from its pooled speech):
+    # the enrolled voice carries its name in every recording, the other one a global label.
+    import shutil
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for stem in ("a", "b"):
+        shutil.copy(TWO, src / f"{stem}.wav")
+    out = tmp_path / "out"
+    res = cli_runner().invoke(main, ["batch", str(src), "-o", str(out), "--jobs", "1", "-q",
+                                     "--link-speakers", "--voices", str(voices_dir)])
+    assert res.exit_code == 0, res.stderr
+    doc = json.loads((out / "speakers.json").read_text())
+    labels = doc.get("speakers", doc)
+    assert "Ann" in labels
+    assert {r["uri"] for r in labels["Ann"]["recordings"]} == {"a", "b"}
+    for stem in ("a", "b"):
+        text = (out / f"{stem}.rttm").read_text()
+        assert " Ann " in text and " SPEAKER_00 " in text
