@@ -202,9 +202,13 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
             other = agglomerative_bic(X, shifted, config=cc, frame_step=step,
                                       min_clusters=lo, max_clusters=hi_init)
             runs_.append(np.repeat(other.chunk_labels, shifted[:, 1] - shifted[:, 0]))
-        init = consensus_labels(np.stack(runs_), threshold=cc.consensus_threshold,
-                                min_clusters=lo, max_clusters=hi_init,
-                                max_groups=cc.max_segments)
+        lo_c, hi_c, threshold = lo, hi_init, cc.consensus_threshold
+        if cc.consensus_count == "median":
+            counts = sorted(int(r.max()) + 1 for r in runs_)
+            lo_c = hi_c = counts[(len(counts) - 1) // 2]
+            threshold = np.inf  # merge down to that count
+        init = consensus_labels(np.stack(runs_), threshold=threshold, min_clusters=lo_c,
+                                max_clusters=hi_c, max_groups=cc.max_segments)
     bic_frames = init
     if cc.reseg_before_link == "always" or (cc.reseg_before_link == "long" and lengthened):
         # Chunks longer than segment_seconds (recordings with more speech than

@@ -257,6 +257,10 @@ class ClusterConfig:
     consensus_threshold: float = ranged(0.5, 0.0, 1.0, exclusive_min=True)
     """grid_offsets > 1: clusters of the consensus are merged while their average
     co-association is above this (0.5: put together by more than half the runs)."""
+    consensus_count: Literal["threshold", "median"] = "threshold"
+    """grid_offsets > 1: where the consensus stops merging: 'threshold' (at
+    consensus_threshold) or 'median' (at the median of the runs' cluster counts, the lower
+    one of an even number of runs)."""
     max_segments: int = ranged(2000, 2, 5000)
     """Bound on the number of initial speech chunks (long recordings use longer chunks)."""
     covariance: Literal["full", "diag"] = "full"

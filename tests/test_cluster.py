@@ -399,6 +399,9 @@ def test_consensus_follows_the_majority_of_runs():
                                   [0, 0, 0, 0, 1, 1])
     # more clusters than allowed are merged anyway; the bound on groups keeps the answer
     assert consensus_labels(runs, threshold=0.5, max_clusters=1).max() == 0
+    exact = consensus_labels(np.vstack([runs, [[0, 1, 2, 2, 3, 3]]]), threshold=np.inf,
+                             min_clusters=2, max_clusters=2)
+    np.testing.assert_array_equal(exact, [0, 0, 0, 0, 1, 1])
     np.testing.assert_array_equal(
         consensus_labels(runs, threshold=0.5, max_clusters=40, max_groups=2),
         [0, 0, 0, 0, 1, 1])
