@@ -54,7 +54,8 @@ class ClusterResult:
         every speech frame after each stage, int64 of shape (n_speech_frames,):
         ``"chunks"`` (one cluster per chunk), ``"linear"`` (after the linear BIC pass over
         neighbours; the chunks when ``cluster.linear_merge`` is off), ``"bic"`` (after
-        agglomerative BIC, before any ``cluster.reseg_before_link`` resegmentation) and
+        agglomerative BIC, before any ``cluster.reseg_before_link`` resegmentation; the
+        consensus of the grids with ``cluster.grid_offsets`` > 1) and
         ``"link"`` (after UBM linking: `labels` itself; the BIC clusters without linking).
     """
 
