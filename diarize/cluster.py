@@ -54,7 +54,8 @@ class ClusterResult:
         every speech frame after each stage, int64 of shape (n_speech_frames,):
         ``"chunks"`` (one cluster per chunk), ``"linear"`` (after the linear BIC pass over
         neighbours; the chunks when ``cluster.linear_merge`` is off), ``"bic"`` (after
-        agglomerative BIC, before any ``cluster.reseg_before_link`` resegmentation) and
+        agglomerative BIC, before any ``cluster.reseg_before_link`` resegmentation; the
+        consensus of the grids with ``cluster.grid_offsets`` > 1) and
         ``"link"`` (after UBM linking: `labels` itself; the BIC clusters without linking).
     """
 
@@ -159,12 +160,18 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
     cc = config.cluster
     step = config.features.hop_length
     chunk_frames = frame_count(cc.segment_seconds, step, minimum=1)
-    chunks = chunk_speech(speech, chunk_frames=chunk_frames, max_chunks=cc.max_segments)
     floor = count_floor(config, n_speech_frames=n_speech)
-    if len(chunks) < floor:
-        # A count was asked and there is speech for it, but fewer chunks than speakers
-        # (short runs grouped, 1.5-chunk tails): equal pieces of the speech instead.
-        chunks = equal_chunks(n_speech, floor)
+
+    def grid(phase: float) -> np.ndarray:
+        chunks = chunk_speech(speech, chunk_frames=chunk_frames, max_chunks=cc.max_segments,
+                              phase=phase)
+        if len(chunks) < floor:
+            # A count was asked and there is speech for it, but fewer chunks than speakers
+            # (short runs grouped, 1.5-chunk tails): equal pieces of the speech instead.
+            chunks = equal_chunks(n_speech, floor)
+        return chunks
+
+    chunks = grid(0.0)
     lengths = chunks[:, 1] - chunks[:, 0]
     lo, hi, exact = _count_bounds(config, n_chunks=len(chunks), floor=floor)
     ubm = speaker_ubm(cc)
@@ -180,11 +187,30 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
                              "UBM's features (ubm_features)")
     # BIC merging over-clusters on purpose (at least max_initial_clusters); linking
     # decides the count.
+    hi_init = max(hi, cc.max_initial_clusters)
     bic = agglomerative_bic(X, chunks, config=cc, frame_step=step, min_clusters=lo,
-                            max_clusters=max(hi, cc.max_initial_clusters),
-                            keep_stages=keep_stages)
+                            max_clusters=hi_init, keep_stages=keep_stages)
     init = np.repeat(bic.chunk_labels, lengths)
     lengthened = np.max(lengths) > cc.long_chunk_ratio * chunk_frames
+    if cc.grid_offsets > 1 and not lengthened:
+        # The same BIC merging on grids shifted by 1/N chunk; frames that most runs put
+        # together stay together (evidence accumulation). Not on lengthened chunks: N
+        # BIC runs on max_segments chunks would cost too much on long recordings, and
+        # their clusters are resegmented below.
+        runs_ = [init]
+        for r in range(1, cc.grid_offsets):
+            shifted = grid(r / cc.grid_offsets)
+            other = agglomerative_bic(X, shifted, config=cc, frame_step=step,
+                                      min_clusters=lo, max_clusters=hi_init)
+            runs_.append(np.repeat(other.chunk_labels, shifted[:, 1] - shifted[:, 0]))
+        lo_c, hi_c, threshold = lo, hi_init, cc.consensus_threshold
+        if cc.consensus_count == "median":
+            counts = sorted(int(r.max()) + 1 for r in runs_)
+            lo_c = hi_c = counts[(len(counts) - 1) // 2]
+            threshold = np.inf  # merge down to that count
+        init = consensus_labels(np.stack(runs_), threshold=threshold, min_clusters=lo_c,
+                                max_clusters=hi_c, max_groups=cc.max_segments)
+    bic_frames = init
     if cc.reseg_before_link == "always" or (cc.reseg_before_link == "long" and lengthened):
         # Chunks longer than segment_seconds (recordings with more speech than
         # max_segments chunks) straddle speaker turns, so BIC's clusters mix voices;
@@ -194,18 +220,86 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
     linked = link_clusters_clr(ubm_features, init, ubm=ubm, config=cc, min_clusters=lo,
                                max_clusters=hi, n_clusters=exact)
     return ClusterResult(linked.labels, bic.bic, linked.similarity,
-                         stages=_stages(bic, lengths, linked.labels) if keep_stages else {},
+                         stages=(_stages(bic, lengths, linked.labels, bic_frames=bic_frames)
+                                 if keep_stages else {}),
                          decided_by="given" if exact is not None else "linking",
                          threshold=cc.link_threshold)
 
 
-def _stages(bic: BicResult, lengths: np.ndarray, final: np.ndarray) -> dict[str, np.ndarray]:
-    """Per-speech-frame labels of each clustering stage (:attr:`ClusterResult.stages`)."""
+def _stages(bic: BicResult, lengths: np.ndarray, final: np.ndarray,
+            bic_frames: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Per-speech-frame labels of each clustering stage (:attr:`ClusterResult.stages`);
+    `bic_frames`, when given, are the BIC stage's (the consensus of several grids)."""
     linear = bic.linear_labels if bic.linear_labels is not None else np.arange(len(lengths))
     return {"chunks": np.repeat(np.arange(len(lengths), dtype=np.int64), lengths),
             "linear": np.repeat(linear, lengths),
-            "bic": np.repeat(bic.chunk_labels, lengths),
+            "bic": (np.repeat(bic.chunk_labels, lengths) if bic_frames is None
+                    else np.asarray(bic_frames, dtype=np.int64)),
             "link": np.asarray(final, dtype=np.int64)}
+
+
+def consensus_labels(runs: np.ndarray, *, threshold: float, min_clusters: int = 1,
+                     max_clusters: int = 10, max_groups: int = 2000) -> np.ndarray:
+    """One clustering of frames from several (evidence accumulation, Fred & Jain 2005).
+
+    Two frames' co-association is the share of the runs that put them in one cluster.
+    Frames that every run labels alike form the starting groups; groups are merged by
+    frame-weighted average linkage on co-association while the best pair is above
+    `threshold` (and always while more than `max_clusters` are left).
+
+    Parameters
+    ----------
+    runs : ndarray of int, shape (n_runs, n_frames)
+        Each run's cluster of each frame.
+    threshold : float, keyword-only
+        Average co-association above which groups merge (0.5: by a majority of runs).
+    min_clusters, max_clusters : int, keyword-only
+        Bounds on the number of clusters returned.
+    max_groups : int, keyword-only
+        Bound on the starting groups (memory is O(max_groups**2)): beyond it, the
+        smallest join the large group they are most co-associated with.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_frames,)
+        Clusters 0..k-1, numbered by first appearance; one run alone is returned as it is
+        (renumbered).
+    """
+    runs = np.asarray(runs)
+    if len(runs) == 1 or runs.shape[1] == 0:
+        return relabel(runs[0])
+    groups, inverse, weight = np.unique(runs.T, axis=0, return_inverse=True,
+                                        return_counts=True)
+    inverse = np.asarray(inverse).ravel()
+    if len(groups) > max_groups:
+        # Bounded memory: keep the largest groups (ties by first), fold the others in.
+        keep = np.sort(np.argsort(-weight, kind="stable")[:max_groups])
+        rest = np.setdiff1d(np.arange(len(groups)), keep)
+        to = np.empty(len(groups), dtype=np.int64)
+        to[keep] = np.arange(len(keep))
+        for a in range(0, len(rest), max_groups):  # blocks of (block, max_groups)
+            blk = rest[a:a + max_groups]
+            co = (groups[blk][:, None, :] == groups[keep][None, :, :]).sum(2)
+            to[blk] = np.argmax(co, axis=1)
+        inverse = to[inverse]
+        weight = np.bincount(inverse, minlength=len(keep))
+        groups = groups[keep]
+    w = weight.astype(np.float64)
+    score = np.zeros((len(groups), len(groups)))
+    for col in groups.T:
+        score += col[:, None] == col[None, :]
+    score /= len(runs)
+    np.fill_diagonal(score, -np.inf)
+
+    def merge(i: int, j: int, active: np.ndarray) -> None:
+        idx = np.flatnonzero(active)
+        score[i, idx] = (w[i] * score[i, idx] + w[j] * score[j, idx]) / (w[i] + w[j])
+        score[idx, i] = score[i, idx]
+        w[i] += w[j]
+
+    lut, _ = _agglomerate(score, merge, threshold=threshold, lo=min_clusters,
+                          hi=max_clusters)
+    return relabel(lut[inverse])
 
 
 def _count_bounds(config: Config, *, n_chunks: int, floor: int = 1
@@ -257,7 +351,8 @@ def equal_chunks(n_speech: int, n_chunks: int) -> np.ndarray:
     return np.stack([bounds[:-1], bounds[1:]], axis=1)
 
 
-def chunk_speech(mask: np.ndarray, *, chunk_frames: int, max_chunks: int) -> np.ndarray:
+def chunk_speech(mask: np.ndarray, *, chunk_frames: int, max_chunks: int,
+                 phase: float = 0.0) -> np.ndarray:
     """Cut the speech frames of `mask` into chunks of about `chunk_frames` speech frames.
 
     Chunks are ranges of the *speech-only* frame sequence (``np.flatnonzero(mask)``), so
@@ -271,6 +366,10 @@ def chunk_speech(mask: np.ndarray, *, chunk_frames: int, max_chunks: int) -> np.
     mask : ndarray of bool, shape (n_frames,)
     chunk_frames : int, keyword-only
     max_chunks : int, keyword-only
+    phase : float in [0, 1), keyword-only
+        Shift of the grid that cuts long runs, in chunks: the first piece cut from a run
+        is shorter by this share of a chunk (or, were it under half a chunk, longer by
+        the rest of one), so grids of different phases cut the same run elsewhere.
 
     Returns
     -------
@@ -286,12 +385,17 @@ def chunk_speech(mask: np.ndarray, *, chunk_frames: int, max_chunks: int) -> np.
     size = max(chunk_frames, int(np.ceil(2 * n_speech / max(max_chunks - 1, 1))))
     s, e, v = runs(mask)
     run_ends = np.cumsum(e[v] - s[v])  # run boundaries in the speech-only sequence
+    first = size - int(round(phase * size)) % size
+    if first < size // 2:  # no piece shorter than half a chunk
+        first += size
     cuts: list[int] = [0]
     for end in run_ends:
         start = cuts[-1]
-        while end - start >= size + size // 2:  # cut long runs into size-long pieces
-            start += size
+        step = first
+        while end - start >= step + size // 2:  # cut long runs into size-long pieces
+            start += step
             cuts.append(start)
+            step = size
         if end - cuts[-1] >= size // 2 or end == n_speech:
             cuts.append(int(end))
     if cuts[-1] != n_speech:
@@ -374,7 +478,7 @@ def agglomerative_bic(X: np.ndarray, chunks: np.ndarray, *, config: ClusterConfi
     hi = max_clusters if n_clusters is None else n_clusters
     lo = min_clusters if n_clusters is None else n_clusters
     if config.linear_merge:
-        state.linear_pass(min_clusters=lo)
+        state.linear_pass(min_clusters=lo, order=config.linear_order)
         if keep_stages:
             linear = state.labels()
     bic: dict[int, float] = {}
@@ -435,7 +539,9 @@ class _BicState:
     def _logdet(self, n, s, ss):
         return _logdet(n, s, ss, diag=self.diag, reg=self.REG)
 
-    def pair_cost(self, i: int, js: np.ndarray) -> np.ndarray:
+    def pair_cost(self, i, js: np.ndarray) -> np.ndarray:
+        """BIC cost of merging cluster `i` with each of `js` (or, `i` an array like `js`,
+        each ``i[k]`` with ``js[k]``)."""
         n, s, ss, ld = self.n, self.s, self.ss, self.ld
         nn = n[i] + n[js]
         ldm = self._logdet(nn, s[i] + s[js], ss[i] + ss[js])
@@ -454,14 +560,19 @@ class _BicState:
         self.members[j] = []
         self.active[j] = False
 
-    def linear_pass(self, *, min_clusters: int = 1) -> None:
+    def linear_pass(self, *, min_clusters: int = 1, order: str = "sequential") -> None:
         """Merge each chunk into its predecessor when BIC says they are one voice, while
         more than `min_clusters` clusters are left.
 
         Neighbouring chunks usually belong to one turn; merging them first gives the
         global clustering better-estimated Gaussians to compare. It stops at the lower
-        bound: a fixed count must be left to the global merging to reach.
+        bound: a fixed count must be left to the global merging to reach. `order`
+        "sequential" goes left to right; "best" always merges the cheapest neighbouring
+        pair (:meth:`_best_first_pass`).
         """
+        if order == "best":
+            self._best_first_pass(min_clusters=min_clusters)
+            return
         cur = 0
         for j in range(1, len(self.members)):
             if self.n_active <= min_clusters:
@@ -470,6 +581,35 @@ class _BicState:
                 self._absorb(cur, j)
             else:
                 cur = j
+
+    def _best_first_pass(self, *, min_clusters: int) -> None:
+        """Merge neighbouring runs of chunks, always the pair of neighbours with the
+        lowest BIC cost, while that cost is negative and more than `min_clusters` are
+        left. Unlike the left-to-right pass, a chunk joins the neighbour it is most like,
+        whichever side that is, and no merge depends on the one before it in time."""
+        m = len(self.members)
+        if m < 2:
+            return
+        nxt = np.arange(1, m + 1)
+        prv = np.arange(-1, m - 1)
+        cost = np.full(m, np.inf)  # cost[i]: merging i with the run after it
+        cost[:-1] = self.pair_cost(np.arange(m - 1), np.arange(1, m))
+        while self.n_active > min_clusters:
+            i = int(np.argmin(cost))
+            if not cost[i] < 0:
+                break
+            j = int(nxt[i])
+            self._absorb(i, j)
+            cost[j] = np.inf
+            nxt[i] = nxt[j]
+            if nxt[i] < m:
+                prv[nxt[i]] = i
+                cost[i] = self.pair_cost(i, nxt[i:i + 1])[0]
+            else:
+                cost[i] = np.inf
+            if prv[i] >= 0:
+                p = int(prv[i])
+                cost[p] = self.pair_cost(p, np.array([i]))[0]
 
     def best_pair(self) -> tuple[int, int, float]:
         """The pair of active clusters with the lowest BIC cost, and that cost."""

@@ -241,6 +241,26 @@ class ClusterConfig:
     much, with the same statistics, so that hours of speech are not split into extra speakers."""
     linear_merge: bool = True
     """First merge neighbouring chunks that BIC says are one voice."""
+    linear_order: Literal["sequential", "best"] = "sequential"
+    """linear_merge: 'sequential' (each chunk joins its predecessor's cluster when BIC
+    says so, left to right: a greedy order that one moved chunk boundary can flip) or
+    'best' (the cheapest neighbouring pair of clusters is merged first, while any has a
+    negative BIC cost: the result does not depend on the direction of the pass)."""
+    grid_offsets: int = ranged(1, 1, 16)
+    """'ubm' linking: how many chunk grids BIC merging runs on, shifted by 1/N of a chunk
+    each (1: one grid, no consensus). With more, the frames' co-association (the share of
+    the runs that put two frames in one cluster) is cut by average linkage at
+    consensus_threshold and those clusters go to linking, so that where the grid falls
+    (a shift of a few samples moves chunk boundaries) matters less. Costs N BIC runs; not
+    done where max_segments lengthened the chunks (see long_chunk_ratio), whose clusters
+    are resegmented before linking anyway."""
+    consensus_threshold: float = ranged(0.5, 0.0, 1.0, exclusive_min=True)
+    """grid_offsets > 1: clusters of the consensus are merged while their average
+    co-association is above this (0.5: put together by more than half the runs)."""
+    consensus_count: Literal["threshold", "median"] = "threshold"
+    """grid_offsets > 1: where the consensus stops merging: 'threshold' (at
+    consensus_threshold) or 'median' (at the median of the runs' cluster counts, the lower
+    one of an even number of runs)."""
     max_segments: int = ranged(2000, 2, 5000)
     """Bound on the number of initial speech chunks (long recordings use longer chunks)."""
     covariance: Literal["full", "diag"] = "full"

@@ -362,3 +362,95 @@ def test_only_the_clustering_stage_uses_the_speaker_scoring_internals():
                     a.name == "speakers" or a.name.endswith(".speakers") for a in node.names):
                 offenders.append(f"{path.name}: the whole module")
     assert offenders == []
+
+
+# --- grid shifts, order-free linear merging, consensus of grids --------------------------
+
+def test_chunk_grid_phase_moves_the_cuts_inside_long_runs():
+    mask = np.ones(1000, bool)
+    mask[300:330] = False  # two runs: 300 and 670 speech frames
+    base = chunk_speech(mask, chunk_frames=100, max_chunks=2000)
+    np.testing.assert_array_equal(chunk_speech(mask, chunk_frames=100, max_chunks=2000,
+                                               phase=0.0), base)
+    for phase in (0.25, 0.5, 0.75):
+        ch = chunk_speech(mask, chunk_frames=100, max_chunks=2000, phase=phase)
+        assert ch[0, 0] == 0 and ch[-1, 1] == 970 and np.all(ch[1:, 0] == ch[:-1, 1])
+        assert np.all(ch[:, 1] - ch[:, 0] >= 50)
+        assert 300 in ch[:, 0]  # never across the pause
+        # the grid inside each run is shifted by the phase (mod a chunk)
+        inside = ch[:, 0][(ch[:, 0] > 0) & (ch[:, 0] < 300)]
+        assert set(inside % 100) == {round((1 - phase) * 100) % 100}
+
+
+def test_consensus_of_identical_runs_is_the_run():
+    from diarize.cluster import consensus_labels
+
+    run = np.array([3, 3, 0, 0, 2, 2, 3, 1])
+    got = consensus_labels(np.stack([run, run, run, run]), threshold=0.5, max_clusters=40)
+    np.testing.assert_array_equal(got, [0, 0, 1, 1, 2, 2, 0, 3])
+
+
+def test_consensus_follows_the_majority_of_runs():
+    from diarize.cluster import consensus_labels
+
+    # frame 3 goes with the first voice in two runs of three, frame 2 in all three
+    runs = np.array([[0, 0, 0, 0, 1, 1],
+                     [0, 0, 0, 0, 1, 1],
+                     [0, 0, 0, 1, 1, 1]])
+    np.testing.assert_array_equal(consensus_labels(runs, threshold=0.5, max_clusters=40),
+                                  [0, 0, 0, 0, 1, 1])
+    # more clusters than allowed are merged anyway; the bound on groups keeps the answer
+    assert consensus_labels(runs, threshold=0.5, max_clusters=1).max() == 0
+    exact = consensus_labels(np.vstack([runs, [[0, 1, 2, 2, 3, 3]]]), threshold=np.inf,
+                             min_clusters=2, max_clusters=2)
+    np.testing.assert_array_equal(exact, [0, 0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(
+        consensus_labels(runs, threshold=0.5, max_clusters=40, max_groups=2),
+        [0, 0, 0, 0, 1, 1])
+
+
+def test_best_first_linear_merge_keeps_the_voices_apart():
+    X, mask, truth = bic_voices()
+    for order in ("sequential", "best"):
+        res = cluster_speakers(X, speech=mask, config=bic_only(cluster__linear_order=order),
+                               keep_stages=True)
+        linear = res.stages["linear"]
+        assert all(len(set(truth[linear == c])) == 1 for c in np.unique(linear))
+        assert res.n_clusters == 3 and purity(res.labels, truth)
+
+
+def frame_purity(labels, truth):
+    return sum(np.bincount(truth[labels == c]).max() for c in np.unique(labels)) / len(labels)
+
+
+@pytest.fixture(scope="module")
+def misaligned():
+    """Voices whose turns (370 frames) do not fall on the 100-frame chunk grid: chunks
+    straddle speaker changes."""
+    X, truth = ubm_voices(turn=370)
+    return X, truth
+
+
+def stages_of(X, **overrides):
+    return cluster_speakers(X, speech=np.ones(len(X), bool),
+                            config=over_clustering(**overrides), ubm_features=X,
+                            keep_stages=True).stages
+
+
+def test_best_first_linear_merge_does_not_chain_through_straddling_chunks(misaligned):
+    X, truth = misaligned
+    seq = stages_of(X)["linear"]
+    best = stages_of(X, cluster__linear_order="best")["linear"]
+    # left to right, a chunk holding the end of one turn and the start of the next joins
+    # the first turn's cluster, and the next turn follows it
+    assert frame_purity(seq, truth) < 0.8 < 0.9 < frame_purity(best, truth)
+
+
+def test_grid_consensus_is_purer_than_one_grid(misaligned):
+    X, truth = misaligned
+    for shift in (0, 11):
+        one = stages_of(X[shift:], cluster__linear_order="best")["bic"]
+        four = stages_of(X[shift:], cluster__linear_order="best",
+                         cluster__grid_offsets=4)["bic"]
+        assert four.max() + 1 <= ClusterConfig().max_initial_clusters
+        assert frame_purity(four, truth[shift:]) > frame_purity(one, truth[shift:])
