@@ -669,6 +669,11 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
     pair is merged and its model re-estimated from the pooled frames until no pair scores
     above the threshold.
 
+    With ``config.link_scoring = "statistics"`` a cluster is scored by its UBM statistics
+    with its frames' UBM alignment held fixed (:func:`diarize.speakers.aligned_llr`, the
+    linear scoring of GMM-UBM verification) instead of on a sample of its frames: every
+    frame counts, merging only adds statistics, and nothing but the statistics is kept.
+
     Parameters
     ----------
     X : ndarray, shape (n_frames, D)
@@ -687,7 +692,7 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
     ClusterResult
         `labels` per frame; `similarity` the CLR of every merge considered.
     """
-    from .speakers import TopComponentScorer, label_statistics
+    from .speakers import TopComponentScorer, VoiceStats, aligned_llr, label_statistics
 
     labels = relabel(np.asarray(labels))
     if len(labels) == 0:
@@ -702,26 +707,44 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         # Evenly spaced frames: a cluster's whole time span, at a bounded cost.
         return idx if len(idx) <= cap else idx[np.linspace(0, len(idx) - 1, cap).astype(np.int64)]
 
-    order = np.argsort(labels, kind="stable")
-    bounds = np.searchsorted(labels[order], np.arange(k0 + 1))
-    frames = [sample(order[bounds[k]:bounds[k + 1]]) for k in range(k0)]
-    scorers = [TopComponentScorer(gmm, X[f], top=config.link_top_components) for f in frames]
     means = [map_means(gmm, cn[k], cf[k], r) for k in range(k0)]
     cohort = ubm.cohort if config.link_norm == "cohort" else None
+    if config.link_scoring == "statistics":
+        def voice(k: int) -> VoiceStats:
+            return VoiceStats(cn[k], cf[k])
 
-    def norm(scorer):
-        # Z-norm: how cluster i's frames score against other people's voices (a cohort
+        def mean_llr(k: int, models: np.ndarray) -> np.ndarray:
+            # From the statistics alone: cn and cf already hold every merge.
+            return aligned_llr(gmm, voice(k), models)
+
+        def refresh(i: int, j: int) -> None:
+            pass
+    else:
+        order = np.argsort(labels, kind="stable")
+        bounds = np.searchsorted(labels[order], np.arange(k0 + 1))
+        frames = [sample(order[bounds[k]:bounds[k + 1]]) for k in range(k0)]
+        scorers = [TopComponentScorer(gmm, X[f], top=config.link_top_components) for f in frames]
+
+        def mean_llr(k: int, models: np.ndarray) -> np.ndarray:
+            return np.array([scorers[k].mean_llr(m) for m in models])
+
+        def refresh(i: int, j: int) -> None:
+            frames[i] = sample(np.sort(np.concatenate([frames[i], frames[j]])))
+            scorers[i] = TopComponentScorer(gmm, X[frames[i]], top=config.link_top_components)
+
+    def norm(k: int) -> tuple[float, float]:
+        # Z-norm: how cluster k's frames score against other people's voices (a cohort
         # of training speakers) is the scale its scores are read on.
         if cohort is None:
             return 0.0, 1.0
-        z = np.array([scorer.mean_llr(m) for m in cohort])
+        z = mean_llr(k, cohort)
         return float(z.mean()), float(max(z.std(), 1e-3))
 
-    stats = [norm(sc) for sc in scorers]
+    stats = [norm(k) for k in range(k0)]
 
-    def llr(i, j):
+    def llr(i: int, j: int) -> float:
         mu, sd = stats[i]
-        return (scorers[i].mean_llr(means[j]) - mu) / sd
+        return (float(mean_llr(i, means[j][None])[0]) - mu) / sd
 
     # a[i, j]: mean log-likelihood ratio of cluster i's frames under cluster j's model
     # (Z-normalised with the cohort); a + a.T is the CLR.
@@ -738,10 +761,9 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         cn[i] += cn[j]
         cf[i] += cf[j]
         means[i] = map_means(gmm, cn[i], cf[i], r)
-        frames[i] = sample(np.sort(np.concatenate([frames[i], frames[j]])))
-        scorers[i] = TopComponentScorer(gmm, X[frames[i]], top=config.link_top_components)
-        stats[i] = norm(scorers[i])
-        for m in np.flatnonzero(active):
+        refresh(i, j)
+        stats[i] = norm(i)
+        for m in map(int, np.flatnonzero(active)):
             if m != i:
                 a[i, m] = llr(i, m)
                 a[m, i] = llr(m, i)

@@ -293,6 +293,11 @@ class ClusterConfig:
     """'ubm' linking: score normalisation: 'none' or 'cohort' (each cluster's log-likelihood
     ratios read against its ratios under a cohort of training speakers' models shipped with
     the UBM: Z-norm)."""
+    link_scoring: Literal["frames", "statistics"] = "frames"
+    """'ubm' linking: how a cluster's frames are scored under another cluster's model:
+    'frames' (each sampled frame on its top UBM components) or 'statistics' (from the
+    cluster's UBM statistics with the frames' UBM alignment fixed: the linear scoring of
+    GMM-UBM verification, no frames kept)."""
     link_max_frames: int = ranged(2000, 1, 100000)
     """'ubm' linking: frames per cluster scored (evenly spaced beyond this)."""
     link_top_components: int = ranged(5, 1, 1024)
