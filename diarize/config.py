@@ -386,7 +386,7 @@ class VoicesConfig:
     cohort_trim: int = ranged(2, 0, 1000)
     """Named output: the highest cohort scores left out of each voice's normalisation (a
     cohort model of the very voice scored would shrink its score)."""
-    link_threshold: float = ranged(2.4, -1000.0, 1000.0)
+    link_threshold: float = ranged(2.5, -1000.0, 1000.0)
     """``batch --link-speakers``: speakers of different recordings whose symmetric
     normalised score (``link_norm``) is above this are the same voice (calibrated on
     ../shared/eval sim and real with scripts/bench_link.py; see the README)."""
