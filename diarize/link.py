@@ -33,7 +33,7 @@ import numpy as np
 
 from .config import VoicesConfig
 from .errors import ParameterError
-from .speakers import BackgroundModel, VoiceStats, aligned_llr
+from .speakers import BackgroundModel, VoiceStats, aligned_llr, ubm_fingerprint
 
 __all__ = ["Voice", "SpeakerGroup", "link_voices", "label_groups", "link_speakers",
            "symmetric_scores", "speakers_report", "ubm_fingerprint", "LABEL_FORMAT"]
@@ -402,18 +402,3 @@ def speakers_report(groups: Sequence[SpeakerGroup], labels: Sequence[str]
                            for v in g.members],
         }
     return out
-
-
-
-def ubm_fingerprint(ubm: BackgroundModel) -> str:
-    """A short hash of a UBM and its cohort: statistics kept under one UBM are linked
-    only with statistics kept under the same one."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for arr in (ubm.gmm.weights_, ubm.gmm.means_, ubm.gmm.covariances_, ubm.cohort):
-        if arr is not None:
-            a = np.ascontiguousarray(np.asarray(arr, dtype=np.float64))
-            h.update(str(a.shape).encode())
-            h.update(a.tobytes())
-    return h.hexdigest()[:16]

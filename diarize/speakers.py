@@ -73,6 +73,25 @@ def save_ubm(path: str | Path, gmm: GaussianMixture, *, front_end: Mapping[str, 
     np.savez(path, **arrays)
 
 
+def ubm_fingerprint(ubm: BackgroundModel) -> str:
+    """sha256 of a UBM's arrays (weights, means, covariances, cohort) and front end:
+    statistics kept under one UBM (voiceprints, a batch's kept voices) are scored only
+    with that UBM."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256()
+    gmm = ubm.gmm
+    for a in (gmm.weights_, gmm.means_, gmm.covariances_,
+              ubm.cohort if ubm.cohort is not None else np.zeros(0)):
+        arr = np.ascontiguousarray(np.asarray(a, dtype=np.float64))
+        h.update(str(arr.shape).encode())
+        h.update(arr.tobytes())
+    plain = {k: v.item() if isinstance(v, np.generic) else v for k, v in ubm.front_end.items()}
+    h.update(json.dumps(plain, sort_keys=True).encode())
+    return h.hexdigest()
+
+
 @lru_cache(maxsize=4)
 def load_ubm(path: str | None = None) -> BackgroundModel:
     """The UBM stored in `path` (default: the shipped one).

@@ -19,7 +19,6 @@ detector: :func:`diarize.pipeline.enroll`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -35,7 +34,7 @@ from .config import Config
 from .errors import ModelError, VoiceError, VoiceNameError
 from .gmm import load_arrays
 from .names import TEMP_SUFFIX, printable, temp_prefix
-from .speakers import BackgroundModel, VoiceStats, load_ubm, voice_scores
+from .speakers import BackgroundModel, VoiceStats, load_ubm, ubm_fingerprint, voice_scores
 
 __all__ = ["Voiceprint", "VoiceLibrary", "VoiceMatch", "check_name", "match_scores",
            "FORMAT_TAG", "FORMAT_VERSION", "SUFFIX"]
@@ -86,21 +85,6 @@ def check_name(name: str) -> str:
     if why is not None:
         raise VoiceNameError(f"{shown!r} cannot name a voiceprint: {why}")
     return name
-
-
-def ubm_fingerprint(ubm: BackgroundModel) -> str:
-    """sha256 of a UBM's arrays (weights, means, covariances, cohort) and front end: a
-    voiceprint is scored only with the UBM it was made with."""
-    h = hashlib.sha256()
-    gmm = ubm.gmm
-    for a in (gmm.weights_, gmm.means_, gmm.covariances_,
-              ubm.cohort if ubm.cohort is not None else np.zeros(0)):
-        arr = np.ascontiguousarray(np.asarray(a, dtype=np.float64))
-        h.update(str(arr.shape).encode())
-        h.update(arr.tobytes())
-    h.update(json.dumps({k: _plain(v) for k, v in ubm.front_end.items()},
-                        sort_keys=True).encode())
-    return h.hexdigest()
 
 
 def front_end_of(config: Config) -> str:
