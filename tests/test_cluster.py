@@ -439,7 +439,7 @@ def stages_of(X, **overrides):
 
 def test_best_first_linear_merge_does_not_chain_through_straddling_chunks(misaligned):
     X, truth = misaligned
-    seq = stages_of(X)["linear"]
+    seq = stages_of(X, cluster__linear_order="sequential")["linear"]
     best = stages_of(X, cluster__linear_order="best")["linear"]
     # left to right, a chunk holding the end of one turn and the start of the next joins
     # the first turn's cluster, and the next turn follows it
@@ -449,7 +449,7 @@ def test_best_first_linear_merge_does_not_chain_through_straddling_chunks(misali
 def test_grid_consensus_is_purer_than_one_grid(misaligned):
     X, truth = misaligned
     for shift in (0, 11):
-        one = stages_of(X[shift:], cluster__linear_order="best")["bic"]
+        one = stages_of(X[shift:], cluster__linear_order="best", cluster__grid_offsets=1)["bic"]
         four = stages_of(X[shift:], cluster__linear_order="best",
                          cluster__grid_offsets=4)["bic"]
         assert four.max() + 1 <= ClusterConfig().max_initial_clusters
