@@ -403,11 +403,12 @@ class VoicesConfig:
     """Multi-condition voiceprints: 'max' scores each of a voice's condition models (the
     clean one and one per copy) and keeps the best; 'pooled': one model of all its
     statistics pooled."""
-    condition_cohort: bool = True
-    """Multi-condition voiceprints ('max'): a condition model's scores are normalised
+    condition_cohort: bool = False
+    """Multi-condition voiceprints ('max'): True normalises a condition model's scores
     against the cohort moved into its condition (each cohort model shifted as the voice's
-    model shifted from clean to that condition), not the clean cohort, whose models
-    every voice heard in that condition scores low against."""
+    model shifted from clean to that condition) instead of the clean cohort. Off: on
+    scripts/bench_voices.py it named no more enrolled time and, with ``--design long``,
+    more never-enrolled time (README, Named speakers)."""
     link_threshold: float = ranged(2.4, -1000.0, 1000.0)
     """``batch --link-speakers``: speakers of different recordings whose symmetric
     normalised score (``link_norm``) is above this are the same voice (calibrated on
