@@ -378,6 +378,10 @@ class VoicesConfig:
     symmetric: bool = True
     """Named output: score both ways (the speaker's speech under the voiceprint's model and
     the enrolment speech under the speaker's model) and average; False: the first only."""
+    directions: Literal["mean", "min"] = "mean"
+    """Named output, ``symmetric``: the two directions' scores combined by their mean, or
+    their lesser ('min': an output speaker merged from an enrolled voice and others scores
+    high one way only)."""
     cohort_trim: int = ranged(2, 0, 1000)
     """Named output: the highest cohort scores left out of each voice's normalisation (a
     cohort model of the very voice scored would shrink its score)."""

@@ -338,7 +338,7 @@ def match_scores(ubm: BackgroundModel, tests: list[VoiceStats], prints: list[Voi
     each = voice_scores(ubm, tests, print_means, trim=trim)
     if vc.symmetric:
         backward = voice_scores(ubm, models, test_means, trim=trim)
-        each = 0.5 * (each + backward.T)
+        each = _both(each, backward.T, vc.directions)
     if (vc.condition_scoring == "max" and vc.condition_cohort and ubm.cohort is not None
             and len(ubm.cohort) > 1):
         # A condition model (enrolment speech in noise, say) gains on every voice heard
@@ -352,14 +352,22 @@ def match_scores(ubm: BackgroundModel, tests: list[VoiceStats], prints: list[Voi
                 moved = replace(ubm, cohort=ubm.cohort + (print_means[at + k] - clean))
                 col = voice_scores(moved, tests, print_means[at + k:at + k + 1], trim=trim)[:, 0]
                 if vc.symmetric:
-                    col = 0.5 * (col + voice_scores(moved, [models[at + k]], test_means,
-                                                    trim=trim)[0])
+                    col = _both(col, voice_scores(moved, [models[at + k]], test_means,
+                                                  trim=trim)[0], vc.directions)
                 each[:, at + k] = col
             at += len(p.models())
     # A voice's score is that of its best-matching condition model.
     out = np.full((len(tests), len(prints)), -np.inf)
     np.maximum.at(out.T, owner, each.T)
     return out
+
+
+def _both(forward: np.ndarray, backward: np.ndarray, how: str) -> np.ndarray:
+    """The two directions' scores as one: their mean, or the lesser ('min': both the
+    speaker's speech must be like the voiceprint's and the voiceprint's like the
+    speaker's, which a speaker merged from several voices, one of them enrolled, is
+    only one way)."""
+    return np.minimum(forward, backward) if how == "min" else 0.5 * (forward + backward)
 
 
 @dataclass

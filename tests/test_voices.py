@@ -376,3 +376,20 @@ def test_version_1_voiceprints_are_still_read(tmp_path, voices_dir):
     old = Voiceprint.load(tmp_path / "Ann.npz")
     assert old.conditions == () and old.recipe == ""
     np.testing.assert_array_equal(old.stats.first, v.stats.first)
+
+
+def test_min_of_directions_is_the_lesser_of_the_two_scores(voices_dir):
+    from diarize import Config
+    from diarize.cluster import speaker_ubm
+    from diarize.voices import match_scores
+
+    cfg = Config()
+    ubm = speaker_ubm(cfg.cluster)
+    lib = VoiceLibrary.open(voices_dir, config=cfg, ubm=ubm)
+    tests = [v.stats for v in lib.voices]
+    mean = match_scores(ubm, tests, lib.voices, config=cfg)
+    forward = match_scores(ubm, tests, lib.voices, config=cfg.replace(voices__symmetric=False))
+    low = match_scores(ubm, tests, lib.voices, config=cfg.replace(voices__directions="min"))
+    backward = 2 * mean - forward
+    np.testing.assert_allclose(low, np.minimum(forward, backward), atol=1e-9)
+    assert np.all(low <= mean + 1e-12) and np.any(low < mean - 1e-6)
