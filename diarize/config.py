@@ -386,9 +386,41 @@ class VoicesConfig:
     symmetric: bool = True
     """Named output: score both ways (the speaker's speech under the voiceprint's model and
     the enrolment speech under the speaker's model) and average; False: the first only."""
+    directions: Literal["mean", "min"] = "mean"
+    """Named output, ``symmetric``: the two directions' scores combined by their mean, or
+    their lesser ('min': an output speaker merged from an enrolled voice and others scores
+    high one way only)."""
     cohort_trim: int = ranged(2, 0, 1000)
     """Named output: the highest cohort scores left out of each voice's normalisation (a
     cohort model of the very voice scored would shrink its score)."""
+    enroll_copies: int = ranged(0, 0, 30)
+    """Multi-condition enrolment: degraded copies of the enrolment speech (noise, reverb,
+    telephone band in turn; :func:`diarize.voices.degraded_copies`) whose statistics a
+    voiceprint keeps next to the clean ones, as models of that voice in other recording
+    conditions (0: the clean model alone). Voiceprints are scored with the recipe they
+    were made with; a folder made with another one is refused (enrol again)."""
+    enroll_snr_low: float = ranged(10.0, -10.0, 60.0)
+    """Multi-condition enrolment: lowest SNR (dB) of the noisy copies."""
+    enroll_snr_high: float = ranged(30.0, -10.0, 60.0)
+    """Multi-condition enrolment: highest SNR (dB) of the noisy copies."""
+    enroll_rt60_low: float = ranged(0.2, 0.05, 2.0)
+    """Multi-condition enrolment: shortest reverberation time (s) of the reverberant copies."""
+    enroll_rt60_high: float = ranged(0.6, 0.05, 2.0)
+    """Multi-condition enrolment: longest reverberation time (s) of the reverberant copies."""
+    enroll_band_low: float = ranged(300.0, 20.0, 2000.0)
+    """Multi-condition enrolment: lower edge (Hz) of the telephone copies' band."""
+    enroll_band_high: float = ranged(3400.0, 1000.0, 8000.0)
+    """Multi-condition enrolment: upper edge (Hz) of the telephone copies' band."""
+    condition_scoring: Literal["max", "pooled"] = "max"
+    """Multi-condition voiceprints: 'max' scores each of a voice's condition models (the
+    clean one and one per copy) and keeps the best; 'pooled': one model of all its
+    statistics pooled."""
+    condition_cohort: bool = False
+    """Multi-condition voiceprints ('max'): True normalises a condition model's scores
+    against the cohort moved into its condition (each cohort model shifted as the voice's
+    model shifted from clean to that condition) instead of the clean cohort. Off: on
+    scripts/bench_voices.py it named no more enrolled time and, with ``--design long``,
+    more never-enrolled time (README, Named speakers)."""
     link_threshold: float = ranged(2.5, -1000.0, 1000.0)
     """``batch --link-speakers``: speakers of different recordings whose symmetric
     normalised score (``link_norm``) is above this are the same voice (calibrated on
@@ -463,6 +495,13 @@ class Config:
                               f"features.voicing_fmax ({f.voicing_fmax})")
         if f.delta_width % 2 == 0:
             raise ConfigError(f"features.delta_width must be an odd number in [3, 51], got {f.delta_width}")
+        v = self.voices
+        for lo, hi in (("enroll_snr_low", "enroll_snr_high"),
+                       ("enroll_rt60_low", "enroll_rt60_high"),
+                       ("enroll_band_low", "enroll_band_high")):
+            if getattr(v, lo) > getattr(v, hi):
+                raise ConfigError(f"voices.{lo} ({getattr(v, lo)}) must not exceed "
+                                  f"voices.{hi} ({getattr(v, hi)})")
         if f.n_mfcc > f.n_mels:
             raise ConfigError(f"features.n_mfcc ({f.n_mfcc}) must not exceed features.n_mels ({f.n_mels})")
         if f.win_length < f.hop_length:

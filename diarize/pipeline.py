@@ -24,7 +24,8 @@ from .resegment import resegment, shape_turns
 from .sad import SpeechMask, detect_speech_regions, model_feature_config
 from .segments import CountEvidence, Diarization, SpeakerCount, turns_from_labels
 from .speakers import BackgroundModel, VoiceStats, voice_statistics
-from .voices import VoiceLibrary, Voiceprint, add_voice, check_name, front_end_of, ubm_fingerprint
+from .voices import (VoiceLibrary, Voiceprint, add_voice, check_name, degraded_copies,
+                     enrolment_recipe, front_end_of, ubm_fingerprint)
 
 ProgressHook = Callable[[str, int, int], None]
 
@@ -135,13 +136,38 @@ class Diarizer:
             The statistics (of at most ``voices.max_frames`` frames, evenly spaced) and
             the seconds of speech found.
         """
+        stats, _, seconds = self._speech_voices(audio, copies=False)
+        return stats, seconds
+
+    def enrolment_voice(self, audio: Any) -> tuple[VoiceStats, list[VoiceStats], float]:
+        """:meth:`speech_voice`, and the statistics of the same speech frames in each of
+        the ``voices.enroll_copies`` degraded copies of the audio
+        (:func:`diarize.voices.degraded_copies`; multi-condition enrolment).
+
+        Returns
+        -------
+        (VoiceStats, list of VoiceStats, float)
+            Clean statistics, one per copy, and the seconds of speech found (in the clean
+            audio; the copies' frames are those same frames).
+        """
+        return self._speech_voices(audio, copies=True)
+
+    def _speech_voices(self, audio: Any, *, copies: bool
+                       ) -> tuple[VoiceStats, list[VoiceStats], float]:
         ubm = speaker_ubm(self.config.cluster)
         if ubm is None:
             raise ConfigError("voiceprints need cluster.link_method = 'ubm' "
                               "(they are adapted from its UBM)")
         cfg = self.config
+        n_copies = cfg.voices.enroll_copies if copies else 0
         with pipeline_threads():
-            front = self.extract(audio)
+            if n_copies:
+                y = np.concatenate([np.asarray(b, dtype=np.float32)
+                                    for b in audio_blocks(audio, config=cfg.audio)]
+                                   or [np.zeros(0, dtype=np.float32)])
+                front = self._features([y], uri=None, hook=None)
+            else:
+                front = self.extract(audio)
             speech = detect_speech_regions(front.sad_mfcc, front.energy, front.voicing,
                                            config=cfg.sad, frame_step=cfg.features.hop_length,
                                            seed=cfg.seed)
@@ -149,14 +175,29 @@ class Diarizer:
             seconds = len(speech_idx) * cfg.features.hop_length
             if len(speech_idx) == 0:
                 c, d = ubm.gmm.means_.shape
-                return VoiceStats(np.zeros(c), np.zeros((c, d))), 0.0
-            xs = speech_features(front.mfcc, speech_idx, deltas=cfg.features.deltas,
-                                 delta_width=cfg.features.delta_width,
-                                 normalise=cfg.features.cmvn)
-            xu = self._ubm_speech_features(front, xs, speech_idx)
-            assert xu is not None
-            stats = self._voice_stats(xu, np.zeros(len(xu), dtype=np.int64), ["voice"])
-            return stats["voice"], float(seconds)
+                empty = VoiceStats(np.zeros(c), np.zeros((c, d)))
+                return empty, [empty] * n_copies, 0.0
+            stats = self._frames_voice(front, speech_idx)
+            conditions = []
+            if n_copies:
+                # The copies are read on the clean audio's speech frames: the speech
+                # detector is not asked to find speech in noise, and every condition
+                # model sees the same stretches of voice.
+                for yd, _ in degraded_copies(y, cfg.audio.sample_rate, config=cfg):
+                    fd = self._features([yd], uri=None, hook=None)
+                    idx = speech_idx[speech_idx < len(fd.mfcc)]
+                    conditions.append(self._frames_voice(fd, idx))
+            return stats, conditions, float(seconds)
+
+    def _frames_voice(self, front: "Features", speech_idx: np.ndarray) -> VoiceStats:
+        """The UBM statistics of frames `speech_idx` of `front`, as one voice."""
+        cfg = self.config
+        xs = speech_features(front.mfcc, speech_idx, deltas=cfg.features.deltas,
+                             delta_width=cfg.features.delta_width,
+                             normalise=cfg.features.cmvn)
+        xu = self._ubm_speech_features(front, xs, speech_idx)
+        assert xu is not None
+        return self._voice_stats(xu, np.zeros(len(xu), dtype=np.int64), ["voice"])["voice"]
 
     def extract(self, audio: Any, *, hook: ProgressHook | None = None) -> "Features":
         """Read `audio` and compute its frame-level features, once for many configurations.
@@ -580,7 +621,7 @@ def enroll(name: str, audio: Any, voices_dir: "str | os.PathLike", *,
     ubm = speaker_ubm(diarizer.config.cluster)
     if ubm is None:
         raise ConfigError("voiceprints need cluster.link_method = 'ubm'")
-    stats, seconds = diarizer.speech_voice(audio)
+    stats, conditions, seconds = diarizer.enrolment_voice(audio)
     source = (printable(str(audio)) if isinstance(audio, (str, os.PathLike))
               else "samples")
     need = diarizer.config.voices.min_enroll_seconds
@@ -590,6 +631,7 @@ def enroll(name: str, audio: Any, voices_dir: "str | os.PathLike", *,
     new = Voiceprint(name=name, stats=stats, seconds=seconds, enrolments=1,
                      sources=(uri_for(audio) if isinstance(audio, (str, os.PathLike))
                               else "samples",),
-                     ubm=ubm_fingerprint(ubm), front_end=front_end_of(diarizer.config))
+                     ubm=ubm_fingerprint(ubm), front_end=front_end_of(diarizer.config),
+                     conditions=tuple(conditions), recipe=enrolment_recipe(diarizer.config))
     written, _ = add_voice(voices_dir, new)
     return written

@@ -37,12 +37,14 @@ from .names import TEMP_SUFFIX, printable, temp_prefix
 from .speakers import BackgroundModel, VoiceStats, load_ubm, ubm_fingerprint, voice_scores
 
 __all__ = ["Voiceprint", "VoiceLibrary", "VoiceMatch", "check_name", "match_scores",
+           "degraded_copies", "enrolment_recipe",
            "FORMAT_TAG", "FORMAT_VERSION", "SUFFIX"]
 
 FORMAT_TAG = "gmm-diarize voiceprint"
 """The ``format`` array of every voiceprint file: what says a file is one."""
-FORMAT_VERSION = 1
-"""Version of the voiceprint file layout; another version is refused."""
+FORMAT_VERSION = 2
+"""Version of the voiceprint file layout written (2: with condition models); versions
+above it are refused, version 1 (without them) is read."""
 SUFFIX = ".npz"
 """Voiceprint files are ``NAME.npz``."""
 MAX_NAME_BYTES = 200
@@ -50,7 +52,7 @@ MAX_NAME_BYTES = 200
 temporary name it stays within the 255 bytes a file name may have."""
 _SPEAKER_LABEL = re.compile(r"SPEAKER_\d+")
 _ARRAYS = ("format", "version", "name", "n", "first", "seconds", "enrolments", "sources",
-           "ubm", "front_end")
+           "ubm", "front_end", "condition_n", "condition_first", "recipe")
 
 
 def check_name(name: str) -> str:
@@ -94,6 +96,17 @@ def front_end_of(config: Config) -> str:
                       sort_keys=True, default=_plain)
 
 
+def enrolment_recipe(config: Config) -> str:
+    """The configuration fields that decide a voiceprint's condition models
+    (``voices.enroll_*`` and the seed of their generators) as canonical JSON; '' without
+    degraded copies (a voiceprint of clean statistics alone)."""
+    vc = config.voices
+    if vc.enroll_copies == 0:
+        return ""
+    keys = {k: v for k, v in asdict(vc).items() if k.startswith("enroll_")}
+    return json.dumps({"seed": config.seed, **keys}, sort_keys=True, default=_plain)
+
+
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
@@ -117,6 +130,11 @@ class Voiceprint:
         :func:`ubm_fingerprint` of the UBM it was made with.
     front_end : str
         :func:`front_end_of` the configuration it was made with.
+    conditions : tuple of VoiceStats
+        Statistics of the same speech in each degraded copy of multi-condition enrolment
+        (``voices.enroll_copies``), in the order of the copies; empty without.
+    recipe : str
+        :func:`enrolment_recipe` of the configuration it was made with.
     """
 
     name: str
@@ -126,12 +144,23 @@ class Voiceprint:
     sources: tuple[str, ...]
     ubm: str
     front_end: str
+    conditions: tuple[VoiceStats, ...] = ()
+    recipe: str = ""
 
     def __add__(self, other: "Voiceprint") -> "Voiceprint":
+        if len(self.conditions) != len(other.conditions) or self.recipe != other.recipe:
+            raise VoiceError(f"voiceprint {self.name!r}: cannot add enrolments made with "
+                             "another multi-condition recipe (voices.enroll_*)")
         return replace(self, stats=self.stats + other.stats,
                        seconds=self.seconds + other.seconds,
                        enrolments=self.enrolments + other.enrolments,
-                       sources=self.sources + other.sources)
+                       sources=self.sources + other.sources,
+                       conditions=tuple(a + b for a, b in zip(self.conditions,
+                                                              other.conditions)))
+
+    def models(self) -> list[VoiceStats]:
+        """The statistics of each of its condition models: clean first, then the copies."""
+        return [self.stats, *self.conditions]
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the voiceprint to `path` atomically (a temporary file renamed over it)."""
@@ -144,6 +173,12 @@ class Voiceprint:
             "enrolments": np.array(int(self.enrolments)),
             "sources": np.array(list(self.sources), dtype=str).reshape(-1),
             "ubm": np.array(self.ubm), "front_end": np.array(self.front_end),
+            "condition_n": np.array([c.n for c in self.conditions], dtype=np.float64
+                                    ).reshape(len(self.conditions), *self.stats.n.shape),
+            "condition_first": np.array([c.first for c in self.conditions],
+                                        dtype=np.float64
+                                        ).reshape(len(self.conditions), *self.stats.first.shape),
+            "recipe": np.array(self.recipe),
         }
         directory = path.parent if str(path.parent) else Path(".")
         try:
@@ -191,15 +226,25 @@ class Voiceprint:
             raise VoiceError(f"{shown}: not a voiceprint file (no {FORMAT_TAG!r} tag)") from None
         try:
             version = int(data["version"])
-            if version != FORMAT_VERSION:
+            if version not in (1, FORMAT_VERSION):
                 raise VoiceError(f"{shown}: voiceprint format version {version}, this "
                                  f"diarize reads version {FORMAT_VERSION}")
             n = np.asarray(data["n"], dtype=np.float64)
             first = np.asarray(data["first"], dtype=np.float64)
+            if version == 1:
+                cn, cf, recipe = np.zeros((0, *n.shape)), np.zeros((0, *first.shape)), ""
+            else:
+                cn = np.asarray(data["condition_n"], dtype=np.float64)
+                cf = np.asarray(data["condition_first"], dtype=np.float64)
+                recipe = str(data["recipe"])
+            if cn.shape != (len(cn), *n.shape) or cf.shape != (len(cn), *first.shape):
+                raise ValueError("condition_n")
             out = cls(name=str(data["name"]), stats=VoiceStats(n, first),
                       seconds=float(data["seconds"]), enrolments=int(data["enrolments"]),
                       sources=tuple(str(s) for s in np.asarray(data["sources"]).reshape(-1)),
-                      ubm=str(data["ubm"]), front_end=str(data["front_end"]))
+                      ubm=str(data["ubm"]), front_end=str(data["front_end"]),
+                      conditions=tuple(VoiceStats(a, b) for a, b in zip(cn, cf)),
+                      recipe=recipe)
         except VoiceError:
             raise
         except (KeyError, ValueError, TypeError) as exc:
@@ -207,7 +252,8 @@ class Voiceprint:
                              f"{exc})") from None
         if (n.ndim != 1 or first.ndim != 2 or len(first) != len(n)
                 or not (np.all(np.isfinite(n)) and np.all(np.isfinite(first)))
-                or np.any(n < 0) or not np.isfinite(out.seconds) or out.seconds < 0):
+                or not (np.all(np.isfinite(cn)) and np.all(np.isfinite(cf)))
+                or np.any(n < 0) or np.any(cn < 0) or not np.isfinite(out.seconds) or out.seconds < 0):
             raise VoiceError(f"{shown}: corrupt voiceprint file (statistics of shape "
                              f"{n.shape} and {first.shape}, or not finite)")
         if out.name != p.name.removesuffix(SUFFIX):
@@ -252,7 +298,9 @@ def match_scores(ubm: BackgroundModel, tests: list[VoiceStats], prints: list[Voi
     speaker's speech under the voiceprint's model, and the enrolment speech under the
     speaker's model, each normalised against the cohort (``voices.cohort_trim`` top
     cohort scores left out, so that a cohort holding the very voice scored does not
-    shrink its score).
+    shrink its score). A multi-condition voiceprint (:attr:`Voiceprint.conditions`)
+    scores the best of its condition models (``voices.condition_scoring`` 'max'), or
+    the one model of all its statistics pooled ('pooled').
 
     Returns
     -------
@@ -262,14 +310,48 @@ def match_scores(ubm: BackgroundModel, tests: list[VoiceStats], prints: list[Voi
     if not tests or not prints:
         return np.zeros((len(tests), len(prints)))
     rf = vc.relevance_factor
-    print_means = np.stack([p.stats.means(ubm.gmm, relevance_factor=rf) for p in prints])
-    test_means = np.stack([t.means(ubm.gmm, relevance_factor=rf) for t in tests])
     trim = vc.cohort_trim
-    forward = voice_scores(ubm, tests, print_means, trim=trim)
-    if not vc.symmetric:
-        return forward
-    backward = voice_scores(ubm, [p.stats for p in prints], test_means, trim=trim)
-    return 0.5 * (forward + backward.T)
+    test_means = np.stack([t.means(ubm.gmm, relevance_factor=rf) for t in tests])
+    if vc.condition_scoring == "pooled":
+        models = [sum(p.conditions, p.stats) for p in prints]
+        owner = np.arange(len(prints))
+    else:
+        models = [m for p in prints for m in p.models()]
+        owner = np.repeat(np.arange(len(prints)), [len(p.models()) for p in prints])
+    print_means = np.stack([m.means(ubm.gmm, relevance_factor=rf) for m in models])
+    each = voice_scores(ubm, tests, print_means, trim=trim)
+    if vc.symmetric:
+        backward = voice_scores(ubm, models, test_means, trim=trim)
+        each = _both(each, backward.T, vc.directions)
+    if (vc.condition_scoring == "max" and vc.condition_cohort and ubm.cohort is not None
+            and len(ubm.cohort) > 1):
+        # A condition model (enrolment speech in noise, say) gains on every voice heard
+        # in that condition, which the clean cohort does not: its scores are read
+        # against the cohort moved into the same condition, each cohort model shifted
+        # as that voice's model shifted from clean to the condition.
+        at = 0
+        for p in prints:
+            clean = print_means[at]
+            for k in range(1, len(p.models())):
+                moved = replace(ubm, cohort=ubm.cohort + (print_means[at + k] - clean))
+                col = voice_scores(moved, tests, print_means[at + k:at + k + 1], trim=trim)[:, 0]
+                if vc.symmetric:
+                    col = _both(col, voice_scores(moved, [models[at + k]], test_means,
+                                                  trim=trim)[0], vc.directions)
+                each[:, at + k] = col
+            at += len(p.models())
+    # A voice's score is that of its best-matching condition model.
+    out = np.full((len(tests), len(prints)), -np.inf)
+    np.maximum.at(out.T, owner, each.T)
+    return out
+
+
+def _both(forward: np.ndarray, backward: np.ndarray, how: str) -> np.ndarray:
+    """The two directions' scores as one: their mean, or the lesser ('min': both the
+    speaker's speech must be like the voiceprint's and the voiceprint's like the
+    speaker's, which a speaker merged from several voices, one of them enrolled, is
+    only one way)."""
+    return np.minimum(forward, backward) if how == "min" else 0.5 * (forward + backward)
 
 
 @dataclass
@@ -307,10 +389,11 @@ class VoiceLibrary:
             raise VoiceError(f"{shown}: no voiceprints in this folder (make one with "
                              f"diarize enroll --voices {shown} NAME AUDIO)")
         fp, fe = ubm_fingerprint(ubm), front_end_of(config)
+        recipe = enrolment_recipe(config)
         voices = []
         for f in files:
             v = Voiceprint.load(f)
-            check_compatible(v, f, ubm=fp, front_end=fe)
+            check_compatible(v, f, ubm=fp, front_end=fe, recipe=recipe)
             voices.append(v)
         return cls(voices=voices, directory=d)
 
@@ -428,8 +511,10 @@ def assign(scores: np.ndarray, *, threshold: float, one_per_name: bool = True,
     return dict(sorted(rows.items()))
 
 
-def check_compatible(v: Voiceprint, path: str | os.PathLike, *, ubm: str, front_end: str) -> None:
-    """Raise :class:`VoiceError` if voiceprint `v` was made with another UBM or front end."""
+def check_compatible(v: Voiceprint, path: str | os.PathLike, *, ubm: str, front_end: str,
+                     recipe: str | None = None) -> None:
+    """Raise :class:`VoiceError` if voiceprint `v` was made with another UBM or front end,
+    or (`recipe` given) another multi-condition enrolment recipe."""
     if v.ubm != ubm:
         raise VoiceError(f"{printable(str(path))}: voiceprint made with another UBM "
                          f"(cluster.ubm_path); enrol {v.name!r} again with this one")
@@ -437,6 +522,11 @@ def check_compatible(v: Voiceprint, path: str | os.PathLike, *, ubm: str, front_
         raise VoiceError(f"{printable(str(path))}: voiceprint made with another front end "
                          f"(audio or features configuration); enrol {v.name!r} again with "
                          "this one")
+    if recipe is not None and v.recipe != recipe:
+        # Scores of voices with and without condition models are not comparable.
+        raise VoiceError(f"{printable(str(path))}: voiceprint made with another "
+                         f"multi-condition enrolment (voices.enroll_*); enrol {v.name!r} "
+                         "again with this configuration")
 
 
 def voiceprint_path(directory: str | os.PathLike, name: str) -> Path:
@@ -465,7 +555,7 @@ def add_voice(directory: str | os.PathLike, new: Voiceprint) -> tuple[Voiceprint
     extended = path.exists()
     if extended:
         old = Voiceprint.load(path)
-        check_compatible(old, path, ubm=new.ubm, front_end=new.front_end)
+        check_compatible(old, path, ubm=new.ubm, front_end=new.front_end, recipe=new.recipe)
         new = old + new
     new.save(path)
     return new, extended
@@ -484,3 +574,107 @@ def list_voices(directory: str | os.PathLike) -> list[Voiceprint]:
         raise VoiceError(f"{printable(str(d))}: no such voiceprint folder")
     return [Voiceprint.load(p) for p in sorted(d.iterdir())
             if p.name.endswith(SUFFIX) and not p.name.startswith(".")]
+
+
+# ------------------------------------------------------------ multi-condition enrolment
+CONDITION_KINDS = ("noise", "reverb", "telephone")
+"""The kinds of degraded enrolment copies, taken in turn (``voices.enroll_copies``)."""
+_NOISE_COLOURS = ("brown", "pink", "white")
+# Pink (1/f) noise: the -3 dB/octave IIR of J. O. Smith's "Spectral Audio Signal
+# Processing" (within 0.05 dB of 1/f over 10 Hz-10 kHz at 44.1 kHz; close enough here).
+_PINK_B = (0.049922035, -0.095993537, 0.050612699, -0.004408786)
+_PINK_A = (1.0, -2.494956002, 2.017265875, -0.522189400)
+
+
+def _speech_level(y: np.ndarray, sr: int) -> float:
+    """RMS of the louder half of 20 ms frames: the level of the speech, not its pauses."""
+    n = max(int(0.02 * sr), 1)
+    frames = y[:len(y) // n * n].reshape(-1, n) if len(y) >= n else y.reshape(1, -1)
+    power = np.sort(np.mean(frames.astype(np.float64) ** 2, axis=1))
+    return float(np.sqrt(np.mean(power[len(power) // 2:]))) if len(power) else 0.0
+
+
+def degrade(y: np.ndarray, sr: int, kind: str, rng: np.random.Generator, *,
+            snr_db: tuple[float, float], rt60: tuple[float, float],
+            band: tuple[float, float]) -> tuple[np.ndarray, str]:
+    """One degraded copy of enrolment speech `y`, and what was done to it.
+
+    'noise': brown, pink or white noise at an SNR drawn from `snr_db` (against the
+    speech's level, :func:`_speech_level`); 'reverb': a synthetic room response (sparse
+    random-sign impulses, velvet noise, under an exponential decay to -60 dB at an RT60
+    drawn from `rt60`, its tail darkened by a one-pole low-pass as air absorbs highs);
+    'telephone': a 4th-order Butterworth band-pass `band` (Hz) and 8-bit mu-law
+    quantisation, as a narrow-band call.
+
+    Parameters
+    ----------
+    y : ndarray, shape (n_samples,)
+    sr : int
+    kind : {'noise', 'reverb', 'telephone'}
+    rng : numpy Generator
+        Every random draw (same `rng` state: same copy).
+
+    Returns
+    -------
+    (ndarray, shape (n_samples,), float32; str)
+    """
+    from scipy import signal
+
+    x = np.asarray(y, dtype=np.float64)
+    if kind == "noise":
+        colour = _NOISE_COLOURS[int(rng.integers(0, len(_NOISE_COLOURS)))]
+        snr = float(rng.uniform(*snr_db))
+        w = rng.standard_normal(len(x) + sr)
+        if colour == "pink":
+            w = signal.lfilter(_PINK_B, _PINK_A, w)
+        elif colour == "brown":  # a leaky integrator: 1/f^2 above a few Hz
+            w = signal.lfilter([1.0], [1.0, -0.995], w)
+        w = w[sr:]  # the filters' start-up transient left out
+        w = w / max(float(np.std(w)), 1e-12)
+        out = x + w * _speech_level(x, sr) * 10 ** (-snr / 20)
+        what = f"{colour} noise {snr:.1f} dB"
+    elif kind == "reverb":
+        t60 = float(rng.uniform(*rt60))
+        n = max(int(t60 * sr), 2)
+        density = 2000.0  # impulses per second: dense enough to sound diffuse
+        h = np.zeros(n)
+        at = np.flatnonzero(rng.random(n) < density / sr)
+        h[at] = rng.choice([-1.0, 1.0], size=len(at))
+        h *= np.exp(-np.log(1000.0) * np.arange(n) / (t60 * sr))
+        h = signal.lfilter([0.4], [1.0, -0.6], h)
+        h[0] = 1.0  # the direct sound
+        h /= np.sqrt(np.sum(h * h))
+        out = signal.fftconvolve(x, h)[:len(x)]
+        what = f"reverb rt60 {t60:.2f} s"
+    elif kind == "telephone":
+        lo, hi = band
+        sos = signal.butter(4, [lo, min(hi, 0.45 * sr)], btype="bandpass", fs=sr,
+                            output="sos")
+        z = signal.sosfilt(sos, x)
+        peak = max(float(np.max(np.abs(z))), 1e-12)
+        mu = 255.0
+        c = np.sign(z / peak) * np.log1p(mu * np.abs(z / peak)) / np.log1p(mu)
+        c = np.round(c * 127) / 127
+        out = peak * np.sign(c) * np.expm1(np.abs(c) * np.log1p(mu)) / mu
+        what = f"telephone {lo:.0f}-{hi:.0f} Hz, mu-law"
+    else:
+        raise ValueError(f"unknown degradation {kind!r}")
+    return out.astype(np.float32), what
+
+
+def degraded_copies(y: np.ndarray, sr: int, *, config: Config) -> list[tuple[np.ndarray, str]]:
+    """The ``voices.enroll_copies`` degraded copies of enrolment speech `y`, their kinds
+    in turn from :data:`CONDITION_KINDS` (noise, reverb, telephone, noise, ...), each
+    from its own generator seeded with ``config.seed`` and its index: deterministic.
+
+    These generators are not the ones of scripts/bench_voices.py, which measures them.
+    """
+    vc = config.voices
+    out = []
+    for k in range(vc.enroll_copies):
+        rng = np.random.default_rng([config.seed, 7919, k])
+        out.append(degrade(y, sr, CONDITION_KINDS[k % len(CONDITION_KINDS)], rng,
+                           snr_db=(vc.enroll_snr_low, vc.enroll_snr_high),
+                           rt60=(vc.enroll_rt60_low, vc.enroll_rt60_high),
+                           band=(vc.enroll_band_low, vc.enroll_band_high)))
+    return out

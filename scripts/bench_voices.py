@@ -30,6 +30,12 @@ voices' time given any name. Measured through the API (``Diarizer(voices=DIR)``)
 their kept statistics, :meth:`diarize.voices.VoiceLibrary.name_speakers`), to show how the
 three numbers move with ``voices.threshold``.
 
+Multi-condition enrolment (``--set voices.enroll_copies=3``) enrols degraded copies of the
+enrolment audio too; they come from :func:`diarize.voices.degrade` (velvet-noise room
+responses with a darkened tail, IIR pink and brown noise, a telephone band with mu-law),
+not from this script's degradations (Gaussian exponential-decay room responses, FFT-shaped
+pink noise, no telephone band), with their own seeds: the recipe is not the test's.
+
 Caveat printed with the results: the shipped UBM and its cohort were trained on these very
 speakers (``../shared/train`` are the voices of ``../shared/eval/sim``).
 """

@@ -287,3 +287,109 @@ def test_batch_links_then_names_the_linked_voices(voices_dir, tmp_path):
     for stem in ("a", "b"):
         text = (out / f"{stem}.rttm").read_text()
         assert " Ann " in text and " SPEAKER_00 " in text
+
+
+# ------------------------------------------------------------ multi-condition enrolment
+def test_degraded_copies_are_deterministic_and_take_kinds_in_turn():
+    from diarize import Config
+    from diarize.voices import CONDITION_KINDS, degraded_copies
+
+    y, sr = _turns_of(TWO, "LS533")
+    cfg = Config().replace(voices__enroll_copies=4)
+    first = degraded_copies(y, sr, config=cfg)
+    again = degraded_copies(y, sr, config=cfg)
+    assert [what for _, what in first] == [what for _, what in again]
+    for (a, _), (b, _) in zip(first, again):
+        np.testing.assert_array_equal(a, b)
+    assert "noise" in first[0][1]
+    assert "reverb" in first[1][1] and "telephone" in first[2][1] and "noise" in first[3][1]
+    assert len(CONDITION_KINDS) == 3
+    for z, _ in first:
+        assert z.shape == y.shape and z.dtype == np.float32 and np.all(np.isfinite(z))
+        assert not np.allclose(z, y, atol=1e-3)  # each copy is degraded
+    # another seed, other draws; no copies by default
+    other = degraded_copies(y, sr, config=cfg.replace(seed=1))
+    assert not np.array_equal(other[0][0], first[0][0])
+    assert degraded_copies(y, sr, config=Config()) == []
+
+
+def test_enroll_copies_range_order_is_checked():
+    from diarize import Config
+    from diarize.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="enroll_snr_low"):
+        Config().replace(voices__enroll_snr_low=40.0).validate()
+
+
+def test_multi_condition_voiceprint_round_trips_scores_and_is_checked(tmp_path):
+    from dataclasses import replace
+
+    from diarize import Config, enroll
+    from diarize.cluster import speaker_ubm
+    from diarize.voices import enrolment_recipe, match_scores
+
+    cfg = Config().replace(voices__enroll_copies=2)
+    ubm = speaker_ubm(cfg.cluster)
+    d = tmp_path / "v"
+    d.mkdir()
+    y, sr = _turns_of(TWO, "LS533")
+    sf.write(tmp_path / "ann.wav", y, sr)
+    v = enroll("Ann", tmp_path / "ann.wav", d, config=cfg)
+    assert len(v.conditions) == 2 and v.recipe == enrolment_recipe(cfg) != ""
+    back = Voiceprint.load(d / "Ann.npz")
+    assert back.recipe == v.recipe and len(back.conditions) == 2
+    for a, b in zip(back.models(), v.models()):
+        np.testing.assert_array_equal(a.first, b.first)
+        np.testing.assert_array_equal(a.n, b.n)
+    # the copies' statistics are of the same frames, not the same values
+    assert back.conditions[0].frames == pytest.approx(back.stats.frames)
+    assert not np.allclose(back.conditions[0].first, back.stats.first)
+    # enrolling again extends each condition; the same audio gives the same statistics
+    twice = enroll("Ann", tmp_path / "ann.wav", d, config=cfg)
+    np.testing.assert_allclose(twice.conditions[1].first, 2 * v.conditions[1].first)
+    # scored with the best of its condition models: never below its clean model alone
+    lib = VoiceLibrary.open(d, config=cfg, ubm=ubm)
+    test = [v.stats, v.conditions[0]]
+    multi = match_scores(ubm, test, lib.voices, config=cfg)
+    clean = match_scores(ubm, test, [replace(lib.voices[0], conditions=())], config=cfg)
+    assert np.all(multi >= clean - 1e-12) and np.any(multi > clean + 1e-6)
+    # a folder made with another recipe, or with another UBM, is refused
+    with pytest.raises(VoiceError, match="multi-condition"):
+        VoiceLibrary.open(d, config=Config(), ubm=ubm)
+    replace(back, ubm="0" * 64).save(d / "Ann.npz")
+    with pytest.raises(VoiceError, match="another UBM"):
+        VoiceLibrary.open(d, config=cfg, ubm=ubm)
+    # and enrolling into it with a clean-only configuration leaves it as it was
+    before = (d / "Ann.npz").read_bytes()
+    with pytest.raises(VoiceError):
+        enroll("Ann", tmp_path / "ann.wav", d, config=Config())
+    assert (d / "Ann.npz").read_bytes() == before
+
+
+def test_version_1_voiceprints_are_still_read(tmp_path, voices_dir):
+    v = Voiceprint.load(voices_dir / "Ann.npz")
+    arrays = {"format": np.array(FORMAT_TAG), "version": np.array(1), "name": np.array("Ann"),
+              "n": v.stats.n, "first": v.stats.first, "seconds": np.array(v.seconds),
+              "enrolments": np.array(1), "sources": np.array(["a"]),
+              "ubm": np.array(v.ubm), "front_end": np.array(v.front_end)}
+    np.savez(tmp_path / "Ann.npz", **arrays)
+    old = Voiceprint.load(tmp_path / "Ann.npz")
+    assert old.conditions == () and old.recipe == ""
+    np.testing.assert_array_equal(old.stats.first, v.stats.first)
+
+
+def test_min_of_directions_is_the_lesser_of_the_two_scores(voices_dir):
+    from diarize import Config
+    from diarize.cluster import speaker_ubm
+    from diarize.voices import match_scores
+
+    cfg = Config()
+    ubm = speaker_ubm(cfg.cluster)
+    lib = VoiceLibrary.open(voices_dir, config=cfg, ubm=ubm)
+    tests = [v.stats for v in lib.voices]
+    mean = match_scores(ubm, tests, lib.voices, config=cfg)
+    forward = match_scores(ubm, tests, lib.voices, config=cfg.replace(voices__symmetric=False))
+    low = match_scores(ubm, tests, lib.voices, config=cfg.replace(voices__directions="min"))
+    backward = 2 * mean - forward
+    np.testing.assert_allclose(low, np.minimum(forward, backward), atol=1e-9)
+    assert np.all(low <= mean + 1e-12) and np.any(low < mean - 1e-6)
