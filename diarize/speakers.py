@@ -184,6 +184,10 @@ class TopComponentScorer:
         weights = np.asarray(ubm.weights_, dtype=np.float64)
         self._prec = 1.0 / cov
         self._bias = np.log(weights) - 0.5 * np.sum(np.log(2 * np.pi * cov), axis=1)
+        # Each frame's top components do not depend on the model scored: their
+        # precisions and constants are gathered once, not once per model.
+        self._prec_top = self._prec[self.idx]
+        self._bias_top = self._bias[self.idx]
         self.base = self.loglik(ubm.means_)
 
     def loglik(self, means: np.ndarray) -> np.ndarray:
@@ -194,8 +198,8 @@ class TopComponentScorer:
         idx = self.idx
         d = self.X[:, None, :] - means[idx]
         d *= d
-        d *= self._prec[idx]
-        lp = self._bias[idx] - 0.5 * d.sum(axis=2)
+        d *= self._prec_top
+        lp = self._bias_top - 0.5 * d.sum(axis=2)
         m = lp.max(axis=1)
         return m + np.log(np.exp(lp - m[:, None]).sum(axis=1))
 
