@@ -1,6 +1,7 @@
 """File-name rules: the file id (uri) of a recording, the name of its output file, the
 text a file name becomes in messages and RTTM fields, and the temporary files of
-atomic writes.
+atomic writes (:func:`replace_atomically`, which every file the package writes goes
+through).
 
 Every module that turns a path into a name, or a name into a path, asks this one, so
 that ``diarize``, ``diarize batch``, ``diarize tune`` and the API agree on them. It
@@ -12,8 +13,9 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import IO, Callable, Iterable
 
 __all__ = ["printable", "sanitize_field", "uri_for", "clean_uri", "output_name",
            "temp_prefix", "TEMP_SUFFIX", "temp_pattern"]
@@ -155,3 +157,52 @@ def temp_pattern(extensions: Iterable[str]) -> re.Pattern[str]:
     one of `extensions` (without the dot) look like."""
     alternatives = "|".join(sorted(set(extensions)))
     return re.compile(r"^\..+\.(?:%s)\.[A-Za-z0-9_]+%s$" % (alternatives, re.escape(TEMP_SUFFIX)))
+
+
+def _file_mode() -> int:
+    # The umask can only be read by setting it; done once, at import, because changing
+    # it while other threads create files would give those files the wrong mode.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _file_mode()
+"""Permissions of written files: what ``open()`` gives a new file (0o666 minus umask)."""
+
+
+def replace_atomically(path: str | os.PathLike, write: Callable[[IO], None], *,
+                       binary: bool = False, mode: int = FILE_MODE) -> None:
+    """Create `path` atomically: `write` fills a temporary file in the same directory,
+    which is synced, given `mode` and renamed over `path`.
+
+    A reader never sees a half-written file, and a killed process leaves either the old
+    file or none. The temporary file's name stays within the file system's limit however
+    long the target's is (:func:`diarize.names.temp_prefix`).
+
+    Raises
+    ------
+    OSError
+        The temporary file cannot be made, written or renamed (it is removed first);
+        any other exception raised by `write` also removes it and propagates. Callers
+        turn the ``OSError`` into their own error.
+    """
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX,
+                               dir=directory)
+    try:
+        with (os.fdopen(fd, "wb") if binary
+              else os.fdopen(fd, "w", encoding="utf-8", newline="\n")) as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        # mkstemp makes the file private (0o600)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise

@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 import unicodedata
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -33,7 +32,7 @@ import numpy as np
 from .config import Config
 from .errors import ModelError, VoiceError, VoiceNameError
 from .gmm import load_arrays
-from .names import TEMP_SUFFIX, printable, temp_prefix
+from .names import printable, replace_atomically
 from .speakers import BackgroundModel, VoiceStats, load_ubm, ubm_fingerprint, voice_scores
 
 __all__ = ["Voiceprint", "VoiceLibrary", "VoiceMatch", "check_name", "match_scores",
@@ -180,29 +179,12 @@ class Voiceprint:
                                         ).reshape(len(self.conditions), *self.stats.first.shape),
             "recipe": np.array(self.recipe),
         }
-        directory = path.parent if str(path.parent) else Path(".")
         try:
-            fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX,
-                                       dir=directory)
+            # Voiceprints are written 0o644 whatever the umask, as they always were.
+            replace_atomically(path, lambda f: np.savez(f, **arrays), binary=True, mode=0o644)
         except OSError as exc:
             raise VoiceError(f"{printable(str(path))}: cannot write the voiceprint "
                              f"({exc.strerror or exc})") from None
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException as exc:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            if isinstance(exc, OSError):
-                raise VoiceError(f"{printable(str(path))}: cannot write the voiceprint "
-                                 f"({exc.strerror or exc})") from None
-            raise
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Voiceprint":

@@ -26,7 +26,7 @@ from typing import IO, Any, Callable, Iterable, Mapping, Protocol, TextIO
 
 from ._version import __version__
 from .errors import ForeignOutputError, OutputError, OutputWriteError
-from .names import TEMP_SUFFIX, printable, sanitize_field, temp_prefix
+from .names import FILE_MODE, TEMP_SUFFIX, printable, replace_atomically, sanitize_field
 
 __all__ = [
     "OutputFormat", "FORMATS", "OUTPUT_FORMATS", "FILE_MODE", "TIME_DECIMALS",
@@ -132,16 +132,6 @@ def format_rttm(turns: Iterable[TurnLike], uri: str, *, channel: int | str = 1) 
     return "".join(lines)
 
 
-def _file_mode() -> int:
-    # The umask can only be read by setting it; done once, at import, because changing
-    # it while other threads create files would give those files the wrong mode.
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
-FILE_MODE = _file_mode()
-"""Permissions of written files: what ``open()`` gives a new file (0o666 minus umask)."""
 
 TIME_DECIMALS = 3
 """Times (seconds) in every output format are rounded to milliseconds, as in RTTM."""
@@ -426,29 +416,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO], None], *,
         If the directory does not exist or is not writable, or the device is full.
     """
     path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
     try:
-        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX,
-                                   dir=directory)
+        replace_atomically(path, write, binary=binary)
     except OSError as exc:
         raise _write_error(path, exc) from None
-    try:
-        with (os.fdopen(fd, "wb") if binary
-              else os.fdopen(fd, "w", encoding="utf-8", newline="\n")) as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        # mkstemp makes the file private (0o600); give it the permissions open() would
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException as exc:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(exc, OSError):
-            raise _write_error(path, exc) from None
-        raise
 
 
 def _write_error(path: Path, exc: OSError) -> OutputWriteError:
