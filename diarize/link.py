@@ -33,16 +33,14 @@ import numpy as np
 
 from .config import VoicesConfig
 from .errors import ParameterError
-from .speakers import BackgroundModel, VoiceStats, aligned_llr, ubm_fingerprint
+from .speakers import (MIN_COHORT_STD, BackgroundModel, VoiceStats, aligned_llr, cohort_norm,
+                       ubm_fingerprint)
 
 __all__ = ["Voice", "SpeakerGroup", "link_voices", "label_groups", "link_speakers",
            "symmetric_scores", "speakers_report", "ubm_fingerprint", "LABEL_FORMAT"]
 
 #: Global labels of linked speakers that no naming step named.
 LABEL_FORMAT = "SPEAKER_{:02d}"
-#: Standard deviation below which a voice's cohort scores are taken as this (as
-#: :func:`diarize.speakers.voice_scores` does).
-_MIN_COHORT_STD = 1e-3
 
 
 @dataclass(frozen=True)
@@ -107,11 +105,7 @@ class _Scorer:
         self.relevance_factor = relevance_factor
 
     def norm(self, stats: VoiceStats) -> tuple[float, float]:
-        cohort = self.ubm.cohort
-        if cohort is None or len(cohort) <= 1:
-            return 0.0, 1.0
-        z = aligned_llr(self.ubm.gmm, stats, cohort)
-        return float(z.mean()), max(float(z.std()), _MIN_COHORT_STD)
+        return cohort_norm(self.ubm, stats)
 
     def means(self, stats: VoiceStats) -> np.ndarray:
         return stats.means(self.ubm.gmm, relevance_factor=self.relevance_factor)
@@ -286,7 +280,7 @@ def _batch_norm(s: np.ndarray, config: VoicesConfig) -> tuple[np.ndarray, np.nda
         if k == 0:
             continue
         lo, hi = np.quantile(row, [q_lo, q_hi])
-        sd = max((hi - lo) / (z_hi - z_lo), _MIN_COHORT_STD)
+        sd = max((hi - lo) / (z_hi - z_lo), MIN_COHORT_STD)
         mean = hi - z_hi * sd
         # then the mean and spread of the scores that rough estimate does not call the
         # voice's own: all of the row's information on the other voices, not a few points
@@ -296,7 +290,7 @@ def _batch_norm(s: np.ndarray, config: VoicesConfig) -> tuple[np.ndarray, np.nda
         k = len(kept)
         loc[i] = (k * mean + w * m0) / (k + w)
         var = (k * sd ** 2 + w * sd0 ** 2) / (k + w)
-        scale[i] = max(float(np.sqrt(var)), _MIN_COHORT_STD)
+        scale[i] = max(float(np.sqrt(var)), MIN_COHORT_STD)
     return loc, scale
 
 

@@ -320,10 +320,24 @@ def voice_scores(ubm: BackgroundModel, tests: list[VoiceStats], models: np.ndarr
     out = np.zeros((len(tests), len(models)))
     for t, stats in enumerate(tests):
         raw = aligned_llr(ubm.gmm, stats, models) if len(models) else np.zeros(0)
-        if ubm.cohort is not None and len(ubm.cohort) > 1:
-            z = aligned_llr(ubm.gmm, stats, ubm.cohort)
-            if 0 < trim < len(z) - 1:
-                z = np.sort(z)[:len(z) - trim]
-            raw = (raw - z.mean()) / max(float(z.std()), 1e-3)
-        out[t] = raw
+        mean, std = cohort_norm(ubm, stats, trim=trim)
+        out[t] = (raw - mean) / std
     return out
+
+
+#: Cohort spread below which a voice's scores are read as if it were this (a voice the
+#: whole cohort scores alike would otherwise get unbounded scores).
+MIN_COHORT_STD = 1e-3
+
+
+def cohort_norm(ubm: BackgroundModel, stats: VoiceStats, *, trim: int = 0
+                ) -> tuple[float, float]:
+    """The T-norm of a voice: mean and spread of its :func:`aligned_llr` under the
+    cohort's voices, the highest `trim` left out (see :func:`voice_scores`); ``(0, 1)``
+    without a cohort."""
+    if ubm.cohort is None or len(ubm.cohort) <= 1:
+        return 0.0, 1.0
+    z = aligned_llr(ubm.gmm, stats, ubm.cohort)
+    if 0 < trim < len(z) - 1:
+        z = np.sort(z)[:len(z) - trim]
+    return float(z.mean()), max(float(z.std()), MIN_COHORT_STD)
