@@ -1,18 +1,22 @@
 #!/usr/bin/env python
 """Does the recording's level change the result? Every sim recording diarized at several
-peak levels, scored and compared with the run at its own level.
+peak levels (and, with ``--noise``, with faint white noise added), scored and compared
+with the run as recorded.
 
 Each recording of ``../shared/eval/sim`` is decoded to float32 and diarized through the
 Python API as it is (the reference run) and scaled by one constant per level so that its
 peak reads LEVEL dBFS (default 0, -20, -40, -60 and -80). Per level it prints the fair DER
 of the set (collar 0.25 s per side, overlap skipped, over ``<stem>.uem`` where there is one;
 total error over total scored time)
-and how many recordings give an RTTM byte-identical to the unscaled run's.
+and how many recordings give an RTTM byte-identical to the unscaled run's. With ``--noise
+-70,-60`` each recording is also diarized at its own level with white noise of that RMS
+(dBFS, seeded per recording) added: a perturbation nobody hears, which must not regroup
+the speakers.
 
 Usage::
 
-    python scripts/check_level.py [--levels 0,-20,-40,-60,-80] [--jobs 2]
-        [--dir DIR] [--set KEY=VALUE ...]
+    python scripts/check_level.py [--levels 0,-20,-40,-60,-80] [--noise -70,-60]
+        [--jobs 2] [--dir DIR] [--set KEY=VALUE ...]
 
 Prints a Markdown table; exits 1 if any level's fair DER is more than TOLERANCE points
 (default 0.5) from the unscaled run's.
@@ -31,8 +35,10 @@ if str(REPO) not in sys.path:  # run from a checkout without installing
 SIM = REPO.parent / "shared" / "eval" / "sim"
 
 
-def _run(task: tuple[str, list[float], dict]) -> tuple[str, list[tuple[str, float, float]]]:
-    """(uri, [(rttm, error seconds, scored seconds) for the unscaled run and each level])"""
+def _run(task: tuple[str, list[float], list[float], dict]
+         ) -> tuple[str, list[tuple[str, float, float]]]:
+    """(uri, [(rttm, error seconds, scored seconds) for the unscaled run, each level and
+    each noise level])"""
     import warnings
 
     import numpy as np
@@ -42,7 +48,7 @@ def _run(task: tuple[str, list[float], dict]) -> tuple[str, list[tuple[str, floa
     from diarize.rttm import read_rttm, read_uem
     from diarize.metrics import ScoringWarning, evaluate
 
-    path, levels, overrides = task
+    path, levels, noises, overrides = task
     samples, rate = sf.read(path, dtype="float32")
     peak = float(np.max(np.abs(samples)))
     diarizer = Diarizer(**{k.replace(".", "__"): v for k, v in overrides.items()})
@@ -51,9 +57,15 @@ def _run(task: tuple[str, list[float], dict]) -> tuple[str, list[tuple[str, floa
     uem_path = Path(path).with_suffix(".uem")
     uem = read_uem(uem_path) if uem_path.exists() else None  # as scripts/benchmark.py
     rows = []
-    for level in [None, *levels]:
+    # The noise is seeded by the file's name: the same for every run and every level.
+    rng = np.random.default_rng(sum(uri.encode()))
+    white = rng.standard_normal(samples.shape).astype(np.float32)
+    conditions = [(None, None), *((lv, None) for lv in levels), *((None, nz) for nz in noises)]
+    for level, noise in conditions:
         x = samples if level is None else (
             samples * np.float32(10.0 ** (level / 20.0) / peak)).astype(np.float32)
+        if noise is not None:
+            x = (x + white * np.float32(10.0 ** (noise / 20.0))).astype(np.float32)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "no speech found" is counted, not printed
             hyp = diarizer((x, rate), uri=uri)
@@ -70,12 +82,15 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--levels", default="0,-20,-40,-60,-80",
                     help="peak levels in dBFS, comma-separated")
+    ap.add_argument("--noise", default="",
+                    help="RMS levels in dBFS of white noise added, comma-separated")
     ap.add_argument("--tolerance", type=float, default=0.5, help="points of fair DER")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--dir", type=Path, default=SIM)
     args = ap.parse_args(argv)
-    levels = [float(v) for v in args.levels.split(",")]
+    levels = [float(v) for v in args.levels.split(",") if v]
+    noises = [float(v) for v in args.noise.split(",") if v]
     files = sorted(p for p in args.dir.iterdir()
                    if p.suffix in (".wav", ".flac") and p.with_suffix(".rttm").exists())
     if not files:
@@ -87,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         overrides = parse_set(args.overrides)
     except UsageError as exc:
         ap.error(str(exc))
-    tasks = [(str(p), levels, overrides) for p in files]
+    tasks = [(str(p), levels, noises, overrides) for p in files]
     if args.jobs > 1:
         with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
             results = pool.map(_run, tasks, chunksize=1)
@@ -101,21 +116,22 @@ def main(argv: list[str] | None = None) -> int:
 
     base = der(0)
     print(f"{len(results)} recordings of {args.dir}\n")
-    print("| peak level | fair DER | change | RTTMs identical to the unscaled run | "
+    print("| condition | fair DER | change | RTTMs identical to the unscaled run | "
           "recordings with no turns |")
     print("|---|---|---|---|---|")
     print(f"| as recorded | {base:.2f} | | | "
           f"{sum(not rows[0][0] for _, rows in results)} |")
     worst = 0.0
-    for i, level in enumerate(levels, start=1):
+    names = [f"{lv:g} dBFS" for lv in levels] + [f"noise {nz:g} dBFS RMS" for nz in noises]
+    for i, name in enumerate(names, start=1):
         same = sum(rows[i][0] == rows[0][0] for _, rows in results)
         empty = sum(not rows[i][0] for _, rows in results)
         worst = max(worst, abs(der(i) - base))
-        print(f"| {level:g} dBFS | {der(i):.2f} | {der(i) - base:+.2f} | "
+        print(f"| {name} | {der(i):.2f} | {der(i) - base:+.2f} | "
               f"{same}/{len(results)} | {empty} |")
     differ = sorted({uri for uri, rows in results for r in rows[1:] if r[0] != rows[0][0]})
     if differ:
-        print(f"\nrecordings that differ at some level: {', '.join(differ)}")
+        print(f"\nrecordings that differ in some condition: {', '.join(differ)}")
     print(f"\nlargest change {worst:.2f} points (tolerance {args.tolerance:g})")
     return 1 if worst > args.tolerance else 0
 
