@@ -901,8 +901,9 @@ def stop_linking(score: np.ndarray, merge, *, config: ClusterConfig, lo: int, hi
     for i, j in pairs[:n_merges]:
         lut[lut == j] = i
     _, lut = np.unique(lut, return_inverse=True)
-    declined = {k: v for k, v in similarity.items() if k >= k0 - n_merges - 1}
-    return lut.astype(np.int64), declined, tau
+    # the merges kept and the first one declined, as _agglomerate reports them
+    kept = {k: v for k, v in similarity.items() if k >= k0 - n_merges - 1}
+    return lut.astype(np.int64), kept, tau
 
 
 def mixture_threshold(scores: np.ndarray, weights: np.ndarray | None = None
