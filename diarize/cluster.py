@@ -47,7 +47,8 @@ class ClusterResult:
     decided_by : {"bic", "linking", "given"}
         The stage that chose the number of clusters (``"given"``: ``num_speakers``).
     threshold : float or None
-        The score above which linking merges (``cluster.link_threshold``); None without
+        The score above which linking merges (``cluster.link_threshold``, or the
+        recording's own with ``cluster.link_stop`` other than "threshold"); None without
         linking.
     stages : dict of str to ndarray
         Only with ``cluster_speakers(..., keep_stages=True)`` (else empty): the cluster of
@@ -223,7 +224,7 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
                          stages=(_stages(bic, lengths, linked.labels, bic_frames=bic_frames)
                                  if keep_stages else {}),
                          decided_by="given" if exact is not None else "linking",
-                         threshold=cc.link_threshold)
+                         threshold=linked.threshold)
 
 
 def _stages(bic: BicResult, lengths: np.ndarray, final: np.ndarray,
@@ -769,8 +770,10 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
                 a[m, i] = llr(m, i)
                 clr[i, m] = clr[m, i] = a[i, m] + a[m, i]
 
-    lut, similarity = _agglomerate(clr, merge, threshold=config.link_threshold, lo=lo, hi=hi)
-    return ClusterResult(relabel(lut[labels]), {}, similarity)
+    sizes = np.bincount(labels, minlength=k0).astype(np.float64)
+    lut, similarity, threshold = stop_linking(clr, merge, config=config, lo=lo, hi=hi,
+                                              weights=sizes)
+    return ClusterResult(relabel(lut[labels]), {}, similarity, threshold=threshold)
 
 
 def _agglomerate(score: np.ndarray, merge, *, threshold: float, lo: int, hi: int
@@ -821,6 +824,195 @@ def _agglomerate(score: np.ndarray, merge, *, threshold: float, lo: int, hi: int
     for new, c in enumerate(np.flatnonzero(active)):
         lut[members[c]] = new
     return lut, similarity
+
+
+#: Most EM iterations of the two-Gaussian fit of link_stop 'mixture', and the parameter
+#: change below which it has converged: two overlapping components converge slowly (50
+#: iterations left a fifth of the dev recordings' thresholds over 0.05 from the limit),
+#: and a fit to at most max_initial_clusters**2 / 2 scores costs nothing next to linking.
+_MIXTURE_ITERATIONS = 2000
+_MIXTURE_TOL = 1e-9
+#: Variance floor of each Gaussian (score units squared): a component of a few equal
+#: scores must not collapse onto them.
+_MIXTURE_MIN_VAR = 1e-2
+
+
+def stop_linking(score: np.ndarray, merge, *, config: ClusterConfig, lo: int, hi: int,
+                 weights: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, dict[int, float], float]:
+    """Bottom-up linking (:func:`_agglomerate`), stopped where ``config.link_stop`` says.
+
+    ``"threshold"`` stops at ``config.link_threshold``. The other rules decide from the
+    recording's own scores, within ``link_threshold +- link_stop_width``:
+    ``"mixture"`` takes the threshold where a two-Gaussian fit to the initial pair scores
+    crosses (:func:`mixture_threshold`), ``"gap"`` the count that the widest range of
+    thresholds in that band gives (:func:`gap_cut`).
+
+    Parameters
+    ----------
+    score : ndarray, shape (K, K)
+        Symmetric pair scores of the initial clusters, -inf on the diagonal; changed in
+        place.
+    merge : callable ``(i, j, active)``
+        As for :func:`_agglomerate`.
+    config : ClusterConfig, keyword-only
+    lo, hi : int, keyword-only
+        Bounds on the number of clusters left.
+    weights : ndarray, shape (K,), optional, keyword-only
+        Each initial cluster's amount of speech (frames); a pair's score counts in the
+        mixture fit by the product of its two weights (default: all equal).
+
+    Returns
+    -------
+    lut : ndarray of int, shape (K,)
+        Final cluster of each initial cluster.
+    similarity : dict of int to float
+        The score of the merge to k clusters, for every merge made or declined.
+    threshold : float
+        The threshold the recording's count corresponds to (``link_threshold`` for
+        ``"threshold"``).
+    """
+    t, w = config.link_threshold, config.link_stop_width
+    if config.link_stop == "threshold" or lo >= hi or w == 0:
+        lut, similarity = _agglomerate(score, merge, threshold=t, lo=lo, hi=hi)
+        return lut, similarity, t
+    k0 = len(score)
+    if config.link_stop == "mixture":
+        iu = np.triu_indices(k0, 1)
+        pw = None if weights is None else weights[iu[0]] * weights[iu[1]]
+        fitted = mixture_threshold(score[iu], pw)
+        tau = t if fitted is None else float(np.clip(fitted, t - w, t + w))
+        lut, similarity = _agglomerate(score, merge, threshold=tau, lo=lo, hi=hi)
+        return lut, similarity, tau
+    # "gap": merge down as far as the lowest threshold of the band would, remembering the
+    # order, then keep the first merges of the chosen cut.
+    pairs: list[tuple[int, int]] = []
+
+    def logged(i: int, j: int, active: np.ndarray) -> None:
+        pairs.append((i, j))
+        merge(i, j, active)
+
+    _, similarity = _agglomerate(score, logged, threshold=t - w, lo=lo, hi=hi)
+    # similarity[k - 1] is the merge from k clusters: in merge order, from k0 down
+    sequence = [similarity[k] for k in sorted(similarity, reverse=True)]
+    n_merges, tau = gap_cut(sequence, n_made=len(pairs), n_forced=max(0, k0 - hi),
+                            threshold=t, width=w)
+    lut = np.arange(k0)
+    for i, j in pairs[:n_merges]:
+        lut[lut == j] = i
+    _, lut = np.unique(lut, return_inverse=True)
+    # the merges kept and the first one declined, as _agglomerate reports them
+    kept = {k: v for k, v in similarity.items() if k >= k0 - n_merges - 1}
+    return lut.astype(np.int64), kept, tau
+
+
+def mixture_threshold(scores: np.ndarray, weights: np.ndarray | None = None
+                      ) -> float | None:
+    """Where a two-Gaussian fit to a recording's pair scores crosses posterior 0.5.
+
+    Pairs of one voice score high and pairs of two voices low; a 1-D mixture of two
+    Gaussians (weighted EM from the weighted quartiles, run to convergence) is
+    fitted to the scores, and the point between the two means where both components are
+    equally probable is the recording's own threshold.
+
+    Parameters
+    ----------
+    scores : ndarray, shape (n,)
+        Pair scores (non-finite ones are ignored).
+    weights : ndarray, shape (n,), optional
+        Non-negative weight of each score (default: all equal).
+
+    Returns
+    -------
+    float or None
+        The crossing, or None with fewer than 3 finite scores, no spread, or no crossing
+        between the two means.
+    """
+    x = np.asarray(scores, dtype=np.float64)
+    wt = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=np.float64)
+    keep = np.isfinite(x) & (wt > 0)
+    x, wt = x[keep], wt[keep]
+    if len(x) < 3 or np.ptp(x) <= 0:
+        return None
+    wt = wt / wt.sum()
+    order = np.argsort(x, kind="stable")
+    cum = np.cumsum(wt[order])
+    mu = x[order][np.searchsorted(cum, [0.25, 0.75])].astype(np.float64)
+    if mu[0] == mu[1]:
+        mu = np.array([x.min(), x.max()])
+    centre = float(wt @ x)
+    var = np.full(2, max(float(wt @ (x - centre) ** 2), _MIXTURE_MIN_VAR))
+    pi = np.array([0.5, 0.5])
+    for _ in range(_MIXTURE_ITERATIONS):
+        ll = -0.5 * ((x[:, None] - mu) ** 2 / var + np.log(2 * np.pi * var)) + np.log(pi)
+        post = np.exp(ll - ll.max(axis=1, keepdims=True))
+        post /= post.sum(axis=1, keepdims=True)
+        resp = post * wt[:, None]
+        nk = resp.sum(axis=0)
+        if np.any(nk <= 0):
+            return None
+        before = np.concatenate([pi, mu, var])
+        pi = nk / nk.sum()
+        mu = (resp * x[:, None]).sum(axis=0) / nk
+        var = np.maximum((resp * (x[:, None] - mu) ** 2).sum(axis=0) / nk, _MIXTURE_MIN_VAR)
+        if np.max(np.abs(np.concatenate([pi, mu, var]) - before)) < _MIXTURE_TOL:
+            break
+    a, b = np.argsort(mu)
+    # log(pi_b N(x; b)) - log(pi_a N(x; a)) = 0: a quadratic in x
+    qa = 0.5 * (1 / var[a] - 1 / var[b])
+    qb = mu[b] / var[b] - mu[a] / var[a]
+    qc = (0.5 * (mu[a] ** 2 / var[a] - mu[b] ** 2 / var[b])
+          + np.log(pi[b] / pi[a]) - 0.5 * np.log(var[b] / var[a]))
+    roots = np.roots([qa, qb, qc]) if qa != 0 else np.array([-qc / qb])
+    roots = np.real(roots[np.isreal(roots)])
+    inside = roots[(roots >= mu[a]) & (roots <= mu[b])]
+    return float(inside[0]) if len(inside) else None
+
+
+def gap_cut(sequence: list[float], *, n_made: int, n_forced: int, threshold: float,
+            width: float) -> tuple[int, float]:
+    """How many merges to keep: the cut that the widest range of thresholds within
+    ``threshold +- width`` gives.
+
+    Merging with threshold tau makes the forced merges, then every merge until the first
+    whose score is at or below tau; so the cut after p merges is made by every tau in
+    ``[sequence[p], min(sequence[n_forced:p]))``. Of the cuts whose range meets the band,
+    the one with the widest overlap is kept (ties: the one whose range holds `threshold`,
+    then the fewest merges): the count least moved by the threshold near its global
+    value, which is the count after the largest gap between merge scores in the band.
+
+    Parameters
+    ----------
+    sequence : list of float
+        The merge scores in merge order (:func:`_agglomerate`'s similarity from k0 down),
+        the last one declined when merging stopped at a threshold.
+    n_made : int, keyword-only
+        Merges made (the first `n_made` of `sequence`).
+    n_forced : int, keyword-only
+        Leading merges made whatever the score (clusters above the maximum count).
+    threshold, width : float, keyword-only
+        The band of thresholds considered.
+
+    Returns
+    -------
+    n_merges : int
+        Merges to keep, in ``[min(n_forced, n_made), n_made]``.
+    tau : float
+        A threshold that gives that cut: the middle of its range within the band.
+    """
+    lo_band, hi_band = threshold - width, threshold + width
+    best: tuple[float, bool] | None = None
+    choice = (min(n_forced, n_made), threshold)
+    upper = np.inf
+    for p in range(min(n_forced, n_made), n_made + 1):
+        lower = sequence[p] if p < len(sequence) else -np.inf
+        a, b = max(lower, lo_band), min(upper, hi_band)
+        key = (b - a, lower <= threshold < upper)
+        if b > a and (best is None or key > best):
+            best, choice = key, (p, 0.5 * (a + b))
+        if p < len(sequence):
+            upper = min(upper, sequence[p])
+    return choice
 
 
 def map_means(gmm, n: np.ndarray, first: np.ndarray, relevance_factor: float) -> np.ndarray:

@@ -277,6 +277,19 @@ class ClusterConfig:
     """'ubm' linking: clusters whose cross-likelihood ratio (per-frame log-likelihood
     ratio, summed both ways; with link_norm 'cohort' each ratio in standard deviations of
     the cluster's ratios under the cohort's voices) is above this are merged."""
+    link_stop: Literal["threshold", "mixture", "gap"] = "threshold"
+    """'ubm' linking: where merging stops. 'threshold': at link_threshold, the same for
+    every recording. 'mixture': at a threshold of the recording's own, where a
+    two-Gaussian fit to the scores of all pairs of its initial clusters (each pair
+    weighted by the product of their durations) crosses posterior 0.5 (as VBx's
+    per-recording threshold), clipped to link_threshold +- link_stop_width. 'gap': at the
+    count that the widest range of thresholds within link_threshold +- link_stop_width
+    gives (the largest gap between the merge scores in that band; the count least moved
+    by the threshold). Both measured over speech-model seeds in docs/stability.md."""
+    link_stop_width: float = ranged(1.5, 0.0, 1000.0)
+    """link_stop 'mixture' or 'gap': how far (in link_threshold's units) a recording's own
+    threshold may move from link_threshold: the global threshold as a bounded prior (0:
+    link_threshold itself)."""
     relevance_factor: float = ranged(16.0, 0.0, 1e4)
     """'ubm' linking: MAP relevance factor (frames a UBM component must see before the data
     outweigh the prior)."""

@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="NAME:KEY=VALUE[;KEY=VALUE...] as benchmark.py takes it "
                          "(default: the configuration as it is)")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--json", type=Path, default=None,
+                    help="also keep benchmark.py's per-file results of every run here "
+                         "(variants labelled NAME.seedN)")
     args = ap.parse_args(argv)
     seeds = [int(s) for s in args.seeds.split(",")]
     variants = args.variant or ["default:"]
@@ -82,6 +85,8 @@ def main(argv: list[str] | None = None) -> None:
             cmd += ["--variant", r]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         results = json.loads(out.read_text())
+        if args.json is not None:
+            args.json.write_text(out.read_text())
 
     # (variant, corpus) -> seed -> [error seconds, scored seconds]
     table: dict[tuple[str, str], dict[int, list[float]]] = {}

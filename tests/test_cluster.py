@@ -276,6 +276,16 @@ def test_clr_linking_recovers_the_three_voices(voice_frames):
     assert res.similarity[2] <= 0.0 < min(v for k, v in res.similarity.items() if k > 2)
 
 
+@pytest.mark.parametrize("width", [0.5, 2.0])
+def test_gap_stop_recovers_the_three_voices(voice_frames, width):
+    # the count the widest range of thresholds around link_threshold gives: the voices
+    ubm, X, labels, truth = voice_frames
+    cfg = ClusterConfig(link_threshold=0.0, link_stop="gap", link_stop_width=width)
+    res = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30)
+    assert chunk_partition(res, voice_frames) == partition(truth)
+    assert -width <= res.threshold <= width
+
+
 @pytest.mark.slow
 def test_clr_exact_count_and_bounds(voice_frames):
     truth = voice_frames[3]
