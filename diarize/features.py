@@ -86,6 +86,13 @@ class MfccStream:
     stop at half the FFT size, where the circular autocorrelation turns back. Voiced
     speech scores high, noise, breath and clicks low; digital silence scores 0.
 
+    With ``config.floor_db > 0`` every frame also gets the expected contribution of white
+    noise ``floor_db`` below the recording's loud frames (:meth:`noise_floor`): to its mel
+    energies, its mean square and the lag-0 value of its autocorrelation (white noise adds
+    nothing at the pitch lags). The level is known only at the end, so until
+    :meth:`finish` the stream holds each frame's mel energies, mean square and the
+    voicing's two terms instead of its cepstra.
+
     Parameters
     ----------
     sample_rate : int, keyword-only
