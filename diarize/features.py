@@ -86,6 +86,13 @@ class MfccStream:
     stop at half the FFT size, where the circular autocorrelation turns back. Voiced
     speech scores high, noise, breath and clicks low; digital silence scores 0.
 
+    With ``config.floor_db > 0`` every frame also gets the expected contribution of white
+    noise ``floor_db`` below the recording's loud frames (:meth:`noise_floor`): to its mel
+    energies, its mean square and the lag-0 value of its autocorrelation (white noise adds
+    nothing at the pitch lags). The level is known only at the end, so until
+    :meth:`finish` the stream holds each frame's mel energies, mean square and the
+    voicing's two terms instead of its cepstra.
+
     Parameters
     ----------
     sample_rate : int, keyword-only
@@ -113,6 +120,11 @@ class MfccStream:
         # periodic Hamming window (scipy's get_window("hamming", win, fftbins=True))
         self._window = np.hamming(win + 1)[:-1].astype(np.float32)
         self.voicing = voicing
+        # floor_db > 0: frames are held as mel energies, frame mean squares and the two
+        # terms of the voicing until finish() knows the recording's level
+        self.floored = cfg.floor_db > 0
+        self._noise_mel, self._noise_lag0 = _white_noise_terms(
+            self._window, n_fft=n_fft, pre_emphasis=cfg.pre_emphasis, mel_fb=mel_fb)
         # lags of voicing_fmax..voicing_fmin Hz, weighted by the inverse of the window's
         # circular autocorrelation (lag 0 = 1) at n_fft, the one the frames get
         lag_lo = max(1, int(np.floor(sample_rate / cfg.voicing_fmax)))
@@ -161,6 +173,8 @@ class MfccStream:
             self._compute(self._next, min(n, self._next + BLOCK_FRAMES))
         self._tail = np.zeros(0, dtype=np.float32)
         chunks, self._chunks = self._chunks, []
+        if self.floored:
+            chunks = self._apply_floor(chunks, n)
         outs: tuple[np.ndarray, ...]
         if not chunks:
             outs = tuple(np.zeros(shape, dtype=np.float32) for shape in self._shapes(0))
@@ -170,6 +184,45 @@ class MfccStream:
         else:
             outs = self._join(chunks, n)
         return FrameFeatures(outs[0], outs[1], outs[2] if self.voicing else None)
+
+    def noise_floor(self, power: np.ndarray) -> float:
+        """Variance of the white noise whose expected spectrum is the floor, from the frame
+        mean squares of the whole recording (``floor_db`` below their ``floor_quantile``,
+        digital silence left out). A recording of digital silence alone gets the level
+        of :data:`MEL_FLOOR`, the absolute floor of the front end without it."""
+        cfg = self.config
+        live = power[power > 0]
+        if not len(live):
+            return MEL_FLOOR
+        ref = float(np.quantile(live.astype(np.float64), cfg.floor_quantile))
+        return ref * 10.0 ** (-cfg.floor_db / 10.0)
+
+    def _apply_floor(self, chunks: list, n: int) -> list:
+        """The held chunks turned into the frames :meth:`finish` returns, with the floor
+        of the whole recording's level added; each held chunk is freed once turned."""
+        power = np.concatenate([c[1][:min(CHUNK_FRAMES, n - i * CHUNK_FRAMES)]
+                                for i, c in enumerate(chunks)]) if chunks else np.zeros(0)
+        var = self.noise_floor(power)
+        del power
+        mel_floor = (var * self._noise_mel).astype(np.float32)
+        lag0_floor = np.float32(var * self._noise_lag0)
+        out = []
+        for i in range(len(chunks)):
+            rows = min(CHUNK_FRAMES, n - i * CHUNK_FRAMES)
+            held = chunks[i]
+            chunks[i] = None
+            turned = tuple(np.empty((CHUNK_FRAMES,) + shape[1:], np.float32)
+                           for shape in self._shapes(0))
+            for a in range(0, rows, BLOCK_FRAMES):
+                b = min(rows, a + BLOCK_FRAMES)
+                mel = held[0][a:b] + mel_floor
+                np.log(mel, out=mel)
+                turned[0][a:b] = mel @ self._dct
+                turned[1][a:b] = 10.0 * np.log10(held[1][a:b] + np.float32(var) + MEL_FLOOR)
+                if self.voicing:
+                    turned[2][a:b] = _voicing_ratio(held[2][a:b], held[3][a:b] + lag0_floor)
+            out.append(turned)
+        return out
 
     def _join(self, chunks: list, n: int) -> tuple[np.ndarray, ...]:
         """The chunks' first `n` rows as one array per kind, freeing each chunk as it is
@@ -187,6 +240,14 @@ class MfccStream:
         """Shapes of the arrays computed for `n` frames: mfcc, energy (and voicing)."""
         return [(n, self.config.n_mfcc), (n,)] + ([(n,)] if self.voicing else [])
 
+    def _held_shapes(self) -> list[tuple[int, ...]]:
+        """Row shapes of the arrays held per frame until :meth:`finish`: those of
+        :meth:`_shapes`, or with the floor mel energies, mean square (and the voicing's
+        peak and lag-0 terms)."""
+        if not self.floored:
+            return [shape[1:] for shape in self._shapes(0)]
+        return [(self.config.n_mels,), ()] + ([(), ()] if self.voicing else [])
+
     def _stop(self, b1: int) -> int:
         """One past the last sample frames ..b1-1 need."""
         return (b1 - 1) * self.hop - self._pad + self.win
@@ -199,7 +260,7 @@ class MfccStream:
         seg = self._samples(s0 - 1, self._stop(b1))
         # Energy is measured before pre-emphasis so that it reads as dBFS.
         raw = np.lib.stride_tricks.sliding_window_view(seg[1:], win)[::hop][:nb]
-        energy = 10.0 * np.log10(np.einsum("ij,ij->i", raw, raw) / win + MEL_FLOOR)
+        power = np.einsum("ij,ij->i", raw, raw) / win
         seg[1:] -= cfg.pre_emphasis * seg[:-1].copy()
         frames = np.lib.stride_tricks.sliding_window_view(seg[1:], win)[::hop][:nb]
         buf = self._buf
@@ -207,35 +268,35 @@ class MfccStream:
         spec = _fft.rfft(buf[:nb]).view(np.float32)
         np.square(spec, out=spec)
         mel = spec @ self._mel_pairs
-        np.log(mel + MEL_FLOOR, out=mel)
-        parts = [mel @ self._dct, energy]
-        if self.voicing:
-            parts.append(self._voicing(spec))
+        if self.floored:
+            parts = [mel, power]
+            if self.voicing:
+                parts.extend(self._voicing_terms(spec))
+        else:
+            np.log(mel + MEL_FLOOR, out=mel)
+            parts = [mel @ self._dct, 10.0 * np.log10(power + MEL_FLOOR)]
+            if self.voicing:
+                parts.append(_voicing_ratio(*self._voicing_terms(spec)))
         self._store(b0, parts)
         self._next = b1
 
-    def _voicing(self, spec: np.ndarray) -> np.ndarray:
-        """Voicing of frames from their squared rfft as interleaved (re, im) pairs."""
+    def _voicing_terms(self, spec: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(weighted autocorrelation peak, lag-0 value) of frames from their squared rfft
+        as interleaved (re, im) pairs: the voicing is their ratio."""
         power = spec[:, 0::2] + spec[:, 1::2]
         # the DCT-I of the power spectrum is the circular autocorrelation (times n_fft) at
         # lags 0..n_fft/2: a real transform, cheaper than irfft
         ac = _fft.dct(power, type=1, overwrite_x=True)
         peak = np.max(ac[:, self._lags] * self._lag_weight, axis=1)
-        lag0 = ac[:, 0]
-        live = lag0 > 0
-        out = np.zeros(len(ac), dtype=np.float32)
-        out[live] = peak[live] / lag0[live]
-        # the weighted peak of a noisy frame can pass 1 at long lags, where the window's
-        # autocorrelation is small
-        return np.clip(out, 0.0, 1.0, out=out)
+        return peak, ac[:, 0].copy()
 
     def _store(self, b0: int, parts: list[np.ndarray]) -> None:
         pos, n = 0, len(parts[0])
         while pos < n:
             k, r = divmod(b0 + pos, CHUNK_FRAMES)
             if k == len(self._chunks):
-                self._chunks.append(tuple(np.empty((CHUNK_FRAMES,) + shape[1:], np.float32)
-                                          for shape in self._shapes(0)))
+                self._chunks.append(tuple(np.empty((CHUNK_FRAMES,) + shape, np.float32)
+                                          for shape in self._held_shapes()))
             take = min(n - pos, CHUNK_FRAMES - r)
             for chunk, part in zip(self._chunks[k], parts):
                 chunk[r:r + take] = part[pos:pos + take]
@@ -251,6 +312,39 @@ class MfccStream:
         if hi > lo:
             out[lo - start: hi - start] = self._tail[lo - self._tail_start: hi - self._tail_start]
         return out
+
+
+def _voicing_ratio(peak: np.ndarray, lag0: np.ndarray) -> np.ndarray:
+    """Voicing from the weighted autocorrelation peak and the lag-0 value of frames."""
+    live = lag0 > 0
+    out = np.zeros(len(lag0), dtype=np.float32)
+    out[live] = peak[live] / lag0[live]
+    # the weighted peak of a noisy frame can pass 1 at long lags, where the window's
+    # autocorrelation is small
+    return np.clip(out, 0.0, 1.0, out=out)
+
+
+def _white_noise_terms(window: np.ndarray, *, n_fft: int, pre_emphasis: float,
+                       mel_fb: np.ndarray) -> tuple[np.ndarray, float]:
+    """Expected mel energies and lag-0 autocorrelation (as the voicing measures it, times
+    n_fft) of a frame of unit-variance white noise, after pre-emphasis and the window.
+
+    Pre-emphasised white noise is correlated at lags 0 (1 + a**2) and 1 (-a) only, so the
+    expected power at bin k is ``(1 + a**2) * sum(w**2) - 2 a sum(w[n] w[n+1])
+    cos(2 pi k / n_fft)``: no pitch lag of the voicing sees it, only its lag-0 value.
+
+    Returns
+    -------
+    (ndarray, shape (n_mels,), float64; float)
+    """
+    w = window.astype(np.float64)
+    a = float(pre_emphasis)
+    k = np.arange(n_fft // 2 + 1)
+    bins = (1.0 + a * a) * np.dot(w, w) - 2.0 * a * np.dot(w[:-1], w[1:]) * np.cos(
+        2.0 * np.pi * k / n_fft)
+    # the DCT-I at lag 0: bins 0 and n_fft/2 once, the others twice
+    lag0 = float(bins[0] + bins[-1] + 2.0 * bins[1:-1].sum())
+    return mel_fb.astype(np.float64) @ bins, lag0
 
 
 def mel_filterbank(*, sample_rate: int, n_fft: int, n_mels: int, fmin: float,

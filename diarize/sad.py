@@ -199,9 +199,13 @@ def model_feature_config(features: FeatureConfig) -> FeatureConfig | None:
 
     The model was trained on MFCCs of the default front end (``FeatureConfig()``); a preset
     that narrows the filterbank (e.g. ``telephone``) must compute separate MFCCs for the
-    speech detector. The frame step is kept, so the frames line up.
+    speech detector. The frame step and the noise floor are kept, so the frames line up
+    and are floored alike.
     """
-    trained = FeatureConfig(hop_length=features.hop_length)
+    # The noise floor (features.floor_db) is relative to the recording and kept as it is:
+    # the detector reads the frames as the rest of the pipeline does.
+    trained = FeatureConfig(hop_length=features.hop_length, floor_db=features.floor_db,
+                            floor_quantile=features.floor_quantile)
     if all(getattr(features, k) == getattr(trained, k) for k in _FRONT_END):
         return None
     return trained

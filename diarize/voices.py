@@ -91,7 +91,12 @@ def check_name(name: str) -> str:
 def front_end_of(config: Config) -> str:
     """The configuration fields that decide a voice's statistics (the audio stage and
     the feature front end), as canonical JSON."""
-    return json.dumps({"audio": asdict(config.audio), "features": asdict(config.features)},
+    features = asdict(config.features)
+    if not features["floor_db"]:
+        # without the noise floor, the front end of the versions that had none: their
+        # voiceprints stay valid
+        del features["floor_db"], features["floor_quantile"]
+    return json.dumps({"audio": asdict(config.audio), "features": features},
                       sort_keys=True, default=_plain)
 
 

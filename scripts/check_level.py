@@ -11,12 +11,14 @@ total error over total scored time)
 and how many recordings give an RTTM byte-identical to the unscaled run's. With ``--noise
 -70,-60`` each recording is also diarized at its own level with white noise of that RMS
 (dBFS, seeded per recording) added: a perturbation nobody hears, which must not regroup
-the speakers.
+the speakers. ``--save DIR`` also writes every condition's signals as float WAV files,
+with the references beside them (``DIR/level-40/``, ``DIR/noise-70/``, ...), for
+``scripts/benchmark.py --stages`` to split the damage between the stages.
 
 Usage::
 
     python scripts/check_level.py [--levels 0,-20,-40,-60,-80] [--noise -70,-60]
-        [--jobs 2] [--dir DIR] [--set KEY=VALUE ...]
+        [--jobs 2] [--dir DIR] [--set KEY=VALUE ...] [--save DIR]
 
 Prints a Markdown table; exits 1 if any level's fair DER is more than TOLERANCE points
 (default 0.5) from the unscaled run's.
@@ -35,7 +37,12 @@ if str(REPO) not in sys.path:  # run from a checkout without installing
 SIM = REPO.parent / "shared" / "eval" / "sim"
 
 
-def _run(task: tuple[str, list[float], list[float], dict]
+def _condition_name(level: float | None, noise: float | None) -> str:
+    """The folder ``--save`` writes a condition's signals into."""
+    return f"level{level:g}" if level is not None else f"noise{noise:g}"
+
+
+def _run(task: tuple[str, list[float], list[float], dict, str]
          ) -> tuple[str, list[tuple[str, float, float]]]:
     """(uri, [(rttm, error seconds, scored seconds) for the unscaled run, each level and
     each noise level])"""
@@ -48,7 +55,9 @@ def _run(task: tuple[str, list[float], list[float], dict]
     from diarize.rttm import read_rttm, read_uem
     from diarize.metrics import ScoringWarning, evaluate
 
-    path, levels, noises, overrides = task
+    import shutil
+
+    path, levels, noises, overrides, save = task
     samples, rate = sf.read(path, dtype="float32")
     peak = float(np.max(np.abs(samples)))
     diarizer = Diarizer(**{k.replace(".", "__"): v for k, v in overrides.items()})
@@ -66,6 +75,13 @@ def _run(task: tuple[str, list[float], list[float], dict]
             samples * np.float32(10.0 ** (level / 20.0) / peak)).astype(np.float32)
         if noise is not None:
             x = (x + white * np.float32(10.0 ** (noise / 20.0))).astype(np.float32)
+        if save and (level, noise) != (None, None):
+            out = Path(save) / _condition_name(level, noise)
+            out.mkdir(parents=True, exist_ok=True)
+            sf.write(out / f"{uri}.wav", x, rate, subtype="FLOAT")
+            for ref in (Path(path).with_suffix(".rttm"), uem_path):
+                if ref.exists():
+                    shutil.copyfile(ref, out / ref.name)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "no speech found" is counted, not printed
             hyp = diarizer((x, rate), uri=uri)
@@ -88,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--dir", type=Path, default=SIM)
+    ap.add_argument("--save", type=Path, default=None, metavar="DIR",
+                    help="also write each condition's signals and references here")
     args = ap.parse_args(argv)
     levels = [float(v) for v in args.levels.split(",") if v]
     noises = [float(v) for v in args.noise.split(",") if v]
@@ -102,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         overrides = parse_set(args.overrides)
     except UsageError as exc:
         ap.error(str(exc))
-    tasks = [(str(p), levels, noises, overrides) for p in files]
+    tasks = [(str(p), levels, noises, overrides, str(args.save or "")) for p in files]
     if args.jobs > 1:
         with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
             results = pool.map(_run, tasks, chunksize=1)

@@ -47,12 +47,13 @@ def test_an_empty_signal_gives_no_frames_of_the_right_width(voicing):
 
 @pytest.mark.parametrize("block", [1, 97, 160, 3333, 100000])
 @pytest.mark.parametrize("voicing", [False, True])
-def test_stream_in_blocks_equals_the_whole_signal(monkeypatch, block, voicing):
+@pytest.mark.parametrize("floor_db", [0.0, 40.0])
+def test_stream_in_blocks_equals_the_whole_signal(monkeypatch, block, voicing, floor_db):
     # small groups and storage chunks, so that a short signal crosses both boundaries
     monkeypatch.setattr(features_mod, "BLOCK_FRAMES", 23)
     monkeypatch.setattr(features_mod, "CHUNK_FRAMES", 50)
     y = _signal(seconds=1.7, seed=1)
-    config = FeatureConfig(n_mfcc=13)
+    config = FeatureConfig(n_mfcc=13, floor_db=floor_db)
     whole = mfcc(y, sample_rate=SR, config=config, voicing=voicing)
     stream = MfccStream(sample_rate=SR, config=config, voicing=voicing)
     for a in range(0, len(y), block):
@@ -66,6 +67,82 @@ def test_stream_in_blocks_equals_the_whole_signal(monkeypatch, block, voicing):
             assert p is None
         else:
             np.testing.assert_array_equal(w, p)  # bit-identical
+
+
+def _speech_and_silence(seconds=3.0, seed=2):
+    """A voiced tone with noise, then digital silence (the second half)."""
+    y = _signal(seconds=seconds, seed=seed)
+    y[len(y) // 2:] = 0.0
+    return y
+
+
+@pytest.mark.parametrize("gain_db", [-30.0, -60.0, -80.0])
+def test_floored_features_do_not_depend_on_the_gain(gain_db):
+    config = FeatureConfig(floor_db=60.0)
+    y = _speech_and_silence()
+    ref = mfcc(y, sample_rate=SR, config=config, voicing=True)
+    gain = np.float32(10.0 ** (gain_db / 20.0))
+    got = mfcc(y * gain, sample_rate=SR, config=config, voicing=True)
+    # the floor scales with the signal: the cepstra move by c0 alone, the voicing not at all
+    np.testing.assert_allclose(got.mfcc[:, 1:], ref.mfcc[:, 1:], atol=1e-3)
+    shift = got.mfcc[:, 0] - ref.mfcc[:, 0]
+    np.testing.assert_allclose(shift, gain_db / 10 * np.log(10) * np.sqrt(config.n_mels),
+                               atol=1e-2)
+    np.testing.assert_allclose(got.voicing, ref.voicing, atol=1e-4)
+    if gain_db <= -60.0:
+        # without the floor, the quietest bands of a quiet copy sink to the absolute floor
+        plain = mfcc(y * gain, sample_rate=SR, voicing=True)
+        plain_ref = mfcc(y, sample_rate=SR, voicing=True)
+        assert np.abs(plain.mfcc[:, 1:] - plain_ref.mfcc[:, 1:]).max() > 0.1
+
+
+def test_floor_hides_digital_silence_and_noise_far_below_it():
+    config = FeatureConfig(floor_db=40.0)
+    y = _speech_and_silence()
+    frames = mfcc(y, sample_rate=SR, config=config, voicing=True)
+    stream = MfccStream(sample_rate=SR, config=config)
+    floor = stream.noise_floor(np.array([np.mean(y[:SR] ** 2)], dtype=np.float32))
+    # white noise 30 dB below the floor, where the signal was digital silence
+    rng = np.random.default_rng(5)
+    noisy = y + np.float32(np.sqrt(floor) * 10 ** (-30 / 20)) * rng.standard_normal(
+        len(y)).astype(np.float32)
+    got = mfcc(noisy, sample_rate=SR, config=config, voicing=True)
+    quiet = slice(len(frames.energy) // 2 + 5, None)
+    assert np.isfinite(frames.mfcc).all()
+    np.testing.assert_allclose(got.mfcc[quiet], frames.mfcc[quiet], atol=0.1)
+    np.testing.assert_allclose(got.energy[quiet], frames.energy[quiet], atol=0.05)
+    assert np.all(got.voicing[quiet] < 0.05) and np.all(frames.voicing[quiet] == 0.0)
+    # without the floor the same noise reads as a spectrum of its own
+    bare = mfcc(noisy, sample_rate=SR, voicing=True).mfcc[quiet]
+    assert np.abs(bare - mfcc(y, sample_rate=SR, voicing=True).mfcc[quiet]).max() > 1.0
+
+
+def test_floor_is_the_expected_spectrum_of_white_noise_at_its_level():
+    # white noise, floored at its own loud frames' level (floor_db ~ 0): its mel energies,
+    # averaged over frames, grow by that level over the noise's own
+    rng = np.random.default_rng(3)
+    x = (0.01 * rng.standard_normal(SR * 3)).astype(np.float32)
+    level = MfccStream(config=FeatureConfig(floor_db=1e-9)).noise_floor(
+        10.0 ** (mfcc(x, sample_rate=SR).energy / 10.0) - features_mod.MEL_FLOOR)
+    assert level == pytest.approx(1e-4, rel=0.2)  # the 95th percentile of the frames
+    full = dict(n_mfcc=40, n_mels=40)  # every cepstrum kept: the log mel energies come back
+    dct = features_mod._fft.dct(np.eye(40), type=2, norm="ortho")
+
+    def mel(config):
+        return np.exp(mfcc(x, sample_rate=SR, config=config).mfcc @ dct.T).mean(axis=0)
+
+    ratio = mel(FeatureConfig(floor_db=1e-9, **full)) / mel(FeatureConfig(**full))
+    np.testing.assert_allclose(ratio, 1.0 + level / 1e-4, rtol=0.1)
+    energy = (mfcc(x, sample_rate=SR, config=FeatureConfig(floor_db=1e-9)).energy
+              - mfcc(x, sample_rate=SR).energy)
+    assert np.median(energy) == pytest.approx(10 * np.log10(1.0 + level / 1e-4), abs=0.1)
+
+
+def test_all_digital_silence_is_finite_with_a_floor():
+    out = mfcc(np.zeros(SR, np.float32), sample_rate=SR, config=FeatureConfig(floor_db=50.0),
+               voicing=True)
+    assert np.isfinite(out.mfcc).all() and np.isfinite(out.energy).all()
+    assert np.all(out.voicing == 0.0)
 
 
 def test_louder_is_higher_energy():

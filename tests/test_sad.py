@@ -152,3 +152,15 @@ def test_pipeline_with_telephone_preset_finds_speech():
     y, sr = sf.read(ROOT / "audio_fixtures" / "two_speakers.wav", dtype="float32")
     result = Diarizer.from_preset("telephone")((y, sr))
     assert result.speech_mask.mean() > 0.5
+
+
+def test_the_detector_reads_the_features_floor():
+    from diarize.config import FeatureConfig
+    from diarize.sad import model_feature_config
+
+    # the floor is relative to the recording: the detector's front end keeps it
+    assert model_feature_config(FeatureConfig(floor_db=80.0)) is None
+    narrow = model_feature_config(FeatureConfig(fmin=300.0, fmax=3400.0, floor_db=80.0,
+                                                floor_quantile=0.9))
+    assert narrow is not None and narrow.fmin == FeatureConfig().fmin
+    assert (narrow.floor_db, narrow.floor_quantile) == (80.0, 0.9)
