@@ -27,6 +27,9 @@ UBM_PATH = Path(__file__).resolve().parent / "data" / "ubm.npz"
 FRONT_END_FIELDS = ("win_length", "n_fft", "n_mels", "n_mfcc", "fmin", "fmax", "pre_emphasis")
 #: Frames scored against the UBM at a time (bounds the posteriors' memory).
 BLOCK_FRAMES = 16384
+#: Frame x top-component x model scores :meth:`TopComponentScorer.logliks` holds at a time
+#: (bounds its memory: at most 8 x (4 + n_features) bytes each).
+BLOCK_SCORES = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,53 @@ class TopComponentScorer:
         if len(self.X) == 0:
             return 0.0
         return float(np.mean(self.loglik(means) - self.base))
+
+    def logliks(self, models: np.ndarray) -> np.ndarray:
+        """:meth:`loglik` under each of M models at once, bit for bit the same.
+
+        Parameters
+        ----------
+        models : ndarray, shape (M, C, D)
+            The means of M models.
+
+        Returns
+        -------
+        ndarray, shape (M, n_frames)
+        """
+        models = np.asarray(models, dtype=np.float64)
+        n, top = self.idx.shape
+        if len(models) <= 1:
+            # one model is scored faster by gathering its means than by components
+            return np.array([self.loglik(m) for m in models]).reshape(len(models), n)
+        out = np.empty((len(models), n))
+        rows = max(1, BLOCK_SCORES // max(1, len(models) * top))
+        for a in range(0, n, rows):
+            out[:, a:a + rows] = self._logliks_block(models, a, min(n, a + rows))
+        return out
+
+    def _logliks_block(self, models: np.ndarray, a: int, b: int) -> np.ndarray:
+        """:meth:`logliks` of frames a..b-1, shape (M, b - a)."""
+        idx = self.idx[a:b]
+        top = idx.shape[1]
+        # The (frame, top slot) pairs grouped by component: each group is scored against
+        # that component of every model in one broadcast, with loglik's operations in
+        # loglik's order (x - mu, squared, times the precision, summed over the features),
+        # so that the result does not depend on how many models are scored together.
+        flat = idx.ravel()
+        order = np.argsort(flat, kind="stable")
+        comps, starts = np.unique(flat[order], return_index=True)
+        ends = np.append(starts[1:], len(flat))
+        X = self.X[a:b]
+        q = np.empty((len(models), b - a, top))
+        for c, s, e in zip(comps.tolist(), starts.tolist(), ends.tolist()):
+            t, k = np.divmod(order[s:e], top)
+            d = X[t][None] - models[:, c][:, None, :]
+            d *= d
+            d *= self._prec[c]
+            q[:, t, k] = d.sum(axis=2)
+        lp = self._bias_top[a:b] - 0.5 * q
+        m = lp.max(axis=2)
+        return m + np.log(np.exp(lp - m[..., None]).sum(axis=2))
 
 
 @dataclass(frozen=True)
