@@ -738,6 +738,7 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         cohort_scores = None if cohort is None else scorer.logliks(cohort) - scorer.base
         # every first model at once, the merged ones one by one as they come
         model_scores = dict(enumerate(scorer.logliks(np.array(means)) - scorer.base))
+        live = set(range(k0))
 
         def cohort_llr(k: int) -> np.ndarray:
             assert cohort_scores is not None
@@ -746,12 +747,19 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
 
         def model_llr(i: int, j: int) -> float:
             if j not in model_scores:
-                model_scores[j] = scorer.logliks(means[j][None])[0] - scorer.base
+                # A merged model scores only the frames of the other clusters: until it
+                # changes again, they are the only ones it is asked about (a cluster's
+                # sample is drawn from its parts').
+                rows = np.concatenate([at[m] for m in sorted(live) if m != j])
+                scores = np.full(len(pool), np.nan)
+                scores[rows] = scorer.loglik(means[j], rows) - scorer.base[rows]
+                model_scores[j] = scores
             return float(np.mean(model_scores[j][at[i]]))
 
         def refresh(i: int, j: int) -> None:
             frames[i] = sample(np.sort(np.concatenate([frames[i], frames[j]])))
             at[i] = np.searchsorted(pool, frames[i])
+            live.discard(j)
             model_scores.pop(i, None)
             model_scores.pop(j, None)
 

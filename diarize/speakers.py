@@ -29,7 +29,7 @@ FRONT_END_FIELDS = ("win_length", "n_fft", "n_mels", "n_mfcc", "fmin", "fmax", "
 BLOCK_FRAMES = 16384
 #: Frame x top-component x model scores :meth:`TopComponentScorer.logliks` holds at a time
 #: (bounds its memory: at most 8 x (4 + 2 n_features) bytes each).
-BLOCK_SCORES = 1 << 18
+BLOCK_SCORES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -194,16 +194,21 @@ class TopComponentScorer:
         self._bias_top = self._bias[self.idx]
         self.base = self.loglik(ubm.means_)
 
-    def loglik(self, means: np.ndarray) -> np.ndarray:
+    def loglik(self, means: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Per-frame log-likelihood (top components only) under `means` (C, D) with the
-        UBM's weights and variances; shape (n_frames,)."""
+        UBM's weights and variances; shape (n_frames,), or that of `rows` (frame indices:
+        only those frames, each scored as it is among all of them)."""
         if len(self.X) == 0:
             return np.zeros(0)
-        idx = self.idx
-        d = self.X[:, None, :] - means[idx]
+        if rows is None:
+            X, idx, prec, bias = self.X, self.idx, self._prec_top, self._bias_top
+        else:
+            X, idx, prec, bias = (self.X[rows], self.idx[rows], self._prec_top[rows],
+                                  self._bias_top[rows])
+        d = X[:, None, :] - means[idx]
         d *= d
-        d *= self._prec_top
-        lp = self._bias_top - 0.5 * d.sum(axis=2)
+        d *= prec
+        lp = bias - 0.5 * d.sum(axis=2)
         m = lp.max(axis=1)
         return m + np.log(np.exp(lp - m[:, None]).sum(axis=1))
 
@@ -241,18 +246,20 @@ class TopComponentScorer:
             # one model is scored faster by gathering its means, component by frame
             return np.array([self.loglik(m) for m in models]).reshape(len(models), n)
         delta = np.asarray(models, dtype=np.float64) - self._means
-        # per component: -2 P delta, (C, D, M), and delta' P delta, (C, M)
+        # The log-likelihood of x under component c of model m is
+        #   bias_c - (x - mu)' P (x - mu) / 2 + (x - mu)' P delta - delta' P delta / 2:
+        # per component, P delta (C, D, M) and bias - delta' P delta / 2 (C, M).
         wp = delta * self._prec
-        cross = np.ascontiguousarray((-2.0 * wp).transpose(1, 2, 0))
-        offset = np.einsum("mcd,mcd->cm", wp, delta)
+        gain = np.ascontiguousarray(wp.transpose(1, 2, 0))
+        const = self._bias[:, None] - 0.5 * np.einsum("mcd,mcd->cm", wp, delta)
         out = np.empty((len(delta), n))
         rows = max(1, BLOCK_SCORES // max(1, len(delta) * top))
         for a in range(0, n, rows):
             b = min(n, a + rows)
-            out[:, a:b] = self._logliks_block(cross, offset, a, b).T
+            out[:, a:b] = self._logliks_block(gain, const, a, b).T
         return out
 
-    def _logliks_block(self, cross: np.ndarray, offset: np.ndarray, a: int, b: int
+    def _logliks_block(self, gain: np.ndarray, const: np.ndarray, a: int, b: int
                        ) -> np.ndarray:
         """:meth:`logliks` of frames a..b-1, shape (b - a, M)."""
         n = b - a
@@ -263,15 +270,15 @@ class TopComponentScorer:
         comps, starts = np.unique(comp[order], return_index=True)
         ends = np.append(starts[1:], len(comp))
         xc = self.X[a:b][order % n] - self._means[comp[order]]
-        q = np.empty((len(comp), cross.shape[2]))
+        q = np.empty((len(comp), gain.shape[2]))
         for c, s, e in zip(comps.tolist(), starts.tolist(), ends.tolist()):
-            np.matmul(xc[s:e], cross[c], out=q[s:e])
-            q[s:e] += offset[c]
+            np.matmul(xc[s:e], gain[c], out=q[s:e])
+            q[s:e] += const[c]
         xc *= xc
-        q += np.einsum("pd,pd->p", xc, self._prec[comp[order]])[:, None]
+        q -= 0.5 * np.einsum("pd,pd->p", xc, self._prec[comp[order]])[:, None]
         # log-likelihood per pair, back in slot-major frame order: (top, n, M)
         flat = np.empty_like(q)
-        flat[order] = self._bias[comp[order]][:, None] - 0.5 * q
+        flat[order] = q
         lp = flat.reshape(top, n, -1)
         m = lp.max(axis=0)
         lp -= m

@@ -227,6 +227,8 @@ def test_a_frames_top_component_scores_do_not_depend_on_the_frames_scored_with_i
     np.testing.assert_array_equal(whole.base[5:40:2], part.base)
     m = gmm.means_ + 0.5
     np.testing.assert_array_equal(whole.loglik(m)[5:40:2], part.loglik(m))
+    rows = np.array([3, 0, 17])
+    np.testing.assert_array_equal(whole.loglik(m, rows), whole.loglik(m)[rows])
 
 
 def speakers_scorer(gmm, X):
