@@ -23,11 +23,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Mapping, TypeGuard
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 from .errors import ConfigError, DeprecatedKeyWarning
 from .melscale import empty_bands
 
@@ -898,6 +893,12 @@ def load_config(path: str | os.PathLike | None = None, *, preset: str | None = N
 
 
 def _load_toml(path: Path, base: Config) -> Config:
+    # here, not at the top: the defaults (most runs) need no TOML parser (~5 ms to import)
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
