@@ -735,9 +735,11 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         pool = np.sort(np.concatenate(frames))
         at = [np.searchsorted(pool, f) for f in frames]
         scorer = TopComponentScorer(gmm, X[pool], top=config.link_top_components)
-        cohort_scores = None if cohort is None else scorer.logliks(cohort) - scorer.base
-        # every first model at once, the merged ones one by one as they come
-        model_scores = dict(enumerate(scorer.logliks(np.array(means)) - scorer.base))
+        # the cohort and every first model in one pass, the merged ones as they come
+        first = np.array(means) if cohort is None else np.concatenate([cohort, means])
+        scores = scorer.logliks(first) - scorer.base
+        cohort_scores = None if cohort is None else scores[:len(cohort)]
+        model_scores = dict(enumerate(scores[len(first) - k0:]))
         live = set(range(k0))
 
         def cohort_llr(k: int) -> np.ndarray:
@@ -752,9 +754,10 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
                 # sample is drawn from its parts').
                 rows = np.concatenate([at[m] for m in sorted(live) if m != j])
                 scores = np.full(len(pool), np.nan)
-                scores[rows] = scorer.loglik(means[j], rows) - scorer.base[rows]
+                scores[rows] = scorer.logliks(means[j][None], rows)[0] - scorer.base[rows]
                 model_scores[j] = scores
-            return float(np.mean(model_scores[j][at[i]]))
+            z = model_scores[j][at[i]]
+            return float(np.add.reduce(z) / len(z))  # np.mean's sum and quotient, less overhead
 
         def refresh(i: int, j: int) -> None:
             frames[i] = sample(np.sort(np.concatenate([frames[i], frames[j]])))

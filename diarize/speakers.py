@@ -192,6 +192,7 @@ class TopComponentScorer:
         # precisions and constants are gathered once, not once per model.
         self._prec_top = self._prec[self.idx]
         self._bias_top = self._bias[self.idx]
+        self._offsets: tuple[np.ndarray, np.ndarray] | None = None
         self.base = self.loglik(ubm.means_)
 
     def loglik(self, means: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
@@ -218,67 +219,88 @@ class TopComponentScorer:
             return 0.0
         return float(np.mean(self.loglik(means) - self.base))
 
-    def logliks(self, models: np.ndarray) -> np.ndarray:
+    def logliks(self, models: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """:meth:`loglik` under each of M models at once, equal to it up to rounding.
 
-        With each frame's offset from a component's UBM mean, x - mu, the squared
-        distance to that component's mean in a model, mu + delta, expands as
+        With each frame's offset from a component's UBM mean, x - mu, the log-likelihood
+        of x under that component of a model with means mu + delta expands as
 
-            (x - mu - delta)' P (x - mu - delta) = (x - mu)' P (x - mu)
-                                                   - 2 (x - mu)' P delta + delta' P delta,
+            bias - (x - mu)' P (x - mu) / 2 + (x - mu)' P delta - delta' P delta / 2,
 
-        so that the frames with a component among their top ones are scored against
-        that component of every model in one matrix product. Offsets from the UBM's means
-        keep the terms small (a model's means are the UBM's, adapted), so that rounding
-        stays near that of :meth:`loglik` (a few units in the 14th digit).
+        one dot product of [x - mu, 1, -(x - mu)' P (x - mu) / 2] (the same for every
+        model) with [P delta, bias - delta' P delta / 2, 1]; the frames with a component
+        among their top ones are scored against that component of every model in one
+        matrix product. Offsets from the UBM's means keep the terms small (a model's means
+        are the UBM's, adapted), so that rounding stays near that of :meth:`loglik` (a few
+        units in the 14th digit).
 
         Parameters
         ----------
         models : ndarray, shape (M, C, D)
             The means of M models.
+        rows : ndarray of int, optional
+            Only these frames (as in :meth:`loglik`).
 
         Returns
         -------
-        ndarray, shape (M, n_frames)
+        ndarray, shape (M, n_frames) or (M, len(rows))
         """
-        n, top = self.idx.shape
-        if len(models) <= 1:
-            # one model is scored faster by gathering its means, component by frame
-            return np.array([self.loglik(m) for m in models]).reshape(len(models), n)
         delta = np.asarray(models, dtype=np.float64) - self._means
-        # The log-likelihood of x under component c of model m is
-        #   bias_c - (x - mu)' P (x - mu) / 2 + (x - mu)' P delta - delta' P delta / 2:
-        # per component, P delta (C, D, M) and bias - delta' P delta / 2 (C, M).
+        sel = np.arange(len(self.X)) if rows is None else np.asarray(rows)
+        n, top = len(sel), self.idx.shape[1]
         wp = delta * self._prec
-        gain = np.ascontiguousarray(wp.transpose(1, 2, 0))
-        const = self._bias[:, None] - 0.5 * np.einsum("mcd,mcd->cm", wp, delta)
+        const = self._bias - 0.5 * np.einsum("mcd,mcd->mc", wp, delta)
+        if len(delta) <= 1:
+            return np.array([self._loglik_gathered(w, k, sel) for w, k in zip(wp, const)]
+                            ).reshape(len(delta), n)
+        c, d = self._means.shape
+        gain = np.empty((c, d + 2, len(delta)))
+        gain[:, :d] = wp.transpose(1, 2, 0)
+        gain[:, d] = const.T
+        gain[:, d + 1] = 1.0
         out = np.empty((len(delta), n))
-        rows = max(1, BLOCK_SCORES // max(1, len(delta) * top))
-        for a in range(0, n, rows):
-            b = min(n, a + rows)
-            out[:, a:b] = self._logliks_block(gain, const, a, b).T
+        step = max(1, BLOCK_SCORES // max(1, len(delta) * top))
+        for a in range(0, n, step):
+            out[:, a:a + step] = self._logliks_block(gain, sel[a:a + step]).T
         return out
 
-    def _logliks_block(self, gain: np.ndarray, const: np.ndarray, a: int, b: int
-                       ) -> np.ndarray:
-        """:meth:`logliks` of frames a..b-1, shape (b - a, M)."""
-        n = b - a
+    def _loglik_gathered(self, wp: np.ndarray, const: np.ndarray, sel: np.ndarray
+                         ) -> np.ndarray:
+        """:meth:`logliks` of one model (P delta (C, D), its constants (C,)) on frames
+        `sel`, each frame's top components gathered: faster than by component for one."""
+        if self._offsets is None:
+            # model-free, kept for the next model: x - mu and -(x - mu)' P (x - mu) / 2
+            xc = self.X[:, None, :] - self._means[self.idx]
+            self._offsets = xc, -0.5 * np.einsum("ntd,ntd,ntd->nt", xc, xc, self._prec_top)
+        xc, quad = self._offsets
+        idx = self.idx[sel]
+        lp = np.einsum("ntd,ntd->nt", xc[sel], wp[idx])
+        lp += const[idx]
+        lp += quad[sel]
+        m = lp.max(axis=1)
+        lp -= m[:, None]
+        np.exp(lp, out=lp)
+        return m + np.log(lp.sum(axis=1))
+
+    def _logliks_block(self, gain: np.ndarray, sel: np.ndarray) -> np.ndarray:
+        """:meth:`logliks` of frames `sel`, shape (len(sel), M)."""
+        n = len(sel)
         top = self.idx.shape[1]
+        d = self.X.shape[1]
         # (frame, top slot) pairs, slot-major, sorted by component
-        comp = self.idx[a:b].T.ravel()
+        comp = self.idx[sel].T.ravel()
         order = np.argsort(comp, kind="stable")
         comps, starts = np.unique(comp[order], return_index=True)
         ends = np.append(starts[1:], len(comp))
-        xc = self.X[a:b][order % n] - self._means[comp[order]]
-        q = np.empty((len(comp), gain.shape[2]))
+        xc = np.empty((len(comp), d + 2))
+        np.subtract(self.X[sel[order % n]], self._means[comp[order]], out=xc[:, :d])
+        xc[:, d] = 1.0
+        xc[:, d + 1] = -0.5 * np.einsum("pd,pd,pd->p", xc[:, :d], xc[:, :d],
+                                        self._prec[comp[order]])
+        # log-likelihood per pair, in slot-major frame order: (top, n, M)
+        flat = np.empty((len(comp), gain.shape[2]))
         for c, s, e in zip(comps.tolist(), starts.tolist(), ends.tolist()):
-            np.matmul(xc[s:e], gain[c], out=q[s:e])
-            q[s:e] += const[c]
-        xc *= xc
-        q -= 0.5 * np.einsum("pd,pd->p", xc, self._prec[comp[order]])[:, None]
-        # log-likelihood per pair, back in slot-major frame order: (top, n, M)
-        flat = np.empty_like(q)
-        flat[order] = q
+            flat[order[s:e]] = xc[s:e] @ gain[c]
         lp = flat.reshape(top, n, -1)
         m = lp.max(axis=0)
         lp -= m

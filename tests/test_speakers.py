@@ -212,9 +212,15 @@ def test_logliks_of_many_models_is_each_models_loglik(monkeypatch, block):
     got = scorer.logliks(models)
     assert got.shape == (9, len(X[::3]))
     # the same up to rounding: an expanded square, not loglik's order of operations
-    np.testing.assert_allclose(got, np.array([scorer.loglik(m) for m in models]),
+    want = np.array([scorer.loglik(m) for m in models])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    # one model (scored another way), and some frames only
+    np.testing.assert_allclose(scorer.logliks(models[:1])[0], want[0], rtol=1e-12, atol=1e-12)
+    rows = np.array([4, 1, 9])
+    np.testing.assert_allclose(scorer.logliks(models, rows), want[:, rows], rtol=1e-12,
+                               atol=1e-12)
+    np.testing.assert_allclose(scorer.logliks(models[2:3], rows), want[2:3, rows],
                                rtol=1e-12, atol=1e-12)
-    np.testing.assert_array_equal(scorer.logliks(models[:1])[0], scorer.loglik(models[0]))
     assert scorer.logliks(models[:0]).shape == (0, len(X[::3]))
 
 
