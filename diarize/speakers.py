@@ -27,8 +27,8 @@ UBM_PATH = Path(__file__).resolve().parent / "data" / "ubm.npz"
 FRONT_END_FIELDS = ("win_length", "n_fft", "n_mels", "n_mfcc", "fmin", "fmax", "pre_emphasis")
 #: Frames scored against the UBM at a time (bounds the posteriors' memory).
 BLOCK_FRAMES = 16384
-#: Frame x top-component x model scores :meth:`TopComponentScorer.logliks` holds at a time
-#: (bounds its memory: at most 8 x (4 + 2 n_features) bytes each).
+#: Largest array (in float64 entries) :meth:`TopComponentScorer.logliks` makes: frames are
+#: scored in blocks, each of a few arrays of at most this size (bounds its memory).
 BLOCK_SCORES = 1 << 20
 
 
@@ -177,10 +177,12 @@ class TopComponentScorer:
     def __init__(self, ubm: GaussianMixture, X: np.ndarray, *, top: int) -> None:
         self.ubm = ubm
         self.X = np.asarray(X, dtype=np.float64)
-        wlp = ubm.estimate_weighted_log_prob(self.X) if len(self.X) else np.zeros((0, len(ubm.means_)))
-        top = max(1, min(int(top), wlp.shape[1]))
-        self.idx = np.argpartition(-wlp, top - 1, axis=1)[:, :top] if len(wlp) else \
-            np.zeros((0, top), dtype=np.int64)
+        n_comp = len(np.asarray(ubm.means_))
+        top = max(1, min(int(top), n_comp))
+        self.idx = np.zeros((len(self.X), top), dtype=np.int64)
+        for a in range(0, len(self.X), BLOCK_FRAMES):  # a frame's top ones are its own
+            wlp = ubm.estimate_weighted_log_prob(self.X[a:a + BLOCK_FRAMES])
+            self.idx[a:a + BLOCK_FRAMES] = np.argpartition(-wlp, top - 1, axis=1)[:, :top]
         # the fitted arrays themselves (asarray copies nothing): typed, since the GMM's
         # attributes are None before fitting
         cov = np.asarray(ubm.covariances_, dtype=np.float64)
@@ -188,28 +190,27 @@ class TopComponentScorer:
         self._means = np.asarray(ubm.means_, dtype=np.float64)
         self._prec = 1.0 / cov
         self._bias = np.log(weights) - 0.5 * np.sum(np.log(2 * np.pi * cov), axis=1)
-        # Each frame's top components do not depend on the model scored: their
-        # precisions and constants are gathered once, not once per model.
-        self._prec_top = self._prec[self.idx]
-        self._bias_top = self._bias[self.idx]
-        self._offsets: tuple[np.ndarray, np.ndarray] | None = None
+        self._quad: np.ndarray | None = None  # see _loglik_gathered
         self.base = self.loglik(ubm.means_)
 
     def loglik(self, means: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Per-frame log-likelihood (top components only) under `means` (C, D) with the
         UBM's weights and variances; shape (n_frames,), or that of `rows` (frame indices:
         only those frames, each scored as it is among all of them)."""
-        if len(self.X) == 0:
-            return np.zeros(0)
-        if rows is None:
-            X, idx, prec, bias = self.X, self.idx, self._prec_top, self._bias_top
-        else:
-            X, idx, prec, bias = (self.X[rows], self.idx[rows], self._prec_top[rows],
-                                  self._bias_top[rows])
-        d = X[:, None, :] - means[idx]
+        sel = np.arange(len(self.X)) if rows is None else np.asarray(rows)
+        out = np.empty(len(sel))
+        step = max(1, BLOCK_SCORES // (self.idx.shape[1] * self.X.shape[1]))
+        for a in range(0, len(sel), step):  # each frame's score is its own: in blocks
+            out[a:a + step] = self._loglik_block(means, sel[a:a + step])
+        return out
+
+    def _loglik_block(self, means: np.ndarray, sel: np.ndarray) -> np.ndarray:
+        """:meth:`loglik` of frames `sel`."""
+        idx = self.idx[sel]
+        d = self.X[sel][:, None, :] - means[idx]
         d *= d
-        d *= prec
-        lp = bias - 0.5 * d.sum(axis=2)
+        d *= self._prec[idx]
+        lp = self._bias[idx] - 0.5 * d.sum(axis=2)
         m = lp.max(axis=1)
         return m + np.log(np.exp(lp - m[:, None]).sum(axis=1))
 
@@ -250,16 +251,19 @@ class TopComponentScorer:
         n, top = len(sel), self.idx.shape[1]
         wp = delta * self._prec
         const = self._bias - 0.5 * np.einsum("mcd,mcd->mc", wp, delta)
-        if len(delta) <= 1:
-            return np.array([self._loglik_gathered(w, k, sel) for w, k in zip(wp, const)]
-                            ).reshape(len(delta), n)
         c, d = self._means.shape
+        out = np.empty((len(delta), n))
+        if len(delta) <= 1:
+            step = max(1, BLOCK_SCORES // (top * d))
+            for m, (w, k) in enumerate(zip(wp, const)):
+                for a in range(0, n, step):
+                    out[m, a:a + step] = self._loglik_gathered(w, k, sel[a:a + step])
+            return out
         gain = np.empty((c, d + 2, len(delta)))
         gain[:, :d] = wp.transpose(1, 2, 0)
         gain[:, d] = const.T
         gain[:, d + 1] = 1.0
-        out = np.empty((len(delta), n))
-        step = max(1, BLOCK_SCORES // max(1, len(delta) * top))
+        step = max(1, BLOCK_SCORES // (top * max(len(delta), d + 2)))
         for a in range(0, n, step):
             out[:, a:a + step] = self._logliks_block(gain, sel[a:a + step]).T
         return out
@@ -268,15 +272,20 @@ class TopComponentScorer:
                          ) -> np.ndarray:
         """:meth:`logliks` of one model (P delta (C, D), its constants (C,)) on frames
         `sel`, each frame's top components gathered: faster than by component for one."""
-        if self._offsets is None:
-            # model-free, kept for the next model: x - mu and -(x - mu)' P (x - mu) / 2
-            xc = self.X[:, None, :] - self._means[self.idx]
-            self._offsets = xc, -0.5 * np.einsum("ntd,ntd,ntd->nt", xc, xc, self._prec_top)
-        xc, quad = self._offsets
         idx = self.idx[sel]
-        lp = np.einsum("ntd,ntd->nt", xc[sel], wp[idx])
+        xc = self.X[sel][:, None, :] - self._means[idx]
+        if self._quad is None:
+            # -(x - mu)' P (x - mu) / 2 of every frame's top components: model-free, kept
+            self._quad = np.empty(self.idx.shape)
+            step = max(1, BLOCK_SCORES // (self.idx.shape[1] * self.X.shape[1]))
+            for a in range(0, len(self.X), step):
+                top_a = self.idx[a:a + step]
+                y = self.X[a:a + step, None, :] - self._means[top_a]
+                self._quad[a:a + step] = -0.5 * np.einsum("ntd,ntd,ntd->nt", y, y,
+                                                          self._prec[top_a])
+        lp = np.einsum("ntd,ntd->nt", xc, wp[idx])
         lp += const[idx]
-        lp += quad[sel]
+        lp += self._quad[sel]
         m = lp.max(axis=1)
         lp -= m[:, None]
         np.exp(lp, out=lp)
