@@ -218,6 +218,23 @@ def main() -> None:
     """
 
 
+def run(prog_name: str | None = None) -> None:
+    """The ``diarize`` command (its script and ``python -m diarize``): :data:`main`, in a
+    process whose BLAS and OpenMP pools start with the pipeline's one thread.
+
+    The pipeline limits BLAS to one thread in its own calls anyway; a BLAS loaded with
+    more threads only costs start-up time (OpenBLAS starts its pool with numpy, ~50 ms
+    here with two threads). So each thread variable the environment leaves unset is set
+    before anything imports numpy (``import diarize.cli`` does not); a value the user
+    set is kept.
+    """
+    from ._threads import PIPELINE_THREADS, THREAD_ENV_VARS
+
+    for var in THREAD_ENV_VARS:
+        os.environ.setdefault(var, str(PIPELINE_THREADS))
+    main(prog_name=prog_name)
+
+
 def _within(lo: float, hi: float):
     """An option callback refusing values outside ``[lo, hi]`` (and NaN, infinities)."""
     return _check_range({"min": lo, "max": hi})

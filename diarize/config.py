@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, Literal, Mapping, TypeGuard
 
 from .errors import ConfigError, DeprecatedKeyWarning
-from .melscale import empty_bands
 
 #: Largest FFT (samples): bounds the spectra the front end holds per block.
 MAX_FFT = 8192
@@ -506,6 +505,8 @@ class Config:
         if n_fft > MAX_FFT:
             raise ConfigError(f"features.win_length ({f.win_length} s) at audio.sample_rate {sr} "
                               f"needs an FFT of {n_fft} samples; at most {MAX_FFT} are allowed")
+        from .melscale import empty_bands  # here: reading a config imports no numpy
+
         fmax = min(f.fmax, sr / 2)
         if len(empty_bands(sample_rate=sr, n_fft=n_fft, n_mels=f.n_mels, fmin=f.fmin, fmax=fmax)):
             most = next((n for n in range(f.n_mels - 1, 1, -1) if not len(empty_bands(
