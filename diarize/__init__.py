@@ -14,21 +14,22 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 # No thread settings here: the pipeline limits BLAS to one thread inside its own calls
-# (diarize._threads, with threadpoolctl) and leaves the host program's settings alone.
-from .config import Config, available_presets, load_config
+# (diarize._threads, with threadpoolctl) and leaves the host program's settings alone
+# (the command line, cli.run, starts its own process's BLAS with one thread).
 from .errors import (AudioError, AudioWarning, BatchInputError, ConfigError, ConvergenceWarning,
                      DeprecatedKeyWarning, DiarizeError, FitError, MissingDependencyError,
                      ModelError, NoSpeechWarning, NotFittedError, OutputError, ParameterError, RTTMError,
                      ScoringError, ScoringWarning, SpeakerCountWarning, StdoutError,
                      TranscriptError, OutputWriteError, ForeignOutputError, VoiceError,
                      VoiceNameError, EnrollmentError)
-from .rttm import read_rttm
-from .segments import Diarization, Turn
-from .writers import write_rttm
 from ._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .config import Config, available_presets, load_config
     from .pipeline import Diarizer, enroll
+    from .rttm import read_rttm
+    from .segments import Diarization, Turn
+    from .writers import write_rttm
 
 __all__ = [
     "Diarizer", "enroll", "Diarization", "Turn", "Config", "load_config", "available_presets",
@@ -42,15 +43,17 @@ __all__ = [
 ]
 
 
+#: Exported names -> the module that defines them, imported on first use: `import diarize`
+#: loads no numpy, so that the command line can set the BLAS threads before numpy loads,
+#: and the pipeline (seconds of imports once) only when a diarizer is asked for.
+_LAZY = {"Diarizer": "pipeline", "enroll": "pipeline", "Config": "config",
+         "available_presets": "config", "load_config": "config", "read_rttm": "rttm",
+         "Diarization": "segments", "Turn": "segments", "write_rttm": "writers"}
+
+
 def __getattr__(name: str) -> Any:
-    # The pipeline imports librosa, which takes seconds to load: import it on first use
-    # so that `diarize --help` and `import diarize` for reading RTTM stay fast.
-    if name == "Diarizer":
-        from .pipeline import Diarizer
+    if name in _LAZY:
+        import importlib
 
-        return Diarizer
-    if name == "enroll":
-        from .pipeline import enroll
-
-        return enroll
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'diarize' has no attribute {name!r}")

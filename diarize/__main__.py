@@ -1,6 +1,6 @@
 """``python -m diarize``: the same command as the ``diarize`` script."""
 
-from .cli import main
+from .cli import run
 
 if __name__ == "__main__":
-    main(prog_name="diarize")
+    run(prog_name="diarize")

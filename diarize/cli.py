@@ -21,7 +21,7 @@ from . import __version__
 from .errors import (BatchInputError, ConfigError, DiarizeError, MissingDependencyError, ModelError,
                      OutputError, StdoutError, VoiceError)
 from .names import clean_uri, output_name, printable, uri_for
-from .writers import FORMATS
+from .writers import FORMATS, TRANSCRIPT_FORMATS, TRANSCRIPT_SUFFIXES
 
 #: The file names of the output formats, for help texts: ".rttm, .json, ... or .txt (...)".
 _FORMAT_FILES = ", ".join(f"{f.extension} ({f.name})" for f in FORMATS.values())
@@ -216,6 +216,23 @@ def main() -> None:
     diarize meeting.wav                  write meeting.rttm
     diarize eval --ref REF --hyp HYP     score against a reference
     """
+
+
+def run(prog_name: str | None = None) -> None:
+    """The ``diarize`` command (its script and ``python -m diarize``): :data:`main`, in a
+    process whose BLAS and OpenMP pools start with the pipeline's one thread.
+
+    The pipeline limits BLAS to one thread in its own calls anyway; a BLAS loaded with
+    more threads only costs start-up time (OpenBLAS starts its pool with numpy, ~50 ms
+    here with two threads). So each thread variable the environment leaves unset is set
+    before anything imports numpy (``import diarize.cli`` does not); a value the user
+    set is kept.
+    """
+    from ._threads import PIPELINE_THREADS, THREAD_ENV_VARS
+
+    for var in THREAD_ENV_VARS:
+        os.environ.setdefault(var, str(PIPELINE_THREADS))
+    main(prog_name=prog_name)
 
 
 def _within(lo: float, hi: float):
@@ -879,9 +896,6 @@ def tune_command(audio_dir, ref_path, uem_path, output, config_file, preset, par
 
 
 # ------------------------------------------------------------------------- words
-from .transcript import SUFFIXES as _TRANSCRIPT_SUFFIXES  # noqa: E402  (kept with its command)
-from .transcript import TRANSCRIPT_FORMATS as _TRANSCRIPT_FORMATS  # noqa: E402
-
 _RTTM_MAGIC = (b"SPEAKER", b"SPKR-INFO")
 """An input whose first bytes are one of these is read as RTTM whatever its suffix (our
 RTTM files start with a ``SPKR-INFO`` record naming the tool)."""
@@ -920,7 +934,7 @@ def _rttm_diarization(path: Path, uri):
 @main.command("words")
 @click.argument("diarization", type=click.Path(path_type=Path))
 @click.argument("transcript", type=click.Path(path_type=Path))
-@click.option("-f", "--format", "fmt", type=click.Choice(_TRANSCRIPT_FORMATS), default=None,
+@click.option("-f", "--format", "fmt", type=click.Choice(TRANSCRIPT_FORMATS), default=None,
               help="Output format (default: from the suffix of -o, else srt).")
 @click.option("-o", "--output", type=click.Path(path_type=Path, allow_dash=True), default=None,
               help="Output file, written atomically; '-' or none: standard output.")
@@ -951,7 +965,7 @@ def words_command(diarization, transcript, fmt, output, uri, num_speakers, confi
     to_stdout = output is None or str(output) == "-"
     if fmt is None:
         suffix = "" if to_stdout else output.suffix.lower()
-        fmt = _TRANSCRIPT_SUFFIXES.get(suffix, "srt")
+        fmt = TRANSCRIPT_SUFFIXES.get(suffix, "srt")
     rttm = _is_rttm(diarization)
     if uri is not None and not rttm:
         raise click.UsageError("--uri chooses a recording of an RTTM file; "

@@ -714,9 +714,13 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         def voice(k: int) -> VoiceStats:
             return VoiceStats(cn[k], cf[k])
 
-        def mean_llr(k: int, models: np.ndarray) -> np.ndarray:
+        def cohort_llr(k: int) -> np.ndarray:
             # From the statistics alone: cn and cf already hold every merge.
-            return aligned_llr(gmm, voice(k), models)
+            assert cohort is not None
+            return aligned_llr(gmm, voice(k), cohort)
+
+        def model_llr(i: int, j: int) -> float:
+            return float(aligned_llr(gmm, voice(i), means[j][None])[0])
 
         def refresh(i: int, j: int) -> None:
             pass
@@ -724,28 +728,58 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         order = np.argsort(labels, kind="stable")
         bounds = np.searchsorted(labels[order], np.arange(k0 + 1))
         frames = [sample(order[bounds[k]:bounds[k + 1]]) for k in range(k0)]
-        scorers = [TopComponentScorer(gmm, X[f], top=config.link_top_components) for f in frames]
+        # A merged cluster's sample is drawn from its parts' samples, so every frame ever
+        # scored is in the first ones, and a frame's score under a model does not depend
+        # on the frames scored with it: one scorer holds them all, and each frame is
+        # scored once under each model (the cohort's, and each cluster model until it is
+        # re-estimated), each cluster's ratios being means over its frames' scores.
+        pool = np.sort(np.concatenate(frames))
+        at = [np.searchsorted(pool, f) for f in frames]
+        scorer = TopComponentScorer(gmm, X[pool], top=config.link_top_components)
+        # the cohort and every first model in one pass, the merged ones as they come
+        first = np.array(means) if cohort is None else np.concatenate([cohort, means])
+        scores = scorer.logliks(first) - scorer.base
+        cohort_scores = None if cohort is None else scores[:len(cohort)]
+        model_scores = dict(enumerate(scores[len(first) - k0:]))
+        live = set(range(k0))
 
-        def mean_llr(k: int, models: np.ndarray) -> np.ndarray:
-            return np.array([scorers[k].mean_llr(m) for m in models])
+        def cohort_llr(k: int) -> np.ndarray:
+            assert cohort_scores is not None
+            # contiguous rows: each mean is the same pairwise sum as a 1-D mean's
+            return np.take(cohort_scores, at[k], axis=1).mean(axis=1)
+
+        def model_llr(i: int, j: int) -> float:
+            if j not in model_scores:
+                # A merged model scores only the frames of the other clusters: until it
+                # changes again, they are the only ones it is asked about (a cluster's
+                # sample is drawn from its parts').
+                rows = np.concatenate([at[m] for m in sorted(live) if m != j])
+                scores = np.full(len(pool), np.nan)
+                scores[rows] = scorer.logliks(means[j][None], rows)[0] - scorer.base[rows]
+                model_scores[j] = scores
+            z = model_scores[j][at[i]]
+            return float(np.add.reduce(z) / len(z))  # np.mean's sum and quotient, less overhead
 
         def refresh(i: int, j: int) -> None:
             frames[i] = sample(np.sort(np.concatenate([frames[i], frames[j]])))
-            scorers[i] = TopComponentScorer(gmm, X[frames[i]], top=config.link_top_components)
+            at[i] = np.searchsorted(pool, frames[i])
+            live.discard(j)
+            model_scores.pop(i, None)
+            model_scores.pop(j, None)
 
     def norm(k: int) -> tuple[float, float]:
         # Z-norm: how cluster k's frames score against other people's voices (a cohort
         # of training speakers) is the scale its scores are read on.
         if cohort is None:
             return 0.0, 1.0
-        z = mean_llr(k, cohort)
+        z = cohort_llr(k)
         return float(z.mean()), float(max(z.std(), 1e-3))
 
     stats = [norm(k) for k in range(k0)]
 
     def llr(i: int, j: int) -> float:
         mu, sd = stats[i]
-        return (float(mean_llr(i, means[j][None])[0]) - mu) / sd
+        return (model_llr(i, j) - mu) / sd
 
     # a[i, j]: mean log-likelihood ratio of cluster i's frames under cluster j's model
     # (Z-normalised with the cohort); a + a.T is the CLR.

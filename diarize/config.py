@@ -23,13 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, Mapping, TypeGuard
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 from .errors import ConfigError, DeprecatedKeyWarning
-from .melscale import empty_bands
 
 #: Largest FFT (samples): bounds the spectra the front end holds per block.
 MAX_FFT = 8192
@@ -537,6 +531,8 @@ class Config:
         if n_fft > MAX_FFT:
             raise ConfigError(f"features.win_length ({f.win_length} s) at audio.sample_rate {sr} "
                               f"needs an FFT of {n_fft} samples; at most {MAX_FFT} are allowed")
+        from .melscale import empty_bands  # here: reading a config imports no numpy
+
         fmax = min(f.fmax, sr / 2)
         if len(empty_bands(sample_rate=sr, n_fft=n_fft, n_mels=f.n_mels, fmin=f.fmin, fmax=fmax)):
             most = next((n for n in range(f.n_mels - 1, 1, -1) if not len(empty_bands(
@@ -924,6 +920,12 @@ def load_config(path: str | os.PathLike | None = None, *, preset: str | None = N
 
 
 def _load_toml(path: Path, base: Config) -> Config:
+    # here, not at the top: the defaults (most runs) need no TOML parser (~5 ms to import)
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)

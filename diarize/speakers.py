@@ -27,6 +27,9 @@ UBM_PATH = Path(__file__).resolve().parent / "data" / "ubm.npz"
 FRONT_END_FIELDS = ("win_length", "n_fft", "n_mels", "n_mfcc", "fmin", "fmax", "pre_emphasis")
 #: Frames scored against the UBM at a time (bounds the posteriors' memory).
 BLOCK_FRAMES = 16384
+#: Largest array (in float64 entries) :meth:`TopComponentScorer.logliks` makes: frames are
+#: scored in blocks, each of a few arrays of at most this size (bounds its memory).
+BLOCK_SCORES = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -174,32 +177,40 @@ class TopComponentScorer:
     def __init__(self, ubm: GaussianMixture, X: np.ndarray, *, top: int) -> None:
         self.ubm = ubm
         self.X = np.asarray(X, dtype=np.float64)
-        wlp = ubm.estimate_weighted_log_prob(self.X) if len(self.X) else np.zeros((0, len(ubm.means_)))
-        top = max(1, min(int(top), wlp.shape[1]))
-        self.idx = np.argpartition(-wlp, top - 1, axis=1)[:, :top] if len(wlp) else \
-            np.zeros((0, top), dtype=np.int64)
+        n_comp = len(np.asarray(ubm.means_))
+        top = max(1, min(int(top), n_comp))
+        self.idx = np.zeros((len(self.X), top), dtype=np.int64)
+        for a in range(0, len(self.X), BLOCK_FRAMES):  # a frame's top ones are its own
+            wlp = ubm.estimate_weighted_log_prob(self.X[a:a + BLOCK_FRAMES])
+            self.idx[a:a + BLOCK_FRAMES] = np.argpartition(-wlp, top - 1, axis=1)[:, :top]
         # the fitted arrays themselves (asarray copies nothing): typed, since the GMM's
         # attributes are None before fitting
         cov = np.asarray(ubm.covariances_, dtype=np.float64)
         weights = np.asarray(ubm.weights_, dtype=np.float64)
+        self._means = np.asarray(ubm.means_, dtype=np.float64)
         self._prec = 1.0 / cov
         self._bias = np.log(weights) - 0.5 * np.sum(np.log(2 * np.pi * cov), axis=1)
-        # Each frame's top components do not depend on the model scored: their
-        # precisions and constants are gathered once, not once per model.
-        self._prec_top = self._prec[self.idx]
-        self._bias_top = self._bias[self.idx]
+        self._quad: np.ndarray | None = None  # see _loglik_gathered
         self.base = self.loglik(ubm.means_)
 
-    def loglik(self, means: np.ndarray) -> np.ndarray:
+    def loglik(self, means: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Per-frame log-likelihood (top components only) under `means` (C, D) with the
-        UBM's weights and variances; shape (n_frames,)."""
-        if len(self.X) == 0:
-            return np.zeros(0)
-        idx = self.idx
-        d = self.X[:, None, :] - means[idx]
+        UBM's weights and variances; shape (n_frames,), or that of `rows` (frame indices:
+        only those frames, each scored as it is among all of them)."""
+        sel = np.arange(len(self.X)) if rows is None else np.asarray(rows)
+        out = np.empty(len(sel))
+        step = max(1, BLOCK_SCORES // (self.idx.shape[1] * self.X.shape[1]))
+        for a in range(0, len(sel), step):  # each frame's score is its own: in blocks
+            out[a:a + step] = self._loglik_block(means, sel[a:a + step])
+        return out
+
+    def _loglik_block(self, means: np.ndarray, sel: np.ndarray) -> np.ndarray:
+        """:meth:`loglik` of frames `sel`."""
+        idx = self.idx[sel]
+        d = self.X[sel][:, None, :] - means[idx]
         d *= d
-        d *= self._prec_top
-        lp = self._bias_top - 0.5 * d.sum(axis=2)
+        d *= self._prec[idx]
+        lp = self._bias[idx] - 0.5 * d.sum(axis=2)
         m = lp.max(axis=1)
         return m + np.log(np.exp(lp - m[:, None]).sum(axis=1))
 
@@ -208,6 +219,102 @@ class TopComponentScorer:
         if len(self.X) == 0:
             return 0.0
         return float(np.mean(self.loglik(means) - self.base))
+
+    def logliks(self, models: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`loglik` under each of M models at once, equal to it up to rounding.
+
+        With each frame's offset from a component's UBM mean, x - mu, the log-likelihood
+        of x under that component of a model with means mu + delta expands as
+
+            bias - (x - mu)' P (x - mu) / 2 + (x - mu)' P delta - delta' P delta / 2,
+
+        one dot product of [x - mu, 1, -(x - mu)' P (x - mu) / 2] (the same for every
+        model) with [P delta, bias - delta' P delta / 2, 1]; the frames with a component
+        among their top ones are scored against that component of every model in one
+        matrix product. Offsets from the UBM's means keep the terms small (a model's means
+        are the UBM's, adapted), so that rounding stays near that of :meth:`loglik` (a few
+        units in the 14th digit).
+
+        Parameters
+        ----------
+        models : ndarray, shape (M, C, D)
+            The means of M models.
+        rows : ndarray of int, optional
+            Only these frames (as in :meth:`loglik`).
+
+        Returns
+        -------
+        ndarray, shape (M, n_frames) or (M, len(rows))
+        """
+        delta = np.asarray(models, dtype=np.float64) - self._means
+        sel = np.arange(len(self.X)) if rows is None else np.asarray(rows)
+        n, top = len(sel), self.idx.shape[1]
+        wp = delta * self._prec
+        const = self._bias - 0.5 * np.einsum("mcd,mcd->mc", wp, delta)
+        c, d = self._means.shape
+        out = np.empty((len(delta), n))
+        if len(delta) <= 1:
+            step = max(1, BLOCK_SCORES // (top * d))
+            for m, (w, k) in enumerate(zip(wp, const)):
+                for a in range(0, n, step):
+                    out[m, a:a + step] = self._loglik_gathered(w, k, sel[a:a + step])
+            return out
+        gain = np.empty((c, d + 2, len(delta)))
+        gain[:, :d] = wp.transpose(1, 2, 0)
+        gain[:, d] = const.T
+        gain[:, d + 1] = 1.0
+        step = max(1, BLOCK_SCORES // (top * max(len(delta), d + 2)))
+        for a in range(0, n, step):
+            out[:, a:a + step] = self._logliks_block(gain, sel[a:a + step]).T
+        return out
+
+    def _loglik_gathered(self, wp: np.ndarray, const: np.ndarray, sel: np.ndarray
+                         ) -> np.ndarray:
+        """:meth:`logliks` of one model (P delta (C, D), its constants (C,)) on frames
+        `sel`, each frame's top components gathered: faster than by component for one."""
+        idx = self.idx[sel]
+        xc = self.X[sel][:, None, :] - self._means[idx]
+        if self._quad is None:
+            # -(x - mu)' P (x - mu) / 2 of every frame's top components: model-free, kept
+            self._quad = np.empty(self.idx.shape)
+            step = max(1, BLOCK_SCORES // (self.idx.shape[1] * self.X.shape[1]))
+            for a in range(0, len(self.X), step):
+                top_a = self.idx[a:a + step]
+                y = self.X[a:a + step, None, :] - self._means[top_a]
+                self._quad[a:a + step] = -0.5 * np.einsum("ntd,ntd,ntd->nt", y, y,
+                                                          self._prec[top_a])
+        lp = np.einsum("ntd,ntd->nt", xc, wp[idx])
+        lp += const[idx]
+        lp += self._quad[sel]
+        m = lp.max(axis=1)
+        lp -= m[:, None]
+        np.exp(lp, out=lp)
+        return m + np.log(lp.sum(axis=1))
+
+    def _logliks_block(self, gain: np.ndarray, sel: np.ndarray) -> np.ndarray:
+        """:meth:`logliks` of frames `sel`, shape (len(sel), M)."""
+        n = len(sel)
+        top = self.idx.shape[1]
+        d = self.X.shape[1]
+        # (frame, top slot) pairs, slot-major, sorted by component
+        comp = self.idx[sel].T.ravel()
+        order = np.argsort(comp, kind="stable")
+        comps, starts = np.unique(comp[order], return_index=True)
+        ends = np.append(starts[1:], len(comp))
+        xc = np.empty((len(comp), d + 2))
+        np.subtract(self.X[sel[order % n]], self._means[comp[order]], out=xc[:, :d])
+        xc[:, d] = 1.0
+        xc[:, d + 1] = -0.5 * np.einsum("pd,pd,pd->p", xc[:, :d], xc[:, :d],
+                                        self._prec[comp[order]])
+        # log-likelihood per pair, in slot-major frame order: (top, n, M)
+        flat = np.empty((len(comp), gain.shape[2]))
+        for c, s, e in zip(comps.tolist(), starts.tolist(), ends.tolist()):
+            flat[order[s:e]] = xc[s:e] @ gain[c]
+        lp = flat.reshape(top, n, -1)
+        m = lp.max(axis=0)
+        lp -= m
+        np.exp(lp, out=lp)
+        return m + np.log(lp.sum(axis=0))
 
 
 @dataclass(frozen=True)

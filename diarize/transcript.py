@@ -36,7 +36,7 @@ from typing import Any, Iterable, Sequence
 
 from .errors import TranscriptError
 from .segments import AssignedWord
-from .writers import TIME_DECIMALS
+from .writers import TIME_DECIMALS, TRANSCRIPT_FORMATS, TRANSCRIPT_SUFFIXES
 
 __all__ = [
     "TRANSCRIPT_FORMATS", "SUFFIXES", "UNKNOWN_SPEAKER", "CueRules", "DEFAULT_CUE_RULES",
@@ -45,10 +45,7 @@ __all__ = [
     "cues_for", "format_srt", "format_vtt", "format_words_json", "format_transcript",
 ]
 
-TRANSCRIPT_FORMATS = ("srt", "vtt", "json")
-"""Transcript formats read and written (``json`` is Whisper's when read)."""
-
-SUFFIXES = {".srt": "srt", ".vtt": "vtt", ".json": "json"}
+SUFFIXES = TRANSCRIPT_SUFFIXES
 """File suffix -> transcript format, where the content does not say (see :func:`detect_format`)."""
 
 UNKNOWN_SPEAKER = "UNKNOWN"

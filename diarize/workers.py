@@ -11,7 +11,6 @@ output pipes open after it has gone.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import signal
 import sys
@@ -19,10 +18,12 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from multiprocessing.connection import wait
-from typing import Any, Callable, Generator, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator, Sequence
 
 from ._threads import worker_environment
+
+if TYPE_CHECKING:
+    import multiprocessing.context
 
 #: Seconds between checks, in a worker, that the parent is still alive.
 PARENT_POLL_SECONDS = 1.0
@@ -124,6 +125,9 @@ def pool_context(preload: Sequence[str] = ()
     limit in its environment, by the first pool of this process, and imports the
     modules `preload`.
     """
+    # here, not at the top: a run on one process never needs it (a few ms at start-up)
+    import multiprocessing
+
     if "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
         ctx.set_forkserver_preload(list(preload))
@@ -232,6 +236,8 @@ class Pool:
 
     def _results(self) -> Iterator[tuple[int, Any]]:
         """(index, result) of every queued task, in completion order; workers stay."""
+        from multiprocessing.connection import wait
+
         for worker in self.workers:
             if worker.held is None:
                 self._feed(worker)

@@ -136,6 +136,14 @@ def format_rttm(turns: Iterable[TurnLike], uri: str, *, channel: int | str = 1) 
 TIME_DECIMALS = 3
 """Times (seconds) in every output format are rounded to milliseconds, as in RTTM."""
 
+TRANSCRIPT_FORMATS = ("srt", "vtt", "json")
+"""Transcript formats read and written by :mod:`diarize.transcript` (``json`` is
+Whisper's when read); here, so that the command line offers them without importing it."""
+
+TRANSCRIPT_SUFFIXES = {".srt": "srt", ".vtt": "vtt", ".json": "json"}
+"""File suffix -> transcript format, where the content does not say
+(``transcript.SUFFIXES``; see :func:`diarize.transcript.detect_format`)."""
+
 JSON_FORMAT_VERSION = 1
 """Version of the JSON layout; bumped when ``diarization.schema.json`` changes incompatibly."""
 

@@ -194,3 +194,50 @@ def test_aligned_llr_is_the_fixed_alignment_likelihood_ratio():
     pooled = halves[0] + halves[1]
     np.testing.assert_allclose(pooled.first, stats.first, rtol=1e-9)
     assert isinstance(pooled, VoiceStats) and pooled.frames == pytest.approx(len(X))
+
+
+# --- TopComponentScorer ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("block", [None, 7])
+def test_logliks_of_many_models_is_each_models_loglik(monkeypatch, block):
+    import diarize.speakers as speakers
+
+    if block is not None:  # several frame blocks, each of a few frames
+        monkeypatch.setattr(speakers, "BLOCK_SCORES", block)
+    gmm, X = small_gmm(k=6, d=4)
+    rng = np.random.RandomState(1)
+    models = gmm.means_[None] + rng.randn(9, 6, 4)
+    scorer = speakers.TopComponentScorer(gmm, X[::3], top=3)
+    got = scorer.logliks(models)
+    assert got.shape == (9, len(X[::3]))
+    # the same up to rounding: an expanded square, not loglik's order of operations
+    want = np.array([scorer.loglik(m) for m in models])
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    # one model (scored another way), and some frames only
+    np.testing.assert_allclose(scorer.logliks(models[:1])[0], want[0], rtol=1e-12, atol=1e-12)
+    rows = np.array([4, 1, 9])
+    np.testing.assert_allclose(scorer.logliks(models, rows), want[:, rows], rtol=1e-12,
+                               atol=1e-12)
+    np.testing.assert_allclose(scorer.logliks(models[2:3], rows), want[2:3, rows],
+                               rtol=1e-12, atol=1e-12)
+    assert scorer.logliks(models[:0]).shape == (0, len(X[::3]))
+
+
+def test_a_frames_top_component_scores_do_not_depend_on_the_frames_scored_with_it():
+    # link_clusters_clr scores every frame once on one scorer for all clusters
+    gmm, X = small_gmm(k=6, d=4)
+    whole = speakers_scorer(gmm, X)
+    part = speakers_scorer(gmm, X[5:40:2])
+    np.testing.assert_array_equal(whole.idx[5:40:2], part.idx)
+    np.testing.assert_array_equal(whole.base[5:40:2], part.base)
+    m = gmm.means_ + 0.5
+    np.testing.assert_array_equal(whole.loglik(m)[5:40:2], part.loglik(m))
+    rows = np.array([3, 0, 17])
+    np.testing.assert_array_equal(whole.loglik(m, rows), whole.loglik(m)[rows])
+
+
+def speakers_scorer(gmm, X):
+    from diarize.speakers import TopComponentScorer
+
+    return TopComponentScorer(gmm, X, top=3)

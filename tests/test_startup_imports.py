@@ -86,3 +86,32 @@ def test_the_command_run_writes_a_diarization(tmp_path):
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("SPEAKER ")
+
+
+def test_the_package_and_command_load_no_numpy_before_the_command_runs(tmp_path):
+    # cli.run sets the BLAS thread variables before numpy (and with it OpenBLAS's thread
+    # pool) loads: that needs `import diarize.cli` to load no numpy
+    report = tmp_path / "numpy.json"
+    code = ("import json, sys\n"
+            "import diarize, diarize.cli\n"
+            f"json.dump('numpy' in sys.modules, open({str(report)!r}, 'w'))\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(report.read_text()) is False
+
+
+def test_the_command_starts_blas_with_one_thread_unless_told_otherwise(monkeypatch):
+    import os
+
+    import diarize.cli as cli
+    from diarize._threads import THREAD_ENV_VARS
+
+    seen = {}
+    monkeypatch.setattr(cli, "main", lambda prog_name=None: seen.update(
+        {v: os.environ.get(v) for v in THREAD_ENV_VARS}))
+    for var in THREAD_ENV_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's choice is kept
+    cli.run()
+    assert seen == {v: "3" if v == "OMP_NUM_THREADS" else "1" for v in THREAD_ENV_VARS}
