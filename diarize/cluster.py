@@ -419,15 +419,26 @@ def _stats(X: np.ndarray, chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     return n, s, ss
 
 
-def _logdet(n: np.ndarray, s: np.ndarray, ss: np.ndarray, *, diag: bool, reg: float) -> np.ndarray:
-    """log|covariance| of Gaussians given by stats; shapes (m,), (m,d), (m,d,d) -> (m,)."""
+def _logdet(n: np.ndarray, s: np.ndarray, ss: np.ndarray, *, diag: bool, reg: float,
+            scratch: bool = False) -> np.ndarray:
+    """log|covariance| of Gaussians given by stats; shapes (m,), (m,d), (m,d,d) -> (m,).
+
+    With `scratch` the covariances are formed in `ss` itself (a temporary of the
+    caller's), which saves allocating and filling two more arrays of its size.
+    """
     mu = s / n[:, None]
     if diag:
         var = np.einsum("mii->mi", ss) / n[:, None] - mu ** 2
         return np.log(np.maximum(var, 0) + reg).sum(1)
-    cov = ss / n[:, None, None]
-    cov -= mu[:, :, None] * mu[:, None, :]
-    cov += reg * np.eye(cov.shape[-1])
+    m, d = mu.shape
+    cov = ss if scratch else np.empty_like(ss)
+    np.divide(ss, n[:, None, None], out=cov)
+    # The same subtraction and addition, element by element, as forming the outer
+    # products and the regularised identity would make (adding 0.0 elsewhere changes
+    # no value), without the (m, d, d) temporaries.
+    for r in range(d):
+        cov[:, r, :] -= mu[:, r, None] * mu
+    cov.reshape(m, d * d)[:, ::d + 1] += reg
     try:
         # Cholesky is about twice as fast as LU (slogdet) for these SPD matrices.
         chol = np.linalg.cholesky(cov)
@@ -544,7 +555,9 @@ class _BicState:
         each ``i[k]`` with ``js[k]``)."""
         n, s, ss, ld = self.n, self.s, self.ss, self.ld
         nn = n[i] + n[js]
-        ldm = self._logdet(nn, s[i] + s[js], ss[i] + ss[js])
+        pooled = ss[js]  # a copy (fancy indexing): the covariances are formed in it
+        pooled += ss[i]
+        ldm = _logdet(nn, s[i] + s[js], pooled, diag=self.diag, reg=self.REG, scratch=True)
         return 0.5 * (nn * ldm - n[i] * ld[i] - n[js] * ld[js]) - self.n_par * np.log(nn)
 
     def data_term(self) -> float:
