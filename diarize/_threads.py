@@ -31,9 +31,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 from threadpoolctl import ThreadpoolController
 
@@ -177,3 +180,64 @@ def worker_pool(workers: int | None = None) -> Iterator[ThreadPoolExecutor | Non
     with ThreadPoolExecutor(max_workers=n, thread_name_prefix="diarize",
                             initializer=_limit_this_thread) as pool:
         yield pool
+
+
+#: Items :func:`read_ahead` holds ready beyond the one in use: one is enough for the
+#: consumer never to wait on a producer as fast as it is; each is a block of audio.
+READ_AHEAD_ITEMS = 2
+_POLL_SECONDS = 0.1  # how often a blocked producer looks whether it should stop
+
+
+def read_ahead(items: Iterable[T], *, workers: int | None = None) -> Iterator[T]:
+    """The items of `items`, produced on a thread of their own while the caller works on
+    the previous ones (at most :data:`READ_AHEAD_ITEMS` ahead).
+
+    For decoding audio while features are computed: the items and their order are the
+    same as without it, and an exception raised producing an item is raised here, in
+    its place. With one worker (:func:`pipeline_workers`) `items` is iterated in the
+    caller's thread. Closing the generator early stops and closes the producer.
+    """
+    n = pipeline_workers() if workers is None else workers
+    if n <= 1:
+        yield from items
+        return
+    ready: queue.Queue = queue.Queue(maxsize=READ_AHEAD_ITEMS)
+    stop = threading.Event()
+
+    def put(entry: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(entry, timeout=_POLL_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        it = iter(items)
+        try:
+            for item in it:
+                if not put(("item", item)):
+                    return
+            put(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(("error", exc))
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="diarize-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = ready.get()
+            if kind == "item":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        stop.set()
+        thread.join()
