@@ -34,7 +34,7 @@ import os
 import queue
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterable, Iterator, TypeVar
+from typing import Any, Generator, Iterable, Iterator, TypeVar
 
 T = TypeVar("T")
 
@@ -188,7 +188,8 @@ READ_AHEAD_ITEMS = 2
 _POLL_SECONDS = 0.1  # how often a blocked producer looks whether it should stop
 
 
-def read_ahead(items: Iterable[T], *, workers: int | None = None) -> Iterator[T]:
+def read_ahead(items: Iterable[T], *, workers: int | None = None
+               ) -> Generator[T, None, None]:
     """The items of `items`, produced on a thread of their own while the caller works on
     the previous ones (at most :data:`READ_AHEAD_ITEMS` ahead).
 
