@@ -615,7 +615,7 @@ class _BicState:
         (each cost is computed as in one batch: every step is element by element or
         per matrix)."""
         B = self.PAIR_BLOCK
-        if self.pool is None or len(js) < 2 * B:
+        if self.pool is None or len(js) <= B:
             return self.pair_cost(i, js)
         pieces = list(self.pool.map(lambda a: self._pair_logdet(i, js[a:a + B]),
                                     range(0, len(js), B)))
