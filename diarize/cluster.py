@@ -422,14 +422,13 @@ def _stats(X: np.ndarray, chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
 
 
 def _logdet(n: np.ndarray, s: np.ndarray, ss: np.ndarray, *, diag: bool, reg: float,
-            scratch: bool = False, strict: bool = False) -> np.ndarray:
+            scratch: bool = False) -> np.ndarray:
     """log|covariance| of Gaussians given by stats; shapes (m,), (m,d), (m,d,d) -> (m,).
 
     With `scratch` the covariances are formed in `ss` itself (a temporary of the
     caller's), which saves allocating and filling two more arrays of its size. A
     degenerate full covariance in the batch sends the whole batch the LU route
-    (non-positive determinants: inf), or with `strict` raises ``LinAlgError``; strict,
-    only the lower triangles are formed (all the Cholesky factorisation reads).
+    (non-positive determinants: inf).
     """
     mu = s / n[:, None]
     if diag:
@@ -442,18 +441,57 @@ def _logdet(n: np.ndarray, s: np.ndarray, ss: np.ndarray, *, diag: bool, reg: fl
     # products and the regularised identity would make (adding 0.0 elsewhere changes
     # no value), without the (m, d, d) temporaries.
     for r in range(d):
-        cols = r + 1 if strict else d
-        cov[:, r, :cols] -= mu[:, r, None] * mu[:, :cols]
+        cov[:, r, :] -= mu[:, r, None] * mu
     cov.reshape(m, d * d)[:, ::d + 1] += reg
     try:
         # Cholesky is about twice as fast as LU (slogdet) for these SPD matrices.
         chol = np.linalg.cholesky(cov)
         return 2.0 * np.log(np.einsum("mii->mi", chol)).sum(1)
     except np.linalg.LinAlgError:  # a degenerate covariance somewhere in the batch
-        if strict:
-            raise
         sign, ld = np.linalg.slogdet(cov)
         return np.where(sign > 0, ld, np.inf)
+
+
+class _Tril:
+    """Where the lower triangle (diagonal included) of a d x d matrix lies in a row of
+    its d*d entries, and in the packed row of its d(d+1)/2 entries."""
+
+    def __init__(self, d: int) -> None:
+        self.d = d
+        self.rows, self.cols = np.tril_indices(d)
+        self.flat = self.rows * d + self.cols
+        self.diag = np.flatnonzero(self.rows == self.cols)
+
+    def pack(self, ss: np.ndarray) -> np.ndarray:
+        """(m, d, d) -> (m, d(d+1)/2), a copy."""
+        return ss.reshape(len(ss), self.d * self.d)[:, self.flat]
+
+
+def _tril_logdet(n: np.ndarray, s: np.ndarray, packed: np.ndarray, tril: _Tril, *,
+                 reg: float) -> np.ndarray:
+    """:func:`_logdet` of full covariances from the packed lower triangles of their
+    scatter matrices, shape (m, d(d+1)/2), which it overwrites; raises where that would
+    take the LU route.
+
+    The same operations on each lower-triangle entry as there (the sum, the division by
+    the count, the outer product subtracted, `reg` on the diagonal), on half the
+    entries; the Cholesky factorisation reads only the lower triangles, so the upper
+    ones of its input are left unset.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        A covariance is not positive definite.
+    """
+    mu = s / n[:, None]
+    np.divide(packed, n[:, None], out=packed)
+    packed -= mu[:, tril.rows] * mu[:, tril.cols]
+    packed[:, tril.diag] += reg
+    m, d = mu.shape
+    cov = np.empty((m, d, d))
+    cov.reshape(m, d * d)[:, tril.flat] = packed
+    chol = np.linalg.cholesky(cov)
+    return 2.0 * np.log(np.einsum("mii->mi", chol)).sum(1)
 
 
 def agglomerative_bic(X: np.ndarray, chunks: np.ndarray, *, config: ClusterConfig,
@@ -558,6 +596,10 @@ class _BicState:
         #: half the number of free parameters of one Gaussian
         self.n_par = 0.5 * (d + (d if diag else d * (d + 1) / 2))
         self.ld = self._logdet(self.n, self.s, self.ss)
+        # Packed lower triangles of the scatter matrices, kept beside them: the pair
+        # costs are formed from half the entries (:func:`_tril_logdet`).
+        self.tril = None if diag else _Tril(d)
+        self.ssp = None if self.tril is None else self.tril.pack(self.ss)
         self.members = [[i] for i in range(m)]
         self.active = np.ones(m, dtype=bool)
         self.cost = np.full((m, m), np.inf)
@@ -602,11 +644,13 @@ class _BicState:
         fails. Called on pieces of at most :data:`PAIR_BLOCK` pairs: their temporaries
         stay in cache, which makes the whole about twice as fast as one batch."""
         nn = self.n[i] + self.n[js]
-        pooled = self.ss[js]  # a copy (fancy indexing): the covariances are formed in it
-        pooled += self.ss[i]
+        if self.ssp is None or self.tril is None:  # diagonal covariances
+            return _logdet(nn, self.s[i] + self.s[js], self.ss[i] + self.ss[js], diag=True,
+                           reg=self.REG)
+        pooled = self.ssp[js]  # a copy (fancy indexing): the covariances are formed in it
+        pooled += self.ssp[i]
         try:
-            return _logdet(nn, self.s[i] + self.s[js], pooled, diag=self.diag, reg=self.REG,
-                           scratch=True, strict=True)
+            return _tril_logdet(nn, self.s[i] + self.s[js], pooled, self.tril, reg=self.REG)
         except np.linalg.LinAlgError:
             return None
 
@@ -629,6 +673,8 @@ class _BicState:
         self.n[i] += self.n[j]
         self.s[i] += self.s[j]
         self.ss[i] += self.ss[j]
+        if self.ssp is not None:
+            self.ssp[i] += self.ssp[j]
         self.ld[i] = self._logdet(self.n[i:i + 1], self.s[i:i + 1], self.ss[i:i + 1])[0]
         self.members[i].extend(self.members[j])
         self.members[j] = []

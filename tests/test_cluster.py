@@ -488,6 +488,7 @@ def test_bic_pair_costs_in_pieces_and_threads_are_one_batch_costs(degenerate):
         for state in (_bic_state(), _bic_state(pool)):
             if degenerate:  # a pair whose pooled scatter is 0 with a non-zero mean
                 state.n[1], state.s[1], state.ss[1] = state.n[0], state.s[0], -state.ss[0]
+                state.ssp = state.tril.pack(state.ss)  # the packed copy kept beside
             want = _one_batch_costs(state, 0, js)
             assert np.isinf(want[0]) == degenerate and np.isfinite(want[1:]).all()
             assert np.array_equal(state._pair_costs(0, js), want, equal_nan=True)
