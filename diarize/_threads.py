@@ -18,22 +18,41 @@ pipeline takes that control for the duration of its calls, so that a host thread
 it cannot leave the pipeline on several threads, and gives it back afterwards. Libraries
 whose limit is per thread (OpenMP runtimes, OpenBLAS built with OpenMP) are limited and
 restored by each calling thread for itself.
+
+A few stages split their own work over a small pool of Python threads
+(:func:`worker_pool`): numpy and the audio decoder release the GIL in their loops, so two
+threads use two cores. The work is cut into the same pieces whatever the number of
+threads, so the output does not depend on it either. Batch and tuning workers (one
+recording per core already) get one thread, through :data:`WORKERS_ENV_VAR` in their
+environment.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import queue
 import threading
-from typing import Any, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Generator, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
 
 from threadpoolctl import ThreadpoolController
 
 #: BLAS / OpenMP threads while the pipeline runs.
 PIPELINE_THREADS = 1
-#: Environment variables that size the BLAS / OpenMP thread pools of a new process.
+#: Most Python threads the pipeline's own parallel stages use (:func:`worker_pool`):
+#: their work is two streams at most (decoding beside feature computation) or splits
+#: into few large pieces, and a recording at a time should leave cores to the host.
+MAX_PIPELINE_WORKERS = 2
+#: Environment variable that sets those threads (an integer >= 1); unset, they are
+#: ``min(MAX_PIPELINE_WORKERS, usable cores)``.
+WORKERS_ENV_VAR = "DIARIZE_THREADS"
+#: Environment variables that size the thread pools of a new process: BLAS / OpenMP and
+#: the pipeline's own.
 THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                   "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+                   "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", WORKERS_ENV_VAR)
 
 _lock = threading.Lock()
 _depth = 0  # pipeline calls running now, in all threads
@@ -119,3 +138,107 @@ def worker_environment(*, threads: int = PIPELINE_THREADS) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+def pipeline_workers() -> int:
+    """Python threads the pipeline's parallel stages use: :data:`WORKERS_ENV_VAR` when it
+    holds a positive integer, else ``min(MAX_PIPELINE_WORKERS, usable cores)``."""
+    value = os.environ.get(WORKERS_ENV_VAR, "").strip()
+    if value.isdigit() and int(value) >= 1:
+        return int(value)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(MAX_PIPELINE_WORKERS, cores))
+
+
+def _limit_this_thread() -> None:
+    """Pool-thread initializer: per-thread (OpenMP) limits as :func:`pipeline_threads`
+    sets them; process-wide ones are already set by the calling pipeline."""
+    _, local = _controllers()
+    if local is not None:
+        local.limit(limits=PIPELINE_THREADS)  # the thread ends with the pool
+
+
+@contextlib.contextmanager
+def worker_pool(workers: int | None = None) -> Iterator[ThreadPoolExecutor | None]:
+    """A pool of `workers` threads (default :func:`pipeline_workers`) for a block, shut
+    down on exit; None when one thread is all there is (run the work in the caller).
+
+    Examples
+    --------
+    >>> from diarize._threads import worker_pool
+    >>> with worker_pool(2) as pool:
+    ...     list(pool.map(abs, [-1, 2]))
+    [1, 2]
+    """
+    n = pipeline_workers() if workers is None else workers
+    if n <= 1:
+        yield None
+        return
+    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="diarize",
+                            initializer=_limit_this_thread) as pool:
+        yield pool
+
+
+#: Items :func:`read_ahead` holds ready beyond the one in use: one is enough for the
+#: consumer never to wait on a producer as fast as it is; each is a block of audio.
+READ_AHEAD_ITEMS = 2
+_POLL_SECONDS = 0.1  # how often a blocked producer looks whether it should stop
+
+
+def read_ahead(items: Iterable[T], *, workers: int | None = None
+               ) -> Generator[T, None, None]:
+    """The items of `items`, produced on a thread of their own while the caller works on
+    the previous ones (at most :data:`READ_AHEAD_ITEMS` ahead).
+
+    For decoding audio while features are computed: the items and their order are the
+    same as without it, and an exception raised producing an item is raised here, in
+    its place. With one worker (:func:`pipeline_workers`) `items` is iterated in the
+    caller's thread. Closing the generator early stops and closes the producer.
+    """
+    n = pipeline_workers() if workers is None else workers
+    if n <= 1:
+        yield from items
+        return
+    ready: queue.Queue = queue.Queue(maxsize=READ_AHEAD_ITEMS)
+    stop = threading.Event()
+
+    def put(entry: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(entry, timeout=_POLL_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        it = iter(items)
+        try:
+            for item in it:
+                if not put(("item", item)):
+                    return
+            put(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(("error", exc))
+        finally:
+            close = getattr(it, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="diarize-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = ready.get()
+            if kind == "item":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        stop.set()
+        thread.join()

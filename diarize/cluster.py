@@ -19,10 +19,12 @@ BIC count is final.
 
 from __future__ import annotations
 
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._threads import worker_pool
 from .config import ClusterConfig, Config
 from .errors import ParameterError
 from .frames import frame_count, relabel, runs
@@ -420,15 +422,28 @@ def _stats(X: np.ndarray, chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     return n, s, ss
 
 
-def _logdet(n: np.ndarray, s: np.ndarray, ss: np.ndarray, *, diag: bool, reg: float) -> np.ndarray:
-    """log|covariance| of Gaussians given by stats; shapes (m,), (m,d), (m,d,d) -> (m,)."""
+def _logdet(n: np.ndarray, s: np.ndarray, ss: np.ndarray, *, diag: bool, reg: float,
+            scratch: bool = False) -> np.ndarray:
+    """log|covariance| of Gaussians given by stats; shapes (m,), (m,d), (m,d,d) -> (m,).
+
+    With `scratch` the covariances are formed in `ss` itself (a temporary of the
+    caller's), which saves allocating and filling two more arrays of its size. A
+    degenerate full covariance in the batch sends the whole batch the LU route
+    (non-positive determinants: inf).
+    """
     mu = s / n[:, None]
     if diag:
         var = np.einsum("mii->mi", ss) / n[:, None] - mu ** 2
         return np.log(np.maximum(var, 0) + reg).sum(1)
-    cov = ss / n[:, None, None]
-    cov -= mu[:, :, None] * mu[:, None, :]
-    cov += reg * np.eye(cov.shape[-1])
+    m, d = mu.shape
+    cov = ss if scratch else np.empty_like(ss)
+    np.divide(ss, n[:, None, None], out=cov)
+    # The same subtraction and addition, element by element, as forming the outer
+    # products and the regularised identity would make (adding 0.0 elsewhere changes
+    # no value), without the (m, d, d) temporaries.
+    for r in range(d):
+        cov[:, r, :] -= mu[:, r, None] * mu
+    cov.reshape(m, d * d)[:, ::d + 1] += reg
     try:
         # Cholesky is about twice as fast as LU (slogdet) for these SPD matrices.
         chol = np.linalg.cholesky(cov)
@@ -436,6 +451,48 @@ def _logdet(n: np.ndarray, s: np.ndarray, ss: np.ndarray, *, diag: bool, reg: fl
     except np.linalg.LinAlgError:  # a degenerate covariance somewhere in the batch
         sign, ld = np.linalg.slogdet(cov)
         return np.where(sign > 0, ld, np.inf)
+
+
+class _Tril:
+    """Where the lower triangle (diagonal included) of a d x d matrix lies in a row of
+    its d*d entries, and in the packed row of its d(d+1)/2 entries."""
+
+    def __init__(self, d: int) -> None:
+        self.d = d
+        self.rows, self.cols = np.tril_indices(d)
+        self.flat = self.rows * d + self.cols
+        self.diag = np.flatnonzero(self.rows == self.cols)
+
+    def pack(self, ss: np.ndarray) -> np.ndarray:
+        """(m, d, d) -> (m, d(d+1)/2), a copy."""
+        return ss.reshape(len(ss), self.d * self.d)[:, self.flat]
+
+
+def _tril_logdet(n: np.ndarray, s: np.ndarray, packed: np.ndarray, tril: _Tril, *,
+                 reg: float) -> np.ndarray:
+    """:func:`_logdet` of full covariances from the packed lower triangles of their
+    scatter matrices, shape (m, d(d+1)/2), which it overwrites; raises where that would
+    take the LU route.
+
+    The same operations on each lower-triangle entry as there (the sum, the division by
+    the count, the outer product subtracted, `reg` on the diagonal), on half the
+    entries; the Cholesky factorisation reads only the lower triangles, so the upper
+    ones of its input are left unset.
+
+    Raises
+    ------
+    numpy.linalg.LinAlgError
+        A covariance is not positive definite.
+    """
+    mu = s / n[:, None]
+    np.divide(packed, n[:, None], out=packed)
+    packed -= mu[:, tril.rows] * mu[:, tril.cols]
+    packed[:, tril.diag] += reg
+    m, d = mu.shape
+    cov = np.empty((m, d, d))
+    cov.reshape(m, d * d)[:, tril.flat] = packed
+    chol = np.linalg.cholesky(cov)
+    return 2.0 * np.log(np.einsum("mii->mi", chol)).sum(1)
 
 
 def agglomerative_bic(X: np.ndarray, chunks: np.ndarray, *, config: ClusterConfig,
@@ -467,49 +524,51 @@ def agglomerative_bic(X: np.ndarray, chunks: np.ndarray, *, config: ClusterConfi
     m = len(chunks)
     if m == 0:
         return BicResult(np.zeros(0, dtype=np.int64), {})
-    state = _BicState(_stats(X, chunks), diag=config.covariance == "diag")
-    speech_seconds = float(state.n.sum()) * frame_step
-    # Beyond max_bic_seconds the BIC is computed as if there were that much speech with
-    # the same statistics: the likelihood gain of splitting one voice grows with length
-    # and its penalty does not, so hours of speech would otherwise be split into too many
-    # speakers. Scaling the data term by `scale` is exactly that.
-    scale = min(1.0, config.max_bic_seconds / speech_seconds)
-    lam = config.bic_penalty * (speech_seconds * scale) ** config.penalty_exponent
-    linear = None
-    hi = max_clusters if n_clusters is None else n_clusters
-    lo = min_clusters if n_clusters is None else n_clusters
-    if config.linear_merge:
-        state.linear_pass(min_clusters=lo, order=config.linear_order)
-        if keep_stages:
-            linear = state.labels()
-    bic: dict[int, float] = {}
-    snapshots: dict[int, np.ndarray] = {}
-    log_n = np.log(state.n.sum() * scale)
-    stop_k = None  # 'local' rule: the first k whose best merge costs more than it saves
-    while True:
-        k = state.n_active
-        if k <= hi:
-            bic[k] = scale * state.data_term() + lam * state.n_par * k * log_n
-            snapshots[k] = state.labels()
-        if k <= max(lo, 1):
-            break
-        i, j, cost = state.best_pair()
-        if stop_k is None and k <= hi:
-            nn = state.n[i] + state.n[j]
-            gain = scale * (cost + state.n_par * np.log(nn))
-            if gain > lam * state.n_par * np.log(nn * scale):
-                stop_k = k
-        state.merge(i, j)
-    if not snapshots:  # fewer chunks than the lower bound
-        snapshots[state.n_active] = state.labels()
-        bic[state.n_active] = scale * state.data_term()
-    if n_clusters is not None:
-        best_k = min(snapshots)
-    elif config.stop_rule == "local":
-        best_k = stop_k if stop_k is not None else min(snapshots)
-    else:
-        best_k = min(bic, key=lambda kk: (bic[kk], kk))
-    return BicResult(snapshots[best_k], bic, linear)
+    # The pair costs are computed on a few threads; the result does not depend on them.
+    with worker_pool() as pool:
+        state = _BicState(_stats(X, chunks), diag=config.covariance == "diag", pool=pool)
+        speech_seconds = float(state.n.sum()) * frame_step
+        # Beyond max_bic_seconds the BIC is computed as if there were that much speech with
+        # the same statistics: the likelihood gain of splitting one voice grows with length
+        # and its penalty does not, so hours of speech would otherwise be split into too many
+        # speakers. Scaling the data term by `scale` is exactly that.
+        scale = min(1.0, config.max_bic_seconds / speech_seconds)
+        lam = config.bic_penalty * (speech_seconds * scale) ** config.penalty_exponent
+        linear = None
+        hi = max_clusters if n_clusters is None else n_clusters
+        lo = min_clusters if n_clusters is None else n_clusters
+        if config.linear_merge:
+            state.linear_pass(min_clusters=lo, order=config.linear_order)
+            if keep_stages:
+                linear = state.labels()
+        bic: dict[int, float] = {}
+        snapshots: dict[int, np.ndarray] = {}
+        log_n = np.log(state.n.sum() * scale)
+        stop_k = None  # 'local' rule: the first k whose best merge costs more than it saves
+        while True:
+            k = state.n_active
+            if k <= hi:
+                bic[k] = scale * state.data_term() + lam * state.n_par * k * log_n
+                snapshots[k] = state.labels()
+            if k <= max(lo, 1):
+                break
+            i, j, cost = state.best_pair()
+            if stop_k is None and k <= hi:
+                nn = state.n[i] + state.n[j]
+                gain = scale * (cost + state.n_par * np.log(nn))
+                if gain > lam * state.n_par * np.log(nn * scale):
+                    stop_k = k
+            state.merge(i, j)
+        if not snapshots:  # fewer chunks than the lower bound
+            snapshots[state.n_active] = state.labels()
+            bic[state.n_active] = scale * state.data_term()
+        if n_clusters is not None:
+            best_k = min(snapshots)
+        elif config.stop_rule == "local":
+            best_k = stop_k if stop_k is not None else min(snapshots)
+        else:
+            best_k = min(bic, key=lambda kk: (bic[kk], kk))
+        return BicResult(snapshots[best_k], bic, linear)
 
 
 class _BicState:
@@ -517,20 +576,38 @@ class _BicState:
 
     The merge order uses the plain BIC cost (unit penalty weight): the data term
     ``n_ij/2 log|S_ij| - n_i/2 log|S_i| - n_j/2 log|S_j|`` minus ``P log n_ij``.
+
+    With a thread `pool`, the pair costs of the full matrix (row by row) and of large
+    merges (in pieces of :data:`PAIR_BLOCK`) are computed on its threads; every cost is
+    the same as computed in one batch (:meth:`_joined`), so the clustering does not
+    depend on the threads.
     """
 
     REG = 1e-6  # added to covariance diagonals: keeps 1-s chunks' covariances invertible
+    #: Pair costs computed at once: (PAIR_BLOCK, d, d) temporaries stay in cache, and
+    #: the numpy and threads' overhead is small against the Cholesky factorisations.
+    PAIR_BLOCK = 256
 
-    def __init__(self, stats: tuple[np.ndarray, np.ndarray, np.ndarray], *, diag: bool) -> None:
+    def __init__(self, stats: tuple[np.ndarray, np.ndarray, np.ndarray], *, diag: bool,
+                 pool: Executor | None = None) -> None:
         self.n, self.s, self.ss = stats
         m, d = self.s.shape
         self.diag = diag
+        self.pool = pool
         #: half the number of free parameters of one Gaussian
         self.n_par = 0.5 * (d + (d if diag else d * (d + 1) / 2))
         self.ld = self._logdet(self.n, self.s, self.ss)
+        # Packed lower triangles of the scatter matrices, kept beside them: the pair
+        # costs are formed from half the entries (:func:`_tril_logdet`).
+        self.tril = None if diag else _Tril(d)
+        self.ssp = None if self.tril is None else self.tril.pack(self.ss)
         self.members = [[i] for i in range(m)]
         self.active = np.ones(m, dtype=bool)
         self.cost = np.full((m, m), np.inf)
+        # Each row's lowest cost and its first column (np.argmin's), kept up to date by
+        # merge(): the best pair is found without scanning the whole matrix.
+        self.row_min = np.full(m, np.inf)
+        self.row_arg = np.zeros(m, dtype=np.int64)
         self._cost_ready = False
 
     @property
@@ -543,10 +620,51 @@ class _BicState:
     def pair_cost(self, i, js: np.ndarray) -> np.ndarray:
         """BIC cost of merging cluster `i` with each of `js` (or, `i` an array like `js`,
         each ``i[k]`` with ``js[k]``)."""
-        n, s, ss, ld = self.n, self.s, self.ss, self.ld
+        B = self.PAIR_BLOCK
+        pieces = [self._pair_logdet(i if np.isscalar(i) else i[a:a + B], js[a:a + B])
+                  for a in range(0, len(js), B)]
+        return self._cost_from(i, js, self._joined(i, js, pieces))
+
+    def _joined(self, i, js: np.ndarray, pieces: list) -> np.ndarray:
+        """The pieces' log-determinants as one; where any piece has a degenerate pooled
+        covariance, the whole batch's by the LU route, as one :func:`_logdet` call
+        gives them."""
+        if any(p is None for p in pieces):
+            nn = self.n[i] + self.n[js]
+            return _logdet(nn, self.s[i] + self.s[js], self.ss[i] + self.ss[js],
+                           diag=self.diag, reg=self.REG, scratch=True)
+        return np.concatenate(pieces) if len(pieces) != 1 else pieces[0]
+
+    def _cost_from(self, i, js: np.ndarray, ldm: np.ndarray) -> np.ndarray:
+        n, ld = self.n, self.ld
         nn = n[i] + n[js]
-        ldm = self._logdet(nn, s[i] + s[js], ss[i] + ss[js])
         return 0.5 * (nn * ldm - n[i] * ld[i] - n[js] * ld[js]) - self.n_par * np.log(nn)
+
+    def _pair_logdet(self, i, js: np.ndarray) -> np.ndarray | None:
+        """log|S_ij| of the pooled covariances, None where a Cholesky factorisation
+        fails. Called on pieces of at most :data:`PAIR_BLOCK` pairs: their temporaries
+        stay in cache, which makes the whole about twice as fast as one batch."""
+        nn = self.n[i] + self.n[js]
+        if self.ssp is None or self.tril is None:  # diagonal covariances
+            return _logdet(nn, self.s[i] + self.s[js], self.ss[i] + self.ss[js], diag=True,
+                           reg=self.REG)
+        pooled = self.ssp[js]  # a copy (fancy indexing): the covariances are formed in it
+        pooled += self.ssp[i]
+        try:
+            return _tril_logdet(nn, self.s[i] + self.s[js], pooled, self.tril, reg=self.REG)
+        except np.linalg.LinAlgError:
+            return None
+
+    def _pair_costs(self, i: int, js: np.ndarray) -> np.ndarray:
+        """:meth:`pair_cost` of one cluster with many, its pieces on the pool's threads
+        (each cost is computed as in one batch: every step is element by element or
+        per matrix)."""
+        B = self.PAIR_BLOCK
+        if self.pool is None or len(js) <= B:
+            return self.pair_cost(i, js)
+        pieces = list(self.pool.map(lambda a: self._pair_logdet(i, js[a:a + B]),
+                                    range(0, len(js), B)))
+        return self._cost_from(i, js, self._joined(i, js, pieces))
 
     def data_term(self) -> float:
         idx = np.flatnonzero(self.active)
@@ -556,6 +674,8 @@ class _BicState:
         self.n[i] += self.n[j]
         self.s[i] += self.s[j]
         self.ss[i] += self.ss[j]
+        if self.ssp is not None:
+            self.ssp[i] += self.ssp[j]
         self.ld[i] = self._logdet(self.n[i:i + 1], self.s[i:i + 1], self.ss[i:i + 1])[0]
         self.members[i].extend(self.members[j])
         self.members[j] = []
@@ -613,15 +733,27 @@ class _BicState:
                 cost[p] = self.pair_cost(p, np.array([i]))[0]
 
     def best_pair(self) -> tuple[int, int, float]:
-        """The pair of active clusters with the lowest BIC cost, and that cost."""
-        act = np.flatnonzero(self.active)
+        """The pair of active clusters with the lowest BIC cost, and that cost (the first
+        in row-major order among equal costs, as ``np.argmin`` of the matrix)."""
         if not self._cost_ready:
-            for a, i in enumerate(act[:-1]):
-                c = self.pair_cost(i, act[a + 1:])
+            act = np.flatnonzero(self.active)
+
+            def row(a: int) -> np.ndarray:
+                return self.pair_cost(act[a], act[a + 1:])
+
+            rows = (map(row, range(len(act) - 1)) if self.pool is None
+                    else self.pool.map(row, range(len(act) - 1)))
+            for a, c in enumerate(rows):
+                i = act[a]
                 self.cost[i, act[a + 1:]] = c
                 self.cost[act[a + 1:], i] = c
+            self.row_arg[:] = np.argmin(self.cost, axis=1)
+            self.row_min[:] = self.cost[np.arange(len(self.cost)), self.row_arg]
             self._cost_ready = True
-        i, j = divmod(int(np.argmin(self.cost)), len(self.cost))
+        # The first row holding the lowest cost, at its first column holding it: the
+        # first minimum of the matrix in row-major order (NaN, as np.argmin, first).
+        i = int(np.argmin(self.row_min))
+        j = int(self.row_arg[i])
         return i, j, float(self.cost[i, j])
 
     def merge(self, i: int, j: int) -> None:
@@ -630,11 +762,29 @@ class _BicState:
         self._absorb(i, j)
         self.cost[j, :] = np.inf
         self.cost[:, j] = np.inf
+        self.row_min[j], self.row_arg[j] = np.inf, 0
         others = act[(act != i) & (act != j)]
         if len(others):
-            c = self.pair_cost(i, others)
+            c = self._pair_costs(i, others)
             self.cost[i, others] = c
             self.cost[others, i] = c
+        self._refresh_row(i)
+        if not len(others):
+            return
+        # Each other row changed in column i (now c) and j (now inf). Where its minimum
+        # was at neither, the new minimum is the old one or c; else (or with NaN about)
+        # the row is scanned again.
+        old_min, old_arg = self.row_min[others], self.row_arg[others]
+        rescan = (old_arg == i) | (old_arg == j) | np.isnan(c) | np.isnan(old_min)
+        take = ~rescan & ((c < old_min) | ((c == old_min) & (i < old_arg)))
+        self.row_min[others[take]] = c[take]
+        self.row_arg[others[take]] = i
+        for r in others[rescan]:
+            self._refresh_row(int(r))
+
+    def _refresh_row(self, r: int) -> None:
+        self.row_arg[r] = np.argmin(self.cost[r])
+        self.row_min[r] = self.cost[r, self.row_arg[r]]
 
     def labels(self) -> np.ndarray:
         """Cluster index of each chunk, numbered by first appearance."""

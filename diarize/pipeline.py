@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 from dataclasses import dataclass, replace
@@ -12,7 +13,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from ._threads import pipeline_threads
+from ._threads import pipeline_threads, read_ahead
 from .audio import audio_blocks
 from .cluster import asked_count, cluster_speakers, count_floor, speaker_ubm
 from .config import AudioConfig, Config, FeatureConfig, load_config
@@ -217,8 +218,11 @@ class Diarizer:
         """
         with pipeline_threads():
             uri = uri_for(audio) if isinstance(audio, (str, os.PathLike)) else None
-            return self._features(audio_blocks(audio, config=self.config.audio), uri=uri,
-                                  hook=hook)
+            # The audio is decoded, resampled and high-passed a block or two ahead, on
+            # another thread, while the features of the block before are computed.
+            with contextlib.closing(read_ahead(audio_blocks(audio, config=self.config.audio))
+                                    ) as blocks:
+                return self._features(blocks, uri=uri, hook=hook)
 
     def diarize_signal(self, y: np.ndarray, *, uri: str = "audio",
                        hook: ProgressHook | None = None) -> Diarization:

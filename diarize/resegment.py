@@ -10,10 +10,13 @@ decoding alternate for a few rounds.
 from __future__ import annotations
 
 import warnings
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from operator import add, ge
 
 import numpy as np
 
+from ._threads import worker_pool
 from .frames import frame_count, nearest_label, relabel, runs
 from .config import ResegConfig
 from .gmm import ConvergenceWarning, GaussianMixture
@@ -41,7 +44,8 @@ class ResegResult:
 
 
 def fit_speaker_models(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig,
-                       seed: int = 0, only: np.ndarray | None = None) -> list[GaussianMixture]:
+                       seed: int = 0, only: np.ndarray | None = None,
+                       pool: Executor | None = None) -> list[GaussianMixture]:
     """One diagonal GMM per label value present in `labels`.
 
     Parameters
@@ -51,28 +55,34 @@ def fit_speaker_models(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig
 
     only : ndarray of int, optional, keyword-only
         Labels to model (default: all, 0..labels.max()).
+    pool : Executor, optional, keyword-only
+        Threads to fit the models on, side by side (each is fitted as alone).
 
     Returns
     -------
     list of GaussianMixture, one per label modelled, in the order of `only`.
     """
-    models = []
-    for k in (range(int(labels.max()) + 1) if only is None else only):
+    def fit(k: int) -> GaussianMixture:
         x = X[labels == k]
         if len(x) > config.max_frames:
             x = x[np.linspace(0, len(x) - 1, config.max_frames).astype(np.int64)]
         n_comp = int(max(1, min(config.n_components, len(x) // FRAMES_PER_COMPONENT)))
-        with warnings.catch_warnings():
-            # A few EM rounds are enough for decoding; non-convergence is expected.
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            models.append(GaussianMixture(n_comp, max_iter=config.max_iter, random_state=seed,
-                                          init_params="k-means++", tol=config.tol,
-                                          dtype=np.float32).fit(x))
-    return models
+        return GaussianMixture(n_comp, max_iter=config.max_iter, random_state=seed,
+                               init_params="k-means++", tol=config.tol,
+                               dtype=np.float32).fit(x)
+
+    ks = list(range(int(labels.max()) + 1) if only is None else only)
+    # Set here, for the pool's threads too (the warning filters are the process's).
+    with warnings.catch_warnings():
+        # A few EM rounds are enough for decoding; non-convergence is expected.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return list(map(fit, ks) if pool is None else pool.map(fit, ks))
 
 
-def block_loglik(X: np.ndarray, models: list, *, block: int) -> np.ndarray:
-    """Frame log-likelihoods under each model, summed over blocks of `block` frames.
+def block_loglik(X: np.ndarray, models: list, *, block: int,
+                 pool: Executor | None = None) -> np.ndarray:
+    """Frame log-likelihoods under each model, summed over blocks of `block` frames
+    (the models scored side by side on the threads of `pool`, if given).
 
     Returns
     -------
@@ -80,10 +90,14 @@ def block_loglik(X: np.ndarray, models: list, *, block: int) -> np.ndarray:
     """
     n = len(X)
     nb = -(-n // block)
+    starts = np.arange(0, n, block)
+
+    def score(m: GaussianMixture) -> np.ndarray:
+        return np.add.reduceat(m.score_samples(X), starts)
+
     out = np.zeros((nb, len(models)))
-    for k, m in enumerate(models):
-        ll = m.score_samples(X)
-        out[:, k] = np.add.reduceat(ll, np.arange(0, n, block))
+    for k, col in enumerate(map(score, models) if pool is None else pool.map(score, models)):
+        out[:, k] = col
     return out
 
 
@@ -106,6 +120,70 @@ def viterbi(ll: np.ndarray, *, switch_penalty: float, min_blocks: int) -> np.nda
     if K == 1 or T == 0:
         return np.zeros(T, dtype=np.int64)
     m = max(1, min_blocks)
+    if K * m <= _SCALAR_VITERBI_STATES and np.isfinite(ll).all():
+        return _viterbi_scalar(ll, switch_penalty=float(switch_penalty), m=m)
+    return _viterbi_arrays(ll, switch_penalty=switch_penalty, m=m)
+
+
+#: Most states (speakers x chain length) that :func:`viterbi` steps through as Python
+#: floats: below it, a step costs less than the dozen numpy calls on tiny arrays.
+_SCALAR_VITERBI_STATES = 64
+
+
+def _viterbi_scalar(ll: np.ndarray, *, switch_penalty: float, m: int) -> np.ndarray:
+    """:func:`viterbi` for finite `ll`, one step at a time on lists of Python floats
+    (doubles).
+
+    The same comparisons and the same additions in the same order as
+    :func:`_viterbi_arrays`, so the same path: with finite log-likelihoods the chain ends
+    stay finite, and the two best of them decide who a speaker's new run comes from; only
+    where two are equal is numpy's sort asked, as there. ``max(a, b)`` is ``a`` unless
+    ``b > a``: ``np.where(a >= b, a, b)`` for values that are never NaN.
+    """
+    T, K = ll.shape
+    rows = ll.tolist()
+    # cols[j][k]: speaker k's chain state j (the array version's delta[k, j]).
+    cols = [[-np.inf] * K for _ in range(m)]
+    cols[m - 1] = list(rows[0])  # the first run may be short
+    cols[0] = list(rows[0])
+    from_rows = [[0] * K]
+    stay_rows = [[False] * K]
+    p = switch_penalty
+    for t in range(1, T):
+        last = cols[m - 1]
+        b1v = max(last)
+        b1 = last.index(b1v)
+        last[b1] = -np.inf
+        b2v = max(last)
+        b2 = last.index(b2v)
+        last[b1] = b1v
+        if last.count(b1v) > 1 or last.count(b2v) > 1:  # a tie: numpy's order decides
+            order = np.argsort(np.array(last))[::-1]
+            b1, b2 = int(order[0]), int(order[1])
+            b1v, b2v = last[b1], last[b2]
+        src = [b1] * K
+        src[b1] = b2
+        enter = [b1v - p] * K
+        enter[b1] = b2v - p
+        row = rows[t]
+        if m > 1:
+            stay_rows.append(list(map(ge, last, cols[m - 2])))
+            new = [list(map(add, enter, row))]
+            new.extend(list(map(add, cols[j - 1], row)) for j in range(1, m - 1))
+            new.append(list(map(add, map(max, last, cols[m - 2]), row)))
+            cols = new
+        else:
+            stay_rows.append(list(map(ge, last, enter)))
+            cols = [list(map(add, map(max, last, enter), row))]
+        from_rows.append(src)
+    delta = np.ascontiguousarray(np.array(cols).T)
+    return _backtrack(delta, np.array(stay_rows, dtype=bool),
+                      np.array(from_rows, dtype=np.int32), m=m)
+
+
+def _viterbi_arrays(ll: np.ndarray, *, switch_penalty: float, m: int) -> np.ndarray:
+    """:func:`viterbi` on arrays of all the speakers' states at once."""
+    T, K = ll.shape
     delta = np.full((K, m), -np.inf)
     delta[:, m - 1] = ll[0]  # the first run may be short
     delta[:, 0] = np.maximum(delta[:, 0], ll[0])
@@ -131,6 +209,14 @@ def viterbi(ll: np.ndarray, *, switch_penalty: float, min_blocks: int) -> np.nda
         from_spk[t] = src
         new += ll[t][:, None]
         delta = new
+    return _backtrack(delta, stay, from_spk, m=m)
+
+
+def _backtrack(delta: np.ndarray, stay: np.ndarray, from_spk: np.ndarray, *, m: int
+               ) -> np.ndarray:
+    """The speaker path of a Viterbi pass: `delta` (K, m) the last step's scores, `stay`
+    and `from_spk` (T, K) each step's choices."""
+    T = len(stay)
     # backtrack: end in any state of any speaker (the last run may be short)
     k, j = (int(i) for i in np.unravel_index(int(np.argmax(delta)), delta.shape))
     path = np.empty(T, dtype=np.int64)
@@ -195,8 +281,10 @@ def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_s
             # A count was asked: the largest clusters are speakers however little they say.
             largest = np.argsort(-counts, kind="stable")[:min_speakers]
             kept = np.union1d(kept, largest)
-        models = fit_speaker_models(X, labels, config=config, seed=seed, only=kept)
-        ll = block_loglik(X, models, block=block)
+        with worker_pool() as pool:  # the models side by side: the same models
+            models = fit_speaker_models(X, labels, config=config, seed=seed, only=kept,
+                                        pool=pool)
+            ll = block_loglik(X, models, block=block, pool=pool)
         path = viterbi(ll, switch_penalty=config.switch_penalty, min_blocks=min_blocks)
         frame_path = np.repeat(path, block)[: len(X)]
         if min_speakers > 1:

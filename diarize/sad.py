@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ._threads import worker_pool
 from .boundaries import refine_boundaries
 from .config import FeatureConfig, SadConfig
 from .errors import ModelError
@@ -425,13 +426,20 @@ def adapted_llr(feats: np.ndarray, log_energy: np.ndarray, voicing: np.ndarray,
 
 def _score(speech: GaussianMixture, nonspeech: GaussianMixture, feats: np.ndarray,
            e: np.ndarray, v: np.ndarray, levels: tuple[float, float]) -> np.ndarray:
-    """Frame ratio of two models, block by block."""
+    """Frame ratio of two models, block by block (the blocks side by side on the
+    pipeline's threads, :func:`diarize._threads.worker_pool`; each is scored as alone)."""
     llr = np.empty(len(e), dtype=np.float32)
+
     # The model's features are built one block of frames at a time: for the whole
     # recording they would be the largest arrays of the run.
-    for b0 in range(0, len(e), BLOCK_FRAMES):
+    def score(b0: int) -> None:
         xb = _model_rows(feats, e, v, b0, min(len(e), b0 + BLOCK_FRAMES), levels)
         llr[b0:b0 + len(xb)] = speech.score_samples(xb) - nonspeech.score_samples(xb)
+
+    starts = range(0, len(e), BLOCK_FRAMES)
+    with worker_pool() as pool:
+        for _ in (map(score, starts) if pool is None else pool.map(score, starts)):
+            pass
     return llr
 
 

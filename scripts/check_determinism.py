@@ -9,8 +9,9 @@ Every ``*.wav`` / ``*.flac`` (:data:`diarize.audio.AUDIO_SUFFIXES`) of the folde
 (default ``../shared/eval/real`` and ``../shared/eval/sim``) is diarized with the default
 configuration in four passes, each in its own subprocess, started together:
 
-* ``cli-1``: the command line with ``OPENBLAS_NUM_THREADS=1`` (and OMP / MKL = 1);
-* ``cli-2``: the command line with ``OPENBLAS_NUM_THREADS=2`` (and OMP / MKL = 2);
+* ``cli-1``: the command line with ``OPENBLAS_NUM_THREADS=1`` (and OMP / MKL = 1, and
+  ``DIARIZE_THREADS=1``: the pipeline's own stages on one thread);
+* ``cli-2``: the command line with ``OPENBLAS_NUM_THREADS=2`` (and OMP / MKL / DIARIZE = 2);
 * ``api-2``: the Python API in a program that imports numpy (and so loads OpenBLAS)
   first, with ``OPENBLAS_NUM_THREADS=2``; it also checks that its own BLAS thread
   setting is the same after the calls as before (the pipeline must restore it);
@@ -47,8 +48,9 @@ if str(REPO) not in sys.path:  # run from a checkout without installing
 from diarize.audio import AUDIO_SUFFIXES  # noqa: E402
 
 DEFAULT_DIRS = (REPO / ".." / "shared" / "eval" / "real", REPO / ".." / "shared" / "eval" / "sim")
-#: Environment variables that size the BLAS / OpenMP thread pools.
-THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+#: Environment variables that size the BLAS / OpenMP thread pools and the pipeline's own
+#: (diarize._threads.WORKERS_ENV_VAR).
+THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "DIARIZE_THREADS")
 #: The pass every other is compared with.
 REFERENCE_PASS = "cli-1"
 #: The pass expected to differ (not counted).

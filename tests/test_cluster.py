@@ -465,3 +465,68 @@ def test_grid_consensus_is_purer_than_one_grid(misaligned):
                          cluster__grid_offsets=4)["bic"]
         assert four.max() + 1 <= ClusterConfig().max_initial_clusters
         assert frame_purity(four, truth[shift:]) > frame_purity(one, truth[shift:])
+
+
+# --- BIC pair costs: pieces, threads and the degenerate route ---------------------------
+
+def _bic_state(pool=None):
+    from diarize.cluster import _BicState, _stats
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((700 * 30, 5)).astype(np.float32)
+    X[::30] *= 4.0  # unequal spreads: costs that differ
+    chunks = np.stack([np.arange(700) * 30, np.arange(1, 701) * 30], axis=1)
+    return _BicState(_stats(X, chunks), diag=False, pool=pool)
+
+
+def _one_batch_costs(state, i, js):
+    """The pair costs as a single call of _logdet over the whole batch gives them."""
+    from diarize.cluster import _logdet
+
+    n, s, ss, ld = state.n, state.s, state.ss, state.ld
+    nn = n[i] + n[js]
+    ldm = _logdet(nn, s[i] + s[js], ss[i] + ss[js], diag=False, reg=state.REG)
+    return 0.5 * (nn * ldm - n[i] * ld[i] - n[js] * ld[js]) - state.n_par * np.log(nn)
+
+
+@pytest.mark.parametrize("degenerate", [False, True])
+def test_bic_pair_costs_in_pieces_and_threads_are_one_batch_costs(degenerate):
+    from concurrent.futures import ThreadPoolExecutor
+
+    js = np.arange(1, 700)
+    with ThreadPoolExecutor(2) as pool:
+        for state in (_bic_state(), _bic_state(pool)):
+            if degenerate:  # a pair whose pooled scatter is 0 with a non-zero mean
+                state.n[1], state.s[1], state.ss[1] = state.n[0], state.s[0], -state.ss[0]
+                state.ssp = state.tril.pack(state.ss)  # the packed copy kept beside
+            want = _one_batch_costs(state, 0, js)
+            assert np.isinf(want[0]) == degenerate and np.isfinite(want[1:]).all()
+            assert np.array_equal(state._pair_costs(0, js), want, equal_nan=True)
+            assert np.array_equal(state.pair_cost(0, js), want, equal_nan=True)
+
+
+def test_bic_merge_order_is_the_full_matrix_argmin():
+    # The incrementally kept row minima pick the pair np.argmin of the matrix picks.
+    state = _bic_state()
+    while state.n_active > 2:
+        i, j, cost = state.best_pair()
+        flat = divmod(int(np.argmin(state.cost)), len(state.cost))
+        assert (i, j) == flat and cost == state.cost[flat]
+        state.merge(i, j)
+
+
+def test_bic_clustering_does_not_depend_on_the_threads(monkeypatch):
+    rng = np.random.default_rng(5)
+    # 600 chunks of 8 voices in random order: few neighbours merge in the linear pass,
+    # so the first merges pair a cluster with hundreds of others (cut into pieces).
+    voices = rng.normal(0.0, 2.0, (8, 4))
+    X = np.concatenate([rng.normal(voices[v], 1.0, (40, 4)) for v in rng.integers(0, 8, 600)])
+    chunks = chunk_speech(np.ones(len(X), dtype=bool), chunk_frames=40, max_chunks=2000)
+    runs = []
+    for threads in ("1", "2", "3"):
+        monkeypatch.setenv("DIARIZE_THREADS", threads)
+        bic = agglomerative_bic(X.astype(np.float32), chunks, config=ClusterConfig(),
+                                max_clusters=40)
+        runs.append((bic.chunk_labels.tolist(), bic.bic))
+    assert runs[0] == runs[1] == runs[2]
+    assert len(set(runs[0][0])) == 8  # the voices

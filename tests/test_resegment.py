@@ -128,3 +128,23 @@ def test_trivial_cases():
     np.testing.assert_array_equal(absorb_short_turns(allpause, min_frames=5), allpause)
     # a list works as input too
     assert absorb_short_turns([0, 0, 1, 0, 0], min_frames=2).tolist() == [0] * 5
+
+
+def test_scalar_viterbi_takes_the_array_viterbi_path():
+    # The list-of-floats decoder must choose exactly as the array one, ties included
+    # (equal speakers, rounded scores, all-equal blocks), for every chain length.
+    from diarize.resegment import _viterbi_arrays, _viterbi_scalar
+
+    rng = np.random.default_rng(7)
+    for trial in range(600):
+        K, m, T = int(rng.integers(2, 7)), int(rng.integers(1, 5)), int(rng.integers(1, 40))
+        ll = rng.normal(0, 5, (T, K))
+        if trial % 3 == 0:
+            ll = np.round(ll)
+        if trial % 5 == 0:
+            ll[:, 1] = ll[:, 0]
+        if trial % 11 == 0:
+            ll[:] = 0.0
+        pen = float(rng.choice([0.0, 3.0, 50.0]))
+        assert np.array_equal(_viterbi_scalar(ll, switch_penalty=pen, m=m),
+                              _viterbi_arrays(ll, switch_penalty=pen, m=m))
