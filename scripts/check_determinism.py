@@ -70,6 +70,7 @@ from threadpoolctl import threadpool_info
 import diarize._threads
 from diarize import Diarizer
 from diarize.names import uri_for
+from diarize.writers import format_diarization
 
 if os.environ.get("CHECK_PIPELINE_THREADS"):  # the control pass
     diarize._threads.PIPELINE_THREADS = int(os.environ["CHECK_PIPELINE_THREADS"])
@@ -90,7 +91,9 @@ for path in sys.argv[2:]:
         print(f"{path}: {type(exc).__name__}: {exc}", file=sys.stderr)
         failed += 1
         continue
-    (out / f"{uri_for(path)}.rttm").write_bytes(result.to_rttm().encode("utf-8"))
+    # with its provenance line, as the command line writes it: the files compare whole
+    text = format_diarization(result, "rttm", source=path)
+    (out / f"{uri_for(path)}.rttm").write_bytes(text.encode("utf-8"))
 after = blas_threads()
 if after != before:
     print(f"BLAS thread settings changed by the pipeline: {before} -> {after}", file=sys.stderr)
