@@ -478,7 +478,7 @@ def change_curve(X: np.ndarray, mask: np.ndarray, *, window_steps: int, step_fra
             np.cumsum((x * x).sum(1), axis=0, out=c2[1:])
         else:
             c2 = np.zeros((hi - lo + 1, d, d))
-            np.cumsum(np.einsum("bti,btj->bij", x, x), axis=0, out=c2[1:])
+            np.cumsum(np.matmul(x.transpose(0, 2, 1), x), axis=0, out=c2[1:])
         del x
         i0, i1, i2 = p - w - lo, p - lo, p + w - lo
 
@@ -488,8 +488,11 @@ def change_curve(X: np.ndarray, mask: np.ndarray, *, window_steps: int, step_fra
                 return np.log(np.maximum(s2 / m - mu ** 2, 0) + reg).sum(1)
             cov = s2 / m - mu[:, :, None] * mu[:, None, :]
             cov += reg * np.eye(d)
-            sign, ld = np.linalg.slogdet(cov)
-            return np.where(sign > 0, ld, -np.inf)
+            try:  # Cholesky: about twice as fast as slogdet on these SPD matrices
+                return 2.0 * np.log(np.einsum("mii->mi", np.linalg.cholesky(cov))).sum(1)
+            except np.linalg.LinAlgError:  # a degenerate window somewhere in the block
+                sign, ld = np.linalg.slogdet(cov)
+                return np.where(sign > 0, ld, -np.inf)
 
         la = logdet(c1[i1] - c1[i0], c2[i1] - c2[i0], nw)
         lb = logdet(c1[i2] - c1[i1], c2[i2] - c2[i1], nw)
