@@ -239,19 +239,22 @@ class ClusterConfig:
     change_step: float = ranged(0.1, 0.01, 10.0)
     """segmentation 'change': spacing of the candidate change points (seconds); the
     window is a whole number of steps."""
-    change_peak: float = ranged(1.0, -100.0, 100.0)
+    change_peak: float = ranged(0.0, -100.0, 100.0)
     """segmentation 'change': a local maximum of the GLR curve is a change when it stands
     this many robust standard deviations (1.4826 x the median absolute deviation) above
     the median of the recording's own curve: relative to the recording, not an absolute
     likelihood ratio."""
-    change_min_seconds: float = ranged(1.0, 0.05, 60.0)
+    change_min_seconds: float = ranged(0.5, 0.05, 60.0)
     """segmentation 'change': shortest chunk (seconds of speech): changes closer than this
     are one peak (the highest), and speech runs shorter than this are grouped with the
     next as in 'fixed'."""
-    change_max_seconds: float = ranged(4.0, 0.1, 600.0)
+    change_max_seconds: float = ranged(1.0, 0.1, 600.0)
     """segmentation 'change': longest chunk (seconds of speech); longer pieces between
     changes are cut into equal parts, so BIC still sees bounded chunks. Both bounds grow
-    with the recording so that there are never more than max_segments chunks."""
+    with the recording so that there are never more than max_segments chunks. The 0.5 /
+    1.0 s bounds and change_peak 0 (every local maximum above the median) are the best of
+    the settings screened in docs/stability.md: the detector over-segments, as LIUM's
+    does, and the linear BIC pass joins what it cut within one voice."""
     stop_rule: Literal["global", "local"] = "local"
     """How BIC picks the count: 'global' (the minimum of the whole clustering's BIC over
     min..max speakers) or 'local' (stop merging at the first merge whose BIC gain is
