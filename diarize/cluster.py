@@ -117,7 +117,8 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
                      keep_stages: bool = False) -> ClusterResult:
     """Who speaks when, as one cluster per speaker: every clustering decision in one call.
 
-    The speech is cut into chunks of ``cluster.segment_seconds`` (:func:`chunk_speech`),
+    The speech is cut into chunks of ``cluster.segment_seconds`` (:func:`chunk_speech`)
+    or, with ``cluster.segmentation = "change"``, at speaker changes (:func:`change_chunks`),
     merged bottom-up by BIC (:func:`agglomerative_bic`) and, with ``cluster.link_method =
     "ubm"``, linked by UBM speaker models (:func:`link_clusters_clr`), which then decides
     the count. The count lies in ``[min_speakers, max_speakers]``, or is ``num_speakers``
@@ -166,8 +167,11 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
     floor = count_floor(config, n_speech_frames=n_speech)
 
     def grid(phase: float) -> np.ndarray:
-        chunks = chunk_speech(speech, chunk_frames=chunk_frames, max_chunks=cc.max_segments,
-                              phase=phase)
+        if cc.segmentation == "change":
+            chunks = change_chunks(X, speech, config=cc, frame_step=step)
+        else:
+            chunks = chunk_speech(speech, chunk_frames=chunk_frames,
+                                  max_chunks=cc.max_segments, phase=phase)
         if len(chunks) < floor:
             # A count was asked and there is speech for it, but fewer chunks than speakers
             # (short runs grouped, 1.5-chunk tails): equal pieces of the speech instead.
@@ -194,8 +198,14 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
     bic = agglomerative_bic(X, chunks, config=cc, frame_step=step, min_clusters=lo,
                             max_clusters=hi_init, keep_stages=keep_stages)
     init = np.repeat(bic.chunk_labels, lengths)
-    lengthened = np.max(lengths) > cc.long_chunk_ratio * chunk_frames
-    if cc.grid_offsets > 1 and not lengthened:
+    if cc.segmentation == "change":
+        # Change chunks are up to change_max_seconds long by design; they count as long
+        # where max_segments would lengthen fixed chunks (the same recordings).
+        lengthened = (2 * _min_chunk_frames(n_speech, cc.max_segments)
+                      > cc.long_chunk_ratio * chunk_frames)
+    else:
+        lengthened = np.max(lengths) > cc.long_chunk_ratio * chunk_frames
+    if cc.grid_offsets > 1 and not lengthened and cc.segmentation == "fixed":
         # The same BIC merging on grids shifted by 1/N chunk; frames that most runs put
         # together stay together (evidence accumulation). Not on lengthened chunks: N
         # BIC runs on max_segments chunks would cost too much on long recordings, and
@@ -405,6 +415,168 @@ def chunk_speech(mask: np.ndarray, *, chunk_frames: int, max_chunks: int,
         cuts.append(n_speech)
     bounds = np.unique(np.asarray(cuts, dtype=np.int64))
     return np.stack([bounds[:-1], bounds[1:]], axis=1)
+
+
+def _min_chunk_frames(n_speech: int, max_chunks: int) -> int:
+    """Half the chunk length that keeps `n_speech` frames within `max_chunks` chunks when
+    every chunk but the last holds at least this many frames."""
+    return int(np.ceil(np.ceil(2 * n_speech / max(max_chunks - 1, 1)) / 2))
+
+
+def change_curve(X: np.ndarray, mask: np.ndarray, *, window_steps: int, step_frames: int,
+                 diag: bool, block: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """Gaussian likelihood ratio (GLR) between two adjacent windows, slid over the speech.
+
+    At every multiple ``p`` of `step_frames` in the speech-only frame sequence whose two
+    windows ``[p - w, p)`` and ``[p, p + w)`` (``w = window_steps * step_frames``) lie in
+    one speech run of `mask`, the per-frame GLR of one Gaussian for both windows against
+    one each::
+
+        D(p) = log|S_ab| - (log|S_a| + log|S_b|) / 2      (>= 0; large at a change)
+
+    Window statistics come from cumulative sums of x and x x^T over blocks of
+    `step_frames` frames, `block` positions at a time: O(n) time, O(block d^2) memory.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_speech_frames, n_features)
+    mask : ndarray of bool, shape (n_frames,)
+        The speech frames (``X`` holds its True frames).
+    window_steps, step_frames : int, keyword-only
+    diag : bool, keyword-only
+        Diagonal rather than full covariances.
+    block : int, keyword-only
+        Positions computed at once (bounds memory).
+
+    Returns
+    -------
+    positions : ndarray of int64, shape (n_points,)
+        Frame boundaries in the speech-only sequence, increasing.
+    values : ndarray of float64, shape (n_points,)
+    """
+    n, d = X.shape
+    w = window_steps
+    nb = n // step_frames
+    starts, ends, vals = runs(np.asarray(mask, dtype=bool))
+    run_ends = np.cumsum(ends[vals] - starts[vals])
+    pos = np.arange(w, nb - w + 1, dtype=np.int64)  # candidate boundaries, in blocks
+    if len(pos) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    run_of = np.searchsorted(run_ends, [(pos - w) * step_frames,
+                                        (pos + w) * step_frames - 1], side="right")
+    pos = pos[run_of[0] == run_of[1]]  # both windows inside one speech run
+    out = np.empty(len(pos))
+    nw = float(w * step_frames)
+    reg = _BicState.REG
+    for a in range(0, len(pos), block):
+        p = pos[a:a + block]
+        lo, hi = int(p[0]) - w, int(p[-1]) + w  # blocks [lo, hi) hold every window
+        x = X[lo * step_frames:hi * step_frames].astype(np.float64)
+        x = x.reshape(hi - lo, step_frames, d)
+        c1 = np.zeros((hi - lo + 1, d))
+        np.cumsum(x.sum(1), axis=0, out=c1[1:])
+        if diag:
+            c2 = np.zeros((hi - lo + 1, d))
+            np.cumsum((x * x).sum(1), axis=0, out=c2[1:])
+        else:
+            c2 = np.zeros((hi - lo + 1, d, d))
+            np.cumsum(np.matmul(x.transpose(0, 2, 1), x), axis=0, out=c2[1:])
+        del x
+        i0, i1, i2 = p - w - lo, p - lo, p + w - lo
+
+        def logdet(s1: np.ndarray, s2: np.ndarray, m: float) -> np.ndarray:
+            mu = s1 / m
+            if diag:
+                return np.log(np.maximum(s2 / m - mu ** 2, 0) + reg).sum(1)
+            cov = s2 / m - mu[:, :, None] * mu[:, None, :]
+            cov += reg * np.eye(d)
+            try:  # Cholesky: about twice as fast as slogdet on these SPD matrices
+                return 2.0 * np.log(np.einsum("mii->mi", np.linalg.cholesky(cov))).sum(1)
+            except np.linalg.LinAlgError:  # a degenerate window somewhere in the block
+                sign, ld = np.linalg.slogdet(cov)
+                return np.where(sign > 0, ld, -np.inf)
+
+        la = logdet(c1[i1] - c1[i0], c2[i1] - c2[i0], nw)
+        lb = logdet(c1[i2] - c1[i1], c2[i2] - c2[i1], nw)
+        lab = logdet(c1[i2] - c1[i0], c2[i2] - c2[i0], 2 * nw)
+        out[a:a + block] = lab - 0.5 * (la + lb)
+    out[~np.isfinite(out)] = 0.0  # a degenerate window: no evidence of a change
+    return pos * step_frames, out
+
+
+def change_chunks(X: np.ndarray, mask: np.ndarray, *, config: ClusterConfig,
+                  frame_step: float) -> np.ndarray:
+    """Cut the speech frames of `mask` into chunks at speaker-change points (LIUM-style).
+
+    A change is a peak of :func:`change_curve` (windows of ``change_window`` seconds every
+    ``change_step``) that is the highest within ``change_min_seconds`` either side and
+    stands ``change_peak`` robust standard deviations above the median of the curve (the
+    recording's own scale, not an absolute threshold). As in :func:`chunk_speech`, a
+    speech run shorter than the shortest chunk is grouped with the next; no chunk but the
+    last is shorter than ``change_min_seconds``, and pieces longer than
+    ``change_max_seconds`` are cut into equal parts. Long recordings get longer bounds:
+    there are never more than ``max_segments`` chunks.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_speech_frames, n_features)
+        Features of the speech frames, in time order.
+    mask : ndarray of bool, shape (n_frames,)
+    config : ClusterConfig, keyword-only
+    frame_step : float, keyword-only
+        Seconds per frame.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_chunks, 2)
+        ``[start, end)`` ranges into the speech-only frame sequence, in time order,
+        covering it exactly (as :func:`chunk_speech`).
+    """
+    n = len(X)
+    if n == 0:
+        return np.zeros((0, 2), dtype=np.int64)
+    step = frame_count(config.change_step, frame_step, minimum=1)
+    window = max(1, int(round(config.change_window / (step * frame_step))))
+    half = max(frame_count(config.change_min_seconds, frame_step, minimum=1),
+               _min_chunk_frames(n, config.max_segments))
+    longest = max(frame_count(config.change_max_seconds, frame_step, minimum=1), 2 * half)
+    pos, curve = change_curve(X, mask, window_steps=window, step_frames=step,
+                              diag=config.covariance == "diag")
+    peaks = np.zeros(0, dtype=np.int64)
+    if len(pos):
+        # Local maxima over +-half frames of speech, among points of one speech run
+        # (pos is increasing; points of other runs are far enough or masked by -inf).
+        g = int(np.ceil(half / step))
+        grid = np.full(int(pos[-1] // step) + 2 * g + 1, -np.inf)
+        grid[pos // step + g] = curve
+        win = np.lib.stride_tricks.sliding_window_view(grid, g)
+        left = win[pos // step]            # the g points before each
+        right = win[pos // step + g + 1]   # the g points after each
+        is_max = (curve > left.max(1)) & (curve >= right.max(1))
+        med = float(np.median(curve))
+        spread = 1.4826 * float(np.median(np.abs(curve - med)))
+        tall = curve > med + config.change_peak * spread
+        peaks = pos[is_max & tall]
+    s, e, v = runs(np.asarray(mask, dtype=bool))
+    run_ends = np.cumsum(e[v] - s[v])
+    # Changes and run ends in time order; a run end sorts before a change at the same frame.
+    events = sorted([(int(r), 0) for r in run_ends] + [(int(c), 1) for c in peaks])
+    cuts = [0]
+    for at, is_change in events:
+        if is_change:
+            end = int(run_ends[np.searchsorted(run_ends, at, side="right")])
+            if at - cuts[-1] >= half and end - at >= half:
+                cuts.append(at)
+        elif at - cuts[-1] >= half or at == n:
+            cuts.append(at)
+    if cuts[-1] != n:
+        cuts.append(n)
+    bounds: list[int] = [0]
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        k = -(-(b - a) // longest)  # equal pieces of at most `longest` frames
+        bounds.extend(int(x) for x in np.round(np.linspace(a, b, k + 1))[1:])
+    edges = np.unique(np.asarray(bounds, dtype=np.int64))
+    return np.stack([edges[:-1], edges[1:]], axis=1)
 
 
 def _stats(X: np.ndarray, chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -231,7 +231,37 @@ class ClusterConfig:
     """Speaker modelling, clustering and speaker-count selection."""
 
     segment_seconds: float = ranged(1.0, 0.1, 60.0)
-    """Length of the initial speech chunks that are clustered bottom-up."""
+    """Length of the initial speech chunks that are clustered bottom-up (segmentation
+    'fixed')."""
+    segmentation: Literal["fixed", "change"] = "fixed"
+    """How speech is cut into the chunks that BIC merges: 'fixed' (pieces of
+    segment_seconds) or 'change' (at speaker-change points: peaks of the Gaussian
+    likelihood ratio (GLR) between two adjacent windows of change_window seconds slid
+    over each speech run, as LIUM's segmentation; pieces longer than change_max_seconds
+    are cut evenly). Measured in docs/stability.md."""
+    change_window: float = ranged(2.5, 0.1, 60.0)
+    """segmentation 'change': seconds of speech in each of the two windows compared
+    either side of a candidate change (a change needs this much speech on both sides
+    inside one speech run)."""
+    change_step: float = ranged(0.1, 0.01, 10.0)
+    """segmentation 'change': spacing of the candidate change points (seconds); the
+    window is a whole number of steps."""
+    change_peak: float = ranged(0.0, -100.0, 100.0)
+    """segmentation 'change': a local maximum of the GLR curve is a change when it stands
+    this many robust standard deviations (1.4826 x the median absolute deviation) above
+    the median of the recording's own curve: relative to the recording, not an absolute
+    likelihood ratio."""
+    change_min_seconds: float = ranged(0.5, 0.05, 60.0)
+    """segmentation 'change': shortest chunk (seconds of speech): changes closer than this
+    are one peak (the highest), and speech runs shorter than this are grouped with the
+    next as in 'fixed'."""
+    change_max_seconds: float = ranged(1.0, 0.1, 600.0)
+    """segmentation 'change': longest chunk (seconds of speech); longer pieces between
+    changes are cut into equal parts, so BIC still sees bounded chunks. Both bounds grow
+    with the recording so that there are never more than max_segments chunks. The 0.5 /
+    1.0 s bounds and change_peak 0 (every local maximum above the median) are the best of
+    the settings screened in docs/stability.md: the detector over-segments, as LIUM's
+    does, and the linear BIC pass joins what it cut within one voice."""
     stop_rule: Literal["global", "local"] = "local"
     """How BIC picks the count: 'global' (the minimum of the whole clustering's BIC over
     min..max speakers) or 'local' (stop merging at the first merge whose BIC gain is
@@ -257,7 +287,7 @@ class ClusterConfig:
     average on each of the AMI clips, the other real recordings and sim/, and less
     fragile (docs/stability.md)."""
     grid_offsets: int = ranged(1, 1, 16)
-    """'ubm' linking: how many chunk grids BIC merging runs on, shifted by 1/N of a chunk
+    """'ubm' linking, segmentation 'fixed': how many chunk grids BIC merging runs on, shifted by 1/N of a chunk
     each (1: one grid, no consensus). With more, the frames' co-association (the share of
     the runs that put two frames in one cluster) is cut by average linkage at
     consensus_threshold and those clusters go to linking, so that where the grid falls
