@@ -49,10 +49,11 @@ MAX_PIPELINE_WORKERS = 2
 #: Environment variable that sets those threads (an integer >= 1); unset, they are
 #: ``min(MAX_PIPELINE_WORKERS, usable cores)``.
 WORKERS_ENV_VAR = "DIARIZE_THREADS"
-#: Environment variables that size the thread pools of a new process: BLAS / OpenMP and
-#: the pipeline's own.
-THREAD_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
-                   "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS", WORKERS_ENV_VAR)
+#: Environment variables that size the BLAS / OpenMP thread pools of a new process.
+BLAS_ENV_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                 "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+#: ...and with them the pipeline's own (what a batch worker process is started with).
+THREAD_ENV_VARS = BLAS_ENV_VARS + (WORKERS_ENV_VAR,)
 
 _lock = threading.Lock()
 _depth = 0  # pipeline calls running now, in all threads

@@ -228,9 +228,11 @@ def run(prog_name: str | None = None) -> None:
     before anything imports numpy (``import diarize.cli`` does not); a value the user
     set is kept.
     """
-    from ._threads import PIPELINE_THREADS, THREAD_ENV_VARS
+    # Only BLAS / OpenMP: the pipeline's own threads (DIARIZE_THREADS) keep their default,
+    # one recording's stages on up to two cores.
+    from ._threads import BLAS_ENV_VARS, PIPELINE_THREADS
 
-    for var in THREAD_ENV_VARS:
+    for var in BLAS_ENV_VARS:
         os.environ.setdefault(var, str(PIPELINE_THREADS))
     main(prog_name=prog_name)
 

@@ -105,7 +105,7 @@ def test_the_command_starts_blas_with_one_thread_unless_told_otherwise(monkeypat
     import os
 
     import diarize.cli as cli
-    from diarize._threads import THREAD_ENV_VARS
+    from diarize._threads import BLAS_ENV_VARS, THREAD_ENV_VARS, WORKERS_ENV_VAR
 
     seen = {}
     monkeypatch.setattr(cli, "main", lambda prog_name=None: seen.update(
@@ -114,4 +114,7 @@ def test_the_command_starts_blas_with_one_thread_unless_told_otherwise(monkeypat
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("OMP_NUM_THREADS", "3")  # the user's choice is kept
     cli.run()
-    assert seen == {v: "3" if v == "OMP_NUM_THREADS" else "1" for v in THREAD_ENV_VARS}
+    assert {v: seen[v] for v in BLAS_ENV_VARS} == {
+        v: "3" if v == "OMP_NUM_THREADS" else "1" for v in BLAS_ENV_VARS}
+    # the pipeline's own threads are left to their default (two where there are cores)
+    assert seen[WORKERS_ENV_VAR] is None
