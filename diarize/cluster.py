@@ -19,6 +19,7 @@ BIC count is final.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
@@ -710,7 +711,10 @@ def agglomerative_bic(X: np.ndarray, chunks: np.ndarray, *, config: ClusterConfi
         hi = max_clusters if n_clusters is None else n_clusters
         lo = min_clusters if n_clusters is None else n_clusters
         if config.linear_merge:
-            state.linear_pass(min_clusters=lo, order=config.linear_order)
+            max_frames = (config.linear_max_seconds / frame_step
+                          if config.linear_max_seconds > 0 else None)
+            state.linear_pass(min_clusters=lo, order=config.linear_order,
+                              penalty=config.linear_penalty, max_frames=max_frames)
             if keep_stages:
                 linear = state.labels()
         bic: dict[int, float] = {}
@@ -853,7 +857,8 @@ class _BicState:
         self.members[j] = []
         self.active[j] = False
 
-    def linear_pass(self, *, min_clusters: int = 1, order: str = "sequential") -> None:
+    def linear_pass(self, *, min_clusters: int = 1, order: str = "sequential",
+                    penalty: float = 1.0, max_frames: float | None = None) -> None:
         """Merge each chunk into its predecessor when BIC says they are one voice, while
         more than `min_clusters` clusters are left.
 
@@ -861,32 +866,53 @@ class _BicState:
         global clustering better-estimated Gaussians to compare. It stops at the lower
         bound: a fixed count must be left to the global merging to reach. `order`
         "sequential" goes left to right; "best" always merges the cheapest neighbouring
-        pair (:meth:`_best_first_pass`).
+        pair (:meth:`_best_first_pass`). `penalty` weighs the BIC penalty of this pass
+        (below 1: stricter) and no run of more than `max_frames` frames is formed
+        (:meth:`_linear_cost`).
         """
+        def cost(i, js: np.ndarray) -> np.ndarray:
+            return self._linear_cost(i, js, penalty=penalty, max_frames=max_frames)
+
         if order == "best":
-            self._best_first_pass(min_clusters=min_clusters)
+            self._best_first_pass(min_clusters=min_clusters, cost_fn=cost)
             return
         cur = 0
         for j in range(1, len(self.members)):
             if self.n_active <= min_clusters:
                 break
-            if self.pair_cost(cur, np.array([j]))[0] < 0:
+            if cost(cur, np.array([j]))[0] < 0:
                 self._absorb(cur, j)
             else:
                 cur = j
 
-    def _best_first_pass(self, *, min_clusters: int) -> None:
+    def _linear_cost(self, i, js: np.ndarray, *, penalty: float,
+                     max_frames: float | None) -> np.ndarray:
+        """:meth:`pair_cost` for the linear pass: with the penalty ``P log n_ij`` weighed
+        by `penalty` instead of 1, and infinite where the joined run would hold more than
+        `max_frames` frames (a pair that must not merge)."""
+        c = self.pair_cost(i, js)
+        nn = self.n[i] + self.n[js]
+        if penalty != 1.0:  # exactly the plain cost at 1
+            c = c + (1.0 - penalty) * self.n_par * np.log(nn)
+        if max_frames is not None:
+            c = np.where(nn > max_frames, np.inf, c)
+        return c
+
+    def _best_first_pass(self, *, min_clusters: int,
+                         cost_fn: Callable[..., np.ndarray] | None = None) -> None:
         """Merge neighbouring runs of chunks, always the pair of neighbours with the
         lowest BIC cost, while that cost is negative and more than `min_clusters` are
         left. Unlike the left-to-right pass, a chunk joins the neighbour it is most like,
-        whichever side that is, and no merge depends on the one before it in time."""
+        whichever side that is, and no merge depends on the one before it in time.
+        `cost_fn` (``(i, js) -> costs``, :meth:`pair_cost` by default) scores the pairs."""
+        pair_cost = self.pair_cost if cost_fn is None else cost_fn
         m = len(self.members)
         if m < 2:
             return
         nxt = np.arange(1, m + 1)
         prv = np.arange(-1, m - 1)
         cost = np.full(m, np.inf)  # cost[i]: merging i with the run after it
-        cost[:-1] = self.pair_cost(np.arange(m - 1), np.arange(1, m))
+        cost[:-1] = pair_cost(np.arange(m - 1), np.arange(1, m))
         while self.n_active > min_clusters:
             i = int(np.argmin(cost))
             if not cost[i] < 0:
@@ -897,12 +923,12 @@ class _BicState:
             nxt[i] = nxt[j]
             if nxt[i] < m:
                 prv[nxt[i]] = i
-                cost[i] = self.pair_cost(i, nxt[i:i + 1])[0]
+                cost[i] = pair_cost(i, nxt[i:i + 1])[0]
             else:
                 cost[i] = np.inf
             if prv[i] >= 0:
                 p = int(prv[i])
-                cost[p] = self.pair_cost(p, np.array([i]))[0]
+                cost[p] = pair_cost(p, np.array([i]))[0]
 
     def best_pair(self) -> tuple[int, int, float]:
         """The pair of active clusters with the lowest BIC cost, and that cost (the first

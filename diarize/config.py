@@ -286,6 +286,15 @@ class ClusterConfig:
     was chosen by leave-one-corpus-out over speech models trained with 5 seeds: better on
     average on each of the AMI clips, the other real recordings and sim/, and less
     fragile (docs/stability.md)."""
+    linear_penalty: float = ranged(1.0, 0.0, 10.0)
+    """linear_merge: weight of the BIC penalty (P log n_ij) in the linear pass's merge
+    rule: two neighbouring runs are joined while their covariance-fit cost is below this
+    times P log n_ij. 1 is plain BIC; below 1 the pass is stricter (neighbouring turns of
+    two voices are joined less often; the global BIC merging is unchanged)."""
+    linear_max_seconds: float = ranged(0.0, 0.0, 3600.0)
+    """linear_merge: longest run (seconds of speech) the linear pass may form (0: no
+    limit), so that one long run cannot swallow a neighbour's short turn; longer runs are
+    left to the global BIC merging."""
     grid_offsets: int = ranged(1, 1, 16)
     """'ubm' linking, segmentation 'fixed': how many chunk grids BIC merging runs on, shifted by 1/N of a chunk
     each (1: one grid, no consensus). With more, the frames' co-association (the share of

@@ -530,3 +530,54 @@ def test_bic_clustering_does_not_depend_on_the_threads(monkeypatch):
         runs.append((bic.chunk_labels.tolist(), bic.bic))
     assert runs[0] == runs[1] == runs[2]
     assert len(set(runs[0][0])) == 8  # the voices
+
+
+# --- a stricter linear pass: linear_penalty, linear_max_seconds ----------------------
+
+def _two_voice_turn():
+    """12 chunks of one voice with a 2-chunk turn of a close second voice (chunks 6, 7)
+    in the middle: plain BIC's linear pass joins the turn to its neighbours."""
+    from diarize.cluster import _stats
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(0.0, 1.0, (1200, 4))
+    b = rng.normal(0.4, 1.0, (200, 4))
+    X = np.concatenate([a[:600], b, a[600:]]).astype(np.float32)
+    chunks = np.stack([np.arange(14) * 100, np.arange(1, 15) * 100], axis=1)
+    return _stats(X, chunks)
+
+
+def test_stricter_linear_penalty_keeps_a_short_turn_apart():
+    from diarize.cluster import _BicState
+
+    plain = _BicState(_two_voice_turn(), diag=False)
+    plain.linear_pass(order="best")
+    assert len(set(plain.labels().tolist())) == 1  # the turn is swallowed
+    strict = _BicState(_two_voice_turn(), diag=False)
+    strict.linear_pass(order="best", penalty=0.5)
+    labels = strict.labels()
+    assert labels[6] == labels[7]
+    assert labels[6] not in set(labels[:6]) | set(labels[8:])
+
+
+def test_linear_max_frames_bounds_the_runs():
+    from diarize.cluster import _BicState
+
+    state = _BicState(_two_voice_turn(), diag=False)
+    state.linear_pass(order="best", max_frames=500)
+    sizes = np.bincount(state.labels())
+    assert sizes.max() == 5 and len(sizes) > 1  # without the bound: one run of 14
+
+
+def test_linear_options_off_are_the_plain_pass():
+    X = np.concatenate([np.random.default_rng(1).normal(v, 1.0, (300, 4)) for v in
+                        (0, 2, 0, 2, 0)]).astype(np.float32)
+    chunks = chunk_speech(np.ones(len(X), dtype=bool), chunk_frames=50, max_chunks=2000)
+    base = agglomerative_bic(X, chunks, config=ClusterConfig(), keep_stages=True)
+    off = agglomerative_bic(X, chunks, config=ClusterConfig(linear_penalty=1.0,
+                                                            linear_max_seconds=0.0),
+                            keep_stages=True)
+    assert np.array_equal(base.linear_labels, off.linear_labels)
+    strict = agglomerative_bic(X, chunks, config=ClusterConfig(linear_max_seconds=1.0),
+                               keep_stages=True)
+    assert np.bincount(strict.linear_labels).max() <= 2  # 1 s = 100 frames: 2 chunks
