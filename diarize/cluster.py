@@ -486,16 +486,11 @@ def change_curve(X: np.ndarray, mask: np.ndarray, *, window_steps: int, step_fra
         i0, i1, i2 = p - w - lo, p - lo, p + w - lo
 
         def logdet(s1: np.ndarray, s2: np.ndarray, m: float) -> np.ndarray:
-            mu = s1 / m
+            # A degenerate window's log-determinant is not finite: its point reads 0 below.
+            count = np.full(len(s1), m)
             if diag:
-                return np.log(np.maximum(s2 / m - mu ** 2, 0) + reg).sum(1)
-            cov = s2 / m - mu[:, :, None] * mu[:, None, :]
-            cov += reg * np.eye(d)
-            try:  # Cholesky: about twice as fast as slogdet on these SPD matrices
-                return 2.0 * np.log(np.einsum("mii->mi", np.linalg.cholesky(cov))).sum(1)
-            except np.linalg.LinAlgError:  # a degenerate window somewhere in the block
-                sign, ld = np.linalg.slogdet(cov)
-                return np.where(sign > 0, ld, -np.inf)
+                return _diag_logdet(count, s1, s2, reg=reg)
+            return _logdet(count, s1, s2, diag=False, reg=reg, scratch=True)
 
         la = logdet(c1[i1] - c1[i0], c2[i1] - c2[i0], nw)
         lb = logdet(c1[i2] - c1[i1], c2[i2] - c2[i1], nw)
@@ -604,10 +599,9 @@ def _logdet(n: np.ndarray, s: np.ndarray, ss: np.ndarray, *, diag: bool, reg: fl
     degenerate full covariance in the batch sends the whole batch the LU route
     (non-positive determinants: inf).
     """
-    mu = s / n[:, None]
     if diag:
-        var = np.einsum("mii->mi", ss) / n[:, None] - mu ** 2
-        return np.log(np.maximum(var, 0) + reg).sum(1)
+        return _diag_logdet(n, s, np.einsum("mii->mi", ss), reg=reg)
+    mu = s / n[:, None]
     m, d = mu.shape
     cov = ss if scratch else np.empty_like(ss)
     np.divide(ss, n[:, None, None], out=cov)
@@ -624,6 +618,14 @@ def _logdet(n: np.ndarray, s: np.ndarray, ss: np.ndarray, *, diag: bool, reg: fl
     except np.linalg.LinAlgError:  # a degenerate covariance somewhere in the batch
         sign, ld = np.linalg.slogdet(cov)
         return np.where(sign > 0, ld, np.inf)
+
+
+def _diag_logdet(n: np.ndarray, s: np.ndarray, sq: np.ndarray, *, reg: float) -> np.ndarray:
+    """log|covariance| of diagonal Gaussians given by stats; shapes (m,), (m,d), (m,d)
+    (the sums of squares, the scatter matrices' diagonals) -> (m,)."""
+    mu = s / n[:, None]
+    var = sq / n[:, None] - mu ** 2
+    return np.log(np.maximum(var, 0) + reg).sum(1)
 
 
 class _Tril:
@@ -1041,7 +1043,8 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
     ClusterResult
         `labels` per frame; `similarity` the CLR of every merge considered.
     """
-    from .speakers import TopComponentScorer, VoiceStats, aligned_llr, label_statistics
+    from .speakers import (MIN_COHORT_STD, TopComponentScorer, VoiceStats, aligned_llr,
+                           label_statistics)
 
     labels = relabel(np.asarray(labels))
     if len(labels) == 0:
@@ -1121,7 +1124,7 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         if cohort is None:
             return 0.0, 1.0
         z = cohort_llr(k)
-        return float(z.mean()), float(max(z.std(), 1e-3))
+        return float(z.mean()), float(max(z.std(), MIN_COHORT_STD))
 
     stats = [norm(k) for k in range(k0)]
 
