@@ -123,8 +123,9 @@ class MfccStream:
         # floor_db > 0: frames are held as mel energies, frame mean squares and the two
         # terms of the voicing until finish() knows the recording's level
         self.floored = cfg.floor_db > 0
-        self._noise_mel, self._noise_lag0 = _white_noise_terms(
-            self._window, n_fft=n_fft, pre_emphasis=cfg.pre_emphasis, mel_fb=mel_fb)
+        if self.floored:
+            self._noise_mel, self._noise_lag0 = _white_noise_terms(
+                self._window, n_fft=n_fft, pre_emphasis=cfg.pre_emphasis, mel_fb=mel_fb)
         # lags of voicing_fmax..voicing_fmin Hz, weighted by the inverse of the window's
         # circular autocorrelation (lag 0 = 1) at n_fft, the one the frames get
         lag_lo = max(1, int(np.floor(sample_rate / cfg.voicing_fmax)))

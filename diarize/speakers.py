@@ -32,6 +32,11 @@ BLOCK_FRAMES = 16384
 BLOCK_SCORES = 1 << 20
 
 
+def _block_rows(width: int) -> int:
+    """Rows per block when each row holds `width` scores (at least one)."""
+    return max(1, BLOCK_SCORES // width)
+
+
 @dataclass(frozen=True)
 class BackgroundModel:
     """A UBM and the front end its features come from.
@@ -199,7 +204,7 @@ class TopComponentScorer:
         only those frames, each scored as it is among all of them)."""
         sel = np.arange(len(self.X)) if rows is None else np.asarray(rows)
         out = np.empty(len(sel))
-        step = max(1, BLOCK_SCORES // (self.idx.shape[1] * self.X.shape[1]))
+        step = _block_rows(self.idx.shape[1] * self.X.shape[1])
         for a in range(0, len(sel), step):  # each frame's score is its own: in blocks
             out[a:a + step] = self._loglik_block(means, sel[a:a + step])
         return out
@@ -254,7 +259,7 @@ class TopComponentScorer:
         c, d = self._means.shape
         out = np.empty((len(delta), n))
         if len(delta) <= 1:
-            step = max(1, BLOCK_SCORES // (top * d))
+            step = _block_rows(top * d)
             for m, (w, k) in enumerate(zip(wp, const)):
                 for a in range(0, n, step):
                     out[m, a:a + step] = self._loglik_gathered(w, k, sel[a:a + step])
@@ -263,7 +268,7 @@ class TopComponentScorer:
         gain[:, :d] = wp.transpose(1, 2, 0)
         gain[:, d] = const.T
         gain[:, d + 1] = 1.0
-        step = max(1, BLOCK_SCORES // (top * max(len(delta), d + 2)))
+        step = _block_rows(top * max(len(delta), d + 2))
         for a in range(0, n, step):
             out[:, a:a + step] = self._logliks_block(gain, sel[a:a + step]).T
         return out
@@ -277,7 +282,7 @@ class TopComponentScorer:
         if self._quad is None:
             # -(x - mu)' P (x - mu) / 2 of every frame's top components: model-free, kept
             self._quad = np.empty(self.idx.shape)
-            step = max(1, BLOCK_SCORES // (self.idx.shape[1] * self.X.shape[1]))
+            step = _block_rows(self.idx.shape[1] * self.X.shape[1])
             for a in range(0, len(self.X), step):
                 top_a = self.idx[a:a + step]
                 y = self.X[a:a + step, None, :] - self._means[top_a]
