@@ -480,6 +480,15 @@ class VoicesConfig:
     model shifted from clean to that condition) instead of the clean cohort. Off: on
     scripts/bench_voices.py it named no more enrolled time and, with ``--design long``,
     more never-enrolled time (README, Named speakers)."""
+    nuisance_rank: int = ranged(0, 0, 1000)
+    """Named output and ``batch --link-speakers``: session and channel directions of the
+    UBM's supervector space (``nuisance_path``, from scripts/train_nuisance.py) projected
+    out of every model scored, the cohort's included (nuisance attribute projection;
+    :func:`diarize.speakers.with_nuisance`); 0: none. Applied when scoring: voiceprints
+    need no new enrolment."""
+    nuisance_path: str = ""
+    """The nuisance subspace file for ``nuisance_rank``; empty for the shipped one
+    (``diarize/data/nuisance.npz``, trained for the shipped UBM)."""
     link_threshold: float = ranged(2.5, -1000.0, 1000.0)
     """``batch --link-speakers``: speakers of different recordings whose symmetric
     normalised score (``link_norm``) is above this are the same voice (calibrated on
