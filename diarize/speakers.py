@@ -211,8 +211,18 @@ def load_nuisance(path: str | None = None) -> tuple[np.ndarray, str]:
         fp = str(data["ubm"])
     except KeyError as exc:
         raise ModelError(f"{p}: not a nuisance subspace file (missing array {exc})") from None
-    if u.ndim != 2 or not np.all(np.isfinite(u)) or data["ubm"].dtype.kind != "U":
+    if (u.ndim != 2 or u.shape[1] > u.shape[0] or not np.all(np.isfinite(u))
+            or data["ubm"].dtype.kind != "U"):
         raise ModelError(f"{p}: not a nuisance subspace file (directions of shape {u.shape})")
+    try:
+        # Orthonormal again in float64 (stored as float32), each column against those
+        # before it (Gram-Schmidt through the Cholesky factor of the Gram matrix), so
+        # the first k span the same directions and the projection is idempotent.
+        chol = np.linalg.cholesky(u.T @ u)
+    except np.linalg.LinAlgError:
+        raise ModelError(f"{p}: not a nuisance subspace file (directions not independent)"
+                         ) from None
+    u = np.linalg.solve(chol, u.T).T
     u.setflags(write=False)
     return u, fp
 

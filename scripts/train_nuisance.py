@@ -88,15 +88,16 @@ def degraded(y: np.ndarray, sr: int, kind: str, rng: np.random.Generator, *,
 def sessions(config: Config, audio: dict[str, np.ndarray], *, chunk_seconds: float,
              chunks: int, copies: int, seed: int, snr_db: tuple[float, float],
              rt60: tuple[float, float], band: tuple[float, float]
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """The session supervectors of every speaker: (n_sessions, C * D) and the speaker
-    index of each."""
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The session supervectors of every speaker: (n_sessions, C * D), the speaker index
+    of each and the index of its chunk (over all speakers)."""
     sr = config.audio.sample_rate
     diarizer = Diarizer(config)
     ubm = load_ubm(config.cluster.ubm_path or None)
     rf = config.voices.relevance_factor
     n = int(round(chunk_seconds * sr))
-    vectors, owners = [], []
+    vectors, owners, pieces_of = [], [], []
+    chunk_id = 0
     for s, (speaker, y) in enumerate(audio.items()):
         pieces = [y[a * n:(a + 1) * n] for a in range(min(chunks, len(y) // n))]
         if not pieces:  # a speaker shorter than one chunk: all of it, once
@@ -114,13 +115,17 @@ def sessions(config: Config, audio: dict[str, np.ndarray], *, chunk_seconds: flo
                 vectors.append(supervector_offsets(
                     ubm.gmm, stats.means(ubm.gmm, relevance_factor=rf)[None])[0])
                 owners.append(s)
-    return np.asarray(vectors), np.asarray(owners, dtype=np.int64)
+                pieces_of.append(chunk_id)
+            chunk_id += 1
+    return (np.asarray(vectors), np.asarray(owners, dtype=np.int64),
+            np.asarray(pieces_of, dtype=np.int64))
 
 
 def nuisance_directions(vectors: np.ndarray, owners: np.ndarray, rank: int) -> np.ndarray:
-    """The top `rank` principal directions of the within-speaker scatter of `vectors`
-    (each speaker's mean removed; speakers with one session add nothing), orthonormal
-    columns, strongest first, each signed so that its largest entry is positive.
+    """The top `rank` principal directions of the within-group scatter of `vectors`
+    (each group's mean removed, `owners` its index: a speaker, or a chunk and its copies;
+    groups of one add nothing), orthonormal columns, strongest first, each signed so that
+    its largest entry is positive.
 
     Returns
     -------
@@ -153,6 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--band", default="300,3400", help="telephone band, Hz")
     ap.add_argument("--speakers", type=int, default=0,
                     help="only the first N speakers (0: all; a quick check)")
+    ap.add_argument("--centre", choices=("speaker", "chunk"), default="speaker",
+                    help="remove each speaker's mean (session: content and channel) or "
+                         "each chunk's over its copies (channel alone)")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
 
@@ -169,16 +177,17 @@ def main(argv: list[str] | None = None) -> int:
     rng_of = [float(v) for v in a.snr.split(",")], [float(v) for v in a.rt60.split(",")]
     band = [float(v) for v in a.band.split(",")]
     with pipeline_threads():
-        vectors, owners = sessions(config, audio, chunk_seconds=a.chunk_seconds,
+        vectors, owners, chunk_ids = sessions(config, audio, chunk_seconds=a.chunk_seconds,
                                    chunks=a.chunks, copies=a.copies, seed=a.seed,
                                    snr_db=(rng_of[0][0], rng_of[0][1]),
                                    rt60=(rng_of[1][0], rng_of[1][1]), band=(band[0], band[1]))
-        u = nuisance_directions(vectors, owners, a.rank)
+        u = nuisance_directions(vectors, owners if a.centre == "speaker" else chunk_ids,
+                                a.rank)
     print(f"{len(names)} speakers, {len(vectors)} sessions of {vectors.shape[1]} dimensions "
           f"({time.perf_counter() - t0:.0f} s)", flush=True)
     recipe = json.dumps({"rank": a.rank, "chunk_seconds": a.chunk_seconds, "chunks": a.chunks,
                          "copies": a.copies, "snr": a.snr, "rt60": a.rt60, "band": a.band,
-                         "speakers": len(names), "seed": a.seed,
+                         "speakers": len(names), "seed": a.seed, "centre": a.centre,
                          "relevance_factor": config.voices.relevance_factor}, sort_keys=True)
     ubm = load_ubm(config.cluster.ubm_path or None)
     save_nuisance(a.out, u, ubm=ubm, recipe=recipe)
