@@ -364,6 +364,10 @@ class ClusterConfig:
     """'ubm' linking: frames per cluster scored (evenly spaced beyond this)."""
     link_top_components: int = ranged(5, 1, 1024)
     """'ubm' linking: UBM components scored per frame."""
+    link_nuisance_rank: int = ranged(0, 0, 1000)
+    """'ubm' linking: session and channel directions of the UBM's supervector space (the
+    shipped ``diarize/data/nuisance.npz``, as ``voices.nuisance_rank``) projected out of
+    every cluster model and cohort model it scores (model-side NAP); 0: none."""
     ubm_path: str = ""
     """'ubm' linking: a model file from scripts/train_ubm.py; empty for the shipped one."""
     speech_per_speaker: float = ranged(0.5, 0.0, 3600.0)
