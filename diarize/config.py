@@ -485,14 +485,18 @@ class VoicesConfig:
     scripts/bench_voices.py it named no more enrolled time and, with ``--design long``,
     more never-enrolled time (README, Named speakers)."""
     nuisance_rank: int = ranged(0, 0, 1000)
-    """Named output and ``batch --link-speakers``: session and channel directions of the
-    UBM's supervector space (``nuisance_path``, from scripts/train_nuisance.py) projected
-    out of every model scored, the cohort's included (nuisance attribute projection;
+    """Named output: session and channel directions of the UBM's supervector space
+    (``nuisance_path``, from scripts/train_nuisance.py) projected out of every model
+    scored, the cohort's included (nuisance attribute projection;
     :func:`diarize.speakers.with_nuisance`); 0: none. Applied when scoring: voiceprints
-    need no new enrolment."""
+    need no new enrolment. Off: on scripts/bench_voices.py no rank named more enrolled
+    time than none at the same rate of wrong names (README, Named speakers)."""
+    link_nuisance_rank: int = ranged(0, 0, 1000)
+    """``batch --link-speakers``: as ``nuisance_rank``, for the scores that link speakers
+    across recordings (their threshold, ``link_threshold``, calibrated without)."""
     nuisance_path: str = ""
-    """The nuisance subspace file for ``nuisance_rank``; empty for the shipped one
-    (``diarize/data/nuisance.npz``, trained for the shipped UBM)."""
+    """The nuisance subspace file of ``nuisance_rank`` and ``link_nuisance_rank``; empty
+    for the shipped one (``diarize/data/nuisance.npz``, trained for the shipped UBM)."""
     link_threshold: float = ranged(2.5, -1000.0, 1000.0)
     """``batch --link-speakers``: speakers of different recordings whose symmetric
     normalised score (``link_norm``) is above this are the same voice (calibrated on

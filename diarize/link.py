@@ -183,7 +183,7 @@ def link_voices(voices: Iterable[Voice | tuple], *, ubm: BackgroundModel,
     n = len(items)
     if n == 0:
         return []
-    ubm = with_nuisance(ubm, config.nuisance_rank, config.nuisance_path or None)
+    ubm = with_nuisance(ubm, config.link_nuisance_rank, config.nuisance_path or None)
     uris = [v.uri for v in items]
     linkable = [v.stats.frames > 0 for v in items]
     scorer = _Scorer(ubm, relevance_factor=config.relevance_factor)

@@ -128,10 +128,10 @@ def test_batch_linking_scores_with_the_projection():
     voices = [("a", "SPEAKER_00", _voice(1, 1), 5.0), ("b", "SPEAKER_00", _voice(1, 2), 5.0),
               ("c", "SPEAKER_00", _voice(7), 5.0)]
     for rank in (0, 10):
-        groups = link_voices(voices, ubm=UBM, config=VoicesConfig(nuisance_rank=rank))
+        groups = link_voices(voices, ubm=UBM, config=VoicesConfig(link_nuisance_rank=rank))
         assert sorted(len(g.members) for g in groups) == [1, 2]
     with pytest.raises(ModelError, match="more than"):
-        link_voices(voices, ubm=UBM, config=VoicesConfig(nuisance_rank=1000))
+        link_voices(voices, ubm=UBM, config=VoicesConfig(link_nuisance_rank=1000))
 
 
 @pytest.mark.skipif(not (TRAIN / "speakers.csv").exists(), reason=f"{TRAIN} not present")
