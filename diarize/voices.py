@@ -371,6 +371,9 @@ class VoiceLibrary:
         VoiceError
             The folder does not exist or holds no voiceprint; a file is corrupt, not a
             voiceprint, or was made with another front end or UBM.
+        ModelError
+            ``voices.nuisance_rank`` asks for a nuisance subspace that cannot be read,
+            belongs to another UBM or holds fewer directions.
         """
         d = Path(directory)
         shown = printable(str(d))
@@ -383,6 +386,8 @@ class VoiceLibrary:
                              f"diarize enroll --voices {shown} NAME AUDIO)")
         fp, fe = ubm_fingerprint(ubm), front_end_of(config)
         recipe = enrolment_recipe(config)
+        # the nuisance subspace scoring will use, checked before any recording is read
+        with_nuisance(ubm, config.voices.nuisance_rank, config.voices.nuisance_path or None)
         voices = []
         for f in files:
             v = Voiceprint.load(f)

@@ -155,3 +155,16 @@ def test_training_script_deterministic_on_a_tiny_subset(tmp_path):
     u, fp = load_nuisance(str(tmp_path / "a.npz"))
     assert u.shape == (UBM.gmm.means_.size, 3) and fp == ubm_fingerprint(UBM)
     assert replace(with_nuisance(UBM, 3, str(tmp_path / "a.npz")), nuisance=None).gmm is UBM.gmm
+
+
+def test_voiceprint_folder_opened_with_an_impossible_rank_is_refused_up_front(tmp_path):
+    from diarize.voices import VoiceLibrary, front_end_of
+
+    cfg = Config()
+    Voiceprint(name="ann", stats=_voice(1), seconds=8.0, enrolments=1, sources=("x",),
+               ubm=ubm_fingerprint(UBM), front_end=front_end_of(cfg)).save(tmp_path / "ann.npz")
+    assert VoiceLibrary.open(tmp_path, config=cfg.replace(**{"voices.nuisance_rank": 10}),
+                             ubm=UBM).names == ["ann"]
+    with pytest.raises(ModelError, match="more than"):
+        VoiceLibrary.open(tmp_path, config=cfg.replace(**{"voices.nuisance_rank": 1000}),
+                          ubm=UBM)
