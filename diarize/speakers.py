@@ -229,9 +229,10 @@ def load_nuisance(path: str | None = None) -> tuple[np.ndarray, str]:
 
 def with_nuisance(ubm: BackgroundModel, rank: int, path: str | None = None
                   ) -> BackgroundModel:
-    """`ubm` scoring with the first `rank` directions of the nuisance subspace in `path`
-    (default: the shipped one) projected away: its :attr:`BackgroundModel.nuisance` set
-    and its cohort projected; `ubm` itself for rank 0.
+    """`ubm` (as loaded, without a nuisance subspace) scoring with the first `rank`
+    directions of the nuisance subspace in `path` (default: the shipped one) projected
+    away: its :attr:`BackgroundModel.nuisance` set and its cohort projected; `ubm` itself
+    for rank 0.
 
     Raises
     ------
@@ -240,6 +241,9 @@ def with_nuisance(ubm: BackgroundModel, rank: int, path: str | None = None
     """
     if rank <= 0:
         return ubm
+    if ubm.nuisance is not None:
+        # its cohort is projected already: the fingerprint check below would fail
+        raise ValueError("with_nuisance: the UBM has a nuisance subspace already")
     u, fp = load_nuisance(path)
     shown = path or NUISANCE_PATH
     c, d = np.asarray(ubm.gmm.means_).shape

@@ -3,7 +3,7 @@
 
     python scripts/train_nuisance.py [--train-dir ../shared/train]
         [--out diarize/data/nuisance.npz] [--rank 64] [--chunk-seconds 6] [--chunks 3]
-        [--copies 4] [--speakers N] [--seed 0]
+        [--copies 4] [--centre speaker|chunk] [--speakers N] [--seed 0]
 
 Nuisance attribute projection (NAP; Solomonoff, Campbell et al., 2005): the directions in
 which the models of one voice differ from session to session (what was said, the room,
