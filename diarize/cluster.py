@@ -1044,11 +1044,14 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         `labels` per frame; `similarity` the CLR of every merge considered.
     """
     from .speakers import (MIN_COHORT_STD, TopComponentScorer, VoiceStats, aligned_llr,
-                           label_statistics)
+                           label_statistics, with_nuisance)
 
     labels = relabel(np.asarray(labels))
     if len(labels) == 0:
         return ClusterResult(labels, {})
+    if config.link_nuisance_rank:
+        # models (and the cohort) projected off the session and channel directions
+        ubm = with_nuisance(ubm, config.link_nuisance_rank)
     gmm = ubm.gmm
     k0 = int(labels.max()) + 1
     cn, cf = label_statistics(gmm, X, labels, n_labels=k0)
@@ -1059,7 +1062,11 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         # Evenly spaced frames: a cluster's whole time span, at a bounded cost.
         return idx if len(idx) <= cap else idx[np.linspace(0, len(idx) - 1, cap).astype(np.int64)]
 
-    means = [map_means(gmm, cn[k], cf[k], r) for k in range(k0)]
+    def adapt(n: np.ndarray, f: np.ndarray) -> np.ndarray:
+        m = map_means(gmm, n, f, r)
+        return ubm.project(m[None])[0] if config.link_nuisance_rank else m
+
+    means = [adapt(cn[k], cf[k]) for k in range(k0)]
     cohort = ubm.cohort if config.link_norm == "cohort" else None
     if config.link_scoring == "statistics":
         def voice(k: int) -> VoiceStats:
@@ -1146,7 +1153,7 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
     def merge(i: int, j: int, active: np.ndarray) -> None:
         cn[i] += cn[j]
         cf[i] += cf[j]
-        means[i] = map_means(gmm, cn[i], cf[i], r)
+        means[i] = adapt(cn[i], cf[i])
         refresh(i, j)
         stats[i] = norm(i)
         for m in map(int, np.flatnonzero(active)):

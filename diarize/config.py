@@ -364,6 +364,10 @@ class ClusterConfig:
     """'ubm' linking: frames per cluster scored (evenly spaced beyond this)."""
     link_top_components: int = ranged(5, 1, 1024)
     """'ubm' linking: UBM components scored per frame."""
+    link_nuisance_rank: int = ranged(0, 0, 1000)
+    """'ubm' linking: session and channel directions of the UBM's supervector space (the
+    shipped ``diarize/data/nuisance.npz``, as ``voices.nuisance_rank``) projected out of
+    every cluster model and cohort model it scores (model-side NAP); 0: none."""
     ubm_path: str = ""
     """'ubm' linking: a model file from scripts/train_ubm.py; empty for the shipped one."""
     speech_per_speaker: float = ranged(0.5, 0.0, 3600.0)
@@ -480,6 +484,19 @@ class VoicesConfig:
     model shifted from clean to that condition) instead of the clean cohort. Off: on
     scripts/bench_voices.py it named no more enrolled time and, with ``--design long``,
     more never-enrolled time (README, Named speakers)."""
+    nuisance_rank: int = ranged(0, 0, 1000)
+    """Named output: session and channel directions of the UBM's supervector space
+    (``nuisance_path``, from scripts/train_nuisance.py) projected out of every model
+    scored, the cohort's included (nuisance attribute projection;
+    :func:`diarize.speakers.with_nuisance`); 0: none. Applied when scoring: voiceprints
+    need no new enrolment. Off: on scripts/bench_voices.py no rank named more enrolled
+    time than none at the same rate of wrong names (README, Named speakers)."""
+    link_nuisance_rank: int = ranged(0, 0, 1000)
+    """``batch --link-speakers``: as ``nuisance_rank``, for the scores that link speakers
+    across recordings (their threshold, ``link_threshold``, calibrated without)."""
+    nuisance_path: str = ""
+    """The nuisance subspace file of ``nuisance_rank`` and ``link_nuisance_rank``; empty
+    for the shipped one (``diarize/data/nuisance.npz``, trained for the shipped UBM)."""
     link_threshold: float = ranged(2.5, -1000.0, 1000.0)
     """``batch --link-speakers``: speakers of different recordings whose symmetric
     normalised score (``link_norm``) is above this are the same voice (calibrated on

@@ -34,7 +34,7 @@ import numpy as np
 from .config import VoicesConfig
 from .errors import ParameterError
 from .speakers import (MIN_COHORT_STD, BackgroundModel, VoiceStats, aligned_llr, cohort_norm,
-                       ubm_fingerprint)
+                       ubm_fingerprint, with_nuisance)
 
 __all__ = ["Voice", "SpeakerGroup", "link_voices", "label_groups", "link_speakers",
            "symmetric_scores", "speakers_report", "ubm_fingerprint", "LABEL_FORMAT"]
@@ -108,7 +108,9 @@ class _Scorer:
         return cohort_norm(self.ubm, stats)
 
     def means(self, stats: VoiceStats) -> np.ndarray:
-        return stats.means(self.ubm.gmm, relevance_factor=self.relevance_factor)
+        # projected off the UBM's nuisance subspace, if it has one (as its cohort is)
+        means = stats.means(self.ubm.gmm, relevance_factor=self.relevance_factor)
+        return self.ubm.project(means[None])[0]
 
     def scores(self, stats: VoiceStats, norm: tuple[float, float], models: np.ndarray
                ) -> np.ndarray:
@@ -181,6 +183,7 @@ def link_voices(voices: Iterable[Voice | tuple], *, ubm: BackgroundModel,
     n = len(items)
     if n == 0:
         return []
+    ubm = with_nuisance(ubm, config.link_nuisance_rank, config.nuisance_path or None)
     uris = [v.uri for v in items]
     linkable = [v.stats.frames > 0 for v in items]
     scorer = _Scorer(ubm, relevance_factor=config.relevance_factor)

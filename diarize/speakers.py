@@ -10,7 +10,7 @@ under such models, as the cross-likelihood ratio linking of :mod:`diarize.cluste
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping
@@ -23,6 +23,8 @@ from .gmm import GaussianMixture, load_arrays
 
 #: The shipped UBM.
 UBM_PATH = Path(__file__).resolve().parent / "data" / "ubm.npz"
+#: The shipped nuisance (session and channel) subspace of the shipped UBM's supervectors.
+NUISANCE_PATH = Path(__file__).resolve().parent / "data" / "nuisance.npz"
 #: FeatureConfig fields that define the MFCCs a UBM was trained on.
 FRONT_END_FIELDS = ("win_length", "n_fft", "n_mels", "n_mfcc", "fmin", "fmax", "pre_emphasis")
 #: Frames scored against the UBM at a time (bounds the posteriors' memory).
@@ -50,11 +52,41 @@ class BackgroundModel:
     cohort : ndarray, shape (n_cohort, C, D), or None
         MAP-adapted means of training speakers, against whose voices linking scores are
         normalised (``cluster.link_norm = "cohort"``).
+    nuisance : ndarray, shape (C * D, k), or None
+        Orthonormal directions of session and channel variation in the UBM's supervector
+        space (:func:`supervector_offsets`) that scoring projects models away from
+        (:meth:`project`); None: none. Made by :func:`with_nuisance`, which projects the
+        cohort too; not part of :func:`ubm_fingerprint` (statistics are kept
+        unprojected, the projection is applied when they are scored).
     """
 
     gmm: GaussianMixture
     front_end: Mapping[str, Any]
     cohort: np.ndarray | None = None
+    nuisance: np.ndarray | None = None
+
+    def project(self, means: np.ndarray) -> np.ndarray:
+        """Models' means with their offsets from the UBM projected off the
+        :attr:`nuisance` directions (nuisance attribute projection, NAP: Solomonoff,
+        Campbell et al. 2005), in the space of :func:`supervector_offsets`; `means`
+        itself without a nuisance subspace.
+
+        Parameters
+        ----------
+        means : ndarray, shape (M, C, D)
+
+        Returns
+        -------
+        ndarray, shape (M, C, D), float64
+        """
+        if self.nuisance is None:
+            return means
+        means = np.asarray(means, dtype=np.float64)
+        scale = _supervector_scale(self.gmm)
+        mu = np.asarray(self.gmm.means_, dtype=np.float64)
+        o = ((means - mu) * scale).reshape(len(means), -1)
+        o = o - (o @ self.nuisance) @ self.nuisance.T
+        return mu + o.reshape(means.shape) / scale
 
     def feature_config(self, features: FeatureConfig) -> FeatureConfig | None:
         """The MFCC front end the UBM needs if `features` differs from it, else None.
@@ -126,6 +158,111 @@ def load_ubm(path: str | None = None) -> BackgroundModel:
     if cohort is not None and cohort.shape[1:] != gmm.means_.shape:
         raise ModelError(f"{p}: cohort models of shape {cohort.shape} do not fit the UBM")
     return BackgroundModel(gmm, front, None if cohort is None else cohort.astype(np.float64))
+
+
+def _supervector_scale(gmm: GaussianMixture) -> np.ndarray:
+    """sqrt(w_c / S_c) per component and feature, shape (C, D): the scaling that makes a
+    model's mean offsets a supervector in which the linear scoring's inner product
+    (:func:`aligned_llr`, a voice's frames shared among components by their weights) is
+    the plain dot product."""
+    w = np.asarray(gmm.weights_, dtype=np.float64)
+    cov = np.asarray(gmm.covariances_, dtype=np.float64)
+    return np.sqrt(w[:, None] / cov)
+
+
+def supervector_offsets(gmm: GaussianMixture, means: np.ndarray) -> np.ndarray:
+    """Models' mean offsets from the UBM as supervectors, ``sqrt(w_c) S_c^(-1/2) (m_c -
+    mu_c)`` stacked: the space the nuisance subspace lives in (:meth:`BackgroundModel.project`).
+
+    Parameters
+    ----------
+    gmm : GaussianMixture
+        Diagonal; C components, D features.
+    means : ndarray, shape (M, C, D)
+
+    Returns
+    -------
+    ndarray, shape (M, C * D), float64
+    """
+    means = np.asarray(means, dtype=np.float64)
+    mu = np.asarray(gmm.means_, dtype=np.float64)
+    return ((means - mu) * _supervector_scale(gmm)).reshape(len(means), -1)
+
+
+def save_nuisance(path: str | Path, directions: np.ndarray, *, ubm: BackgroundModel,
+                  recipe: str) -> None:
+    """Write a nuisance subspace (orthonormal columns, strongest first) of `ubm`'s
+    supervectors to an ``.npz`` file (no pickle), with the UBM's :func:`ubm_fingerprint`
+    and the `recipe` (text) it was trained with."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, directions=np.asarray(directions, dtype=np.float32),
+             ubm=np.array(ubm_fingerprint(ubm)), recipe=np.array(recipe))
+
+
+@lru_cache(maxsize=4)
+def load_nuisance(path: str | None = None) -> tuple[np.ndarray, str]:
+    """The nuisance subspace stored in `path` (default: the shipped one): its directions,
+    shape (C * D, K) float64, and the fingerprint of the UBM it belongs to.
+
+    Raises
+    ------
+    ModelError
+        The file cannot be read or is not a nuisance subspace.
+    """
+    p = Path(path) if path else NUISANCE_PATH
+    data = load_arrays(p, what="nuisance subspace", names=("directions", "ubm"))
+    try:
+        u = np.asarray(data["directions"], dtype=np.float64)
+        fp = str(data["ubm"])
+    except KeyError as exc:
+        raise ModelError(f"{p}: not a nuisance subspace file (missing array {exc})") from None
+    if (u.ndim != 2 or u.shape[1] > u.shape[0] or not np.all(np.isfinite(u))
+            or data["ubm"].dtype.kind != "U"):
+        raise ModelError(f"{p}: not a nuisance subspace file (directions of shape {u.shape})")
+    try:
+        # Orthonormal again in float64 (stored as float32), each column against those
+        # before it (Gram-Schmidt through the Cholesky factor of the Gram matrix), so
+        # the first k span the same directions and the projection is idempotent.
+        chol = np.linalg.cholesky(u.T @ u)
+    except np.linalg.LinAlgError:
+        raise ModelError(f"{p}: not a nuisance subspace file (directions not independent)"
+                         ) from None
+    u = np.linalg.solve(chol, u.T).T
+    u.setflags(write=False)
+    return u, fp
+
+
+def with_nuisance(ubm: BackgroundModel, rank: int, path: str | None = None
+                  ) -> BackgroundModel:
+    """`ubm` (as loaded, without a nuisance subspace) scoring with the first `rank`
+    directions of the nuisance subspace in `path` (default: the shipped one) projected
+    away: its :attr:`BackgroundModel.nuisance` set and its cohort projected; `ubm` itself
+    for rank 0.
+
+    Raises
+    ------
+    ModelError
+        The file cannot be read, belongs to another UBM, or holds fewer directions.
+    """
+    if rank <= 0:
+        return ubm
+    if ubm.nuisance is not None:
+        # its cohort is projected already: the fingerprint check below would fail
+        raise ValueError("with_nuisance: the UBM has a nuisance subspace already")
+    u, fp = load_nuisance(path)
+    shown = path or NUISANCE_PATH
+    c, d = np.asarray(ubm.gmm.means_).shape
+    if fp != ubm_fingerprint(ubm) or u.shape[0] != c * d:
+        raise ModelError(f"{shown}: nuisance subspace of another UBM (cluster.ubm_path); "
+                         "train one for this UBM with scripts/train_nuisance.py or set "
+                         "voices.nuisance_rank = 0")
+    if rank > u.shape[1]:
+        raise ModelError(f"{shown}: voices.nuisance_rank {rank} asks for more than the "
+                         f"{u.shape[1]} directions it holds")
+    out = replace(ubm, nuisance=u[:, :rank])
+    if ubm.cohort is not None:
+        out = replace(out, cohort=out.project(ubm.cohort))
+    return out
 
 
 def label_statistics(ubm: GaussianMixture, X: np.ndarray, labels: np.ndarray, *,
@@ -425,11 +562,18 @@ def voice_scores(ubm: BackgroundModel, tests: list[VoiceStats], models: np.ndarr
         spread: where the cohort holds the very voice tested (or a close one), its own
         model's score would inflate both and shrink the voice's true score.
 
+    With a nuisance subspace (:func:`with_nuisance`) the models are projected off it
+    (:meth:`BackgroundModel.project`), as its cohort is. Projecting the test voice's
+    statistics too would change nothing: the projection is orthogonal and idempotent, so
+    the linear score's inner product of a projected model offset with projected
+    statistics equals the one with the statistics as they are.
+
     Returns
     -------
     ndarray, shape (T, M)
     """
     out = np.zeros((len(tests), len(models)))
+    models = ubm.project(models)
     for t, stats in enumerate(tests):
         raw = aligned_llr(ubm.gmm, stats, models) if len(models) else np.zeros(0)
         mean, std = cohort_norm(ubm, stats, trim=trim)

@@ -33,7 +33,8 @@ from .config import Config
 from .errors import ModelError, VoiceError, VoiceNameError
 from .gmm import load_arrays
 from .names import printable, replace_atomically
-from .speakers import BackgroundModel, VoiceStats, load_ubm, ubm_fingerprint, voice_scores
+from .speakers import (BackgroundModel, VoiceStats, load_ubm, ubm_fingerprint, voice_scores,
+                       with_nuisance)
 
 __all__ = ["Voiceprint", "VoiceLibrary", "VoiceMatch", "check_name", "match_scores",
            "degraded_copies", "enrolment_recipe",
@@ -287,7 +288,9 @@ def match_scores(ubm: BackgroundModel, tests: list[VoiceStats], prints: list[Voi
     cohort scores left out, so that a cohort holding the very voice scored does not
     shrink its score). A multi-condition voiceprint (:attr:`Voiceprint.conditions`)
     scores the best of its condition models (``voices.condition_scoring`` 'max'), or
-    the one model of all its statistics pooled ('pooled').
+    the one model of all its statistics pooled ('pooled'). With ``voices.nuisance_rank``
+    every model (and the cohort) is scored projected off that many session and channel
+    directions (:func:`diarize.speakers.with_nuisance`).
 
     Returns
     -------
@@ -296,6 +299,7 @@ def match_scores(ubm: BackgroundModel, tests: list[VoiceStats], prints: list[Voi
     vc = config.voices
     if not tests or not prints:
         return np.zeros((len(tests), len(prints)))
+    ubm = with_nuisance(ubm, vc.nuisance_rank, vc.nuisance_path or None)
     rf = vc.relevance_factor
     trim = vc.cohort_trim
     test_means = np.stack([t.means(ubm.gmm, relevance_factor=rf) for t in tests])
@@ -317,10 +321,12 @@ def match_scores(ubm: BackgroundModel, tests: list[VoiceStats], prints: list[Voi
         # against the cohort moved into the same condition, each cohort model shifted
         # as that voice's model shifted from clean to the condition.
         at = 0
+        # the shifts of projected models, where scoring projects them (the cohort is)
+        shifted = ubm.project(print_means)
         for p in prints:
-            clean = print_means[at]
+            clean = shifted[at]
             for k in range(1, len(p.models())):
-                moved = replace(ubm, cohort=ubm.cohort + (print_means[at + k] - clean))
+                moved = replace(ubm, cohort=ubm.cohort + (shifted[at + k] - clean))
                 col = voice_scores(moved, tests, print_means[at + k:at + k + 1], trim=trim)[:, 0]
                 if vc.symmetric:
                     col = _both(col, voice_scores(moved, [models[at + k]], test_means,
@@ -365,6 +371,9 @@ class VoiceLibrary:
         VoiceError
             The folder does not exist or holds no voiceprint; a file is corrupt, not a
             voiceprint, or was made with another front end or UBM.
+        ModelError
+            ``voices.nuisance_rank`` asks for a nuisance subspace that cannot be read,
+            belongs to another UBM or holds fewer directions.
         """
         d = Path(directory)
         shown = printable(str(d))
@@ -377,6 +386,8 @@ class VoiceLibrary:
                              f"diarize enroll --voices {shown} NAME AUDIO)")
         fp, fe = ubm_fingerprint(ubm), front_end_of(config)
         recipe = enrolment_recipe(config)
+        # the nuisance subspace scoring will use, checked before any recording is read
+        with_nuisance(ubm, config.voices.nuisance_rank, config.voices.nuisance_path or None)
         voices = []
         for f in files:
             v = Voiceprint.load(f)
