@@ -500,12 +500,15 @@ class VoicesConfig:
     as likely scores of its own voice."""
     link_prior_mean: float = ranged(0.3, -100.0, 100.0)
     """'batch' normalisation: the expected score of two different voices (cohort
-    normalised), the mean the batch's own scores are shrunk towards."""
+    normalised), the mean the batch's pooled scores are shrunk towards (each speaker's
+    own scores are shrunk towards the batch's)."""
     link_prior_std: float = ranged(0.9, 0.01, 100.0)
     """'batch' normalisation: the expected spread of the scores of different voices."""
     link_prior_weight: float = ranged(10.0, 0.0, 1e6)
-    """'batch' normalisation: how many speakers of other recordings the prior counts as
-    (a small batch is normalised mostly by the prior, a large one by itself)."""
+    """'batch' normalisation: how many scores a prior counts as: a speaker's scores are
+    shrunk towards the batch's pooled scores, and those towards ``link_prior_mean`` /
+    ``link_prior_std``, by this many pseudo-scores (a batch of a few speakers is
+    normalised mostly by the configured prior, a dozen recordings by themselves)."""
     link_linkage: Literal["pooled", "average", "complete"] = "pooled"
     """``batch --link-speakers``: how a group of linked speakers is scored against another:
     'pooled' (their statistics pooled into one voice), 'average' or 'complete' (the mean

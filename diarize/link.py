@@ -8,8 +8,9 @@ its cost grows with the number of speakers, not with the audio:
    cohort-normalised verification score (:func:`diarize.speakers.voice_scores`), each
    voice's statistics against the other's MAP-adapted model. With ``voices.link_norm =
    "batch"`` that score is then read against both speakers' scores with the speakers of
-   the other recordings (S-norm; a small batch leans on ``voices.link_prior_*``), which
-   keeps one threshold usable on recordings unlike the cohort's voices.
+   the other recordings (S-norm; each speaker's few scores lean on those of the whole
+   batch, and a batch of a few speakers on ``voices.link_prior_*``), which keeps one
+   threshold usable on recordings unlike the cohort's voices.
 2. Agglomerative clustering merges the best-scoring pair while its score is above
    ``voices.link_threshold``. Two speakers of the same recording are never merged (the
    diarization already told them apart). ``voices.link_linkage`` says how a merged group
@@ -257,41 +258,64 @@ def _batch_norm(s: np.ndarray, config: VoicesConfig) -> tuple[np.ndarray, np.nda
     Its scores with the voices of other recordings (the finite entries of its row of
     `s`) are mostly scores of different voices, but a voice heard in many recordings
     (the hosts of a podcast) has many scores of its own voice among them, at the top.
-    So the location and scale are read from the lower part of the row alone, as a
-    Gaussian's: from its ``q/3`` and ``q`` quantiles (``q = link_norm_quantile``), which
-    hold while under ``1 - q`` of the row is the voice's own. They are then shrunk towards
-    the prior by ``link_prior_weight`` pseudo-voices (a small batch leans on the prior).
-    That rough estimate only picks the scores to use: the mean and standard deviation of
-    those below ``link_norm_trim`` rough standard deviations above the rough mean.
+    So the location and scale are read robustly (:func:`_robust_location`) from the row,
+    then shrunk towards a prior by ``link_prior_weight`` pseudo-scores: a voice of a
+    small batch has a few dozen scores, too few for a spread of its own. That prior is
+    the batch's: the same robust location and scale of all its pairs of speakers of
+    different recordings (hundreds of scores for a dozen recordings), itself shrunk
+    towards ``link_prior_mean``/``link_prior_std`` by the same weight (which then rule a
+    batch of a few speakers only). Scores of different voices move with the recordings
+    and the diarization (how much speech each speaker has), so the batch knows its level
+    better than a fixed prior.
     """
-    from scipy.stats import norm as gaussian
-
     n = len(s)
     if config.link_norm != "batch":
         return np.zeros(n), np.ones(n)
-    m0, sd0, w = config.link_prior_mean, config.link_prior_std, config.link_prior_weight
-    q_hi = config.link_norm_quantile
-    q_lo = q_hi / 3.0
-    z_lo, z_hi = float(gaussian.ppf(q_lo)), float(gaussian.ppf(q_hi))
+    pairs = s[np.triu_indices(n, 1)]
+    m0, sd0 = _shrunk(pairs[np.isfinite(pairs)], config.link_prior_mean,
+                      config.link_prior_std, config)
     loc, scale = np.full(n, m0), np.full(n, sd0)
     for i in range(n):
         row = s[i][np.isfinite(s[i])]
-        k = len(row)
-        if k == 0:
-            continue
-        lo, hi = np.quantile(row, [q_lo, q_hi])
-        sd = max((hi - lo) / (z_hi - z_lo), MIN_COHORT_STD)
-        mean = hi - z_hi * sd
-        # then the mean and spread of the scores that rough estimate does not call the
-        # voice's own: all of the row's information on the other voices, not a few points
-        kept = row[row < mean + config.link_norm_trim * sd]
-        if len(kept) > 1:
-            mean, sd = float(kept.mean()), float(kept.std())
-        k = len(kept)
-        loc[i] = (k * mean + w * m0) / (k + w)
-        var = (k * sd ** 2 + w * sd0 ** 2) / (k + w)
-        scale[i] = max(float(np.sqrt(var)), MIN_COHORT_STD)
+        loc[i], scale[i] = _shrunk(row, m0, sd0, config)
     return loc, scale
+
+
+def _shrunk(scores: np.ndarray, m0: float, sd0: float, config: VoicesConfig
+            ) -> tuple[float, float]:
+    """The robust location and scale of `scores` (1-D) shrunk towards `m0`, `sd0` by
+    ``link_prior_weight`` pseudo-scores (`m0`, `sd0` themselves when there are none)."""
+    if len(scores) == 0:
+        return m0, sd0
+    mean, sd, k = _robust_location(scores, config)
+    w = config.link_prior_weight
+    loc = (k * mean + w * m0) / (k + w)
+    var = (k * sd ** 2 + w * sd0 ** 2) / (k + w)
+    return float(loc), max(float(np.sqrt(var)), MIN_COHORT_STD)
+
+
+def _robust_location(scores: np.ndarray, config: VoicesConfig) -> tuple[float, float, int]:
+    """Mean, standard deviation and number of the scores of `scores` (1-D, non-empty)
+    read as scores of different voices.
+
+    A rough Gaussian estimate from the ``q/3`` and ``q`` quantiles (``q =
+    link_norm_quantile``), which holds while under ``1 - q`` of them are scores of a
+    voice with itself, picks the scores to use: those below ``link_norm_trim`` rough
+    standard deviations above the rough mean, whose mean and spread are returned (all
+    the information on the different voices, not a few points).
+    """
+    from scipy.stats import norm as gaussian
+
+    q_hi = config.link_norm_quantile
+    q_lo = q_hi / 3.0
+    z_lo, z_hi = float(gaussian.ppf(q_lo)), float(gaussian.ppf(q_hi))
+    lo, hi = np.quantile(scores, [q_lo, q_hi])
+    sd = max((hi - lo) / (z_hi - z_lo), MIN_COHORT_STD)
+    mean = hi - z_hi * sd
+    kept = scores[scores < mean + config.link_norm_trim * sd]
+    if len(kept) > 1:
+        mean, sd = float(kept.mean()), float(kept.std())
+    return float(mean), float(sd), len(kept)
 
 
 def _normalised(s: np.ndarray, loc_a: np.ndarray | float, scale_a: np.ndarray | float,
