@@ -441,6 +441,10 @@ def link_measure(a, convs: list[Conversation], voices_dir: Path, cfg, *, plain) 
     regions = {c.uri: [(0.0, float(sf.info(a.workdir / "conv" / f"{c.uri}.wav").duration))]
                for c in convs}
     tags = {c.uri: "degraded" if c.degraded else "clean" for c in convs}
+    # the reference, for other looks at the kept voices of OUT
+    (a.workdir / "reference.json").write_text(json.dumps(
+        {c.uri: {"turns": c.turns, "degraded": c.degraded} for c in convs}, indent=1),
+        encoding="utf-8")
     uris = [c.uri for c in convs]
     cmd = [sys.executable, "-m", "diarize", "batch", str(a.workdir / "conv"), "-o", str(out),
            "--link-speakers", "-f", "rttm", "--jobs", "1", "-q"]
