@@ -12,7 +12,9 @@ its cost grows with the number of speakers, not with the audio:
    batch, and a batch of a few speakers on ``voices.link_prior_*``), which keeps one
    threshold usable on recordings unlike the cohort's voices.
 2. Agglomerative clustering merges the best-scoring pair while its score is above
-   ``voices.link_threshold``. Two speakers of the same recording are never merged (the
+   ``voices.link_threshold`` and, with the batch normalisation, above the score that
+   chance alone gives so many pairs (:func:`chance_threshold`, ``voices.link_fdr``: a
+   batch of voices each heard once links nothing on its best impostor pairs). Two speakers of the same recording are never merged (the
    diarization already told them apart). ``voices.link_linkage`` says how a merged group
    is scored: ``"pooled"`` pools the group's statistics and scores them as one voice,
    ``"average"`` / ``"complete"`` take the mean / least of its members' pair scores.
@@ -38,7 +40,8 @@ from .speakers import (MIN_COHORT_STD, BackgroundModel, VoiceStats, aligned_llr,
                        ubm_fingerprint)
 
 __all__ = ["Voice", "SpeakerGroup", "link_voices", "label_groups", "link_speakers",
-           "symmetric_scores", "speakers_report", "ubm_fingerprint", "LABEL_FORMAT"]
+           "symmetric_scores", "chance_threshold", "speakers_report", "ubm_fingerprint",
+           "LABEL_FORMAT"]
 
 #: Global labels of linked speakers that no naming step named.
 LABEL_FORMAT = "SPEAKER_{:02d}"
@@ -205,6 +208,8 @@ def link_voices(voices: Iterable[Voice | tuple], *, ubm: BackgroundModel,
     norms: list[tuple[float, float] | None] = [None] * n  # cohort T-norm of each group
     linkage = config.link_linkage
     threshold = config.link_threshold
+    if config.link_norm == "batch" and config.link_fdr > 0:
+        threshold = max(threshold, chance_threshold(s, config.link_fdr))
     # Each row's first maximum, kept up to date: the pair picked is the first maximum of
     # the whole matrix (a fixed order on ties) without scanning it at every merge.
     best = s.argmax(axis=1)
@@ -316,6 +321,44 @@ def _robust_location(scores: np.ndarray, config: VoicesConfig) -> tuple[float, f
     if len(kept) > 1:
         mean, sd = float(kept.mean()), float(kept.std())
     return float(mean), float(sd), len(kept)
+
+
+def chance_threshold(s: np.ndarray, fdr: float) -> float:
+    """The score above which at most a share `fdr` of the pairs are there by chance.
+
+    After the batch normalisation two different voices' score is about standard normal,
+    and a batch of P pairs of speakers of different recordings draws about ``P *
+    Phi(-t)`` of them above ``t`` by chance alone: a few above 3 in a batch of a dozen
+    recordings that has no voice twice. The threshold is the lowest pair score ``t``
+    with at most ``fdr`` times as many chance pairs expected above it as there are
+    (Benjamini and Hochberg's false discovery rate), so a batch of many recurring voices
+    (many pairs far above chance) links from a lower score than one of voices heard
+    once, whose best pairs are no more than chance gives.
+
+    Parameters
+    ----------
+    s : ndarray, shape (S, S)
+        Normalised symmetric pair scores, ``-inf`` where two speakers cannot link.
+    fdr : float
+        The share, in (0, 1].
+
+    Returns
+    -------
+    float
+        Links need a score above it; the best pair's score when none qualifies, -inf
+        when there is no pair.
+    """
+    from scipy.stats import norm as gaussian
+
+    v = s[np.triu_indices(len(s), 1)]
+    v = np.sort(v[np.isfinite(v)])[::-1]
+    if len(v) == 0:
+        return -np.inf
+    chance = len(v) * gaussian.sf(v)
+    ok = np.flatnonzero(chance <= fdr * np.arange(1, len(v) + 1))
+    if len(ok) == 0:
+        return float(v[0])
+    return float(np.nextafter(v[ok.max()], -np.inf))
 
 
 def _normalised(s: np.ndarray, loc_a: np.ndarray | float, scale_a: np.ndarray | float,

@@ -1,4 +1,5 @@
-"""Linking over a batch: the batch normalisation's prior, a two-file batch of real voices,
+"""Linking over a batch: the batch normalisation's prior, the chance level of a link, a
+two-file batch of real voices,
 and the linking-error counts scripts/bench_link.py and scripts/bench_voices.py print."""
 
 from __future__ import annotations
@@ -15,10 +16,23 @@ import pytest
 from conftest import REPO
 from diarize import batch
 from diarize.config import Config, VoicesConfig
-from diarize.link import _batch_norm
+from diarize.link import Voice, _batch_norm, chance_threshold, link_speakers
 from diarize.segments import Turn
+from diarize.speakers import VoiceStats, load_ubm, voice_statistics
 
 TRAIN = REPO.parent / "shared" / "train"
+UBM = load_ubm()
+
+
+def _frames(offset: np.ndarray, frames: int, seed: int) -> VoiceStats:
+    """UBM statistics of `frames` frames drawn from the UBM with its means moved by
+    `offset` (one synthetic voice)."""
+    g = UBM.gmm
+    rng = np.random.default_rng(seed)
+    comp = rng.choice(len(g.weights_), size=frames, p=g.weights_)
+    x = (g.means_[comp] + offset[comp]
+         + rng.standard_normal((frames, g.means_.shape[1])) * np.sqrt(g.covariances_[comp]))
+    return voice_statistics(g, x, np.zeros(frames, dtype=int), n_labels=1)[0]
 
 
 def _cross_scores(n_files: int, per_file: int, level: float, spread: float,
@@ -60,6 +74,42 @@ def test_a_batch_of_few_speakers_leans_on_the_configured_prior():
     off = VoicesConfig(link_norm="cohort")
     loc, scale = _batch_norm(s, off)
     assert np.all(loc == 0.0) and np.all(scale == 1.0)
+
+
+def test_chance_threshold_links_nothing_on_chance_alone_and_finds_planted_pairs():
+    rng = np.random.default_rng(0)
+    s = _cross_scores(12, 3, level=0.0, spread=np.sqrt(2.0))  # different voices: N(0, 1)
+    pairs = s[np.triu_indices(len(s), 1)]
+    top = pairs[np.isfinite(pairs)].max()
+    assert top > 2.5  # what the fixed threshold alone would link
+    assert chance_threshold(s, 0.1) >= top  # nothing above chance
+    # ten pairs of one voice heard in several recordings, far above chance
+    i, j = np.triu_indices(len(s), 1)
+    cross = np.flatnonzero(np.isfinite(s[i, j]))
+    for k in rng.choice(cross, size=10, replace=False):
+        s[i[k], j[k]] = s[j[k], i[k]] = 5.0
+    t = chance_threshold(s, 0.1)
+    assert top - 1.0 < t < 5.0
+    # one pair: chance gives a score of 3 once in 700 pairs, so it links
+    assert chance_threshold(np.array([[-np.inf, 3.0], [3.0, -np.inf]]), 0.1) < 3.0
+    assert chance_threshold(np.full((2, 2), -np.inf), 0.1) == -np.inf
+
+
+def test_voices_heard_once_are_not_linked_on_their_best_impostor_pairs():
+    """Twelve recordings of three voices each, all different: with the chance level no
+    two speakers share a label; the threshold alone links a few of them."""
+    rng = np.random.default_rng(5)
+    offsets = [rng.standard_normal(UBM.gmm.means_.shape) * np.sqrt(UBM.gmm.covariances_)
+               * 0.5 for _ in range(36)]
+    voices = []
+    for f in range(12):
+        for k in range(3):
+            x = _frames(offsets[3 * f + k], 300, seed=100 * f + k)
+            voices.append(Voice(f"r{f:02d}", f"SPEAKER_{k:02d}", x, 3.0))
+    linked = link_speakers(voices, ubm=UBM, config=VoicesConfig())
+    assert len(set(linked.values())) == 36
+    alone = link_speakers(voices, ubm=UBM, config=VoicesConfig(link_fdr=0.0))
+    assert len(set(alone.values())) < 36
 
 
 # ---------------------------------------------------------------------- bench_link's counts
