@@ -16,11 +16,17 @@ collar 0.25 s per side, overlap skipped, the ``.uem`` regions):
   reference speaker over the whole batch;
 * the number of distinct voices found and in the reference.
 
-The rows of the threshold the configuration names are also checked against the files
-``diarize batch`` wrote. Usage::
+* linking's mistakes, counted on each output speaker's main reference voice: **wrong**
+  merges (a speaker put with another voice) and **missed** links (a voice left in more
+  groups than its files force), each as all / those in degraded files (where known).
+
+The rows of the configured linkage, chance level and threshold are also checked against
+the files ``diarize batch`` wrote. ``--fdr`` sweeps ``voices.link_fdr`` too (0: the
+threshold alone). Usage::
 
     python scripts/bench_link.py --jobs 1
     python scripts/bench_link.py --sets sim --thresholds 0,1,2,3,4,5 --linkage pooled,average
+    python scripts/bench_link.py --linkage pooled --fdr 0,0.1 --thresholds 2.5,3
 """
 
 from __future__ import annotations
@@ -161,56 +167,59 @@ def link_errors(refs: dict, local: dict, mapping: dict[tuple[str, str], str],
 
 
 def sweep(name: str, kept: dict, refs: dict, regions: dict, *, ubm, config: Config,
-          thresholds: list[float], linkages: list[str], out: Path | None = None,
-          tags: dict[str, str] | None = None) -> list[dict]:
-    """Link the kept voices at each linkage and threshold and score each linking: per-file
-    and whole-batch fair DER, the voices found, the linking errors (:func:`link_errors`).
-    With `out`, the row of the configured linkage and threshold is checked against the
-    RTTM files the batch wrote there."""
+          thresholds: list[float], linkages: list[str], fdrs: list[float] | None = None,
+          out: Path | None = None, tags: dict[str, str] | None = None) -> list[dict]:
+    """Link the kept voices at each linkage, chance level (``voices.link_fdr``; default:
+    the configured one) and threshold and score each linking: per-file and whole-batch
+    fair DER, the voices found, the linking errors (:func:`link_errors`). With `out`, the
+    row of the configured values is checked against the RTTM files the batch wrote there."""
     local = {uri: list(kv.result.turns) for uri, kv in kept.items()}
     per_file_local = score(refs, local, regions, one_timeline=False)
     ref_voices = len({t.speaker for ts in refs.values() for t in ts})
     voices = [Voice(uri, n, st, sec) for uri, kv in kept.items()
               for n, st, sec in zip(kv.names, kv.stats, kv.seconds)]
     rows = []
-    for linkage in linkages:
-        for threshold in thresholds:
-            vcfg = replace(config.voices, link_threshold=threshold, link_linkage=linkage)
-            groups = link_voices(voices, ubm=ubm, config=vcfg)
-            labels = label_groups(groups)
-            mapping = {(v.uri, v.local): lab for g, lab in zip(groups, labels)
-                       for v in g.members}
-            linked = {uri: [Turn(t.start, t.end, mapping[(uri, t.speaker)]) for t in ts]
-                      for uri, ts in local.items()}
-            per_file = score(refs, linked, regions, one_timeline=False)
-            # Linking only renames: each file's own-mapping DER cannot change.
-            assert abs(per_file - per_file_local) < 1e-9, (per_file, per_file_local)
-            whole = score(refs, linked, regions, one_timeline=True)
-            rows.append({"set": name, "linkage": linkage, "threshold": threshold,
-                         "per_file": per_file, "batch": whole, "voices": len(groups),
-                         "ref_voices": ref_voices, "speakers": len(voices),
-                         **link_errors(refs, local, mapping, tags)})
-            if out is not None and (linkage, threshold) == (config.voices.link_linkage,
-                                                           config.voices.link_threshold):
-                written = written_turns(out, list(kept))
-                assert abs(score(refs, written, regions, one_timeline=True) - whole) < 1e-9
+    grid = [(lk, f, t) for lk in linkages for f in (fdrs or [config.voices.link_fdr])
+            for t in thresholds]
+    for linkage, fdr, threshold in grid:
+        vcfg = replace(config.voices, link_threshold=threshold, link_linkage=linkage,
+                       link_fdr=fdr)
+        groups = link_voices(voices, ubm=ubm, config=vcfg)
+        labels = label_groups(groups)
+        mapping = {(v.uri, v.local): lab for g, lab in zip(groups, labels)
+                   for v in g.members}
+        linked = {uri: [Turn(t.start, t.end, mapping[(uri, t.speaker)]) for t in ts]
+                  for uri, ts in local.items()}
+        per_file = score(refs, linked, regions, one_timeline=False)
+        # Linking only renames: each file's own-mapping DER cannot change.
+        assert abs(per_file - per_file_local) < 1e-9, (per_file, per_file_local)
+        whole = score(refs, linked, regions, one_timeline=True)
+        rows.append({"set": name, "linkage": linkage, "fdr": fdr, "threshold": threshold,
+                     "per_file": per_file, "batch": whole, "voices": len(groups),
+                     "ref_voices": ref_voices, "speakers": len(voices),
+                     **link_errors(refs, local, mapping, tags)})
+        if out is not None and (linkage, fdr, threshold) == (
+                config.voices.link_linkage, config.voices.link_fdr,
+                config.voices.link_threshold):
+            written = written_turns(out, list(kept))
+            assert abs(score(refs, written, regions, one_timeline=True) - whole) < 1e-9
     return rows
 
 
-HEADER = (f"{'set':8} {'linkage':9} {'thr':>5} {'per-file':>9} {'batch':>7} {'+pts':>6} "
-          f"{'voices':>7} {'ref':>4} {'spk':>4} {'wrong':>6} {'missed':>6}")
+HEADER = (f"{'set':9} {'linkage':8} {'fdr':>4} {'thr':>5} {'per-file':>9} {'batch':>7} "
+          f"{'+pts':>6} {'voices':>7} {'ref':>4} {'spk':>4} {'wrong':>6} {'missed':>6}")
 
 
 def row_line(r: dict) -> str:
     """One printed row of :func:`sweep` (wrong / missed: of them, in degraded files)."""
-    return (f"{r['set']:8} {r['linkage']:9} {r['threshold']:5g} {r['per_file']:9.2f} "
-            f"{r['batch']:7.2f} {r['batch'] - r['per_file']:6.2f} {r['voices']:7d} "
-            f"{r['ref_voices']:4d} {r['speakers']:4d} {r['wrong']:3d}/{r['wrong_degraded']:<2d} "
+    return (f"{r['set']:9} {r['linkage']:8} {r['fdr']:4g} {r['threshold']:5g} "
+            f"{r['per_file']:9.2f} {r['batch']:7.2f} {r['batch'] - r['per_file']:6.2f} "
+            f"{r['voices']:7d} {r['ref_voices']:4d} {r['speakers']:4d} {r['wrong']:3d}/{r['wrong_degraded']:<2d} "
             f"{r['missed']:3d}/{r['missed_degraded']:<2d}")
 
 
 def bench_set(name: str, folder: Path, work: Path, *, config: Config, jobs: int,
-              thresholds: list[float], linkages: list[str]) -> list[dict]:
+              thresholds: list[float], linkages: list[str], fdrs: list[float]) -> list[dict]:
     audio = sorted(p for p in folder.iterdir() if p.suffix in (".wav", ".flac")
                    and (name != "real" or REAL_FILES.match(p.stem)))
     out = work / name
@@ -225,7 +234,7 @@ def bench_set(name: str, folder: Path, work: Path, *, config: Config, jobs: int,
     for uri in kept:
         refs[uri], regions[uri] = reference_of(folder, uri)
     return sweep(name, kept, refs, regions, ubm=ubm, config=config, thresholds=thresholds,
-                 linkages=linkages, out=out)
+                 linkages=linkages, fdrs=fdrs, out=out)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -236,14 +245,19 @@ def main(argv: list[str] | None = None) -> int:
                     help="output folders of the batch runs (kept: a rerun only links again)")
     ap.add_argument("--thresholds", default="0,1,2,3,4,5,6")
     ap.add_argument("--linkage", default="pooled,average,complete")
+    ap.add_argument("--fdr", default=None,
+                    help="voices.link_fdr values (default: the configured one; 0: the "
+                         "threshold alone)")
     ap.add_argument("--config", type=Path, help="TOML configuration file")
     args = ap.parse_args(argv)
     config = load_config(path=args.config) if args.config else Config()
     thresholds = [float(x) for x in args.thresholds.split(",")]
     linkages = args.linkage.split(",")
+    fdrs = ([float(x) for x in args.fdr.split(",")] if args.fdr
+            else [config.voices.link_fdr])
     print(f"fair DER % (collar {COLLAR} s, overlap skipped); batch: all files on one "
           f"timeline, one mapping; configured: {config.voices.link_linkage} "
-          f"{config.voices.link_threshold:g}")
+          f"{config.voices.link_threshold:g}, link_fdr {config.voices.link_fdr:g}")
     print(HEADER + "   (wrong merges / missed links: all/in degraded files)")
     for name in args.sets.split(","):
         folder = SETS[name]
@@ -251,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {folder} not found, skipped")
             continue
         for r in bench_set(name, folder, args.work, config=config, jobs=args.jobs,
-                           thresholds=thresholds, linkages=linkages):
+                           thresholds=thresholds, linkages=linkages, fdrs=fdrs):
             print(row_line(r), flush=True)
     return 0
 

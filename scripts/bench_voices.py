@@ -3,8 +3,8 @@
 
     python scripts/bench_voices.py [--train ../shared/train] [--workdir /tmp/bench_voices]
         [--conversations 12] [--seed 0] [--design short|long] [--thresholds 1,2,3,4,5]
-        [--no-batch] [--cost-hour]
-        [--set KEY=VALUE ...]
+        [--no-batch] [--cost-hour] [--recurring] [--no-link | --link-only]
+        [--link-thresholds 2,2.5,3] [--link-fdr 0,0.1] [--set KEY=VALUE ...]
 
 Builds its own test from ``../shared/train`` (LibriSpeech utterances, ``speakers.csv``),
 seeded and deterministic:
@@ -15,6 +15,10 @@ seeded and deterministic:
   tested on. All enrolled voices form one voiceprint folder, so every conversation is
   named against all of them (the others are distractors).
 * Never-enrolled voices: other speakers with at least 6 s of audio, whole.
+* Each voice speaks in one conversation (the short design), or the few voices with 60 s
+  or more of audio in several: all of them in the long design (20 s windows of their
+  remainder, which may overlap from one conversation to the next) and, with
+  ``--recurring``, in 2-3 conversations of the short design, one other utterance in each.
 * Conversations: 2-4 enrolled and 0-2 never-enrolled voices, their audio cut into turns of
   1.5-5 s, interleaved at random with 0.15-0.8 s pauses, each voice at +-4 dB; every odd
   conversation degraded (reverberation with an exponential-decay room response, RT60
@@ -25,6 +29,15 @@ turn boundary; the turns do not overlap): the share of enrolled voices' time giv
 name, the share of named time that is the right voice, and the share of never-enrolled
 voices' time given any name. Measured through the API (``Diarizer(voices=DIR)``) and, unless
 ``--no-batch``, through ``diarize batch DIR -o OUT --voices VOICES -f json``.
+
+Linking (unless ``--no-link``; alone with ``--link-only``): ``diarize batch CONV -o OUT
+--link-speakers``, then again with ``--voices`` (which only links and names again), each
+scored like ``scripts/bench_link.py`` scores ../shared/eval: fair DER (md-eval collar
+0.25 s, overlap skipped) per file with each file's own speaker mapping, next to the whole
+batch on one timeline with ONE mapping, also for the clean and the degraded halves apart;
+the per-file DER without linking (the API run) beside them; then the same kept voices
+linked at each ``--link-fdr`` and ``--link-thresholds``, with linking's wrong merges and
+missed links. Where every voice speaks in one conversation, every link is a wrong one.
 
 ``--thresholds`` names the thresholds at which the same diarizations are named again (from
 their kept statistics, :meth:`diarize.voices.VoiceLibrary.name_speakers`), to show how the
@@ -298,6 +311,9 @@ def main(argv=None) -> int:
                     help="the linking measurement alone (no naming sweeps)")
     ap.add_argument("--link-thresholds", default="2,2.5,3,3.5,4",
                     help="voices.link_threshold values to link the same kept voices at")
+    ap.add_argument("--link-fdr", default="0,0.1",
+                    help="voices.link_fdr values to link the same kept voices at (0: the "
+                         "threshold alone)")
     ap.add_argument("--cost-hour", action="store_true",
                     help="also time the naming steps inside a run on 1 h of the "
                          "conversations joined (CPU seconds)")
@@ -454,7 +470,8 @@ def link_measure(a, convs: list[Conversation], voices_dir: Path, cfg, *, plain) 
         cmd += ["--config", str(toml)]
     lines = [f"\nlinking (fair DER %, collar 0.25 s, overlap skipped; batch: all "
              f"conversations on one timeline, one mapping), link_threshold "
-             f"{cfg.voices.link_threshold:g}, {cfg.voices.link_linkage} linkage:"]
+             f"{cfg.voices.link_threshold:g}, link_fdr {cfg.voices.link_fdr:g}, "
+             f"{cfg.voices.link_linkage} linkage:"]
     subprocess.run(cmd, check=True)
     linked = written_turns(out, uris)
     # the voices' own turns in the run (a rerun with --voices only links again: kept)
@@ -472,10 +489,9 @@ def link_measure(a, convs: list[Conversation], voices_dir: Path, cfg, *, plain) 
         lines.append(f"  {'without linking (API)':<40} per-file {pf:6.2f}")
     pf = score(refs, own, regions, one_timeline=False)
     lines.append(f"  {'--link-speakers, own labels':<40} per-file {pf:6.2f}")
-    for what, hyps in (("--link-speakers", linked),):
-        pf, whole = both(hyps)
-        lines.append(f"  {what:<40} per-file {pf:6.2f}   batch {whole:6.2f}   "
-                     f"{whole - pf:+6.2f} points")
+    pf, whole = both(linked)
+    lines.append(f"  {'--link-speakers':<40} per-file {pf:6.2f}   batch {whole:6.2f}   "
+                 f"{whole - pf:+6.2f} points")
     subprocess.run(cmd + ["--voices", str(voices_dir)], check=True)
     named = written_turns(out, uris)
     pf, whole = both(named)
@@ -493,12 +509,13 @@ def link_measure(a, convs: list[Conversation], voices_dir: Path, cfg, *, plain) 
         lines.append(f"  {'  the ' + h + ' conversations alone':<40} per-file {pf:6.2f}   "
                      f"batch {whole:6.2f}   {whole - pf:+6.2f} points")
     thresholds = [float(x) for x in a.link_thresholds.split(",") if x]
-    lines.append("the same kept voices linked at other thresholds (wrong merges / missed "
-                 "links: all/in degraded conversations):")
+    fdrs = [float(x) for x in a.link_fdr.split(",") if x]
+    lines.append("the same kept voices linked at other chance levels and thresholds (wrong "
+                 "merges / missed links: all/in degraded conversations):")
     lines.append("  " + HEADER)
     for r in sweep(a.design + ("+rec" if a.recurring else ""), kept, refs, regions, ubm=ubm,
                    config=cfg, thresholds=thresholds, linkages=[cfg.voices.link_linkage],
-                   tags=tags):
+                   fdrs=fdrs, tags=tags):
         lines.append("  " + row_line(r))
     return "\n".join(lines)
 
