@@ -14,10 +14,11 @@ its cost grows with the number of speakers, not with the audio:
 2. Agglomerative clustering merges the best-scoring pair while its score is above
    ``voices.link_threshold`` and, with the batch normalisation, above the score that
    chance alone gives so many pairs (:func:`chance_threshold`, ``voices.link_fdr``: a
-   batch of voices each heard once links nothing on its best impostor pairs). Two speakers of the same recording are never merged (the
-   diarization already told them apart). ``voices.link_linkage`` says how a merged group
-   is scored: ``"pooled"`` pools the group's statistics and scores them as one voice,
-   ``"average"`` / ``"complete"`` take the mean / least of its members' pair scores.
+   batch of voices each heard once links nothing on its best impostor pairs). Two
+   speakers of the same recording are never merged (the diarization already told them
+   apart). ``voices.link_linkage`` says how a merged group is scored: ``"pooled"``
+   pools the group's statistics and scores them as one voice, ``"average"`` /
+   ``"complete"`` take the mean / least of its members' pair scores.
 3. Groups are numbered ``SPEAKER_00``, ``SPEAKER_01``, ... by their first appearance in
    (recording uri, local label) order; a naming step (enrolled voiceprints, say) may give
    some of them names first (:func:`label_groups`).

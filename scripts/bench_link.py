@@ -214,8 +214,8 @@ def row_line(r: dict) -> str:
     """One printed row of :func:`sweep` (wrong / missed: of them, in degraded files)."""
     return (f"{r['set']:9} {r['linkage']:8} {r['fdr']:4g} {r['threshold']:5g} "
             f"{r['per_file']:9.2f} {r['batch']:7.2f} {r['batch'] - r['per_file']:6.2f} "
-            f"{r['voices']:7d} {r['ref_voices']:4d} {r['speakers']:4d} {r['wrong']:3d}/{r['wrong_degraded']:<2d} "
-            f"{r['missed']:3d}/{r['missed_degraded']:<2d}")
+            f"{r['voices']:7d} {r['ref_voices']:4d} {r['speakers']:4d} "
+            f"{r['wrong']:3d}/{r['wrong_degraded']:<2d} {r['missed']:3d}/{r['missed_degraded']:<2d}")
 
 
 def bench_set(name: str, folder: Path, work: Path, *, config: Config, jobs: int,

@@ -1,6 +1,6 @@
 """Linking over a batch: the batch normalisation's prior, the chance level of a link, a
-two-file batch of real voices,
-and the linking-error counts scripts/bench_link.py and scripts/bench_voices.py print."""
+two-file batch of real voices, and the linking-error counts scripts/bench_link.py and
+scripts/bench_voices.py print."""
 
 from __future__ import annotations
 
