@@ -164,7 +164,7 @@ def build(train: Path, out: Path, *, n_conv: int, seed: int, enroll_seconds: flo
     for old in (out / "enroll").iterdir():
         old.unlink()
     long_voices = sorted(s for s in rich if len(audio[s]) >= 60 * SR)
-    enroll_cut = {s: int(enroll_seconds * SR) for s in rich}
+    enroll_cut = {s: int(enroll_seconds * SR) for s in [*rich, *recur]}
     if design == "long":
         enroll_cut.update({s: 17 * SR for s in long_voices})
     enroll_files = {}
@@ -319,6 +319,10 @@ def main(argv=None) -> int:
                          "conversations joined (CPU seconds)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     a = ap.parse_args(argv)
+    if a.recurring and a.design == "long":
+        ap.error("--recurring is for the short design (the long design's voices recur)")
+    if a.no_link and a.link_only:
+        ap.error("--no-link and --link-only: nothing to measure")
     from benchmark import parse_set
 
     from diarize import Config, Diarizer, enroll

@@ -201,3 +201,39 @@ def test_two_recordings_link_the_voice_they_share_and_no_other(tmp_path):
     others = [k for k in where if k != x_label and sum(where[k].values()) > 5.0]
     assert len(others) == 2
     assert all(len(where[k]) == 1 for k in others)
+
+
+@pytest.mark.skipif(not (TRAIN / "speakers.csv").exists(), reason=f"{TRAIN} not present")
+def test_bench_voices_recurring_voices_speak_other_utterances(tmp_path):
+    """scripts/bench_voices.py --recurring: the voices of 60 s or more speak in 2-3
+    conversations, a whole utterance of theirs in each, never the same one and never one
+    that holds enrolment audio; every other voice speaks in one conversation."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import bench_voices
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    convs, enrolled = bench_voices.build(TRAIN, tmp_path, n_conv=12, seed=0,
+                                         enroll_seconds=10.0, recurring=True)
+    utts = {}
+    with open(TRAIN / "speakers.csv", newline="") as f:
+        for row in csv.DictReader(f):
+            utts.setdefault(row["speaker"], []).append(float(row["duration_s"]))
+    heard: dict[str, list[float]] = {}
+    for c in convs:
+        assert 2 <= len(c.enrolled) and len(c.unenrolled) <= 2
+        for v in c.enrolled + c.unenrolled:
+            heard.setdefault(v, []).append(sum(b - a for a, b, s in c.turns if s == v))
+    recurring = {v for v, t in heard.items() if len(t) > 1}
+    assert recurring == {v for v, d in utts.items() if sum(d) >= 60.0}
+    for v in recurring:
+        assert 2 <= len(heard[v]) <= 3
+        # each conversation's share of the voice is one whole utterance after the
+        # enrolment audio's (durations in speakers.csv are rounded to 1 ms)
+        first = int(np.searchsorted(np.cumsum(utts[v]), 10.0)) + 1
+        left = [round(d, 3) for d in utts[v][first:]]
+        spoken = [round(t, 3) for t in heard[v]]
+        for t in spoken:
+            assert t in left
+            left.remove(t)
+        assert v in enrolled
