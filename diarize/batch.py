@@ -1218,6 +1218,7 @@ def link_outputs(out_dir: Path, recordings: Sequence[Recording], records: Sequen
     mark = provenance(out_dir)
     doc = {"generator": {"name": TOOL_NAME, "version": mark.version},
            "link": {"threshold": config.voices.link_threshold,
+                    "fdr": config.voices.link_fdr,
                     "linkage": config.voices.link_linkage},
            "recordings": sorted(kept),
            "speakers": speakers_report(groups, labels)}

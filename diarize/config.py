@@ -499,8 +499,9 @@ class VoicesConfig:
     for the shipped one (``diarize/data/nuisance.npz``, trained for the shipped UBM)."""
     link_threshold: float = ranged(2.5, -1000.0, 1000.0)
     """``batch --link-speakers``: speakers of different recordings whose symmetric
-    normalised score (``link_norm``) is above this are the same voice (calibrated on
-    ../shared/eval sim and real with scripts/bench_link.py; see the README)."""
+    normalised score (``link_norm``) is above this are the same voice, if also above
+    the chance level ``link_fdr`` sets (calibrated on ../shared/eval sim and real with
+    scripts/bench_link.py; see the README)."""
     link_norm: Literal["batch", "cohort"] = "batch"
     """``batch --link-speakers``: 'batch' reads each pair's score against the scores of
     both speakers with the other speakers of the batch (symmetric normalisation, S-norm;
@@ -517,12 +518,22 @@ class VoicesConfig:
     as likely scores of its own voice."""
     link_prior_mean: float = ranged(0.3, -100.0, 100.0)
     """'batch' normalisation: the expected score of two different voices (cohort
-    normalised), the mean the batch's own scores are shrunk towards."""
+    normalised), the mean the batch's pooled scores are shrunk towards (each speaker's
+    own scores are shrunk towards the batch's)."""
     link_prior_std: float = ranged(0.9, 0.01, 100.0)
     """'batch' normalisation: the expected spread of the scores of different voices."""
     link_prior_weight: float = ranged(10.0, 0.0, 1e6)
-    """'batch' normalisation: how many speakers of other recordings the prior counts as
-    (a small batch is normalised mostly by the prior, a large one by itself)."""
+    """'batch' normalisation: how many scores a prior counts as: a speaker's scores are
+    shrunk towards the batch's pooled scores, and those towards ``link_prior_mean`` /
+    ``link_prior_std``, by this many pseudo-scores (a batch of a few speakers is
+    normalised mostly by the configured prior, a dozen recordings by themselves)."""
+    link_fdr: float = ranged(0.1, 0.0, 1.0)
+    """'batch' normalisation: a link also needs a score above the one where the pairs
+    expected above it by chance (different voices score about standard normal after the
+    normalisation; a batch of P pairs has about P * Phi(-t) above t) are at most this
+    share of the pairs above it (Benjamini-Hochberg false discovery rate; 0: the
+    threshold alone). Chosen with scripts/bench_voices.py (seeds 0-3, with and without
+    --recurring), where voices heard in one conversation only drew wrong links."""
     link_linkage: Literal["pooled", "average", "complete"] = "pooled"
     """``batch --link-speakers``: how a group of linked speakers is scored against another:
     'pooled' (their statistics pooled into one voice), 'average' or 'complete' (the mean

@@ -8,13 +8,17 @@ its cost grows with the number of speakers, not with the audio:
    cohort-normalised verification score (:func:`diarize.speakers.voice_scores`), each
    voice's statistics against the other's MAP-adapted model. With ``voices.link_norm =
    "batch"`` that score is then read against both speakers' scores with the speakers of
-   the other recordings (S-norm; a small batch leans on ``voices.link_prior_*``), which
-   keeps one threshold usable on recordings unlike the cohort's voices.
+   the other recordings (S-norm; each speaker's few scores lean on those of the whole
+   batch, and a batch of a few speakers on ``voices.link_prior_*``), which keeps one
+   threshold usable on recordings unlike the cohort's voices.
 2. Agglomerative clustering merges the best-scoring pair while its score is above
-   ``voices.link_threshold``. Two speakers of the same recording are never merged (the
-   diarization already told them apart). ``voices.link_linkage`` says how a merged group
-   is scored: ``"pooled"`` pools the group's statistics and scores them as one voice,
-   ``"average"`` / ``"complete"`` take the mean / least of its members' pair scores.
+   ``voices.link_threshold`` and, with the batch normalisation, above the score that
+   chance alone gives so many pairs (:func:`chance_threshold`, ``voices.link_fdr``: a
+   batch of voices each heard once links nothing on its best impostor pairs). Two
+   speakers of the same recording are never merged (the diarization already told them
+   apart). ``voices.link_linkage`` says how a merged group is scored: ``"pooled"``
+   pools the group's statistics and scores them as one voice, ``"average"`` /
+   ``"complete"`` take the mean / least of its members' pair scores.
 3. Groups are numbered ``SPEAKER_00``, ``SPEAKER_01``, ... by their first appearance in
    (recording uri, local label) order; a naming step (enrolled voiceprints, say) may give
    some of them names first (:func:`label_groups`).
@@ -37,7 +41,8 @@ from .speakers import (MIN_COHORT_STD, BackgroundModel, VoiceStats, aligned_llr,
                        ubm_fingerprint, with_nuisance)
 
 __all__ = ["Voice", "SpeakerGroup", "link_voices", "label_groups", "link_speakers",
-           "symmetric_scores", "speakers_report", "ubm_fingerprint", "LABEL_FORMAT"]
+           "symmetric_scores", "chance_threshold", "speakers_report", "ubm_fingerprint",
+           "LABEL_FORMAT"]
 
 #: Global labels of linked speakers that no naming step named.
 LABEL_FORMAT = "SPEAKER_{:02d}"
@@ -207,6 +212,8 @@ def link_voices(voices: Iterable[Voice | tuple], *, ubm: BackgroundModel,
     norms: list[tuple[float, float] | None] = [None] * n  # cohort T-norm of each group
     linkage = config.link_linkage
     threshold = config.link_threshold
+    if config.link_norm == "batch" and config.link_fdr > 0:
+        threshold = max(threshold, chance_threshold(s, config.link_fdr))
     # Each row's first maximum, kept up to date: the pair picked is the first maximum of
     # the whole matrix (a fixed order on ties) without scanning it at every merge.
     best = s.argmax(axis=1)
@@ -260,41 +267,102 @@ def _batch_norm(s: np.ndarray, config: VoicesConfig) -> tuple[np.ndarray, np.nda
     Its scores with the voices of other recordings (the finite entries of its row of
     `s`) are mostly scores of different voices, but a voice heard in many recordings
     (the hosts of a podcast) has many scores of its own voice among them, at the top.
-    So the location and scale are read from the lower part of the row alone, as a
-    Gaussian's: from its ``q/3`` and ``q`` quantiles (``q = link_norm_quantile``), which
-    hold while under ``1 - q`` of the row is the voice's own. They are then shrunk towards
-    the prior by ``link_prior_weight`` pseudo-voices (a small batch leans on the prior).
-    That rough estimate only picks the scores to use: the mean and standard deviation of
-    those below ``link_norm_trim`` rough standard deviations above the rough mean.
+    So the location and scale are read robustly (:func:`_robust_location`) from the row,
+    then shrunk towards a prior by ``link_prior_weight`` pseudo-scores: a voice of a
+    small batch has a few dozen scores, too few for a spread of its own. That prior is
+    the batch's: the same robust location and scale of all its pairs of speakers of
+    different recordings (hundreds of scores for a dozen recordings), itself shrunk
+    towards ``link_prior_mean``/``link_prior_std`` by the same weight (which then rule a
+    batch of a few speakers only). Scores of different voices move with the recordings
+    and the diarization (how much speech each speaker has), so the batch knows its level
+    better than a fixed prior.
     """
-    from scipy.stats import norm as gaussian
-
     n = len(s)
     if config.link_norm != "batch":
         return np.zeros(n), np.ones(n)
-    m0, sd0, w = config.link_prior_mean, config.link_prior_std, config.link_prior_weight
-    q_hi = config.link_norm_quantile
-    q_lo = q_hi / 3.0
-    z_lo, z_hi = float(gaussian.ppf(q_lo)), float(gaussian.ppf(q_hi))
+    pairs = s[np.triu_indices(n, 1)]
+    m0, sd0 = _shrunk(pairs[np.isfinite(pairs)], config.link_prior_mean,
+                      config.link_prior_std, config)
     loc, scale = np.full(n, m0), np.full(n, sd0)
     for i in range(n):
         row = s[i][np.isfinite(s[i])]
-        k = len(row)
-        if k == 0:
-            continue
-        lo, hi = np.quantile(row, [q_lo, q_hi])
-        sd = max((hi - lo) / (z_hi - z_lo), MIN_COHORT_STD)
-        mean = hi - z_hi * sd
-        # then the mean and spread of the scores that rough estimate does not call the
-        # voice's own: all of the row's information on the other voices, not a few points
-        kept = row[row < mean + config.link_norm_trim * sd]
-        if len(kept) > 1:
-            mean, sd = float(kept.mean()), float(kept.std())
-        k = len(kept)
-        loc[i] = (k * mean + w * m0) / (k + w)
-        var = (k * sd ** 2 + w * sd0 ** 2) / (k + w)
-        scale[i] = max(float(np.sqrt(var)), MIN_COHORT_STD)
+        loc[i], scale[i] = _shrunk(row, m0, sd0, config)
     return loc, scale
+
+
+def _shrunk(scores: np.ndarray, m0: float, sd0: float, config: VoicesConfig
+            ) -> tuple[float, float]:
+    """The robust location and scale of `scores` (1-D) shrunk towards `m0`, `sd0` by
+    ``link_prior_weight`` pseudo-scores (`m0`, `sd0` themselves when there are none)."""
+    if len(scores) == 0:
+        return m0, sd0
+    mean, sd, k = _robust_location(scores, config)
+    w = config.link_prior_weight
+    loc = (k * mean + w * m0) / (k + w)
+    var = (k * sd ** 2 + w * sd0 ** 2) / (k + w)
+    return float(loc), max(float(np.sqrt(var)), MIN_COHORT_STD)
+
+
+def _robust_location(scores: np.ndarray, config: VoicesConfig) -> tuple[float, float, int]:
+    """Mean, standard deviation and number of the scores of `scores` (1-D, non-empty)
+    read as scores of different voices.
+
+    A rough Gaussian estimate from the ``q/3`` and ``q`` quantiles (``q =
+    link_norm_quantile``), which holds while under ``1 - q`` of them are scores of a
+    voice with itself, picks the scores to use: those below ``link_norm_trim`` rough
+    standard deviations above the rough mean, whose mean and spread are returned (all
+    the information on the different voices, not a few points).
+    """
+    from scipy.stats import norm as gaussian
+
+    q_hi = config.link_norm_quantile
+    q_lo = q_hi / 3.0
+    z_lo, z_hi = float(gaussian.ppf(q_lo)), float(gaussian.ppf(q_hi))
+    lo, hi = np.quantile(scores, [q_lo, q_hi])
+    sd = max((hi - lo) / (z_hi - z_lo), MIN_COHORT_STD)
+    mean = hi - z_hi * sd
+    kept = scores[scores < mean + config.link_norm_trim * sd]
+    if len(kept) > 1:
+        mean, sd = float(kept.mean()), float(kept.std())
+    return float(mean), float(sd), len(kept)
+
+
+def chance_threshold(s: np.ndarray, fdr: float) -> float:
+    """The score above which at most a share `fdr` of the pairs are there by chance.
+
+    After the batch normalisation two different voices' score is about standard normal,
+    and a batch of P pairs of speakers of different recordings draws about ``P *
+    Phi(-t)`` of them above ``t`` by chance alone: a few above 3 in a batch of a dozen
+    recordings that has no voice twice. The threshold is the lowest pair score ``t``
+    with at most ``fdr`` times as many chance pairs expected above it as there are
+    (Benjamini and Hochberg's false discovery rate), so a batch of many recurring voices
+    (many pairs far above chance) links from a lower score than one of voices heard
+    once, whose best pairs are no more than chance gives.
+
+    Parameters
+    ----------
+    s : ndarray, shape (S, S)
+        Normalised symmetric pair scores, ``-inf`` where two speakers cannot link.
+    fdr : float
+        The share, in (0, 1].
+
+    Returns
+    -------
+    float
+        Links need a score above it; the best pair's score when none qualifies, -inf
+        when there is no pair.
+    """
+    from scipy.stats import norm as gaussian
+
+    v = s[np.triu_indices(len(s), 1)]
+    v = np.sort(v[np.isfinite(v)])[::-1]
+    if len(v) == 0:
+        return -np.inf
+    chance = len(v) * gaussian.sf(v)
+    ok = np.flatnonzero(chance <= fdr * np.arange(1, len(v) + 1))
+    if len(ok) == 0:
+        return float(v[0])
+    return float(np.nextafter(v[ok.max()], -np.inf))
 
 
 def _normalised(s: np.ndarray, loc_a: np.ndarray | float, scale_a: np.ndarray | float,

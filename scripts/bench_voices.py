@@ -3,8 +3,8 @@
 
     python scripts/bench_voices.py [--train ../shared/train] [--workdir /tmp/bench_voices]
         [--conversations 12] [--seed 0] [--design short|long] [--thresholds 1,2,3,4,5]
-        [--no-batch] [--cost-hour]
-        [--set KEY=VALUE ...]
+        [--no-batch] [--cost-hour] [--recurring] [--no-link | --link-only]
+        [--link-thresholds 2,2.5,3] [--link-fdr 0,0.1] [--set KEY=VALUE ...]
 
 Builds its own test from ``../shared/train`` (LibriSpeech utterances, ``speakers.csv``),
 seeded and deterministic:
@@ -15,6 +15,10 @@ seeded and deterministic:
   tested on. All enrolled voices form one voiceprint folder, so every conversation is
   named against all of them (the others are distractors).
 * Never-enrolled voices: other speakers with at least 6 s of audio, whole.
+* Each voice speaks in one conversation (the short design), or the few voices with 60 s
+  or more of audio in several: all of them in the long design (20 s windows of their
+  remainder, which may overlap from one conversation to the next) and, with
+  ``--recurring``, in 2-3 conversations of the short design, one other utterance in each.
 * Conversations: 2-4 enrolled and 0-2 never-enrolled voices, their audio cut into turns of
   1.5-5 s, interleaved at random with 0.15-0.8 s pauses, each voice at +-4 dB; every odd
   conversation degraded (reverberation with an exponential-decay room response, RT60
@@ -25,6 +29,15 @@ turn boundary; the turns do not overlap): the share of enrolled voices' time giv
 name, the share of named time that is the right voice, and the share of never-enrolled
 voices' time given any name. Measured through the API (``Diarizer(voices=DIR)``) and, unless
 ``--no-batch``, through ``diarize batch DIR -o OUT --voices VOICES -f json``.
+
+Linking (unless ``--no-link``; alone with ``--link-only``): ``diarize batch CONV -o OUT
+--link-speakers``, then again with ``--voices`` (which only links and names again), each
+scored like ``scripts/bench_link.py`` scores ../shared/eval: fair DER (md-eval collar
+0.25 s, overlap skipped) per file with each file's own speaker mapping, next to the whole
+batch on one timeline with ONE mapping, also for the clean and the degraded halves apart;
+the per-file DER without linking (the API run) beside them; then the same kept voices
+linked at each ``--link-fdr`` and ``--link-thresholds``, with linking's wrong merges and
+missed links. Where every voice speaks in one conversation, every link is a wrong one.
 
 ``--thresholds`` names the thresholds at which the same diarizations are named again (from
 their kept statistics, :meth:`diarize.voices.VoiceLibrary.name_speakers`), to show how the
@@ -109,7 +122,8 @@ def _noise(rng: np.random.Generator, n: int, colour: str) -> np.ndarray:
 
 
 def build(train: Path, out: Path, *, n_conv: int, seed: int, enroll_seconds: float,
-          design: str = "short") -> tuple[list[Conversation], dict[str, Path]]:
+          design: str = "short", recurring: bool = False
+          ) -> tuple[list[Conversation], dict[str, Path]]:
     """Write the conversations (``out/conv/*.wav``) and enrolment audio
     (``out/enroll/*.wav``); return the conversations and enrolment files by voice.
 
@@ -117,13 +131,31 @@ def build(train: Path, out: Path, *, n_conv: int, seed: int, enroll_seconds: flo
     `enroll_seconds` and speaks its remainder (5-7 s) in one conversation.
     ``design="long"``: the voices with 60 s or more are enrolled from their first 17 s and
     speak 20 s windows of their remainder, in several conversations; the other voices of
-    15 s or more are enrolled as in "short" but never speak (distractors)."""
+    15 s or more are enrolled as in "short" but never speak (distractors).
+    `recurring` (short design only): the voices with 60 s or more (several LibriSpeech
+    utterances) speak in 2-3 conversations each instead, one utterance of their remainder
+    (not the one the enrolment audio ends in) per conversation, as a podcast's hosts do;
+    the other voices still speak in one conversation."""
     rng = np.random.default_rng(seed)
     spk = _speakers(train)
     audio = {s: _read(p) for s, p in spk.items()}
     rich = [s for s in spk if len(audio[s]) >= 15 * SR]
     rng.shuffle(rich)
-    other = [s for s in spk if s not in rich and len(audio[s]) >= 6 * SR]
+    recur: dict[str, list[np.ndarray]] = {}  # recurring voice -> one utterance per conversation
+    slots: dict[int, list[str]] = defaultdict(list)  # conversation -> its recurring voices
+    if recurring and design == "short":
+        # its own generator: the draws of the voices that recur leave the others' alone
+        rrng = np.random.default_rng([seed, 1])
+        for s in sorted(x for x in rich if len(audio[x]) >= 60 * SR):
+            lengths = np.cumsum([len(_read([p])) for p in spk[s]])
+            first = int(np.searchsorted(lengths, int(enroll_seconds * SR), side="left")) + 1
+            utts = [_read([p]) for p in spk[s][first:]]
+            k = min(int(rrng.integers(2, 4)), len(utts), n_conv)
+            recur[s] = [utts[i] for i in sorted(rrng.choice(len(utts), size=k, replace=False))]
+            for c in sorted(rrng.choice(n_conv, size=k, replace=False).tolist()):
+                slots[c].append(s)
+        rich = [x for x in rich if x not in recur]
+    other = [s for s in spk if s not in rich and s not in recur and len(audio[s]) >= 6 * SR]
     rng.shuffle(other)
     (out / "conv").mkdir(parents=True, exist_ok=True)
     (out / "enroll").mkdir(parents=True, exist_ok=True)
@@ -132,7 +164,7 @@ def build(train: Path, out: Path, *, n_conv: int, seed: int, enroll_seconds: flo
     for old in (out / "enroll").iterdir():
         old.unlink()
     long_voices = sorted(s for s in rich if len(audio[s]) >= 60 * SR)
-    enroll_cut = {s: int(enroll_seconds * SR) for s in rich}
+    enroll_cut = {s: int(enroll_seconds * SR) for s in [*rich, *recur]}
     if design == "long":
         enroll_cut.update({s: 17 * SR for s in long_voices})
     enroll_files = {}
@@ -148,19 +180,24 @@ def build(train: Path, out: Path, *, n_conv: int, seed: int, enroll_seconds: flo
             enrolled = sorted(rng.choice(long_voices, size=min(k_enr, len(long_voices)),
                                          replace=False).tolist())
         else:
-            enrolled = rich[ei:ei + k_enr]
-            ei += len(enrolled)
+            fresh = max(k_enr - len(slots[c]), 0)
+            enrolled = slots[c] + rich[ei:ei + fresh]
+            ei += fresh
         unenrolled = other[ui:ui + k_un]
         ui += len(unenrolled)
         if len(enrolled) < 2:
             break
         convs.append(Conversation(f"conv{c:02d}", enrolled, unenrolled,
                                   degraded="yes" if c % 2 else ""))
+    heard: dict[str, int] = defaultdict(int)
     for conv in convs:
         pieces: dict[str, list[np.ndarray]] = {}
         for s in conv.enrolled + conv.unenrolled:
             y = audio[s]
-            if s in conv.enrolled:
+            if s in recur:
+                y = recur[s][heard[s]]
+                heard[s] += 1
+            elif s in conv.enrolled:
                 y = y[enroll_cut[s]:]  # enrolment audio never in a conversation
                 if design == "long":
                     a = int(rng.integers(0, max(len(y) - 20 * SR, 1)))
@@ -265,11 +302,27 @@ def main(argv=None) -> int:
     ap.add_argument("--margins", default="0.6,0.8,1.0",
                     help="voices.margin values to name the same diarizations with (1000: off)")
     ap.add_argument("--no-batch", action="store_true")
+    ap.add_argument("--recurring", action="store_true",
+                    help="short design: the voices with 60 s or more speak in 2-3 "
+                         "conversations each (other utterances), the others in one")
+    ap.add_argument("--no-link", action="store_true",
+                    help="skip the linking measurement (diarize batch --link-speakers)")
+    ap.add_argument("--link-only", action="store_true",
+                    help="the linking measurement alone (no naming sweeps)")
+    ap.add_argument("--link-thresholds", default="2,2.5,3,3.5,4",
+                    help="voices.link_threshold values to link the same kept voices at")
+    ap.add_argument("--link-fdr", default="0,0.1",
+                    help="voices.link_fdr values to link the same kept voices at (0: the "
+                         "threshold alone)")
     ap.add_argument("--cost-hour", action="store_true",
                     help="also time the naming steps inside a run on 1 h of the "
                          "conversations joined (CPU seconds)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     a = ap.parse_args(argv)
+    if a.recurring and a.design == "long":
+        ap.error("--recurring is for the short design (the long design's voices recur)")
+    if a.no_link and a.link_only:
+        ap.error("--no-link and --link-only: nothing to measure")
     from benchmark import parse_set
 
     from diarize import Config, Diarizer, enroll
@@ -283,7 +336,8 @@ def main(argv=None) -> int:
     if a.overrides:
         cfg = cfg.replace(**parse_set(a.overrides)).validate()
     convs, enroll_files = build(a.train, a.workdir, n_conv=a.conversations, seed=a.seed,
-                                enroll_seconds=a.enroll_seconds, design=a.design)
+                                enroll_seconds=a.enroll_seconds, design=a.design,
+                                recurring=a.recurring)
     voices_dir = a.workdir / "voices"
     if voices_dir.exists():
         for p in voices_dir.iterdir():
@@ -296,7 +350,7 @@ def main(argv=None) -> int:
     t_enroll = time.perf_counter() - t0
     enrolled = set(enroll_files)
     n_un = sum(len(c.unenrolled) for c in convs)
-    print(f"design {a.design!r}")
+    print(f"design {a.design!r}{' with recurring voices' if a.recurring else ''}")
     audio_s = sum(sf.info(a.workdir / "conv" / f"{c.uri}.wav").duration for c in convs)
     print(f"{len(convs)} conversations ({audio_s:.0f} s, half degraded), {len(enrolled)} "
           f"enrolled voices ({min(seconds):.1f}-{max(seconds):.1f} s of enrolment speech, "
@@ -304,6 +358,16 @@ def main(argv=None) -> int:
     for c in convs:
         print(f"  {c.uri}: {len(c.enrolled)} enrolled + {len(c.unenrolled)} never-enrolled"
               f"{'; ' + c.degraded if c.degraded else ''}")
+    heard: dict[str, int] = defaultdict(int)
+    for c in convs:
+        for v in c.enrolled + c.unenrolled:
+            heard[v] += 1
+    again = sorted(v for v, k in heard.items() if k > 1)
+    print(f"{len(heard)} distinct voices, {len(again)} of them in several conversations"
+          + (f" ({', '.join(f'{v} x{heard[v]}' for v in again)})" if again else ""))
+    if a.link_only:
+        print(link_measure(a, convs, voices_dir, cfg, plain=None))
+        return 0
 
     ubm = speaker_ubm(cfg.cluster)
     library = VoiceLibrary.open(voices_dir, config=cfg, ubm=ubm)
@@ -316,11 +380,13 @@ def main(argv=None) -> int:
     api = np.zeros(6)
     halves = {"clean": np.zeros(6), "degraded": np.zeros(6)}
     t_plain = t_name = 0.0
+    plain_turns = {}
     for c in convs:
         path = a.workdir / "conv" / f"{c.uri}.wav"
         t1 = time.perf_counter()
         kept = plain(path)
         t_plain += time.perf_counter() - t1
+        plain_turns[c.uri] = list(kept.turns)
         t1 = time.perf_counter()
         result = named(path)
         t_name += time.perf_counter() - t1
@@ -365,6 +431,8 @@ def main(argv=None) -> int:
     print("the same diarizations named with other margins:")
     for m in margins:
         print(line(f"  margin {m:g}", msweep[m]))
+    if not a.no_link:
+        print(link_measure(a, convs, voices_dir, cfg, plain=plain_turns))
     print(f"\ncost: diarization {t_plain:.1f} s, with naming {t_name:.1f} s "
           f"({100 * (t_name - t_plain) / max(t_plain, 1e-9):+.1f} %)")
     if a.cost_hour:
@@ -372,6 +440,93 @@ def main(argv=None) -> int:
     print("caveat: the shipped UBM and its cohort were trained on ../shared/train, the "
           "speakers of this test")
     return 0
+
+
+def link_measure(a, convs: list[Conversation], voices_dir: Path, cfg, *, plain) -> str:
+    """``diarize batch CONV -o OUT --link-speakers`` (then again with ``--voices``) on the
+    conversations, scored as scripts/bench_link.py scores sim/: per-file fair DER next to
+    the whole batch on one timeline with one speaker mapping; then the same kept voices
+    linked at each of ``--link-thresholds``. `plain`: the turns of each conversation
+    diarized without linking (the API run), whose per-file DER linking must not worsen."""
+    import shutil
+
+    from bench_link import HEADER, kept_voices, row_line, score, sweep, written_turns
+
+    from diarize.cluster import speaker_ubm
+    from diarize.segments import Turn
+
+    out = a.workdir / "link_out"
+    shutil.rmtree(out, ignore_errors=True)
+    refs = {c.uri: [Turn(x, y, v) for x, y, v in c.turns] for c in convs}
+    regions = {c.uri: [(0.0, float(sf.info(a.workdir / "conv" / f"{c.uri}.wav").duration))]
+               for c in convs}
+    tags = {c.uri: "degraded" if c.degraded else "clean" for c in convs}
+    # the reference, for other looks at the kept voices of OUT
+    (a.workdir / "reference.json").write_text(json.dumps(
+        {c.uri: {"turns": c.turns, "degraded": c.degraded} for c in convs}, indent=1),
+        encoding="utf-8")
+    uris = [c.uri for c in convs]
+    cmd = [sys.executable, "-m", "diarize", "batch", str(a.workdir / "conv"), "-o", str(out),
+           "--link-speakers", "-f", "rttm", "--jobs", "1", "-q"]
+    if a.overrides:
+        toml = a.workdir / "bench.toml"
+        toml.write_text(cfg.to_toml(), encoding="utf-8")
+        cmd += ["--config", str(toml)]
+    lines = [f"\nlinking (fair DER %, collar 0.25 s, overlap skipped; batch: all "
+             f"conversations on one timeline, one mapping), link_threshold "
+             f"{cfg.voices.link_threshold:g}, link_fdr {cfg.voices.link_fdr:g}, "
+             f"{cfg.voices.link_linkage} linkage:"]
+    subprocess.run(cmd, check=True)
+    linked = written_turns(out, uris)
+    # the voices' own turns in the run (a rerun with --voices only links again: kept)
+    ubm = speaker_ubm(cfg.cluster)
+    kept = kept_voices(out, uris, ubm=ubm)
+    own = {u: list(kv.result.turns) for u, kv in kept.items()}
+
+    def both(hyps) -> tuple[float, float]:
+        return (score(refs, hyps, regions, one_timeline=False),
+                score(refs, hyps, regions, one_timeline=True))
+
+    halves = {h: [c.uri for c in convs if tags[c.uri] == h] for h in ("clean", "degraded")}
+    if plain is not None:
+        pf = score(refs, plain, regions, one_timeline=False)
+        lines.append(f"  {'without linking (API)':<40} per-file {pf:6.2f}")
+    pf = score(refs, own, regions, one_timeline=False)
+    lines.append(f"  {'--link-speakers, own labels':<40} per-file {pf:6.2f}")
+    pf, whole = both(linked)
+    lines.append(f"  {'--link-speakers':<40} per-file {pf:6.2f}   batch {whole:6.2f}   "
+                 f"{whole - pf:+6.2f} points")
+    subprocess.run(cmd + ["--voices", str(voices_dir)], check=True)
+    named = written_turns(out, uris)
+    pf, whole = both(named)
+    lines.append(f"  {'--link-speakers --voices':<40} per-file {pf:6.2f}   batch {whole:6.2f}   "
+                 f"{whole - pf:+6.2f} points")
+    enrolled = {v for c in convs for v in c.enrolled}
+    total = sum((score_names(c, named[c.uri], enrolled) for c in convs), np.zeros(6))
+    lines.append("  " + line("--link-speakers --voices", total).strip())
+    for h, us in halves.items():
+        sub = {u: linked[u] for u in us}
+        pf = score({u: refs[u] for u in us}, sub, {u: regions[u] for u in us},
+                   one_timeline=False)
+        whole = score({u: refs[u] for u in us}, sub, {u: regions[u] for u in us},
+                      one_timeline=True)
+        lines.append(f"  {'  the ' + h + ' conversations alone':<40} per-file {pf:6.2f}   "
+                     f"batch {whole:6.2f}   {whole - pf:+6.2f} points")
+    thresholds = [float(x) for x in a.link_thresholds.split(",") if x]
+    fdrs = [float(x) for x in a.link_fdr.split(",") if x]
+    lines.append("the same kept voices linked at other chance levels and thresholds (wrong "
+                 "merges / missed links: all/in degraded conversations):")
+    lines.append("  " + HEADER)
+    for r in sweep(a.design + ("+rec" if a.recurring else ""), kept, refs, regions, ubm=ubm,
+                   config=cfg, thresholds=thresholds, linkages=[cfg.voices.link_linkage],
+                   fdrs=fdrs, tags=tags):
+        lines.append("  " + row_line(r))
+    return "\n".join(lines)
+
+
+def score_names(conv: Conversation, turns, enrolled: set[str]) -> np.ndarray:
+    """:func:`score` of turns given as :class:`diarize.segments.Turn`."""
+    return score(conv, _exclusive([(t.start, t.end, t.speaker) for t in turns]), enrolled)
 
 
 def cost_hour(workdir: Path, cfg, library) -> str:
