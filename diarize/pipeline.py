@@ -363,8 +363,11 @@ class Diarizer:
         reseg = resegment(xs, clusters.labels, config=cfg.reseg, frame_step=step, seed=cfg.seed,
                           min_speakers=max(floor, 1))
         if self.voices is not None and cfg.voices.guide and xu is not None and not floor:
-            # the stretches of speech between pauses, each speech frame's
-            regions = np.cumsum(np.diff(speech_idx, prepend=-2) > 1) - 1
+            # The stretch of speech between pauses of each modelled frame: a new one
+            # where the refined speech starts or ends, or modelled frames are not adjacent.
+            refined = speech.speech[speech_idx]
+            regions = np.cumsum((np.diff(speech_idx, prepend=-2) > 1)
+                                | (np.diff(refined, prepend=~refined[:1]) != 0)) - 1
             reseg = self._guided(xs, xu, reseg, regions)
         # Turns cover the refined speech, which may be shorter than the modelled speech.
         turn_floor = min(floor, _turn_speech_for(cfg, speech.speech))
