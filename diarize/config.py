@@ -525,13 +525,6 @@ class VoicesConfig:
     guide_candidates: int = ranged(2, 1, 1000)
     """Guided diarization (`guide`): voiceprints each output speaker nominates, its best
     ones above `guide_screen`."""
-    guide_start: float = ranged(3.0, -1000.0, 1000.0)
-    """Guided diarization (`guide`): an output speaker whose best voiceprint scores above
-    this is taken for that voice at the start: in the first round the voice's model pools
-    the enrolment and all the speaker's turns, so that the two models differ by the
-    enrolment alone and each turn goes where it makes it likelier, instead of two models
-    of one voice competing for its turns (which split it); 1000: none. On scripts/bench_voices.py (seeds 0 and
-    1) 3.0, ``margin_floor``, lost no enrolled time that 1000 named."""
     guide_iterations: int = ranged(2, 1, 20)
     """Guided diarization (`guide`): rounds of (re-estimate the recording's speaker
     models, decode)."""

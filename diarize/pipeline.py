@@ -421,19 +421,8 @@ class Diarizer:
         picked = [self.voices.voices[j] for j in sorted(nominated)]
         if not picked:
             return reseg
-        # a speaker whose best voiceprint scores above guide_start is that voice from the
-        # start: it does not compete with its own enrolled model
-        where = {v.name: i for i, v in enumerate(picked)}
-        start = np.full(k, -1)
-        for i, n in enumerate(names):
-            if n in stats:
-                row = scores[list(stats).index(n)]
-                top = int(np.argmax(row))
-                if row[top] > vc.guide_start:
-                    start[i] = where[self.voices.voices[top].name]
         labels, voice = guided_labels(
             xu, reseg.labels, [v.stats for v in picked], ubm=ubm.gmm, regions=regions,
-            start=start,
             relevance_factor=vc.relevance_factor, iterations=vc.guide_iterations,
             speaker_cmvn=vc.speaker_cmvn,
             min_frames=frame_count(cfg.reseg.min_speaker, cfg.features.hop_length))

@@ -465,8 +465,7 @@ def absorb_short_turns(labels: np.ndarray, *, min_frames: int, min_speakers: int
 
 def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
                   regions: np.ndarray, relevance_factor: float, iterations: int,
-                  speaker_cmvn: bool, min_frames: int = 0,
-                  start: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                  speaker_cmvn: bool, min_frames: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Speaker labels with enrolled voices as extra speakers, which may take whole runs
     of speech from the recording's speakers.
 
@@ -502,12 +501,6 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
         C components, D features (diagonal).
     regions : ndarray of int, shape (n_speech_frames,)
         The stretch of speech (between pauses) of each frame, non-decreasing.
-    start : ndarray of int, shape (K,), optional
-        The index in `voices` of the voice each recording speaker is known to be (-1:
-        none): in the first round that voice's model pools the enrolment and all that
-        speaker's units, so that the speaker's model and it differ by the enrolment
-        alone, and each unit goes where the enrolment makes it likelier (rather than two
-        models of one voice competing for its units).
 
     Returns
     -------
@@ -541,12 +534,9 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
         prior_n[k_own + v] = st.n
         prior_g[k_own + v] = st.first - st.n[:, None] * mu
     held = own.copy()
-    # the first round's enrolled models also pool the units of their known speakers
-    also = (np.full(len(own), -1) if start is None
-            else np.where(np.asarray(start)[own] >= 0, k_own + np.asarray(start)[own], -1))
     had = np.bincount(own, weights=size, minlength=n_states)
     X = np.asarray(X, dtype=np.float64)
-    for round_ in range(max(1, iterations)):
+    for _ in range(max(1, iterations)):
         x = _per_label_cmvn(X, held[unit]) if speaker_cmvn else X
         un, uf = label_statistics(ubm, x, unit, n_labels=len(u_start))
         ug = uf - un[:, :, None] * mu
@@ -555,9 +545,6 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
         tot_g = prior_g.copy()
         np.add.at(tot_n, held, un)
         np.add.at(tot_g, held, ug)
-        pooled = also >= 0 if round_ == 0 else np.zeros(len(own), dtype=bool)
-        np.add.at(tot_n, also[pooled], un[pooled])
-        np.add.at(tot_g, also[pooled], ug[pooled])
         # each unit under every enrolled voice and under its own speaker
         cand = np.arange(k_own, n_states)
         score = _linear_scores(un, ug, tot_n[cand], tot_g[cand], prec, r)
@@ -567,9 +554,6 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
         score[mine, held[mine] - k_own] = _linear_scores_rows(
             un[mine], ug[mine], tot_n[held[mine]], tot_g[held[mine]], prec, r,
             leave_out=np.ones(int(np.count_nonzero(mine)), dtype=bool))
-        score[pooled, also[pooled] - k_own] = _linear_scores_rows(
-            un[pooled], ug[pooled], tot_n[also[pooled]], tot_g[also[pooled]], prec, r,
-            leave_out=np.ones(int(np.count_nonzero(pooled)), dtype=bool))
         best = np.argmax(score, axis=1)
         new = np.where(score[np.arange(len(best)), best] > own_score, k_own + best, own)
         # An enrolled voice that would take less than min_frames takes nothing: its
