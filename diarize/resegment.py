@@ -510,7 +510,7 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
     voice : ndarray of int, shape (K',)
         The index in `voices` of each of these speakers; -1 for the recording's.
     """
-    from .speakers import label_statistics
+    from .speakers import voice_statistics
 
     labels = relabel(np.asarray(labels))
     if len(labels) == 0 or len(voices) == 0:
@@ -538,9 +538,10 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
     X = np.asarray(X, dtype=np.float64)
     for _ in range(max(1, iterations)):
         x = _per_label_cmvn(X, held[unit]) if speaker_cmvn else X
-        un, uf = label_statistics(ubm, x, unit, n_labels=len(u_start))
-        ug = uf - un[:, :, None] * mu
-        del uf
+        per_unit = voice_statistics(ubm, x, unit, n_labels=len(u_start))
+        un = np.array([st.n for st in per_unit])
+        ug = np.array([st.first for st in per_unit]) - un[:, :, None] * mu
+        del per_unit
         tot_n = prior_n.copy()
         tot_g = prior_g.copy()
         np.add.at(tot_n, held, un)

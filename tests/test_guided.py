@@ -11,7 +11,7 @@ import soundfile as sf
 
 from diarize.resegment import guided_labels
 from diarize.rttm import read_rttm
-from diarize.speakers import VoiceStats, label_statistics, load_ubm
+from diarize.speakers import load_ubm, voice_statistics
 
 FIXTURES = Path(__file__).resolve().parents[1] / "audio_fixtures"
 TWO = FIXTURES / "two_speakers.wav"
@@ -30,8 +30,7 @@ def _frames(rng, gmm, shift, n):
 
 
 def _stats(gmm, x):
-    n, f = label_statistics(gmm, x, np.zeros(len(x), dtype=np.int64), n_labels=1)
-    return VoiceStats(n[0], f[0])
+    return voice_statistics(gmm, x, np.zeros(len(x), dtype=np.int64), n_labels=1)[0]
 
 
 @pytest.fixture(scope="module")
