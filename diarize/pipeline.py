@@ -401,9 +401,12 @@ class Diarizer:
 
     def _guided(self, xs: np.ndarray, xu: np.ndarray, reseg: ResegResult,
                 regions: np.ndarray) -> ResegResult:
-        """`reseg` decoded again with the enrolled voices that score above
-        ``voices.guide_screen`` against one of its speakers as extra speakers
-        (:func:`diarize.resegment.guided_labels`); as it is when none does."""
+        """`reseg` with the enrolled voices its speakers nominate (their
+        ``voices.guide_candidates`` best voiceprints scoring above ``voices.guide_screen``,
+        clean statistics) as extra speakers that take turns from them
+        (:func:`diarize.resegment.guided_labels`; `regions`: the stretch of speech between
+        pauses of each speech frame), the speaker models and posteriors fitted again
+        (:func:`diarize.resegment.refit`); as it is when none takes any."""
         assert self.voices is not None
         cfg = self.config
         vc = cfg.voices
@@ -440,6 +443,8 @@ class Diarizer:
             if into is not None and scores[i, top] > vc.guide_screen:
                 lut[i] = into
         labels = lut[labels]
+        if np.array_equal(labels, reseg.labels):
+            return reseg
         return refit(xs, labels, config=cfg.reseg, seed=cfg.seed)
 
     def _name_speakers(self, result: Diarization) -> Diarization:

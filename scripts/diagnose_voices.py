@@ -3,7 +3,8 @@
 each enrolled voice's lost time put down to one cause.
 
     python scripts/diagnose_voices.py [--design short|long] [--workdir DIR]
-        [--conversations 12] [--seed 0] [--set KEY=VALUE ...] [--detail]
+        [--conversations 12] [--seed 0] [--purity 0.8] [--pause-db 30]
+        [--set KEY=VALUE ...] [--detail]
 
 The conversations, enrolment and scoring are bench_voices' own (its ``build`` and
 ``score``; the same seeds give the same test). Every scored frame of an enrolled voice V
@@ -13,7 +14,10 @@ reference voices share S's scored frames:
 
 * ``pause``: no speaker, and the frame is a pause inside the reference turn (its level
   ``--pause-db`` or more below the voice's loud frames, the 95th percentile of its
-  frames' levels in the conversation): reference "speech" no detector should find;
+  frames' levels in the conversation): reference "speech" no detector should find (the
+  silences inside and around the LibriSpeech utterances a turn is cut from). Noise fills
+  pauses: in the degraded conversations the criterion counts fewer of them (``--pause-db
+  20`` counts more);
 * ``missed``: no speaker at all, and not such a pause (speech detection, or the turns);
 * ``absorbed``: S is mostly another voice (V's frames a minority of S): V merged into
   another voice's speaker, or confused with it frame by frame;
