@@ -538,6 +538,26 @@ class VoicesConfig:
     """``batch --link-speakers``: how a group of linked speakers is scored against another:
     'pooled' (their statistics pooled into one voice), 'average' or 'complete' (the mean
     or least of the member pairs' scores)."""
+    guide: bool = True
+    """Named output: let the enrolled voices guide the diarization. After resegmentation,
+    the voiceprints that output speakers nominate (`guide_candidates`, `guide_screen`)
+    become extra speakers, each of which takes the turns (runs of one speaker between
+    pauses) its model explains better than their speaker's own model does (all models
+    adapted from the UBM; :func:`diarize.resegment.guided_labels`): a speaker merged from
+    an enrolled voice and another is split, and the parts of a split one join; a speaker
+    left whose best voiceprint is one that took turns, above `guide_screen`, joins it.
+    The speakers are then named as without (``threshold``): strangers are not named for
+    it. Acts only when voices are given and no speaker count is asked (output without
+    ``--voices`` is unchanged). False: the diarization as without voices."""
+    guide_screen: float = ranged(2.0, -1000.0, 1000.0)
+    """Guided diarization (`guide`): least score of a voiceprint against an output speaker
+    for that speaker to nominate it (a screen, below `threshold`: the naming decides)."""
+    guide_candidates: int = ranged(2, 1, 1000)
+    """Guided diarization (`guide`): voiceprints each output speaker nominates, its best
+    ones above `guide_screen`."""
+    guide_iterations: int = ranged(2, 1, 20)
+    """Guided diarization (`guide`): rounds of (re-estimate the speakers' models from the
+    turns they hold, give each turn its speaker)."""
 
 
 @dataclass

@@ -20,13 +20,14 @@ from .config import AudioConfig, Config, FeatureConfig, load_config
 from .errors import ConfigError, NoSpeechWarning, ParameterError, SpeakerCountWarning
 from .features import MfccStream, speech_features
 from .models import check_model_files
+from .frames import frame_count
 from .names import uri_for
-from .resegment import resegment, shape_turns
+from .resegment import ResegResult, guided_labels, refit, resegment, shape_turns
 from .sad import SpeechMask, detect_speech_regions, model_feature_config
 from .segments import CountEvidence, Diarization, SpeakerCount, turns_from_labels
 from .speakers import BackgroundModel, VoiceStats, voice_statistics
 from .voices import (VoiceLibrary, Voiceprint, add_voice, check_name, degraded_copies,
-                     enrolment_recipe, front_end_of, ubm_fingerprint)
+                     enrolment_recipe, front_end_of, match_scores, ubm_fingerprint)
 
 ProgressHook = Callable[[str, int, int], None]
 
@@ -361,6 +362,13 @@ class Diarizer:
         floor = count_floor(cfg, n_speech_frames=len(xs)) if _count_asked(cfg) else 0
         reseg = resegment(xs, clusters.labels, config=cfg.reseg, frame_step=step, seed=cfg.seed,
                           min_speakers=max(floor, 1))
+        if self.voices is not None and cfg.voices.guide and xu is not None and not floor:
+            # The stretch of speech between pauses of each modelled frame: a new one
+            # where the refined speech starts or ends, or modelled frames are not adjacent.
+            refined = speech.speech[speech_idx]
+            regions = np.cumsum((np.diff(speech_idx, prepend=-2) > 1)
+                                | (np.diff(refined, prepend=~refined[:1]) != 0)) - 1
+            reseg = self._guided(xs, xu, reseg, regions)
         # Turns cover the refined speech, which may be shorter than the modelled speech.
         turn_floor = min(floor, _turn_speech_for(cfg, speech.speech))
         frame_labels = shape_turns(reseg.labels, modelled=speech.modelled, speech=speech.speech,
@@ -390,6 +398,54 @@ class Diarizer:
         if self.voices is not None:
             result = self._name_speakers(result)
         return result
+
+    def _guided(self, xs: np.ndarray, xu: np.ndarray, reseg: ResegResult,
+                regions: np.ndarray) -> ResegResult:
+        """`reseg` with the enrolled voices its speakers nominate (their
+        ``voices.guide_candidates`` best voiceprints scoring above ``voices.guide_screen``,
+        clean statistics) as extra speakers that take turns from them
+        (:func:`diarize.resegment.guided_labels`; `regions`: the stretch of speech between
+        pauses of each speech frame), the speaker models and posteriors fitted again
+        (:func:`diarize.resegment.refit`); as it is when none takes any."""
+        assert self.voices is not None
+        cfg = self.config
+        vc = cfg.voices
+        ubm = speaker_ubm(cfg.cluster)
+        assert ubm is not None
+        k = int(reseg.labels.max()) + 1 if len(reseg.labels) else 0
+        names = [str(i) for i in range(k)]
+        stats = self._voice_stats(xu, reseg.labels, names)
+        scores = match_scores(ubm, list(stats.values()), self.voices.voices, config=cfg)
+        # each speaker nominates its best voiceprints above the screen
+        nominated: set[int] = set()
+        for row in scores:
+            first = np.argsort(-row, kind="stable")[:vc.guide_candidates]
+            nominated.update(int(j) for j in first if row[j] > vc.guide_screen)
+        picked = [self.voices.voices[j] for j in sorted(nominated)]
+        if not picked:
+            return reseg
+        labels, voice = guided_labels(
+            xu, reseg.labels, [v.stats for v in picked], ubm=ubm.gmm, regions=regions,
+            relevance_factor=vc.relevance_factor, iterations=vc.guide_iterations,
+            speaker_cmvn=vc.speaker_cmvn,
+            min_frames=frame_count(cfg.reseg.min_speaker, cfg.features.hop_length))
+        # A speaker of the recording whose best voiceprint is one that took speech, above
+        # the screen, is the rest of that voice (a split one, or what its enrolled model
+        # left of its own speaker): it joins it.
+        names = [str(i) for i in range(len(voice))]
+        stats = self._voice_stats(xu, labels, names)
+        scores = match_scores(ubm, [stats[n] for n in names], self.voices.voices, config=cfg)
+        state = {picked[v].name: i for i, v in enumerate(voice) if v >= 0}
+        lut = np.arange(len(voice))
+        for i in map(int, np.flatnonzero(voice < 0)):
+            top = int(np.argmax(scores[i]))
+            into = state.get(self.voices.voices[top].name)
+            if into is not None and scores[i, top] > vc.guide_screen:
+                lut[i] = into
+        labels = lut[labels]
+        if np.array_equal(labels, reseg.labels):
+            return reseg
+        return refit(xs, labels, config=cfg.reseg, seed=cfg.seed)
 
     def _name_speakers(self, result: Diarization) -> Diarization:
         """`result` with enrolled names on the speakers whose voice matches one."""

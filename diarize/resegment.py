@@ -19,7 +19,7 @@ import numpy as np
 from ._threads import worker_pool
 from .frames import frame_count, nearest_label, relabel, runs
 from .config import ResegConfig
-from .gmm import ConvergenceWarning, GaussianMixture
+from .gmm import ConvergenceWarning, GaussianMixture, map_adapted_means
 
 #: Fewest frames per Gaussian when sizing a speaker model from little data.
 FRAMES_PER_COMPONENT = 50
@@ -461,3 +461,170 @@ def absorb_short_turns(labels: np.ndarray, *, min_frames: int, min_speakers: int
     for a, b, k in zip(s, e, v):
         out[a:b] = k
     return out
+
+
+def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
+                  regions: np.ndarray, relevance_factor: float, iterations: int,
+                  speaker_cmvn: bool, min_frames: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Speaker labels with enrolled voices as extra speakers, which may take whole runs
+    of speech from the recording's speakers.
+
+    The units decided are the runs of one speaker (`labels`) inside one stretch of speech
+    between pauses (`regions`): a turn as the resegmentation left it. Every speaker is a
+    model of the verification kind, the UBM's means MAP-adapted (`relevance_factor`) to
+    statistics: the recording's speakers' to the units they hold, the enrolled voices'
+    to their enrolment statistics (`voices`) and the units they hold. Each unit goes to
+    the enrolled voice whose model gives it the highest linear GMM-UBM score
+    (:func:`diarize.speakers.aligned_llr`, summed over its frames) where that is above its
+    score under its own speaker's model; otherwise it stays with its own speaker. A unit
+    is scored under the model of the speaker holding it adapted without it (a model
+    adapted to the very frames it scores outscores any enrolment). An output speaker
+    merged from an enrolled voice and another is so split turn by turn, and the parts
+    of an enrolled voice spread over several speakers join in its state. Repeated
+    `iterations` times, the models re-estimated from the units they then hold. An enrolled
+    voice that would take fewer than `min_frames` frames takes none; a recording speaker
+    left with fewer than that (what an enrolled voice left of its speaker) gives its last
+    units to the enrolled voices that explain them best.
+
+    With `speaker_cmvn`, each frame is normalised by the mean and spread of the frames
+    of the speaker holding it, as an enrolment recording of one voice is.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_speech_frames, D)
+        Speech frames in the UBM's features.
+    labels : ndarray of int, shape (n_speech_frames,)
+        The recording's speakers, 0..K-1.
+    voices : list of VoiceStats
+        The enrolled voices' UBM statistics.
+    ubm : GaussianMixture
+        C components, D features (diagonal).
+    regions : ndarray of int, shape (n_speech_frames,)
+        The stretch of speech (between pauses) of each frame, non-decreasing.
+
+    Returns
+    -------
+    labels : ndarray of int, shape (n_speech_frames,)
+        0..K'-1: the speakers that hold speech, the recording's first, then the enrolled
+        voices', in the order of `voices`.
+    voice : ndarray of int, shape (K',)
+        The index in `voices` of each of these speakers; -1 for the recording's.
+    """
+    from .speakers import voice_statistics
+
+    labels = relabel(np.asarray(labels))
+    if len(labels) == 0 or len(voices) == 0:
+        return labels, np.full(int(labels.max()) + 1 if len(labels) else 0, -1)
+    mu = np.asarray(ubm.means_, dtype=np.float64)
+    prec = 1.0 / np.asarray(ubm.covariances_, dtype=np.float64)
+    r = float(relevance_factor)
+    k_own = int(labels.max()) + 1
+    n_states = k_own + len(voices)
+    # units: runs of one speaker inside one stretch of speech
+    key = np.asarray(regions, dtype=np.int64) * n_states + labels
+    u_start, u_end, _ = runs(key)
+    unit = np.repeat(np.arange(len(u_start)), u_end - u_start)
+    own = labels[u_start]
+    size = (u_end - u_start).astype(np.float64)
+    # Prior statistics of each state: none for the recording's speakers, the enrolment
+    # for the enrolled voices; first order centred on the UBM's means (F - N mu).
+    prior_n = np.zeros((n_states, len(mu)))
+    prior_g = np.zeros((n_states, *mu.shape))
+    for v, st in enumerate(voices):
+        prior_n[k_own + v] = st.n
+        prior_g[k_own + v] = st.first - st.n[:, None] * mu
+    held = own.copy()
+    had = np.bincount(own, weights=size, minlength=n_states)
+    X = np.asarray(X, dtype=np.float64)
+    for _ in range(max(1, iterations)):
+        x = _per_label_cmvn(X, held[unit]) if speaker_cmvn else X
+        per_unit = voice_statistics(ubm, x, unit, n_labels=len(u_start))
+        un = np.array([st.n for st in per_unit])
+        ug = np.array([st.first for st in per_unit]) - un[:, :, None] * mu
+        del per_unit
+        tot_n = prior_n.copy()
+        tot_g = prior_g.copy()
+        np.add.at(tot_n, held, un)
+        np.add.at(tot_g, held, ug)
+        # each unit under every enrolled voice and under its own speaker
+        cand = np.arange(k_own, n_states)
+        score = _linear_scores(un, ug, tot_n[cand], tot_g[cand], prec, r)
+        own_score = _linear_scores_rows(un, ug, tot_n[own], tot_g[own], prec, r,
+                                        leave_out=held == own)
+        mine = held >= k_own
+        score[mine, held[mine] - k_own] = _linear_scores_rows(
+            un[mine], ug[mine], tot_n[held[mine]], tot_g[held[mine]], prec, r,
+            leave_out=np.ones(int(np.count_nonzero(mine)), dtype=bool))
+        best = np.argmax(score, axis=1)
+        new = np.where(score[np.arange(len(best)), best] > own_score, k_own + best, own)
+        # An enrolled voice that would take less than min_frames takes nothing: its
+        # units stay with their speakers.
+        left = np.bincount(new, weights=size, minlength=n_states)
+        new = np.where((new >= k_own) & (left[new] < min_frames), own, new)
+        # A recording speaker that an enrolled voice left with less than that (or with
+        # less than it had, if it had less) is no speaker: its units go to the enrolled
+        # voices taking speech that explain them best.
+        left = np.bincount(new, weights=size, minlength=n_states)
+        taking = left[k_own:] > 0
+        if taking.any():
+            best = np.argmax(np.where(taking, score, -np.inf), axis=1)
+            new = np.where((new < k_own) & (left[new] < np.minimum(min_frames, had[new])),
+                           k_own + best, new)
+        if np.array_equal(new, held):
+            break
+        held = new
+    out = held[unit]
+    present = np.unique(out)
+    lut = np.full(n_states, -1, dtype=np.int64)
+    lut[present] = np.arange(len(present))
+    return lut[out], np.where(present >= k_own, present - k_own, -1)
+
+
+def _linear_scores(bn: np.ndarray, bg: np.ndarray, n: np.ndarray, g: np.ndarray,
+                   prec: np.ndarray, r: float) -> np.ndarray:
+    """Linear GMM-UBM scores, shape (b, M), of stretches (N (b, C), centred F (b, C, D))
+    under the MAP models of statistics (N (M, C), centred F (M, C, D)); the sum over the
+    stretch's frames of :func:`diarize.speakers.aligned_llr`."""
+    dm = g / (n + r)[:, :, None]                      # model mean - UBM mean
+    wp = dm * prec
+    quad = np.einsum("mcd,mcd->mc", wp, dm)
+    return np.einsum("bcd,mcd->bm", bg, wp) - 0.5 * bn @ quad.T
+
+
+def _linear_scores_rows(bn: np.ndarray, bg: np.ndarray, n: np.ndarray, g: np.ndarray,
+                        prec: np.ndarray, r: float, *, leave_out: np.ndarray) -> np.ndarray:
+    """:func:`_linear_scores` of each stretch under its own row's statistics ((b, C) and
+    (b, C, D)), less the stretch's own where `leave_out`; shape (b,)."""
+    lo = np.asarray(leave_out, dtype=np.float64)
+    dm = (g - lo[:, None, None] * bg) / (n - lo[:, None] * bn + r)[:, :, None]
+    wp = dm * prec
+    return (np.einsum("bcd,bcd->b", bg, wp)
+            - 0.5 * np.einsum("bc,bc->b", bn, np.einsum("bcd,bcd->bc", wp, dm)))
+
+
+def _per_label_cmvn(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """`X` with each label's frames normalised by their own mean and spread."""
+    out = np.empty_like(X)
+    for k in np.unique(labels):
+        sel = labels == k
+        x = X[sel]
+        sd = x.std(axis=0)
+        sd[sd < 1e-6] = 1.0
+        out[sel] = (x - x.mean(axis=0)) / sd
+    return out
+
+
+def refit(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, seed: int = 0
+          ) -> ResegResult:
+    """A :class:`ResegResult` for labels decided elsewhere (:func:`guided_labels`): each
+    speaker's GMM fitted on its frames of `X` and the smoothed posteriors under them, as
+    :func:`resegment` gives them; the labels are kept as they are."""
+    labels = relabel(np.asarray(labels))
+    block = max(1, int(config.block_frames))
+    with worker_pool() as pool:
+        models = fit_speaker_models(X, labels, config=config, seed=seed, pool=pool)
+        ll = block_loglik(X, models, block=block, pool=pool)
+    post = np.exp(ll - ll.max(axis=1, keepdims=True))
+    post /= post.sum(axis=1, keepdims=True)
+    post = np.repeat(post, block, axis=0)[: len(X)].astype(np.float32)
+    return ResegResult(labels, post, models)

@@ -1,0 +1,132 @@
+"""Guided diarization (``voices.guide``): enrolled voices as extra speakers that take whole
+turns from the recording's speakers (:func:`diarize.resegment.guided_labels`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from diarize.resegment import guided_labels
+from diarize.rttm import read_rttm
+from diarize.speakers import load_ubm, voice_statistics
+
+FIXTURES = Path(__file__).resolve().parents[1] / "audio_fixtures"
+TWO = FIXTURES / "two_speakers.wav"
+TURN = 200  # frames per synthetic turn
+
+
+def _voice(rng, gmm, scale=0.7):
+    """A synthetic voice: an offset of each UBM component's mean, in its own spread."""
+    return rng.normal(0.0, scale, gmm.means_.shape) * np.sqrt(gmm.covariances_)
+
+
+def _frames(rng, gmm, shift, n):
+    comp = rng.choice(len(gmm.weights_), size=n, p=gmm.weights_)
+    sd = np.sqrt(gmm.covariances_[comp])
+    return gmm.means_[comp] + shift[comp] + sd * rng.standard_normal((n, gmm.means_.shape[1]))
+
+
+def _stats(gmm, x):
+    return voice_statistics(gmm, x, np.zeros(len(x), dtype=np.int64), n_labels=1)[0]
+
+
+@pytest.fixture(scope="module")
+def merged():
+    """Voices A and B in turns of 2 s (alternating, A first), clustered as one speaker;
+    A's enrolment, and a voice C that does not speak."""
+    gmm = load_ubm().gmm
+    rng = np.random.default_rng(3)
+    a, b, c = (_voice(rng, gmm) for _ in range(3))
+    x = np.concatenate([_frames(rng, gmm, a if k % 2 == 0 else b, TURN) for k in range(6)])
+    truth = np.repeat(np.arange(6) % 2, TURN)
+    return dict(gmm=gmm, x=x, truth=truth, regions=np.repeat(np.arange(6), TURN),
+                enrol_a=_stats(gmm, _frames(rng, gmm, a, 800)),
+                enrol_c=_stats(gmm, _frames(rng, gmm, c, 800)))
+
+
+def _guide(m, voices, **kw):
+    return guided_labels(m["x"], np.zeros(len(m["x"]), dtype=np.int64), voices, ubm=m["gmm"],
+                         regions=m["regions"], relevance_factor=16.0, iterations=2,
+                         speaker_cmvn=False, min_frames=TURN, **kw)
+
+
+def test_enrolled_voice_splits_a_merged_speaker_turn_by_turn(merged):
+    labels, voice = _guide(merged, [merged["enrol_a"]])
+    assert sorted(voice.tolist()) == [-1, 0]
+    enrolled = int(np.flatnonzero(voice == 0)[0])
+    # every turn of A goes to A's state, every turn of B stays with the speaker
+    np.testing.assert_array_equal(labels == enrolled, merged["truth"] == 0)
+
+
+def test_a_voice_that_does_not_speak_takes_nothing(merged):
+    labels, voice = _guide(merged, [merged["enrol_c"]])
+    assert voice.tolist() == [-1]
+    assert (labels == 0).all()
+
+
+def test_no_voices_no_change(merged):
+    labels, voice = _guide(merged, [])
+    assert (labels == 0).all() and voice.tolist() == [-1]
+
+
+def _conversation(tmp_path):
+    """two_speakers' reference turns, in order, with 0.6 s of silence between them."""
+    y, sr = sf.read(TWO, dtype="float32")
+    (ref,) = read_rttm(TWO.with_suffix(".rttm")).values()
+    parts, turns, t = [], [], 0.0
+    gap = np.zeros(int(0.6 * sr), dtype=np.float32)
+    for turn in ref:
+        piece = y[int(turn.start * sr):int(turn.end * sr)]
+        turns.append((t, t + len(piece) / sr, turn.speaker))
+        parts += [piece, gap]
+        t += (len(piece) + len(gap)) / sr
+    sf.write(tmp_path / "conv.wav", np.concatenate(parts), sr)
+    ann = np.concatenate([y[int(x.start * sr):int(x.end * sr)] for x in ref
+                          if x.speaker == "LS533"])
+    sf.write(tmp_path / "ann.wav", ann, sr)
+    return tmp_path / "conv.wav", tmp_path / "ann.wav", turns
+
+
+def _seconds_named(result, turns, name):
+    """Seconds of each reference voice inside turns given `name`."""
+    out: dict[str, float] = {}
+    for a, b, who in turns:
+        for t in result:
+            if t.speaker == name:
+                out[who] = out.get(who, 0.0) + max(0.0, min(b, t.end) - max(a, t.start))
+    return out
+
+
+def test_pipeline_splits_a_speaker_merged_from_an_enrolled_voice(tmp_path):
+    from diarize import Diarizer, enroll
+
+    conv, ann, turns = _conversation(tmp_path)
+    (tmp_path / "voices").mkdir()
+    enroll("Ann", ann, tmp_path / "voices")
+    # linking told to merge everything: one speaker of both voices
+    merge = dict(cluster__link_threshold=-50.0)
+    plain = Diarizer(voices=tmp_path / "voices", voices__guide=False, **merge)(conv)
+    guided = Diarizer(voices=tmp_path / "voices", voices__guide=True, **merge)(conv)
+    assert len(plain.speakers) == 1
+    assert len(guided.speakers) == 2 and "Ann" in guided.speakers
+    got = _seconds_named(guided, turns, "Ann")
+    total = {w: sum(b - a for a, b, x in turns if x == w) for w in ("LS533", "LS1688")}
+    assert got.get("LS533", 0.0) > 0.8 * total["LS533"]
+    assert got.get("LS1688", 0.0) < 0.2 * total["LS1688"]
+
+
+def test_guidance_acts_only_with_voices_and_no_count_asked(tmp_path):
+    from diarize import Diarizer, enroll
+
+    conv, ann, _ = _conversation(tmp_path)
+    (tmp_path / "voices").mkdir()
+    enroll("Ann", ann, tmp_path / "voices")
+    merge = dict(cluster__link_threshold=-50.0)
+    assert (list(Diarizer(voices__guide=True, **merge)(conv))
+            == list(Diarizer(voices__guide=False, **merge)(conv)))
+    asked = dict(num_speakers=1, **merge)
+    assert (list(Diarizer(voices=tmp_path / "voices", voices__guide=True, **asked)(conv))
+            == list(Diarizer(voices=tmp_path / "voices", voices__guide=False, **asked)(conv)))
