@@ -24,8 +24,12 @@ seeded and deterministic:
   conversation degraded (reverberation with an exponential-decay room response, RT60
   0.2-0.5 s, and/or white or pink noise at 10-30 dB SNR), as in ``../shared/eval/sim``.
 
-Scored on 10 ms frames of reference speech outside 0.25 s collars (around every reference
-turn boundary; the turns do not overlap): the share of enrolled voices' time given their
+The reference, as in ``../shared/eval/sim``, is exact to 10 ms and comes from the clean
+sources: a turn's speech is its audio less its pauses (frames 30 dB or more below the
+voice's loud frames) of 0.25 s or more and the quiet at its ends (``--reference chunks``:
+whole turns, pauses included, as earlier releases scored). Scored on 10 ms frames of
+reference speech outside 0.25 s collars (around every reference turn boundary; the turns
+do not overlap): the share of enrolled voices' time given their
 name, the share of named time that is the right voice, and the share of never-enrolled
 voices' time given any name. Measured through the API (``Diarizer(voices=DIR)``) and, unless
 ``--no-batch``, through ``diarize batch DIR -o OUT --voices VOICES -f json``.
@@ -121,8 +125,61 @@ def _noise(rng: np.random.Generator, n: int, colour: str) -> np.ndarray:
     return w / np.std(w)
 
 
+#: Reference turns (``reference="speech"``): a frame is a pause when its power is this many
+#: dB below the voice's loud frames (:func:`_loud_level`); pauses of MIN_PAUSE seconds or
+#: more inside a turn, and those at its ends, are not speech; runs of speech shorter than
+#: MIN_RUN seconds (a click, a breath) are dropped.
+PAUSE_DB = 30.0
+MIN_PAUSE = 0.25
+MIN_RUN = 0.1
+#: Frames of the reference's speech/pause decision (10 ms steps of 25 ms windows).
+FRAME = int(0.025 * SR)
+HOP = int(STEP * SR)
+
+
+def _frame_power_db(y: np.ndarray) -> np.ndarray:
+    """Power (dB) of 25 ms frames every 10 ms; frame i covers [i * 10 ms, i * 10 ms + 25 ms)."""
+    if len(y) < FRAME:
+        y = np.pad(y, (0, FRAME - len(y)))
+    n = 1 + (len(y) - FRAME) // HOP
+    idx = np.arange(FRAME)[None, :] + HOP * np.arange(n)[:, None]
+    return 10 * np.log10(np.mean(np.square(y[idx], dtype=np.float64), axis=1) + 1e-12)
+
+
+def _loud_level(y: np.ndarray) -> float:
+    """A voice's loud level (dB): the 95th percentile of its frames' power."""
+    return float(np.percentile(_frame_power_db(y), 95))
+
+
+def speech_runs(chunk: np.ndarray, loud: float) -> list[tuple[float, float]]:
+    """The speech of one clean turn, as (start, end) seconds from its start.
+
+    Frames more than :data:`PAUSE_DB` below `loud` are quiet; quiet stretches shorter than
+    :data:`MIN_PAUSE` inside the speech are filled, quiet at both ends is cut, and runs
+    shorter than :data:`MIN_RUN` are dropped.
+    """
+    active = _frame_power_db(chunk) >= loud - PAUSE_DB
+    dur = len(chunk) / SR
+    runs: list[list[float]] = []
+    i = 0
+    while i < len(active):
+        if not active[i]:
+            i += 1
+            continue
+        j = i
+        while j < len(active) and active[j]:
+            j += 1
+        a, b = i * STEP, min((j - 1) * STEP + FRAME / SR, dur)
+        if runs and a - runs[-1][1] < MIN_PAUSE:
+            runs[-1][1] = b
+        else:
+            runs.append([a, b])
+        i = j
+    return [(round(a, 3), round(b, 3)) for a, b in runs if b - a >= MIN_RUN]
+
+
 def build(train: Path, out: Path, *, n_conv: int, seed: int, enroll_seconds: float,
-          design: str = "short", recurring: bool = False
+          design: str = "short", recurring: bool = False, reference: str = "speech"
           ) -> tuple[list[Conversation], dict[str, Path]]:
     """Write the conversations (``out/conv/*.wav``) and enrolment audio
     (``out/enroll/*.wav``); return the conversations and enrolment files by voice.
@@ -135,7 +192,11 @@ def build(train: Path, out: Path, *, n_conv: int, seed: int, enroll_seconds: flo
     `recurring` (short design only): the voices with 60 s or more (several LibriSpeech
     utterances) speak in 2-3 conversations each instead, one utterance of their remainder
     (not the one the enrolment audio ends in) per conversation, as a podcast's hosts do;
-    the other voices still speak in one conversation."""
+    the other voices still speak in one conversation.
+    `reference` "speech": each turn's reference is the speech inside it, as in
+    ``../shared/eval/sim`` (pauses of :data:`MIN_PAUSE` or more inside a turn, and the
+    quiet at its ends, are not speech; :func:`speech_runs`); "chunks": the whole chunk of
+    audio, pauses included (the references of earlier releases)."""
     rng = np.random.default_rng(seed)
     spk = _speakers(train)
     audio = {s: _read(p) for s, p in spk.items()}
@@ -192,6 +253,7 @@ def build(train: Path, out: Path, *, n_conv: int, seed: int, enroll_seconds: flo
     heard: dict[str, int] = defaultdict(int)
     for conv in convs:
         pieces: dict[str, list[np.ndarray]] = {}
+        loud: dict[str, float] = {}
         for s in conv.enrolled + conv.unenrolled:
             y = audio[s]
             if s in recur:
@@ -203,6 +265,7 @@ def build(train: Path, out: Path, *, n_conv: int, seed: int, enroll_seconds: flo
                     a = int(rng.integers(0, max(len(y) - 20 * SR, 1)))
                     y = y[a:a + 20 * SR]
             gain = 10 ** (rng.uniform(-4, 4) / 20)
+            loud[s] = _loud_level(gain * y)
             chunks, a = [], 0
             while a < len(y):
                 n = int(rng.uniform(1.5, 5.0) * SR)
@@ -226,7 +289,10 @@ def build(train: Path, out: Path, *, n_conv: int, seed: int, enroll_seconds: flo
         for s in order:
             ch = pieces[s][nxt[s]]
             nxt[s] += 1
-            conv.turns.append((t, t + len(ch) / SR, s))
+            if reference == "speech":
+                conv.turns.extend((t + a, t + b, s) for a, b in speech_runs(ch, loud[s]))
+            else:
+                conv.turns.append((t, t + len(ch) / SR, s))
             parts.append(ch)
             t += len(ch) / SR
             gap = rng.uniform(0.15, 0.8)
@@ -302,6 +368,10 @@ def main(argv=None) -> int:
     ap.add_argument("--margins", default="0.6,0.8,1.0",
                     help="voices.margin values to name the same diarizations with (1000: off)")
     ap.add_argument("--no-batch", action="store_true")
+    ap.add_argument("--reference", choices=("speech", "chunks"), default="speech",
+                    help="reference turns: the speech inside each turn, pauses of 0.25 s or "
+                         "more left out as in ../shared/eval/sim (default), or whole chunks "
+                         "(earlier releases)")
     ap.add_argument("--recurring", action="store_true",
                     help="short design: the voices with 60 s or more speak in 2-3 "
                          "conversations each (other utterances), the others in one")
@@ -337,7 +407,7 @@ def main(argv=None) -> int:
         cfg = cfg.replace(**parse_set(a.overrides)).validate()
     convs, enroll_files = build(a.train, a.workdir, n_conv=a.conversations, seed=a.seed,
                                 enroll_seconds=a.enroll_seconds, design=a.design,
-                                recurring=a.recurring)
+                                recurring=a.recurring, reference=a.reference)
     voices_dir = a.workdir / "voices"
     if voices_dir.exists():
         for p in voices_dir.iterdir():
