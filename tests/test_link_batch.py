@@ -214,7 +214,8 @@ def test_bench_voices_recurring_voices_speak_other_utterances(tmp_path):
     finally:
         sys.path.remove(str(REPO / "scripts"))
     convs, enrolled = bench_voices.build(TRAIN, tmp_path, n_conv=12, seed=0,
-                                         enroll_seconds=10.0, recurring=True)
+                                         enroll_seconds=10.0, recurring=True,
+                                         reference="chunks")  # whole utterances timed
     utts = {}
     with open(TRAIN / "speakers.csv", newline="") as f:
         for row in csv.DictReader(f):
