@@ -238,3 +238,27 @@ def test_bench_voices_recurring_voices_speak_other_utterances(tmp_path):
             assert t in left
             left.remove(t)
         assert v in enrolled
+
+
+def test_bench_voices_reference_leaves_pauses_out():
+    """The bench's reference speech (as ../shared/eval/sim's): a pause of 0.25 s or more
+    inside a turn and the quiet at its ends are not speech; a shorter pause is."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import bench_voices
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    sr = bench_voices.SR
+    rng = np.random.default_rng(0)
+
+    def voiced(seconds):
+        return 0.1 * rng.standard_normal(int(seconds * sr))
+
+    quiet = lambda seconds: np.zeros(int(seconds * sr))  # noqa: E731
+    chunk = np.concatenate([quiet(0.3), voiced(1.0), quiet(0.4), voiced(0.5),
+                            quiet(0.1), voiced(0.5), quiet(0.2)])
+    runs = bench_voices.speech_runs(chunk, bench_voices._loud_level(chunk))
+    assert len(runs) == 2
+    (a0, b0), (a1, b1) = runs
+    assert abs(a0 - 0.3) < 0.03 and abs(b0 - 1.3) < 0.03   # leading quiet cut
+    assert abs(a1 - 1.7) < 0.03 and abs(b1 - 2.8) < 0.03   # 0.1 s pause kept, tail cut
