@@ -498,7 +498,8 @@ class VoicesConfig:
     long seeds 0-2: batch minus per-file DER +2.7 points on average, +4.4 without), with
     ranks 16-30 alike; checked on ../shared/eval sim and the AMI clips of real
     (scripts/bench_link.py) and on fresh bench_voices seeds (README, The same voice across
-    recordings)."""
+    recordings). The shipped subspace belongs to the shipped UBM: with another
+    ``cluster.ubm_path`` and no ``nuisance_path``, linking projects nothing."""
     nuisance_path: str = ""
     """The nuisance subspace file of ``nuisance_rank`` and ``link_nuisance_rank``; empty
     for the shipped one (``diarize/data/nuisance.npz``, trained for the shipped UBM)."""
