@@ -491,17 +491,24 @@ class VoicesConfig:
     :func:`diarize.speakers.with_nuisance`); 0: none. Applied when scoring: voiceprints
     need no new enrolment. Off: on scripts/bench_voices.py no rank named more enrolled
     time than none at the same rate of wrong names (README, Named speakers)."""
-    link_nuisance_rank: int = ranged(0, 0, 1000)
+    link_nuisance_rank: int = ranged(20, 0, 1000)
     """``batch --link-speakers``: as ``nuisance_rank``, for the scores that link speakers
-    across recordings (their threshold, ``link_threshold``, calibrated without)."""
+    across recordings (0: none). 20: chosen with ``link_threshold`` and ``link_fdr`` on
+    scripts/bench_voices.py --link-only (short design and --recurring seeds 0-3, --design
+    long seeds 0-2: batch minus per-file DER +2.7 points on average, +4.4 without), with
+    ranks 16-30 alike; checked on ../shared/eval sim and the AMI clips of real
+    (scripts/bench_link.py) and on fresh bench_voices seeds (README, The same voice across
+    recordings). The shipped subspace belongs to the shipped UBM: with another
+    ``cluster.ubm_path`` and no ``nuisance_path``, linking projects nothing."""
     nuisance_path: str = ""
     """The nuisance subspace file of ``nuisance_rank`` and ``link_nuisance_rank``; empty
     for the shipped one (``diarize/data/nuisance.npz``, trained for the shipped UBM)."""
     link_threshold: float = ranged(2.5, -1000.0, 1000.0)
     """``batch --link-speakers``: speakers of different recordings whose symmetric
     normalised score (``link_norm``) is above this are the same voice, if also above
-    the chance level ``link_fdr`` sets (calibrated on ../shared/eval sim and real with
-    scripts/bench_link.py; see the README)."""
+    the chance level ``link_fdr`` sets (a floor: 2.5 to 3 give about the same with
+    ``link_nuisance_rank`` 20 on scripts/bench_voices.py and bench_link.py, 3.5 misses
+    links on the AMI clips; see the README)."""
     link_norm: Literal["batch", "cohort"] = "batch"
     """``batch --link-speakers``: 'batch' reads each pair's score against the scores of
     both speakers with the other speakers of the batch (symmetric normalisation, S-norm;

@@ -38,7 +38,7 @@ import numpy as np
 from .config import VoicesConfig
 from .errors import ParameterError
 from .speakers import (MIN_COHORT_STD, BackgroundModel, VoiceStats, aligned_llr, cohort_norm,
-                       ubm_fingerprint, with_nuisance)
+                       load_nuisance, ubm_fingerprint, with_nuisance)
 
 __all__ = ["Voice", "SpeakerGroup", "link_voices", "label_groups", "link_speakers",
            "symmetric_scores", "chance_threshold", "speakers_report", "ubm_fingerprint",
@@ -160,6 +160,17 @@ def symmetric_scores(stats: Sequence[VoiceStats], *, ubm: BackgroundModel,
     return 0.5 * (t + t.T)
 
 
+def _link_rank(ubm: BackgroundModel, config: VoicesConfig) -> int:
+    """``config.link_nuisance_rank``, or 0 where it would take the shipped subspace (no
+    ``nuisance_path``) to a UBM it was not trained for (another ``cluster.ubm_path``):
+    the default rank must not make linking fail with a UBM of one's own."""
+    rank = config.link_nuisance_rank
+    if rank > 0 and not config.nuisance_path and ubm.nuisance is None:
+        if load_nuisance(None)[1] != ubm_fingerprint(ubm):
+            return 0
+    return rank
+
+
 def link_voices(voices: Iterable[Voice | tuple], *, ubm: BackgroundModel,
                 config: VoicesConfig) -> list[SpeakerGroup]:
     """Group the speakers of many recordings into distinct voices.
@@ -171,7 +182,8 @@ def link_voices(voices: Iterable[Voice | tuple], *, ubm: BackgroundModel,
     ubm : BackgroundModel, keyword-only
         The UBM the statistics were gathered under (with its cohort).
     config : VoicesConfig, keyword-only
-        ``link_threshold``, ``link_linkage`` and ``relevance_factor``.
+        ``link_threshold``, ``link_fdr``, ``link_linkage``, ``link_nuisance_rank`` and
+        ``relevance_factor``.
 
     Returns
     -------
@@ -188,7 +200,7 @@ def link_voices(voices: Iterable[Voice | tuple], *, ubm: BackgroundModel,
     n = len(items)
     if n == 0:
         return []
-    ubm = with_nuisance(ubm, config.link_nuisance_rank, config.nuisance_path or None)
+    ubm = with_nuisance(ubm, _link_rank(ubm, config), config.nuisance_path or None)
     uris = [v.uri for v in items]
     linkable = [v.stats.frames > 0 for v in items]
     scorer = _Scorer(ubm, relevance_factor=config.relevance_factor)

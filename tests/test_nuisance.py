@@ -134,6 +134,23 @@ def test_batch_linking_scores_with_the_projection():
         link_voices(voices, ubm=UBM, config=VoicesConfig(link_nuisance_rank=1000))
 
 
+def test_default_link_rank_leaves_a_ubm_of_ones_own_unprojected():
+    # the shipped subspace belongs to the shipped UBM: the default rank falls back to none
+    # for another one (cluster.ubm_path) instead of failing; a subspace named is checked
+    other = BackgroundModel(UBM.gmm, dict(UBM.front_end, n_mels=UBM.front_end["n_mels"] + 1),
+                            UBM.cohort)
+    voices = [("a", "SPEAKER_00", _voice(1, 1), 5.0), ("b", "SPEAKER_00", _voice(1, 2), 5.0),
+              ("c", "SPEAKER_00", _voice(7), 5.0)]
+    assert VoicesConfig().link_nuisance_rank > 0
+    got = link_voices(voices, ubm=other, config=VoicesConfig())
+    plain = link_voices(voices, ubm=other, config=VoicesConfig(link_nuisance_rank=0))
+    assert [[(m.uri, m.local) for m in g.members] for g in got] == \
+        [[(m.uri, m.local) for m in g.members] for g in plain]
+    with pytest.raises(ModelError, match="another UBM"):
+        link_voices(voices, ubm=other, config=VoicesConfig(
+            nuisance_path=str(REPO / "diarize" / "data" / "nuisance.npz")))
+
+
 @pytest.mark.skipif(not (TRAIN / "speakers.csv").exists(), reason=f"{TRAIN} not present")
 def test_training_script_deterministic_on_a_tiny_subset(tmp_path):
     spec = importlib.util.spec_from_file_location("train_nuisance_under_test",
