@@ -607,26 +607,32 @@ def cost_hour(workdir: Path, cfg, library) -> str:
     parts = [sf.read(p, dtype="float32")[0] for p in sorted((workdir / "conv").glob("*.wav"))]
     y = np.concatenate(parts)
     y = np.tile(y, int(np.ceil(3600 * SR / len(y))))[:3600 * SR]
-    spent = {"stats": 0.0, "name": 0.0}
+    spent = {"stats": 0.0, "guide": 0.0, "name": 0.0}
+    active: list[str] = []  # a call inside another timed one counts in the outer one only
     d = Diarizer(cfg, voices=library)
-    for key, attr in (("stats", "_voice_stats"), ("name", "_name_speakers")):
+    for key, attr in (("stats", "_voice_stats"), ("guide", "_guided"),
+                      ("name", "_name_speakers")):
         f = getattr(d, attr)
 
         def timed(*args, _f=f, _key=key, **kw):
             c = time.process_time()
+            active.append(_key)
             try:
                 return _f(*args, **kw)
             finally:
-                spent[_key] += time.process_time() - c
+                active.pop()
+                if not active:
+                    spent[_key] += time.process_time() - c
         setattr(d, attr, timed)
     c = time.process_time()
     r = d((y, SR))
     total = time.process_time() - c
-    extra = spent["stats"] + spent["name"]
+    extra = sum(spent.values())
     return (f"cost on 1 h ({len(r.speakers)} speakers, {len(library.voices)} voiceprints): "
             f"run {total:.1f} s CPU, of which keeping the voices' statistics "
-            f"{spent['stats']:.2f} s and naming {spent['name']:.2f} s "
-            f"({100 * extra / max(total - extra, 1e-9):.1f} % of the run without them)")
+            f"{spent['stats']:.2f} s, guided diarization {spent['guide']:.2f} s and naming "
+            f"{spent['name']:.2f} s ({100 * extra / max(total - extra, 1e-9):.1f} % of the "
+            f"run without them)")
 
 
 def _exclusive(turns):
