@@ -1051,7 +1051,7 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         return ClusterResult(labels, {})
     if config.link_nuisance_rank:
         # models (and the cohort) projected off the session and channel directions
-        ubm = with_nuisance(ubm, config.link_nuisance_rank)
+        ubm = with_nuisance(ubm, config.link_nuisance_rank, key="cluster.link_nuisance_rank")
     gmm = ubm.gmm
     k0 = int(labels.max()) + 1
     cn, cf = label_statistics(gmm, X, labels, n_labels=k0)

@@ -200,7 +200,8 @@ def link_voices(voices: Iterable[Voice | tuple], *, ubm: BackgroundModel,
     n = len(items)
     if n == 0:
         return []
-    ubm = with_nuisance(ubm, _link_rank(ubm, config), config.nuisance_path or None)
+    ubm = with_nuisance(ubm, _link_rank(ubm, config), config.nuisance_path or None,
+                        key="voices.link_nuisance_rank")
     uris = [v.uri for v in items]
     linkable = [v.stats.frames > 0 for v in items]
     scorer = _Scorer(ubm, relevance_factor=config.relevance_factor)

@@ -232,12 +232,12 @@ def load_nuisance(path: str | None = None) -> tuple[np.ndarray, str]:
     return u, fp
 
 
-def with_nuisance(ubm: BackgroundModel, rank: int, path: str | None = None
-                  ) -> BackgroundModel:
+def with_nuisance(ubm: BackgroundModel, rank: int, path: str | None = None, *,
+                  key: str = "voices.nuisance_rank") -> BackgroundModel:
     """`ubm` (as loaded, without a nuisance subspace) scoring with the first `rank`
     directions of the nuisance subspace in `path` (default: the shipped one) projected
     away: its :attr:`BackgroundModel.nuisance` set and its cohort projected; `ubm` itself
-    for rank 0.
+    for rank 0. `key` is the setting that asked for `rank`, named in errors.
 
     Raises
     ------
@@ -255,9 +255,9 @@ def with_nuisance(ubm: BackgroundModel, rank: int, path: str | None = None
     if fp != ubm_fingerprint(ubm) or u.shape[0] != c * d:
         raise ModelError(f"{shown}: nuisance subspace of another UBM (cluster.ubm_path); "
                          "train one for this UBM with scripts/train_nuisance.py or set "
-                         "voices.nuisance_rank = 0")
+                         f"{key} = 0")
     if rank > u.shape[1]:
-        raise ModelError(f"{shown}: voices.nuisance_rank {rank} asks for more than the "
+        raise ModelError(f"{shown}: {key} {rank} asks for more than the "
                          f"{u.shape[1]} directions it holds")
     out = replace(ubm, nuisance=u[:, :rank])
     if ubm.cohort is not None:
