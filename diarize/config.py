@@ -545,7 +545,7 @@ class VoicesConfig:
     """``batch --link-speakers``: how a group of linked speakers is scored against another:
     'pooled' (their statistics pooled into one voice), 'average' or 'complete' (the mean
     or least of the member pairs' scores)."""
-    guide: bool = True
+    guide: bool = False
     """Named output: let the enrolled voices guide the diarization. After resegmentation,
     the voiceprints that output speakers nominate (`guide_candidates`, `guide_screen`)
     become extra speakers, each of which takes the turns (runs of one speaker between
@@ -555,7 +555,10 @@ class VoicesConfig:
     left whose best voiceprint is one that took turns, above `guide_screen`, joins it.
     The speakers are then named as without (``threshold``): strangers are not named for
     it. Acts only when voices are given and no speaker count is asked (output without
-    ``--voices`` is unchanged). False: the diarization as without voices."""
+    ``--voices`` is unchanged). False (default): the diarization as without voices.
+    Off because of its cost: on an hour of scripts/bench_voices.py's conversations it
+    adds 2.7 s to 12.4 s of CPU (the issue's budget for naming is 10 %), for 3.5-6.4
+    points more enrolled time named right (README, Named speakers)."""
     guide_screen: float = ranged(2.0, -1000.0, 1000.0)
     """Guided diarization (`guide`): least score of a voiceprint against an output speaker
     for that speaker to nominate it (a screen, below `threshold`: the naming decides)."""
