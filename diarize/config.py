@@ -568,6 +568,10 @@ class VoicesConfig:
     guide_iterations: int = ranged(2, 1, 20)
     """Guided diarization (`guide`): rounds of (re-estimate the speakers' models from the
     turns they hold, give each turn its speaker)."""
+    guide_frame_step: int = ranged(1, 1, 100)
+    """Guided diarization (`guide`): the turns' and speakers' statistics come from every
+    this many-th speech frame, counted as many times (1: every frame); the cost of
+    guiding falls nearly in proportion."""
 
 
 @dataclass

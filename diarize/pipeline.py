@@ -362,13 +362,15 @@ class Diarizer:
         floor = count_floor(cfg, n_speech_frames=len(xs)) if _count_asked(cfg) else 0
         reseg = resegment(xs, clusters.labels, config=cfg.reseg, frame_step=step, seed=cfg.seed,
                           min_speakers=max(floor, 1))
+        # statistics computed while guiding, by their frames: kept voices reuse them
+        known: dict[bytes, VoiceStats] = {}
         if self.voices is not None and cfg.voices.guide and xu is not None and not floor:
             # The stretch of speech between pauses of each modelled frame: a new one
             # where the refined speech starts or ends, or modelled frames are not adjacent.
             refined = speech.speech[speech_idx]
             regions = np.cumsum((np.diff(speech_idx, prepend=-2) > 1)
                                 | (np.diff(refined, prepend=~refined[:1]) != 0)) - 1
-            reseg = self._guided(xs, xu, reseg, regions)
+            reseg = self._guided(xs, xu, reseg, regions, known)
         # Turns cover the refined speech, which may be shorter than the modelled speech.
         turn_floor = min(floor, _turn_speech_for(cfg, speech.speech))
         frame_labels = shape_turns(reseg.labels, modelled=speech.modelled, speech=speech.speech,
@@ -385,7 +387,7 @@ class Diarizer:
         result.posteriors = post
         result.speaker_models = dict(zip(names, reseg.models))
         if self.keep_voices and xu is not None:
-            result.voice_stats = self._voice_stats(xu, reseg.labels, names)
+            result.voice_stats = self._voice_stats(xu, reseg.labels, names, known=known)
         if keep_stages:
             result.stages = _frame_stages({**clusters.stages, "reseg": reseg.labels},
                                           speech_idx, n_frames=len(speech.modelled))
@@ -400,13 +402,14 @@ class Diarizer:
         return result
 
     def _guided(self, xs: np.ndarray, xu: np.ndarray, reseg: ResegResult,
-                regions: np.ndarray) -> ResegResult:
+                regions: np.ndarray, known: dict[bytes, "VoiceStats"]) -> ResegResult:
         """`reseg` with the enrolled voices its speakers nominate (their
         ``voices.guide_candidates`` best voiceprints scoring above ``voices.guide_screen``,
         clean statistics) as extra speakers that take turns from them
         (:func:`diarize.resegment.guided_labels`; `regions`: the stretch of speech between
         pauses of each speech frame), the speaker models and posteriors fitted again
-        (:func:`diarize.resegment.refit`); as it is when none takes any."""
+        (:func:`diarize.resegment.refit`); as it is when none takes any. The speakers'
+        statistics computed on the way are added to `known` (see :meth:`_voice_stats`)."""
         assert self.voices is not None
         cfg = self.config
         vc = cfg.voices
@@ -414,7 +417,7 @@ class Diarizer:
         assert ubm is not None
         k = int(reseg.labels.max()) + 1 if len(reseg.labels) else 0
         names = [str(i) for i in range(k)]
-        stats = self._voice_stats(xu, reseg.labels, names)
+        stats = self._voice_stats(xu, reseg.labels, names, known=known)
         scores = match_scores(ubm, list(stats.values()), self.voices.voices, config=cfg)
         # each speaker nominates its best voiceprints above the screen
         nominated: set[int] = set()
@@ -427,13 +430,13 @@ class Diarizer:
         labels, voice = guided_labels(
             xu, reseg.labels, [v.stats for v in picked], ubm=ubm.gmm, regions=regions,
             relevance_factor=vc.relevance_factor, iterations=vc.guide_iterations,
-            speaker_cmvn=vc.speaker_cmvn,
+            speaker_cmvn=vc.speaker_cmvn, frame_step=vc.guide_frame_step,
             min_frames=frame_count(cfg.reseg.min_speaker, cfg.features.hop_length))
         # A speaker of the recording whose best voiceprint is one that took speech, above
         # the screen, is the rest of that voice (a split one, or what its enrolled model
         # left of its own speaker): it joins it.
         names = [str(i) for i in range(len(voice))]
-        stats = self._voice_stats(xu, labels, names)
+        stats = self._voice_stats(xu, labels, names, known=known)
         scores = match_scores(ubm, [stats[n] for n in names], self.voices.voices, config=cfg)
         state = {picked[v].name: i for i, v in enumerate(voice) if v >= 0}
         lut = np.arange(len(voice))
@@ -445,7 +448,7 @@ class Diarizer:
         labels = lut[labels]
         if np.array_equal(labels, reseg.labels):
             return reseg
-        return refit(xs, labels, config=cfg.reseg, seed=cfg.seed)
+        return refit(xs, labels, config=cfg.reseg, seed=cfg.seed, before=reseg)
 
     def _name_speakers(self, result: Diarization) -> Diarization:
         """`result` with enrolled names on the speakers whose voice matches one."""
@@ -484,38 +487,53 @@ class Diarizer:
             note = f"{uri}: asked for {what}, found {found} in {seconds:.1f} s of speech"
         return SpeakerCount(asked, exact, found, note)
 
-    def _voice_stats(self, xu: np.ndarray, labels: np.ndarray, names: list[str]
+    def _voice_stats(self, xu: np.ndarray, labels: np.ndarray, names: list[str], *,
+                     known: dict[bytes, "VoiceStats"] | None = None
                      ) -> dict[str, "VoiceStats"]:
         """Each output speaker's UBM statistics, from at most ``voices.max_frames`` of its
         frames, evenly spaced over its speech (`xu`: the speech frames in the UBM's
-        features; `labels`: their speaker, an index into `names`)."""
+        features; `labels`: their speaker, an index into `names`).
+
+        `known`, when given, holds statistics already computed, by the frames they were
+        computed from: a speaker with the same frames takes them (a speaker's statistics
+        depend on its frames alone), and those computed here are added to it.
+        """
         ubm = speaker_ubm(self.config.cluster)
         assert ubm is not None  # checked in __init__
         cap = self.config.voices.max_frames
         kept = np.full(len(labels), -1, dtype=np.int64)
+        frames: dict[int, np.ndarray] = {}
+        found: dict[int, "VoiceStats"] = {}
         for k in range(len(names)):
             idx = np.flatnonzero(labels == k)
             if len(idx) > cap:
                 idx = idx[np.linspace(0, len(idx) - 1, cap).astype(np.int64)]
-            kept[idx] = k
-        if not self.config.voices.speaker_cmvn:
-            stats = voice_statistics(ubm.gmm, xu, kept, n_labels=len(names))
-            return {name: st for name, st in zip(names, stats) if st.frames > 0}
-        out = {}
-        for k, name in enumerate(names):
-            idx = np.flatnonzero(kept == k)
-            if len(idx) == 0:
+            if known is not None and len(idx) and idx.tobytes() in known:
+                found[k] = known[idx.tobytes()]
                 continue
-            # Each voice's frames normalised by their own mean and spread, as an
-            # enrolment recording of that voice alone is: the recording-wide
-            # normalisation would make a voice's statistics depend on who else speaks.
-            x = np.asarray(xu[idx], dtype=np.float64)
-            sd = x.std(axis=0)
-            sd[sd < 1e-6] = 1.0
-            x = (x - x.mean(axis=0)) / sd
-            (st,) = voice_statistics(ubm.gmm, x, np.zeros(len(x), dtype=np.int64), n_labels=1)
-            out[name] = st
-        return out
+            kept[idx] = k
+            frames[k] = idx
+        if not self.config.voices.speaker_cmvn:
+            if frames:
+                stats = voice_statistics(ubm.gmm, xu, kept, n_labels=len(names))
+                found.update((k, stats[k]) for k in frames)
+        else:
+            for k, idx in frames.items():
+                if len(idx) == 0:
+                    continue
+                # Each voice's frames normalised by their own mean and spread, as an
+                # enrolment recording of that voice alone is: the recording-wide
+                # normalisation would make a voice's statistics depend on who else speaks.
+                x = np.asarray(xu[idx], dtype=np.float64)
+                sd = x.std(axis=0)
+                sd[sd < 1e-6] = 1.0
+                x = (x - x.mean(axis=0)) / sd
+                (found[k],) = voice_statistics(ubm.gmm, x, np.zeros(len(x), dtype=np.int64),
+                                               n_labels=1)
+        if known is not None:
+            known.update((frames[k].tobytes(), found[k]) for k in frames if k in found)
+        return {names[k]: found[k] for k in range(len(names))
+                if k in found and found[k].frames > 0}
 
     def _ubm_speech_features(self, front: "Features", xs: np.ndarray,
                              speech_idx: np.ndarray) -> np.ndarray | None:

@@ -36,11 +36,18 @@ class ResegResult:
     posteriors : ndarray of float32, shape (n_speech_frames, n_speakers)
         Smoothed speaker posteriors.
     models : list of GaussianMixture
+    fitted_on : ndarray of int, shape (n_speech_frames,), or None
+        The labels the models were fitted on (those of the last decoding but one, where
+        resegmentation stopped before converging): model ``i`` on the frames labelled
+        ``fitted_as[i]``. None: unknown.
+    fitted_as : ndarray of int, shape (n_speakers,), or None
     """
 
     labels: np.ndarray
     posteriors: np.ndarray
     models: list = field(default_factory=list)
+    fitted_on: np.ndarray | None = None
+    fitted_as: np.ndarray | None = None
 
 
 def fit_speaker_models(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig,
@@ -269,6 +276,8 @@ def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_s
     labels = relabel(labels)
     min_frames = config.min_speaker / frame_step
     models: list = []
+    fitted_on = labels
+    kept = np.zeros(0, dtype=np.int64)
     ll = np.zeros((0, 1))
     path = np.zeros(0, dtype=np.int64)
     for _ in range(max(1, config.iterations)):
@@ -291,6 +300,7 @@ def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_s
             frame_path = _restore_speakers(frame_path, labels, kept, min_speakers=min_speakers)
         new = relabel(frame_path)
         converged = np.array_equal(new, labels)
+        fitted_on = labels
         labels = new
         if converged:
             break
@@ -301,7 +311,8 @@ def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_s
     post = np.exp(post - post.max(axis=1, keepdims=True))
     post /= post.sum(axis=1, keepdims=True)
     post = np.repeat(post, block, axis=0)[: len(X)].astype(np.float32)
-    return ResegResult(labels, post, [models[k] for k in keep])
+    return ResegResult(labels, post, [models[k] for k in keep], fitted_on=fitted_on,
+                       fitted_as=kept[keep])
 
 
 def _restore_speakers(frame_path: np.ndarray, labels: np.ndarray, kept: np.ndarray, *,
@@ -465,7 +476,8 @@ def absorb_short_turns(labels: np.ndarray, *, min_frames: int, min_speakers: int
 
 def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
                   regions: np.ndarray, relevance_factor: float, iterations: int,
-                  speaker_cmvn: bool, min_frames: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                  speaker_cmvn: bool, min_frames: int = 0, frame_step: int = 1
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Speaker labels with enrolled voices as extra speakers, which may take whole runs
     of speech from the recording's speakers.
 
@@ -489,6 +501,10 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
     With `speaker_cmvn`, each frame is normalised by the mean and spread of the frames
     of the speaker holding it, as an enrolment recording of one voice is.
 
+    The statistics (and the normalisation) come from every `frame_step`-th frame only,
+    counted `frame_step` times, so that the models' adaptation and the scores keep their
+    scale; 1: every frame.
+
     Parameters
     ----------
     X : ndarray, shape (n_speech_frames, D)
@@ -510,7 +526,7 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
     voice : ndarray of int, shape (K',)
         The index in `voices` of each of these speakers; -1 for the recording's.
     """
-    from .speakers import voice_statistics
+    from .speakers import BLOCK_FRAMES
 
     labels = relabel(np.asarray(labels))
     if len(labels) == 0 or len(voices) == 0:
@@ -535,13 +551,27 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
         prior_g[k_own + v] = st.first - st.n[:, None] * mu
     held = own.copy()
     had = np.bincount(own, weights=size, minlength=n_states)
-    X = np.asarray(X, dtype=np.float64)
+    # The statistics come from every `frame_step`-th frame, counted `frame_step` times.
+    step = max(1, int(frame_step))
+    picked = np.arange(0, len(labels), step)
+    X = np.asarray(X, dtype=np.float64)[picked]
+    p_unit = unit[picked]
+    un = np.zeros((len(u_start), len(mu)))
+    ug = np.zeros((len(u_start), *mu.shape))
+    x = X if not speaker_cmvn else np.empty_like(X)
+    redo = np.ones(len(u_start), dtype=bool)  # units whose statistics are out of date
     for _ in range(max(1, iterations)):
-        x = _per_label_cmvn(X, held[unit]) if speaker_cmvn else X
-        per_unit = voice_statistics(ubm, x, unit, n_labels=len(u_start))
-        un = np.array([st.n for st in per_unit])
-        ug = np.array([st.first for st in per_unit]) - un[:, :, None] * mu
-        del per_unit
+        if speaker_cmvn:
+            # a unit's frames change only where the frames of its speaker changed
+            p_held = held[p_unit]
+            sel = redo[p_unit]
+            x[sel] = _per_label_cmvn(X[sel], p_held[sel])
+        if redo.any():
+            n_new, f_new = _unit_statistics(ubm, x, p_unit, want=redo, block=BLOCK_FRAMES)
+            todo = np.flatnonzero(redo)
+            un[todo] = n_new[todo] * step
+            ug[todo] = f_new[todo] * step - un[todo][:, :, None] * mu
+            del n_new, f_new
         tot_n = prior_n.copy()
         tot_g = prior_g.copy()
         np.add.at(tot_n, held, un)
@@ -572,12 +602,54 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
                            k_own + best, new)
         if np.array_equal(new, held):
             break
+        if speaker_cmvn:
+            moved = np.unique(np.concatenate([held[new != held], new[new != held]]))
+            redo = np.isin(new, moved)
+        else:
+            redo[:] = False
         held = new
     out = held[unit]
     present = np.unique(out)
     lut = np.full(n_states, -1, dtype=np.int64)
     lut[present] = np.arange(len(present))
     return lut[out], np.where(present >= k_own, present - k_own, -1)
+
+
+def _unit_statistics(ubm, X: np.ndarray, unit: np.ndarray, *, want: np.ndarray, block: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Zeroth and first-order UBM statistics of the units `want` marks, as
+    :func:`diarize.speakers.label_statistics` gives them (the same blocks of `block`
+    frames, the same sums: the same numbers); zero for the others.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_frames, D)
+    unit : ndarray of int, shape (n_frames,)
+        Each frame's unit, 0..U-1, non-decreasing (a unit's frames are one run).
+    want : ndarray of bool, shape (U,)
+
+    Returns
+    -------
+    n : ndarray, shape (U, C)
+    first : ndarray, shape (U, C, D)
+    """
+    c, d = ubm.means_.shape
+    n = np.zeros((len(want), c))
+    first = np.zeros((len(want), c, d))
+    for a in range(0, len(X), block):
+        lab = unit[a:a + block]
+        if not want[lab].any():  # a block's posteriors do not depend on the others'
+            continue
+        xb = np.asarray(X[a:a + block])
+        resp = ubm.predict_proba(xb)
+        cuts = np.flatnonzero(np.diff(lab)) + 1
+        for s, e in zip(np.r_[0, cuts], np.r_[cuts, len(lab)]):
+            j = int(lab[s])
+            if want[j]:
+                r = resp[s:e]
+                n[j] += r.sum(axis=0)
+                first[j] += r.T @ xb[s:e]
+    return n, first
 
 
 def _linear_scores(bn: np.ndarray, bg: np.ndarray, n: np.ndarray, g: np.ndarray,
@@ -614,17 +686,31 @@ def _per_label_cmvn(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def refit(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, seed: int = 0
-          ) -> ResegResult:
+def refit(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, seed: int = 0,
+          before: ResegResult | None = None) -> ResegResult:
     """A :class:`ResegResult` for labels decided elsewhere (:func:`guided_labels`): each
     speaker's GMM fitted on its frames of `X` and the smoothed posteriors under them, as
-    :func:`resegment` gives them; the labels are kept as they are."""
+    :func:`resegment` gives them; the labels are kept as they are. A speaker with the
+    same frames as one that a model of `before` was fitted on takes that model (the
+    same: a model depends on its frames alone)."""
     labels = relabel(np.asarray(labels))
     block = max(1, int(config.block_frames))
+    ready: dict[bytes, GaussianMixture] = {}
+    if before is not None and before.fitted_on is not None and before.fitted_as is not None:
+        for model, k in zip(before.models, before.fitted_as):
+            ready[np.flatnonzero(before.fitted_on == k).tobytes()] = model
+    n = int(labels.max()) + 1
+    models: list = [ready.get(np.flatnonzero(labels == k).tobytes()) for k in range(n)]
+    todo = np.array([k for k in range(n) if models[k] is None], dtype=np.int64)
     with worker_pool() as pool:
-        models = fit_speaker_models(X, labels, config=config, seed=seed, pool=pool)
+        if len(todo):
+            fitted = fit_speaker_models(X, labels, config=config, seed=seed, only=todo,
+                                        pool=pool)
+            for k, model in zip(todo, fitted):
+                models[int(k)] = model
         ll = block_loglik(X, models, block=block, pool=pool)
     post = np.exp(ll - ll.max(axis=1, keepdims=True))
     post /= post.sum(axis=1, keepdims=True)
     post = np.repeat(post, block, axis=0)[: len(X)].astype(np.float32)
-    return ResegResult(labels, post, models)
+    return ResegResult(labels, post, models, fitted_on=labels,
+                       fitted_as=np.arange(n, dtype=np.int64))
