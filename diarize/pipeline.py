@@ -417,7 +417,8 @@ class Diarizer:
         assert ubm is not None
         k = int(reseg.labels.max()) + 1 if len(reseg.labels) else 0
         names = [str(i) for i in range(k)]
-        stats = self._voice_stats(xu, reseg.labels, names, known=known)
+        stats = self._voice_stats(xu, reseg.labels, names, known=known,
+                                  step=vc.guide_frame_step)
         scores = match_scores(ubm, list(stats.values()), self.voices.voices, config=cfg)
         # each speaker nominates its best voiceprints above the screen
         nominated: set[int] = set()
@@ -435,15 +436,21 @@ class Diarizer:
         # A speaker of the recording whose best voiceprint is one that took speech, above
         # the screen, is the rest of that voice (a split one, or what its enrolled model
         # left of its own speaker): it joins it.
-        names = [str(i) for i in range(len(voice))]
-        stats = self._voice_stats(xu, labels, names, known=known)
+        # (only those speakers are scored: the enrolled voices' statistics are kept for
+        # later where they stay as they are)
+        rest = np.flatnonzero(voice < 0)
+        which = np.full(len(voice), -1, dtype=np.int64)
+        which[rest] = np.arange(len(rest))
+        names = [str(i) for i in rest]
+        stats = self._voice_stats(xu, which[labels], names, known=known,
+                                  step=vc.guide_frame_step)
         scores = match_scores(ubm, [stats[n] for n in names], self.voices.voices, config=cfg)
         state = {picked[v].name: i for i, v in enumerate(voice) if v >= 0}
         lut = np.arange(len(voice))
-        for i in map(int, np.flatnonzero(voice < 0)):
-            top = int(np.argmax(scores[i]))
+        for row, i in enumerate(map(int, rest)):
+            top = int(np.argmax(scores[row]))
             into = state.get(self.voices.voices[top].name)
-            if into is not None and scores[i, top] > vc.guide_screen:
+            if into is not None and scores[row, top] > vc.guide_screen:
                 lut[i] = into
         labels = lut[labels]
         if np.array_equal(labels, reseg.labels):
@@ -488,7 +495,7 @@ class Diarizer:
         return SpeakerCount(asked, exact, found, note)
 
     def _voice_stats(self, xu: np.ndarray, labels: np.ndarray, names: list[str], *,
-                     known: dict[bytes, "VoiceStats"] | None = None
+                     known: dict[bytes, "VoiceStats"] | None = None, step: int = 1
                      ) -> dict[str, "VoiceStats"]:
         """Each output speaker's UBM statistics, from at most ``voices.max_frames`` of its
         frames, evenly spaced over its speech (`xu`: the speech frames in the UBM's
@@ -496,7 +503,9 @@ class Diarizer:
 
         `known`, when given, holds statistics already computed, by the frames they were
         computed from: a speaker with the same frames takes them (a speaker's statistics
-        depend on its frames alone), and those computed here are added to it.
+        depend on its frames alone), and those computed here are added to it. `step` > 1:
+        from every `step`-th of those frames only, counted `step` times (an estimate:
+        `known` is then neither read nor added to).
         """
         ubm = speaker_ubm(self.config.cluster)
         assert ubm is not None  # checked in __init__
@@ -508,6 +517,9 @@ class Diarizer:
             idx = np.flatnonzero(labels == k)
             if len(idx) > cap:
                 idx = idx[np.linspace(0, len(idx) - 1, cap).astype(np.int64)]
+            if step > 1:
+                idx = idx[::step]
+                known = None
             if known is not None and len(idx) and idx.tobytes() in known:
                 found[k] = known[idx.tobytes()]
                 continue
@@ -530,6 +542,8 @@ class Diarizer:
                 x = (x - x.mean(axis=0)) / sd
                 (found[k],) = voice_statistics(ubm.gmm, x, np.zeros(len(x), dtype=np.int64),
                                                n_labels=1)
+        if step > 1:
+            found = {k: VoiceStats(st.n * step, st.first * step) for k, st in found.items()}
         if known is not None:
             known.update((frames[k].tobytes(), found[k]) for k in frames if k in found)
         return {names[k]: found[k] for k in range(len(names))

@@ -561,21 +561,25 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
     x = X if not speaker_cmvn else np.empty_like(X)
     redo = np.ones(len(u_start), dtype=bool)  # units whose statistics are out of date
     for _ in range(max(1, iterations)):
-        if speaker_cmvn:
+        if speaker_cmvn and redo.any():
             # a unit's frames change only where the frames of its speaker changed
             p_held = held[p_unit]
             sel = redo[p_unit]
             x[sel] = _per_label_cmvn(X[sel], p_held[sel])
-        if redo.any():
-            n_new, f_new = _unit_statistics(ubm, x, p_unit, want=redo, block=BLOCK_FRAMES)
-            todo = np.flatnonzero(redo)
-            un[todo] = n_new[todo] * step
-            ug[todo] = f_new[todo] * step - un[todo][:, :, None] * mu
-            del n_new, f_new
-        tot_n = prior_n.copy()
-        tot_g = prior_g.copy()
-        np.add.at(tot_n, held, un)
-        np.add.at(tot_g, held, ug)
+        if redo.all():
+            _unit_statistics(ubm, x, p_unit, want=redo, block=BLOCK_FRAMES, n=un, first=ug)
+            if step > 1:
+                un *= step
+                ug *= step
+            ug -= un[:, :, None] * mu
+        elif redo.any():
+            _unit_statistics(ubm, x, p_unit, want=redo, block=BLOCK_FRAMES, n=un, first=ug)
+            un[redo] *= step
+            ug[redo] = ug[redo] * step - un[redo][:, :, None] * mu
+        # each state's statistics: its prior's and its units'
+        member = (held == np.arange(n_states)[:, None]).astype(np.float64)
+        tot_n = prior_n + member @ un
+        tot_g = prior_g + (member @ ug.reshape(len(ug), -1)).reshape(prior_g.shape)
         # each unit under every enrolled voice and under its own speaker
         cand = np.arange(k_own, n_states)
         score = _linear_scores(un, ug, tot_n[cand], tot_g[cand], prec, r)
@@ -615,11 +619,12 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
     return lut[out], np.where(present >= k_own, present - k_own, -1)
 
 
-def _unit_statistics(ubm, X: np.ndarray, unit: np.ndarray, *, want: np.ndarray, block: int
-                     ) -> tuple[np.ndarray, np.ndarray]:
-    """Zeroth and first-order UBM statistics of the units `want` marks, as
-    :func:`diarize.speakers.label_statistics` gives them (the same blocks of `block`
-    frames, the same sums: the same numbers); zero for the others.
+def _unit_statistics(ubm, X: np.ndarray, unit: np.ndarray, *, want: np.ndarray, block: int,
+                     n: np.ndarray, first: np.ndarray) -> None:
+    """Zeroth and first-order UBM statistics of the units `want` marks, written into
+    their rows of `n` and `first`, as :func:`diarize.speakers.label_statistics` gives
+    them (the same blocks of `block` frames, the same sums: the same numbers); the other
+    rows are left as they are.
 
     Parameters
     ----------
@@ -627,15 +632,11 @@ def _unit_statistics(ubm, X: np.ndarray, unit: np.ndarray, *, want: np.ndarray, 
     unit : ndarray of int, shape (n_frames,)
         Each frame's unit, 0..U-1, non-decreasing (a unit's frames are one run).
     want : ndarray of bool, shape (U,)
-
-    Returns
-    -------
     n : ndarray, shape (U, C)
     first : ndarray, shape (U, C, D)
     """
-    c, d = ubm.means_.shape
-    n = np.zeros((len(want), c))
-    first = np.zeros((len(want), c, d))
+    n[want] = 0.0
+    first[want] = 0.0
     for a in range(0, len(X), block):
         lab = unit[a:a + block]
         if not want[lab].any():  # a block's posteriors do not depend on the others'
@@ -649,7 +650,6 @@ def _unit_statistics(ubm, X: np.ndarray, unit: np.ndarray, *, want: np.ndarray, 
                 r = resp[s:e]
                 n[j] += r.sum(axis=0)
                 first[j] += r.T @ xb[s:e]
-    return n, first
 
 
 def _linear_scores(bn: np.ndarray, bg: np.ndarray, n: np.ndarray, g: np.ndarray,
@@ -677,12 +677,15 @@ def _linear_scores_rows(bn: np.ndarray, bg: np.ndarray, n: np.ndarray, g: np.nda
 def _per_label_cmvn(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
     """`X` with each label's frames normalised by their own mean and spread."""
     out = np.empty_like(X)
-    for k in np.unique(labels):
-        sel = labels == k
-        x = X[sel]
+    # each label's frames gathered once, in their order (the same sums as a mask's)
+    order = np.argsort(labels, kind="stable")
+    xs = X[order]
+    cuts = np.flatnonzero(np.diff(labels[order])) + 1
+    for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(order)]):
+        x = xs[a:b]
         sd = x.std(axis=0)
         sd[sd < 1e-6] = 1.0
-        out[sel] = (x - x.mean(axis=0)) / sd
+        out[order[a:b]] = (x - x.mean(axis=0)) / sd
     return out
 
 
