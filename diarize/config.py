@@ -569,9 +569,11 @@ class VoicesConfig:
     """Guided diarization (`guide`): rounds of (re-estimate the speakers' models from the
     turns they hold, give each turn its speaker)."""
     guide_frame_step: int = ranged(1, 1, 100)
-    """Guided diarization (`guide`): the turns' and speakers' statistics come from every
-    this many-th speech frame, counted as many times (1: every frame); the cost of
-    guiding falls nearly in proportion."""
+    """Guided diarization (`guide`): the statistics that screen voiceprints (the output
+    speakers' nominations, and the speakers left that join an enrolled voice) come from
+    every this many-th of their frames (of at most `max_frames`), counted as many times;
+    1: every frame. The turns' statistics always come from every frame (from a
+    subsample, strangers' turns go to enrolled voices)."""
 
 
 @dataclass

@@ -431,7 +431,7 @@ class Diarizer:
         labels, voice = guided_labels(
             xu, reseg.labels, [v.stats for v in picked], ubm=ubm.gmm, regions=regions,
             relevance_factor=vc.relevance_factor, iterations=vc.guide_iterations,
-            speaker_cmvn=vc.speaker_cmvn, frame_step=vc.guide_frame_step,
+            speaker_cmvn=vc.speaker_cmvn,
             min_frames=frame_count(cfg.reseg.min_speaker, cfg.features.hop_length))
         # A speaker of the recording whose best voiceprint is one that took speech, above
         # the screen, is the rest of that voice (a split one, or what its enrolled model

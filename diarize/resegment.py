@@ -476,8 +476,7 @@ def absorb_short_turns(labels: np.ndarray, *, min_frames: int, min_speakers: int
 
 def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
                   regions: np.ndarray, relevance_factor: float, iterations: int,
-                  speaker_cmvn: bool, min_frames: int = 0, frame_step: int = 1
-                  ) -> tuple[np.ndarray, np.ndarray]:
+                  speaker_cmvn: bool, min_frames: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Speaker labels with enrolled voices as extra speakers, which may take whole runs
     of speech from the recording's speakers.
 
@@ -500,10 +499,6 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
 
     With `speaker_cmvn`, each frame is normalised by the mean and spread of the frames
     of the speaker holding it, as an enrolment recording of one voice is.
-
-    The statistics (and the normalisation) come from every `frame_step`-th frame only,
-    counted `frame_step` times, so that the models' adaptation and the scores keep their
-    scale; 1: every frame.
 
     Parameters
     ----------
@@ -551,11 +546,7 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
         prior_g[k_own + v] = st.first - st.n[:, None] * mu
     held = own.copy()
     had = np.bincount(own, weights=size, minlength=n_states)
-    # The statistics come from every `frame_step`-th frame, counted `frame_step` times.
-    step = max(1, int(frame_step))
-    picked = np.arange(0, len(labels), step)
-    X = np.asarray(X, dtype=np.float64)[picked]
-    p_unit = unit[picked]
+    X = np.asarray(X, dtype=np.float64)
     un = np.zeros((len(u_start), len(mu)))
     ug = np.zeros((len(u_start), *mu.shape))
     x = X if not speaker_cmvn else np.empty_like(X)
@@ -563,19 +554,14 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
     for _ in range(max(1, iterations)):
         if speaker_cmvn and redo.any():
             # a unit's frames change only where the frames of its speaker changed
-            p_held = held[p_unit]
-            sel = redo[p_unit]
-            x[sel] = _per_label_cmvn(X[sel], p_held[sel])
+            sel = redo[unit]
+            x[sel] = _per_label_cmvn(X[sel], held[unit][sel])
         if redo.all():
-            _unit_statistics(ubm, x, p_unit, want=redo, block=BLOCK_FRAMES, n=un, first=ug)
-            if step > 1:
-                un *= step
-                ug *= step
+            _unit_statistics(ubm, x, unit, want=redo, block=BLOCK_FRAMES, n=un, first=ug)
             ug -= un[:, :, None] * mu
         elif redo.any():
-            _unit_statistics(ubm, x, p_unit, want=redo, block=BLOCK_FRAMES, n=un, first=ug)
-            un[redo] *= step
-            ug[redo] = ug[redo] * step - un[redo][:, :, None] * mu
+            _unit_statistics(ubm, x, unit, want=redo, block=BLOCK_FRAMES, n=un, first=ug)
+            ug[redo] -= un[redo][:, :, None] * mu
         # each state's statistics: its prior's and its units'
         member = (held == np.arange(n_states)[:, None]).astype(np.float64)
         tot_n = prior_n + member @ un
@@ -668,10 +654,15 @@ def _linear_scores_rows(bn: np.ndarray, bg: np.ndarray, n: np.ndarray, g: np.nda
     """:func:`_linear_scores` of each stretch under its own row's statistics ((b, C) and
     (b, C, D)), less the stretch's own where `leave_out`; shape (b,)."""
     lo = np.asarray(leave_out, dtype=np.float64)
-    dm = (g - lo[:, None, None] * bg) / (n - lo[:, None] * bn + r)[:, :, None]
-    wp = dm * prec
-    return (np.einsum("bcd,bcd->b", bg, wp)
-            - 0.5 * np.einsum("bc,bc->b", bn, np.einsum("bcd,bcd->bc", wp, dm)))
+    dm = g - lo[:, None, None] * bg                   # model mean - UBM mean
+    dm /= (n - lo[:, None] * bn + r)[:, :, None]
+    # sum over c, d of dm S^-1 (bg - bn dm / 2), in place: (b, C, D) arrays are large
+    t = bn[:, :, None] * dm
+    t *= -0.5
+    t += bg
+    t *= dm
+    t *= prec
+    return t.sum(axis=(1, 2))
 
 
 def _per_label_cmvn(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
