@@ -130,3 +130,68 @@ def test_guidance_acts_only_with_voices_and_no_count_asked(tmp_path):
     asked = dict(num_speakers=1, **merge)
     assert (list(Diarizer(voices=tmp_path / "voices", voices__guide=True, **asked)(conv))
             == list(Diarizer(voices=tmp_path / "voices", voices__guide=False, **asked)(conv)))
+
+
+def test_unit_statistics_are_label_statistics(merged):
+    from diarize.resegment import _unit_statistics
+    from diarize.speakers import BLOCK_FRAMES, label_statistics
+
+    gmm, x = merged["gmm"], merged["x"]
+    unit = np.repeat(np.arange(len(x) // 50), 50)[: len(x)]
+    want = np.arange(unit.max() + 1) % 3 != 0
+    n0, f0 = label_statistics(gmm, x, unit, n_labels=len(want))
+    n = np.full((len(want), n0.shape[1]), 7.0)
+    f = np.full((len(want), *f0.shape[1:]), 7.0)
+    _unit_statistics(gmm, x, unit, want=want, block=BLOCK_FRAMES, n=n, first=f)
+    np.testing.assert_array_equal(n[want], n0[want])
+    np.testing.assert_array_equal(f[want], f0[want])
+    assert (n[~want] == 7.0).all()  # the rows not asked for are left alone
+
+
+def _speaker_frames():
+    from diarize import Diarizer
+    from diarize.cluster import speaker_ubm
+
+    d = Diarizer(keep_voices=True)
+    ubm = speaker_ubm(d.config.cluster)
+    gmm = ubm.gmm
+    rng = np.random.default_rng(5)
+    a, b = _voice(rng, gmm), _voice(rng, gmm)
+    x = np.concatenate([_frames(rng, gmm, a, 3000), _frames(rng, gmm, b, 3000)])
+    return d, ubm, x, np.repeat([0, 1], 3000)
+
+
+def test_thinned_screening_statistics_are_close_to_the_full_ones():
+    from diarize.speakers import aligned_llr
+
+    d, ubm, x, labels = _speaker_frames()
+    full = d._voice_stats(x, labels, ["a", "b"])
+    known: dict = {}
+    thin = d._voice_stats(x, labels, ["a", "b"], known=known, step=4)
+    assert not known  # an estimate is not kept for later
+    rf = d.config.voices.relevance_factor
+    means = np.stack([full[k].means(ubm.gmm, relevance_factor=rf) for k in ("a", "b")])
+    for i, k in enumerate(("a", "b")):
+        # the counts keep their scale
+        assert abs(thin[k].frames - full[k].frames) < 0.02 * full[k].frames
+        # scored against the full models, the thinned statistics score as the full
+        # ones do: far closer to them than to the other voice
+        got = aligned_llr(ubm.gmm, thin[k], means)
+        want = aligned_llr(ubm.gmm, full[k], means)
+        assert int(np.argmax(got)) == i
+        assert np.abs(got - want).max() < 0.1 * abs(want[0] - want[1])
+
+
+def test_kept_statistics_are_reused_by_their_frames():
+    d, ubm, x, labels = _speaker_frames()
+    known: dict = {}
+    first = d._voice_stats(x, labels, ["a", "b"], known=known)
+    assert len(known) == 2
+    # one speaker keeps its frames, the other's are split: only the split ones are new
+    split = np.where((labels == 1) & (np.arange(len(labels)) % 2 == 0), 2, labels)
+    again = d._voice_stats(x, split, ["a", "b", "c"], known=known)
+    assert again["a"] is first["a"]
+    fresh = d._voice_stats(x, split, ["a", "b", "c"])
+    for k in ("a", "b", "c"):
+        np.testing.assert_array_equal(again[k].n, fresh[k].n)
+        np.testing.assert_array_equal(again[k].first, fresh[k].first)
