@@ -474,6 +474,11 @@ def absorb_short_turns(labels: np.ndarray, *, min_frames: int, min_speakers: int
     return out
 
 
+#: Frames per block of UBM posteriors in :func:`guided_labels`: those of
+#: diarize.speakers' statistics, so that the sums are the same numbers.
+STATS_BLOCK_FRAMES = 16384
+
+
 def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
                   regions: np.ndarray, relevance_factor: float, iterations: int,
                   speaker_cmvn: bool, min_frames: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -521,8 +526,6 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
     voice : ndarray of int, shape (K',)
         The index in `voices` of each of these speakers; -1 for the recording's.
     """
-    from .speakers import BLOCK_FRAMES
-
     labels = relabel(np.asarray(labels))
     if len(labels) == 0 or len(voices) == 0:
         return labels, np.full(int(labels.max()) + 1 if len(labels) else 0, -1)
@@ -557,10 +560,10 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
             sel = redo[unit]
             x[sel] = _per_label_cmvn(X[sel], held[unit][sel])
         if redo.all():
-            _unit_statistics(ubm, x, unit, want=redo, block=BLOCK_FRAMES, n=un, first=ug)
+            _unit_statistics(ubm, x, unit, want=redo, block=STATS_BLOCK_FRAMES, n=un, first=ug)
             ug -= un[:, :, None] * mu
         elif redo.any():
-            _unit_statistics(ubm, x, unit, want=redo, block=BLOCK_FRAMES, n=un, first=ug)
+            _unit_statistics(ubm, x, unit, want=redo, block=STATS_BLOCK_FRAMES, n=un, first=ug)
             ug[redo] -= un[redo][:, :, None] * mu
         # each state's statistics: its prior's and its units'
         member = (held == np.arange(n_states)[:, None]).astype(np.float64)
