@@ -556,9 +556,11 @@ class VoicesConfig:
     The speakers are then named as without (``threshold``): strangers are not named for
     it. Acts only when voices are given and no speaker count is asked (output without
     ``--voices`` is unchanged). False (default): the diarization as without voices.
-    Off because of its cost: on an hour of scripts/bench_voices.py's conversations it
-    adds 2.7 s to 12.4 s of CPU (the issue's budget for naming is 10 %), for 3.5-6.4
-    points more enrolled time named right (README, Named speakers)."""
+    Off because of its cost: on an hour of scripts/bench_voices.py's conversations
+    keeping the statistics, guiding and naming take 12.6-14.6 % of the rest of the run's
+    CPU (`guide_frame_step` 8; the issue's budget for naming is 10 %), most of it the
+    turns' statistics and the speakers' models fitted again, for 3.5-6.4 points more
+    enrolled time named right (README, Named speakers)."""
     guide_screen: float = ranged(2.0, -1000.0, 1000.0)
     """Guided diarization (`guide`): least score of a voiceprint against an output speaker
     for that speaker to nominate it (a screen, below `threshold`: the naming decides)."""
@@ -568,7 +570,7 @@ class VoicesConfig:
     guide_iterations: int = ranged(2, 1, 20)
     """Guided diarization (`guide`): rounds of (re-estimate the speakers' models from the
     turns they hold, give each turn its speaker)."""
-    guide_frame_step: int = ranged(1, 1, 100)
+    guide_frame_step: int = ranged(8, 1, 100)
     """Guided diarization (`guide`): the statistics that screen voiceprints (the output
     speakers' nominations, and the speakers left that join an enrolled voice) come from
     every this many-th of their frames (of at most `max_frames`), counted as many times;
