@@ -559,7 +559,7 @@ class VoicesConfig:
     Off because of its cost: on an hour of scripts/bench_voices.py's conversations
     keeping the statistics, guiding and naming take 12.6-14.6 % of the rest of the run's
     CPU (`guide_frame_step` 8; the issue's budget for naming is 10 %), most of it the
-    turns' statistics and the speakers' models fitted again, for 3.5-6.4 points more
+    turns' statistics and the speakers' models fitted again, for 3.6-7.2 points more
     enrolled time named right (README, Named speakers)."""
     guide_screen: float = ranged(2.0, -1000.0, 1000.0)
     """Guided diarization (`guide`): least score of a voiceprint against an output speaker
