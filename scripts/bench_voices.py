@@ -356,18 +356,15 @@ def line(label: str, total: np.ndarray) -> str:
             f"never-enrolled named {c:5.2f} %")
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_conversation_args(ap: argparse.ArgumentParser, *, workdir: str) -> None:
+    """The options that say which conversations :func:`build` makes (this script's and
+    scripts/diagnose_voices.py's); :func:`build_from_args` reads them."""
     ap.add_argument("--train", type=Path, default=REPO.parent / "shared" / "train")
-    ap.add_argument("--workdir", type=Path, default=Path("/tmp/bench_voices"))
+    ap.add_argument("--workdir", type=Path, default=Path(workdir))
     ap.add_argument("--conversations", type=int, default=12)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--enroll-seconds", type=float, default=10.0)
     ap.add_argument("--design", choices=("short", "long"), default="short")
-    ap.add_argument("--thresholds", default="0,1,2,3,4,5,6")
-    ap.add_argument("--margins", default="0.6,0.8,1.0",
-                    help="voices.margin values to name the same diarizations with (1000: off)")
-    ap.add_argument("--no-batch", action="store_true")
     ap.add_argument("--reference", choices=("speech", "chunks"), default="speech",
                     help="reference turns: the speech inside each turn, pauses of 0.25 s or "
                          "more left out as in ../shared/eval/sim (default), or whole chunks "
@@ -375,6 +372,28 @@ def main(argv=None) -> int:
     ap.add_argument("--recurring", action="store_true",
                     help="short design: the voices with 60 s or more speak in 2-3 "
                          "conversations each (other utterances), the others in one")
+
+
+def check_conversation_args(ap: argparse.ArgumentParser, a: argparse.Namespace) -> None:
+    """Refuse (``ap.error``) options of :func:`add_conversation_args` that do not go together."""
+    if a.recurring and a.design == "long":
+        ap.error("--recurring is for the short design (the long design's voices recur)")
+
+
+def build_from_args(a: argparse.Namespace) -> tuple[list[Conversation], dict[str, Path]]:
+    """:func:`build` with the options of :func:`add_conversation_args`."""
+    return build(a.train, a.workdir, n_conv=a.conversations, seed=a.seed,
+                 enroll_seconds=a.enroll_seconds, design=a.design, recurring=a.recurring,
+                 reference=a.reference)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_conversation_args(ap, workdir="/tmp/bench_voices")
+    ap.add_argument("--thresholds", default="0,1,2,3,4,5,6")
+    ap.add_argument("--margins", default="0.6,0.8,1.0",
+                    help="voices.margin values to name the same diarizations with (1000: off)")
+    ap.add_argument("--no-batch", action="store_true")
     ap.add_argument("--no-link", action="store_true",
                     help="skip the linking measurement (diarize batch --link-speakers)")
     ap.add_argument("--link-only", action="store_true",
@@ -389,8 +408,7 @@ def main(argv=None) -> int:
                          "conversations joined (CPU seconds)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     a = ap.parse_args(argv)
-    if a.recurring and a.design == "long":
-        ap.error("--recurring is for the short design (the long design's voices recur)")
+    check_conversation_args(ap, a)
     if a.no_link and a.link_only:
         ap.error("--no-link and --link-only: nothing to measure")
     from benchmark import parse_set
@@ -405,9 +423,7 @@ def main(argv=None) -> int:
     cfg = Config()
     if a.overrides:
         cfg = cfg.replace(**parse_set(a.overrides)).validate()
-    convs, enroll_files = build(a.train, a.workdir, n_conv=a.conversations, seed=a.seed,
-                                enroll_seconds=a.enroll_seconds, design=a.design,
-                                recurring=a.recurring, reference=a.reference)
+    convs, enroll_files = build_from_args(a)
     voices_dir = a.workdir / "voices"
     if voices_dir.exists():
         for p in voices_dir.iterdir():

@@ -3,8 +3,8 @@
 each enrolled voice's lost time put down to one cause.
 
     python scripts/diagnose_voices.py [--design short|long] [--workdir DIR]
-        [--conversations 12] [--seed 0] [--purity 0.8] [--pause-db 30]
-        [--set KEY=VALUE ...] [--detail]
+        [--conversations 12] [--seed 0] [--reference speech|chunks] [--recurring]
+        [--purity 0.8] [--pause-db 30] [--set KEY=VALUE ...] [--detail]
 
 The conversations, enrolment and scoring are bench_voices' own (its ``build`` and
 ``score``; the same seeds give the same test). Every scored frame of an enrolled voice V
@@ -15,7 +15,9 @@ reference voices share S's scored frames:
 * ``pause``: no speaker, and the frame is a pause inside the reference turn (its level
   ``--pause-db`` or more below the voice's loud frames, the 95th percentile of its
   frames' levels in the conversation): reference "speech" no detector should find (the
-  silences inside and around the LibriSpeech utterances a turn is cut from). Noise fills
+  silences inside and around the LibriSpeech utterances a turn is cut from: with the
+  default ``--reference speech`` only pauses under 0.25 s remain in it, with ``--reference
+  chunks`` all of them, as when this diagnosis was first run). Noise fills
   pauses: in the degraded conversations the criterion counts fewer of them (``--pause-db
   20`` counts more);
 * ``missed``: no speaker at all, and not such a pause (speech detection, or the turns);
@@ -47,7 +49,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-from bench_voices import COLLAR, STEP, build, frame_labels, score  # noqa: E402
+from bench_voices import (COLLAR, STEP, add_conversation_args, build_from_args,  # noqa: E402
+                          check_conversation_args, frame_labels, score)
 
 CAUSES = ("pause", "missed", "absorbed", "merged", "split", "low score", "misnamed")
 
@@ -138,12 +141,7 @@ def diagnose(conv, kept, named, scores: dict[tuple[str, str], float], energy: np
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--train", type=Path, default=REPO.parent / "shared" / "train")
-    ap.add_argument("--workdir", type=Path, default=Path("/tmp/diagnose_voices"))
-    ap.add_argument("--conversations", type=int, default=12)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--enroll-seconds", type=float, default=10.0)
-    ap.add_argument("--design", choices=("short", "long"), default="short")
+    add_conversation_args(ap, workdir="/tmp/diagnose_voices")
     ap.add_argument("--purity", type=float, default=0.8,
                     help="share of an output speaker's frames its largest voice must hold "
                          "for it to be that voice's pure speaker")
@@ -152,6 +150,7 @@ def main(argv=None) -> int:
     ap.add_argument("--detail", action="store_true", help="one line per voice and speaker lost")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     a = ap.parse_args(argv)
+    check_conversation_args(ap, a)
     from benchmark import parse_set
 
     from diarize import Config, Diarizer, enroll
@@ -164,8 +163,7 @@ def main(argv=None) -> int:
     cfg = Config()
     if a.overrides:
         cfg = cfg.replace(**parse_set(a.overrides)).validate()
-    convs, enroll_files = build(a.train, a.workdir, n_conv=a.conversations, seed=a.seed,
-                                enroll_seconds=a.enroll_seconds, design=a.design)
+    convs, enroll_files = build_from_args(a)
     voices_dir = a.workdir / "voices"
     voices_dir.mkdir(exist_ok=True)
     for p in voices_dir.iterdir():
