@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from click.testing import CliRunner
@@ -42,12 +45,12 @@ def runner() -> CliRunner:
     return cli_runner()
 
 
-@pytest.fixture(scope="module")
-def bench():
-    """``scripts/benchmark.py`` imported as a module (its dataclasses look their module up
-    by name, so it is registered in ``sys.modules`` while the tests use it)."""
-    name = "benchmark_script_under_test"
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "benchmark.py")
+@contextmanager
+def script_module(script: str, name: str) -> Iterator[ModuleType]:
+    """``scripts/<script>`` imported as the module `name`, registered in ``sys.modules``
+    while in use (a script's dataclasses look their module up by name) and removed after."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / script)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
@@ -55,6 +58,13 @@ def bench():
         yield module
     finally:
         del sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    """``scripts/benchmark.py`` imported as a module."""
+    with script_module("benchmark.py", "benchmark_script_under_test") as module:
+        yield module
 
 
 def pytest_configure(config: pytest.Config) -> None:

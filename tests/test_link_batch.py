@@ -5,15 +5,13 @@ scripts/bench_voices.py print."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from conftest import REPO
+from conftest import REPO, script_module
 from diarize import batch
 from diarize.config import Config, VoicesConfig
 from diarize.link import Voice, _batch_norm, chance_threshold, link_speakers
@@ -115,15 +113,14 @@ def test_voices_heard_once_are_not_linked_on_their_best_impostor_pairs():
 # ---------------------------------------------------------------------- bench_link's counts
 @pytest.fixture(scope="module")
 def bench_link():
-    name = "bench_link_under_test"
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "bench_link.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
+    with script_module("bench_link.py", "bench_link_under_test") as module:
         yield module
-    finally:
-        del sys.modules[name]
+
+
+@pytest.fixture(scope="module")
+def bench_voices():
+    with script_module("bench_voices.py", "bench_voices_under_test") as module:
+        yield module
 
 
 def test_link_errors_count_wrong_merges_and_missed_links(bench_link):
@@ -204,15 +201,10 @@ def test_two_recordings_link_the_voice_they_share_and_no_other(tmp_path):
 
 
 @pytest.mark.skipif(not (TRAIN / "speakers.csv").exists(), reason=f"{TRAIN} not present")
-def test_bench_voices_recurring_voices_speak_other_utterances(tmp_path):
+def test_bench_voices_recurring_voices_speak_other_utterances(tmp_path, bench_voices):
     """scripts/bench_voices.py --recurring: the voices of 60 s or more speak in 2-3
     conversations, a whole utterance of theirs in each, never the same one and never one
     that holds enrolment audio; every other voice speaks in one conversation."""
-    sys.path.insert(0, str(REPO / "scripts"))
-    try:
-        import bench_voices
-    finally:
-        sys.path.remove(str(REPO / "scripts"))
     convs, enrolled = bench_voices.build(TRAIN, tmp_path, n_conv=12, seed=0,
                                          enroll_seconds=10.0, recurring=True,
                                          reference="chunks")  # whole utterances timed
@@ -240,14 +232,9 @@ def test_bench_voices_recurring_voices_speak_other_utterances(tmp_path):
         assert v in enrolled
 
 
-def test_bench_voices_reference_leaves_pauses_out():
+def test_bench_voices_reference_leaves_pauses_out(bench_voices):
     """The bench's reference speech (as ../shared/eval/sim's): a pause of 0.25 s or more
     inside a turn and the quiet at its ends are not speech; a shorter pause is."""
-    sys.path.insert(0, str(REPO / "scripts"))
-    try:
-        import bench_voices
-    finally:
-        sys.path.remove(str(REPO / "scripts"))
     sr = bench_voices.SR
     rng = np.random.default_rng(0)
 

@@ -3,14 +3,12 @@ projection, scoring with it, and its training script."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from conftest import REPO, script_module
 from diarize.config import Config, VoicesConfig
 from diarize.errors import ModelError
 from diarize.link import link_voices
@@ -19,7 +17,6 @@ from diarize.speakers import (BackgroundModel, VoiceStats, aligned_llr, load_nui
                               voice_scores, voice_statistics, with_nuisance)
 from diarize.voices import Voiceprint, match_scores
 
-REPO = Path(__file__).resolve().parents[1]
 TRAIN = REPO.parent / "shared" / "train"
 UBM = load_ubm()
 
@@ -156,18 +153,11 @@ def test_default_link_rank_leaves_a_ubm_of_ones_own_unprojected():
 
 @pytest.mark.skipif(not (TRAIN / "speakers.csv").exists(), reason=f"{TRAIN} not present")
 def test_training_script_deterministic_on_a_tiny_subset(tmp_path):
-    spec = importlib.util.spec_from_file_location("train_nuisance_under_test",
-                                                  REPO / "scripts" / "train_nuisance.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    try:
-        spec.loader.exec_module(module)
+    with script_module("train_nuisance.py", "train_nuisance_under_test") as module:
         args = ["--train-dir", str(TRAIN), "--speakers", "2", "--chunks", "1", "--copies", "2",
                 "--chunk-seconds", "4", "--rank", "3"]
         for name in ("a", "b"):
             assert module.main(args + ["--out", str(tmp_path / f"{name}.npz")]) == 0
-    finally:
-        del sys.modules[spec.name]
     a, b = (np.load(tmp_path / f"{n}.npz") for n in "ab")
     assert sorted(a.files) == ["directions", "recipe", "ubm"]
     for k in a.files:

@@ -4,27 +4,17 @@ RTTM, 92.8 % with our own diarization). The floors here are loose on purpose."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-
 import pytest
 
-from conftest import EVAL, REPO, needs_eval
+from conftest import EVAL, needs_eval, script_module
 
 FILES = ("dev002", "dev011")  # a clean and a degraded recording, 384 and 420 words
 
 
 @pytest.fixture(scope="module")
 def bench_words():
-    name = "bench_words_script_under_test"
-    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "bench_words.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # its dataclass looks its module up by name
-    try:
-        spec.loader.exec_module(module)
+    with script_module("bench_words.py", "bench_words_script_under_test") as module:
         yield module
-    finally:
-        del sys.modules[name]
 
 
 def _words(bench_words, uri):
