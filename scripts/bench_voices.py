@@ -60,7 +60,6 @@ speakers (``../shared/train`` are the voices of ``../shared/eval/sim``).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import subprocess
 import sys
@@ -76,6 +75,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
+from train_nuisance import read_speakers  # noqa: E402  (speaker -> utterance files)
+
 SR = 16000
 STEP = 0.01
 COLLAR = 0.25
@@ -88,14 +89,6 @@ class Conversation:
     unenrolled: list[str]
     turns: list[tuple[float, float, str]] = field(default_factory=list)
     degraded: str = ""
-
-
-def _speakers(train: Path) -> dict[str, list[Path]]:
-    files: dict[str, list[Path]] = defaultdict(list)
-    with open(train / "speakers.csv", newline="") as f:
-        for row in csv.DictReader(f):
-            files[row["speaker"]].append(train / row["file"])
-    return {s: sorted(v) for s, v in sorted(files.items())}
 
 
 def _read(paths: list[Path]) -> np.ndarray:
@@ -198,7 +191,7 @@ def build(train: Path, out: Path, *, n_conv: int, seed: int, enroll_seconds: flo
     quiet at its ends, are not speech; :func:`speech_runs`); "chunks": the whole chunk of
     audio, pauses included (the references of earlier releases)."""
     rng = np.random.default_rng(seed)
-    spk = _speakers(train)
+    spk = read_speakers(train)
     audio = {s: _read(p) for s, p in spk.items()}
     rich = [s for s in spk if len(audio[s]) >= 15 * SR]
     rng.shuffle(rich)
