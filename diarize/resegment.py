@@ -307,12 +307,17 @@ def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_s
     # Keep only the speakers the last decoding used, in the order of `labels`.
     _, first = np.unique(frame_path, return_index=True)
     keep = frame_path[np.sort(first)]
-    post = ll[:, keep]
-    post = np.exp(post - post.max(axis=1, keepdims=True))
-    post /= post.sum(axis=1, keepdims=True)
-    post = np.repeat(post, block, axis=0)[: len(X)].astype(np.float32)
+    post = _frame_posteriors(ll[:, keep], block=block, n_frames=len(X))
     return ResegResult(labels, post, [models[k] for k in keep], fitted_on=fitted_on,
                        fitted_as=kept[keep])
+
+
+def _frame_posteriors(ll: np.ndarray, *, block: int, n_frames: int) -> np.ndarray:
+    """Speaker posteriors of each frame, float32 (n_frames, n_speakers), from the block
+    log-likelihoods `ll` (n_blocks, n_speakers) of blocks of `block` frames."""
+    post = np.exp(ll - ll.max(axis=1, keepdims=True))
+    post /= post.sum(axis=1, keepdims=True)
+    return np.repeat(post, block, axis=0)[:n_frames].astype(np.float32)
 
 
 def _restore_speakers(frame_path: np.ndarray, labels: np.ndarray, kept: np.ndarray, *,
@@ -706,8 +711,6 @@ def refit(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, seed: int =
             for k, model in zip(todo, fitted):
                 models[int(k)] = model
         ll = block_loglik(X, models, block=block, pool=pool)
-    post = np.exp(ll - ll.max(axis=1, keepdims=True))
-    post /= post.sum(axis=1, keepdims=True)
-    post = np.repeat(post, block, axis=0)[: len(X)].astype(np.float32)
+    post = _frame_posteriors(ll, block=block, n_frames=len(X))
     return ResegResult(labels, post, models, fitted_on=labels,
                        fitted_as=np.arange(n, dtype=np.int64))
