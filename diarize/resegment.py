@@ -479,11 +479,6 @@ def absorb_short_turns(labels: np.ndarray, *, min_frames: int, min_speakers: int
     return out
 
 
-#: Frames per block of UBM posteriors in :func:`guided_labels`: those of
-#: diarize.speakers' statistics, so that the sums are the same numbers.
-STATS_BLOCK_FRAMES = 16384
-
-
 def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
                   regions: np.ndarray, relevance_factor: float, iterations: int,
                   speaker_cmvn: bool, min_frames: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -531,6 +526,8 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
     voice : ndarray of int, shape (K',)
         The index in `voices` of each of these speakers; -1 for the recording's.
     """
+    from .speakers import unit_statistics
+
     labels = relabel(np.asarray(labels))
     if len(labels) == 0 or len(voices) == 0:
         return labels, np.full(int(labels.max()) + 1 if len(labels) else 0, -1)
@@ -565,10 +562,10 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
             sel = redo[unit]
             x[sel] = _per_label_cmvn(X[sel], held[unit][sel])
         if redo.all():
-            _unit_statistics(ubm, x, unit, want=redo, block=STATS_BLOCK_FRAMES, n=un, first=ug)
+            unit_statistics(ubm, x, unit, want=redo, n=un, first=ug)
             ug -= un[:, :, None] * mu
         elif redo.any():
-            _unit_statistics(ubm, x, unit, want=redo, block=STATS_BLOCK_FRAMES, n=un, first=ug)
+            unit_statistics(ubm, x, unit, want=redo, n=un, first=ug)
             ug[redo] -= un[redo][:, :, None] * mu
         # each state's statistics: its prior's and its units'
         member = (held == np.arange(n_states)[:, None]).astype(np.float64)
@@ -611,39 +608,6 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
     lut = np.full(n_states, -1, dtype=np.int64)
     lut[present] = np.arange(len(present))
     return lut[out], np.where(present >= k_own, present - k_own, -1)
-
-
-def _unit_statistics(ubm, X: np.ndarray, unit: np.ndarray, *, want: np.ndarray, block: int,
-                     n: np.ndarray, first: np.ndarray) -> None:
-    """Zeroth and first-order UBM statistics of the units `want` marks, written into
-    their rows of `n` and `first`, as :func:`diarize.speakers.label_statistics` gives
-    them (the same blocks of `block` frames, the same sums: the same numbers); the other
-    rows are left as they are.
-
-    Parameters
-    ----------
-    X : ndarray, shape (n_frames, D)
-    unit : ndarray of int, shape (n_frames,)
-        Each frame's unit, 0..U-1, non-decreasing (a unit's frames are one run).
-    want : ndarray of bool, shape (U,)
-    n : ndarray, shape (U, C)
-    first : ndarray, shape (U, C, D)
-    """
-    n[want] = 0.0
-    first[want] = 0.0
-    for a in range(0, len(X), block):
-        lab = unit[a:a + block]
-        if not want[lab].any():  # a block's posteriors do not depend on the others'
-            continue
-        xb = np.asarray(X[a:a + block])
-        resp = ubm.predict_proba(xb)
-        cuts = np.flatnonzero(np.diff(lab)) + 1
-        for s, e in zip(np.r_[0, cuts], np.r_[cuts, len(lab)]):
-            j = int(lab[s])
-            if want[j]:
-                r = resp[s:e]
-                n[j] += r.sum(axis=0)
-                first[j] += r.T @ xb[s:e]
 
 
 def _linear_scores(bn: np.ndarray, bg: np.ndarray, n: np.ndarray, g: np.ndarray,

@@ -301,6 +301,39 @@ def label_statistics(ubm: GaussianMixture, X: np.ndarray, labels: np.ndarray, *,
     return n, first
 
 
+def unit_statistics(ubm: GaussianMixture, X: np.ndarray, unit: np.ndarray, *, want: np.ndarray,
+                    n: np.ndarray, first: np.ndarray) -> None:
+    """Zeroth and first-order UBM statistics of the units `want` marks, written into
+    their rows of `n` and `first`, as :func:`label_statistics` gives them (the same
+    blocks of BLOCK_FRAMES frames, the same sums: the same numbers); the other
+    rows are left as they are.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_frames, D)
+    unit : ndarray of int, shape (n_frames,)
+        Each frame's unit, 0..U-1, non-decreasing (a unit's frames are one run).
+    want : ndarray of bool, shape (U,)
+    n : ndarray, shape (U, C)
+    first : ndarray, shape (U, C, D)
+    """
+    n[want] = 0.0
+    first[want] = 0.0
+    for a in range(0, len(X), BLOCK_FRAMES):
+        lab = unit[a:a + BLOCK_FRAMES]
+        if not want[lab].any():  # a block's posteriors do not depend on the others'
+            continue
+        xb = np.asarray(X[a:a + BLOCK_FRAMES])
+        resp = ubm.predict_proba(xb)
+        cuts = np.flatnonzero(np.diff(lab)) + 1
+        for s, e in zip(np.r_[0, cuts], np.r_[cuts, len(lab)]):
+            j = int(lab[s])
+            if want[j]:
+                r = resp[s:e]
+                n[j] += r.sum(axis=0)
+                first[j] += r.T @ xb[s:e]
+
+
 class TopComponentScorer:
     """Frame log-likelihoods under UBM-adapted speaker models, from the UBM's top components.
 

@@ -359,7 +359,8 @@ def test_only_the_clustering_stage_uses_the_speaker_scoring_internals():
 
     public = {"load_ubm", "save_ubm", "BackgroundModel", "UBM_PATH", "FRONT_END_FIELDS",
               # kept voices (named speakers, linking across recordings): statistics only
-              "VoiceStats", "voice_statistics", "voice_scores", "aligned_llr", "ubm_fingerprint",
+              "VoiceStats", "voice_statistics", "unit_statistics", "voice_scores", "aligned_llr",
+              "ubm_fingerprint",
               "cohort_norm", "MIN_COHORT_STD",
               # the nuisance subspace: scoring projected off it, and its training
               "with_nuisance", "load_nuisance", "save_nuisance", "supervector_offsets"}

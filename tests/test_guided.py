@@ -133,10 +133,7 @@ def test_guidance_acts_only_with_voices_and_no_count_asked(tmp_path):
 
 
 def test_unit_statistics_are_label_statistics(merged):
-    from diarize.resegment import STATS_BLOCK_FRAMES, _unit_statistics
-    from diarize.speakers import BLOCK_FRAMES, label_statistics
-
-    assert STATS_BLOCK_FRAMES == BLOCK_FRAMES
+    from diarize.speakers import label_statistics, unit_statistics
 
     gmm, x = merged["gmm"], merged["x"]
     unit = np.repeat(np.arange(len(x) // 50), 50)[: len(x)]
@@ -144,7 +141,7 @@ def test_unit_statistics_are_label_statistics(merged):
     n0, f0 = label_statistics(gmm, x, unit, n_labels=len(want))
     n = np.full((len(want), n0.shape[1]), 7.0)
     f = np.full((len(want), *f0.shape[1:]), 7.0)
-    _unit_statistics(gmm, x, unit, want=want, block=STATS_BLOCK_FRAMES, n=n, first=f)
+    unit_statistics(gmm, x, unit, want=want, n=n, first=f)
     np.testing.assert_array_equal(n[want], n0[want])
     np.testing.assert_array_equal(f[want], f0[want])
     assert (n[~want] == 7.0).all()  # the rows not asked for are left alone
