@@ -552,7 +552,8 @@ class VoicesConfig:
     pauses) its model explains better than their speaker's own model does (all models
     adapted from the UBM; :func:`diarize.resegment.guided_labels`): a speaker merged from
     an enrolled voice and another is split, and the parts of a split one join; a speaker
-    left whose best voiceprint is one that took turns, above `guide_screen`, joins it.
+    left whose best voiceprint is one that took turns, above `threshold` (the evidence a
+    name needs, since joining names it), joins it.
     The speakers are then named as without (``threshold``): strangers are not named for
     it. Acts only when voices are given and no speaker count is asked (output without
     ``--voices`` is unchanged). False (default): the diarization as without voices.

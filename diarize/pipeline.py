@@ -434,8 +434,10 @@ class Diarizer:
             speaker_cmvn=vc.speaker_cmvn,
             min_frames=frame_count(cfg.reseg.min_speaker, cfg.features.hop_length))
         # A speaker of the recording whose best voiceprint is one that took speech, above
-        # the screen, is the rest of that voice (a split one, or what its enrolled model
-        # left of its own speaker): it joins it.
+        # the naming threshold, is the rest of that voice (a split one, or what its
+        # enrolled model left of its own speaker): it joins it. Joining names it, so it
+        # needs the evidence a name needs: at the screen, a stranger who sounds a little
+        # like an enrolled voice of the conversation joined it.
         # (only those speakers are scored: the enrolled voices' statistics are kept for
         # later where they stay as they are)
         rest = np.flatnonzero(voice < 0)
@@ -450,7 +452,7 @@ class Diarizer:
         for row, i in enumerate(map(int, rest)):
             top = int(np.argmax(scores[row]))
             into = state.get(self.voices.voices[top].name)
-            if into is not None and scores[row, top] > vc.guide_screen:
+            if into is not None and scores[row, top] > vc.threshold:
                 lut[i] = into
         labels = lut[labels]
         if np.array_equal(labels, reseg.labels):

@@ -194,3 +194,21 @@ def test_kept_statistics_are_reused_by_their_frames():
     for k in ("a", "b", "c"):
         np.testing.assert_array_equal(again[k].n, fresh[k].n)
         np.testing.assert_array_equal(again[k].first, fresh[k].first)
+
+
+def test_a_stranger_below_the_naming_threshold_does_not_join_an_enrolled_voice(tmp_path):
+    """A speaker left after guiding joins the enrolled voice that took turns only with the
+    score a name needs: with every voiceprint nominated (screen far below), the other
+    voice of the conversation, never enrolled, keeps its own label."""
+    from diarize import Diarizer, enroll
+
+    conv, ann, turns = _conversation(tmp_path)
+    (tmp_path / "voices").mkdir()
+    enroll("Ann", ann, tmp_path / "voices")
+    guided = Diarizer(voices=tmp_path / "voices", voices__guide=True,
+                      voices__guide_screen=-1000.0)(conv)
+    assert "Ann" in guided.speakers and len(guided.speakers) == 2
+    got = _seconds_named(guided, turns, "Ann")
+    total = {w: sum(b - a for a, b, x in turns if x == w) for w in ("LS533", "LS1688")}
+    assert got.get("LS533", 0.0) > 0.8 * total["LS533"]
+    assert got.get("LS1688", 0.0) < 0.2 * total["LS1688"]
