@@ -41,6 +41,9 @@ class ResegResult:
         resegmentation stopped before converging): model ``i`` on the frames labelled
         ``fitted_as[i]``. None: unknown.
     fitted_as : ndarray of int, shape (n_speakers,), or None
+    loglik : ndarray, shape (n_blocks, n_speakers), or None
+        The block log-likelihoods under `models` (:func:`block_loglik`) that the
+        posteriors come from; None: not kept (no models).
     """
 
     labels: np.ndarray
@@ -48,6 +51,7 @@ class ResegResult:
     models: list = field(default_factory=list)
     fitted_on: np.ndarray | None = None
     fitted_as: np.ndarray | None = None
+    loglik: np.ndarray | None = None
 
 
 def fit_speaker_models(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig,
@@ -309,7 +313,7 @@ def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_s
     keep = frame_path[np.sort(first)]
     post = _frame_posteriors(ll[:, keep], block=block, n_frames=len(X))
     return ResegResult(labels, post, [models[k] for k in keep], fitted_on=fitted_on,
-                       fitted_as=kept[keep])
+                       fitted_as=kept[keep], loglik=ll[:, keep])
 
 
 def _frame_posteriors(ll: np.ndarray, *, block: int, n_frames: int) -> np.ndarray:
@@ -653,20 +657,52 @@ def _per_label_cmvn(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 
 def refit(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, seed: int = 0,
-          before: ResegResult | None = None) -> ResegResult:
+          before: ResegResult | None = None, keep_share: float = 1.0) -> ResegResult:
     """A :class:`ResegResult` for labels decided elsewhere (:func:`guided_labels`): each
     speaker's GMM fitted on its frames of `X` and the smoothed posteriors under them, as
-    :func:`resegment` gives them; the labels are kept as they are. A speaker with the
-    same frames as one that a model of `before` was fitted on takes that model (the
-    same: a model depends on its frames alone)."""
+    :func:`resegment` gives them; the labels are kept as they are.
+
+    A speaker that shares at least `keep_share` of its frames with those a model of
+    `before` was fitted on, and at least that share of the model's frames, takes that
+    model and its block log-likelihoods instead (`before` must be of the same `X`). With
+    `keep_share` 1 only a speaker with the very frames does, which changes nothing (a
+    model depends on its frames alone); below 1, a speaker that gained or lost a few
+    turns keeps its model, as :func:`resegment`'s models are those of the decoding but
+    one (the labels, and so the turns, are the same either way). Above 1/2 a speaker
+    takes at most one model and a model goes to at most one speaker.
+    """
     labels = relabel(np.asarray(labels))
     block = max(1, int(config.block_frames))
-    ready: dict[bytes, GaussianMixture] = {}
-    if before is not None and before.fitted_on is not None and before.fitted_as is not None:
-        for model, k in zip(before.models, before.fitted_as):
-            ready[np.flatnonzero(before.fitted_on == k).tobytes()] = model
     n = int(labels.max()) + 1
-    models: list = [ready.get(np.flatnonzero(labels == k).tobytes()) for k in range(n)]
+    reused = np.full(n, -1, dtype=np.int64)  # the model of `before` each speaker takes
+    exact = True  # every model is fitted on its speaker's frames
+    if (before is not None and before.fitted_on is not None and before.fitted_as is not None
+            and len(before.fitted_as)):
+        n_models = len(before.fitted_as)
+        model_of = np.full(int(before.fitted_on.max()) + 1, -1, dtype=np.int64)
+        model_of[before.fitted_as] = np.arange(n_models)
+        fitted_to = model_of[before.fitted_on]  # the model fitted on each frame, -1: none
+        on = fitted_to >= 0
+        had = np.bincount(fitted_to[on], minlength=n_models)
+        size = np.bincount(labels, minlength=n)
+        both = np.bincount(labels[on] * n_models + fitted_to[on],
+                           minlength=n * n_models).reshape(n, n_models)
+        best = np.argmax(both, axis=1)
+        common = both[np.arange(n), best]
+        take = (common >= keep_share * size) & (common >= keep_share * had[best])
+        reused[take] = best[take]
+        exact = bool(np.all(common[take] == size[take])
+                     and np.all(common[take] == had[best[take]]))
+    models: list = [None] * n
+    ll = np.zeros((-(-len(X) // block), n))
+    unscored = []
+    for k, i in enumerate(reused):
+        if i >= 0 and before is not None:
+            models[k] = before.models[i]
+            if before.loglik is not None:
+                ll[:, k] = before.loglik[:, i]
+                continue
+        unscored.append(k)
     todo = np.array([k for k in range(n) if models[k] is None], dtype=np.int64)
     with worker_pool() as pool:
         if len(todo):
@@ -674,7 +710,9 @@ def refit(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, seed: int =
                                         pool=pool)
             for k, model in zip(todo, fitted):
                 models[int(k)] = model
-        ll = block_loglik(X, models, block=block, pool=pool)
+        if unscored:
+            ll[:, unscored] = block_loglik(X, [models[k] for k in unscored], block=block,
+                                           pool=pool)
     post = _frame_posteriors(ll, block=block, n_frames=len(X))
-    return ResegResult(labels, post, models, fitted_on=labels,
-                       fitted_as=np.arange(n, dtype=np.int64))
+    return ResegResult(labels, post, models, fitted_on=labels if exact else None,
+                       fitted_as=np.arange(n, dtype=np.int64) if exact else None, loglik=ll)

@@ -212,3 +212,49 @@ def test_a_stranger_below_the_naming_threshold_does_not_join_an_enrolled_voice(t
     total = {w: sum(b - a for a, b, x in turns if x == w) for w in ("LS533", "LS1688")}
     assert got.get("LS533", 0.0) > 0.8 * total["LS533"]
     assert got.get("LS1688", 0.0) < 0.2 * total["LS1688"]
+
+
+def _two_voices():
+    """Frames of two synthetic voices, 600 each (A then B), resegmented as two speakers."""
+    from diarize.config import ResegConfig
+    from diarize.resegment import resegment
+
+    gmm = load_ubm().gmm
+    rng = np.random.default_rng(5)
+    a, b = (_voice(rng, gmm, scale=1.5) for _ in range(2))
+    x = np.concatenate([_frames(rng, gmm, a, 600), _frames(rng, gmm, b, 600)]).astype(np.float32)
+    cfg = ResegConfig()
+    before = resegment(x, np.repeat([0, 1], 600), config=cfg, frame_step=0.01)
+    return x, cfg, before
+
+
+def test_refit_reuses_the_models_and_loglik_of_the_same_frames():
+    from diarize.resegment import refit
+
+    x, cfg, before = _two_voices()
+    assert before.loglik is not None and before.loglik.shape == (len(x) // 20, 2)
+    again = refit(x, before.labels, config=cfg, before=before)
+    assert again.models[0] is before.models[0] and again.models[1] is before.models[1]
+    fresh = refit(x, before.labels, config=cfg)
+    assert fresh.models[0] is not before.models[0]
+    # the kept log-likelihoods are those the models give: the same posteriors as fitted anew
+    np.testing.assert_array_equal(again.posteriors, fresh.posteriors)
+    np.testing.assert_array_equal(again.loglik, fresh.loglik)
+
+
+def test_refit_keeps_the_model_of_a_speaker_that_changed_little():
+    from diarize.resegment import refit
+
+    x, cfg, before = _two_voices()
+    moved = before.labels.copy()
+    last_a = np.flatnonzero(before.labels == 0)[-20:]
+    moved[last_a] = 1  # the last 20 of A's frames to B: both keep over 95 % of their frames
+    exact = refit(x, moved, config=cfg, before=before)
+    assert not any(m is o for m in exact.models for o in before.models)
+    kept = refit(x, moved, config=cfg, before=before, keep_share=0.95)
+    assert [m is o for m, o in zip(kept.models, before.models)] == [True, True]
+    np.testing.assert_array_equal(kept.labels, exact.labels)
+    assert kept.fitted_on is None  # the models are not of these frames
+    # a share above what they kept: fitted anew
+    again = refit(x, moved, config=cfg, before=before, keep_share=0.99)
+    assert not any(m is o for m in again.models for o in before.models)
