@@ -457,7 +457,8 @@ class Diarizer:
         labels = lut[labels]
         if np.array_equal(labels, reseg.labels):
             return reseg
-        return refit(xs, labels, config=cfg.reseg, seed=cfg.seed, before=reseg)
+        return refit(xs, labels, config=cfg.reseg, seed=cfg.seed, before=reseg,
+                     keep_share=vc.guide_keep_model)
 
     def _name_speakers(self, result: Diarization) -> Diarization:
         """`result` with enrolled names on the speakers whose voice matches one."""
