@@ -23,6 +23,9 @@ from .gmm import ConvergenceWarning, GaussianMixture, map_adapted_means
 
 #: Fewest frames per Gaussian when sizing a speaker model from little data.
 FRAMES_PER_COMPONENT = 50
+#: Entries (float64) of the per-stretch (b, C, D) arrays that guided scoring makes at a
+#: time: small enough to stay in cache, large enough that numpy's calls are few.
+SCORE_BLOCK_ENTRIES = 1 << 18
 
 
 @dataclass
@@ -563,8 +566,11 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
     for _ in range(max(1, iterations)):
         if speaker_cmvn and redo.any():
             # a unit's frames change only where the frames of its speaker changed
-            sel = redo[unit]
-            x[sel] = _per_label_cmvn(X[sel], held[unit][sel])
+            if redo.all():
+                x = _per_label_cmvn(X, held[unit])
+            else:
+                sel = redo[unit]
+                x[sel] = _per_label_cmvn(X[sel], held[unit][sel])
         if redo.all():
             unit_statistics(ubm, x, unit, want=redo, n=un, first=ug)
             ug -= un[:, :, None] * mu
@@ -578,11 +584,11 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
         # each unit under every enrolled voice and under its own speaker
         cand = np.arange(k_own, n_states)
         score = _linear_scores(un, ug, tot_n[cand], tot_g[cand], prec, r)
-        own_score = _linear_scores_rows(un, ug, tot_n[own], tot_g[own], prec, r,
+        own_score = _linear_scores_rows(un, ug, tot_n, tot_g, prec, r, rows=own,
                                         leave_out=held == own)
         mine = held >= k_own
         score[mine, held[mine] - k_own] = _linear_scores_rows(
-            un[mine], ug[mine], tot_n[held[mine]], tot_g[held[mine]], prec, r,
+            un[mine], ug[mine], tot_n, tot_g, prec, r, rows=held[mine],
             leave_out=np.ones(int(np.count_nonzero(mine)), dtype=bool))
         best = np.argmax(score, axis=1)
         new = np.where(score[np.arange(len(best)), best] > own_score, k_own + best, own)
@@ -626,19 +632,27 @@ def _linear_scores(bn: np.ndarray, bg: np.ndarray, n: np.ndarray, g: np.ndarray,
 
 
 def _linear_scores_rows(bn: np.ndarray, bg: np.ndarray, n: np.ndarray, g: np.ndarray,
-                        prec: np.ndarray, r: float, *, leave_out: np.ndarray) -> np.ndarray:
-    """:func:`_linear_scores` of each stretch under its own row's statistics ((b, C) and
-    (b, C, D)), less the stretch's own where `leave_out`; shape (b,)."""
-    lo = np.asarray(leave_out, dtype=np.float64)
-    dm = g - lo[:, None, None] * bg                   # model mean - UBM mean
-    dm /= (n - lo[:, None] * bn + r)[:, :, None]
-    # sum over c, d of dm S^-1 (bg - bn dm / 2), in place: (b, C, D) arrays are large
-    t = bn[:, :, None] * dm
-    t *= -0.5
-    t += bg
-    t *= dm
-    t *= prec
-    return t.sum(axis=(1, 2))
+                        prec: np.ndarray, r: float, *, rows: np.ndarray,
+                        leave_out: np.ndarray) -> np.ndarray:
+    """:func:`_linear_scores` of each stretch (N (b, C), centred F (b, C, D)) under its own
+    row of the statistics N (M, C), centred F (M, C, D) (`rows`, shape (b,)), less the
+    stretch's own where `leave_out`; shape (b,)."""
+    out = np.empty(len(bn))
+    step = max(1, SCORE_BLOCK_ENTRIES // max(1, int(np.prod(g.shape[1:]))))
+    for a in range(0, len(bn), step):
+        # in blocks of stretches: each block's (b, C, D) arrays stay small
+        s = slice(a, a + step)
+        lo = np.asarray(leave_out[s], dtype=np.float64)
+        dm = g[rows[s]] - lo[:, None, None] * bg[s]        # model mean - UBM mean
+        dm /= (n[rows[s]] - lo[:, None] * bn[s] + r)[:, :, None]
+        # sum over c, d of dm S^-1 (bg - bn dm / 2), in place
+        t = bn[s][:, :, None] * dm
+        t *= -0.5
+        t += bg[s]
+        t *= dm
+        t *= prec
+        out[s] = t.sum(axis=(1, 2))
+    return out
 
 
 def _per_label_cmvn(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -650,9 +664,13 @@ def _per_label_cmvn(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
     cuts = np.flatnonzero(np.diff(labels[order])) + 1
     for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(order)]):
         x = xs[a:b]
-        sd = x.std(axis=0)
+        # x.std's own steps (mean, offsets, mean square, root), its offsets kept for
+        # the output: the same numbers as x.std() and x - x.mean() each computed anew
+        x -= x.mean(axis=0)
+        sd = np.sqrt(np.mean(x * x, axis=0))
         sd[sd < 1e-6] = 1.0
-        out[order[a:b]] = (x - x.mean(axis=0)) / sd
+        x /= sd
+    out[order] = xs
     return out
 
 
