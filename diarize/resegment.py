@@ -488,7 +488,8 @@ def absorb_short_turns(labels: np.ndarray, *, min_frames: int, min_speakers: int
 
 def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
                   regions: np.ndarray, relevance_factor: float, iterations: int,
-                  speaker_cmvn: bool, min_frames: int = 0) -> tuple[np.ndarray, np.ndarray]:
+                  speaker_cmvn: bool, min_frames: int = 0, keep_share: float = 1.0
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """Speaker labels with enrolled voices as extra speakers, which may take whole runs
     of speech from the recording's speakers.
 
@@ -510,7 +511,10 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
     units to the enrolled voices that explain them best.
 
     With `speaker_cmvn`, each frame is normalised by the mean and spread of the frames
-    of the speaker holding it, as an enrolment recording of one voice is.
+    of the speaker holding it, as an enrolment recording of one voice is; a speaker
+    that holds at least `keep_share` of the frames it held in the round before, and of
+    whose frames at least that share it held then, keeps that round's normalisation
+    (1: only a speaker that neither gained nor lost a unit).
 
     Parameters
     ----------
@@ -608,7 +612,13 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
         if np.array_equal(new, held):
             break
         if speaker_cmvn:
-            moved = np.unique(np.concatenate([held[new != held], new[new != held]]))
+            # a speaker's frames are normalised anew where it gained or lost more turns
+            # than keep_share allows (1: any)
+            stays = new == held
+            was = np.bincount(held, weights=size, minlength=n_states)
+            now = np.bincount(new, weights=size, minlength=n_states)
+            same = np.bincount(held[stays], weights=size[stays], minlength=n_states)
+            moved = np.flatnonzero((same < keep_share * was) | (same < keep_share * now))
             redo = np.isin(new, moved)
         else:
             redo[:] = False
