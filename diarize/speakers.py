@@ -306,7 +306,7 @@ def unit_statistics(ubm: GaussianMixture, X: np.ndarray, unit: np.ndarray, *, wa
     """Zeroth and first-order UBM statistics of the units `want` marks, written into
     their rows of `n` and `first`, as :func:`label_statistics` gives them (the same
     blocks of BLOCK_FRAMES frames, the same sums: the same numbers); the other
-    rows are left as they are.
+    rows are left as they are, and the posteriors of their frames are not computed.
 
     Parameters
     ----------
@@ -321,9 +321,13 @@ def unit_statistics(ubm: GaussianMixture, X: np.ndarray, unit: np.ndarray, *, wa
     first[want] = 0.0
     for a in range(0, len(X), BLOCK_FRAMES):
         lab = unit[a:a + BLOCK_FRAMES]
-        if not want[lab].any():  # a block's posteriors do not depend on the others'
+        wanted = want[lab]
+        if not wanted.any():  # a frame's posteriors do not depend on the others'
             continue
         xb = np.asarray(X[a:a + BLOCK_FRAMES])
+        if not wanted.all():  # the wanted units' frames alone, as they come in the block
+            lab = lab[wanted]
+            xb = xb[wanted]
         resp = ubm.predict_proba(xb)
         cuts = np.flatnonzero(np.diff(lab)) + 1
         for s, e in zip(np.r_[0, cuts], np.r_[cuts, len(lab)]):
