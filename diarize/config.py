@@ -577,13 +577,15 @@ class VoicesConfig:
     every this many-th of their frames (of at most `max_frames`), counted as many times;
     1: every frame. The turns' statistics always come from every frame (from a
     subsample, strangers' turns go to enrolled voices)."""
-    guide_keep_model: float = ranged(0.9, 0.5, 1.0, exclusive_min=True)
-    """Guided diarization (`guide`): a speaker that shares at least this share of its
-    frames with an output speaker of the resegmentation, and at least this share of
-    that speaker's frames, keeps its GMM and posteriors instead of having them fitted
-    again (:func:`diarize.resegment.refit`); 1: only a speaker with the very same
-    frames. Only the models and posteriors of the result depend on it, not its turns or
-    names."""
+    guide_keep_share: float = ranged(0.9, 0.5, 1.0, exclusive_min=True)
+    """Guided diarization (`guide`): a speaker that holds at least this share of the
+    frames it held before (and of whose frames at least this share it held then) counts
+    as unchanged, which saves work: its frames keep their normalisation (`speaker_cmvn`)
+    in the next round of guidance (:func:`diarize.resegment.guided_labels`), and at the
+    end it keeps its GMM and posteriors from the resegmentation instead of having them
+    fitted again (:func:`diarize.resegment.refit`; the turns and names do not depend on
+    those). 1: only a speaker with the very same frames (the costliest). 0.9 named as
+    1 does in scripts/bench_voices.py (short design seeds 0 and 1, long design)."""
 
 
 @dataclass

@@ -431,7 +431,7 @@ class Diarizer:
         labels, voice = guided_labels(
             xu, reseg.labels, [v.stats for v in picked], ubm=ubm.gmm, regions=regions,
             relevance_factor=vc.relevance_factor, iterations=vc.guide_iterations,
-            speaker_cmvn=vc.speaker_cmvn,
+            speaker_cmvn=vc.speaker_cmvn, keep_share=vc.guide_keep_share,
             min_frames=frame_count(cfg.reseg.min_speaker, cfg.features.hop_length))
         # A speaker of the recording whose best voiceprint is one that took speech, above
         # the naming threshold, is the rest of that voice (a split one, or what its
@@ -458,7 +458,7 @@ class Diarizer:
         if np.array_equal(labels, reseg.labels):
             return reseg
         return refit(xs, labels, config=cfg.reseg, seed=cfg.seed, before=reseg,
-                     keep_share=vc.guide_keep_model)
+                     keep_share=vc.guide_keep_share)
 
     def _name_speakers(self, result: Diarization) -> Diarization:
         """`result` with enrolled names on the speakers whose voice matches one."""
