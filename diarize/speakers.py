@@ -10,6 +10,8 @@ under such models, as the cross-likelihood ratio linking of :mod:`diarize.cluste
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
@@ -623,14 +625,39 @@ def voice_scores(ubm: BackgroundModel, tests: list[VoiceStats], models: np.ndarr
 MIN_COHORT_STD = 1e-3
 
 
+#: Cohort norms kept (:func:`cohort_norm`): a voiceprint is normalised once for all the
+#: speakers it is scored against, in one recording and the next.
+NORM_CACHE_SIZE = 256
+_norms: OrderedDict = OrderedDict()
+_norms_lock = threading.Lock()
+
+
 def cohort_norm(ubm: BackgroundModel, stats: VoiceStats, *, trim: int = 0
                 ) -> tuple[float, float]:
     """The T-norm of a voice: mean and spread of its :func:`aligned_llr` under the
     cohort's voices, the highest `trim` left out (see :func:`voice_scores`); ``(0, 1)``
-    without a cohort."""
+    without a cohort.
+
+    The last :data:`NORM_CACHE_SIZE` are kept, by the bytes of the statistics, `trim`
+    and the UBM and cohort arrays themselves: asked again, the same numbers are
+    returned without scoring the cohort again."""
     if ubm.cohort is None or len(ubm.cohort) <= 1:
         return 0.0, 1.0
+    n, first = np.asarray(stats.n), np.asarray(stats.first)
+    key = (n.dtype.str, n.tobytes(), first.dtype.str, first.shape, first.tobytes(),
+           int(trim), id(ubm.gmm), id(ubm.cohort))
+    with _norms_lock:
+        hit = _norms.get(key)
+        # the entry holds the UBM and cohort it was computed with: their ids are theirs
+        if hit is not None and hit[0] is ubm.gmm and hit[1] is ubm.cohort:
+            _norms.move_to_end(key)
+            return hit[2]
     z = aligned_llr(ubm.gmm, stats, ubm.cohort)
     if 0 < trim < len(z) - 1:
         z = np.sort(z)[:len(z) - trim]
-    return float(z.mean()), max(float(z.std()), MIN_COHORT_STD)
+    norm = float(z.mean()), max(float(z.std()), MIN_COHORT_STD)
+    with _norms_lock:
+        _norms[key] = (ubm.gmm, ubm.cohort, norm)
+        while len(_norms) > NORM_CACHE_SIZE:
+            _norms.popitem(last=False)
+    return norm
