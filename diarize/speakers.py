@@ -297,9 +297,10 @@ def label_statistics(ubm: GaussianMixture, X: np.ndarray, labels: np.ndarray, *,
         resp = ubm.predict_proba(block)
         for j in np.unique(lab[lab >= 0]):
             sel = lab == j
-            r = resp[sel]
+            # a block of one label's frames is taken as it is (the same rows, the same sums)
+            r, xj = (resp, block) if sel.all() else (resp[sel], block[sel])
             n[j] += r.sum(axis=0)
-            first[j] += r.T @ block[sel]
+            first[j] += r.T @ xj
     return n, first
 
 
