@@ -557,11 +557,12 @@ class VoicesConfig:
     The speakers are then named as without (``threshold``): strangers are not named for
     it. Acts only when voices are given and no speaker count is asked (output without
     ``--voices`` is unchanged). False (default): the diarization as without voices.
-    Off because of its cost: on an hour of scripts/bench_voices.py's conversations
-    keeping the statistics, guiding and naming take 12.6-14.6 % of the rest of the run's
-    CPU (`guide_frame_step` 8; the issue's budget for naming is 10 %), most of it the
-    turns' statistics and the speakers' models fitted again, for 3.6-7.2 points more
-    enrolled time named right (README, Named speakers)."""
+    Its cost, on an hour of scripts/bench_voices.py's conversations: keeping the
+    statistics, guiding and naming take 7.8-8.0 % of the rest of the run's CPU (the
+    issue's budget for naming is 10 %; 1.4-1.5 % without guiding; 12.6-14.6 % before
+    `guide_keep_share` and exact speedups), most of it the turns' UBM statistics and the
+    models of the speakers that guiding changed, for 3.6-7.2 points more enrolled time
+    named right (README, Named speakers)."""
     guide_screen: float = ranged(2.0, -1000.0, 1000.0)
     """Guided diarization (`guide`): least score of a voiceprint against an output speaker
     for that speaker to nominate it (a screen, below `threshold`: the naming decides)."""
@@ -584,8 +585,9 @@ class VoicesConfig:
     in the next round of guidance (:func:`diarize.resegment.guided_labels`), and at the
     end it keeps its GMM and posteriors from the resegmentation instead of having them
     fitted again (:func:`diarize.resegment.refit`; the turns and names do not depend on
-    those). 1: only a speaker with the very same frames (the costliest). 0.9 named as
-    1 does in scripts/bench_voices.py (short design seeds 0 and 1, long design)."""
+    those). 1: only a speaker with the very same frames (the costliest). With 0.9
+    scripts/bench_voices.py names as with 1 (short and long designs, seed 0) or a
+    little more (short seed 1: 81.4 instead of 81.3 % of enrolled time named right)."""
 
 
 @dataclass
