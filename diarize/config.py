@@ -558,10 +558,10 @@ class VoicesConfig:
     it. Acts only when voices are given and no speaker count is asked (output without
     ``--voices`` is unchanged). False (default): the diarization as without voices.
     Its cost, on an hour of scripts/bench_voices.py's conversations: keeping the
-    statistics, guiding and naming take 6.9-8.6 % of the rest of the run's CPU (the
-    issue's budget for naming is 10 %; 1.5-1.7 % without guiding; 12.6-14.6 % before
+    statistics, guiding and naming take 8.4-8.5 % of the rest of the run's CPU (the
+    issue's budget for naming is 10 %; 1.4-1.6 % without guiding; 12.6-14.6 % before
     `guide_keep_share` and exact speedups), most of it the turns' UBM statistics and the
-    models of the speakers that guiding changed, for 3.6-7.2 points more enrolled time
+    models of the speakers that guiding changed, for 3.7-7.2 points more enrolled time
     named right (README, Named speakers)."""
     guide_screen: float = ranged(2.0, -1000.0, 1000.0)
     """Guided diarization (`guide`): least score of a voiceprint against an output speaker
@@ -578,17 +578,19 @@ class VoicesConfig:
     every this many-th of their frames (of at most `max_frames`), counted as many times;
     1: every frame. The turns' statistics always come from every frame (from a
     subsample, strangers' turns go to enrolled voices)."""
-    guide_keep_share: float = ranged(0.85, 0.5, 1.0, exclusive_min=True)
+    guide_keep_share: float = ranged(0.8, 0.5, 1.0, exclusive_min=True)
     """Guided diarization (`guide`): a speaker that holds at least this share of the
     frames it held before (and of whose frames at least this share it held then) counts
     as unchanged, which saves work: its frames keep their normalisation (`speaker_cmvn`)
     in the next round of guidance (:func:`diarize.resegment.guided_labels`), and at the
     end it keeps its GMM and posteriors from the resegmentation instead of having them
     fitted again (:func:`diarize.resegment.refit`; the turns and names do not depend on
-    those). 1: only a speaker with the very same frames (the costliest). With 0.8-0.9
-    scripts/bench_voices.py names as with 1 (short and long designs, seed 0) or a
-    little more (short seed 1: 81.4 instead of 81.3 % of enrolled time named right);
-    0.85 spares the hour of the cost measurement (README) one model more than 0.9."""
+    those). 1: only a speaker with the very same frames (the costliest). With 0.8
+    scripts/bench_voices.py (``--set voices.guide=true``) names as with 1 on short
+    seeds 0 and 2 and better on short seed 1 (81.4 instead of 81.3 % of enrolled time
+    named right) and long seed 0 (58.1 instead of 56.4 %), the other rates no worse;
+    on the hour of its cost measurement (README) a speaker that lost 15.5 % of its
+    frames to enrolled voices keeps its model (0.85 would fit it again)."""
 
 
 @dataclass
