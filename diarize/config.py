@@ -456,7 +456,7 @@ class VoicesConfig:
     cohort_trim: int = ranged(2, 0, 1000)
     """Named output: the highest cohort scores left out of each voice's normalisation (a
     cohort model of the very voice scored would shrink its score)."""
-    enroll_copies: int = ranged(0, 0, 30)
+    enroll_copies: int = ranged(3, 0, 30)
     """Multi-condition enrolment: degraded copies of the enrolment speech (noise, reverb,
     telephone band in turn; :func:`diarize.voices.degraded_copies`) whose statistics a
     voiceprint keeps next to the clean ones, as models of that voice in other recording
@@ -545,7 +545,7 @@ class VoicesConfig:
     """``batch --link-speakers``: how a group of linked speakers is scored against another:
     'pooled' (their statistics pooled into one voice), 'average' or 'complete' (the mean
     or least of the member pairs' scores)."""
-    guide: bool = False
+    guide: bool = True
     """Named output: let the enrolled voices guide the diarization. After resegmentation,
     the voiceprints that output speakers nominate (`guide_candidates`, `guide_screen`)
     become extra speakers, each of which takes the turns (runs of one speaker between
