@@ -170,7 +170,7 @@ def test_training_script_deterministic_on_a_tiny_subset(tmp_path):
 def test_voiceprint_folder_opened_with_an_impossible_rank_is_refused_up_front(tmp_path):
     from diarize.voices import VoiceLibrary, front_end_of
 
-    cfg = Config()
+    cfg = Config().replace(voices__enroll_copies=0)  # a voiceprint of clean statistics
     Voiceprint(name="ann", stats=_voice(1), seconds=8.0, enrolments=1, sources=("x",),
                ubm=ubm_fingerprint(UBM), front_end=front_end_of(cfg)).save(tmp_path / "ann.npz")
     assert VoiceLibrary.open(tmp_path, config=cfg.replace(**{"voices.nuisance_rank": 10}),
