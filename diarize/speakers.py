@@ -573,12 +573,29 @@ def aligned_llr(ubm: GaussianMixture, stats: VoiceStats, means: np.ndarray) -> n
     -------
     ndarray, shape (M,)
     """
+    return _aligned_llr(ubm, stats, *_model_offsets(ubm, means))
+
+
+def _model_offsets(ubm: GaussianMixture, means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Models' mean offsets from the UBM, weighted by its precisions and as they are:
+    what :func:`aligned_llr` needs of the models, computed once for many voices.
+
+    Returns
+    -------
+    ndarray, shape (M, C, D), and ndarray, shape (M, C, D)
+    """
     mu = np.asarray(ubm.means_, dtype=np.float64)
     prec = 1.0 / np.asarray(ubm.covariances_, dtype=np.float64)
-    dm = (np.asarray(means, dtype=np.float64) - mu) * prec          # (M, C, D)
+    return (np.asarray(means, dtype=np.float64) - mu) * prec, np.asarray(means) - mu
+
+
+def _aligned_llr(ubm: GaussianMixture, stats: VoiceStats, dm: np.ndarray,
+                 off: np.ndarray) -> np.ndarray:
+    """:func:`aligned_llr` from the models' :func:`_model_offsets`."""
+    mu = np.asarray(ubm.means_, dtype=np.float64)
     centred = stats.first - stats.n[:, None] * mu                    # (C, D)
     gain = np.einsum("mcd,cd->m", dm, centred)
-    cost = 0.5 * np.einsum("mcd,mcd,c->m", dm, (np.asarray(means) - mu), stats.n)
+    cost = 0.5 * np.einsum("mcd,mcd,c->m", dm, off, stats.n)
     return (gain - cost) / max(stats.frames, 1e-9)
 
 
@@ -614,8 +631,10 @@ def voice_scores(ubm: BackgroundModel, tests: list[VoiceStats], models: np.ndarr
     """
     out = np.zeros((len(tests), len(models)))
     models = ubm.project(models)
+    # the models' side of the score once for all test voices (the same numbers)
+    dm, off = _model_offsets(ubm.gmm, models)
     for t, stats in enumerate(tests):
-        raw = aligned_llr(ubm.gmm, stats, models) if len(models) else np.zeros(0)
+        raw = _aligned_llr(ubm.gmm, stats, dm, off) if len(models) else np.zeros(0)
         mean, std = cohort_norm(ubm, stats, trim=trim)
         out[t] = (raw - mean) / std
     return out
@@ -631,6 +650,22 @@ MIN_COHORT_STD = 1e-3
 NORM_CACHE_SIZE = 256
 _norms: OrderedDict = OrderedDict()
 _norms_lock = threading.Lock()
+
+
+_cohort_terms: list = []  # [(gmm, cohort, offsets)] of the last cohort scored
+
+
+def _cohort_offsets(ubm: BackgroundModel) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_model_offsets` of the cohort, kept for the last UBM and cohort asked (the
+    same arrays for every voice normalised against them)."""
+    with _norms_lock:
+        if _cohort_terms and _cohort_terms[0][0] is ubm.gmm and _cohort_terms[0][1] is ubm.cohort:
+            return _cohort_terms[0][2]
+    assert ubm.cohort is not None
+    terms = _model_offsets(ubm.gmm, ubm.cohort)
+    with _norms_lock:
+        _cohort_terms[:] = [(ubm.gmm, ubm.cohort, terms)]
+    return terms
 
 
 def cohort_norm(ubm: BackgroundModel, stats: VoiceStats, *, trim: int = 0
@@ -653,7 +688,7 @@ def cohort_norm(ubm: BackgroundModel, stats: VoiceStats, *, trim: int = 0
         if hit is not None and hit[0] is ubm.gmm and hit[1] is ubm.cohort:
             _norms.move_to_end(key)
             return hit[2]
-    z = aligned_llr(ubm.gmm, stats, ubm.cohort)
+    z = _aligned_llr(ubm.gmm, stats, *_cohort_offsets(ubm))
     if 0 < trim < len(z) - 1:
         z = np.sort(z)[:len(z) - trim]
     norm = float(z.mean()), max(float(z.std()), MIN_COHORT_STD)
