@@ -402,13 +402,18 @@ class VoiceLibrary:
     def namer(self, *, config: Config) -> Callable[[Sequence[VoiceStats]], list[str | None]]:
         """The naming step of ``batch --link-speakers --voices``: given the pooled
         statistics of each voice linked over a batch, the enrolled name of each (None
-        where none matches), by the rules of :meth:`name_speakers`, one voice per name.
+        where none matches), by the rules of :meth:`name_speakers`, one voice per name,
+        scored against the voiceprints' clean models only (no guided diarization here).
         """
         ubm = load_ubm(config.cluster.ubm_path or None)
         vc = config.voices
+        # Linking runs the recordings without voices, so nothing guides their diarization;
+        # without guiding, a voiceprint's condition models also name a speaker merged from
+        # its voice and a stranger in a noisy recording: the clean models alone name here.
+        clean = [replace(v, conditions=()) for v in self.voices]
 
         def name(stats: Sequence[VoiceStats]) -> list[str | None]:
-            scores = match_scores(ubm, list(stats), self.voices, config=config)
+            scores = match_scores(ubm, list(stats), clean, config=config)
             mapping = assign(scores, threshold=vc.threshold, one_per_name=True,
                              allowed=eligible(scores, threshold=vc.threshold,
                                               floor=vc.margin_floor, margin=vc.margin))

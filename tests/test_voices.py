@@ -397,3 +397,27 @@ def test_min_of_directions_is_the_lesser_of_the_two_scores(voices_dir):
     backward = 2 * mean - forward
     np.testing.assert_allclose(low, np.minimum(forward, backward), atol=1e-9)
     assert np.all(low <= mean + 1e-12) and np.any(low < mean - 1e-6)
+
+
+def test_link_namer_scores_the_clean_models_only(voices_dir, monkeypatch):
+    """``batch --link-speakers --voices`` names linked voices without guided diarization,
+    so the voiceprints' condition models (which, unguided, name merged speakers) are left
+    out there; the recording-level naming keeps them."""
+    import diarize.voices as voices_mod
+    from diarize import Config
+    from diarize.cluster import speaker_ubm
+
+    cfg = Config()
+    lib = VoiceLibrary.open(voices_dir, config=cfg, ubm=speaker_ubm(cfg.cluster))
+    assert all(len(v.conditions) == cfg.voices.enroll_copies > 0 for v in lib.voices)
+    seen = []
+    real = voices_mod.match_scores
+
+    def spy(ubm, tests, prints, *, config):
+        seen.append([len(p.conditions) for p in prints])
+        return real(ubm, tests, prints, config=config)
+
+    monkeypatch.setattr(voices_mod, "match_scores", spy)
+    names = lib.namer(config=cfg)([v.stats for v in lib.voices])
+    assert seen == [[0] * len(lib.voices)]
+    assert names == lib.names  # each voiceprint's own speech still takes its name
