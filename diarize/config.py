@@ -469,7 +469,9 @@ class VoicesConfig:
     seeds 0-3, long seeds 0-1), most of it in the noisy and reverberant half, with
     named time right and never-enrolled time named no worse than 95 % and 5 % where
     they were (README, Named speakers). Without guiding, copies alone named a merged
-    speaker (14.3 % of never-enrolled time on short seed 0)."""
+    speaker (14.3 % of never-enrolled time on short seed 0), so a run that is not guided
+    (`guide` off, a speaker count asked, ``batch --link-speakers``) names with the clean
+    models alone."""
     enroll_snr_low: float = ranged(10.0, -10.0, 60.0)
     """Multi-condition enrolment: lowest SNR (dB) of the noisy copies."""
     enroll_snr_high: float = ranged(30.0, -10.0, 60.0)

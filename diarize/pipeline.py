@@ -364,12 +364,14 @@ class Diarizer:
                           min_speakers=max(floor, 1))
         # statistics computed while guiding, by their frames: kept voices reuse them
         known: dict[bytes, VoiceStats] = {}
-        if self.voices is not None and cfg.voices.guide and xu is not None and not floor:
+        guided = self.voices is not None and cfg.voices.guide and xu is not None and not floor
+        if guided:
             # The stretch of speech between pauses of each modelled frame: a new one
             # where the refined speech starts or ends, or modelled frames are not adjacent.
             refined = speech.speech[speech_idx]
             regions = np.cumsum((np.diff(speech_idx, prepend=-2) > 1)
                                 | (np.diff(refined, prepend=~refined[:1]) != 0)) - 1
+            assert xu is not None  # guided says so
             reseg = self._guided(xs, xu, reseg, regions, known)
         # Turns cover the refined speech, which may be shorter than the modelled speech.
         turn_floor = min(floor, _turn_speech_for(cfg, speech.speech))
@@ -398,7 +400,7 @@ class Diarizer:
         if result.speaker_count is not None and result.speaker_count.note is not None:
             warnings.warn(result.speaker_count.note, SpeakerCountWarning, stacklevel=3)
         if self.voices is not None:
-            result = self._name_speakers(result)
+            result = self._name_speakers(result, guided=guided)
         return result
 
     def _guided(self, xs: np.ndarray, xu: np.ndarray, reseg: ResegResult,
@@ -460,12 +462,15 @@ class Diarizer:
         return refit(xs, labels, config=cfg.reseg, seed=cfg.seed, before=reseg,
                      keep_share=vc.guide_keep_share)
 
-    def _name_speakers(self, result: Diarization) -> Diarization:
-        """`result` with enrolled names on the speakers whose voice matches one."""
+    def _name_speakers(self, result: Diarization, *, guided: bool) -> Diarization:
+        """`result` with enrolled names on the speakers whose voice matches one; the
+        voiceprints' condition models are scored only where the diarization was
+        `guided` (:meth:`VoiceLibrary.scored`)."""
         assert self.voices is not None
         ubm = speaker_ubm(self.config.cluster)
         assert ubm is not None
-        return self.voices.name_speakers(result, ubm=ubm, config=self.config)
+        return self.voices.name_speakers(result, ubm=ubm, config=self.config,
+                                         conditions=guided)
 
     def _speaker_count(self, found: int, *, uri: str, n_speech_frames: int,
                        turn_speech_frames: int) -> SpeakerCount | None:

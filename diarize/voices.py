@@ -407,10 +407,8 @@ class VoiceLibrary:
         """
         ubm = load_ubm(config.cluster.ubm_path or None)
         vc = config.voices
-        # Linking runs the recordings without voices, so nothing guides their diarization;
-        # without guiding, a voiceprint's condition models also name a speaker merged from
-        # its voice and a stranger in a noisy recording: the clean models alone name here.
-        clean = [replace(v, conditions=()) for v in self.voices]
+        # Linking runs the recordings without voices, so nothing guides their diarization.
+        clean = self.scored(conditions=False)
 
         def name(stats: Sequence[VoiceStats]) -> list[str | None]:
             scores = match_scores(ubm, list(stats), clean, config=config)
@@ -422,17 +420,27 @@ class VoiceLibrary:
 
         return name
 
-    def name_speakers(self, result: Any, *, ubm: BackgroundModel, config: Config) -> Any:
+    def scored(self, *, conditions: bool) -> list[Voiceprint]:
+        """The voiceprints as scored: with their condition models, or (`conditions`
+        False) their clean models alone. Without guided diarization the condition models
+        also name a speaker merged from an enrolled voice and a stranger in a noisy
+        recording, so naming that was not guided scores the clean models alone."""
+        return list(self.voices) if conditions else [replace(v, conditions=())
+                                                     for v in self.voices]
+
+    def name_speakers(self, result: Any, *, ubm: BackgroundModel, config: Config,
+                      conditions: bool = True) -> Any:
         """`result` (a Diarization with ``voice_stats``) with enrolled names on the output
         speakers whose voice matches, and ``voice_matches`` filled.
 
         Pairs (speaker, voiceprint) scoring above ``voices.threshold`` are taken best
         first; a speaker or a name already taken is skipped: one name per speaker, one
         speaker per name. Ties go to the lower speaker label, then the lower name.
+        `conditions`: score the voiceprints' condition models too (see :meth:`scored`).
         """
         speakers = [s for s in result.speakers if s in result.voice_stats]
-        scores = match_scores(ubm, [result.voice_stats[s] for s in speakers], self.voices,
-                              config=config)
+        scores = match_scores(ubm, [result.voice_stats[s] for s in speakers],
+                              self.scored(conditions=conditions), config=config)
         names = self.names
         vc = config.voices
         mapping = assign(scores, threshold=vc.threshold, one_per_name=vc.one_speaker_per_name,

@@ -474,11 +474,12 @@ def main(argv=None) -> int:
         halves["degraded" if c.degraded else "clean"] += got
         for t in thresholds:
             cfg_t = replace(cfg, voices=replace(cfg.voices, threshold=t))
-            r = library.name_speakers(kept, ubm=ubm, config=cfg_t)
+            # unguided diarizations: named as the pipeline names those, clean models alone
+            r = library.name_speakers(kept, ubm=ubm, config=cfg_t, conditions=False)
             sweep[t] += score(c, [(x.start, x.end, x.speaker) for x in r.exclusive()], enrolled)
         for m in margins:
             cfg_m = replace(cfg, voices=replace(cfg.voices, margin=m))
-            r = library.name_speakers(kept, ubm=ubm, config=cfg_m)
+            r = library.name_speakers(kept, ubm=ubm, config=cfg_m, conditions=False)
             msweep[m] += score(c, [(x.start, x.end, x.speaker) for x in r.exclusive()], enrolled)
     print(f"\nvoices.threshold = {cfg.voices.threshold:g}, margin_floor = "
           f"{cfg.voices.margin_floor:g}, margin = {cfg.voices.margin:g}")

@@ -174,7 +174,12 @@ def main(argv=None) -> int:
     ubm = speaker_ubm(cfg.cluster)
     library = VoiceLibrary.open(voices_dir, config=cfg, ubm=ubm)
     unnamed = Diarizer(cfg, voices=library)
-    unnamed._name_speakers = lambda result: result  # type: ignore[method-assign]
+    guided: list[bool] = []  # whether each run was guided: its naming scores conditions then
+
+    def keep_unnamed(result, *, guided=False, _runs=guided):
+        _runs.append(guided)
+        return result
+    unnamed._name_speakers = keep_unnamed  # type: ignore[method-assign]
     halves = {h: {"lost": {c: 0.0 for c in CAUSES}, "total": np.zeros(6), "oracle": 0.0}
               for h in ("clean", "degraded")}
     details = []
@@ -183,10 +188,10 @@ def main(argv=None) -> int:
         # The diarization the names are put on (with any option that acts only when
         # voices are given), then named as the pipeline names it.
         kept = unnamed(path)
-        named = library.name_speakers(kept, ubm=ubm, config=cfg)
+        named = library.name_speakers(kept, ubm=ubm, config=cfg, conditions=guided[-1])
         stats = [kept.voice_stats[s] for s in kept.speakers if s in kept.voice_stats]
         labels = [s for s in kept.speakers if s in kept.voice_stats]
-        sc = match_scores(ubm, stats, library.voices, config=cfg)
+        sc = match_scores(ubm, stats, library.scored(conditions=guided[-1]), config=cfg)
         scores = {(s, v): float(sc[i, j]) for i, s in enumerate(labels)
                   for j, v in enumerate(library.names)}
         energy = np.asarray(unnamed.extract(path).energy, dtype=np.float64)

@@ -421,3 +421,25 @@ def test_link_namer_scores_the_clean_models_only(voices_dir, monkeypatch):
     names = lib.namer(config=cfg)([v.stats for v in lib.voices])
     assert seen == [[0] * len(lib.voices)]
     assert names == lib.names  # each voiceprint's own speech still takes its name
+
+
+@pytest.mark.parametrize("guide, asked", [(True, {}), (False, {}), (True, {"num_speakers": 2})])
+def test_condition_models_name_only_a_guided_diarization(voices_dir, monkeypatch, guide, asked):
+    """The last scoring of a run (its naming) takes the voiceprints' condition models only
+    when the enrolled voices guided the diarization (guide on, no count asked)."""
+    import diarize.voices as voices_mod
+    from diarize import Diarizer
+
+    seen = []
+    real = voices_mod.match_scores
+
+    def spy(ubm, tests, prints, *, config):
+        seen.append(min(len(p.conditions) for p in prints))
+        return real(ubm, tests, prints, config=config)
+
+    monkeypatch.setattr(voices_mod, "match_scores", spy)
+    d = Diarizer(voices=voices_dir, voices__guide=guide, **asked)
+    monkeypatch.setattr("diarize.pipeline.match_scores", spy, raising=False)
+    result = d(TWO)
+    assert "Ann" in result.speakers
+    assert (seen[-1] > 0) == (guide and not asked)
