@@ -22,7 +22,7 @@ from .features import MfccStream, speech_features
 from .models import check_model_files
 from .frames import frame_count
 from .names import uri_for
-from .resegment import ResegResult, guided_labels, refit, resegment, shape_turns
+from .resegment import ResegResult, guided_labels, refit, resegment, shape_turns, standardise
 from .sad import SpeechMask, detect_speech_regions, model_feature_config
 from .segments import CountEvidence, Diarization, SpeakerCount, turns_from_labels
 from .speakers import BackgroundModel, VoiceStats, voice_statistics
@@ -545,12 +545,7 @@ class Diarizer:
                 # enrolment recording of that voice alone is: the recording-wide
                 # normalisation would make a voice's statistics depend on who else speaks.
                 x = np.array(xu[idx], dtype=np.float64)
-                # x.std's own steps (mean, offsets, mean square, root), the offsets kept:
-                # the same numbers as x.std() and x - x.mean() each computed anew
-                x -= x.mean(axis=0)
-                sd = np.sqrt(np.mean(x * x, axis=0))
-                sd[sd < 1e-6] = 1.0
-                x /= sd
+                standardise(x)
                 (found[k],) = voice_statistics(ubm.gmm, x, np.zeros(len(x), dtype=np.int64),
                                                n_labels=1)
         if step > 1:

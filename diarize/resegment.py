@@ -673,15 +673,21 @@ def _per_label_cmvn(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
     xs = X[order]
     cuts = np.flatnonzero(np.diff(labels[order])) + 1
     for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(order)]):
-        x = xs[a:b]
-        # x.std's own steps (mean, offsets, mean square, root), its offsets kept for
-        # the output: the same numbers as x.std() and x - x.mean() each computed anew
-        x -= x.mean(axis=0)
-        sd = np.sqrt(np.mean(x * x, axis=0))
-        sd[sd < 1e-6] = 1.0
-        x /= sd
+        standardise(xs[a:b])
     out[order] = xs
     return out
+
+
+def standardise(x: np.ndarray) -> None:
+    """Normalise the rows of `x` (n, D), in place, by their own mean and spread (a
+    column with no spread is only centred).
+
+    x.std's own steps (mean, offsets, mean square, root), the offsets kept: the same
+    numbers as ``(x - x.mean(axis=0)) / x.std(axis=0)`` each computed anew."""
+    x -= x.mean(axis=0)
+    sd = np.sqrt(np.mean(x * x, axis=0))
+    sd[sd < 1e-6] = 1.0
+    x /= sd
 
 
 def refit(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, seed: int = 0,

@@ -83,12 +83,10 @@ class BackgroundModel:
         """
         if self.nuisance is None:
             return means
-        means = np.asarray(means, dtype=np.float64)
-        scale = _supervector_scale(self.gmm)
-        mu = np.asarray(self.gmm.means_, dtype=np.float64)
-        o = ((means - mu) * scale).reshape(len(means), -1)
+        o = supervector_offsets(self.gmm, means)
         o = o - (o @ self.nuisance) @ self.nuisance.T
-        return mu + o.reshape(means.shape) / scale
+        mu = np.asarray(self.gmm.means_, dtype=np.float64)
+        return mu + o.reshape(np.shape(means)) / _supervector_scale(self.gmm)
 
     def feature_config(self, features: FeatureConfig) -> FeatureConfig | None:
         """The MFCC front end the UBM needs if `features` differs from it, else None.
