@@ -400,6 +400,11 @@ def main(argv=None) -> int:
                     help="also time the naming steps inside a run on 1 h of the "
                          "conversations joined (CPU seconds)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--json", type=Path, default=None,
+                    help="also write the naming counts (10 ms frames: enrolled, enrolled "
+                         "named right, named, named right, never-enrolled, never-enrolled "
+                         "named) of the API run, its clean and degraded halves and the "
+                         "batch run here (scripts/bench_naming.py reads it)")
     a = ap.parse_args(argv)
     check_conversation_args(ap, a)
     if a.no_link and a.link_only:
@@ -513,6 +518,11 @@ def main(argv=None) -> int:
         print(line(f"  margin {m:g}", msweep[m]))
     if not a.no_link:
         print(link_measure(a, convs, voices_dir, cfg, plain=plain_turns))
+    if a.json is not None:
+        counts = {"api": api.tolist(), **{k: v.tolist() for k, v in halves.items()}}
+        if not a.no_batch:
+            counts["batch"] = batch.tolist()
+        a.json.write_text(json.dumps(counts, indent=1) + "\n", encoding="utf-8")
     print(f"\ncost: diarization {t_plain:.1f} s, with naming {t_name:.1f} s "
           f"({100 * (t_name - t_plain) / max(t_plain, 1e-9):+.1f} %)")
     if a.cost_hour:
