@@ -21,9 +21,9 @@ It runs ``scripts/bench_voices.py --no-link --no-batch`` (the API's naming) on:
 and prints each run's enrolled time named right, named time right and never-enrolled time
 named (all, then the clean and the degraded conversations), and each set's mean over its
 runs. ``--set`` goes to every run (on the never-heard runs ``cluster.ubm_path`` is the
-half's UBM). Runs are independent processes, ``--jobs`` at a time; each keeps its
-conversations in its own folder under the work folder, so a second call with other
-``--set`` values builds nothing again.
+half's UBM). Runs are independent processes, ``--jobs`` at a time, each building its
+conversations (deterministic for its seed) in its own folder under the work folder; the
+halves and their UBMs are made once and reused by later calls.
 """
 
 from __future__ import annotations
