@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -41,10 +42,13 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 
-#: The training-voice runs: name -> bench_voices.py options.
-TRAINING_RUNS = {"s0": ["--seed", "0"], "s1": ["--seed", "1"], "s2": ["--seed", "2"],
-                 "s3": ["--seed", "3"], "l0": ["--design", "long", "--seed", "0"],
-                 "l1": ["--design", "long", "--seed", "1"]}
+#: The training-voice runs by default: s = short design, l = long design, and the seed.
+TRAINING_RUNS = ("s0", "s1", "s2", "s3", "l0", "l1")
+
+
+def _design(name: str) -> list[str]:
+    """bench_voices.py's options for the training-voice run `name` (``s3``, ``l1``)."""
+    return (["--design", "long"] if name[0] == "l" else []) + ["--seed", name[1:]]
 
 
 @dataclass
@@ -74,13 +78,13 @@ def plan(a: argparse.Namespace) -> tuple[list[Run], list[list[str]]]:
     work = a.workdir
     if a.runs in ("both", "training"):
         for name in [x for x in a.training_runs.split(",") if x]:
-            if name not in TRAINING_RUNS:
+            if not re.fullmatch(r"[sl]\d+", name):
                 raise SystemExit(f"bench_naming: error: unknown training run {name!r} "
-                                 f"(known: {', '.join(TRAINING_RUNS)})")
+                                 "(s or l and a seed: s0, l1, ...)")
             w = work / "runs" / f"training_{name}"
             runs.append(Run("training", name, bench + ["--train", str(a.train), "--workdir", str(w),
                                                        "--json", str(w / "counts.json"),
-                                                       *TRAINING_RUNS[name], *sets],
+                                                       *_design(name), *sets],
                             w / "counts.json"))
     if a.runs in ("both", "never-heard"):
         split = work / "split"

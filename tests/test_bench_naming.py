@@ -67,7 +67,7 @@ def test_made_ubms_are_not_trained_again_and_training_runs_use_the_shipped_one(t
         long_run = _argv(training[1].argv)
         assert long_run[long_run.index("--design") + 1] == "long"
         assert all("cluster.ubm_path" not in " ".join(_argv(r.argv)) for r in training)
-        a.training_runs = "s9"
+        a.training_runs = "x9"
         with pytest.raises(SystemExit, match="unknown training run"):
             bn.plan(a)
 
