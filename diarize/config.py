@@ -434,7 +434,9 @@ class VoicesConfig:
     and cohort trained on half of ../shared/train and scripts/bench_voices.py built from
     the other half (scripts/split_train.py; both halves, seeds 0-2), 4.0 (the value
     chosen on the UBM's own training voices) named 13.6 % of never-enrolled time and
-    4.5 names 5.4 % (one sound-alike stranger, named up to 5.0, holds most of it), with
+    4.5 5.4 % (with the noisy copies at 10-30 dB of then; 6.7 % at 5-25 dB: most of it one
+    speaker merged from an enrolled voice and strangers'
+    turns in a noisy conversation, named up to 5.0), with
     named time right 96.8 % instead of 93.4 %; 5.0 and above name little on one half."""
     speaker_cmvn: bool = True
     """Kept voices' statistics from each voice's frames normalised by their own mean and
@@ -484,7 +486,7 @@ class VoicesConfig:
     (voices differ in level by up to 20 dB), and on six runs of voices the UBM never
     heard (scripts/bench_naming.py, seeds 0-2 of each half) the copies at 5-25 dB name
     74.4 % of enrolled time right instead of 65.7 %, never-enrolled time named 6.7 %
-    instead of 5.4 % (all of the difference in one run, a sound-alike stranger); on
+    instead of 5.4 % (all of the difference in that merged speaker's run); on
     fresh seeds 3-4 77.0 % instead of 69.2 %, 1.2 % instead of 0.8 %."""
     enroll_snr_high: float = ranged(25.0, -10.0, 60.0)
     """Multi-condition enrolment: highest SNR (dB) of the noisy copies (`enroll_snr_low`)."""

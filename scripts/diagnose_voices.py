@@ -67,8 +67,12 @@ def scored_frames(conv, n: int) -> np.ndarray:
 
 
 def diagnose(conv, kept, named, scores: dict[tuple[str, str], float], energy: np.ndarray, *,
-             purity: float, pause_db: float) -> tuple[dict[str, float], list[str], float]:
-    """Seconds lost per cause, detail lines, and the oracle-named seconds of `conv`.
+             purity: float, pause_db: float
+             ) -> tuple[dict[str, float], list[str], float, dict[str, float], list[tuple]]:
+    """Seconds lost per cause, detail lines, the oracle-named seconds of `conv`, the
+    never-enrolled seconds named per cause (WRONG), and one row per pure output speaker:
+    (enrolled?, its speech seconds, its score against its own voiceprint if enrolled,
+    else its best score).
 
     `kept`: the diarization with SPEAKER_xx labels; `named`: the same named;
     `scores`: (output speaker, voice) -> score; `energy`: each 10 ms frame's level (dB)."""
@@ -136,7 +140,30 @@ def diagnose(conv, kept, named, scores: dict[tuple[str, str], float], energy: np
                           f"{100 * share:.0f} % of its {sum(comp[s].values()) * STEP:.1f} "
                           f"s are {v}; score vs {v} {scores.get((s, v), float('nan')):.2f}, "
                           f"named {rename.get(s, s)})")
-    return lost, detail, oracle
+    # never-enrolled time that took a name: in its own pure speaker (a voice scoring like
+    # an enrolled one), or inside a speaker it shares with other voices
+    wrong = {c: 0.0 for c in WRONG}
+    for u in conv.unenrolled:
+        for sp in sorted(set(spk[ref == u].tolist()) - {""}):
+            if rename.get(sp, sp).startswith("SPEAKER_"):
+                continue
+            k = int(np.count_nonzero((ref == u) & (spk == sp))) * STEP
+            wrong["alike" if major[sp] == u and pure[sp] else "merged"] += k
+    rows = []
+    for sp in comp:
+        if not pure[sp] or not major[sp]:
+            continue
+        v = major[sp]
+        mine = [x for (o, _), x in scores.items() if o == sp]
+        value = scores.get((sp, v)) if v in conv.enrolled else (max(mine) if mine else None)
+        if value is not None:
+            rows.append((v in conv.enrolled, sum(comp[sp].values()) * STEP, value))
+    return lost, detail, oracle, wrong, rows
+
+
+#: Causes of never-enrolled time named: its own pure speaker scoring above the threshold
+#: ('alike'), or inside a speaker merged with another voice ('merged').
+WRONG = ("alike", "merged")
 
 
 def main(argv=None) -> int:
@@ -148,6 +175,9 @@ def main(argv=None) -> int:
     ap.add_argument("--pause-db", type=float, default=30.0,
                     help="a missed frame this many dB below the voice's loud frames is a pause")
     ap.add_argument("--detail", action="store_true", help="one line per voice and speaker lost")
+    ap.add_argument("--scores", action="store_true",
+                    help="also the scores of pure output speakers: enrolled voices' against "
+                         "their own voiceprint by speech seconds, never-enrolled voices' best")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     a = ap.parse_args(argv)
     check_conversation_args(ap, a)
@@ -180,8 +210,9 @@ def main(argv=None) -> int:
         _runs.append(guided)
         return result
     unnamed._name_speakers = keep_unnamed  # type: ignore[method-assign]
-    halves = {h: {"lost": {c: 0.0 for c in CAUSES}, "total": np.zeros(6), "oracle": 0.0}
-              for h in ("clean", "degraded")}
+    halves = {h: {"lost": {c: 0.0 for c in CAUSES}, "total": np.zeros(6), "oracle": 0.0,
+                  "wrong": {c: 0.0 for c in WRONG}} for h in ("clean", "degraded")}
+    score_rows: list[tuple] = []
     details = []
     for c in convs:
         path = a.workdir / "conv" / f"{c.uri}.wav"
@@ -195,11 +226,14 @@ def main(argv=None) -> int:
         scores = {(s, v): float(sc[i, j]) for i, s in enumerate(labels)
                   for j, v in enumerate(library.names)}
         energy = np.asarray(unnamed.extract(path).energy, dtype=np.float64)
-        lost, detail, oracle = diagnose(c, kept, named, scores, energy, purity=a.purity,
-                                        pause_db=a.pause_db)
+        lost, detail, oracle, wrong, rows = diagnose(c, kept, named, scores, energy,
+                                                     purity=a.purity, pause_db=a.pause_db)
+        score_rows.extend(rows)
         h = halves["degraded" if c.degraded else "clean"]
         for k, v in lost.items():
             h["lost"][k] += v
+        for k, v in wrong.items():
+            h["wrong"][k] += v
         h["total"] += score(c, [(t.start, t.end, t.speaker) for t in named.exclusive()],
                             enrolled)
         h["oracle"] += oracle
@@ -215,6 +249,21 @@ def main(argv=None) -> int:
         print(f"{half:10} {t[0] * STEP:10.1f} {100 * t[1] / max(t[0], 1):8.1f} "
               f"{100 * h['oracle'] / max(t[0] * STEP, 1e-9):9.1f} "
               + " ".join(f"{h['lost'][c]:10.1f}" for c in CAUSES))
+    print("never-enrolled time named (s): "
+          + "; ".join(f"{half} {h['wrong']['alike']:.1f} as its own pure speaker, "
+                      f"{h['wrong']['merged']:.1f} inside a merged one"
+                      for half, h in halves.items()))
+    if a.scores:
+        print(f"scores of pure speakers (purity {a.purity:g}): median / max, or 10th "
+              "percentile / median")
+        for lo, hi in ((0, 3), (3, 5), (5, 8), (8, 15), (15, 1e9)):
+            t = [x for e, sec, x in score_rows if e and lo <= sec < hi]
+            u = [x for e, sec, x in score_rows if not e and lo <= sec < hi]
+            span = f"{lo:g}-{hi:g} s" if hi < 1e9 else f"{lo:g} s or more"
+            print(f"  {span:>11}: enrolled vs own voiceprint n={len(t):3d}"
+                  + (f" p10 {np.percentile(t, 10):5.2f} median {np.median(t):5.2f}" if t else "")
+                  + f" | never-enrolled, best n={len(u):3d}"
+                  + (f" median {np.median(u):5.2f} max {max(u):5.2f}" if u else ""))
     if a.detail:
         print("\n".join(details))
     return 0
