@@ -536,8 +536,42 @@ def check_compatible(v: Voiceprint, path: str | os.PathLike, *, ubm: str, front_
     if recipe is not None and v.recipe != recipe:
         # Scores of voices with and without condition models are not comparable.
         raise VoiceError(f"{printable(str(path))}: voiceprint made with another "
-                         f"multi-condition enrolment (voices.enroll_*); enrol {v.name!r} "
-                         "again with this configuration")
+                         f"multi-condition enrolment ({_recipe_difference(v.recipe, recipe)}); "
+                         f"enrol {v.name!r} again with this configuration, or give the "
+                         "voiceprint's values in a config file")
+
+
+def _recipe_difference(made: str, wanted: str) -> str:
+    """The settings in which two :func:`enrolment_recipe` strings differ, as 'key = the
+    voiceprint's value (this configuration: its value)'; 'voices.enroll_*' where either
+    cannot be read."""
+    def read(recipe: str) -> dict[str, Any] | None:
+        if recipe == "":
+            return {"enroll_copies": 0}
+        try:
+            got = json.loads(recipe)
+        except ValueError:
+            return None
+        return got if isinstance(got, dict) else None
+
+    a, b = read(made), read(wanted)
+    if a is None or b is None:
+        return "voices.enroll_*"
+    if 0 in (a.get("enroll_copies"), b.get("enroll_copies")):
+        keys = ["enroll_copies"]  # without copies the other settings do not apply
+    else:
+        keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    if not keys:
+        return "voices.enroll_*"
+
+    def name(k: str) -> str:
+        return k if k == "seed" else f"voices.{k}"
+
+    def value(x: Any) -> str:
+        return "unset" if x is None else json.dumps(x)
+
+    return ", ".join(f"{name(k)} = {value(a.get(k))} (this configuration: {value(b.get(k))})"
+                     for k in keys)
 
 
 def voiceprint_path(directory: str | os.PathLike, name: str) -> Path:

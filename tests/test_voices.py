@@ -354,9 +354,15 @@ def test_multi_condition_voiceprint_round_trips_scores_and_is_checked(tmp_path):
     multi = match_scores(ubm, test, lib.voices, config=cfg)
     clean = match_scores(ubm, test, [replace(lib.voices[0], conditions=())], config=cfg)
     assert np.all(multi >= clean - 1e-12) and np.any(multi > clean + 1e-6)
-    # a folder made with another recipe, or with another UBM, is refused
-    with pytest.raises(VoiceError, match="multi-condition"):
+    # a folder made with another recipe, or with another UBM, is refused, saying which
+    # settings differ and what the voiceprint was made with
+    with pytest.raises(VoiceError, match=r"multi-condition enrolment \(voices.enroll_copies "
+                                         r"= 2 \(this configuration: 3\)\)"):
         VoiceLibrary.open(d, config=Config(), ubm=ubm)
+    lower = cfg.replace(voices__enroll_snr_low=2.0)
+    with pytest.raises(VoiceError, match=r"voices.enroll_snr_low = 5.0 \(this configuration: "
+                                         r"2.0\)\); enrol 'Ann' again"):
+        VoiceLibrary.open(d, config=lower, ubm=ubm)
     replace(back, ubm="0" * 64).save(d / "Ann.npz")
     with pytest.raises(VoiceError, match="another UBM"):
         VoiceLibrary.open(d, config=cfg, ubm=ubm)
