@@ -103,7 +103,8 @@ def plan(a: argparse.Namespace) -> tuple[list[Run], list[list[str]]]:
                 runs.append(Run("never-heard", f"{half}{seed}",
                                 bench + ["--train", str(split / half), "--workdir", str(w),
                                          "--json", str(w / "counts.json"), "--seed", seed,
-                                         *sets, "--set", f"cluster.ubm_path={json.dumps(str(ubm))}"],
+                                         *sets, "--set",
+                                         f"cluster.ubm_path={json.dumps(str(ubm))}"],
                                 w / "counts.json"))
     return runs, prepare
 

@@ -35,7 +35,8 @@ def test_never_heard_runs_score_each_half_with_the_ubm_trained_without_it(tmp_pa
     assert "split_train.py" in prepare[0][1]
     for half, cmd in zip("AB", prepare[1:]):
         assert "train_ubm.py" in cmd[1]
-        assert cmd[cmd.index("--exclude-speakers-of") + 1] == str(tmp_path / "w" / "split" / f"{half}.json")
+        excluded = cmd[cmd.index("--exclude-speakers-of") + 1]
+        assert excluded == str(tmp_path / "w" / "split" / f"{half}.json")
         assert cmd[cmd.index("--out") + 1] == str(tmp_path / "w" / f"ubm_without_{half}.npz")
     assert [r.name for r in runs] == ["A0", "A2", "B0", "B2"]
     for r in runs:
