@@ -433,11 +433,11 @@ class VoicesConfig:
     Calibrated on voices the UBM never heard, as the voices named in use are: with a UBM
     and cohort trained on half of ../shared/train and scripts/bench_voices.py built from
     the other half (scripts/split_train.py; both halves, seeds 0-2), 4.0 (the value
-    chosen on the UBM's own training voices) named 13.6 % of never-enrolled time and
-    4.5 5.4 % (with the noisy copies at 10-30 dB of then; 6.7 % at 5-25 dB: most of it one
-    speaker merged from an enrolled voice and strangers'
-    turns in a noisy conversation, named up to 5.0), with
-    named time right 96.8 % instead of 93.4 %; 5.0 and above name little on one half."""
+    chosen on the UBM's own training voices) named 13.6 % of never-enrolled time and 4.5
+    named 5.4 %, with named time right 96.8 % instead of 93.4 % (with the noisy copies at
+    10-30 dB of then; at 5-25 dB, 6.7 %, most of it one speaker merged from an enrolled
+    voice and strangers' turns in a noisy conversation, named up to 5.0); 5.0 and above
+    name little on one half."""
     speaker_cmvn: bool = True
     """Kept voices' statistics from each voice's frames normalised by their own mean and
     spread (as an enrolment recording of one voice is), not by the recording's; False:

@@ -561,7 +561,7 @@ def _recipe_difference(made: str, wanted: str) -> str:
         keys = ["enroll_copies"]  # without copies the other settings do not apply
     else:
         keys = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-    if not keys:
+    if not keys or not all(k.isascii() and k.isidentifier() for k in keys):
         return "voices.enroll_*"
 
     def name(k: str) -> str:
@@ -570,8 +570,9 @@ def _recipe_difference(made: str, wanted: str) -> str:
     def value(x: Any) -> str:
         return "unset" if x is None else json.dumps(x)
 
-    return ", ".join(f"{name(k)} = {value(a.get(k))} (this configuration: {value(b.get(k))})"
-                     for k in keys)
+    # the voiceprint's side comes from a file: plain names, values as JSON (escaped)
+    return printable(", ".join(f"{name(k)} = {value(a.get(k))} (this configuration: "
+                               f"{value(b.get(k))})" for k in keys))
 
 
 def voiceprint_path(directory: str | os.PathLike, name: str) -> Path:

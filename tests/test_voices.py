@@ -363,6 +363,13 @@ def test_multi_condition_voiceprint_round_trips_scores_and_is_checked(tmp_path):
     with pytest.raises(VoiceError, match=r"voices.enroll_snr_low = 5.0 \(this configuration: "
                                          r"2.0\)\); enrol 'Ann' again"):
         VoiceLibrary.open(d, config=lower, ubm=ubm)
+    # what a file says is shown escaped, on one line, and a key that is no setting's name
+    # is not shown at all
+    from diarize.voices import _recipe_difference
+    odd = json.dumps({"enroll_copies": 3, "enroll_snr_low": "5\n0"})
+    assert "\n" not in _recipe_difference(odd, v.recipe)
+    assert _recipe_difference(json.dumps({"enroll_copies": 3, "x\ny": 1}),
+                              json.dumps({"enroll_copies": 3})) == "voices.enroll_*"
     replace(back, ubm="0" * 64).save(d / "Ann.npz")
     with pytest.raises(VoiceError, match="another UBM"):
         VoiceLibrary.open(d, config=cfg, ubm=ubm)
