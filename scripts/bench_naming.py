@@ -41,6 +41,10 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+
+# the three rates from bench_voices.py's six counts, as it prints them
+from bench_voices import shares  # noqa: E402
 
 #: The training-voice runs by default: s = short design, l = long design, and the seed.
 TRAINING_RUNS = ("s0", "s1", "s2", "s3", "l0", "l1")
@@ -59,13 +63,6 @@ class Run:
     name: str
     argv: list[str]
     counts: Path
-
-
-def shares(counts: list[float]) -> tuple[float, float, float]:
-    """(enrolled time named right, named time right, never-enrolled time named) in % from
-    bench_voices.py's six counts."""
-    c = np.asarray(counts, dtype=np.float64)
-    return (100 * c[1] / max(c[0], 1), 100 * c[3] / max(c[2], 1), 100 * c[5] / max(c[4], 1))
 
 
 def plan(a: argparse.Namespace) -> tuple[list[Run], list[list[str]]]:
@@ -155,10 +152,11 @@ def main(argv=None) -> int:
         means = []
         for r in rows:
             c = json.loads(r.counts.read_text(encoding="utf-8"))
-            s = shares(c["api"])
+            s = shares(np.asarray(c["api"]))
             means.append(s)
             print(f"{group + ' ' + r.name:<16} {s[0]:6.2f} / {s[1]:6.2f} / {s[2]:5.2f} %   "
-                  f"clean {shares(c['clean'])[0]:6.2f}   degraded {shares(c['degraded'])[0]:6.2f}")
+                  f"clean {shares(np.asarray(c['clean']))[0]:6.2f}   "
+                  f"degraded {shares(np.asarray(c['degraded']))[0]:6.2f}")
         m = np.mean(means, axis=0)
         print(f"{group + ' mean':<16} {m[0]:6.1f} / {m[1]:6.1f} / {m[2]:5.1f} %   "
               f"({len(rows)} runs)")
