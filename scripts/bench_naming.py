@@ -84,18 +84,21 @@ def plan(a: argparse.Namespace) -> tuple[list[Run], list[list[str]]]:
                                                        *_design(name), *sets],
                             w / "counts.json"))
     if a.runs in ("both", "never-heard"):
-        split = work / "split"
-        if not (split / "A.json").exists() or not (split / "B.json").exists():
+        # two parts keep the folder names of the halves that came first
+        tag = "" if a.parts == 2 else str(a.parts)
+        split = work / f"split{tag}"
+        parts = [chr(ord("A") + k) for k in range(a.parts)]
+        if not all((split / f"{p}.json").exists() for p in parts):
             prepare.append([sys.executable, str(HERE / "split_train.py"), "--train",
-                            str(a.train), "--out", str(split)])
-        for half in ("A", "B"):
-            ubm = work / f"ubm_without_{half}.npz"
+                            str(a.train), "--out", str(split), "--parts", str(a.parts)])
+        for half in parts:
+            ubm = work / f"ubm{tag}_without_{half}.npz"
             if not ubm.exists():
                 prepare.append([sys.executable, str(HERE / "train_ubm.py"), "--train-dir",
                                 str(a.train), "--out", str(ubm), "--exclude-speakers-of",
                                 str(split / f"{half}.json")])
             for seed in [x for x in a.seeds.split(",") if x]:
-                w = work / "runs" / f"never_heard_{half}{seed}"
+                w = work / "runs" / f"never_heard{tag}_{half}{seed}"
                 # the half's UBM comes after the caller's --set, so that it holds
                 runs.append(Run("never-heard", f"{half}{seed}",
                                 bench + ["--train", str(split / half), "--workdir", str(w),
@@ -114,10 +117,15 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", default="0,1,2", help="never-heard runs: seeds of each half")
     ap.add_argument("--training-runs", default=",".join(TRAINING_RUNS),
                     help="training-voice runs (s: short design, l: long; the seed)")
+    ap.add_argument("--parts", type=int, default=2,
+                    help="never-heard runs: the voices split into this many parts, each "
+                         "scored with a UBM trained on the others (2: halves)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     a = ap.parse_args(argv)
+    if not 2 <= a.parts <= 26:
+        ap.error("--parts: 2 to 26")
     if not (a.train / "speakers.csv").exists():
         print(f"bench_naming: error: no {a.train / 'speakers.csv'}", file=sys.stderr)
         return 1

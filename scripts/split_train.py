@@ -1,6 +1,6 @@
 #!/usr/bin/env python
-"""Split ``../shared/train`` into two halves of its voices, for measuring naming on voices
-the UBM never heard.
+"""Split ``../shared/train`` into two halves (or ``--parts`` parts) of its voices, for
+measuring naming on voices the UBM never heard.
 
 Usage::
 
@@ -10,7 +10,9 @@ Usage::
     python scripts/bench_voices.py --no-link --no-batch --train /tmp/split/B \\
         --set cluster.ubm_path=/tmp/split/ubm_without_B.npz
 
-The voices (sorted by name) go alternately to half A and half B. For each half H it
+The voices (sorted by name) go in turn to half A and half B (with ``--parts N``, to
+parts A, B, C, ...: a UBM trained without one part has heard (N - 1) / N of the voices,
+closer to the shipped UBM, which heard them all). For each half H it
 writes ``OUT/H/`` (``speakers.csv`` of that half's utterances and a ``speech/`` folder of
 links to the audio: a ``--train`` folder for scripts/bench_voices.py) and ``OUT/H.json``
 (``{"speakers": [...]}``, for ``train_ubm.py --exclude-speakers-of``). The shipped UBM
@@ -32,7 +34,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--train", type=Path, default=Path("../shared/train"))
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--parts", type=int, default=2,
+                    help="how many parts (A, B, C, ...): a UBM trained without one part "
+                         "hears the others, (parts - 1) / parts of the voices")
     a = ap.parse_args(argv)
+    if not 2 <= a.parts <= 26:
+        ap.error("--parts: 2 to 26")
     table = a.train / "speakers.csv"
     if not table.exists():
         print(f"split_train: error: no {table}", file=sys.stderr)
@@ -40,7 +47,7 @@ def main(argv=None) -> int:
     with open(table, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     voices = sorted({r["speaker"] for r in rows})
-    halves = {"A": voices[0::2], "B": voices[1::2]}
+    halves = {chr(ord("A") + k): voices[k::a.parts] for k in range(a.parts)}
     for half, members in halves.items():
         keep = set(members)
         d = a.out / half

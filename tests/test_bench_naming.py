@@ -28,7 +28,7 @@ def test_never_heard_runs_score_each_half_with_the_ubm_trained_without_it(tmp_pa
     train = _train(tmp_path)
     with script_module("bench_naming.py", "bench_naming_under_test") as bn:
         a = bn.argparse.Namespace(runs="never-heard", train=train, workdir=tmp_path / "w",
-                                  seeds="0,2", training_runs="s0", overrides=[
+                                  seeds="0,2", training_runs="s0", parts=2, overrides=[
                                       "cluster.ubm_path='/elsewhere.npz'", "voices.threshold=4"])
         runs, prepare = bn.plan(a)
     # the split, then one UBM per half, each leaving that half's voices out
@@ -52,6 +52,26 @@ def test_never_heard_runs_score_each_half_with_the_ubm_trained_without_it(tmp_pa
         assert len({r.counts for r in runs}) == len(runs)  # no two runs share a folder
 
 
+def test_more_parts_each_scored_with_a_ubm_trained_without_it_in_their_own_folders(tmp_path):
+    train = _train(tmp_path)
+    w = tmp_path / "w"
+    with script_module("bench_naming.py", "bench_naming_under_test") as bn:
+        a = bn.argparse.Namespace(runs="never-heard", train=train, workdir=w, seeds="1",
+                                  training_runs="", parts=4, overrides=[])
+        runs, prepare = bn.plan(a)
+    split = _argv(prepare[0])
+    assert split[split.index("--parts") + 1] == "4"
+    assert split[split.index("--out") + 1] == str(w / "split4")
+    # four UBMs, none of them the halves' (which a two-part plan finds and reuses)
+    assert [_argv(c)[_argv(c).index("--out") + 1] for c in prepare[1:]] == [
+        str(w / f"ubm4_without_{p}.npz") for p in "ABCD"]
+    assert [r.name for r in runs] == ["A1", "B1", "C1", "D1"]
+    for r in runs:
+        argv = _argv(r.argv)
+        assert argv[argv.index("--train") + 1] == str(w / "split4" / r.name[0])
+        assert argv[argv.index("--workdir") + 1] == str(w / "runs" / f"never_heard4_{r.name}")
+
+
 def test_made_ubms_are_not_trained_again_and_training_runs_use_the_shipped_one(tmp_path):
     train = _train(tmp_path)
     w = tmp_path / "w"
@@ -60,7 +80,7 @@ def test_made_ubms_are_not_trained_again_and_training_runs_use_the_shipped_one(t
         (w / name).write_text("{}")
     with script_module("bench_naming.py", "bench_naming_under_test") as bn:
         a = bn.argparse.Namespace(runs="both", train=train, workdir=w, seeds="1",
-                                  training_runs="s3,l1", overrides=[])
+                                  training_runs="s3,l1", parts=2, overrides=[])
         runs, prepare = bn.plan(a)
         assert prepare == []
         training = [r for r in runs if r.group == "training"]

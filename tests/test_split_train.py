@@ -37,6 +37,26 @@ def test_halves_are_disjoint_cover_every_voice_and_link_the_audio(tmp_path):
     assert not got["A"] & got["B"] and got["A"] | got["B"] == {"LS1", "LS2", "LS3", "LS4", "LS5"}
 
 
+def test_more_parts_are_disjoint_and_cover_every_voice(tmp_path):
+    train = tmp_path / "train"
+    (train / "speech").mkdir(parents=True)
+    voices = [f"LS{i}" for i in range(7)]
+    with open(train / "speakers.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["file", "speaker", "gender", "duration_s"])
+        w.writeheader()
+        for v in voices:
+            (train / f"speech/{v}.flac").write_bytes(b"x")
+            w.writerow({"file": f"speech/{v}.flac", "speaker": v, "gender": "M", "duration_s": "1"})
+    with script_module("split_train.py", "split_train_under_test") as split:
+        assert split.main(["--train", str(train), "--out", str(tmp_path / "out"),
+                           "--parts", "3"]) == 0
+    parts = [set(json.loads((tmp_path / "out" / f"{p}.json").read_text())["speakers"])
+             for p in "ABC"]
+    assert sorted(len(p) for p in parts) == [2, 2, 3]
+    assert set().union(*parts) == set(voices) and sum(len(p) for p in parts) == len(voices)
+    assert not (tmp_path / "out" / "D.json").exists()
+
+
 def test_a_missing_table_is_one_line_and_status_1(tmp_path, capsys):
     with script_module("split_train.py", "split_train_under_test") as split:
         assert split.main(["--train", str(tmp_path), "--out", str(tmp_path / "out")]) == 1
