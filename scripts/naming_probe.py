@@ -1,0 +1,219 @@
+#!/usr/bin/env python
+"""Naming rules tried in seconds: bench_naming.py's runs diarized once, their output
+speakers' kept statistics saved, then named again offline under other score rules and
+thresholds.
+
+Usage::
+
+    python scripts/naming_probe.py [--workdir /tmp/bench_naming] [--runs both|training|never-heard]
+        [--parts 2] [--seeds 0,1,2] [--training-runs s0,...] [--thresholds 4,4.25,4.5]
+        [--rules base,recording-z,...] [--jobs 2]
+
+The runs are bench_naming.py's (same options, same work folder: its splits and UBMs are
+reused or made). Each run's conversations are built and enrolled as bench_voices.py does
+and diarized once with its voiceprints (guided, as the pipeline names); the statistics of
+every output speaker before naming, its turns and the voiceprints are saved in the run's
+folder (``probe.pkl``: a cache of this script's own, never shipped; ``--again`` makes it
+anew, as after a change to the code or the configuration). Then every rule is applied to
+each conversation's scores (:func:`diarize.voices.match_scores`, the default's), the
+speakers named best pair first above each threshold (:func:`diarize.voices.assign`), and
+scored as bench_voices.py scores. Printed: each set's mean over its runs of enrolled time
+named right / named time right / never-enrolled time named (%), as bench_naming prints.
+
+The rules (scores S of one conversation, speakers x voiceprints):
+
+* ``base``: S (the default's decision, without its margin rule, which is off);
+* ``recording-z``: (S - median(S)) / std(S), the conversation's own spread;
+* ``recording-q90``: S - 0.5 quantile-90(S), a share of its high scores taken off;
+* ``column``: each voiceprint's score less its mean over the conversation's other
+  speakers (impostors in the same room), shrunk by k / (k + 2) for k others;
+* ``row``: each score less the speaker's mean over the other voiceprints, in their spread
+  (the folder's other voices as a cohort).
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO))
+
+import bench_naming  # noqa: E402
+from bench_voices import score, shares  # noqa: E402
+
+
+def _recording_z(s: np.ndarray) -> np.ndarray:
+    return (s - np.median(s)) / max(float(np.std(s)), 1e-9)
+
+
+def _recording_q90(s: np.ndarray) -> np.ndarray:
+    return s - 0.5 * np.quantile(s, 0.9)
+
+
+def _column(s: np.ndarray) -> np.ndarray:
+    out = s.copy()
+    if len(s) < 2:
+        return out
+    for i in range(len(s)):
+        others = np.delete(s, i, axis=0)
+        k = len(others)
+        out[i] = s[i] - k / (k + 2) * others.mean(axis=0)
+    return out
+
+
+def _row(s: np.ndarray) -> np.ndarray:
+    out = s.copy()
+    if s.shape[1] < 3:
+        return out
+    for j in range(s.shape[1]):
+        o = np.delete(s, j, axis=1)
+        out[:, j] = (s[:, j] - o.mean(axis=1)) / np.maximum(o.std(axis=1), 1e-9)
+    return out
+
+
+RULES = {"base": lambda s: s, "recording-z": _recording_z, "recording-q90": _recording_q90,
+         "column": _column, "row": _row}
+
+
+def capture(argv: list[str], out: Path) -> None:
+    """Diarize one bench_voices.py run's conversations with its voiceprints (guided) and
+    save what naming starts from to `out`. `argv`: that run's bench_voices.py options."""
+    from bench_voices import add_conversation_args, build_from_args, check_conversation_args
+    from benchmark import parse_set
+
+    from diarize import Config, Diarizer, enroll
+    from diarize.cluster import speaker_ubm
+    from diarize.voices import VoiceLibrary
+
+    ap = argparse.ArgumentParser()
+    add_conversation_args(ap, workdir="/tmp/bench_voices")
+    ap.add_argument("--set", dest="overrides", action="append", default=[])
+    a, _ = ap.parse_known_args(argv)
+    check_conversation_args(ap, a)
+    cfg = Config()
+    if a.overrides:
+        cfg = cfg.replace(**parse_set(a.overrides)).validate()
+    convs, enroll_files = build_from_args(a)
+    folder = a.workdir / "voices_probe"
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in folder.iterdir():
+        p.unlink()
+    for name, path in sorted(enroll_files.items()):
+        enroll(name, path, folder, config=cfg)
+    ubm = speaker_ubm(cfg.cluster)
+    library = VoiceLibrary.open(folder, config=cfg, ubm=ubm)
+    seen: dict = {}
+
+    class Keeping(VoiceLibrary):
+        def name_speakers(self, result, **kw):  # the result as naming receives it
+            seen["result"] = result
+            return super().name_speakers(result, **kw)
+
+    keeping = Keeping(library.voices, library.directory)
+    named = Diarizer(cfg, voices=keeping)
+    kept = []
+    for c in convs:
+        named(a.workdir / "conv" / f"{c.uri}.wav")
+        r = seen.pop("result")
+        speakers = [s for s in r.speakers if s in r.voice_stats]
+        kept.append({"conv": c, "speakers": speakers,
+                     "stats": [r.voice_stats[s] for s in speakers],
+                     "turns": [(t.start, t.end, t.speaker) for t in r.exclusive()]})
+    with open(out, "wb") as f:
+        pickle.dump({"overrides": list(a.overrides), "prints": library.voices,
+                     "enrolled": sorted(enroll_files), "convs": kept}, f)
+
+
+def rates(saved: dict, rule, threshold: float) -> np.ndarray:
+    """bench_voices.py's six counts of one run named under `rule` at `threshold`."""
+    from diarize import Config
+    from diarize.cluster import speaker_ubm
+    from diarize.voices import assign, match_scores
+
+    from benchmark import parse_set
+
+    cfg = saved.get("_cfg")
+    if cfg is None:
+        cfg = Config()
+        if saved["overrides"]:
+            cfg = cfg.replace(**parse_set(saved["overrides"])).validate()
+        saved["_cfg"] = cfg
+        saved["_ubm"] = speaker_ubm(cfg.cluster)
+        saved["_scores"] = {}
+    names = [p.name for p in saved["prints"]]
+    total = np.zeros(6)
+    for k, c in enumerate(saved["convs"]):
+        if k not in saved["_scores"]:
+            saved["_scores"][k] = match_scores(saved["_ubm"], c["stats"], saved["prints"],
+                                               config=cfg)
+        mapping = assign(rule(saved["_scores"][k]), threshold=threshold)
+        rename = {c["speakers"][i]: names[j] for i, j in mapping.items()}
+        total += score(c["conv"], [(a, b, rename.get(s, s)) for a, b, s in c["turns"]],
+                       set(saved["enrolled"]))
+    return total
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", choices=("both", "training", "never-heard"), default="both")
+    ap.add_argument("--train", type=Path, default=REPO.parent / "shared" / "train")
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/bench_naming"))
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--training-runs", default=",".join(bench_naming.TRAINING_RUNS))
+    ap.add_argument("--parts", type=int, default=2)
+    ap.add_argument("--thresholds", default="4,4.25,4.5")
+    ap.add_argument("--rules", default="base", help=f"comma-separated, of {', '.join(RULES)}")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--again", action="store_true", help="diarize the runs again")
+    a = ap.parse_args(argv)
+    a.overrides = []
+    rules = [x for x in a.rules.split(",") if x]
+    unknown = [r for r in rules if r not in RULES]
+    if unknown:
+        ap.error(f"unknown rule {unknown[0]!r} (one of {', '.join(RULES)})")
+    if not (a.train / "speakers.csv").exists():
+        print(f"naming_probe: error: no {a.train / 'speakers.csv'}", file=sys.stderr)
+        return 1
+    runs, prepare = bench_naming.plan(a)
+    for cmd in prepare:
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    todo = [r for r in runs if a.again or not (r.counts.parent / "probe.pkl").exists()]
+
+    def go(r) -> None:
+        options = r.argv[2:]  # bench_voices.py's own options
+        subprocess.run([sys.executable, __file__, "--capture", str(r.counts.parent / "probe.pkl"),
+                        *options], check=True)
+
+    with ThreadPoolExecutor(max(1, a.jobs)) as pool:
+        list(pool.map(go, todo))
+    saved = {r.name + r.group: pickle.loads((r.counts.parent / "probe.pkl").read_bytes())
+             for r in runs}
+    print("mean over each set's runs: enrolled time named right / named time right / "
+          "never-enrolled time named (%)")
+    for rule in rules:
+        for t in [float(x) for x in a.thresholds.split(",") if x]:
+            cells = []
+            for group in ("training", "never-heard"):
+                rows = [shares(rates(saved[r.name + r.group], RULES[rule], t))
+                        for r in runs if r.group == group]
+                if rows:
+                    m = np.mean(rows, axis=0)
+                    cells.append(f"{group} {m[0]:5.1f} / {m[1]:5.1f} / {m[2]:4.1f}")
+            print(f"{rule:<14} {t:5.2f}   " + "   ".join(cells), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--capture":
+        capture(sys.argv[3:], Path(sys.argv[2]))
+        sys.exit(0)
+    sys.exit(main())
