@@ -18,7 +18,9 @@ anew, as after a change to the code or the configuration). Then every rule is ap
 each conversation's scores (:func:`diarize.voices.match_scores`, the default's), the
 speakers named best pair first above each threshold (:func:`diarize.voices.assign`), and
 scored as bench_voices.py scores. Printed: each set's mean over its runs of enrolled time
-named right / named time right / never-enrolled time named (%), as bench_naming prints.
+named right / named time right / never-enrolled time named (%), as bench_naming prints,
+and the same pooled over the set's frames (runs of few conversations, as with many
+``--parts``, weigh by their time there).
 
 The rules (scores S of one conversation, speakers x voiceprints):
 
@@ -29,6 +31,12 @@ The rules (scores S of one conversation, speakers x voiceprints):
   speakers (impostors in the same room), shrunk by k / (k + 2) for k others;
 * ``row``: each score less the speaker's mean over the other voiceprints, in their spread
   (the folder's other voices as a cohort).
+
+``--distractors`` puts into each never-heard run's folder the voiceprints of the other
+parts' voices that have 15 s of audio or more (26-31 with four parts: a folder of dozens,
+as a set of 12 conversations of 2-4 enrolled voices makes), enrolled from their first 10 s
+with the run's UBM, which heard them; a speaker given one of their names is named, and
+wrongly.
 """
 
 from __future__ import annotations
@@ -133,8 +141,46 @@ def capture(argv: list[str], out: Path) -> None:
                      "enrolled": sorted(enroll_files), "convs": kept}, f)
 
 
+def distractors(train: Path, part_train: Path, overrides: list[str], out: Path) -> list:
+    """Voiceprints of the voices outside one never-heard part that have 15 s of audio or
+    more (the first 10 s of their utterances joined, as bench_voices.py enrols), made
+    with that part's UBM (`overrides`) in `out` once and read from there after."""
+    import csv
+
+    import soundfile as sf
+    from benchmark import parse_set
+
+    from diarize import Config, enroll
+    from diarize.voices import SUFFIX, Voiceprint
+
+    folder = out / "voices"
+    if not (out / "done").exists():
+        with open(train / "speakers.csv", newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        with open(part_train / "speakers.csv", newline="", encoding="utf-8") as f:
+            mine = {r["speaker"] for r in csv.DictReader(f)}
+        files: dict[str, list[str]] = {}
+        seconds: dict[str, float] = {}
+        for r in rows:
+            files.setdefault(r["speaker"], []).append(r["file"])
+            seconds[r["speaker"]] = seconds.get(r["speaker"], 0.0) + float(r["duration_s"])
+        cfg = Config().replace(**parse_set(overrides)).validate() if overrides else Config()
+        folder.mkdir(parents=True, exist_ok=True)
+        for p in folder.iterdir():
+            p.unlink()
+        for voice in sorted(v for v in files if v not in mine and seconds[v] >= 15.0):
+            y = np.concatenate([sf.read(train / f, dtype="float32")[0]
+                                for f in sorted(files[voice])])[:10 * 16000]
+            wav = out / f"{voice}.wav"
+            sf.write(wav, y, 16000)
+            enroll(f"other-{voice}", wav, folder, config=cfg)
+        (out / "done").write_text("")
+    return [Voiceprint.load(p) for p in sorted(folder.glob(f"*{SUFFIX}"))]
+
+
 def rates(saved: dict, rule, threshold: float) -> np.ndarray:
-    """bench_voices.py's six counts of one run named under `rule` at `threshold`."""
+    """bench_voices.py's six counts of one run named under `rule` at `threshold` (with
+    its ``extra`` voiceprints, if any, in the folder too)."""
     from diarize import Config
     from diarize.cluster import speaker_ubm
     from diarize.voices import assign, match_scores
@@ -149,16 +195,17 @@ def rates(saved: dict, rule, threshold: float) -> np.ndarray:
         saved["_cfg"] = cfg
         saved["_ubm"] = speaker_ubm(cfg.cluster)
         saved["_scores"] = {}
-    names = [p.name for p in saved["prints"]]
+    prints = saved["prints"] + saved.get("extra", [])
+    names = [p.name for p in prints]
+    enrolled = set(saved["enrolled"]) | {p.name for p in saved.get("extra", [])}
     total = np.zeros(6)
     for k, c in enumerate(saved["convs"]):
         if k not in saved["_scores"]:
-            saved["_scores"][k] = match_scores(saved["_ubm"], c["stats"], saved["prints"],
-                                               config=cfg)
+            saved["_scores"][k] = match_scores(saved["_ubm"], c["stats"], prints, config=cfg)
         mapping = assign(rule(saved["_scores"][k]), threshold=threshold)
         rename = {c["speakers"][i]: names[j] for i, j in mapping.items()}
         total += score(c["conv"], [(a, b, rename.get(s, s)) for a, b, s in c["turns"]],
-                       set(saved["enrolled"]))
+                       enrolled)
     return total
 
 
@@ -174,6 +221,11 @@ def main(argv=None) -> int:
     ap.add_argument("--rules", default="base", help=f"comma-separated, of {', '.join(RULES)}")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--again", action="store_true", help="diarize the runs again")
+    ap.add_argument("--distractors", action="store_true",
+                    help="never-heard runs: also voiceprints of the other parts' voices "
+                         "with 15 s or more of audio in the folder (heard by the run's "
+                         "UBM), so that strangers meet as many voiceprints as in a folder "
+                         "of dozens")
     a = ap.parse_args(argv)
     a.overrides = []
     rules = [x for x in a.rules.split(",") if x]
@@ -197,17 +249,31 @@ def main(argv=None) -> int:
         list(pool.map(go, todo))
     saved = {r.name + r.group: pickle.loads((r.counts.parent / "probe.pkl").read_bytes())
              for r in runs}
-    print("mean over each set's runs: enrolled time named right / named time right / "
-          "never-enrolled time named (%)")
+    if a.distractors:
+        made: dict[str, list] = {}
+        for r in runs:
+            if r.group != "never-heard":
+                continue
+            part_train = Path(r.argv[r.argv.index("--train") + 1])
+            run = saved[r.name + r.group]
+            if part_train not in made:
+                tag = "" if a.parts == 2 else str(a.parts)
+                made[part_train] = distractors(a.train, part_train, run["overrides"],
+                                               a.workdir / f"distractors{tag}_{r.name[0]}")
+            run["extra"] = made[part_train]
+    print("mean over each set's runs (and pooled): enrolled time named right / named time "
+          "right / never-enrolled time named (%)")
     for rule in rules:
         for t in [float(x) for x in a.thresholds.split(",") if x]:
             cells = []
             for group in ("training", "never-heard"):
-                rows = [shares(rates(saved[r.name + r.group], RULES[rule], t))
-                        for r in runs if r.group == group]
-                if rows:
-                    m = np.mean(rows, axis=0)
-                    cells.append(f"{group} {m[0]:5.1f} / {m[1]:5.1f} / {m[2]:4.1f}")
+                counts = [rates(saved[r.name + r.group], RULES[rule], t)
+                          for r in runs if r.group == group]
+                if counts:
+                    m = np.mean([shares(c) for c in counts], axis=0)
+                    p = shares(np.sum(counts, axis=0))
+                    cells.append(f"{group} {m[0]:5.1f} / {m[1]:5.1f} / {m[2]:4.1f} (pooled "
+                                 f"{p[0]:.1f} / {p[1]:.1f} / {p[2]:.1f})")
             print(f"{rule:<14} {t:5.2f}   " + "   ".join(cells), flush=True)
     return 0
 
