@@ -42,6 +42,7 @@ wrongly.
 from __future__ import annotations
 
 import argparse
+import os
 import pickle
 import subprocess
 import sys
@@ -136,9 +137,11 @@ def capture(argv: list[str], out: Path) -> None:
         kept.append({"conv": c, "speakers": speakers,
                      "stats": [r.voice_stats[s] for s in speakers],
                      "turns": [(t.start, t.end, t.speaker) for t in r.exclusive()]})
-    with open(out, "wb") as f:
+    part = out.with_name(out.name + ".part")  # renamed when whole: no half-written cache
+    with open(part, "wb") as f:
         pickle.dump({"overrides": list(a.overrides), "prints": library.voices,
                      "enrolled": sorted(enroll_files), "convs": kept}, f)
+    os.replace(part, out)
 
 
 def distractors(train: Path, part_train: Path, overrides: list[str], out: Path) -> list:
