@@ -7,7 +7,7 @@ Usage::
 
     python scripts/naming_probe.py [--workdir /tmp/bench_naming] [--runs both|training|never-heard]
         [--parts 2] [--seeds 0,1,2] [--training-runs s0,...] [--thresholds 4,4.25,4.5]
-        [--rules base,recording-z,...] [--jobs 2]
+        [--rules base,recording-z,...] [--set KEY=VALUE ...] [--jobs 2]
 
 The runs are bench_naming.py's (same options, same work folder: its splits and UBMs are
 reused or made). Each run's conversations are built and enrolled as bench_voices.py does
@@ -223,6 +223,9 @@ def main(argv=None) -> int:
     ap.add_argument("--thresholds", default="4,4.25,4.5")
     ap.add_argument("--rules", default="base", help=f"comma-separated, of {', '.join(RULES)}")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="to every run, as bench_naming.py passes it (never-heard runs keep "
+                         "their part's UBM)")
     ap.add_argument("--again", action="store_true", help="diarize the runs again")
     ap.add_argument("--distractors", action="store_true",
                     help="never-heard runs: also voiceprints of the other parts' voices "
@@ -230,7 +233,6 @@ def main(argv=None) -> int:
                          "UBM), so that strangers meet as many voiceprints as in a folder "
                          "of dozens")
     a = ap.parse_args(argv)
-    a.overrides = []
     rules = [x for x in a.rules.split(",") if x]
     unknown = [r for r in rules if r not in RULES]
     if unknown:
