@@ -16,7 +16,9 @@ It runs ``scripts/bench_voices.py --no-link --no-batch`` (the API's naming) on:
   UBM and cohort trained without it (``scripts/train_ubm.py --exclude-speakers-of``, about
   a minute each, made once in the work folder and reused), short design, ``--seeds``
   of each half. This is the measure closest to voices never shared; ``voices.threshold``
-  was chosen on it.
+  was chosen on it. ``--parts N``: N parts instead of halves, each scored with a UBM
+  trained on the others (a UBM that heard more of the voices, as the shipped one heard
+  them all; the folders then carry N in their names).
 
 and prints each run's enrolled time named right, named time right and never-enrolled time
 named (all, then the clean and the degraded conversations), and each set's mean over its

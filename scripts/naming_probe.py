@@ -13,9 +13,9 @@ The runs are bench_naming.py's (same options, same work folder: its splits and U
 reused or made). Each run's conversations are built and enrolled as bench_voices.py does
 and diarized once with its voiceprints (guided, as the pipeline names); the statistics of
 every output speaker before naming, its turns and the voiceprints are saved in the run's
-folder (``probe.pkl``: a cache of this script's own, never shipped; ``--again`` makes it
-anew, as after a change to the code or the configuration). Then every rule is applied to
-each conversation's scores (:func:`diarize.voices.match_scores`, the default's), the
+folder (``probe.pkl``: a cache of this script's own, never shipped, made again when the
+run's options differ; ``--again`` makes it anew, as after a change to the code). Then
+every rule is applied to each conversation's scores (:func:`diarize.voices.match_scores`, the default's), the
 speakers named best pair first above each threshold (:func:`diarize.voices.assign`), and
 scored as bench_voices.py scores. Printed: each set's mean over its runs of enrolled time
 named right / named time right / never-enrolled time named (%), as bench_naming prints,
@@ -139,7 +139,7 @@ def capture(argv: list[str], out: Path) -> None:
                      "turns": [(t.start, t.end, t.speaker) for t in r.exclusive()]})
     part = out.with_name(out.name + ".part")  # renamed when whole: no half-written cache
     with open(part, "wb") as f:
-        pickle.dump({"overrides": list(a.overrides), "prints": library.voices,
+        pickle.dump({"argv": list(argv), "overrides": list(a.overrides), "prints": library.voices,
                      "enrolled": sorted(enroll_files), "convs": kept}, f)
     os.replace(part, out)
 
@@ -233,6 +233,8 @@ def main(argv=None) -> int:
                          "UBM), so that strangers meet as many voiceprints as in a folder "
                          "of dozens")
     a = ap.parse_args(argv)
+    if not 2 <= a.parts <= 26:
+        ap.error("--parts: 2 to 26")
     rules = [x for x in a.rules.split(",") if x]
     unknown = [r for r in rules if r not in RULES]
     if unknown:
@@ -243,7 +245,15 @@ def main(argv=None) -> int:
     runs, prepare = bench_naming.plan(a)
     for cmd in prepare:
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    todo = [r for r in runs if a.again or not (r.counts.parent / "probe.pkl").exists()]
+    def cached(r) -> bool:
+        """The run's cache exists and was made with the same options (a --set or a
+        UBM of another call would otherwise be read as this one's)."""
+        path = r.counts.parent / "probe.pkl"
+        if a.again or not path.exists():
+            return False
+        return pickle.loads(path.read_bytes()).get("argv") == list(r.argv[2:])
+
+    todo = [r for r in runs if not cached(r)]
 
     def go(r) -> None:
         options = r.argv[2:]  # bench_voices.py's own options
