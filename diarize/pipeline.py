@@ -9,7 +9,7 @@ import contextlib
 import os
 import warnings
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
@@ -26,8 +26,10 @@ from .resegment import ResegResult, guided_labels, refit, resegment, shape_turns
 from .sad import SpeechMask, detect_speech_regions, model_feature_config
 from .segments import CountEvidence, Diarization, SpeakerCount, turns_from_labels
 from .speakers import BackgroundModel, VoiceStats, voice_statistics
-from .voices import (VoiceLibrary, Voiceprint, add_voice, check_name, degraded_copies,
-                     enrolment_recipe, front_end_of, match_scores, ubm_fingerprint)
+
+if TYPE_CHECKING:
+    # Named speakers only: a run without voices does not import them (startup time).
+    from .voices import VoiceLibrary, Voiceprint
 
 ProgressHook = Callable[[str, int, int], None]
 
@@ -89,6 +91,8 @@ class Diarizer:
         self.keep_voices = bool(keep_voices)
         self.voices: VoiceLibrary | None = None
         if voices is not None:
+            from .voices import VoiceLibrary
+
             ubm = speaker_ubm(self.config.cluster)
             assert ubm is not None  # checked above
             self.voices = (voices if isinstance(voices, VoiceLibrary)
@@ -182,6 +186,8 @@ class Diarizer:
             stats = self._frames_voice(front, speech_idx)
             conditions = []
             if n_copies:
+                from .voices import degraded_copies
+
                 # The copies are read on the clean audio's speech frames: the speech
                 # detector is not asked to find speech in noise, and every condition
                 # model sees the same stretches of voice.
@@ -412,6 +418,8 @@ class Diarizer:
         pauses of each speech frame), the speaker models and posteriors fitted again
         (:func:`diarize.resegment.refit`); as it is when none takes any. The speakers'
         statistics computed on the way are added to `known` (see :meth:`_voice_stats`)."""
+        from .voices import match_scores
+
         assert self.voices is not None
         cfg = self.config
         vc = cfg.voices
@@ -710,6 +718,8 @@ def enroll(name: str, audio: Any, voices_dir: "str | os.PathLike", *,
     """
     from .errors import EnrollmentError, VoiceError
     from .names import printable
+    from .voices import (Voiceprint, add_voice, check_name, enrolment_recipe, front_end_of,
+                         ubm_fingerprint)
 
     check_name(name)
     if not os.path.isdir(voices_dir):

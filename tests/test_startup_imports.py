@@ -81,6 +81,25 @@ def test_diarizing_a_file_from_the_command_imports_no_heavy_module(tmp_path):
 
 
 @pytest.mark.skipif(not FIXTURE.exists(), reason="needs audio_fixtures/two_speakers.wav")
+def test_a_run_without_voices_does_not_load_named_speakers(tmp_path):
+    # diarize.voices (named speakers, enrolment) is some 15 ms of a short run's start-up
+    report = tmp_path / "voices.json"
+    code = ("import json, sys\n"
+            "from diarize.cli import main\n"
+            "try:\n"
+            f"    main([{str(FIXTURE)!r}, '--stdout'])\n"
+            "except SystemExit as exc:\n"
+            "    assert not exc.code, exc.code\n"
+            "from diarize import Diarizer\n"
+            f"Diarizer()({str(FIXTURE)!r})\n"
+            f"json.dump('diarize.voices' in sys.modules, open({str(report)!r}, 'w'))\n")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(report.read_text()) is False
+
+
+@pytest.mark.skipif(not FIXTURE.exists(), reason="needs audio_fixtures/two_speakers.wav")
 def test_the_command_run_writes_a_diarization(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "diarize", str(FIXTURE), "--stdout"],
                           cwd=ROOT, capture_output=True, text=True)
