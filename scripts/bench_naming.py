@@ -86,8 +86,7 @@ def plan(a: argparse.Namespace) -> tuple[list[Run], list[list[str]]]:
                                                        *_design(name), *sets],
                             w / "counts.json"))
     if a.runs in ("both", "never-heard"):
-        # two parts keep the folder names of the halves that came first
-        tag = "" if a.parts == 2 else str(a.parts)
+        tag = part_tag(a.parts)
         split = work / f"split{tag}"
         parts = [chr(ord("A") + k) for k in range(a.parts)]
         if not all((split / f"{p}.json").exists() for p in parts):
@@ -111,8 +110,9 @@ def plan(a: argparse.Namespace) -> tuple[list[Run], list[list[str]]]:
     return runs, prepare
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_run_args(ap: argparse.ArgumentParser) -> None:
+    """The options that choose the runs (:func:`plan`'s), for this script and those that
+    reuse its runs (scripts/naming_probe.py)."""
     ap.add_argument("--runs", choices=("both", "training", "never-heard"), default="both")
     ap.add_argument("--train", type=Path, default=REPO.parent / "shared" / "train")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/bench_naming"))
@@ -123,13 +123,33 @@ def main(argv=None) -> int:
                     help="never-heard runs: the voices split into this many parts, each "
                          "scored with a UBM trained on the others (2: halves)")
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
-    ap.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
-    a = ap.parse_args(argv)
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="to every run (never-heard runs keep their part's UBM)")
+
+
+def check_run_args(ap: argparse.ArgumentParser, a: argparse.Namespace, *, prog: str) -> bool:
+    """:func:`add_run_args`' options checked: an out-of-range ``--parts`` is a usage error;
+    False (after one line on stderr) when the training folder has no speakers.csv."""
     if not 2 <= a.parts <= 26:
         ap.error("--parts: 2 to 26")
     if not (a.train / "speakers.csv").exists():
-        print(f"bench_naming: error: no {a.train / 'speakers.csv'}", file=sys.stderr)
+        print(f"{prog}: error: no {a.train / 'speakers.csv'}", file=sys.stderr)
+        return False
+    return True
+
+
+def part_tag(parts: int) -> str:
+    """What the never-heard runs' folder names carry for `parts` parts: nothing for two
+    (the halves kept the names they had before there were more)."""
+    return "" if parts == 2 else str(parts)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_run_args(ap)
+    ap.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    a = ap.parse_args(argv)
+    if not check_run_args(ap, a, prog="bench_naming"):
         return 1
     runs, prepare = plan(a)
     if a.dry_run:

@@ -214,18 +214,9 @@ def rates(saved: dict, rule, threshold: float) -> np.ndarray:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", choices=("both", "training", "never-heard"), default="both")
-    ap.add_argument("--train", type=Path, default=REPO.parent / "shared" / "train")
-    ap.add_argument("--workdir", type=Path, default=Path("/tmp/bench_naming"))
-    ap.add_argument("--seeds", default="0,1,2")
-    ap.add_argument("--training-runs", default=",".join(bench_naming.TRAINING_RUNS))
-    ap.add_argument("--parts", type=int, default=2)
+    bench_naming.add_run_args(ap)
     ap.add_argument("--thresholds", default="4,4.25,4.5")
     ap.add_argument("--rules", default="base", help=f"comma-separated, of {', '.join(RULES)}")
-    ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                    help="to every run, as bench_naming.py passes it (never-heard runs keep "
-                         "their part's UBM)")
     ap.add_argument("--again", action="store_true", help="diarize the runs again")
     ap.add_argument("--distractors", action="store_true",
                     help="never-heard runs: also voiceprints of the other parts' voices "
@@ -233,27 +224,26 @@ def main(argv=None) -> int:
                          "UBM), so that strangers meet as many voiceprints as in a folder "
                          "of dozens")
     a = ap.parse_args(argv)
-    if not 2 <= a.parts <= 26:
-        ap.error("--parts: 2 to 26")
     rules = [x for x in a.rules.split(",") if x]
     unknown = [r for r in rules if r not in RULES]
     if unknown:
         ap.error(f"unknown rule {unknown[0]!r} (one of {', '.join(RULES)})")
-    if not (a.train / "speakers.csv").exists():
-        print(f"naming_probe: error: no {a.train / 'speakers.csv'}", file=sys.stderr)
+    if not bench_naming.check_run_args(ap, a, prog="naming_probe"):
         return 1
     runs, prepare = bench_naming.plan(a)
     for cmd in prepare:
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    def cached(r) -> bool:
-        """The run's cache exists and was made with the same options (a --set or a
-        UBM of another call would otherwise be read as this one's)."""
+    def cached(r) -> dict | None:
+        """The run's saved capture if it exists and was made with the same options (a
+        --set or a UBM of another call would otherwise be read as this one's)."""
         path = r.counts.parent / "probe.pkl"
         if a.again or not path.exists():
-            return False
-        return pickle.loads(path.read_bytes()).get("argv") == list(r.argv[2:])
+            return None
+        got = pickle.loads(path.read_bytes())
+        return got if got.get("argv") == list(r.argv[2:]) else None
 
-    todo = [r for r in runs if not cached(r)]
+    saved = {r.name + r.group: cached(r) for r in runs}
+    todo = [r for r in runs if saved[r.name + r.group] is None]
 
     def go(r) -> None:
         options = r.argv[2:]  # bench_voices.py's own options
@@ -262,19 +252,19 @@ def main(argv=None) -> int:
 
     with ThreadPoolExecutor(max(1, a.jobs)) as pool:
         list(pool.map(go, todo))
-    saved = {r.name + r.group: pickle.loads((r.counts.parent / "probe.pkl").read_bytes())
-             for r in runs}
+    for r in todo:
+        saved[r.name + r.group] = pickle.loads((r.counts.parent / "probe.pkl").read_bytes())
     if a.distractors:
-        made: dict[str, list] = {}
+        made: dict[Path, list] = {}
         for r in runs:
             if r.group != "never-heard":
                 continue
             part_train = Path(r.argv[r.argv.index("--train") + 1])
             run = saved[r.name + r.group]
             if part_train not in made:
-                tag = "" if a.parts == 2 else str(a.parts)
-                made[part_train] = distractors(a.train, part_train, run["overrides"],
-                                               a.workdir / f"distractors{tag}_{r.name[0]}")
+                made[part_train] = distractors(
+                    a.train, part_train, run["overrides"],
+                    a.workdir / f"distractors{bench_naming.part_tag(a.parts)}_{r.name[0]}")
             run["extra"] = made[part_train]
     print("mean over each set's runs (and pooled): enrolled time named right / named time "
           "right / never-enrolled time named (%)")
