@@ -93,13 +93,21 @@ RULES = {"base": lambda s: s, "recording-z": _recording_z, "recording-q90": _rec
          "column": _column, "row": _row}
 
 
+def run_config(overrides: list[str]):
+    """The configuration of a run: the default with its ``--set`` overrides."""
+    from benchmark import parse_set
+
+    from diarize import Config
+
+    return Config().replace(**parse_set(overrides)).validate() if overrides else Config()
+
+
 def capture(argv: list[str], out: Path) -> None:
     """Diarize one bench_voices.py run's conversations with its voiceprints (guided) and
     save what naming starts from to `out`. `argv`: that run's bench_voices.py options."""
     from bench_voices import add_conversation_args, build_from_args, check_conversation_args
-    from benchmark import parse_set
 
-    from diarize import Config, Diarizer, enroll
+    from diarize import Diarizer, enroll
     from diarize.cluster import speaker_ubm
     from diarize.voices import VoiceLibrary
 
@@ -108,9 +116,7 @@ def capture(argv: list[str], out: Path) -> None:
     ap.add_argument("--set", dest="overrides", action="append", default=[])
     a, _ = ap.parse_known_args(argv)
     check_conversation_args(ap, a)
-    cfg = Config()
-    if a.overrides:
-        cfg = cfg.replace(**parse_set(a.overrides)).validate()
+    cfg = run_config(a.overrides)
     convs, enroll_files = build_from_args(a)
     folder = a.workdir / "voices_probe"
     folder.mkdir(parents=True, exist_ok=True)
@@ -151,9 +157,9 @@ def distractors(train: Path, part_train: Path, overrides: list[str], out: Path) 
     import csv
 
     import soundfile as sf
-    from benchmark import parse_set
+    from bench_voices import SR, _read
 
-    from diarize import Config, enroll
+    from diarize import enroll
     from diarize.voices import SUFFIX, Voiceprint
 
     folder = out / "voices"
@@ -167,15 +173,14 @@ def distractors(train: Path, part_train: Path, overrides: list[str], out: Path) 
         for r in rows:
             files.setdefault(r["speaker"], []).append(r["file"])
             seconds[r["speaker"]] = seconds.get(r["speaker"], 0.0) + float(r["duration_s"])
-        cfg = Config().replace(**parse_set(overrides)).validate() if overrides else Config()
+        cfg = run_config(overrides)
         folder.mkdir(parents=True, exist_ok=True)
         for p in folder.iterdir():
             p.unlink()
         for voice in sorted(v for v in files if v not in mine and seconds[v] >= 15.0):
-            y = np.concatenate([sf.read(train / f, dtype="float32")[0]
-                                for f in sorted(files[voice])])[:10 * 16000]
+            y = _read([train / f for f in sorted(files[voice])])[:10 * SR]
             wav = out / f"{voice}.wav"
-            sf.write(wav, y, 16000)
+            sf.write(wav, y, SR)
             enroll(f"other-{voice}", wav, folder, config=cfg)
         (out / "done").write_text("")
     return [Voiceprint.load(p) for p in sorted(folder.glob(f"*{SUFFIX}"))]
@@ -184,18 +189,12 @@ def distractors(train: Path, part_train: Path, overrides: list[str], out: Path) 
 def rates(saved: dict, rule, threshold: float) -> np.ndarray:
     """bench_voices.py's six counts of one run named under `rule` at `threshold` (with
     its ``extra`` voiceprints, if any, in the folder too)."""
-    from diarize import Config
     from diarize.cluster import speaker_ubm
     from diarize.voices import assign, match_scores
 
-    from benchmark import parse_set
-
     cfg = saved.get("_cfg")
     if cfg is None:
-        cfg = Config()
-        if saved["overrides"]:
-            cfg = cfg.replace(**parse_set(saved["overrides"])).validate()
-        saved["_cfg"] = cfg
+        cfg = saved["_cfg"] = run_config(saved["overrides"])
         saved["_ubm"] = speaker_ubm(cfg.cluster)
         saved["_scores"] = {}
     prints = saved["prints"] + saved.get("extra", [])
