@@ -232,7 +232,8 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
         init = resegment(X, init, config=config.reseg, frame_step=step, seed=config.seed,
                          min_speakers=lo).labels
     linked = link_clusters_clr(ubm_features, init, ubm=ubm, config=cc, min_clusters=lo,
-                               max_clusters=hi, n_clusters=exact)
+                               max_clusters=hi, n_clusters=exact, bic_features=X,
+                               frame_step=step)
     return ClusterResult(linked.labels, bic.bic, linked.similarity,
                          stages=(_stages(bic, lengths, linked.labels, bic_frames=bic_frames)
                                  if keep_stages else {}),
@@ -999,7 +1000,8 @@ class _BicState:
 
 def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: ClusterConfig,
                       min_clusters: int = 1, max_clusters: int = 10,
-                      n_clusters: int | None = None) -> ClusterResult:
+                      n_clusters: int | None = None, bic_features: np.ndarray | None = None,
+                      frame_step: float = 0.01) -> ClusterResult:
     """Merge clusters by the cross-likelihood ratio of UBM-adapted speaker models.
 
     The second clustering stage (LIUM's CLR clustering, Barras et al. 2006), after BIC
@@ -1025,6 +1027,14 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
     linear scoring of GMM-UBM verification) instead of on a sample of its frames: every
     frame counts, merging only adds statistics, and nothing but the statistics is kept.
 
+    With ``config.link_bic_veto`` > 0 and `bic_features`, a merge also needs BIC's
+    consent: a pair whose clustering features one full-covariance Gaussian per cluster
+    fits better than one for both, by more than ``link_bic_veto`` times the BIC penalty
+    (the penalty of :func:`agglomerative_bic`, weighed by the speech's duration), is not
+    merged unless a count bound forces it (then after every pair BIC consents to). The
+    ratio compares voices through the UBM, and a channel unlike the UBM's training speech
+    makes every pair alike to it; BIC compares them through the recording's own frames.
+
     Parameters
     ----------
     X : ndarray, shape (n_frames, D)
@@ -1037,11 +1047,16 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         Bounds on the number of clusters returned (merging is forced above the maximum).
     n_clusters : int, optional, keyword-only
         Exact number of clusters.
+    bic_features : ndarray, shape (n_frames, n_features), optional, keyword-only
+        The same frames in the clustering features, for ``config.link_bic_veto``.
+    frame_step : float, keyword-only
+        Seconds per frame (the BIC penalty depends on the speech duration).
 
     Returns
     -------
     ClusterResult
-        `labels` per frame; `similarity` the CLR of every merge considered.
+        `labels` per frame; `similarity` the CLR of every merge considered (a merge BIC
+        declined at no more than the threshold).
     """
     from .speakers import (MIN_COHORT_STD, TopComponentScorer, VoiceStats, aligned_llr,
                            label_statistics, with_nuisance)
@@ -1147,6 +1162,11 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
             if i != j:
                 a[i, j] = llr(i, j)
     clr = a + a.T
+    veto = (_BicVeto(bic_features, labels, k0, config=config, frame_step=frame_step)
+            if config.link_bic_veto > 0 and bic_features is not None else None)
+    if veto is not None:
+        for i in range(k0 - 1):
+            veto.apply(clr, i, np.arange(i + 1, k0))
     lo = min_clusters if n_clusters is None else n_clusters
     hi = max_clusters if n_clusters is None else n_clusters
 
@@ -1161,11 +1181,62 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
                 a[i, m] = llr(i, m)
                 a[m, i] = llr(m, i)
                 clr[i, m] = clr[m, i] = a[i, m] + a[m, i]
+        if veto is not None:
+            veto.absorb(i, j)
+            veto.apply(clr, i, np.flatnonzero(active))
 
     sizes = np.bincount(labels, minlength=k0).astype(np.float64)
     lut, similarity, threshold = stop_linking(clr, merge, config=config, lo=lo, hi=hi,
                                               weights=sizes)
+    if veto is not None:
+        # A merge BIC declined is reported at no more than the threshold it could not
+        # pass (its ratio may be above it).
+        similarity = {k: (v if v > -VETO_OFFSET / 2 else min(v + VETO_OFFSET, threshold))
+                      for k, v in similarity.items()}
     return ClusterResult(relabel(lut[labels]), {}, similarity, threshold=threshold)
+
+
+#: Subtracted from the score of a pair that BIC vetoes: it is merged only when a count
+#: bound forces merges, and then after every pair that is not vetoed.
+VETO_OFFSET = 1e6
+
+
+class _BicVeto:
+    """BIC's consent to each linking merge (``cluster.link_bic_veto``): full-covariance
+    Gaussians of the clusters' clustering features, merged as linking merges them."""
+
+    def __init__(self, X: np.ndarray, labels: np.ndarray, k0: int, *, config: ClusterConfig,
+                 frame_step: float) -> None:
+        d = X.shape[1]
+        n = np.bincount(labels, minlength=k0).astype(np.float64)
+        s = np.zeros((k0, d))
+        ss = np.zeros((k0, d, d))
+        for k in range(k0):
+            x = X[labels == k].astype(np.float64)
+            s[k] = x.sum(0)
+            ss[k] = x.T @ x
+        self.state = _BicState((n, s, ss), diag=config.covariance == "diag")
+        speech_seconds = float(n.sum()) * frame_step
+        self.scale = min(1.0, config.max_bic_seconds / speech_seconds)
+        self.lam = (config.link_bic_veto
+                    * (speech_seconds * self.scale) ** config.penalty_exponent)
+
+    def vetoed(self, i: int, js: np.ndarray) -> np.ndarray:
+        """Whether BIC says cluster `i` and each of `js` are two voices."""
+        st = self.state
+        nn = st.n[i] + st.n[js]
+        gain = self.scale * (st.pair_cost(i, js) + st.n_par * np.log(nn))
+        return gain > self.lam * st.n_par * np.log(nn * self.scale)
+
+    def apply(self, score: np.ndarray, i: int, js: np.ndarray) -> None:
+        js = js[(js != i) & np.isfinite(score[i, js])]
+        if len(js):
+            bad = js[self.vetoed(i, js)]
+            score[i, bad] -= VETO_OFFSET
+            score[bad, i] = score[i, bad]
+
+    def absorb(self, i: int, j: int) -> None:
+        self.state._absorb(i, j)
 
 
 def _agglomerate(score: np.ndarray, merge, *, threshold: float, lo: int, hi: int
@@ -1272,7 +1343,9 @@ def stop_linking(score: np.ndarray, merge, *, config: ClusterConfig, lo: int, hi
     if config.link_stop == "mixture":
         iu = np.triu_indices(k0, 1)
         pw = None if weights is None else weights[iu[0]] * weights[iu[1]]
-        fitted = mixture_threshold(score[iu], pw)
+        # pairs BIC vetoed (cluster.link_bic_veto) are not scores of this scale
+        fair = score[iu] > -VETO_OFFSET / 2
+        fitted = mixture_threshold(score[iu][fair], None if pw is None else pw[fair])
         tau = t if fitted is None else float(np.clip(fitted, t - w, t + w))
         lut, similarity = _agglomerate(score, merge, threshold=tau, lo=lo, hi=hi)
         return lut, similarity, tau

@@ -163,7 +163,8 @@ class CountEvidence:
     scores : dict of int to float
         With linking, the score (CLR) of the merge to k speakers for each k considered:
         merges scoring above `threshold` were made (down to the bounds), the first at or
-        below it was declined. Empty otherwise.
+        below it was declined (a merge that BIC declined, ``cluster.link_bic_veto``, is
+        reported at no more than the threshold). Empty otherwise.
     threshold : float or None
         The linking threshold (``cluster.link_threshold``); None without linking.
     bounds : tuple of (int, int)

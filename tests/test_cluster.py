@@ -584,3 +584,39 @@ def test_linear_options_off_are_the_plain_pass():
     strict = agglomerative_bic(X, chunks, config=ClusterConfig(linear_max_seconds=1.0),
                                keep_stages=True)
     assert np.bincount(strict.linear_labels).max() <= 2  # 1 s = 100 frames: 2 chunks
+
+
+# --- BIC's consent to linking merges (cluster.link_bic_veto) -------------------------------
+
+def test_bic_veto_keeps_apart_voices_the_ratio_would_merge(voice_frames):
+    # The lowest threshold allowed: the ratio alone merges the three voices into one.
+    ubm, X, labels, truth = voice_frames
+    merged = link_clusters_clr(X, labels, ubm=ubm, max_clusters=30,
+                               config=ClusterConfig(link_threshold=-1000.0))
+    assert merged.n_clusters == 1
+    # BIC on the recording's own features still tells the voices apart, and joins each
+    # voice's chunks.
+    cfg = ClusterConfig(link_threshold=-1000.0, link_bic_veto=0.38)
+    res = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30,
+                            bic_features=X)
+    assert chunk_partition(res, voice_frames) == partition(truth)
+    # the merge to two voices was declined, and is reported so
+    assert res.similarity[2] <= cfg.link_threshold < res.similarity[3]
+    # A count bound still forces merges, vetoed or not.
+    forced = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30,
+                               n_clusters=1, bic_features=X)
+    assert forced.n_clusters == 1
+
+
+def test_bic_veto_only_ever_declines_merges(voice_frames):
+    # Features in which the voices are one Gaussian: BIC consents to every merge, and the
+    # result is the ratio's alone.
+    ubm, X, labels, truth = voice_frames
+    rng = np.random.RandomState(3)
+    alike = rng.randn(*X.shape)
+    plain = clr_link(voice_frames, max_clusters=30)
+    cfg = ClusterConfig(link_threshold=0.0, link_bic_veto=0.38)
+    res = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30,
+                            bic_features=alike)
+    assert np.array_equal(res.labels, plain.labels)
+    assert res.similarity == plain.similarity
