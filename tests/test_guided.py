@@ -106,8 +106,8 @@ def test_pipeline_splits_a_speaker_merged_from_an_enrolled_voice(tmp_path):
     conv, ann, turns = _conversation(tmp_path)
     (tmp_path / "voices").mkdir()
     enroll("Ann", ann, tmp_path / "voices")
-    # linking told to merge everything: one speaker of both voices
-    merge = dict(cluster__link_threshold=-50.0)
+    # linking told to merge everything (BIC not asked): one speaker of both voices
+    merge = dict(cluster__link_threshold=-50.0, cluster__link_bic_veto=0.0)
     plain = Diarizer(voices=tmp_path / "voices", voices__guide=False, **merge)(conv)
     guided = Diarizer(voices=tmp_path / "voices", voices__guide=True, **merge)(conv)
     assert len(plain.speakers) == 1
@@ -124,7 +124,7 @@ def test_guidance_acts_only_with_voices_and_no_count_asked(tmp_path):
     conv, ann, _ = _conversation(tmp_path)
     (tmp_path / "voices").mkdir()
     enroll("Ann", ann, tmp_path / "voices")
-    merge = dict(cluster__link_threshold=-50.0)
+    merge = dict(cluster__link_threshold=-50.0, cluster__link_bic_veto=0.0)
     assert (list(Diarizer(voices__guide=True, **merge)(conv))
             == list(Diarizer(voices__guide=False, **merge)(conv)))
     asked = dict(num_speakers=1, **merge)
