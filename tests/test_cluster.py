@@ -620,3 +620,19 @@ def test_bic_veto_only_ever_declines_merges(voice_frames):
                             bic_features=alike)
     assert np.array_equal(res.labels, plain.labels)
     assert res.similarity == plain.similarity
+
+
+def test_bic_veto_statistics_in_blocks_are_the_same(voice_frames, monkeypatch):
+    import diarize.cluster as cluster
+
+    ubm, X, labels, truth = voice_frames
+    cfg = ClusterConfig(link_threshold=-1000.0, link_bic_veto=0.38)
+    whole = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30,
+                              bic_features=X)
+    monkeypatch.setattr(cluster, "VETO_BLOCK_FRAMES", 77)  # blocks cut through clusters
+    blocks = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30,
+                               bic_features=X)
+    assert np.array_equal(blocks.labels, whole.labels)
+    assert blocks.similarity.keys() == whole.similarity.keys()
+    np.testing.assert_allclose(list(blocks.similarity.values()),
+                               list(whole.similarity.values()), rtol=1e-9, atol=1e-9)
