@@ -75,6 +75,9 @@ GRIDS: dict[str, tuple[str, tuple[float, ...]]] = {
     # key: ("mul" | "add", steps) around the base value; the base is always on the grid
     "cluster.link_threshold": ("add", (-0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3)),
     "cluster.bic_penalty": ("mul", (0.6, 0.75, 0.9, 1.0, 1.1, 1.25, 1.6)),
+    # the veto's default sits on a plateau about 0.07 wide (docs/stability.md); noisy
+    # audio needs it lower
+    "cluster.link_bic_veto": ("add", (-0.12, -0.08, -0.04, 0.0, 0.04, 0.08, 0.12)),
     "reseg.switch_penalty": ("mul", (0.4, 0.6, 0.8, 1.0, 1.25, 1.6, 2.5)),
     "reseg.decoder_min_turn": ("mul", (0.4, 0.6, 0.8, 1.0, 1.25, 1.6, 2.0)),
     "sad.threshold": ("add", (-1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5)),

@@ -96,6 +96,9 @@ def test_grid_contains_base_and_stays_valid():
     assert 2.0 in search_grid("sad.threshold", 2.0)
     assert search_grid("cluster.linear_merge", True) == [False, True]
     assert all(isinstance(v, int) and v >= 1 for v in search_grid("reseg.iterations", 2))
+    # the veto's own grid: steps of 0.04 around the base, never off by rounding
+    assert search_grid("cluster.link_bic_veto", 0.38) == [0.26, 0.3, 0.34, 0.38, 0.42, 0.46,
+                                                          0.5]
 
 
 def test_toml_holds_only_changed_searched_keys_and_loads(tmp_path):
