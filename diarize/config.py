@@ -341,11 +341,12 @@ class ClusterConfig:
     whatever their cross-likelihood ratio, while one full-covariance Gaussian per cluster
     fits their clustering features better than one for both by more than this times the
     BIC penalty (weighted by speech seconds**penalty_exponent, as bic_penalty): the
-    recording's own evidence that they are two voices, which a channel unlike the UBM's
-    training speech does not blur. 0: off (the ratio alone decides). 0.38 was chosen by
-    leave-one-corpus-out over speech models trained with 5 seeds: every fold picks it,
-    and it helps each held-out corpus (the other real recordings most; see
-    docs/stability.md). Below about 0.35 it splits sim/ voices."""
+    recording's own evidence that they are two voices, which does not depend on how much
+    the channel is like the UBM's training speech. 0: off (the ratio alone decides). 0.38
+    was chosen by leave-one-corpus-out over speech models trained with 5 seeds: every
+    fold picks it, and it helps each held-out corpus (the other real recordings most; see
+    docs/stability.md). Below about 0.35 it splits sim/ voices; under faint noise, which
+    shrinks BIC's gains, it keeps fewer voices apart."""
     relevance_factor: float = ranged(16.0, 0.0, 1e4)
     """'ubm' linking: MAP relevance factor (frames a UBM component must see before the data
     outweigh the prior)."""
