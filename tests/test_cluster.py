@@ -636,3 +636,17 @@ def test_bic_veto_statistics_in_blocks_are_the_same(voice_frames, monkeypatch):
     assert blocks.similarity.keys() == whole.similarity.keys()
     np.testing.assert_allclose(list(blocks.similarity.values()),
                                list(whole.similarity.values()), rtol=1e-9, atol=1e-9)
+
+
+def test_cluster_speakers_asks_bic_on_the_clustering_features():
+    # Voices apart in the clustering features, alike in the UBM's (one voice's frames
+    # for all): linking alone merges them, BIC's veto keeps them apart.
+    X, truth = ubm_voices(offset=3.0)
+    alike, _ = ubm_voices(offset=0.0)
+    speech = np.ones(len(X), bool)
+    cfg = over_clustering(cluster__link_threshold=-1000.0, cluster__link_bic_veto=0.0)
+    merged = cluster_speakers(X, speech=speech, config=cfg, ubm_features=alike)
+    assert merged.n_clusters == 1
+    vetoed = cluster_speakers(X, speech=speech, ubm_features=alike,
+                              config=cfg.replace(cluster__link_bic_veto=0.38))
+    assert vetoed.n_clusters == 3 and purity(vetoed.labels, truth)
