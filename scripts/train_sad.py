@@ -10,6 +10,9 @@ Material (all synthesised from the read-speech utterances, deterministic for a s
   10 dB louder than the speech, maybe a telephone channel (300-3400 Hz band-pass or an 8 kHz
   round trip), and a gain putting the speech at -50..-5 dBFS;
 * synthetic voices (pulse train through moving formant resonators), augmented the same way;
+* with ``--high-voices N`` (0 by default, the shipped model), N utterances shifted up 4-12
+  semitones, pitch and formants together (children's and other high voices), augmented the
+  same way;
 * pure non-speech clips of the same kinds of noise (and digital silence, dither) at
   -90..-5 dBFS;
 * conversations: 2-5 turns of different speakers with short pauses, each speaker at its
@@ -46,6 +49,9 @@ from diarize.sad import model_features  # noqa: E402
 
 SR = 16000
 HOP = 160
+#: Range of the upward shift (semitones) of ``--high-voices`` examples: an octave up takes
+#: an adult's read speech near a child's pitch.
+HIGH_SEMITONES = (4.0, 12.0)
 #: Largest level difference (dB) between the speakers of a conversation example.
 CONV_RANGE_DB = 30.0
 
@@ -184,13 +190,21 @@ def model_input(y):
 
 
 def speech_example(args):
-    index, path, copy, seed = args
+    index, path, copy, seed, *high = args
     rng = np.random.default_rng([seed, copy, index])
     if path is None:
         y = synthetic_voice(rng, rng.uniform(3, 10))
     else:
         y, sr = sf.read(path, dtype="float64")
         assert sr == SR, path
+    if high:
+        # a higher voice: pitch and formants raised together (a shorter vocal tract, as a
+        # child's), the read speech shifted up by 4-12 semitones
+        import librosa
+
+        # its own draw, so the example is otherwise the one this utterance would give
+        shift = np.random.default_rng([seed, copy, index, 1]).uniform(*HIGH_SEMITONES)
+        y = librosa.effects.pitch_shift(y, sr=SR, n_steps=float(shift))
     fcfg = FeatureConfig()
     e_clean = mfcc(y.astype(np.float32), sample_rate=SR, config=fcfg).energy
     lab = clean_labels(e_clean)
@@ -295,6 +309,9 @@ def main(argv=None) -> int:
                     help="examples of several speakers at different levels")
     ap.add_argument("--synthetic-voices", type=int, default=100,
                     help="extra speech examples from a formant synthesiser")
+    ap.add_argument("--high-voices", type=int, default=0,
+                    help="extra speech examples: utterances shifted up 4-12 semitones "
+                         "(children's and other high voices)")
     ap.add_argument("--components", type=int, default=64)
     ap.add_argument("--max-frames", type=int, default=200000, help="frames per class for EM")
     ap.add_argument("--n-init", type=int, default=1,
@@ -314,6 +331,8 @@ def main(argv=None) -> int:
     else:
         jobs = [(i, p, c, a.seed) for c in range(a.copies) for i, p in enumerate(files)]
         jobs += [(10 ** 5 + i, None, 0, a.seed) for i in range(a.synthetic_voices)]
+        jobs += [(3 * 10 ** 5 + i, files[i * 7919 % len(files)], 0, a.seed, True)
+                 for i in range(a.high_voices)]
         with Pool(a.jobs) as pool:
             sp = pool.map(speech_example, jobs, chunksize=8)
             ns = pool.map(nonspeech_example, [(i, a.seed) for i in range(a.nonspeech_clips)],
