@@ -703,13 +703,8 @@ def agglomerative_bic(X: np.ndarray, chunks: np.ndarray, *, config: ClusterConfi
     # The pair costs are computed on a few threads; the result does not depend on them.
     with worker_pool() as pool:
         state = _BicState(_stats(X, chunks), diag=config.covariance == "diag", pool=pool)
-        speech_seconds = float(state.n.sum()) * frame_step
-        # Beyond max_bic_seconds the BIC is computed as if there were that much speech with
-        # the same statistics: the likelihood gain of splitting one voice grows with length
-        # and its penalty does not, so hours of speech would otherwise be split into too many
-        # speakers. Scaling the data term by `scale` is exactly that.
-        scale = min(1.0, config.max_bic_seconds / speech_seconds)
-        lam = config.bic_penalty * (speech_seconds * scale) ** config.penalty_exponent
+        scale, lam = _bic_penalty(float(state.n.sum()), config.bic_penalty, config=config,
+                                  frame_step=frame_step)
         linear = None
         hi = max_clusters if n_clusters is None else n_clusters
         lo = min_clusters if n_clusters is None else n_clusters
@@ -732,11 +727,9 @@ def agglomerative_bic(X: np.ndarray, chunks: np.ndarray, *, config: ClusterConfi
             if k <= max(lo, 1):
                 break
             i, j, cost = state.best_pair()
-            if stop_k is None and k <= hi:
-                nn = state.n[i] + state.n[j]
-                gain = scale * (cost + state.n_par * np.log(nn))
-                if gain > lam * state.n_par * np.log(nn * scale):
-                    stop_k = k
+            if stop_k is None and k <= hi and state.two_voices(
+                    cost, state.n[i] + state.n[j], scale=scale, lam=lam):
+                stop_k = k
             state.merge(i, j)
         if not snapshots:  # fewer chunks than the lower bound
             snapshots[state.n_active] = state.labels()
@@ -748,6 +741,21 @@ def agglomerative_bic(X: np.ndarray, chunks: np.ndarray, *, config: ClusterConfi
         else:
             best_k = min(bic, key=lambda kk: (bic[kk], kk))
         return BicResult(snapshots[best_k], bic, linear)
+
+
+def _bic_penalty(n_frames: float, weight: float, *, config: ClusterConfig,
+                 frame_step: float) -> tuple[float, float]:
+    """``(scale, lam)`` of the BIC over `n_frames` speech frames with penalty `weight`:
+    ``lam = weight * seconds ** penalty_exponent``, and the data term's `scale`.
+
+    Beyond max_bic_seconds the BIC is computed as if there were that much speech with the
+    same statistics: the likelihood gain of splitting one voice grows with length and its
+    penalty does not, so hours of speech would otherwise be split into too many speakers.
+    Scaling the data term by `scale` is exactly that.
+    """
+    speech_seconds = n_frames * frame_step
+    scale = min(1.0, config.max_bic_seconds / speech_seconds)
+    return scale, weight * (speech_seconds * scale) ** config.penalty_exponent
 
 
 class _BicState:
@@ -844,6 +852,11 @@ class _BicState:
         pieces = list(self.pool.map(lambda a: self._pair_logdet(i, js[a:a + B]),
                                     range(0, len(js), B)))
         return self._cost_from(i, js, self._joined(i, js, pieces))
+
+    def two_voices(self, cost, nn, *, scale: float, lam: float):
+        """Whether BIC with penalty `lam` (:func:`_bic_penalty`) keeps apart the pairs of
+        :meth:`pair_cost` `cost` holding `nn` frames together (scalars or arrays alike)."""
+        return scale * (cost + self.n_par * np.log(nn)) > lam * self.n_par * np.log(nn * scale)
 
     def data_term(self) -> float:
         idx = np.flatnonzero(self.active)
@@ -1223,17 +1236,14 @@ class _BicVeto:
                 s[k] += x.sum(0)
                 ss[k] += x.T @ x
         self.state = _BicState((n, s, ss), diag=config.covariance == "diag")
-        speech_seconds = float(n.sum()) * frame_step
-        self.scale = min(1.0, config.max_bic_seconds / speech_seconds)
-        self.lam = (config.link_bic_veto
-                    * (speech_seconds * self.scale) ** config.penalty_exponent)
+        self.scale, self.lam = _bic_penalty(float(n.sum()), config.link_bic_veto,
+                                            config=config, frame_step=frame_step)
 
     def vetoed(self, i: int, js: np.ndarray) -> np.ndarray:
         """Whether BIC says cluster `i` and each of `js` are two voices."""
         st = self.state
-        nn = st.n[i] + st.n[js]
-        gain = self.scale * (st.pair_cost(i, js) + st.n_par * np.log(nn))
-        return gain > self.lam * st.n_par * np.log(nn * self.scale)
+        return st.two_voices(st.pair_cost(i, js), st.n[i] + st.n[js], scale=self.scale,
+                             lam=self.lam)
 
     def apply(self, score: np.ndarray, i: int, js: np.ndarray) -> None:
         js = js[(js != i) & np.isfinite(score[i, js])]

@@ -232,10 +232,14 @@ def main(argv=None) -> int:
     runs, prepare = bench_naming.plan(a)
     for cmd in prepare:
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+    def probe(r) -> Path:
+        return r.counts.parent / "probe.pkl"
+
     def cached(r) -> dict | None:
         """The run's saved capture if it exists and was made with the same options (a
         --set or a UBM of another call would otherwise be read as this one's)."""
-        path = r.counts.parent / "probe.pkl"
+        path = probe(r)
         if a.again or not path.exists():
             return None
         got = pickle.loads(path.read_bytes())
@@ -246,13 +250,13 @@ def main(argv=None) -> int:
 
     def go(r) -> None:
         options = r.argv[2:]  # bench_voices.py's own options
-        subprocess.run([sys.executable, __file__, "--capture", str(r.counts.parent / "probe.pkl"),
-                        *options], check=True)
+        subprocess.run([sys.executable, __file__, "--capture", str(probe(r)), *options],
+                       check=True)
 
     with ThreadPoolExecutor(max(1, a.jobs)) as pool:
         list(pool.map(go, todo))
     for r in todo:
-        saved[r.name + r.group] = pickle.loads((r.counts.parent / "probe.pkl").read_bytes())
+        saved[r.name + r.group] = pickle.loads(probe(r).read_bytes())
     if a.distractors:
         made: dict[Path, list] = {}
         for r in runs:

@@ -190,7 +190,8 @@ def model_input(y):
 
 
 def speech_example(args):
-    index, path, copy, seed, *high = args
+    index, path, copy, seed, *rest = args
+    high = bool(rest and rest[0])  # (..., True): a --high-voices example
     rng = np.random.default_rng([seed, copy, index])
     if path is None:
         y = synthetic_voice(rng, rng.uniform(3, 10))
