@@ -1167,6 +1167,40 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         mu, sd = stats[i]
         return (model_llr(i, j) - mu) / sd
 
+    w_self = config.link_self_weight if config.link_scoring == "frames" else 0.0
+
+    def own_ratio(k: int) -> float:
+        # The ratio between the two halves (in time) of cluster k's scored frames, each
+        # half's model adapted to that half alone, Z-normalised as llr: how alike this
+        # voice scores to itself in this recording.
+        f = frames[k]
+        h = len(f) // 2
+        if h == 0:
+            return 0.0
+        halves = (f[:h], f[h:])
+        models = []
+        for part in halves:
+            pn, pf = label_statistics(gmm, X[part], np.zeros(len(part), dtype=np.int64),
+                                      n_labels=1)
+            models.append(adapt(pn[0], pf[0]))
+        total = 0.0
+        for part, other in ((halves[0], models[1]), (halves[1], models[0])):
+            rows = np.searchsorted(pool, part)
+            z = scorer.logliks(other[None], rows)[0] - scorer.base[rows]
+            mu, sd = 0.0, 1.0
+            if cohort_scores is not None:
+                c = np.take(cohort_scores, rows, axis=1).mean(axis=1)
+                mu, sd = float(c.mean()), float(max(c.std(), MIN_COHORT_STD))
+            total += (float(np.add.reduce(z) / len(z)) - mu) / sd
+        return total
+
+    own = [own_ratio(k) for k in range(k0)] if w_self > 0 else [0.0] * k0
+
+    def pair(i: int, j: int) -> float:
+        if w_self > 0:
+            return a[i, j] + a[j, i] - w_self * 0.5 * (own[i] + own[j])
+        return a[i, j] + a[j, i]
+
     # a[i, j]: mean log-likelihood ratio of cluster i's frames under cluster j's model
     # (Z-normalised with the cohort); a + a.T is the CLR.
     a = np.full((k0, k0), -np.inf)
@@ -1175,6 +1209,11 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
             if i != j:
                 a[i, j] = llr(i, j)
     clr = a + a.T
+    if w_self > 0:
+        for i in range(k0):
+            for j in range(k0):
+                if i != j:
+                    clr[i, j] = pair(i, j)
     veto = (_BicVeto(bic_features, labels, k0, config=config, frame_step=frame_step)
             if config.link_bic_veto > 0 and bic_features is not None else None)
     if veto is not None:
@@ -1189,11 +1228,13 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         means[i] = adapt(cn[i], cf[i])
         refresh(i, j)
         stats[i] = norm(i)
+        if w_self > 0:
+            own[i] = own_ratio(i)
         for m in map(int, np.flatnonzero(active)):
             if m != i:
                 a[i, m] = llr(i, m)
                 a[m, i] = llr(m, i)
-                clr[i, m] = clr[m, i] = a[i, m] + a[m, i]
+                clr[i, m] = clr[m, i] = pair(i, m)
         if veto is not None:
             veto.absorb(i, j)
             veto.apply(clr, i, np.flatnonzero(active))

@@ -347,6 +347,12 @@ class ClusterConfig:
     fold picks it, and it helps each held-out corpus (the other real recordings most; see
     docs/stability.md). Below about 0.35 it splits sim/ voices; under faint noise, which
     shrinks BIC's gains, it keeps fewer voices apart."""
+    link_self_weight: float = ranged(0.0, 0.0, 10.0)
+    """'ubm' linking: each pair's ratio less this times the mean of the two clusters' own
+    ratios, each between the two halves (in time) of the cluster's speech: how alike a
+    voice scores to itself in this recording is the scale its ratio to another voice is
+    read on (what a channel or a language adds to every ratio, it adds to these too).
+    0: off (the ratio alone). Needs link_scoring = 'frames'."""
     relevance_factor: float = ranged(16.0, 0.0, 1e4)
     """'ubm' linking: MAP relevance factor (frames a UBM component must see before the data
     outweigh the prior)."""
