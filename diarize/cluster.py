@@ -1194,11 +1194,20 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
             total += (float(np.add.reduce(z) / len(z)) - mu) / sd
         return total
 
-    own = [own_ratio(k) for k in range(k0)] if w_self > 0 else [0.0] * k0
+    prior, prior_frames = config.link_self_prior, config.link_self_prior_frames
+
+    def own_shrunk(k: int) -> float:
+        # A few seconds of speech say little about a voice's own ratio: it is drawn
+        # towards the prior (at which the pair score is the plain ratio) by weight
+        # prior_frames against the frames scored.
+        m = len(frames[k])
+        return (m * own_ratio(k) + prior_frames * prior) / (m + prior_frames)
+
+    own = [own_shrunk(k) for k in range(k0)] if w_self > 0 else [0.0] * k0
 
     def pair(i: int, j: int) -> float:
         if w_self > 0:
-            return a[i, j] + a[j, i] - w_self * 0.5 * (own[i] + own[j])
+            return a[i, j] + a[j, i] - w_self * (0.5 * (own[i] + own[j]) - prior)
         return a[i, j] + a[j, i]
 
     # a[i, j]: mean log-likelihood ratio of cluster i's frames under cluster j's model
@@ -1229,7 +1238,7 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         refresh(i, j)
         stats[i] = norm(i)
         if w_self > 0:
-            own[i] = own_ratio(i)
+            own[i] = own_shrunk(i)
         for m in map(int, np.flatnonzero(active)):
             if m != i:
                 a[i, m] = llr(i, m)

@@ -650,3 +650,52 @@ def test_cluster_speakers_asks_bic_on_the_clustering_features():
     vetoed = cluster_speakers(X, speech=speech, ubm_features=alike,
                               config=cfg.replace(cluster__link_bic_veto=0.38))
     assert vetoed.n_clusters == 3 and purity(vetoed.labels, truth)
+
+
+# --- linking scores read against each voice's own (cluster.link_self_weight) -------------
+
+def test_own_ratio_keeps_the_voices_apart_under_a_channel_shift(voice_frames_with_cohort):
+    # A channel (the same offset on every frame) makes every pair of clusters more alike
+    # to the UBM than its cohort: the plain ratio then ranks some merge of two voices above
+    # a merge inside one voice, and no threshold recovers the voices.
+    ubm, X, labels, truth = voice_frames_with_cohort
+    shifted = X + 2.0
+
+    def every_merge(weight):
+        cfg = ClusterConfig(link_norm="cohort", link_threshold=-np.inf, link_bic_veto=0.0,
+                            link_self_weight=weight, link_self_prior_frames=0.0)
+        res = link_clusters_clr(shifted, labels, ubm=ubm, config=cfg, max_clusters=30)
+        assert res.n_clusters == 1
+        same = min(v for k, v in res.similarity.items() if k >= 3)
+        return same, max(res.similarity[2], res.similarity[1])
+
+    same, across = every_merge(0.0)
+    assert across >= same
+    # Read against how each cluster's halves score to each other, the voices separate.
+    same, across = every_merge(0.5)
+    assert across < same
+    cfg = ClusterConfig(link_norm="cohort", link_threshold=(same + across) / 2,
+                        link_bic_veto=0.0, link_self_weight=0.5, link_self_prior_frames=0.0)
+    res = link_clusters_clr(shifted, labels, ubm=ubm, config=cfg, max_clusters=30)
+    assert chunk_partition(res, voice_frames_with_cohort) == partition(truth)
+
+
+def test_own_ratio_is_drawn_to_the_prior_in_short_clusters(voice_frames_with_cohort):
+    ubm, X, labels, _ = voice_frames_with_cohort
+
+    def link(**kw):
+        cfg = ClusterConfig(link_norm="cohort", link_threshold=-np.inf, link_bic_veto=0.0,
+                            **kw)
+        return link_clusters_clr(X, labels, ubm=ubm, max_clusters=30, config=cfg).similarity
+
+    plain = link(link_self_weight=0.0)
+    own = link(link_self_weight=0.5, link_self_prior_frames=0.0, link_self_prior=0.0)
+    # A cluster's halves score positive against each other (one voice), so read against
+    # them every merge scores lower.
+    assert all(own[k] < plain[k] for k in plain)
+    # With a prior that outweighs the frames, the own ratios are the prior's, and the
+    # scores are the plain ratio's.
+    prior = link(link_self_weight=0.5, link_self_prior_frames=1e6, link_self_prior=3.0)
+    np.testing.assert_allclose([prior[k] for k in plain], [plain[k] for k in plain],
+                               atol=0.01)
+    assert prior != plain
