@@ -1169,41 +1169,41 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
 
     w_self = config.link_self_weight if config.link_scoring == "frames" else 0.0
 
-    def own_ratio(k: int) -> float:
-        # The ratio between the two halves (in time) of cluster k's scored frames, each
-        # half's model adapted to that half alone, Z-normalised as llr: how alike this
-        # voice scores to itself in this recording.
-        f = frames[k]
-        h = len(f) // 2
-        if h == 0:
-            return 0.0
-        halves = (f[:h], f[h:])
-        models = []
-        for part in halves:
-            pn, pf = label_statistics(gmm, X[part], np.zeros(len(part), dtype=np.int64),
-                                      n_labels=1)
-            models.append(adapt(pn[0], pf[0]))
-        total = 0.0
-        for part, other in ((halves[0], models[1]), (halves[1], models[0])):
-            rows = np.searchsorted(pool, part)
-            z = scorer.logliks(other[None], rows)[0] - scorer.base[rows]
-            mu, sd = 0.0, 1.0
-            if cohort_scores is not None:
-                c = np.take(cohort_scores, rows, axis=1).mean(axis=1)
-                mu, sd = float(c.mean()), float(max(c.std(), MIN_COHORT_STD))
-            total += (float(np.add.reduce(z) / len(z)) - mu) / sd
-        return total
-
     prior, prior_frames = config.link_self_prior, config.link_self_prior_frames
 
-    def own_shrunk(k: int) -> float:
-        # A few seconds of speech say little about a voice's own ratio: it is drawn
-        # towards the prior (at which the pair score is the plain ratio) by weight
-        # prior_frames against the frames scored.
-        m = len(frames[k])
-        return (m * own_ratio(k) + prior_frames * prior) / (m + prior_frames)
+    def own_ratios(ks: list[int]) -> list[float]:
+        # The ratio between the two halves (in time) of each cluster's scored frames, each
+        # half's model adapted to that half alone, Z-normalised as llr: how alike the
+        # voice scores to itself in this recording. A few seconds of speech say little
+        # about it: it is drawn towards the prior (at which the pair score is the plain
+        # ratio) by weight prior_frames against the frames scored. The halves'
+        # statistics in one pass.
+        halves = [(frames[k][:len(frames[k]) // 2], frames[k][len(frames[k]) // 2:])
+                  for k in ks]
+        rows = np.concatenate([np.concatenate(h) for h in halves])
+        half_of = np.concatenate([np.repeat([2 * q, 2 * q + 1], [len(h[0]), len(h[1])])
+                                  for q, h in enumerate(halves)])
+        pn, pf = label_statistics(gmm, X[rows], half_of, n_labels=2 * len(ks))
+        out = []
+        for q, (k, (first, second)) in enumerate(zip(ks, halves)):
+            own_k = 0.0
+            if len(first):
+                models = np.stack([adapt(pn[2 * q + h], pf[2 * q + h]) for h in (0, 1)])
+                for part, other in ((first, 1), (second, 0)):
+                    # a half's frames under the other half's model
+                    at_part = np.searchsorted(pool, part)
+                    z = scorer.logliks(models[other][None], at_part)[0] - scorer.base[at_part]
+                    mu, sd = 0.0, 1.0
+                    if cohort_scores is not None:
+                        c = np.take(cohort_scores, at_part, axis=1).mean(axis=1)
+                        mu, sd = float(c.mean()), float(max(c.std(), MIN_COHORT_STD))
+                    own_k += (float(np.add.reduce(z) / len(z)) - mu) / sd
+            m = len(frames[k])
+            out.append((m * own_k + prior_frames * prior) / (m + prior_frames))
+        return out
 
-    own = [own_shrunk(k) for k in range(k0)] if w_self > 0 else [0.0] * k0
+    own = own_ratios(list(range(k0))) if w_self > 0 else [0.0] * k0
+    own_frames = np.bincount(labels, minlength=k0).astype(np.float64)
 
     def pair(i: int, j: int) -> float:
         if w_self > 0:
@@ -1238,7 +1238,12 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         refresh(i, j)
         stats[i] = norm(i)
         if w_self > 0:
-            own[i] = own_shrunk(i)
+            # The mean of the parts' own ratios, by their frames: the halves of a merged
+            # cluster would straddle its parts, and a wrong merge, lowering them, would
+            # invite the next.
+            ni, nj = own_frames[i], own_frames[j]
+            own[i] = (ni * own[i] + nj * own[j]) / (ni + nj)
+            own_frames[i] = ni + nj
         for m in map(int, np.flatnonzero(active)):
             if m != i:
                 a[i, m] = llr(i, m)
