@@ -1048,6 +1048,14 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
     ratio compares voices through the UBM, and a channel unlike the UBM's training speech
     makes every pair alike to it; BIC compares them through the recording's own frames.
 
+    With ``config.link_self_weight`` > 0 (and frame scoring) each pair's CLR is read
+    against the two clusters' own ratios: the CLR between the two halves, in time, of a
+    cluster's scored frames, each half's model adapted to that half alone, drawn towards
+    ``link_self_prior`` by ``link_self_prior_frames`` against the frames scored. The
+    pair scores ``CLR - link_self_weight * (mean own ratio - link_self_prior)``: what the
+    recording adds to every ratio, it adds to a voice's ratio with itself too. A merged
+    cluster's own ratio is its parts', weighed by their frames.
+
     Parameters
     ----------
     X : ndarray, shape (n_frames, D)

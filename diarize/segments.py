@@ -161,7 +161,8 @@ class CountEvidence:
         Speakers the deciding stage left; resegmentation may still drop one, so the
         turns can have fewer.
     scores : dict of int to float
-        With linking, the score (CLR) of the merge to k speakers for each k considered:
+        With linking, the score of the merge to k speakers for each k considered (the
+        CLR, read against the two clusters' own ratios, ``cluster.link_self_weight``):
         merges scoring above `threshold` were made (down to the bounds), the first at or
         below it was declined (a merge that BIC declined, ``cluster.link_bic_veto``, is
         reported at no more than the threshold). Empty otherwise.
