@@ -701,3 +701,16 @@ def test_own_ratio_is_drawn_to_the_prior_in_short_clusters(voice_frames_with_coh
     np.testing.assert_allclose([prior[k] for k in plain], [plain[k] for k in plain],
                                atol=0.01)
     assert prior != plain
+
+
+def test_own_ratio_of_clusters_of_one_or_two_frames(voice_frames_with_cohort):
+    # A cluster too short to halve takes the prior; the scores stay finite.
+    ubm, X, labels, _ = voice_frames_with_cohort
+    tiny = labels.copy()
+    tiny[0] = labels.max() + 1          # one frame
+    tiny[1:3] = labels.max() + 2        # two frames
+    cfg = ClusterConfig(link_norm="cohort", link_threshold=-np.inf, link_bic_veto=0.0,
+                        link_self_weight=0.5)
+    res = link_clusters_clr(X, tiny, ubm=ubm, config=cfg, max_clusters=40)
+    assert res.n_clusters == 1
+    assert all(np.isfinite(v) for v in res.similarity.values())
