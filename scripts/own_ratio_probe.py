@@ -82,33 +82,31 @@ def pairs_of(path: Path) -> tuple[list[dict], float | None]:
     """One row per pair of initial clusters (the plain ratio, both own ratios, whether the
     clusters' main reference speakers are one, the lesser purity), and the recording's
     mean own ratio, the clusters' weighed by their frames."""
-    from diarize.cluster import map_means
-    from diarize.speakers import MIN_COHORT_STD, TopComponentScorer, label_statistics
+    from diarize.cluster import link_clusters_clr
+    from diarize.config import ClusterConfig
 
     seen = linking_input(path)
     if "labels" not in seen:  # no linking (no speech, or one cluster)
         return [], None
     X, labels, ubm = seen["X"], seen["labels"], seen["ubm"]
-    gmm = ubm.gmm
     ref = reference_frames(path.with_suffix(".rttm"), len(seen["speech"]))
     ref = ref[np.flatnonzero(seen["speech"])]
     k0 = int(labels.max()) + 1
-    groups = []  # each cluster, then its two halves
-    for k in range(k0):
-        idx = np.flatnonzero(labels == k)
-        groups += [idx, idx[:len(idx) // 2], idx[len(idx) // 2:]]
-    means = []
-    for idx in groups:
-        n, f = label_statistics(gmm, X[idx], np.zeros(len(idx), dtype=np.int64), n_labels=1)
-        means.append(map_means(gmm, n[0], f[0], 16.0))
-    scorer = TopComponentScorer(gmm, X, top=5)
-    model = scorer.logliks(np.array(means)) - scorer.base
-    cohort = scorer.logliks(ubm.cohort) - scorer.base
-    a = np.zeros((len(groups), len(groups)))
-    for g, idx in enumerate(groups):
-        z = cohort[:, idx].mean(axis=1)
-        a[g] = (model[:, idx].mean(axis=1) - z.mean()) / max(z.std(), MIN_COHORT_STD)
-    clr = a + a.T
+    # Linking's own score of two groups of frames, every frame scored: the plain ratio
+    # (cohort Z-normalised), read off the one merge a linking of the two would consider.
+    plain = ClusterConfig(link_self_weight=0.0, link_bic_veto=0.0, link_threshold=1e9,
+                          link_max_frames=100000)
+
+    def ratio(first: np.ndarray, second: np.ndarray) -> float:
+        if not len(first) or not len(second):
+            return float("nan")
+        two = np.repeat([0, 1], [len(first), len(second)])
+        res = link_clusters_clr(X[np.concatenate([first, second])], two, ubm=ubm,
+                                config=plain)
+        return float(res.similarity[1])
+
+    members = [np.flatnonzero(labels == k) for k in range(k0)]
+    own = np.array([ratio(m[:len(m) // 2], m[len(m) // 2:]) for m in members])
     main, purity = [], []
     for k in range(k0):
         r = ref[labels == k]
@@ -120,11 +118,11 @@ def pairs_of(path: Path) -> tuple[list[dict], float | None]:
     for i in range(k0):
         for j in range(i + 1, k0):
             rows.append(dict(file=path.name, one=main[i] == main[j],
-                             purity=min(purity[i], purity[j]), ratio=clr[3 * i, 3 * j],
-                             own_i=clr[3 * i + 1, 3 * i + 2], own_j=clr[3 * j + 1, 3 * j + 2]))
-    own = np.array([clr[3 * k + 1, 3 * k + 2] for k in range(k0)])
+                             purity=min(purity[i], purity[j]),
+                             ratio=ratio(members[i], members[j]), own_i=own[i], own_j=own[j]))
     sizes = np.bincount(labels, minlength=k0)
-    return rows, float(np.sum(own * sizes) / np.sum(sizes))
+    ok = np.isfinite(own)
+    return rows, float(np.sum(own[ok] * sizes[ok]) / np.sum(sizes[ok]))
 
 
 def corpus(path: Path) -> str:
@@ -152,7 +150,8 @@ def main(argv=None) -> int:
     with ProcessPoolExecutor(args.jobs) as pool:
         per_file = list(pool.map(pairs_of, files))
     rows = [dict(r, corpus=corpus(p)) for p, (rs, _) in zip(files, per_file) for r in rs
-            if r["purity"] >= args.purity]
+            if r["purity"] >= args.purity
+            and np.isfinite([r["ratio"], r["own_i"], r["own_j"]]).all()]
     own_mean = {p.name: m for p, (_, m) in zip(files, per_file) if m is not None}
     scores = {"the ratio": lambda r: r["ratio"]}
     for w in WEIGHTS:
