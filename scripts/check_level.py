@@ -11,14 +11,17 @@ total error over total scored time)
 and how many recordings give an RTTM byte-identical to the unscaled run's. With ``--noise
 -70,-60`` each recording is also diarized at its own level with white noise of that RMS
 (dBFS, seeded per recording) added: a perturbation nobody hears, which must not regroup
-the speakers. ``--save DIR`` also writes every condition's signals as float WAV files,
+the speakers. With ``--channel tilt,lowpass2500`` each recording is also diarized through
+another channel, at its own peak level: ``tilt`` a first-order pre-emphasis (1 - 0.95
+z^-1, about +6 dB per octave: a thin, close microphone), ``lowpassF`` a 4th-order
+Butterworth low-pass at F Hz (a muffled one). ``--save DIR`` also writes every condition's signals as float WAV files,
 with the references beside them (``DIR/level-40/``, ``DIR/noise-70/``, ...), for
 ``scripts/benchmark.py --stages`` to split the damage between the stages.
 
 Usage::
 
     python scripts/check_level.py [--levels 0,-20,-40,-60,-80] [--noise -70,-60]
-        [--jobs 2] [--dir DIR] [--set KEY=VALUE ...] [--save DIR]
+        [--channel tilt,lowpass2500] [--jobs 2] [--dir DIR] [--set KEY=VALUE ...] [--save DIR]
 
 Prints a Markdown table; exits 1 if any level's fair DER is more than TOLERANCE points
 (default 0.5) from the unscaled run's.
@@ -37,15 +40,36 @@ if str(REPO) not in sys.path:  # run from a checkout without installing
 SIM = REPO.parent / "shared" / "eval" / "sim"
 
 
-def _condition_name(level: float | None, noise: float | None) -> str:
+def _condition_name(level: float | None, noise: float | None, channel: str | None = None
+                    ) -> str:
     """The folder ``--save`` writes a condition's signals into."""
+    if channel is not None:
+        return f"channel-{channel}"
     return f"level{level:g}" if level is not None else f"noise{noise:g}"
 
 
-def _run(task: tuple[str, list[float], list[float], dict, str]
+def _through_channel(x, rate: int, channel: str):
+    """`x` (float32) through `channel` (``tilt`` or ``lowpassF``), at its own peak level."""
+    import numpy as np
+    from scipy.signal import butter, lfilter, sosfilt
+
+    if channel == "tilt":
+        y = lfilter([1.0, -0.95], [1.0], x.astype(np.float64))
+    elif channel.startswith("lowpass"):
+        y = sosfilt(butter(4, float(channel[len("lowpass"):]), fs=rate, btype="low",
+                           output="sos"), x.astype(np.float64))
+    else:
+        raise ValueError(f"unknown channel {channel!r}: tilt or lowpassF (F in Hz)")
+    peak = float(np.max(np.abs(y)))
+    if peak > 0:
+        y *= float(np.max(np.abs(x))) / peak
+    return y.astype(np.float32)
+
+
+def _run(task: tuple[str, list[float], list[float], list[str], dict, str]
          ) -> tuple[str, list[tuple[str, float, float]]]:
-    """(uri, [(rttm, error seconds, scored seconds) for the unscaled run, each level and
-    each noise level])"""
+    """(uri, [(rttm, error seconds, scored seconds) for the unscaled run, each level, each
+    noise level and each channel])"""
     import warnings
 
     import numpy as np
@@ -57,7 +81,7 @@ def _run(task: tuple[str, list[float], list[float], dict, str]
 
     import shutil
 
-    path, levels, noises, overrides, save = task
+    path, levels, noises, channels, overrides, save = task
     samples, rate = sf.read(path, dtype="float32")
     peak = float(np.max(np.abs(samples)))
     diarizer = Diarizer(**{k.replace(".", "__"): v for k, v in overrides.items()})
@@ -69,14 +93,17 @@ def _run(task: tuple[str, list[float], list[float], dict, str]
     # The noise is seeded by the file's name: the same for every run and every level.
     rng = np.random.default_rng(sum(uri.encode()))
     white = rng.standard_normal(samples.shape).astype(np.float32)
-    conditions = [(None, None), *((lv, None) for lv in levels), *((None, nz) for nz in noises)]
-    for level, noise in conditions:
+    conditions = [(None, None, None), *((lv, None, None) for lv in levels),
+                  *((None, nz, None) for nz in noises), *((None, None, c) for c in channels)]
+    for level, noise, channel in conditions:
         x = samples if level is None else (
             samples * np.float32(10.0 ** (level / 20.0) / peak)).astype(np.float32)
         if noise is not None:
             x = (x + white * np.float32(10.0 ** (noise / 20.0))).astype(np.float32)
-        if save and (level, noise) != (None, None):
-            out = Path(save) / _condition_name(level, noise)
+        if channel is not None:
+            x = _through_channel(x, rate, channel)
+        if save and (level, noise, channel) != (None, None, None):
+            out = Path(save) / _condition_name(level, noise, channel)
             out.mkdir(parents=True, exist_ok=True)
             sf.write(out / f"{uri}.wav", x, rate, subtype="FLOAT")
             for ref in (Path(path).with_suffix(".rttm"), uem_path):
@@ -100,6 +127,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="peak levels in dBFS, comma-separated")
     ap.add_argument("--noise", default="",
                     help="RMS levels in dBFS of white noise added, comma-separated")
+    ap.add_argument("--channel", default="",
+                    help="channels to pass the audio through, comma-separated: tilt, "
+                         "lowpassF (F in Hz)")
     ap.add_argument("--tolerance", type=float, default=0.5, help="points of fair DER")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -109,6 +139,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     levels = [float(v) for v in args.levels.split(",") if v]
     noises = [float(v) for v in args.noise.split(",") if v]
+    channels = [c for c in args.channel.split(",") if c]
+    for c in channels:
+        if c != "tilt" and not (c.startswith("lowpass") and c[len("lowpass"):].replace(".", "", 1).isdigit()):
+            ap.error(f"--channel: unknown channel {c!r} (tilt, or lowpassF with F in Hz)")
     files = sorted(p for p in args.dir.iterdir()
                    if p.suffix in (".wav", ".flac") and p.with_suffix(".rttm").exists())
     if not files:
@@ -120,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         overrides = parse_set(args.overrides)
     except UsageError as exc:
         ap.error(str(exc))
-    tasks = [(str(p), levels, noises, overrides, str(args.save or "")) for p in files]
+    tasks = [(str(p), levels, noises, channels, overrides, str(args.save or ""))
+             for p in files]
     if args.jobs > 1:
         with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
             results = pool.map(_run, tasks, chunksize=1)
@@ -140,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"| as recorded | {base:.2f} | | | "
           f"{sum(not rows[0][0] for _, rows in results)} |")
     worst = 0.0
-    names = [f"{lv:g} dBFS" for lv in levels] + [f"noise {nz:g} dBFS RMS" for nz in noises]
+    names = ([f"{lv:g} dBFS" for lv in levels] + [f"noise {nz:g} dBFS RMS" for nz in noises]
+             + [f"channel {c}" for c in channels])
     for i, name in enumerate(names, start=1):
         same = sum(rows[i][0] == rows[0][0] for _, rows in results)
         empty = sum(not rows[i][0] for _, rows in results)

@@ -1,0 +1,37 @@
+"""scripts/check_level.py: the channels it passes the audio through."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import script_module
+
+
+def _band_power(x, rate, lo, hi):
+    spec = np.abs(np.fft.rfft(x)) ** 2
+    freqs = np.fft.rfftfreq(len(x), 1.0 / rate)
+    return spec[(freqs >= lo) & (freqs < hi)].sum()
+
+
+@pytest.mark.parametrize("channel", ["tilt", "lowpass2500"])
+def test_channels_keep_the_peak_and_reshape_the_spectrum(channel):
+    rate = 16000
+    x = np.random.default_rng(0).standard_normal(rate).astype(np.float32) * 0.1
+    with script_module("check_level.py", "check_level_under_test") as cl:
+        y = cl._through_channel(x, rate, channel)
+    assert y.dtype == np.float32 and y.shape == x.shape
+    assert np.max(np.abs(y)) == pytest.approx(np.max(np.abs(x)), rel=1e-6)
+    # high band (4-8 kHz) against low band (0-1 kHz), relative to the input's balance
+    def tilt(s):
+        return _band_power(s, rate, 4000, 8000) / _band_power(s, rate, 0, 1000)
+    if channel == "tilt":
+        assert tilt(y) > 10 * tilt(x)
+    else:
+        assert tilt(y) < 0.01 * tilt(x)
+
+
+def test_unknown_channel_is_refused():
+    with script_module("check_level.py", "check_level_under_test") as cl:
+        with pytest.raises(ValueError, match="unknown channel"):
+            cl._through_channel(np.zeros(100, dtype=np.float32), 16000, "radio")
