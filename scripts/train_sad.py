@@ -134,6 +134,37 @@ def telephone(rng, y):
     return scipy.signal.resample_poly(scipy.signal.resample_poly(y, 1, 2), 2, 1)[: len(y)]
 
 
+#: Share of examples passed through a random microphone channel (``--channel-prob``); set
+#: in each worker by :func:`_set_channel_prob`.
+CHANNEL_PROB = 0.0
+
+
+def _set_channel_prob(p: float) -> None:
+    global CHANNEL_PROB
+    CHANNEL_PROB = p
+
+
+def channel(rng, y):
+    """A random microphone response at the same RMS: a first-order tilt (1 - a z^-1, a in
+    [-0.9, 0.97]: low or high frequencies raised) or a 4th-order low-pass at 2-7 kHz."""
+    rms = np.sqrt(np.mean(y ** 2)) + 1e-12
+    if rng.random() < 0.5:
+        out = scipy.signal.lfilter([1.0, -rng.uniform(-0.9, 0.97)], [1.0], y)
+    else:
+        sos = scipy.signal.butter(4, rng.uniform(2000, 7000), btype="low", fs=SR, output="sos")
+        out = scipy.signal.sosfilt(sos, y)
+    return out * rms / (np.sqrt(np.mean(out ** 2)) + 1e-12)
+
+
+def maybe_channel(y, key):
+    """`y` through a random channel with probability CHANNEL_PROB, drawn from a generator of
+    its own (`key`), so that the examples are otherwise the ones they would be without."""
+    if CHANNEL_PROB <= 0:
+        return y
+    rng = np.random.default_rng([*key, 3])
+    return channel(rng, y) if rng.random() < CHANNEL_PROB else y
+
+
 def db(x):
     return 10 * np.log10(np.mean(np.square(x)) + 1e-20)
 
@@ -228,6 +259,7 @@ def speech_example(args):
         y = y + b
     if rng.random() < 0.25:
         y = telephone(rng, y)
+    y = maybe_channel(y, (seed, copy, index))
     level = rng.uniform(-50, -5)
     y = y * 10 ** ((level - speech_db) / 20)
     x = model_input(np.clip(y, -1, 1).astype(np.float32))
@@ -273,6 +305,7 @@ def conversation_example(args):
     y = y + noise(rng, len(y)) * 10 ** (-snr / 20)
     if rng.random() < 0.25:
         y = telephone(rng, y)
+    y = maybe_channel(y, (seed, 2 * 10 ** 6 + index))
     level = rng.uniform(-50, -5)
     x = model_input(np.clip(y * 10 ** (level / 20), -1, 1).astype(np.float32))
     n = min(len(x), len(lab))
@@ -294,6 +327,7 @@ def nonspeech_example(args):
             y = y + bursts(rng, n, background=0.0) * rng.uniform(1, 10)
         if rng.random() < 0.2:
             y = telephone(rng, y)
+        y = maybe_channel(y, (seed, 10 ** 6 + i))
         y = y / (np.sqrt(np.mean(y ** 2)) + 1e-12) * 10 ** (rng.uniform(-90, -5) / 20)
     x = model_input(np.clip(y, -1, 1).astype(np.float32))
     return x, np.zeros(len(x), bool)
@@ -313,6 +347,9 @@ def main(argv=None) -> int:
     ap.add_argument("--high-voices", type=int, default=0,
                     help="extra speech examples: utterances shifted up 4-12 semitones "
                          "(children's and other high voices)")
+    ap.add_argument("--channel-prob", type=float, default=0.0,
+                    help="share of examples passed through a random microphone channel "
+                         "(a spectral tilt or a 2-7 kHz low-pass; 0: none)")
     ap.add_argument("--components", type=int, default=64)
     ap.add_argument("--max-frames", type=int, default=200000, help="frames per class for EM")
     ap.add_argument("--n-init", type=int, default=1,
@@ -334,7 +371,7 @@ def main(argv=None) -> int:
         jobs += [(10 ** 5 + i, None, 0, a.seed) for i in range(a.synthetic_voices)]
         jobs += [(3 * 10 ** 5 + i, files[i * 7919 % len(files)], 0, a.seed, True)
                  for i in range(a.high_voices)]
-        with Pool(a.jobs) as pool:
+        with Pool(a.jobs, initializer=_set_channel_prob, initargs=(a.channel_prob,)) as pool:
             sp = pool.map(speech_example, jobs, chunksize=8)
             ns = pool.map(nonspeech_example, [(i, a.seed) for i in range(a.nonspeech_clips)],
                           chunksize=8)
