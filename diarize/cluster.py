@@ -1179,21 +1179,20 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
 
     prior, prior_frames = config.link_self_prior, config.link_self_prior_frames
 
-    def own_ratios(ks: list[int]) -> list[float]:
+    def own_ratios() -> np.ndarray:
         # The ratio between the two halves (in time) of each cluster's scored frames, each
         # half's model adapted to that half alone, Z-normalised as llr: how alike the
         # voice scores to itself in this recording. A few seconds of speech say little
         # about it: it is drawn towards the prior (at which the pair score is the plain
         # ratio) by weight prior_frames against the frames scored. The halves'
         # statistics in one pass.
-        halves = [(frames[k][:len(frames[k]) // 2], frames[k][len(frames[k]) // 2:])
-                  for k in ks]
+        halves = [(f[:len(f) // 2], f[len(f) // 2:]) for f in frames]
         rows = np.concatenate([np.concatenate(h) for h in halves])
         half_of = np.concatenate([np.repeat([2 * q, 2 * q + 1], [len(h[0]), len(h[1])])
                                   for q, h in enumerate(halves)])
-        pn, pf = label_statistics(gmm, X[rows], half_of, n_labels=2 * len(ks))
-        out = []
-        for q, (k, (first, second)) in enumerate(zip(ks, halves)):
+        pn, pf = label_statistics(gmm, X[rows], half_of, n_labels=2 * k0)
+        out = np.empty(k0)
+        for q, (first, second) in enumerate(halves):
             own_k = 0.0
             if len(first):
                 models = np.stack([adapt(pn[2 * q + h], pf[2 * q + h]) for h in (0, 1)])
@@ -1206,12 +1205,13 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
                         c = np.take(cohort_scores, at_part, axis=1).mean(axis=1)
                         mu, sd = float(c.mean()), float(max(c.std(), MIN_COHORT_STD))
                     own_k += (float(np.add.reduce(z) / len(z)) - mu) / sd
-            m = len(frames[k])
-            out.append((m * own_k + prior_frames * prior) / (m + prior_frames))
+            m = len(frames[q])
+            out[q] = (m * own_k + prior_frames * prior) / (m + prior_frames)
         return out
 
-    own = own_ratios(list(range(k0))) if w_self > 0 else [0.0] * k0
-    own_frames = np.bincount(labels, minlength=k0).astype(np.float64)
+    sizes = np.bincount(labels, minlength=k0).astype(np.float64)
+    own = own_ratios() if w_self > 0 else np.zeros(k0)
+    own_frames = sizes.copy()  # each cluster's frames, as merges pool them
 
     def pair(i: int, j: int) -> float:
         if w_self > 0:
@@ -1226,11 +1226,8 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
             if i != j:
                 a[i, j] = llr(i, j)
     clr = a + a.T
-    if w_self > 0:
-        for i in range(k0):
-            for j in range(k0):
-                if i != j:
-                    clr[i, j] = pair(i, j)
+    if w_self > 0:  # pair() for every pair at once (the diagonal stays -inf)
+        clr -= w_self * (0.5 * (own[:, None] + own[None, :]) - prior)
     veto = (_BicVeto(bic_features, labels, k0, config=config, frame_step=frame_step)
             if config.link_bic_veto > 0 and bic_features is not None else None)
     if veto is not None:
@@ -1261,7 +1258,6 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
             veto.absorb(i, j)
             veto.apply(clr, i, np.flatnonzero(active))
 
-    sizes = np.bincount(labels, minlength=k0).astype(np.float64)
     lut, similarity, threshold = stop_linking(clr, merge, config=config, lo=lo, hi=hi,
                                               weights=sizes)
     if veto is not None:

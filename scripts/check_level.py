@@ -14,9 +14,10 @@ and how many recordings give an RTTM byte-identical to the unscaled run's. With 
 the speakers. With ``--channel tilt,lowpass2500`` each recording is also diarized through
 another channel, at its own peak level: ``tilt`` a first-order pre-emphasis (1 - 0.95
 z^-1, about +6 dB per octave: a thin, close microphone), ``lowpassF`` a 4th-order
-Butterworth low-pass at F Hz (a muffled one). ``--save DIR`` also writes every condition's signals as float WAV files,
-with the references beside them (``DIR/level-40/``, ``DIR/noise-70/``, ...), for
-``scripts/benchmark.py --stages`` to split the damage between the stages.
+Butterworth low-pass at F Hz (a muffled one). ``--save DIR`` also writes every
+condition's signals as float WAV files, with the references beside them
+(``DIR/level-40/``, ``DIR/noise-70/``, ...), for ``scripts/benchmark.py --stages`` to split
+the damage between the stages.
 
 Usage::
 
@@ -30,6 +31,7 @@ Prints a Markdown table; exits 1 if any level's fair DER is more than TOLERANCE 
 from __future__ import annotations
 
 import argparse
+import math
 import multiprocessing
 import sys
 from pathlib import Path
@@ -48,18 +50,31 @@ def _condition_name(level: float | None, noise: float | None, channel: str | Non
     return f"level{level:g}" if level is not None else f"noise{noise:g}"
 
 
+def _lowpass_hz(channel: str) -> float | None:
+    """The cut-off of a ``lowpassF`` channel, None for ``tilt``; ValueError otherwise."""
+    if channel == "tilt":
+        return None
+    try:
+        if channel.startswith("lowpass"):
+            hz = float(channel[len("lowpass"):])
+            if math.isfinite(hz) and hz > 0:
+                return hz
+    except ValueError:
+        pass
+    raise ValueError(f"unknown channel {channel!r}: tilt or lowpassF (F in Hz)")
+
+
 def _through_channel(x, rate: int, channel: str):
     """`x` (float32) through `channel` (``tilt`` or ``lowpassF``), at its own peak level."""
     import numpy as np
     from scipy.signal import butter, lfilter, sosfilt
 
-    if channel == "tilt":
+    cutoff = _lowpass_hz(channel)
+    if cutoff is None:
         y = lfilter([1.0, -0.95], [1.0], x.astype(np.float64))
-    elif channel.startswith("lowpass"):
-        y = sosfilt(butter(4, float(channel[len("lowpass"):]), fs=rate, btype="low",
-                           output="sos"), x.astype(np.float64))
     else:
-        raise ValueError(f"unknown channel {channel!r}: tilt or lowpassF (F in Hz)")
+        y = sosfilt(butter(4, cutoff, fs=rate, btype="low", output="sos"),
+                    x.astype(np.float64))
     peak = float(np.max(np.abs(y)))
     if peak > 0:
         y *= float(np.max(np.abs(x))) / peak
@@ -141,8 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     noises = [float(v) for v in args.noise.split(",") if v]
     channels = [c for c in args.channel.split(",") if c]
     for c in channels:
-        if c != "tilt" and not (c.startswith("lowpass") and c[len("lowpass"):].replace(".", "", 1).isdigit()):
-            ap.error(f"--channel: unknown channel {c!r} (tilt, or lowpassF with F in Hz)")
+        try:
+            _lowpass_hz(c)
+        except ValueError as exc:
+            ap.error(f"--channel: {exc}")
     files = sorted(p for p in args.dir.iterdir()
                    if p.suffix in (".wav", ".flac") and p.with_suffix(".rttm").exists())
     if not files:

@@ -35,3 +35,12 @@ def test_unknown_channel_is_refused():
     with script_module("check_level.py", "check_level_under_test") as cl:
         with pytest.raises(ValueError, match="unknown channel"):
             cl._through_channel(np.zeros(100, dtype=np.float32), 16000, "radio")
+
+
+def test_channel_names_are_parsed_in_one_place():
+    with script_module("check_level.py", "check_level_under_test") as cl:
+        assert cl._lowpass_hz("tilt") is None
+        assert cl._lowpass_hz("lowpass2500") == 2500.0
+        for bad in ("lowpass", "lowpassinf", "lowpass-3", "radio"):
+            with pytest.raises(ValueError, match="unknown channel"):
+                cl._lowpass_hz(bad)
