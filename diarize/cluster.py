@@ -1178,6 +1178,7 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
     w_self = config.link_self_weight if config.link_scoring == "frames" else 0.0
 
     prior, prior_frames = config.link_self_prior, config.link_self_prior_frames
+    rec_frames = config.link_self_recording_frames
 
     def own_ratios() -> np.ndarray:
         # The ratio between the two halves (in time) of each cluster's scored frames, each
@@ -1191,7 +1192,7 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         half_of = np.concatenate([np.repeat([2 * q, 2 * q + 1], [len(h[0]), len(h[1])])
                                   for q, h in enumerate(halves)])
         pn, pf = label_statistics(gmm, X[rows], half_of, n_labels=2 * k0)
-        out = np.empty(k0)
+        raw = np.zeros(k0)
         for q, (first, second) in enumerate(halves):
             own_k = 0.0
             if len(first):
@@ -1205,9 +1206,15 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
                         c = np.take(cohort_scores, at_part, axis=1).mean(axis=1)
                         mu, sd = float(c.mean()), float(max(c.std(), MIN_COHORT_STD))
                     own_k += (float(np.add.reduce(z) / len(z)) - mu) / sd
-            m = len(frames[q])
-            out[q] = (m * own_k + prior_frames * prior) / (m + prior_frames)
-        return out
+            raw[q] = own_k
+        m = np.array([len(f) for f in frames], dtype=np.float64)
+        centre = prior
+        if rec_frames > 0:
+            # The recording's own ratio, every cluster's by its frames, is what a short
+            # cluster's is drawn towards: how alike a voice scores to itself here (a room,
+            # a far microphone lower it for every voice), itself drawn towards the prior.
+            centre = (float(m @ raw) + rec_frames * prior) / (float(m.sum()) + rec_frames)
+        return (m * raw + prior_frames * centre) / (m + prior_frames)
 
     sizes = np.bincount(labels, minlength=k0).astype(np.float64)
     own = own_ratios() if w_self > 0 else np.zeros(k0)

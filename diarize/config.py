@@ -367,6 +367,13 @@ class ClusterConfig:
     """'ubm' linking with link_self_weight: the weight, in frames, of link_self_prior
     against a cluster's scored frames (at most link_max_frames) in its own ratio: a few
     seconds of speech say little about how a voice scores to itself."""
+    link_self_recording_frames: float = ranged(0.0, 0.0, 1e9)
+    """'ubm' linking with link_self_weight: a cluster's own ratio is drawn towards the
+    recording's own ratio (every cluster's, by its frames scored) instead of towards
+    link_self_prior, and the recording's is drawn towards link_self_prior by this weight,
+    in frames; 0: towards link_self_prior alone. A room or a far microphone lowers every
+    voice's ratio to itself, and the short clusters of a long turn then read against the
+    recording's yardstick, not a constant."""
     relevance_factor: float = ranged(16.0, 0.0, 1e4)
     """'ubm' linking: MAP relevance factor (frames a UBM component must see before the data
     outweigh the prior)."""
