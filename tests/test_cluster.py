@@ -703,6 +703,27 @@ def test_own_ratio_is_drawn_to_the_prior_in_short_clusters(voice_frames_with_coh
     assert prior != plain
 
 
+def test_own_ratio_is_drawn_to_the_recordings_own(voice_frames_with_cohort):
+    ubm, X, labels, _ = voice_frames_with_cohort
+
+    def link(**kw):
+        cfg = ClusterConfig(link_norm="cohort", link_threshold=-np.inf, link_bic_veto=0.0,
+                            link_self_weight=0.5, link_self_prior=40.0, **kw)
+        return link_clusters_clr(X, labels, ubm=ubm, max_clusters=30, config=cfg).similarity
+
+    fixed = link(link_self_prior_frames=1e6)
+    # The clusters' own ratios here are far below a prior of 40: drawn towards the
+    # recording's own instead, every merge scores higher than against the prior alone
+    # (the pair score subtracts the own ratio less its prior).
+    recording = link(link_self_prior_frames=1e6, link_self_recording_frames=1.0)
+    assert all(recording[k] > fixed[k] + 1.0 for k in fixed)
+    # The recording's own ratio is itself drawn towards the prior: a weight that
+    # outweighs every frame gives back the prior's scores.
+    heavy = link(link_self_prior_frames=1e6, link_self_recording_frames=1e9)
+    np.testing.assert_allclose([heavy[k] for k in fixed], [fixed[k] for k in fixed],
+                               atol=1e-3)
+
+
 def test_own_ratio_of_clusters_of_one_or_two_frames(voice_frames_with_cohort):
     # A cluster too short to halve takes the prior; the scores stay finite.
     ubm, X, labels, _ = voice_frames_with_cohort
