@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from functools import partial
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -134,16 +135,6 @@ def telephone(rng, y):
     return scipy.signal.resample_poly(scipy.signal.resample_poly(y, 1, 2), 2, 1)[: len(y)]
 
 
-#: Share of examples passed through a random microphone channel (``--channel-prob``); set
-#: in each worker by :func:`_set_channel_prob`.
-CHANNEL_PROB = 0.0
-
-
-def _set_channel_prob(p: float) -> None:
-    global CHANNEL_PROB
-    CHANNEL_PROB = p
-
-
 def channel(rng, y):
     """A random microphone response at the same RMS: a first-order tilt (1 - a z^-1, a in
     [-0.9, 0.97]: low or high frequencies raised) or a 4th-order low-pass at 2-7 kHz."""
@@ -156,13 +147,14 @@ def channel(rng, y):
     return out * rms / (np.sqrt(np.mean(out ** 2)) + 1e-12)
 
 
-def maybe_channel(y, key):
-    """`y` through a random channel with probability CHANNEL_PROB, drawn from a generator of
-    its own (`key`), so that the examples are otherwise the ones they would be without."""
-    if CHANNEL_PROB <= 0:
+def maybe_channel(y, key, prob):
+    """`y` through a random channel with probability `prob` (``--channel-prob``), drawn from
+    a generator of its own (`key`), so that the examples are otherwise the ones they would
+    be without."""
+    if prob <= 0:
         return y
     rng = np.random.default_rng([*key, 3])
-    return channel(rng, y) if rng.random() < CHANNEL_PROB else y
+    return channel(rng, y) if rng.random() < prob else y
 
 
 def db(x):
@@ -220,7 +212,7 @@ def model_input(y):
     return model_features(feats, energy, voicing)
 
 
-def speech_example(args):
+def speech_example(args, channel_prob=0.0):
     index, path, copy, seed, *rest = args
     high = bool(rest and rest[0])  # (..., True): a --high-voices example
     rng = np.random.default_rng([seed, copy, index])
@@ -259,7 +251,7 @@ def speech_example(args):
         y = y + b
     if rng.random() < 0.25:
         y = telephone(rng, y)
-    y = maybe_channel(y, (seed, copy, index))
+    y = maybe_channel(y, (seed, copy, index), channel_prob)
     level = rng.uniform(-50, -5)
     y = y * 10 ** ((level - speech_db) / 20)
     x = model_input(np.clip(y, -1, 1).astype(np.float32))
@@ -268,7 +260,7 @@ def speech_example(args):
     return x[:n], lab[:n]
 
 
-def conversation_example(args):
+def conversation_example(args, channel_prob=0.0):
     """Several speakers taking turns at different levels, as a meeting's microphones hear
     them: a quiet, distant speaker is still speech when it stands out from the noise floor,
     even 30 dB below the loudest one (single read utterances never show the model that)."""
@@ -305,14 +297,14 @@ def conversation_example(args):
     y = y + noise(rng, len(y)) * 10 ** (-snr / 20)
     if rng.random() < 0.25:
         y = telephone(rng, y)
-    y = maybe_channel(y, (seed, 2 * 10 ** 6 + index))
+    y = maybe_channel(y, (seed, 2 * 10 ** 6 + index), channel_prob)
     level = rng.uniform(-50, -5)
     x = model_input(np.clip(y * 10 ** (level / 20), -1, 1).astype(np.float32))
     n = min(len(x), len(lab))
     return x[:n], lab[:n]
 
 
-def nonspeech_example(args):
+def nonspeech_example(args, channel_prob=0.0):
     i, seed = args
     rng = np.random.default_rng([seed, 10 ** 6 + i])
     n = int(rng.uniform(2, 6) * SR)
@@ -327,7 +319,7 @@ def nonspeech_example(args):
             y = y + bursts(rng, n, background=0.0) * rng.uniform(1, 10)
         if rng.random() < 0.2:
             y = telephone(rng, y)
-        y = maybe_channel(y, (seed, 10 ** 6 + i))
+        y = maybe_channel(y, (seed, 10 ** 6 + i), channel_prob)
         y = y / (np.sqrt(np.mean(y ** 2)) + 1e-12) * 10 ** (rng.uniform(-90, -5) / 20)
     x = model_input(np.clip(y, -1, 1).astype(np.float32))
     return x, np.zeros(len(x), bool)
@@ -371,11 +363,12 @@ def main(argv=None) -> int:
         jobs += [(10 ** 5 + i, None, 0, a.seed) for i in range(a.synthetic_voices)]
         jobs += [(3 * 10 ** 5 + i, files[i * 7919 % len(files)], 0, a.seed, True)
                  for i in range(a.high_voices)]
-        with Pool(a.jobs, initializer=_set_channel_prob, initargs=(a.channel_prob,)) as pool:
-            sp = pool.map(speech_example, jobs, chunksize=8)
-            ns = pool.map(nonspeech_example, [(i, a.seed) for i in range(a.nonspeech_clips)],
-                          chunksize=8)
-            cv = pool.map(conversation_example,
+        prob = {"channel_prob": a.channel_prob}
+        with Pool(a.jobs) as pool:
+            sp = pool.map(partial(speech_example, **prob), jobs, chunksize=8)
+            ns = pool.map(partial(nonspeech_example, **prob),
+                          [(i, a.seed) for i in range(a.nonspeech_clips)], chunksize=8)
+            cv = pool.map(partial(conversation_example, **prob),
                           [(i, files, a.seed) for i in range(a.conversations)], chunksize=4)
         x = np.concatenate([v[0] for v in sp + ns + cv])
         y = np.concatenate([v[1] for v in sp + ns + cv])

@@ -27,13 +27,9 @@ def test_high_voice_examples_keep_the_timing_and_change_the_voice():
 def test_channel_examples_change_only_when_asked():
     with script_module("train_sad.py", "train_sad_under_test") as ts:
         plain, lab = ts.speech_example((0, str(FIXTURE), 0, 0))
-        ts._set_channel_prob(1.0)
-        try:
-            chan, lab_c = ts.speech_example((0, str(FIXTURE), 0, 0))
-            again, _ = ts.speech_example((0, str(FIXTURE), 0, 0))
-        finally:
-            ts._set_channel_prob(0.0)
-        off, _ = ts.speech_example((0, str(FIXTURE), 0, 0))
+        chan, lab_c = ts.speech_example((0, str(FIXTURE), 0, 0), channel_prob=1.0)
+        again, _ = ts.speech_example((0, str(FIXTURE), 0, 0), channel_prob=1.0)
+        off, _ = ts.speech_example((0, str(FIXTURE), 0, 0), channel_prob=0.0)
     # the channel changes the features, not the timing or the labels
     np.testing.assert_array_equal(lab_c, lab)
     assert not np.allclose(chan, plain)
