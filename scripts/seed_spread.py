@@ -7,7 +7,8 @@ seeds measures how fragile the speaker stages are, and a choice that wins on ave
 seeds generalises better than one that wins only with the shipped model (which every
 default was first tuned with).
 
-For each seed (0: the shipped model; others: trained once and cached in ``--models``)
+For each seed (0: the shipped model, or ``--models``'s ``seed0.npz`` when there is one,
+to compare another training recipe; others: trained once and cached in ``--models``)
 and each configuration variant, this runs ``scripts/benchmark.py`` and prints each corpus's
 fair DER per seed with its mean and spread (largest minus smallest): the AMI clips and the
 other recordings of ``real/`` apart, and ``sim/``.
@@ -36,9 +37,10 @@ SHARED = ROOT.parent / "shared" / "eval"
 
 
 def model_for(seed: int, models: Path) -> str:
-    """The speech model trained with `seed` ("" for the shipped one, seed 0)."""
+    """The speech model trained with `seed` ("" for the shipped one, seed 0, unless
+    `models` holds a ``seed0.npz``: the seed-0 model of another training recipe)."""
     if seed == 0:
-        return ""
+        return str(models / "seed0.npz") if (models / "seed0.npz").exists() else ""
     path = models / f"seed{seed}.npz"
     if not path.exists():
         models.mkdir(parents=True, exist_ok=True)
@@ -59,7 +61,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("dirs", nargs="*", default=[str(SHARED / "real"), str(SHARED / "sim")])
     ap.add_argument("--seeds", default="0,1,2,3,4", help="speech-model training seeds")
     ap.add_argument("--models", type=Path, default=Path(tempfile.gettempdir()) / "sad-seeds",
-                    help="folder caching the speech models of seeds other than 0")
+                    help="folder caching the speech models of seeds other than 0 (and "
+                         "holding seed 0's too when it is not the shipped model)")
     ap.add_argument("--variant", action="append", default=[],
                     help="NAME:KEY=VALUE[;KEY=VALUE...] as benchmark.py takes it "
                          "(default: the configuration as it is)")
