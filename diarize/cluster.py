@@ -1054,7 +1054,10 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
     ``link_self_prior`` by ``link_self_prior_frames`` against the frames scored. The
     pair scores ``CLR - link_self_weight * (mean own ratio - link_self_prior)``: what the
     recording adds to every ratio, it adds to a voice's ratio with itself too. A merged
-    cluster's own ratio is its parts', weighed by their frames.
+    cluster's own ratio is its parts', weighed by their frames. With
+    ``config.link_self_recording_frames`` > 0 the own ratios are drawn towards the
+    recording's own ratio (every cluster's, by its frames scored, itself drawn towards
+    ``link_self_prior`` by that weight) instead of towards ``link_self_prior``.
 
     Parameters
     ----------
