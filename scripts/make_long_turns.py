@@ -52,6 +52,8 @@ SNR_DB = (15.0, 25.0)
 RT60 = (0.3, 0.6)
 #: Direct sound against the reverberant tail (dB): a distant microphone.
 DIRECT_DB = -6.0
+#: The added noise's colour (:func:`bench_voices._noise`).
+NOISE = "pink"
 PEAK_DBFS = -20.0
 
 
@@ -103,8 +105,7 @@ def build_one(rng: np.random.Generator, uri: str, utterances: dict[str, list[Pat
     rt60 = float(rng.uniform(*RT60))
     mix = _room(rng, mix, rt60)
     snr = float(rng.uniform(*SNR_DB))
-    colour = "pink"
-    mix += _noise(rng, len(mix), colour) * _rms(mix) * 10 ** (-snr / 20)
+    mix += _noise(rng, len(mix), NOISE) * _rms(mix) * 10 ** (-snr / 20)
     mix *= 10 ** (PEAK_DBFS / 20) / max(float(np.max(np.abs(mix))), 1e-12)
     # 16-bit: a float WAV carries a PEAK chunk with the time it was written
     sf.write(out / f"{uri}.wav", mix.astype(np.float32), SR, subtype="PCM_16")
@@ -112,7 +113,7 @@ def build_one(rng: np.random.Generator, uri: str, utterances: dict[str, list[Pat
              for s, d, who in sorted(ref)]
     (out / f"{uri}.rttm").write_text("".join(lines), encoding="utf-8")
     info = {"voices": picked[:3], "backchannel_voice": picked[3], "rt60": round(rt60, 3),
-            "direct_db": DIRECT_DB, "noise": colour, "snr_db": round(snr, 1),
+            "direct_db": DIRECT_DB, "noise": NOISE, "snr_db": round(snr, 1),
             "duration": round(len(mix) / SR, 3)}
     (out / f"{uri}.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
     return info
