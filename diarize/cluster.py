@@ -115,7 +115,8 @@ def speaker_ubm(config: ClusterConfig) -> BackgroundModel | None:
 
 def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
                      ubm_features: np.ndarray | None = None,
-                     keep_stages: bool = False) -> ClusterResult:
+                     keep_stages: bool = False,
+                     link_frames: np.ndarray | None = None) -> ClusterResult:
     """Who speaks when, as one cluster per speaker: every clustering decision in one call.
 
     The speech is cut into chunks of ``cluster.segment_seconds`` (:func:`chunk_speech`)
@@ -141,6 +142,9 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
     keep_stages : bool, keyword-only
         Also return each stage's labels (:attr:`ClusterResult.stages`), for measuring
         where clusters go wrong; off, nothing is kept or computed for them.
+    link_frames : ndarray of bool, shape (n_speech_frames,), optional, keyword-only
+        The speech frames that linking's speaker models are adapted to and scored on
+        (``cluster.link_level_db``); None: every one.
 
     Returns
     -------
@@ -233,7 +237,7 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
                          min_speakers=lo).labels
     linked = link_clusters_clr(ubm_features, init, ubm=ubm, config=cc, min_clusters=lo,
                                max_clusters=hi, n_clusters=exact, bic_features=X,
-                               frame_step=step)
+                               frame_step=step, scored=link_frames)
     return ClusterResult(linked.labels, bic.bic, linked.similarity,
                          stages=(_stages(bic, lengths, linked.labels, bic_frames=bic_frames)
                                  if keep_stages else {}),
@@ -1014,7 +1018,8 @@ class _BicState:
 def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: ClusterConfig,
                       min_clusters: int = 1, max_clusters: int = 10,
                       n_clusters: int | None = None, bic_features: np.ndarray | None = None,
-                      frame_step: float = 0.01) -> ClusterResult:
+                      frame_step: float = 0.01, scored: np.ndarray | None = None
+                      ) -> ClusterResult:
     """Merge clusters by the cross-likelihood ratio of UBM-adapted speaker models.
 
     The second clustering stage (LIUM's CLR clustering, Barras et al. 2006), after BIC
@@ -1075,6 +1080,10 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         The same frames in the clustering features, for ``config.link_bic_veto``.
     frame_step : float, keyword-only
         Seconds per frame (the BIC penalty depends on the speech duration).
+    scored : ndarray of bool, shape (n_frames,), optional, keyword-only
+        The frames the speaker models are adapted to and scored on (None: every frame);
+        a cluster with fewer than ``config.link_min_scored_frames`` of them uses all of
+        its frames. The BIC veto and the clusters' sizes still count every frame.
 
     Returns
     -------
@@ -1093,7 +1102,16 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         ubm = with_nuisance(ubm, config.link_nuisance_rank, key="cluster.link_nuisance_rank")
     gmm = ubm.gmm
     k0 = int(labels.max()) + 1
-    cn, cf = label_statistics(gmm, X, labels, n_labels=k0)
+    used = None  # every frame
+    if scored is not None:
+        scored = np.asarray(scored, dtype=bool)
+        # A cluster with too few scored frames is modelled on all of its frames.
+        scarce = np.bincount(labels[scored], minlength=k0) < config.link_min_scored_frames
+        used = np.flatnonzero(scored | scarce[labels])
+    if used is None:
+        cn, cf = label_statistics(gmm, X, labels, n_labels=k0)
+    else:
+        cn, cf = label_statistics(gmm, X[used], labels[used], n_labels=k0)
     r = config.relevance_factor
     cap = config.link_max_frames
 
@@ -1122,7 +1140,8 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         def refresh(i: int, j: int) -> None:
             pass
     else:
-        order = np.argsort(labels, kind="stable")
+        order = (np.argsort(labels, kind="stable") if used is None
+                 else used[np.argsort(labels[used], kind="stable")])
         bounds = np.searchsorted(labels[order], np.arange(k0 + 1))
         frames = [sample(order[bounds[k]:bounds[k + 1]]) for k in range(k0)]
         # A merged cluster's sample is drawn from its parts' samples, so every frame ever

@@ -400,6 +400,19 @@ class ClusterConfig:
     GMM-UBM verification, no frames kept)."""
     link_max_frames: int = ranged(2000, 1, 100000)
     """'ubm' linking: frames per cluster scored (evenly spaced beyond this)."""
+    link_level_db: float = ranged(0.0, 0.0, 200.0)
+    """'ubm' linking: speaker models are adapted to, and score, only the frames whose
+    energy is within this many dB of the loudest frame within link_level_window of them
+    (0: every frame). A room's reverberant tail, a pause bridged by the speech detector
+    and the noise between words are quiet beside the speech around them, and alike for
+    every voice; the loud frames are the voice itself. Relative to the recording's own
+    level where it is, not to an absolute one."""
+    link_level_window: float = ranged(1.0, 0.01, 60.0)
+    """'ubm' linking with link_level_db: length (seconds, centred) of the window whose
+    loudest frame a frame's energy is compared with."""
+    link_min_scored_frames: int = ranged(50, 1, 100000)
+    """'ubm' linking with link_level_db: a cluster with fewer frames within
+    link_level_db than this is modelled on all of its frames."""
     link_top_components: int = ranged(5, 1, 1024)
     """'ubm' linking: UBM components scored per frame."""
     link_nuisance_rank: int = ranged(0, 0, 1000)

@@ -356,11 +356,12 @@ class Diarizer:
         xs = speech_features(front.mfcc, speech_idx, deltas=cfg.features.deltas,
                              delta_width=cfg.features.delta_width, normalise=cfg.features.cmvn)
         xu = self._ubm_speech_features(front, xs, speech_idx)
+        link_frames = _loud_frames(front.energy, speech_idx, config=cfg)
         del front  # the last reference here to the recording's frames
 
         notify("clustering", 0, 1)
         clusters = cluster_speakers(xs, speech=speech.modelled, config=cfg, ubm_features=xu,
-                                    keep_stages=keep_stages)
+                                    keep_stages=keep_stages, link_frames=link_frames)
         notify("clustering", 1, 1)
 
         notify("resegmentation", 0, 1)
@@ -581,6 +582,33 @@ class Diarizer:
         mf = front.ubm_mfcc if front.ubm_mfcc is not None else front.mfcc
         return speech_features(mf, speech_idx, deltas=bool(ubm.front_end["deltas"]),
                                delta_width=int(ubm.front_end["delta_width"]))
+
+
+def _loud_frames(energy: np.ndarray, speech_idx: np.ndarray, *,
+                 config: Config) -> np.ndarray | None:
+    """Which speech frames speaker linking models (``cluster.link_level_db``): those
+    within that many dB of the loudest frame of the ``link_level_window`` around them.
+
+    Parameters
+    ----------
+    energy : ndarray, shape (n_frames,)
+        Frame energy in dB.
+    speech_idx : ndarray of int, shape (n_speech_frames,)
+        The modelled frames.
+
+    Returns
+    -------
+    ndarray of bool, shape (n_speech_frames,), or None when every frame is.
+    """
+    cc = config.cluster
+    if cc.link_level_db <= 0:
+        return None
+    width = frame_count(cc.link_level_window, config.features.hop_length, minimum=1)
+    e = np.asarray(energy, dtype=np.float64)
+    # the window centred on each frame (the edges repeat the end frames)
+    padded = np.pad(e, (width // 2, width - 1 - width // 2), mode="edge")
+    loudest = np.lib.stride_tricks.sliding_window_view(padded, width).max(axis=1)
+    return (e >= loudest - cc.link_level_db)[speech_idx]
 
 
 def _count_evidence(cfg: Config, clusters: Any) -> CountEvidence:

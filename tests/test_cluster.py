@@ -735,3 +735,58 @@ def test_own_ratio_of_clusters_of_one_or_two_frames(voice_frames_with_cohort):
     res = link_clusters_clr(X, tiny, ubm=ubm, config=cfg, max_clusters=40)
     assert res.n_clusters == 1
     assert all(np.isfinite(v) for v in res.similarity.values())
+
+
+# --- cluster.link_level_db: linking models and scores only some frames ------------------
+
+def test_scored_frames_link_as_if_they_were_the_only_frames(voice_frames_with_cohort):
+    # Without the BIC veto (the one part that reads every frame) and the own ratios
+    # (weighed by every frame), linking with a scored mask is linking the scored frames.
+    ubm, X, labels, _ = voice_frames_with_cohort
+    cfg = ClusterConfig(link_norm="cohort", link_threshold=-np.inf, link_bic_veto=0.0,
+                        link_self_weight=0.0)
+    scored = np.random.RandomState(3).rand(len(X)) < 0.6
+    masked = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30, scored=scored)
+    subset = link_clusters_clr(X[scored], labels[scored], ubm=ubm, config=cfg, max_clusters=30)
+    assert masked.similarity.keys() == subset.similarity.keys()
+    np.testing.assert_allclose([masked.similarity[k] for k in subset.similarity],
+                               [subset.similarity[k] for k in subset.similarity], atol=1e-9)
+    # every frame is labelled, each initial cluster as a whole
+    assert len(masked.labels) == len(X)
+    assert all(len(set(masked.labels[labels == k])) == 1 for k in np.unique(labels))
+
+
+def test_frames_shared_by_every_voice_are_left_out_of_linking(voice_frames_with_cohort):
+    # Half of every cluster's frames are one common sound (a room's tail, the noise in
+    # the pauses): scored, it makes every pair alike and linking merges voices;
+    # modelled on the other frames alone, the voices come back.
+    ubm, X, labels, truth = voice_frames_with_cohort
+    rng = np.random.RandomState(7)
+    common = rng.randn(1, D) * 2.0
+    noisy = X.copy()
+    shared = np.zeros(len(X), dtype=bool)
+    shared[::2] = True
+    noisy[shared] = common + 0.5 * rng.randn(int(shared.sum()), D)
+    cfg = ClusterConfig(link_norm="none", link_threshold=0.0, link_bic_veto=0.0,
+                        link_self_weight=0.0)
+    every = link_clusters_clr(noisy, labels, ubm=ubm, config=cfg, max_clusters=30)
+    voice = link_clusters_clr(noisy, labels, ubm=ubm, config=cfg, max_clusters=30,
+                              scored=~shared)
+    assert chunk_partition(voice, voice_frames_with_cohort) == partition(truth)
+    assert every.n_clusters == 1
+
+
+def test_a_cluster_with_too_few_scored_frames_is_modelled_on_all_of_them(
+        voice_frames_with_cohort):
+    ubm, X, labels, _ = voice_frames_with_cohort
+    cfg = ClusterConfig(link_norm="cohort", link_threshold=-np.inf, link_bic_veto=0.0,
+                        link_self_weight=0.0, link_min_scored_frames=50)
+    scored = np.ones(len(X), dtype=bool)
+    scored[labels == 0] = False           # cluster 0 has no scored frame at all
+    scored[np.flatnonzero(labels == 1)[:CHUNK - 10]] = False  # cluster 1 keeps 10
+    masked = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30, scored=scored)
+    fallback = scored | (labels == 0) | (labels == 1)
+    subset = link_clusters_clr(X[fallback], labels[fallback], ubm=ubm, config=cfg,
+                               max_clusters=30)
+    np.testing.assert_allclose([masked.similarity[k] for k in subset.similarity],
+                               [subset.similarity[k] for k in subset.similarity], atol=1e-9)

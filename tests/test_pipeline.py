@@ -172,3 +172,30 @@ def test_no_turn_shorter_than_min_output_turn(overrides):
     for spk in {t.speaker for t in result.turns}:
         own = sorted((t.start, t.end) for t in result.turns if t.speaker == spk)
         assert all(b[0] > a[1] for a, b in zip(own, own[1:]))
+
+
+# --- cluster.link_level_db: which speech frames speaker linking models ------------------
+
+def test_loud_frames_are_those_near_the_loudest_around_them():
+    from diarize.config import Config
+    from diarize.pipeline import _loud_frames
+
+    # 1 s of loud speech at -20 dB, its tail fading 1 dB per frame, then quiet speech
+    # at -50 dB far from it: the tail's frames more than 20 dB down are left out, the
+    # quiet speech is judged against its own neighbourhood and kept.
+    energy = np.concatenate([np.full(100, -20.0), -20.0 - np.arange(1, 41),
+                             np.full(200, -90.0), np.full(100, -50.0)])
+    idx = np.arange(len(energy))
+    cfg = Config().replace(**{"cluster.link_level_db": 20.0,
+                              "cluster.link_level_window": 1.0})
+    loud = _loud_frames(energy, idx, config=cfg)
+    assert loud is not None and loud.shape == idx.shape
+    assert loud[:120].all()                # within 20 dB of the loud speech
+    assert not loud[121:140].any()         # the tail beyond 20 dB
+    assert loud[-50:].all()                # quiet speech, alone in its window
+    # only the given frames are answered for
+    assert np.array_equal(_loud_frames(energy, idx[::3], config=cfg), loud[::3])
+    # a gain moves every frame alike and changes nothing
+    assert np.array_equal(_loud_frames(energy - 17.0, idx, config=cfg), loud)
+    # off: every frame
+    assert _loud_frames(energy, idx, config=Config()) is None
