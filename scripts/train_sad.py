@@ -29,6 +29,8 @@ and one diagonal GMM is fitted per class. The model is saved with ``np.savez`` (
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import time
 from functools import partial
@@ -325,6 +327,58 @@ def nonspeech_example(args, channel_prob=0.0):
     return x, np.zeros(len(x), bool)
 
 
+# ---------------------------------------------------------------------------- cache
+#: The options that decide the training frames (the rest decide only the model fitted).
+FRAME_OPTIONS = ("copies", "nonspeech_clips", "conversations", "synthetic_voices",
+                 "high_voices", "channel_prob", "seed")
+
+
+def frames_recipe(a: argparse.Namespace, files: list[Path]) -> str:
+    """What the training frames are made from, as text a cache is checked against: the
+    options of :data:`FRAME_OPTIONS` and the utterances' names."""
+    return json.dumps({"options": {k: getattr(a, k) for k in FRAME_OPTIONS},
+                       "utterances": [f.name for f in files]}, sort_keys=True)
+
+
+def read_cache(path: str | Path, recipe: str) -> tuple[np.ndarray, np.ndarray]:
+    """The cached frames and labels, when they were made by `recipe`.
+
+    Raises
+    ------
+    ValueError
+        The cache was made with other options or utterances, by an older version (no
+        recipe), or is not a cache.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as d:
+            made = str(d["recipe"]) if "recipe" in d else None
+            x, y = d["x"], d["y"]
+    except (OSError, ValueError, KeyError, EOFError) as e:
+        raise ValueError(f"not a training-frame cache ({e})") from None
+    if made is None:
+        raise ValueError("made without a record of its options (an older version): "
+                         "delete it or give another --cache")
+    if made != recipe:
+        theirs, ours = json.loads(made), json.loads(recipe)
+        diff = sorted(k for k in ours["options"]
+                      if theirs["options"].get(k) != ours["options"][k])
+        what = ", ".join(f"--{k.replace('_', '-')} {theirs['options'].get(k)} "
+                         f"(now {ours['options'][k]})" for k in diff)
+        if theirs["utterances"] != ours["utterances"]:
+            what = ", ".join(filter(None, [what, "other utterances"]))
+        raise ValueError(f"made with {what}: delete it or give another --cache")
+    return x, y
+
+
+def write_cache(path: str | Path, x: np.ndarray, y: np.ndarray, recipe: str) -> None:
+    """Write the frames, labels and recipe to `path` atomically (a temporary file in the
+    same folder, renamed)."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez(tmp, x=x, y=y, recipe=np.array(recipe))
+    os.replace(tmp, path)
+
+
 # ----------------------------------------------------------------------------- main
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -348,16 +402,22 @@ def main(argv=None) -> int:
                     help="EM runs per class; the one with the best likelihood is kept")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--cache", default=None, help="npz file caching the training frames")
+    ap.add_argument("--cache", default=None,
+                    help="npz file caching the training frames, with the options that made "
+                         "them (a cache made with other ones is refused)")
     a = ap.parse_args(argv)
     files = sorted(Path(a.train_dir).glob("*.flac"))
     if not files:
         print(f"no .flac files in {a.train_dir}", file=sys.stderr)
         return 1
     t0 = time.perf_counter()
+    recipe = frames_recipe(a, files)
     if a.cache and Path(a.cache).exists():
-        with np.load(a.cache, allow_pickle=False) as d:
-            x, y = d["x"], d["y"]
+        try:
+            x, y = read_cache(a.cache, recipe)
+        except ValueError as e:
+            print(f"{a.cache}: {e}", file=sys.stderr)
+            return 2
     else:
         jobs = [(i, p, c, a.seed) for c in range(a.copies) for i, p in enumerate(files)]
         jobs += [(10 ** 5 + i, None, 0, a.seed) for i in range(a.synthetic_voices)]
@@ -373,7 +433,7 @@ def main(argv=None) -> int:
         x = np.concatenate([v[0] for v in sp + ns + cv])
         y = np.concatenate([v[1] for v in sp + ns + cv])
         if a.cache:
-            np.savez(a.cache, x=x, y=y)
+            write_cache(a.cache, x, y, recipe)
     print(f"{len(files)} utterances x {a.copies} + {a.synthetic_voices} synthetic voices + "
           f"{a.nonspeech_clips} noise clips + {a.conversations} conversations: "
           f"{y.sum()} speech / {(~y).sum()} non-speech frames ({time.perf_counter() - t0:.0f} s)", flush=True)

@@ -44,3 +44,61 @@ def test_channel_keeps_the_rms():
         for seed in range(6):  # both kinds of channel
             out = ts.channel(np.random.default_rng(seed), y)
             assert np.sqrt(np.mean(out ** 2)) == pytest.approx(np.sqrt(np.mean(y ** 2)))
+
+
+def _train_dir(tmp_path):
+    import soundfile as sf
+
+    y, sr = sf.read(FIXTURE)
+    d = tmp_path / "train"
+    d.mkdir()
+    sf.write(d / "a.flac", y, sr)
+    return d
+
+
+def test_the_frame_cache_keeps_its_recipe_and_refuses_another(tmp_path):
+    with script_module("train_sad.py", "train_sad_under_test") as ts:
+        files = [Path("a.flac"), Path("b.flac")]
+        ap = ts.argparse.Namespace(copies=3, nonspeech_clips=400, conversations=400,
+                                   synthetic_voices=100, high_voices=0, channel_prob=0.0,
+                                   seed=0)
+        recipe = ts.frames_recipe(ap, files)
+        x, y = np.arange(12.0).reshape(6, 2), np.array([1, 0, 1, 1, 0, 0], bool)
+        cache = tmp_path / "frames.npz"
+        ts.write_cache(cache, x, y, recipe)
+        assert not list(tmp_path.glob("*.tmp*"))  # written whole, then renamed
+        got_x, got_y = ts.read_cache(cache, recipe)
+        np.testing.assert_array_equal(got_x, x)
+        np.testing.assert_array_equal(got_y, y)
+        # another channel probability: refused, naming the option and both values
+        ap.channel_prob = 0.3
+        with pytest.raises(ValueError, match=r"--channel-prob 0.0 \(now 0.3\)"):
+            ts.read_cache(cache, ts.frames_recipe(ap, files))
+        ap.channel_prob = 0.0
+        with pytest.raises(ValueError, match="other utterances"):
+            ts.read_cache(cache, ts.frames_recipe(ap, files[:1]))
+        # a cache of an older version (no recipe), and a file that is no cache
+        np.savez(tmp_path / "old.npz", x=x, y=y)
+        with pytest.raises(ValueError, match="older version"):
+            ts.read_cache(tmp_path / "old.npz", recipe)
+        (tmp_path / "junk.npz").write_bytes(b"not an npz")
+        with pytest.raises(ValueError, match="not a training-frame cache"):
+            ts.read_cache(tmp_path / "junk.npz", recipe)
+
+
+def test_training_refuses_a_cache_made_with_other_options(tmp_path, capsys):
+    train = _train_dir(tmp_path)
+    with script_module("train_sad.py", "train_sad_under_test") as ts:
+        ap = ts.argparse.Namespace(copies=3, nonspeech_clips=400, conversations=400,
+                                   synthetic_voices=100, high_voices=0, channel_prob=0.0,
+                                   seed=0)
+        cache = tmp_path / "frames.npz"
+        ts.write_cache(cache, np.zeros((2, 2)), np.zeros(2, bool),
+                       ts.frames_recipe(ap, [train / "a.flac"]))
+        out = tmp_path / "model.npz"
+        rc = ts.main(["--train-dir", str(train), "--out", str(out), "--cache", str(cache),
+                      "--channel-prob", "0.5"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert str(cache) in err and "--channel-prob 0.0 (now 0.5)" in err
+    assert not out.exists()
