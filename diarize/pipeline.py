@@ -356,7 +356,8 @@ class Diarizer:
         xs = speech_features(front.mfcc, speech_idx, deltas=cfg.features.deltas,
                              delta_width=cfg.features.delta_width, normalise=cfg.features.cmvn)
         xu = self._ubm_speech_features(front, xs, speech_idx)
-        link_frames = _loud_frames(front.energy, speech_idx, config=cfg)
+        link_frames = _loud_frames(front.energy, speech_idx, config=cfg,
+                                   level_db=self._link_level_db())
         del front  # the last reference here to the recording's frames
 
         notify("clustering", 0, 1)
@@ -409,6 +410,14 @@ class Diarizer:
         if self.voices is not None:
             result = self._name_speakers(result, guided=guided)
         return result
+
+    def _link_level_db(self) -> float:
+        """The ``cluster.link_level_db`` linking uses: ``voices.cluster_level_db`` while
+        voices name the speakers (when it is not 0)."""
+        cfg = self.config
+        if self.voices is not None and cfg.voices.cluster_level_db > 0:
+            return cfg.voices.cluster_level_db
+        return cfg.cluster.link_level_db
 
     def _guided(self, xs: np.ndarray, xu: np.ndarray, reseg: ResegResult,
                 regions: np.ndarray, known: dict[bytes, "VoiceStats"]) -> ResegResult:
@@ -584,10 +593,11 @@ class Diarizer:
                                delta_width=int(ubm.front_end["delta_width"]))
 
 
-def _loud_frames(energy: np.ndarray, speech_idx: np.ndarray, *,
-                 config: Config) -> np.ndarray | None:
-    """Which speech frames speaker linking models (``cluster.link_level_db``): those
-    within that many dB of the loudest frame of the ``link_level_window`` around them.
+def _loud_frames(energy: np.ndarray, speech_idx: np.ndarray, *, config: Config,
+                 level_db: float | None = None) -> np.ndarray | None:
+    """Which speech frames speaker linking models (``cluster.link_level_db``, or
+    `level_db` when given): those within that many dB of the loudest frame of the
+    ``cluster.link_level_window`` around them.
 
     Parameters
     ----------
@@ -601,14 +611,15 @@ def _loud_frames(energy: np.ndarray, speech_idx: np.ndarray, *,
     ndarray of bool, shape (n_speech_frames,), or None when every frame is.
     """
     cc = config.cluster
-    if cc.link_level_db <= 0:
+    level = cc.link_level_db if level_db is None else level_db
+    if level <= 0:
         return None
     width = frame_count(cc.link_level_window, config.features.hop_length, minimum=1)
     e = np.asarray(energy, dtype=np.float64)
     # the window centred on each frame (the edges repeat the end frames)
     padded = np.pad(e, (width // 2, width - 1 - width // 2), mode="edge")
     loudest = np.lib.stride_tricks.sliding_window_view(padded, width).max(axis=1)
-    return (e >= loudest - cc.link_level_db)[speech_idx]
+    return (e >= loudest - level)[speech_idx]
 
 
 def _count_evidence(cfg: Config, clusters: Any) -> CountEvidence:

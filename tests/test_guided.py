@@ -258,3 +258,34 @@ def test_refit_keeps_the_model_of_a_speaker_that_changed_little():
     # a share above what they kept: fitted anew
     again = refit(x, moved, config=cfg, before=before, keep_share=0.99)
     assert not any(m is o for m in again.models for o in before.models)
+
+
+def test_naming_links_on_the_loud_frames_and_only_naming(tmp_path, monkeypatch):
+    # voices.cluster_level_db replaces cluster.link_level_db while voices name the
+    # speakers; without voices (or at 0) linking has cluster.link_level_db's frames.
+    import diarize.pipeline as pipeline
+    from diarize import Diarizer, enroll
+
+    conv, ann, _ = _conversation(tmp_path)
+    (tmp_path / "voices").mkdir()
+    enroll("Ann", ann, tmp_path / "voices")
+    seen = []
+    real = pipeline.cluster_speakers
+
+    def spy(*args, **kw):
+        seen.append(kw.get("link_frames"))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(pipeline, "cluster_speakers", spy)
+    Diarizer()(conv)
+    Diarizer(voices=tmp_path / "voices", voices__cluster_level_db=0.0)(conv)
+    Diarizer(voices=tmp_path / "voices", voices__cluster_level_db=20.0)(conv)
+    Diarizer(cluster__link_level_db=20.0)(conv)
+    Diarizer(voices=tmp_path / "voices", voices__cluster_level_db=10.0,
+             cluster__link_level_db=20.0)(conv)
+    plain, off, named, clustered, narrower = seen
+    assert plain is None and off is None
+    assert named is not None and 0.3 < named.mean() < 1.0
+    np.testing.assert_array_equal(named, clustered)
+    # the naming value wins over the clustering one: within 10 dB, fewer frames
+    assert narrower.sum() < named.sum() and not (narrower & ~named).any()
