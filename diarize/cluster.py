@@ -1105,6 +1105,9 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
     used = None  # every frame
     if scored is not None:
         scored = np.asarray(scored, dtype=bool)
+        if scored.shape != labels.shape:
+            raise ParameterError(f"link_clusters_clr: {len(scored)} scored flags for "
+                                 f"{len(labels)} frames")
         # A cluster with too few scored frames is modelled on all of its frames.
         scarce = np.bincount(labels[scored], minlength=k0) < config.link_min_scored_frames
         used = np.flatnonzero(scored | scarce[labels])

@@ -790,3 +790,10 @@ def test_a_cluster_with_too_few_scored_frames_is_modelled_on_all_of_them(
                                max_clusters=30)
     np.testing.assert_allclose([masked.similarity[k] for k in subset.similarity],
                                [subset.similarity[k] for k in subset.similarity], atol=1e-9)
+
+
+def test_scored_flags_must_be_one_per_frame(voice_frames):
+    ubm, X, labels, _ = voice_frames
+    with pytest.raises(ParameterError, match="scored flags"):
+        link_clusters_clr(X, labels, ubm=ubm, config=ClusterConfig(),
+                          scored=np.ones(len(X) - 1, dtype=bool))
