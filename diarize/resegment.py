@@ -562,10 +562,12 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
         prior_g[k_own + v] = st.first - st.n[:, None] * mu
     held = own.copy()
     had = np.bincount(own, weights=size, minlength=n_states)
-    X = np.asarray(X, dtype=np.float64)
+    # With speaker_cmvn the frames are read only through _per_label_cmvn, which works in
+    # float64 itself: no float64 copy of the whole recording's frames.
+    X = np.asarray(X, dtype=np.float64) if not speaker_cmvn else np.asarray(X)
     un = np.zeros((len(u_start), len(mu)))
     ug = np.zeros((len(u_start), *mu.shape))
-    x = X if not speaker_cmvn else np.empty_like(X)
+    x = X if not speaker_cmvn else np.empty(X.shape, dtype=np.float64)
     redo = np.ones(len(u_start), dtype=bool)  # units whose statistics are out of date
     for _ in range(max(1, iterations)):
         if speaker_cmvn and redo.any():
@@ -666,18 +668,36 @@ def _linear_scores_rows(bn: np.ndarray, bg: np.ndarray, n: np.ndarray, g: np.nda
 
 
 def _per_label_cmvn(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """`X` with each label's frames normalised by their own mean and spread."""
-    # each label's frames gathered once, in their order (the same sums as a mask's)
+    """`X` with each label's frames normalised by their own mean and spread, in float64
+    (`X` may be float32: the same numbers as from its float64 copy)."""
+    d = X.shape[1:]
+    mean = np.zeros((int(labels.max()) + 1 if len(labels) else 0, *d))
+    sd = np.ones_like(mean)
+    # each label's frames gathered in their order (the same sums as a mask's): its mean
+    # and spread as standardise computes them
     order = np.argsort(labels, kind="stable")
-    xs = X[order]
     cuts = np.flatnonzero(np.diff(labels[order])) + 1
     for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(order)]):
-        standardise(xs[a:b])
-    # back in time order by a gather through the inverse permutation (a scatter's random
-    # writes cost several times as much)
-    back = np.empty_like(order)
-    back[order] = np.arange(len(order))
-    return xs[back]
+        xs = np.asarray(X[order[a:b]], dtype=np.float64)
+        k = int(labels[order[a]])
+        mean[k] = xs.mean(axis=0)
+        xs -= mean[k]
+        sd[k] = np.sqrt(np.mean(xs * xs, axis=0))
+    sd[sd < 1e-6] = 1.0
+    # then every frame in time order, (x - mean) / spread as standardise's in-place steps,
+    # in blocks: no gathered copy of the whole recording
+    out = np.empty((len(X), *d), dtype=np.float64)
+    for a in range(0, len(X), CMVN_BLOCK_FRAMES):
+        lab = labels[a:a + CMVN_BLOCK_FRAMES]
+        block = out[a:a + CMVN_BLOCK_FRAMES]
+        block[...] = X[a:a + CMVN_BLOCK_FRAMES]
+        block -= mean[lab]
+        block /= sd[lab]
+    return out
+
+
+#: Frames per block of :func:`_per_label_cmvn`'s normalisation (bounds its temporaries).
+CMVN_BLOCK_FRAMES = 65536
 
 
 def standardise(x: np.ndarray) -> None:
