@@ -797,3 +797,48 @@ def test_scored_flags_must_be_one_per_frame(voice_frames):
     with pytest.raises(ParameterError, match="scored flags"):
         link_clusters_clr(X, labels, ubm=ubm, config=ClusterConfig(),
                           scored=np.ones(len(X) - 1, dtype=bool))
+
+
+def test_quiet_levels_apart_reads_each_clusters_quiet_frames():
+    from diarize.cluster import quiet_levels_apart
+
+    labels = np.repeat([0, 1, 2], 300)
+    quiet = np.tile(np.r_[np.ones(100, bool), np.zeros(200, bool)], 3)
+    level = np.full(900, -20.0)
+    level[quiet & (labels == 0)] = -60.0
+    level[quiet & (labels == 1)] = -58.0
+    level[quiet & (labels == 2)] = -45.0
+    kw = dict(n_labels=3, min_frames=100)
+    assert quiet_levels_apart(level, labels, quiet, spread=6.0, **kw)      # 15 dB apart
+    assert not quiet_levels_apart(level, labels, quiet, spread=20.0, **kw)
+    # a cluster with too few quiet frames does not count: the other two are 2 dB apart
+    few = quiet & ~((labels == 2) & (np.arange(900) % 300 < 50))
+    assert not quiet_levels_apart(level, labels, few, spread=6.0, **kw)
+    # one cluster alone, or none, is never apart
+    assert not quiet_levels_apart(level, np.zeros(900, int), quiet, spread=0.5,
+                                  n_labels=1, min_frames=1)
+    assert not quiet_levels_apart(level, labels, np.zeros(900, bool), spread=0.5, **kw)
+
+
+def test_quiet_frames_at_their_own_levels_are_linked_on(voice_frames_with_cohort):
+    # with link_floor_spread, linking reads every frame when the clusters' unscored
+    # frames lie at levels far apart, and the scored ones alone when they share one
+    ubm, X, labels, _ = voice_frames_with_cohort
+    cfg = ClusterConfig(link_norm="cohort", link_threshold=-np.inf, link_bic_veto=0.0,
+                        link_self_weight=0.0, link_floor_spread=6.0, link_floor_frames=20)
+    scored = np.random.RandomState(3).rand(len(X)) < 0.6
+    every = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30)
+    loud = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30, scored=scored)
+    shared = np.where(scored, -20.0, -60.0)
+    own = np.where(scored, -20.0, -60.0 - 2.0 * (labels % 9))    # up to 16 dB apart
+
+    def sims(res):
+        return [res.similarity[k] for k in sorted(res.similarity)]
+
+    one_floor = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30,
+                                  scored=scored, level=shared)
+    own_floors = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30,
+                                   scored=scored, level=own)
+    np.testing.assert_allclose(sims(one_floor), sims(loud))
+    np.testing.assert_allclose(sims(own_floors), sims(every))
+    assert sims(loud) != sims(every)
