@@ -116,8 +116,7 @@ def speaker_ubm(config: ClusterConfig) -> BackgroundModel | None:
 def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
                      ubm_features: np.ndarray | None = None,
                      keep_stages: bool = False,
-                     link_frames: np.ndarray | None = None,
-                     frame_level: np.ndarray | None = None) -> ClusterResult:
+                     link_frames: np.ndarray | None = None) -> ClusterResult:
     """Who speaks when, as one cluster per speaker: every clustering decision in one call.
 
     The speech is cut into chunks of ``cluster.segment_seconds`` (:func:`chunk_speech`)
@@ -146,8 +145,6 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
     link_frames : ndarray of bool, shape (n_speech_frames,), optional, keyword-only
         The speech frames that linking's speaker models are adapted to and scored on
         (``cluster.link_level_db``); None: every one.
-    frame_level : ndarray, shape (n_speech_frames,), optional, keyword-only
-        The speech frames' energy in dB, for ``cluster.link_floor_spread``.
 
     Returns
     -------
@@ -240,7 +237,7 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
                          min_speakers=lo).labels
     linked = link_clusters_clr(ubm_features, init, ubm=ubm, config=cc, min_clusters=lo,
                                max_clusters=hi, n_clusters=exact, bic_features=X,
-                               frame_step=step, scored=link_frames, level=frame_level)
+                               frame_step=step, scored=link_frames)
     return ClusterResult(linked.labels, bic.bic, linked.similarity,
                          stages=(_stages(bic, lengths, linked.labels, bic_frames=bic_frames)
                                  if keep_stages else {}),
@@ -1021,8 +1018,8 @@ class _BicState:
 def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: ClusterConfig,
                       min_clusters: int = 1, max_clusters: int = 10,
                       n_clusters: int | None = None, bic_features: np.ndarray | None = None,
-                      frame_step: float = 0.01, scored: np.ndarray | None = None,
-                      level: np.ndarray | None = None) -> ClusterResult:
+                      frame_step: float = 0.01, scored: np.ndarray | None = None
+                      ) -> ClusterResult:
     """Merge clusters by the cross-likelihood ratio of UBM-adapted speaker models.
 
     The second clustering stage (LIUM's CLR clustering, Barras et al. 2006), after BIC
@@ -1087,10 +1084,6 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         The frames the speaker models are adapted to and scored on (None: every frame);
         a cluster with fewer than ``config.link_min_scored_frames`` of them uses all of
         its frames. The BIC veto and the clusters' sizes still count every frame.
-    level : ndarray, shape (n_frames,), optional, keyword-only
-        Each frame's energy in dB: with ``config.link_floor_spread`` > 0 and `scored`,
-        every frame is scored after all when the clusters' frames outside `scored` lie
-        at levels that far apart (:func:`quiet_levels_apart`).
 
     Returns
     -------
@@ -1115,12 +1108,6 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         if scored.shape != labels.shape:
             raise ParameterError(f"link_clusters_clr: {len(scored)} scored flags for "
                                  f"{len(labels)} frames")
-        if (level is not None and config.link_floor_spread > 0
-                and quiet_levels_apart(level, labels, ~scored, n_labels=k0,
-                                       spread=config.link_floor_spread,
-                                       min_frames=config.link_floor_frames)):
-            # each voice's quiet frames at its own level: they tell the voices apart
-            scored = np.ones_like(scored)
         # A cluster with too few scored frames is modelled on all of its frames.
         scarce = np.bincount(labels[scored], minlength=k0) < config.link_min_scored_frames
         used = np.flatnonzero(scored | scarce[labels])
@@ -1311,28 +1298,6 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         similarity = {k: (v if v > -VETO_OFFSET / 2 else min(v + VETO_OFFSET, threshold))
                       for k, v in similarity.items()}
     return ClusterResult(relabel(lut[labels]), {}, similarity, threshold=threshold)
-
-
-def quiet_levels_apart(level: np.ndarray, labels: np.ndarray, quiet: np.ndarray, *,
-                       n_labels: int, spread: float, min_frames: int) -> bool:
-    """Whether the clusters' quiet frames lie at levels more than `spread` dB apart: the
-    median level of the `quiet` frames of each cluster that has at least `min_frames` of
-    them, highest less lowest (False with fewer than two such clusters).
-
-    Parameters
-    ----------
-    level : ndarray, shape (n_frames,)
-        Energy in dB.
-    labels : ndarray of int, shape (n_frames,)
-        Cluster of each frame, 0..n_labels-1.
-    quiet : ndarray of bool, shape (n_frames,)
-    """
-    medians = []
-    for k in range(n_labels):
-        q = np.asarray(level)[(labels == k) & quiet]
-        if len(q) >= min_frames:
-            medians.append(float(np.median(q)))
-    return len(medians) >= 2 and max(medians) - min(medians) > spread
 
 
 #: Subtracted from the score of a pair that BIC vetoes: it is merged only when a count

@@ -413,16 +413,6 @@ class ClusterConfig:
     link_min_scored_frames: int = ranged(50, 1, 100000)
     """'ubm' linking with link_level_db: a cluster with fewer frames within
     link_level_db than this is modelled on all of its frames."""
-    link_floor_spread: float = ranged(0.0, 0.0, 200.0)
-    """'ubm' linking with link_level_db: every frame is linked on after all when the
-    quiet frames (those link_level_db leaves out) of the clusters linking starts from lie
-    at levels more than this many dB apart (the median level of each cluster with
-    link_floor_frames of them; 0: never). Quiet frames shared by every voice (one room,
-    one microphone) make voices alike; quiet frames at their own level in each cluster
-    (each voice on its own line or in its own room) tell them apart."""
-    link_floor_frames: int = ranged(200, 1, 1000000)
-    """'ubm' linking with link_floor_spread: quiet frames a cluster needs for its level
-    to count."""
     link_top_components: int = ranged(5, 1, 1024)
     """'ubm' linking: UBM components scored per frame."""
     link_nuisance_rank: int = ranged(0, 0, 1000)

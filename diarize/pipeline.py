@@ -358,14 +358,11 @@ class Diarizer:
         xu = self._ubm_speech_features(front, xs, speech_idx)
         link_frames = _loud_frames(front.energy, speech_idx, config=cfg,
                                    level_db=self._link_level_db())
-        frame_level = (None if link_frames is None or cfg.cluster.link_floor_spread <= 0
-                       else np.asarray(front.energy, dtype=np.float64)[speech_idx])
         del front  # the last reference here to the recording's frames
 
         notify("clustering", 0, 1)
         clusters = cluster_speakers(xs, speech=speech.modelled, config=cfg, ubm_features=xu,
-                                    keep_stages=keep_stages, link_frames=link_frames,
-                                    frame_level=frame_level)
+                                    keep_stages=keep_stages, link_frames=link_frames)
         notify("clustering", 1, 1)
 
         notify("resegmentation", 0, 1)
