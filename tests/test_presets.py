@@ -63,6 +63,10 @@ def test_preset_values_target_their_audio():
     broadcast = load_config(preset="broadcast")
     assert broadcast.max_speakers > Config().max_speakers
     assert broadcast.sad.min_speech > Config().sad.min_speech
+    # a shared room or background: linking reads the loud frames
+    for name in ("meeting", "broadcast"):
+        assert load_config(preset=name).cluster.link_level_db > 0
+    assert Config().cluster.link_level_db == 0
 
 
 # --------------------------------------------------------------------------- config show
