@@ -172,6 +172,28 @@ def moving_average(x: np.ndarray, *, size: int) -> np.ndarray:
     return out.astype(x.dtype, copy=False)
 
 
+def moving_max(x: np.ndarray, *, size: int) -> np.ndarray:
+    """Maximum over a centred window of `size` frames, the edge frames repeated beyond the
+    ends (the window of :func:`moving_average`):
+    ``scipy.ndimage.maximum_filter1d(x, size, mode="nearest")``.
+
+    Parameters
+    ----------
+    x : ndarray, shape (n,)
+    size : int, keyword-only
+
+    Returns
+    -------
+    ndarray, shape (n,), the dtype of `x`
+    """
+    x = np.asarray(x)
+    if len(x) == 0:
+        return x.copy()
+    before = size // 2
+    padded = np.pad(x, (before, size - 1 - before), mode="edge")
+    return np.lib.stride_tricks.sliding_window_view(padded, size).max(axis=1)
+
+
 def _window_count(mask: np.ndarray, *, before: int, after: int) -> np.ndarray:
     """True frames in ``mask[i - before : i + after + 1]`` (clipped to the array)."""
     n = len(mask)

@@ -20,7 +20,7 @@ from .config import AudioConfig, Config, FeatureConfig, load_config
 from .errors import ConfigError, NoSpeechWarning, ParameterError, SpeakerCountWarning
 from .features import MfccStream, speech_features
 from .models import check_model_files
-from .frames import frame_count
+from .frames import frame_count, moving_max
 from .names import uri_for
 from .resegment import ResegResult, guided_labels, refit, resegment, shape_turns, standardise
 from .sad import SpeechMask, detect_speech_regions, model_feature_config
@@ -616,10 +616,7 @@ def _loud_frames(energy: np.ndarray, speech_idx: np.ndarray, *, config: Config,
         return None
     width = frame_count(cc.link_level_window, config.features.hop_length, minimum=1)
     e = np.asarray(energy, dtype=np.float64)
-    # the window centred on each frame (the edges repeat the end frames)
-    padded = np.pad(e, (width // 2, width - 1 - width // 2), mode="edge")
-    loudest = np.lib.stride_tricks.sliding_window_view(padded, width).max(axis=1)
-    return (e >= loudest - level)[speech_idx]
+    return (e >= moving_max(e, size=width) - level)[speech_idx]
 
 
 def _count_evidence(cfg: Config, clusters: Any) -> CountEvidence:

@@ -8,7 +8,8 @@ import scipy.ndimage
 import scipy.signal
 
 from diarize.config import AudioConfig
-from diarize.frames import dilate, erode, majority_filter, moving_average, nearest_label
+from diarize.frames import (dilate, erode, majority_filter, moving_average, moving_max,
+                            nearest_label)
 from diarize.highpass import ButterworthHighpass, butterworth_highpass_poles, highpass_filter
 
 
@@ -63,6 +64,10 @@ def test_window_filters_equal_scipy_ndimage_bit_for_bit():
         got = moving_average(x, size=size)
         want = scipy.ndimage.uniform_filter1d(x, size=size, mode="nearest")
         assert got.dtype == want.dtype and np.array_equal(got, want)
+        got = moving_max(x, size=size)
+        want = scipy.ndimage.maximum_filter1d(x, size=size, mode="nearest")
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+        assert len(moving_max(x[:0], size=size)) == 0
         m = rng.random(n) < rng.random()
         assert np.array_equal(dilate(m, reach=reach),
                               scipy.ndimage.binary_dilation(m, iterations=reach))
