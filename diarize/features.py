@@ -93,6 +93,10 @@ class MfccStream:
     :meth:`finish` the stream holds each frame's mel energies, mean square and the
     voicing's two terms instead of its cepstra.
 
+    With ``config.band_floor`` the stream also holds each frame's mel energies until
+    :meth:`finish`, which floors every band at the recording's own noise in it and keeps
+    those cepstra in :attr:`speaker_mfcc`, beside the usual ones it returns.
+
     Parameters
     ----------
     sample_rate : int, keyword-only
@@ -123,6 +127,12 @@ class MfccStream:
         # floor_db > 0: frames are held as mel energies, frame mean squares and the two
         # terms of the voicing until finish() knows the recording's level
         self.floored = cfg.floor_db > 0
+        # band_floor: the mel energies are held as well (the floored path holds them
+        # already) until finish() knows each band's noise
+        self.band_floor = cfg.band_floor
+        self.speaker_mfcc: np.ndarray | None = None
+        """shape (n_frames, n_mfcc), float32: after :meth:`finish` with ``band_floor``,
+        the cepstra of the band-floored mel energies (for speaker modelling); else None"""
         if self.floored:
             self._noise_mel, self._noise_lag0 = _white_noise_terms(
                 self._window, n_fft=n_fft, pre_emphasis=cfg.pre_emphasis, mel_fb=mel_fb)
@@ -174,8 +184,12 @@ class MfccStream:
             self._compute(self._next, min(n, self._next + BLOCK_FRAMES))
         self._tail = np.zeros(0, dtype=np.float32)
         chunks, self._chunks = self._chunks, []
+        var = self._floor_variance(chunks, n) if self.floored else 0.0
+        self.speaker_mfcc = self._band_floored(chunks, n, var) if self.band_floor else None
         if self.floored:
-            chunks = self._apply_floor(chunks, n)
+            chunks = self._apply_floor(chunks, n, var)
+        elif self.band_floor:
+            chunks = [c[:-1] for c in chunks]  # the held mel energies are used up
         outs: tuple[np.ndarray, ...]
         if not chunks:
             outs = tuple(np.zeros(shape, dtype=np.float32) for shape in self._shapes(0))
@@ -198,13 +212,53 @@ class MfccStream:
         ref = float(np.quantile(live.astype(np.float64), cfg.floor_quantile))
         return ref * 10.0 ** (-cfg.floor_db / 10.0)
 
-    def _apply_floor(self, chunks: list, n: int) -> list:
-        """The held chunks turned into the frames :meth:`finish` returns, with the floor
-        of the whole recording's level added; each held chunk is freed once turned."""
+    def _floor_variance(self, chunks: list, n: int) -> float:
+        """:meth:`noise_floor` of the held chunks' frame mean squares."""
         power = np.concatenate([c[1][:min(CHUNK_FRAMES, n - i * CHUNK_FRAMES)]
                                 for i, c in enumerate(chunks)]) if chunks else np.zeros(0)
-        var = self.noise_floor(power)
-        del power
+        return self.noise_floor(power)
+
+    def _band_floored(self, chunks: list, n: int, var: float) -> np.ndarray:
+        """Cepstra of the held mel energies (with the white floor of variance `var` where
+        the stream is floored), each band floored at its noise (``band_floor``).
+
+        Returns
+        -------
+        ndarray, shape (n, n_mfcc), float32
+        """
+        cfg = self.config
+        col = 0 if self.floored else -1  # where the held chunks keep the mel energies
+        held = [c[col][:min(CHUNK_FRAMES, n - i * CHUNK_FRAMES)] for i, c in enumerate(chunks)]
+        white = (var * self._noise_mel).astype(np.float32) if self.floored else None
+        live = np.concatenate([h.max(axis=1) > 0 for h in held]) if held else np.zeros(0, bool)
+        floor = np.zeros(cfg.n_mels, dtype=np.float32)
+        if live.any():
+            # one band at a time: a float32 column of the recording, not a float64 copy of
+            # the whole matrix
+            for b in range(cfg.n_mels):
+                band = np.concatenate([h[:, b] for h in held])[live]
+                if white is not None:
+                    band += white[b]
+                floor[b] = np.quantile(band, cfg.band_floor_quantile)
+            floor *= np.float32(10.0 ** (cfg.band_floor_db / 10.0))
+        out = np.empty((n, cfg.n_mfcc), dtype=np.float32)
+        pos = 0
+        for h in held:
+            for a in range(0, len(h), BLOCK_FRAMES):
+                mel = h[a:a + BLOCK_FRAMES].copy()
+                if white is not None:
+                    mel += white
+                np.maximum(mel, floor, out=mel)
+                mel += np.float32(MEL_FLOOR)
+                np.log(mel, out=mel)
+                out[pos:pos + len(mel)] = mel @ self._dct
+                pos += len(mel)
+        return out
+
+    def _apply_floor(self, chunks: list, n: int, var: float) -> list:
+        """The held chunks turned into the frames :meth:`finish` returns, with the floor
+        of the whole recording's level (variance `var`) added; each held chunk is freed
+        once turned."""
         mel_floor = (var * self._noise_mel).astype(np.float32)
         lag0_floor = np.float32(var * self._noise_lag0)
         out = []
@@ -246,7 +300,8 @@ class MfccStream:
         :meth:`_shapes`, or with the floor mel energies, mean square (and the voicing's
         peak and lag-0 terms)."""
         if not self.floored:
-            return [shape[1:] for shape in self._shapes(0)]
+            return ([shape[1:] for shape in self._shapes(0)]
+                    + ([(self.config.n_mels,)] if self.band_floor else []))
         return [(self.config.n_mels,), ()] + ([(), ()] if self.voicing else [])
 
     def _stop(self, b1: int) -> int:
@@ -274,10 +329,13 @@ class MfccStream:
             if self.voicing:
                 parts.extend(self._voicing_terms(spec))
         else:
+            held = mel.copy() if self.band_floor else None
             np.log(mel + MEL_FLOOR, out=mel)
             parts = [mel @ self._dct, 10.0 * np.log10(power + MEL_FLOOR)]
             if self.voicing:
                 parts.append(_voicing_ratio(*self._voicing_terms(spec)))
+            if held is not None:
+                parts.append(held)
         self._store(b0, parts)
         self._next = b1
 

@@ -18,7 +18,7 @@ from .audio import audio_blocks
 from .cluster import asked_count, cluster_speakers, count_floor, speaker_ubm
 from .config import AudioConfig, Config, FeatureConfig, load_config
 from .errors import ConfigError, NoSpeechWarning, ParameterError, SpeakerCountWarning
-from .features import MfccStream, speech_features
+from .features import FrameFeatures, MfccStream, speech_features
 from .models import check_model_files
 from .frames import frame_count, moving_max
 from .names import uri_for
@@ -271,10 +271,12 @@ class Diarizer:
                 stream.push(block)
         frames = own.finish()
         sad_frames = frames if sad is None else sad.finish()
-        ubm_mfcc = None if ubm is None else ubm.finish().mfcc
+        ubm_mfcc = None if ubm is None else _speaker_cepstra(ubm, ubm.finish())
         assert sad_frames.voicing is not None  # the speech detector's stream computes it
         notify("features", 1, 1)
-        return Features(mfcc=frames.mfcc, energy=frames.energy, sad_mfcc=sad_frames.mfcc,
+        # the speech detector reads the cepstra without the band floor, as it was trained
+        return Features(mfcc=_speaker_cepstra(own, frames), energy=frames.energy,
+                        sad_mfcc=sad_frames.mfcc,
                         voicing=sad_frames.voicing, ubm_mfcc=ubm_mfcc,
                         duration=own.n_samples / sr, uri=uri, front_end=front)
 
@@ -653,6 +655,12 @@ def _frame_stages(stages: dict[str, np.ndarray], speech_idx: np.ndarray, *,
         full[speech_idx] = labels
         out[name] = full
     return out
+
+
+def _speaker_cepstra(stream: MfccStream, frames: FrameFeatures) -> np.ndarray:
+    """The cepstra speaker modelling reads from a finished stream: band-floored where the
+    front end floors the bands (``features.band_floor``), else its `frames`' own."""
+    return frames.mfcc if stream.speaker_mfcc is None else stream.speaker_mfcc
 
 
 @dataclass(frozen=True)

@@ -206,7 +206,7 @@ def model_feature_config(features: FeatureConfig) -> FeatureConfig | None:
     # The noise floor (features.floor_db) is relative to the recording and kept as it is:
     # the detector reads the frames as the rest of the pipeline does.
     trained = FeatureConfig(hop_length=features.hop_length, floor_db=features.floor_db,
-                            floor_quantile=features.floor_quantile)
+                            floor_quantile=features.floor_quantile, band_floor=False)
     if all(getattr(features, k) == getattr(trained, k) for k in _FRONT_END):
         return None
     return trained

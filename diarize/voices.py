@@ -97,6 +97,8 @@ def front_end_of(config: Config) -> str:
         # without the noise floor, the front end of the versions that had none: their
         # voiceprints stay valid
         del features["floor_db"], features["floor_quantile"]
+    if not features["band_floor"]:
+        del features["band_floor"], features["band_floor_quantile"], features["band_floor_db"]
     return json.dumps({"audio": asdict(config.audio), "features": features},
                       sort_keys=True, default=_plain)
 

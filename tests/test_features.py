@@ -48,12 +48,14 @@ def test_an_empty_signal_gives_no_frames_of_the_right_width(voicing):
 @pytest.mark.parametrize("block", [1, 97, 160, 3333, 100000])
 @pytest.mark.parametrize("voicing", [False, True])
 @pytest.mark.parametrize("floor_db", [0.0, 40.0])
-def test_stream_in_blocks_equals_the_whole_signal(monkeypatch, block, voicing, floor_db):
+@pytest.mark.parametrize("band_floor", [False, True])
+def test_stream_in_blocks_equals_the_whole_signal(monkeypatch, block, voicing, floor_db,
+                                                  band_floor):
     # small groups and storage chunks, so that a short signal crosses both boundaries
     monkeypatch.setattr(features_mod, "BLOCK_FRAMES", 23)
     monkeypatch.setattr(features_mod, "CHUNK_FRAMES", 50)
     y = _signal(seconds=1.7, seed=1)
-    config = FeatureConfig(n_mfcc=13, floor_db=floor_db)
+    config = FeatureConfig(n_mfcc=13, floor_db=floor_db, band_floor=band_floor)
     whole = mfcc(y, sample_rate=SR, config=config, voicing=voicing)
     stream = MfccStream(sample_rate=SR, config=config, voicing=voicing)
     for a in range(0, len(y), block):
@@ -61,8 +63,13 @@ def test_stream_in_blocks_equals_the_whole_signal(monkeypatch, block, voicing, f
     assert stream.n_samples == len(y)
     parts = stream.finish()
     assert parts._fields == ("mfcc", "energy", "voicing")
-    for name in ("mfcc", "energy", "voicing"):
-        w, p = getattr(whole, name), getattr(parts, name)
+    assert (stream.speaker_mfcc is None) == (not band_floor)
+    whole_stream = MfccStream(sample_rate=SR, config=config, voicing=voicing)
+    whole_stream.push(y)
+    whole_stream.finish()
+    for name in parts._fields + ("speaker_mfcc",):
+        w, p = (getattr(whole_stream, name), getattr(stream, name)) if name == "speaker_mfcc" \
+            else (getattr(whole, name), getattr(parts, name))
         if w is None:
             assert p is None
         else:
@@ -168,3 +175,78 @@ def test_speech_features_are_the_speech_rows_of_speaker_features(deltas, normali
     if normalise:  # CMVN over the speech rows themselves
         np.testing.assert_allclose(got.mean(0), 0, atol=1e-4)
         np.testing.assert_allclose(got.std(0), 1, atol=1e-3)
+
+
+# ------------------------------------------------------------------ band floor
+def _voice_in_noise(seconds=4.0, seed=7, snr_db=10.0):
+    """A voiced tone in the first half, white noise throughout."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * SR)) / SR
+    tone = 0.1 * np.sin(2 * np.pi * 180 * t) * (t < seconds / 2)
+    noise = 0.1 / np.sqrt(2) * 10 ** (-snr_db / 20) * rng.standard_normal(len(t))
+    return (tone + noise).astype(np.float32)
+
+
+def _speaker(y, config, voicing=False):
+    """(the stream's frames, its band-floored cepstra) of a whole signal."""
+    stream = MfccStream(sample_rate=SR, config=config, voicing=voicing)
+    stream.push(y)
+    return stream.finish(), stream.speaker_mfcc
+
+
+def _log_mel(cepstra):
+    """Log mel energies back from all the cepstra (n_mfcc == n_mels)."""
+    n = cepstra.shape[1]
+    return cepstra @ features_mod._fft.dct(np.eye(n), type=2, norm="ortho").T
+
+
+@pytest.mark.parametrize("floor_db", [0.0, 30.0])
+def test_band_floor_leaves_the_other_outputs_as_they_are(floor_db):
+    y = _voice_in_noise()
+    plain, none = _speaker(y, FeatureConfig(floor_db=floor_db), voicing=True)
+    both, floored = _speaker(y, FeatureConfig(floor_db=floor_db, band_floor=True), voicing=True)
+    assert none is None
+    for got, want in zip(both, plain):
+        np.testing.assert_array_equal(got, want)
+    assert floored.shape == plain.mfcc.shape and floored.dtype == np.float32
+    assert np.abs(floored - plain.mfcc).max() > 0.5
+
+
+def test_band_floor_is_each_bands_noise_quantile_raised_by_its_margin():
+    full = dict(n_mfcc=40, n_mels=40)
+    config = FeatureConfig(band_floor=True, band_floor_quantile=0.2, band_floor_db=3.0, **full)
+    y = _voice_in_noise()
+    _, out = _speaker(y, config)
+    bare = np.exp(_log_mel(mfcc(y, sample_rate=SR, config=FeatureConfig(**full)).mfcc))
+    floor = np.quantile(bare, 0.2, axis=0) * 10 ** 0.3
+    got = _log_mel(out)
+    np.testing.assert_allclose(got, np.log(np.maximum(bare, floor)), atol=2e-3)
+    # the noise-only half reads as the floor itself in the bands the tone does not reach
+    high = slice(25, 40)
+    noise_only = got[len(got) // 2 + 5:, high]
+    assert noise_only.std(axis=0).max() < 0.6 * np.log(bare[len(got) // 2 + 5:, high]).std(
+        axis=0).min()
+
+
+def test_band_floor_does_not_depend_on_the_gain_and_streams_like_the_whole():
+    config = FeatureConfig(band_floor=True)
+    y = _voice_in_noise()
+    _, whole = _speaker(y, config)
+    _, louder = _speaker(y * np.float32(4.0), config)
+    # a gain moves c0 alone (the front end's own floor, far below this noise, aside)
+    np.testing.assert_allclose(louder[:, 1:], whole[:, 1:], atol=1e-3)
+    assert np.abs(louder[:, 0] - whole[:, 0]).min() > 1.0
+    stream = MfccStream(sample_rate=SR, config=config)
+    for a in range(0, len(y), 2999):
+        stream.push(y[a:a + 2999])
+    stream.finish()
+    np.testing.assert_array_equal(stream.speaker_mfcc, whole)
+
+
+def test_band_floor_of_digital_silence_and_of_nothing():
+    config = FeatureConfig(band_floor=True)
+    silent, floored = _speaker(np.zeros(SR, np.float32), config)
+    assert np.isfinite(floored).all()
+    np.testing.assert_array_equal(floored, silent.mfcc)
+    _, empty = _speaker(np.zeros(0, np.float32), config)
+    assert empty.shape == (0, config.n_mfcc)

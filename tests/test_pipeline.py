@@ -199,3 +199,25 @@ def test_loud_frames_are_those_near_the_loudest_around_them():
     assert np.array_equal(_loud_frames(energy - 17.0, idx, config=cfg), loud)
     # off: every frame
     assert _loud_frames(energy, idx, config=Config()) is None
+
+
+# --- features.band_floor: speaker modelling on band-floored cepstra -----------------------
+
+def test_band_floor_reaches_speaker_modelling_and_not_the_speech_detector():
+    from diarize.config import Config
+
+    plain = Diarizer()
+    floored = Diarizer(Config().replace(**{"features.band_floor": True}))
+    a = plain.extract(FIXTURES / "two_speakers.wav")
+    b = floored.extract(FIXTURES / "two_speakers.wav")
+    # the detector reads the cepstra it was trained on; the speaker stages the floored ones
+    np.testing.assert_array_equal(b.sad_mfcc, a.mfcc)
+    np.testing.assert_array_equal(b.energy, a.energy)
+    np.testing.assert_array_equal(b.voicing, a.voicing)
+    assert b.mfcc.shape == a.mfcc.shape and np.abs(b.mfcc - a.mfcc).max() > 0.1
+    assert b.front_end != a.front_end
+    result = floored.diarize_features(b)
+    assert result.turns
+    # a UBM front end of its own gets the band floor too
+    front = floored.front_end
+    assert front.sad_features is None and front.ubm_features is None

@@ -255,6 +255,12 @@ def test_another_ubm_or_front_end_is_refused(tmp_path, voices_dir):
         VoiceLibrary.open(d, config=cfg, ubm=ubm)
     res = cli_runner().invoke(main, [str(TWO), "--voices", str(d), "--stdout"])
     _one_line_error(res, 4, "another front end")
+    # the band floor is part of the front end; off, the front end is the one before it
+    assert "band_floor" not in front_end_of(cfg)
+    replace(v, front_end=front_end_of(cfg.replace(features__band_floor=True))).save(
+        d / "Ann.npz")
+    with pytest.raises(VoiceError, match="another front end"):
+        VoiceLibrary.open(d, config=cfg, ubm=ubm)
 
 
 def test_enroll_api_refuses_too_little_speech(tmp_path):
