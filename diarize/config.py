@@ -144,13 +144,14 @@ class FeatureConfig:
     the floor is measured from; 0.95 is the recording's loud speech, as the speech
     detector's level reference (sad.normalised_levels)."""
     band_floor: bool = False
-    """Speaker features only: each mel band's energy is floored at the recording's own
-    noise in that band (its band_floor_quantile over the frames, digital silence left
-    out, raised by band_floor_db), so that cells where a stationary noise outweighs the
-    voice read as one constant instead of the noise's random variation, which is alike
-    for every voice. The speech detector reads the cepstra without it. The frames' mel
-    energies are held until the recording's end: about 1 MB more per minute of audio
-    (57 MB per hour) while features are computed."""
+    """The features of segmentation, BIC merging and resegmentation: each mel band's
+    energy is floored at the recording's own noise in that band (its band_floor_quantile
+    over the frames, digital silence left out, raised by band_floor_db), so that cells
+    where a stationary noise outweighs the voice read as one constant instead of the
+    noise's random variation, which is alike for every voice. Linking and naming (the
+    UBM's features, as it was trained) and the speech detector read the cepstra without
+    it. The frames' mel energies are held until the recording's end: about 1 MB more per
+    minute of audio (57 MB per hour) while features are computed."""
     band_floor_quantile: float = ranged(0.1, 0.0, 0.5)
     """band_floor: the quantile of each band's energies over the recording taken as its
     noise (0.1: the quietest tenth of the frames, pauses in a conversation)."""

@@ -271,7 +271,10 @@ class Diarizer:
                 stream.push(block)
         frames = own.finish()
         sad_frames = frames if sad is None else sad.finish()
-        ubm_mfcc = None if ubm is None else _speaker_cepstra(ubm, ubm.finish())
+        # Linking and naming read the UBM's own front end without the band floor, as the
+        # UBM was trained: where it is the clustering front end, its plain cepstra.
+        ubm_mfcc = (ubm.finish().mfcc if ubm is not None
+                    else frames.mfcc if own.speaker_mfcc is not None else None)
         assert sad_frames.voicing is not None  # the speech detector's stream computes it
         notify("features", 1, 1)
         # the speech detector reads the cepstra without the band floor, as it was trained
@@ -697,7 +700,8 @@ class Features:
     voicing: np.ndarray
     """shape (n_frames,), float32: frame voicing in the speech detector's front end"""
     ubm_mfcc: np.ndarray | None
-    """shape (n_frames, n_mfcc''): the UBM's front end, where it differs from `mfcc`"""
+    """shape (n_frames, n_mfcc''): the UBM's front end, where it differs from `mfcc` (with
+    ``features.band_floor``, the cepstra without the floor)"""
     duration: float
     """seconds of audio"""
     uri: str | None

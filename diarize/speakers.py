@@ -95,11 +95,7 @@ class BackgroundModel:
         """
         if all(getattr(features, k) == self.front_end[k] for k in FRONT_END_FIELDS):
             return None
-        # the band floor is the recording's, so it is the pipeline's too
         return FeatureConfig(hop_length=features.hop_length,
-                             band_floor=features.band_floor,
-                             band_floor_quantile=features.band_floor_quantile,
-                             band_floor_db=features.band_floor_db,
                              **{k: self.front_end[k] for k in FRONT_END_FIELDS})
 
 
