@@ -223,3 +223,21 @@ def test_band_floor_reaches_speaker_modelling_and_not_the_speech_detector():
     assert front.sad_features is None and front.ubm_features is None
     result = floored.diarize_features(b)
     assert result.turns
+
+
+def test_band_floor_leaves_separate_detector_and_ubm_streams_plain():
+    from diarize.config import load_config
+
+    # the telephone preset narrows the filterbank: the detector and the UBM get streams
+    # of their own, which the band floor must not reach
+    plain = Diarizer(load_config(preset="telephone"))
+    floored = Diarizer(load_config(preset="telephone").replace(**{"features.band_floor": True}))
+    assert floored.front_end.sad_features is not None
+    assert floored.front_end.ubm_features is not None
+    assert not floored.front_end.sad_features.band_floor
+    assert not floored.front_end.ubm_features.band_floor
+    a = plain.extract(FIXTURES / "two_speakers.wav")
+    b = floored.extract(FIXTURES / "two_speakers.wav")
+    np.testing.assert_array_equal(b.sad_mfcc, a.sad_mfcc)
+    np.testing.assert_array_equal(b.ubm_mfcc, a.ubm_mfcc)
+    assert np.abs(b.mfcc - a.mfcc).max() > 0.1
