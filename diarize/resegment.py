@@ -678,12 +678,8 @@ def _per_label_cmvn(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
     order = np.argsort(labels, kind="stable")
     cuts = np.flatnonzero(np.diff(labels[order])) + 1
     for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(order)]):
-        xs = np.asarray(X[order[a:b]], dtype=np.float64)
         k = int(labels[order[a]])
-        mean[k] = xs.mean(axis=0)
-        xs -= mean[k]
-        sd[k] = np.sqrt(np.mean(xs * xs, axis=0))
-    sd[sd < 1e-6] = 1.0
+        mean[k], sd[k] = _centre(np.asarray(X[order[a:b]], dtype=np.float64))
     # then every frame in time order, (x - mean) / spread as standardise's in-place steps,
     # in blocks: no gathered copy of the whole recording
     out = np.empty((len(X), *d), dtype=np.float64)
@@ -706,10 +702,17 @@ def standardise(x: np.ndarray) -> None:
 
     x.std's own steps (mean, offsets, mean square, root), the offsets kept: the same
     numbers as ``(x - x.mean(axis=0)) / x.std(axis=0)`` each computed anew."""
-    x -= x.mean(axis=0)
+    x /= _centre(x)[1]
+
+
+def _centre(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre the rows of `x` (n, D) in place; return their mean and spread, shape (D,)
+    each (x.std's steps; 1 for a column with no spread, which is then only centred)."""
+    mean = x.mean(axis=0)
+    x -= mean
     sd = np.sqrt(np.mean(x * x, axis=0))
     sd[sd < 1e-6] = 1.0
-    x /= sd
+    return mean, sd
 
 
 def refit(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, seed: int = 0,
