@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from functools import partial
@@ -48,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 from diarize.config import FeatureConfig  # noqa: E402
 from diarize.features import mfcc  # noqa: E402
 from diarize.gmm import GaussianMixture  # noqa: E402
+from diarize.names import replace_atomically  # noqa: E402
 from diarize.sad import model_features  # noqa: E402
 
 SR = 16000
@@ -371,12 +371,10 @@ def read_cache(path: str | Path, recipe: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def write_cache(path: str | Path, x: np.ndarray, y: np.ndarray, recipe: str) -> None:
-    """Write the frames, labels and recipe to `path` atomically (a temporary file in the
-    same folder, renamed)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, x=x, y=y, recipe=np.array(recipe))
-    os.replace(tmp, path)
+    """Write the frames, labels and recipe to `path` atomically
+    (:func:`diarize.names.replace_atomically`)."""
+    replace_atomically(path, lambda f: np.savez(f, x=x, y=y, recipe=np.array(recipe)),
+                       binary=True)
 
 
 # ----------------------------------------------------------------------------- main
