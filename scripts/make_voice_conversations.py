@@ -33,6 +33,8 @@ REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
 import bench_voices  # noqa: E402
+from diarize.segments import Turn  # noqa: E402
+from diarize.writers import format_rttm  # noqa: E402
 
 DESIGNS = {"s": "short", "l": "long"}
 
@@ -57,9 +59,8 @@ def write_run(run: str, out: Path, *, train: Path, conversations: int,
             folder.mkdir(parents=True, exist_ok=True)
             uri = f"{run}_{c.uri}"
             shutil.copyfile(Path(tmp) / "conv" / f"{c.uri}.wav", folder / f"{uri}.wav")
-            lines = [f"SPEAKER {uri} 1 {a:.3f} {b - a:.3f} <NA> <NA> {v} <NA> <NA>\n"
-                     for a, b, v in c.turns]
-            (folder / f"{uri}.rttm").write_text("".join(lines), encoding="utf-8")
+            rttm = format_rttm([Turn(a, b, str(v)) for a, b, v in c.turns], uri)
+            (folder / f"{uri}.rttm").write_text(rttm, encoding="utf-8")
             info = {"run": run, "design": design, "seed": seed,
                     "enrolled": c.enrolled, "unenrolled": c.unenrolled,
                     "degraded": c.degraded}
