@@ -3,7 +3,7 @@
 
     python scripts/bench_voices.py [--train ../shared/train] [--workdir /tmp/bench_voices]
         [--conversations 12] [--seed 0] [--design short|long] [--thresholds 1,2,3,4,5]
-        [--no-batch] [--cost-hour] [--recurring] [--no-link | --link-only]
+        [--no-batch] [--cost-hour] [--cost-process N] [--recurring] [--no-link | --link-only]
         [--link-thresholds 2,2.5,3] [--link-fdr 0,0.1] [--set KEY=VALUE ...]
 
 Builds its own test from ``../shared/train`` (LibriSpeech utterances, ``speakers.csv``),
@@ -61,6 +61,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -399,6 +400,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cost-hour", action="store_true",
                     help="also time the naming steps inside a run on 1 h of the "
                          "conversations joined (CPU seconds)")
+    ap.add_argument("--cost-process", type=int, default=0, metavar="N",
+                    help="also time N whole processes each of diarize on that hour with and "
+                         "without --voices, alternating (wall and CPU seconds)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--json", type=Path, default=None,
                     help="also write the naming counts (10 ms frames: enrolled, enrolled "
@@ -527,6 +531,9 @@ def main(argv=None) -> int:
           f"({100 * (t_name - t_plain) / max(t_plain, 1e-9):+.1f} %)")
     if a.cost_hour:
         print(cost_hour(a.workdir, cfg, library))
+    if a.cost_process > 0:
+        print(cost_process(a.workdir, voices_dir, cfg, repeat=a.cost_process,
+                           overrides=bool(a.overrides)))
     print("caveat: the shipped UBM and its cohort were trained on ../shared/train, the "
           "speakers of this test")
     return 0
@@ -624,9 +631,7 @@ def cost_hour(workdir: Path, cfg, library) -> str:
     of the conversations joined end to end, against the rest of that run."""
     from diarize.pipeline import Diarizer
 
-    parts = [sf.read(p, dtype="float32")[0] for p in sorted((workdir / "conv").glob("*.wav"))]
-    y = np.concatenate(parts)
-    y = np.tile(y, int(np.ceil(3600 * SR / len(y))))[:3600 * SR]
+    y = _hour(workdir)
     spent = {"stats": 0.0, "guide": 0.0, "name": 0.0}
     active: list[str] = []  # a call inside another timed one counts in the outer one only
     d = Diarizer(cfg, voices=library)
@@ -653,6 +658,47 @@ def cost_hour(workdir: Path, cfg, library) -> str:
             f"{spent['stats']:.2f} s, guided diarization {spent['guide']:.2f} s and naming "
             f"{spent['name']:.2f} s ({100 * extra / max(total - extra, 1e-9):.1f} % of the "
             f"run without them)")
+
+
+def _hour(workdir: Path) -> np.ndarray:
+    """One hour of the conversations joined end to end, repeated as needed."""
+    parts = [sf.read(p, dtype="float32")[0] for p in sorted((workdir / "conv").glob("*.wav"))]
+    y = np.concatenate(parts)
+    return np.tile(y, int(np.ceil(3600 * SR / len(y))))[:3600 * SR]
+
+
+def cost_process(workdir: Path, voices_dir: Path, cfg, *, repeat: int,
+                 overrides: bool) -> str:
+    """Wall and CPU seconds of whole ``diarize HOUR.wav`` processes without and with
+    ``--voices``, alternating `repeat` times each: what a user times."""
+    hour = workdir / "hour.wav"
+    sf.write(hour, _hour(workdir), SR, subtype="PCM_16")
+    out = workdir / "cost_out"
+    base = [sys.executable, "-m", "diarize", str(hour), "-o", str(out), "-q"]
+    if overrides:
+        toml = workdir / "bench.toml"
+        toml.write_text(cfg.to_toml(), encoding="utf-8")
+        base += ["--config", str(toml)]
+    times: dict[str, list[tuple[float, float]]] = {"without": [], "with": []}
+    for _ in range(repeat):
+        for key, extra in (("without", []), ("with", ["--voices", str(voices_dir)])):
+            before = os.times()
+            t = time.perf_counter()
+            subprocess.run(base + extra, check=True)
+            wall = time.perf_counter() - t
+            after = os.times()
+            cpu = ((after.children_user - before.children_user)
+                   + (after.children_system - before.children_system))
+            times[key].append((wall, cpu))
+    med = {k: (float(np.median([w for w, _ in v])), float(np.median([c for _, c in v])))
+           for k, v in times.items()}
+    spread = {k: f"{min(w for w, _ in v):.2f}-{max(w for w, _ in v):.2f}"
+              for k, v in times.items()}
+    (w0, c0), (w1, c1) = med["without"], med["with"]
+    return (f"whole processes on 1 h, {repeat} each, medians: without voices {w0:.2f} s wall "
+            f"({spread['without']}), {c0:.2f} s CPU; with --voices {w1:.2f} s wall "
+            f"({spread['with']}), {c1:.2f} s CPU ({100 * (w1 - w0) / max(w0, 1e-9):+.1f} % "
+            f"wall, {100 * (c1 - c0) / max(c0, 1e-9):+.1f} % CPU)")
 
 
 def _exclusive(turns):
