@@ -306,8 +306,11 @@ def unit_statistics(ubm: GaussianMixture, X: np.ndarray, unit: np.ndarray, *, wa
                     n: np.ndarray, first: np.ndarray) -> None:
     """Zeroth and first-order UBM statistics of the units `want` marks, written into
     their rows of `n` and `first`, as :func:`label_statistics` gives them (the same
-    blocks of BLOCK_FRAMES frames, the same sums: the same numbers); the other
-    rows are left as they are, and the posteriors of their frames are not computed.
+    blocks of BLOCK_FRAMES frames, the same sums); the other rows are left as they are,
+    and the posteriors of their frames are not computed. A block's wanted frames are
+    scored without the others, so where the BLAS rounds a product's rows differently
+    with their number (it does on some CPUs) the last bits may differ from
+    :func:`label_statistics`'s.
 
     Parameters
     ----------
