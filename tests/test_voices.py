@@ -462,3 +462,38 @@ def test_condition_models_name_only_a_guided_diarization(voices_dir, monkeypatch
     result = d(TWO)
     assert "Ann" in result.speakers
     assert (seen[-1] > 0) == (guide and not asked)
+
+
+def test_a_folder_opened_again_is_not_read_again_until_a_file_changes(tmp_path, voices_dir,
+                                                                       monkeypatch):
+    import shutil
+
+    from diarize import Config
+    from diarize.cluster import speaker_ubm
+
+    cfg = Config()
+    ubm = speaker_ubm(cfg.cluster)
+    d = tmp_path / "v"
+    shutil.copytree(voices_dir, d)
+    reads = []
+    real_load = Voiceprint.load.__func__
+    monkeypatch.setattr(Voiceprint, "load",
+                        classmethod(lambda cls, p: reads.append(Path(p).name)
+                                    or real_load(cls, p)))
+    first = VoiceLibrary.open(d, config=cfg, ubm=ubm)
+    assert sorted(reads) == ["Ann.npz", "Cy.npz", "Di.npz"]
+    again = VoiceLibrary.open(d, config=cfg, ubm=ubm)
+    assert len(reads) == 3 and again.names == first.names
+    # the kept arrays serve every later open: nobody may change them in place
+    with pytest.raises(ValueError):
+        again.voices[0].stats.n[0] = 1.0
+    # a voiceprint written again (a new file, as enrolment writes one) is read again
+    ann = Voiceprint.load(d / "Ann.npz")
+    reads.clear()
+    (ann + ann).save(d / "Ann.npz")
+    changed = VoiceLibrary.open(d, config=cfg, ubm=ubm)
+    assert reads == ["Ann.npz"]
+    assert changed.voices[0].seconds == 2 * first.voices[0].seconds
+    # a file that went away is gone from the library, not served from memory
+    (d / "Cy.npz").unlink()
+    assert VoiceLibrary.open(d, config=cfg, ubm=ubm).names == ["Ann", "Di"]
