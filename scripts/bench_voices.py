@@ -3,7 +3,7 @@
 
     python scripts/bench_voices.py [--train ../shared/train] [--workdir /tmp/bench_voices]
         [--conversations 12] [--seed 0] [--design short|long] [--thresholds 1,2,3,4,5]
-        [--no-batch] [--cost-hour] [--cost-process N] [--recurring] [--no-link | --link-only]
+        [--no-batch] [--cost-hour [N]] [--cost-process N] [--recurring] [--no-link | --link-only]
         [--link-thresholds 2,2.5,3] [--link-fdr 0,0.1] [--set KEY=VALUE ...]
 
 Builds its own test from ``../shared/train`` (LibriSpeech utterances, ``speakers.csv``),
@@ -397,9 +397,10 @@ def main(argv=None) -> int:
     ap.add_argument("--link-fdr", default="0,0.1",
                     help="voices.link_fdr values to link the same kept voices at (0: the "
                          "threshold alone)")
-    ap.add_argument("--cost-hour", action="store_true",
-                    help="also time the naming steps inside a run on 1 h of the "
-                         "conversations joined (CPU seconds)")
+    ap.add_argument("--cost-hour", type=int, nargs="?", const=1, default=0, metavar="N",
+                    help="also time N runs each (default 1) on 1 h of the conversations "
+                         "joined, with and without the voiceprints, alternating in this "
+                         "process (wall and CPU seconds, and the naming steps' CPU)")
     ap.add_argument("--cost-process", type=int, default=0, metavar="N",
                     help="also time N whole processes each of diarize on that hour with and "
                          "without --voices, alternating (wall and CPU seconds)")
@@ -530,7 +531,7 @@ def main(argv=None) -> int:
     print(f"\ncost: diarization {t_plain:.1f} s, with naming {t_name:.1f} s "
           f"({100 * (t_name - t_plain) / max(t_plain, 1e-9):+.1f} %)")
     if a.cost_hour:
-        print(cost_hour(a.workdir, cfg, library))
+        print(cost_hour(a.workdir, cfg, library, repeat=a.cost_hour))
     if a.cost_process > 0:
         print(cost_process(a.workdir, voices_dir, cfg, repeat=a.cost_process,
                            overrides=bool(a.overrides)))
@@ -626,38 +627,60 @@ def score_names(conv: Conversation, turns, enrolled: set[str]) -> np.ndarray:
     return score(conv, _exclusive([(t.start, t.end, t.speaker) for t in turns]), enrolled)
 
 
-def cost_hour(workdir: Path, cfg, library) -> str:
-    """CPU seconds of keeping the voices' statistics and naming, inside one run on an hour
-    of the conversations joined end to end, against the rest of that run."""
+def cost_hour(workdir: Path, cfg, library, *, repeat: int = 1) -> str:
+    """Seconds of runs on an hour of the conversations joined end to end with and
+    without the voiceprints, alternating in one process (`repeat` each; medians): the
+    whole run's wall and CPU time, and the CPU of keeping the voices' statistics,
+    guiding and naming inside it. The run with voices also links on its loud frames
+    (``voices.cluster_level_db``), which costs less than linking on every frame: the
+    difference of the whole runs is the cost, not the sum of the steps."""
     from diarize.pipeline import Diarizer
 
     y = _hour(workdir)
-    spent = {"stats": 0.0, "guide": 0.0, "name": 0.0}
-    active: list[str] = []  # a call inside another timed one counts in the outer one only
-    d = Diarizer(cfg, voices=library)
-    for key, attr in (("stats", "_voice_stats"), ("guide", "_guided"),
-                      ("name", "_name_speakers")):
-        f = getattr(d, attr)
+    keys = ("stats", "guide", "name")
+    runs: dict[str, list[dict[str, float]]] = {"without": [], "with": []}
+    for _ in range(repeat):
+        for kind in ("without", "with"):
+            spent = dict.fromkeys(keys, 0.0)
+            active: list[str] = []  # a call inside another timed one counts in the outer one
+            d = Diarizer(cfg, voices=library if kind == "with" else None)
+            for key, attr in zip(keys, ("_voice_stats", "_guided", "_name_speakers")):
+                f = getattr(d, attr)
 
-        def timed(*args, _f=f, _key=key, **kw):
-            c = time.process_time()
-            active.append(_key)
-            try:
-                return _f(*args, **kw)
-            finally:
-                active.pop()
-                if not active:
-                    spent[_key] += time.process_time() - c
-        setattr(d, attr, timed)
-    c = time.process_time()
-    r = d((y, SR))
-    total = time.process_time() - c
-    extra = sum(spent.values())
-    return (f"cost on 1 h ({len(r.speakers)} speakers, {len(library.voices)} voiceprints): "
-            f"run {total:.1f} s CPU, of which keeping the voices' statistics "
-            f"{spent['stats']:.2f} s, guided diarization {spent['guide']:.2f} s and naming "
-            f"{spent['name']:.2f} s ({100 * extra / max(total - extra, 1e-9):.1f} % of the "
-            f"run without them)")
+                def timed(*args, _f=f, _key=key, _spent=spent, **kw):
+                    c = time.process_time()
+                    active.append(_key)
+                    try:
+                        return _f(*args, **kw)
+                    finally:
+                        active.pop()
+                        if not active:
+                            _spent[_key] += time.process_time() - c
+                setattr(d, attr, timed)
+            c, w = time.process_time(), time.perf_counter()
+            r = d((y, SR))
+            spent["cpu"] = time.process_time() - c
+            spent["wall"] = time.perf_counter() - w
+            spent["speakers"] = len(r.speakers)
+            runs[kind].append(spent)
+
+    def med(kind: str, key: str) -> float:
+        return float(np.median([x[key] for x in runs[kind]]))
+
+    out = []
+    for key in ("wall", "cpu"):
+        a, b = med("without", key), med("with", key)
+        out.append(f"{key} {a:.2f} s without, {b:.2f} s with voices "
+                   f"({100 * (b - a) / max(a, 1e-9):+.1f} %)")
+    steps = sum(med("with", k) for k in keys)
+    return (f"cost on 1 h ({med('without', 'speakers'):.0f} speakers without voices, "
+            f"{med('with', 'speakers'):.0f} with; {len(library.voices)} voiceprints; "
+            f"{repeat} alternating runs each in one process, medians): "
+            + "; ".join(out) + f"; inside the run with voices, keeping the voices' "
+            f"statistics {med('with', 'stats'):.2f} s CPU, guided diarization "
+            f"{med('with', 'guide'):.2f} s and naming {med('with', 'name'):.2f} s "
+            f"({100 * steps / max(med('with', 'cpu') - steps, 1e-9):.1f} % of the rest "
+            f"of that run)")
 
 
 def _hour(workdir: Path) -> np.ndarray:
