@@ -564,8 +564,9 @@ def process_one(task: Task) -> Record:
         from .pipeline import Diarizer
 
         # The pipeline runs with one BLAS thread and restores the setting on return.
+        # No output format holds the speakers' models and posteriors: not kept.
         result = Diarizer(task.config, keep_voices=bool(task.kept_voices),
-                          voices=task.voices or None)(
+                          voices=task.voices or None, keep_models=False)(
             task.path, uri=task.uri, hook=stage_printer(task.path) if task.verbose else None)
         if task.exclusive:
             result = result.exclusive()

@@ -20,7 +20,7 @@ from .config import AudioConfig, Config, FeatureConfig, load_config
 from .errors import ConfigError, NoSpeechWarning, ParameterError, SpeakerCountWarning
 from .features import FrameFeatures, MfccStream, speech_features
 from .models import check_model_files
-from .frames import frame_count, moving_max
+from .frames import frame_count, moving_max, relabel
 from .names import uri_for
 from .resegment import ResegResult, guided_labels, refit, resegment, shape_turns, standardise
 from .sad import SpeechMask, detect_speech_regions, model_feature_config
@@ -64,6 +64,12 @@ class Diarizer:
         :class:`diarize.voices.VoiceLibrary`: output speakers whose voice matches an
         enrolled one take its name (:attr:`Diarization.voice_matches` says how each
         scored). Implies `keep_voices`.
+    keep_models : bool, keyword-only, default True
+        Keep the speakers' GMMs and smoothed frame posteriors in the result
+        (:attr:`Diarization.speaker_models`, :attr:`Diarization.posteriors`). No output
+        format writes them: the command line and :func:`diarize.batch` pass False, and
+        then a diarization guided by enrolled voices does not fit again the speakers it
+        changed (their turns are the same either way); the two are empty.
 
     Raises (also)
     -------------
@@ -78,7 +84,7 @@ class Diarizer:
 
     def __init__(self, config: Config | None = None, *, keep_voices: bool = False,
                  voices: "str | os.PathLike | VoiceLibrary | None" = None,
-                 **overrides: Any) -> None:
+                 keep_models: bool = True, **overrides: Any) -> None:
         cfg = config if config is not None else Config()
         if overrides:
             cfg = cfg.replace(**overrides)
@@ -89,6 +95,7 @@ class Diarizer:
             raise ConfigError("keeping speakers' voices needs cluster.link_method = 'ubm' "
                               "(their models are adapted from its UBM)")
         self.keep_voices = bool(keep_voices)
+        self.keep_models = bool(keep_models)
         self.voices: VoiceLibrary | None = None
         if voices is not None:
             from .voices import VoiceLibrary
@@ -392,15 +399,18 @@ class Diarizer:
                                    config=cfg.reseg, frame_step=step, min_speakers=turn_floor)
         notify("resegmentation", 1, 1)
 
-        names = [f"SPEAKER_{k:02d}" for k in range(reseg.posteriors.shape[1])]
+        n_speakers = (reseg.posteriors.shape[1] if reseg.posteriors is not None
+                      else int(reseg.labels.max()) + 1)
+        names = [f"SPEAKER_{k:02d}" for k in range(n_speakers)]
         result.turns = turns_from_labels(frame_labels, names=names, frame_step=step)
         result.bic = clusters.bic
         result.bic_choice = clusters.n_clusters
         result.count_evidence = _count_evidence(cfg, clusters)
-        post = np.zeros((len(speech.modelled), len(names)), dtype=np.float32)
-        post[speech_idx] = reseg.posteriors
-        result.posteriors = post
-        result.speaker_models = dict(zip(names, reseg.models))
+        if self.keep_models and reseg.posteriors is not None:
+            post = np.zeros((len(speech.modelled), len(names)), dtype=np.float32)
+            post[speech_idx] = reseg.posteriors
+            result.posteriors = post
+            result.speaker_models = dict(zip(names, reseg.models))
         if self.keep_voices and xu is not None:
             result.voice_stats = self._voice_stats(xu, reseg.labels, names, known=known)
         if keep_stages:
@@ -482,6 +492,9 @@ class Diarizer:
         labels = lut[labels]
         if np.array_equal(labels, reseg.labels):
             return reseg
+        if not self.keep_models:
+            # the speakers as refit numbers them, without their models and posteriors
+            return ResegResult(relabel(labels), None)
         return refit(xs, labels, config=cfg.reseg, seed=cfg.seed, before=reseg,
                      keep_share=vc.guide_keep_share)
 

@@ -36,8 +36,10 @@ class ResegResult:
     ----------
     labels : ndarray of int, shape (n_speech_frames,)
         Speaker of each speech frame, 0..n_speakers-1.
-    posteriors : ndarray of float32, shape (n_speech_frames, n_speakers)
-        Smoothed speaker posteriors.
+    posteriors : ndarray of float32, shape (n_speech_frames, n_speakers), or None
+        Smoothed speaker posteriors; None where the speakers were not fitted (labels
+        decided elsewhere, :class:`diarize.pipeline.Diarizer` with ``keep_models``
+        False): then `models` is empty too.
     models : list of GaussianMixture
     fitted_on : ndarray of int, shape (n_speech_frames,), or None
         The labels the models were fitted on (those of the last decoding but one, where
@@ -50,7 +52,7 @@ class ResegResult:
     """
 
     labels: np.ndarray
-    posteriors: np.ndarray
+    posteriors: np.ndarray | None
     models: list = field(default_factory=list)
     fitted_on: np.ndarray | None = None
     fitted_as: np.ndarray | None = None

@@ -633,7 +633,8 @@ def cost_hour(workdir: Path, cfg, library, *, repeat: int = 1) -> str:
     whole run's wall and CPU time, and the CPU of keeping the voices' statistics,
     guiding and naming inside it. The run with voices also links on its loud frames
     (``voices.cluster_level_db``), which costs less than linking on every frame: the
-    difference of the whole runs is the cost, not the sum of the steps."""
+    difference of the whole runs is the cost, not the sum of the steps. Like the
+    command, the runs keep no speaker models (``keep_models=False``)."""
     from diarize.pipeline import Diarizer
 
     y = _hour(workdir)
@@ -643,7 +644,7 @@ def cost_hour(workdir: Path, cfg, library, *, repeat: int = 1) -> str:
         for kind in ("without", "with"):
             spent = dict.fromkeys(keys, 0.0)
             active: list[str] = []  # a call inside another timed one counts in the outer one
-            d = Diarizer(cfg, voices=library if kind == "with" else None)
+            d = Diarizer(cfg, voices=library if kind == "with" else None, keep_models=False)
             for key, attr in zip(keys, ("_voice_stats", "_guided", "_name_speakers")):
                 f = getattr(d, attr)
 

@@ -294,3 +294,22 @@ def test_naming_links_on_the_loud_frames_and_only_naming(tmp_path, monkeypatch):
     np.testing.assert_array_equal(named, clustered)
     # the naming value wins over the clustering one: within 10 dB, fewer frames
     assert narrower.sum() < named.sum() and not (narrower & ~named).any()
+
+
+def test_without_models_the_guided_turns_and_names_are_the_same(tmp_path):
+    from diarize import Diarizer, enroll
+
+    conv, ann, _ = _conversation(tmp_path)
+    (tmp_path / "voices").mkdir()
+    enroll("Ann", ann, tmp_path / "voices")
+    # merged by linking, so that guiding changes the speakers and refitting is skipped
+    merge = dict(cluster__link_threshold=-50.0, cluster__link_bic_veto=0.0)
+    kept = Diarizer(voices=tmp_path / "voices", **merge)(conv)
+    lean = Diarizer(voices=tmp_path / "voices", keep_models=False, **merge)(conv)
+    assert len(kept.speakers) == 2 and "Ann" in kept.speakers  # guiding split the speaker
+    assert list(lean) == list(kept)
+    assert {k: (m.name, m.best_score) for k, m in lean.voice_matches.items()} \
+        == {k: (m.name, m.best_score) for k, m in kept.voice_matches.items()}
+    assert kept.posteriors is not None and kept.posteriors.shape[1] == len(kept.speakers)
+    assert set(kept.speaker_models) == set(kept.speakers)
+    assert lean.posteriors is None and lean.speaker_models == {}
