@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import numpy as np
 
-from ._threads import pipeline_threads, read_ahead
+from ._threads import pipeline_threads, read_ahead, worker_pool
 from .audio import audio_blocks
 from .cluster import asked_count, cluster_speakers, count_floor, speaker_ubm
 from .config import AudioConfig, Config, FeatureConfig, load_config
@@ -574,16 +574,22 @@ class Diarizer:
                 stats = voice_statistics(ubm.gmm, xu, kept, n_labels=len(names))
                 found.update((k, stats[k]) for k in frames)
         else:
-            for k, idx in frames.items():
-                if len(idx) == 0:
-                    continue
+            def own(idx: np.ndarray) -> VoiceStats:
                 # Each voice's frames normalised by their own mean and spread, as an
                 # enrolment recording of that voice alone is: the recording-wide
                 # normalisation would make a voice's statistics depend on who else speaks.
                 x = np.array(xu[idx], dtype=np.float64)
                 standardise(x)
-                (found[k],) = voice_statistics(ubm.gmm, x, np.zeros(len(x), dtype=np.int64),
-                                               n_labels=1)
+                (st,) = voice_statistics(ubm.gmm, x, np.zeros(len(x), dtype=np.int64),
+                                         n_labels=1)
+                return st
+
+            todo = [k for k, idx in frames.items() if len(idx)]
+            with worker_pool() as pool:
+                # speaker by speaker, each on its own: the same numbers on any thread
+                done = (map(own, (frames[k] for k in todo)) if pool is None
+                        else pool.map(own, (frames[k] for k in todo)))
+                found.update(zip(todo, done))
         if step > 1:
             found = {k: VoiceStats(st.n * step, st.first * step) for k, st in found.items()}
         if known is not None:

@@ -497,3 +497,19 @@ def test_a_folder_opened_again_is_not_read_again_until_a_file_changes(tmp_path, 
     # a file that went away is gone from the library, not served from memory
     (d / "Cy.npz").unlink()
     assert VoiceLibrary.open(d, config=cfg, ubm=ubm).names == ["Ann", "Di"]
+
+
+def test_speakers_statistics_are_the_same_on_one_thread_or_two(voices_dir, monkeypatch):
+    from diarize import Diarizer
+
+    got = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv("DIARIZE_THREADS", threads)
+        got.append(Diarizer(voices=voices_dir)(TWO))
+    one, two = got
+    assert list(one) == list(two) and set(one.voice_stats) == set(two.voice_stats)
+    for name, st in one.voice_stats.items():
+        assert st.n.tobytes() == two.voice_stats[name].n.tobytes()
+        assert st.first.tobytes() == two.voice_stats[name].first.tobytes()
+    assert {k: (m.name, m.best_score) for k, m in one.voice_matches.items()} \
+        == {k: (m.name, m.best_score) for k, m in two.voice_matches.items()}
