@@ -3,7 +3,8 @@
 
     python scripts/bench_voices.py [--train ../shared/train] [--workdir /tmp/bench_voices]
         [--conversations 12] [--seed 0] [--design short|long] [--thresholds 1,2,3,4,5]
-        [--no-batch] [--cost-hour [N]] [--cost-process N] [--recurring] [--no-link | --link-only]
+        [--no-batch] [--cost-hour [N]] [--cost-process N [--cost-compare TREE]]
+        [--recurring] [--no-link | --link-only]
         [--link-thresholds 2,2.5,3] [--link-fdr 0,0.1] [--set KEY=VALUE ...]
 
 Builds its own test from ``../shared/train`` (LibriSpeech utterances, ``speakers.csv``),
@@ -404,6 +405,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cost-process", type=int, default=0, metavar="N",
                     help="also time N whole processes each of diarize on that hour with and "
                          "without --voices, alternating (wall and CPU seconds)")
+    ap.add_argument("--cost-compare", type=Path, action="append", default=[], metavar="TREE",
+                    help="with --cost-process: also time the checkout TREE (its root) the "
+                         "same way, interleaved with this one in every round")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     ap.add_argument("--json", type=Path, default=None,
                     help="also write the naming counts (10 ms frames: enrolled, enrolled "
@@ -534,7 +538,7 @@ def main(argv=None) -> int:
         print(cost_hour(a.workdir, cfg, library, repeat=a.cost_hour))
     if a.cost_process > 0:
         print(cost_process(a.workdir, voices_dir, cfg, repeat=a.cost_process,
-                           overrides=bool(a.overrides)))
+                           overrides=bool(a.overrides), compare=a.cost_compare))
     print("caveat: the shipped UBM and its cohort were trained on ../shared/train, the "
           "speakers of this test")
     return 0
@@ -692,9 +696,11 @@ def _hour(workdir: Path) -> np.ndarray:
 
 
 def cost_process(workdir: Path, voices_dir: Path, cfg, *, repeat: int,
-                 overrides: bool) -> str:
+                 overrides: bool, compare: list[Path] = ()) -> str:
     """Wall and CPU seconds of whole ``diarize HOUR.wav`` processes without and with
-    ``--voices``, alternating `repeat` times each: what a user times."""
+    ``--voices``, alternating `repeat` times each: what a user times. Each checkout in
+    `compare` (its root) is timed the same way in every round, interleaved with this one,
+    its ``diarize`` imported from there (``PYTHONPATH``)."""
     hour = workdir / "hour.wav"
     sf.write(hour, _hour(workdir), SR, subtype="PCM_16")
     out = workdir / "cost_out"
@@ -703,26 +709,35 @@ def cost_process(workdir: Path, voices_dir: Path, cfg, *, repeat: int,
         toml = workdir / "bench.toml"
         toml.write_text(cfg.to_toml(), encoding="utf-8")
         base += ["--config", str(toml)]
-    times: dict[str, list[tuple[float, float]]] = {"without": [], "with": []}
+    trees = [Path(__file__).resolve().parents[1], *(Path(c).resolve() for c in compare)]
+    times: dict[tuple[int, str], list[tuple[float, float]]] = {}
     for _ in range(repeat):
-        for key, extra in (("without", []), ("with", ["--voices", str(voices_dir)])):
-            before = os.times()
-            t = time.perf_counter()
-            subprocess.run(base + extra, check=True)
-            wall = time.perf_counter() - t
-            after = os.times()
-            cpu = ((after.children_user - before.children_user)
-                   + (after.children_system - before.children_system))
-            times[key].append((wall, cpu))
-    med = {k: (float(np.median([w for w, _ in v])), float(np.median([c for _, c in v])))
-           for k, v in times.items()}
-    spread = {k: f"{min(w for w, _ in v):.2f}-{max(w for w, _ in v):.2f}"
-              for k, v in times.items()}
-    (w0, c0), (w1, c1) = med["without"], med["with"]
-    return (f"whole processes on 1 h, {repeat} each, medians: without voices {w0:.2f} s wall "
-            f"({spread['without']}), {c0:.2f} s CPU; with --voices {w1:.2f} s wall "
+        for t, tree in enumerate(trees):
+            env = {**os.environ, "PYTHONPATH": str(tree)}
+            for key, extra in (("without", []), ("with", ["--voices", str(voices_dir)])):
+                before = os.times()
+                w = time.perf_counter()
+                subprocess.run(base + extra, check=True, env=env)
+                wall = time.perf_counter() - w
+                after = os.times()
+                cpu = ((after.children_user - before.children_user)
+                       + (after.children_system - before.children_system))
+                times.setdefault((t, key), []).append((wall, cpu))
+    lines = []
+    for t, tree in enumerate(trees):
+        med = {k: (float(np.median([w for w, _ in times[(t, k)]])),
+                   float(np.median([c for _, c in times[(t, k)]])))
+               for k in ("without", "with")}
+        spread = {k: f"{min(w for w, _ in times[(t, k)]):.2f}-"
+                     f"{max(w for w, _ in times[(t, k)]):.2f}" for k in ("without", "with")}
+        (w0, c0), (w1, c1) = med["without"], med["with"]
+        name = "" if len(trees) == 1 else f" [{tree}]"
+        lines.append(
+            f"whole processes on 1 h{name}, {repeat} each, medians: without voices {w0:.2f} s "
+            f"wall ({spread['without']}), {c0:.2f} s CPU; with --voices {w1:.2f} s wall "
             f"({spread['with']}), {c1:.2f} s CPU ({100 * (w1 - w0) / max(w0, 1e-9):+.1f} % "
             f"wall, {100 * (c1 - c0) / max(c0, 1e-9):+.1f} % CPU)")
+    return "\n".join(lines)
 
 
 def _exclusive(turns):
