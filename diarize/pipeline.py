@@ -69,7 +69,8 @@ class Diarizer:
         (:attr:`Diarization.speaker_models`, :attr:`Diarization.posteriors`). No output
         format writes them: the command line and :func:`diarize.batch` pass False, and
         then a diarization guided by enrolled voices does not fit again the speakers it
-        changed (their turns are the same either way); the two are empty.
+        changed (their turns are the same either way); `posteriors` is then None and
+        `speaker_models` empty.
 
     Raises (also)
     -------------

@@ -489,11 +489,19 @@ def test_a_folder_opened_again_is_not_read_again_until_a_file_changes(tmp_path, 
         again.voices[0].stats.n[0] = 1.0
     # a voiceprint written again (a new file, as enrolment writes one) is read again
     ann = Voiceprint.load(d / "Ann.npz")
+    original = (d / "Ann.npz").read_bytes()
     reads.clear()
     (ann + ann).save(d / "Ann.npz")
     changed = VoiceLibrary.open(d, config=cfg, ubm=ubm)
     assert reads == ["Ann.npz"]
     assert changed.voices[0].seconds == 2 * first.voices[0].seconds
+    # ...and so is one written over in place (the same inode)
+    reads.clear()
+    with open(d / "Ann.npz", "r+b") as f:
+        f.write(original)
+        f.truncate()
+    assert VoiceLibrary.open(d, config=cfg, ubm=ubm).voices[0].seconds == first.voices[0].seconds
+    assert reads == ["Ann.npz"]
     # a file that went away is gone from the library, not served from memory
     (d / "Cy.npz").unlink()
     assert VoiceLibrary.open(d, config=cfg, ubm=ubm).names == ["Ann", "Di"]
