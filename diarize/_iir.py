@@ -6,8 +6,8 @@ which it pulls in): more than enrolling a voice, in every ``diarize enroll`` pro
 :mod:`diarize.highpass` does for the audio stage's high-pass, a rational filter here is
 split into sections of one real pole or one conjugate pair, each section into partial
 fractions, ``c0 + sum_i r_i / (1 - p_i z^-1)``, and each one-pole recursion ``w[n] = p
-w[n-1] + x[n]`` is run a block at a time with numpy. The outputs equal scipy's to float64
-rounding (tests compare them).
+w[n-1] + x[n]`` is run a block at a time with numpy by :class:`diarize.highpass.Section`
+(from rest). The outputs equal scipy's to float64 rounding (tests compare them).
 """
 
 from __future__ import annotations
@@ -16,47 +16,7 @@ import math
 
 import numpy as np
 
-from .highpass import MAX_BLOCK_GROWTH, MAX_BLOCK_LEN
-
-
-def one_pole(x: np.ndarray, p: complex) -> np.ndarray:
-    """``w[n] = p w[n-1] + x[n]`` from rest (``w[-1] = 0``), for ``|p| < 1``.
-
-    Parameters
-    ----------
-    x : ndarray, shape (n,)
-    p : complex
-
-    Returns
-    -------
-    ndarray of complex128, shape (n,)
-    """
-    x = np.asarray(x, dtype=np.float64)
-    n = len(x)
-    if n == 0 or p == 0:
-        return x.astype(np.complex128)
-    # Inside a block of L samples w[j] = p^j (cumsum_k<=j p^-k x[k] + p w_before): L is
-    # chosen so that |p|^-L stays small, which keeps the cumulative sum accurate.
-    length = math.log(MAX_BLOCK_GROWTH) / max(-math.log(abs(p)), 1e-300)
-    L = int(max(1, min(MAX_BLOCK_LEN, length, n)))
-    nb = -(-n // L)
-    xb = np.zeros(nb * L)
-    xb[:n] = x
-    k = np.arange(L, dtype=np.float64)
-    down = np.complex128(p) ** -k
-    up = np.complex128(p) ** k
-    w = xb.reshape(nb, L) * down
-    np.cumsum(w, axis=1, out=w)
-    ends = w[:, L - 1] * up[L - 1]  # each block's zero-state response at its end
-    step = np.complex128(p) ** L
-    starts = np.empty(nb, dtype=np.complex128)
-    state = 0j
-    for b in range(nb):
-        starts[b] = state
-        state = step * state + ends[b]
-    w += (starts * p)[:, None]
-    w *= up
-    return w.reshape(-1)[:n]
+from .highpass import Section, butterworth_prototype
 
 
 def zpk_filter(x: np.ndarray, zeros: np.ndarray, poles: np.ndarray, gain: float) -> np.ndarray:
@@ -105,7 +65,8 @@ def lfilter(b: tuple[float, ...] | list[float], a: tuple[float, ...] | list[floa
     zeros = np.roots(bn) if len(bn) > 1 else np.zeros(0)
     poles = np.roots(an) if len(an) > 1 else np.zeros(0)
     if not len(poles):
-        return np.convolve(np.asarray(x, dtype=np.float64), bn)[:len(x)]
+        x = np.asarray(x, dtype=np.float64)
+        return np.convolve(x, bn)[:len(x)] if len(x) else x.copy()
     return zpk_filter(x, zeros, poles, float(bn[0]))
 
 
@@ -114,7 +75,7 @@ def butter_bandpass(order: int, low_hz: float, high_hz: float, sample_rate: floa
     """Zeros, poles and gain of ``scipy.signal.butter(order, [low_hz, high_hz],
     btype="bandpass", fs=sample_rate, output="zpk")``: the analog prototype, pre-warped,
     the low-pass to band-pass transform, then the bilinear transform, as scipy does."""
-    proto = -np.exp(1j * np.pi * np.arange(-order + 1, order, 2) / (2 * order))
+    proto = butterworth_prototype(order)
     fs = 2.0
     w1, w2 = (2.0 * fs * math.tan(math.pi * f / (sample_rate / 2.0) / fs)
               for f in (low_hz, high_hz))
@@ -161,6 +122,13 @@ def _section(x: np.ndarray, poles: np.ndarray, zeros: np.ndarray, gain: float) -
     """`x` through ``gain * prod(1 - z u) / prod(1 - p u)`` with one real pole or one
     conjugate pair, in partial fractions (`zeros` no more than `poles`)."""
     m = len(poles)
+    x = np.asarray(x, dtype=np.float64)
+    if not len(x):
+        return x.copy()
+    p = complex(poles[0])
+    if p == 0:
+        # a real pole at the origin: 1 / (1 - 0 u) is 1, the section its numerator alone
+        return np.convolve(x, gain * np.real(np.poly(zeros)))[:len(x)]
 
     def numerator(u: complex) -> complex:
         return gain * complex(np.prod(1.0 - zeros * u)) if len(zeros) else gain
@@ -168,11 +136,7 @@ def _section(x: np.ndarray, poles: np.ndarray, zeros: np.ndarray, gain: float) -
     # The direct term: the ratio's limit as u grows, where the numerator has degree m.
     direct = (gain * complex(np.prod(-zeros)) / complex(np.prod(-poles))
               if len(zeros) == m else 0.0)
-    p = complex(poles[0])
     others = poles[1:]
     residue = numerator(1.0 / p) / complex(np.prod(1.0 - others / p))
-    w = one_pole(x, p)
     # a conjugate pair: only the upper pole is run, its partner's term is the conjugate
-    out = (2.0 if m == 2 else 1.0) * (residue * w).real
-    out += float(np.real(direct)) * x
-    return out
+    return Section(p, residue * (2.0 if m == 2 else 1.0), float(np.real(direct)))(x)

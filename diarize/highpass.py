@@ -59,7 +59,7 @@ def butterworth_highpass_poles(*, order: int, cutoff_hz: float, sample_rate: flo
     """
     # scipy.signal.butter: the analog prototype on the unit circle, pre-warped to the
     # cutoff (with fs = 2 after normalising), high-pass transformed, then bilinear.
-    proto = -np.exp(1j * np.pi * np.arange(-order + 1, order, 2) / (2 * order))
+    proto = butterworth_prototype(order)
     fs2 = 2.0 * 2.0
     warped = 2.0 * 2.0 * math.tan(math.pi * (cutoff_hz / (sample_rate / 2.0)) / 2.0)
     analog = warped / proto
@@ -68,6 +68,12 @@ def butterworth_highpass_poles(*, order: int, cutoff_hz: float, sample_rate: flo
     # bilinear transform's is prod(fs2 - z) / prod(fs2 - p) with every analog zero at 0.
     gain = float(np.real(1.0 / np.prod(-proto)) * np.real(fs2 ** order / np.prod(fs2 - analog)))
     return poles, gain
+
+
+def butterworth_prototype(order: int) -> np.ndarray:
+    """Poles of the analog Butterworth low-pass prototype (cutoff 1 rad/s, gain 1), in
+    ``scipy.signal.buttap``'s order; shape (order,), complex128."""
+    return -np.exp(1j * np.pi * np.arange(-order + 1, order, 2) / (2 * order))
 
 
 def _sections(poles: np.ndarray) -> list[np.ndarray]:
@@ -79,20 +85,18 @@ def _sections(poles: np.ndarray) -> list[np.ndarray]:
     return out
 
 
-class _Section:
-    """One section ``k (1 - u)^m / prod(1 - p_i u)`` (``u = z^-1``) in partial fractions,
-    with its one-pole states carried across calls."""
+class Section:
+    """One section of a filter in partial fractions, ``direct + residue / (1 - p u)``
+    (``u = z^-1``; for a conjugate pair, the upper pole `pole` with twice its residue:
+    its partner's term is the conjugate of its own, and only the real part is kept), its
+    one-pole state carried across calls. :func:`highpass_section` makes the high-pass's,
+    :mod:`diarize._iir` the others'."""
 
-    def __init__(self, poles: np.ndarray, gain: float):
-        m = len(poles)
-        self.direct = float(np.real(gain / np.prod(poles)))
-        # Only the pole with non-negative imaginary part is run; its conjugate partner's
-        # contribution is the conjugate of its own, hence the factor 2.
-        p = poles[0]
-        others = poles[1:]
-        residue = gain * (1.0 - 1.0 / p) ** m / np.prod(1.0 - others / p)
-        self.pole = complex(p)
-        self.residue = complex(residue) * (2.0 if m == 2 else 1.0)
+    def __init__(self, pole: complex, residue: complex, direct: float):
+        p = complex(pole)
+        self.direct = float(direct)
+        self.pole = p
+        self.residue = complex(residue)
         length = math.log(MAX_BLOCK_GROWTH) / max(-math.log(abs(p)), 1e-300)
         self.block = int(max(1, min(MAX_BLOCK_LEN, length)))
         k = np.arange(self.block)
@@ -134,6 +138,17 @@ class _Section:
         return out
 
 
+def highpass_section(poles: np.ndarray, gain: float) -> Section:
+    """The section ``k (1 - u)^m / prod(1 - p_i u)`` of one real pole or one conjugate
+    pair (`poles`, the upper first), every zero at z = 1."""
+    m = len(poles)
+    direct = float(np.real(gain / np.prod(poles)))
+    p = poles[0]
+    others = poles[1:]
+    residue = gain * (1.0 - 1.0 / p) ** m / np.prod(1.0 - others / p)
+    return Section(p, complex(residue) * (2.0 if m == 2 else 1.0), direct)
+
+
 class ButterworthHighpass:
     """Streaming Butterworth high-pass: call it on consecutive blocks of one signal.
 
@@ -153,7 +168,8 @@ class ButterworthHighpass:
                                                  sample_rate=sample_rate)
         groups = _sections(poles)
         # The whole gain goes to the first section (as scipy's zpk2sos does).
-        self._sections = [_Section(g, gain if i == 0 else 1.0) for i, g in enumerate(groups)]
+        self._sections = [highpass_section(g, gain if i == 0 else 1.0)
+                          for i, g in enumerate(groups)]
         self._started = False
 
     def __call__(self, y: np.ndarray) -> np.ndarray:
