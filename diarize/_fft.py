@@ -4,24 +4,23 @@ the cost of ``import scipy.fft``.
 ``import scipy.fft`` takes about a quarter of a second (it imports ``scipy.special`` and
 scipy's array-API layer, which loads ``numpy.f2py`` and ``numpy.testing``), longer than
 the MFCCs of a short recording. The transforms themselves are one compiled module,
-``scipy/fft/_pocketfft/pypocketfft``, which imports nothing of scipy: it is loaded here
-from its file, under its own name, so that a later ``import scipy.fft`` finds the same
-module object. The functions below make the same kernel calls that :func:`scipy.fft.rfft`
-and :func:`scipy.fft.dct` make for the float32, C-ordered arrays the features pass (one
-worker, scipy's default): the results are the same bits. numpy's own FFT is not a
+``scipy/fft/_pocketfft/pypocketfft``, which imports nothing of scipy: it is loaded from
+its file, under its own name (:func:`diarize._scipy_ext.load_extension`); one already
+imported by ``import scipy.fft`` is used as it is. The functions below make the same
+kernel calls that :func:`scipy.fft.rfft` and :func:`scipy.fft.dct` make for the float32,
+C-ordered arrays the features pass (one worker, scipy's default): the results are the same
+bits. numpy's own FFT is not a
 substitute: its float32 transforms differ from scipy's in the last bits, which would move
 the features. Should scipy ever move the module, the public :mod:`scipy.fft` is used.
 """
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
-import os
-import sys
 from typing import Any
 
 import numpy as np
+
+from ._scipy_ext import load_extension
 
 #: The module's name inside scipy.
 _NAME = "scipy.fft._pocketfft.pypocketfft"
@@ -33,36 +32,11 @@ _INORM_BACKWARD = 2
 _kernels: Any = None  # pypocketfft once loaded; False when only scipy.fft will do
 
 
-def _load() -> Any:
-    """scipy's pypocketfft module, loaded from its file; None if it cannot be found."""
-    mod = sys.modules.get(_NAME)
-    if mod is not None:
-        return mod
-    spec = importlib.util.find_spec("scipy")  # finds the package without importing it
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for root in spec.submodule_search_locations:
-        folder = os.path.join(root, "fft", "_pocketfft")
-        for suffix in importlib.machinery.EXTENSION_SUFFIXES:
-            path = os.path.join(folder, "pypocketfft" + suffix)
-            if os.path.isfile(path):
-                ext = importlib.util.spec_from_file_location(_NAME, path)
-                if ext is None or ext.loader is None:
-                    return None
-                mod = importlib.util.module_from_spec(ext)
-                ext.loader.exec_module(mod)
-                return mod if hasattr(mod, "r2c") and hasattr(mod, "dct") else None
-    return None
-
-
 def _pocketfft() -> Any:
     """pypocketfft, loaded on first use; False if only the public scipy.fft will do."""
     global _kernels
     if _kernels is None:
-        try:
-            _kernels = _load() or False
-        except (ImportError, OSError, ValueError):  # ValueError: find_spec on an odd module
-            _kernels = False
+        _kernels = load_extension(_NAME, needs=("r2c", "dct")) or False
     return _kernels
 
 
