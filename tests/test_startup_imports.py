@@ -128,3 +128,18 @@ def test_the_command_starts_blas_with_one_thread_unless_told_otherwise(monkeypat
         v: "3" if v == "OMP_NUM_THREADS" else "1" for v in BLAS_ENV_VARS}
     # the pipeline's own threads are left to their default (two where there are cores)
     assert seen[WORKERS_ENV_VAR] is None
+
+
+def test_scoring_a_file_imports_neither_scipy_optimize_nor_csgraph(tmp_path):
+    # diarize eval: scipy.optimize took a third of a second of every scoring command, for
+    # one compiled solver (diarize.metrics loads it alone)
+    ref = ROOT / "audio_fixtures" / "two_speakers.rttm"
+    code = ("from diarize.cli import main\n"
+            "try:\n"
+            f"    main(['eval', '--ref', {str(ref)!r}, '--hyp', {str(ref)!r}])\n"
+            "except SystemExit as exc:\n"
+            "    assert not exc.code, exc.code\n")
+    loaded = _loaded_after(code, tmp_path, ("scipy.optimize", "scipy.sparse.csgraph",
+                                            "scipy.optimize._lsap"))
+    # the solver itself is loaded (under its own name), not the package around it
+    assert loaded == ["scipy.optimize._lsap"]
