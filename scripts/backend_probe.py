@@ -23,7 +23,7 @@ dimensions of LDA, or with 0 the PCA space whitened by its within-voice scatter 
 length normalisation; scored by ``cosine`` or ``plda`` (the two-covariance model's
 log-likelihood ratio). A voiceprint is embedded from its clean statistics (``clean``),
 as the mean of its clean and condition models' embeddings (``mean``), or scored by the
-best of them (``max``). ``--fuse W`` adds ``base + 10 W cosine``.
+best of them (``max``). ``--fuse W`` adds ``base + 10 W cosine`` and ``base + W plda``.
 
 Every rule is named as the pipeline names (:func:`diarize.voices.assign`, best pair
 first) at each threshold of a grid over its own scores; printed per set is the threshold
@@ -167,7 +167,7 @@ def main(argv=None) -> int:
     bench_naming.add_run_args(ap)
     ap.add_argument("--lda", type=int, default=0, help="LDA dimensions (0: WCCN)")
     ap.add_argument("--pca", type=int, default=100)
-    ap.add_argument("--fuse", default="", help="weights W of base + 10 W cosine")
+    ap.add_argument("--fuse", default="", help="weights W of base + 10 W cosine and base + W plda")
     ap.add_argument("--chunk-seconds", type=float, default=4.0)
     ap.add_argument("--chunks", type=int, default=4)
     ap.add_argument("--copies", type=int, default=4)
@@ -236,6 +236,8 @@ def main(argv=None) -> int:
             for w in [float(v) for v in a.fuse.split(",") if v]:
                 for k in [k for k in list(out) if k.startswith("cosine")]:
                     out[f"base+{w}{k}"] = s_base + w * 10 * out[k]
+                for k in [k for k in list(out) if k.startswith("plda")]:
+                    out[f"base+{w}{k}"] = s_base + w * out[k]
             per_conv.append(out)
         groups[r.group].append((saved, per_conv))
 
