@@ -9,9 +9,9 @@ its file, under its own name (:func:`diarize._scipy_ext.load_extension`); one al
 imported by ``import scipy.fft`` is used as it is. The functions below make the same
 kernel calls that :func:`scipy.fft.rfft` and :func:`scipy.fft.dct` make for the float32,
 C-ordered arrays the features pass (one worker, scipy's default): the results are the same
-bits. numpy's own FFT is not a
-substitute: its float32 transforms differ from scipy's in the last bits, which would move
-the features. Should scipy ever move the module, the public :mod:`scipy.fft` is used.
+bits. numpy's own FFT is not a substitute: its float32 transforms differ from scipy's in
+the last bits, which would move the features. Should scipy ever move the module, the
+public :mod:`scipy.fft` is used.
 """
 
 from __future__ import annotations
