@@ -16,7 +16,7 @@ import math
 
 import numpy as np
 
-from .highpass import Section, butterworth_prototype
+from .highpass import Section, butterworth_prototype, conjugate_groups
 
 
 def zpk_filter(x: np.ndarray, zeros: np.ndarray, poles: np.ndarray, gain: float) -> np.ndarray:
@@ -37,8 +37,8 @@ def zpk_filter(x: np.ndarray, zeros: np.ndarray, poles: np.ndarray, gain: float)
     -------
     ndarray of float64, shape (n,)
     """
-    pole_groups = _pairs(np.asarray(poles, dtype=np.complex128))
-    zero_groups = _pairs(np.asarray(zeros, dtype=np.complex128))
+    pole_groups = conjugate_groups(np.asarray(poles, dtype=np.complex128))
+    zero_groups = conjugate_groups(np.asarray(zeros, dtype=np.complex128))
     flat = [z for group in zero_groups for z in group]
     if len(flat) > sum(len(g) for g in pole_groups):
         raise ValueError("more zeros than poles")
@@ -106,16 +106,6 @@ def fftconvolve_head(x: np.ndarray, h: np.ndarray) -> np.ndarray:
     n = len(x) + len(h) - 1
     nfft = 1 << (n - 1).bit_length()
     return np.fft.irfft(np.fft.rfft(x, nfft) * np.fft.rfft(h, nfft), nfft)[:len(x)]
-
-
-def _pairs(roots: np.ndarray) -> list[np.ndarray]:
-    """The roots grouped: each conjugate pair (upper first), then each real root alone."""
-    tol = 1e-12
-    upper = sorted((r for r in roots if r.imag > tol), key=lambda r: (r.real, r.imag))
-    real = sorted((complex(r.real, 0.0) for r in roots if abs(r.imag) <= tol),
-                  key=lambda r: r.real)
-    return ([np.array([r, np.conj(r)]) for r in upper]
-            + [np.array([r]) for r in real])
 
 
 def _section(x: np.ndarray, poles: np.ndarray, zeros: np.ndarray, gain: float) -> np.ndarray:

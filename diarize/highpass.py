@@ -76,12 +76,18 @@ def butterworth_prototype(order: int) -> np.ndarray:
     return -np.exp(1j * np.pi * np.arange(-order + 1, order, 2) / (2 * order))
 
 
-def _sections(poles: np.ndarray) -> list[np.ndarray]:
-    """The poles grouped into sections: each conjugate pair, and each real pole, alone."""
-    upper = sorted((p for p in poles if p.imag > 0), key=lambda p: (p.real, p.imag))
-    real = sorted((p for p in poles if p.imag == 0), key=lambda p: p.real)
-    out = [np.array([p, np.conj(p)]) for p in upper]
-    out += [np.array([complex(p.real, 0.0)]) for p in real]
+#: Roots whose imaginary part is at most this are real (np.roots leaves a few ulps there).
+REAL_ROOT_TOL = 1e-12
+
+
+def conjugate_groups(roots: np.ndarray) -> list[np.ndarray]:
+    """Roots (poles or zeros) grouped into sections: each conjugate pair, the upper root
+    first, sorted by real then imaginary part; then each real root alone, by value."""
+    upper = sorted((r for r in roots if r.imag > REAL_ROOT_TOL),
+                   key=lambda r: (r.real, r.imag))
+    real = sorted((r for r in roots if abs(r.imag) <= REAL_ROOT_TOL), key=lambda r: r.real)
+    out = [np.array([r, np.conj(r)]) for r in upper]
+    out += [np.array([complex(r.real, 0.0)]) for r in real]
     return out
 
 
@@ -166,7 +172,7 @@ class ButterworthHighpass:
     def __init__(self, *, order: int, cutoff_hz: float, sample_rate: float):
         poles, gain = butterworth_highpass_poles(order=order, cutoff_hz=cutoff_hz,
                                                  sample_rate=sample_rate)
-        groups = _sections(poles)
+        groups = conjugate_groups(poles)
         # The whole gain goes to the first section (as scipy's zpk2sos does).
         self._sections = [highpass_section(g, gain if i == 0 else 1.0)
                           for i, g in enumerate(groups)]
