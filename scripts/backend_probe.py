@@ -66,6 +66,7 @@ def sessions_for(cfg, train_dir: Path, left_out: set[str], cache: Path, *,
     import train_nuisance as tn
 
     from diarize._threads import pipeline_threads
+    from diarize.names import replace_atomically
 
     speakers = {k: v for k, v in tn.read_speakers(train_dir).items() if k not in left_out}
     sr = cfg.audio.sample_rate
@@ -74,9 +75,7 @@ def sessions_for(cfg, train_dir: Path, left_out: set[str], cache: Path, *,
         x, owner, _ = tn.sessions(cfg, audio, chunk_seconds=chunk_seconds, chunks=chunks,
                                   copies=copies, seed=7, snr_db=(5.0, 30.0),
                                   rt60=(0.2, 0.8), band=(300.0, 3400.0))
-    part = cache.with_name(cache.name + ".part.npz")
-    np.savez(part, x=x, owner=owner)
-    part.replace(cache)
+    replace_atomically(cache, lambda f: np.savez(f, x=x, owner=owner), binary=True)
     return x, owner
 
 
@@ -215,6 +214,11 @@ def main(argv=None) -> int:
         rf = cfg.voices.relevance_factor
         prints = saved["prints"]
         per_conv = []
+        # each voiceprint's models (clean first, then its condition copies) embedded once
+        print_emb = [be.embed(supervectors(ubm, p.models(), rf)) for p in prints]
+        enrolled_as = {"clean": [e[:1] for e in print_emb],
+                       "mean": [e.mean(axis=0, keepdims=True) for e in print_emb],
+                       "max": print_emb}
         for c in saved["convs"]:
             s_base = match_scores(ubm, c["stats"], prints, config=cfg)
             te = be.embed(supervectors(ubm, c["stats"], rf))
@@ -222,17 +226,10 @@ def main(argv=None) -> int:
             for kind in a.kinds.split(","):
                 f = be.plda if kind == "plda" else be.cosine
                 for how in a.enrol.split(","):
-                    cols = []
-                    for p in prints:
-                        models = p.models()
-                        if how == "clean":
-                            cols.append(f(te, be.embed(supervectors(ubm, [p.stats], rf)))[:, 0])
-                        elif how == "mean":
-                            e = be.embed(supervectors(ubm, models, rf)).mean(axis=0, keepdims=True)
-                            cols.append(f(te, e)[:, 0])
-                        else:
-                            cols.append(f(te, be.embed(supervectors(ubm, models, rf))).max(axis=1))
-                    out[f"{kind}-{how}"] = np.stack(cols, axis=1) if cols else np.zeros((len(te), 0))
+                    # a voiceprint scores the best of its embeddings (one but for "max")
+                    cols = [f(te, e).max(axis=1) for e in enrolled_as[how]]
+                    out[f"{kind}-{how}"] = (np.stack(cols, axis=1) if cols
+                                            else np.zeros((len(te), 0)))
             for w in [float(v) for v in a.fuse.split(",") if v]:
                 for k in [k for k in list(out) if k.startswith("cosine")]:
                     out[f"base+{w}{k}"] = s_base + w * 10 * out[k]
@@ -241,7 +238,7 @@ def main(argv=None) -> int:
             per_conv.append(out)
         groups[r.group].append((saved, per_conv))
 
-    def counts(group, rule, t, fuse=None):
+    def counts(group, rule, t):
         res = []
         for saved, per_conv in groups[group]:
             names = [p.name for p in saved["prints"]]
