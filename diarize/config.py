@@ -528,6 +528,13 @@ class VoicesConfig:
     cohort_trim: int = ranged(2, 0, 1000)
     """Named output: the highest cohort scores left out of each voice's normalisation (a
     cohort model of the very voice scored would shrink its score)."""
+    cohort_match: bool = True
+    """Named output: each pair is normalised against the cohort adapted as much as the
+    model scored (each cohort voice's offset from the UBM shrunk per component as MAP
+    shrinks the model's: :func:`diarize.speakers.matched_voice_scores`), so that a speaker
+    with a few seconds of speech, whose model moves little from the UBM, is read against
+    what as little speech of other voices would score. False: one normalisation per voice
+    (the scores of releases before it)."""
     enroll_copies: int = ranged(3, 0, 30)
     """Multi-condition enrolment: degraded copies of the enrolment speech (noise, reverb,
     telephone band in turn; :func:`diarize.voices.degraded_copies`) whose statistics a

@@ -455,7 +455,12 @@ class Diarizer:
         names = [str(i) for i in range(k)]
         stats = self._voice_stats(xu, reseg.labels, names, known=known,
                                   step=vc.guide_frame_step)
-        scores = match_scores(ubm, list(stats.values()), self.voices.voices, config=cfg)
+        # Guiding's screen and joins read the scores of one cohort normalisation per
+        # voice (``voices.cohort_match`` off), the scale they were chosen on: read
+        # against matched cohorts, short strangers pass the screen and their turns go
+        # to enrolled voices.
+        scores = match_scores(ubm, list(stats.values()), self.voices.voices, config=cfg,
+                              matched=False)
         # each speaker nominates its best voiceprints above the screen
         nominated: set[int] = set()
         for row in scores:
@@ -482,7 +487,8 @@ class Diarizer:
         names = [str(i) for i in rest]
         stats = self._voice_stats(xu, which[labels], names, known=known,
                                   step=vc.guide_frame_step)
-        scores = match_scores(ubm, [stats[n] for n in names], self.voices.voices, config=cfg)
+        scores = match_scores(ubm, [stats[n] for n in names], self.voices.voices, config=cfg,
+                              matched=False)
         state = {picked[v].name: i for i, v in enumerate(voice) if v >= 0}
         lut = np.arange(len(voice))
         for row, i in enumerate(map(int, rest)):

@@ -698,3 +698,91 @@ def cohort_norm(ubm: BackgroundModel, stats: VoiceStats, *, trim: int = 0
         while len(_norms) > NORM_CACHE_SIZE:
             _norms.popitem(last=False)
     return norm
+
+
+def matched_voice_scores(ubm: BackgroundModel, tests: list[VoiceStats],
+                         models: list[VoiceStats], *, relevance_factor: float,
+                         trim: int = 0) -> np.ndarray:
+    """Cohort-normalised verification scores of voices against the MAP models of other
+    voices, each pair read against a cohort adapted as much as its model.
+
+    As :func:`voice_scores`, but the cohort a pair is normalised against is matched to
+    the model scored: each cohort voice's offset from the UBM is shrunk, component by
+    component, as MAP adaptation shrinks the model's own, by ``n_c / (n_c +
+    relevance_factor)`` for the model's soft count ``n_c``. A model adapted on a few
+    seconds of speech moves little from the UBM, so its ratios on any voice, its own
+    included, are small; against cohort models adapted on much more speech its true
+    scores read low. Against cohort models moved as little, the score asks what the
+    same amount of another voice's speech would have scored. With fully adapted models
+    (counts far above the relevance factor) this is :func:`voice_scores`.
+
+    Parameters
+    ----------
+    ubm : BackgroundModel
+    tests : list of VoiceStats
+        T voices whose speech is scored.
+    models : list of VoiceStats
+        The statistics of M voices, each scored as its MAP model (`relevance_factor`).
+    relevance_factor : float, keyword-only
+    trim : int, keyword-only
+        As :func:`voice_scores`.
+
+    Returns
+    -------
+    ndarray, shape (T, M)
+    """
+    out = np.zeros((len(tests), len(models)))
+    if not len(models):
+        return out
+    gmm = ubm.gmm
+    means = ubm.project(np.stack([m.means(gmm, relevance_factor=relevance_factor)
+                                  for m in models]))
+    dm, off = _model_offsets(gmm, means)
+    counts = np.stack([np.asarray(m.n, dtype=np.float64) for m in models])
+    shrink = counts / np.maximum(counts + float(relevance_factor), np.finfo(np.float64).tiny)
+    for t, stats in enumerate(tests):
+        raw = _aligned_llr(gmm, stats, dm, off)
+        if ubm.cohort is None or len(ubm.cohort) <= 1:
+            out[t] = raw
+            continue
+        g, h = cohort_terms(ubm, stats)
+        # each row: the voice's ratios under the cohort shrunk as that model is
+        z = (shrink @ g.T - 0.5 * (shrink * shrink) @ h.T) / max(stats.frames, 1e-9)
+        if 0 < trim < z.shape[1] - 1:
+            z = np.sort(z, axis=1)[:, :z.shape[1] - trim]
+        out[t] = (raw - z.mean(axis=1)) / np.maximum(z.std(axis=1), MIN_COHORT_STD)
+    return out
+
+
+_terms: OrderedDict = OrderedDict()
+
+
+def cohort_terms(ubm: BackgroundModel, stats: VoiceStats) -> tuple[np.ndarray, np.ndarray]:
+    """A voice's linear scores under the cohort's models, per cohort voice and component,
+    before the division by its frames: a cohort model whose offsets from the UBM are
+    scaled by ``a`` (shape (C,)) scores ``(g @ a - h @ a**2 / 2) / frames``.
+
+    The last :data:`NORM_CACHE_SIZE` are kept, as :func:`cohort_norm` keeps its norms.
+
+    Returns
+    -------
+    g, h : ndarray, shape (K, C), float64
+    """
+    assert ubm.cohort is not None
+    n, first = np.asarray(stats.n), np.asarray(stats.first)
+    key = (n.dtype.str, n.tobytes(), first.dtype.str, first.shape, first.tobytes(),
+           id(ubm.gmm), id(ubm.cohort))
+    with _norms_lock:
+        hit = _terms.get(key)
+        if hit is not None and hit[0] is ubm.gmm and hit[1] is ubm.cohort:
+            _terms.move_to_end(key)
+            return hit[2]
+    dm, off = _cohort_offsets(ubm)
+    mu = np.asarray(ubm.gmm.means_, dtype=np.float64)
+    centred = np.asarray(first, dtype=np.float64) - np.asarray(n, dtype=np.float64)[:, None] * mu
+    terms = (np.einsum("kcd,cd->kc", dm, centred), np.einsum("kcd,kcd,c->kc", dm, off, n))
+    with _norms_lock:
+        _terms[key] = (ubm.gmm, ubm.cohort, terms)
+        while len(_terms) > NORM_CACHE_SIZE:
+            _terms.popitem(last=False)
+    return terms

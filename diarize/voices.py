@@ -35,8 +35,8 @@ from .config import Config
 from .errors import ModelError, VoiceError, VoiceNameError
 from .gmm import load_arrays
 from .names import printable, replace_atomically
-from .speakers import (BackgroundModel, VoiceStats, load_ubm, ubm_fingerprint, voice_scores,
-                       with_nuisance)
+from .speakers import (BackgroundModel, VoiceStats, load_ubm, matched_voice_scores,
+                       ubm_fingerprint, voice_scores, with_nuisance)
 
 __all__ = ["Voiceprint", "VoiceLibrary", "VoiceMatch", "check_name", "match_scores",
            "degraded_copies", "enrolment_recipe",
@@ -283,14 +283,16 @@ class VoiceMatch:
 
 
 def match_scores(ubm: BackgroundModel, tests: list[VoiceStats], prints: list[Voiceprint], *,
-                 config: Config) -> np.ndarray:
+                 config: Config, matched: bool | None = None) -> np.ndarray:
     """Verification scores of voices (output speakers) against voiceprints.
 
     The mean of the two directions of :func:`diarize.speakers.voice_scores`: the
     speaker's speech under the voiceprint's model, and the enrolment speech under the
     speaker's model, each normalised against the cohort (``voices.cohort_trim`` top
     cohort scores left out, so that a cohort holding the very voice scored does not
-    shrink its score). A multi-condition voiceprint (:attr:`Voiceprint.conditions`)
+    shrink its score); with ``voices.cohort_match`` the cohort is adapted as much as the
+    model scored (:func:`diarize.speakers.matched_voice_scores`; `matched`, when given,
+    says instead). A multi-condition voiceprint (:attr:`Voiceprint.conditions`)
     scores the best of its condition models (``voices.condition_scoring`` 'max'), or
     the one model of all its statistics pooled ('pooled'). With ``voices.nuisance_rank``
     every model (and the cohort) is scored projected off that many session and channel
@@ -314,9 +316,14 @@ def match_scores(ubm: BackgroundModel, tests: list[VoiceStats], prints: list[Voi
         models = [m for p in prints for m in p.models()]
         owner = np.repeat(np.arange(len(prints)), [len(p.models()) for p in prints])
     print_means = np.stack([m.means(ubm.gmm, relevance_factor=rf) for m in models])
-    each = voice_scores(ubm, tests, print_means, trim=trim)
+    matched = vc.cohort_match if matched is None else matched
+    if matched:
+        each = matched_voice_scores(ubm, tests, models, relevance_factor=rf, trim=trim)
+    else:
+        each = voice_scores(ubm, tests, print_means, trim=trim)
     if vc.symmetric:
-        backward = voice_scores(ubm, models, test_means, trim=trim)
+        backward = (matched_voice_scores(ubm, models, tests, relevance_factor=rf, trim=trim)
+                    if matched else voice_scores(ubm, models, test_means, trim=trim))
         each = _both(each, backward.T, vc.directions)
     if (vc.condition_scoring == "max" and vc.condition_cohort and ubm.cohort is not None
             and len(ubm.cohort) > 1):

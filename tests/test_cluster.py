@@ -363,7 +363,7 @@ def test_only_the_clustering_stage_uses_the_speaker_scoring_internals():
               # kept voices (named speakers, linking across recordings): statistics only
               "VoiceStats", "voice_statistics", "unit_statistics", "voice_scores", "aligned_llr",
               "ubm_fingerprint",
-              "cohort_norm", "MIN_COHORT_STD",
+              "cohort_norm", "MIN_COHORT_STD", "matched_voice_scores",
               # the nuisance subspace: scoring projected off it, and its training
               "with_nuisance", "load_nuisance", "save_nuisance", "supervector_offsets"}
     repo = Path(__file__).resolve().parents[1]

@@ -432,9 +432,9 @@ def test_link_namer_scores_the_clean_models_only(voices_dir, monkeypatch):
     seen = []
     real = voices_mod.match_scores
 
-    def spy(ubm, tests, prints, *, config):
+    def spy(ubm, tests, prints, *, config, matched=None):
         seen.append([len(p.conditions) for p in prints])
-        return real(ubm, tests, prints, config=config)
+        return real(ubm, tests, prints, config=config, matched=matched)
 
     monkeypatch.setattr(voices_mod, "match_scores", spy)
     names = lib.namer(config=cfg)([v.stats for v in lib.voices])
@@ -452,9 +452,9 @@ def test_condition_models_name_only_a_guided_diarization(voices_dir, monkeypatch
     seen = []
     real = voices_mod.match_scores
 
-    def spy(ubm, tests, prints, *, config):
+    def spy(ubm, tests, prints, *, config, matched=None):
         seen.append(min(len(p.conditions) for p in prints))
-        return real(ubm, tests, prints, config=config)
+        return real(ubm, tests, prints, config=config, matched=matched)
 
     monkeypatch.setattr(voices_mod, "match_scores", spy)
     d = Diarizer(voices=voices_dir, voices__guide=guide, **asked)
