@@ -534,7 +534,9 @@ class VoicesConfig:
     shrinks the model's: :func:`diarize.speakers.matched_voice_scores`), so that a speaker
     with a few seconds of speech, whose model moves little from the UBM, is read against
     what as little speech of other voices would score. False: one normalisation per voice
-    (the scores of releases before it)."""
+    (the scores of releases before it). Guided diarization's screen and joins read the
+    scores of one normalisation per voice, as do the condition models with
+    ``condition_cohort``."""
     enroll_copies: int = ranged(3, 0, 30)
     """Multi-condition enrolment: degraded copies of the enrolment speech (noise, reverb,
     telephone band in turn; :func:`diarize.voices.degraded_copies`) whose statistics a

@@ -746,8 +746,10 @@ def matched_voice_scores(ubm: BackgroundModel, tests: list[VoiceStats],
             out[t] = raw
             continue
         g, h = cohort_terms(ubm, stats)
-        # each row: the voice's ratios under the cohort shrunk as that model is
-        z = (shrink @ g.T - 0.5 * (shrink * shrink) @ h.T) / max(stats.frames, 1e-9)
+        # each row: the voice's ratios under the cohort shrunk as that model is (einsum,
+        # not BLAS: the same bits whatever the BLAS threads)
+        z = (np.einsum("mc,kc->mk", shrink, g)
+             - 0.5 * np.einsum("mc,kc->mk", shrink * shrink, h)) / max(stats.frames, 1e-9)
         if 0 < trim < z.shape[1] - 1:
             z = np.sort(z, axis=1)[:, :z.shape[1] - trim]
         out[t] = (raw - z.mean(axis=1)) / np.maximum(z.std(axis=1), MIN_COHORT_STD)
