@@ -109,3 +109,17 @@ def test_kept_terms_are_those_of_the_values_scored(ubm):
     g3, _ = speakers.cohort_terms(ubm, stats)
     assert not np.array_equal(g3, g)
     assert len(speakers._terms) <= speakers.NORM_CACHE_SIZE
+
+
+def test_the_same_bits_whatever_the_blas_threads(ubm):
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(5)
+    c, d = ubm.gmm.means_.shape
+    tests = [_voice(ubm, rng, 300 + 100 * i, rng.normal(0, 0.3, (c, d))) for i in range(4)]
+    models = [_voice(ubm, rng, 500 + 200 * i, rng.normal(0, 0.3, (c, d))) for i in range(9)]
+    runs = []
+    for threads in (1, 4):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            runs.append(matched_voice_scores(ubm, tests, models, relevance_factor=16.0, trim=2))
+    np.testing.assert_array_equal(runs[0], runs[1])
