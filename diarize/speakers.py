@@ -15,7 +15,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -680,29 +680,19 @@ def cohort_norm(ubm: BackgroundModel, stats: VoiceStats, *, trim: int = 0
     returned without scoring the cohort again."""
     if ubm.cohort is None or len(ubm.cohort) <= 1:
         return 0.0, 1.0
-    n, first = np.asarray(stats.n), np.asarray(stats.first)
-    key = (n.dtype.str, n.tobytes(), first.dtype.str, first.shape, first.tobytes(),
-           int(trim), id(ubm.gmm), id(ubm.cohort))
-    with _norms_lock:
-        hit = _norms.get(key)
-        # the entry holds the UBM and cohort it was computed with: their ids are theirs
-        if hit is not None and hit[0] is ubm.gmm and hit[1] is ubm.cohort:
-            _norms.move_to_end(key)
-            return hit[2]
-    z = _aligned_llr(ubm.gmm, stats, *_cohort_offsets(ubm))
-    if 0 < trim < len(z) - 1:
-        z = np.sort(z)[:len(z) - trim]
-    norm = float(z.mean()), max(float(z.std()), MIN_COHORT_STD)
-    with _norms_lock:
-        _norms[key] = (ubm.gmm, ubm.cohort, norm)
-        while len(_norms) > NORM_CACHE_SIZE:
-            _norms.popitem(last=False)
-    return norm
+
+    def norm() -> tuple[float, float]:
+        z = _aligned_llr(ubm.gmm, stats, *_cohort_offsets(ubm))
+        if 0 < trim < len(z) - 1:
+            z = np.sort(z)[:len(z) - trim]
+        return float(z.mean()), max(float(z.std()), MIN_COHORT_STD)
+
+    return _kept(_norms, (*_stats_key(stats), int(trim)), ubm, norm)
 
 
 def matched_voice_scores(ubm: BackgroundModel, tests: list[VoiceStats],
                          models: list[VoiceStats], *, relevance_factor: float,
-                         trim: int = 0) -> np.ndarray:
+                         trim: int = 0, means: np.ndarray | None = None) -> np.ndarray:
     """Cohort-normalised verification scores of voices against the MAP models of other
     voices, each pair read against a cohort adapted as much as its model.
 
@@ -726,6 +716,9 @@ def matched_voice_scores(ubm: BackgroundModel, tests: list[VoiceStats],
     relevance_factor : float, keyword-only
     trim : int, keyword-only
         As :func:`voice_scores`.
+    means : ndarray, shape (M, C, D), optional, keyword-only
+        The models' MAP means (``VoiceStats.means`` at `relevance_factor`), where the
+        caller has them already; computed here otherwise.
 
     Returns
     -------
@@ -735,9 +728,9 @@ def matched_voice_scores(ubm: BackgroundModel, tests: list[VoiceStats],
     if not len(models):
         return out
     gmm = ubm.gmm
-    means = ubm.project(np.stack([m.means(gmm, relevance_factor=relevance_factor)
-                                  for m in models]))
-    dm, off = _model_offsets(gmm, means)
+    if means is None:
+        means = np.stack([m.means(gmm, relevance_factor=relevance_factor) for m in models])
+    dm, off = _model_offsets(gmm, ubm.project(means))
     counts = np.stack([np.asarray(m.n, dtype=np.float64) for m in models])
     shrink = counts / np.maximum(counts + float(relevance_factor), np.finfo(np.float64).tiny)
     for t, stats in enumerate(tests):
@@ -771,20 +764,38 @@ def cohort_terms(ubm: BackgroundModel, stats: VoiceStats) -> tuple[np.ndarray, n
     g, h : ndarray, shape (K, C), float64
     """
     assert ubm.cohort is not None
+
+    def terms() -> tuple[np.ndarray, np.ndarray]:
+        dm, off = _cohort_offsets(ubm)
+        n = np.asarray(stats.n, dtype=np.float64)
+        mu = np.asarray(ubm.gmm.means_, dtype=np.float64)
+        centred = np.asarray(stats.first, dtype=np.float64) - n[:, None] * mu
+        return np.einsum("kcd,cd->kc", dm, centred), np.einsum("kcd,kcd,c->kc", dm, off, n)
+
+    return _kept(_terms, _stats_key(stats), ubm, terms)
+
+
+def _stats_key(stats: VoiceStats) -> tuple:
+    """A voice's statistics by their values, as the kept norms and terms are keyed."""
     n, first = np.asarray(stats.n), np.asarray(stats.first)
-    key = (n.dtype.str, n.tobytes(), first.dtype.str, first.shape, first.tobytes(),
-           id(ubm.gmm), id(ubm.cohort))
+    return n.dtype.str, n.tobytes(), first.dtype.str, first.shape, first.tobytes()
+
+
+def _kept(store: OrderedDict, key: tuple, ubm: BackgroundModel, compute: Callable[[], Any]
+          ) -> Any:
+    """`compute()` for a voice under `ubm` and its cohort, kept in `store` (the last
+    :data:`NORM_CACHE_SIZE`): asked again with the same key, UBM and cohort, the kept
+    value is returned."""
+    key = (*key, id(ubm.gmm), id(ubm.cohort))
     with _norms_lock:
-        hit = _terms.get(key)
+        hit = store.get(key)
+        # the entry holds the UBM and cohort it was computed with: their ids are theirs
         if hit is not None and hit[0] is ubm.gmm and hit[1] is ubm.cohort:
-            _terms.move_to_end(key)
+            store.move_to_end(key)
             return hit[2]
-    dm, off = _cohort_offsets(ubm)
-    mu = np.asarray(ubm.gmm.means_, dtype=np.float64)
-    centred = np.asarray(first, dtype=np.float64) - np.asarray(n, dtype=np.float64)[:, None] * mu
-    terms = (np.einsum("kcd,cd->kc", dm, centred), np.einsum("kcd,kcd,c->kc", dm, off, n))
+    value = compute()
     with _norms_lock:
-        _terms[key] = (ubm.gmm, ubm.cohort, terms)
-        while len(_terms) > NORM_CACHE_SIZE:
-            _terms.popitem(last=False)
-    return terms
+        store[key] = (ubm.gmm, ubm.cohort, value)
+        while len(store) > NORM_CACHE_SIZE:
+            store.popitem(last=False)
+    return value

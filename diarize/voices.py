@@ -318,11 +318,13 @@ def match_scores(ubm: BackgroundModel, tests: list[VoiceStats], prints: list[Voi
     print_means = np.stack([m.means(ubm.gmm, relevance_factor=rf) for m in models])
     matched = vc.cohort_match if matched is None else matched
     if matched:
-        each = matched_voice_scores(ubm, tests, models, relevance_factor=rf, trim=trim)
+        each = matched_voice_scores(ubm, tests, models, relevance_factor=rf, trim=trim,
+                                    means=print_means)
     else:
         each = voice_scores(ubm, tests, print_means, trim=trim)
     if vc.symmetric:
-        backward = (matched_voice_scores(ubm, models, tests, relevance_factor=rf, trim=trim)
+        backward = (matched_voice_scores(ubm, models, tests, relevance_factor=rf, trim=trim,
+                                         means=test_means)
                     if matched else voice_scores(ubm, models, test_means, trim=trim))
         each = _both(each, backward.T, vc.directions)
     if (vc.condition_scoring == "max" and vc.condition_cohort and ubm.cohort is not None

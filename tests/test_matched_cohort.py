@@ -48,31 +48,32 @@ def test_scores_are_those_of_a_cohort_shrunk_as_the_model(ubm):
             assert got[t, m] == pytest.approx(want, rel=1e-9, abs=1e-9)
 
 
+def _one_voice_both_ways(ubm, seed, *, spread, test_frames, model_frames):
+    """(matched, plain) scores of `test_frames` of a voice against a model of
+    `model_frames` of the same voice."""
+    rng = np.random.default_rng(seed)
+    c, d = ubm.gmm.means_.shape
+    offset = rng.normal(0, spread, (c, d))
+    tests = [_voice(ubm, rng, test_frames, offset)]
+    models = [_voice(ubm, rng, model_frames, offset)]
+    means = np.stack([m.means(ubm.gmm, relevance_factor=16.0) for m in models])
+    return (matched_voice_scores(ubm, tests, models, relevance_factor=16.0, trim=2),
+            voice_scores(ubm, tests, means, trim=2))
+
+
 def test_fully_adapted_models_score_as_one_norm_per_voice(ubm):
     """Counts far above the relevance factor: the matched cohort is the cohort."""
-    rng = np.random.default_rng(1)
-    c, d = ubm.gmm.means_.shape
-    offset = rng.normal(0, 0.3, (c, d))
-    tests = [_voice(ubm, rng, 500, offset)]
-    models = [_voice(ubm, rng, 1e13, offset)]
-    means = np.stack([m.means(ubm.gmm, relevance_factor=16.0) for m in models])
-    np.testing.assert_allclose(
-        matched_voice_scores(ubm, tests, models, relevance_factor=16.0, trim=2),
-        voice_scores(ubm, tests, means, trim=2), rtol=1e-6)
+    matched, plain = _one_voice_both_ways(ubm, 1, spread=0.3, test_frames=500,
+                                          model_frames=1e13)
+    np.testing.assert_allclose(matched, plain, rtol=1e-6)
 
 
 def test_a_short_model_of_the_voice_scores_higher_than_against_the_full_cohort(ubm):
     """A model of a few seconds moves little from the UBM: read against fully adapted
     cohort models its true score is low; against a cohort moved as little, it is not."""
-    rng = np.random.default_rng(2)
-    c, d = ubm.gmm.means_.shape
-    offset = rng.normal(0, 0.4, (c, d))
-    enrolled = [_voice(ubm, rng, 1500, offset)]
-    short = [_voice(ubm, rng, 300, offset)]
-    means = np.stack([s.means(ubm.gmm, relevance_factor=16.0) for s in short])
-    plain = voice_scores(ubm, enrolled, means, trim=2)[0, 0]
-    matched = matched_voice_scores(ubm, enrolled, short, relevance_factor=16.0, trim=2)[0, 0]
-    assert matched > plain
+    matched, plain = _one_voice_both_ways(ubm, 2, spread=0.4, test_frames=1500,
+                                          model_frames=300)
+    assert matched[0, 0] > plain[0, 0]
 
 
 def test_match_scores_follows_the_setting(ubm):
