@@ -144,19 +144,31 @@ class FeatureConfig:
     the floor is measured from; 0.95 is the recording's loud speech, as the speech
     detector's level reference (sad.normalised_levels)."""
     band_floor: bool = False
-    """The features of segmentation, BIC merging and resegmentation: each mel band's
-    energy is floored at the recording's own noise in that band (its band_floor_quantile
-    over the frames, digital silence left out, raised by band_floor_db), so that cells
-    where a stationary noise outweighs the voice read as one constant instead of the
-    noise's random variation, which is alike for every voice. Linking and naming (the
-    UBM's features, as it was trained) and the speech detector read the cepstra without
-    it. The frames' mel energies are held until the recording's end: about 1 MB more per
-    minute of audio (57 MB per hour) while features are computed."""
+    """The features of segmentation, BIC merging and resegmentation: each mel band that
+    a steady noise outweighs (band_floor_range_db) has its energy floored at the
+    recording's own noise in that band (its band_floor_quantile over the frames, digital
+    silence left out, raised by band_floor_db), so that cells where the noise outweighs
+    the voice read as one constant instead of the noise's random variation, which is
+    alike for every voice. Linking and naming (the UBM's features, as it was trained) and
+    the speech detector read the cepstra without it. For recordings with a steady hiss;
+    not a default (docs/stability.md). The frames' mel energies are held until the
+    recording's end: about 1 MB more per minute of audio (57 MB per hour) while features
+    are computed."""
     band_floor_quantile: float = ranged(0.1, 0.0, 0.5)
     """band_floor: the quantile of each band's energies over the recording taken as its
     noise (0.1: the quietest tenth of the frames, pauses in a conversation)."""
     band_floor_db: float = ranged(3.0, -30.0, 30.0)
     """band_floor: how far above that noise (dB) the floor lies."""
+    band_floor_range_db: float = ranged(8.0, 0.0, 1000.0)
+    """band_floor: only the bands the noise outweighs are floored: those whose loud
+    frames (their band_floor_loud_quantile over the recording) stand less than this many
+    dB above the band's noise (band_floor_quantile). A recording with no such band keeps
+    the plain cepstra, bit for bit. 8 dB: in white noise at 12-18 dB under the voices the
+    bands above a few kHz hold little else (docs/stability.md, session 16); 1000 floors
+    every band (band_floor before session 16)."""
+    band_floor_loud_quantile: float = ranged(0.9, 0.5, 1.0)
+    """band_floor: the quantile of each band's energies over the recording taken as its
+    loud frames (band_floor_range_db)."""
 
 
 @dataclass

@@ -94,8 +94,9 @@ class MfccStream:
     voicing's two terms instead of its cepstra.
 
     With ``config.band_floor`` the stream also holds each frame's mel energies until
-    :meth:`finish`, which floors every band at the recording's own noise in it and keeps
-    those cepstra in :attr:`speaker_mfcc`, beside the usual ones it returns.
+    :meth:`finish`, which floors each band the noise outweighs at the recording's own
+    noise in it and keeps those cepstra in :attr:`speaker_mfcc`, beside the usual ones it
+    returns (None where no band needs the floor).
 
     Parameters
     ----------
@@ -132,7 +133,8 @@ class MfccStream:
         self.band_floor = cfg.band_floor
         self.speaker_mfcc: np.ndarray | None = None
         """shape (n_frames, n_mfcc), float32: after :meth:`finish` with ``band_floor``,
-        the cepstra of the band-floored mel energies (for speaker modelling); else None"""
+        the cepstra of the band-floored mel energies (for speaker modelling); else, or
+        where the noise outweighs no band, None"""
         if self.floored:
             self._noise_mel, self._noise_lag0 = _white_noise_terms(
                 self._window, n_fft=n_fft, pre_emphasis=cfg.pre_emphasis, mel_fb=mel_fb)
@@ -218,13 +220,15 @@ class MfccStream:
                                 for i, c in enumerate(chunks)]) if chunks else np.zeros(0)
         return self.noise_floor(power)
 
-    def _band_floored(self, chunks: list, n: int, var: float) -> np.ndarray:
+    def _band_floored(self, chunks: list, n: int, var: float) -> np.ndarray | None:
         """Cepstra of the held mel energies (with the white floor of variance `var` where
-        the stream is floored), each band floored at its noise (``band_floor``).
+        the stream is floored), each band the noise outweighs floored at its noise
+        (``band_floor``, ``band_floor_range_db``); None where no band is (the plain
+        cepstra serve).
 
         Returns
         -------
-        ndarray, shape (n, n_mfcc), float32
+        ndarray, shape (n, n_mfcc), float32, or None
         """
         cfg = self.config
         col = 0 if self.floored else -1  # where the held chunks keep the mel energies
@@ -233,14 +237,24 @@ class MfccStream:
         live = np.concatenate([h.max(axis=1) > 0 for h in held]) if held else np.zeros(0, bool)
         floor = np.zeros(cfg.n_mels, dtype=np.float32)
         if live.any():
+            loud = np.zeros(cfg.n_mels, dtype=np.float64)
             # one band at a time: a float32 column of the recording, not a float64 copy of
             # the whole matrix
             for b in range(cfg.n_mels):
                 band = np.concatenate([h[:, b] for h in held])[live]
                 if white is not None:
                     band += white[b]
-                floor[b] = np.quantile(band, cfg.band_floor_quantile)
+                floor[b], loud[b] = np.quantile(
+                    band, [cfg.band_floor_quantile, cfg.band_floor_loud_quantile])
+            # A band whose loud frames barely stand above its noise holds the noise's
+            # random variation, alike for every voice; one the voices rise well above
+            # keeps what they say there (a floor in a room's reverberant tail, say, cuts
+            # into the voices).
+            noisy = loud < floor.astype(np.float64) * 10.0 ** (cfg.band_floor_range_db / 10.0)
+            if not noisy.any():
+                return None
             floor *= np.float32(10.0 ** (cfg.band_floor_db / 10.0))
+            floor[~noisy] = 0.0
         out = np.empty((n, cfg.n_mfcc), dtype=np.float32)
         pos = 0
         for h in held:

@@ -727,7 +727,7 @@ class Features:
     """shape (n_frames,), float32: frame voicing in the speech detector's front end"""
     ubm_mfcc: np.ndarray | None
     """shape (n_frames, n_mfcc''): the UBM's front end, where it differs from `mfcc` (with
-    ``features.band_floor``, the cepstra without the floor)"""
+    ``features.band_floor`` and a band floored, the cepstra without the floor)"""
     duration: float
     """seconds of audio"""
     uri: str | None

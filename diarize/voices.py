@@ -99,10 +99,26 @@ def front_end_of(config: Config) -> str:
         # without the noise floor, the front end of the versions that had none: their
         # voiceprints stay valid
         del features["floor_db"], features["floor_quantile"]
-    if not features["band_floor"]:
-        del features["band_floor"], features["band_floor_quantile"], features["band_floor_db"]
-    return json.dumps({"audio": asdict(config.audio), "features": features},
-                      sort_keys=True, default=_plain)
+    return _without_band_floor(json.dumps({"audio": asdict(config.audio), "features": features},
+                                          sort_keys=True, default=_plain))
+
+
+def _without_band_floor(front_end: str) -> str:
+    """A :func:`front_end_of` string without the ``features.band_floor*`` settings: the
+    band floor reaches the clustering features only, never a voice's statistics (the
+    UBM's plain cepstra), so voiceprints made with and without it are the same (those
+    made with it before session 16 named its settings). A string that is not such JSON
+    is returned as it is (it then matches nothing)."""
+    try:
+        d = json.loads(front_end)
+        features = d["features"]
+    except (ValueError, TypeError, KeyError):
+        return front_end
+    if not isinstance(features, dict):
+        return front_end
+    for key in [k for k in features if k.startswith("band_floor")]:
+        del features[key]
+    return json.dumps(d, sort_keys=True, default=_plain)
 
 
 def enrolment_recipe(config: Config) -> str:
@@ -578,7 +594,7 @@ def check_compatible(v: Voiceprint, path: str | os.PathLike, *, ubm: str, front_
     if v.ubm != ubm:
         raise VoiceError(f"{printable(str(path))}: voiceprint made with another UBM "
                          f"(cluster.ubm_path); enrol {v.name!r} again with this one")
-    if v.front_end != front_end:
+    if _without_band_floor(v.front_end) != front_end:
         raise VoiceError(f"{printable(str(path))}: voiceprint made with another front end "
                          f"(audio or features configuration); enrol {v.name!r} again with "
                          "this one")

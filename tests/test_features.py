@@ -55,7 +55,9 @@ def test_stream_in_blocks_equals_the_whole_signal(monkeypatch, block, voicing, f
     monkeypatch.setattr(features_mod, "BLOCK_FRAMES", 23)
     monkeypatch.setattr(features_mod, "CHUNK_FRAMES", 50)
     y = _signal(seconds=1.7, seed=1)
-    config = FeatureConfig(n_mfcc=13, floor_db=floor_db, band_floor=band_floor)
+    # every band floored: the floored path, whatever the signal's bands hold
+    config = FeatureConfig(n_mfcc=13, floor_db=floor_db, band_floor=band_floor,
+                           band_floor_range_db=1000.0)
     whole = mfcc(y, sample_rate=SR, config=config, voicing=voicing)
     stream = MfccStream(sample_rate=SR, config=config, voicing=voicing)
     for a in range(0, len(y), block):
@@ -214,7 +216,8 @@ def test_band_floor_leaves_the_other_outputs_as_they_are(floor_db):
 
 def test_band_floor_is_each_bands_noise_quantile_raised_by_its_margin():
     full = dict(n_mfcc=40, n_mels=40)
-    config = FeatureConfig(band_floor=True, band_floor_quantile=0.2, band_floor_db=3.0, **full)
+    config = FeatureConfig(band_floor=True, band_floor_quantile=0.2, band_floor_db=3.0,
+                           band_floor_range_db=1000.0, **full)
     y = _voice_in_noise()
     _, out = _speaker(y, config)
     bare = np.exp(_log_mel(mfcc(y, sample_rate=SR, config=FeatureConfig(**full)).mfcc))
@@ -226,6 +229,40 @@ def test_band_floor_is_each_bands_noise_quantile_raised_by_its_margin():
     noise_only = got[len(got) // 2 + 5:, high]
     assert noise_only.std(axis=0).max() < 0.6 * np.log(bare[len(got) // 2 + 5:, high]).std(
         axis=0).min()
+
+
+def test_band_floor_floors_only_the_bands_the_noise_outweighs():
+    full = dict(n_mfcc=40, n_mels=40)
+    config = FeatureConfig(band_floor=True, **full)
+    y = _voice_in_noise(snr_db=25.0)
+    _, out = _speaker(y, config)
+    bare = np.exp(_log_mel(mfcc(y, sample_rate=SR, config=FeatureConfig(**full)).mfcc))
+    noise, loud = np.quantile(bare, [0.1, 0.9], axis=0)
+    noisy = loud < noise * 10 ** 0.8
+    # the tone's bands stand far above the noise, the others hold noise alone
+    assert 0 < noisy.sum() < 40 and not noisy[:5].any() and noisy[-10:].all()
+    floor = np.where(noisy, noise * 10 ** 0.3, 0.0)
+    got = _log_mel(out)
+    np.testing.assert_allclose(got, np.log(np.maximum(bare, floor)), atol=2e-3)
+    np.testing.assert_allclose(got[:, ~noisy], np.log(bare[:, ~noisy]), atol=2e-3)
+    # a band is floored below its range, kept at or above it
+    wider = FeatureConfig(band_floor=True, band_floor_range_db=200.0, **full)
+    assert np.abs(_log_mel(_speaker(y, wider)[1])[:, :5] - got[:, :5]).max() > 0.1
+
+
+def test_band_floor_keeps_the_plain_cepstra_where_no_band_is_noise():
+    # the voice stands well above the noise in every band: nothing to floor, the
+    # speaker stages read the cepstra bit for bit as without the option
+    rng = np.random.default_rng(3)
+    voice = rng.standard_normal(2 * SR).astype(np.float32) * np.float32(0.1)
+    y = np.concatenate([voice, np.float32(1e-4) * rng.standard_normal(SR).astype(np.float32)])
+    plain, _ = _speaker(y, FeatureConfig())
+    frames, floored = _speaker(y, FeatureConfig(band_floor=True))
+    assert floored is None
+    np.testing.assert_array_equal(frames.mfcc, plain.mfcc)
+    # floored everywhere (the range above any band's), it is not
+    _, every = _speaker(y, FeatureConfig(band_floor=True, band_floor_range_db=1000.0))
+    assert every is not None and np.abs(every - plain.mfcc).max() > 0.1
 
 
 def test_band_floor_does_not_depend_on_the_gain_and_streams_like_the_whole():

@@ -203,11 +203,25 @@ def test_loud_frames_are_those_near_the_loudest_around_them():
 
 # --- features.band_floor: speaker modelling on band-floored cepstra -----------------------
 
-def test_band_floor_reaches_speaker_modelling_and_not_the_speech_detector():
+def test_band_floor_changes_nothing_where_the_voices_stand_above_every_band():
     from diarize.config import Config
 
     plain = Diarizer()
     floored = Diarizer(Config().replace(**{"features.band_floor": True}))
+    a = plain.extract(FIXTURES / "two_speakers.wav")
+    b = floored.extract(FIXTURES / "two_speakers.wav")
+    np.testing.assert_array_equal(b.mfcc, a.mfcc)
+    assert b.ubm_mfcc is None
+    assert plain.diarize_features(a).turns == floored.diarize_features(b).turns
+
+
+def test_band_floor_reaches_speaker_modelling_and_not_the_speech_detector():
+    from diarize.config import Config
+
+    plain = Diarizer()
+    # every band floored (the fixture's voices stand above its noise in every band)
+    floored = Diarizer(Config().replace(**{"features.band_floor": True,
+                                           "features.band_floor_range_db": 1000.0}))
     a = plain.extract(FIXTURES / "two_speakers.wav")
     b = floored.extract(FIXTURES / "two_speakers.wav")
     # the detector reads the cepstra it was trained on; the speaker stages the floored ones
@@ -231,7 +245,8 @@ def test_band_floor_leaves_separate_detector_and_ubm_streams_plain():
     # the telephone preset narrows the filterbank: the detector and the UBM get streams
     # of their own, which the band floor must not reach
     plain = Diarizer(load_config(preset="telephone"))
-    floored = Diarizer(load_config(preset="telephone").replace(**{"features.band_floor": True}))
+    floored = Diarizer(load_config(preset="telephone").replace(
+        **{"features.band_floor": True, "features.band_floor_range_db": 1000.0}))
     assert floored.front_end.sad_features is not None
     assert floored.front_end.ubm_features is not None
     assert not floored.front_end.sad_features.band_floor

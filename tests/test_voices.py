@@ -255,10 +255,18 @@ def test_another_ubm_or_front_end_is_refused(tmp_path, voices_dir):
         VoiceLibrary.open(d, config=cfg, ubm=ubm)
     res = cli_runner().invoke(main, [str(TWO), "--voices", str(d), "--stdout"])
     _one_line_error(res, 4, "another front end")
-    # the band floor is part of the front end; off, the front end is the one before it
+    # The band floor reaches the clustering features only, never a voice's statistics:
+    # it is not part of the front end, on or off, and a voiceprint that named its
+    # settings (as those made with it before session 16 did) is the same voiceprint.
     assert "band_floor" not in front_end_of(cfg)
-    replace(v, front_end=front_end_of(cfg.replace(features__band_floor=True))).save(
-        d / "Ann.npz")
+    assert front_end_of(cfg.replace(features__band_floor=True)) == front_end_of(cfg)
+    named = json.loads(front_end_of(cfg))
+    named["features"].update(band_floor=True, band_floor_quantile=0.1, band_floor_db=3.0)
+    replace(v, front_end=json.dumps(named, sort_keys=True)).save(d / "Ann.npz")
+    assert [x.name for x in VoiceLibrary.open(d, config=cfg, ubm=ubm).voices] == ["Ann"]
+    # while another filterbank is still refused, settings named or not
+    named["features"]["n_mels"] = 30
+    replace(v, front_end=json.dumps(named, sort_keys=True)).save(d / "Ann.npz")
     with pytest.raises(VoiceError, match="another front end"):
         VoiceLibrary.open(d, config=cfg, ubm=ubm)
 

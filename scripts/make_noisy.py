@@ -1,0 +1,98 @@
+#!/usr/bin/env python
+"""Copies of a scored corpus with steady noise added at a signal-to-noise ratio.
+
+Usage::
+
+    python scripts/make_noisy.py ../shared/eval/sim --out DIR [--snr 12,18] [--colour white]
+
+For every recording ``X.wav``/``X.flac`` with a reference ``X.rttm`` in the folder, writes
+``DIR/<colour><snr>/X.wav`` (16-bit PCM, the recording's own sample rate) with Gaussian
+noise added, and copies its ``.rttm`` (and ``.uem``, if any). The SNR is read against the
+recording's speech: the RMS of the samples inside the reference's turns, so that a
+recording with long pauses gets the same noise relative to its voices as one without.
+Colours: ``white``; ``pink`` (-3 dB/octave); ``brown`` (-6 dB/octave). The noise of each
+recording comes from a generator seeded with ``--seed`` and the file's name: the same
+corpus every time. A corpus to check that a change for noisy recordings holds on voices
+and conversations it was not chosen on (docs/stability.md, session 16).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import zlib
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from diarize import _iir  # noqa: E402  (numpy-only filters, as the voiceprint copies use)
+
+# J. O. Smith's -3 dB/octave pink-noise IIR (the one diarize.voices.degrade uses)
+PINK_B = (0.049922035, -0.095993537, 0.050612699, -0.004408786)
+PINK_A = (1.0, -2.494956002, 2.017265875, -0.522189400)
+
+
+def noise(rng: np.random.Generator, n: int, colour: str, sr: int) -> np.ndarray:
+    """`n` samples of unit-RMS noise of `colour` (the filters' start-up left out)."""
+    w = rng.standard_normal(n + sr)
+    if colour == "pink":
+        w = _iir.lfilter(PINK_B, PINK_A, w)
+    elif colour == "brown":
+        w = _iir.lfilter([1.0], [1.0, -0.995], w)
+    w = w[sr:]
+    return w / max(float(np.std(w)), 1e-12)
+
+
+def speech_rms(y: np.ndarray, sr: int, rttm: Path) -> float:
+    """RMS of the samples inside the reference's turns (all of them if none)."""
+    inside = np.zeros(len(y), dtype=bool)
+    for line in rttm.read_text(encoding="utf-8").splitlines():
+        f = line.split()
+        if len(f) >= 5 and f[0] == "SPEAKER":
+            a = int(float(f[3]) * sr)
+            inside[max(a, 0):max(a + int(float(f[4]) * sr), 0)] = True
+    x = y[inside] if inside.any() else y
+    return float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) if len(x) else 0.0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("folder", type=Path)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--snr", default="12,18", help="dB, comma-separated")
+    ap.add_argument("--colour", choices=("white", "pink", "brown"), default="white")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    audio = sorted(p for p in a.folder.iterdir()
+                   if p.suffix in (".wav", ".flac") and p.with_suffix(".rttm").exists())
+    if not audio:
+        ap.error(f"{a.folder}: no recording with a reference .rttm beside it")
+    for snr in (float(s) for s in a.snr.split(",") if s):
+        out = a.out / f"{a.colour}{snr:g}"
+        out.mkdir(parents=True, exist_ok=True)
+        for p in audio:
+            y, sr = sf.read(p, dtype="float64", always_2d=True)
+            y = y.mean(axis=1)
+            rng = np.random.default_rng([a.seed, zlib.crc32(p.stem.encode("utf-8"))])
+            level = speech_rms(y, sr, p.with_suffix(".rttm"))
+            z = y + noise(rng, len(y), a.colour, sr) * level * 10 ** (-snr / 20)
+            peak = float(np.max(np.abs(z))) if len(z) else 0.0
+            if peak > 0.999:  # keep the mix inside 16 bits: a gain changes no SNR
+                z *= 0.999 / peak
+            tmp = out / f".{p.stem}.wav.part"
+            sf.write(tmp, z, sr, subtype="PCM_16", format="WAV")
+            tmp.replace(out / f"{p.stem}.wav")
+            for ext in (".rttm", ".uem"):
+                if p.with_suffix(ext).exists():
+                    shutil.copyfile(p.with_suffix(ext), out / f"{p.stem}{ext}")
+        print(f"{out}: {len(audio)} recordings, {a.colour} noise at {snr:g} dB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
