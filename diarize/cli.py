@@ -302,7 +302,7 @@ _VOICES_HELP = ("Folder of voiceprints (diarize enroll): speakers whose voice ma
 @click.option("--min-speakers", type=int, callback=_like_key("min_speakers"), help="Smallest speaker count to consider.")
 @click.option("--max-speakers", type=int, callback=_like_key("max_speakers"), help="Largest speaker count to consider.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
-@click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
+@click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast, noisy).")
 @click.option("--seed", type=int, callback=_like_key("seed"), help="Random seed (same seed, same output).")
 @click.option("-j", "--jobs", type=int, callback=_within(1, MAX_JOBS), default=1, show_default=True,
               help="Worker processes (1: in this process; more: a worker that dies fails "
@@ -470,7 +470,7 @@ def _check_voices(voices_dir: Path, cfg) -> None:
 @click.argument("name")
 @click.argument("audio", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
-@click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
+@click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast, noisy).")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
 def enroll_command(voices_dir, name, audio, config_file, preset, quiet):
     """Make the voiceprint NAME from the speech of AUDIO files (one voice in each), or
@@ -707,7 +707,7 @@ def eval_command(ref_path, hyp_path, uem_path, collar, skip_overlap, only_scored
               help="Zoom: last second shown (default: the end of the recording).")
 @click.option("--num-speakers", type=int, callback=_like_key("num_speakers"), help="Known number of speakers.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
-@click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
+@click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast, noisy).")
 def plot_command(audio, hyp_file, ref_file, output, start, end, num_speakers, config_file,
                  preset):
     """Draw AUDIO's waveform, the speaker turns and the speaker-count evidence in one picture.
@@ -765,7 +765,7 @@ def config_group():
 
 
 @config_group.command("show")
-@click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
+@click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast, noisy).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path),
               help="TOML configuration file (its keys override the preset).")
 def config_show_command(preset, config_file):
@@ -789,7 +789,7 @@ def config_show_command(preset, config_file):
 @click.option("--scheduler", metavar="ADDRESS",
               help="Run on a Dask distributed cluster (tcp://HOST:PORT); needs a shared filesystem.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
-@click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
+@click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast, noisy).")
 @click.option("--voices", "voices_dir", type=click.Path(path_type=Path), default=None,
               help=_VOICES_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; only errors.")
@@ -853,7 +853,7 @@ def batch_command(inputs, output_dir, jobs, formats, overwrite, scheduler, confi
               show_default=True, help="TOML file to write (only the changed keys).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path),
               help="Base TOML configuration (its keys override the preset).")
-@click.option("--preset", help="Base preset (default, meeting, telephone, broadcast).")
+@click.option("--preset", help="Base preset (default, meeting, telephone, broadcast, noisy).")
 @click.option("--params", default=None, metavar="KEY,KEY,...",
               help="Comma-separated dotted keys to search (default: cluster.link_threshold, "
                    "reseg.switch_penalty, reseg.decoder_min_turn, sad.threshold).")
@@ -945,7 +945,7 @@ def _rttm_diarization(path: Path, uri):
 @click.option("--num-speakers", type=int, callback=_like_key("num_speakers"),
               help="Known number of speakers (when DIARIZATION is audio).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
-@click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast).")
+@click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast, noisy).")
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
 def words_command(diarization, transcript, fmt, output, uri, num_speakers, config_file, preset, quiet):
     """Label a transcript with speakers: write SRT, VTT or JSON.

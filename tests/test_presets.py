@@ -18,7 +18,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 REPO = Path(__file__).resolve().parents[1]
-MY_PRESETS = ["meeting", "telephone", "broadcast"]
+MY_PRESETS = ["meeting", "telephone", "broadcast", "noisy"]
 
 
 def _flatten(data, prefix=""):
@@ -67,6 +67,10 @@ def test_preset_values_target_their_audio():
     for name in ("meeting", "broadcast"):
         assert load_config(preset=name).cluster.link_level_db > 0
     assert Config().cluster.link_level_db == 0
+    # a steady hiss: the clustering features floor the bands it outweighs, and only those
+    noisy = load_config(preset="noisy")
+    assert noisy.features.band_floor and not Config().features.band_floor
+    assert noisy.features.band_floor_range_db < 1000
 
 
 # --------------------------------------------------------------------------- config show
