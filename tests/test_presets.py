@@ -64,7 +64,7 @@ def test_preset_values_target_their_audio():
     assert broadcast.max_speakers > Config().max_speakers
     assert broadcast.sad.min_speech > Config().sad.min_speech
     # a shared room or background: linking reads the loud frames
-    for name in ("meeting", "broadcast"):
+    for name in ("meeting", "broadcast", "noisy"):
         assert load_config(preset=name).cluster.link_level_db > 0
     assert Config().cluster.link_level_db == 0
     # a steady hiss: the clustering features floor the bands it outweighs, and only those
