@@ -99,16 +99,25 @@ def front_end_of(config: Config) -> str:
         # without the noise floor, the front end of the versions that had none: their
         # voiceprints stay valid
         del features["floor_db"], features["floor_quantile"]
-    return _without_band_floor(json.dumps({"audio": asdict(config.audio), "features": features},
-                                          sort_keys=True, default=_plain))
+    _drop_band_floor(features)
+    return json.dumps({"audio": asdict(config.audio), "features": features},
+                      sort_keys=True, default=_plain)
+
+
+def _drop_band_floor(features: dict) -> None:
+    """Take the ``features.band_floor*`` settings out of `features`: the band floor
+    reaches the clustering features only, never a voice's statistics (the UBM's plain
+    cepstra), so voiceprints made with and without it are the same."""
+    for key in [k for k in features if k.startswith("band_floor")]:
+        del features[key]
 
 
 def _without_band_floor(front_end: str) -> str:
-    """A :func:`front_end_of` string without the ``features.band_floor*`` settings: the
-    band floor reaches the clustering features only, never a voice's statistics (the
-    UBM's plain cepstra), so voiceprints made with and without it are the same (those
-    made with it before session 16 named its settings). A string that is not such JSON
-    is returned as it is (it then matches nothing)."""
+    """A voiceprint's stored :func:`front_end_of` string as this version writes it: those
+    made with the band floor before session 16 named its settings. A string that is not
+    such JSON is returned as it is (it then matches nothing)."""
+    if "band_floor" not in front_end:
+        return front_end
     try:
         d = json.loads(front_end)
         features = d["features"]
@@ -116,8 +125,7 @@ def _without_band_floor(front_end: str) -> str:
         return front_end
     if not isinstance(features, dict):
         return front_end
-    for key in [k for k in features if k.startswith("band_floor")]:
-        del features[key]
+    _drop_band_floor(features)
     return json.dumps(d, sort_keys=True, default=_plain)
 
 
@@ -697,6 +705,28 @@ _PINK_B = (0.049922035, -0.095993537, 0.050612699, -0.004408786)
 _PINK_A = (1.0, -2.494956002, 2.017265875, -0.522189400)
 
 
+def coloured_noise(rng: np.random.Generator, n: int, colour: str, sr: int) -> np.ndarray:
+    """`n` samples of Gaussian noise of `colour` ('white'; 'pink', -3 dB/octave; 'brown',
+    -6 dB/octave above a few Hz), with a unit spread; drawn as ``n + sr`` samples from
+    `rng`, the filters' first second of start-up left out.
+
+    Returns
+    -------
+    ndarray, shape (n,), float64
+    """
+    from . import _iir  # numpy alone: importing scipy.signal costs about a second
+
+    w = rng.standard_normal(n + sr)
+    if colour == "pink":
+        w = _iir.lfilter(_PINK_B, _PINK_A, w)
+    elif colour == "brown":  # a leaky integrator: 1/f^2 above a few Hz
+        w = _iir.lfilter([1.0], [1.0, -0.995], w)
+    elif colour != "white":
+        raise ValueError(f"unknown noise colour {colour!r}")
+    w = w[sr:]  # the filters' start-up transient left out
+    return w / max(float(np.std(w)), 1e-12)
+
+
 def _speech_level(y: np.ndarray, sr: int) -> float:
     """RMS of the louder half of 20 ms frames: the level of the speech, not its pauses."""
     n = max(int(0.02 * sr), 1)
@@ -735,13 +765,7 @@ def degrade(y: np.ndarray, sr: int, kind: str, rng: np.random.Generator, *,
     if kind == "noise":
         colour = _NOISE_COLOURS[int(rng.integers(0, len(_NOISE_COLOURS)))]
         snr = float(rng.uniform(*snr_db))
-        w = rng.standard_normal(len(x) + sr)
-        if colour == "pink":
-            w = _iir.lfilter(_PINK_B, _PINK_A, w)
-        elif colour == "brown":  # a leaky integrator: 1/f^2 above a few Hz
-            w = _iir.lfilter([1.0], [1.0, -0.995], w)
-        w = w[sr:]  # the filters' start-up transient left out
-        w = w / max(float(np.std(w)), 1e-12)
+        w = coloured_noise(rng, len(x), colour, sr)
         out = x + w * _speech_level(x, sr) * 10 ** (-snr / 20)
         what = f"{colour} noise {snr:.1f} dB"
     elif kind == "reverb":

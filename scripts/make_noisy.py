@@ -30,22 +30,8 @@ import soundfile as sf
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from diarize import _iir  # noqa: E402  (numpy-only filters, as the voiceprint copies use)
-
-# J. O. Smith's -3 dB/octave pink-noise IIR (the one diarize.voices.degrade uses)
-PINK_B = (0.049922035, -0.095993537, 0.050612699, -0.004408786)
-PINK_A = (1.0, -2.494956002, 2.017265875, -0.522189400)
-
-
-def noise(rng: np.random.Generator, n: int, colour: str, sr: int) -> np.ndarray:
-    """`n` samples of unit-RMS noise of `colour` (the filters' start-up left out)."""
-    w = rng.standard_normal(n + sr)
-    if colour == "pink":
-        w = _iir.lfilter(PINK_B, PINK_A, w)
-    elif colour == "brown":
-        w = _iir.lfilter([1.0], [1.0, -0.995], w)
-    w = w[sr:]
-    return w / max(float(np.std(w)), 1e-12)
+# the noise of the voiceprints' degraded enrolment copies
+from diarize.voices import coloured_noise  # noqa: E402
 
 
 def speech_rms(y: np.ndarray, sr: int, rttm: Path) -> float:
@@ -80,7 +66,7 @@ def main(argv=None) -> int:
             y = y.mean(axis=1)
             rng = np.random.default_rng([a.seed, zlib.crc32(p.stem.encode("utf-8"))])
             level = speech_rms(y, sr, p.with_suffix(".rttm"))
-            z = y + noise(rng, len(y), a.colour, sr) * level * 10 ** (-snr / 20)
+            z = y + coloured_noise(rng, len(y), a.colour, sr) * level * 10 ** (-snr / 20)
             peak = float(np.max(np.abs(z))) if len(z) else 0.0
             if peak > 0.999:  # keep the mix inside 16 bits: a gain changes no SNR
                 z *= 0.999 / peak
