@@ -26,13 +26,15 @@ import re
 import signal
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generator, Iterable, Iterator, Mapping, Protocol, Sequence
 
 from .audio import AUDIO_SUFFIXES
-from .errors import (BatchInputError, DiarizeError, ForeignOutputError, MissingDependencyError,
-                     OutputError, OutputWriteError)
+from .errors import (AudioWarning, BatchInputError, DiarizeError, ForeignOutputError,
+                     MissingDependencyError, NoSpeechWarning, OutputError, OutputWriteError,
+                     SpeakerCountWarning)
 from .names import clean_uri, output_name, printable, temp_pattern, uri_for
 from .progress import stage_printer
 from .workers import exit_text
@@ -193,6 +195,12 @@ class Record:
     stop : bool
         The output could not be written for a reason no other output escapes (a full or
         read-only device, :data:`STOP_ERRNOS`): the batch stops.
+    warnings : tuple of str
+        The warnings diarizing it raised (no speech found, a speaker count it could not
+        give, ...), one line each, in order, each once: the command line prints them in
+        its own format, and not with ``--quiet``. Empty where they were not kept (a
+        worker thread other than its process's main one, as a Dask worker's, shows them
+        as Python does: the warnings filters belong to the process, not the thread).
     """
 
     path: str
@@ -209,6 +217,7 @@ class Record:
     index: int = 0
     talk_time: tuple[Any, ...] = ()
     stop: bool = False
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass
@@ -547,6 +556,35 @@ def config_for(recording: Recording, base: Any) -> Any:
 
 
 # ---------------------------------------------------------------------- the work
+#: The package's own warnings about a recording: kept for each recording that raises
+#: them (the default filter would show each once per process, for its first recording).
+_RECORDING_WARNINGS = (AudioWarning, NoSpeechWarning, SpeakerCountWarning)
+
+
+@contextlib.contextmanager
+def _kept_warnings(rec: Record) -> Iterator[None]:
+    """Keep the warnings raised inside on ``rec.warnings`` instead of showing them.
+
+    A worker process would show them in Python's format (the source line included) on
+    its stderr, past the command line's one-line format and its ``--quiet``. In a thread
+    other than the main one (a Dask worker's) nothing is kept: catching warnings changes
+    the filters of the whole process.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        for category in _RECORDING_WARNINGS:
+            warnings.simplefilter("always", category)
+        try:
+            yield
+        finally:
+            lines: dict[str, None] = {}
+            for w in caught:
+                lines.setdefault(" ".join(str(w.message).split()), None)
+            rec.warnings = tuple(lines)
+
+
 def process_one(task: Task) -> Record:
     """Diarize one recording and write its output atomically.
 
@@ -565,9 +603,11 @@ def process_one(task: Task) -> Record:
 
         # The pipeline runs with one BLAS thread and restores the setting on return.
         # No output format holds the speakers' models and posteriors: not kept.
-        result = Diarizer(task.config, keep_voices=bool(task.kept_voices),
-                          voices=task.voices or None, keep_models=False)(
-            task.path, uri=task.uri, hook=stage_printer(task.path) if task.verbose else None)
+        with _kept_warnings(rec):
+            result = Diarizer(task.config, keep_voices=bool(task.kept_voices),
+                              voices=task.voices or None, keep_models=False)(
+                task.path, uri=task.uri,
+                hook=stage_printer(task.path) if task.verbose else None)
         if task.exclusive:
             result = result.exclusive()
         rec.speakers, rec.turns = len(result.speakers), len(result)

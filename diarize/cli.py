@@ -411,6 +411,9 @@ def _report_recording(record, path: Path, outputs: list[str], *, verbose: bool, 
             message += f"; to diarize every recording in it: diarize batch {path} -o OUTPUT_DIR"
         echo_error(message)
         return False
+    if not quiet:
+        for line in record.warnings:
+            _show_warning(line, UserWarning, "", 0)
     if not record.output:
         echo_out(record.text)
     written = f" -> {', '.join(outputs)}" if outputs else ""

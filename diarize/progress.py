@@ -102,9 +102,14 @@ class ConsoleProgress:
     def update(self, record: Any) -> None:
         self.done += 1
         rate, eta = self._rate_eta()
+        # what the recording warned of (no speech, ...), in the command line's format
+        warned = [f"diarize: warning: {printable(w)}" for w in getattr(record, "warnings", ())]
         if self.tty:
-            if record.status == "failed":
+            if record.status == "failed" or warned:
                 self._clear()
+            for line in warned:
+                self._line(line)
+            if record.status == "failed":
                 self._line(f"failed: {printable(record.message)}")
             self._draw(force=self.done == self.total)
             return
@@ -112,6 +117,8 @@ class ConsoleProgress:
         eta_text = _clock(eta) if eta is not None else "?"
         self._line(f"[{self.done}/{self.total}] {printable(record.path)}: {what} "
                    f"({record.seconds:.1f} s; {rate:.2f}/s, ETA {eta_text})")
+        for line in warned:
+            self._line(line)
 
     def finish(self, summary: Any) -> None:
         if self.tty:

@@ -250,6 +250,33 @@ def test_progress_lines_and_quiet(tmp_path):
         f"diarize: error: 1 recording failed (see {tmp_path / 'out3' / 'errors.tsv'})"]
 
 
+@pytest.mark.parametrize("tty", [False, True])
+def test_records_keep_each_recordings_warnings(tmp_path, tty):
+    # Two silent recordings in one process: each keeps its own warning (Python's default
+    # filter would show one warning of a kind once per process), and the progress prints
+    # them in the command line's one-line format, bar or no bar.
+    import numpy as np
+    import soundfile as sf
+
+    audio = tmp_path / "in"
+    audio.mkdir()
+    for name in ("hush_a", "hush_b"):
+        sf.write(audio / f"{name}.wav", np.zeros(3 * 16000, dtype=np.int16), 16000)
+    make_recording(audio / "voices.wav", seconds=4.0, seed=1)
+    stream = io.StringIO()
+    summary = run([audio], tmp_path / "out", jobs=1,
+                  progress=ConsoleProgress(stream=stream, tty=tty))
+    warned = {Path(r.path).stem: r.warnings for r in summary.records}
+    assert warned == {"hush_a": ("no speech found in hush_a",),
+                      "hush_b": ("no speech found in hush_b",), "voices": ()}
+    # a bar is redrawn (carriage return) and cleared (erase to end of line) around them
+    lines = [line.split("\r")[-1].replace("\x1b[K", "")
+             for line in stream.getvalue().splitlines()]
+    assert sorted(line for line in lines if "warning" in line) == [
+        "diarize: warning: no speech found in hush_a",
+        "diarize: warning: no speech found in hush_b"]
+
+
 def test_errors_file_removed_when_everything_succeeds(tmp_path):
     audio = tmp_path / "in"
     make_batch(audio, 1)

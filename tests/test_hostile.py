@@ -187,6 +187,47 @@ def test_digital_silence_gives_empty_rttm(tmp_path, out):
     assert sorted(x.name for x in out.iterdir()) == ["silence.rttm"]
 
 
+def _silent_files(tmp_path, names):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in names:
+        sf.write(folder / f"{name}.wav", np.zeros(5 * SR, dtype=np.int16), SR, subtype="PCM_16")
+    return folder
+
+
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_warnings_of_worker_processes_are_one_line_each(tmp_path, out, jobs):
+    # With --jobs 2 the recordings are diarized in worker processes, which would show a
+    # warning as Python does (two lines, the source file and line); each is one line,
+    # for each recording, in the order of the inputs, as with one job.
+    folder = _silent_files(tmp_path, ["hush_a", "hush_b"])
+    p = run_cli(folder / "hush_a.wav", folder / "hush_b.wav", "-o", out, "--jobs", jobs)
+    assert p.returncode == 0, p.stderr
+    assert p.stderr.decode() == ("diarize: warning: no speech found in hush_a\n"
+                                 "diarize: warning: no speech found in hush_b\n")
+
+
+def test_quiet_prints_no_warning(tmp_path, out):
+    folder = _silent_files(tmp_path, ["hush"])
+    p = run_cli(folder / "hush.wav", "-o", out, "-q")
+    assert p.returncode == 0 and p.stderr == b"", p.stderr
+    assert (out / "hush.rttm").exists()
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_batch_prints_each_recordings_warnings_in_its_format(tmp_path, out, quiet):
+    folder = _silent_files(tmp_path, ["hush_a", "hush_b"])
+    p = run_cli("batch", folder, "-o", out, "--jobs", "2", *(["-q"] if quiet else []))
+    assert p.returncode == 0, p.stderr
+    err = p.stderr.decode()
+    assert "NoSpeechWarning" not in err and "Traceback" not in err
+    # one line per recording, after its progress line (recordings finish in any order)
+    warned = sorted(line for line in err.splitlines() if "warning" in line)
+    assert warned == ([] if quiet else ["diarize: warning: no speech found in hush_a",
+                                        "diarize: warning: no speech found in hush_b"]), err
+    assert sorted(x.name for x in out.iterdir()) == ["hush_a.rttm", "hush_b.rttm"]
+
+
 def _mono(seconds, sr, seed=0):
     return voices(seconds, sr, seed=seed)
 
