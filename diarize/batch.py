@@ -562,27 +562,31 @@ _RECORDING_WARNINGS = (AudioWarning, NoSpeechWarning, SpeakerCountWarning)
 
 
 @contextlib.contextmanager
-def _kept_warnings(rec: Record) -> Iterator[None]:
-    """Keep the warnings raised inside on ``rec.warnings`` instead of showing them.
+def kept_warnings() -> Iterator[list[str]]:
+    """Keep the warnings raised inside instead of showing them: the list yielded holds
+    them when the block ends, one line each, in order, each once.
 
     A worker process would show them in Python's format (the source line included) on
-    its stderr, past the command line's one-line format and its ``--quiet``. In a thread
-    other than the main one (a Dask worker's) nothing is kept: catching warnings changes
-    the filters of the whole process.
+    its stderr, past the command line's one-line format and its ``--quiet``; the command
+    line prints what was kept. The package's own warnings about a recording are kept
+    each time (the default filter shows one once per process). In a thread other than
+    the main one (a Dask worker's) nothing is kept and the list stays empty: catching
+    warnings changes the filters of the whole process.
     """
+    kept: list[str] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield kept
         return
     with warnings.catch_warnings(record=True) as caught:
         for category in _RECORDING_WARNINGS:
             warnings.simplefilter("always", category)
         try:
-            yield
+            yield kept
         finally:
             lines: dict[str, None] = {}
             for w in caught:
                 lines.setdefault(" ".join(str(w.message).split()), None)
-            rec.warnings = tuple(lines)
+            kept.extend(lines)
 
 
 def process_one(task: Task) -> Record:
@@ -603,11 +607,12 @@ def process_one(task: Task) -> Record:
 
         # The pipeline runs with one BLAS thread and restores the setting on return.
         # No output format holds the speakers' models and posteriors: not kept.
-        with _kept_warnings(rec):
+        with kept_warnings() as warned:
             result = Diarizer(task.config, keep_voices=bool(task.kept_voices),
                               voices=task.voices or None, keep_models=False)(
                 task.path, uri=task.uri,
                 hook=stage_printer(task.path) if task.verbose else None)
+        rec.warnings = tuple(warned)
         if task.exclusive:
             result = result.exclusive()
         rec.speakers, rec.turns = len(result.speakers), len(result)

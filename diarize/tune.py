@@ -50,7 +50,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 from ._threads import pipeline_threads, worker_environment
 from .audio import AUDIO_SUFFIXES
-from .batch import Recording, recording
+from .batch import Recording, kept_warnings, recording
 from .config import Config, current_key, toml_text, toml_value
 from .errors import ConfigError, DiarizeError
 from .names import uri_for
@@ -269,11 +269,17 @@ class _Task:
     overrides: tuple
 
 
-def _diarize_one(task: _Task) -> tuple[list, str | None]:
-    """Diarize one recording: (turns, error message or None). Never raises."""
+#: What diarizing one recording gives: its turns, an error message or None, and the
+#: warnings it raised (one line each; :func:`diarize.batch.kept_warnings`).
+_Outcome = tuple[list, "str | None", tuple[str, ...]]
+
+
+def _diarize_one(task: _Task) -> _Outcome:
+    """Diarize one recording (:data:`_Outcome`). Never raises."""
     # One BLAS thread for the whole task, cache look-up included, as in Diarizer calls.
-    with pipeline_threads():
-        return _diarize_cached(task)
+    with pipeline_threads(), kept_warnings() as warned:
+        turns, err = _diarize_cached(task)
+    return turns, err, tuple(warned)
 
 
 def _diarize_cached(task: _Task) -> tuple[list, str | None]:
@@ -296,9 +302,10 @@ def _diarize_cached(task: _Task) -> tuple[list, str | None]:
         return [], f"{type(exc).__name__}: {exc}"
 
 
-def _died(task: _Task, exitcode: int | None) -> tuple[list, str | None]:
+def _died(task: _Task, exitcode: int | None) -> _Outcome:
     """The outcome of a task whose worker process died on it (killed, out of memory)."""
-    return [], f"WorkerDied: {task.path}: worker process died while diarizing ({exit_text(exitcode)})"
+    return ([], f"WorkerDied: {task.path}: worker process died while diarizing "
+                f"({exit_text(exitcode)})", ())
 
 
 def _clear_cache() -> None:
@@ -340,14 +347,14 @@ class _Runner:
             self._environment.close()
 
 
-def _set_der(recordings: Sequence[Recording], outputs: Sequence[tuple[list, str | None]],
+def _set_der(recordings: Sequence[Recording], outputs: Sequence[_Outcome],
              uem: Mapping | None, collar: float, skip_overlap: bool) -> tuple[float, int]:
     """DER (%) of a set: total error over total scored time; and the number of failures."""
     from .metrics import ScoringWarning, evaluate
 
     reference: dict = {}
     hypothesis: dict = {}
-    for rec, (turns, _) in zip(recordings, outputs):
+    for rec, (turns, _, _) in zip(recordings, outputs):
         for key, ref_turns in (rec.reference or {}).items():
             reference[key] = ref_turns
             hypothesis[key] = turns  # scored under the reference's key(s), as benchmark.py does
@@ -355,7 +362,7 @@ def _set_der(recordings: Sequence[Recording], outputs: Sequence[tuple[list, str 
         warnings.simplefilter("ignore", ScoringWarning)
         evaluation = evaluate(reference, hypothesis, uem=uem, collar=collar,
                               skip_overlap=skip_overlap)
-    return evaluation.total.der, sum(err is not None for _, err in outputs)
+    return evaluation.total.der, sum(err is not None for _, err, _ in outputs)
 
 
 # ------------------------------------------------------------------ the search
@@ -454,15 +461,21 @@ def tune(audio_dir: str | os.PathLike, ref_dir: str | os.PathLike, *,
     jobs = max(1, min(jobs, len(recordings)))
     runner = _Runner(base, jobs)
     failures: dict[str, str] = {}
+    warned: set[str] = set()
 
     def run(recs: Sequence[Recording], overrides: Mapping[str, Any]) -> list:
-        """Diarize `recs`; log each recording's first failure."""
+        """Diarize `recs`; log each recording's first failure, and each warning once
+        (every trial diarizes the same recordings again)."""
         outputs = runner.run(recs, overrides)
-        for rec, (_, err) in zip(recs, outputs):
+        for rec, (_, err, lines) in zip(recs, outputs):
             if err is not None and rec.uri not in failures:
                 failures[rec.uri] = err
                 log(f"note: {rec.path}: failed ({' '.join(err.split())}); "
                     "scored as all speech missed")
+            for line in lines:
+                if line not in warned:
+                    warned.add(line)
+                    log(f"warning: {line}")
         return outputs
 
     try:

@@ -272,7 +272,7 @@ def test_records_keep_each_recordings_warnings(tmp_path, tty):
     # a bar is redrawn (carriage return) and cleared (erase to end of line) around them
     lines = [line.split("\r")[-1].replace("\x1b[K", "")
              for line in stream.getvalue().splitlines()]
-    assert sorted(line for line in lines if "warning" in line) == [
+    assert sorted(line for line in lines if ": warning: " in line) == [
         "diarize: warning: no speech found in hush_a",
         "diarize: warning: no speech found in hush_b"]
 

@@ -224,6 +224,46 @@ def test_failed_recordings_are_reported(tmp_path):
     assert sum(f"{uri}.wav: failed" in line for line in lines for uri in broken) == 2
 
 
+def _with_a_silent_recording(data: Path, folder: Path) -> Path:
+    """`data` and a recording of digital silence whose reference says someone speaks."""
+    import numpy as np
+    import soundfile as sf
+
+    shutil.copytree(data, folder)
+    sf.write(folder / "hush.wav", np.zeros(5 * 16000, dtype=np.int16), 16000)
+    (folder / "hush.rttm").write_text("SPEAKER hush 1 1.000 2.000 <NA> <NA> A <NA> <NA>\n")
+    return folder
+
+
+def test_warnings_are_logged_once_however_many_trials(data, tmp_path):
+    folder = _with_a_silent_recording(data, tmp_path / "d")
+    lines: list[str] = []
+    tune(folder, folder, trials=2, jobs=1, seed=0, log=lines.append)
+    assert [line for line in lines if line.startswith("warning:")] == [
+        "warning: no speech found in hush"]
+
+
+@pytest.mark.parametrize("quiet", [False, True])
+def test_cli_warnings_of_workers_are_one_line(data, tmp_path, quiet):
+    # with --jobs 2 the recordings are diarized in worker processes, which would show
+    # the warning in Python's format, once per process, past -q
+    import os
+    import subprocess
+
+    folder = _with_a_silent_recording(data, tmp_path / "d")
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [sys.executable, "-m", "diarize", "tune", str(folder), "--ref", str(folder),
+         "--trials", "2", "--jobs", "2", "-o", str(tmp_path / "tuned.toml"),
+         *(["-q"] if quiet else [])],
+        cwd=repo, env={**os.environ, "PYTHONPATH": str(repo)}, capture_output=True,
+        text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert "NoSpeechWarning" not in proc.stderr
+    warned = [line for line in proc.stderr.splitlines() if ": warning: " in line]
+    assert warned == ([] if quiet else ["diarize tune: warning: no speech found in hush"])
+
+
 def test_report_says_nothing_of_failures_when_none(result):
     assert result.failures == {} and result.base_heldout_failed == 0
     assert "failed" not in format_report(result) and "failed" not in format_toml(result)
