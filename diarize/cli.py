@@ -483,6 +483,7 @@ def enroll_command(voices_dir, name, audio, config_file, preset, quiet):
     diarize enroll --voices voices/ "Dr. Ito" ito_intro.wav ito_call.m4a
     diarize run interview.wav --voices voices/ -f rttm,json
     """
+    from .batch import kept_warnings
     from .pipeline import enroll
     from .voices import check_name
 
@@ -496,8 +497,11 @@ def enroll_command(voices_dir, name, audio, config_file, preset, quiet):
                              f"folder ({exc.strerror or exc})") from None
     for path in audio:
         before = _voice_seconds(voices_dir, name)
-        voice = enroll(name, path, voices_dir, config=cfg)
+        with kept_warnings() as warned:  # -q: errors only
+            voice = enroll(name, path, voices_dir, config=cfg)
         if not quiet:
+            for line in warned:
+                _show_warning(line, UserWarning, "", 0)
             added = voice.seconds - (before or 0.0)
             what = ("added to" if before is not None else "new voiceprint")
             click.echo(f"{printable(str(path))}: {added:.1f} s of speech, {what} "

@@ -208,6 +208,25 @@ def test_several_audio_tracks_take_the_first_and_say_so(tmp_path, original):
     assert abs(np.std(x[:n]) / np.std(original) - 1) < 0.05
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("quiet", [False, True])
+def test_enrolling_from_several_tracks_says_so_unless_quiet(tmp_path, quiet):
+    from hostile_helpers import run_cli
+
+    y, sr = sf.read(str(WAV), dtype="float32")
+    path = _encode(tmp_path / "two_tracks.mkv", "matroska", "aac", SR, y, sr, audio_tracks=2)
+    p = run_cli("enroll", "--voices", tmp_path / "voices", "alice", path,
+                *(["-q"] if quiet else []))
+    assert p.returncode == 0, p.stderr
+    err = p.stderr.decode().splitlines()
+    warned = [line for line in err if ": warning: " in line]
+    if quiet:
+        assert err == []  # -q: errors only
+    else:
+        assert len(warned) == 1 and "audio tracks" in warned[0], err
+        assert warned[0].startswith("diarize: warning: ") and "new voiceprint" in err[-1]
+
+
 def test_container_suffixes_are_listed():
     assert {".m4a", ".mp4", ".mov", ".mkv", ".webm", ".opus", ".wma", ".aac", ".mp3", ".ogg",
             ".flac", ".wav", ".aiff"} <= AUDIO_SUFFIXES
