@@ -130,11 +130,8 @@ class _Interrupted(KeyboardInterrupt):
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """Warnings as one line on stderr: ``diarize: warning: MESSAGE``."""
-    try:
-        click.echo(f"diarize: warning: {' '.join(str(message).split())}", err=True)
-    except OSError:
-        pass
+    """Warnings as one line on stderr (:func:`echo_warning`)."""
+    echo_warning(str(message))
 
 
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
@@ -197,6 +194,15 @@ def build_config(config_file, preset, overrides, speakers=None):
             raise ConfigError(message) from None
     check_model_files(cfg)
     return cfg
+
+
+def echo_warning(message: str) -> None:
+    """One line on stderr: ``diarize: warning: MESSAGE`` (whitespace runs made one space);
+    a warning that cannot be written is dropped."""
+    try:
+        click.echo(f"diarize: warning: {' '.join(message.split())}", err=True)
+    except OSError:
+        pass
 
 
 def echo_error(message: str) -> None:
@@ -413,7 +419,7 @@ def _report_recording(record, path: Path, outputs: list[str], *, verbose: bool, 
         return False
     if not quiet:
         for line in record.warnings:
-            _show_warning(line, UserWarning, "", 0)
+            echo_warning(line)
     if not record.output:
         echo_out(record.text)
     written = f" -> {', '.join(outputs)}" if outputs else ""
@@ -501,7 +507,7 @@ def enroll_command(voices_dir, name, audio, config_file, preset, quiet):
             voice = enroll(name, path, voices_dir, config=cfg)
         if not quiet:
             for line in warned:
-                _show_warning(line, UserWarning, "", 0)
+                echo_warning(line)
             added = voice.seconds - (before or 0.0)
             what = ("added to" if before is not None else "new voiceprint")
             click.echo(f"{printable(str(path))}: {added:.1f} s of speech, {what} "
