@@ -243,9 +243,15 @@ class SadConfig:
     noise for speech, an adapted speech model learns the noise)."""
     adapt_nonspeech_fraction: float = ranged(0.1, 0.0, 1.0)
     """'model', adapt: the non-speech model adapts on the frames well outside the first
-    pass's smoothed speech that are among this fraction of the recording with the lowest
-    averaged ratio. Higher fractions take quiet speech for non-speech, lower ones keep
-    more false alarm."""
+    pass's smoothed speech that are among this fraction (of the frames that
+    `adapt_nonspeech_scope` names) with the lowest averaged ratio. Higher fractions take
+    quiet speech for non-speech, lower ones keep more false alarm."""
+    adapt_nonspeech_scope: Literal["recording", "nonspeech"] = "recording"
+    """'model', adapt: what `adapt_nonspeech_fraction` is a share of: 'recording', all
+    its frames (above digital silence); 'nonspeech', the frames well outside the first
+    pass's smoothed speech only, so that a recording of long silences adapts to much of
+    its background and one of dense speech to a little of it (a share of the whole
+    recording reaches, in the latter, past its pauses into quiet speech)."""
     adapt_relevance: float = ranged(64.0, 0.0, 1e6)
     """'model', adapt: MAP relevance factor (frames a component must see before the
     recording weighs as much as the shipped model). Lower values cut more quiet speech,

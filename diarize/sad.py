@@ -325,7 +325,8 @@ def adaptation_frames(llr: np.ndarray, mask: np.ndarray, log_energy: np.ndarray,
     Speech: more than `llr_window` inside the smoothed speech and among the
     `adapt_speech_fraction` of the recording's frames with the highest averaged ratio;
     non-speech: more than `llr_window` outside it and among the `adapt_nonspeech_fraction`
-    with the lowest. Digital silence (below
+    with the lowest (of the recording's frames, or of those non-speech frames alone:
+    `adapt_nonspeech_scope`). Digital silence (below
     `energy_floor_db`) is neither: it is never speech whatever the models say.
 
     Parameters
@@ -361,8 +362,11 @@ def adaptation_frames(llr: np.ndarray, mask: np.ndarray, log_energy: np.ndarray,
         hi = np.quantile(vals, 1.0 - cfg.adapt_speech_fraction)
         sp = live & inner & (llr >= hi)
     if cfg.adapt_nonspeech_fraction > 0:
-        lo = np.quantile(vals, cfg.adapt_nonspeech_fraction)
-        ns = live & outer & (llr <= lo)
+        pool = vals if cfg.adapt_nonspeech_scope == "recording" else (
+            np.asarray(llr, dtype=np.float64)[live & outer])
+        if len(pool):
+            lo = np.quantile(pool, cfg.adapt_nonspeech_fraction)
+            ns = live & outer & (llr <= lo)
     return sp, ns
 
 

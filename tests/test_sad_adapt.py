@@ -60,6 +60,36 @@ def test_adaptation_fractions_pick_the_extremes():
     assert llr[sp].min() >= np.quantile(llr, 0.9) - 1e-12
 
 
+def test_non_speech_share_is_of_the_recording_or_of_its_non_speech():
+    # dense speech: 80 % of the frames; a share of the recording reaches far into the
+    # non-speech, the same share of the non-speech stays at its quietest
+    n = 5000
+    mask = np.zeros(n, bool)
+    mask[500:4500] = True
+    rng = np.random.default_rng(1)
+    llr = np.where(mask, 5.0, -5.0) + rng.normal(size=n)
+    energy = np.full(n, -40.0)
+    whole = SadConfig(adapt=True, adapt_nonspeech_fraction=0.1)
+    assert whole.adapt_nonspeech_scope == "recording"
+    part = SadConfig(adapt=True, adapt_nonspeech_fraction=0.1, adapt_nonspeech_scope="nonspeech")
+    _, ns_whole = adaptation_frames(llr, mask, energy, config=whole, frame_step=0.01)
+    _, ns_part = adaptation_frames(llr, mask, energy, config=part, frame_step=0.01)
+    outer = np.ones(n, bool)
+    outer[450:4550] = False  # 0.5 s window: 50 frames on either side of the speech
+    assert not ns_part[~outer].any() and not ns_whole[~outer].any()
+    # the recording's lowest 10 % (500 frames) are nearly all inside its 900 outer frames
+    assert 450 <= ns_whole.sum() <= 500
+    assert abs(int(ns_part.sum()) - 90) <= 1
+    assert llr[ns_part].max() <= np.quantile(llr[outer], 0.1) + 1e-12
+    # the non-speech share takes the outer frames' quietest: a subset of the other
+    assert not (ns_part & ~ns_whole).any()
+
+
+def test_non_speech_scope_is_checked():
+    with pytest.raises(ConfigError, match="adapt_nonspeech_scope"):
+        config_from_dict({"sad": {"adapt_nonspeech_scope": "pauses"}}, source="t")
+
+
 def test_adapt_ranges_are_checked():
     for key, value in (("adapt_speech_fraction", 1.5), ("adapt_nonspeech_fraction", -0.1),
                        ("adapt_relevance", -1.0)):
