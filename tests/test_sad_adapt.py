@@ -69,8 +69,7 @@ def test_non_speech_share_is_of_the_recording_or_of_its_non_speech():
     rng = np.random.default_rng(1)
     llr = np.where(mask, 5.0, -5.0) + rng.normal(size=n)
     energy = np.full(n, -40.0)
-    whole = SadConfig(adapt=True, adapt_nonspeech_fraction=0.1)
-    assert whole.adapt_nonspeech_scope == "recording"
+    whole = SadConfig(adapt=True, adapt_nonspeech_fraction=0.1, adapt_nonspeech_scope="recording")
     part = SadConfig(adapt=True, adapt_nonspeech_fraction=0.1, adapt_nonspeech_scope="nonspeech")
     _, ns_whole = adaptation_frames(llr, mask, energy, config=whole, frame_step=0.01)
     _, ns_part = adaptation_frames(llr, mask, energy, config=part, frame_step=0.01)
