@@ -251,7 +251,10 @@ class SadConfig:
     its frames (above digital silence); 'nonspeech', the frames well outside the first
     pass's smoothed speech only, so that a recording of long silences adapts to much of
     its background and one of dense speech to a little of it (a share of the whole
-    recording reaches, in the latter, past its pauses into quiet speech)."""
+    recording reaches, in the latter, past its pauses into quiet speech). 'recording' by
+    default: 'nonspeech' with a fraction of 0.5 gains on the AMI clips over speech-model
+    seeds only in three clips with next to no speech, and costs the shipped model real/
+    speech there (docs/stability.md, session 18)."""
     adapt_relevance: float = ranged(64.0, 0.0, 1e6)
     """'model', adapt: MAP relevance factor (frames a component must see before the
     recording weighs as much as the shipped model). Lower values cut more quiet speech,
