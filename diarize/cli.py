@@ -20,7 +20,7 @@ import click
 from . import __version__
 from .errors import (BatchInputError, ConfigError, DiarizeError, MissingDependencyError, ModelError,
                      OutputError, StdoutError, VoiceError)
-from .names import clean_uri, output_name, printable, uri_for
+from .names import clean_uri, message_line, output_name, printable, uri_for
 from .writers import FORMATS, TRANSCRIPT_FORMATS, TRANSCRIPT_SUFFIXES
 
 #: The file names of the output formats, for help texts: ".rttm, .json, ... or .txt (...)".
@@ -197,18 +197,19 @@ def build_config(config_file, preset, overrides, speakers=None):
 
 
 def echo_warning(message: str) -> None:
-    """One line on stderr: ``diarize: warning: MESSAGE`` (whitespace runs made one space);
-    a warning that cannot be written is dropped."""
+    """One line on stderr: ``diarize: warning: MESSAGE`` (:func:`~diarize.names.message_line`:
+    whitespace runs made one space, file names' undecodable bytes as ``\\xNN``); a warning
+    that cannot be written is dropped."""
     try:
-        click.echo(f"diarize: warning: {' '.join(message.split())}", err=True)
+        click.echo(f"diarize: warning: {message_line(message)}", err=True)
     except OSError:
         pass
 
 
 def echo_error(message: str) -> None:
-    """One line on stderr: ``diarize: error: MESSAGE`` (whitespace runs made one space)."""
+    """One line on stderr: ``diarize: error: MESSAGE`` (as :func:`echo_warning`)."""
     try:
-        click.echo(f"diarize: error: {' '.join(message.split())}", err=True)
+        click.echo(f"diarize: error: {message_line(message)}", err=True)
     except OSError:  # stderr gone too: the exit status still tells
         pass
 

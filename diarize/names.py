@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Callable, Iterable
 
-__all__ = ["printable", "sanitize_field", "uri_for", "clean_uri", "output_name",
+__all__ = ["printable", "message_line", "sanitize_field", "uri_for", "clean_uri", "output_name",
            "temp_prefix", "TEMP_SUFFIX", "temp_pattern"]
 
 _WS = re.compile(r"\s+")
@@ -58,6 +58,23 @@ def printable(text: str) -> str:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
     except UnicodeEncodeError:  # a surrogate that did not come from a file name's bytes
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def message_line(text: str) -> str:
+    """`text` as one line of a message on the terminal or in a log: :func:`printable`
+    (a file name's bytes that are not UTF-8 as ``\\xNN``, as in output names), with each
+    run of whitespace, newlines included, made one space.
+
+    The command line's errors and warnings and a batch's progress lines go through this
+    one function, so that a file name reads the same in each of them.
+
+    Examples
+    --------
+    >>> import os
+    >>> message_line(os.fsdecode(b"bad\\xff.wav") + ": no such\\nfile")
+    'bad\\\\xff.wav: no such file'
+    """
+    return " ".join(printable(text).split())
 
 
 def sanitize_field(text: str) -> str:

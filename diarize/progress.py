@@ -11,7 +11,7 @@ import sys
 import time
 from typing import Any, Callable, TextIO
 
-from .names import printable
+from .names import message_line, printable
 
 #: Seconds between redraws of the terminal progress bar.
 BAR_REFRESH_SECONDS = 0.1
@@ -103,17 +103,17 @@ class ConsoleProgress:
         self.done += 1
         rate, eta = self._rate_eta()
         # what the recording warned of (no speech, ...), in the command line's format
-        warned = [f"diarize: warning: {printable(w)}" for w in getattr(record, "warnings", ())]
+        warned = [f"diarize: warning: {message_line(w)}" for w in getattr(record, "warnings", ())]
         if self.tty:
             if record.status == "failed" or warned:
                 self._clear()
             for line in warned:
                 self._line(line)
             if record.status == "failed":
-                self._line(f"failed: {printable(record.message)}")
+                self._line(f"failed: {message_line(record.message)}")
             self._draw(force=self.done == self.total)
             return
-        what = "ok" if record.status == "ok" else f"FAILED {record.error}: {printable(record.message)}"
+        what = "ok" if record.status == "ok" else f"FAILED {record.error}: {message_line(record.message)}"
         eta_text = _clock(eta) if eta is not None else "?"
         self._line(f"[{self.done}/{self.total}] {printable(record.path)}: {what} "
                    f"({record.seconds:.1f} s; {rate:.2f}/s, ETA {eta_text})")

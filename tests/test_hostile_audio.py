@@ -252,3 +252,22 @@ def test_run_reads_a_file_whose_name_is_not_utf8(tmp_path):
     assert b"Traceback" not in proc.stderr
     rttm = out / "bad\\xff.rttm"
     assert rttm.is_file() and rttm.read_text().split("\n")[1].startswith("SPEAKER bad\\xff ")
+
+
+@pytest.mark.parametrize("content", [None, b"\x00\x01 not audio at all" * 40])
+def test_error_names_a_non_utf8_file_as_its_output_would(tmp_path, content):
+    """A missing or unreadable file whose name is not UTF-8: the one error line writes the
+    name's odd bytes as \\xNN, as output names and warnings do (not as \\udcNN)."""
+    import os
+    import subprocess
+    import sys
+
+    name = os.fsdecode(b"bad\xff.wav")
+    if content is not None:
+        (tmp_path / name).write_bytes(content)
+    proc = subprocess.run([sys.executable, "-m", "diarize", name, "-o", "out"],
+                          capture_output=True, cwd=tmp_path)
+    assert proc.returncode == 1
+    lines = proc.stderr.decode("utf-8").splitlines()
+    assert len(lines) == 1 and lines[0].startswith("diarize: error: bad\\xff.wav: "), lines
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
