@@ -44,14 +44,12 @@ EVAL = REPO.parent / "shared" / "eval"
 
 # ----------------------------------------------------------------------------- RTTM
 def read_rttm(path: Path) -> list[tuple[float, float, str]]:
-    """(start, end, speaker) of every SPEAKER line."""
-    turns = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        f = line.split()
-        if len(f) >= 8 and f[0] == "SPEAKER":
-            start, dur = float(f[3]), float(f[4])
-            turns.append((start, start + dur, f[7]))
-    return turns
+    """(start, end, speaker) of every SPEAKER line (of every file id), read by the
+    package's own RTTM reader (a malformed line is refused, naming the file and line)."""
+    from diarize import rttm
+
+    return [(t.start, t.end, t.speaker)
+            for turns in rttm.read_rttm(path).values() for t in turns]
 
 
 def write_rttm(path: Path, uri: str, turns) -> None:

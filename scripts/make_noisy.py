@@ -31,17 +31,19 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 # the noise of the voiceprints' degraded enrolment copies
+from diarize.rttm import read_rttm  # noqa: E402
 from diarize.voices import coloured_noise  # noqa: E402
 
 
 def speech_rms(y: np.ndarray, sr: int, rttm: Path) -> float:
     """RMS of the samples inside the reference's turns (all of them if none)."""
     inside = np.zeros(len(y), dtype=bool)
-    for line in rttm.read_text(encoding="utf-8").splitlines():
-        f = line.split()
-        if len(f) >= 5 and f[0] == "SPEAKER":
-            a = int(float(f[3]) * sr)
-            inside[max(a, 0):max(a + int(float(f[4]) * sr), 0)] = True
+    for turns in read_rttm(rttm).values():
+        for t in turns:
+            # the RTTM's own duration field: end - start can be an ulp under it, and the
+            # sample count (so the noise level) would move
+            a = int(t.start * sr)
+            inside[a:a + int(round(t.duration, 6) * sr)] = True
     x = y[inside] if inside.any() else y
     return float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) if len(x) else 0.0
 
