@@ -235,9 +235,14 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
         # frame-level speaker models clean them up before they are compared.
         init = resegment(X, init, config=config.reseg, frame_step=step, seed=config.seed,
                          min_speakers=lo).labels
+    # Resegmentation drops a speaker with less than reseg.min_speaker of speech and
+    # hands its frames one by one to the GMMs of the others, and a GMM fitted to a few
+    # seconds generalises badly; the linking score, of MAP models, judges a small
+    # cluster as a whole.
+    small = (frame_count(config.reseg.min_speaker, step) if cc.link_absorb_small else 0)
     linked = link_clusters_clr(ubm_features, init, ubm=ubm, config=cc, min_clusters=lo,
                                max_clusters=hi, n_clusters=exact, bic_features=X,
-                               frame_step=step, scored=link_frames)
+                               frame_step=step, scored=link_frames, min_frames=small)
     return ClusterResult(linked.labels, bic.bic, linked.similarity,
                          stages=(_stages(bic, lengths, linked.labels, bic_frames=bic_frames)
                                  if keep_stages else {}),
@@ -1018,8 +1023,8 @@ class _BicState:
 def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: ClusterConfig,
                       min_clusters: int = 1, max_clusters: int = 10,
                       n_clusters: int | None = None, bic_features: np.ndarray | None = None,
-                      frame_step: float = 0.01, scored: np.ndarray | None = None
-                      ) -> ClusterResult:
+                      frame_step: float = 0.01, scored: np.ndarray | None = None,
+                      min_frames: float = 0.0) -> ClusterResult:
     """Merge clusters by the cross-likelihood ratio of UBM-adapted speaker models.
 
     The second clustering stage (LIUM's CLR clustering, Barras et al. 2006), after BIC
@@ -1084,6 +1089,10 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         The frames the speaker models are adapted to and scored on (None: every frame);
         a cluster with fewer than ``config.link_min_scored_frames`` of them uses all of
         its frames. The BIC veto and the clusters' sizes still count every frame.
+    min_frames : float, keyword-only
+        A cluster left with fewer frames than this when merging stops is too small to be
+        a speaker: it joins the cluster it scores best with, whatever the threshold,
+        unless BIC vetoes every such pair (:func:`stop_linking`; 0: none).
 
     Returns
     -------
@@ -1291,7 +1300,7 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
             veto.apply(clr, i, np.flatnonzero(active))
 
     lut, similarity, threshold = stop_linking(clr, merge, config=config, lo=lo, hi=hi,
-                                              weights=sizes)
+                                              weights=sizes, min_frames=min_frames)
     if veto is not None:
         # A merge BIC declined is reported at no more than the threshold it could not
         # pass (its ratio may be above it).
@@ -1347,9 +1356,16 @@ class _BicVeto:
         self.state._absorb(i, j)
 
 
-def _agglomerate(score: np.ndarray, merge, *, threshold: float, lo: int, hi: int
+def _agglomerate(score: np.ndarray, merge, *, threshold: float, lo: int, hi: int,
+                 sizes: np.ndarray | None = None, min_size: float = 0.0
                  ) -> tuple[np.ndarray, dict[int, float]]:
     """Bottom-up merging of the best-scoring pair of clusters, shared by the linking stages.
+
+    With `sizes` and `min_size`, merging goes on past the threshold for the clusters
+    smaller than `min_size`: each joins the cluster it scores best with, best pair first
+    (scores re-read after each merge), while any is left and has a partner scoring above
+    ``-VETO_OFFSET / 2`` (a pair BIC vetoed is not merged for this), down to `lo`
+    clusters. These merges are not in `similarity`.
 
     Parameters
     ----------
@@ -1364,25 +1380,26 @@ def _agglomerate(score: np.ndarray, merge, *, threshold: float, lo: int, hi: int
         clusters are left.
     lo, hi : int, keyword-only
         Bounds on the number of clusters left (merging is forced above `hi`).
+    sizes : ndarray, shape (K,), optional, keyword-only
+        Each cluster's size (frames); merged clusters add up.
+    min_size : float, keyword-only
+        Clusters smaller than this join their best partner at the end (0: none).
 
     Returns
     -------
     lut : ndarray of int, shape (K,)
         Final cluster of each initial cluster, in order of the surviving indices.
     similarity : dict of int to float
-        The score of the merge to k clusters, for every merge made or declined.
+        The score of the merge to k clusters, for every merge made or declined by the
+        threshold.
     """
     k0 = len(score)
+    size = None if sizes is None else np.array(sizes, dtype=np.float64)
     members = [[i] for i in range(k0)]
     active = np.ones(k0, dtype=bool)
     similarity: dict[int, float] = {}
-    while active.sum() > max(lo, 1):
-        k = int(active.sum())
-        i, j = divmod(int(np.argmax(score)), k0)
-        best = float(score[i, j])
-        similarity[k - 1] = best
-        if best <= threshold and k <= hi:
-            break
+
+    def join(i: int, j: int) -> None:
         i, j = min(i, j), max(i, j)
         active[j] = False
         merge(i, j, active)
@@ -1391,6 +1408,27 @@ def _agglomerate(score: np.ndarray, merge, *, threshold: float, lo: int, hi: int
         score[i, i] = -np.inf
         members[i].extend(members[j])
         members[j] = []
+        if size is not None:
+            size[i] += size[j]
+
+    while active.sum() > max(lo, 1):
+        k = int(active.sum())
+        i, j = divmod(int(np.argmax(score)), k0)
+        best = float(score[i, j])
+        similarity[k - 1] = best
+        if best <= threshold and k <= hi:
+            break
+        join(i, j)
+    while size is not None and min_size > 0 and active.sum() > max(lo, 1):
+        small = active & (size < min_size)
+        if not small.any():
+            break
+        # pairs with a small cluster in them, BIC's vetoes left out
+        pairs = np.where(small[:, None] | small[None, :], score, -np.inf)
+        i, j = divmod(int(np.argmax(pairs)), k0)
+        if not pairs[i, j] > -VETO_OFFSET / 2:
+            break
+        join(i, j)
     lut = np.empty(k0, dtype=np.int64)
     for new, c in enumerate(np.flatnonzero(active)):
         lut[members[c]] = new
@@ -1409,7 +1447,7 @@ _MIXTURE_MIN_VAR = 1e-2
 
 
 def stop_linking(score: np.ndarray, merge, *, config: ClusterConfig, lo: int, hi: int,
-                 weights: np.ndarray | None = None
+                 weights: np.ndarray | None = None, min_frames: float = 0.0
                  ) -> tuple[np.ndarray, dict[int, float], float]:
     """Bottom-up linking (:func:`_agglomerate`), stopped where ``config.link_stop`` says.
 
@@ -1432,6 +1470,11 @@ def stop_linking(score: np.ndarray, merge, *, config: ClusterConfig, lo: int, hi
     weights : ndarray, shape (K,), optional, keyword-only
         Each initial cluster's amount of speech (frames); a pair's score counts in the
         mixture fit by the product of its two weights (default: all equal).
+    min_frames : float, keyword-only
+        With `weights` and ``"threshold"`` or ``"mixture"``: clusters with less speech
+        than this join the cluster they score best with once the rule has stopped
+        (:func:`_agglomerate`'s `min_size`; 0: none). ``"gap"`` chooses its count from
+        merges already made past its cut, and leaves them to resegmentation.
 
     Returns
     -------
@@ -1445,7 +1488,8 @@ def stop_linking(score: np.ndarray, merge, *, config: ClusterConfig, lo: int, hi
     """
     t, w = config.link_threshold, config.link_stop_width
     if config.link_stop == "threshold" or lo >= hi or w == 0:
-        lut, similarity = _agglomerate(score, merge, threshold=t, lo=lo, hi=hi)
+        lut, similarity = _agglomerate(score, merge, threshold=t, lo=lo, hi=hi,
+                                       sizes=weights, min_size=min_frames)
         return lut, similarity, t
     k0 = len(score)
     if config.link_stop == "mixture":
@@ -1455,7 +1499,8 @@ def stop_linking(score: np.ndarray, merge, *, config: ClusterConfig, lo: int, hi
         fair = score[iu] > -VETO_OFFSET / 2
         fitted = mixture_threshold(score[iu][fair], None if pw is None else pw[fair])
         tau = t if fitted is None else float(np.clip(fitted, t - w, t + w))
-        lut, similarity = _agglomerate(score, merge, threshold=tau, lo=lo, hi=hi)
+        lut, similarity = _agglomerate(score, merge, threshold=tau, lo=lo, hi=hi,
+                                       sizes=weights, min_size=min_frames)
         return lut, similarity, tau
     # "gap": merge down as far as the lowest threshold of the band would, remembering the
     # order, then keep the first merges of the chosen cut.

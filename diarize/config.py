@@ -371,6 +371,13 @@ class ClusterConfig:
     """link_stop 'mixture' or 'gap': how far (in link_threshold's units) a recording's own
     threshold may move from link_threshold: the global threshold as a bounded prior (0:
     link_threshold itself)."""
+    link_absorb_small: bool = False
+    """'ubm' linking: a cluster left with less speech than reseg.min_speaker when merging
+    stops (which resegmentation would not keep as a speaker) joins, whole, the cluster
+    it scores best with, below link_threshold if need be (not where BIC vetoes every
+    such pair; link_stop 'threshold' or 'mixture'). False: resegmentation drops it and
+    gives its frames, one by one, to the other speakers' GMMs, which, fitted on a few
+    seconds each, send pieces of one voice to others."""
     link_bic_veto: float = ranged(0.38, 0.0, 100.0)
     """'ubm' linking: a merge needs BIC's consent too. Two clusters are not linked,
     whatever their cross-likelihood ratio, while one full-covariance Gaussian per cluster

@@ -149,3 +149,56 @@ def test_an_exact_count_overrides_the_rule(stop):
     score = grouped_scores(GROUPS, within=T + 3, between=T - 4)
     labels, _, _ = link(score, stop, lo=2, hi=2)
     assert labels.max() + 1 == 2
+
+
+# ---- clusters too small to be speakers (cluster.link_absorb_small) -----------------------
+
+def test_small_clusters_join_their_best_partner_below_the_threshold():
+    """Two voices, each split into a large cluster and small pieces scoring below the
+    threshold with it (short clusters' ratios are low): the pieces join their own voice,
+    the two large clusters stay apart."""
+    groups = [0, 1, 0, 1, 0]
+    sizes = np.array([900.0, 800.0, 120.0, 90.0, 60.0])
+    score = grouped_scores(groups, within=T - 1, between=T - 3, noise=0.1)
+    plain = link(score.copy(), "threshold", weights=sizes)[0]
+    assert plain.max() + 1 == 5  # nothing scores above the threshold
+    cfg = ClusterConfig(link_stop="threshold")
+    s = score.copy()
+    lut, similarity, _ = stop_linking(s, average_merge(s), config=cfg, lo=1, hi=10,
+                                      weights=sizes, min_frames=200)
+    assert relabel(lut).tolist() == [0, 1, 0, 1, 0]
+    # the count evidence keeps the threshold's story: the first merge it declined
+    assert list(similarity) == [4] and similarity[4] <= T
+
+
+def test_a_small_cluster_grows_out_of_smallness_by_joining_another_small_one():
+    """Two small pieces of a voice no large cluster sounds like: they join each other,
+    and the result, large enough, is a speaker of its own."""
+    sizes = np.array([900.0, 150.0, 150.0])
+    score = np.array([[-np.inf, T - 4, T - 4], [T - 4, -np.inf, T - 1],
+                      [T - 4, T - 1, -np.inf]])
+    cfg = ClusterConfig(link_stop="threshold")
+    lut, _, _ = stop_linking(score, average_merge(score), config=cfg, lo=1, hi=10,
+                             weights=sizes, min_frames=200)
+    assert relabel(lut).tolist() == [0, 1, 1]
+
+
+def test_small_clusters_do_not_join_where_bic_vetoes_and_respect_the_fewest():
+    from diarize.cluster import VETO_OFFSET
+
+    sizes = np.array([900.0, 800.0, 100.0])
+    cfg = ClusterConfig(link_stop="threshold")
+
+    def scores(veto):
+        off = VETO_OFFSET if veto else 0.0
+        return np.array([[-np.inf, T - 3, T - 1 - off], [T - 3, -np.inf, T - 2 - off],
+                         [T - 1 - off, T - 2 - off, -np.inf]])
+
+    def run(score, lo):
+        lut, _, _ = stop_linking(score, average_merge(score), config=cfg, lo=lo, hi=10,
+                                 weights=sizes, min_frames=200)
+        return relabel(lut).tolist()
+
+    assert run(scores(veto=True), 1) == [0, 1, 2]  # BIC says it is a voice of its own
+    assert run(scores(veto=False), 1) == [0, 1, 0]
+    assert run(scores(veto=False), 3) == [0, 1, 2]  # never below the fewest asked
