@@ -1091,8 +1091,8 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         its frames. The BIC veto and the clusters' sizes still count every frame.
     min_frames : float, keyword-only
         A cluster left with fewer frames than this when merging stops is too small to be
-        a speaker: it joins the cluster it scores best with, whatever the threshold,
-        unless BIC vetoes every such pair (:func:`stop_linking`; 0: none).
+        a speaker: it joins the one with at least this many it scores best with, whatever
+        the threshold, unless BIC vetoes every such pair (:func:`stop_linking`; 0: none).
 
     Returns
     -------
@@ -1362,10 +1362,12 @@ def _agglomerate(score: np.ndarray, merge, *, threshold: float, lo: int, hi: int
     """Bottom-up merging of the best-scoring pair of clusters, shared by the linking stages.
 
     With `sizes` and `min_size`, merging goes on past the threshold for the clusters
-    smaller than `min_size`: each joins the cluster it scores best with, best pair first
-    (scores re-read after each merge), while any is left and has a partner scoring above
-    ``-VETO_OFFSET / 2`` (a pair BIC vetoed is not merged for this), down to `lo`
-    clusters. These merges are not in `similarity`.
+    smaller than `min_size`: each joins the one of at least `min_size` it scores best
+    with, best pair first (scores re-read after each merge), while any such pair scores
+    above ``-VETO_OFFSET / 2`` (a pair BIC vetoed is not merged for this), down to `lo`
+    clusters. Small clusters never join each other, so the clusters of at least
+    `min_size` where the threshold stopped are the ones left. These merges are not in
+    `similarity`.
 
     Parameters
     ----------
@@ -1383,7 +1385,8 @@ def _agglomerate(score: np.ndarray, merge, *, threshold: float, lo: int, hi: int
     sizes : ndarray, shape (K,), optional, keyword-only
         Each cluster's size (frames); merged clusters add up.
     min_size : float, keyword-only
-        Clusters smaller than this join their best partner at the end (0: none).
+        Clusters smaller than this join their best partner among the larger ones at the
+        end (0: none).
 
     Returns
     -------
@@ -1421,10 +1424,11 @@ def _agglomerate(score: np.ndarray, merge, *, threshold: float, lo: int, hi: int
         join(i, j)
     while size is not None and min_size > 0 and active.sum() > max(lo, 1):
         small = active & (size < min_size)
-        if not small.any():
+        large = active & ~small
+        if not small.any() or not large.any():
             break
-        # pairs with a small cluster in them, BIC's vetoes left out
-        pairs = np.where(small[:, None] | small[None, :], score, -np.inf)
+        # a small cluster and a large one, BIC's vetoes left out
+        pairs = np.where(small[:, None] & large[None, :], score, -np.inf)
         i, j = divmod(int(np.argmax(pairs)), k0)
         if not pairs[i, j] > -VETO_OFFSET / 2:
             break
@@ -1472,7 +1476,7 @@ def stop_linking(score: np.ndarray, merge, *, config: ClusterConfig, lo: int, hi
         mixture fit by the product of its two weights (default: all equal).
     min_frames : float, keyword-only
         With `weights` and ``"threshold"`` or ``"mixture"``: clusters with less speech
-        than this join the cluster they score best with once the rule has stopped
+        than this join the larger cluster they score best with once the rule has stopped
         (:func:`_agglomerate`'s `min_size`; 0: none). ``"gap"`` chooses its count from
         merges already made past its cut, and leaves them to resegmentation.
 

@@ -165,7 +165,10 @@ class CountEvidence:
         CLR, read against the two clusters' own ratios, ``cluster.link_self_weight``):
         merges scoring above `threshold` were made (down to the bounds), the first at or
         below it was declined (a merge that BIC declined, ``cluster.link_bic_veto``, is
-        reported at no more than the threshold). Empty otherwise.
+        reported at no more than the threshold). Empty otherwise. After that decline,
+        clusters with less speech than ``reseg.min_speaker`` joined the larger one each
+        scores best with (``cluster.link_absorb_small``): those merges are not here, and
+        `clusters` counts what they left.
     threshold : float or None
         The linking threshold (``cluster.link_threshold``); None without linking.
     bounds : tuple of (int, int)

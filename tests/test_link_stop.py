@@ -171,16 +171,22 @@ def test_small_clusters_join_their_best_partner_below_the_threshold():
     assert list(similarity) == [4] and similarity[4] <= T
 
 
-def test_a_small_cluster_grows_out_of_smallness_by_joining_another_small_one():
-    """Two small pieces of a voice no large cluster sounds like: they join each other,
-    and the result, large enough, is a speaker of its own."""
-    sizes = np.array([900.0, 150.0, 150.0])
-    score = np.array([[-np.inf, T - 4, T - 4], [T - 4, -np.inf, T - 1],
-                      [T - 4, T - 1, -np.inf]])
+def test_small_clusters_join_speakers_never_each_other():
+    """Two small pieces that score best with each other (short clusters of one voice do)
+    still each join a speaker: the speakers are those the threshold left. With no
+    cluster large enough to be a speaker nothing joins (resegmentation keeps the
+    largest)."""
     cfg = ClusterConfig(link_stop="threshold")
-    lut, _, _ = stop_linking(score, average_merge(score), config=cfg, lo=1, hi=10,
-                             weights=sizes, min_frames=200)
-    assert relabel(lut).tolist() == [0, 1, 1]
+
+    def run(sizes):
+        score = np.array([[-np.inf, T - 4, T - 3], [T - 4, -np.inf, T - 1],
+                          [T - 3, T - 1, -np.inf]])
+        lut, _, _ = stop_linking(score, average_merge(score), config=cfg, lo=1, hi=10,
+                                 weights=np.array(sizes, dtype=float), min_frames=200)
+        return relabel(lut).tolist()
+
+    assert run([900, 150, 150]) == [0, 0, 0]
+    assert run([150, 150, 150]) == [0, 1, 2]
 
 
 def test_small_clusters_do_not_join_where_bic_vetoes_and_respect_the_fewest():
