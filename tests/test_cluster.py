@@ -14,6 +14,7 @@ from diarize.cluster import (ClusterResult, agglomerative_bic, chunk_speech, clu
                              link_clusters_clr, speaker_ubm)
 from diarize.config import ClusterConfig, Config
 from diarize.errors import ParameterError
+from diarize.frames import relabel
 from diarize.gmm import GaussianMixture
 from diarize.speakers import BackgroundModel
 
@@ -286,6 +287,25 @@ def test_gap_stop_recovers_the_three_voices(voice_frames, width):
     res = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30)
     assert chunk_partition(res, voice_frames) == partition(truth)
     assert -width <= res.threshold <= width
+
+
+def test_small_clusters_join_their_own_voices_speaker(voice_frames):
+    """cluster.link_absorb_small, through link_clusters_clr: each voice's first two chunks
+    form a speaker, every other chunk is a cluster too small to be one; with a threshold
+    no pair reaches, the small ones join the speaker of their own voice."""
+    ubm, X, labels, truth = voice_frames
+    first_two = {v: np.flatnonzero(truth == v)[:2] for v in range(3)}
+    chunk_cluster = np.arange(len(truth))
+    for v, (a, b) in first_two.items():
+        chunk_cluster[b] = a
+    start = relabel(chunk_cluster)[labels]
+    cfg = ClusterConfig(link_threshold=1e9)
+    plain = link_clusters_clr(X, start, ubm=ubm, config=cfg, max_clusters=30)
+    assert plain.n_clusters == len(truth) - 3
+    res = link_clusters_clr(X, start, ubm=ubm, config=cfg, max_clusters=30,
+                            min_frames=2 * CHUNK)
+    assert res.n_clusters == 3
+    assert chunk_partition(res, voice_frames) == partition(truth)
 
 
 @pytest.mark.slow
