@@ -376,10 +376,10 @@ class ClusterConfig:
     stops (which resegmentation would not keep as a speaker) joins, whole, the speaker
     (a cluster with at least that much) it scores best with, below link_threshold if need
     be (not where BIC vetoes every such pair; link_stop 'threshold' or 'mixture'): the
-    speakers are the ones linking left, their frames are not. False: resegmentation drops it and
-    gives its frames, one by one, to the other speakers' GMMs, which, fitted on a few
-    seconds each, send pieces of one voice to others. No number of its own (a speaker is
-    what reseg.min_speaker says). Made the default in session 19 by leave-one-corpus-out
+    speakers are those linking kept, only where their frames go changes. False:
+    resegmentation drops it and gives its frames, one by one, to the other speakers'
+    GMMs, which, fitted on a few seconds each, send pieces of one voice to others. No
+    number of its own (a speaker is what reseg.min_speaker says). Made the default in session 19 by leave-one-corpus-out
     over speech-model seeds 0-4 (docs/stability.md): held out, the AMI clips gain (18.44
     -> 18.38), sim/ gains (3.26 -> 3.14), the other real recordings are unchanged; the
     long-turn sets of scripts/make_long_turns.py lose 0.19 (10.16 -> 10.35), and real/
