@@ -72,6 +72,44 @@ def _room(rng: np.random.Generator, y: np.ndarray, rt60: float) -> np.ndarray:
     return signal.fftconvolve(y, h)[:len(y)] / np.sqrt(np.sum(h * h))
 
 
+def voice_utterances(train_dir: Path) -> dict[str, list[Path]]:
+    """The utterances (``.flac``) of `train_dir` by voice (the name's part before ``_``),
+    in name order."""
+    utterances: dict[str, list[Path]] = {}
+    for p in sorted(train_dir.glob("*.flac")):
+        utterances.setdefault(p.name.split("_")[0], []).append(p)
+    return utterances
+
+
+def mix_pieces(pieces: list, seconds: float) -> tuple[np.ndarray, list]:
+    """`seconds` of `pieces` ((start s, samples, voice) each) added together, and the
+    reference: (start, duration, voice) of each piece's speech (pauses of 0.25 s or more
+    left out, :func:`bench_voices.speech_runs`)."""
+    mix = np.zeros(int(seconds * SR))
+    ref = []
+    for start, y, who in pieces:
+        i0 = int(round(start * SR))
+        mix[i0:i0 + len(y)] += y
+        ref += [(start + a, b - a, who) for a, b in speech_runs(y, _loud_level(y))]
+    return mix, ref
+
+
+def add_noise(rng: np.random.Generator, mix: np.ndarray, snr: float) -> np.ndarray:
+    """`mix` with :data:`NOISE` noise `snr` dB under it, scaled to :data:`PEAK_DBFS` peak."""
+    mix = mix + _noise(rng, len(mix), NOISE) * _rms(mix) * 10 ** (-snr / 20)
+    return mix * (10 ** (PEAK_DBFS / 20) / max(float(np.max(np.abs(mix))), 1e-12))
+
+
+def write_recording(out: Path, uri: str, mix: np.ndarray, ref: list, info: dict) -> None:
+    """``uri.wav`` (16-bit), ``uri.rttm`` (`ref`) and ``uri.json`` (`info`) in `out`."""
+    # 16-bit: a float WAV carries a PEAK chunk with the time it was written
+    sf.write(out / f"{uri}.wav", mix.astype(np.float32), SR, subtype="PCM_16")
+    lines = [f"SPEAKER {uri} 1 {s:.3f} {d:.3f} <NA> <NA> {who} <NA> <NA>\n"
+             for s, d, who in sorted(ref)]
+    (out / f"{uri}.rttm").write_text("".join(lines), encoding="utf-8")
+    (out / f"{uri}.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+
+
 def build_one(rng: np.random.Generator, uri: str, utterances: dict[str, list[Path]],
               out: Path) -> dict:
     """One recording and its reference in `out`; returns what was done to it."""
@@ -96,26 +134,15 @@ def build_one(rng: np.random.Generator, uri: str, utterances: dict[str, list[Pat
             z *= _rms(y) * 10 ** (-rng.uniform(*BACKCHANNEL_DB) / 20) / _rms(z)
             pieces.append((t + float(rng.uniform(1.0, dur - 1.0)), z, who))
         t += dur + float(rng.uniform(0.1, 0.6))
-    mix = np.zeros(int((t + 0.5) * SR))
-    ref = []
-    for start, y, who in pieces:
-        i0 = int(round(start * SR))
-        mix[i0:i0 + len(y)] += y
-        ref += [(start + a, b - a, who) for a, b in speech_runs(y, _loud_level(y))]
+    mix, ref = mix_pieces(pieces, t + 0.5)
     rt60 = float(rng.uniform(*RT60))
     mix = _room(rng, mix, rt60)
     snr = float(rng.uniform(*SNR_DB))
-    mix += _noise(rng, len(mix), NOISE) * _rms(mix) * 10 ** (-snr / 20)
-    mix *= 10 ** (PEAK_DBFS / 20) / max(float(np.max(np.abs(mix))), 1e-12)
-    # 16-bit: a float WAV carries a PEAK chunk with the time it was written
-    sf.write(out / f"{uri}.wav", mix.astype(np.float32), SR, subtype="PCM_16")
-    lines = [f"SPEAKER {uri} 1 {s:.3f} {d:.3f} <NA> <NA> {who} <NA> <NA>\n"
-             for s, d, who in sorted(ref)]
-    (out / f"{uri}.rttm").write_text("".join(lines), encoding="utf-8")
+    mix = add_noise(rng, mix, snr)
     info = {"voices": picked[:3], "backchannel_voice": picked[3], "rt60": round(rt60, 3),
             "direct_db": DIRECT_DB, "noise": NOISE, "snr_db": round(snr, 1),
             "duration": round(len(mix) / SR, 3)}
-    (out / f"{uri}.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+    write_recording(out, uri, mix, ref, info)
     return info
 
 
@@ -126,9 +153,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--train-dir", type=Path, default=REPO.parent / "shared" / "train" / "speech")
     a = ap.parse_args(argv)
-    utterances: dict[str, list[Path]] = {}
-    for p in sorted(a.train_dir.glob("*.flac")):
-        utterances.setdefault(p.name.split("_")[0], []).append(p)
+    utterances = voice_utterances(a.train_dir)
     if len(utterances) < 4:
         print(f"make_long_turns: error: fewer than 4 voices in {a.train_dir}", file=sys.stderr)
         return 1

@@ -30,7 +30,6 @@ half that the UBM was trained without (above): the shipped UBM heard every voice
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -41,8 +40,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from bench_voices import SR, _loud_level, _noise, speech_runs  # noqa: E402
-from make_long_turns import _rms, _room  # noqa: E402
+from bench_voices import SR  # noqa: E402
+# the noise, peak level, room and file writing of scripts/make_long_turns.py
+from make_long_turns import (NOISE, _rms, _room, add_noise, mix_pieces,  # noqa: E402
+                             voice_utterances, write_recording)
 
 #: Voices per recording (drawn, inclusive), seconds of each turn, seconds between turns.
 VOICES = (5, 9)
@@ -54,8 +55,6 @@ RETURNS = (1, 2)
 LEVEL_SPREAD = 4.0
 SNR_DB = (20.0, 35.0)
 RT60 = (0.3, 0.6)
-NOISE = "pink"
-PEAK_DBFS = -20.0
 #: Seconds of silence before the first turn and after the last.
 EDGE = 0.3
 
@@ -82,27 +81,16 @@ def build_one(rng: np.random.Generator, uri: str, utterances: dict[str, list[Pat
         y *= 10 ** (rng.uniform(-LEVEL_SPREAD, LEVEL_SPREAD) / 20) / _rms(y)
         pieces.append((t, y, picked[v]))
         t += dur + float(rng.uniform(*GAP))
-    mix = np.zeros(int((t + EDGE) * SR))
-    ref = []
-    for start, y, who in pieces:
-        i0 = int(round(start * SR))
-        mix[i0:i0 + len(y)] += y
-        ref += [(start + a, b - a, who) for a, b in speech_runs(y, _loud_level(y))]
+    mix, ref = mix_pieces(pieces, t + EDGE)
     info: dict = {"voices": picked, "order": order}
     if room:
         rt60 = float(rng.uniform(*RT60))
         mix = _room(rng, mix, rt60)
         info["rt60"] = round(rt60, 3)
     snr = float(rng.uniform(*SNR_DB))
-    mix += _noise(rng, len(mix), NOISE) * _rms(mix) * 10 ** (-snr / 20)
-    mix *= 10 ** (PEAK_DBFS / 20) / max(float(np.max(np.abs(mix))), 1e-12)
+    mix = add_noise(rng, mix, snr)
     info.update(noise=NOISE, snr_db=round(snr, 1), duration=round(len(mix) / SR, 3))
-    # 16-bit: a float WAV carries a PEAK chunk with the time it was written
-    sf.write(out / f"{uri}.wav", mix.astype(np.float32), SR, subtype="PCM_16")
-    lines = [f"SPEAKER {uri} 1 {s:.3f} {d:.3f} <NA> <NA> {who} <NA> <NA>\n"
-             for s, d, who in sorted(ref)]
-    (out / f"{uri}.rttm").write_text("".join(lines), encoding="utf-8")
-    (out / f"{uri}.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+    write_recording(out, uri, mix, ref, info)
     return info
 
 
@@ -114,9 +102,7 @@ def main(argv=None) -> int:
     ap.add_argument("--room", action="store_true", help="a synthetic room before the noise")
     ap.add_argument("--train-dir", type=Path, default=REPO.parent / "shared" / "train" / "speech")
     a = ap.parse_args(argv)
-    utterances: dict[str, list[Path]] = {}
-    for p in sorted(a.train_dir.glob("*.flac")):
-        utterances.setdefault(p.name.split("_")[0], []).append(p)
+    utterances = voice_utterances(a.train_dir)
     if len(utterances) < VOICES[1]:
         print(f"make_many_voices: error: fewer than {VOICES[1]} voices in {a.train_dir}",
               file=sys.stderr)
