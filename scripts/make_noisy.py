@@ -30,8 +30,8 @@ import soundfile as sf
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-# the noise of the voiceprints' degraded enrolment copies
 from diarize.rttm import read_rttm  # noqa: E402
+# the noise of the voiceprints' degraded enrolment copies
 from diarize.voices import coloured_noise  # noqa: E402
 
 
