@@ -165,9 +165,20 @@ def _silence_stdout() -> None:
         pass
 
 
-def build_config(config_file, preset, overrides, speakers=None):
-    """Load the configuration from a preset and/or file, then apply CLI overrides and
-    speaker-count hints (see :meth:`Config.with_speakers`); check the model files it names.
+def _settings_option(func):
+    """``--set KEY=VALUE`` (repeatable): one configuration key from the command line."""
+    return click.option(
+        "--set", "settings", multiple=True, metavar="KEY=VALUE",
+        help="Set one configuration key (dotted, as `diarize config show` prints them: "
+             "--set cluster.link_level_db=20); the value is a TOML literal, or else a "
+             "string. Repeatable; applied after --preset and --config.")(func)
+
+
+def build_config(config_file, preset, overrides, speakers=None, settings=()):
+    """Load the configuration from a preset and/or file, then apply the ``--set KEY=VALUE``
+    `settings` (:func:`diarize.config.with_settings`), the options named for one key
+    (`overrides`: ``--seed``) and speaker-count hints (see :meth:`Config.with_speakers`),
+    each later one winning; check the model files it names.
 
     Raises
     ------
@@ -176,10 +187,10 @@ def build_config(config_file, preset, overrides, speakers=None):
     ModelError
         A model file it names cannot be loaded (:func:`diarize.models.check_model_files`).
     """
-    from .config import load_config
+    from .config import load_config, with_settings
     from .models import check_model_files
 
-    cfg = load_config(config_file, preset=preset)
+    cfg = with_settings(load_config(config_file, preset=preset), settings)
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if overrides:
         cfg = cfg.replace(**overrides)
@@ -310,6 +321,7 @@ _VOICES_HELP = ("Folder of voiceprints (diarize enroll): speakers whose voice ma
 @click.option("--max-speakers", type=int, callback=_like_key("max_speakers"), help="Largest speaker count to consider.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast, noisy).")
+@_settings_option
 @click.option("--seed", type=int, callback=_like_key("seed"), help="Random seed (same seed, same output).")
 @click.option("-j", "--jobs", type=int, callback=_within(1, MAX_JOBS), default=1, show_default=True,
               help="Worker processes (1: in this process; more: a worker that dies fails "
@@ -326,7 +338,7 @@ _VOICES_HELP = ("Folder of voiceprints (diarize enroll): speakers whose voice ma
 @click.option("-q", "--quiet", is_flag=True,
               help="Print nothing but errors (not with -v).")
 def run_command(audio, output_dir, to_stdout, formats, exclusive, num_speakers, min_speakers,
-                max_speakers, config_file, preset, seed, jobs, uri, summary, voices_dir,
+                max_speakers, config_file, preset, settings, seed, jobs, uri, summary, voices_dir,
                 verbose, quiet):
     """Diarize AUDIO files; write <stem>.rttm (or each --format) for each.
 
@@ -350,7 +362,7 @@ def run_command(audio, output_dir, to_stdout, formats, exclusive, num_speakers, 
                                      "separators, no leading dot)", param_hint="--uri")
     cfg = build_config(config_file, preset, {"seed": seed},
                        speakers={"num_speakers": num_speakers, "min_speakers": min_speakers,
-                                 "max_speakers": max_speakers})
+                                 "max_speakers": max_speakers}, settings=settings)
     from .batch import Record, Task, run_tasks
     from .errors import ForeignOutputError
     from .writers import check_replaceable, check_writable_dir
@@ -481,8 +493,9 @@ def _check_voices(voices_dir: Path, cfg) -> None:
 @click.argument("audio", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast, noisy).")
+@_settings_option
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def enroll_command(voices_dir, name, audio, config_file, preset, quiet):
+def enroll_command(voices_dir, name, audio, config_file, preset, settings, quiet):
     """Make the voiceprint NAME from the speech of AUDIO files (one voice in each), or
     add them to it: a voiceprint is only ever extended, never replaced.
 
@@ -495,7 +508,7 @@ def enroll_command(voices_dir, name, audio, config_file, preset, quiet):
     from .voices import check_name
 
     check_name(name)
-    cfg = build_config(config_file, preset, {})
+    cfg = build_config(config_file, preset, {}, settings=settings)
     if not voices_dir.exists():
         try:
             voices_dir.mkdir(parents=True)
@@ -722,8 +735,9 @@ def eval_command(ref_path, hyp_path, uem_path, collar, skip_overlap, only_scored
 @click.option("--num-speakers", type=int, callback=_like_key("num_speakers"), help="Known number of speakers.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast, noisy).")
+@_settings_option
 def plot_command(audio, hyp_file, ref_file, output, start, end, num_speakers, config_file,
-                 preset):
+                 preset, settings):
     """Draw AUDIO's waveform, the speaker turns and the speaker-count evidence in one picture.
 
     Without --rttm, AUDIO is diarized first, as `diarize AUDIO` does. The bottom panel
@@ -743,7 +757,8 @@ def plot_command(audio, hyp_file, ref_file, output, start, end, num_speakers, co
             "diarize plot needs matplotlib: pip install 'gmm-diarize[plot]'") from None
     if start is not None and end is not None and end <= start:
         raise click.UsageError(f"--end ({end:g}) must be after --start ({start:g})")
-    cfg = build_config(config_file, preset, {}, speakers={"num_speakers": num_speakers})
+    cfg = build_config(config_file, preset, {}, speakers={"num_speakers": num_speakers},
+                       settings=settings)
     from .audio import audio_blocks
     from .pipeline import Diarizer
     from .plot import block_envelope, load_turns, plot_timeline, save_figure
@@ -780,14 +795,15 @@ def config_group():
 
 @config_group.command("show")
 @click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast, noisy).")
+@_settings_option
 @click.option("--config", "config_file", type=click.Path(path_type=Path),
               help="TOML configuration file (its keys override the preset).")
-def config_show_command(preset, config_file):
-    """Print the effective configuration as TOML (defaults, then preset, then file).
+def config_show_command(preset, settings, config_file):
+    """Print the effective configuration as TOML (defaults, then preset, file and --set).
 
     The output is a complete configuration file: save it, edit it, pass it to --config.
     """
-    cfg = build_config(config_file, preset, {})
+    cfg = build_config(config_file, preset, {}, settings=settings)
     echo_out(cfg.to_toml())
 
 
@@ -804,6 +820,7 @@ def config_show_command(preset, config_file):
               help="Run on a Dask distributed cluster (tcp://HOST:PORT); needs a shared filesystem.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast, noisy).")
+@_settings_option
 @click.option("--voices", "voices_dir", type=click.Path(path_type=Path), default=None,
               help=_VOICES_HELP)
 @click.option("-q", "--quiet", is_flag=True, help="No progress and no summary; only errors.")
@@ -812,7 +829,7 @@ def config_show_command(preset, config_file):
               help="One label per distinct voice over the whole batch (SPEAKER_00 in one "
                    "file is SPEAKER_00 in every file); writes OUTPUT_DIR/speakers.json.")
 def batch_command(inputs, output_dir, jobs, formats, overwrite, scheduler, config_file, preset,
-                  voices_dir, quiet, link_speakers):
+                  settings, voices_dir, quiet, link_speakers):
     """Diarize many recordings: INPUT is an audio file, a folder, a glob, or a
     .csv / .jsonl manifest (columns path, and optionally uri, num_speakers,
     min_speakers, max_speakers).
@@ -823,7 +840,7 @@ def batch_command(inputs, output_dir, jobs, formats, overwrite, scheduler, confi
     from . import batch
     from .progress import ConsoleProgress
 
-    cfg = build_config(config_file, preset, {})
+    cfg = build_config(config_file, preset, {}, settings=settings)
     progress = None if quiet else ConsoleProgress(stream=sys.stderr)
     try:
         summary = batch.run(list(inputs), output_dir, jobs=jobs, fmt=formats, overwrite=overwrite,
@@ -960,8 +977,10 @@ def _rttm_diarization(path: Path, uri):
               help="Known number of speakers (when DIARIZATION is audio).")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast, noisy).")
+@_settings_option
 @click.option("-q", "--quiet", is_flag=True, help="No summary on stderr.")
-def words_command(diarization, transcript, fmt, output, uri, num_speakers, config_file, preset, quiet):
+def words_command(diarization, transcript, fmt, output, uri, num_speakers, config_file, preset,
+                  settings, quiet):
     """Label a transcript with speakers: write SRT, VTT or JSON.
 
     DIARIZATION is an audio file (diarized first) or an RTTM file (a .rttm suffix, or
@@ -987,12 +1006,13 @@ def words_command(diarization, transcript, fmt, output, uri, num_speakers, confi
         raise click.UsageError("--uri chooses a recording of an RTTM file; "
                                f"{diarization} is read as audio")
     if rttm:
-        if num_speakers is not None or config_file is not None or preset is not None:
-            raise click.UsageError("--num-speakers, --config and --preset are for audio; "
+        if num_speakers is not None or config_file is not None or preset is not None or settings:
+            raise click.UsageError("--num-speakers, --config, --preset and --set are for audio; "
                                    f"{diarization} is read as RTTM")
         cfg = None
     else:
-        cfg = build_config(config_file, preset, {}, speakers={"num_speakers": num_speakers})
+        cfg = build_config(config_file, preset, {}, speakers={"num_speakers": num_speakers},
+                           settings=settings)
     text = read_transcript(transcript)  # before diarizing: a bad transcript fails fast
     if rttm:
         result = _rttm_diarization(diarization, uri)

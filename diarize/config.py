@@ -1190,13 +1190,64 @@ def load_config(path: str | os.PathLike | None = None, *, preset: str | None = N
     return cfg
 
 
-def _load_toml(path: Path, base: Config) -> Config:
+def parse_settings(items: typing.Iterable[str], *, option: str = "--set") -> dict[str, Any]:
+    """``KEY=VALUE`` strings as configuration overrides for :meth:`Config.replace`.
+
+    Keys are dotted (``cluster.link_level_db``); each value is read as a TOML literal
+    (``20``, ``0.5``, ``true``, ``"viterbi"``), and one that is not valid TOML is kept as
+    a string, so ``reseg.decoder=viterbi`` needs no quotes.
+
+    Raises
+    ------
+    ConfigError
+        An item without ``=`` or without a key, or a key given twice (naming `option`).
+    """
+    tomllib = _toml_module()
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError(f"{option} expects KEY=VALUE (a dotted key such as "
+                              f"cluster.link_level_db=20), got {item!r}")
+        if key in out:
+            raise ConfigError(f"{option}: {key!r} given twice")
+        try:
+            out[key] = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            out[key] = value.strip()
+    return out
+
+
+def with_settings(cfg: Config, items: typing.Iterable[str], *, option: str = "--set") -> Config:
+    """`cfg` with the ``KEY=VALUE`` overrides of :func:`parse_settings` applied.
+
+    Raises
+    ------
+    ConfigError
+        A malformed item, an unknown key or a value out of its range, naming `option`.
+    """
+    settings = parse_settings(items, option=option)
+    if not settings:
+        return cfg
+    try:
+        return cfg.replace(**settings)
+    except ConfigError as exc:
+        message = str(exc).removeprefix("overrides: ")
+        raise ConfigError(f"{option}: {message}") from None
+
+
+def _toml_module() -> Any:
     # here, not at the top: the defaults (most runs) need no TOML parser (~5 ms to import)
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover
         import tomli as tomllib
+    return tomllib
 
+
+def _load_toml(path: Path, base: Config) -> Config:
+    tomllib = _toml_module()
     try:
         with open(path, "rb") as f:
             data = tomllib.load(f)
