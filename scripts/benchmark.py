@@ -78,15 +78,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO))
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
-
 import numpy as np  # noqa: E402
 from scipy.optimize import linear_sum_assignment  # noqa: E402
 
-from diarize.errors import DiarizeError  # noqa: E402
+from diarize.errors import ConfigError, DiarizeError  # noqa: E402
 from diarize.names import uri_for  # noqa: E402
 from diarize.rttm import FileKey, read_rttm, read_uem  # noqa: E402
 from diarize.writers import atomic_write_text, format_rttm  # noqa: E402
@@ -992,19 +987,15 @@ class UsageError(ValueError):
 
 
 def parse_set(items: list[str], option: str = "--set") -> dict[str, object]:
-    """``KEY=VALUE`` pairs; values are TOML literals (``1.2``, ``true``, ``"dp"``), and a
-    value that is not valid TOML is taken as a string (so ``--set cluster.link_method=none``
-    works without quotes)."""
-    out: dict[str, object] = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"{option} expects KEY=VALUE, got {item!r}")
-        try:
-            out[key.strip()] = tomllib.loads(f"v = {value}")["v"]
-        except tomllib.TOMLDecodeError:
-            out[key.strip()] = value
-    return out
+    """``KEY=VALUE`` pairs, read as the ``diarize`` command's ``--set`` reads them
+    (:func:`diarize.config.parse_settings`: TOML literals, or else strings, so ``--set
+    cluster.link_method=none`` works without quotes)."""
+    from diarize.config import parse_settings
+
+    try:
+        return parse_settings(items, option=option)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, object]]:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import multiprocessing
 import sys
-import tomllib
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,12 +28,6 @@ if str(REPO) not in sys.path:  # run from a checkout without installing
 SIM = REPO.parent / "shared" / "eval" / "sim"
 
 
-def _parse_set(items: list[str]) -> dict:
-    out = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        out[key.strip()] = tomllib.loads(f"v = {value}")["v"]
-    return out
 
 
 def _score(task: tuple[str, float, dict]) -> tuple[str, float, float]:
@@ -75,7 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     if not files:
         print(f"no recordings with references in {args.dir}", file=sys.stderr)
         return 2
-    overrides = _parse_set(args.overrides)
+    from diarize.config import parse_settings
+
+    overrides = parse_settings(args.overrides)
     tasks = [(str(p), args.offset, overrides) for p in files]
     if args.jobs > 1:
         with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:
