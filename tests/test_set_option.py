@@ -107,3 +107,16 @@ def test_words_refuses_a_setting_for_an_rttm(tmp_path):
     transcript.write_text("1\n00:00:00,500 --> 00:00:02,000\nhello there\n", encoding="utf-8")
     _one_line(CliRunner().invoke(main, ["words", str(rttm), str(transcript),
                                         "--set", "seed=1"]), 2, "--set")
+
+
+def test_batch_workers_get_the_setting(tmp_path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["batch", str(FIXTURE.parent), "-o", str(out), "--jobs",
+                                       "2", "-q", "--set", "max_speakers=1"])
+    assert result.exit_code == 0, result.stderr
+    written = sorted(out.glob("*.rttm"))
+    assert [p.stem for p in written] == ["three_speakers", "two_speakers"]
+    for p in written:
+        labels = {line.split()[7] for line in p.read_text().splitlines()
+                  if line.startswith("SPEAKER ")}
+        assert len(labels) == 1, (p.name, labels)
