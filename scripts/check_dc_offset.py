@@ -28,8 +28,6 @@ if str(REPO) not in sys.path:  # run from a checkout without installing
 SIM = REPO.parent / "shared" / "eval" / "sim"
 
 
-
-
 def _score(task: tuple[str, float, dict]) -> tuple[str, float, float]:
     import soundfile as sf
 
@@ -69,8 +67,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no recordings with references in {args.dir}", file=sys.stderr)
         return 2
     from diarize.config import parse_settings
+    from diarize.errors import ConfigError
 
-    overrides = parse_settings(args.overrides)
+    try:
+        overrides = parse_settings(args.overrides)
+    except ConfigError as exc:
+        ap.error(str(exc))
     tasks = [(str(p), args.offset, overrides) for p in files]
     if args.jobs > 1:
         with multiprocessing.get_context("spawn").Pool(args.jobs) as pool:

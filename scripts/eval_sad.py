@@ -24,7 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from diarize.audio import load_audio  # noqa: E402
-from diarize.config import Config  # noqa: E402
+from diarize.config import Config, parse_settings  # noqa: E402
+from diarize.errors import ConfigError  # noqa: E402
 from diarize.features import mfcc  # noqa: E402
 from diarize.sad import detect_speech  # noqa: E402
 
@@ -131,19 +132,11 @@ def main(argv=None) -> int:
     over = {}
     if a.method:
         over["sad.method"] = a.method
-    for kv in a.set:
-        k, v = kv.split("=", 1)
-        if v in ("true", "false"):
-            over["sad." + k.removeprefix("sad.")] = v == "true"
-            continue
-        try:
-            val = int(v)
-        except ValueError:
-            try:
-                val = float(v)
-            except ValueError:
-                val = v
-        over["sad." + k.removeprefix("sad.")] = val
+    try:
+        settings = parse_settings(a.set)
+    except ConfigError as exc:
+        ap.error(str(exc))
+    over.update({"sad." + k.removeprefix("sad."): v for k, v in settings.items()})
     cfg = Config().replace(**over) if over else Config()
     cache = Path(a.cache) if a.cache else None
     print(f"sad.method = {cfg.sad.method}")
