@@ -762,9 +762,9 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     jobs : int, optional, keyword-only
         Worker processes (default :func:`default_jobs`: all cores); ignored with `scheduler`.
     fmt : str or sequence of str, keyword-only
-        A name in :data:`diarize.writers.FORMATS` (``rttm``, ``json``, ``csv``, ``audacity``),
-        or several: each recording is diarized once and written in each, and is skipped
-        only when all its outputs exist.
+        A name in :data:`diarize.writers.FORMATS` (``rttm``, ``json``, ``csv``,
+        ``audacity``, ``textgrid``), or several: each recording is diarized once and
+        written in each, and is skipped only when all its outputs exist.
     overwrite : bool, keyword-only
         Diarize again recordings whose output of ours exists (default: skip them, so
         that a rerun resumes an interrupted batch). An existing output that is not ours

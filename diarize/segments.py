@@ -616,6 +616,11 @@ class Diarization:
         """The turns as an Audacity label track: ``start<TAB>end<TAB>speaker`` lines."""
         return FORMATS["audacity"].render(self)
 
+    def to_textgrid(self) -> str:
+        """The turns as a Praat TextGrid, one interval tier per speaker (see
+        :func:`diarize.writers.format_textgrid`)."""
+        return FORMATS["textgrid"].render(self)
+
     def to_format(self, name: str) -> str:
         """The result in the output format `name` (one of :data:`diarize.writers.FORMATS`).
 

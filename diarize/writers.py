@@ -31,7 +31,8 @@ from .names import FILE_MODE, TEMP_SUFFIX, printable, replace_atomically, saniti
 __all__ = [
     "OutputFormat", "FORMATS", "OUTPUT_FORMATS", "FILE_MODE", "TIME_DECIMALS",
     "JSON_FORMAT_VERSION", "format_rttm", "format_json",
-    "format_csv", "spreadsheet_text", "format_audacity", "format_diarization", "output_format",
+    "format_csv", "spreadsheet_text", "format_audacity", "format_textgrid",
+    "format_diarization", "output_format",
     "atomic_write", "atomic_write_text", "write_rttm",
     "TOOL_NAME", "Provenance", "provenance", "rttm_provenance_line", "OUTPUT_LEDGER",
     "is_ours", "check_replaceable", "check_writable_dir", "check_writable_file",
@@ -60,8 +61,8 @@ class TurnLike(Protocol):
 @dataclass(frozen=True)
 class Provenance:
     """Who wrote an output file, from what: recorded in the file (RTTM, JSON) or in the
-    folder's ledger (:data:`OUTPUT_LEDGER`, for CSV and Audacity labels, which have no
-    place for it), so that a rerun tells our outputs from files it must not replace.
+    folder's ledger (:data:`OUTPUT_LEDGER`, for CSV, Audacity labels and TextGrids, which
+    have no place for it), so that a rerun tells our outputs from files it must not replace.
 
     Attributes
     ----------
@@ -301,6 +302,101 @@ def format_audacity(turns: Iterable[TurnLike]) -> str:
     return "".join(lines)
 
 
+def format_textgrid(turns: Iterable[TurnLike], *, duration: float | None = None) -> str:
+    """Format turns as a Praat TextGrid (the long text format Praat itself saves).
+
+    One interval tier per speaker, named by its label, in the order speakers first speak
+    (as JSON's ``speakers``): a speaker's turns are its labelled intervals, the time
+    between them empty ones, so that turns of two speakers may overlap as they do in
+    RTTM. Praat, ELAN and the Praat-based Python readers open it beside the audio.
+
+    Parameters
+    ----------
+    turns : iterable of Turn
+    duration : float, optional, keyword-only
+        Length of the recording in seconds: the end of every tier (at least the last
+        turn's end, and at least 0.001 s: Praat has no empty time domain).
+
+    Returns
+    -------
+    str
+        Times in seconds with at most 3 decimals. A speaker's turns that touch or overlap
+        once rounded are one interval. Double quotes in labels are doubled (Praat's
+        rule); tabs and line breaks become spaces. Without turns, one empty tier
+        ``speech`` (the Praat-based readers expect a tier).
+
+    Examples
+    --------
+    >>> from diarize.segments import Turn
+    >>> text = format_textgrid([Turn(0.5, 2.25, "A")], duration=3.0)
+    >>> print("\\n".join(text.splitlines()[13:22]))
+            intervals: size = 3
+            intervals [1]:
+                xmin = 0
+                xmax = 0.5
+                text = ""
+            intervals [2]:
+                xmin = 0.5
+                xmax = 2.25
+                text = "A"
+    """
+    ordered = sorted(turns)
+    spans: dict[str, list[list[float]]] = {}
+    for t in ordered:
+        start, end = _seconds(t.start), _seconds(t.end)
+        if end <= start:
+            continue  # nothing left of it at Praat's 1 ms
+        runs = spans.setdefault(t.speaker, [])
+        if runs and start <= runs[-1][1]:
+            runs[-1][1] = max(runs[-1][1], end)
+        else:
+            runs.append([start, end])
+    xmax = max([_seconds(duration or 0.0), _TEXTGRID_MIN_SPAN]
+               + [r[-1][1] for r in spans.values()])
+    if not spans:
+        spans = {_TEXTGRID_EMPTY_TIER: []}
+    lines = ['File type = "ooTextFile"', 'Object class = "TextGrid"', "",
+             "xmin = 0", f"xmax = {_tg_number(xmax)}", "tiers? <exists>",
+             f"size = {len(spans)}", "item []:"]
+    for k, (speaker, runs) in enumerate(spans.items(), 1):
+        intervals: list[tuple[float, float, str]] = []
+        at = 0.0
+        for start, end in runs:
+            if start > at:
+                intervals.append((at, start, ""))
+            intervals.append((start, end, speaker))
+            at = end
+        if at < xmax:
+            intervals.append((at, xmax, ""))
+        lines += [f"    item [{k}]:", '        class = "IntervalTier"',
+                  f"        name = {_tg_text(speaker)}", "        xmin = 0",
+                  f"        xmax = {_tg_number(xmax)}",
+                  f"        intervals: size = {len(intervals)}"]
+        for i, (a, b, label) in enumerate(intervals, 1):
+            lines += [f"        intervals [{i}]:", f"            xmin = {_tg_number(a)}",
+                      f"            xmax = {_tg_number(b)}",
+                      f"            text = {_tg_text(label)}"]
+    return "\n".join(lines) + "\n"
+
+
+#: The end of a TextGrid's time domain when nothing else sets it: Praat refuses an empty
+#: one, and 1 ms is the precision of every output format.
+_TEXTGRID_MIN_SPAN = 10.0 ** -TIME_DECIMALS
+#: The one tier of a TextGrid without turns.
+_TEXTGRID_EMPTY_TIER = "speech"
+
+
+def _tg_number(x: float) -> str:
+    """A time as Praat writes it: no trailing zeros (``0``, ``0.5``, ``12.345``)."""
+    text = f"{x:.{TIME_DECIMALS}f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
+
+
+def _tg_text(text: str) -> str:
+    """A quoted Praat string: inner double quotes doubled, tabs and line breaks spaces."""
+    return '"' + re.sub(r"[\t\r\n]+", " ", text).replace('"', '""') + '"'
+
+
 # --------------------------------------------------------------------------- registry
 
 @dataclass(frozen=True)
@@ -358,6 +454,9 @@ FORMATS: dict[str, OutputFormat] = {f.name: f for f in (
                  "CSV: uri,start,end,duration,speaker"),
     OutputFormat("audacity", ".txt", lambda d: format_audacity(d.turns),
                  "Audacity label track"),
+    OutputFormat("textgrid", ".TextGrid",
+                 lambda d: format_textgrid(d.turns, duration=d.duration),
+                 "Praat TextGrid, one interval tier per speaker"),
 )}
 """Every output format, by name, in the order help texts list them."""
 
@@ -391,13 +490,14 @@ def format_diarization(diarization: Any, format: str = "rttm", *,
     source : path-like, optional, keyword-only
         The audio file it came from: the text then carries its :func:`provenance`
         (RTTM: a first ``SPKR-INFO`` line; JSON: a ``generator`` field), as the files
-        written by ``diarize`` and ``diarize batch`` do. CSV and Audacity labels have no
-        place for it and come out the same.
+        written by ``diarize`` and ``diarize batch`` do. CSV, Audacity labels and
+        TextGrids have no place for it and come out the same.
 
     Raises
     ------
     OutputError
-        If `format` is not one of ``rttm``, ``json``, ``csv``, ``audacity``.
+        If `format` is not one of ``rttm``, ``json``, ``csv``, ``audacity``,
+        ``textgrid``.
     """
     fmt = output_format(format)
     if source is not None and fmt.render_marked is not None:
@@ -456,7 +556,7 @@ def atomic_write_text(path: str | os.PathLike, text: str, *, ledger: bool = Fals
 
 OUTPUT_LEDGER = ".diarize-outputs.tsv"
 """Hidden file in an output folder recording the outputs written there that have no
-place for a :class:`Provenance` (CSV, Audacity labels): one ``sha256<TAB>size<TAB>name``
+place for a :class:`Provenance` (CSV, Audacity labels, TextGrids): one ``sha256<TAB>size<TAB>name``
 line each (the name JSON-quoted), appended before the output is renamed into place."""
 
 OWNERSHIP_READ_LIMIT = 64 * 2**20
@@ -494,7 +594,7 @@ def is_ours(path: str | os.PathLike, *, fmt: str, uri: str) -> bool:
 
     RTTM: its first line is our ``SPKR-INFO`` record (:func:`rttm_provenance_line`) for
     `uri`, and it ends with a line break. JSON: it parses, names `uri`, and its
-    ``generator`` is :data:`TOOL_NAME`. CSV and Audacity labels: the folder's
+    ``generator`` is :data:`TOOL_NAME`. CSV, Audacity labels and TextGrids: the folder's
     :data:`OUTPUT_LEDGER` lists a file of that name, size and SHA-256. A file that
     cannot be read, or is larger than :data:`OWNERSHIP_READ_LIMIT`, is not ours.
     """

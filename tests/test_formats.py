@@ -1,4 +1,4 @@
-"""Output formats (rttm, json, csv, audacity) and the `run` command's --format/--exclusive/-v."""
+"""Output formats (rttm, json, csv, audacity, textgrid) and the `run` command's --format/--exclusive/-v."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from diarize.cli import main
 from diarize.errors import OutputError
 from diarize.writers import (FILE_MODE, OUTPUT_FORMATS, format_audacity, format_csv,
-                             format_diarization, format_json)
+                             format_diarization, format_json, format_textgrid)
 from diarize.segments import Diarization, Turn
 from conftest import EVAL, cli_runner
 
@@ -80,11 +80,72 @@ def test_audacity_label_track():
         assert float(start) <= float(end) and label
 
 
+# --------------------------------------------------------------------------- TextGrid
+def _read_textgrid(text: str) -> tuple[float, list[tuple[str, list[tuple[float, float, str]]]]]:
+    """(xmax, [(tier name, [(xmin, xmax, text), ...]), ...]) of a long-format TextGrid,
+    read the way Praat reads it: numbers and quoted strings in order, labels ignored."""
+    import re
+
+    tokens = re.findall(r'"((?:[^"]|"")*)"|(?<![\w\[])(-?\d+(?:\.\d+)?)(?![\w\]])|<(\w+)>', text)
+    values: list = [(s.replace('""', '"') if n == "" and f == "" else
+                     float(n) if n else f) for s, n, f in tokens]
+    assert values[:2] == ["ooTextFile", "TextGrid"]
+    xmin, xmax, flag, n_tiers = values[2:6]
+    assert xmin == 0 and flag == "exists"
+    at, tiers = 6, []
+    for _ in range(int(n_tiers)):
+        kind, name, t0, t1, n = values[at:at + 5]
+        assert kind == "IntervalTier" and (t0, t1) == (0, xmax)
+        at += 5
+        intervals = [tuple(values[at + 3 * i:at + 3 * i + 3]) for i in range(int(n))]
+        at += 3 * int(n)
+        tiers.append((name, intervals))
+    assert at == len(values)
+    return xmax, tiers
+
+
+def test_textgrid_has_a_tier_per_speaker_covering_the_recording():
+    d = _overlapping()
+    xmax, tiers = _read_textgrid(d.to_textgrid())
+    assert xmax == 6.0
+    assert [name for name, _ in tiers] == ["alice", "bob"]
+    for name, intervals in tiers:
+        # Praat's rule: intervals tile the tier's time domain, none empty
+        assert intervals[0][0] == 0 and intervals[-1][1] == xmax
+        assert all(a[1] == b[0] for a, b in zip(intervals, intervals[1:]))
+        assert all(a < b for a, b, _ in intervals)
+        labelled = [(a, b) for a, b, text in intervals if text]
+        assert all(text in ("", name) for _, _, text in intervals)
+        assert labelled == [(round(t.start, 3), round(t.end, 3)) for t in d.turns
+                            if t.speaker == name]
+
+
+def test_textgrid_rounding_quotes_and_no_speech():
+    turns = [Turn(0.0, 1.0004, 'say "hi"\tthere'), Turn(1.0001, 2.0, 'say "hi"\tthere'),
+             Turn(2.5, 2.5004, "gone"), Turn(3.0, 7.5, "late")]
+    xmax, tiers = _read_textgrid(format_textgrid(turns, duration=5.0))
+    # turns that touch once rounded are one interval; one that rounds to nothing is
+    # no interval and no tier; the last turn's end extends the time domain
+    assert xmax == 7.5
+    assert tiers == [('say "hi" there', [(0.0, 2.0, 'say "hi" there'), (2.0, 7.5, "")]),
+                     ("late", [(0.0, 3.0, ""), (3.0, 7.5, "late")])]
+    assert _read_textgrid(format_textgrid([], duration=4.0)) == (4.0, [("speech", [(0.0, 4.0, "")])])
+    assert _read_textgrid(format_textgrid([])) == (0.001, [("speech", [(0.0, 0.001, "")])])
+
+
+def test_textgrid_is_utf8_text_praat_reads(tmp_path):
+    d = Diarization([Turn(0.25, 1.5, "Dr. Itō")], uri="x", duration=2.0)
+    path = tmp_path / "x.TextGrid"
+    path.write_text(d.to_textgrid(), encoding="utf-8")
+    assert _read_textgrid(path.read_text(encoding="utf-8"))[1][0][0] == "Dr. Itō"
+    assert d.to_textgrid().startswith('File type = "ooTextFile"\nObject class = "TextGrid"\n')
+
+
 def test_format_dispatch():
     d = _overlapping()
     assert format_diarization(d, "rttm") == d.to_rttm()
     assert format_diarization(d, "audacity") == d.to_audacity()
-    assert set(OUTPUT_FORMATS) == {"rttm", "json", "csv", "audacity"}
+    assert set(OUTPUT_FORMATS) == {"rttm", "json", "csv", "audacity", "textgrid"}
     with pytest.raises(OutputError, match="unknown output format"):
         format_diarization(d, "xml")
 

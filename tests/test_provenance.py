@@ -20,8 +20,8 @@ from diarize.cli import _is_rttm, main
 from diarize.errors import ForeignOutputError
 from diarize.rttm import read_rttm
 from diarize.segments import Diarization, Turn
-from diarize.writers import (OUTPUT_LEDGER, TOOL_NAME, check_replaceable, format_diarization,
-                             is_ours, provenance, rttm_provenance_line)
+from diarize.writers import (OUTPUT_FORMATS, OUTPUT_LEDGER, TOOL_NAME, check_replaceable,
+                             format_diarization, is_ours, provenance, rttm_provenance_line)
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "diarize" / "schemas" / "diarization.schema.json"
@@ -213,12 +213,12 @@ def test_a_sim_style_json_next_to_the_audio_is_not_ours(tmp_path, fake_pipeline)
     assert json.loads((tmp_path / "x.json").read_text()) == {"reverb": 0.3, "snr": 20}
 
 
-@pytest.mark.parametrize("fmt", ["csv", "audacity"])
+@pytest.mark.parametrize("fmt", ["csv", "audacity", "textgrid"])
 def test_formats_without_comments_are_recorded_in_the_ledger(tmp_path, fake_pipeline, fmt):
     _audio(tmp_path / "in", "a.wav", "b.wav")
     out = tmp_path / "out"
     assert batch.run([tmp_path / "in"], out, jobs=1, fmt=fmt).succeeded == 2
-    ext = ".csv" if fmt == "csv" else ".txt"
+    ext = OUTPUT_FORMATS[fmt]
     ledger = (out / OUTPUT_LEDGER).read_text().splitlines()
     assert sorted(line.split("\t")[0] for line in ledger) == sorted(
         _sha(out / f"{s}{ext}") for s in "ab")

@@ -24,7 +24,8 @@ def test_doctests():
 
 def test_registry_names_extensions_and_writers():
     assert {n: f.extension for n, f in writers.FORMATS.items()} == {
-        "rttm": ".rttm", "json": ".json", "csv": ".csv", "audacity": ".txt"}
+        "rttm": ".rttm", "json": ".json", "csv": ".csv", "audacity": ".txt",
+        "textgrid": ".TextGrid"}
     assert writers.OUTPUT_FORMATS == {n: f.extension for n, f in writers.FORMATS.items()}
 
 
@@ -37,7 +38,7 @@ def test_diarization_methods_render_through_the_registry(name):
 
 
 def test_unknown_format_is_an_output_error():
-    with pytest.raises(OutputError, match="unknown output format 'xml'.*rttm, json, csv, audacity"):
+    with pytest.raises(OutputError, match="unknown output format 'xml'.*rttm, json, csv, audacity, textgrid"):
         writers.format_diarization(RESULT, "xml")
 
 
