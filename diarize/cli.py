@@ -342,13 +342,17 @@ def run_command(audio, output_dir, to_stdout, formats, exclusive, num_speakers, 
                 verbose, quiet):
     """Diarize AUDIO files; write <stem>.rttm (or each --format) for each.
 
+    AUDIO - reads one recording from standard input (file id stdin, or --uri).
+
     \b
     diarize meeting.wav --preset meeting
     diarize call.wav --preset telephone --num-speakers 2 -f rttm,json -o out/
     diarize converted.wav --uri meeting01 --summary
+    ffmpeg -i talk.mp4 -f wav - | diarize - --stdout
     """
     if quiet and verbose:
         raise click.UsageError("-q/--quiet and -v/--verbose cannot be used together")
+    audio = _stdin_for_dash(audio)
     if to_stdout and len(formats) > 1:
         raise click.UsageError(f"--stdout prints one format, {len(formats)} were asked for "
                                f"({', '.join(formats)}): drop --stdout to write them as files")
@@ -417,6 +421,25 @@ def run_command(audio, output_dir, to_stdout, formats, exclusive, num_speakers, 
             report_ready()
     report_ready()
     return 1 if failed else 0
+
+
+STDIN_PATH = "/dev/stdin"
+"""What ``-`` reads: standard input, streamed as any pipe is (through FFmpeg, which reads
+a stream to its end); its file id is then ``stdin``."""
+
+
+def _stdin_for_dash(audio: tuple[Path, ...]) -> tuple[Path, ...]:
+    """`audio` with ``-`` as :data:`STDIN_PATH`; ``-`` is one recording, given alone, so
+    it is read in this process (a worker process's standard input is not this one's)."""
+    if not any(str(p) == "-" for p in audio):
+        return audio
+    if len(audio) > 1:
+        raise click.UsageError("- (standard input) is one recording: give it as the only "
+                               "AUDIO")
+    if not os.path.exists(STDIN_PATH):
+        raise click.UsageError(f"- (standard input) needs {STDIN_PATH}, which this system "
+                               "lacks: save the audio to a file and give its name")
+    return (Path(STDIN_PATH),)
 
 
 def _report_recording(record, path: Path, outputs: list[str], *, verbose: bool, quiet: bool,

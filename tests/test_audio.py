@@ -351,15 +351,34 @@ def test_fifo_is_read_through_the_decoder(tmp_path, original):
 
 
 @pytest.mark.slow
-def test_cli_reads_standard_input(tmp_path):
+@pytest.mark.parametrize("name", ["/dev/stdin", "-"])
+def test_cli_reads_standard_input(tmp_path, name):
+    if not os.path.exists("/dev/stdin"):
+        pytest.skip("no /dev/stdin here")
     out = tmp_path / "out"
     with open(WAV, "rb") as stdin:
-        p = subprocess.run([sys.executable, "-m", "diarize", "/dev/stdin", "-o", str(out)],
+        p = subprocess.run([sys.executable, "-m", "diarize", name, "-o", str(out)],
                            stdin=stdin, capture_output=True, cwd=tmp_path, timeout=300)
     assert p.returncode == 0, p.stderr.decode(errors="replace")
     assert b"Traceback" not in p.stderr
     rttms = list(out.glob("*.rttm"))
-    assert len(rttms) == 1 and rttms[0].read_text().count("SPEAKER") > 3
+    assert [r.name for r in rttms] == ["stdin.rttm"]
+    # streamed through the decoder, the same samples and so the same turns as the file
+    f = subprocess.run([sys.executable, "-m", "diarize", str(WAV), "--uri", "stdin",
+                        "--stdout"], capture_output=True, cwd=tmp_path, timeout=300)
+    assert f.returncode == 0
+    turns = [line for line in rttms[0].read_text().splitlines() if line.startswith("SPEAKER")]
+    assert len(turns) > 3 and "\n".join(turns) + "\n" == f.stdout.decode()
+
+
+def test_dash_is_one_recording_given_alone(tmp_path):
+    from click.testing import CliRunner
+
+    from diarize.cli import main
+
+    result = CliRunner().invoke(main, ["-", str(WAV)])
+    assert result.exit_code == 2
+    assert "standard input" in result.output and "only AUDIO" in result.output
 
 
 # ----------------------------------------------------------------------- downmix
