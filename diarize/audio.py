@@ -22,14 +22,14 @@ import stat
 import struct
 import sys
 from pathlib import Path
-from typing import Any, Iterator, Union
+from typing import Any, Iterator, Sequence, Union
 
 import numpy as np
 import soundfile as sf  # type: ignore[import-untyped]
 
 from .config import AudioConfig
 from . import _decode
-from .errors import AudioError
+from .errors import AudioError, ParameterError
 from .highpass import highpass_filter
 
 #: File suffixes taken as audio when a folder is searched (``diarize batch``, ``diarize
@@ -338,6 +338,65 @@ def audio_blocks(audio: Any, *, config: AudioConfig | None = None) -> Iterator[n
     rate = _whole_rate(rate)
     _check_rate(rate, cfg, "")
     yield from _condition(_array_chunks(y, rate, cfg), rate, cfg)
+
+
+def audio_spans(audio: Any, spans: Sequence[tuple[float, float]], *,
+                config: AudioConfig | None = None) -> np.ndarray:
+    """The signal of `audio` inside `spans`, the parts joined end to end.
+
+    Read block by block (:func:`audio_blocks`, so the same samples as the whole signal
+    sliced) and kept only inside the spans: memory grows with the spans' length, not the
+    recording's, and reading stops after the last span.
+
+    Parameters
+    ----------
+    audio : path-like or (array-like, number)
+        As for :func:`audio_blocks`.
+    spans : sequence of (float, float)
+        (start, end) in seconds, in any order; overlapping or touching spans count once,
+        and what lies past the end of the audio is not there.
+    config : AudioConfig, keyword-only
+
+    Returns
+    -------
+    ndarray, shape (n_samples,), float32
+        At ``config.sample_rate``.
+
+    Raises
+    ------
+    ParameterError
+        A span that is not finite, starts before 0 or does not end after it starts.
+    AudioError
+        As :func:`audio_blocks`.
+    """
+    cfg = config or AudioConfig()
+    rate = cfg.sample_rate
+    for a, b in spans:
+        if not (np.isfinite(a) and np.isfinite(b) and 0 <= a < b):
+            raise ParameterError(f"audio span ({a}, {b}): not 0 <= start < end seconds")
+    bounds: list[list[int]] = []
+    for a, b in sorted((float(a), float(b)) for a, b in spans):
+        lo, hi = int(round(a * rate)), int(round(b * rate))
+        if bounds and lo <= bounds[-1][1]:
+            bounds[-1][1] = max(bounds[-1][1], hi)
+        elif hi > lo:
+            bounds.append([lo, hi])
+    parts: list[np.ndarray] = []
+    at = k = 0
+    if bounds:
+        for block in audio_blocks(audio, config=cfg):
+            end = at + len(block)
+            while k < len(bounds) and bounds[k][0] < end:
+                lo, hi = max(bounds[k][0], at), min(bounds[k][1], end)
+                if hi > lo:
+                    parts.append(np.array(block[lo - at:hi - at], dtype=np.float32))
+                if bounds[k][1] > end:
+                    break  # the span goes on in the next block
+                k += 1
+            at = end
+            if k == len(bounds):
+                break
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
 def load_audio(path: str | os.PathLike, *, sample_rate: int | None = None,

@@ -514,34 +514,48 @@ def _check_voices(voices_dir: Path, cfg) -> None:
               help="Folder of voiceprints (created if missing); NAME is DIR/NAME.npz.")
 @click.argument("name")
 @click.argument("audio", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--rttm", "rttm_files", multiple=True, type=click.Path(path_type=Path),
+              help="Diarization or reference RTTM of the AUDIO files (repeatable): with "
+                   "--speaker, enrol only the time that speaker talks alone in each.")
+@click.option("--speaker", default=None,
+              help="The speaker label, in the --rttm turns, whose voice NAME is.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast, noisy).")
 @_settings_option
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-def enroll_command(voices_dir, name, audio, config_file, preset, settings, quiet):
+def enroll_command(voices_dir, name, audio, rttm_files, speaker, config_file, preset, settings,
+                   quiet):
     """Make the voiceprint NAME from the speech of AUDIO files (one voice in each), or
-    add them to it: a voiceprint is only ever extended, never replaced.
+    add them to it: a voiceprint is only ever extended, never replaced. With --rttm and
+    --speaker, from one speaker's turns in recordings of several voices.
 
     \b
     diarize enroll --voices voices/ "Dr. Ito" ito_intro.wav ito_call.m4a
     diarize run interview.wav --voices voices/ -f rttm,json
+    diarize enroll --voices voices/ "Dr. Ito" interview.wav --rttm interview.rttm --speaker SPEAKER_01
     """
     from .batch import kept_warnings
     from .pipeline import enroll
     from .voices import check_name
 
     check_name(name)
+    if bool(rttm_files) != (speaker is not None):
+        raise click.UsageError("--rttm and --speaker go together: the turns, and whose "
+                               "they are")
     cfg = build_config(config_file, preset, {}, settings=settings)
+    # every file's turns found before any work (and before the folder is made)
+    spans = ([None] * len(audio) if speaker is None
+             else _speaker_spans(audio, rttm_files, speaker))
     if not voices_dir.exists():
         try:
             voices_dir.mkdir(parents=True)
         except OSError as exc:
             raise VoiceError(f"{printable(str(voices_dir))}: cannot create the voiceprint "
                              f"folder ({exc.strerror or exc})") from None
-    for path in audio:
+    for path, where in zip(audio, spans):
         before = _voice_seconds(voices_dir, name)
         with kept_warnings() as warned:  # -q: errors only
-            voice = enroll(name, path, voices_dir, config=cfg)
+            voice = enroll(name, path, voices_dir, config=cfg, spans=where)
         if not quiet:
             for line in warned:
                 echo_warning(line)
@@ -551,6 +565,55 @@ def enroll_command(voices_dir, name, audio, config_file, preset, settings, quiet
                        f"{name!r}: {voice.seconds:.1f} s from "
                        f"{_count(voice.enrolments, 'enrolment')}", err=True)
     return 0
+
+
+def _speaker_spans(audio: tuple[Path, ...], rttm_files: tuple[Path, ...], speaker: str
+                   ) -> list[list[tuple[float, float]]]:
+    """For each AUDIO file, the stretches `speaker` talks alone in the turns of
+    `rttm_files` for its file id (its stem, as ``diarize`` names it); the RTTM's only
+    file id for a single AUDIO whose stem is not one.
+
+    Raises
+    ------
+    RTTMError
+        An RTTM file cannot be read or is malformed.
+    EnrollmentError
+        No turns for a file, or none of `speaker` there, or none where they talk alone.
+    """
+    from .errors import EnrollmentError
+    from .rttm import read_rttm
+    from .segments import solo_spans
+
+    by_uri: dict[str, list] = {}
+    for f in rttm_files:
+        for key, file_turns in read_rttm(f).items():
+            by_uri.setdefault(key.uri, []).extend(file_turns)
+    shown = ", ".join(printable(str(f)) for f in rttm_files)
+    out = []
+    for path in audio:
+        uri = uri_for(path)
+        turns: list | None = by_uri.get(uri)
+        if turns is None and len(audio) == 1 and len(by_uri) == 1:
+            turns = next(iter(by_uri.values()))
+        if turns is None:
+            ids = ", ".join(sorted(by_uri)[:MAX_LISTED_FILES]) or "none"
+            raise EnrollmentError(f"{printable(str(path))}: no turns for file id {uri!r} in "
+                                  f"{shown} (file ids there: {ids})")
+        spans = solo_spans(turns, speaker)
+        if not spans:
+            labels = sorted({t.speaker for t in turns})
+            what = ("talks only over other speakers" if speaker in labels else
+                    "has no turns")
+            raise EnrollmentError(
+                f"{printable(str(path))}: {speaker!r} {what} in {shown} (speakers there: "
+                f"{', '.join(labels[:MAX_LISTED_SPEAKERS])}"
+                f"{', ...' if len(labels) > MAX_LISTED_SPEAKERS else ''})")
+        out.append(spans)
+    return out
+
+
+MAX_LISTED_SPEAKERS = 10
+"""Speaker labels named in an enrolment error before "..."."""
 
 
 def _voice_seconds(voices_dir: Path, name: str) -> float | None:

@@ -9,12 +9,12 @@ import contextlib
 import os
 import warnings
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
 import numpy as np
 
 from ._threads import pipeline_threads, read_ahead, worker_pool
-from .audio import audio_blocks
+from .audio import audio_blocks, audio_spans
 from .cluster import asked_count, cluster_speakers, count_floor, speaker_ubm
 from .config import AudioConfig, Config, FeatureConfig, load_config
 from .errors import ConfigError, NoSpeechWarning, ParameterError, SpeakerCountWarning
@@ -153,10 +153,19 @@ class Diarizer:
         stats, _, seconds = self._speech_voices(audio, copies=False)
         return stats, seconds
 
-    def enrolment_voice(self, audio: Any) -> tuple[VoiceStats, list[VoiceStats], float]:
+    def enrolment_voice(self, audio: Any, *, spans: Sequence[tuple[float, float]] | None = None
+                        ) -> tuple[VoiceStats, list[VoiceStats], float]:
         """:meth:`speech_voice`, and the statistics of the same speech frames in each of
         the ``voices.enroll_copies`` degraded copies of the audio
         (:func:`diarize.voices.degraded_copies`; multi-condition enrolment).
+
+        Parameters
+        ----------
+        audio : path-like or (array-like, number)
+        spans : sequence of (float, float), optional, keyword-only
+            Only these stretches of the audio, (start, end) in seconds, joined end to end
+            (:func:`diarize.audio.audio_spans`): one speaker's turns in a recording of
+            several.
 
         Returns
         -------
@@ -164,9 +173,10 @@ class Diarizer:
             Clean statistics, one per copy, and the seconds of speech found (in the clean
             audio; the copies' frames are those same frames).
         """
-        return self._speech_voices(audio, copies=True)
+        return self._speech_voices(audio, copies=True, spans=spans)
 
-    def _speech_voices(self, audio: Any, *, copies: bool
+    def _speech_voices(self, audio: Any, *, copies: bool,
+                       spans: Sequence[tuple[float, float]] | None = None
                        ) -> tuple[VoiceStats, list[VoiceStats], float]:
         ubm = speaker_ubm(self.config.cluster)
         if ubm is None:
@@ -175,7 +185,10 @@ class Diarizer:
         cfg = self.config
         n_copies = cfg.voices.enroll_copies if copies else 0
         with pipeline_threads():
-            if n_copies:
+            if spans is not None:
+                y = audio_spans(audio, spans, config=cfg.audio)
+                front = self._features([y], uri=None, hook=None)
+            elif n_copies:
                 y = np.concatenate([np.asarray(b, dtype=np.float32)
                                     for b in audio_blocks(audio, config=cfg.audio)]
                                    or [np.zeros(0, dtype=np.float32)])
@@ -757,7 +770,8 @@ def _same_speaker_features(features: FeatureConfig, ubm: BackgroundModel) -> boo
 
 
 def enroll(name: str, audio: Any, voices_dir: "str | os.PathLike", *,
-           config: Config | None = None) -> Voiceprint:
+           config: Config | None = None,
+           spans: Sequence[tuple[float, float]] | None = None) -> Voiceprint:
     """Make the voiceprint `name` in folder `voices_dir` from `audio`, or add `audio` to it.
 
     The audio is read and its speech found as for diarization; all its speech is taken
@@ -772,6 +786,10 @@ def enroll(name: str, audio: Any, voices_dir: "str | os.PathLike", *,
     voices_dir : path-like
         An existing folder.
     config : Config, optional, keyword-only
+    spans : sequence of (float, float), optional, keyword-only
+        Enrol only these stretches of `audio`, (start, end) in seconds, joined end to end:
+        the time one speaker of a recording talks alone
+        (:func:`diarize.segments.solo_spans` of its diarization or reference turns).
 
     Returns
     -------
@@ -803,13 +821,14 @@ def enroll(name: str, audio: Any, voices_dir: "str | os.PathLike", *,
     ubm = speaker_ubm(diarizer.config.cluster)
     if ubm is None:
         raise ConfigError("voiceprints need cluster.link_method = 'ubm'")
-    stats, conditions, seconds = diarizer.enrolment_voice(audio)
+    stats, conditions, seconds = diarizer.enrolment_voice(audio, spans=spans)
     source = (printable(str(audio)) if isinstance(audio, (str, os.PathLike))
               else "samples")
     need = diarizer.config.voices.min_enroll_seconds
     if seconds < need or stats.frames <= 0:
-        raise EnrollmentError(f"{source}: {seconds:.1f} s of speech, {need:.1f} s needed "
-                              f"to enrol {name!r} (voices.min_enroll_seconds)")
+        where = "" if spans is None else f" in the {sum(b - a for a, b in spans):.1f} s given"
+        raise EnrollmentError(f"{source}: {seconds:.1f} s of speech{where}, {need:.1f} s "
+                              f"needed to enrol {name!r} (voices.min_enroll_seconds)")
     new = Voiceprint(name=name, stats=stats, seconds=seconds, enrolments=1,
                      sources=(uri_for(audio) if isinstance(audio, (str, os.PathLike))
                               else "samples",),

@@ -817,6 +817,51 @@ def turns_from_labels(labels: np.ndarray, *, names: list[str], frame_step: float
                   for a, b, k in zip(s, e, v) if k >= 0)
 
 
+def solo_spans(turns: Iterable[Turn], speaker: str) -> list[tuple[float, float]]:
+    """The time `speaker` talks alone: their turns less every other speaker's.
+
+    Parameters
+    ----------
+    turns : iterable of Turn
+        The turns of one recording.
+    speaker : str
+
+    Returns
+    -------
+    list of (float, float)
+        Sorted, disjoint (start, end) stretches in seconds; empty if `speaker` has no
+        turn or talks only over others.
+
+    Examples
+    --------
+    >>> solo_spans([Turn(0, 4, "A"), Turn(3, 5, "B"), Turn(4.5, 6, "A")], "A")
+    [(0.0, 3.0), (5.0, 6.0)]
+    """
+    turns = list(turns)
+    mine = _union(np.array([t.start for t in turns if t.speaker == speaker], dtype=np.float64),
+                  np.array([t.end for t in turns if t.speaker == speaker], dtype=np.float64))
+    others = _union(np.array([t.start for t in turns if t.speaker != speaker], dtype=np.float64),
+                    np.array([t.end for t in turns if t.speaker != speaker], dtype=np.float64))
+    out: list[tuple[float, float]] = []
+    j = 0
+    for a, b in zip(*mine):
+        a, b = float(a), float(b)
+        # the other speakers' stretches are disjoint and sorted: walk them once
+        while j < len(others[0]) and others[1][j] <= a:
+            j += 1
+        k = j
+        while k < len(others[0]) and others[0][k] < b:
+            if others[0][k] > a:
+                out.append((a, float(others[0][k])))
+            a = max(a, float(others[1][k]))
+            if others[1][k] >= b:
+                break
+            k += 1
+        if a < b:
+            out.append((a, b))
+    return out
+
+
 def merge_adjacent(turns: Iterable[Turn], *, max_gap: float = 0.0) -> list[Turn]:
     """Merge turns of the same speaker separated by at most `max_gap` seconds.
 

@@ -178,6 +178,85 @@ def test_cli_enroll_extends_and_lists(tmp_path):
     assert float(line.split()[1]) == pytest.approx(2 * first, abs=0.11)
 
 
+def _reference_speaker(result, ref_speaker: str, wav: Path) -> str:
+    """The output speaker of `result` that talks most during `ref_speaker`'s turns."""
+    from diarize.segments import solo_spans
+
+    (ref,) = read_rttm(wav.with_suffix(".rttm")).values()
+    spans = solo_spans(ref, ref_speaker)
+    talk: dict[str, float] = {}
+    for t in result.turns:
+        for a, b in spans:
+            talk[t.speaker] = talk.get(t.speaker, 0.0) + max(0.0, min(b, t.end) - max(a, t.start))
+    return max(talk, key=lambda k: talk[k])
+
+
+def test_cli_enroll_from_a_speakers_turns_names_that_speaker(tmp_path):
+    from diarize import Diarizer
+
+    d = tmp_path / "v"
+    for name, speaker in (("Ann", "LS533"), ("Bo", "LS1688")):
+        res = cli_runner().invoke(main, ["enroll", "--voices", str(d), name, str(TWO),
+                                         "--rttm", str(TWO.with_suffix(".rttm")),
+                                         "--speaker", speaker])
+        assert res.exit_code == 0, res.stderr
+        assert f"new voiceprint {name!r}" in res.stderr
+    # the two voiceprints hold their own voices: each names the speaker whose turns made it
+    result = Diarizer(voices=d)(TWO)
+    assert sorted(result.speakers) == ["Ann", "Bo"]
+    assert _reference_speaker(result, "LS533", TWO) == "Ann"
+    assert _reference_speaker(result, "LS1688", TWO) == "Bo"
+    # the same speech as the speaker's turns cut out by hand and enrolled whole
+    y, sr = _turns_of(TWO, "LS533")
+    sf.write(tmp_path / "ann.wav", y, sr)
+    res = cli_runner().invoke(main, ["enroll", "--voices", str(tmp_path / "w"), "Ann",
+                                     str(tmp_path / "ann.wav")])
+    assert res.exit_code == 0, res.stderr
+    cut = Voiceprint.load(tmp_path / "w" / "Ann.npz").seconds
+    assert Voiceprint.load(d / "Ann.npz").seconds == pytest.approx(cut, abs=0.3)
+
+
+def test_enroll_spans_leave_out_other_speakers_and_their_overlap(tmp_path):
+    from diarize import enroll
+    from diarize.audio import audio_spans, load_audio
+    from diarize.segments import Turn, solo_spans
+
+    turns = [Turn(0.0, 12.0, "A"), Turn(5.0, 7.0, "B"), Turn(20.0, 25.0, "B")]
+    assert solo_spans(turns, "A") == [(0.0, 5.0), (7.0, 12.0)]
+    assert solo_spans(turns, "C") == []
+    y = load_audio(TWO)
+    z = audio_spans(TWO, solo_spans(turns, "A"))
+    np.testing.assert_array_equal(z, np.concatenate([y[:80000], y[112000:192000]]))
+    # spans in any order, overlapping, past the end: the same samples once
+    np.testing.assert_array_equal(audio_spans(TWO, [(7.0, 12.0), (0.0, 5.0), (1.0, 2.0)]), z)
+    assert len(audio_spans(TWO, [(29.0, 99.0)])) == len(y) - 29 * 16000
+    with pytest.raises(ValueError):
+        audio_spans(TWO, [(3.0, 2.0)])
+    with pytest.raises(EnrollmentError, match=r"in the 1.0 s given"):
+        enroll("Ann", TWO, tmp_path, spans=[(0.5, 1.5)])
+
+
+def test_enroll_from_turns_refusals(tmp_path):
+    run = cli_runner().invoke
+    d = tmp_path / "v"
+    rttm = str(TWO.with_suffix(".rttm"))
+    res = run(main, ["enroll", "--voices", str(d), "Ann", str(TWO), "--speaker", "LS533"])
+    assert res.exit_code == 2 and "--rttm and --speaker go together" in res.stderr
+    line = _one_line_error(run(main, ["enroll", "--voices", str(d), "Ann", str(TWO), "--rttm",
+                                      rttm, "--speaker", "SPEAKER_09"]), 4, "'SPEAKER_09' has no turns")
+    assert "speakers there: LS1688, LS533" in line
+    # two recordings, and the RTTM has turns for one of them only
+    _one_line_error(run(main, ["enroll", "--voices", str(d), "Ann", str(TWO), str(THREE),
+                               "--rttm", rttm, "--speaker", "LS533"]),
+                    4, "no turns for file id 'three_speakers'", "two_speakers")
+    # a malformed RTTM line is one line too, before anything is written
+    bad = tmp_path / "bad.rttm"
+    bad.write_text("SPEAKER two_speakers 1 zero 1.0 <NA> <NA> LS533 <NA> <NA>\n")
+    _one_line_error(run(main, ["enroll", "--voices", str(d), "Ann", str(TWO), "--rttm",
+                               str(bad), "--speaker", "LS533"]), 1, "bad.rttm:1")
+    assert not d.exists()
+
+
 def _one_line_error(res, status=4, *words):
     assert res.exit_code == status, (res.exit_code, res.stderr)
     lines = res.stderr.strip().splitlines()
