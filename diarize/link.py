@@ -30,6 +30,7 @@ merged group against the others, O(S) per merge), and memory O(S^2) numbers.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable, Iterable, Sequence
 
@@ -37,8 +38,9 @@ import numpy as np
 
 from .config import VoicesConfig
 from .errors import ParameterError
-from .speakers import (MIN_COHORT_STD, BackgroundModel, VoiceStats, aligned_llr, cohort_norm,
-                       load_nuisance, ubm_fingerprint, with_nuisance)
+from .speakers import (MIN_COHORT_STD, BackgroundModel, VoiceStats, aligned_llr,
+                       cohort_norm, load_nuisance, model_offsets, offset_llr,
+                       ubm_fingerprint, with_nuisance)
 
 __all__ = ["Voice", "SpeakerGroup", "link_voices", "label_groups", "link_speakers",
            "symmetric_scores", "chance_threshold", "speakers_report", "ubm_fingerprint",
@@ -124,6 +126,15 @@ class _Scorer:
             return np.zeros(0)
         return (aligned_llr(self.ubm.gmm, stats, models) - norm[0]) / norm[1]
 
+    def offset_scores(self, stats: VoiceStats, norm: tuple[float, float], dm: np.ndarray,
+                      off: np.ndarray) -> np.ndarray:
+        """:meth:`scores` against models given by their offsets from the UBM
+        (:func:`diarize.speakers.model_offsets`, each (M, C, D)), worked out once for
+        many voices."""
+        if len(dm) == 0:
+            return np.zeros(0)
+        return (offset_llr(self.ubm.gmm, stats, dm, off) - norm[0]) / norm[1]
+
 
 #: Models scored at a time when filling the score matrix (bounds its memory).
 _MODEL_BLOCK = 256
@@ -154,10 +165,19 @@ def symmetric_scores(stats: Sequence[VoiceStats], *, ubm: BackgroundModel,
     t = np.zeros((n, n))
     norms = [scorer.norm(s) for s in stats]
     for a in range(0, n, _MODEL_BLOCK):
-        models = np.stack([scorer.means(s) for s in stats[a:a + _MODEL_BLOCK]])
+        # the block's models as the ratio needs them, once for every voice scored
+        dm, off = model_offsets(ubm.gmm, np.stack([scorer.means(s)
+                                                    for s in stats[a:a + _MODEL_BLOCK]]))
         for i, s in enumerate(stats):
-            t[i, a:a + len(models)] = scorer.scores(s, norms[i], models)
-    return 0.5 * (t + t.T)
+            t[i, a:a + len(dm)] = scorer.offset_scores(s, norms[i], dm, off)
+    # made symmetric in place, a pair of blocks at a time (no S x S temporaries)
+    for a in range(0, n, _MODEL_BLOCK):
+        for b in range(a, n, _MODEL_BLOCK):
+            mean = 0.5 * (t[a:a + _MODEL_BLOCK, b:b + _MODEL_BLOCK]
+                          + t[b:b + _MODEL_BLOCK, a:a + _MODEL_BLOCK].T)
+            t[a:a + _MODEL_BLOCK, b:b + _MODEL_BLOCK] = mean
+            t[b:b + _MODEL_BLOCK, a:a + _MODEL_BLOCK] = mean.T
+    return t
 
 
 def _link_rank(ubm: BackgroundModel, config: VoicesConfig) -> int:
@@ -202,27 +222,41 @@ def link_voices(voices: Iterable[Voice | tuple], *, ubm: BackgroundModel,
         return []
     ubm = with_nuisance(ubm, _link_rank(ubm, config), config.nuisance_path or None,
                         key="voices.link_nuisance_rank")
+    # each recording as a number: who may join whom is a question of these
     uris = [v.uri for v in items]
+    names, code = np.unique(np.array(uris, dtype=object), return_inverse=True)
+    code = code.astype(np.int64)
     linkable = [v.stats.frames > 0 for v in items]
     scorer = _Scorer(ubm, relevance_factor=config.relevance_factor)
     idx = [i for i in range(n) if linkable[i]]
-    s = np.full((n, n), -np.inf)
-    if idx:
-        sub = symmetric_scores([items[i].stats for i in idx], ubm=ubm,
-                               relevance_factor=config.relevance_factor)
-        s[np.ix_(idx, idx)] = sub
-    # Never merge a group with itself or two speakers of one recording.
-    np.fill_diagonal(s, -np.inf)
-    same = np.equal.outer(np.array(uris, dtype=object), np.array(uris, dtype=object))
-    s[same.astype(bool)] = -np.inf
+    if len(idx) == n:
+        s = symmetric_scores([v.stats for v in items], ubm=ubm,
+                             relevance_factor=config.relevance_factor)
+    else:
+        s = np.full((n, n), -np.inf)
+        if idx:
+            s[np.ix_(idx, idx)] = symmetric_scores([items[i].stats for i in idx], ubm=ubm,
+                                                   relevance_factor=config.relevance_factor)
+    # Never merge a group with itself or two speakers of one recording (a block of rows
+    # at a time: no S x S mask).
+    for a in range(0, n, _MODEL_BLOCK):
+        rows = s[a:a + _MODEL_BLOCK]
+        rows[code[a:a + _MODEL_BLOCK, None] == code[None, :]] = -np.inf
     loc, scale = _batch_norm(s, config)
-    s = _normalised(s, loc, scale, loc, scale)
+    for a in range(0, n, _MODEL_BLOCK):
+        s[a:a + _MODEL_BLOCK] = _normalised(s[a:a + _MODEL_BLOCK], loc[a:a + _MODEL_BLOCK],
+                                            scale[a:a + _MODEL_BLOCK], loc, scale)
 
     members: list[list[int]] = [[i] for i in range(n)]
     pooled: list[VoiceStats] = [v.stats for v in items]
-    files: list[set[str]] = [{u} for u in uris]
+    files: list[set[int]] = [{int(c)} for c in code]
+    # the live groups holding a speaker of each recording (a merged group's row blocks
+    # them all), kept as groups merge instead of intersecting every group's recordings
+    holding: list[set[int]] = [set() for _ in names]
+    for i, c in enumerate(code):
+        holding[int(c)].add(i)
     alive = np.ones(n, dtype=bool)
-    norms: list[tuple[float, float] | None] = [None] * n  # cohort T-norm of each group
+    pool = _PooledScores(scorer, pooled) if config.link_linkage == "pooled" else None
     linkage = config.link_linkage
     threshold = config.link_threshold
     if config.link_norm == "batch" and config.link_fdr > 0:
@@ -240,6 +274,9 @@ def link_voices(voices: Iterable[Voice | tuple], *, ubm: BackgroundModel,
         size_a, size_b = len(members[a]), len(members[b])
         members[a] = sorted(members[a] + members[b])
         pooled[a] = pooled[a] + pooled[b]
+        for c in files[b]:
+            holding[c].discard(b)
+            holding[c].add(a)
         files[a] |= files[b]
         alive[b] = False
         others = np.flatnonzero(alive)
@@ -249,28 +286,100 @@ def link_voices(voices: Iterable[Voice | tuple], *, ubm: BackgroundModel,
         elif linkage == "complete":
             row = np.minimum(s[a, others], s[b, others])
         else:  # pooled: the merged group is one voice, scored afresh
+            assert pool is not None
             # its normalisation: its members', weighted by their number
             loc[a] = (size_a * loc[a] + size_b * loc[b]) / (size_a + size_b)
             scale[a] = (size_a * scale[a] + size_b * scale[b]) / (size_a + size_b)
-            norms[a] = None
-            row = _normalised(_pooled_row(scorer, a, others, pooled, norms),
-                              loc[a], scale[a], loc[others], scale[others])
+            pool.merged(a, b)
+            row = _normalised(pool.row(a, others), loc[a], scale[a], loc[others],
+                              scale[others])
         # A group holding a speaker of a recording never joins another speaker of it.
-        blocked = np.array([bool(files[a] & files[k]) for k in others], dtype=bool)
-        row = np.where(blocked, -np.inf, row)
+        blocked = set().union(*(holding[c] for c in files[a]))
+        row = np.where(np.isin(others, np.fromiter(blocked, dtype=np.int64)), -np.inf, row)
         s[a, others] = row
         s[others, a] = row
         s[b, :] = -np.inf
         s[:, b] = -np.inf
         best_val[b] = -np.inf
-        for k in [a, *others]:
-            if k == a or best[k] in (a, b) or s[k, a] >= best_val[k]:
-                best[k] = int(np.argmax(s[k]))
-                best_val[k] = s[k, best[k]]
+        # rows whose first maximum may have moved: a's own, those that pointed at a or b,
+        # and those a now beats or ties
+        stale = others[(best[others] == a) | (best[others] == b) | (s[others, a] >= best_val[others])]
+        for k in (a, *stale.tolist()):
+            best[k] = int(np.argmax(s[k]))
+            best_val[k] = s[k, best[k]]
     groups = [SpeakerGroup(tuple(items[i] for i in members[g]), pooled[g])
               for g in np.flatnonzero(alive)]
     # alive in index order = order of each group's first member (members are sorted)
     return groups
+
+
+class _PooledScores:
+    """The pooled linkage's rescoring of a merged group against the others, with what
+    does not change between merges kept: each group's model (as its offsets from the
+    UBM), its statistics centred on the UBM and its cohort normalisation (a group's
+    change only when it merges), so a merge costs O(groups) array work, not O(groups)
+    models adapted again.
+    """
+
+    def __init__(self, scorer: _Scorer, pooled: list[VoiceStats]) -> None:
+        self.scorer = scorer
+        self.pooled = pooled
+        gmm = scorer.ubm.gmm
+        c, d = np.shape(gmm.means_)
+        self._mu = np.asarray(gmm.means_, dtype=np.float64)
+        n = len(pooled)
+        self.dm = np.zeros((n, c, d))
+        self.off = np.zeros((n, c, d))
+        self.fresh = np.zeros(n, dtype=bool)  # dm[k], off[k] are group k's model's
+        self.counts = np.stack([np.asarray(p.n, dtype=np.float64) for p in pooled])
+        self.centred = np.stack([np.asarray(p.first, dtype=np.float64)
+                                 - np.asarray(p.n, dtype=np.float64)[:, None] * self._mu
+                                 for p in pooled])
+        self.frames = np.array([p.frames for p in pooled], dtype=np.float64)
+        self.norms: list[tuple[float, float] | None] = [None] * n
+
+    def merged(self, a: int, b: int) -> None:
+        """Group `a` now holds group `b` too (``pooled[a]`` already summed)."""
+        group = self.pooled[a]
+        self.counts[a] = group.n
+        self.centred[a] = (np.asarray(group.first, dtype=np.float64)
+                           - self.counts[a][:, None] * self._mu)
+        self.frames[a] = group.frames
+        self.fresh[a] = False
+        self.norms[a] = None
+
+    def _models(self, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        todo = ks[~self.fresh[ks]]
+        if len(todo):
+            means = np.stack([self.scorer.means(self.pooled[k]) for k in todo.tolist()])
+            self.dm[todo], self.off[todo] = model_offsets(self.scorer.ubm.gmm, means)
+            self.fresh[todo] = True
+        return self.dm[ks], self.off[ks]
+
+    def _norm(self, k: int) -> tuple[float, float]:
+        norm = self.norms[k]
+        if norm is None:
+            norm = self.norms[k] = (self.scorer.norm(self.pooled[k])
+                                    if self.pooled[k].frames > 0 else (0.0, 1.0))
+        return norm
+
+    def row(self, a: int, others: np.ndarray) -> np.ndarray:
+        """Symmetric scores of group `a`'s pooled statistics against the groups
+        `others`' (each direction cohort-normalised)."""
+        if len(others) == 0:
+            return np.zeros(0)
+        if self.pooled[a].frames <= 0:
+            return np.full(len(others), -np.inf)
+        forward = self.scorer.offset_scores(self.pooled[a], self._norm(a), *self._models(others))
+        # every other group's statistics under group a's model, at once
+        dm, off = (x[0] for x in self._models(np.array([a])))
+        gain = np.einsum("kcd,cd->k", self.centred[others], dm)
+        cost = 0.5 * np.einsum("kc,c->k", self.counts[others], np.einsum("cd,cd->c", dm, off))
+        llr = (gain - cost) / np.maximum(self.frames[others], 1e-9)
+        norms = np.array([self._norm(int(k)) for k in others])
+        backward = np.where(self.frames[others] > 0, (llr - norms[:, 0]) / norms[:, 1],
+                            -np.inf)
+        return 0.5 * (forward + backward)
 
 
 def _batch_norm(s: np.ndarray, config: VoicesConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -293,7 +402,7 @@ def _batch_norm(s: np.ndarray, config: VoicesConfig) -> tuple[np.ndarray, np.nda
     n = len(s)
     if config.link_norm != "batch":
         return np.zeros(n), np.ones(n)
-    pairs = s[np.triu_indices(n, 1)]
+    pairs = _upper_pairs(s)
     m0, sd0 = _shrunk(pairs[np.isfinite(pairs)], config.link_prior_mean,
                       config.link_prior_std, config)
     loc, scale = np.full(n, m0), np.full(n, sd0)
@@ -301,6 +410,18 @@ def _batch_norm(s: np.ndarray, config: VoicesConfig) -> tuple[np.ndarray, np.nda
         row = s[i][np.isfinite(s[i])]
         loc[i], scale[i] = _shrunk(row, m0, sd0, config)
     return loc, scale
+
+
+def _upper_pairs(s: np.ndarray) -> np.ndarray:
+    """``s[np.triu_indices(len(s), 1)]`` (every pair once, row by row) without its two
+    index arrays, each as large as the pairs."""
+    n = len(s)
+    out = np.empty(n * (n - 1) // 2, dtype=s.dtype)
+    at = 0
+    for i in range(n - 1):
+        out[at:at + n - 1 - i] = s[i, i + 1:]
+        at += n - 1 - i
+    return out
 
 
 def _shrunk(scores: np.ndarray, m0: float, sd0: float, config: VoicesConfig
@@ -326,11 +447,9 @@ def _robust_location(scores: np.ndarray, config: VoicesConfig) -> tuple[float, f
     standard deviations above the rough mean, whose mean and spread are returned (all
     the information on the different voices, not a few points).
     """
-    from scipy.stats import norm as gaussian
-
     q_hi = config.link_norm_quantile
     q_lo = q_hi / 3.0
-    z_lo, z_hi = float(gaussian.ppf(q_lo)), float(gaussian.ppf(q_hi))
+    z_lo, z_hi = _gaussian_quantile(q_lo), _gaussian_quantile(q_hi)
     lo, hi = np.quantile(scores, [q_lo, q_hi])
     sd = max((hi - lo) / (z_hi - z_lo), MIN_COHORT_STD)
     mean = hi - z_hi * sd
@@ -338,6 +457,15 @@ def _robust_location(scores: np.ndarray, config: VoicesConfig) -> tuple[float, f
     if len(kept) > 1:
         mean, sd = float(kept.mean()), float(kept.std())
     return float(mean), float(sd), len(kept)
+
+
+@functools.lru_cache(maxsize=16)
+def _gaussian_quantile(q: float) -> float:
+    """The standard normal quantile function at `q`, once per value (every voice of a
+    batch asks for the same two, and scipy's takes milliseconds)."""
+    from scipy.stats import norm as gaussian
+
+    return float(gaussian.ppf(q))
 
 
 def chance_threshold(s: np.ndarray, fdr: float) -> float:
@@ -367,7 +495,7 @@ def chance_threshold(s: np.ndarray, fdr: float) -> float:
     """
     from scipy.stats import norm as gaussian
 
-    v = s[np.triu_indices(len(s), 1)]
+    v = _upper_pairs(s)
     v = np.sort(v[np.isfinite(v)])[::-1]
     if len(v) == 0:
         return -np.inf
@@ -389,26 +517,6 @@ def _normalised(s: np.ndarray, loc_a: np.ndarray | float, scale_a: np.ndarray | 
         lb, sb = lb[None, :], sb[None, :]
     with np.errstate(invalid="ignore"):
         return 0.5 * ((s - la) / sa + (s - lb) / sb)
-
-
-def _pooled_row(scorer: _Scorer, a: int, others: np.ndarray, pooled: list[VoiceStats],
-                norms: list[tuple[float, float] | None]) -> np.ndarray:
-    """Symmetric scores of group `a`'s pooled statistics against the groups `others`'
-    (`norms`: each group's cohort normalisation, filled in as needed)."""
-    if len(others) == 0:
-        return np.zeros(0)
-    group = pooled[a]
-    if group.frames <= 0:
-        return np.full(len(others), -np.inf)
-    for k in [a, *others]:
-        if norms[k] is None and pooled[k].frames > 0:
-            norms[k] = scorer.norm(pooled[k])
-    g_means = scorer.means(group)[None]
-    models = np.stack([scorer.means(pooled[k]) for k in others])
-    forward = scorer.scores(group, norms[a] or (0.0, 1.0), models)
-    backward = np.array([scorer.scores(pooled[k], norms[k] or (0.0, 1.0), g_means)[0]
-                         if pooled[k].frames > 0 else -np.inf for k in others])
-    return 0.5 * (forward + backward)
 
 
 #: A naming step: the pooled statistics of each linked voice -> a name or None for each.

@@ -574,10 +574,10 @@ def aligned_llr(ubm: GaussianMixture, stats: VoiceStats, means: np.ndarray) -> n
     -------
     ndarray, shape (M,)
     """
-    return _aligned_llr(ubm, stats, *_model_offsets(ubm, means))
+    return offset_llr(ubm, stats, *model_offsets(ubm, means))
 
 
-def _model_offsets(ubm: GaussianMixture, means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def model_offsets(ubm: GaussianMixture, means: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Models' mean offsets from the UBM, weighted by its precisions and as they are:
     what :func:`aligned_llr` needs of the models, computed once for many voices.
 
@@ -590,9 +590,10 @@ def _model_offsets(ubm: GaussianMixture, means: np.ndarray) -> tuple[np.ndarray,
     return (np.asarray(means, dtype=np.float64) - mu) * prec, np.asarray(means) - mu
 
 
-def _aligned_llr(ubm: GaussianMixture, stats: VoiceStats, dm: np.ndarray,
-                 off: np.ndarray) -> np.ndarray:
-    """:func:`aligned_llr` from the models' :func:`_model_offsets`."""
+def offset_llr(ubm: GaussianMixture, stats: VoiceStats, dm: np.ndarray,
+               off: np.ndarray) -> np.ndarray:
+    """:func:`aligned_llr` from the models' :func:`model_offsets`, which many voices
+    scored against the same models share (each of shape (M, C, D)); shape (M,)."""
     mu = np.asarray(ubm.means_, dtype=np.float64)
     centred = stats.first - stats.n[:, None] * mu                    # (C, D)
     gain = np.einsum("mcd,cd->m", dm, centred)
@@ -633,9 +634,9 @@ def voice_scores(ubm: BackgroundModel, tests: list[VoiceStats], models: np.ndarr
     out = np.zeros((len(tests), len(models)))
     models = ubm.project(models)
     # the models' side of the score once for all test voices (the same numbers)
-    dm, off = _model_offsets(ubm.gmm, models)
+    dm, off = model_offsets(ubm.gmm, models)
     for t, stats in enumerate(tests):
-        raw = _aligned_llr(ubm.gmm, stats, dm, off) if len(models) else np.zeros(0)
+        raw = offset_llr(ubm.gmm, stats, dm, off) if len(models) else np.zeros(0)
         mean, std = cohort_norm(ubm, stats, trim=trim)
         out[t] = (raw - mean) / std
     return out
@@ -657,13 +658,13 @@ _cohort_terms: list = []  # [(gmm, cohort, offsets)] of the last cohort scored
 
 
 def _cohort_offsets(ubm: BackgroundModel) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_model_offsets` of the cohort, kept for the last UBM and cohort asked (the
+    """:func:`model_offsets` of the cohort, kept for the last UBM and cohort asked (the
     same arrays for every voice normalised against them)."""
     with _norms_lock:
         if _cohort_terms and _cohort_terms[0][0] is ubm.gmm and _cohort_terms[0][1] is ubm.cohort:
             return _cohort_terms[0][2]
     assert ubm.cohort is not None
-    terms = _model_offsets(ubm.gmm, ubm.cohort)
+    terms = model_offsets(ubm.gmm, ubm.cohort)
     with _norms_lock:
         _cohort_terms[:] = [(ubm.gmm, ubm.cohort, terms)]
     return terms
@@ -682,7 +683,7 @@ def cohort_norm(ubm: BackgroundModel, stats: VoiceStats, *, trim: int = 0
         return 0.0, 1.0
 
     def norm() -> tuple[float, float]:
-        z = _aligned_llr(ubm.gmm, stats, *_cohort_offsets(ubm))
+        z = offset_llr(ubm.gmm, stats, *_cohort_offsets(ubm))
         if 0 < trim < len(z) - 1:
             z = np.sort(z)[:len(z) - trim]
         return float(z.mean()), max(float(z.std()), MIN_COHORT_STD)
@@ -730,11 +731,11 @@ def matched_voice_scores(ubm: BackgroundModel, tests: list[VoiceStats],
     gmm = ubm.gmm
     if means is None:
         means = np.stack([m.means(gmm, relevance_factor=relevance_factor) for m in models])
-    dm, off = _model_offsets(gmm, ubm.project(means))
+    dm, off = model_offsets(gmm, ubm.project(means))
     counts = np.stack([np.asarray(m.n, dtype=np.float64) for m in models])
     shrink = counts / np.maximum(counts + float(relevance_factor), np.finfo(np.float64).tiny)
     for t, stats in enumerate(tests):
-        raw = _aligned_llr(gmm, stats, dm, off)
+        raw = offset_llr(gmm, stats, dm, off)
         if ubm.cohort is None or len(ubm.cohort) <= 1:
             out[t] = raw
             continue

@@ -382,6 +382,7 @@ def test_only_the_clustering_stage_uses_the_speaker_scoring_internals():
     public = {"load_ubm", "save_ubm", "BackgroundModel", "UBM_PATH", "FRONT_END_FIELDS",
               # kept voices (named speakers, linking across recordings): statistics only
               "VoiceStats", "voice_statistics", "unit_statistics", "voice_scores", "aligned_llr",
+              "model_offsets", "offset_llr",
               "ubm_fingerprint",
               "cohort_norm", "MIN_COHORT_STD", "matched_voice_scores",
               # the nuisance subspace: scoring projected off it, and its training

@@ -126,6 +126,78 @@ def test_symmetric_score_is_the_mean_of_both_directions_of_voice_scores():
     assert s[0, 2] > s[0, 1] and s[0, 2] > s[1, 2]
 
 
+def _plain_link(voices: list[Voice], config: VoicesConfig) -> list[list[tuple[str, str]]]:
+    """link_voices as its docstring says it, with no cache and no bookkeeping: every
+    score computed afresh, the best pair merged, until none is above the threshold."""
+    from diarize.link import _batch_norm, _normalised, _Scorer, chance_threshold
+    from diarize.speakers import with_nuisance
+
+    items = sorted(voices, key=lambda v: (v.uri, v.local))
+    ubm = with_nuisance(UBM, config.link_nuisance_rank, None)
+    scorer = _Scorer(ubm, relevance_factor=config.relevance_factor)
+    n = len(items)
+    s = symmetric_scores([v.stats for v in items], ubm=ubm,
+                         relevance_factor=config.relevance_factor)
+    for i in range(n):
+        for j in range(n):
+            if items[i].uri == items[j].uri:
+                s[i, j] = -np.inf
+    loc, scale = _batch_norm(s, config)
+    s = _normalised(s, loc, scale, loc, scale)
+    threshold = max(config.link_threshold, chance_threshold(s, config.link_fdr))
+    groups = [[i] for i in range(n)]
+    stats = [v.stats for v in items]
+    while True:
+        best, pair = -np.inf, None
+        for a in range(len(groups)):
+            for b in range(a + 1, len(groups)):
+                if {items[i].uri for i in groups[a]} & {items[i].uri for i in groups[b]}:
+                    continue
+                if s[groups[a][0], groups[b][0]] > best:
+                    best, pair = s[groups[a][0], groups[b][0]], (a, b)
+        if pair is None or best <= threshold:
+            break
+        a, b = pair
+        ka, kb = groups[a][0], groups[b][0]
+        na, nb = len(groups[a]), len(groups[b])
+        loc[ka] = (na * loc[ka] + nb * loc[kb]) / (na + nb)
+        scale[ka] = (na * scale[ka] + nb * scale[kb]) / (na + nb)
+        stats[ka] = stats[ka] + stats[kb]
+        groups[a] = sorted(groups[a] + groups[b])
+        del groups[b]
+        # the merged group scored afresh against every other, both ways
+        g_means = scorer.means(stats[ka])[None]
+        for other in groups:
+            k = other[0]
+            if k == ka:
+                continue
+            forward = scorer.scores(stats[ka], scorer.norm(stats[ka]), scorer.means(stats[k])[None])[0]
+            backward = scorer.scores(stats[k], scorer.norm(stats[k]), g_means)[0]
+            row = _normalised(np.array([0.5 * (forward + backward)]), loc[ka], scale[ka],
+                              loc[k], scale[k])[0]
+            s[ka, k] = s[k, ka] = row
+        # the group is keyed by its first member: keep that one's row and column
+        for g in groups:
+            if g[0] != ka and ka in g:
+                raise AssertionError("groups keyed by their first member")
+    return [[(items[i].uri, items[i].local) for i in g] for g in groups]
+
+
+def test_pooled_linkage_equals_the_plain_algorithm():
+    # recurring voices among new ones, in recordings of two or three speakers
+    rng = np.random.default_rng(5)
+    voices = []
+    for r in range(9):
+        who = rng.choice(4, size=int(rng.integers(2, 4)), replace=False)
+        voices += [Voice(f"r{r}", f"SPEAKER_{k:02d}", voice(int(w), 100 * r + k, frames=300), 5.0)
+                   for k, w in enumerate(who)]
+    cfg = VoicesConfig()
+    groups = link_voices(voices, ubm=UBM, config=cfg)
+    got = [[(v.uri, v.local) for v in g.members] for g in groups]
+    assert sorted(got) == sorted(_plain_link(voices, cfg))
+    assert len(groups) < len(voices)  # the test links something
+
+
 def test_voice_without_frames_stays_alone_and_duplicates_are_refused():
     empty = replace(voice(0, 1), n=np.zeros(len(UBM.gmm.weights_)),
                     first=np.zeros_like(UBM.gmm.means_))
