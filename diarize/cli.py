@@ -539,6 +539,7 @@ def enroll_command(voices_dir, name, audio, rttm_files, speaker, config_file, pr
     from .voices import check_name
 
     check_name(name)
+    audio = _stdin_for_dash(audio)
     if bool(rttm_files) != (speaker is not None):
         raise click.UsageError("--rttm and --speaker go together: the turns, and whose "
                                "they are")

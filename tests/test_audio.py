@@ -371,6 +371,18 @@ def test_cli_reads_standard_input(tmp_path, name):
     assert len(turns) > 3 and "\n".join(turns) + "\n" == f.stdout.decode()
 
 
+@pytest.mark.slow
+def test_enroll_reads_standard_input(tmp_path):
+    if not os.path.exists("/dev/stdin"):
+        pytest.skip("no /dev/stdin here")
+    with open(WAV, "rb") as stdin:
+        p = subprocess.run([sys.executable, "-m", "diarize", "enroll", "--voices",
+                            str(tmp_path / "v"), "ann", "-"], stdin=stdin,
+                           capture_output=True, cwd=tmp_path, timeout=300)
+    assert p.returncode == 0, p.stderr.decode(errors="replace")
+    assert (tmp_path / "v" / "ann.npz").is_file()
+
+
 def test_dash_is_one_recording_given_alone(tmp_path):
     from click.testing import CliRunner
 
