@@ -389,6 +389,7 @@ def audio_spans(audio: Any, spans: Sequence[tuple[float, float]], *,
             while k < len(bounds) and bounds[k][0] < end:
                 lo, hi = max(bounds[k][0], at), min(bounds[k][1], end)
                 if hi > lo:
+                    # a copy, not a view: a view would keep its whole block alive
                     parts.append(np.array(block[lo - at:hi - at], dtype=np.float32))
                 if bounds[k][1] > end:
                     break  # the span goes on in the next block

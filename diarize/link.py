@@ -38,9 +38,9 @@ import numpy as np
 
 from .config import VoicesConfig
 from .errors import ParameterError
-from .speakers import (MIN_COHORT_STD, BackgroundModel, VoiceStats, aligned_llr,
-                       cohort_norm, load_nuisance, model_offsets, offset_llr,
-                       ubm_fingerprint, with_nuisance)
+from .speakers import (MIN_COHORT_STD, BackgroundModel, VoiceStats, cohort_norm,
+                       load_nuisance, model_offsets, offset_llr, ubm_fingerprint,
+                       with_nuisance)
 
 __all__ = ["Voice", "SpeakerGroup", "link_voices", "label_groups", "link_speakers",
            "symmetric_scores", "chance_threshold", "speakers_report", "ubm_fingerprint",
@@ -119,18 +119,11 @@ class _Scorer:
         means = stats.means(self.ubm.gmm, relevance_factor=self.relevance_factor)
         return self.ubm.project(means[None])[0]
 
-    def scores(self, stats: VoiceStats, norm: tuple[float, float], models: np.ndarray
-               ) -> np.ndarray:
-        """Scores of one voice against `models` (M, C, D): shape (M,)."""
-        if len(models) == 0:
-            return np.zeros(0)
-        return (aligned_llr(self.ubm.gmm, stats, models) - norm[0]) / norm[1]
-
     def offset_scores(self, stats: VoiceStats, norm: tuple[float, float], dm: np.ndarray,
                       off: np.ndarray) -> np.ndarray:
-        """:meth:`scores` against models given by their offsets from the UBM
-        (:func:`diarize.speakers.model_offsets`, each (M, C, D)), worked out once for
-        many voices."""
+        """Scores of one voice against models given by their offsets from the UBM
+        (:func:`diarize.speakers.model_offsets`, each (M, C, D), worked out once for many
+        voices): shape (M,)."""
         if len(dm) == 0:
             return np.zeros(0)
         return (offset_llr(self.ubm.gmm, stats, dm, off) - norm[0]) / norm[1]
@@ -336,7 +329,9 @@ class _PooledScores:
                                  - np.asarray(p.n, dtype=np.float64)[:, None] * self._mu
                                  for p in pooled])
         self.frames = np.array([p.frames for p in pooled], dtype=np.float64)
-        self.norms: list[tuple[float, float] | None] = [None] * n
+        # each group's cohort normalisation (mean, spread), filled in as first needed
+        self.norms = np.zeros((n, 2))
+        self.normed = np.zeros(n, dtype=bool)
 
     def merged(self, a: int, b: int) -> None:
         """Group `a` now holds group `b` too (``pooled[a]`` already summed)."""
@@ -346,7 +341,7 @@ class _PooledScores:
                            - self.counts[a][:, None] * self._mu)
         self.frames[a] = group.frames
         self.fresh[a] = False
-        self.norms[a] = None
+        self.normed[a] = False
 
     def _models(self, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         todo = ks[~self.fresh[ks]]
@@ -356,12 +351,13 @@ class _PooledScores:
             self.fresh[todo] = True
         return self.dm[ks], self.off[ks]
 
-    def _norm(self, k: int) -> tuple[float, float]:
-        norm = self.norms[k]
-        if norm is None:
-            norm = self.norms[k] = (self.scorer.norm(self.pooled[k])
-                                    if self.pooled[k].frames > 0 else (0.0, 1.0))
-        return norm
+    def _norms(self, ks: np.ndarray) -> np.ndarray:
+        """The cohort normalisations of groups `ks`: shape (len(ks), 2)."""
+        for k in ks[~self.normed[ks]].tolist():
+            self.norms[k] = (self.scorer.norm(self.pooled[k]) if self.pooled[k].frames > 0
+                             else (0.0, 1.0))
+            self.normed[k] = True
+        return self.norms[ks]
 
     def row(self, a: int, others: np.ndarray) -> np.ndarray:
         """Symmetric scores of group `a`'s pooled statistics against the groups
@@ -370,13 +366,15 @@ class _PooledScores:
             return np.zeros(0)
         if self.pooled[a].frames <= 0:
             return np.full(len(others), -np.inf)
-        forward = self.scorer.offset_scores(self.pooled[a], self._norm(a), *self._models(others))
+        mean, spread = self._norms(np.array([a]))[0]
+        forward = self.scorer.offset_scores(self.pooled[a], (float(mean), float(spread)),
+                                            *self._models(others))
         # every other group's statistics under group a's model, at once
         dm, off = (x[0] for x in self._models(np.array([a])))
         gain = np.einsum("kcd,cd->k", self.centred[others], dm)
         cost = 0.5 * np.einsum("kc,c->k", self.counts[others], np.einsum("cd,cd->c", dm, off))
         llr = (gain - cost) / np.maximum(self.frames[others], 1e-9)
-        norms = np.array([self._norm(int(k)) for k in others])
+        norms = self._norms(others)
         backward = np.where(self.frames[others] > 0, (llr - norms[:, 0]) / norms[:, 1],
                             -np.inf)
         return 0.5 * (forward + backward)

@@ -185,13 +185,12 @@ class Diarizer:
         cfg = self.config
         n_copies = cfg.voices.enroll_copies if copies else 0
         with pipeline_threads():
-            if spans is not None:
-                y = audio_spans(audio, spans, config=cfg.audio)
-                front = self._features([y], uri=None, hook=None)
-            elif n_copies:
-                y = np.concatenate([np.asarray(b, dtype=np.float32)
-                                    for b in audio_blocks(audio, config=cfg.audio)]
-                                   or [np.zeros(0, dtype=np.float32)])
+            if spans is not None or n_copies:
+                # held whole: the copies are degraded from it
+                y = (audio_spans(audio, spans, config=cfg.audio) if spans is not None else
+                     np.concatenate([np.asarray(b, dtype=np.float32)
+                                     for b in audio_blocks(audio, config=cfg.audio)]
+                                    or [np.zeros(0, dtype=np.float32)]))
                 front = self._features([y], uri=None, hook=None)
             else:
                 front = self.extract(audio)

@@ -283,6 +283,11 @@ def spreadsheet_text(text: str) -> str:
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _one_line(text: str) -> str:
+    """`text` with its tabs and line breaks as spaces: a label of a line-based format."""
+    return re.sub(r"[\t\r\n]+", " ", text)
+
+
 def format_audacity(turns: Iterable[TurnLike]) -> str:
     """Format turns as an Audacity label track (File > Import > Labels...).
 
@@ -297,7 +302,7 @@ def format_audacity(turns: Iterable[TurnLike]) -> str:
     """
     lines = []
     for t in sorted(turns):
-        label = re.sub(r"[\t\r\n]+", " ", t.speaker)
+        label = _one_line(t.speaker)
         lines.append(f"{t.start:.3f}\t{t.end:.3f}\t{label}\n")
     return "".join(lines)
 
@@ -394,7 +399,7 @@ def _tg_number(x: float) -> str:
 
 def _tg_text(text: str) -> str:
     """A quoted Praat string: inner double quotes doubled, tabs and line breaks spaces."""
-    return '"' + re.sub(r"[\t\r\n]+", " ", text).replace('"', '""') + '"'
+    return '"' + _one_line(text).replace('"', '""') + '"'
 
 
 # --------------------------------------------------------------------------- registry

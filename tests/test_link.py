@@ -20,7 +20,7 @@ from diarize.errors import ParameterError
 from diarize.link import (Voice, label_groups, link_speakers, link_voices, symmetric_scores,
                           ubm_fingerprint)
 from diarize.rttm import read_rttm
-from diarize.speakers import load_ubm, voice_scores, voice_statistics
+from diarize.speakers import aligned_llr, load_ubm, voice_scores, voice_statistics
 
 UBM = load_ubm()
 #: Frames of each synthetic voice.
@@ -166,13 +166,16 @@ def _plain_link(voices: list[Voice], config: VoicesConfig) -> list[list[tuple[st
         groups[a] = sorted(groups[a] + groups[b])
         del groups[b]
         # the merged group scored afresh against every other, both ways
-        g_means = scorer.means(stats[ka])[None]
+        def score(test, model) -> float:
+            mean, spread = scorer.norm(test)
+            return (float(aligned_llr(UBM.gmm, test, scorer.means(model)[None])[0]) - mean) / spread
+
         for other in groups:
             k = other[0]
             if k == ka:
                 continue
-            forward = scorer.scores(stats[ka], scorer.norm(stats[ka]), scorer.means(stats[k])[None])[0]
-            backward = scorer.scores(stats[k], scorer.norm(stats[k]), g_means)[0]
+            forward = score(stats[ka], stats[k])
+            backward = score(stats[k], stats[ka])
             row = _normalised(np.array([0.5 * (forward + backward)]), loc[ka], scale[ka],
                               loc[k], scale[k])[0]
             s[ka, k] = s[k, ka] = row
