@@ -861,10 +861,14 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     if link_speakers:
         _check_speakers_file(out_dir / SPEAKERS_FILE)
         check_writable_dir(out_dir / VOICES_DIR)
-        with contextlib.suppress(OSError):
-            remove_stale_temps(out_dir / VOICES_DIR)
-    with contextlib.suppress(OSError):
-        remove_stale_temps(out_dir)
+
+    def remove_temps() -> None:
+        # What a killed run (or a worker stopped mid-write) left half-written.
+        for folder in (out_dir / VOICES_DIR, out_dir) if link_speakers else (out_dir,):
+            with contextlib.suppress(OSError):
+                remove_stale_temps(folder)
+
+    remove_temps()
 
     records: list[Record | None] = [None] * len(recordings)
     todo: list[tuple[int, Task]] = []
@@ -921,13 +925,16 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
                     summary.stopped = f"stopped: {record.message}"
                     break
     except BatchTerminated:
-        # The workers are stopped (the stream is closed); now go as SIGTERM means.
+        # The workers are stopped (the stream is closed), some perhaps mid-write; now go
+        # as SIGTERM means.
+        remove_temps()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
         raise
     except KeyboardInterrupt as exc:
         interrupted = exc
         summary.stopped = "interrupted"
+        remove_temps()  # the workers are stopped, some perhaps mid-write
     summary.records = [r for r in records if r is not None]
     summary.left = len(tasks) + refused - summary.succeeded - summary.failed
     # --- speaker linking: a final step over the kept voices of every recording done
@@ -936,8 +943,8 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
             summary.linked = link_outputs(out_dir, recordings,
                                           [r for r in records if r is not None],
                                           formats=formats, config=base,
-                                          namer=None if library is None else
-                                          library.namer(config=base))
+                                          matcher=None if library is None else
+                                          library.matcher(config=base))
         except KeyboardInterrupt as exc:
             interrupted = exc
             summary.stopped = "interrupted"
@@ -1202,7 +1209,8 @@ def _check_speakers_file(target: Path) -> None:
 
 
 def link_outputs(out_dir: Path, recordings: Sequence[Recording], records: Sequence[Record],
-                 *, formats: Sequence[str], config: Any, namer: Any = None) -> LinkSummary:
+                 *, formats: Sequence[str], config: Any, namer: Any = None,
+                 matcher: Any = None) -> LinkSummary:
     """Link the speakers of every recording done and rewrite its outputs with the
     global labels; write ``speakers.json``.
 
@@ -1218,6 +1226,11 @@ def link_outputs(out_dir: Path, recordings: Sequence[Recording], records: Sequen
         Its ``voices`` section and UBM.
     namer : callable, optional, keyword-only
         A naming step for the linked voices (:func:`diarize.link.label_groups`).
+    matcher : callable, optional, keyword-only
+        Instead of `namer`: the pooled statistics of each linked voice -> its
+        :class:`diarize.voices.VoiceMatch` (:meth:`diarize.voices.VoiceLibrary.matcher`).
+        The voices are named by the matches, and each output and ``speakers.json`` get
+        their evidence, as a run with voices does.
 
     Raises
     ------
@@ -1246,10 +1259,18 @@ def link_outputs(out_dir: Path, recordings: Sequence[Recording], records: Sequen
     voices = [Voice(uri, name, st, sec) for uri, (_, _, kv) in kept.items()
               for name, st, sec in zip(kv.names, kv.stats, kv.seconds)]
     groups = link_voices(voices, ubm=ubm, config=config.voices)
+    matches = None if matcher is None else list(matcher([g.stats for g in groups]))
+    if matches is not None:
+        namer = lambda _: [m.name for m in matches]  # noqa: E731
     labels = label_groups(groups, namer=namer)
     mapping = {(v.uri, v.local): label for g, label in zip(groups, labels) for v in g.members}
+    evidence = (None if matches is None
+                else {label: m for label, m in zip(labels, matches)})
     for uri, (rec, record, kv) in kept.items():
         result = kv.result.rename({k: mapping[(uri, k)] for k in kv.names})
+        if evidence is not None:
+            result.voice_matches = {mapping[(uri, k)]: evidence[mapping[(uri, k)]]
+                                    for k in kv.names}
         try:
             for f in formats:
                 path = out_dir / output_name(uri, FORMATS[f].extension)
@@ -1267,7 +1288,7 @@ def link_outputs(out_dir: Path, recordings: Sequence[Recording], records: Sequen
                     "fdr": config.voices.link_fdr,
                     "linkage": config.voices.link_linkage},
            "recordings": sorted(kept),
-           "speakers": speakers_report(groups, labels)}
+           "speakers": speakers_report(groups, labels, matches=matches)}
     target = out_dir / SPEAKERS_FILE
     atomic_write_text(target, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     return LinkSummary(recordings=len(kept), speakers=len(voices), voices=len(groups),

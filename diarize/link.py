@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -575,14 +575,18 @@ def link_speakers(voices: Iterable[Voice | tuple], *, ubm: BackgroundModel,
     return {(v.uri, v.local): label for g, label in zip(groups, labels) for v in g.members}
 
 
-def speakers_report(groups: Sequence[SpeakerGroup], labels: Sequence[str]
-                    ) -> dict[str, dict]:
-    """For each global label, its recordings and seconds there (``speakers.json``)."""
+def speakers_report(groups: Sequence[SpeakerGroup], labels: Sequence[str], *,
+                    matches: Sequence[Any] | None = None) -> dict[str, dict]:
+    """For each global label, its recordings and seconds there (``speakers.json``),
+    and, given each group's voice match (:class:`diarize.voices.VoiceMatch`, from
+    ``batch --link-speakers --voices``), its evidence under ``"voice"``."""
     out: dict[str, dict] = {}
-    for g, label in zip(groups, labels):
+    for k, (g, label) in enumerate(zip(groups, labels)):
         out[label] = {
             "seconds": round(g.seconds, 3),
             "recordings": [{"uri": v.uri, "local": v.local, "seconds": round(v.seconds, 3)}
                            for v in g.members],
         }
+        if matches is not None:
+            out[label]["voice"] = matches[k].as_dict()
     return out

@@ -441,21 +441,34 @@ class VoiceLibrary:
         statistics of each voice linked over a batch, the enrolled name of each (None
         where none matches), by the rules of :meth:`name_speakers`, one voice per name,
         scored against the voiceprints' clean models only (no guided diarization here).
+        The names of :meth:`matcher`'s matches.
         """
+        match = self.matcher(config=config)
+
+        def name(stats: Sequence[VoiceStats]) -> list[str | None]:
+            return [m.name for m in match(stats)]
+
+        return name
+
+    def matcher(self, *, config: Config) -> Callable[[Sequence[VoiceStats]], list[VoiceMatch]]:
+        """The evidence of :meth:`namer`: given the pooled statistics of each voice linked
+        over a batch, its :class:`VoiceMatch` (the name it gets, or None, and its best and
+        runner-up voiceprints with their scores), as ``name_speakers`` gives each output
+        speaker of one recording."""
         ubm = load_ubm(config.cluster.ubm_path or None)
         vc = config.voices
         # Linking runs the recordings without voices, so nothing guides their diarization.
         clean = self.scored(conditions=False)
 
-        def name(stats: Sequence[VoiceStats]) -> list[str | None]:
+        def match(stats: Sequence[VoiceStats]) -> list[VoiceMatch]:
             scores = match_scores(ubm, list(stats), clean, config=config)
             mapping = assign(scores, threshold=vc.threshold, one_per_name=True,
                              allowed=eligible(scores, threshold=vc.threshold,
                                               floor=vc.margin_floor, margin=vc.margin))
-            return [self.names[mapping[i]] if i in mapping else None
+            return [_evidence(scores[i], self.names, mapping.get(i))
                     for i in range(len(stats))]
 
-        return name
+        return match
 
     def scored(self, *, conditions: bool) -> list[Voiceprint]:
         """The voiceprints as scored: with their condition models, or (`conditions`
@@ -486,15 +499,7 @@ class VoiceLibrary:
         rename = {speakers[i]: names[j] for i, j in mapping.items()}
         matches: dict[str, VoiceMatch] = {}
         for i, s in enumerate(speakers):
-            order = sorted(range(len(names)), key=lambda j: (-scores[i, j], j))
-            best = order[0] if order else None
-            second = order[1] if len(order) > 1 else None
-            match = VoiceMatch(
-                name=rename.get(s),
-                best=None if best is None else names[best],
-                best_score=None if best is None else float(scores[i, best]),
-                runner_up=None if second is None else names[second],
-                runner_up_score=None if second is None else float(scores[i, second]))
+            match = _evidence(scores[i], names, mapping.get(i))
             label = rename.get(s, s)
             # Speakers given one name become one: its evidence is the best-scoring part's.
             if label not in matches or (match.best_score or 0.0) > (matches[label].best_score or 0.0):
@@ -502,6 +507,20 @@ class VoiceLibrary:
         named = result.rename(rename) if rename else replace(result)
         named.voice_matches = matches
         return named
+
+
+def _evidence(row: np.ndarray, names: Sequence[str], given: int | None) -> VoiceMatch:
+    """One speaker's :class:`VoiceMatch`: its scores against every voiceprint (`row`,
+    in the order of `names`) and the index of the name it was given (None: none)."""
+    order = sorted(range(len(names)), key=lambda j: (-row[j], j))
+    best = order[0] if order else None
+    second = order[1] if len(order) > 1 else None
+    return VoiceMatch(
+        name=None if given is None else names[given],
+        best=None if best is None else names[best],
+        best_score=None if best is None else float(row[best]),
+        runner_up=None if second is None else names[second],
+        runner_up_score=None if second is None else float(row[second]))
 
 
 def eligible(scores: np.ndarray, *, threshold: float, floor: float, margin: float

@@ -210,6 +210,29 @@ def test_an_interrupted_batch_keeps_the_failures_shown_and_says_what_is_left(
     assert result.exit_code == 130 and "rerun the same command" in result.stderr
 
 
+def test_an_interrupted_batch_leaves_no_half_written_file(tmp_path, fake_pipeline, monkeypatch):
+    # A worker process killed by Ctrl-C mid-write leaves its temporary file behind (it
+    # cannot clean up); the batch process removes it once the workers are stopped.
+    from diarize.names import temp_prefix
+    from diarize.pipeline import Diarizer
+
+    _audio(tmp_path / "in", "a.wav", "b_interrupt.wav")
+    out = tmp_path / "out"
+    left = out / f"{temp_prefix('b.rttm')}x1y2z3.tmp"
+    real = Diarizer.__call__
+
+    def call(self, audio, *, uri=None, hook=None):
+        if "interrupt" in Path(audio).name:
+            left.write_text("SPEAKER b 1 0.000")  # half a line: what the kill left
+        return real(self, audio, uri=uri, hook=hook)
+
+    monkeypatch.setattr(Diarizer, "__call__", call)
+    assert batch._STALE_TMP.match(left.name)
+    with pytest.raises(KeyboardInterrupt):
+        batch.run([tmp_path / "in"], out, jobs=1)
+    assert sorted(p.name for p in out.iterdir()) == ["a.rttm"]
+
+
 class _BrokenStream(io.StringIO):
     def write(self, text):
         raise OSError(errno.ENOSPC, "No space left on device")

@@ -381,6 +381,21 @@ def test_batch_links_then_names_the_linked_voices(voices_dir, tmp_path):
     for stem in ("a", "b"):
         text = (out / f"{stem}.rttm").read_text()
         assert " Ann " in text and " SPEAKER_00 " in text
+    # the naming evidence of the linked voices, in speakers.json and in every JSON output
+    assert labels["Ann"]["voice"]["name"] == "Ann"
+    assert labels["SPEAKER_00"]["voice"]["name"] is None
+    assert labels["Ann"]["voice"]["best_score"] > labels["SPEAKER_00"]["voice"]["best_score"]
+    res = cli_runner().invoke(main, ["batch", str(src), "-o", str(out), "--jobs", "1", "-q",
+                                     "-f", "json", "--link-speakers", "--voices",
+                                     str(voices_dir)])
+    assert res.exit_code == 0, res.stderr
+    for stem in ("a", "b"):
+        doc = json.loads((out / f"{stem}.json").read_text())
+        evidence = {v["speaker"]: v for v in doc["voices"]}
+        assert set(evidence) == {"Ann", "SPEAKER_00"}
+        assert {k: (v["name"], v["best_score"]) for k, v in evidence.items()} \
+            == {k: (labels[k]["voice"]["name"], labels[k]["voice"]["best_score"])
+                for k in evidence}
 
 
 # ------------------------------------------------------------ multi-condition enrolment
