@@ -767,16 +767,18 @@ def eval_command(ref_path, hyp_path, uem_path, collar, skip_overlap, only_scored
     from .rttm import read_rttm, read_uem
     from .writers import atomic_write_text
 
-    reference = read_rttm(ref_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ScoringWarning)
+        reference = read_rttm(ref_path, reference=True)
     hypothesis = read_rttm(hyp_path)
     uem = read_uem(uem_path) if uem_path is not None else None
     if not reference:
         click.echo(f"diarize: warning: {ref_path}: no SPEAKER turns in the reference", err=True)
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as more:
         warnings.simplefilter("always", ScoringWarning)
         evaluation = evaluate(reference, hypothesis, uem=uem, collar=collar,
                               skip_overlap=skip_overlap, only_scored=only_scored)
-    for w in caught:
+    for w in caught + more:
         click.echo(f"diarize: warning: {w.message}", err=True)
     if evaluation.not_scored:
         left = evaluation.not_scored

@@ -33,6 +33,12 @@ Where this module departs from md-eval, on purpose
   the convention of dscore; its seconds still go into the total, which stays exact.
 * md-eval's ``-1`` counts a speaker whose own turns overlap as overlapped speech; here
   overlap means two *different* reference speakers.
+* Only ``SPEAKER`` records are read, as dscore does. md-eval also excludes from speaker
+  scoring the regions of a reference's ``NOSCORE`` and ``NON-LEX`` records (the latter
+  widened by up to 0.5 s), and lets ``LEXEME``, ``SEGMENT`` and its other transcript
+  records widen the default scored region. A reference holding such records is scored
+  with a warning (:func:`diarize.rttm.read_rttm` with ``reference=True``); give a UEM of
+  the regions to score.
 
 JER, as dscore computes it
 --------------------------
@@ -51,6 +57,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
@@ -606,12 +613,24 @@ class Evaluation:
     not_scored: list[FileKey] = field(default_factory=list)
 
     def labels(self) -> dict[FileKey, str]:
-        """A display name per file: the uri, or ``uri:channel`` if the uri has several channels."""
-        count: dict[str, int] = {}
-        for key in self.files:
-            count[key.uri] = count.get(key.uri, 0) + 1
-        return {key: key.uri if count[key.uri] == 1 else f"{key.uri}:{key.channel}"
-                for key in self.files}
+        """A display name per file, one name per file: the uri, or ``uri:channel`` if the
+        uri has several channels (``uri [channel c]`` if that is some other file's uri,
+        then a number)."""
+        out = {key: key.uri for key in self.files}
+        forms = (lambda k: f"{k.uri}:{k.channel}", lambda k: f"{k.uri} [channel {k.channel}]")
+        for form in forms:
+            count = Counter(out.values())
+            for key in [k for k in out if count[out[k]] > 1]:
+                out[key] = form(key)
+        count = Counter(out.values())
+        taken = set(out.values())
+        for key in [k for k in out if count[out[k]] > 1]:
+            n = 2
+            while f"{out[key]} #{n}" in taken:
+                n += 1
+            out[key] = f"{out[key]} #{n}"
+            taken.add(out[key])
+        return out
 
     def as_dict(self) -> dict:
         """``{"files": {label: {...}}, "total": {...}}`` (see :meth:`DiarizationScore.as_dict`)."""

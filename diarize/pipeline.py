@@ -87,6 +87,10 @@ class Diarizer:
                  voices: "str | os.PathLike | VoiceLibrary | None" = None,
                  keep_models: bool = True, **overrides: Any) -> None:
         cfg = config if config is not None else Config()
+        if not isinstance(cfg, Config):
+            raise ConfigError(
+                f"Diarizer: config must be a diarize.Config, not {type(cfg).__name__} (a "
+                "TOML file: Diarizer(diarize.load_config(path)); keys: Diarizer(key=value))")
         if overrides:
             cfg = cfg.replace(**overrides)
         self.config = cfg.validate()

@@ -20,10 +20,11 @@ from __future__ import annotations
 import math
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Iterator, NamedTuple
 
-from .errors import RTTMError
+from .errors import RTTMError, ScoringWarning
 from .segments import Turn
 
 # --------------------------------------------------------------------------- readers
@@ -43,6 +44,12 @@ KNOWN_RTTM_TYPES = frozenset({
     "SEGMENT", "NOSCORE", "NO_RT_METADATA", "LEXEME", "NON-LEX", "NON-SPEECH",
     "FILLER", "EDIT", "IP", "SU", "CB", "A/P", "SPEAKER", "SPKR-INFO",
 })
+
+#: Record types md-eval's speaker scoring reads from a reference besides SPEAKER:
+#: NOSCORE and NON-LEX regions are not scored, and these (with SPEAKER) widen the
+#: default scored region. Read here, they are only warned about (metrics' departures).
+MD_EVAL_REGION_TYPES = ("NOSCORE", "NON-LEX", "LEXEME", "SEGMENT", "SU", "EDIT", "FILLER",
+                        "IP", "CB", "A/P")
 
 # Fields are separated by ASCII whitespace only, as in md-eval (which reads bytes): a
 # non-breaking space inside a UTF-8 label is part of the label.
@@ -113,13 +120,18 @@ def _parse_time(text: str, what: str, where: str) -> float:
     return value
 
 
-def read_rttm(path: str | os.PathLike) -> dict[FileKey, list[Turn]]:
+def read_rttm(path: str | os.PathLike, *, reference: bool = False
+              ) -> dict[FileKey, list[Turn]]:
     """Read the ``SPEAKER`` turns of an RTTM file, or of every ``.rttm`` file in a directory.
 
     Parameters
     ----------
     path : str or path-like
         An RTTM file, or a directory whose ``*.rttm`` files are read in name order.
+    reference : bool, keyword-only
+        The file is a scoring reference: a :class:`~diarize.errors.ScoringWarning` per
+        file says which of its records md-eval would score by but this reader skips
+        (:data:`MD_EVAL_REGION_TYPES`: ``NOSCORE``, ``NON-LEX``, ``LEXEME``, ...).
 
     Returns
     -------
@@ -144,6 +156,7 @@ def read_rttm(path: str | os.PathLike) -> dict[FileKey, list[Turn]]:
     """
     out: dict[FileKey, list[Turn]] = {}
     for file in _iter_paths(path, RTTM_EXTENSIONS):
+        region_records: dict[str, int] = {}
         for number, fields in _iter_lines(file):
             where = f"{file}:{number}"
             if len(fields) < MIN_RTTM_FIELDS:
@@ -153,6 +166,8 @@ def read_rttm(path: str | os.PathLike) -> dict[FileKey, list[Turn]]:
             if kind not in KNOWN_RTTM_TYPES:
                 raise RTTMError(f"{where}: unknown RTTM record type {fields[0]!r}")
             if kind != "SPEAKER":
+                if kind in MD_EVAL_REGION_TYPES:
+                    region_records[kind] = region_records.get(kind, 0) + 1
                 continue
             onset = _parse_time(fields[3], "onset", where)
             duration = 0.0 if fields[4].lower() == _NA else _parse_time(fields[4], "duration", where)
@@ -166,6 +181,13 @@ def read_rttm(path: str | os.PathLike) -> dict[FileKey, list[Turn]]:
             key = FileKey(fields[1], fields[2].lower())
             # end = onset + duration, computed as md-eval does (TEND = TBEG + TDUR)
             out.setdefault(key, []).append(Turn(onset, onset + duration, fields[7]))
+        if reference and region_records:
+            found = ", ".join(f"{n} {kind}" for kind, n in region_records.items())
+            warnings.warn(
+                f"{file}: {found} record(s) not used: only SPEAKER lines are scored (md-eval "
+                "would not score NOSCORE and NON-LEX regions, and lets transcript records "
+                "widen the scored region); give a UEM of the regions to score",
+                ScoringWarning, stacklevel=2)
     return out
 
 

@@ -42,6 +42,12 @@ class Turn:
     speaker : str
         Speaker label.
 
+    Raises
+    ------
+    ParameterError
+        A time that is not a finite number, ``start < 0`` or ``start > end``, or a
+        speaker that is not a str.
+
     Examples
     --------
     >>> turn = Turn(1.5, 4.0, "alice")
@@ -54,6 +60,18 @@ class Turn:
     start: float
     end: float
     speaker: str
+
+    def __post_init__(self) -> None:
+        # Checked once here, so that no writer ever sees a negative duration or NaN; the
+        # times become plain floats (numpy scalars print as np.float64(...)).
+        start, end = _finite(self.start, "Turn start"), _finite(self.end, "Turn end")
+        if not 0.0 <= start <= end:
+            raise ParameterError(f"Turn needs 0 <= start <= end, got start={start!r}, "
+                                 f"end={end!r}")
+        if not isinstance(self.speaker, str):
+            raise ParameterError(f"Turn speaker must be a str, got {self.speaker!r}")
+        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "end", end)
 
     @property
     def duration(self) -> float:
@@ -372,7 +390,7 @@ class Diarization:
         A turn covers ``[start, end)``: at the instant one turn ends and the next
         begins, the next one speaks. Where several speakers talk at once, the one whose
         turn **started first** is returned (ties: the longer turn, then the smaller
-        label), the rule of :meth:`exclusive`; ``self.crop(t, t)`` lists them all.
+        label), the rule of :meth:`exclusive`; :meth:`speakers_at` lists them all.
         For many instants or words use :meth:`assign`, which sweeps once.
 
         Parameters
@@ -390,11 +408,24 @@ class Diarization:
         >>> d.speaker_at(3.5), d.speaker_at(4.0), d.speaker_at(7.0)
         ('A', 'B', None)
         """
+        talking = self.speakers_at(t)
+        return talking[0] if talking else None
+
+    def speakers_at(self, t: float) -> list[str]:
+        """Every speaker talking at time `t` (a turn covers ``[start, end)``), in the
+        order of :meth:`speaker_at`'s rule: the turn that started first, then the
+        longer, then the smaller label; empty in a pause.
+
+        Examples
+        --------
+        >>> d = Diarization([Turn(0.0, 4.0, "A"), Turn(3.0, 6.0, "B")])
+        >>> d.speakers_at(3.5), d.speakers_at(4.0), d.speakers_at(7.0)
+        (['A', 'B'], ['B'], [])
+        """
         x = _finite(t, "t")
-        covering = [u for u in self.turns if u.start <= x < u.end]
-        if not covering:
-            return None
-        return min(covering, key=lambda u: (u.start, -u.end, u.speaker)).speaker
+        covering = sorted((u for u in self.turns if u.start <= x < u.end),
+                          key=lambda u: (u.start, -u.end, u.speaker))
+        return list(dict.fromkeys(u.speaker for u in covering))
 
     def talk_time(self) -> dict[str, SpeakerTime]:
         """Speech time, share, number of turns and longest turn of each speaker.
@@ -636,13 +667,14 @@ class Diarization:
 
         Raises
         ------
-        ImportError
-            If pandas is not installed (it is not a dependency of gmm-diarize).
+        MissingDependencyError
+            If pandas is not installed (it is not a dependency of gmm-diarize); an
+            ImportError too.
         """
         try:
             import pandas as pd
         except ImportError:
-            raise ImportError(
+            raise MissingDependencyError(
                 "Diarization.to_dataframe needs pandas: pip install pandas") from None
         return pd.DataFrame(
             {

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import cli_runner
 from diarize.cli import main
-from diarize.errors import RTTMError, ScoringError
+from diarize.errors import ParameterError, RTTMError, ScoringError
 from diarize.rttm import MAX_TIME, read_rttm, read_uem
 from diarize.metrics import evaluate_file
 from diarize.segments import Turn
@@ -71,8 +71,14 @@ def test_eval_of_long_but_valid_turns_prints_finite_numbers(tmp_path):
     assert total[0] == "TOTAL" and math.isclose(float(total[1]), 10.0, abs_tol=0.01)
 
 
-@pytest.mark.parametrize("turn", [Turn(0.0, math.inf, "a"), Turn(0.0, 1e308, "a"),
-                                  Turn(math.nan, 1.0, "a"), Turn(-2e7, 1.0, "a")])
+@pytest.mark.parametrize("start, end", [(0.0, math.inf), (math.nan, 1.0), (-2e7, 1.0)])
+def test_a_turn_refuses_times_no_recording_has(start, end):
+    # NaN, infinity and negative times never reach a scorer or a writer.
+    with pytest.raises(ParameterError):
+        Turn(start, end, "a")
+
+
+@pytest.mark.parametrize("turn", [Turn(0.0, 1e308, "a"), Turn(1e7, 2e7, "a")])
 def test_the_scorer_refuses_times_it_cannot_score(turn):
     with pytest.raises(ScoringError, match="within 1e\\+07 s of 0"):
         evaluate_file([Turn(0.0, 5.0, "a")], [turn])

@@ -25,6 +25,12 @@ PIPELINE_STAGES = ["features", "speech", "clustering", "resegmentation"]
 
 
 # --------------------------------------------------------------------------- Turn
+def test_turn_times_are_plain_floats():
+    t = Turn(np.float64(1.5), np.int64(2), "A")
+    assert type(t.start) is float and type(t.end) is float and repr(t) == \
+        "Turn(start=1.5, end=2.0, speaker='A')"
+
+
 def test_turn_is_frozen_and_ordered():
     t = Turn(1.0, 2.5, "A")
     assert t.duration == 1.5
@@ -137,8 +143,9 @@ def test_to_dataframe():
 
 def test_to_dataframe_without_pandas(monkeypatch):
     monkeypatch.setitem(sys.modules, "pandas", None)  # makes `import pandas` fail
-    with pytest.raises(ImportError, match="pip install pandas"):
+    with pytest.raises(ImportError, match="pip install pandas") as err:
         _example().to_dataframe()
+    assert isinstance(err.value, diarize.DiarizeError)  # every error of ours is one
 
 
 # --------------------------------------------------------------------------- package
@@ -235,6 +242,10 @@ def test_diarizer_overrides_and_presets():
         diarize.Diarizer.from_preset("no-such-preset")
     with pytest.raises(ConfigError, match="unknown configuration key"):
         diarize.Diarizer(no_such_key=1)
+    # a path or a dict where a Config belongs: our error, saying what to pass
+    for wrong in ("configs/default.toml", {"num_speakers": 2}):
+        with pytest.raises(ConfigError, match="load_config"):
+            diarize.Diarizer(wrong)
 
 
 @pytest.mark.slow

@@ -210,6 +210,26 @@ def test_hypothesis_only_file_warns(files, tmp_path):
     assert "extra" not in result.stdout
 
 
+def test_md_eval_region_records_in_the_reference_are_named_in_a_warning(tmp_path):
+    # NOSCORE and LEXEME lines change md-eval's scored region; only SPEAKER lines are read
+    # here, so the user is told, once per file, and the score is that of the SPEAKER lines.
+    ref = tmp_path / "ref.rttm"
+    ref.write_text("SPEAKER f 1 0 10 <NA> <NA> A <NA> <NA>\n"
+                   "NOSCORE f 1 2 2 <NA> <NA> <NA> <NA>\n"
+                   "LEXEME f 1 0 6 hello lex A <NA>\nLEXEME f 1 6 1 so lex A <NA>\n"
+                   "SPKR-INFO f 1 <NA> <NA> <NA> unknown A <NA> <NA>\n")
+    hyp = tmp_path / "hyp.rttm"
+    hyp.write_text("SPEAKER f 1 0 2 <NA> <NA> X <NA> <NA>\nSPEAKER f 1 4 6 <NA> <NA> X <NA> <NA>\n")
+    result = run("--ref", ref, "--hyp", hyp, "--format", "json")
+    assert result.exit_code == 0
+    warned = [line for line in result.stderr.splitlines() if "not used" in line]
+    assert len(warned) == 1 and "1 NOSCORE, 2 LEXEME" in warned[0] and "SPKR-INFO" not in warned[0]
+    assert json.loads(result.stdout)["total"]["der"] == pytest.approx(20.0)
+    # a hypothesis with such records is not a reference: nothing to say
+    result = run("--ref", hyp, "--hyp", ref)
+    assert result.exit_code == 0 and "not used" not in result.stderr
+
+
 @pytest.mark.skipif(not (SCORING / "ref.rttm").exists(), reason="shared/eval/scoring not present")
 def test_dscore_fixture_through_the_cli(tmp_path):
     uem = tmp_path / "file1.uem"

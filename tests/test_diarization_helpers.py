@@ -59,6 +59,16 @@ def test_speaker_at_pause_boundaries_and_overlap():
     assert d.speaker_at(-1.0) is None
 
 
+def test_speakers_at_lists_everyone_talking_first_as_speaker_at():
+    d = _d((0.0, 4.0, "A"), (3.0, 6.0, "B"), (3.2, 3.8, "A"), (7.0, 8.0, "C"))
+    assert d.speakers_at(3.5) == ["A", "B"]  # A once, though two of its turns cover 3.5
+    assert d.speakers_at(4.0) == ["B"]
+    assert d.speakers_at(6.5) == []
+    for t in np.arange(-1, 9, 0.25):
+        talking = d.speakers_at(float(t))
+        assert (talking[0] if talking else None) == d.speaker_at(float(t))
+
+
 def test_speaker_at_agrees_with_exclusive():
     rng = np.random.default_rng(3)
     turns = []

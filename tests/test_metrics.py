@@ -324,6 +324,20 @@ def test_files_are_matched_by_channel():
     assert r.hypothesis_only == [FileKey("f", "2")]
 
 
+def test_every_file_has_its_own_label():
+    # a file id "rec:1" is not file "rec" on channel 1: each keeps its row and JSON entry
+    ref = {FileKey("rec", "1"): [T(0, 2, "A")], FileKey("rec", "2"): [T(0, 2, "A")],
+           FileKey("rec:1", "1"): [T(0, 4, "A")], FileKey("solo"): [T(0, 1, "A")]}
+    hyp = {k: v for k, v in ref.items() if k.uri != "rec:1"}
+    with pytest.warns(ScoringWarning):
+        r = evaluate(ref, hyp)
+    labels = r.labels()
+    assert len(set(labels.values())) == 4 and labels[FileKey("solo")] == "solo"
+    assert labels[FileKey("rec", "2")] == "rec:2"
+    files = r.as_dict()["files"]
+    assert sorted(v["der"] for v in files.values()) == [0.0, 0.0, 0.0, 100.0]
+
+
 def test_channel_is_case_insensitive(tmp_path):
     (tmp_path / "r.rttm").write_text("SPEAKER f A 0 10 <NA> <NA> S <NA> <NA>\n")
     (tmp_path / "h.rttm").write_text("SPEAKER f a 0 10 <NA> <NA> x <NA> <NA>\n")
@@ -393,7 +407,7 @@ def test_hundred_hours_score_in_seconds():
         cuts = np.sort(rng.uniform(0, 3600, 1200))
         spk = rng.integers(0, 4, 1199)
         ref[f"f{f}"] = [T(float(a), float(b), f"S{s}") for a, b, s in zip(cuts[:-1], cuts[1:], spk)]
-        jit = cuts + rng.normal(0, 0.2, cuts.shape)
+        jit = np.maximum(cuts + rng.normal(0, 0.2, cuts.shape), 0.0)  # no time before 0
         hyp[f"f{f}"] = [T(float(min(a, b)), float(max(a, b)), f"h{(s + (i % 7 == 0)) % 4}")
                         for i, (a, b, s) in enumerate(zip(jit[:-1], jit[1:], spk))]
     r = evaluate(ref, hyp, collar=0.25)
