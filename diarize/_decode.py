@@ -15,6 +15,7 @@ PyAV is imported only when a file needs it: libsndfile stays the first choice.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from pathlib import Path
 from typing import Any, Iterator
@@ -64,6 +65,16 @@ def _scaled(frame: Any) -> np.ndarray:
     if frame.format.is_planar:
         return np.ascontiguousarray(x.T)
     return x.reshape(-1, channels)
+
+
+def _seekable(path: Path) -> bool:
+    """Whether `path` is a regular file (not a pipe or a terminal)."""
+    import stat
+
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 class AvReader:
@@ -171,6 +182,13 @@ class AvReader:
                         yield frame, _scaled(frame)
         except av.error.FFmpegError as exc:
             where = self._pos / self.samplerate if getattr(self, "samplerate", 0) else 0.0
+            if (self._pos == 0 and set(self.format.split(",")) & {"mov", "mp4", "m4a"}
+                    and not _seekable(self.path)):
+                # The index of such a file most often follows its audio (FFmpeg's default
+                # layout), and a pipe cannot be read back to it: not damaged data.
+                raise AudioError(f"{self.path}: an MP4/M4A/MOV stream whose index comes after "
+                                 "its audio cannot be read from a pipe: give the file's name "
+                                 "(or remux it with ffmpeg -movflags +faststart)") from None
             raise AudioError(f"{self.path}: corrupt audio data at {where:.2f} s "
                              f"({_detail(exc)})") from None
 

@@ -159,6 +159,12 @@ def _open_av(path: Path, refusal: str | None, *, seekable: bool = True) -> _deco
     try:
         if seekable and reader.has_samples and "ogg" in reader.format.split(","):
             _check_ogg_end(path, reader.frames / reader.samplerate if reader.samplerate else 0.0)
+        if seekable and reader.has_samples:
+            # FFmpeg estimates some lengths from the file size (a CAF libsndfile refused):
+            # the header's own length is what a file cut short falls short of.
+            stated = _header_frames(path)
+            if stated is not None and stated > reader.frames:
+                reader.frames = stated
     except BaseException:
         reader.close()
         raise
@@ -178,14 +184,16 @@ def _check_stated_length(f: sf.SoundFile, path: Path) -> None:
     if f.format == "OGG":
         _check_ogg_end(path, f.frames / sr if sr else 0.0)
         return
-    stated = _header_frames(path) if f.format in ("WAV", "WAVEX", "RF64", "AIFF") else None
+    stated = (_header_frames(path) if f.format in ("WAV", "WAVEX", "RF64", "AIFF", "W64", "AU",
+                                                   "CAF") else None)
     if stated is not None and f.frames < stated - DECODE_SHORTFALL_SECONDS * sr:
         raise _cut_short(path, f.frames / sr, stated / sr)
 
 
 def _header_frames(path: Path) -> int | None:
-    """Samples per channel a WAV (RIFF, RIFX, RF64) or AIFF header states; None where it
-    states none (a streamed WAV's sizes 0 or 0xFFFFFFFF) or cannot be parsed."""
+    """Samples per channel a WAV (RIFF, RIFX, RF64, Sony Wave64), AIFF, Sun AU or CAF
+    header states; None where it states none (a streamed WAV's sizes 0 or 0xFFFFFFFF,
+    an AU or CAF data size left unknown, a compressed CAF) or cannot be parsed."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(12)
@@ -195,8 +203,81 @@ def _header_frames(path: Path) -> int | None:
                 return _wav_frames(fh, ">" if head[:4] == b"RIFX" else "<", head[:4] == b"RF64")
             if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
                 return _aiff_frames(fh)
-    except OSError:
+            if head[:4] in (b".snd", b"dns."):
+                return _au_frames(head + fh.read(12), ">" if head[:4] == b".snd" else "<")
+            if head[:4] == b"caff":
+                fh.seek(8)
+                return _caf_frames(fh)
+            if head[:4] == b"riff" and head[4:12] == _W64_GUID_TAIL[:8]:
+                return _w64_frames(fh)
+    except (OSError, struct.error, ValueError):
         return None
+    return None
+
+
+#: The last 12 bytes of Sony Wave64's "riff" GUID, and of its "wave", "fmt " and "data"
+#: GUIDs (their first 4 bytes are the name).
+_W64_GUID_TAIL = bytes.fromhex("2e91cf11a5d628db04c10000")
+_W64_CHUNK_TAIL = bytes.fromhex("f3acd3118cd100c04f8edb8a")
+#: Bytes per sample of the Sun AU encodings of fixed size (mu-law, 8/16/24/32-bit PCM,
+#: float, double, A-law).
+_AU_SAMPLE_BYTES = {1: 1, 2: 1, 3: 2, 4: 3, 5: 4, 6: 4, 7: 8, 27: 1}
+
+
+def _w64_frames(fh: Any) -> int | None:
+    """Sony Wave64: 16-byte chunk GUIDs and 64-bit little-endian sizes that count the
+    24-byte chunk header, chunks aligned to 8 bytes."""
+    fh.seek(40)  # the riff GUID, its size, the wave GUID
+    block_align = 0
+    for _ in range(1000):
+        header = fh.read(24)
+        if len(header) < 24:
+            return None
+        cid, size = header[:16], struct.unpack("<Q", header[16:])[0]
+        if size < 24 or cid[4:] != _W64_CHUNK_TAIL:
+            return None
+        offset = fh.tell()
+        if cid[:4] == b"fmt " and size >= 24 + 14:
+            block_align = struct.unpack("<H", fh.read(14)[12:14])[0]
+        elif cid[:4] == b"data":
+            return (size - 24) // block_align if block_align else None
+        fh.seek(offset - 24 + size + (-size % 8))
+    return None
+
+
+def _au_frames(head: bytes, endian: str) -> int | None:
+    """Sun AU: data size (0xFFFFFFFF: unknown), encoding and channels in the header."""
+    if len(head) < 24:
+        return None
+    _, size, encoding, _, channels = struct.unpack(endian + "5I", head[4:24])
+    width = _AU_SAMPLE_BYTES.get(encoding)
+    if size == 0xFFFFFFFF or not width or not channels:
+        return None
+    return size // (width * channels)
+
+
+def _caf_frames(fh: Any) -> int | None:
+    """Apple CAF: big-endian chunks with 64-bit sizes; the frames of a constant-size
+    packet format from the 'desc' and 'data' chunks (the data size -1: unknown)."""
+    bytes_per_packet = frames_per_packet = 0
+    for _ in range(1000):
+        header = fh.read(12)
+        if len(header) < 12:
+            return None
+        cid, size = header[:4], struct.unpack(">q", header[4:])[0]
+        offset = fh.tell()
+        if cid == b"desc" and size >= 32:
+            desc = fh.read(32)
+            bytes_per_packet, frames_per_packet = struct.unpack(">II", desc[16:24])
+        elif cid == b"pakt" and size >= 16:
+            return int(struct.unpack(">q", fh.read(16)[8:16])[0])  # its valid frames
+        elif cid == b"data":
+            if size < 4 or not bytes_per_packet or not frames_per_packet:
+                return None
+            return (size - 4) // bytes_per_packet * frames_per_packet  # after the edit count
+        if size < 0:
+            return None
+        fh.seek(offset + size)
     return None
 
 
@@ -495,10 +576,13 @@ def _check_rate(rate: int, cfg: AudioConfig, where: str) -> None:
                          f"{cfg.min_sample_rate} Hz (audio.min_sample_rate)")
 
 
-def _check_peak(x: np.ndarray, where: str) -> None:
+def _check_peak(x: np.ndarray, where: str, *, narrowed: bool = False) -> None:
+    """Refuse NaN, infinite and absurdly loud samples. `narrowed`: `x` was read as float32
+    from 64-bit samples, where a finite sample beyond float32's range reads as infinite."""
     peak = float(np.max(np.abs(x))) if x.size else 0.0  # NaN if any sample is NaN
     if not np.isfinite(peak):
-        raise AudioError(f"{where}contains NaN or infinite samples")
+        more = " (or beyond 3.4e38)" if narrowed else ""
+        raise AudioError(f"{where}contains NaN or infinite samples{more}")
     if peak > MAX_ABS_SAMPLE:
         raise AudioError(f"{where}samples out of range (peak {peak:.3g}, full scale is 1.0)")
 
@@ -526,7 +610,7 @@ def _file_chunks(f: Reader, path: Path, cfg: AudioConfig
         n_read += len(data)
         if len(data):
             mono = _downmix(data, 1)
-            _check_peak(mono, f"{path}: ")
+            _check_peak(mono, f"{path}: ", narrowed=getattr(f, "subtype", "") == "DOUBLE")
         else:
             mono = np.zeros(0, dtype=np.float32)
         if last:

@@ -303,6 +303,24 @@ def test_flac_cut_short_names_where_decoding_stopped(tmp_path, original):
     assert 5.0 < stopped < 15.0  # a third of the bytes: about a third of the 30 s
 
 
+@pytest.mark.parametrize("fmt, subtype", [("W64", "PCM_16"), ("W64", "FLOAT"), ("AU", "PCM_16"),
+                                           ("AU", "ULAW"), ("CAF", "PCM_16"), ("CAF", "FLOAT"),
+                                           ("CAF", "ALAC_16")])
+def test_w64_au_and_caf_cut_short_are_refused(tmp_path, original, fmt, subtype):
+    # libsndfile reads a cut W64 or AU as a shorter recording, and FFmpeg (which reads
+    # what libsndfile refuses of a cut CAF) estimates its length from the file size:
+    # the header's length is checked on both paths.
+    full = tmp_path / f"full.{fmt.lower()}"
+    sf.write(full, original, SR, format=fmt, subtype=subtype)
+    assert len(load_audio(full)) == len(original)
+    path = tmp_path / f"cut.{fmt.lower()}"
+    path.write_bytes(full.read_bytes()[:len(full.read_bytes()) // 2])
+    with pytest.raises(AudioError) as err:
+        load_audio(path)
+    _one_line(err, path)
+    assert "the header states" in str(err.value) or "corrupt audio data" in str(err.value)
+
+
 def test_complete_files_are_not_taken_for_cut_ones(tmp_path, original):
     for name, kw in {"a.wav": {}, "a.aiff": {}, "a.flac": {},
                      "a.ogg": {"format": "OGG", "subtype": "VORBIS"}}.items():
@@ -348,6 +366,28 @@ def test_fifo_is_read_through_the_decoder(tmp_path, original):
     finally:
         writer.join()
     np.testing.assert_allclose(y, load_audio(full), atol=1e-6)
+
+
+@pytest.mark.slow
+def test_an_m4a_with_its_index_at_the_end_through_a_pipe_says_so(encoded, tmp_path):
+    # FFmpeg's default layout puts the index after the audio: readable by name, not
+    # from a pipe, and not damaged either.
+    data = encoded["aac.m4a"].read_bytes()
+    moov, mdat = data.find(b"moov"), data.find(b"mdat")
+    assert 0 < mdat < moov  # the layout this test is about
+    p = subprocess.run([sys.executable, "-m", "diarize", "-", "--stdout"], input=data,
+                       capture_output=True, cwd=tmp_path, timeout=300)
+    err = p.stderr.decode(errors="replace").strip()
+    assert p.returncode != 0 and "\n" not in err and "Traceback" not in err
+    assert "cannot be read from a pipe" in err and "corrupt" not in err
+
+
+def test_a_double_sample_beyond_float32_is_named_out_of_range(tmp_path, original):
+    path = tmp_path / "huge.wav"
+    sf.write(path, original.astype(np.float64) * 1e200, SR, subtype="DOUBLE")
+    with pytest.raises(AudioError) as err:
+        load_audio(path)
+    _one_line(err, path, "beyond 3.4e38")
 
 
 @pytest.mark.slow
