@@ -35,7 +35,7 @@ from .audio import AUDIO_SUFFIXES
 from .errors import (AudioWarning, BatchInputError, DiarizeError, ForeignOutputError,
                      MissingDependencyError, NoSpeechWarning, OutputError, OutputWriteError,
                      SpeakerCountWarning)
-from .names import clean_uri, output_name, printable, temp_pattern, uri_for
+from .names import clean_uri, output_name, printable, special_file, temp_pattern, uri_for
 from .progress import stage_printer
 from .workers import exit_text
 from .workers import run_tasks as run_all
@@ -398,8 +398,10 @@ def _listed_files_in(folder: Path) -> tuple[list[Path], list[Path]]:
 
     Symbolic links to folders are followed, each real folder once (a link to a folder
     above it would otherwise loop). Every entry that is not a folder and has an audio
-    suffix is audio, readable or not (an unreadable one fails with its reason); hidden
-    files (ours: the ledger, temporary files) are neither.
+    suffix is audio, readable or not (an unreadable one fails with its reason), except a
+    named pipe, device or socket, which no folder of recordings holds and whose reading
+    could wait forever (it is listed with the other files); hidden files (ours: the
+    ledger, temporary files) are neither.
     """
     audio: list[Path] = []
     other: list[Path] = []
@@ -423,7 +425,7 @@ def _listed_files_in(folder: Path) -> tuple[list[Path], list[Path]]:
                 is_dir = False
             if is_dir:
                 walk(f)
-            elif f.suffix.lower() in AUDIO_SUFFIXES:
+            elif f.suffix.lower() in AUDIO_SUFFIXES and not special_file(f):
                 audio.append(f)
             elif not entry.name.startswith("."):
                 other.append(f)
@@ -494,6 +496,9 @@ def read_manifest(path: str | os.PathLike) -> list[Recording]:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
                 raise BatchInputError(f"{path}:{n}: invalid JSON ({exc.msg})") from None
+            except RecursionError:
+                raise BatchInputError(f"{path}:{n}: not a manifest line (JSON nested too "
+                                      "deeply)") from None
             if not isinstance(obj, dict):
                 raise BatchInputError(f"{path}:{n}: expected a JSON object")
             rows.append((n, obj))
@@ -1185,7 +1190,7 @@ def load_voices(path: Path, *, fingerprint: str) -> KeptVoices:
             raise OutputError(f"{where}: kept voices do not match their result")
     except OutputError:
         raise
-    except (DiarizeError, KeyError, TypeError, ValueError, IndexError) as exc:
+    except (DiarizeError, KeyError, TypeError, ValueError, IndexError, RecursionError) as exc:
         raise OutputError(f"{where}: cannot read kept voices ({exc})") from None
     return KeptVoices(names, stats, seconds, result)
 
@@ -1200,7 +1205,7 @@ def _check_speakers_file(target: Path) -> None:
         doc = json.loads(target.read_text(encoding="utf-8"))
         ours = (isinstance(doc, dict) and isinstance(doc.get("generator"), dict)
                 and doc["generator"].get("name") == TOOL_NAME and "speakers" in doc)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         ours = False
     if not ours:
         raise ForeignOutputError(

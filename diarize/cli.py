@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import sys
 import warnings
 from pathlib import Path
+from typing import Any
 
 import click
 
 from . import __version__
 from .errors import (BatchInputError, ConfigError, DiarizeError, MissingDependencyError, ModelError,
                      OutputError, StdoutError, VoiceError)
-from .names import clean_uri, message_line, output_name, printable, uri_for
+from .names import clean_uri, message_line, output_name, printable, same_file, uri_for
 from .writers import FORMATS, TRANSCRIPT_FORMATS, TRANSCRIPT_SUFFIXES
 
 #: The file names of the output formats, for help texts: ".rttm, .json, ... or .txt (...)".
@@ -49,6 +51,10 @@ class DefaultGroup(click.Group):
         """
         if not standalone_mode:
             return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        if sys.stdout is None:
+            # Started with standard output closed (`>&-`): what is written there fails as
+            # a write to a closed descriptor does, in one line, and files are written.
+            sys.stdout = _ClosedStream()
         status = 0
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
@@ -152,6 +158,34 @@ def echo_out(text: str) -> None:
     except OSError as exc:
         _silence_stdout()
         raise StdoutError.from_os_error(exc) from None
+
+
+class _ClosedStream(io.TextIOBase):
+    """Standard output when the process started without one: every write fails with
+    EBADF, as a write to a closed descriptor does; flushing nothing succeeds."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if not text:
+            return 0
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def flush(self) -> None:
+        pass
+
+
+def _refuse_overwriting(output: Any, *inputs: Any) -> None:
+    """Refuse an output file (``-o``) that is one of the command's own input files."""
+    if output is None or str(output) == "-":
+        return
+    for source in inputs:
+        if (source is not None and str(source) != "-" and not os.path.isdir(source)
+                and same_file(output, source)):
+            raise click.UsageError(
+                f"{printable(str(output))}: the output would overwrite the input "
+                f"{printable(str(source))}; choose another output file")
 
 
 def _silence_stdout() -> None:
@@ -446,9 +480,9 @@ def _report_recording(record, path: Path, outputs: list[str], *, verbose: bool, 
                       summary: bool, named: bool) -> bool:
     """Print what became of one recording of the ``run`` command; whether it succeeded."""
     if record.status != "ok":
-        message = " ".join(record.message.split()) or record.error
-        if str(path) not in message:  # errors from inside the pipeline do not name the file
-            message = f"{path}: {message}"
+        message = message_line(record.message) or record.error
+        if message_line(str(path)) not in message:  # errors from inside the pipeline do not
+            message = f"{path}: {message}"           # name the file
         if path.is_dir():  # a failed input like any other, with the command meant
             message += f"; to diarize every recording in it: diarize batch {path} -o OUTPUT_DIR"
         echo_error(message)
@@ -466,8 +500,9 @@ def _report_recording(record, path: Path, outputs: list[str], *, verbose: bool, 
         for line in talk_time_lines(record.talk_time):
             click.echo(f"  {line}", err=True)
     if not named and uri_for(path) != path.stem and not quiet:
-        click.echo(f"diarize: note: {printable(path.name)}: file id {uri_for(path)} "
-                   "(whitespace as '_', bytes that are not UTF-8 as \\xNN)", err=True)
+        click.echo(message_line(f"diarize: note: {path.name}: file id {uri_for(path)} "
+                                "(whitespace as '_', bytes that are not UTF-8 as \\xNN)"),
+                   err=True)
     return True
 
 
@@ -767,6 +802,7 @@ def eval_command(ref_path, hyp_path, uem_path, collar, skip_overlap, only_scored
     from .rttm import read_rttm, read_uem
     from .writers import atomic_write_text
 
+    _refuse_overwriting(output, ref_path, hyp_path, uem_path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ScoringWarning)
         reference = read_rttm(ref_path, reference=True)
@@ -857,6 +893,7 @@ def plot_command(audio, hyp_file, ref_file, output, start, end, num_speakers, co
 
     uri = uri_for(audio)
     target = output if output is not None else Path(f"{uri}.png")
+    _refuse_overwriting(target, audio, hyp_file, ref_file, config_file)
     check_writable_file(target)  # before the diarization, not after it
     # The envelope is taken while the audio streams past: the samples are never held.
     waveform = block_envelope(audio_blocks(audio, config=cfg.audio),
@@ -1004,6 +1041,7 @@ def tune_command(audio_dir, ref_path, uem_path, output, config_file, preset, par
 
     from .writers import check_writable_file
 
+    _refuse_overwriting(output, ref_path, uem_path, config_file)
     cfg = build_config(config_file, preset, {})
     check_writable_file(output)  # an hours-long search must not end in an unwritable file
     keys = [k for k in params.split(",")] if params is not None else list(tuning.DEFAULT_PARAMS)
@@ -1087,6 +1125,7 @@ def words_command(diarization, transcript, fmt, output, uri, num_speakers, confi
     from .writers import atomic_write_text
 
     to_stdout = output is None or str(output) == "-"
+    _refuse_overwriting(output, diarization, transcript, config_file)
     if fmt is None:
         suffix = "" if to_stdout else output.suffix.lower()
         fmt = TRANSCRIPT_SUFFIXES.get(suffix, "srt")

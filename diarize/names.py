@@ -188,6 +188,31 @@ FILE_MODE = _file_mode()
 """Permissions of written files: what ``open()`` gives a new file (0o666 minus umask)."""
 
 
+def special_file(path: Path) -> bool:
+    """Whether `path` exists and is neither a regular file nor a directory (a device, a
+    named pipe, a socket)."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether `a` and `b` name one file (one inode, through links; or, for a path that
+    does not exist, the same absolute path)."""
+    def key(p: str | os.PathLike) -> tuple[int, int] | str:
+        try:
+            st = os.stat(p)
+            return (st.st_dev, st.st_ino)
+        except OSError:
+            return os.path.normcase(os.path.abspath(p))
+
+    return key(a) == key(b)
+
+
 def replace_atomically(path: str | os.PathLike, write: Callable[[IO], None], *,
                        binary: bool = False, mode: int = FILE_MODE) -> None:
     """Create `path` atomically: `write` fills a temporary file in the same directory,
@@ -195,7 +220,10 @@ def replace_atomically(path: str | os.PathLike, write: Callable[[IO], None], *,
 
     A reader never sees a half-written file, and a killed process leaves either the old
     file or none. The temporary file's name stays within the file system's limit however
-    long the target's is (:func:`diarize.names.temp_prefix`).
+    long the target's is (:func:`diarize.names.temp_prefix`). A symbolic link is written
+    through (the file it points to is replaced, the link kept), and a target that exists
+    but is not a regular file (``/dev/null``, ``/dev/stdout``, a named pipe) is written
+    into directly: renaming over it would replace the device or pipe with a file.
 
     Raises
     ------
@@ -205,6 +233,13 @@ def replace_atomically(path: str | os.PathLike, write: Callable[[IO], None], *,
         turn the ``OSError`` into their own error.
     """
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    if special_file(path):
+        with open(path, "wb") if binary else open(path, "w", encoding="utf-8",
+                                                       newline="\n") as f:
+            write(f)
+        return
     directory = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path.name), suffix=TEMP_SUFFIX,
                                dir=directory)

@@ -817,6 +817,9 @@ def enroll(name: str, audio: Any, voices_dir: "str | os.PathLike", *,
                          ubm_fingerprint)
 
     check_name(name)
+    if os.path.exists(voices_dir) and not os.path.isdir(voices_dir):
+        raise VoiceError(f"{printable(str(voices_dir))}: not a folder (voiceprints are kept "
+                         "in a folder)")
     if not os.path.isdir(voices_dir):
         raise VoiceError(f"{printable(str(voices_dir))}: no such voiceprint folder "
                          "(create it first)")

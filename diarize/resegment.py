@@ -10,7 +10,7 @@ decoding alternate for a few rounds.
 from __future__ import annotations
 
 import warnings
-from concurrent.futures import Executor
+from concurrent.futures import Executor, wait
 from dataclasses import dataclass, field
 from operator import add, ge
 
@@ -92,7 +92,17 @@ def fit_speaker_models(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig
     with warnings.catch_warnings():
         # A few EM rounds are enough for decoding; non-convergence is expected.
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return list(map(fit, ks) if pool is None else pool.map(fit, ks))
+        if pool is None:
+            return list(map(fit, ks))
+        futures = [pool.submit(fit, k) for k in ks]
+        try:
+            return [f.result() for f in futures]
+        finally:
+            # Interrupted (Ctrl-C): the fits already running end while their warnings
+            # are still filtered, not after, on the way out.
+            for f in futures:
+                f.cancel()
+            wait(futures)
 
 
 def block_loglik(X: np.ndarray, models: list, *, block: int,

@@ -330,6 +330,8 @@ def parse_whisper_json(text: str, *, source: str = "<string>") -> Transcript:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TranscriptError(f"{source}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise TranscriptError(f"{source}: not a transcript (JSON nested too deeply)") from None
     if isinstance(data, dict):
         if not isinstance(data.get("segments"), list):
             raise TranscriptError(f"{source}: a JSON object without a 'segments' list "

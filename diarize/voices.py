@@ -121,7 +121,7 @@ def _without_band_floor(front_end: str) -> str:
     try:
         d = json.loads(front_end)
         features = d["features"]
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, RecursionError):
         return front_end
     if not isinstance(features, dict):
         return front_end
@@ -414,6 +414,8 @@ class VoiceLibrary:
         """
         d = Path(directory)
         shown = printable(str(d))
+        if os.path.exists(d) and not d.is_dir():
+            raise VoiceError(f"{shown}: not a folder (voiceprints are kept in a folder)")
         if not d.is_dir():
             raise VoiceError(f"{shown}: no such voiceprint folder")
         files = sorted(p for p in d.iterdir()
@@ -642,7 +644,7 @@ def _recipe_difference(made: str, wanted: str) -> str:
             return {"enroll_copies": 0}
         try:
             got = json.loads(recipe)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         return got if isinstance(got, dict) else None
 
@@ -687,6 +689,8 @@ def add_voice(directory: str | os.PathLike, new: Voiceprint) -> tuple[Voiceprint
         another UBM or front end (it is then left as it is).
     """
     d = Path(directory)
+    if os.path.exists(d) and not d.is_dir():
+        raise VoiceError(f"{printable(str(d))}: not a folder (voiceprints are kept in a folder)")
     if not d.is_dir():
         raise VoiceError(f"{printable(str(d))}: no such voiceprint folder (create it first)")
     path = voiceprint_path(d, new.name)
@@ -708,6 +712,8 @@ def list_voices(directory: str | os.PathLike) -> list[Voiceprint]:
         No such folder, or a file in it is corrupt or not a voiceprint.
     """
     d = Path(directory)
+    if os.path.exists(d) and not d.is_dir():
+        raise VoiceError(f"{printable(str(d))}: not a folder (voiceprints are kept in a folder)")
     if not d.is_dir():
         raise VoiceError(f"{printable(str(d))}: no such voiceprint folder")
     return [Voiceprint.load(p) for p in sorted(d.iterdir())

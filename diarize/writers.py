@@ -617,7 +617,7 @@ def is_ours(path: str | os.PathLike, *, fmt: str, uri: str) -> bool:
     if fmt == "json":
         try:
             doc = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):  # not ours
             return False
         return (isinstance(doc, dict) and doc.get("uri") == uri
                 and isinstance(doc.get("generator"), dict)
