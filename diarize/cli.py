@@ -880,8 +880,8 @@ def plot_command(audio, hyp_file, ref_file, output, start, end, num_speakers, co
     except ImportError:
         raise MissingDependencyError(
             "diarize plot needs matplotlib: pip install 'gmm-diarize[plot]'") from None
-    if start is not None and end is not None and end <= start:
-        raise click.UsageError(f"--end ({end:g}) must be after --start ({start:g})")
+    if end is not None and end <= (start or 0.0):
+        raise click.UsageError(f"--end ({end:g}) must be after --start ({start or 0.0:g})")
     cfg = build_config(config_file, preset, {}, speakers={"num_speakers": num_speakers},
                        settings=settings)
     from .audio import audio_blocks

@@ -31,6 +31,11 @@ the nearest speaker in time (the word lies in a pause); no speaker at all (the
 diarization has no speech, or the nearest speaker is further than ``max_gap``)."""
 
 
+TIE_DIGITS = 9
+"""Decimals of a second to which :meth:`Diarization.assign` compares the time each
+speaker covers a word and its distance to each: ties of the times as written are ties."""
+
+
 @dataclass(frozen=True, order=True)
 class Turn:
     """One speaker turn.
@@ -602,6 +607,9 @@ class Diarization:
             before = np.where(prev >= 0, starts - b[np.maximum(prev, 0)], np.inf)
             after = np.where(nxt < len(a), a[np.minimum(nxt, len(a) - 1)] - ends, np.inf)
             gap[k] = np.minimum(before, after)
+        # Compared to the nanosecond: times written to the millisecond that tie, tie
+        # (1.0 - 0.9 and 1.1 - 1.0 differ in the last bits), and the earlier speaker wins.
+        cover, gap = np.round(cover, TIE_DIGITS), np.round(gap, TIE_DIGITS)
         out = []
         for i, (start, end, text) in enumerate(items):
             speaker: str | None = None

@@ -72,12 +72,16 @@ class CueRules:
         Most characters in a cue's text (speaker label not counted).
     line_chars : int
         Cue text is wrapped into lines of at most this many characters.
+    max_lines : int
+        Most lines of a cue's wrapped text (words that fit `max_chars` may still wrap
+        into more lines than ``max_chars / line_chars``).
     """
 
     max_duration: float = 7.0
     max_gap: float = 1.0
     max_chars: int = 84
     line_chars: int = 42
+    max_lines: int = 2
 
 
 DEFAULT_CUE_RULES = CueRules()
@@ -155,7 +159,7 @@ def read_transcript(path: str | os.PathLike, *, format: str | None = None) -> Tr
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
+        line = len(_LINE_END_BYTES.findall(data[:exc.start])) + 1
         raise TranscriptError(f"{path}:{line}: not valid UTF-8 (save the transcript as UTF-8)") from None
     return parse_transcript(text, format=format, source=str(path))
 
@@ -196,6 +200,11 @@ def detect_format(text: str, *, source: str = "<string>") -> str:
 # The line ends of every platform; str.splitlines would also split on U+2028 and friends,
 # which may sit inside a cue's text.
 _LINE_END = re.compile(r"\r\n|\r|\n")
+_LINE_END_BYTES = re.compile(rb"\r\n|\r|\n")
+# A line meant as a cue timing: two timestamps with an arrow-like sign between them
+# (``-->`` misspelt as ``->`` or ``=>`` is a malformed timing, not subtitle text).
+_TIMING_LIKE = re.compile(r"\s*(?:\d+:)?\d{1,2}:\d{1,2}(?:[,.]\d+)?\s*[-=\u2013\u2014]*>"
+                          r"\s*(?:\d+:)?\d{1,2}:\d{1,2}")
 _TIMESTAMP = re.compile(r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[,.](\d{1,3}))?")
 _TIMING = re.compile(r"(\S+)[ \t]*-->[ \t]*(\S+)(?:[ \t].*)?")
 _TAG = re.compile(r"<[^>]*>")
@@ -211,6 +220,11 @@ def _timestamp(text: str, where: str) -> float:
         raise TranscriptError(f"{where}: minutes or seconds over 59 in {text!r}")
     return (int(hours or 0) * 3600 + int(minutes) * 60 + int(seconds)
             + (float(f"0.{fraction}") if fraction else 0.0))
+
+
+def _is_timing(line: str) -> bool:
+    """Whether `line` is a cue timing, well formed (``-->``) or not."""
+    return "-->" in line or _TIMING_LIKE.match(line) is not None
 
 
 def _timing(line: str, where: str) -> tuple[float, float]:
@@ -243,15 +257,14 @@ def parse_srt(text: str, *, source: str = "<string>") -> Transcript:
     for number, line in enumerate(lines, start=1):
         stripped = line.strip()
         where = f"{source}:{number}"
-        if "-->" in stripped:
+        if _is_timing(stripped):
             current = (*_timing(stripped, where), [])
             cues.append(current)
             continue
         if not stripped:
             continue
-        following = lines[number].strip() if number < len(lines) else ""
-        if stripped.isdigit() and "-->" in following:
-            continue  # the cue number
+        if stripped.isdigit() and _cue_number(lines, number - 1):
+            continue
         if current is None:
             raise TranscriptError(f"{where}: expected a cue number or timing, found {stripped!r}")
         current[2].append(stripped)
@@ -259,6 +272,21 @@ def parse_srt(text: str, *, source: str = "<string>") -> Transcript:
         raise TranscriptError(f"{source}: no cues (not a SubRip file?)")
     items = tuple(TranscriptItem(a, b, "\n".join(t)) for a, b, t in cues if t)
     return Transcript(items, words=False, format="srt", source=source)
+
+
+def _cue_number(lines: Sequence[str], i: int) -> bool:
+    """Whether the digits on line `i` (0-based) are a cue number: the timing follows at
+    once, or after blank lines when the number itself follows a blank line (a number
+    at the end of a cue's text is followed by the blank line that ends the cue)."""
+    following = lines[i + 1].strip() if i + 1 < len(lines) else ""
+    if _is_timing(following):
+        return True
+    if i > 0 and lines[i - 1].strip():
+        return False
+    j = i + 1
+    while j < len(lines) and not lines[j].strip():
+        j += 1
+    return j > i + 1 and j < len(lines) and _is_timing(lines[j].strip())
 
 
 def parse_vtt(text: str, *, source: str = "<string>") -> Transcript:
@@ -281,7 +309,9 @@ def parse_vtt(text: str, *, source: str = "<string>") -> Transcript:
         raise TranscriptError(f"{source}:1: not a WebVTT file (the first line must be WEBVTT)")
     items = []
     i = 1
-    while i < len(lines) and lines[i].strip():  # the header, up to the first blank line
+    # the header, up to the first blank line (or the first cue's timing, its blank line
+    # missing)
+    while i < len(lines) and lines[i].strip() and not _is_timing(lines[i]):
         i += 1
     while i < len(lines):
         line = lines[i].strip()
@@ -293,15 +323,17 @@ def parse_vtt(text: str, *, source: str = "<string>") -> Transcript:
             while i < len(lines) and lines[i].strip():
                 i += 1
             continue
-        if "-->" not in line:  # a cue identifier: the timing must follow
+        if not _is_timing(line):  # a cue identifier: the timing must follow
             i += 1
-            if i >= len(lines) or "-->" not in lines[i]:
+            if i >= len(lines) or not _is_timing(lines[i]):
                 raise TranscriptError(
                     f"{source}:{block_start + 1}: expected a cue timing after {line!r}")
         start, end = _timing(lines[i], f"{source}:{i + 1}")
         i += 1
         body = []
-        while i < len(lines) and lines[i].strip():
+        # to the blank line, or to the next cue's timing where that line is missing (no
+        # cue text holds "-->", WebVTT's own parsing rule)
+        while i < len(lines) and lines[i].strip() and not _is_timing(lines[i]):
             body.append(html.unescape(_TAG.sub("", lines[i])).strip())
             i += 1
         cue_text = "\n".join(b for b in body if b)
@@ -329,7 +361,8 @@ def parse_whisper_json(text: str, *, source: str = "<string>") -> Transcript:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise TranscriptError(f"{source}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+        line = len(_LINE_END.findall(text, 0, exc.pos)) + 1  # CR line ends count too
+        raise TranscriptError(f"{source}:{line}: not valid JSON ({exc.msg})") from None
     except RecursionError:
         raise TranscriptError(f"{source}: not a transcript (JSON nested too deeply)") from None
     if isinstance(data, dict):
@@ -339,6 +372,14 @@ def parse_whisper_json(text: str, *, source: str = "<string>") -> Transcript:
         segments, prefix = data["segments"], "segments"
     elif isinstance(data, list):
         segments, prefix = data, ""
+        if segments and all(isinstance(w, dict) and "word" in w and "text" not in w
+                            for w in segments):
+            # a plain list of words (whisperX's word_segments): untimed ones join a
+            # neighbour, as in a segment's words
+            timed = _timed_words(segments, f"{source}: ")
+            if not timed:
+                raise TranscriptError(f"{source}: no word has times")
+            return Transcript(tuple(timed), words=True, format="json", source=source)
     else:
         raise TranscriptError(f"{source}: expected a Whisper transcript (an object with "
                               "'segments', or a list of segments)")
@@ -378,12 +419,12 @@ def _timed_words(words: list, where: str) -> list[TranscriptItem]:
             text = str(word.get("word", word.get("text", "")))
             if out:
                 last = out[-1]
-                out[-1] = TranscriptItem(last.start, last.end, last.text + text)
+                out[-1] = TranscriptItem(last.start, last.end, _glue(last.text, text))
             else:
-                pending += text
+                pending = _glue(pending, text) if pending else text
             continue
         if pending:
-            item = TranscriptItem(item.start, item.end, pending + item.text)
+            item = TranscriptItem(item.start, item.end, _glue(pending, item.text))
             pending = ""
         out.append(item)
     return out
@@ -418,12 +459,22 @@ def _json_item(obj: dict, where: str, *, require_times: bool) -> TranscriptItem 
 
 # --------------------------------------------------------------------------- cues
 
+def _glue(a: str, b: str) -> str:
+    """Text `b` after text `a`: as they are where either has the space between them
+    (Whisper's words carry a leading space), else with one space (whisperX's words
+    have none)."""
+    if not a or not b or a[-1:].isspace() or b[:1].isspace():
+        return a + b
+    return f"{a} {b}"
+
+
 def _join(texts: Sequence[str]) -> str:
-    """Words as one text: Whisper's words carry their own leading space and are
-    concatenated as they are; words without any are joined with one space."""
-    if any(t[:1].isspace() for t in texts[1:]):
-        return "".join(texts).strip()
-    return " ".join(t.strip() for t in texts if t.strip())
+    """Words as one text: each glued to the text before it (:func:`_glue`)."""
+    out = ""
+    for t in texts:
+        if t.strip():
+            out = _glue(out, t)
+    return out.strip()
 
 
 def group_cues(words: Sequence[AssignedWord], *,
@@ -445,10 +496,13 @@ def group_cues(words: Sequence[AssignedWord], *,
     cues: list[Cue] = []
     run: list[AssignedWord] = []
 
+    def wrapped(texts: list[str]) -> list[str]:
+        return textwrap.wrap(_join(texts), rules.line_chars, break_long_words=False,
+                             break_on_hyphens=False)
+
     def flush() -> None:
         if run:
-            text = "\n".join(textwrap.wrap(_join([w.text for w in run]), rules.line_chars,
-                                           break_long_words=False, break_on_hyphens=False))
+            text = "\n".join(wrapped([w.text for w in run]))
             cues.append(Cue(run[0].start, max(w.end for w in run), text, run[0].speaker))
             run.clear()
 
@@ -456,7 +510,8 @@ def group_cues(words: Sequence[AssignedWord], *,
         if run and (word.speaker != run[0].speaker
                     or word.start - max(w.end for w in run) > rules.max_gap
                     or word.end - run[0].start > rules.max_duration
-                    or len(_join([w.text for w in run] + [word.text])) > rules.max_chars):
+                    or len(_join([w.text for w in run] + [word.text])) > rules.max_chars
+                    or len(wrapped([w.text for w in run] + [word.text])) > rules.max_lines):
             flush()
         run.append(word)
     flush()

@@ -580,7 +580,8 @@ def format_toml(result: TuneResult) -> str:
         if "." in k:
             sec, name = k.split(".", 1)
             data.setdefault(sec, {})[name] = v
-            notes[k] = f"was {toml_value(result.base_values[k])}"
+        base = result.base_values.get(k)
+        notes[k] = f"was {'(not set)' if base is None else toml_value(base)}"
     body = toml_text(data, notes=notes)
     return "\n".join(lines) + "\n" + ("\n" + body if body else "")
 

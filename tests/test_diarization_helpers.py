@@ -177,6 +177,19 @@ def test_assign_ties_go_to_the_first_speaker():
     assert (w.speaker, w.overlap) == ("A", True)
 
 
+def test_assign_exact_ties_of_written_times_go_to_the_first_speaker():
+    # 1.0 - 0.9 and 1.1 - 1.0 differ in their last bits; as written, they tie
+    d = _d((0.0, 1.0, "A"), (1.0, 2.0, "B"))
+    assert [(w.speaker, w.method) for w in d.assign([(0.9, 1.1, "tie")])] == [("A", "overlap")]
+    d = _d((0.0, 0.2, "A"), (1.2, 2.2, "B"))
+    assert [(w.speaker, w.method) for w in d.assign([(0.6, 0.8, "mid")])] == [("A", "nearest")]
+    for k in range(1, 300):
+        b = round(0.1 * k, 1)
+        d = _d((0.0, b, "A"), (b, b + 5.0, "B"))
+        (w,) = d.assign([(round(b - 0.1, 1), round(b + 0.1, 1), "w")])
+        assert w.speaker == "A", b
+
+
 def test_assign_zero_length_word_and_max_gap():
     d = _d((0.0, 2.0, "A"), (5.0, 6.0, "B"))
     a, b, c = d.assign([(1.0, 1.0, "p"), (3.0, 3.2, "q"), (9.0, 9.5, "r")], max_gap=2.0)

@@ -121,6 +121,14 @@ def test_plot_command_without_matplotlib(monkeypatch, tmp_path):
     assert result.stderr.strip() == f"diarize: error: {MATPLOTLIB_HINT}"
 
 
+@pytest.mark.parametrize("window", [["--end", "0"], ["--start", "5", "--end", "5"]])
+def test_plot_command_refuses_an_empty_window(tmp_path, window):
+    result = cli_runner().invoke(main, ["plot", str(SAMPLE_WAV), "--rttm", str(SAMPLE_RTTM),
+                                        *window, "-o", str(tmp_path / "x.png")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.count("\n") == 1 and "must be after --start" in result.stderr
+
+
 def test_plot_command_missing_audio_is_exit_1(tmp_path):
     pytest.importorskip("matplotlib")
     result = cli_runner().invoke(main, ["plot", str(tmp_path / "none.wav")])

@@ -112,6 +112,72 @@ def test_whisper_json_segments_only_and_plain_lists():
     assert t.words is True and _items(t) == [(0.0, 0.3, " a")]
 
 
+def test_whisperx_untimed_words_keep_their_space():
+    # whisperX's words carry no leading space: an untimed one is joined with one space
+    segs = {"segments": [
+        {"start": 0.5, "end": 2.0, "text": " I have 42 apples",
+         "words": [{"word": "I", "start": 0.5, "end": 0.6}, {"word": "have", "start": 0.7, "end": 0.9},
+                   {"word": "42"}, {"word": "apples", "start": 1.5, "end": 1.9}]},
+        {"start": 2.1, "end": 3.0, "text": " 10 cats",
+         "words": [{"word": "10"}, {"word": "cats", "start": 2.5, "end": 2.9}]}]}
+    assert [i.text for i in parse_whisper_json(json.dumps(segs)).items] == \
+        ["I", "have 42", "apples", "10 cats"]
+    # whisperX's word_segments: a plain list of words, untimed ones included
+    words = segs["segments"][0]["words"]
+    t = parse_whisper_json(json.dumps(words))
+    assert t.words is True and _items(t) == [(0.5, 0.6, "I"), (0.7, 0.9, "have 42"),
+                                             (1.5, 1.9, "apples")]
+    with pytest.raises(TranscriptError, match="no word has times"):
+        parse_whisper_json(json.dumps([{"word": "x"}]))
+
+
+def test_cue_text_joins_words_with_and_without_their_own_space():
+    # whisperX words (no space) beside a segment it could not align (" ok", with one)
+    cues = group_cues([_w(0.5, 0.6, "I"), _w(0.7, 0.9, "am"), _w(1.0, 1.4, " ok")])
+    assert [c.text for c in cues] == ["I am ok"]
+    cues = group_cues([_w(0.5, 0.6, " I"), _w(0.7, 0.9, " am"), _w(1.0, 1.4, " ok.")])
+    assert [c.text for c in cues] == ["I am ok."]
+
+
+def test_a_cue_wraps_to_two_lines_at_most():
+    words = "sometimes dog jumps because fox fox extraordinary dog because sometimes because dog"
+    cues = group_cues([_w(0.3 * i, 0.3 * i + 0.25, " " + w) for i, w in enumerate(words.split())])
+    assert all(len(c.text.split("\n")) <= DEFAULT_CUE_RULES.max_lines for c in cues)
+    assert all(len(line) <= DEFAULT_CUE_RULES.line_chars for c in cues for line in c.text.split("\n"))
+    assert " ".join(c.text.replace("\n", " ") for c in cues) == words  # nothing lost
+
+
+def test_srt_misspelt_arrow_is_a_malformed_timing_not_text():
+    text = "1\n00:00:01,000 --> 00:00:02,000\nhello\n\n2\n00:00:03,000 -> 00:00:04,000\nworld\n"
+    with pytest.raises(TranscriptError, match=r"t\.srt:6: malformed cue timing"):
+        parse_srt(text, source="t.srt")
+
+
+def test_srt_blank_lines_after_a_cue_number_are_tolerated():
+    t = parse_srt("1\n00:00:01,000 --> 00:00:02,000\nhello\n\n2\n\n00:00:03,000 --> 00:00:04,000\nworld\n")
+    assert _items(t) == [(1.0, 2.0, "hello"), (3.0, 4.0, "world")]
+    assert _items(parse_srt("1\n\n00:00:01,000 --> 00:00:02,000\nhello\n")) == [(1.0, 2.0, "hello")]
+    # a number that ends a cue's text is text
+    t = parse_srt("1\n00:00:01,000 --> 00:00:02,000\nroom\n42\n\n2\n00:00:03,000 --> 00:00:04,000\nok\n")
+    assert _items(t) == [(1.0, 2.0, "room\n42"), (3.0, 4.0, "ok")]
+
+
+def test_vtt_cues_without_their_blank_lines_are_all_kept():
+    t = parse_vtt("WEBVTT\n00:00.500 --> 00:01.000\nfirst\n\n00:02.000 --> 00:02.500\nsecond\n"
+                  "00:03.000 --> 00:03.500\nthird\n")
+    assert _items(t) == [(0.5, 1.0, "first"), (2.0, 2.5, "second"), (3.0, 3.5, "third")]
+
+
+def test_cr_line_ends_count_in_error_lines(tmp_path):
+    path = tmp_path / "cr.srt"
+    path.write_bytes(b"1\r00:00:01,000 --> 00:00:02,000\rhello\r\r2\r"
+                     b"00:00:03,000 --> 00:00:04,000\rw\xe9rld\r")
+    with pytest.raises(TranscriptError, match=r"cr\.srt:7: not valid UTF-8"):
+        read_transcript(path)
+    with pytest.raises(TranscriptError, match=r"j\.json:3: not valid JSON"):
+        parse_whisper_json('[\r{"word": "a", "start": 0, "end": 1},\r{oops}]', source="j.json")
+
+
 def test_our_json_output_reads_back():
     assigned = [AssignedWord(0.0, 1.0, " hi", "A"), AssignedWord(1.0, 2.0, " yo", None, True, "none")]
     t = parse_transcript(format_words_json(assigned))

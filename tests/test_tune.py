@@ -117,6 +117,17 @@ def test_toml_holds_only_changed_searched_keys_and_loads(tmp_path):
     cfg = load_config(path)
     assert cfg.cluster.bic_penalty == 0.256 and cfg.reseg.decoder_min_turn == 0.8
     assert cfg.reseg.switch_penalty == Config().reseg.switch_penalty
+    assert "bic_penalty = 0.256  # was 0.32" in text
+
+
+def test_toml_notes_the_base_value_of_top_level_keys_too():
+    res = TuneResult(overrides={"seed": 1, "max_speakers": 6}, params=["seed", "max_speakers"],
+                     base_values={"seed": 0, "max_speakers": 10}, tuning=["a"], heldout=["b"],
+                     base_tuning_der=20.0, tuned_tuning_der=18.0, base_heldout_der=21.0,
+                     tuned_heldout_der=20.0)
+    text = format_toml(res)
+    assert "seed = 1  # was 0" in text and "max_speakers = 6  # was 10" in text
+    assert tomllib.loads(text) == {"seed": 1, "max_speakers": 6}
 
 
 def test_api_errors(data, tmp_path):
