@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import io
+import math
 import os
 import sys
 import warnings
@@ -291,7 +292,8 @@ def run(prog_name: str | None = None) -> None:
 
 def _within(lo: float, hi: float):
     """An option callback refusing values outside ``[lo, hi]`` (and NaN, infinities)."""
-    return _check_range({"min": lo, "max": hi})
+    # no upper bound but finiteness: the message then says ">= lo", not "in [lo, inf]"
+    return _check_range({"min": lo} if hi == float("inf") else {"min": lo, "max": hi})
 
 
 def _like_key(key: str):
@@ -306,6 +308,9 @@ def _check_range(metadata):
 
     def check(ctx, param, value):
         if value is not None and not in_range(value, metadata):
+            if isinstance(value, float) and not math.isfinite(value):
+                raise click.BadParameter(f"must be a finite number {range_text(metadata)}, "
+                                         f"got {value!r}")
             raise click.BadParameter(f"must be {range_text(metadata)}, got {value!r}")
         return value
 
