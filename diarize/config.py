@@ -876,7 +876,12 @@ class Config:
             if key in seen:  # an old and a new name of one key
                 raise ConfigError(f"overrides: {key!r} given twice")
             seen.add(key)
-            target[parts[-1]] = value
+            if isinstance(target[parts[-1]], dict) and isinstance(value, Mapping):
+                # a section: the keys given change, the others keep this config's values
+                # (a preset's), as a table of a --config file does
+                target[parts[-1]] = {**target[parts[-1]], **value}
+            else:
+                target[parts[-1]] = value
         return config_from_dict(data, source="overrides")
 
 
@@ -1041,8 +1046,16 @@ def toml_value(v: Any) -> str:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return '"' + "".join(_TOML_ESCAPES.get(c, c) for c in v) + '"'
     return repr(v)
+
+
+#: TOML basic-string escapes: the quote, the backslash and every control character
+#: (which a basic string may not hold as it is).
+_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n",
+                 "\f": "\\f", "\r": "\\r",
+                 **{chr(c): f"\\u{c:04X}" for c in (*range(0x20), 0x7F)
+                    if chr(c) not in "\b\t\n\f\r"}}
 
 
 def toml_text(data: Mapping[str, Any], *, docs: Mapping[str, str] | None = None,
@@ -1216,6 +1229,9 @@ def parse_settings(items: typing.Iterable[str], *, option: str = "--set") -> dic
             out[key] = tomllib.loads(f"v = {value}")["v"]
         except tomllib.TOMLDecodeError:
             out[key] = value.strip()
+        except (ValueError, RecursionError) as exc:  # an integer of 5000 digits, [[[[...
+            raise ConfigError(f"{option}: {key}: unreadable value "
+                              f"({_short_reason(exc)})") from None
     return out
 
 
@@ -1235,6 +1251,13 @@ def with_settings(cfg: Config, items: typing.Iterable[str], *, option: str = "--
     except ConfigError as exc:
         message = str(exc).removeprefix("overrides: ")
         raise ConfigError(f"{option}: {message}") from None
+
+
+def _short_reason(exc: BaseException) -> str:
+    """What a parser's ValueError or RecursionError says, in a few words."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return " ".join(str(exc).split(";")[0].split())
 
 
 def _toml_module() -> Any:
@@ -1260,6 +1283,8 @@ def _load_toml(path: Path, base: Config) -> Config:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: not a TOML file (not UTF-8 text: byte "
                           f"0x{exc.object[exc.start]:02x} at offset {exc.start})") from None
+    except (ValueError, RecursionError) as exc:  # an integer of 5000 digits, [[[[...
+        raise ConfigError(f"{path}: unreadable TOML ({_short_reason(exc)})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config ({exc.strerror or exc})") from None
     return config_from_dict(data, base=base, source=str(path))

@@ -1,5 +1,5 @@
-"""The model files a configuration names (``sad.model_path``, ``cluster.ubm_path``),
-checked before any work.
+"""The model files a configuration names (``sad.model_path``, ``cluster.ubm_path``,
+``voices.nuisance_path`` and the ranks read from it), checked before any work.
 
 :class:`diarize.pipeline.Diarizer` checks them when it is made, and ``diarize``,
 ``diarize batch`` and :func:`diarize.tune.tune` before the first recording, so that a
@@ -45,3 +45,33 @@ def check_model_files(config: Config) -> None:
             load(path)
         except DiarizeError as exc:
             raise type(exc)(f"{key}: {' '.join(str(exc).split())}") from None
+    _check_nuisance(config)
+
+
+def _check_nuisance(config: Config) -> None:
+    """Load the nuisance subspace a rank other than the shipped defaults asks for, from
+    ``voices.nuisance_path`` or the shipped file, and check it against the UBM and the
+    rank (what :func:`diarize.speakers.with_nuisance` would refuse after the work)."""
+    from dataclasses import fields
+
+    from .config import ClusterConfig, VoicesConfig
+    from .speakers import with_nuisance
+
+    if config.cluster.link_method != "ubm":
+        return
+    path = config.voices.nuisance_path or None
+    defaults = {f"cluster.{f.name}": f.default for f in fields(ClusterConfig)}
+    defaults.update({f"voices.{f.name}": f.default for f in fields(VoicesConfig)})
+    for key, rank in (("cluster.link_nuisance_rank", config.cluster.link_nuisance_rank),
+                      ("voices.nuisance_rank", config.voices.nuisance_rank),
+                      ("voices.link_nuisance_rank", config.voices.link_nuisance_rank)):
+        if rank <= 0 or (path is None and rank == defaults[key]):
+            continue  # off, or the shipped subspace at its shipped rank
+        if (key == "voices.link_nuisance_rank" and path is None
+                and config.cluster.ubm_path):
+            continue  # linking then projects nothing (diarize.link._link_rank)
+        try:
+            with_nuisance(load_ubm(config.cluster.ubm_path or None), rank, path, key=key)
+        except DiarizeError as exc:
+            message = " ".join(str(exc).split())
+            raise type(exc)(message if key in message else f"{key}: {message}") from None

@@ -143,3 +143,34 @@ def test_loading_a_1_gib_zero_array_stays_small(tmp_path):
     assert "refused:" in out and "limit" in out
     grew_kib = int(out.split("grew_kib")[1])
     assert grew_kib < 200 * 1024
+
+
+# ------------------------------------------------- the configuration's files, before work
+@pytest.mark.parametrize("settings, words", [
+    ({"voices__nuisance_path": "/no/such/nuisance.npz"}, ["voices.link_nuisance_rank", "nuisance.npz"]),
+    ({"cluster__link_nuisance_rank": 1000}, ["cluster.link_nuisance_rank 1000", "directions"]),
+    ({"voices__nuisance_rank": 8, "voices__nuisance_path": "/no/such.npz"}, ["voices.nuisance_rank"]),
+])
+def test_a_nuisance_subspace_that_cannot_serve_is_refused_before_any_work(settings, words):
+    from diarize.config import load_config
+    from diarize.models import check_model_files
+
+    with pytest.raises(ModelError) as info:
+        check_model_files(load_config().replace(**settings))
+    assert "\n" not in str(info.value)
+    for word in words:
+        assert word in str(info.value)
+
+
+def test_the_default_configuration_reads_no_nuisance_file(monkeypatch):
+    # the shipped subspace at its shipped ranks is tested with the package: startup
+    # does not pay for reading it
+    from diarize import speakers
+    from diarize.config import load_config
+    from diarize.models import check_model_files
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the nuisance subspace was read")
+
+    monkeypatch.setattr(speakers, "load_nuisance", refuse)
+    check_model_files(load_config())

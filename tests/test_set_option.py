@@ -46,6 +46,39 @@ def test_malformed_settings_are_refused(items, words):
         assert w in str(info.value)
 
 
+@pytest.mark.parametrize("value, words", [("9" * 5000, ["seed", "unreadable value", "digits"]),
+                                          ("[" * 1000 + "]" * 1000, ["seed", "nested too deeply"])])
+def test_values_no_parser_reads_are_refused_naming_the_key(value, words, tmp_path):
+    with pytest.raises(ConfigError) as info:
+        parse_settings([f"seed={value}"])
+    for w in ["--set", *words]:
+        assert w in str(info.value)
+    path = tmp_path / "c.toml"
+    path.write_text(f"seed = {value}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}: unreadable TOML (") and words[-1] in str(info.value)
+
+
+def test_a_section_given_whole_keeps_the_keys_it_does_not_name():
+    # as a table of a --config file does: the preset's other values stay
+    cfg = load_config(preset="meeting")
+    got = with_settings(cfg, ["cluster={bic_penalty=0.3}"])
+    assert got.cluster.bic_penalty == 0.3 and got.cluster.link_level_db == cfg.cluster.link_level_db
+    tel = load_config(preset="telephone").replace(features={"n_mels": 30})
+    assert tel.features.n_mels == 30 and tel.features.fmin == load_config(preset="telephone").features.fmin
+    with pytest.raises(ConfigError, match="features.nope"):
+        cfg.replace(features={"nope": 1})
+
+
+def test_config_show_writes_strings_a_config_file_reads_back(tmp_path):
+    value = "a\nb\x01\x7f\t\"q\"\\"
+    cfg = load_config().replace(voices__nuisance_path=value)
+    path = tmp_path / "c.toml"
+    path.write_text(cfg.to_toml())
+    assert load_config(path).voices.nuisance_path == value
+
+
 def test_settings_are_checked_like_a_files_keys():
     cfg = load_config()
     assert with_settings(cfg, []) is cfg
