@@ -20,6 +20,7 @@ import contextlib
 import csv
 import errno
 import glob
+import io
 import json
 import os
 import re
@@ -35,7 +36,8 @@ from .audio import AUDIO_SUFFIXES
 from .errors import (AudioWarning, BatchInputError, DiarizeError, ForeignOutputError,
                      MissingDependencyError, NoSpeechWarning, OutputError, OutputWriteError,
                      SpeakerCountWarning)
-from .names import clean_uri, output_name, printable, special_file, temp_pattern, uri_for
+from .names import (clean_uri, fs_encodable, output_name, printable, special_file,
+                    temp_pattern, uri_for)
 from .progress import stage_printer
 from .workers import exit_text
 from .workers import run_tasks as run_all
@@ -425,9 +427,11 @@ def _listed_files_in(folder: Path) -> tuple[list[Path], list[Path]]:
                 is_dir = False
             if is_dir:
                 walk(f)
+            elif entry.name.startswith("."):
+                continue  # hidden: ours (the ledger, temporary files), or macOS's ._x.wav
             elif f.suffix.lower() in AUDIO_SUFFIXES and not special_file(f):
                 audio.append(f)
-            elif not entry.name.startswith("."):
+            else:
                 other.append(f)
 
     walk(folder)
@@ -453,7 +457,8 @@ def check_unique(found: list[Recording]) -> list[Recording]:
         if prev is None:
             by_uri[rec.uri] = rec
             out.append(rec)
-        elif (prev.path, prev.hints) != (rec.path, rec.hints):
+        elif ((os.path.realpath(prev.path), prev.hints)
+              != (os.path.realpath(rec.path), rec.hints)):
             clashes.append(f"{rec.uri!r} ({prev.path} and {rec.path})")
     if clashes:
         more = len(clashes) - MAX_LISTED_DUPLICATES
@@ -480,7 +485,8 @@ def read_manifest(path: str | os.PathLike) -> list[Recording]:
         raise BatchInputError(f"{path}: cannot read manifest ({exc})") from None
     rows: list[tuple[int, dict[str, Any]]] = []
     if path.suffix.lower() == ".csv":
-        reader = csv.DictReader(text.splitlines())
+        # as csv reads a file: a quoted field may hold a line break
+        reader = csv.DictReader(io.StringIO(text, newline=""))
         names = [n.strip() for n in (reader.fieldnames or [])]
         if "path" not in names:
             raise BatchInputError(f"{path}: manifest has no 'path' column")
@@ -489,7 +495,9 @@ def read_manifest(path: str | os.PathLike) -> list[Recording]:
                      for k, v in row.items()}
             rows.append((reader.line_num, clean))
     else:
-        for n, line in enumerate(text.splitlines(), start=1):
+        # JSON Lines are split at "\n" only: U+2028 and the like may sit inside a string
+        for n, line in enumerate(text.split("\n"), start=1):
+            line = line.removesuffix("\r")
             if not line.strip():
                 continue
             try:
@@ -508,6 +516,8 @@ def read_manifest(path: str | os.PathLike) -> list[Recording]:
         audio = row.get("path")
         if not isinstance(audio, str) or not audio.strip():
             raise BatchInputError(f"{where}: missing 'path'")
+        if not fs_encodable(audio):
+            raise BatchInputError(f"{where}: path {audio!r} is not usable as a file name")
         audio_path = Path(audio.strip())
         if not audio_path.is_absolute():
             audio_path = path.parent / audio_path
@@ -785,7 +795,8 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     link_speakers : bool, keyword-only
         One label per distinct voice over the whole batch: each recording's speakers'
         voices are kept in ``output_dir/.diarize-voices``, and after the last recording
-        the speakers of every recording done (now or by an earlier run) are linked
+        the speakers of every recording among `inputs`, diarized now or by an earlier
+        run, are linked
         (:mod:`diarize.link`), their outputs rewritten with the global labels and
         ``output_dir/speakers.json`` written (:attr:`BatchSummary.linked`). A recording
         whose output exists without kept voices (a batch run without linking) is
@@ -880,6 +891,11 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     refused = 0
     for i, (rec, cfg, target, paths) in enumerate(zip(recordings, configs, targets, outputs)):
         try:
+            if link_speakers and any(p.name.lower() == SPEAKERS_FILE for p in paths):
+                raise ForeignOutputError(
+                    f"{printable(str(out_dir / SPEAKERS_FILE))}: the JSON output of "
+                    f"{printable(str(rec.path))} would be the linking report: give the "
+                    "recording another uri (a manifest's uri column)")
             ours = [check_replaceable(p, fmt=f, uri=rec.uri) for f, p in zip(formats, paths)]
         except ForeignOutputError as exc:
             # Never replaced, and not diarized for nothing: a failure, before any work.
@@ -1064,12 +1080,17 @@ class LinkSummary:
         Distinct voices (global labels) they were linked into.
     speakers_file : Path
         ``OUTDIR/speakers.json``.
+    not_linked : list of str
+        The uris of recordings whose voices an earlier run kept in OUTDIR but that were
+        not among this run's inputs: they are not linked now, and keep the labels of the
+        run that linked them (which may now name other voices).
     """
 
     recordings: int
     speakers: int
     voices: int
     speakers_file: Path
+    not_linked: list[str] = field(default_factory=list)
 
 
 def voices_path(output_dir: Path, uri: str) -> Path:
@@ -1203,14 +1224,16 @@ def _check_speakers_file(target: Path) -> None:
         return
     try:
         doc = json.loads(target.read_text(encoding="utf-8"))
+        # the linking report's keys (a diarization's JSON output has "speakers" too)
         ours = (isinstance(doc, dict) and isinstance(doc.get("generator"), dict)
-                and doc["generator"].get("name") == TOOL_NAME and "speakers" in doc)
+                and doc["generator"].get("name") == TOOL_NAME
+                and {"speakers", "link", "recordings"} <= set(doc))
     except (OSError, ValueError, RecursionError):
         ours = False
     if not ours:
         raise ForeignOutputError(
-            f"{printable(str(target))}: exists and was not written by diarize; it is never "
-            "replaced: write to another folder (-o DIR), or move it away")
+            f"{printable(str(target))}: exists and is not a linking report of diarize; it is "
+            "never replaced: write to another folder (-o DIR), or move it away")
 
 
 def link_outputs(out_dir: Path, recordings: Sequence[Recording], records: Sequence[Record],
@@ -1296,5 +1319,11 @@ def link_outputs(out_dir: Path, recordings: Sequence[Recording], records: Sequen
            "speakers": speakers_report(groups, labels, matches=matches)}
     target = out_dir / SPEAKERS_FILE
     atomic_write_text(target, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    given = {output_name(rec.uri, ".npz") for rec in recordings}
+    not_linked: list[str] = []
+    with contextlib.suppress(OSError):
+        not_linked = sorted(p.name[:-len(".npz")] for p in (out_dir / VOICES_DIR).iterdir()
+                            if p.name.endswith(".npz") and not p.name.startswith(".")
+                            and p.name not in given)
     return LinkSummary(recordings=len(kept), speakers=len(voices), voices=len(groups),
-                       speakers_file=target)
+                       speakers_file=target, not_linked=not_linked)

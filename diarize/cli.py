@@ -1000,6 +1000,13 @@ def batch_command(inputs, output_dir, jobs, formats, overwrite, scheduler, confi
                        f"{plural(linked.recordings, 'recording')} into "
                        f"{plural(linked.voices, 'voice')}: "
                        f"{printable(str(linked.speakers_file))}", err=True)
+        if linked.not_linked:
+            shown = ", ".join(linked.not_linked[:5]) + (", ..." if len(linked.not_linked) > 5
+                                                         else "")
+            echo_warning(f"recordings linked by an earlier run in this folder are not among "
+                         f"the inputs ({len(linked.not_linked)}: {shown}): they keep "
+                         "their old labels, which may now name other voices; give every "
+                         "input again to link them all")
     return summary.exit_status
 
 

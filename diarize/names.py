@@ -118,7 +118,19 @@ def clean_uri(value: str) -> str | None:
     # like a temporary file.
     if uri in (".", "..") or uri.startswith(".") or any(c in uri for c in "/\\\0"):
         return None
+    if not fs_encodable(uri):  # a lone surrogate, from JSON's \ud800
+        return None
     return uri
+
+
+def fs_encodable(text: str) -> bool:
+    """Whether `text` can be a file name's text on this system (a lone surrogate, which
+    JSON's ``\\ud800`` can give, cannot)."""
+    try:
+        os.fsencode(text)
+    except UnicodeError:
+        return False
+    return True
 
 
 def output_name(uri: str, extension: str) -> str:

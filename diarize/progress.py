@@ -11,7 +11,7 @@ import sys
 import time
 from typing import Any, Callable, TextIO
 
-from .names import message_line, printable
+from .names import message_line
 
 #: Seconds between redraws of the terminal progress bar.
 BAR_REFRESH_SECONDS = 0.1
@@ -115,7 +115,7 @@ class ConsoleProgress:
             return
         what = "ok" if record.status == "ok" else f"FAILED {record.error}: {message_line(record.message)}"
         eta_text = _clock(eta) if eta is not None else "?"
-        self._line(f"[{self.done}/{self.total}] {printable(record.path)}: {what} "
+        self._line(f"[{self.done}/{self.total}] {message_line(record.path)}: {what} "
                    f"({record.seconds:.1f} s; {rate:.2f}/s, ETA {eta_text})")
         for line in warned:
             self._line(line)
@@ -126,7 +126,7 @@ class ConsoleProgress:
             self._write("\n")
         skipped_files = list(getattr(summary, "skipped_files", []))
         if skipped_files:
-            shown = ", ".join(printable(str(f)) for f in skipped_files[:MAX_LISTED_SKIPPED])
+            shown = ", ".join(message_line(str(f)) for f in skipped_files[:MAX_LISTED_SKIPPED])
             more = len(skipped_files) - MAX_LISTED_SKIPPED
             verb = "is" if len(skipped_files) == 1 else "are"
             self._line(f"batch: skipped {plural(len(skipped_files), 'file')} that {verb} not "
@@ -142,7 +142,7 @@ class ConsoleProgress:
                     f"{summary.failed} failed in {summary.elapsed:.1f} s "
                     f"({cpu:.1f} s CPU in recordings)")
         if summary.errors_file is not None:
-            text += f" (see {printable(str(summary.errors_file))})"
+            text += f" (see {message_line(str(summary.errors_file))})"
         self._line(text)
 
     def _write(self, text: str) -> None:

@@ -34,7 +34,7 @@ import numpy as np
 from .config import Config
 from .errors import ModelError, VoiceError, VoiceNameError
 from .gmm import load_arrays
-from .names import printable, replace_atomically
+from .names import printable, replace_atomically, sanitize_field, special_file
 from .speakers import (BackgroundModel, VoiceStats, load_ubm, matched_voice_scores,
                        ubm_fingerprint, voice_scores, with_nuisance)
 
@@ -80,7 +80,7 @@ def check_name(name: str) -> str:
         why = "it holds a path separator"
     elif any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in name):
         why = "it holds a control character"
-    elif _SPEAKER_LABEL.fullmatch(name):
+    elif _SPEAKER_LABEL.fullmatch(sanitize_field(name)):  # as RTTM writes it
         why = "unnamed output speakers are labelled so"
     elif name != name.strip():
         why = "it begins or ends with whitespace"
@@ -231,6 +231,8 @@ class Voiceprint:
         """
         p = Path(path)
         shown = printable(str(p))
+        if special_file(p):  # a named pipe would be waited on forever
+            raise VoiceError(f"{shown}: not a voiceprint file (not a regular file)")
         try:
             data = load_arrays(p, what="voiceprint", names=_ARRAYS)
         except ModelError as exc:
@@ -428,9 +430,17 @@ class VoiceLibrary:
         # the nuisance subspace scoring will use, checked before any recording is read
         with_nuisance(ubm, config.voices.nuisance_rank, config.voices.nuisance_path or None)
         voices = []
+        labels: dict[str, str] = {}
         for f in files:
             v = _load_kept(f)
             check_compatible(v, f, ubm=fp, front_end=fe, recipe=recipe)
+            # RTTM writes whitespace as "_": two names it would write alike would label
+            # two speakers alike
+            label = sanitize_field(v.name)
+            if label in labels:
+                raise VoiceError(f"{shown}: the voiceprints {labels[label]!r} and {v.name!r} "
+                                 f"would both be labelled {label!r} in RTTM; rename one")
+            labels[label] = v.name
             voices.append(v)
         return cls(voices=voices, directory=d)
 
