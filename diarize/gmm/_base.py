@@ -4,6 +4,7 @@ EM / variational-Bayes loop, prediction and persistence."""
 from __future__ import annotations
 
 import inspect
+import math
 import numbers
 import warnings
 from abc import ABC, abstractmethod
@@ -180,8 +181,9 @@ class BaseMixture(ABC):
             bad("covariance_type", f"one of {_COVARIANCE_TYPES}")
         if not isinstance(self.tol, numbers.Real) or not self.tol >= 0:
             bad("tol", "a float >= 0")
-        if not isinstance(self.reg_covar, numbers.Real) or not self.reg_covar >= 0:
-            bad("reg_covar", "a float >= 0")
+        if (not isinstance(self.reg_covar, numbers.Real) or not self.reg_covar >= 0
+                or not math.isfinite(self.reg_covar)):
+            bad("reg_covar", "a finite float >= 0")
         if not is_int(self.max_iter) or self.max_iter < 0:
             bad("max_iter", "an int >= 0")
         if not is_int(self.n_init) or self.n_init < 1:
@@ -338,6 +340,12 @@ class BaseMixture(ABC):
         sw = None if sample_weight is None else sample_weight[idx]
         return X[idx], np.eye(k), sw
 
+    def _count_eps(self) -> float:
+        """scikit-learn's ``eps`` of the working dtype, whose ``10 * eps`` every soft count
+        gets before it divides, in units of the fit's average row weight: with weights
+        of 1 exactly scikit-learn's, and the same fit for weights scaled by any factor."""
+        return float(np.finfo(np.dtype(self.dtype)).eps) * getattr(self, "_row_weight", 1.0)
+
     def _initialize_parameters(self, X: NDArray[np.floating], random_state: np.random.RandomState,
                                sample_weight: NDArray[np.float64] | None) -> None:
         X_used, resp, sw = self._initial_resp(X, random_state, sample_weight)
@@ -388,6 +396,10 @@ class BaseMixture(ABC):
         X = self._validate_X(X, fitting=True)
         sample_weight = self._validate_sample_weight(sample_weight, X.shape[0])
         self._check_parameters(X, sample_weight)
+        # the weight of one row on average: the pseudo-count every soft count gets
+        # (_count_eps) is on that scale, so that weights scaled alike fit alike
+        self._row_weight = (1.0 if sample_weight is None or not len(sample_weight)
+                            else float(np.mean(sample_weight)))
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
@@ -410,6 +422,12 @@ class BaseMixture(ABC):
                 res = self._statistics_pass(X, sample_weight, entropy=self._needs_entropy)
                 self._m_step(res)
                 lower_bound = self._compute_lower_bound(res)
+                if not math.isfinite(lower_bound):
+                    raise FitError(
+                        f"{type(self).__name__}: the fit's likelihood is not finite (data "
+                        f"too large or too small for dtype {np.dtype(self.dtype).name}?); "
+                        "scale the data or fit with dtype=np.float64."
+                    )
                 history.append(lower_bound)
                 if abs(lower_bound - prev) < self.tol:
                     converged = True
@@ -481,6 +499,9 @@ class BaseMixture(ABC):
         log_likelihood : float
         """
         X = self._validate_X(X, fitting=False)
+        if X.shape[0] == 0:
+            raise ParameterError(f"{type(self).__name__}.score needs at least one sample, "
+                                 "got an array of 0 rows.")
         total = _LogLikelihoodSum()
         self._e_step(X, None, total)
         return total.total / X.shape[0]
@@ -650,11 +671,37 @@ class BaseMixture(ABC):
                     value = value.item()
                 setattr(model, name, value)
             model._after_load()
+            model._check_loaded()
         except KeyError as exc:
             raise ModelError(f"Saved {kind} is incomplete: missing key {exc}.") from None
-        except (TypeError, ValueError, IndexError) as exc:
+        except (TypeError, ValueError, IndexError, AttributeError, ParameterError) as exc:
             raise ModelError(f"Saved {kind} is damaged: {exc}") from None
         return model
+
+    def _check_loaded(self) -> None:
+        """Refuse (ValueError) loaded parameters that are not a model of their own
+        settings: shapes that disagree, values that are not finite, weights that are not
+        a distribution, precisions that are not positive."""
+        self._check_common_parameters()
+        k = self.n_components
+        w, m = np.asarray(self.weights_), np.asarray(self.means_)
+        if w.shape != (k,) or m.ndim != 2 or m.shape[0] != k:
+            raise ValueError(f"weights_ {w.shape} and means_ {m.shape} do not fit "
+                             f"n_components={k}")
+        pc = np.asarray(self.precisions_cholesky_)
+        d = m.shape[1]
+        shape = {"spherical": (k,), "diag": (k, d), "tied": (d, d),
+                 "full": (k, d, d)}[self.covariance_type]
+        if pc.shape != shape:
+            raise ValueError(f"precisions_cholesky_ has shape {pc.shape}, not {shape}")
+        if not (np.all(np.isfinite(w)) and np.all(np.isfinite(m)) and np.all(np.isfinite(pc))):
+            raise ValueError("parameters that are not finite")
+        if np.any(w < 0) or not math.isclose(float(w.sum()), 1.0, abs_tol=1e-6):
+            raise ValueError("weights_ are not a distribution")
+        diagonal = (pc if self.covariance_type in ("spherical", "diag")
+                    else np.diagonal(pc, axis1=-2, axis2=-1))
+        if np.any(diagonal <= 0):
+            raise ValueError("precisions that are not positive")
 
     def _after_load(self) -> None:
         if isinstance(self.lower_bounds_, float):

@@ -191,8 +191,9 @@ class BayesianGaussianMixture(BaseMixture):
             )
         for name in ("weight_concentration_prior", "mean_precision_prior"):
             value = getattr(self, name)
-            if value is not None and not (isinstance(value, numbers.Real) and float(value) > 0):
-                raise ParameterError(f"{name} must be a float > 0 or None, got {value!r}.")
+            if value is not None and not (isinstance(value, numbers.Real) and float(value) > 0
+                                          and math.isfinite(float(value))):
+                raise ParameterError(f"{name} must be a finite float > 0 or None, got {value!r}.")
         self.weight_concentration_prior_ = (
             1.0 / k if self.weight_concentration_prior is None
             else float(self.weight_concentration_prior)
@@ -214,6 +215,8 @@ class BayesianGaussianMixture(BaseMixture):
                     f"mean_prior must have shape ({n_features},), got "
                     f"{self.mean_prior_.shape}."
                 )
+            if not np.all(np.isfinite(self.mean_prior_)):
+                raise ParameterError("mean_prior must be finite (it holds NaN or infinity).")
         if self.degrees_of_freedom_prior is None:
             self.degrees_of_freedom_prior_ = float(n_features)
         elif self.degrees_of_freedom_prior > n_features - 1.0:
@@ -238,13 +241,15 @@ class BayesianGaussianMixture(BaseMixture):
                     f"covariance_prior for covariance_type={ctype!r} must have shape "
                     f"{shape}, got {prior.shape}."
                 )
-            if ctype in ("full", "tied"):
-                ok = np.allclose(prior, prior.T) and np.all(np.linalg.eigvalsh(prior) > 0)
+            if not np.all(np.isfinite(prior)):
+                ok = False
+            elif ctype in ("full", "tied"):
+                ok = bool(np.allclose(prior, prior.T) and np.all(np.linalg.eigvalsh(prior) > 0))
             else:
-                ok = np.all(prior > 0)
+                ok = bool(np.all(prior > 0))
             if not ok:
                 raise ParameterError(
-                    "covariance_prior must be positive (positive-definite for "
+                    "covariance_prior must be finite and positive (positive-definite for "
                     "'full'/'tied')."
                 )
             self.covariance_prior_ = float(prior) if ctype == "spherical" else prior
@@ -270,7 +275,7 @@ class BayesianGaussianMixture(BaseMixture):
         self._update_from_stats(res)
 
     def _update_from_stats(self, res: _PassResult) -> None:
-        eps = np.finfo(np.dtype(self.dtype)).eps
+        eps = self._count_eps()
         nk, xk, sk, _ = _gaussian_from_stats(res, self.reg_covar, self.covariance_type, eps)
         self._estimate_weights(nk)
         self._estimate_means(nk, xk)

@@ -114,6 +114,8 @@ class GaussianMixture(BaseMixture):
                 raise ParameterError(
                     f"means_init must have shape ({k}, {n_features}), got {m.shape}."
                 )
+            if not np.all(np.isfinite(m)):
+                raise ParameterError("means_init must be finite (it holds NaN or infinity).")
         if self.precisions_init is not None:
             p = np.asarray(self.precisions_init, dtype=np.float64)
             shape = {
@@ -127,6 +129,8 @@ class GaussianMixture(BaseMixture):
                     f"precisions_init for covariance_type={self.covariance_type!r} must "
                     f"have shape {shape}, got {p.shape}."
                 )
+            if not np.all(np.isfinite(p)):
+                raise ParameterError("precisions_init must be finite (it holds NaN or infinity).")
             if self.covariance_type in ("diag", "spherical"):
                 if np.any(p <= 0):
                     raise ParameterError("precisions_init must be strictly positive.")
@@ -160,7 +164,7 @@ class GaussianMixture(BaseMixture):
             weights_init, means_init and precisions_init are given.
         sample_weight : array of shape (n_samples,), optional
         """
-        eps = np.finfo(np.dtype(self.dtype)).eps
+        eps = self._count_eps()
         weights: NDArray[np.float64] | None = None
         means: NDArray[np.float64] | None = None
         covariances: NDArray[np.float64] | None = None
@@ -196,7 +200,7 @@ class GaussianMixture(BaseMixture):
             return np.log(self.weights_)
 
     def _m_step(self, res: _PassResult) -> None:
-        eps = np.finfo(np.dtype(self.dtype)).eps
+        eps = self._count_eps()
         nk, means, cov, nk_raw = _gaussian_from_stats(
             res, self.reg_covar, self.covariance_type, eps
         )
@@ -362,6 +366,10 @@ class GaussianMixture(BaseMixture):
         n = np.asarray(stats.n, dtype=np.float64)
         if n.shape != (self.n_components,):
             raise ParameterError(f"stats.n must have shape ({self.n_components},), got {n.shape}.")
+        first_shape = np.shape(stats.first)
+        if first_shape != np.shape(self.means_):
+            raise ParameterError(f"stats.first must have shape {np.shape(self.means_)} (the "
+                                 f"means'), got {first_shape}.")
         tiny = np.finfo(np.float64).tiny
         alpha = n / np.maximum(n + r, tiny)
         means = self.means_
