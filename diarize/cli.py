@@ -395,6 +395,11 @@ def run_command(audio, output_dir, to_stdout, formats, exclusive, num_speakers, 
     if to_stdout and len(formats) > 1:
         raise click.UsageError(f"--stdout prints one format, {len(formats)} were asked for "
                                f"({', '.join(formats)}): drop --stdout to write them as files")
+    if to_stdout and len(audio) > 1 and formats and formats[0] != "rttm":
+        # one stream of several JSON documents, CSV headers or TextGrids is none of them
+        raise click.UsageError(f"--stdout with several AUDIO inputs prints RTTM only (each "
+                               f"line names its recording); for {formats[0]}, drop --stdout "
+                               "to write one file each (-o DIR)")
     if uri is not None:
         if len(audio) > 1:
             raise click.UsageError(f"--uri names one recording; {len(audio)} AUDIO inputs "

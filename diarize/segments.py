@@ -348,7 +348,7 @@ class Diarization:
         >>> [(t.start, t.end, t.speaker) for t in d.exclusive()]
         [(0.0, 4.0, 'A'), (4.0, 6.0, 'B')]
         """
-        return replace(self, turns=_exclusive_turns(self.turns))
+        return self._with_turns(_exclusive_turns(self.turns))
 
     # ------------------------------------------------------------------ queries
     def crop(self, start: float, end: float) -> "Diarization":
@@ -387,7 +387,7 @@ class Diarization:
             a, b = max(t.start, lo), min(t.end, hi)
             if a < b or (t.start == t.end and lo <= t.start <= hi):
                 kept.append(Turn(a, b, t.speaker))
-        return replace(self, turns=kept)
+        return self._with_turns(kept)
 
     def speaker_at(self, t: float) -> str | None:
         """The speaker talking at time `t`, or None in a pause.
@@ -503,9 +503,27 @@ class Diarization:
                 del out[name]
             return out
 
-        return replace(self, turns=[Turn(t.start, t.end, new(t.speaker)) for t in self.turns],
-                       speaker_models=renamed(self.speaker_models),
-                       voice_stats=renamed(self.voice_stats))
+        matches: dict[str, Any] | None = None
+        if self.voice_matches is not None:
+            # Speakers given one name become one: its evidence is the best-scoring part's,
+            # as naming does.
+            matches = {}
+            for label, match in self.voice_matches.items():
+                held = matches.get(new(label))
+                if held is None or (match.best_score or 0.0) > (held.best_score or 0.0):
+                    matches[new(label)] = match
+        return self._with_turns([Turn(t.start, t.end, new(t.speaker)) for t in self.turns],
+                                speaker_models=renamed(self.speaker_models),
+                                voice_stats=renamed(self.voice_stats),
+                                voice_matches=matches)
+
+    def _with_turns(self, turns: list[Turn], **changes: Any) -> "Diarization":
+        """A copy with `turns` (and `changes`); the speaker count found is that of the
+        new turns, where a count was asked."""
+        count = self.speaker_count
+        if count is not None:
+            changes["speaker_count"] = replace(count, found=len({t.speaker for t in turns}))
+        return replace(self, turns=turns, **changes)
 
     def to_annotation(self) -> Any:
         """The turns as a ``pyannote.core.Annotation`` (uri included).

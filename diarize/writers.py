@@ -107,6 +107,12 @@ _RTTM_MARK = re.compile(r"SPKR-INFO (\S+) \S+ <NA> <NA> <NA> unknown %s \S+ \S+\
                         % re.escape(TOOL_NAME))
 
 
+def _ms_duration(t: TurnLike) -> float:
+    """A turn's duration as its written times give it (both rounded to the ms), so that
+    an RTTM or CSV line ends where the JSON, CSV, Audacity and TextGrid end times say."""
+    return round(t.end, 3) - round(t.start, 3)
+
+
 def format_rttm(turns: Iterable[TurnLike], uri: str, *, channel: int | str = 1) -> str:
     """Format turns as RTTM text.
 
@@ -127,7 +133,7 @@ def format_rttm(turns: Iterable[TurnLike], uri: str, *, channel: int | str = 1) 
     lines = []
     for t in sorted(turns):
         lines.append(
-            f"SPEAKER {uri} {channel} {t.start:.3f} {t.end - t.start:.3f} "
+            f"SPEAKER {uri} {channel} {t.start:.3f} {_ms_duration(t):.3f} "
             f"<NA> <NA> {sanitize_field(t.speaker)} <NA> <NA>\n"
         )
     return "".join(lines)
@@ -258,7 +264,7 @@ def format_csv(turns: Iterable[TurnLike], uri: str) -> str:
     writer.writerow(["uri", "start", "end", "duration", "speaker"])
     uri = spreadsheet_text(uri)
     for t in sorted(turns):
-        writer.writerow([uri, f"{t.start:.3f}", f"{t.end:.3f}", f"{t.end - t.start:.3f}",
+        writer.writerow([uri, f"{t.start:.3f}", f"{t.end:.3f}", f"{_ms_duration(t):.3f}",
                          spreadsheet_text(t.speaker)])
     return buf.getvalue()
 
@@ -349,15 +355,15 @@ def format_textgrid(turns: Iterable[TurnLike], *, duration: float | None = None)
     spans: dict[str, list[list[float]]] = {}
     for t in ordered:
         start, end = _seconds(t.start), _seconds(t.end)
+        runs = spans.setdefault(t.speaker, [])  # every speaker a tier, as JSON lists them
         if end <= start:
             continue  # nothing left of it at Praat's 1 ms
-        runs = spans.setdefault(t.speaker, [])
         if runs and start <= runs[-1][1]:
             runs[-1][1] = max(runs[-1][1], end)
         else:
             runs.append([start, end])
     xmax = max([_seconds(duration or 0.0), _TEXTGRID_MIN_SPAN]
-               + [r[-1][1] for r in spans.values()])
+               + [r[-1][1] for r in spans.values() if r])
     if not spans:
         spans = {_TEXTGRID_EMPTY_TIER: []}
     lines = ['File type = "ooTextFile"', 'Object class = "TextGrid"', "",

@@ -4,6 +4,7 @@ assign (words to speakers)."""
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from collections import namedtuple
 
 import numpy as np
@@ -268,3 +269,22 @@ def test_assign_matches_a_brute_force_overlap_count():
             gaps = {s: min(max(a - word[1], word[0] - b, 0.0) for a, b, spk in turns if spk == s)
                     for s in cover}
             assert gaps[got.speaker] == pytest.approx(min(gaps.values()))
+
+
+# ------------------------------------------------ found by an audit of the run command
+def test_rename_crop_and_exclusive_keep_the_count_and_the_evidence_current():
+    from diarize.segments import SpeakerCount
+    from diarize.voices import VoiceMatch
+
+    d = _d((0.0, 2.0, "SPEAKER_00"), (2.0, 4.0, "SPEAKER_01"), (5.0, 6.0, "ann"))
+    d = replace(d, speaker_count=SpeakerCount(3, True, 3),
+                voice_matches={"SPEAKER_00": VoiceMatch(None, "ann", 1.0, None, None),
+                               "SPEAKER_01": VoiceMatch(None, "ann", 2.0, None, None),
+                               "ann": VoiceMatch("ann", "ann", 9.0, None, None)})
+    merged = d.rename({"SPEAKER_00": "X", "SPEAKER_01": "X"})
+    assert merged.speakers == ["X", "ann"] and merged.speaker_count.found == 2
+    assert set(merged.voice_matches) == {"X", "ann"}
+    assert merged.voice_matches["X"].best_score == 2.0  # the best-scoring part's
+    assert d.crop(0.0, 1.0).speaker_count.found == 1
+    assert d.exclusive().speaker_count.found == 3
+    assert d.speaker_count.found == 3  # the original is untouched

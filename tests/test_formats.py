@@ -125,9 +125,11 @@ def test_textgrid_rounding_quotes_and_no_speech():
              Turn(2.5, 2.5004, "gone"), Turn(3.0, 7.5, "late")]
     xmax, tiers = _read_textgrid(format_textgrid(turns, duration=5.0))
     # turns that touch once rounded are one interval; one that rounds to nothing is
-    # no interval and no tier; the last turn's end extends the time domain
+    # no interval, but its speaker keeps a tier (JSON lists it); the last turn's end
+    # extends the time domain
     assert xmax == 7.5
     assert tiers == [('say "hi" there', [(0.0, 2.0, 'say "hi" there'), (2.0, 7.5, "")]),
+                     ("gone", [(0.0, 7.5, "")]),
                      ("late", [(0.0, 3.0, ""), (3.0, 7.5, "late")])]
     assert _read_textgrid(format_textgrid([], duration=4.0)) == (4.0, [("speech", [(0.0, 4.0, "")])])
     assert _read_textgrid(format_textgrid([])) == (0.001, [("speech", [(0.0, 0.001, "")])])
