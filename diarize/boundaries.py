@@ -60,7 +60,8 @@ def refine_boundaries(llr: np.ndarray, mask: np.ndarray, log_energy: np.ndarray,
     ndarray of bool, shape (n_frames,)
         Equal to `mask` beyond ``config.boundary_window`` of its speech; every speech run
         at least ``config.min_speech`` long and every pause between two speech runs at
-        least ``config.min_pause`` long, except runs cut by the edge of that window.
+        least ``config.min_pause`` long, except runs cut by the edge of that window or by
+        the start or end of the recording.
     """
     cfg = config or SadConfig()
     mask = np.asarray(mask, dtype=bool)

@@ -798,6 +798,12 @@ class Config:
         if f.win_length < f.hop_length:
             raise ConfigError(f"features.win_length ({f.win_length}) must be at least "
                               f"features.hop_length ({f.hop_length})")
+        hop = f.hop_length * sr
+        if abs(hop - round(hop)) > 1e-6:
+            # frames are a whole number of samples apart, and their times are i * hop_length:
+            # a rounded hop would move every later time (8 s an hour at 22050 Hz)
+            raise ConfigError(f"features.hop_length ({f.hop_length} s) must be a whole number "
+                              f"of samples at audio.sample_rate ({sr} Hz): it is {hop:g}")
         n_fft = self.fft_size()
         if n_fft > MAX_FFT:
             raise ConfigError(f"features.win_length ({f.win_length} s) at audio.sample_rate {sr} "

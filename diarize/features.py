@@ -273,7 +273,10 @@ class MfccStream:
         """The held chunks turned into the frames :meth:`finish` returns, with the floor
         of the whole recording's level (variance `var`) added; each held chunk is freed
         once turned."""
-        mel_floor = (var * self._noise_mel).astype(np.float32)
+        # at least float32's smallest normal number: a floor that underflows to 0 on a
+        # recording of digital silence and faint noise would take the log of 0
+        mel_floor = np.maximum(var * self._noise_mel, np.finfo(np.float32).tiny
+                               ).astype(np.float32)
         lag0_floor = np.float32(var * self._noise_lag0)
         out = []
         for i in range(len(chunks)):

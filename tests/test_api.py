@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import doctest
+import io
 import importlib
 import sys
 from pathlib import Path
@@ -298,19 +299,28 @@ def test_stereo_int16_and_float_signals_give_the_same_result():
     mono = voices(8.0, sr, seed=5, n_speakers=2)
     stereo = np.stack([mono, 0.5 * mono], axis=1)  # (n_samples, 2), as soundfile reads
     pcm = np.round(stereo / np.abs(stereo).max() * 0.5 * 32767).astype(np.int16)
-    as_float = (pcm / 32767).astype(np.float32)
+    as_float = (pcm / 32768).astype(np.float32)  # full scale 2**15, as libsndfile reads
     d = diarize.Diarizer(seed=1)
     ref = d((as_float, sr))
     assert len(ref) > 0, "expected speech turns"
     assert d((pcm, sr)) == ref
     assert d((pcm.T, sr)) == ref  # (n_channels, n_samples), as librosa returns
-    assert d((pcm / 32767, sr)).turns == ref.turns  # float64
+    assert d((pcm / 32768, sr)).turns == ref.turns  # float64
     # A loudness-independent front end would hide the bug: the signal itself must match.
     from diarize.audio import prepare_signal
 
     np.testing.assert_array_equal(prepare_signal(pcm, sample_rate=sr),
                                   prepare_signal(as_float, sample_rate=sr))
     assert np.abs(prepare_signal(pcm, sample_rate=sr)).max() <= 1.0
+    # as the same samples read from a file
+    import soundfile as sf
+
+    buf = io.BytesIO()
+    sf.write(buf, pcm, sr, format="WAV", subtype="PCM_16")
+    buf.seek(0)
+    from_file, _ = sf.read(buf, dtype="float32")
+    np.testing.assert_array_equal(prepare_signal(pcm, sample_rate=sr),
+                                  prepare_signal(from_file, sample_rate=sr))
 
 
 @pytest.mark.parametrize("samples, message", [

@@ -174,3 +174,11 @@ def test_a_removed_key_that_is_still_a_field_is_a_current_key(key):
     with warnings.catch_warnings():
         warnings.simplefilter("error", DeprecatedKeyWarning)
         assert getattr(getattr(Config().replace(**{key: default}), section), name) == default
+
+
+def test_a_hop_that_is_not_a_whole_number_of_samples_is_refused():
+    # frame times are i * hop_length: a hop rounded to samples would drift (8 s an hour)
+    with pytest.raises(ConfigError, match="whole number of samples"):
+        Config().replace(audio__sample_rate=22050)
+    assert Config().replace(audio__sample_rate=44100).features.hop_length == 0.01
+    assert Config().replace(audio__sample_rate=22050, features__hop_length=0.02).audio.sample_rate == 22050

@@ -154,6 +154,15 @@ def test_all_digital_silence_is_finite_with_a_floor():
     assert np.all(out.voicing == 0.0)
 
 
+@pytest.mark.parametrize("floor_db", [80.0, 150.0])
+def test_a_floor_below_float32_stays_finite(floor_db):
+    # digital silence and noise at RMS 1e-18: the floor would underflow to 0 in float32
+    y = np.zeros(SR, np.float32)
+    y[SR // 2:] = np.random.default_rng(0).standard_normal(SR // 2).astype(np.float32) * 1e-18
+    out = mfcc(y, sample_rate=SR, config=FeatureConfig(floor_db=floor_db), voicing=True)
+    assert np.isfinite(out.mfcc).all() and np.isfinite(out.energy).all()
+
+
 def test_louder_is_higher_energy():
     y = _signal()
     quiet = mfcc(y, sample_rate=SR).energy
