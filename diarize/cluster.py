@@ -1417,6 +1417,12 @@ def _agglomerate(score: np.ndarray, merge, *, threshold: float, lo: int, hi: int
     while active.sum() > max(lo, 1):
         k = int(active.sum())
         i, j = divmod(int(np.argmax(score)), k0)
+        if i == j:
+            # every pair left scores -inf: no merge is wanted, but a count bound may still
+            # force one, of the first two clusters left
+            if k <= hi:
+                break
+            i, j = (int(x) for x in np.flatnonzero(active)[:2])
         best = float(score[i, j])
         similarity[k - 1] = best
         if best <= threshold and k <= hi:

@@ -31,6 +31,7 @@ merged group against the others, O(S) per merge), and memory O(S^2) numbers.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
@@ -48,6 +49,9 @@ __all__ = ["Voice", "SpeakerGroup", "link_voices", "label_groups", "link_speaker
 
 #: Global labels of linked speakers that no naming step named.
 LABEL_FORMAT = "SPEAKER_{:02d}"
+#: The labels :data:`LABEL_FORMAT` gives (a name of this form would pass for one of them;
+#: "SPEAKER_Ann" would not).
+_LABEL_FORM = re.compile(r"SPEAKER_\d+")
 
 
 @dataclass(frozen=True)
@@ -550,7 +554,7 @@ def label_groups(groups: Sequence[SpeakerGroup], *, namer: Namer | None = None
     if len(set(given)) != len(given):
         raise ParameterError("link: the naming step gave two speakers one name")
     for x in given:
-        if not isinstance(x, str) or not x or x.startswith("SPEAKER_"):
+        if not isinstance(x, str) or not x or _LABEL_FORM.fullmatch(x):
             raise ParameterError(f"link: unusable speaker name {x!r} from the naming step")
     out: list[str] = []
     k = 0

@@ -653,6 +653,31 @@ def _uem_alias(key: FileKey) -> FileKey:
     return FileKey(stem, key.channel)
 
 
+def match_uem(files: Iterable, uem: Mapping) -> tuple[dict[FileKey, Regions], list[FileKey]]:
+    """The scored regions of each of `files` (FileKeys or uris) that `uem` gives, as
+    :func:`evaluate` matches them: a UEM id equal to the file's, else one written as a
+    path or file name (``dir/rec.wav`` for ``rec``); and the UEM keys matching none.
+
+    Returns
+    -------
+    regions : dict of FileKey to list of (start, end)
+    unused : list of FileKey
+    """
+    keys = {_as_key(k) for k in files}
+    table = {_as_key(k): list(v) for k, v in uem.items()}
+    regions: dict[FileKey, Regions] = {k: v for k, v in table.items() if k in keys}
+    unused: list[FileKey] = []
+    for key, value in table.items():
+        if key in keys:
+            continue
+        alias = _uem_alias(key)
+        if alias in keys and alias not in regions:
+            regions[alias] = value
+        else:
+            unused.append(key)
+    return regions, unused
+
+
 def evaluate(reference: Mapping, hypothesis: Mapping, *,
              uem: Mapping | None = None, collar: float = 0.0,
              skip_overlap: bool = False, only_scored: bool = False) -> Evaluation:
@@ -694,21 +719,7 @@ def evaluate(reference: Mapping, hypothesis: Mapping, *,
         raise ScoringError(f"collar must be non-negative, got {collar}")
     ref = {_as_key(k): list(v) for k, v in reference.items()}
     hyp = {_as_key(k): list(v) for k, v in hypothesis.items()}
-    regions: dict[FileKey, Regions] = {}
-    unused: list[FileKey] = []
-    if uem is not None:
-        uem = {_as_key(k): list(v) for k, v in uem.items()}
-        for key, value in uem.items():
-            if key in ref:
-                regions[key] = value
-        for key, value in uem.items():
-            if key in ref:
-                continue
-            alias = _uem_alias(key)
-            if alias in ref and alias not in regions:
-                regions[alias] = value
-            else:
-                unused.append(key)
+    regions, unused = match_uem(ref, uem) if uem is not None else ({}, [])
     for key in unused:
         warnings.warn(f"{key.uri} (channel {key.channel}): in the UEM but not in the reference; "
                       "not scored", ScoringWarning, stacklevel=2)

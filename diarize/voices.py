@@ -442,6 +442,8 @@ class VoiceLibrary:
                                  f"would both be labelled {label!r} in RTTM; rename one")
             labels[label] = v.name
             voices.append(v)
+        # by name, as documented ("Ann" before "Ann Lee", whose file sorts first)
+        voices.sort(key=lambda v: v.name)
         return cls(voices=voices, directory=d)
 
     @property
@@ -500,7 +502,8 @@ class VoiceLibrary:
         speaker per name. Ties go to the lower speaker label, then the lower name.
         `conditions`: score the voiceprints' condition models too (see :meth:`scored`).
         """
-        speakers = [s for s in result.speakers if s in result.voice_stats]
+        # rows by label: a tie goes to the lower speaker label, as documented
+        speakers = sorted(s for s in result.speakers if s in result.voice_stats)
         scores = match_scores(ubm, [result.voice_stats[s] for s in speakers],
                               self.scored(conditions=conditions), config=config)
         names = self.names
@@ -574,10 +577,10 @@ def assign(scores: np.ndarray, *, threshold: float, one_per_name: bool = True,
     if not one_per_name:
         out = {}
         for i in range(scores.shape[0]):
-            if scores.shape[1]:
-                j = int(np.argmax(scores[i]))  # the first of equal maxima: lower column
-                if ok[i, j]:
-                    out[i] = j
+            if ok[i].any():
+                # its best allowed column; the first of equal maxima: the lower column
+                j = int(np.argmax(np.where(ok[i], scores[i], -np.inf)))
+                out[i] = j
         return out
     pairs = sorted(((-float(scores[i, j]), i, j) for i in range(scores.shape[0])
                     for j in range(scores.shape[1]) if ok[i, j]))
@@ -726,8 +729,9 @@ def list_voices(directory: str | os.PathLike) -> list[Voiceprint]:
         raise VoiceError(f"{printable(str(d))}: not a folder (voiceprints are kept in a folder)")
     if not d.is_dir():
         raise VoiceError(f"{printable(str(d))}: no such voiceprint folder")
-    return [Voiceprint.load(p) for p in sorted(d.iterdir())
-            if p.name.endswith(SUFFIX) and not p.name.startswith(".")]
+    return sorted((Voiceprint.load(p) for p in d.iterdir()
+                   if p.name.endswith(SUFFIX) and not p.name.startswith(".")),
+                  key=lambda v: v.name)
 
 
 # ------------------------------------------------------------ multi-condition enrolment

@@ -603,7 +603,9 @@ def link_measure(a, convs: list[Conversation], voices_dir: Path, cfg, *, plain) 
     pf, whole = both(named)
     lines.append(f"  {'--link-speakers --voices':<40} per-file {pf:6.2f}   batch {whole:6.2f}   "
                  f"{whole - pf:+6.2f} points")
-    enrolled = {v for c in convs for v in c.enrolled}
+    # every voiceprint of the folder is enrolled, as main() counts them: a speaker given
+    # the name of one that speaks in no conversation is a wrong name
+    enrolled = {p.name[:-len(".npz")] for p in voices_dir.glob("*.npz")}
     total = sum((score_names(c, named[c.uri], enrolled) for c in convs), np.zeros(6))
     lines.append("  " + line("--link-speakers --voices", total).strip())
     for h, us in halves.items():

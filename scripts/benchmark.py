@@ -85,7 +85,7 @@ from diarize.errors import ConfigError, DiarizeError  # noqa: E402
 from diarize.names import uri_for  # noqa: E402
 from diarize.rttm import FileKey, read_rttm, read_uem  # noqa: E402
 from diarize.writers import atomic_write_text, format_rttm  # noqa: E402
-from diarize.metrics import DiarizationScore, ScoringWarning, evaluate  # noqa: E402
+from diarize.metrics import DiarizationScore, ScoringWarning, evaluate, match_uem  # noqa: E402
 
 from diarize.audio import AUDIO_SUFFIXES  # noqa: E402  (the one list: batch, tune, scripts)
 DEFAULT_DIRS = (REPO / ".." / "shared" / "eval" / "real", REPO / ".." / "shared" / "eval" / "sim")
@@ -454,11 +454,16 @@ def score_folder(name: str, folder: Path, runs: list[Run], jobs: int) -> FolderR
                 (evaluation.files[k] for k in file_keys[run.path] if k in evaluation.files),
                 DiarizationScore())
     files = [FileScore(Path(r.path).name, file_scores[r.path], r.error) for r in runs]
-    file_breakdown = {r.path: sum((breakdown_file(reference[k], hypothesis[k], uem.get(k))
+    # the regions evaluate() scores each file over (ids written as file names too)
+    regions = match_uem(reference, uem)[0]
+    file_breakdown = {r.path: sum((breakdown_file(reference[k], hypothesis[k], regions.get(k))
                                    for k in file_keys[r.path]), Breakdown()) for r in runs}
     per_file = {}
     for run, f in zip(runs, files):
-        per_file[f.name] = {cond: s.as_dict() for cond, s in f.scores.items()}
+        # error seconds too: a file with no scored time has a rate that says nothing of
+        # them (seed_spread.py sums them into its corpora)
+        per_file[f.name] = {cond: {**s.as_dict(), "error": s.missed + s.false_alarm + s.confusion}
+                            for cond, s in f.scores.items()}
         per_file[f.name]["breakdown"] = file_breakdown[run.path].as_dict()
         per_file[f.name].update(
             uri=run.uri, duration=run.duration, wall_seconds=run.wall, cpu_seconds=run.cpu,
@@ -600,11 +605,15 @@ def read_reference(path: str) -> tuple[list, list | None]:
     """The reference turns of a recording (``<stem>.rttm`` beside it, every file key) and
     its scored region (``<stem>.uem``, or None)."""
     p = Path(path)
-    turns = [t for ts in read_rttm(p.with_name(f"{p.stem}.rttm")).values() for t in ts]
+    by_key = read_rttm(p.with_name(f"{p.stem}.rttm"))
+    turns = [t for ts in by_key.values() for t in ts]
     uem_path = p.with_name(f"{p.stem}.uem")
-    regions = ([r for rs in read_uem(uem_path).values() for r in rs]
-               if uem_path.exists() else None)
-    return turns, regions
+    if not uem_path.exists():
+        return turns, None
+    # the UEM lines evaluate() applies to this file (a line for another id is not)
+    matched = match_uem(by_key, read_uem(uem_path))[0]
+    regions = [r for rs in matched.values() for r in rs]
+    return turns, (regions or None)
 
 
 def reference_speakers(turns: list, regions: list | None) -> int:

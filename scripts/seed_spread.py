@@ -101,7 +101,8 @@ def main(argv: list[str] | None = None) -> None:
                 corpus = corpus_of(folder, Path(fname).stem)
                 for key in {corpus, Path(folder).name}:  # real/'s parts and real/ itself
                     acc = table.setdefault((name, key), {}).setdefault(int(seed), [0.0, 0.0])
-                    acc[0] += fair["der"] * fair["scored"] / 100
+                    # the error seconds (a rate times no scored time would be none)
+                    acc[0] += fair.get("error", fair["der"] * fair["scored"] / 100)
                     acc[1] += fair["scored"]
     head = " | ".join(f"seed {s}" for s in seeds)
     print(f"| variant | corpus | {head} | mean | spread |")

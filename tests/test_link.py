@@ -382,3 +382,31 @@ def test_link_on_dask_matches_local(tmp_path):
     assert remote.linked is not None and local.linked is not None
     for name in ["rec0.rttm", "rec1.rttm", "rec2.rttm", "speakers.json"]:
         assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "remote" / name).read_bytes()
+
+
+def test_a_name_that_only_begins_like_an_output_label_is_usable():
+    # "SPEAKER_Ann" is an enrolled name check_name accepts; "SPEAKER_07" would pass for a
+    # global label
+    import numpy as np
+    from diarize.link import SpeakerGroup, Voice, label_groups
+    from diarize.speakers import VoiceStats
+
+    st = VoiceStats(np.ones(4), np.zeros((4, 3)))
+    groups = [SpeakerGroup((Voice("a", "SPEAKER_00", st, 1.0),), st),
+              SpeakerGroup((Voice("a", "SPEAKER_01", st, 1.0),), st)]
+    assert label_groups(groups, namer=lambda s: ["SPEAKER_Ann", None]) == ["SPEAKER_Ann", "SPEAKER_00"]
+    with pytest.raises(ParameterError):
+        label_groups(groups, namer=lambda s: ["SPEAKER_07", None])
+
+
+def test_forced_merges_with_no_finite_pair_merge_two_clusters():
+    import numpy as np
+    from diarize.cluster import _agglomerate
+
+    calls = []
+    score = np.full((2, 2), -np.inf)
+    lut, _ = _agglomerate(score, lambda i, j, active: calls.append((i, j)), threshold=0.0,
+                          lo=1, hi=1)
+    assert calls == [(0, 1)] and lut.tolist() == [0, 0]
+    lut, _ = _agglomerate(np.full((2, 2), -np.inf), lambda *a: None, threshold=0.0, lo=1, hi=2)
+    assert lut.tolist() == [0, 1]

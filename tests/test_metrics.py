@@ -535,3 +535,13 @@ def test_random_cases_match_md_eval(case, tmp_path):
     for uri, want in case["expected"].items():
         s = r.files[FileKey(uri)]
         assert (s.scored, s.missed, s.false_alarm, s.confusion) == pytest.approx(want, abs=1e-6)
+
+
+def test_match_uem_is_how_evaluate_matches_uem_ids():
+    from diarize.metrics import match_uem
+
+    regions, unused = match_uem([FileKey("rec"), FileKey("b")],
+                                {FileKey("dir/rec.wav"): [(0.0, 5.0)], FileKey("b"): [(1.0, 2.0)],
+                                 FileKey("REC"): [(0.0, 1.0)]})
+    assert regions == {FileKey("rec"): [(0.0, 5.0)], FileKey("b"): [(1.0, 2.0)]}
+    assert unused == [FileKey("REC")]

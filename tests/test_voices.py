@@ -623,3 +623,27 @@ def test_speakers_statistics_are_the_same_on_one_thread_or_two(voices_dir, monke
         assert st.first.tobytes() == two.voice_stats[name].first.tobytes()
     assert {k: (m.name, m.best_score) for k, m in one.voice_matches.items()} \
         == {k: (m.name, m.best_score) for k, m in two.voice_matches.items()}
+
+
+def test_assign_without_one_name_per_speaker_takes_the_best_allowed_column():
+    assert assign(np.array([[5.0, 4.0]]), threshold=0.0, one_per_name=False,
+                  allowed=np.array([[False, True]])) == {0: 1}
+    assert assign(np.array([[5.0, 4.0]]), threshold=0.0, one_per_name=False,
+                  allowed=np.array([[False, False]])) == {}
+
+
+def test_voiceprints_are_ordered_by_name_not_by_file_name(tmp_path, voices_dir):
+    # "Ann Lee.npz" sorts before "Ann.npz" (a space before the dot); names do not
+    from dataclasses import replace
+
+    from diarize.voices import list_voices
+
+    ann = Voiceprint.load(voices_dir / "Ann.npz")
+    for name in ("Ann", "Ann Lee"):
+        replace(ann, name=name).save(tmp_path / f"{name}.npz")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Ann Lee.npz", "Ann.npz"]
+    assert [v.name for v in list_voices(tmp_path)] == ["Ann", "Ann Lee"]
+    from diarize.config import Config
+    from diarize.speakers import load_ubm
+
+    assert VoiceLibrary.open(tmp_path, config=Config(), ubm=load_ubm()).names == ["Ann", "Ann Lee"]
