@@ -585,7 +585,9 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
         if speaker_cmvn and redo.any():
             # a unit's frames change only where the frames of its speaker changed
             if redo.all():
-                x = _per_label_cmvn(X, held[unit])
+                # into the one float64 copy: a second, alive while the first is replaced,
+                # doubled guiding's memory on long recordings
+                _per_label_cmvn(X, held[unit], out=x)
             else:
                 sel = redo[unit]
                 x[sel] = _per_label_cmvn(X[sel], held[unit][sel])
@@ -679,9 +681,11 @@ def _linear_scores_rows(bn: np.ndarray, bg: np.ndarray, n: np.ndarray, g: np.nda
     return out
 
 
-def _per_label_cmvn(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
+def _per_label_cmvn(X: np.ndarray, labels: np.ndarray, *,
+                    out: np.ndarray | None = None) -> np.ndarray:
     """`X` with each label's frames normalised by their own mean and spread, in float64
-    (`X` may be float32: the same numbers as from its float64 copy)."""
+    (`X` may be float32: the same numbers as from its float64 copy); written into `out`
+    (float64, the shape of `X`) when given, so that a caller normalising again reuses it."""
     d = X.shape[1:]
     mean = np.zeros((int(labels.max()) + 1 if len(labels) else 0, *d))
     sd = np.ones_like(mean)
@@ -694,7 +698,8 @@ def _per_label_cmvn(X: np.ndarray, labels: np.ndarray) -> np.ndarray:
         mean[k], sd[k] = _centre(np.asarray(X[order[a:b]], dtype=np.float64))
     # then every frame in time order, (x - mean) / spread as standardise's in-place steps,
     # in blocks: no gathered copy of the whole recording
-    out = np.empty((len(X), *d), dtype=np.float64)
+    if out is None:
+        out = np.empty((len(X), *d), dtype=np.float64)
     for a in range(0, len(X), CMVN_BLOCK_FRAMES):
         lab = labels[a:a + CMVN_BLOCK_FRAMES]
         block = out[a:a + CMVN_BLOCK_FRAMES]

@@ -20,6 +20,7 @@ import math
 import os
 import re
 import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Callable, Iterable, Mapping, Protocol, TextIO
@@ -592,12 +593,40 @@ def _add_to_ledger(path: Path, data: bytes) -> None:
 
 def _in_ledger(path: Path, data: bytes) -> bool:
     ledger = (path.parent if str(path.parent) else Path(".")) / OUTPUT_LEDGER
-    try:
-        lines = ledger.read_bytes().decode("utf-8", "replace").split("\n")
-    except OSError:
-        return False
     want = (hashlib.sha256(data).hexdigest(), str(len(data)), json.dumps(path.name))
-    return any(tuple(line.split("\t")) == want for line in lines)
+    return want in _ledger_entries(ledger)
+
+
+#: The entries of each ledger read in this process, with how far it was read: a batch
+#: asks about every output, and rereading a ledger that only grows would make a rerun of
+#: N recordings cost N times the ledger (quadratic); only what was appended is read.
+_ledgers: dict[str, tuple[tuple[int, int], int, set[tuple[str, ...]]]] = {}
+_ledgers_lock = threading.Lock()
+
+
+def _ledger_entries(ledger: Path) -> set[tuple[str, ...]]:
+    """The (sha256, size, quoted name) lines of `ledger`; empty if it cannot be read."""
+    key = os.path.abspath(ledger)
+    with _ledgers_lock:
+        try:
+            with open(ledger, "rb") as f:
+                st = os.fstat(f.fileno())
+                ident = (st.st_dev, st.st_ino)
+                held = _ledgers.get(key)
+                if held is None or held[0] != ident or held[1] > st.st_size:
+                    held = (ident, 0, set())  # another file, or one rewritten shorter
+                _, done, entries = held
+                f.seek(done)
+                tail = f.read(st.st_size - done)
+        except OSError:
+            _ledgers.pop(key, None)
+            return set()
+        end = tail.rfind(b"\n") + 1  # whole lines only: a worker may be appending one
+        for line in tail[:end].decode("utf-8", "replace").split("\n"):
+            if line:
+                entries.add(tuple(line.split("\t")))
+        _ledgers[key] = (ident, done + end, entries)
+        return entries
 
 
 def is_ours(path: str | os.PathLike, *, fmt: str, uri: str) -> bool:

@@ -1,7 +1,15 @@
 """Train the universal background model (UBM) that speaker comparison MAP-adapts.
 
-    python scripts/train_ubm.py [--train-dir ../shared/train] [--out diarize/data/ubm.npz]
+    python scripts/train_ubm.py --out UBM.npz [--train-dir ../shared/train]
         [--components 64] [--copies 2] [--exclude-speakers-of SIM.json ...]
+
+The shipped ``diarize/data/ubm.npz`` was made by this script at commit a79c57b, whose
+tree still makes it byte for byte (``git archive a79c57b | tar -x -C DIR``, then this
+command there with ``--out``). Today's script trains another model: it picks its frames
+with today's speech detector, which has changed since (frame-level boundaries from
+06137c0, retrained speech models later); docs/stability.md (session 17) measured such a
+retrained UBM and kept the shipped one. ``--out`` is therefore required, so that no run
+replaces the shipped file (and the nuisance subspace tied to it) by accident.
 
 The UBM is a diagonal-covariance GMM of what voices in general look like, in exactly the
 features the pipeline compares speakers with (:func:`diarize.features.speaker_features`):
@@ -19,7 +27,7 @@ conversations' ``.json`` files, to measure on those conversations as if their vo
 new. ``--cohort`` training speakers' MAP-adapted means are saved with the UBM: the cohort
 against which linking normalises its scores (``cluster.link_norm = "cohort"``). The model
 is saved with ``np.savez`` (plain arrays, no pickle) together with the front end it was
-trained on. Deterministic for a seed.
+trained on. Deterministic for a seed (BLAS threads are pinned: TRAINING_BLAS_THREADS).
 """
 
 from __future__ import annotations
@@ -145,7 +153,8 @@ def cohort_models(ubm: GaussianMixture, frames: list[np.ndarray], owners: list[n
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train-dir", type=Path, default=ROOT.parent / "shared" / "train")
-    ap.add_argument("--out", type=Path, default=ROOT / "diarize" / "data" / "ubm.npz")
+    ap.add_argument("--out", type=Path, required=True,
+                    help="where to write the UBM (the shipped one is diarize/data/ubm.npz)")
     ap.add_argument("--components", type=int, default=64)
     ap.add_argument("--copies", type=int, default=2, help="copies of every group: 1 clean, the rest degraded")
     ap.add_argument("--speakers-per-group", type=int, default=4)
@@ -215,5 +224,14 @@ def main(argv=None) -> int:
     return 0
 
 
+#: BLAS threads of training, whatever the machine: sums of products taken in another
+#: order give other bits, and the shipped models were made with 2 (the development
+#: machine's default; with 1, every array of the speech model differed).
+TRAINING_BLAS_THREADS = 2
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=TRAINING_BLAS_THREADS, user_api="blas"):
+        raise SystemExit(main())

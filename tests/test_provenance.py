@@ -241,3 +241,23 @@ def test_an_errors_file_not_ours_is_refused_before_any_work(tmp_path, fake_pipel
         batch.run([tmp_path / "in"], out, jobs=1)
     assert fake_pipeline == []
     assert (out / "errors.tsv").read_text() == "my own notes\n"
+
+
+def test_the_ledger_is_read_once_and_then_only_what_was_appended(tmp_path):
+    # a rerun asks about every output: rereading the whole ledger each time was quadratic
+    from diarize import writers
+
+    for i in range(3):
+        writers.atomic_write_text(tmp_path / f"r{i}.csv", f"uri,start\nr{i},0\n", ledger=True)
+    assert all(writers.is_ours(tmp_path / f"r{i}.csv", fmt="csv", uri=f"r{i}") for i in range(3))
+    ledger = tmp_path / writers.OUTPUT_LEDGER
+    before = ledger.stat().st_size
+    writers.atomic_write_text(tmp_path / "r3.csv", "uri,start\nr3,0\n", ledger=True)
+    assert writers.is_ours(tmp_path / "r3.csv", fmt="csv", uri="r3")  # appended: seen
+    key = str(ledger.resolve())
+    assert writers._ledgers[key][1] == ledger.stat().st_size > before
+    # a ledger replaced by another file (a new inode) is read again from its start
+    ledger.unlink()
+    writers.atomic_write_text(tmp_path / "r0.csv", "uri,start\nr0,1\n", ledger=True)
+    assert writers.is_ours(tmp_path / "r0.csv", fmt="csv", uri="r0")
+    assert not writers.is_ours(tmp_path / "r1.csv", fmt="csv", uri="r1")
