@@ -36,8 +36,8 @@ from .audio import AUDIO_SUFFIXES
 from .errors import (AudioWarning, BatchInputError, DiarizeError, ForeignOutputError,
                      MissingDependencyError, NoSpeechWarning, OutputError, OutputWriteError,
                      SpeakerCountWarning)
-from .names import (clean_uri, fs_encodable, output_name, printable, special_file,
-                    temp_pattern, uri_for)
+from .names import (clean_uri, file_key, fs_encodable, output_name, printable,
+                    special_file, temp_pattern, uri_for)
 from .progress import stage_printer
 from .workers import exit_text
 from .workers import run_tasks as run_all
@@ -1028,16 +1028,9 @@ def _sigterm_stops_the_run() -> Iterator[None]:
 def _refuse_overwriting_inputs(targets: Sequence[Path], inputs: Sequence[Path],
                                errors_file: Path) -> None:
     """Raise if an output (or the failure report) would be written over an input file."""
-    def key(p: Path) -> tuple[int, int] | str:
-        try:
-            st = os.stat(p)
-            return (st.st_dev, st.st_ino)
-        except OSError:
-            return os.path.normcase(os.path.abspath(p))
-
-    input_keys = {key(p): p for p in inputs}
+    input_keys = {file_key(p): p for p in inputs}
     for target in [*targets, errors_file]:
-        source = input_keys.get(key(target))
+        source = input_keys.get(file_key(target))
         if source is not None:
             raise BatchInputError(
                 f"{printable(str(target))}: the output would overwrite the input "

@@ -212,17 +212,19 @@ def special_file(path: Path) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
 
 
-def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
-    """Whether `a` and `b` name one file (one inode, through links; or, for a path that
-    does not exist, the same absolute path)."""
-    def key(p: str | os.PathLike) -> tuple[int, int] | str:
-        try:
-            st = os.stat(p)
-            return (st.st_dev, st.st_ino)
-        except OSError:
-            return os.path.normcase(os.path.abspath(p))
+def file_key(path: str | os.PathLike) -> tuple[int, int] | str:
+    """What identifies the file `path` names: its device and inode (through links), or,
+    for a path that does not exist, its absolute path."""
+    try:
+        st = os.stat(path)
+        return (st.st_dev, st.st_ino)
+    except OSError:
+        return os.path.normcase(os.path.abspath(path))
 
-    return key(a) == key(b)
+
+def same_file(a: str | os.PathLike, b: str | os.PathLike) -> bool:
+    """Whether `a` and `b` name one file (:func:`file_key`)."""
+    return file_key(a) == file_key(b)
 
 
 def replace_atomically(path: str | os.PathLike, write: Callable[[IO], None], *,

@@ -811,18 +811,13 @@ def enroll(name: str, audio: Any, voices_dir: "str | os.PathLike", *,
     AudioError
         `audio` cannot be read.
     """
-    from .errors import EnrollmentError, VoiceError
+    from .errors import EnrollmentError
     from .names import printable
-    from .voices import (Voiceprint, add_voice, check_name, enrolment_recipe, front_end_of,
-                         ubm_fingerprint)
+    from .voices import (Voiceprint, add_voice, check_folder, check_name, enrolment_recipe,
+                         front_end_of, ubm_fingerprint)
 
     check_name(name)
-    if os.path.exists(voices_dir) and not os.path.isdir(voices_dir):
-        raise VoiceError(f"{printable(str(voices_dir))}: not a folder (voiceprints are kept "
-                         "in a folder)")
-    if not os.path.isdir(voices_dir):
-        raise VoiceError(f"{printable(str(voices_dir))}: no such voiceprint folder "
-                         "(create it first)")
+    check_folder(voices_dir, hint=" (create it first)")
     diarizer = Diarizer(config)
     ubm = speaker_ubm(diarizer.config.cluster)
     if ubm is None:

@@ -414,12 +414,8 @@ class VoiceLibrary:
             ``voices.nuisance_rank`` asks for a nuisance subspace that cannot be read,
             belongs to another UBM or holds fewer directions.
         """
-        d = Path(directory)
+        d = check_folder(directory)
         shown = printable(str(d))
-        if os.path.exists(d) and not d.is_dir():
-            raise VoiceError(f"{shown}: not a folder (voiceprints are kept in a folder)")
-        if not d.is_dir():
-            raise VoiceError(f"{shown}: no such voiceprint folder")
         files = sorted(p for p in d.iterdir()
                        if p.name.endswith(SUFFIX) and not p.name.startswith("."))
         if not files:
@@ -512,16 +508,10 @@ class VoiceLibrary:
                          allowed=eligible(scores, threshold=vc.threshold,
                                           floor=vc.margin_floor, margin=vc.margin))
         rename = {speakers[i]: names[j] for i, j in mapping.items()}
-        matches: dict[str, VoiceMatch] = {}
-        for i, s in enumerate(speakers):
-            match = _evidence(scores[i], names, mapping.get(i))
-            label = rename.get(s, s)
-            # Speakers given one name become one: its evidence is the best-scoring part's.
-            if label not in matches or (match.best_score or 0.0) > (matches[label].best_score or 0.0):
-                matches[label] = match
-        named = result.rename(rename) if rename else replace(result)
-        named.voice_matches = matches
-        return named
+        evidence = replace(result, voice_matches={
+            s: _evidence(scores[i], names, mapping.get(i)) for i, s in enumerate(speakers)})
+        # rename merges the evidence of speakers given one name: the best-scoring part's
+        return evidence.rename(rename) if rename else evidence
 
 
 def _evidence(row: np.ndarray, names: Sequence[str], given: int | None) -> VoiceMatch:
@@ -687,6 +677,22 @@ def voiceprint_path(directory: str | os.PathLike, name: str) -> Path:
     return Path(directory) / f"{check_name(name)}{SUFFIX}"
 
 
+def check_folder(directory: str | os.PathLike, *, hint: str = "") -> Path:
+    """`directory` as a Path, if it is a folder (of voiceprints, or for them).
+
+    Raises
+    ------
+    VoiceError
+        It is a file, or does not exist (the message ends with `hint`).
+    """
+    d = Path(directory)
+    if os.path.exists(d) and not d.is_dir():
+        raise VoiceError(f"{printable(str(d))}: not a folder (voiceprints are kept in a folder)")
+    if not d.is_dir():
+        raise VoiceError(f"{printable(str(d))}: no such voiceprint folder{hint}")
+    return d
+
+
 def add_voice(directory: str | os.PathLike, new: Voiceprint) -> tuple[Voiceprint, bool]:
     """Write `new` to `directory`, or add it to the voiceprint of that name there.
 
@@ -701,11 +707,7 @@ def add_voice(directory: str | os.PathLike, new: Voiceprint) -> tuple[Voiceprint
         The folder does not exist; the existing file is corrupt, foreign or made with
         another UBM or front end (it is then left as it is).
     """
-    d = Path(directory)
-    if os.path.exists(d) and not d.is_dir():
-        raise VoiceError(f"{printable(str(d))}: not a folder (voiceprints are kept in a folder)")
-    if not d.is_dir():
-        raise VoiceError(f"{printable(str(d))}: no such voiceprint folder (create it first)")
+    d = check_folder(directory, hint=" (create it first)")
     path = voiceprint_path(d, new.name)
     extended = path.exists()
     if extended:
@@ -724,11 +726,7 @@ def list_voices(directory: str | os.PathLike) -> list[Voiceprint]:
     VoiceError
         No such folder, or a file in it is corrupt or not a voiceprint.
     """
-    d = Path(directory)
-    if os.path.exists(d) and not d.is_dir():
-        raise VoiceError(f"{printable(str(d))}: not a folder (voiceprints are kept in a folder)")
-    if not d.is_dir():
-        raise VoiceError(f"{printable(str(d))}: no such voiceprint folder")
+    d = check_folder(directory)
     return sorted((Voiceprint.load(p) for p in d.iterdir()
                    if p.name.endswith(SUFFIX) and not p.name.startswith(".")),
                   key=lambda v: v.name)
