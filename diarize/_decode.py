@@ -15,7 +15,6 @@ PyAV is imported only when a file needs it: libsndfile stays the first choice.
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from pathlib import Path
 from typing import Any, Iterator
@@ -67,16 +66,6 @@ def _scaled(frame: Any) -> np.ndarray:
     return x.reshape(-1, channels)
 
 
-def _seekable(path: Path) -> bool:
-    """Whether `path` is a regular file (not a pipe or a terminal)."""
-    import stat
-
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except OSError:
-        return False
-
-
 class AvReader:
     """The first audio track of a file, decoded by FFmpeg.
 
@@ -90,11 +79,14 @@ class AvReader:
         (streams, pipes, containers whose duration is only an estimate).
     format : str
         FFmpeg's name of the container format.
+    seekable : bool
+        False for a pipe (read once, never back to an index after the audio).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, seekable: bool = True) -> None:
         av = _av()
         self.path = path
+        self.seekable = seekable  # False: a pipe, read once
         try:
             self._container = av.open(str(path), mode="r", metadata_errors="ignore")
         except (av.error.FFmpegError, OSError, UnicodeError, ValueError) as exc:
@@ -183,7 +175,7 @@ class AvReader:
         except av.error.FFmpegError as exc:
             where = self._pos / self.samplerate if getattr(self, "samplerate", 0) else 0.0
             if (self._pos == 0 and set(self.format.split(",")) & {"mov", "mp4", "m4a"}
-                    and not _seekable(self.path)):
+                    and not self.seekable):
                 # The index of such a file most often follows its audio (FFmpeg's default
                 # layout), and a pipe cannot be read back to it: not damaged data.
                 raise AudioError(f"{self.path}: an MP4/M4A/MOV stream whose index comes after "

@@ -148,7 +148,7 @@ def _open_av(path: Path, refusal: str | None, *, seekable: bool = True) -> _deco
     """`path` opened by FFmpeg; where FFmpeg does not recognise it either, `refusal`
     (libsndfile's reason) is the message, if given."""
     try:
-        reader = _decode.AvReader(path)
+        reader = _decode.AvReader(path, seekable=seekable)
     except _decode._NotDecodable as exc:
         if refusal is None:
             raise AudioError(str(exc)) from None

@@ -31,7 +31,6 @@ merged group against the others, O(S) per merge), and memory O(S^2) numbers.
 from __future__ import annotations
 
 import functools
-import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Sequence
 
@@ -39,6 +38,7 @@ import numpy as np
 
 from .config import VoicesConfig
 from .errors import ParameterError
+from .names import OUTPUT_LABEL
 from .speakers import (MIN_COHORT_STD, BackgroundModel, VoiceStats, cohort_norm,
                        load_nuisance, model_offsets, offset_llr, ubm_fingerprint,
                        with_nuisance)
@@ -49,9 +49,6 @@ __all__ = ["Voice", "SpeakerGroup", "link_voices", "label_groups", "link_speaker
 
 #: Global labels of linked speakers that no naming step named.
 LABEL_FORMAT = "SPEAKER_{:02d}"
-#: The labels :data:`LABEL_FORMAT` gives (a name of this form would pass for one of them;
-#: "SPEAKER_Ann" would not).
-_LABEL_FORM = re.compile(r"SPEAKER_\d+")
 
 
 @dataclass(frozen=True)
@@ -554,7 +551,7 @@ def label_groups(groups: Sequence[SpeakerGroup], *, namer: Namer | None = None
     if len(set(given)) != len(given):
         raise ParameterError("link: the naming step gave two speakers one name")
     for x in given:
-        if not isinstance(x, str) or not x or _LABEL_FORM.fullmatch(x):
+        if not isinstance(x, str) or not x or OUTPUT_LABEL.fullmatch(x):
             raise ParameterError(f"link: unusable speaker name {x!r} from the naming step")
     out: list[str] = []
     k = 0

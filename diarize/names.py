@@ -21,6 +21,9 @@ __all__ = ["printable", "message_line", "sanitize_field", "uri_for", "clean_uri"
            "temp_prefix", "TEMP_SUFFIX", "temp_pattern"]
 
 _WS = re.compile(r"\s+")
+#: The labels of unnamed output speakers (``SPEAKER_00``, ...; in one recording and over a
+#: linked batch): no enrolled name may look like one.
+OUTPUT_LABEL = re.compile(r"SPEAKER_\d+")
 
 TEMP_SUFFIX = ".tmp"
 """Suffix of the temporary file an atomic write renames over its target."""

@@ -34,7 +34,7 @@ import numpy as np
 from .config import Config
 from .errors import ModelError, VoiceError, VoiceNameError
 from .gmm import load_arrays
-from .names import printable, replace_atomically, sanitize_field, special_file
+from .names import OUTPUT_LABEL, printable, replace_atomically, sanitize_field, special_file
 from .speakers import (BackgroundModel, VoiceStats, load_ubm, matched_voice_scores,
                        ubm_fingerprint, voice_scores, with_nuisance)
 
@@ -52,7 +52,6 @@ SUFFIX = ".npz"
 MAX_NAME_BYTES = 200
 """Longest voiceprint name (UTF-8 bytes): with :data:`SUFFIX` and an atomic write's
 temporary name it stays within the 255 bytes a file name may have."""
-_SPEAKER_LABEL = re.compile(r"SPEAKER_\d+")
 _ARRAYS = ("format", "version", "name", "n", "first", "seconds", "enrolments", "sources",
            "ubm", "front_end", "condition_n", "condition_first", "recipe")
 
@@ -80,7 +79,7 @@ def check_name(name: str) -> str:
         why = "it holds a path separator"
     elif any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") for c in name):
         why = "it holds a control character"
-    elif _SPEAKER_LABEL.fullmatch(sanitize_field(name)):  # as RTTM writes it
+    elif OUTPUT_LABEL.fullmatch(sanitize_field(name)):  # as RTTM writes it
         why = "unnamed output speakers are labelled so"
     elif name != name.strip():
         why = "it begins or ends with whitespace"
