@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 import warnings
 from pathlib import Path
 from typing import Iterator, NamedTuple
@@ -85,20 +86,25 @@ def _iter_lines(path: Path) -> Iterator[tuple[int, list[str]]]:
     knows), and decoded one by one so that bad UTF-8 is reported with its line number.
     """
     try:
-        data = path.read_bytes()
+        handle = open(path, "rb")
     except OSError as exc:
         raise RTTMError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if data.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark is not part of field 1
-        data = data[3:]
-    for number, raw in enumerate(data.split(b"\n"), start=1):
+    # Line by line, so that reading a large RTTM holds one line of text at a time.
+    with handle:
         try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise RTTMError(f"{path}:{number}: not valid UTF-8") from None
-        fields = _FIELD_SEP.split(line.strip(" \t\r\n\f\v"))
-        if not fields[0] or fields[0][0] in "#;":
-            continue
-        yield number, fields
+            for number, raw in enumerate(handle, start=1):
+                if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+                    raw = raw[3:]  # a UTF-8 byte-order mark is not part of field 1
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise RTTMError(f"{path}:{number}: not valid UTF-8") from None
+                fields = _FIELD_SEP.split(line.strip(" \t\r\n\f\v"))
+                if not fields[0] or fields[0][0] in "#;":
+                    continue
+                yield number, fields
+        except OSError as exc:
+            raise RTTMError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
 #: Latest time (seconds) an RTTM or UEM file may name: 1e7 s, 115 days. Longer than any
@@ -180,7 +186,7 @@ def read_rttm(path: str | os.PathLike, *, reference: bool = False
                                 f"({fields[3]} + {fields[4]})")
             key = FileKey(fields[1], fields[2].lower())
             # end = onset + duration, computed as md-eval does (TEND = TBEG + TDUR)
-            out.setdefault(key, []).append(Turn(onset, onset + duration, fields[7]))
+            out.setdefault(key, []).append(Turn(onset, onset + duration, sys.intern(fields[7])))
         if reference and region_records:
             found = ", ".join(f"{n} {kind}" for kind, n in region_records.items())
             warnings.warn(

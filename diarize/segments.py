@@ -36,7 +36,7 @@ TIE_DIGITS = 9
 speaker covers a word and its distance to each: ties of the times as written are ties."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Turn:
     """One speaker turn.
 

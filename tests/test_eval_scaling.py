@@ -126,3 +126,37 @@ def test_many_labels_on_both_sides_use_the_sparse_matcher():
     assert peak < 150 * 2**20, f"peak {peak / 2**20:.0f} MiB"
     assert score.der == pytest.approx(0.0, abs=1e-9)
     assert score.jer == pytest.approx(0.0, abs=1e-9)
+
+
+def test_reading_an_rttm_holds_one_line_at_a_time(tmp_path):
+    # 16 MiB of comments and one turn: a reader that loads the whole file peaks at its
+    # size; one that reads line by line holds a line
+    from diarize.rttm import read_rttm
+
+    path = tmp_path / "big.rttm"
+    comment = b";; " + b"x" * 125 + b"\n"
+    with open(path, "wb") as f:
+        for _ in range(16):
+            f.write(comment * (2**20 // len(comment)))
+        f.write(b"SPEAKER rec 1 0.0 1.0 <NA> <NA> A <NA> <NA>\n")
+    tracemalloc.start()
+    try:
+        turns = read_rttm(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(turns) == 1
+    assert peak < 2**20, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_turns_read_from_an_rttm_are_compact(tmp_path):
+    # a million turns of a few speakers: each Turn holds no per-instance dict and the
+    # speakers' labels are one object each, not one string per line
+    from diarize.rttm import read_rttm
+
+    path = tmp_path / "few.rttm"
+    path.write_text("".join(f"SPEAKER rec 1 {i}.0 0.5 <NA> <NA> spk{i % 2} <NA> <NA>\n"
+                            for i in range(6)))
+    turns = read_rttm(path)[next(iter(read_rttm(path)))]
+    assert not hasattr(turns[0], "__dict__")
+    assert turns[0].speaker is turns[2].speaker is turns[4].speaker
