@@ -49,6 +49,8 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+from script_args import number, span, whole  # noqa: E402
 
 from diarize._threads import pipeline_threads  # noqa: E402
 from diarize.config import Config  # noqa: E402
@@ -153,20 +155,20 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train-dir", type=Path, default=ROOT.parent / "shared" / "train")
     ap.add_argument("--out", type=Path, default=ROOT / "diarize" / "data" / "nuisance.npz")
-    ap.add_argument("--rank", type=int, default=64, help="directions kept (strongest first)")
-    ap.add_argument("--chunk-seconds", type=float, default=6.0,
+    ap.add_argument("--rank", type=whole(1), default=64, help="directions kept (strongest first)")
+    ap.add_argument("--chunk-seconds", type=number(0, above=True), default=6.0,
                     help="audio per session (as a conversation's share of one voice)")
-    ap.add_argument("--chunks", type=int, default=3, help="chunks per speaker, at most")
-    ap.add_argument("--copies", type=int, default=4, help="degraded copies of every chunk")
-    ap.add_argument("--snr", default="5,30", help="noise SNR range, dB")
-    ap.add_argument("--rt60", default="0.2,0.8", help="room reverberation time range, s")
-    ap.add_argument("--band", default="300,3400", help="telephone band, Hz")
-    ap.add_argument("--speakers", type=int, default=0,
+    ap.add_argument("--chunks", type=whole(1), default=3, help="chunks per speaker, at most")
+    ap.add_argument("--copies", type=whole(1), default=4, help="degraded copies of every chunk")
+    ap.add_argument("--snr", type=span(-100, 200), default="5,30", help="noise SNR range, dB")
+    ap.add_argument("--rt60", type=span(0, 10), default="0.2,0.8", help="room reverberation time range, s")
+    ap.add_argument("--band", type=span(1, 8000), default="300,3400", help="telephone band, Hz")
+    ap.add_argument("--speakers", type=whole(0), default=0,
                     help="only the first N speakers (0: all; a quick check)")
     ap.add_argument("--centre", choices=("speaker", "chunk"), default="speaker",
                     help="remove each speaker's mean (session: content and channel) or "
                          "each chunk's over its copies (channel alone)")
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=whole(0), default=0)
     a = ap.parse_args(argv)
 
     if not (a.train_dir / "speakers.csv").is_file():

@@ -43,6 +43,8 @@ import soundfile as sf
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+from script_args import number, whole  # noqa: E402
 
 from diarize.config import FeatureConfig  # noqa: E402
 from diarize.features import mfcc  # noqa: E402
@@ -382,24 +384,24 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--train-dir", default=str(ROOT.parent / "shared" / "train" / "speech"))
     ap.add_argument("--out", default=str(ROOT / "diarize" / "data" / "sad_model.npz"))
-    ap.add_argument("--copies", type=int, default=3, help="augmented copies per utterance")
-    ap.add_argument("--nonspeech-clips", type=int, default=400)
-    ap.add_argument("--conversations", type=int, default=400,
+    ap.add_argument("--copies", type=whole(1), default=3, help="augmented copies per utterance")
+    ap.add_argument("--nonspeech-clips", type=whole(0), default=400)
+    ap.add_argument("--conversations", type=whole(0), default=400,
                     help="examples of several speakers at different levels")
-    ap.add_argument("--synthetic-voices", type=int, default=100,
+    ap.add_argument("--synthetic-voices", type=whole(0), default=100,
                     help="extra speech examples from a formant synthesiser")
-    ap.add_argument("--high-voices", type=int, default=0,
+    ap.add_argument("--high-voices", type=whole(0), default=0,
                     help="extra speech examples: utterances shifted up 4-12 semitones "
                          "(children's and other high voices)")
-    ap.add_argument("--channel-prob", type=float, default=0.0,
+    ap.add_argument("--channel-prob", type=number(0, 1), default=0.0,
                     help="share of examples passed through a random microphone channel "
                          "(a spectral tilt or a 2-7 kHz low-pass; 0: none)")
-    ap.add_argument("--components", type=int, default=64)
-    ap.add_argument("--max-frames", type=int, default=200000, help="frames per class for EM")
-    ap.add_argument("--n-init", type=int, default=1,
+    ap.add_argument("--components", type=whole(1), default=64)
+    ap.add_argument("--max-frames", type=whole(1), default=200000, help="frames per class for EM")
+    ap.add_argument("--n-init", type=whole(1), default=1,
                     help="EM runs per class; the one with the best likelihood is kept")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--seed", type=whole(0), default=0)
+    ap.add_argument("--jobs", type=whole(1), default=2)
     ap.add_argument("--cache", default=None,
                     help="npz file caching the training frames, with the options that made "
                          "them (a cache made with other ones is refused)")

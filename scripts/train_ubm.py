@@ -46,6 +46,7 @@ import soundfile as sf
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
+from script_args import number, whole  # noqa: E402
 
 from diarize.config import FeatureConfig, SadConfig  # noqa: E402
 from diarize.features import mfcc, speaker_features  # noqa: E402
@@ -155,20 +156,20 @@ def main(argv=None) -> int:
     ap.add_argument("--train-dir", type=Path, default=ROOT.parent / "shared" / "train")
     ap.add_argument("--out", type=Path, required=True,
                     help="where to write the UBM (the shipped one is diarize/data/ubm.npz)")
-    ap.add_argument("--components", type=int, default=64)
-    ap.add_argument("--copies", type=int, default=2, help="copies of every group: 1 clean, the rest degraded")
-    ap.add_argument("--speakers-per-group", type=int, default=4)
+    ap.add_argument("--components", type=whole(1), default=64)
+    ap.add_argument("--copies", type=whole(1), default=2, help="copies of every group: 1 clean, the rest degraded")
+    ap.add_argument("--speakers-per-group", type=whole(1), default=4)
     ap.add_argument("--deltas", action="store_true", help="model MFCCs and their deltas")
-    ap.add_argument("--max-frames", type=int, default=400000, help="frames used for EM (subsampled)")
+    ap.add_argument("--max-frames", type=whole(1), default=400000, help="frames used for EM (subsampled)")
     ap.add_argument("--exclude-speakers-of", nargs="*", type=Path, default=[],
                     help="simulated conversations' .json files whose speakers are left out")
-    ap.add_argument("--relevance-factor", type=float, default=16.0,
+    ap.add_argument("--relevance-factor", type=number(0, above=True), default=16.0,
                     help="MAP relevance factor of the cohort models (as cluster.relevance_factor)")
-    ap.add_argument("--cohort", type=int, default=64,
+    ap.add_argument("--cohort", type=whole(0), default=64,
                     help="speakers whose MAP-adapted means are saved as a score-normalisation cohort")
     ap.add_argument("--ubm", type=Path, help="reuse this UBM's GMM instead of training one")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--seed", type=whole(0), default=0)
+    ap.add_argument("--jobs", type=whole(1), default=2)
     a = ap.parse_args(argv)
 
     train = a.train_dir
