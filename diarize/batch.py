@@ -34,7 +34,7 @@ from typing import Any, Generator, Iterable, Iterator, Mapping, Protocol, Sequen
 
 from .audio import AUDIO_SUFFIXES
 from .errors import (AudioWarning, BatchInputError, DiarizeError, ForeignOutputError,
-                     MissingDependencyError, NoSpeechWarning, OutputError, OutputWriteError,
+                     ManifestWarning, MissingDependencyError, NoSpeechWarning, OutputError, OutputWriteError,
                      SpeakerCountWarning)
 from .names import (clean_uri, file_key, fs_encodable, output_name, printable,
                     special_file, temp_pattern, uri_for)
@@ -50,6 +50,8 @@ MANIFEST_EXTENSIONS = frozenset({".csv", ".jsonl"})
 FORMAT_EXTENSIONS = {name: f.extension.lstrip(".") for name, f in FORMATS.items()}
 #: Per-file hints a manifest may give; each overrides the configuration key of that name.
 MANIFEST_HINTS = ("num_speakers", "min_speakers", "max_speakers")
+MANIFEST_FIELDS = ("path", "uri", *MANIFEST_HINTS)
+"""What a manifest row is read for; other columns get a :class:`ManifestWarning`."""
 #: Name of the failure report in the output folder.
 ERRORS_FILE = "errors.tsv"
 #: Header line of the failure report.
@@ -510,6 +512,15 @@ def read_manifest(path: str | os.PathLike) -> list[Recording]:
             if not isinstance(obj, dict):
                 raise BatchInputError(f"{path}:{n}: expected a JSON object")
             rows.append((n, obj))
+    unread = list(dict.fromkeys(k for _, row in rows for k in row
+                                if k not in MANIFEST_FIELDS and k))
+    if unread:
+        listed = ", ".join(repr(k) for k in unread[:MAX_LISTED_DUPLICATES])
+        warnings.warn(f"{path}: {'field' if path.suffix.lower() == '.jsonl' else 'column'}"
+                      f"{'s' if len(unread) > 1 else ''} {listed}"
+                      f"{', ...' if len(unread) > MAX_LISTED_DUPLICATES else ''} not read "
+                      f"(a manifest reads {', '.join(MANIFEST_FIELDS)})",
+                      ManifestWarning, stacklevel=2)
     out = []
     for n, row in rows:
         where = f"{path}:{n}"

@@ -21,7 +21,8 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import (BatchInputError, ConfigError, DiarizeError, MissingDependencyError, ModelError,
+from .errors import (BatchInputError, ConfigError, DiarizeError, ManifestWarning,
+                     MissingDependencyError, ModelError,
                      OutputError, StdoutError, VoiceError)
 from .names import clean_uri, message_line, output_name, printable, same_file, uri_for
 from .writers import FORMATS, TRANSCRIPT_FORMATS, TRANSCRIPT_SUFFIXES
@@ -42,8 +43,16 @@ class DefaultGroup(click.Group):
             click.echo(ctx.get_help())
             ctx.exit(0)
         if args[0] not in self.commands and args[0] not in ("--help", "-h", "--version"):
+            _refuse_misspelt_command(args[0], self.commands)
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except KeyboardInterrupt as exc:
+            # click's main would print an empty line before its Abort: the one line, ours
+            raise _Stopped(str(exc) or "interrupted") from None
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         """Run the command line; exit with its documented status (:func:`exit_status`).
@@ -84,11 +93,16 @@ class DefaultGroup(click.Group):
         sys.exit(status)
 
 
+class _Stopped(Exception):
+    """Ctrl-C on its way out of the command line: an Exception, not a KeyboardInterrupt,
+    so that click reports nothing of its own."""
+
+
 INTERNAL_ERROR = 3
 """Exit status of an error that is a bug."""
 
 EXIT_STATUSES: tuple[tuple[tuple[type[BaseException], ...], int], ...] = (
-    ((KeyboardInterrupt, click.Abort), 130),
+    ((KeyboardInterrupt, click.Abort, _Stopped), 130),
     # voiceprints cannot be used or made: no such folder or none in it, a corrupt or
     # foreign voiceprint, an unsafe name, too little enrolment speech
     ((VoiceError,), 4),
@@ -115,6 +129,8 @@ def exit_status(exc: BaseException) -> int:
 
 def error_message(exc: BaseException) -> str:
     """The one-line message of `exc` on stderr (after ``diarize: error: ``)."""
+    if isinstance(exc, _Stopped):
+        return str(exc)
     if isinstance(exc, (KeyboardInterrupt, click.Abort)):
         # click turns a KeyboardInterrupt into Abort: the message is on its cause
         return str(exc) or str(exc.__cause__ or "") or "interrupted"
@@ -134,6 +150,24 @@ def error_message(exc: BaseException) -> str:
 
 class _Interrupted(KeyboardInterrupt):
     """Ctrl-C, with what the user can do about it as the message."""
+
+
+def _refuse_misspelt_command(word: str, commands) -> None:
+    """Refuse a first argument that is no file but reads as a misspelt command name
+    (``diarize evl ...``), which would otherwise be diarized as an audio file."""
+    import difflib
+
+    if word.startswith("-") or os.path.lexists(word):
+        return
+    close = difflib.get_close_matches(word, sorted(commands), n=1, cutoff=MISSPELT_COMMAND)
+    if close:
+        raise click.UsageError(f"no such command or file {printable(word)!r}; did you mean "
+                               f"'diarize {close[0]}'?")
+
+
+MISSPELT_COMMAND = 0.7
+"""How close (difflib's ratio) a first argument that names no file must be to a command's
+name to be read as that command misspelt (``evl``, ``bacth`` and ``tnue`` are)."""
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -178,15 +212,34 @@ class _ClosedStream(io.TextIOBase):
 
 
 def _refuse_overwriting(output: Any, *inputs: Any) -> None:
-    """Refuse an output file (``-o``) that is one of the command's own input files."""
+    """Refuse an output file (``-o``) that is one of the command's own input files, or
+    that a folder given as an input would read as one of its files (an ``.rttm`` in the
+    ``--hyp`` folder, a ``.uem`` in the ``--uem`` one, audio in the audio folder)."""
     if output is None or str(output) == "-":
         return
     for source in inputs:
-        if (source is not None and str(source) != "-" and not os.path.isdir(source)
-                and same_file(output, source)):
+        if source is None or str(source) == "-":
+            continue
+        if os.path.isdir(source):
+            parent = os.path.dirname(os.path.abspath(output))
+            if (Path(output).suffix.lower() in _folder_input_suffixes()
+                    and same_file(parent, source)):
+                raise click.UsageError(
+                    f"{printable(str(output))}: the output would replace or join the "
+                    f"files read from the input folder {printable(str(source))}; choose "
+                    "another output file")
+        elif same_file(output, source):
             raise click.UsageError(
                 f"{printable(str(output))}: the output would overwrite the input "
                 f"{printable(str(source))}; choose another output file")
+
+
+def _folder_input_suffixes() -> frozenset[str]:
+    """The file suffixes a command reads from a folder given as an input."""
+    from .audio import AUDIO_SUFFIXES
+    from .rttm import RTTM_EXTENSIONS, UEM_EXTENSIONS
+
+    return frozenset(AUDIO_SUFFIXES) | set(RTTM_EXTENSIONS) | set(UEM_EXTENSIONS)
 
 
 def _silence_stdout() -> None:
@@ -392,6 +445,9 @@ def run_command(audio, output_dir, to_stdout, formats, exclusive, num_speakers, 
     if quiet and verbose:
         raise click.UsageError("-q/--quiet and -v/--verbose cannot be used together")
     audio = _stdin_for_dash(audio)
+    if to_stdout and output_dir is not None:
+        raise click.UsageError("--stdout prints the output instead of writing files; drop "
+                               "-o/--output-dir or --stdout")
     if to_stdout and len(formats) > 1:
         raise click.UsageError(f"--stdout prints one format, {len(formats)} were asked for "
                                f"({', '.join(formats)}): drop --stdout to write them as files")
@@ -892,6 +948,11 @@ def plot_command(audio, hyp_file, ref_file, output, start, end, num_speakers, co
             "diarize plot needs matplotlib: pip install 'gmm-diarize[plot]'") from None
     if end is not None and end <= (start or 0.0):
         raise click.UsageError(f"--end ({end:g}) must be after --start ({start or 0.0:g})")
+    if hyp_file is not None and (num_speakers is not None or config_file is not None
+                                 or preset is not None or settings):
+        raise click.UsageError("--num-speakers, --config, --preset and --set are for "
+                               f"diarizing {printable(str(audio))}; with --rttm the turns "
+                               "are read")
     cfg = build_config(config_file, preset, {}, speakers={"num_speakers": num_speakers},
                        settings=settings)
     from .audio import audio_blocks
@@ -979,9 +1040,13 @@ def batch_command(inputs, output_dir, jobs, formats, overwrite, scheduler, confi
     cfg = build_config(config_file, preset, {}, settings=settings)
     progress = None if quiet else ConsoleProgress(stream=sys.stderr)
     try:
-        summary = batch.run(list(inputs), output_dir, jobs=jobs, fmt=formats, overwrite=overwrite,
-                            scheduler=scheduler, config=cfg, progress=progress,
-                            link_speakers=link_speakers, voices=voices_dir)
+        with warnings.catch_warnings():
+            if quiet:  # errors only: a manifest's unread columns are a warning
+                warnings.simplefilter("ignore", ManifestWarning)
+            summary = batch.run(list(inputs), output_dir, jobs=jobs, fmt=formats,
+                                overwrite=overwrite, scheduler=scheduler, config=cfg,
+                                progress=progress, link_speakers=link_speakers,
+                                voices=voices_dir)
     except KeyboardInterrupt:
         raise _Interrupted("interrupted; rerun the same command to resume") from None
     if summary.errors_text:
@@ -1040,7 +1105,7 @@ def batch_command(inputs, output_dir, jobs, formats, overwrite, scheduler, confi
               help="Leave overlapped reference speech unscored.")
 @click.option("--seed", type=int, default=0, show_default=True, callback=_like_key("seed"),
               help="Seed of the tuning/held-out split.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr.")
+@click.option("-q", "--quiet", is_flag=True, help="Nothing on stderr but errors (no progress, no 'wrote' line).")
 def tune_command(audio_dir, ref_path, uem_path, output, config_file, preset, params, trials,
                  jobs, collar, skip_overlap, seed, quiet):
     """Search configuration values against reference RTTMs; write them as TOML.
@@ -1058,18 +1123,25 @@ def tune_command(audio_dir, ref_path, uem_path, output, config_file, preset, par
 
     from .writers import check_writable_file
 
-    _refuse_overwriting(output, ref_path, uem_path, config_file)
+    _refuse_overwriting(output, audio_dir, ref_path, uem_path, config_file)
     cfg = build_config(config_file, preset, {})
     check_writable_file(output)  # an hours-long search must not end in an unwritable file
     keys = [k for k in params.split(",")] if params is not None else list(tuning.DEFAULT_PARAMS)
     log = None if quiet else (lambda line: click.echo(f"diarize tune: {line}", err=True))
-    result = tuning.tune(audio_dir, ref_path, params=keys,
-                         trials=tuning.DEFAULT_TRIALS if trials is None else trials,
-                         jobs=jobs, base=cfg, seed=seed, collar=collar,
-                         skip_overlap=skip_overlap, uem=uem_path, log=log)
+    try:
+        result = tuning.tune(audio_dir, ref_path, params=keys,
+                             trials=tuning.DEFAULT_TRIALS if trials is None else trials,
+                             jobs=jobs, base=cfg, seed=seed, collar=collar,
+                             skip_overlap=skip_overlap, uem=uem_path, log=log)
+    except ConfigError as exc:  # name the option: params -> --params
+        message = str(exc)
+        if message.startswith("params: "):
+            raise ConfigError("--" + message) from None
+        raise
     atomic_write_text(output, tuning.format_toml(result))
     echo_out(tuning.format_report(result))
-    click.echo(f"wrote {output}", err=True)
+    if not quiet:
+        click.echo(f"wrote {output}", err=True)
 
 
 # ------------------------------------------------------------------------- words

@@ -849,6 +849,18 @@ class Config:
                                   f"max_speakers ({max_speakers})")
             if max_speakers is None and num_speakers > self.max_speakers:
                 hints["max_speakers"] = num_speakers
+        elif num_speakers is None and _integral(self.num_speakers):
+            # bounds given for a count this configuration already fixes: one that excludes
+            # it would be dropped without a word (the known count wins)
+            known = self.num_speakers
+            if _integral(min_speakers) and known < min_speakers:
+                raise ConfigError(f"min_speakers ({min_speakers}) is greater than the "
+                                  f"configuration's num_speakers ({known}); give the count "
+                                  "itself, or take num_speakers out of the configuration")
+            if _integral(max_speakers) and known > max_speakers:
+                raise ConfigError(f"max_speakers ({max_speakers}) is less than the "
+                                  f"configuration's num_speakers ({known}); give the count "
+                                  "itself, or take num_speakers out of the configuration")
         return self.replace(**hints) if hints else self.validate()
 
     # ------------------------------------------------------------------ conversion
@@ -865,22 +877,26 @@ class Config:
         A renamed key's old name still works, with a :class:`DeprecatedKeyWarning`; a
         removed key is ignored with one (see :data:`RENAMED_KEYS`, :data:`REMOVED_KEYS`).
         """
+        return self._replace(overrides, source="overrides")
+
+    def _replace(self, overrides: Mapping[str, Any], *, source: str) -> "Config":
+        """:meth:`replace`, with the warnings and errors naming `source` (``--set``)."""
         data = self.to_dict()
         seen: set[str] = set()
         for given, value in overrides.items():
-            key = current_key(given.replace("__", "."), source="overrides")
+            key = current_key(given.replace("__", "."), source=source)
             if key is None:
                 continue
             parts = key.split(".")
             target = data
             for p in parts[:-1]:
                 if p not in target or not isinstance(target[p], dict):
-                    raise ConfigError(f"unknown configuration key {key!r}")
+                    raise ConfigError(f"unknown configuration key {key!r}{did_you_mean(key)}")
                 target = target[p]
             if parts[-1] not in target:
-                raise ConfigError(f"unknown configuration key {key!r}")
+                raise ConfigError(f"unknown configuration key {key!r}{did_you_mean(key)}")
             if key in seen:  # an old and a new name of one key
-                raise ConfigError(f"overrides: {key!r} given twice")
+                raise ConfigError(f"{source}: {key!r} given twice")
             seen.add(key)
             if isinstance(target[parts[-1]], dict) and isinstance(value, Mapping):
                 # a section: the keys given change, the others keep this config's values
@@ -888,7 +904,7 @@ class Config:
                 target[parts[-1]] = {**target[parts[-1]], **value}
             else:
                 target[parts[-1]] = value
-        return config_from_dict(data, source="overrides")
+        return config_from_dict(data, source=source)
 
 
 def _integral(value: Any) -> TypeGuard[int]:
@@ -984,6 +1000,18 @@ def _field_keys() -> frozenset[str]:
     return frozenset(key for key, _, _ in config_fields())
 
 
+def did_you_mean(key: str) -> str:
+    """``"; did you mean 'a.b'?"`` for an unknown dotted `key`: the known keys spelt
+    closest to it, or those of the same name in another section ("" if none)."""
+    import difflib
+
+    known = sorted(_field_keys())
+    leaf = key.rsplit(".", 1)[-1]
+    close = ([k for k in known if k.rsplit(".", 1)[-1] == leaf]
+             or difflib.get_close_matches(key, known, n=1, cutoff=0.75))
+    return f"; did you mean {' or '.join(repr(k) for k in close)}?" if close else ""
+
+
 def current_key(key: str, *, source: str = "config") -> str | None:
     """The current name of dotted configuration key `key`: itself, its new name if it was
     renamed, or None if it was removed (both with a warning naming `source`).
@@ -1012,8 +1040,8 @@ def current_key(key: str, *, source: str = "config") -> str | None:
         return new
     reason = REMOVED_KEYS.get(key)
     if reason is not None:
-        warnings.warn(f"{source}: {key} is ignored: {reason}; delete it from the "
-                      "configuration", DeprecatedKeyWarning, stacklevel=3)
+        warnings.warn(f"{source}: {key} is ignored: {reason}; leave it out",
+                      DeprecatedKeyWarning, stacklevel=3)
         return None
     return key
 
@@ -1253,9 +1281,9 @@ def with_settings(cfg: Config, items: typing.Iterable[str], *, option: str = "--
     if not settings:
         return cfg
     try:
-        return cfg.replace(**settings)
+        return cfg._replace(settings, source=option)
     except ConfigError as exc:
-        message = str(exc).removeprefix("overrides: ")
+        message = str(exc).removeprefix(f"{option}: ")
         raise ConfigError(f"{option}: {message}") from None
 
 

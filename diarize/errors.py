@@ -137,6 +137,11 @@ class SpeakerCountWarning(UserWarning):
     seconds per speaker). The message says how much speech there is."""
 
 
+class ManifestWarning(UserWarning):
+    """A batch manifest has columns (CSV) or fields (JSON Lines) that are not read: a
+    misspelt ``num_speaker`` would otherwise be dropped without a word."""
+
+
 class VoiceError(DiarizeError, ValueError):
     """Voiceprints cannot be used or made: a voiceprint folder that does not exist or
     holds none, a voiceprint file that is corrupt or not one, or one made with another

@@ -51,7 +51,7 @@ from typing import Any, Callable, Mapping, Sequence
 from ._threads import pipeline_threads, worker_environment
 from .audio import AUDIO_SUFFIXES
 from .batch import Recording, kept_warnings, recording
-from .config import Config, current_key, toml_text, toml_value
+from .config import Config, current_key, did_you_mean, toml_text, toml_value
 from .errors import ConfigError, DiarizeError
 from .names import uri_for
 from .rttm import FileKey, read_rttm, read_uem
@@ -215,9 +215,9 @@ def _get(cfg: Config, key: str) -> Any:
         if is_dataclass(target) and part in {f.name for f in fields(target)}:
             target = getattr(target, part)
         else:
-            raise ConfigError(f"unknown configuration key {key!r}")
+            raise ConfigError(f"params: unknown configuration key {key!r}{did_you_mean(key)}")
     if is_dataclass(target):
-        raise ConfigError(f"{key!r} is a section, not a value")
+        raise ConfigError(f"params: {key!r} is a section, not a value")
     return target
 
 
@@ -431,7 +431,7 @@ def tune(audio_dir: str | os.PathLike, ref_dir: str | os.PathLike, *,
         raise ConfigError(f"trials must be >= 0, got {trials}")
     if not collar >= 0:
         raise ConfigError(f"collar must be >= 0, got {collar}")
-    named = (current_key(p.strip(), source="tune params") for p in params if p.strip())
+    named = (current_key(p.strip(), source="params") for p in params if p.strip())
     params = list(dict.fromkeys(p for p in named if p is not None))
     if not params:
         raise ConfigError("no parameters to tune")
