@@ -28,6 +28,8 @@ from .errors import AudioError, AudioWarning
 #: or cut-short file. Ogg has no stated length; its end-of-stream page is checked instead.
 STATED_DURATION_FORMATS = frozenset({"mov", "mp4", "m4a", "matroska", "webm", "asf", "wav",
                                      "w64", "aiff", "caf", "flac"})
+MATROSKA_FORMATS = frozenset({"matroska", "webm"})
+"""Formats whose tracks state their length in a ``DURATION`` tag (HH:MM:SS.fraction)."""
 #: Samples of silence written at a time when a timestamp gap is padded.
 _PAD_PIECE = 1 << 16
 
@@ -35,6 +37,26 @@ _PAD_PIECE = 1 << 16
 class _NotDecodable(AudioError):
     """FFmpeg does not recognise the file at all (as opposed to one it opens and finds
     no audio in, or damaged)."""
+
+
+def _tag_seconds(text: Any) -> Any:
+    """A Matroska ``DURATION`` tag (``00:00:30.014000000``) as a Fraction of seconds, or
+    None if there is none or it does not read as one."""
+    from fractions import Fraction
+
+    if not isinstance(text, str):
+        return None
+    parts = text.strip().split(":")
+    try:
+        if len(parts) != 3:
+            raise ValueError
+        hours, minutes = int(parts[0]), int(parts[1])
+        seconds = Fraction(parts[2])
+    except (ValueError, ZeroDivisionError):
+        return None
+    if hours < 0 or not 0 <= minutes < 60 or not 0 <= seconds < 60:
+        return None
+    return hours * 3600 + minutes * 60 + seconds
 
 
 def _av() -> Any:
@@ -150,17 +172,33 @@ class AvReader:
         return self._first is not None or self._pos > 0
 
     def _stated_frames(self, c: Any, stream: Any) -> int:
+        """Samples the file says the track holds, on the output timeline (0: unknown).
+
+        A Matroska/WebM track has no duration of its own: FFmpeg fills one in from the
+        container (the video's length, when the audio is muxed after it), so its
+        ``DURATION`` tag is read instead. Matroska's times and the lone track's container
+        duration run from time 0, not from the track's first timestamp: the origin comes
+        off.
+        """
+        from fractions import Fraction
+
         names = set(self.format.split(","))
         if not names & STATED_DURATION_FORMATS:
             return 0
-        if stream.duration:
+        if names & MATROSKA_FORMATS:
+            tagged = _tag_seconds(stream.metadata.get("DURATION"))
+            if tagged is not None:
+                end = tagged - self._origin
+            elif c.duration and len(c.streams) == 1:
+                end = Fraction(int(c.duration), 1_000_000) - self._origin
+            else:
+                return 0
+        elif stream.duration:
             start = stream.start_time * self._tb if stream.start_time is not None else 0
             end = start + stream.duration * self._tb - self._origin
         elif c.duration and len(c.streams) == 1:
             # a container's duration is its longest track's: only a lone track's own
-            from fractions import Fraction
-
-            end = Fraction(int(c.duration), 1_000_000)
+            end = Fraction(int(c.duration), 1_000_000) - self._origin
         else:
             return 0
         return max(0, int(end * self.samplerate))

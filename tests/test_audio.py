@@ -291,6 +291,73 @@ def test_webm_cut_short_is_refused(encoded, tmp_path):
     _one_line(err, path, "decoding stopped at", "the header states")
 
 
+def _late_matroska(path: Path, y: np.ndarray, *, start: int) -> Path:
+    """FLAC in Matroska whose first timestamp is `start` samples (as `ffmpeg -vn -c:a
+    copy` keeps a track that began after the picture)."""
+    import av
+
+    pcm = np.round(y * 32767).astype(np.int16)
+    with av.open(str(path), "w", format="matroska") as out:
+        stream = out.add_stream("flac", rate=SR)
+        stream.layout = "mono"
+        for at in range(0, len(pcm), 1024):
+            frame = av.AudioFrame.from_ndarray(pcm[None, at:at + 1024], format="s16",
+                                               layout="mono")
+            frame.sample_rate, frame.pts = SR, at + start
+            frame.time_base = fractions.Fraction(1, SR)
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    return path
+
+
+def test_matroska_track_that_starts_late_is_read_whole(tmp_path, original):
+    # the segment's duration runs from time 0, the track's samples from its first
+    # timestamp: a complete file was refused as 0.5 s short ("damaged data")
+    path = _late_matroska(tmp_path / "late.mka", original, start=SR // 2)
+    assert len(load_audio(path)) == len(original)
+    cut = tmp_path / "cut.mka"  # and one cut short is still refused
+    cut.write_bytes(path.read_bytes()[:path.stat().st_size * 6 // 10])
+    with pytest.raises(AudioError) as err:
+        load_audio(cut)
+    _one_line(err, cut, "decoding stopped at", "the header states")
+
+
+def test_webm_audio_muxed_after_a_longer_video_is_read_whole(tmp_path, original):
+    # FFmpeg gives the audio track the container's (the video's) length when its probe
+    # meets no audio packet; the track's own DURATION tag is its length
+    import av
+
+    path = tmp_path / "video_first.webm"
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libvpx", rate=10)
+        video.width, video.height, video.pix_fmt = 32, 32, "yuv420p"
+        audio = out.add_stream("libopus", rate=48000)
+        audio.layout = "mono"
+        blank = np.zeros((32, 32, 3), np.uint8)
+        for _ in range(10 * (len(original) // SR + 2)):  # 2 s longer than the audio
+            for packet in video.encode(av.VideoFrame.from_ndarray(blank, format="rgb24")):
+                out.mux(packet)
+        for packet in video.encode(None):
+            out.mux(packet)
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=48000)
+        for at in range(0, len(original), 960):
+            frame = av.AudioFrame.from_ndarray(original[None, at:at + 960].astype(np.float32),
+                                               format="flt", layout="mono")
+            frame.sample_rate = SR
+            for piece in resampler.resample(frame):
+                for packet in audio.encode(piece):
+                    out.mux(packet)
+        for piece in resampler.resample(None):
+            for packet in audio.encode(piece):
+                out.mux(packet)
+        for packet in audio.encode(None):
+            out.mux(packet)
+    y = load_audio(path)
+    assert abs(len(y) - len(original)) < 0.05 * SR
+
+
 def test_flac_cut_short_names_where_decoding_stopped(tmp_path, original):
     full = tmp_path / "full.flac"
     sf.write(full, original, SR)
@@ -449,6 +516,21 @@ def test_phase_inverted_stereo_file_finds_the_speakers(tmp_path, original):
     sf.write(path, np.stack([original, -original], axis=1), SR, subtype="FLOAT")
     result = Diarizer()(path)
     assert len(result.speakers) == len(Diarizer()(WAV).speakers)
+
+
+@pytest.mark.parametrize("flipped_until", [10.0, 20.0])
+def test_a_channel_turned_over_for_part_of_a_block_does_not_cancel(original, flipped_until):
+    # one channel in opposite phase for the first seconds only (two takes joined): the
+    # plain mean cancels those seconds, the aligned mean the others; neither may win alone
+    sign = np.ones_like(original)
+    sign[:int(flipped_until * SR)] = -1
+    stereo = np.stack([original, sign * original], axis=1)
+    config = AudioConfig(highpass_hz=0.0)
+    y = prepare_signal(stereo, sample_rate=SR, config=config)
+    mono = prepare_signal(original, sample_rate=SR, config=config)
+    for a, b in ((0.0, flipped_until), (flipped_until, len(original) / SR)):
+        part = slice(int(a * SR) + SR // 10, int(b * SR) - SR // 10)  # away from the switch
+        np.testing.assert_allclose(y[part], mono[part], atol=1e-6)
 
 
 def test_normal_stereo_is_still_the_mean(original):
