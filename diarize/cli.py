@@ -650,7 +650,7 @@ def enroll_command(voices_dir, name, audio, rttm_files, speaker, config_file, pr
              else _speaker_spans(audio, rttm_files, speaker))
     if not voices_dir.exists():
         try:
-            voices_dir.mkdir(parents=True)
+            voices_dir.mkdir(parents=True, exist_ok=True)  # another enrol may make it too
         except OSError as exc:
             raise VoiceError(f"{printable(str(voices_dir))}: cannot create the voiceprint "
                              f"folder ({exc.strerror or exc})") from None

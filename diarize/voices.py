@@ -19,6 +19,7 @@ detector: :func:`diarize.pipeline.enroll`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -27,7 +28,7 @@ import unicodedata
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -708,13 +709,38 @@ def add_voice(directory: str | os.PathLike, new: Voiceprint) -> tuple[Voiceprint
     """
     d = check_folder(directory, hint=" (create it first)")
     path = voiceprint_path(d, new.name)
-    extended = path.exists()
-    if extended:
-        old = Voiceprint.load(path)
-        check_compatible(old, path, ubm=new.ubm, front_end=new.front_end, recipe=new.recipe)
-        new = old + new
-    new.save(path)
+    with _folder_lock(d):  # two enrolments of one name at once: both are kept
+        extended = path.exists()
+        if extended:
+            old = Voiceprint.load(path)
+            check_compatible(old, path, ubm=new.ubm, front_end=new.front_end,
+                             recipe=new.recipe)
+            new = old + new
+        new.save(path)
     return new, extended
+
+
+@contextlib.contextmanager
+def _folder_lock(directory: Path) -> Iterator[None]:
+    """An exclusive lock on `directory` (``flock`` on its descriptor: no lock file left
+    behind) for a read, extend and write of one of its voiceprints; released when the
+    block ends or the process dies. Where the system has no such lock, none is taken."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover (Windows)
+        yield
+        return
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        yield  # a folder that cannot be opened is refused by the write itself
+        return
+    try:
+        with contextlib.suppress(OSError):  # a file system without flock: no lock
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def list_voices(directory: str | os.PathLike) -> list[Voiceprint]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import errno
 import json
 import math
 import os
@@ -582,9 +583,15 @@ def _add_to_ledger(path: Path, data: bytes) -> None:
     ledger = (path.parent if str(path.parent) else Path(".")) / OUTPUT_LEDGER
     try:
         # One write() of a short line with O_APPEND: lines of concurrent workers do not mix.
-        fd = os.open(ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, FILE_MODE)
+        fd = os.open(ledger, os.O_RDWR | os.O_APPEND | os.O_CREAT, FILE_MODE)
         try:
-            os.write(fd, line)
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                # a line cut short (the disk filled): ours must not be glued onto it
+                line = b"\n" + line
+            written = os.write(fd, line)
+            if written != len(line):
+                raise OSError(errno.ENOSPC, f"only {written} of {len(line)} bytes written")
         finally:
             os.close(fd)
     except OSError as exc:
@@ -704,7 +711,9 @@ def _check_dir(directory: Path, *, for_file: Path | None) -> Path:
         raise OutputError(f"{where}: cannot create output directory "
                           f"({exc.strerror or exc})") from None
     try:
-        fd, probe = tempfile.mkstemp(prefix=".diarize-probe.", suffix=TEMP_SUFFIX,
+        # named like an atomic write's temporary file, so that a batch rerun removes
+        # the probe of a run killed right here (batch.remove_stale_temps)
+        fd, probe = tempfile.mkstemp(prefix=".diarize-probe.tsv.", suffix=TEMP_SUFFIX,
                                      dir=directory)
         os.close(fd)
         os.unlink(probe)
