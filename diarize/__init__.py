@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 # (diarize._threads, with threadpoolctl) and leaves the host program's settings alone
 # (the command line, cli.run, starts its own process's BLAS with one thread).
 from .errors import (AudioError, AudioWarning, BatchInputError, ConfigError, ConvergenceWarning,
-                     DeprecatedKeyWarning, DiarizeError, FitError, MissingDependencyError,
+                     DeprecatedKeyWarning, DiarizeError, FitError, ManifestWarning,
+                     MissingDependencyError,
                      ModelError, NoSpeechWarning, NotFittedError, OutputError, ParameterError, RTTMError,
                      ScoringError, ScoringWarning, SpeakerCountWarning, StdoutError,
                      TranscriptError, OutputWriteError, ForeignOutputError, VoiceError,
@@ -37,7 +38,7 @@ __all__ = [
     "OutputError", "NotFittedError", "FitError", "ParameterError", "ModelError",
     "BatchInputError", "MissingDependencyError", "StdoutError", "ScoringError",
     "ConvergenceWarning", "ScoringWarning", "DeprecatedKeyWarning", "TranscriptError",
-    "AudioWarning", "NoSpeechWarning", "SpeakerCountWarning",
+    "AudioWarning", "NoSpeechWarning", "SpeakerCountWarning", "ManifestWarning",
     "OutputWriteError", "ForeignOutputError", "VoiceError", "VoiceNameError", "EnrollmentError",
     "__version__",
 ]

@@ -84,9 +84,18 @@ def _free_openblas_control() -> None:
         clear(force=True)
 
 
+NUMPY_ERRORS: dict[str, Any] = {"divide": "warn", "over": "warn", "under": "ignore",
+                                "invalid": "warn"}
+"""numpy's own default error handling (``np.seterr``), which the pipeline is written for
+and runs under whatever its host set."""
+
+
 @contextlib.contextmanager
 def pipeline_threads() -> Iterator[None]:
-    """Limit the BLAS and OpenMP thread pools to :data:`PIPELINE_THREADS` for a block.
+    """Limit the BLAS and OpenMP thread pools to :data:`PIPELINE_THREADS` for a block,
+    and hold numpy's floating-point error handling at numpy's defaults there
+    (:data:`NUMPY_ERRORS`): a host's ``np.seterr(all="raise")`` made the GMM's harmless
+    underflows a FloatingPointError, and ``all="warn"`` printed them.
 
     Re-entrant and safe to use from several threads at once (see the module docstring):
     process-wide limits hold from the first block entered to the last one exited, then
@@ -107,7 +116,10 @@ def pipeline_threads() -> Iterator[None]:
         _depth += 1
     local_limiter = local.limit(limits=PIPELINE_THREADS) if local is not None else None
     try:
-        yield
+        import numpy as np
+
+        with np.errstate(**NUMPY_ERRORS):  # per thread (numpy 2: per context)
+            yield
     finally:
         if local_limiter is not None:
             local_limiter.restore_original_limits()

@@ -104,6 +104,14 @@ def _utf8(text: str) -> bool:
     return True
 
 
+def _path(audio: "str | os.PathLike[str]") -> Path:
+    """`audio` as a Path; an empty name is an AudioError (``Path("")`` is the current
+    folder, and the message would name ".")."""
+    if os.fspath(audio) == "":
+        raise AudioError("an empty file name is not an audio file")
+    return Path(audio)
+
+
 def _open(path: Path) -> Reader:
     """Open `path` with libsndfile, or with FFmpeg where libsndfile cannot read it,
     turning every failure into a one-line AudioError.
@@ -365,7 +373,7 @@ def audio_info(path: str | os.PathLike) -> tuple[float, int, int]:
     AudioError
         If the file is missing, empty, not audio, or holds less than its header states.
     """
-    path = Path(path)
+    path = _path(path)
     with _open(path) as f:
         return f.frames / f.samplerate if f.samplerate else 0.0, f.samplerate, f.channels
 
@@ -407,7 +415,7 @@ def audio_blocks(audio: Any, *, config: AudioConfig | None = None) -> Iterator[n
     """
     cfg = config or AudioConfig()
     if isinstance(audio, (str, os.PathLike)):
-        path = Path(audio)
+        path = _path(audio)
         with _open(path) as f:
             if f.samplerate <= 0 or (f.frames <= 0 if isinstance(f, sf.SoundFile)
                                      else not f.has_samples):
@@ -577,11 +585,21 @@ def _whole_rate(rate: Any) -> int:
     return int(value)
 
 
+MAX_SAMPLE_RATE = 10_000_000
+"""Highest input rate (Hz) taken: ten times any audio format's (768 kHz). The resampler
+spends seconds setting up for 10 GHz and hangs for longer on absurd rates, which an
+in-memory ``(samples, rate)`` can give."""
+
+
 def _check_rate(rate: int, cfg: AudioConfig, where: str) -> None:
-    """Refuse rates below the speech band before any resampling is attempted."""
+    """Refuse rates below the speech band, or beyond any audio's, before any resampling
+    is attempted."""
     if rate < cfg.min_sample_rate:
         raise AudioError(f"{where}sample rate {rate} Hz is below the minimum of "
                          f"{cfg.min_sample_rate} Hz (audio.min_sample_rate)")
+    if rate > MAX_SAMPLE_RATE:
+        raise AudioError(f"{where}sample rate {rate} Hz is above the maximum of "
+                         f"{MAX_SAMPLE_RATE} Hz")
 
 
 def _check_peak(x: np.ndarray, where: str, *, narrowed: bool = False) -> None:

@@ -925,14 +925,15 @@ def _hints(cls: type) -> dict[str, Any]:
 def _leaves(cfg: Config) -> list[tuple[str, Any, dataclasses.Field, Any]]:
     """(dotted key, value, field, resolved type) of every key of `cfg`, in file order."""
     out: list[tuple[str, Any, dataclasses.Field, Any]] = []
+    declared = _hints(Config)
     for f in fields(cfg):
         v: Any = getattr(cfg, f.name)
-        if _is_section(v):
+        if _is_section(v) and isinstance(v, declared[f.name]):
             hints = _hints(v.__class__)
             out.extend((f"{f.name}.{g.name}", getattr(v, g.name), g, hints[g.name])
                        for g in fields(v))
         else:
-            out.append((f.name, v, f, _hints(Config)[f.name]))
+            out.append((f.name, v, f, declared[f.name]))
     return out
 
 
@@ -954,6 +955,11 @@ def _check_value(key: str, value: Any, hint: Any, metadata: Mapping[str, Any]) -
             raise ConfigError(f"{key} must be one of {listed}, got {value!r}")
         return
     base = next((a for a in args if a is not type(None)), hint) if args else hint
+    if isinstance(base, type) and dataclasses.is_dataclass(base):
+        if not isinstance(value, base):  # Config(audio={...}) by hand
+            raise ConfigError(f"{key} must be a section ({base.__name__}), got "
+                              f"{type(value).__name__}")
+        return
     if base is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{key} must be true or false, got {value!r}")

@@ -55,6 +55,7 @@ adds nothing to the set's mean.
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections import Counter
@@ -490,11 +491,37 @@ def speaker_mapping(hypothesis: Iterable[Turn], reference: Iterable[Turn]) -> di
 # ----------------------------------------------------------------------- per file
 
 def _merge_regions(regions: Regions) -> tuple[np.ndarray, np.ndarray]:
-    """Starts and ends of `regions` (assumed to have end >= start), empty ones dropped."""
-    arr = np.asarray(list(regions), dtype=np.float64).reshape(-1, 2)
+    """Starts and ends of `regions`, empty ones dropped.
+
+    Raises
+    ------
+    ScoringError
+        A region that is not a (start, end) pair of numbers, or ends before it starts
+        (as :func:`diarize.rttm.read_uem` refuses it in a file).
+    """
+    try:
+        arr = np.asarray(list(regions), dtype=np.float64)
+        if arr.size and (arr.ndim != 2 or arr.shape[1] != 2):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ScoringError("scored regions must be (start, end) pairs of seconds") from None
+    arr = arr.reshape(-1, 2)
     _check_times(arr[:, 0], arr[:, 1], "scored region")
+    backwards = arr[:, 1] < arr[:, 0]
+    if backwards.any():
+        start, end = arr[int(np.argmax(backwards))]
+        raise ScoringError(f"scored region ({start:g}, {end:g}) ends before it starts")
     arr = arr[arr[:, 1] > arr[:, 0]]
     return arr[:, 0], arr[:, 1]
+
+
+def _check_collar(collar: Any) -> None:
+    """A collar is a finite number of seconds, at least 0."""
+    if isinstance(collar, bool) or not isinstance(collar, (int, float, np.integer,
+                                                           np.floating)):
+        raise ScoringError(f"collar must be a number of seconds, got {collar!r}")
+    if not 0 <= collar < math.inf:
+        raise ScoringError(f"collar must be non-negative and finite, got {collar}")
 
 
 def evaluate_file(reference: Iterable[Turn], hypothesis: Iterable[Turn], *,
@@ -524,8 +551,7 @@ def evaluate_file(reference: Iterable[Turn], hypothesis: Iterable[Turn], *,
     -------
     DiarizationScore
     """
-    if not collar >= 0:
-        raise ScoringError(f"collar must be non-negative, got {collar}")
+    _check_collar(collar)
     ref = _turn_arrays(reference)
     hyp = _turn_arrays(hypothesis)
     if regions is None:
@@ -715,8 +741,7 @@ def evaluate(reference: Mapping, hypothesis: Mapping, *,
     Files are matched by file id *and* channel. Only reference files are scored (as in
     md-eval); a UEM entry for a file the reference does not have is not scored either.
     """
-    if not collar >= 0:
-        raise ScoringError(f"collar must be non-negative, got {collar}")
+    _check_collar(collar)
     ref = {_as_key(k): list(v) for k, v in reference.items()}
     hyp = {_as_key(k): list(v) for k, v in hypothesis.items()}
     regions, unused = match_uem(ref, uem) if uem is not None else ({}, [])

@@ -17,7 +17,7 @@ from ._threads import pipeline_threads, read_ahead, worker_pool
 from .audio import audio_blocks, audio_spans
 from .cluster import asked_count, cluster_speakers, count_floor, speaker_ubm
 from .config import AudioConfig, Config, FeatureConfig, load_config
-from .errors import ConfigError, NoSpeechWarning, ParameterError, SpeakerCountWarning
+from .errors import AudioError, ConfigError, NoSpeechWarning, ParameterError, SpeakerCountWarning
 from .features import FrameFeatures, MfccStream, speech_features
 from .models import check_model_files
 from .frames import frame_count, moving_max, relabel
@@ -262,14 +262,33 @@ class Diarizer:
 
         Parameters
         ----------
-        y : ndarray, shape (n_samples,)
+        y : ndarray, shape (n_samples,), floating point, in [-1, 1]
 
         Returns
         -------
         Diarization
+
+        Raises
+        ------
+        AudioError
+            `y` is not a 1-D array of floating-point samples (integers would be read
+            unscaled: give ``(samples, rate)`` to the Diarizer itself, which scales them),
+            or holds NaN or infinity.
         """
+        try:
+            given = np.asarray(y)
+        except (TypeError, ValueError):
+            given = np.asarray(None)
+        if given.ndim != 1 or not np.issubdtype(given.dtype, np.floating):
+            raise AudioError(
+                f"diarize_signal takes a 1-D array of float samples, got "
+                f"{'shape ' + str(given.shape) if given.ndim != 1 else given.dtype} "
+                "(call the Diarizer with (samples, sample_rate) for other audio)")
+        signal = given.astype(np.float32, copy=False)
+        if not np.isfinite(signal).all():
+            raise AudioError("diarize_signal: the samples hold NaN or infinity")
         with pipeline_threads():
-            features = self._features([np.asarray(y, dtype=np.float32)], uri=uri, hook=hook)
+            features = self._features([signal], uri=uri, hook=hook)
             return self.diarize_features(features, uri=uri, hook=hook)
 
     def _features(self, blocks: Iterable[np.ndarray], *, uri: str | None,

@@ -9,7 +9,6 @@ decoding alternate for a few rounds.
 
 from __future__ import annotations
 
-import warnings
 from concurrent.futures import Executor, wait
 from dataclasses import dataclass, field
 from operator import add, ge
@@ -19,7 +18,7 @@ import numpy as np
 from ._threads import worker_pool
 from .frames import frame_count, nearest_label, relabel, runs
 from .config import ResegConfig
-from .gmm import ConvergenceWarning, GaussianMixture, map_adapted_means
+from .gmm import GaussianMixture, map_adapted_means
 
 #: Fewest frames per Gaussian when sizing a speaker model from little data.
 FRAMES_PER_COMPONENT = 50
@@ -83,26 +82,25 @@ def fit_speaker_models(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig
         if len(x) > config.max_frames:
             x = x[np.linspace(0, len(x) - 1, config.max_frames).astype(np.int64)]
         n_comp = int(max(1, min(config.n_components, len(x) // FRAMES_PER_COMPONENT)))
-        return GaussianMixture(n_comp, max_iter=config.max_iter, random_state=seed,
-                               init_params="k-means++", tol=config.tol,
-                               dtype=np.float32).fit(x)
+        model = GaussianMixture(n_comp, max_iter=config.max_iter, random_state=seed,
+                                init_params="k-means++", tol=config.tol, dtype=np.float32)
+        # A few EM rounds are enough for decoding; non-convergence is expected. Said on
+        # the model, not with a warnings filter: those are the process's, and calls in
+        # other threads would see them come and go.
+        model.warn_unconverged = False
+        return model.fit(x)
 
     ks = list(range(int(labels.max()) + 1) if only is None else only)
-    # Set here, for the pool's threads too (the warning filters are the process's).
-    with warnings.catch_warnings():
-        # A few EM rounds are enough for decoding; non-convergence is expected.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        if pool is None:
-            return list(map(fit, ks))
-        futures = [pool.submit(fit, k) for k in ks]
-        try:
-            return [f.result() for f in futures]
-        finally:
-            # Interrupted (Ctrl-C): the fits already running end while their warnings
-            # are still filtered, not after, on the way out.
-            for f in futures:
-                f.cancel()
-            wait(futures)
+    if pool is None:
+        return list(map(fit, ks))
+    futures = [pool.submit(fit, k) for k in ks]
+    try:
+        return [f.result() for f in futures]
+    finally:
+        # Interrupted (Ctrl-C): the fits already running end here, not after the call
+        for f in futures:
+            f.cancel()
+        wait(futures)
 
 
 def block_loglik(X: np.ndarray, models: list, *, block: int,

@@ -71,6 +71,8 @@ class FileKey(NamedTuple):
 
 def _iter_paths(path: str | os.PathLike, suffixes: tuple[str, ...]) -> list[Path]:
     """`path` itself, or the files with one of `suffixes` in the directory `path`, sorted."""
+    if os.fspath(path) == "":  # Path("") is the current folder: every file in it was read
+        raise RTTMError("an empty file name is not a file or folder")
     path = Path(path)
     if path.is_dir():
         return sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in suffixes)

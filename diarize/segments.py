@@ -69,7 +69,9 @@ class Turn:
     def __post_init__(self) -> None:
         # Checked once here, so that no writer ever sees a negative duration or NaN; the
         # times become plain floats (numpy scalars print as np.float64(...)).
-        start, end = _finite(self.start, "Turn start"), _finite(self.end, "Turn end")
+        # + 0.0: a start of -0.0 (which 0 <= -0.0 lets through) would be written "-0.000"
+        start = _finite(self.start, "Turn start") + 0.0
+        end = _finite(self.end, "Turn end") + 0.0
         if not 0.0 <= start <= end:
             raise ParameterError(f"Turn needs 0 <= start <= end, got start={start!r}, "
                                  f"end={end!r}")
@@ -289,6 +291,10 @@ class Diarization:
 
     def __post_init__(self) -> None:
         self.turns = sorted(self.turns)
+        duration = _finite(self.duration, "Diarization duration")
+        if duration < 0:
+            raise ParameterError(f"Diarization duration must be >= 0, got {self.duration!r}")
+        self.duration = duration
 
     def __iter__(self) -> Iterator[Turn]:
         return iter(self.turns)

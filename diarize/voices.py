@@ -70,7 +70,9 @@ def check_name(name: str) -> str:
     >>> check_name("Dr. Ito")
     'Dr. Ito'
     """
-    if not isinstance(name, str) or not name:
+    if not isinstance(name, str):
+        raise VoiceNameError(f"a voiceprint name must be a str, got {type(name).__name__}")
+    if not name:
         raise VoiceNameError("a voiceprint name cannot be empty")
     shown = printable(name).encode("unicode_escape").decode("ascii")
     why = None

@@ -28,7 +28,8 @@ from typing import IO, Any, Callable, Iterable, Mapping, Protocol, TextIO
 
 from ._version import __version__
 from .errors import ForeignOutputError, OutputError, OutputWriteError
-from .names import FILE_MODE, TEMP_SUFFIX, printable, replace_atomically, sanitize_field
+from .names import (FILE_MODE, TEMP_SUFFIX, printable, replace_atomically, sanitize_field,
+                    special_file)
 
 __all__ = [
     "OutputFormat", "FORMATS", "OUTPUT_FORMATS", "FILE_MODE", "TIME_DECIMALS",
@@ -738,14 +739,38 @@ def check_writable_file(path: str | os.PathLike) -> None:
     _check_dir(path.parent if str(path.parent) else Path("."), for_file=path)
 
 
+def _foreign_rttm(path: Path) -> bool:
+    """Whether `path` exists and is not an RTTM of ours (for any recording); a device
+    or pipe (``/dev/stdout``) is written to, not replaced, and is never foreign."""
+    if not os.path.lexists(path) or special_file(path):
+        return False
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(OWNERSHIP_READ_LIMIT)
+    except OSError:
+        return not os.path.isdir(path)  # a folder fails the write itself, in its words
+    return not _RTTM_MARK.fullmatch(first.decode("utf-8", "replace").rstrip("\r\n") + "\n")
+
+
 def write_rttm(file: str | os.PathLike | TextIO, turns: Iterable[TurnLike],
-               uri: str | None = None) -> None:
+               uri: str | None = None, *, replace_foreign: bool = False) -> None:
     """Write turns as RTTM to a path (atomically) or to an open text stream.
 
     `turns` may be a :class:`~diarize.segments.Diarization`, whose ``uri`` is then the
     default file id: ``write_rttm("out.rttm", result)``. A file starts with our
     provenance record (:func:`rttm_provenance_line`, input ``<NA>``), as every file
     ``diarize`` writes does; a stream gets the turns only.
+
+    An existing file is replaced only if diarize wrote it (its first line is our
+    provenance record), as on the command line: a reference RTTM beside the audio is
+    kept, unless `replace_foreign` says to replace it all the same.
+
+    Raises
+    ------
+    ForeignOutputError
+        `file` exists and diarize did not write it (and `replace_foreign` is false).
+    OutputWriteError
+        The file cannot be written.
     """
     if uri is None:
         uri = getattr(turns, "uri", None)
@@ -755,6 +780,10 @@ def write_rttm(file: str | os.PathLike | TextIO, turns: Iterable[TurnLike],
     if hasattr(file, "write"):
         file.write(text)  # type: ignore[union-attr]
     else:
+        if not replace_foreign and _foreign_rttm(Path(file)):  # type: ignore[arg-type]
+            raise ForeignOutputError(
+                f"{printable(str(file))}: exists and was not written by diarize; it is not "
+                "replaced (write_rttm(..., replace_foreign=True) replaces it)")
         # A file we write says so (a later `diarize -o` may replace it); the input is
         # not known here.
         mark = Provenance(TOOL_NAME, __version__, "<NA>")

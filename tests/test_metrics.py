@@ -9,6 +9,7 @@ mapping maximises overlap over the UEM before collars; DER = errors / reference 
 from __future__ import annotations
 
 import random
+import re
 import warnings
 
 import numpy as np
@@ -215,19 +216,29 @@ def test_mapping_is_computed_before_collars():
     assert s.der == pytest.approx(100.0)
 
 
-@pytest.mark.parametrize("collar", [-0.1, float("nan")])
+@pytest.mark.parametrize("collar", [-0.1, float("nan"), float("inf"), "a", None, True])
 def test_a_bad_collar_is_a_scoring_error(collar):
     from diarize.errors import ConfigError, ScoringError
 
     for score in (lambda: evaluate_file([T(0, 1, "A")], [], collar=collar),
                   lambda: evaluate({"f": [T(0, 1, "A")]}, {}, collar=collar)):
-        with pytest.raises(ScoringError, match="collar must be non-negative") as caught:
+        with pytest.raises(ScoringError, match="collar must be") as caught:
             score()
         assert isinstance(caught.value, ConfigError)
         assert isinstance(caught.value, ValueError)  # what callers caught before
 
 
 # ------------------------------------------------------------------- UEM
+
+@pytest.mark.parametrize("regions, message", [([(30.0, 0.0)], "ends before it starts"),
+                                              ([(0, 20, 1)], "(start, end) pairs"),
+                                              (["ab"], "(start, end) pairs")])
+def test_a_bad_scored_region_is_a_scoring_error(regions, message):
+    # read_uem refuses them in a file; by hand they scored 0 s at DER 0 %
+    from diarize.errors import ScoringError
+
+    with pytest.raises(ScoringError, match=re.escape(message)):
+        evaluate({"f": [T(0, 10, "A")]}, {"f": [T(0, 10, "B")]}, uem={"f": regions})
 
 def test_multi_region_uem():
     # ref A [0,10], B [10,20]; hyp x [0,20]; UEM [0,5] and [12,15]

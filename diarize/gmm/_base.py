@@ -106,6 +106,12 @@ class BaseMixture(ABC):
     lower_bounds_: list[float]
     n_features_in_: int
 
+    #: Whether :meth:`fit` warns (:class:`ConvergenceWarning`) when its best run stopped
+    #: at ``max_iter``. A caller that runs a few EM rounds on purpose sets it to False on
+    #: its instance: unlike a warnings filter, that leaves every other thread's warnings
+    #: (and the process's filters) alone.
+    warn_unconverged: bool = True
+
     def __init__(
         self,
         n_components: int,
@@ -439,7 +445,7 @@ class BaseMixture(ABC):
                 best_n_iter = n_iter
                 best_converged = converged
 
-        if not best_converged and self.max_iter > 0:
+        if not best_converged and self.max_iter > 0 and self.warn_unconverged:
             warnings.warn(
                 "Best performing initialization did not converge. Increase max_iter "
                 "or tol, try different init parameters, or check for degenerate data.",
