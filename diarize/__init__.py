@@ -22,7 +22,7 @@ from .errors import (AudioError, AudioWarning, BatchInputError, ConfigError, Con
                      ModelError, NoSpeechWarning, NotFittedError, OutputError, ParameterError, RTTMError,
                      ScoringError, ScoringWarning, SpeakerCountWarning, StdoutError,
                      TranscriptError, OutputWriteError, ForeignOutputError, VoiceError,
-                     VoiceNameError, EnrollmentError)
+                     VoiceNameError, EnrollmentError, WorkerStartError)
 from ._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,6 +40,7 @@ __all__ = [
     "ConvergenceWarning", "ScoringWarning", "DeprecatedKeyWarning", "TranscriptError",
     "AudioWarning", "NoSpeechWarning", "SpeakerCountWarning", "ManifestWarning",
     "OutputWriteError", "ForeignOutputError", "VoiceError", "VoiceNameError", "EnrollmentError",
+    "WorkerStartError",
     "__version__",
 ]
 

@@ -325,7 +325,6 @@ def _resolve(inputs: Iterable[str | os.PathLike], *, cwd: Path | None = None,
     expansion that lists them leaves them out. A file named directly is always a
     recording (or a manifest): if it cannot be read, its recording fails and says why.
     """
-    base = Path.cwd() if cwd is None else cwd
     found: list[Recording] = []
     manifests: list[Path] = []
     skipped: list[Path] = []
@@ -349,7 +348,9 @@ def _resolve(inputs: Iterable[str | os.PathLike], *, cwd: Path | None = None,
         if isinstance(text, bytes):
             text = os.fsdecode(text)
         p = Path(text)
-        p = p if p.is_absolute() else base / p
+        if not p.is_absolute():
+            # the current folder is asked for only here: absolute inputs need none
+            p = (cwd if cwd is not None else Path.cwd()) / p
         if p.is_dir():
             add_listed(_listed_files_in(p), text)
         elif os.path.lexists(p):

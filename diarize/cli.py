@@ -21,7 +21,7 @@ from typing import Any
 import click
 
 from . import __version__
-from .errors import (BatchInputError, ConfigError, DiarizeError, ManifestWarning,
+from .errors import (AudioError, BatchInputError, ConfigError, DiarizeError, ManifestWarning,
                      MissingDependencyError, ModelError,
                      OutputError, StdoutError, VoiceError)
 from .names import clean_uri, message_line, output_name, printable, same_file, uri_for
@@ -78,7 +78,8 @@ class DefaultGroup(click.Group):
                 status = 0
             except (Exception, KeyboardInterrupt, click.Abort) as exc:
                 status = exit_status(exc)
-                if status == INTERNAL_ERROR and os.environ.get("DIARIZE_DEBUG"):
+                if status == INTERNAL_ERROR and os.environ.get("DIARIZE_DEBUG", "0") not in (
+                        "", "0"):
                     raise
                 echo_error(error_message(exc))
                 if isinstance(exc, OSError) and exc.filename is None \
@@ -91,6 +92,18 @@ class DefaultGroup(click.Group):
             _silence_stdout()
             status = status or 1
         sys.exit(status)
+
+
+def _cwd_gone(exc: BaseException) -> bool:
+    """Whether `exc` is a "no such file" without a file name, and the current folder is
+    gone: what os.getcwd() raises wherever a relative path is made absolute."""
+    if not (isinstance(exc, FileNotFoundError) and exc.filename is None):
+        return False
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return True
+    return False
 
 
 class _Stopped(Exception):
@@ -122,6 +135,8 @@ def exit_status(exc: BaseException) -> int:
     for types, status in EXIT_STATUSES:
         if isinstance(exc, types):
             return status
+    if _cwd_gone(exc):
+        return 1
     if isinstance(exc, OSError) and (exc.filename is not None or exc.errno in _STDOUT_ERRNOS):
         return 1
     return INTERNAL_ERROR
@@ -140,6 +155,9 @@ def error_message(exc: BaseException) -> str:
         return "out of memory"
     if isinstance(exc, DiarizeError):
         return str(exc) or type(exc).__name__
+    if _cwd_gone(exc):
+        return ("the current folder no longer exists (it was deleted or moved): cd to an "
+                "existing folder")
     if isinstance(exc, OSError) and exit_status(exc) == 1:
         if exc.filename is not None:
             return f"{exc.filename}: {exc.strerror or exc}"
@@ -187,9 +205,29 @@ def echo_out(text: str) -> None:
     StdoutError
         The write or the flush failed.
     """
+    stream = sys.stdout
+    buffer = getattr(stream, "buffer", None)
     try:
-        click.echo(text, nl=False)
-        sys.stdout.flush()
+        if buffer is None:  # a text-only stream (closed at start, or a caller's StringIO)
+            click.echo(text, nl=False)
+            stream.flush()
+            return
+        try:
+            data = text.encode("utf-8", "surrogateescape")  # a name's own bytes
+        except UnicodeEncodeError:
+            data = text.encode("utf-8", "backslashreplace")
+        # UTF-8 bytes whatever the locale, and every byte accounted for: under
+        # PYTHONUNBUFFERED (python -u) the text layer ignores a short write, and a
+        # full disk left a cut file and exit status 0
+        stream.flush()
+        view = memoryview(data)
+        while view:
+            written = buffer.write(view)
+            if not written:
+                raise OSError(errno.EAGAIN if written is None else errno.EIO,
+                              "standard output took no more bytes")
+            view = view[written:]
+        buffer.flush()
     except OSError as exc:
         _silence_stdout()
         raise StdoutError.from_os_error(exc) from None
@@ -536,6 +574,10 @@ def _stdin_for_dash(audio: tuple[Path, ...]) -> tuple[Path, ...]:
     if len(audio) > 1:
         raise click.UsageError("- (standard input) is one recording: give it as the only "
                                "AUDIO")
+    try:
+        os.fstat(0)
+    except OSError:  # started with `<&-`: /dev/stdin is then a dangling link
+        raise AudioError("- (standard input): standard input is closed") from None
     if not os.path.exists(STDIN_PATH):
         raise click.UsageError(f"- (standard input) needs {STDIN_PATH}, which this system "
                                "lacks: save the audio to a file and give its name")
@@ -652,7 +694,7 @@ def enroll_command(voices_dir, name, audio, rttm_files, speaker, config_file, pr
         try:
             voices_dir.mkdir(parents=True, exist_ok=True)  # another enrol may make it too
         except OSError as exc:
-            raise VoiceError(f"{printable(str(voices_dir))}: cannot create the voiceprint "
+            raise OutputError(f"{printable(str(voices_dir))}: cannot create the voiceprint "
                              f"folder ({exc.strerror or exc})") from None
     for path, where in zip(audio, spans):
         before = _voice_seconds(voices_dir, name)

@@ -108,6 +108,12 @@ class StdoutError(DiarizeError):
         return cls(f"cannot write to standard output ({exc.strerror or exc})")
 
 
+class WorkerStartError(DiarizeError):
+    """Worker processes (``--jobs`` > 1) cannot be started: a temporary folder whose path
+    is too long for their socket, or none writable, or too many open files. The message
+    says what to change."""
+
+
 class ConvergenceWarning(UserWarning):
     """The best of the ``n_init`` EM runs stopped at ``max_iter`` before converging."""
 

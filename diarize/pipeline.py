@@ -829,6 +829,8 @@ def enroll(name: str, audio: Any, voices_dir: "str | os.PathLike", *,
         or front end.
     AudioError
         `audio` cannot be read.
+    OutputWriteError
+        The voiceprint cannot be written (a read-only folder, a full disk).
     """
     from .errors import EnrollmentError
     from .names import printable

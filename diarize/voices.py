@@ -33,7 +33,7 @@ from typing import Any, Callable, Iterator, Sequence
 import numpy as np
 
 from .config import Config
-from .errors import ModelError, VoiceError, VoiceNameError
+from .errors import ModelError, OutputWriteError, VoiceError, VoiceNameError
 from .gmm import load_arrays
 from .names import OUTPUT_LABEL, printable, replace_atomically, sanitize_field, special_file
 from .speakers import (BackgroundModel, VoiceStats, load_ubm, matched_voice_scores,
@@ -198,7 +198,14 @@ class Voiceprint:
         return [self.stats, *self.conditions]
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the voiceprint to `path` atomically (a temporary file renamed over it)."""
+        """Write the voiceprint to `path` atomically (a temporary file renamed over it),
+        with the permissions the umask gives any new file.
+
+        Raises
+        ------
+        OutputWriteError
+            It cannot be written.
+        """
         path = Path(path)
         arrays: dict[str, Any] = {
             "format": np.array(FORMAT_TAG), "version": np.array(FORMAT_VERSION),
@@ -216,11 +223,12 @@ class Voiceprint:
             "recipe": np.array(self.recipe),
         }
         try:
-            # Voiceprints are written 0o644 whatever the umask, as they always were.
-            replace_atomically(path, lambda f: np.savez(f, **arrays), binary=True, mode=0o644)
+            # with the umask's permissions, as every output: a voiceprint is a model of
+            # a named person's voice, and umask 077 keeps it private
+            replace_atomically(path, lambda f: np.savez(f, **arrays), binary=True)
         except OSError as exc:
-            raise VoiceError(f"{printable(str(path))}: cannot write the voiceprint "
-                             f"({exc.strerror or exc})") from None
+            raise OutputWriteError(f"{printable(str(path))}: cannot write the voiceprint "
+                                   f"({exc.strerror or exc})", errno=exc.errno) from None
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Voiceprint":

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Generator, Iterator, Sequence
 
 from ._threads import worker_environment
+from .errors import WorkerStartError
 
 if TYPE_CHECKING:
     import multiprocessing.context
@@ -135,6 +136,25 @@ def pool_context(preload: Sequence[str] = ()
     return multiprocessing.get_context("spawn")
 
 
+def _start_failure(exc: BaseException) -> str:
+    """What stopped a worker process from starting, and what the user can do."""
+    import errno
+    import tempfile
+
+    text = str(exc) or type(exc).__name__
+    if "AF_UNIX path too long" in text:
+        return (f"cannot start worker processes: the temporary folder's path "
+                f"({tempfile.gettempdir()}) is too long for their socket; set TMPDIR to a "
+                "short folder (e.g. /tmp), or use --jobs 1")
+    if getattr(exc, "errno", None) in (errno.EMFILE, errno.ENFILE) or isinstance(exc, EOFError):
+        return ("cannot start worker processes: too many open files; raise the limit "
+                "(ulimit -n) or use fewer --jobs")
+    if "No usable temporary directory" in text:
+        return ("cannot start worker processes: no writable temporary folder; set TMPDIR "
+                "to one, or use --jobs 1")
+    return f"cannot start worker processes ({text}); use --jobs 1 to diarize in this process"
+
+
 @dataclass(eq=False)
 class _Worker:
     """A pool worker process, its end of the task pipe, and the task it holds."""
@@ -184,10 +204,14 @@ class Pool:
         self.batch_pid = os.getpid()
 
     def _start_worker(self) -> _Worker:
-        ours, theirs = self.ctx.Pipe(duplex=True)
-        process = self.ctx.Process(target=_worker_main, args=(theirs, self.batch_pid, self.work),
-                                   name="diarize-batch-worker", daemon=True)
-        process.start()
+        try:
+            ours, theirs = self.ctx.Pipe(duplex=True)
+            process = self.ctx.Process(target=_worker_main,
+                                       args=(theirs, self.batch_pid, self.work),
+                                       name="diarize-batch-worker", daemon=True)
+            process.start()
+        except (OSError, EOFError) as exc:
+            raise WorkerStartError(_start_failure(exc)) from None
         theirs.close()
         worker = _Worker(process=process, conn=ours)
         self.workers.append(worker)
