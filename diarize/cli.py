@@ -952,6 +952,21 @@ def eval_command(ref_path, hyp_path, uem_path, collar, skip_overlap, only_scored
 
 
 # --------------------------------------------------------------------------- user's side
+def _matplotlib_warnings_as_ours() -> None:
+    """matplotlib's logged warnings (an unwritable HOME for its cache, say) as one
+    ``diarize: warning:`` line each, as every warning of the command line is."""
+    import logging
+
+    logger = logging.getLogger("matplotlib")
+    if not any(getattr(h, "diarize_warnings", False) for h in logger.handlers):
+        handler = logging.Handler(logging.WARNING)
+        handler.emit = lambda record: echo_warning(  # type: ignore[method-assign]
+            f"matplotlib: {record.getMessage()}")
+        handler.diarize_warnings = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
+        logger.propagate = False
+
+
 @main.command("plot")
 @click.argument("audio", type=click.Path(path_type=Path))
 @click.option("--rttm", "hyp_file", type=click.Path(path_type=Path),
@@ -983,6 +998,7 @@ def plot_command(audio, hyp_file, ref_file, output, start, end, num_speakers, co
     diarize plot meeting.wav --ref meeting.ref.rttm -o timeline.png
     diarize plot meeting.wav --start 60 --end 90
     """
+    _matplotlib_warnings_as_ours()  # before its import, which may already log
     try:
         import matplotlib  # noqa: F401  (checked before any slow work)
     except ImportError:

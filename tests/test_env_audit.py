@@ -126,3 +126,15 @@ def test_diarize_debug_0_keeps_the_one_line(runner, monkeypatch):
     result = runner.invoke(main, [str(WAV), "--stdout"])
     assert result.exit_code == 3
     assert "internal error (RuntimeError: a bug)" in result.stderr
+
+
+def test_matplotlib_warnings_are_one_line_of_ours(capsys):
+    import logging
+
+    from diarize.cli import _matplotlib_warnings_as_ours
+
+    _matplotlib_warnings_as_ours()
+    _matplotlib_warnings_as_ours()  # a second plot in one process: still one line
+    logging.getLogger("matplotlib.font_manager").warning("mkdir -p failed for path %s", "/x")
+    assert capsys.readouterr().err == ("diarize: warning: matplotlib: mkdir -p failed for "
+                                       "path /x\n")
