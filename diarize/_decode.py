@@ -59,6 +59,14 @@ def _tag_seconds(text: Any) -> Any:
     return hours * 3600 + minutes * 60 + seconds
 
 
+def _open_options(av: Any) -> dict[str, str]:
+    """Keywords of ``av.open`` for tags that are not UTF-8 (a title in Latin-1): PyAV up to
+    18 decodes them strictly unless told to ignore errors; PyAV 19 takes no such keyword
+    (and decodes them with escapes)."""
+    major = str(getattr(av, "__version__", "0")).split(".")[0]
+    return {"metadata_errors": "ignore"} if int(major) < 19 else {}
+
+
 def _av() -> Any:
     import av  # deferred: FFmpeg's libraries take a while to load and most inputs never need them
 
@@ -110,7 +118,7 @@ class AvReader:
         self.path = path
         self.seekable = seekable  # False: a pipe, read once
         try:
-            self._container = av.open(str(path), mode="r", metadata_errors="ignore")
+            self._container = av.open(str(path), mode="r", **_open_options(av))
         except (av.error.FFmpegError, OSError, UnicodeError, ValueError) as exc:
             raise _NotDecodable(f"{path}: not a readable audio file ({_detail(exc)})") from None
         try:

@@ -669,6 +669,12 @@ def _readable_from(path: Path, start: int, rate: int) -> int:
 
 
 def _downmix(x: np.ndarray, channel_axis: int) -> np.ndarray:
+    # squares of faint samples underflow, harmlessly: whatever the caller's np.seterr
+    with np.errstate(under="ignore"):
+        return _downmix_channels(x, channel_axis)
+
+
+def _downmix_channels(x: np.ndarray, channel_axis: int) -> np.ndarray:
     """Mono float32 from float32 channels: their mean, unless the mean cancels.
 
     Parameters
@@ -690,10 +696,13 @@ def _downmix(x: np.ndarray, channel_axis: int) -> np.ndarray:
     # each channel contiguous once: the sums below then run at memory speed (an
     # interleaved file's mean over its channel axis took six times as long)
     cols = [np.ascontiguousarray(channels[:, k]) for k in range(n_channels)]
-    mono = cols[0] + cols[1]  # in this order, x.mean(axis=channel_axis)'s float32 bits
-    for col in cols[2:]:
-        mono += col
-    mono /= np.float32(n_channels)
+    if n_channels < 8:
+        mono = cols[0] + cols[1]  # in this order, x.mean(axis=channel_axis)'s float32 bits
+        for col in cols[2:]:
+            mono += col
+        mono /= np.float32(n_channels)
+    else:  # numpy sums 8 or more in an unrolled order of its own: its mean, its bits
+        mono = x.mean(axis=channel_axis, dtype=np.float32)
     # the phase of each channel against the loudest, window by window: it may change
     # within a block (two takes joined, one of them with a channel turned over)
     whole = n - n % DOWNMIX_WINDOW

@@ -259,9 +259,9 @@ def _refuse_overwriting(output: Any, *inputs: Any) -> None:
         if source is None or str(source) == "-":
             continue
         if os.path.isdir(source):
-            parent = os.path.dirname(os.path.abspath(output))
-            if (Path(output).suffix.lower() in _folder_input_suffixes()
-                    and same_file(parent, source)):
+            parent = os.path.dirname(os.path.realpath(output))  # a link's target's folder
+            suffix = Path(os.path.realpath(output)).suffix.lower()
+            if suffix in _folder_input_suffixes() and same_file(parent, source):
                 raise click.UsageError(
                     f"{printable(str(output))}: the output would replace or join the "
                     f"files read from the input folder {printable(str(source))}; choose "

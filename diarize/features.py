@@ -148,7 +148,7 @@ class MfccStream:
         # frame i starts at i * hop - pad: centred on [i * hop, (i + 1) * hop)
         self._pad = (win - hop) // 2
         self._buf = np.zeros((BLOCK_FRAMES, n_fft), dtype=np.float32)
-        self._tail = np.zeros(0, dtype=np.float32)  # samples _tail_start.. of the signal
+        self._tail: np.ndarray = np.zeros(0, dtype=np.float32)  # samples _tail_start.. of the signal
         self._tail_start = 0
         self.n_samples = 0
         self._next = 0  # first frame not computed yet
@@ -545,13 +545,13 @@ def _column_stats(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     from block to block."""
     total = np.zeros(x.shape[1])
     for a in range(0, len(x), STATS_BLOCK):
-        total = np.add.reduce(np.concatenate([total[None], x[a:a + STATS_BLOCK]]), axis=0)
+        total = np.concatenate([total[None], x[a:a + STATS_BLOCK]]).sum(axis=0)
     mu = total / len(x)
     total = np.zeros(x.shape[1])
     for a in range(0, len(x), STATS_BLOCK):
         d = x[a:a + STATS_BLOCK] - mu
         np.multiply(d, d, out=d)
-        total = np.add.reduce(np.concatenate([total[None], d]), axis=0)
+        total = np.concatenate([total[None], d]).sum(axis=0)
     return mu, np.sqrt(total / len(x))
 
 

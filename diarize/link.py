@@ -502,7 +502,7 @@ def chance_threshold(s: np.ndarray, fdr: float) -> float:
     ok = np.flatnonzero(chance <= fdr * np.arange(1, len(v) + 1))
     if len(ok) == 0:
         return float(v[0])
-    return float(np.nextafter(v[ok.max()], -np.inf))
+    return float(np.nextafter(v[int(np.max(ok))], -np.inf))
 
 
 def _normalised(s: np.ndarray, loc_a: np.ndarray | float, scale_a: np.ndarray | float,

@@ -161,7 +161,7 @@ def block_envelope(blocks: Iterable[np.ndarray], *, sample_rate: int,
     size = max(1, int(round(step * sample_rate)))
     los: list[np.ndarray] = []
     his: list[np.ndarray] = []
-    carry = np.zeros(0, dtype=np.float32)
+    carry: np.ndarray = np.zeros(0, dtype=np.float32)
     n = 0
     for block in blocks:
         block = np.asarray(block, dtype=np.float32).ravel()

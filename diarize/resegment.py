@@ -294,7 +294,7 @@ def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_s
     min_frames = config.min_speaker / frame_step
     models: list = []
     fitted_on = labels
-    kept = np.zeros(0, dtype=np.int64)
+    kept: np.ndarray = np.zeros(0, dtype=np.int64)
     ll = np.zeros((0, 1))
     path = np.zeros(0, dtype=np.int64)
     for _ in range(max(1, config.iterations)):
@@ -302,7 +302,7 @@ def resegment(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig, frame_s
         # speakers the decoder prefers. Too little speech to model is a clustering
         # artefact far more often than a real voice.
         counts = np.bincount(labels)
-        kept = np.flatnonzero(counts >= min(min_frames, counts.max()))
+        kept = np.flatnonzero(counts >= min(min_frames, int(np.max(counts))))
         if len(kept) < min_speakers:
             # A count was asked: the largest clusters are speakers however little they say.
             largest = np.argsort(-counts, kind="stable")[:min_speakers]
@@ -578,7 +578,7 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
     un = np.zeros((len(u_start), len(mu)))
     ug = np.zeros((len(u_start), *mu.shape))
     x = X if not speaker_cmvn else np.empty(X.shape, dtype=np.float64)
-    redo = np.ones(len(u_start), dtype=bool)  # units whose statistics are out of date
+    redo: np.ndarray = np.ones(len(u_start), dtype=bool)  # units whose statistics are out of date
     for _ in range(max(1, iterations)):
         if speaker_cmvn and redo.any():
             # a unit's frames change only where the frames of its speaker changed

@@ -615,9 +615,9 @@ class Diarization:
         by_speaker = _by_speaker(self.turns)
         labels = [spk for spk in self.speakers if spk in by_speaker]
         n = len(items)
-        cover = np.zeros((len(labels), n))
+        cover: np.ndarray = np.zeros((len(labels), n))
         inside = np.zeros((len(labels), n), dtype=bool)
-        gap = np.full((len(labels), n), np.inf)
+        gap: np.ndarray = np.full((len(labels), n), np.inf)
         for k, spk in enumerate(labels):
             a, b = _union(*by_speaker[spk])
             if not len(a):

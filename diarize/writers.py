@@ -740,8 +740,9 @@ def check_writable_file(path: str | os.PathLike) -> None:
 
 
 def _foreign_rttm(path: Path) -> bool:
-    """Whether `path` exists and is not an RTTM of ours (for any recording); a device
-    or pipe (``/dev/stdout``) is written to, not replaced, and is never foreign."""
+    """Whether `path` exists and is not an RTTM of ours (for any recording). A device or
+    a pipe is written to, not replaced, and an empty file holds nothing to lose (one
+    ``tempfile.mkstemp`` made): neither is foreign."""
     if not os.path.lexists(path) or special_file(path):
         return False
     try:
@@ -749,6 +750,8 @@ def _foreign_rttm(path: Path) -> bool:
             first = f.readline(OWNERSHIP_READ_LIMIT)
     except OSError:
         return not os.path.isdir(path)  # a folder fails the write itself, in its words
+    if not first:
+        return False
     return not _RTTM_MARK.fullmatch(first.decode("utf-8", "replace").rstrip("\r\n") + "\n")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -109,3 +110,40 @@ def test_misleading_messages_name_the_real_problem(tmp_path, monkeypatch):
 def test_an_absurd_sample_rate_is_refused_at_once():
     with pytest.raises(AudioError, match="above the maximum"):
         Diarizer()((np.zeros(16000, np.float32), 10**15))
+
+
+def test_write_rttm_fills_an_empty_file(tmp_path, result):
+    import tempfile
+
+    fd, name = tempfile.mkstemp(suffix=".rttm", dir=tmp_path)
+    os.close(fd)
+    write_rttm(name, result)  # nothing there to lose
+    assert Path(name).read_text().startswith("SPKR-INFO two_speakers")
+
+
+def test_loading_faint_stereo_under_a_strict_seterr(tmp_path):
+    import soundfile as sf
+
+    from diarize.audio import load_audio
+
+    path = tmp_path / "faint.wav"
+    rng = np.random.default_rng(0)
+    sf.write(path, (rng.standard_normal((16000, 2)) * 1e-20).astype(np.float32), 16000,
+             subtype="FLOAT")
+    old = np.seterr(all="raise")
+    try:
+        assert load_audio(path).shape == (16000,)
+    finally:
+        np.seterr(**old)
+
+
+@pytest.mark.parametrize("channels", [2, 3, 8, 12])
+def test_the_downmix_of_agreeing_channels_is_numpys_mean_bit_for_bit(channels):
+    from diarize.audio import _downmix
+
+    rng = np.random.default_rng(channels)
+    x = rng.standard_normal((48_017, channels)).astype(np.float32)
+    x[:, 1:] = 0.7 * x[:, :1] + 0.3 * x[:, 1:]  # in phase, as a stereo or array recording
+    assert np.array_equal(_downmix(x, 1), x.mean(axis=1, dtype=np.float32))
+    y = np.ascontiguousarray(x.T)
+    assert np.array_equal(_downmix(y, 0), y.mean(axis=0, dtype=np.float32))

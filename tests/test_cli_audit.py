@@ -190,3 +190,15 @@ def test_ctrl_c_is_one_line_without_a_blank_line_before_it(runner, monkeypatch, 
     result = runner.invoke(main, args)
     assert result.exit_code == 130
     assert result.stderr == message  # click's own empty line came first
+
+
+def test_eval_refuses_an_output_linked_to_a_file_of_an_input_folder(runner, tmp_path,
+                                                                     monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for folder in ("ref", "hyp"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "two_speakers.rttm").write_bytes(RTTM.read_bytes())
+    (tmp_path / "report.txt").symlink_to(tmp_path / "hyp" / "two_speakers.rttm")
+    _usage_error(runner.invoke(main, ["eval", "--ref", "ref", "--hyp", "hyp", "-o",
+                                      "report.txt"]), "input folder")
+    assert (tmp_path / "hyp" / "two_speakers.rttm").read_bytes() == RTTM.read_bytes()

@@ -13,6 +13,11 @@ import scipy.fft
 from diarize import _fft
 
 
+OWN_KERNELS = pytest.mark.skipif(
+    not _fft._pocketfft(), reason="this scipy has no scipy/fft/_pocketfft/pypocketfft "
+    "(scipy 1.18 moved it): diarize uses the public scipy.fft, and start-up pays for it")
+
+
 @pytest.fixture(scope="module")
 def rows():
     rng = np.random.default_rng(0)
@@ -20,6 +25,7 @@ def rows():
     return (rng.standard_normal((64, 512)) * rng.uniform(1e-4, 10, (64, 1))).astype(np.float32)
 
 
+@OWN_KERNELS
 def test_the_kernels_are_scipys_own_module():
     # not the public scipy.fft fallback: otherwise the tests below would compare it to itself
     assert _fft._pocketfft()
@@ -55,6 +61,7 @@ def test_dcts_are_scipys(rows):
     assert np.shares_memory(got, inplace)
 
 
+@OWN_KERNELS
 def test_the_kernels_load_without_importing_scipy_fft():
     code = ("import sys, numpy as np\n"
             "from diarize import _fft\n"

@@ -12,6 +12,8 @@ from diarize.frames import (dilate, erode, majority_filter, moving_average, movi
                             nearest_label)
 from diarize.highpass import ButterworthHighpass, butterworth_highpass_poles, highpass_filter
 
+SCIPY_115 = scipy.__version__.startswith("1.15.")
+
 
 @pytest.mark.parametrize("order, cutoff, rate", [(2, 10.0, 16000), (1, 10.0, 16000),
                                                  (3, 50.0, 16000), (4, 300.0, 8000),
@@ -74,6 +76,9 @@ def test_window_filters_equal_scipy_ndimage_bit_for_bit():
         ones = np.ones(2 * reach + 1, bool)
         assert np.array_equal(erode(m, reach=reach),
                               scipy.ndimage.binary_erosion(m, ones, border_value=1))
+        if SCIPY_115 and n < size % 12 + 2:
+            continue  # scipy 1.15's median_filter of an array shorter than its window is
+            # garbage (scipy issues 22250, 22333; fixed after 1.15.3, Python 3.10's last)
         want_med = scipy.ndimage.median_filter(m.astype(np.uint8), size=size % 12 + 2,
                                                mode="nearest").astype(bool)
         assert np.array_equal(majority_filter(m, size=size % 12 + 2), want_med)

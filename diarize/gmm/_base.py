@@ -350,7 +350,8 @@ class BaseMixture(ABC):
         """scikit-learn's ``eps`` of the working dtype, whose ``10 * eps`` every soft count
         gets before it divides, in units of the fit's average row weight: with weights
         of 1 exactly scikit-learn's, and the same fit for weights scaled by any factor."""
-        return float(np.finfo(np.dtype(self.dtype)).eps) * getattr(self, "_row_weight", 1.0)
+        dtype: Any = np.dtype(self.dtype)  # an inexact dtype: fit refuses the others
+        return float(np.finfo(dtype).eps) * getattr(self, "_row_weight", 1.0)
 
     def _initialize_parameters(self, X: NDArray[np.floating], random_state: np.random.RandomState,
                                sample_weight: NDArray[np.float64] | None) -> None:

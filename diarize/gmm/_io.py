@@ -92,9 +92,11 @@ def _read_npy(member: IO[bytes], *, declared: int, where: str) -> NDArray[Any]:
     before its data is read (a header may claim any shape: the allocation follows it)."""
     version = np.lib.format.read_magic(member)
     if version == (1, 0):
-        header = np.lib.format.read_array_header_1_0(member, max_header_size=MAX_HEADER_BYTES)
+        header = np.lib.format.read_array_header_1_0(  # type: ignore[call-arg]
+            member, max_header_size=MAX_HEADER_BYTES)  # (a keyword numpy 2.2's stubs lack)
     elif version == (2, 0):
-        header = np.lib.format.read_array_header_2_0(member, max_header_size=MAX_HEADER_BYTES)
+        header = np.lib.format.read_array_header_2_0(  # type: ignore[call-arg]
+            member, max_header_size=MAX_HEADER_BYTES)
     else:  # numpy writes 3.0 only for field names that need utf-8: not in our models
         raise ModelError(f"{where}: unsupported .npy format version {version}")
     shape, fortran, dtype = header
