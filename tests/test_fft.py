@@ -67,6 +67,9 @@ def test_the_kernels_load_without_importing_scipy_fft():
             "from diarize import _fft\n"
             "_fft.rfft(np.ones((2, 8), np.float32))\n"
             "assert _fft._pocketfft()\n"
-            "print(sorted(m for m in sys.modules if m.startswith('scipy.')))\n")
+            "print(sorted(m for m in sys.modules if m.startswith('scipy.')\n"
+            "             and m != 'scipy.fft._pocketfft.pypocketfft'))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    # the kernel module alone (scipy 1.15's single-phase build registers itself under its
+    # name when loaded from its file), not the package around it
     assert out.stdout.strip() == "[]"

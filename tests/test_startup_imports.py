@@ -46,6 +46,12 @@ _RUN_COMMAND = (
 )
 
 
+def _scipy_version() -> tuple[int, ...]:
+    import scipy
+
+    return tuple(int(p) for p in scipy.__version__.split(".")[:2])
+
+
 def _own_fft_kernels() -> bool:
     from diarize import _fft
 
@@ -138,6 +144,8 @@ def test_the_command_starts_blas_with_one_thread_unless_told_otherwise(monkeypat
     assert seen[WORKERS_ENV_VAR] is None
 
 
+@pytest.mark.skipif(_scipy_version() < (1, 16), reason="scipy before 1.16 imports "
+                    "csgraph with scipy.sparse itself")
 def test_scoring_a_file_imports_neither_scipy_optimize_nor_csgraph(tmp_path):
     # diarize eval: scipy.optimize took a third of a second of every scoring command, for
     # one compiled solver (diarize.metrics loads it alone)
