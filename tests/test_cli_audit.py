@@ -9,26 +9,11 @@ from diarize.cli import main
 from diarize.config import Config, with_settings
 from diarize.errors import ConfigError, ManifestWarning
 from diarize.pipeline import Diarizer
-from diarize.segments import Diarization, Turn
 from conftest import REPO
+from test_cli_options import fake_pipeline  # noqa: F401  (the same fake diarizer)
 
 FIXTURES = REPO / "audio_fixtures"
 RTTM = FIXTURES / "two_speakers.rttm"
-
-
-@pytest.fixture
-def fake_pipeline(monkeypatch, tmp_path):
-    """`diarize` runs without diarizing; each call is counted."""
-    calls = []
-
-    def call(self, audio, *, uri=None, hook=None):
-        calls.append(str(audio))
-        return Diarization([Turn(0.0, 1.0, "SPEAKER_00")], uri=uri or "a", duration=2.0)
-
-    monkeypatch.setattr(Diarizer, "__call__", call)
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "a.wav").write_bytes(b"")
-    return calls
 
 
 def _usage_error(result, *words):
