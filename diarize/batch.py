@@ -688,34 +688,116 @@ def run_tasks(tasks: Sequence[Task], jobs: int) -> Generator[Record, None, None]
                    preload=FORKSERVER_PRELOAD, threads=BLAS_THREADS_PER_WORKER)
 
 
+DASK_CONNECT_SECONDS = 60.0
+"""How long a Dask scheduler may take to connect and answer: an address that is not a
+scheduler's (an HTTP dashboard, a server that speaks first) may never answer."""
+DASK_NO_WORKERS_SECONDS = 120.0
+"""How long a run may wait on a cluster with no workers (none started, or all gone: one
+without the package shuts itself down) before the recordings left fail."""
+DASK_POLL_SECONDS = 5.0
+"""How often a run waiting for results looks at the cluster's workers."""
+
+
+def _dask_client(scheduler: str) -> Any:
+    """A Client of `scheduler`, or BatchInputError: refused, unreachable, no answer within
+    :data:`DASK_CONNECT_SECONDS`, or an answer that is not a Dask scheduler's."""
+    from distributed import Client
+
+    if not scheduler.strip():
+        raise BatchInputError("--scheduler: an empty address (give tcp://HOST:PORT)")
+    box: dict[str, Any] = {}
+
+    def connect() -> None:
+        try:
+            box["client"] = Client(scheduler, timeout=DASK_CONNECT_SECONDS)
+        except BaseException as exc:  # noqa: BLE001 - reported below, in one line
+            box["error"] = exc
+
+    # In a thread of its own: after the connection, Dask waits for the scheduler's
+    # answer without a limit, and an HTTP server never gives one.
+    thread = threading.Thread(target=connect, name="diarize-dask-connect", daemon=True)
+    thread.start()
+    thread.join(DASK_CONNECT_SECONDS + 5.0)
+    if thread.is_alive():
+        raise BatchInputError(f"cannot connect to Dask scheduler {scheduler}: no answer in "
+                              f"{DASK_CONNECT_SECONDS:g} s (is it a scheduler's address?)")
+    error = box.get("error")
+    if isinstance(error, (OSError, TimeoutError, ValueError)):
+        raise BatchInputError(f"cannot connect to Dask scheduler {scheduler}: {error}")
+    if error is not None:  # a worker's or another server's answer, read as a scheduler's
+        raise BatchInputError(f"cannot connect to Dask scheduler {scheduler}: it did not "
+                              f"answer as a Dask scheduler ({type(error).__name__})")
+    return box["client"]
+
+
 def _run_dask(tasks: Sequence[Task], scheduler: str) -> Generator[Record, None, None]:
-    """Yield records in completion order, running `tasks` on a Dask cluster."""
+    """Yield records in completion order, running `tasks` on a Dask cluster.
+
+    A recording that a worker is running when the batch stops (Ctrl-C) runs to its end
+    there: Dask cannot stop a running task. The others are cancelled.
+    """
+    import logging
+    import uuid
+
     try:
-        from distributed import Client
-        from distributed import as_completed as dask_completed
+        from distributed import wait as dask_wait
     except ImportError:
         raise MissingDependencyError(
             "--scheduler needs dask: pip install 'gmm-diarize[dask]'") from None
+    client = _dask_client(scheduler)
+    # The client's own log (a scheduler lost mid-run: tracebacks) is not ours to print;
+    # what it means reaches every recording's record.
+    quiet = logging.getLogger("distributed")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
     try:
-        # The default client for the duration of the run: distributed.as_completed needs one.
-        client = Client(scheduler)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise BatchInputError(f"cannot connect to Dask scheduler {scheduler}: {exc}") from None
-    try:
+        # Keys unique to this run: Dask takes tasks of one key from two clients for one
+        # task, and a second batch on the cluster was handed the first one's.
+        run = uuid.uuid4().hex[:12]
         # Higher priority runs first: keep the longest-first order on the cluster too.
         futures = [client.submit(process_one, t, pure=False, priority=len(tasks) - i,
-                                 key=f"diarize-{i}-{t.uri}")
+                                 key=f"diarize-{run}-{i}-{t.uri}")
                    for i, t in enumerate(tasks)]
-        tasks_by_key = {f.key: t for f, t in zip(futures, tasks)}
-        for fut in dask_completed(futures):
+        index = {f.key: i for i, f in enumerate(futures)}
+        pending = set(futures)
+        no_workers_since: float | None = None
+        while pending:
             try:
-                yield fut.result()
-            except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: report, go on
-                t = tasks_by_key[fut.key]
+                done, pending = dask_wait(pending, timeout=DASK_POLL_SECONDS,
+                                          return_when="FIRST_COMPLETED")
+            except TimeoutError:  # distributed's wait raises when nothing finished
+                done = set()
+            for fut in sorted(done, key=lambda f: index[f.key]):
+                t = tasks[index[fut.key]]
+                try:
+                    yield fut.result()
+                except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: report, go on
+                    yield Record(path=t.path, uri=t.uri, output=t.output, status="failed",
+                                 error=type(exc).__name__, message=f"{t.path}: {exc}")
+            if done or not pending:
+                no_workers_since = None
+                continue
+            try:
+                workers = client.scheduler_info().get("workers", {})
+            except Exception:  # noqa: BLE001 - a scheduler gone: its futures fail on their own
+                workers = {"?": None}
+            if workers:
+                no_workers_since = None
+                continue
+            no_workers_since = no_workers_since or time.monotonic()
+            if time.monotonic() - no_workers_since < DASK_NO_WORKERS_SECONDS:
+                continue
+            for fut in sorted(pending, key=lambda f: index[f.key]):
+                t = tasks[index[fut.key]]
                 yield Record(path=t.path, uri=t.uri, output=t.output, status="failed",
-                             error=type(exc).__name__, message=f"{t.path}: {exc}")
+                             error="NoDaskWorkers",
+                             message=f"{t.path}: the Dask cluster has had no workers for "
+                                     f"{DASK_NO_WORKERS_SECONDS:g} s (a worker without "
+                                     "gmm-diarize installed stops)")
+            pending = set()
     finally:
-        client.close()
+        client.close()  # releases the futures: those not started are dropped
+        quiet.setLevel(level)
 
 
 # ---------------------------------------------------------------------- orchestration
@@ -944,7 +1026,8 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     link_error: OutputError | None = None
     try:
         with _sigterm_stops_the_run(), contextlib.closing(
-                _run_dask(tasks, scheduler) if scheduler else run_tasks(tasks, jobs)) as stream:
+                _run_dask(tasks, scheduler) if scheduler is not None
+                else run_tasks(tasks, jobs)) as stream:
             for record in stream:
                 records[by_output[record.output]] = record
                 if record.status == "ok":
