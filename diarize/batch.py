@@ -34,8 +34,8 @@ from typing import Any, Generator, Iterable, Iterator, Mapping, Protocol, Sequen
 
 from .audio import AUDIO_SUFFIXES
 from .errors import (AudioWarning, BatchInputError, DiarizeError, ForeignOutputError,
-                     ManifestWarning, MissingDependencyError, NoSpeechWarning, OutputError, OutputWriteError,
-                     SpeakerCountWarning)
+                     ManifestWarning, MissingDependencyError, NoSpeechWarning, OutputError,
+                     OutputWriteError, SpeakerCountWarning)
 from .names import (clean_uri, file_key, fs_encodable, output_name, printable,
                     special_file, temp_pattern, uri_for)
 from .progress import stage_printer

@@ -695,7 +695,7 @@ def enroll_command(voices_dir, name, audio, rttm_files, speaker, config_file, pr
             voices_dir.mkdir(parents=True, exist_ok=True)  # another enrol may make it too
         except OSError as exc:
             raise OutputError(f"{printable(str(voices_dir))}: cannot create the voiceprint "
-                             f"folder ({exc.strerror or exc})") from None
+                              f"folder ({exc.strerror or exc})") from None
     for path, where in zip(audio, spans):
         before = _voice_seconds(voices_dir, name)
         with kept_warnings() as warned:  # -q: errors only
