@@ -15,13 +15,12 @@ PyAV is imported only when a file needs it: libsndfile stays the first choice.
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
 
-from .errors import AudioError, AudioWarning
+from .errors import AudioError, AudioWarning, warn_recording
 
 #: FFmpeg demuxers whose stated duration comes from the file's header or index (not an
 #: estimate from the bit rate): only for these is a shortfall of decoded audio a damaged
@@ -137,8 +136,8 @@ class AvReader:
                                  f"{', '.join(others)})")
             raise _NotDecodable(f"{path}: not a readable audio file (no audio track)")
         if len(audio) > 1:
-            warnings.warn(f"{path}: {len(audio)} audio tracks; diarizing only the first",
-                          AudioWarning, stacklevel=4)
+            warn_recording(f"{path}: {len(audio)} audio tracks; diarizing only the first",
+                           AudioWarning, stacklevel=4)
         self._stream = stream = audio[0]
         self.format = str(c.format.name)
         # imported here: fractions imports decimal, a few ms that files libsndfile reads

@@ -35,7 +35,7 @@ from typing import Any, Generator, Iterable, Iterator, Mapping, Protocol, Sequen
 from .audio import AUDIO_SUFFIXES
 from .errors import (AudioWarning, BatchInputError, DiarizeError, ForeignOutputError,
                      ManifestWarning, MissingDependencyError, NoSpeechWarning, OutputError,
-                     OutputWriteError, SpeakerCountWarning)
+                     OutputWriteError, SpeakerCountWarning, recording_warnings)
 from .names import (clean_uri, file_key, fs_encodable, output_name, printable,
                     special_file, temp_pattern, uri_for)
 from .progress import stage_printer
@@ -597,12 +597,18 @@ def kept_warnings() -> Iterator[list[str]]:
     its stderr, past the command line's one-line format and its ``--quiet``; the command
     line prints what was kept. The package's own warnings about a recording are kept
     each time (the default filter shows one once per process). In a thread other than
-    the main one (a Dask worker's) nothing is kept and the list stays empty: catching
-    warnings changes the filters of the whole process.
+    the main one (a Dask worker's) catching warnings would change the filters of the
+    whole process: the package's warnings about the recording
+    (:func:`diarize.errors.warn_recording`) are kept through this thread's own list
+    instead, and no others.
     """
     kept: list[str] = []
     if threading.current_thread() is not threading.main_thread():
-        yield kept
+        with recording_warnings() as collected:
+            try:
+                yield kept
+            finally:
+                kept.extend(dict.fromkeys(" ".join(m.split()) for m in collected))
         return
     with warnings.catch_warnings(record=True) as caught:
         for category in _RECORDING_WARNINGS:

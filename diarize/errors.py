@@ -5,6 +5,11 @@ the command line (``diarize.cli``, in one table) turns them into one-line messag
 exit statuses (1 for a failed input or output, 2 for a usage or configuration error).
 """
 
+import contextlib
+import threading
+import warnings
+from typing import Iterator
+
 
 class DiarizeError(Exception):
     """Base class of every error raised on purpose by gmm-diarize."""
@@ -162,3 +167,36 @@ class VoiceNameError(VoiceError):
 class EnrollmentError(VoiceError):
     """Enrolment audio holds too little speech for a voiceprint; the message says how
     much there was and how much is needed."""
+
+
+_recording_sink = threading.local()
+
+
+def warn_recording(message: str, category: type, *, stacklevel: int = 1) -> None:
+    """Warn about one recording (:class:`AudioWarning`, :class:`NoSpeechWarning`,
+    :class:`SpeakerCountWarning`): into this thread's :func:`recording_warnings` list
+    while one is open, else as ``warnings.warn`` does (`stacklevel` counted from the
+    caller).
+    """
+    sink = getattr(_recording_sink, "messages", None)
+    if sink is not None:
+        sink.append(message)
+        return
+    warnings.warn(message, category, stacklevel=stacklevel + 1)
+
+
+@contextlib.contextmanager
+def recording_warnings() -> Iterator[list[str]]:
+    """Collect this thread's :func:`warn_recording` messages instead of warning.
+
+    For a thread that is not the main one (a Dask worker's): ``warnings.catch_warnings``
+    changes the filters of the whole process, and threads side by side would lose or
+    keep each other's warnings. The list yielded holds the messages, in order.
+    """
+    before = getattr(_recording_sink, "messages", None)
+    collected: list[str] = []
+    _recording_sink.messages = collected
+    try:
+        yield collected
+    finally:
+        _recording_sink.messages = before

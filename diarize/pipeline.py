@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import warnings
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
@@ -17,7 +16,8 @@ from ._threads import pipeline_threads, read_ahead, worker_pool
 from .audio import audio_blocks, audio_spans
 from .cluster import asked_count, cluster_speakers, count_floor, speaker_ubm
 from .config import AudioConfig, Config, FeatureConfig, load_config
-from .errors import AudioError, ConfigError, NoSpeechWarning, ParameterError, SpeakerCountWarning
+from .errors import (AudioError, ConfigError, NoSpeechWarning, ParameterError,
+                     SpeakerCountWarning, warn_recording)
 from .features import FrameFeatures, MfccStream, speech_features
 from .models import check_model_files
 from .frames import frame_count, moving_max, relabel
@@ -392,7 +392,7 @@ class Diarizer:
                              frame_step=step)
         speech_idx = np.flatnonzero(speech.modelled)
         if len(speech_idx) == 0:
-            warnings.warn(f"no speech found in {uri}", NoSpeechWarning, stacklevel=3)
+            warn_recording(f"no speech found in {uri}", NoSpeechWarning, stacklevel=3)
             # The no-speech warning already says why; the JSON says it too.
             result.speaker_count = self._speaker_count(0, uri=uri, n_speech_frames=0,
                                                        turn_speech_frames=0)
@@ -457,7 +457,7 @@ class Diarizer:
             len(result.speakers), uri=uri, n_speech_frames=len(speech_idx),
             turn_speech_frames=int(np.count_nonzero(speech.speech)))
         if result.speaker_count is not None and result.speaker_count.note is not None:
-            warnings.warn(result.speaker_count.note, SpeakerCountWarning, stacklevel=3)
+            warn_recording(result.speaker_count.note, SpeakerCountWarning, stacklevel=3)
         if self.voices is not None:
             result = self._name_speakers(result, guided=guided)
         return result

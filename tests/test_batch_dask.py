@@ -99,3 +99,16 @@ def test_a_cluster_without_workers_fails_the_recordings_instead_of_waiting(tmp_p
         summary = run([tmp_path / "in"], tmp_path / "out", scheduler=empty.scheduler_address)
     assert (summary.succeeded, summary.failed) == (0, 1)
     assert "no workers" in (tmp_path / "out" / "errors.tsv").read_text()
+
+
+def test_a_dask_worker_reports_a_recordings_warnings(tmp_path, cluster):
+    # a Dask worker runs recordings in threads, where the warnings were not kept at all
+    import numpy as np
+    import soundfile as sf
+
+    (tmp_path / "in").mkdir()
+    sf.write(tmp_path / "in" / "silence.wav", np.zeros(16000 * 3, np.float32), 16000)
+    summary = run([tmp_path / "in"], tmp_path / "out", scheduler=cluster.scheduler_address)
+    (record,) = summary.records
+    assert record.status == "ok"
+    assert record.warnings == ("no speech found in silence",)

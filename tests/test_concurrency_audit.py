@@ -98,3 +98,27 @@ def test_a_probe_left_by_a_killed_run_is_removed_by_a_batch_rerun(tmp_path, monk
     assert len(left) == 1 and left[0].startswith(".diarize-probe.")
     remove_stale_temps(tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_recording_warnings_are_kept_per_thread():
+    # threads side by side each keep their own recordings' warnings, and no others
+    from diarize.errors import NoSpeechWarning, recording_warnings, warn_recording
+
+    barrier = threading.Barrier(2)
+    kept: dict = {}
+
+    def worker(name):
+        with recording_warnings() as collected:
+            barrier.wait()
+            warn_recording(f"no speech found in {name}", NoSpeechWarning)
+            barrier.wait()
+        kept[name] = list(collected)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert kept == {"a": ["no speech found in a"], "b": ["no speech found in b"]}
+    with pytest.warns(NoSpeechWarning, match="outside"):  # no list open: a warning
+        warn_recording("no speech found outside", NoSpeechWarning)
