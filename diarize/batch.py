@@ -702,6 +702,8 @@ DASK_NO_WORKERS_SECONDS = 120.0
 without the package shuts itself down) before the recordings left fail."""
 DASK_POLL_SECONDS = 5.0
 """How often a run waiting for results looks at the cluster's workers."""
+DASK_WAIT_STEP = 0.05
+"""How often (seconds) a run looks whether a recording on the cluster has finished."""
 
 
 def _dask_client(scheduler: str) -> Any:
@@ -746,7 +748,7 @@ def _run_dask(tasks: Sequence[Task], scheduler: str) -> Generator[Record, None, 
     import uuid
 
     try:
-        from distributed import wait as dask_wait
+        import distributed  # noqa: F401  (the client is made in _dask_client)
     except ImportError:
         raise MissingDependencyError(
             "--scheduler needs dask: pip install 'gmm-diarize[dask]'") from None
@@ -767,12 +769,16 @@ def _run_dask(tasks: Sequence[Task], scheduler: str) -> Generator[Record, None, 
         index = {f.key: i for i, f in enumerate(futures)}
         pending = set(futures)
         no_workers_since: float | None = None
+        looked = time.monotonic()
         while pending:
-            try:
-                done, pending = dask_wait(pending, timeout=DASK_POLL_SECONDS,
-                                          return_when="FIRST_COMPLETED")
-            except TimeoutError:  # distributed's wait raises when nothing finished
-                done = set()
+            # Each future's own state, not distributed.wait: that one works through the
+            # process's default client, the wrong one when a program holds two
+            done = {f for f in pending if f.done()}
+            if not done and time.monotonic() - looked < DASK_POLL_SECONDS:
+                time.sleep(DASK_WAIT_STEP)
+                continue
+            looked = time.monotonic()
+            pending -= done
             for fut in sorted(done, key=lambda f: index[f.key]):
                 t = tasks[index[fut.key]]
                 try:
