@@ -192,15 +192,11 @@ class AvReader:
         names = set(self.format.split(","))
         if not names & STATED_DURATION_FORMATS:
             return 0
-        if names & MATROSKA_FORMATS:
-            tagged = _tag_seconds(stream.metadata.get("DURATION"))
-            if tagged is not None:
-                end = tagged - self._origin
-            elif c.duration and len(c.streams) == 1:
-                end = Fraction(int(c.duration), 1_000_000) - self._origin
-            else:
-                return 0
-        elif stream.duration:
+        matroska = bool(names & MATROSKA_FORMATS)
+        tagged = _tag_seconds(stream.metadata.get("DURATION")) if matroska else None
+        if tagged is not None:
+            end = tagged - self._origin
+        elif stream.duration and not matroska:
             start = stream.start_time * self._tb if stream.start_time is not None else 0
             end = start + stream.duration * self._tb - self._origin
         elif c.duration and len(c.streams) == 1:

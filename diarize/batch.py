@@ -680,11 +680,16 @@ def process_one(task: Task) -> Record:
     return rec
 
 
-def _died_record(task: Task, exitcode: int | None) -> Record:
-    how = exit_text(exitcode)
+def _failed_record(task: Task, error: str, message: str) -> Record:
+    """The record of `task` failed outside :func:`process_one` (its worker died, the
+    cluster failed it): `error` names the kind, `message` says why."""
     return Record(path=task.path, uri=task.uri, output=task.output, status="failed",
-                  index=task.index, error="WorkerDied",
-                  message=f"{task.path}: worker process died while diarizing ({how})")
+                  index=task.index, error=error, message=message)
+
+
+def _died_record(task: Task, exitcode: int | None) -> Record:
+    return _failed_record(task, "WorkerDied", f"{task.path}: worker process died while "
+                          f"diarizing ({exit_text(exitcode)})")
 
 
 def run_tasks(tasks: Sequence[Task], jobs: int) -> Generator[Record, None, None]:
@@ -784,8 +789,7 @@ def _run_dask(tasks: Sequence[Task], scheduler: str) -> Generator[Record, None, 
                 try:
                     yield fut.result()
                 except Exception as exc:  # noqa: BLE001 - e.g. KilledWorker: report, go on
-                    yield Record(path=t.path, uri=t.uri, output=t.output, status="failed",
-                                 error=type(exc).__name__, message=f"{t.path}: {exc}")
+                    yield _failed_record(t, type(exc).__name__, f"{t.path}: {exc}")
             if done or not pending:
                 no_workers_since = None
                 continue
@@ -801,9 +805,8 @@ def _run_dask(tasks: Sequence[Task], scheduler: str) -> Generator[Record, None, 
                 continue
             for fut in sorted(pending, key=lambda f: index[f.key]):
                 t = tasks[index[fut.key]]
-                yield Record(path=t.path, uri=t.uri, output=t.output, status="failed",
-                             error="NoDaskWorkers",
-                             message=f"{t.path}: the Dask cluster has had no workers for "
+                yield _failed_record(t, "NoDaskWorkers",
+                                     f"{t.path}: the Dask cluster has had no workers for "
                                      f"{DASK_NO_WORKERS_SECONDS:g} s (a worker without "
                                      "gmm-diarize installed stops)")
             pending = set()

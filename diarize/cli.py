@@ -259,9 +259,9 @@ def _refuse_overwriting(output: Any, *inputs: Any) -> None:
         if source is None or str(source) == "-":
             continue
         if os.path.isdir(source):
-            parent = os.path.dirname(os.path.realpath(output))  # a link's target's folder
-            suffix = Path(os.path.realpath(output)).suffix.lower()
-            if suffix in _folder_input_suffixes() and same_file(parent, source):
+            target = Path(os.path.realpath(output))  # a link's target, in its folder
+            if (target.suffix.lower() in _folder_input_suffixes()
+                    and same_file(target.parent, source)):
                 raise click.UsageError(
                     f"{printable(str(output))}: the output would replace or join the "
                     f"files read from the input folder {printable(str(source))}; choose "
@@ -952,6 +952,13 @@ def eval_command(ref_path, hyp_path, uem_path, collar, skip_overlap, only_scored
 
 
 # --------------------------------------------------------------------------- user's side
+def _refuse_diarizing_options(num_speakers, config_file, preset, settings, why: str) -> None:
+    """Refuse the options that only diarizing reads where turns are read from an RTTM
+    instead (`plot --rttm`, `words` of an RTTM): they would do nothing."""
+    if num_speakers is not None or config_file is not None or preset is not None or settings:
+        raise click.UsageError(f"--num-speakers, --config, --preset and --set are for {why}")
+
+
 def _matplotlib_warnings_as_ours() -> None:
     """matplotlib's logged warnings (an unwritable HOME for its cache, say) as one
     ``diarize: warning:`` line each, as every warning of the command line is."""
@@ -1006,11 +1013,10 @@ def plot_command(audio, hyp_file, ref_file, output, start, end, num_speakers, co
             "diarize plot needs matplotlib: pip install 'gmm-diarize[plot]'") from None
     if end is not None and end <= (start or 0.0):
         raise click.UsageError(f"--end ({end:g}) must be after --start ({start or 0.0:g})")
-    if hyp_file is not None and (num_speakers is not None or config_file is not None
-                                 or preset is not None or settings):
-        raise click.UsageError("--num-speakers, --config, --preset and --set are for "
-                               f"diarizing {printable(str(audio))}; with --rttm the turns "
-                               "are read")
+    if hyp_file is not None:
+        _refuse_diarizing_options(num_speakers, config_file, preset, settings,
+                                  f"diarizing {printable(str(audio))}; with --rttm the "
+                                  "turns are read")
     cfg = build_config(config_file, preset, {}, speakers={"num_speakers": num_speakers},
                        settings=settings)
     from .audio import audio_blocks
@@ -1281,9 +1287,8 @@ def words_command(diarization, transcript, fmt, output, uri, num_speakers, confi
         raise click.UsageError("--uri chooses a recording of an RTTM file; "
                                f"{diarization} is read as audio")
     if rttm:
-        if num_speakers is not None or config_file is not None or preset is not None or settings:
-            raise click.UsageError("--num-speakers, --config, --preset and --set are for audio; "
-                                   f"{diarization} is read as RTTM")
+        _refuse_diarizing_options(num_speakers, config_file, preset, settings,
+                                  f"audio; {diarization} is read as RTTM")
         cfg = None
     else:
         cfg = build_config(config_file, preset, {}, speakers={"num_speakers": num_speakers},
