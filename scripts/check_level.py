@@ -14,7 +14,8 @@ and how many recordings give an RTTM byte-identical to the unscaled run's. With 
 the speakers. With ``--channel tilt,lowpass2500`` each recording is also diarized through
 another channel, at its own peak level: ``tilt`` a first-order pre-emphasis (1 - 0.95
 z^-1, about +6 dB per octave: a thin, close microphone), ``lowpassF`` a 4th-order
-Butterworth low-pass at F Hz (a muffled one). ``--save DIR`` also writes every
+Butterworth low-pass at F Hz (a muffled one), ``msadpcm``, ``imaadpcm`` or ``ulaw`` the
+recording written as a WAV of that codec and read back (a dictaphone's, a telephone's). ``--save DIR`` also writes every
 condition's signals as float WAV files, with the references beside them
 (``DIR/level-40/``, ``DIR/noise-70/``, ...), for ``scripts/benchmark.py --stages`` to split
 the damage between the stages.
@@ -50,9 +51,15 @@ def _condition_name(level: float | None, noise: float | None, channel: str | Non
     return f"level{level:g}" if level is not None else f"noise{noise:g}"
 
 
+#: Channels that are a codec: the recording written as a WAV of that libsndfile subtype
+#: and read back (what a dictaphone's ADPCM or a telephone's mu-law does to it).
+CODECS = {"msadpcm": "MS_ADPCM", "imaadpcm": "IMA_ADPCM", "ulaw": "ULAW"}
+
+
 def _lowpass_hz(channel: str) -> float | None:
-    """The cut-off of a ``lowpassF`` channel, None for ``tilt``; ValueError otherwise."""
-    if channel == "tilt":
+    """The cut-off of a ``lowpassF`` channel, None for ``tilt`` or a codec; ValueError
+    otherwise."""
+    if channel == "tilt" or channel in CODECS:
         return None
     try:
         if channel.startswith("lowpass"):
@@ -61,14 +68,23 @@ def _lowpass_hz(channel: str) -> float | None:
                 return hz
     except ValueError:
         pass
-    raise ValueError(f"unknown channel {channel!r}: tilt or lowpassF (F in Hz)")
+    raise ValueError(f"unknown channel {channel!r}: tilt, lowpassF (F in Hz) or a codec "
+                     f"({', '.join(CODECS)})")
 
 
 def _through_channel(x, rate: int, channel: str):
     """`x` (float32) through `channel` (``tilt`` or ``lowpassF``), at its own peak level."""
+    import io
+
     import numpy as np
+    import soundfile as sf
     from scipy.signal import butter, lfilter, sosfilt
 
+    if channel in CODECS:
+        coded = io.BytesIO()
+        sf.write(coded, x, rate, format="WAV", subtype=CODECS[channel])
+        coded.seek(0)
+        return sf.read(coded, dtype="float32")[0]
     cutoff = _lowpass_hz(channel)
     if cutoff is None:
         y = lfilter([1.0, -0.95], [1.0], x.astype(np.float64))
@@ -144,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="RMS levels in dBFS of white noise added, comma-separated")
     ap.add_argument("--channel", default="",
                     help="channels to pass the audio through, comma-separated: tilt, "
-                         "lowpassF (F in Hz)")
+                         "lowpassF (F in Hz), msadpcm, imaadpcm, ulaw")
     ap.add_argument("--tolerance", type=float, default=0.5, help="points of fair DER")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")

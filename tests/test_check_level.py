@@ -44,3 +44,16 @@ def test_channel_names_are_parsed_in_one_place():
         for bad in ("lowpass", "lowpassinf", "lowpass-3", "radio"):
             with pytest.raises(ValueError, match="unknown channel"):
                 cl._lowpass_hz(bad)
+
+
+@pytest.mark.parametrize("codec", ["msadpcm", "imaadpcm", "ulaw"])
+def test_a_codec_channel_writes_and_reads_the_recording_back(codec):
+    rng = np.random.default_rng(0)
+    x = (0.3 * np.sin(np.arange(16000) * 0.05) + 0.01 * rng.standard_normal(16000)
+         ).astype(np.float32)
+    with script_module("check_level.py", "check_level_under_test") as cl:
+        assert cl._lowpass_hz(codec) is None  # a known channel
+        y = cl._through_channel(x, 16000, codec)
+    assert y.dtype == np.float32 and y.shape == x.shape
+    noise = float(np.sqrt(np.mean((y - x) ** 2)))
+    assert 0 < noise < 0.1 * float(np.sqrt(np.mean(x ** 2)))  # coded: changed, not lost
