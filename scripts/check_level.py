@@ -84,7 +84,7 @@ def _through_channel(x, rate: int, channel: str):
         coded = io.BytesIO()
         sf.write(coded, x, rate, format="WAV", subtype=CODECS[channel])
         coded.seek(0)
-        return sf.read(coded, dtype="float32")[0]
+        return sf.read(coded, dtype="float32")[0][:len(x)]  # ADPCM pads its last block
     cutoff = _lowpass_hz(channel)
     if cutoff is None:
         y = lfilter([1.0, -0.95], [1.0], x.astype(np.float64))
