@@ -36,7 +36,7 @@ from .audio import AUDIO_SUFFIXES
 from .errors import (AudioWarning, BatchInputError, DiarizeError, ForeignOutputError,
                      ManifestWarning, MissingDependencyError, NoSpeechWarning, OutputError,
                      OutputWriteError, SpeakerCountWarning, recording_warnings)
-from .names import (clean_uri, file_key, fs_encodable, output_name, printable,
+from .names import (clean_uri, file_key, name_text, os_name, output_name, printable,
                     special_file, temp_pattern, uri_for)
 from .progress import stage_printer
 from .workers import exit_text
@@ -528,9 +528,12 @@ def read_manifest(path: str | os.PathLike) -> list[Recording]:
         audio = row.get("path")
         if not isinstance(audio, str) or not audio.strip():
             raise BatchInputError(f"{where}: missing 'path'")
-        if not fs_encodable(audio):
+        # A manifest is UTF-8 text: its paths are the files whose names are those bytes,
+        # in every locale.
+        on_disk = os_name(audio.strip())
+        if on_disk is None:
             raise BatchInputError(f"{where}: path {audio!r} is not usable as a file name")
-        audio_path = Path(audio.strip())
+        audio_path = Path(on_disk)
         if not audio_path.is_absolute():
             audio_path = path.parent / audio_path
         uri = _manifest_uri(row.get("uri"), where)
@@ -1425,7 +1428,7 @@ def link_outputs(out_dir: Path, recordings: Sequence[Recording], records: Sequen
     given = {output_name(rec.uri, ".npz") for rec in recordings}
     not_linked: list[str] = []
     with contextlib.suppress(OSError):
-        not_linked = sorted(p.name[:-len(".npz")] for p in (out_dir / VOICES_DIR).iterdir()
+        not_linked = sorted(name_text(p.name[:-len(".npz")]) for p in (out_dir / VOICES_DIR).iterdir()
                             if p.name.endswith(".npz") and not p.name.startswith(".")
                             and p.name not in given)
     return LinkSummary(recordings=len(kept), speakers=len(voices), voices=len(groups),

@@ -24,7 +24,8 @@ from . import __version__
 from .errors import (AudioError, BatchInputError, ConfigError, DiarizeError, ManifestWarning,
                      MissingDependencyError, ModelError,
                      OutputError, StdoutError, VoiceError)
-from .names import clean_uri, message_line, output_name, printable, same_file, uri_for
+from .names import (clean_uri, message_line, output_name, printable, same_file, typed_text,
+                    uri_for)
 from .writers import FORMATS, TRANSCRIPT_FORMATS, TRANSCRIPT_SUFFIXES
 
 #: The file names of the output formats, for help texts: ".rttm, .json, ... or .txt (...)".
@@ -498,7 +499,7 @@ def run_command(audio, output_dir, to_stdout, formats, exclusive, num_speakers, 
         if len(audio) > 1:
             raise click.UsageError(f"--uri names one recording; {len(audio)} AUDIO inputs "
                                    "were given")
-        given, uri = uri, clean_uri(uri)
+        given, uri = uri, clean_uri(typed_text(uri))
         if not uri:  # the uri names the output file, as a manifest's uri column does
             raise click.BadParameter(f"cannot name an output file: {given!r} (no path "
                                      "separators, no leading dot)", param_hint="--uri")
@@ -607,7 +608,7 @@ def _report_recording(record, path: Path, outputs: list[str], *, verbose: bool, 
     if summary:
         for line in talk_time_lines(record.talk_time):
             click.echo(f"  {line}", err=True)
-    if not named and uri_for(path) != path.stem and not quiet:
+    if not named and uri_for(path) != typed_text(path.stem) and not quiet:
         click.echo(message_line(f"diarize: note: {path.name}: file id {uri_for(path)} "
                                 "(whitespace as '_', bytes that are not UTF-8 as \\xNN)"),
                    err=True)
@@ -681,7 +682,9 @@ def enroll_command(voices_dir, name, audio, rttm_files, speaker, config_file, pr
     from .pipeline import enroll
     from .voices import check_name
 
-    check_name(name)
+    # NAME becomes a file name and a label in UTF-8 outputs: the same text in every locale
+    name = check_name(typed_text(name))
+    speaker = None if speaker is None else typed_text(speaker)
     audio = _stdin_for_dash(audio)
     if bool(rttm_files) != (speaker is not None):
         raise click.UsageError("--rttm and --speaker go together: the turns, and whose "
@@ -1027,7 +1030,7 @@ def plot_command(audio, hyp_file, ref_file, output, start, end, num_speakers, co
     from .writers import check_writable_file
 
     uri = uri_for(audio)
-    target = output if output is not None else Path(f"{uri}.png")
+    target = output if output is not None else Path(output_name(uri, ".png"))
     _refuse_overwriting(target, audio, hyp_file, ref_file, config_file)
     check_writable_file(target)  # before the diarization, not after it
     # The envelope is taken while the audio streams past: the samples are never held.
@@ -1230,6 +1233,7 @@ def _rttm_diarization(path: Path, uri):
     from .rttm import read_rttm
     from .segments import Diarization
 
+    uri = None if uri is None else typed_text(uri)  # as the RTTM's UTF-8 file ids
     by_key = read_rttm(path)
     uris = list(dict.fromkeys(key.uri for key in by_key))
     if uri is None and len(uris) > 1:

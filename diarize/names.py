@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import IO, Callable, Iterable
 
 __all__ = ["printable", "message_line", "sanitize_field", "uri_for", "clean_uri", "output_name",
-           "temp_prefix", "TEMP_SUFFIX", "temp_pattern"]
+           "name_text", "typed_text", "os_name", "temp_prefix", "TEMP_SUFFIX", "temp_pattern"]
 
 _WS = re.compile(r"\s+")
 #: The labels of unnamed output speakers (``SPEAKER_00``, ...; in one recording and over a
@@ -63,6 +63,62 @@ def printable(text: str) -> str:
         return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def name_text(name: str) -> str:
+    """The text of a name the system gave (a file name): its bytes read as UTF-8, whatever
+    the locale, with the bytes that are not UTF-8 written as ``\\xNN`` (:func:`printable`).
+
+    Python decodes file names with the locale's encoding, so ``é.wav`` (UTF-8 bytes)
+    reads as ``Ã©.wav`` in a Latin-1 locale and with lone surrogates in an ASCII one;
+    going back to the bytes makes file ids and output names the same in every locale.
+    In a UTF-8 locale this is :func:`printable`.
+
+    Examples
+    --------
+    >>> import os
+    >>> name_text(os.fsdecode("caf\u00e9".encode("utf-8")))
+    'café'
+    """
+    try:
+        raw = os.fsencode(name)
+    except UnicodeError:  # a lone surrogate that did not come from the system's bytes
+        return printable(name)
+    return printable(raw.decode("utf-8", "surrogateescape"))
+
+
+def typed_text(value: str) -> str:
+    """The text of a command-line argument that names something (a voiceprint NAME, a
+    ``--uri``): its bytes read as UTF-8 where they are UTF-8, whatever the locale; else
+    the text as the locale read it (a Latin-1 terminal's ``é`` stays ``é``).
+
+    Examples
+    --------
+    >>> typed_text("Dr. Ito")
+    'Dr. Ito'
+    """
+    try:
+        return os.fsencode(value).decode("utf-8")
+    except UnicodeError:
+        return value
+
+
+def os_name(text: str) -> str | None:
+    """What the system's file functions take for the file name whose bytes are `text` in
+    UTF-8 (the names this package writes are UTF-8 in every locale); None if `text`
+    holds a lone surrogate, which UTF-8 cannot encode. In a UTF-8 locale: `text`.
+
+    Examples
+    --------
+    >>> os_name("meeting.rttm")
+    'meeting.rttm'
+    >>> os_name(chr(0xD800)) is None
+    True
+    """
+    try:
+        return os.fsdecode(text.encode("utf-8"))
+    except UnicodeError:
+        return None
+
+
 def message_line(text: str) -> str:
     """`text` as one line of a message on the terminal or in a log: :func:`printable`
     (a file name's bytes that are not UTF-8 as ``\\xNN``, as in output names), with each
@@ -93,15 +149,16 @@ def sanitize_field(text: str) -> str:
 
 
 def uri_for(path: str | os.PathLike) -> str:
-    """RTTM file id of a recording: its file stem, with whitespace replaced by ``_`` and
-    bytes that are not UTF-8 written as ``\\xNN`` (:func:`printable`).
+    """RTTM file id of a recording: its file stem read as UTF-8 in every locale, with
+    whitespace replaced by ``_`` and bytes that are not UTF-8 written as ``\\xNN``
+    (:func:`name_text`).
 
     Examples
     --------
     >>> uri_for("calls/monday call.wav")
     'monday_call'
     """
-    return _WS.sub("_", printable(Path(path).stem)) or "_"
+    return _WS.sub("_", name_text(Path(path).stem)) or "_"
 
 
 def clean_uri(value: str) -> str | None:
@@ -127,25 +184,23 @@ def clean_uri(value: str) -> str | None:
 
 
 def fs_encodable(text: str) -> bool:
-    """Whether `text` can be a file name's text on this system (a lone surrogate, which
+    """Whether `text` can be a file name's text (:func:`os_name`; a lone surrogate, which
     JSON's ``\\ud800`` can give, cannot)."""
-    try:
-        os.fsencode(text)
-    except UnicodeError:
-        return False
-    return True
+    return os_name(text) is not None
 
 
 def output_name(uri: str, extension: str) -> str:
     """The output file name of recording `uri` in a format whose files end in `extension`
-    (with its dot: ``.rttm``).
+    (with its dot: ``.rttm``), as the system's file functions take it: its bytes are the
+    name's UTF-8 in every locale (:func:`os_name`).
 
     Examples
     --------
     >>> output_name("meeting", ".rttm")
     'meeting.rttm'
     """
-    return f"{uri}{extension}"
+    name = f"{uri}{extension}"
+    return os_name(name) or name
 
 
 def temp_prefix(name: str) -> str:

@@ -53,7 +53,7 @@ from .audio import AUDIO_SUFFIXES
 from .batch import Recording, kept_warnings, recording
 from .config import Config, current_key, did_you_mean, toml_text, toml_value
 from .errors import ConfigError, DiarizeError
-from .names import uri_for
+from .names import output_name, uri_for
 from .rttm import FileKey, read_rttm, read_uem
 from .workers import Pool, exit_text
 
@@ -155,7 +155,7 @@ def _load_references(ref: Path) -> Callable[[str], dict | None]:
     """A lookup uri -> reference turns, from a folder of ``<uri>.rttm`` or one RTTM file."""
     if ref.is_dir():
         def lookup(uri: str) -> dict | None:
-            path = ref / f"{uri}.rttm"
+            path = ref / output_name(uri, ".rttm")
             if not path.is_file():
                 return None
             turns = read_rttm(path)

@@ -35,7 +35,8 @@ import numpy as np
 from .config import Config
 from .errors import ModelError, OutputWriteError, VoiceError, VoiceNameError
 from .gmm import load_arrays
-from .names import OUTPUT_LABEL, printable, replace_atomically, sanitize_field, special_file
+from .names import (OUTPUT_LABEL, name_text, os_name, printable, replace_atomically,
+                    sanitize_field, special_file)
 from .speakers import (BackgroundModel, VoiceStats, load_ubm, matched_voice_scores,
                        ubm_fingerprint, voice_scores, with_nuisance)
 
@@ -284,7 +285,10 @@ class Voiceprint:
                 or np.any(n < 0) or np.any(cn < 0) or not np.isfinite(out.seconds) or out.seconds < 0):
             raise VoiceError(f"{shown}: corrupt voiceprint file (statistics of shape "
                              f"{n.shape} and {first.shape}, or not finite)")
-        if out.name != p.name.removesuffix(SUFFIX):
+        # The file's name is the voice's name in UTF-8 (or in the locale's encoding, as
+        # earlier versions wrote it in a locale that is not UTF-8).
+        if out.name not in (name_text(p.name).removesuffix(SUFFIX),
+                            p.name.removesuffix(SUFFIX)):
             raise VoiceError(f"{shown}: corrupt voiceprint file (it holds the voice "
                              f"{out.name!r}, not the one its file name says)")
         return out
@@ -684,7 +688,8 @@ def _recipe_difference(made: str, wanted: str) -> str:
 
 def voiceprint_path(directory: str | os.PathLike, name: str) -> Path:
     """The file of voiceprint `name` in `directory` (the name checked)."""
-    return Path(directory) / f"{check_name(name)}{SUFFIX}"
+    file = f"{check_name(name)}{SUFFIX}"
+    return Path(directory) / (os_name(file) or file)
 
 
 def check_folder(directory: str | os.PathLike, *, hint: str = "") -> Path:

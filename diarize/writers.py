@@ -28,8 +28,8 @@ from typing import IO, Any, Callable, Iterable, Mapping, Protocol, TextIO
 
 from ._version import __version__
 from .errors import ForeignOutputError, OutputError, OutputWriteError
-from .names import (FILE_MODE, TEMP_SUFFIX, printable, replace_atomically, sanitize_field,
-                    special_file)
+from .names import (FILE_MODE, TEMP_SUFFIX, name_text, printable, replace_atomically,
+                    sanitize_field, special_file)
 
 __all__ = [
     "OutputFormat", "FORMATS", "OUTPUT_FORMATS", "FILE_MODE", "TIME_DECIMALS",
@@ -83,7 +83,7 @@ class Provenance:
 
 def provenance(source: str | os.PathLike) -> Provenance:
     """The provenance of an output made from the audio file `source`."""
-    return Provenance(TOOL_NAME, __version__, printable(Path(source).name))
+    return Provenance(TOOL_NAME, __version__, name_text(Path(source).name))
 
 
 def rttm_provenance_line(uri: str, mark: Provenance, *, channel: int | str = 1) -> str:
