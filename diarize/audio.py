@@ -521,9 +521,10 @@ def load_audio(path: str | os.PathLike, *, sample_rate: int | None = None,
     return read_audio(path, config=_with(config, sample_rate, block_seconds))
 
 
-def prepare_signal(samples, *, sample_rate: Any, target_rate: int = 16000,
+def prepare_signal(samples, *, sample_rate: Any, target_rate: int | None = None,
                    config: AudioConfig | None = None) -> np.ndarray:
-    """Validate an in-memory signal and bring it to mono float32 at `target_rate`.
+    """Validate an in-memory signal and bring it to mono float32 at `target_rate`
+    (default: ``config.sample_rate``, 16000 Hz without a config).
 
     The same blocks and the same arithmetic as for a file: integer samples are scaled to
     full scale 1.0 first, every channel is then converted to float32 and the channels are
@@ -535,7 +536,8 @@ def prepare_signal(samples, *, sample_rate: Any, target_rate: int = 16000,
     samples : array-like, shape (n_samples,), (n_samples, n_channels) or (n_channels, n_samples)
     sample_rate : number, keyword-only
         A whole number of Hz (``16000`` or ``16000.0``; ``16000.7`` is refused).
-    target_rate : int, keyword-only
+    target_rate : int, optional, keyword-only
+        Overrides ``config.sample_rate``.
     config : AudioConfig, keyword-only
         The other audio settings (high-pass, minimum rate, block size).
 

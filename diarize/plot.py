@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 import numpy as np
 
-from .errors import OutputError, RTTMError
+from .errors import OutputError, ParameterError, RTTMError
 from .metrics import speaker_mapping
 from .segments import Diarization, Turn
 from .writers import atomic_write
@@ -80,6 +80,11 @@ def envelope(y: np.ndarray, *, n_bins: int = MAX_ENVELOPE_BINS
     lo, hi : ndarray, shape (n,)
         Minimum and maximum sample of each bin.
 
+    Raises
+    ------
+    ParameterError
+        `y` is not 1-D.
+
     Examples
     --------
     >>> edges, lo, hi = envelope(np.array([0.0, 1.0, -1.0, 0.5]), n_bins=2)
@@ -88,7 +93,7 @@ def envelope(y: np.ndarray, *, n_bins: int = MAX_ENVELOPE_BINS
     """
     y = np.asarray(y)
     if y.ndim != 1:
-        raise ValueError(f"envelope: expected a 1-D signal, got shape {y.shape}")
+        raise ParameterError(f"envelope: expected a 1-D signal, got shape {y.shape}")
     if len(y) == 0:
         empty = np.zeros(0)
         return empty.astype(np.int64), empty, empty
@@ -251,6 +256,8 @@ def plot_timeline(diarization: Diarization, *, signal: np.ndarray | None = None,
     ------
     ImportError
         If matplotlib is not installed.
+    ParameterError
+        `signal` without `sample_rate`, or `end` not after `start`.
     """
     _require_matplotlib()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -266,7 +273,7 @@ def plot_timeline(diarization: Diarization, *, signal: np.ndarray | None = None,
     panels: list[tuple[str, float]] = []
     if signal is not None:
         if sample_rate is None:
-            raise ValueError("plot_timeline: sample_rate is required with signal")
+            raise ParameterError("plot_timeline: sample_rate is required with signal")
         waveform = block_envelope([np.asarray(signal)], sample_rate=int(sample_rate))
     if waveform is not None:
         panels.append(("wave", PANEL_HEIGHT))
@@ -284,7 +291,7 @@ def plot_timeline(diarization: Diarization, *, signal: np.ndarray | None = None,
     lo_t = 0.0 if start is None else float(start)
     hi_t = (end_time if end_time > 0 else 1.0) if end is None else float(end)
     if not hi_t > lo_t:
-        raise ValueError(f"plot_timeline: end ({hi_t}) must be after start ({lo_t})")
+        raise ParameterError(f"plot_timeline: end ({hi_t}) must be after start ({lo_t})")
     time_axes: list[Any] = []
     for row, (kind, _) in enumerate(panels):
         share = time_axes[0] if time_axes and kind != "count" else None

@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from .config import FeatureConfig
-from .errors import ConfigError, ModelError
+from .errors import ConfigError, ModelError, ParameterError
 from .gmm import GaussianMixture, load_arrays
 
 #: The shipped UBM.
@@ -243,12 +243,14 @@ def with_nuisance(ubm: BackgroundModel, rank: int, path: str | None = None, *,
     ------
     ModelError
         The file cannot be read, belongs to another UBM, or holds fewer directions.
+    ParameterError
+        `ubm` has a nuisance subspace already.
     """
     if rank <= 0:
         return ubm
     if ubm.nuisance is not None:
         # its cohort is projected already: the fingerprint check below would fail
-        raise ValueError("with_nuisance: the UBM has a nuisance subspace already")
+        raise ParameterError("with_nuisance: the UBM has a nuisance subspace already")
     u, fp = load_nuisance(path)
     shown = path or NUISANCE_PATH
     c, d = np.asarray(ubm.gmm.means_).shape
@@ -396,12 +398,6 @@ class TopComponentScorer:
         lp = self._bias[idx] - 0.5 * d.sum(axis=2)
         m = lp.max(axis=1)
         return m + np.log(np.exp(lp - m[:, None]).sum(axis=1))
-
-    def mean_llr(self, means: np.ndarray) -> float:
-        """Mean per-frame log-likelihood ratio of the frames under `means` vs the UBM."""
-        if len(self.X) == 0:
-            return 0.0
-        return float(np.mean(self.loglik(means) - self.base))
 
     def logliks(self, models: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """:meth:`loglik` under each of M models at once, equal to it up to rounding.

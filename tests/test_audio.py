@@ -571,3 +571,12 @@ def test_integers_beyond_32_bits_are_refused(original):
     with pytest.raises(AudioError, match="beyond the 32-bit range") as err:
         prepare_signal(huge, sample_rate=SR)
     assert "\n" not in str(err.value)
+
+
+def test_prepare_signal_resamples_to_the_config_s_rate_unless_told():
+    # target_rate's default was 16000 whatever the config said
+    x = np.random.default_rng(3).standard_normal(SR).astype(np.float32) * 0.1
+    assert len(prepare_signal(x, sample_rate=SR, config=AudioConfig(sample_rate=8000))) == 8000
+    assert len(prepare_signal(x, sample_rate=SR)) == 16000
+    assert len(prepare_signal(x, sample_rate=SR, target_rate=8000,
+                              config=AudioConfig(sample_rate=22050))) == 8000
