@@ -31,9 +31,6 @@ import numpy as np
 from .config import SadConfig
 from .frames import dilate, frame_count, moving_average, true_runs
 
-#: Seconds of background a recording needs before its level is trusted (a median of
-#: fewer frames would follow one noise).
-MIN_BACKGROUND = 1.0
 #: Evidence per frame below the energy floor (digital silence is never speech): far beyond
 #: any switch cost, finite so that running sums stay exact.
 _NEVER_SPEECH = -1.0e3
@@ -100,7 +97,7 @@ def speech_evidence_level(score: np.ndarray, *, background: np.ndarray,
 
     ``threshold - boundary_margin``, raised to the ``background_quantile`` quantile of
     the recording's own background (`background`: frames beyond the reach of the
-    refinement) when it has at least :data:`MIN_BACKGROUND` seconds of it: in a
+    refinement) when it has at least ``min_background`` seconds of it: in a
     recording whose noise the model finds speech-like, speech must stand out from that
     noise, or every boundary would slide to the edge of the window.
 
@@ -112,7 +109,7 @@ def speech_evidence_level(score: np.ndarray, *, background: np.ndarray,
     """
     cfg = config or SadConfig()
     level = cfg.threshold - cfg.boundary_margin
-    if np.count_nonzero(background) * frame_step >= MIN_BACKGROUND:
+    if np.count_nonzero(background) * frame_step >= cfg.min_background:
         level = max(level, float(np.quantile(score[background], cfg.background_quantile)))
     return level
 

@@ -1045,7 +1045,7 @@ def plot_command(audio, hyp_file, ref_file, output, start, end, num_speakers, co
         result = Diarization(load_turns(hyp_file, uri=uri), uri=uri, duration=waveform.duration)
         note = f"turns read from {hyp_file.name}"
     else:
-        result = Diarizer(cfg)(audio, uri=uri)
+        result = Diarizer(cfg, keep_models=False)(audio, uri=uri)  # turns and evidence only
     fig = plot_timeline(result, waveform=waveform, reference=reference, bic_note=note,
                         start=start, end=end)
     save_figure(fig, target)
@@ -1304,7 +1304,7 @@ def words_command(diarization, transcript, fmt, output, uri, num_speakers, confi
         from .pipeline import Diarizer
 
         try:
-            result = Diarizer(cfg)(diarization)
+            result = Diarizer(cfg, keep_models=False)(diarization)  # the turns only
         except DiarizeError as exc:  # the message names the file, as run's do
             message = " ".join(str(exc).split()) or type(exc).__name__
             if str(diarization) not in message:

@@ -105,8 +105,8 @@ def speaker_ubm(config: ClusterConfig) -> BackgroundModel | None:
 
     Raises
     ------
-    ConfigError
-        ``ubm_path`` is not a UBM file.
+    ModelError
+        ``ubm_path`` is not a UBM file (missing, unreadable, another kind of model).
     """
     if config.link_method != "ubm":
         return None
@@ -156,8 +156,9 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
     ------
     ParameterError
         `X` does not have one row per speech frame, or linking has no `ubm_features`.
-    ConfigError
-        ``cluster.ubm_path`` is not a UBM file.
+    ModelError
+        ``cluster.ubm_path`` is not a UBM file (missing, unreadable, another kind of
+        model).
     """
     speech = np.asarray(speech, dtype=bool)
     n_speech = int(speech.sum())

@@ -222,9 +222,13 @@ class SadConfig:
     background_quantile: float = ranged(0.5, 0.0, 1.0)
     """'model', refine_boundaries: the evidence level is raised to this quantile of the
     averaged ratio over the recording's background (frames beyond boundary_window of the
-    smoothed speech, when there is 1 s of them), so that in a recording whose noise the
-    model finds speech-like the boundaries do not slide into the noise. Chosen on real/
-    and sim/: higher quantiles cut speech in noisy recordings."""
+    smoothed speech, when there are min_background seconds of them), so that in a
+    recording whose noise the model finds speech-like the boundaries do not slide into the
+    noise. Chosen on real/ and sim/: higher quantiles cut speech in noisy recordings."""
+    min_background: float = ranged(1.0, 0.0, 3600.0)
+    """'model', refine_boundaries: seconds of background a recording needs before
+    background_quantile reads its level (a quantile of fewer frames would follow one
+    noise). Set once, not tuned."""
     min_pause: float = ranged(0.3, 0.0, 60.0)
     """'model', refine_boundaries: shortest pause (seconds) between two speech runs: the
     usual reference convention (a silence of 0.25-0.3 s or more ends a segment)."""
@@ -506,13 +510,18 @@ class ResegConfig:
     one left (BIC vetoed every such pair, or linking is off) is dropped here and its frames
     go to the speakers the decoder prefers (unless a count asked for needs it: the
     largest clusters are kept then)."""
+    frames_per_component: int = ranged(50, 1, 100000)
+    """Fewest frames per Gaussian when sizing a speaker model from little speech: a
+    speaker with fewer than n_components times this many frames gets fewer Gaussians (at
+    least one). Set once, not tuned."""
     max_iter: int = ranged(10, 1, 1000)
     """EM iterations per speaker model fit."""
     tol: float = ranged(1e-3, 0.0, 100.0, exclusive_min=True)
     """EM convergence threshold (mean log-likelihood gain per frame)."""
     max_frames: int = ranged(10000, 50, 100000)
     """Frames per speaker used to fit its model (subsampled evenly beyond this); at
-    least the 50 frames one Gaussian of a speaker model is fitted on."""
+    least the 50 frames one Gaussian of a speaker model is fitted on by default
+    (frames_per_component)."""
 
 
 @dataclass

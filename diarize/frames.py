@@ -1,5 +1,5 @@
 """Frame helpers shared by the stages: run-length encoding, label renumbering and the
-conversion between seconds and 10 ms frames.
+conversion between seconds and frames (``features.hop_length`` apart, 10 ms by default).
 
 Frames are an implementation detail of the stages; the public API speaks seconds. Every
 stage converts with :func:`frame_count` and :func:`frame_time`, so a duration in the

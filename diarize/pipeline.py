@@ -67,9 +67,9 @@ class Diarizer:
     keep_models : bool, keyword-only, default True
         Keep the speakers' GMMs and smoothed frame posteriors in the result
         (:attr:`Diarization.speaker_models`, :attr:`Diarization.posteriors`). No output
-        format writes them: the command line and :func:`diarize.batch` pass False, and
-        then a diarization guided by enrolled voices does not fit again the speakers it
-        changed (their turns are the same either way); `posteriors` is then None and
+        format writes them: every command and :func:`diarize.batch` pass False, and then
+        a diarization guided by enrolled voices does not fit again the speakers it changed
+        (their turns are the same either way); `posteriors` is then None and
         `speaker_models` empty.
 
     Raises (also)

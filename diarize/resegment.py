@@ -20,8 +20,6 @@ from .frames import frame_count, nearest_label, relabel, runs
 from .config import ResegConfig
 from .gmm import GaussianMixture, map_adapted_means
 
-#: Fewest frames per Gaussian when sizing a speaker model from little data.
-FRAMES_PER_COMPONENT = 50
 #: Entries (float64) of the per-stretch (b, C, D) arrays that guided scoring makes at a
 #: time: small enough to stay in cache, large enough that numpy's calls are few.
 SCORE_BLOCK_ENTRIES = 1 << 18
@@ -61,13 +59,17 @@ class ResegResult:
 def fit_speaker_models(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig,
                        seed: int = 0, only: np.ndarray | None = None,
                        pool: Executor | None = None) -> list[GaussianMixture]:
-    """One diagonal GMM per label value present in `labels`.
+    """One diagonal-covariance GMM per label value present in `labels`.
 
     Parameters
     ----------
     X : ndarray, shape (n_frames, n_features)
     labels : ndarray of int, shape (n_frames,)
-
+    config : ResegConfig, keyword-only
+        The models' size (n_components, frames_per_component), the frames fitted on
+        (max_frames) and the EM's stopping rule (max_iter, tol).
+    seed : int, keyword-only
+        Seed of each model's k-means++ initialisation.
     only : ndarray of int, optional, keyword-only
         Labels to model (default: all, 0..labels.max()).
     pool : Executor, optional, keyword-only
@@ -81,9 +83,10 @@ def fit_speaker_models(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig
         x = X[labels == k]
         if len(x) > config.max_frames:
             x = x[np.linspace(0, len(x) - 1, config.max_frames).astype(np.int64)]
-        n_comp = int(max(1, min(config.n_components, len(x) // FRAMES_PER_COMPONENT)))
-        model = GaussianMixture(n_comp, max_iter=config.max_iter, random_state=seed,
-                                init_params="k-means++", tol=config.tol, dtype=np.float32)
+        n_comp = int(max(1, min(config.n_components, len(x) // config.frames_per_component)))
+        model = GaussianMixture(n_comp, covariance_type="diag", max_iter=config.max_iter,
+                                random_state=seed, init_params="k-means++", tol=config.tol,
+                                dtype=np.float32)
         # A few EM rounds are enough for decoding; non-convergence is expected. Said on
         # the model, not with a warnings filter: those are the process's, and calls in
         # other threads would see them come and go.

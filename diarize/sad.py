@@ -489,8 +489,14 @@ def smooth_decision(prob: np.ndarray, *, frame_step: float, config: SadConfig | 
     Parameters
     ----------
     prob : ndarray, shape (n_frames,)
+        Each frame's probability of speech.
     frame_step : float, keyword-only
         Seconds per frame.
+    config : SadConfig, optional, keyword-only
+        The smoothing: median_frames, min_speech, min_silence (default: SadConfig()).
+    threshold : float, keyword-only
+        A frame is speech where `prob` exceeds this: 0.5, the more probable of the two
+        classes, for the 'energy' method's two-class posterior.
 
     Returns
     -------

@@ -870,7 +870,8 @@ def turns_from_labels(labels: np.ndarray, *, names: list[str], frame_step: float
     names : list of str, keyword-only
         Speaker name of each index.
     frame_step : float, keyword-only
-        Seconds per frame (times are 3-decimal exact multiples of it).
+        Seconds per frame (times are frame boundaries rounded to the millisecond,
+        :func:`diarize.frames.frame_time`).
 
     Returns
     -------
@@ -924,29 +925,3 @@ def solo_spans(turns: Iterable[Turn], speaker: str) -> list[tuple[float, float]]
         if a < b:
             out.append((a, b))
     return out
-
-
-def merge_adjacent(turns: Iterable[Turn], *, max_gap: float = 0.0) -> list[Turn]:
-    """Merge turns of the same speaker separated by at most `max_gap` seconds.
-
-    Parameters
-    ----------
-    turns : iterable of Turn
-    max_gap : float, keyword-only
-        Largest gap (seconds) bridged between two turns of one speaker.
-
-    Returns
-    -------
-    list of Turn, sorted.
-    """
-    out: list[Turn] = []
-    last: dict[str, int] = {}
-    for t in sorted(turns):
-        i = last.get(t.speaker)
-        if i is not None and t.start - out[i].end <= max_gap:
-            prev = out[i]
-            out[i] = Turn(prev.start, max(prev.end, t.end), t.speaker)
-        else:
-            last[t.speaker] = len(out)
-            out.append(t)
-    return sorted(out)

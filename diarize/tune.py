@@ -288,7 +288,7 @@ def _diarize_cached(task: _Task) -> tuple[list, str | None]:
 
     try:
         cfg = task.base.replace(**dict(task.overrides)) if task.overrides else task.base
-        diarizer = Diarizer(cfg)
+        diarizer = Diarizer(cfg, keep_models=False)  # the turns only
         key = (task.path, diarizer.front_end)
         features = _CACHE.get(key)
         if features is None:

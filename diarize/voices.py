@@ -326,9 +326,11 @@ def match_scores(ubm: BackgroundModel, tests: list[VoiceStats], prints: list[Voi
                  config: Config, matched: bool | None = None) -> np.ndarray:
     """Verification scores of voices (output speakers) against voiceprints.
 
-    The mean of the two directions of :func:`diarize.speakers.voice_scores`: the
-    speaker's speech under the voiceprint's model, and the enrolment speech under the
-    speaker's model, each normalised against the cohort (``voices.cohort_trim`` top
+    The speaker's speech scored under the voiceprint's model
+    (:func:`diarize.speakers.voice_scores`); with ``voices.symmetric`` (the default) also
+    the enrolment speech under the speaker's model, the two directions combined by
+    ``voices.directions`` ('mean', the default, or 'min'). Each direction is normalised
+    against the cohort (``voices.cohort_trim`` top
     cohort scores left out, so that a cohort holding the very voice scored does not
     shrink its score); with ``voices.cohort_match`` the cohort is adapted as much as the
     model scored (:func:`diarize.speakers.matched_voice_scores`; `matched`, when given,

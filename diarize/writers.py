@@ -770,6 +770,8 @@ def write_rttm(file: str | os.PathLike | TextIO, turns: Iterable[TurnLike],
 
     Raises
     ------
+    TypeError
+        `turns` is a plain list of turns and no `uri` is given (a missing argument).
     ForeignOutputError
         `file` exists and diarize did not write it (and `replace_foreign` is false).
     OutputWriteError

@@ -92,7 +92,6 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-@pytest.mark.slow
 def test_the_graph_sees_imports_of_every_kind():
     graph = import_graph()
     assert "diarize.writers" in graph["diarize.segments"]     # top-level relative import
@@ -111,8 +110,58 @@ def test_no_import_circle_in_the_package():
     assert cycle is None, "import circle: " + " -> ".join(cycle)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("module", ["diarize.writers"])
 def test_writers_depend_on_no_stage(module):
     # The output formats are the last stage: they must not need any model stage.
     assert import_graph()[module] <= {"diarize.errors", "diarize.names", "diarize._version"}
+
+
+#: The stages in the order data flows through them (audio -> features -> model ->
+#: segments -> writers), the shared helpers below them and the commands that run the
+#: stages above them. A module imports only modules of its own rank or below.
+STAGE_RANK = {
+    0: ["errors", "names", "_version", "frames", "_threads", "_scipy_ext", "_fft",
+        "melscale", "config", "highpass", "_iir", "_decode", "progress", "workers"],
+    1: ["audio"],
+    2: ["features"],
+    3: ["gmm", "gmm._base", "gmm._bayesian", "gmm._blocks", "gmm._gaussian", "gmm._io",
+        "gmm._kernels", "gmm._kmeans", "sad", "boundaries", "speakers", "resegment",
+        "cluster", "link", "voices", "models"],
+    4: ["segments", "rttm", "metrics"],
+    5: ["writers"],
+    6: ["transcript", "plot", "pipeline", "batch", "tune", "cli", "", "__main__"],
+}
+
+#: Imports against the flow, each with its reason.
+ALLOWED_UPWARD = {
+    # Diarization.to_rttm() and the other to_* methods are conveniences over the
+    # writers, which import no stage (test above): no model code reaches the writers.
+    ("diarize.segments", "diarize.writers"),
+}
+
+
+def _rank_of() -> dict[str, int]:
+    return {("diarize." + m if m else "diarize"): r for r, ms in STAGE_RANK.items()
+            for m in ms}
+
+
+def test_every_module_has_a_stage():
+    ranked = _rank_of()
+    assert set(import_graph()) == set(ranked), (
+        "give each new module its place in STAGE_RANK (and remove the gone ones)")
+
+
+def test_no_stage_imports_a_later_one():
+    rank = _rank_of()
+    upward = sorted((m, t) for m, targets in import_graph().items() for t in targets
+                    if rank[t] > rank[m] and (m, t) not in ALLOWED_UPWARD)
+    assert not upward, "imports against the flow of data: " + ", ".join(
+        f"{m} -> {t}" for m, t in upward)
+
+
+def test_the_stage_check_sees_an_import_against_the_flow():
+    rank = _rank_of()
+    assert rank["diarize.features"] > rank["diarize.audio"]
+    assert rank["diarize.writers"] > rank["diarize.cluster"]
+    assert all(edge in {(m, t) for m, ts in import_graph().items() for t in ts}
+               for edge in ALLOWED_UPWARD), "an allowed exception that is gone: drop it"
