@@ -836,7 +836,10 @@ def errors_text(failures: Sequence[Record]) -> str:
         return re.sub(r"[\t\r\n]+", " ", printable(s))
 
     lines = ["\t".join(ERRORS_HEADER)]
-    lines += ["\t".join(clean(x) for x in (r.path, r.error, r.message)) for r in failures]
+    # the path as a name's bytes read as UTF-8, in every locale (the messages show the
+    # paths they name as the locale reads them)
+    lines += ["\t".join(clean(x) for x in (name_text(r.path), r.error, r.message))
+              for r in failures]
     return "\n".join(lines) + "\n"
 
 

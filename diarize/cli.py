@@ -24,8 +24,8 @@ from . import __version__
 from .errors import (AudioError, BatchInputError, ConfigError, DiarizeError, ManifestWarning,
                      MissingDependencyError, ModelError,
                      OutputError, StdoutError, VoiceError)
-from .names import (clean_uri, message_line, output_name, printable, same_file, typed_text,
-                    uri_for)
+from .names import (clean_uri, message_line, name_text, output_name, printable, same_file,
+                    typed_text, uri_for)
 from .writers import FORMATS, TRANSCRIPT_FORMATS, TRANSCRIPT_SUFFIXES
 
 #: The file names of the output formats, for help texts: ".rttm, .json, ... or .txt (...)".
@@ -317,7 +317,9 @@ def build_config(config_file, preset, overrides, speakers=None, settings=()):
     from .config import load_config, with_settings
     from .models import check_model_files
 
-    cfg = with_settings(load_config(config_file, preset=preset), settings)
+    # a value typed on the command line (a model's path) is the same text in every locale
+    cfg = with_settings(load_config(config_file, preset=preset),
+                        [typed_text(s) for s in settings])
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if overrides:
         cfg = cfg.replace(**overrides)
@@ -1043,13 +1045,13 @@ def plot_command(audio, hyp_file, ref_file, output, start, end, num_speakers, co
     note = None
     if hyp_file is not None:
         result = Diarization(load_turns(hyp_file, uri=uri), uri=uri, duration=waveform.duration)
-        note = f"turns read from {hyp_file.name}"
+        note = f"turns read from {name_text(hyp_file.name)}"  # drawn: valid text
     else:
         result = Diarizer(cfg, keep_models=False)(audio, uri=uri)  # turns and evidence only
     fig = plot_timeline(result, waveform=waveform, reference=reference, bic_note=note,
                         start=start, end=end)
     save_figure(fig, target)
-    click.echo(f"{target}", err=True)
+    click.echo(message_line(str(target)), err=True)
 
 
 @main.group("config")
@@ -1243,7 +1245,7 @@ def _rttm_diarization(path: Path, uri):
     if uri is not None and uri not in uris:
         raise click.UsageError(f"--uri: {path} has no recording {uri!r} "
                                f"(it has: {', '.join(uris[:5]) or 'none'})")
-    chosen = uri if uri is not None else (uris[0] if uris else path.stem)
+    chosen = uri if uri is not None else (uris[0] if uris else uri_for(path))
     turns = [t for key, ts in by_key.items() if key.uri == chosen for t in ts]
     return Diarization(turns, uri=chosen, duration=max((t.end for t in turns), default=0.0))
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from .config import Config
 from .errors import DiarizeError, ModelError
+from .names import text_path
 from .sad import load_model
 from .speakers import load_ubm
 
@@ -37,6 +38,7 @@ def check_model_files(config: Config) -> None:
              load_ubm)):
         if not (used and path):
             continue  # the shipped model: tested with the package
+        path = text_path(path)  # TOML text: the file of those bytes in UTF-8
         if not Path(path).is_file():
             raise ModelError(f"{key}: {path}: no such model file")
         if not zipfile.is_zipfile(path):

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import IO, Callable, Iterable
 
 __all__ = ["printable", "message_line", "sanitize_field", "uri_for", "clean_uri", "output_name",
-           "name_text", "typed_text", "os_name", "temp_prefix", "TEMP_SUFFIX", "temp_pattern"]
+           "name_text", "typed_text", "os_name", "text_path", "temp_prefix", "TEMP_SUFFIX",
+           "temp_pattern"]
 
 _WS = re.compile(r"\s+")
 #: The labels of unnamed output speakers (``SPEAKER_00``, ...; in one recording and over a
@@ -103,8 +104,10 @@ def typed_text(value: str) -> str:
 
 def os_name(text: str) -> str | None:
     """What the system's file functions take for the file name whose bytes are `text` in
-    UTF-8 (the names this package writes are UTF-8 in every locale); None if `text`
-    holds a lone surrogate, which UTF-8 cannot encode. In a UTF-8 locale: `text`.
+    UTF-8 (the names this package writes are UTF-8 in every locale). The surrogates
+    U+DC80-U+DCFF stand for the bytes of a name that are not UTF-8 (Python's
+    ``surrogateescape``, which ``json.dumps`` of such a name writes as ``\\udcff``);
+    None if `text` holds another lone surrogate. In a UTF-8 locale: `text`.
 
     Examples
     --------
@@ -114,9 +117,18 @@ def os_name(text: str) -> str | None:
     True
     """
     try:
-        return os.fsdecode(text.encode("utf-8"))
+        return os.fsdecode(text.encode("utf-8", "surrogateescape"))
     except UnicodeError:
         return None
+
+
+def text_path(text: str) -> str:
+    """A path given as text (a configuration's model path, a TOML value): the file whose
+    name's bytes are `text` in UTF-8 when there is one (:func:`os_name`), else `text` as
+    the system reads it (a path a program got from the system). In a UTF-8 locale: `text`.
+    """
+    named = os_name(text)
+    return named if named is not None and os.path.lexists(named) else text
 
 
 def message_line(text: str) -> str:
@@ -178,15 +190,11 @@ def clean_uri(value: str) -> str | None:
     # like a temporary file.
     if uri in (".", "..") or uri.startswith(".") or any(c in uri for c in "/\\\0"):
         return None
-    if not fs_encodable(uri):  # a lone surrogate, from JSON's \ud800
+    try:  # a lone surrogate (JSON's \ud800): RTTM text and the file name are UTF-8
+        uri.encode("utf-8")
+    except UnicodeError:
         return None
     return uri
-
-
-def fs_encodable(text: str) -> bool:
-    """Whether `text` can be a file name's text (:func:`os_name`; a lone surrogate, which
-    JSON's ``\\ud800`` can give, cannot)."""
-    return os_name(text) is not None
 
 
 def output_name(uri: str, extension: str) -> str:
@@ -227,7 +235,9 @@ def temp_prefix(name: str) -> str:
     room = TEMP_PREFIX_MAX_BYTES - len(os.fsencode(f".~{digest}{ext}."))
     head = os.fsencode(stem)[:max(room, 0)]
     # Cut on a character boundary: a name that is UTF-8 must stay UTF-8.
-    text = head.decode("utf-8", "ignore") if _is_utf8(os.fsencode(stem)) else os.fsdecode(head)
+    if _is_utf8(os.fsencode(stem)):
+        head = head.decode("utf-8", "ignore").encode("utf-8")
+    text = os.fsdecode(head)
     return f".{text}~{digest}{ext}."
 
 

@@ -23,6 +23,7 @@ lose speech).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -34,6 +35,7 @@ from ._threads import worker_pool
 from .boundaries import refine_boundaries
 from .config import FeatureConfig, SadConfig
 from .errors import ModelError
+from .names import text_path
 from .features import MEL_FLOOR, add_deltas
 from .frames import dilate, erode, fill_short_runs, frame_count, majority_filter, moving_average
 from .gmm import GaussianMixture, MixtureStats, load_arrays
@@ -224,7 +226,7 @@ def load_model(path: str | None = None) -> tuple[GaussianMixture, GaussianMixtur
     ModelError
         The file cannot be read or is not a SAD model.
     """
-    p = Path(path) if path else MODEL_PATH
+    p = Path(text_path(os.fspath(path))) if path else MODEL_PATH
     data = load_arrays(p, what="SAD model", names=("speech/", "nonspeech/"))
     models = []
     for prefix in ("speech/", "nonspeech/"):

@@ -10,6 +10,7 @@ under such models, as the cross-likelihood ratio linking of :mod:`diarize.cluste
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -21,6 +22,7 @@ import numpy as np
 
 from .config import FeatureConfig
 from .errors import ConfigError, ModelError, ParameterError
+from .names import text_path
 from .gmm import GaussianMixture, load_arrays
 
 #: The shipped UBM.
@@ -141,7 +143,7 @@ def load_ubm(path: str | None = None) -> BackgroundModel:
     ModelError
         The file cannot be read or is not a UBM.
     """
-    p = Path(path) if path else UBM_PATH
+    p = Path(text_path(os.fspath(path))) if path else UBM_PATH
     data = load_arrays(p, what="UBM", names=("ubm/", "front_end/", "cohort"))
     sub = {k[4:]: v for k, v in data.items() if k.startswith("ubm/")}
     front = {k[10:]: v.item() for k, v in data.items() if k.startswith("front_end/")}
@@ -209,7 +211,7 @@ def load_nuisance(path: str | None = None) -> tuple[np.ndarray, str]:
     ModelError
         The file cannot be read or is not a nuisance subspace.
     """
-    p = Path(path) if path else NUISANCE_PATH
+    p = Path(text_path(os.fspath(path))) if path else NUISANCE_PATH
     data = load_arrays(p, what="nuisance subspace", names=("directions", "ubm"))
     try:
         u = np.asarray(data["directions"], dtype=np.float64)

@@ -53,7 +53,7 @@ from .audio import AUDIO_SUFFIXES
 from .batch import Recording, kept_warnings, recording
 from .config import Config, current_key, did_you_mean, toml_text, toml_value
 from .errors import ConfigError, DiarizeError
-from .names import output_name, uri_for
+from .names import output_name, printable, uri_for
 from .rttm import FileKey, read_rttm, read_uem
 from .workers import Pool, exit_text
 
@@ -443,7 +443,7 @@ def tune(audio_dir: str | os.PathLike, ref_dir: str | os.PathLike, *,
 
     recordings, skipped = find_recordings(audio_dir, ref_dir)
     for path in skipped:
-        log(f"note: {path}: no reference, skipped")
+        log(f"note: {printable(str(path))}: no reference, skipped")
     if len(recordings) < 2:
         raise ConfigError(f"{audio_dir}: need at least 2 recordings with a reference to tune, "
                           f"found {len(recordings)}")

@@ -23,6 +23,7 @@ import contextlib
 import json
 import os
 import re
+import sys
 import threading
 import unicodedata
 from collections import OrderedDict
@@ -35,7 +36,7 @@ import numpy as np
 from .config import Config
 from .errors import ModelError, OutputWriteError, VoiceError, VoiceNameError
 from .gmm import load_arrays
-from .names import (OUTPUT_LABEL, name_text, os_name, printable, replace_atomically,
+from .names import (OUTPUT_LABEL, printable, replace_atomically,
                     sanitize_field, special_file)
 from .speakers import (BackgroundModel, VoiceStats, load_ubm, matched_voice_scores,
                        ubm_fingerprint, voice_scores, with_nuisance)
@@ -285,10 +286,7 @@ class Voiceprint:
                 or np.any(n < 0) or np.any(cn < 0) or not np.isfinite(out.seconds) or out.seconds < 0):
             raise VoiceError(f"{shown}: corrupt voiceprint file (statistics of shape "
                              f"{n.shape} and {first.shape}, or not finite)")
-        # The file's name is the voice's name in UTF-8 (or in the locale's encoding, as
-        # earlier versions wrote it in a locale that is not UTF-8).
-        if out.name not in (name_text(p.name).removesuffix(SUFFIX),
-                            p.name.removesuffix(SUFFIX)):
+        if os.fsencode(p.name) not in _file_names(out.name):
             raise VoiceError(f"{shown}: corrupt voiceprint file (it holds the voice "
                              f"{out.name!r}, not the one its file name says)")
         return out
@@ -688,10 +686,28 @@ def _recipe_difference(made: str, wanted: str) -> str:
                                f"{value(b.get(k))})" for k in keys))
 
 
+def _file_names(name: str) -> list[bytes]:
+    """The names (bytes) the file of voiceprint `name` may have: the name in UTF-8, as it
+    is written in every locale, then in Latin-1 and in this system's file-name encoding,
+    as earlier versions wrote it in a locale that is not UTF-8 (readable, and added
+    to, in any locale)."""
+    out: list[bytes] = []
+    for encoding in ("utf-8", "latin-1", sys.getfilesystemencoding()):
+        try:
+            raw = f"{name}{SUFFIX}".encode(encoding, "surrogateescape")
+        except UnicodeError:
+            continue
+        if raw not in out:
+            out.append(raw)
+    return out
+
+
 def voiceprint_path(directory: str | os.PathLike, name: str) -> Path:
-    """The file of voiceprint `name` in `directory` (the name checked)."""
-    file = f"{check_name(name)}{SUFFIX}"
-    return Path(directory) / (os_name(file) or file)
+    """The file of voiceprint `name` in `directory` (the name checked): its name in UTF-8,
+    or a file an earlier version wrote under another encoding (:func:`_file_names`)."""
+    names = [Path(directory) / os.fsdecode(raw) for raw in _file_names(check_name(name))]
+    return next((p for p in names[1:] if os.path.lexists(p) and not os.path.lexists(names[0])),
+                names[0])
 
 
 def check_folder(directory: str | os.PathLike, *, hint: str = "") -> Path:

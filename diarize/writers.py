@@ -578,9 +578,15 @@ OWNERSHIP_READ_LIMIT = 64 * 2**20
 speech gives about 60 KB of RTTM), and a larger file is not ours."""
 
 
+def _ledger_name(path: Path) -> str:
+    """The name of `path` as the ledger holds it: its bytes as UTF-8 (those that are not
+    UTF-8 as surrogates, which JSON escapes), the same in every locale."""
+    return json.dumps(os.fsencode(path.name).decode("utf-8", "surrogateescape"))
+
+
 def _add_to_ledger(path: Path, data: bytes) -> None:
     line = (f"{hashlib.sha256(data).hexdigest()}\t{len(data)}\t"
-            f"{json.dumps(path.name)}\n").encode("utf-8")
+            f"{_ledger_name(path)}\n").encode("utf-8")
     ledger = (path.parent if str(path.parent) else Path(".")) / OUTPUT_LEDGER
     try:
         # One write() of a short line with O_APPEND: lines of concurrent workers do not mix.
@@ -601,7 +607,7 @@ def _add_to_ledger(path: Path, data: bytes) -> None:
 
 def _in_ledger(path: Path, data: bytes) -> bool:
     ledger = (path.parent if str(path.parent) else Path(".")) / OUTPUT_LEDGER
-    want = (hashlib.sha256(data).hexdigest(), str(len(data)), json.dumps(path.name))
+    want = (hashlib.sha256(data).hexdigest(), str(len(data)), _ledger_name(path))
     return want in _ledger_entries(ledger)
 
 

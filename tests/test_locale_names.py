@@ -97,3 +97,66 @@ def test_name_helpers_are_the_identity_on_utf8_names():
     assert typed_text(bad) == bad  # refused where it names something, as before
     assert os_name("\ud800") is None
     assert output_name("é", ".rttm") == "é.rttm"
+
+
+def test_a_csv_output_is_resumed_in_another_locale(names_dir, tmp_path):
+    # the ledger of csv outputs held the name as the locale decoded it: refused as foreign
+    first = _diarize(["batch", str(names_dir), "-o", "o", "-f", "csv", "-q"], env=UTF8,
+                     cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    again = _diarize(["batch", str(names_dir), "-o", "o", "-f", "csv"], env=ASCII,
+                     cwd=tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert b"2 recordings already done" in again.stderr
+
+
+def test_a_long_non_ascii_name_gets_a_temporary_file_in_an_ascii_locale(names_dir, tmp_path):
+    # past 160 bytes the temporary file's prefix is cut, and was made of text the ASCII
+    # file-system encoding could not write
+    long = names_dir / ("é" * 100 + ".wav")
+    shutil.copy(WAV, long)
+    done = _diarize([str(long), "-o", "o"], env=ASCII, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert os.listdir(os.fsencode(tmp_path / "o")) == [("é" * 100 + ".rttm").encode()]
+
+
+def test_a_model_path_in_a_toml_file_is_found_in_an_ascii_locale(names_dir, tmp_path):
+    from diarize.speakers import UBM_PATH
+
+    folder = tmp_path / "mödel"
+    folder.mkdir()
+    shutil.copy(UBM_PATH, folder / "ubm.npz")
+    (tmp_path / "c.toml").write_text(f'[cluster]\nubm_path = "{folder}/ubm.npz"\n',
+                                     encoding="utf-8")
+    for args in (["--config", "c.toml"], ["--set", f'cluster.ubm_path="{folder}/ubm.npz"']):
+        done = _diarize([str(names_dir / "é.wav"), "--stdout", *args], env=ASCII,
+                        cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+
+
+def test_a_manifest_path_with_python_s_escapes_names_a_file_that_is_not_utf8(tmp_path):
+    bad = os.fsdecode(b"bad\xff.wav")
+    assert os_name(bad) == bad  # json.dumps(str(path)) writes it as "bad\udcff.wav"
+    assert os_name("x\ud800") is None
+
+
+def test_a_voiceprint_written_in_latin1_by_an_earlier_version_is_read(tmp_path):
+    from diarize.voices import Voiceprint, voiceprint_path
+
+    made = tmp_path / "utf8"
+    made.mkdir()
+    from diarize import enroll
+
+    enroll("Zoë", WAV, made)
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    # an earlier version in a Latin-1 locale named the file with the name's Latin-1 bytes
+    old_file = legacy / os.fsdecode("Zoë.npz".encode("latin-1"))
+    shutil.copy(made / "Zoë.npz", old_file)
+    assert Voiceprint.load(old_file).name == "Zoë"
+    assert voiceprint_path(legacy, "Zoë") == old_file  # enrolling again adds to it
+    assert voiceprint_path(made, "Zoë") == made / "Zoë.npz"
+    # a file renamed to another voice's name is still caught
+    shutil.copy(made / "Zoë.npz", legacy / "Ann.npz")
+    with pytest.raises(Exception, match="corrupt voiceprint"):
+        Voiceprint.load(legacy / "Ann.npz")
