@@ -30,7 +30,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generator, Iterable, Iterator, Mapping, Protocol, Sequence
+from typing import Any, Callable, Generator, Iterable, Iterator, Mapping, Protocol, Sequence
 
 from .audio import AUDIO_SUFFIXES
 from .errors import (AudioWarning, BatchInputError, DiarizeError, ForeignOutputError,
@@ -952,15 +952,7 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     from .models import check_model_files
 
     t0 = time.perf_counter()
-    formats = (fmt,) if isinstance(fmt, str) else tuple(dict.fromkeys(fmt))
-    for name in formats or (None,):
-        if not isinstance(name, str) or name not in FORMAT_EXTENSIONS:
-            raise BatchInputError(
-                f"unknown format {name!r} (choose from {', '.join(FORMAT_EXTENSIONS)})")
-    if jobs is None:
-        jobs = default_jobs()
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-        raise BatchInputError(f"jobs must be a positive integer, got {jobs!r}")
+    formats, jobs = _checked_formats(fmt), _checked_jobs(jobs)
     if isinstance(inputs, (str, bytes, os.PathLike)):
         inputs = [inputs]
     base = config if config is not None else Config()
@@ -981,17 +973,8 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
 
     outputs = [[out_dir / output_name(rec.uri, FORMATS[f].extension) for f in formats]
                for rec in recordings]
-    targets = [paths[0] for paths in outputs]
-    _refuse_overwriting_inputs([p for paths in outputs for p in paths]
-                               + ([out_dir / SPEAKERS_FILE] if link_speakers else []),
-                               [r.path for r in recordings] + manifests,
-                               out_dir / ERRORS_FILE)
-    # Before any work: a folder we cannot write must not cost hours of diarization.
-    check_writable_dir(out_dir)
-    _check_errors_file(out_dir / ERRORS_FILE)
-    if link_speakers:
-        _check_speakers_file(out_dir / SPEAKERS_FILE)
-        check_writable_dir(out_dir / VOICES_DIR)
+    _check_output_folder(out_dir, outputs, [r.path for r in recordings] + manifests,
+                         link_speakers=link_speakers)
 
     def remove_temps() -> None:
         # What a killed run (or a worker stopped mid-write) left half-written.
@@ -1001,36 +984,10 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
 
     remove_temps()
 
-    records: list[Record | None] = [None] * len(recordings)
-    todo: list[tuple[int, Task]] = []
-    refused = 0
-    for i, (rec, cfg, target, paths) in enumerate(zip(recordings, configs, targets, outputs)):
-        try:
-            if link_speakers and any(p.name.lower() == SPEAKERS_FILE for p in paths):
-                raise ForeignOutputError(
-                    f"{printable(str(out_dir / SPEAKERS_FILE))}: the JSON output of "
-                    f"{printable(str(rec.path))} would be the linking report: give the "
-                    "recording another uri (a manifest's uri column)")
-            ours = [check_replaceable(p, fmt=f, uri=rec.uri) for f, p in zip(formats, paths)]
-        except ForeignOutputError as exc:
-            # Never replaced, and not diarized for nothing: a failure, before any work.
-            records[i] = Record(path=str(rec.path), uri=rec.uri, output=str(target),
-                                status="failed", error=type(exc).__name__, message=str(exc))
-            refused += 1
-            continue
-        # Linking needs each recording's kept voices: an output without them (from a
-        # batch run without --link-speakers) is diarized again.
-        kept = str(voices_path(out_dir, rec.uri)) if link_speakers else ""
-        if all(ours) and not overwrite and (not kept or voices_ok(Path(kept), fingerprint)):
-            records[i] = Record(path=str(rec.path), uri=rec.uri, output=str(target),
-                                status="skipped")
-        else:
-            todo.append((i, Task(path=str(rec.path), uri=rec.uri, output=str(target),
-                                 fmt=formats[0], config=cfg, kept_voices=kept,
-                                 more=tuple(zip(formats[1:], map(str, paths[1:]))),
-                                 # Linked voices are named once, over the batch, from
-                                 # their pooled speech (below), not per recording.
-                                 voices="" if link_speakers else voices_dir)))
+    records, todo = _plan(recordings, configs, outputs, formats, out_dir,
+                          overwrite=overwrite, link_speakers=link_speakers,
+                          fingerprint=fingerprint, voices_dir=voices_dir)
+    refused = sum(r is not None and r.status == "failed" for r in records)
     # Longest first (file size as the proxy): the big ones do not end up alone at the end.
     todo.sort(key=lambda it: (-_size(it[1].path), it[0]))
     tasks = [task for _, task in todo]
@@ -1043,37 +1000,11 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
         for r in records:
             if r is not None and r.status == "failed":
                 progress.update(r)
-    interrupted: BaseException | None = None
-    link_error: OutputError | None = None
-    try:
-        with _sigterm_stops_the_run(), contextlib.closing(
-                _run_dask(tasks, scheduler) if scheduler is not None
-                else run_tasks(tasks, jobs)) as stream:
-            for record in stream:
-                records[by_output[record.output]] = record
-                if record.status == "ok":
-                    summary.succeeded += 1
-                else:
-                    summary.failed += 1
-                if progress is not None:
-                    progress.update(record)
-                if record.stop:
-                    # The device is full or read-only: no later output could be written.
-                    summary.stopped = f"stopped: {record.message}"
-                    break
-    except BatchTerminated:
-        # The workers are stopped (the stream is closed), some perhaps mid-write; now go
-        # as SIGTERM means.
-        remove_temps()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.kill(os.getpid(), signal.SIGTERM)
-        raise
-    except KeyboardInterrupt as exc:
-        interrupted = exc
-        summary.stopped = "interrupted"
-        remove_temps()  # the workers are stopped, some perhaps mid-write
+    interrupted = _execute(tasks, records, by_output, summary, jobs=jobs, scheduler=scheduler,
+                           progress=progress, remove_temps=remove_temps)
     summary.records = [r for r in records if r is not None]
     summary.left = len(tasks) + refused - summary.succeeded - summary.failed
+    link_error: OutputError | None = None
     # --- speaker linking: a final step over the kept voices of every recording done
     if link_speakers and interrupted is None and not summary.stopped:
         try:
@@ -1112,6 +1043,116 @@ def run(inputs: Iterable[str | os.PathLike] | str | os.PathLike, output_dir: str
     if link_error is not None:
         raise link_error
     return summary
+
+
+def _checked_formats(fmt: str | Sequence[str]) -> tuple[str, ...]:
+    """`fmt` as a tuple of known format names without repeats, or BatchInputError."""
+    formats = (fmt,) if isinstance(fmt, str) else tuple(dict.fromkeys(fmt))
+    for name in formats or (None,):
+        if not isinstance(name, str) or name not in FORMAT_EXTENSIONS:
+            raise BatchInputError(
+                f"unknown format {name!r} (choose from {', '.join(FORMAT_EXTENSIONS)})")
+    return formats
+
+
+def _checked_jobs(jobs: int | None) -> int:
+    """`jobs` (default :func:`default_jobs`) if it is a positive integer, or BatchInputError."""
+    if jobs is None:
+        jobs = default_jobs()
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise BatchInputError(f"jobs must be a positive integer, got {jobs!r}")
+    return jobs
+
+
+def _check_output_folder(out_dir: Path, outputs: list[list[Path]], inputs: list[Path], *,
+                         link_speakers: bool) -> None:
+    """Before any work: no output is an input, and the folder (and the files a run
+    rewrites in it) can be written; a folder we cannot write must not cost hours of
+    diarization."""
+    _refuse_overwriting_inputs([p for paths in outputs for p in paths]
+                               + ([out_dir / SPEAKERS_FILE] if link_speakers else []),
+                               inputs, out_dir / ERRORS_FILE)
+    check_writable_dir(out_dir)
+    _check_errors_file(out_dir / ERRORS_FILE)
+    if link_speakers:
+        _check_speakers_file(out_dir / SPEAKERS_FILE)
+        check_writable_dir(out_dir / VOICES_DIR)
+
+
+def _plan(recordings: list[Recording], configs: list, outputs: list[list[Path]],
+          formats: tuple[str, ...], out_dir: Path, *, overwrite: bool, link_speakers: bool,
+          fingerprint: str, voices_dir: str
+          ) -> tuple[list[Record | None], list[tuple[int, Task]]]:
+    """What each recording needs: its record where it needs no work (skipped: done; or
+    failed: an output there that is not ours), and the tasks of the others with their
+    recording's index."""
+    records: list[Record | None] = [None] * len(recordings)
+    todo: list[tuple[int, Task]] = []
+    for i, (rec, cfg, paths) in enumerate(zip(recordings, configs, outputs)):
+        target = paths[0]
+        try:
+            if link_speakers and any(p.name.lower() == SPEAKERS_FILE for p in paths):
+                raise ForeignOutputError(
+                    f"{printable(str(out_dir / SPEAKERS_FILE))}: the JSON output of "
+                    f"{printable(str(rec.path))} would be the linking report: give the "
+                    "recording another uri (a manifest's uri column)")
+            ours = [check_replaceable(p, fmt=f, uri=rec.uri) for f, p in zip(formats, paths)]
+        except ForeignOutputError as exc:
+            # Never replaced, and not diarized for nothing: a failure, before any work.
+            records[i] = Record(path=str(rec.path), uri=rec.uri, output=str(target),
+                                status="failed", error=type(exc).__name__, message=str(exc))
+            continue
+        # Linking needs each recording's kept voices: an output without them (from a
+        # batch run without --link-speakers) is diarized again.
+        kept = str(voices_path(out_dir, rec.uri)) if link_speakers else ""
+        if all(ours) and not overwrite and (not kept or voices_ok(Path(kept), fingerprint)):
+            records[i] = Record(path=str(rec.path), uri=rec.uri, output=str(target),
+                                status="skipped")
+        else:
+            todo.append((i, Task(path=str(rec.path), uri=rec.uri, output=str(target),
+                                 fmt=formats[0], config=cfg, kept_voices=kept,
+                                 more=tuple(zip(formats[1:], map(str, paths[1:]))),
+                                 # Linked voices are named once, over the batch, from
+                                 # their pooled speech (below), not per recording.
+                                 voices="" if link_speakers else voices_dir)))
+    return records, todo
+
+
+def _execute(tasks: list[Task], records: list[Record | None], by_output: dict[str, int],
+             summary: BatchSummary, *, jobs: int, scheduler: str | None,
+             progress: Progress | None, remove_temps: Callable[[], None]
+             ) -> KeyboardInterrupt | None:
+    """Run `tasks` (on the pool or the Dask scheduler), putting each record in its place
+    of `records` and counting it in `summary`; the Ctrl-C that stopped the run, if one
+    did. A full or read-only device stops the run at the first record that says so."""
+    try:
+        with _sigterm_stops_the_run(), contextlib.closing(
+                _run_dask(tasks, scheduler) if scheduler is not None
+                else run_tasks(tasks, jobs)) as stream:
+            for record in stream:
+                records[by_output[record.output]] = record
+                if record.status == "ok":
+                    summary.succeeded += 1
+                else:
+                    summary.failed += 1
+                if progress is not None:
+                    progress.update(record)
+                if record.stop:
+                    # The device is full or read-only: no later output could be written.
+                    summary.stopped = f"stopped: {record.message}"
+                    break
+    except BatchTerminated:
+        # The workers are stopped (the stream is closed), some perhaps mid-write; now go
+        # as SIGTERM means.
+        remove_temps()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        raise
+    except KeyboardInterrupt as exc:
+        summary.stopped = "interrupted"
+        remove_temps()  # the workers are stopped, some perhaps mid-write
+        return exc
+    return None
 
 
 class BatchTerminated(BaseException):
