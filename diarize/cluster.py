@@ -1101,7 +1101,7 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         `labels` per frame; `similarity` the CLR of every merge considered (a merge BIC
         declined at no more than the threshold).
     """
-    from .speakers import (MIN_COHORT_STD, TopComponentScorer, VoiceStats, aligned_llr,
+    from .speakers import (TopComponentScorer, VoiceStats, aligned_llr, cohort_moments,
                            label_statistics, with_nuisance)
 
     labels = relabel(np.asarray(labels))
@@ -1201,8 +1201,8 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         # of training speakers) is the scale its scores are read on.
         if cohort is None:
             return 0.0, 1.0
-        z = cohort_llr(k)
-        return float(z.mean()), float(max(z.std(), MIN_COHORT_STD))
+        mean, spread = cohort_moments(cohort_llr(k))
+        return float(mean), float(spread)
 
     stats = [norm(k) for k in range(k0)]
 
@@ -1238,8 +1238,9 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
                     z = scorer.logliks(models[other][None], at_part)[0] - scorer.base[at_part]
                     mu, sd = 0.0, 1.0
                     if cohort_scores is not None:
-                        c = np.take(cohort_scores, at_part, axis=1).mean(axis=1)
-                        mu, sd = float(c.mean()), float(max(c.std(), MIN_COHORT_STD))
+                        c_mean, c_spread = cohort_moments(
+                            np.take(cohort_scores, at_part, axis=1).mean(axis=1))
+                        mu, sd = float(c_mean), float(c_spread)
                     own_k += (float(z.sum() / len(z)) - mu) / sd
             raw[q] = own_k
         m = np.array([len(f) for f in frames], dtype=np.float64)

@@ -40,8 +40,8 @@ from .config import VoicesConfig
 from .errors import ParameterError
 from .names import OUTPUT_LABEL
 from .speakers import (MIN_COHORT_STD, BackgroundModel, VoiceStats, cohort_norm,
-                       load_nuisance, model_offsets, offset_llr, ubm_fingerprint,
-                       with_nuisance)
+                       linear_scores, load_nuisance, model_offsets, offset_llr,
+                       ubm_fingerprint, with_nuisance)
 
 __all__ = ["Voice", "SpeakerGroup", "link_voices", "label_groups", "link_speakers",
            "symmetric_scores", "chance_threshold", "speakers_report", "ubm_fingerprint",
@@ -326,9 +326,7 @@ class _PooledScores:
         self.off = np.zeros((n, c, d))
         self.fresh = np.zeros(n, dtype=bool)  # dm[k], off[k] are group k's model's
         self.counts = np.stack([np.asarray(p.n, dtype=np.float64) for p in pooled])
-        self.centred = np.stack([np.asarray(p.first, dtype=np.float64)
-                                 - np.asarray(p.n, dtype=np.float64)[:, None] * self._mu
-                                 for p in pooled])
+        self.centred = np.stack([p.centred(self._mu) for p in pooled])
         self.frames = np.array([p.frames for p in pooled], dtype=np.float64)
         # each group's cohort normalisation (mean, spread), filled in as first needed
         self.norms = np.zeros((n, 2))
@@ -338,8 +336,7 @@ class _PooledScores:
         """Group `a` now holds group `b` too (``pooled[a]`` already summed)."""
         group = self.pooled[a]
         self.counts[a] = group.n
-        self.centred[a] = (np.asarray(group.first, dtype=np.float64)
-                           - self.counts[a][:, None] * self._mu)
+        self.centred[a] = group.centred(self._mu)
         self.frames[a] = group.frames
         self.fresh[a] = False
         self.normed[a] = False
@@ -372,9 +369,8 @@ class _PooledScores:
                                             *self._models(others))
         # every other group's statistics under group a's model, at once
         dm, off = (x[0] for x in self._models(np.array([a])))
-        gain = np.einsum("kcd,cd->k", self.centred[others], dm)
-        cost = 0.5 * np.einsum("kc,c->k", self.counts[others], np.einsum("cd,cd->c", dm, off))
-        llr = (gain - cost) / np.maximum(self.frames[others], 1e-9)
+        llr = linear_scores(self.counts[others], self.centred[others], dm, off,
+                            frames=self.frames[others])
         norms = self._norms(others)
         backward = np.where(self.frames[others] > 0, (llr - norms[:, 0]) / norms[:, 1],
                             -np.inf)

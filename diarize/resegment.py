@@ -19,6 +19,7 @@ from ._threads import worker_pool
 from .frames import frame_count, nearest_label, relabel, runs
 from .config import ResegConfig
 from .gmm import GaussianMixture, map_adapted_means
+from .speakers import linear_scores, map_offsets, unit_statistics
 
 #: Entries (float64) of the per-stretch (b, C, D) arrays that guided scoring makes at a
 #: time: small enough to stay in cache, large enough that numpy's calls are few.
@@ -550,8 +551,6 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
     voice : ndarray of int, shape (K',)
         The index in `voices` of each of these speakers; -1 for the recording's.
     """
-    from .speakers import unit_statistics
-
     labels = relabel(np.asarray(labels))
     if len(labels) == 0 or len(voices) == 0:
         return labels, np.full(int(labels.max()) + 1 if len(labels) else 0, -1)
@@ -572,7 +571,7 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
     prior_g = np.zeros((n_states, *mu.shape))
     for v, st in enumerate(voices):
         prior_n[k_own + v] = st.n
-        prior_g[k_own + v] = st.first - st.n[:, None] * mu
+        prior_g[k_own + v] = st.centred(mu)
     held = own.copy()
     had = np.bincount(own, weights=size, minlength=n_states)
     # With speaker_cmvn the frames are read only through _per_label_cmvn, which works in
@@ -604,7 +603,8 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
         tot_g = prior_g + (member @ ug.reshape(len(ug), -1)).reshape(prior_g.shape)
         # each unit under every enrolled voice and under its own speaker
         cand = np.arange(k_own, n_states)
-        score = _linear_scores(un, ug, tot_n[cand], tot_g[cand], prec, r)
+        dm = map_offsets(tot_n[cand], tot_g[cand], relevance_factor=r)  # model - UBM mean
+        score = linear_scores(un, ug, dm * prec, dm)
         own_score = _linear_scores_rows(un, ug, tot_n, tot_g, prec, r, rows=own,
                                         leave_out=held == own)
         mine = held >= k_own
@@ -647,31 +647,26 @@ def guided_labels(X: np.ndarray, labels: np.ndarray, voices: list, *, ubm,
     return lut[out], np.where(present >= k_own, present - k_own, -1)
 
 
-def _linear_scores(bn: np.ndarray, bg: np.ndarray, n: np.ndarray, g: np.ndarray,
-                   prec: np.ndarray, r: float) -> np.ndarray:
-    """Linear GMM-UBM scores, shape (b, M), of stretches (N (b, C), centred F (b, C, D))
-    under the MAP models of statistics (N (M, C), centred F (M, C, D)); the sum over the
-    stretch's frames of :func:`diarize.speakers.aligned_llr`."""
-    dm = g / (n + r)[:, :, None]                      # model mean - UBM mean
-    wp = dm * prec
-    quad = np.einsum("mcd,mcd->mc", wp, dm)
-    return np.einsum("bcd,mcd->bm", bg, wp) - 0.5 * bn @ quad.T
-
-
 def _linear_scores_rows(bn: np.ndarray, bg: np.ndarray, n: np.ndarray, g: np.ndarray,
                         prec: np.ndarray, r: float, *, rows: np.ndarray,
                         leave_out: np.ndarray) -> np.ndarray:
-    """:func:`_linear_scores` of each stretch (N (b, C), centred F (b, C, D)) under its own
+    """The linear GMM-UBM score (:func:`diarize.speakers.linear_scores`, summed over the
+    frames) of each stretch (N (b, C), centred F (b, C, D)) under the MAP model of its own
     row of the statistics N (M, C), centred F (M, C, D) (`rows`, shape (b,)), less the
-    stretch's own where `leave_out`; shape (b,)."""
+    stretch's own where `leave_out`; shape (b,).
+
+    Each stretch against its own model, in blocks and in place (no (b, C, D) temporaries
+    beyond the block's), the precisions applied last: not one of
+    :func:`~diarize.speakers.linear_scores`' layouts, whose sums round otherwise."""
     out = np.empty(len(bn))
     step = max(1, SCORE_BLOCK_ENTRIES // max(1, int(np.prod(g.shape[1:]))))
     for a in range(0, len(bn), step):
         # in blocks of stretches: each block's (b, C, D) arrays stay small
         s = slice(a, a + step)
         lo = np.asarray(leave_out[s], dtype=np.float64)
-        dm = g[rows[s]] - lo[:, None, None] * bg[s]        # model mean - UBM mean
-        dm /= (n[rows[s]] - lo[:, None] * bn[s] + r)[:, :, None]
+        # model mean - UBM mean
+        dm = map_offsets(n[rows[s]] - lo[:, None] * bn[s],
+                         g[rows[s]] - lo[:, None, None] * bg[s], relevance_factor=r)
         # sum over c, d of dm S^-1 (bg - bn dm / 2), in place
         t = bn[s][:, :, None] * dm
         t *= -0.5

@@ -524,6 +524,12 @@ class VoiceStats:
     def __add__(self, other: "VoiceStats") -> "VoiceStats":
         return VoiceStats(self.n + other.n, self.first + other.first)
 
+    def centred(self, mu: np.ndarray) -> np.ndarray:
+        """The first-order statistics centred on the means `mu` (C, D), ``F - N mu``:
+        what :func:`linear_scores` takes, float64 of shape (C, D)."""
+        return (np.asarray(self.first, dtype=np.float64)
+                - np.asarray(self.n, dtype=np.float64)[:, None] * mu)
+
     def means(self, ubm: GaussianMixture, *, relevance_factor: float) -> np.ndarray:
         """The MAP-adapted means of this voice's model, shape (C, D)."""
         from .gmm import map_adapted_means
@@ -551,14 +557,8 @@ def voice_statistics(ubm: GaussianMixture, X: np.ndarray, labels: np.ndarray, *,
 def aligned_llr(ubm: GaussianMixture, stats: VoiceStats, means: np.ndarray) -> np.ndarray:
     """Per-frame log-likelihood ratio of a voice's frames under models vs the UBM.
 
-    With every frame aligned to the UBM's components (its posteriors, fixed), the ratio
-    of the frames' likelihood under a model with the UBM's weights and variances and
-    means ``m`` to their likelihood under the UBM needs only the statistics:
-
-        sum_c (m_c - mu_c)' S_c^-1 (F_c - N_c mu_c) - N_c (m_c - mu_c)' S_c^-1 (m_c - mu_c) / 2
-
-    (the "linear scoring" of GMM-UBM speaker verification, exact for fixed alignments),
-    divided by the number of frames so that it does not grow with the speech.
+    The linear GMM-UBM score (:func:`linear_scores`) of the voice's statistics under
+    each model, divided by the number of frames so that it does not grow with the speech.
 
     Parameters
     ----------
@@ -593,10 +593,109 @@ def offset_llr(ubm: GaussianMixture, stats: VoiceStats, dm: np.ndarray,
     """:func:`aligned_llr` from the models' :func:`model_offsets`, which many voices
     scored against the same models share (each of shape (M, C, D)); shape (M,)."""
     mu = np.asarray(ubm.means_, dtype=np.float64)
-    centred = stats.first - stats.n[:, None] * mu                    # (C, D)
-    gain = np.einsum("mcd,cd->m", dm, centred)
-    cost = 0.5 * np.einsum("mcd,mcd,c->m", dm, off, stats.n)
-    return (gain - cost) / max(stats.frames, 1e-9)
+    return linear_scores(stats.n, stats.centred(mu), dm, off, frames=stats.frames)
+
+
+def linear_scores(counts: np.ndarray, centred: np.ndarray, dm: np.ndarray, off: np.ndarray,
+                  *, frames: float | np.ndarray | None = None) -> np.ndarray:
+    """Linear GMM-UBM scores of voices' statistics under models: the one implementation
+    of the score that :func:`aligned_llr`, the cohort norms, linking across recordings
+    (:mod:`diarize.link`) and guided resegmentation (:mod:`diarize.resegment`) use.
+
+    With every frame aligned to the UBM's components (its posteriors, fixed), the log of
+    the ratio of a voice's frames' likelihood under a model with the UBM's weights and
+    variances ``S`` and means ``m`` to their likelihood under the UBM (means ``mu``) needs
+    only the voice's statistics ``N`` (soft counts) and ``F`` (first order)::
+
+        sum_c (m_c - mu_c)' S_c^-1 (F_c - N_c mu_c) - N_c (m_c - mu_c)' S_c^-1 (m_c - mu_c) / 2
+
+    (the "linear scoring" of GMM-UBM speaker verification, exact for fixed alignments).
+
+    The shapes of the arrays say which voices are scored against which models:
+
+    ============================  ====================  ======
+    voices (`counts`, `centred`)  models (`dm`, `off`)  result
+    ============================  ====================  ======
+    one: (C,), (C, D)             M: (M, C, D)          (M,)
+    T: (T, C), (T, C, D)          one: (C, D)           (T,)
+    T: (T, C), (T, C, D)          M: (M, C, D)          (T, M)
+    ============================  ====================  ======
+
+    Each layout sums in its own fixed order (the second works out the model's quadratic
+    term per component once for all voices, the third adds the counts up with a matrix
+    product, whose bits may depend on the BLAS), so a score is the same bits from call
+    to call, but not always from one layout to another.
+
+    Parameters
+    ----------
+    counts : ndarray, shape (C,) or (T, C)
+        The voices' soft counts per UBM component, ``N``.
+    centred : ndarray, shape (C, D) or (T, C, D)
+        Their first-order statistics centred on the UBM's means, ``F - N mu``
+        (:meth:`VoiceStats.centred`).
+    dm : ndarray, shape (M, C, D) or (C, D)
+        The models' mean offsets from the UBM weighted by its precisions,
+        ``(m - mu) S^-1`` (:func:`model_offsets`; :func:`map_offsets` times the
+        precisions).
+    off : ndarray, the shape of `dm`
+        The offsets as they are, ``m - mu``.
+    frames : float or ndarray of shape (T,), optional, keyword-only
+        The voices' numbers of frames: each score is divided by ``max(frames, 1e-9)``
+        (a mean over the frames, which does not grow with the speech); None: the sum
+        over the frames.
+
+    Returns
+    -------
+    ndarray, shape (M,), (T,) or (T, M), float64
+
+    Raises
+    ------
+    ParameterError
+        Shapes of none of the three layouts.
+    """
+    if centred.ndim == 2 and dm.ndim == 3:
+        gain = np.einsum("mcd,cd->m", dm, centred)
+        cost = 0.5 * np.einsum("mcd,mcd,c->m", dm, off, counts)
+        scores = gain - cost
+    elif centred.ndim == 3 and dm.ndim == 2:
+        gain = np.einsum("kcd,cd->k", centred, dm)
+        cost = 0.5 * np.einsum("kc,c->k", counts, np.einsum("cd,cd->c", dm, off))
+        scores = gain - cost
+    elif centred.ndim == 3 and dm.ndim == 3:
+        quad = np.einsum("mcd,mcd->mc", dm, off)
+        scores = np.einsum("bcd,mcd->bm", centred, dm) - 0.5 * counts @ quad.T
+    else:
+        raise ParameterError(f"linear_scores: statistics of shape {np.shape(centred)} and "
+                             f"models of shape {np.shape(dm)}")
+    if frames is None:
+        return scores
+    per = np.maximum(frames, 1e-9)
+    return scores / (per[:, None] if scores.ndim == 2 else per)
+
+
+def map_offsets(counts: np.ndarray, centred: np.ndarray, *,
+                relevance_factor: float) -> np.ndarray:
+    """The offsets from the UBM's means of the means MAP-adapted to statistics,
+    ``(F - N mu) / (N + r)``, vectorised over leading axes.
+
+    In exact arithmetic ``map_adapted_means(mu, N, F, relevance_factor=r) - mu`` (see
+    :meth:`VoiceStats.means`), worked out from the centred statistics without rounding
+    the means first; `relevance_factor` must be positive (no floor on ``N + r``).
+
+    Parameters
+    ----------
+    counts : ndarray, shape (..., C)
+        Soft counts ``N``.
+    centred : ndarray, shape (..., C, D)
+        First-order statistics centred on the UBM's means, ``F - N mu``.
+    relevance_factor : float, keyword-only
+        ``r``.
+
+    Returns
+    -------
+    ndarray, shape (..., C, D)
+    """
+    return centred / (counts + relevance_factor)[..., None]
 
 
 def voice_scores(ubm: BackgroundModel, tests: list[VoiceStats], models: np.ndarray, *,
@@ -645,6 +744,29 @@ def voice_scores(ubm: BackgroundModel, tests: list[VoiceStats], models: np.ndarr
 MIN_COHORT_STD = 1e-3
 
 
+def cohort_moments(z: np.ndarray, *, trim: int = 0) -> tuple[Any, Any]:
+    """The Z-norm (T-norm) of scores against a cohort: their mean and spread, the
+    scale other scores of the same voice or model are read on (``(s - mean) / spread``).
+
+    Parameters
+    ----------
+    z : ndarray, shape (K,) or (R, K)
+        Scores against K cohort voices (of R voices or models, one per row).
+    trim : int, keyword-only
+        The highest `trim` scores of each row are left out (see :func:`voice_scores`)
+        where ``0 < trim < K - 1``; none otherwise.
+
+    Returns
+    -------
+    mean, spread : numpy float64 scalars (`z` of shape (K,)) or ndarrays of shape (R,)
+        Over the last axis; the spread (standard deviation) at least
+        :data:`MIN_COHORT_STD`.
+    """
+    if 0 < trim < z.shape[-1] - 1:
+        z = np.sort(z, axis=-1)[..., :z.shape[-1] - trim]
+    return z.mean(axis=-1), np.maximum(z.std(axis=-1), MIN_COHORT_STD)
+
+
 #: Cohort norms kept (:func:`cohort_norm`): a voiceprint is normalised once for all the
 #: speakers it is scored against, in one recording and the next.
 NORM_CACHE_SIZE = 256
@@ -681,10 +803,9 @@ def cohort_norm(ubm: BackgroundModel, stats: VoiceStats, *, trim: int = 0
         return 0.0, 1.0
 
     def norm() -> tuple[float, float]:
-        z = offset_llr(ubm.gmm, stats, *_cohort_offsets(ubm))
-        if 0 < trim < len(z) - 1:
-            z = np.sort(z)[:len(z) - trim]
-        return float(z.mean()), max(float(z.std()), MIN_COHORT_STD)
+        mean, spread = cohort_moments(offset_llr(ubm.gmm, stats, *_cohort_offsets(ubm)),
+                                      trim=trim)
+        return float(mean), float(spread)
 
     return _kept(_norms, (*_stats_key(stats), int(trim)), ubm, norm)
 
@@ -742,9 +863,8 @@ def matched_voice_scores(ubm: BackgroundModel, tests: list[VoiceStats],
         # not BLAS: the same bits whatever the BLAS threads)
         z = (np.einsum("mc,kc->mk", shrink, g)
              - 0.5 * np.einsum("mc,kc->mk", shrink * shrink, h)) / max(stats.frames, 1e-9)
-        if 0 < trim < z.shape[1] - 1:
-            z = np.sort(z, axis=1)[:, :z.shape[1] - trim]
-        out[t] = (raw - z.mean(axis=1)) / np.maximum(z.std(axis=1), MIN_COHORT_STD)
+        mean, spread = cohort_moments(z, trim=trim)
+        out[t] = (raw - mean) / spread
     return out
 
 
@@ -765,10 +885,10 @@ def cohort_terms(ubm: BackgroundModel, stats: VoiceStats) -> tuple[np.ndarray, n
     assert ubm.cohort is not None
 
     def terms() -> tuple[np.ndarray, np.ndarray]:
+        # the terms of linear_scores' first layout, not summed over the components
         dm, off = _cohort_offsets(ubm)
         n = np.asarray(stats.n, dtype=np.float64)
-        mu = np.asarray(ubm.gmm.means_, dtype=np.float64)
-        centred = np.asarray(stats.first, dtype=np.float64) - n[:, None] * mu
+        centred = stats.centred(np.asarray(ubm.gmm.means_, dtype=np.float64))
         return np.einsum("kcd,cd->kc", dm, centred), np.einsum("kcd,kcd,c->kc", dm, off, n)
 
     return _kept(_terms, _stats_key(stats), ubm, terms)

@@ -382,9 +382,9 @@ def test_only_the_clustering_stage_uses_the_speaker_scoring_internals():
     public = {"load_ubm", "save_ubm", "BackgroundModel", "UBM_PATH", "FRONT_END_FIELDS",
               # kept voices (named speakers, linking across recordings): statistics only
               "VoiceStats", "voice_statistics", "unit_statistics", "voice_scores", "aligned_llr",
-              "model_offsets", "offset_llr",
+              "model_offsets", "offset_llr", "linear_scores", "map_offsets",
               "ubm_fingerprint",
-              "cohort_norm", "MIN_COHORT_STD", "matched_voice_scores",
+              "cohort_norm", "cohort_moments", "MIN_COHORT_STD", "matched_voice_scores",
               # the nuisance subspace: scoring projected off it, and its training
               "with_nuisance", "load_nuisance", "save_nuisance", "supervector_offsets"}
     repo = Path(__file__).resolve().parents[1]
