@@ -37,7 +37,7 @@ _NEVER_SPEECH = -1.0e3
 
 
 def refine_boundaries(llr: np.ndarray, mask: np.ndarray, log_energy: np.ndarray, *,
-                      config: SadConfig | None = None, frame_step: float = 0.01) -> np.ndarray:
+                      config: SadConfig | None = None, frame_step: float) -> np.ndarray:
     """Frame-level speech boundaries near a smoothed speech decision.
 
     Parameters
@@ -92,7 +92,7 @@ def refine_boundaries(llr: np.ndarray, mask: np.ndarray, log_energy: np.ndarray,
 
 
 def speech_evidence_level(score: np.ndarray, *, background: np.ndarray,
-                          config: SadConfig | None = None, frame_step: float = 0.01) -> float:
+                          config: SadConfig | None = None, frame_step: float) -> float:
     """The averaged ratio above which a frame counts as evidence for speech.
 
     ``threshold - boundary_margin``, raised to the ``background_quantile`` quantile of
@@ -106,6 +106,9 @@ def speech_evidence_level(score: np.ndarray, *, background: np.ndarray,
     score : ndarray, shape (n_frames,)
         Averaged frame log-likelihood ratio.
     background : ndarray of bool, shape (n_frames,)
+    config : SadConfig, keyword-only
+    frame_step : float, keyword-only
+        Seconds per frame.
     """
     cfg = config or SadConfig()
     level = cfg.threshold - cfg.boundary_margin

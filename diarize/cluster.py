@@ -28,7 +28,7 @@ import numpy as np
 from ._threads import worker_pool
 from .config import ClusterConfig, Config
 from .errors import ParameterError
-from .frames import frame_count, relabel, runs
+from .frames import even_subsample_index, frame_count, relabel, runs
 from .resegment import resegment
 from .speakers import BackgroundModel, load_ubm
 
@@ -406,8 +406,7 @@ def chunk_speech(mask: np.ndarray, *, chunk_frames: int, max_chunks: int,
     n_speech = int(mask.sum())
     if n_speech == 0:
         return np.zeros((0, 2), dtype=np.int64)
-    # Each chunk but the last holds at least size/2 frames: at most 2n/size + 1 chunks.
-    size = max(chunk_frames, int(np.ceil(2 * n_speech / max(max_chunks - 1, 1))))
+    size = max(chunk_frames, _chunk_length_for(n_speech, max_chunks))
     s, e, v = runs(mask)
     run_ends = np.cumsum(e[v] - s[v])  # run boundaries in the speech-only sequence
     first = size - int(round(phase * size)) % size
@@ -429,10 +428,18 @@ def chunk_speech(mask: np.ndarray, *, chunk_frames: int, max_chunks: int,
     return np.stack([bounds[:-1], bounds[1:]], axis=1)
 
 
+def _chunk_length_for(n_speech: int, max_chunks: int) -> int:
+    """The shortest chunk length that keeps `n_speech` frames within `max_chunks` chunks:
+    each chunk but the last holds at least half a chunk, so there are at most
+    ``2 * n_speech / length + 1`` of them."""
+    return int(np.ceil(2 * n_speech / max(max_chunks - 1, 1)))
+
+
 def _min_chunk_frames(n_speech: int, max_chunks: int) -> int:
     """Half the chunk length that keeps `n_speech` frames within `max_chunks` chunks when
-    every chunk but the last holds at least this many frames."""
-    return int(np.ceil(np.ceil(2 * n_speech / max(max_chunks - 1, 1)) / 2))
+    every chunk but the last holds at least this many frames (half of
+    :func:`_chunk_length_for`, rounded up)."""
+    return int(np.ceil(_chunk_length_for(n_speech, max_chunks) / 2))
 
 
 def change_curve(X: np.ndarray, mask: np.ndarray, *, window_steps: int, step_frames: int,
@@ -682,7 +689,7 @@ def _tril_logdet(n: np.ndarray, s: np.ndarray, packed: np.ndarray, tril: _Tril, 
 
 
 def agglomerative_bic(X: np.ndarray, chunks: np.ndarray, *, config: ClusterConfig,
-                      frame_step: float = 0.01, min_clusters: int = 1,
+                      frame_step: float, min_clusters: int = 1,
                       max_clusters: int = 10, n_clusters: int | None = None,
                       keep_stages: bool = False) -> BicResult:
     """Bottom-up BIC clustering of chunks.
@@ -1024,7 +1031,7 @@ class _BicState:
 def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: ClusterConfig,
                       min_clusters: int = 1, max_clusters: int = 10,
                       n_clusters: int | None = None, bic_features: np.ndarray | None = None,
-                      frame_step: float = 0.01, scored: np.ndarray | None = None,
+                      frame_step: float, scored: np.ndarray | None = None,
                       min_frames: float = 0.0) -> ClusterResult:
     """Merge clusters by the cross-likelihood ratio of UBM-adapted speaker models.
 
@@ -1130,7 +1137,7 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
 
     def sample(idx: np.ndarray) -> np.ndarray:
         # Evenly spaced frames: a cluster's whole time span, at a bounded cost.
-        return idx if len(idx) <= cap else idx[np.linspace(0, len(idx) - 1, cap).astype(np.int64)]
+        return idx if len(idx) <= cap else idx[even_subsample_index(len(idx), cap)]
 
     def adapt(n: np.ndarray, f: np.ndarray) -> np.ndarray:
         m = map_means(gmm, n, f, r)

@@ -45,7 +45,7 @@ class FrameFeatures(NamedTuple):
     """shape (n_frames,), float32: the frame's periodicity, 0..1; None unless asked for"""
 
 
-def mfcc(y: np.ndarray, *, sample_rate: int = 16000, config: FeatureConfig | None = None,
+def mfcc(y: np.ndarray, *, sample_rate: int, config: FeatureConfig | None = None,
          voicing: bool = False) -> FrameFeatures:
     """MFCCs and frame log-energy of a mono signal (and its voicing, on request).
 
@@ -53,6 +53,7 @@ def mfcc(y: np.ndarray, *, sample_rate: int = 16000, config: FeatureConfig | Non
     ----------
     y : ndarray, shape (n_samples,), float32
     sample_rate : int, keyword-only
+        Samples per second of `y` (``audio.sample_rate`` of the configuration).
     config : FeatureConfig, keyword-only
         Window, hop, filterbank and cepstrum sizes. `deltas` and `cmvn` are *not* applied
         here (see :func:`add_deltas`, :func:`cmvn`): they depend on which frames are speech.
@@ -101,12 +102,13 @@ class MfccStream:
     Parameters
     ----------
     sample_rate : int, keyword-only
+        Samples per second of the signal (``audio.sample_rate`` of the configuration).
     config : FeatureConfig, keyword-only
     voicing : bool, keyword-only
         Also compute each frame's voicing (:attr:`FrameFeatures.voicing` of :meth:`finish`).
     """
 
-    def __init__(self, *, sample_rate: int = 16000, config: FeatureConfig | None = None,
+    def __init__(self, *, sample_rate: int, config: FeatureConfig | None = None,
                  voicing: bool = False) -> None:
         cfg = config or FeatureConfig()
         self.config = cfg

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .names import TIME_DECIMALS
+
 
 def frame_count(seconds: float, step: float, *, minimum: int = 0) -> int:
     """Frames in `seconds` (rounded to the nearest frame), at least `minimum`.
@@ -27,7 +29,28 @@ def frame_count(seconds: float, step: float, *, minimum: int = 0) -> int:
 def frame_time(index: int | float, step: float) -> float:
     """Time in seconds of frame boundary `index`, rounded to the millisecond (turn times
     are exact 3-decimal numbers, so that writers and readers agree)."""
-    return round(index * step, 3)
+    return round(index * step, TIME_DECIMALS)
+
+
+def even_subsample_index(n: int, cap: int) -> np.ndarray:
+    """Indices of `cap` evenly spaced items of `n` (``n > cap``), from the first to the
+    last: ``np.linspace(0, n - 1, cap)`` truncated to int64. A sample of frames that spans
+    the whole of their time at a bounded cost; callers with at most `cap` items keep them
+    all.
+
+    Parameters
+    ----------
+    n : int
+        Items to choose from.
+    cap : int
+        Items chosen.
+
+    Returns
+    -------
+    ndarray of int64, shape (cap,)
+        In increasing order.
+    """
+    return np.linspace(0, n - 1, cap).astype(np.int64)
 
 
 def runs(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -38,7 +38,7 @@ import numpy as np
 
 from .config import VoicesConfig
 from .errors import ParameterError
-from .names import OUTPUT_LABEL
+from .names import LABEL_FORMAT, OUTPUT_LABEL, TIME_DECIMALS
 from .speakers import (MIN_COHORT_STD, BackgroundModel, VoiceStats, cohort_norm,
                        linear_scores, load_nuisance, model_offsets, offset_llr,
                        ubm_fingerprint, with_nuisance)
@@ -46,9 +46,6 @@ from .speakers import (MIN_COHORT_STD, BackgroundModel, VoiceStats, cohort_norm,
 __all__ = ["Voice", "SpeakerGroup", "link_voices", "label_groups", "link_speakers",
            "symmetric_scores", "chance_threshold", "speakers_report", "ubm_fingerprint",
            "LABEL_FORMAT"]
-
-#: Global labels of linked speakers that no naming step named.
-LABEL_FORMAT = "SPEAKER_{:02d}"
 
 
 @dataclass(frozen=True)
@@ -580,8 +577,9 @@ def speakers_report(groups: Sequence[SpeakerGroup], labels: Sequence[str], *,
     out: dict[str, dict] = {}
     for k, (g, label) in enumerate(zip(groups, labels)):
         out[label] = {
-            "seconds": round(g.seconds, 3),
-            "recordings": [{"uri": v.uri, "local": v.local, "seconds": round(v.seconds, 3)}
+            "seconds": round(g.seconds, TIME_DECIMALS),
+            "recordings": [{"uri": v.uri, "local": v.local,
+                            "seconds": round(v.seconds, TIME_DECIMALS)}
                            for v in g.members],
         }
         if matches is not None:

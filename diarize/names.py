@@ -1,7 +1,8 @@
 """File-name rules: the file id (uri) of a recording, the name of its output file, the
 text a file name becomes in messages and RTTM fields, and the temporary files of
 atomic writes (:func:`replace_atomically`, which every file the package writes goes
-through).
+through); and the conventions every output shares: the labels of unnamed speakers
+(:data:`LABEL_FORMAT`) and the decimals of times (:data:`TIME_DECIMALS`).
 
 Every module that turns a path into a name, or a name into a path, asks this one, so
 that ``diarize``, ``diarize batch``, ``diarize tune`` and the API agree on them. It
@@ -19,12 +20,20 @@ from typing import IO, Callable, Iterable
 
 __all__ = ["printable", "message_line", "sanitize_field", "uri_for", "clean_uri", "output_name",
            "name_text", "typed_text", "os_name", "text_path", "temp_prefix", "TEMP_SUFFIX",
-           "temp_pattern"]
+           "temp_pattern", "LABEL_FORMAT", "OUTPUT_LABEL", "TIME_DECIMALS"]
 
 _WS = re.compile(r"\s+")
-#: The labels of unnamed output speakers (``SPEAKER_00``, ...; in one recording and over a
-#: linked batch): no enrolled name may look like one.
-OUTPUT_LABEL = re.compile(r"SPEAKER_\d+")
+_LABEL_PREFIX = "SPEAKER_"
+#: The label of unnamed output speaker k (``SPEAKER_00``, ...; in one recording and over
+#: a linked batch): ``LABEL_FORMAT.format(k)``.
+LABEL_FORMAT = _LABEL_PREFIX + "{:02d}"
+#: The labels of unnamed output speakers (:data:`LABEL_FORMAT`): no enrolled name may
+#: look like one.
+OUTPUT_LABEL = re.compile(re.escape(_LABEL_PREFIX) + r"\d+")
+
+TIME_DECIMALS = 3
+"""Times (seconds) in every output format are rounded to milliseconds, as in RTTM (the
+other numbers of the JSON outputs, BIC values and voice scores, to as many decimals)."""
 
 TEMP_SUFFIX = ".tmp"
 """Suffix of the temporary file an atomic write renames over its target."""

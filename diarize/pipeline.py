@@ -20,8 +20,8 @@ from .errors import (AudioError, ConfigError, NoSpeechWarning, ParameterError,
                      SpeakerCountWarning, warn_recording)
 from .features import FrameFeatures, MfccStream, speech_features
 from .models import check_model_files
-from .frames import frame_count, moving_max, relabel
-from .names import uri_for
+from .frames import even_subsample_index, frame_count, moving_max, relabel
+from .names import LABEL_FORMAT, uri_for
 from .resegment import ResegResult, guided_labels, refit, resegment, shape_turns, standardise
 from .sad import SpeechMask, detect_speech_regions, model_feature_config
 from .segments import CountEvidence, Diarization, SpeakerCount, turns_from_labels
@@ -437,7 +437,7 @@ class Diarizer:
 
         n_speakers = (reseg.posteriors.shape[1] if reseg.posteriors is not None
                       else int(reseg.labels.max()) + 1)
-        names = [f"SPEAKER_{k:02d}" for k in range(n_speakers)]
+        names = [LABEL_FORMAT.format(k) for k in range(n_speakers)]
         result.turns = turns_from_labels(frame_labels, names=names, frame_step=step)
         result.bic = clusters.bic
         result.bic_choice = clusters.n_clusters
@@ -602,7 +602,7 @@ class Diarizer:
         for k in range(len(names)):
             idx = np.flatnonzero(labels == k)
             if len(idx) > cap:
-                idx = idx[np.linspace(0, len(idx) - 1, cap).astype(np.int64)]
+                idx = idx[even_subsample_index(len(idx), cap)]
             if step > 1:
                 idx = idx[::step]
                 known = None

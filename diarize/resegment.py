@@ -16,7 +16,7 @@ from operator import add, ge
 import numpy as np
 
 from ._threads import worker_pool
-from .frames import frame_count, nearest_label, relabel, runs
+from .frames import even_subsample_index, frame_count, nearest_label, relabel, runs
 from .config import ResegConfig
 from .gmm import GaussianMixture, map_adapted_means
 from .speakers import linear_scores, map_offsets, unit_statistics
@@ -83,7 +83,7 @@ def fit_speaker_models(X: np.ndarray, labels: np.ndarray, *, config: ResegConfig
     def fit(k: int) -> GaussianMixture:
         x = X[labels == k]
         if len(x) > config.max_frames:
-            x = x[np.linspace(0, len(x) - 1, config.max_frames).astype(np.int64)]
+            x = x[even_subsample_index(len(x), config.max_frames)]
         n_comp = int(max(1, min(config.n_components, len(x) // config.frames_per_component)))
         model = GaussianMixture(n_comp, covariance_type="diag", max_iter=config.max_iter,
                                 random_state=seed, init_params="k-means++", tol=config.tol,

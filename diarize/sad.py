@@ -51,8 +51,10 @@ _FRONT_END = ("win_length", "n_fft", "n_mels", "n_mfcc", "fmin", "fmax", "pre_em
               "voicing_fmin", "voicing_fmax")
 #: Column of :func:`model_features` holding the recording's dynamic range.
 RANGE_COLUMN = 2 * N_CEPS + 2
+#: Frames of the regression window of the model's deltas (``add_deltas(width=...)``).
+SAD_DELTA_WIDTH = 9
 #: Frames over which the voicing is averaged for its second column (as the deltas' window).
-VOICING_AVERAGE = 9
+VOICING_AVERAGE = SAD_DELTA_WIDTH
 #: Columns of :func:`model_features`.
 N_MODEL_FEATURES = 2 * N_CEPS + 5
 #: Frames per block when scoring (bounds temporaries on long recordings).
@@ -94,7 +96,7 @@ class SpeechMask:
 
 
 def detect_speech(feats: np.ndarray, log_energy: np.ndarray, voicing: np.ndarray, *,
-                  config: SadConfig | None = None, frame_step: float = 0.01, seed: int = 0
+                  config: SadConfig | None = None, frame_step: float, seed: int = 0
                   ) -> np.ndarray:
     """Speech mask of a recording (``detect_speech_regions(...).speech``).
 
@@ -120,7 +122,7 @@ def detect_speech(feats: np.ndarray, log_energy: np.ndarray, voicing: np.ndarray
 
 
 def detect_speech_regions(feats: np.ndarray, log_energy: np.ndarray, voicing: np.ndarray, *,
-                          config: SadConfig | None = None, frame_step: float = 0.01,
+                          config: SadConfig | None = None, frame_step: float,
                           seed: int = 0) -> SpeechMask:
     """Speech of a recording, for turns and for speaker modelling.
 
@@ -287,10 +289,11 @@ def _model_rows(feats: np.ndarray, e: np.ndarray, v: np.ndarray, b0: int, b1: in
     """Rows b0..b1-1 of :func:`model_features`, from those frames and the delta window's
     context around them (bit-identical to the rows of the whole recording's features)."""
     p10, p95 = levels
-    half = 4  # add_deltas' default width of 9, and VOICING_AVERAGE // 2
+    half = SAD_DELTA_WIDTH // 2  # the deltas' context each side, and VOICING_AVERAGE // 2
     lo, hi = max(0, b0 - half), min(len(e), b1 + half)
     rel_all = np.clip(e[lo:hi] - np.float32(p95), -LEVEL_CLIP, LEVEL_CLIP)
-    cep = add_deltas(np.column_stack([feats[lo:hi, 1:1 + N_CEPS], rel_all]))[b0 - lo:b1 - lo]
+    cep = add_deltas(np.column_stack([feats[lo:hi, 1:1 + N_CEPS], rel_all]),
+                     width=SAD_DELTA_WIDTH)[b0 - lo:b1 - lo]
     rel = rel_all[b0 - lo:b1 - lo]
     out = np.empty((b1 - b0, N_MODEL_FEATURES), dtype=np.float32)
     out[:, :N_CEPS] = cep[:, :N_CEPS]
@@ -323,7 +326,7 @@ def model_llr(feats: np.ndarray, log_energy: np.ndarray, voicing: np.ndarray, *,
 
 
 def adaptation_frames(llr: np.ndarray, mask: np.ndarray, log_energy: np.ndarray, *,
-                      config: SadConfig | None = None, frame_step: float = 0.01
+                      config: SadConfig | None = None, frame_step: float
                       ) -> tuple[np.ndarray, np.ndarray]:
     """Frames a first decision labels confidently speech and confidently non-speech.
 
@@ -377,7 +380,7 @@ def adaptation_frames(llr: np.ndarray, mask: np.ndarray, log_energy: np.ndarray,
 
 def adapted_llr(feats: np.ndarray, log_energy: np.ndarray, voicing: np.ndarray,
                 llr: np.ndarray, mask: np.ndarray, *, config: SadConfig | None = None,
-                frame_step: float = 0.01) -> np.ndarray:
+                frame_step: float) -> np.ndarray:
     """Frame ratio under speech and non-speech models MAP-adapted to this recording.
 
     The means of the shipped models move towards the recording's own confident frames

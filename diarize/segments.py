@@ -231,8 +231,10 @@ class Diarization:
         Speech activity per analysis frame.
     posteriors : ndarray of float32, shape (n_frames, n_speakers) or None
         Smoothed speaker posteriors per analysis frame.
-    frame_step : float
-        Seconds between analysis frames (for interpreting the arrays above).
+    frame_step : float or None
+        Seconds between analysis frames (``features.hop_length``), for interpreting the
+        frame arrays (`speech_mask`, `posteriors`, `stages`): required with them; None
+        for turns alone.
     speaker_models : dict of str to object
         Fitted per-speaker models.
     count_evidence : CountEvidence or None
@@ -281,7 +283,7 @@ class Diarization:
     bic_choice: int | None = None
     speech_mask: np.ndarray | None = None
     posteriors: np.ndarray | None = None
-    frame_step: float = 0.01
+    frame_step: float | None = None
     speaker_models: dict[str, Any] = field(default_factory=dict)
     count_evidence: CountEvidence | None = None
     speaker_count: SpeakerCount | None = None
@@ -295,6 +297,10 @@ class Diarization:
         if duration < 0:
             raise ParameterError(f"Diarization duration must be >= 0, got {self.duration!r}")
         self.duration = duration
+        if self.frame_step is None and not (self.speech_mask is None and self.posteriors is None
+                                            and self.stages is None):
+            raise ParameterError("Diarization: frame arrays (speech_mask, posteriors, stages) "
+                                 "need their frame_step (seconds per frame)")
 
     def __iter__(self) -> Iterator[Turn]:
         return iter(self.turns)

@@ -35,8 +35,9 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from .errors import TranscriptError
+from .names import TIME_DECIMALS
 from .segments import AssignedWord
-from .writers import TIME_DECIMALS, TRANSCRIPT_FORMATS, TRANSCRIPT_SUFFIXES
+from .writers import TRANSCRIPT_FORMATS, TRANSCRIPT_SUFFIXES
 
 __all__ = [
     "TRANSCRIPT_FORMATS", "SUFFIXES", "UNKNOWN_SPEAKER", "CueRules", "DEFAULT_CUE_RULES",

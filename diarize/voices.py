@@ -36,7 +36,7 @@ import numpy as np
 from .config import Config
 from .errors import ModelError, OutputWriteError, VoiceError, VoiceNameError
 from .gmm import load_arrays
-from .names import (OUTPUT_LABEL, printable, replace_atomically,
+from .names import (OUTPUT_LABEL, TIME_DECIMALS, printable, replace_atomically,
                     sanitize_field, special_file)
 from .speakers import (BackgroundModel, VoiceStats, load_ubm, matched_voice_scores,
                        ubm_fingerprint, voice_scores, with_nuisance)
@@ -313,9 +313,9 @@ class VoiceMatch:
     runner_up_score: float | None
 
     def as_dict(self) -> dict[str, Any]:
-        """The match as JSON values (scores with 3 decimals)."""
+        """The match as JSON values (scores with 3 decimals, as times: TIME_DECIMALS)."""
         def r(x: float | None) -> float | None:
-            return None if x is None else float(round(x, 3))
+            return None if x is None else float(round(x, TIME_DECIMALS))
         return {"name": self.name, "best": self.best, "best_score": r(self.best_score),
                 "runner_up": self.runner_up, "runner_up_score": r(self.runner_up_score)}
 

@@ -28,8 +28,8 @@ from typing import IO, Any, Callable, Iterable, Mapping, Protocol, TextIO
 
 from ._version import __version__
 from .errors import ForeignOutputError, OutputError, OutputWriteError
-from .names import (FILE_MODE, TEMP_SUFFIX, name_text, printable, replace_atomically,
-                    sanitize_field, special_file)
+from .names import (FILE_MODE, TEMP_SUFFIX, TIME_DECIMALS, name_text, printable,
+                    replace_atomically, sanitize_field, special_file)
 
 __all__ = [
     "OutputFormat", "FORMATS", "OUTPUT_FORMATS", "FILE_MODE", "TIME_DECIMALS",
@@ -113,7 +113,7 @@ _RTTM_MARK = re.compile(r"SPKR-INFO (\S+) \S+ <NA> <NA> <NA> unknown %s \S+ \S+\
 def _ms_duration(t: TurnLike) -> float:
     """A turn's duration as its written times give it (both rounded to the ms), so that
     an RTTM or CSV line ends where the JSON, CSV, Audacity and TextGrid end times say."""
-    return round(t.end, 3) - round(t.start, 3)
+    return round(t.end, TIME_DECIMALS) - round(t.start, TIME_DECIMALS)
 
 
 def format_rttm(turns: Iterable[TurnLike], uri: str, *, channel: int | str = 1) -> str:
@@ -136,15 +136,12 @@ def format_rttm(turns: Iterable[TurnLike], uri: str, *, channel: int | str = 1) 
     lines = []
     for t in sorted(turns):
         lines.append(
-            f"SPEAKER {uri} {channel} {t.start:.3f} {_ms_duration(t):.3f} "
+            f"SPEAKER {uri} {channel} {t.start:.{TIME_DECIMALS}f} "
+            f"{_ms_duration(t):.{TIME_DECIMALS}f} "
             f"<NA> <NA> {sanitize_field(t.speaker)} <NA> <NA>\n"
         )
     return "".join(lines)
 
-
-
-TIME_DECIMALS = 3
-"""Times (seconds) in every output format are rounded to milliseconds, as in RTTM."""
 
 TRANSCRIPT_FORMATS = ("srt", "vtt", "json")
 """Transcript formats read and written by :mod:`diarize.transcript` (``json`` is
@@ -267,8 +264,8 @@ def format_csv(turns: Iterable[TurnLike], uri: str) -> str:
     writer.writerow(["uri", "start", "end", "duration", "speaker"])
     uri = spreadsheet_text(uri)
     for t in sorted(turns):
-        writer.writerow([uri, f"{t.start:.3f}", f"{t.end:.3f}", f"{_ms_duration(t):.3f}",
-                         spreadsheet_text(t.speaker)])
+        writer.writerow([uri, f"{t.start:.{TIME_DECIMALS}f}", f"{t.end:.{TIME_DECIMALS}f}",
+                         f"{_ms_duration(t):.{TIME_DECIMALS}f}", spreadsheet_text(t.speaker)])
     return buf.getvalue()
 
 
@@ -312,7 +309,7 @@ def format_audacity(turns: Iterable[TurnLike]) -> str:
     lines = []
     for t in sorted(turns):
         label = _one_line(t.speaker)
-        lines.append(f"{t.start:.3f}\t{t.end:.3f}\t{label}\n")
+        lines.append(f"{t.start:.{TIME_DECIMALS}f}\t{t.end:.{TIME_DECIMALS}f}\t{label}\n")
     return "".join(lines)
 
 

@@ -102,7 +102,7 @@ def pairs_of(path: Path) -> tuple[list[dict], float | None]:
             return float("nan")
         two = np.repeat([0, 1], [len(first), len(second)])
         res = link_clusters_clr(X[np.concatenate([first, second])], two, ubm=ubm,
-                                config=plain)
+                                config=plain, frame_step=STEP)
         return float(res.similarity[1])
 
     members = [np.flatnonzero(labels == k) for k in range(k0)]

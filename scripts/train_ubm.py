@@ -113,7 +113,8 @@ def group_features(args) -> tuple[np.ndarray, np.ndarray]:
     y = y / (np.max(np.abs(y)) + 1e-9) * 10 ** (rng.uniform(-30, -3) / 20)
     feats, energy, voicing = mfcc(y.astype(np.float32), sample_rate=SR, config=FeatureConfig(),
                                   voicing=True)
-    mask = detect_speech(feats, energy, voicing, config=SadConfig())
+    mask = detect_speech(feats, energy, voicing, config=SadConfig(),
+                         frame_step=FeatureConfig().hop_length)
     # The utterance a frame belongs to: the one under the frame's centre sample.
     centre = np.minimum(np.arange(len(mask)) * HOP + HOP // 2, len(owner) - 1)
     frame_owner = owner[centre]

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import diarize
-from diarize.errors import ConfigError
+from diarize.errors import ConfigError, ParameterError
 from diarize.writers import format_rttm, write_rttm
 from diarize.segments import Diarization, Turn
 from conftest import EVAL
@@ -58,10 +58,18 @@ def test_diarization_is_an_ordered_collection():
 
 def test_equality_compares_arrays_by_value():
     mask = np.array([True, False, True])
-    a = Diarization([Turn(0, 1, "A")], speech_mask=mask)
-    assert a == Diarization([Turn(0, 1, "A")], speech_mask=mask.copy())
-    assert a != Diarization([Turn(0, 1, "A")], speech_mask=~mask)
+    a = Diarization([Turn(0, 1, "A")], speech_mask=mask, frame_step=0.01)
+    assert a == Diarization([Turn(0, 1, "A")], speech_mask=mask.copy(), frame_step=0.01)
+    assert a != Diarization([Turn(0, 1, "A")], speech_mask=~mask, frame_step=0.01)
+    assert a != Diarization([Turn(0, 1, "A")], speech_mask=mask, frame_step=0.02)
     assert a != Diarization([Turn(0, 1, "A")])
+
+
+def test_frame_arrays_need_their_frame_step():
+    # no default: a step taken for granted would put every frame at the wrong time
+    with pytest.raises(ParameterError, match="frame_step"):
+        Diarization([Turn(0, 1, "A")], speech_mask=np.ones(3, dtype=bool))
+    assert Diarization([Turn(0, 1, "A")]).frame_step is None  # turns alone need none
 
 
 def test_to_rttm_is_a_real_method():

@@ -95,7 +95,7 @@ def test_a_clipped_onset_comes_back_and_a_pause_is_split():
     llr, energy = _recording()
     smoothed = np.zeros(len(llr), dtype=bool)
     smoothed[160:440] = True            # onset and offset cut by 0.1 s, pause bridged
-    out = refine_boundaries(llr, smoothed, energy, config=SadConfig())
+    out = refine_boundaries(llr, smoothed, energy, config=SadConfig(), frame_step=0.01)
     s, e, v = runs(out)
     speech = [(a, b) for a, b, val in zip(s, e, v) if val]
     assert len(speech) == 2
@@ -110,7 +110,7 @@ def test_no_speech_beyond_the_window_nor_below_the_floor():
     energy[230:260] = -120.0            # digital silence inside
     smoothed = np.zeros(600, dtype=bool)
     smoothed[200:300] = True
-    out = refine_boundaries(llr, smoothed, energy, config=cfg)
+    out = refine_boundaries(llr, smoothed, energy, config=cfg, frame_step=0.01)
     reach = int(round(cfg.boundary_window / 0.01))
     assert not out[:200 - reach].any() and not out[300 + reach:].any()
     assert not out[230:260].any()
@@ -127,10 +127,10 @@ def test_speech_like_background_raises_the_evidence_level():
     energy = np.full(1000, -30.0)
     smoothed = np.zeros(1000, dtype=bool)
     smoothed[400:600] = True
-    out = refine_boundaries(llr, smoothed, energy, config=cfg)
+    out = refine_boundaries(llr, smoothed, energy, config=cfg, frame_step=0.01)
     assert out[405:595].all() and not out[:395].any() and not out[605:].any()
     quiet = np.where(llr == 3.0, -8.0, llr)       # the same, in a quiet background
-    out = refine_boundaries(quiet, smoothed, energy, config=cfg)
+    out = refine_boundaries(quiet, smoothed, energy, config=cfg, frame_step=0.01)
     assert out[400 - reach + 5:600 + reach - 5].all() and not out[:400 - reach].any()
 
 
@@ -140,11 +140,12 @@ def test_refinement_off_and_energy_method_give_one_mask():
     energy = rng.uniform(-60, -10, 500).astype(np.float32)
     voicing = rng.uniform(0, 1, 500).astype(np.float32)
     for cfg in (SadConfig(refine_boundaries=False), SadConfig(method="energy")):
-        m = detect_speech_regions(feats, energy, voicing, config=cfg)
+        m = detect_speech_regions(feats, energy, voicing, config=cfg, frame_step=0.01)
         assert np.array_equal(m.speech, m.modelled)
-    m = detect_speech_regions(feats, energy, voicing, config=SadConfig())
+    m = detect_speech_regions(feats, energy, voicing, config=SadConfig(), frame_step=0.01)
     assert not (m.speech & ~m.modelled).any()
-    assert np.array_equal(detect_speech(feats, energy, voicing, config=SadConfig()), m.speech)
+    assert np.array_equal(
+        detect_speech(feats, energy, voicing, config=SadConfig(), frame_step=0.01), m.speech)
 
 
 # ---------------------------------------------------------------- the pipeline

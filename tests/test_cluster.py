@@ -37,6 +37,7 @@ def purity(labels, truth):
 # --- cluster_speakers, BIC only: Gaussian "voices" -------------------------------------
 
 TURN = 300  # frames per turn
+STEP = 0.01  # seconds per frame
 
 
 def bic_voices(*, seed=0, turns=(0, 1, 2, 0, 1, 2, 1, 0)):
@@ -258,7 +259,7 @@ def clr_link(voice_frames, **kw):
     ubm, X, labels, _ = voice_frames
     cfg_kw = {k: kw.pop(k) for k in ("link_threshold", "link_max_frames") if k in kw}
     cfg = ClusterConfig(**{"link_threshold": 0.0, **cfg_kw})
-    return link_clusters_clr(X, labels, ubm=ubm, config=cfg, **kw)
+    return link_clusters_clr(X, labels, ubm=ubm, config=cfg, frame_step=STEP, **kw)
 
 
 def chunk_partition(res, voice_frames):
@@ -284,7 +285,7 @@ def test_gap_stop_recovers_the_three_voices(voice_frames, width):
     # on the plain ratio's scale (the own ratios' prior is set for the shipped UBM)
     cfg = ClusterConfig(link_threshold=0.0, link_stop="gap", link_stop_width=width,
                         link_self_weight=0.0)
-    res = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30)
+    res = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30, frame_step=STEP)
     assert chunk_partition(res, voice_frames) == partition(truth)
     assert -width <= res.threshold <= width
 
@@ -300,10 +301,10 @@ def test_small_clusters_join_their_own_voices_speaker(voice_frames):
         chunk_cluster[b] = a
     start = relabel(chunk_cluster)[labels]
     cfg = ClusterConfig(link_threshold=1e9)
-    plain = link_clusters_clr(X, start, ubm=ubm, config=cfg, max_clusters=30)
+    plain = link_clusters_clr(X, start, ubm=ubm, config=cfg, max_clusters=30, frame_step=STEP)
     assert plain.n_clusters == len(truth) - 3
     res = link_clusters_clr(X, start, ubm=ubm, config=cfg, max_clusters=30,
-                            min_frames=2 * CHUNK)
+                            min_frames=2 * CHUNK, frame_step=STEP)
     assert res.n_clusters == 3
     assert chunk_partition(res, voice_frames) == partition(truth)
 
@@ -330,7 +331,7 @@ def test_clr_frame_cap_keeps_the_answer(voice_frames):
 def test_clr_no_frames(voice_frames):
     ubm = voice_frames[0]
     res = link_clusters_clr(np.zeros((0, D)), np.zeros(0, dtype=np.int64), ubm=ubm,
-                            config=ClusterConfig())
+                            config=ClusterConfig(), frame_step=STEP)
     assert len(res.labels) == 0
 
 
@@ -351,23 +352,23 @@ def voice_frames_with_cohort(voice_frames):
 def test_cohort_normalised_linking_recovers_the_voices(voice_frames_with_cohort):
     ubm, X, labels, truth = voice_frames_with_cohort
     cfg = ClusterConfig(link_norm="cohort", link_threshold=-np.inf)
-    every = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30)
+    every = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30, frame_step=STEP)
     assert every.n_clusters == 1
     # merging across voices (3 -> 2 -> 1 clusters) scores below every same-voice merge
     same = min(v for k, v in every.similarity.items() if k >= 3)
     assert max(every.similarity[2], every.similarity[1]) < same
     # so a threshold between them recovers the three voices
     cfg = ClusterConfig(link_norm="cohort", link_threshold=(every.similarity[2] + same) / 2)
-    res = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30)
+    res = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30, frame_step=STEP)
     assert chunk_partition(res, voice_frames_with_cohort) == partition(truth)
     # the normalisation changes the scores; without a cohort in the model it does nothing
     ref = link_clusters_clr(X, labels, ubm=ubm, config=ClusterConfig(
-        link_norm="none", link_threshold=-np.inf), max_clusters=30)
+        link_norm="none", link_threshold=-np.inf), max_clusters=30, frame_step=STEP)
     assert ref.similarity != every.similarity
     plain = link_clusters_clr(X, labels, ubm=BackgroundModel(ubm.gmm, ubm.front_end),
-                              config=cfg, max_clusters=30)
+                              config=cfg, max_clusters=30, frame_step=STEP)
     ref = link_clusters_clr(X, labels, ubm=ubm, config=ClusterConfig(
-        link_norm="none", link_threshold=cfg.link_threshold), max_clusters=30)
+        link_norm="none", link_threshold=cfg.link_threshold), max_clusters=30, frame_step=STEP)
     assert plain.similarity == ref.similarity
 
 
@@ -552,7 +553,7 @@ def test_bic_clustering_does_not_depend_on_the_threads(monkeypatch):
     for threads in ("1", "2", "3"):
         monkeypatch.setenv("DIARIZE_THREADS", threads)
         bic = agglomerative_bic(X.astype(np.float32), chunks, config=ClusterConfig(),
-                                max_clusters=40)
+                                max_clusters=40, frame_step=STEP)
         runs.append((bic.chunk_labels.tolist(), bic.bic))
     assert runs[0] == runs[1] == runs[2]
     assert len(set(runs[0][0])) == 8  # the voices
@@ -599,13 +600,13 @@ def test_linear_options_off_are_the_plain_pass():
     X = np.concatenate([np.random.default_rng(1).normal(v, 1.0, (300, 4)) for v in
                         (0, 2, 0, 2, 0)]).astype(np.float32)
     chunks = chunk_speech(np.ones(len(X), dtype=bool), chunk_frames=50, max_chunks=2000)
-    base = agglomerative_bic(X, chunks, config=ClusterConfig(), keep_stages=True)
+    base = agglomerative_bic(X, chunks, config=ClusterConfig(), keep_stages=True, frame_step=STEP)
     off = agglomerative_bic(X, chunks, config=ClusterConfig(linear_penalty=1.0,
                                                             linear_max_seconds=0.0),
-                            keep_stages=True)
+                            keep_stages=True, frame_step=STEP)
     assert np.array_equal(base.linear_labels, off.linear_labels)
     strict = agglomerative_bic(X, chunks, config=ClusterConfig(linear_max_seconds=1.0),
-                               keep_stages=True)
+                               keep_stages=True, frame_step=STEP)
     assert np.bincount(strict.linear_labels).max() <= 2  # 1 s = 100 frames: 2 chunks
 
 
@@ -615,19 +616,19 @@ def test_bic_veto_keeps_apart_voices_the_ratio_would_merge(voice_frames):
     # The lowest threshold allowed: the ratio alone merges the three voices into one.
     ubm, X, labels, truth = voice_frames
     merged = link_clusters_clr(X, labels, ubm=ubm, max_clusters=30,
-                               config=ClusterConfig(link_threshold=-1000.0))
+                               config=ClusterConfig(link_threshold=-1000.0), frame_step=STEP)
     assert merged.n_clusters == 1
     # BIC on the recording's own features still tells the voices apart, and joins each
     # voice's chunks.
     cfg = ClusterConfig(link_threshold=-1000.0, link_bic_veto=0.38)
     res = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30,
-                            bic_features=X)
+                            bic_features=X, frame_step=STEP)
     assert chunk_partition(res, voice_frames) == partition(truth)
     # the merge to two voices was declined, and is reported so
     assert res.similarity[2] <= cfg.link_threshold < res.similarity[3]
     # A count bound still forces merges, vetoed or not.
     forced = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30,
-                               n_clusters=1, bic_features=X)
+                               n_clusters=1, bic_features=X, frame_step=STEP)
     assert forced.n_clusters == 1
 
 
@@ -640,7 +641,7 @@ def test_bic_veto_only_ever_declines_merges(voice_frames):
     plain = clr_link(voice_frames, max_clusters=30)
     cfg = ClusterConfig(link_threshold=0.0, link_bic_veto=0.38)
     res = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30,
-                            bic_features=alike)
+                            bic_features=alike, frame_step=STEP)
     assert np.array_equal(res.labels, plain.labels)
     assert res.similarity == plain.similarity
 
@@ -651,10 +652,10 @@ def test_bic_veto_statistics_in_blocks_are_the_same(voice_frames, monkeypatch):
     ubm, X, labels, truth = voice_frames
     cfg = ClusterConfig(link_threshold=-1000.0, link_bic_veto=0.38)
     whole = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30,
-                              bic_features=X)
+                              bic_features=X, frame_step=STEP)
     monkeypatch.setattr(cluster, "VETO_BLOCK_FRAMES", 77)  # blocks cut through clusters
     blocks = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30,
-                               bic_features=X)
+                               bic_features=X, frame_step=STEP)
     assert np.array_equal(blocks.labels, whole.labels)
     assert blocks.similarity.keys() == whole.similarity.keys()
     np.testing.assert_allclose(list(blocks.similarity.values()),
@@ -687,7 +688,8 @@ def test_own_ratio_keeps_the_voices_apart_under_a_channel_shift(voice_frames_wit
     def every_merge(weight):
         cfg = ClusterConfig(link_norm="cohort", link_threshold=-np.inf, link_bic_veto=0.0,
                             link_self_weight=weight, link_self_prior_frames=0.0)
-        res = link_clusters_clr(shifted, labels, ubm=ubm, config=cfg, max_clusters=30)
+        res = link_clusters_clr(shifted, labels, ubm=ubm, config=cfg, max_clusters=30,
+                                frame_step=STEP)
         assert res.n_clusters == 1
         same = min(v for k, v in res.similarity.items() if k >= 3)
         return same, max(res.similarity[2], res.similarity[1])
@@ -699,7 +701,7 @@ def test_own_ratio_keeps_the_voices_apart_under_a_channel_shift(voice_frames_wit
     assert across < same
     cfg = ClusterConfig(link_norm="cohort", link_threshold=(same + across) / 2,
                         link_bic_veto=0.0, link_self_weight=0.5, link_self_prior_frames=0.0)
-    res = link_clusters_clr(shifted, labels, ubm=ubm, config=cfg, max_clusters=30)
+    res = link_clusters_clr(shifted, labels, ubm=ubm, config=cfg, max_clusters=30, frame_step=STEP)
     assert chunk_partition(res, voice_frames_with_cohort) == partition(truth)
 
 
@@ -709,7 +711,8 @@ def test_own_ratio_is_drawn_to_the_prior_in_short_clusters(voice_frames_with_coh
     def link(**kw):
         cfg = ClusterConfig(link_norm="cohort", link_threshold=-np.inf, link_bic_veto=0.0,
                             **kw)
-        return link_clusters_clr(X, labels, ubm=ubm, max_clusters=30, config=cfg).similarity
+        return link_clusters_clr(X, labels, ubm=ubm, max_clusters=30, config=cfg,
+                                 frame_step=STEP).similarity
 
     plain = link(link_self_weight=0.0)
     own = link(link_self_weight=0.5, link_self_prior_frames=0.0, link_self_prior=0.0)
@@ -730,7 +733,8 @@ def test_own_ratio_is_drawn_to_the_recordings_own(voice_frames_with_cohort):
     def link(**kw):
         cfg = ClusterConfig(link_norm="cohort", link_threshold=-np.inf, link_bic_veto=0.0,
                             link_self_weight=0.5, link_self_prior=40.0, **kw)
-        return link_clusters_clr(X, labels, ubm=ubm, max_clusters=30, config=cfg).similarity
+        return link_clusters_clr(X, labels, ubm=ubm, max_clusters=30, config=cfg,
+                                 frame_step=STEP).similarity
 
     fixed = link(link_self_prior_frames=1e6)
     # The clusters' own ratios here are far below a prior of 40: drawn towards the
@@ -753,7 +757,7 @@ def test_own_ratio_of_clusters_of_one_or_two_frames(voice_frames_with_cohort):
     tiny[1:3] = labels.max() + 2        # two frames
     cfg = ClusterConfig(link_norm="cohort", link_threshold=-np.inf, link_bic_veto=0.0,
                         link_self_weight=0.5)
-    res = link_clusters_clr(X, tiny, ubm=ubm, config=cfg, max_clusters=40)
+    res = link_clusters_clr(X, tiny, ubm=ubm, config=cfg, max_clusters=40, frame_step=STEP)
     assert res.n_clusters == 1
     assert all(np.isfinite(v) for v in res.similarity.values())
 
@@ -767,8 +771,10 @@ def test_scored_frames_link_as_if_they_were_the_only_frames(voice_frames_with_co
     cfg = ClusterConfig(link_norm="cohort", link_threshold=-np.inf, link_bic_veto=0.0,
                         link_self_weight=0.0)
     scored = np.random.RandomState(3).rand(len(X)) < 0.6
-    masked = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30, scored=scored)
-    subset = link_clusters_clr(X[scored], labels[scored], ubm=ubm, config=cfg, max_clusters=30)
+    masked = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30, scored=scored,
+                               frame_step=STEP)
+    subset = link_clusters_clr(X[scored], labels[scored], ubm=ubm, config=cfg, max_clusters=30,
+                               frame_step=STEP)
     assert masked.similarity.keys() == subset.similarity.keys()
     np.testing.assert_allclose([masked.similarity[k] for k in subset.similarity],
                                [subset.similarity[k] for k in subset.similarity], atol=1e-9)
@@ -790,9 +796,9 @@ def test_frames_shared_by_every_voice_are_left_out_of_linking(voice_frames_with_
     noisy[shared] = common + 0.5 * rng.randn(int(shared.sum()), D)
     cfg = ClusterConfig(link_norm="none", link_threshold=0.0, link_bic_veto=0.0,
                         link_self_weight=0.0)
-    every = link_clusters_clr(noisy, labels, ubm=ubm, config=cfg, max_clusters=30)
+    every = link_clusters_clr(noisy, labels, ubm=ubm, config=cfg, max_clusters=30, frame_step=STEP)
     voice = link_clusters_clr(noisy, labels, ubm=ubm, config=cfg, max_clusters=30,
-                              scored=~shared)
+                              scored=~shared, frame_step=STEP)
     assert chunk_partition(voice, voice_frames_with_cohort) == partition(truth)
     assert every.n_clusters == 1
 
@@ -805,10 +811,11 @@ def test_a_cluster_with_too_few_scored_frames_is_modelled_on_all_of_them(
     scored = np.ones(len(X), dtype=bool)
     scored[labels == 0] = False           # cluster 0 has no scored frame at all
     scored[np.flatnonzero(labels == 1)[:CHUNK - 10]] = False  # cluster 1 keeps 10
-    masked = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30, scored=scored)
+    masked = link_clusters_clr(X, labels, ubm=ubm, config=cfg, max_clusters=30, scored=scored,
+                               frame_step=STEP)
     fallback = scored | (labels == 0) | (labels == 1)
     subset = link_clusters_clr(X[fallback], labels[fallback], ubm=ubm, config=cfg,
-                               max_clusters=30)
+                               max_clusters=30, frame_step=STEP)
     np.testing.assert_allclose([masked.similarity[k] for k in subset.similarity],
                                [subset.similarity[k] for k in subset.similarity], atol=1e-9)
 
@@ -817,4 +824,4 @@ def test_scored_flags_must_be_one_per_frame(voice_frames):
     ubm, X, labels, _ = voice_frames
     with pytest.raises(ParameterError, match="scored flags"):
         link_clusters_clr(X, labels, ubm=ubm, config=ClusterConfig(),
-                          scored=np.ones(len(X) - 1, dtype=bool))
+                          scored=np.ones(len(X) - 1, dtype=bool), frame_step=STEP)

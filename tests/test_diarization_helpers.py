@@ -31,7 +31,7 @@ def test_crop_clips_turns_and_drops_those_outside():
 
 def test_crop_keeps_times_uri_duration_and_evidence():
     mask = np.ones(10, dtype=bool)
-    d = _d((0.0, 4.0, "A"), speech_mask=mask, bic={2: 1.0})
+    d = _d((0.0, 4.0, "A"), speech_mask=mask, frame_step=0.01, bic={2: 1.0})
     c = d.crop(1.0, 2.0)
     assert c.uri == "demo" and c.duration == 10.0 and c.bic == {2: 1.0}
     assert c.speech_mask is mask

@@ -131,7 +131,7 @@ def test_floor_is_the_expected_spectrum_of_white_noise_at_its_level():
     # averaged over frames, grow by that level over the noise's own
     rng = np.random.default_rng(3)
     x = (0.01 * rng.standard_normal(SR * 3)).astype(np.float32)
-    level = MfccStream(config=FeatureConfig(floor_db=1e-9)).noise_floor(
+    level = MfccStream(sample_rate=SR, config=FeatureConfig(floor_db=1e-9)).noise_floor(
         10.0 ** (mfcc(x, sample_rate=SR).energy / 10.0) - features_mod.MEL_FLOOR)
     assert level == pytest.approx(1e-4, rel=0.2)  # the 95th percentile of the frames
     full = dict(n_mfcc=40, n_mels=40)  # every cepstrum kept: the log mel energies come back

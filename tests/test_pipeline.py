@@ -78,7 +78,7 @@ def test_bic_clustering_finds_two_sources():
     # alternating 5-s turns of two sources
     x = np.concatenate([a[:500], b[:500], a[500:1000], b[500:1000], a[1000:1500], b[1000:1500]])
     chunks = chunk_speech(np.ones(len(x), bool), chunk_frames=100, max_chunks=2000)
-    res = agglomerative_bic(x.astype(np.float32), chunks, config=ClusterConfig())
+    res = agglomerative_bic(x.astype(np.float32), chunks, config=ClusterConfig(), frame_step=0.01)
     labels = np.repeat(res.chunk_labels, np.diff(chunks, axis=1)[:, 0])
     assert len(np.unique(labels)) == 2
     truth = np.repeat([0, 1, 0, 1, 0, 1], 500)

@@ -13,6 +13,9 @@ from diarize.features import mfcc
 from diarize.sad import (adaptation_frames, adapted_llr, detect_speech_regions, model_llr,
                          _decide)
 
+#: Seconds per frame of _features.
+STEP = Config().features.hop_length
+
 
 def _features(path):
     cfg = Config()
@@ -103,7 +106,8 @@ def test_no_confident_frames_leave_the_ratio_unchanged():
     feats, energy, voicing = _features(sorted(FIXTURES.glob("*.wav"))[0])
     cfg = SadConfig(adapt=True, adapt_speech_fraction=0.0, adapt_nonspeech_fraction=0.0)
     llr, mask = _first_pass(feats, energy, voicing, cfg)
-    np.testing.assert_array_equal(adapted_llr(feats, energy, voicing, llr, mask, config=cfg),
+    np.testing.assert_array_equal(adapted_llr(feats, energy, voicing, llr, mask, config=cfg,
+                                              frame_step=STEP),
                                   model_llr(feats, energy, voicing, config=cfg))
 
 
@@ -115,18 +119,21 @@ def test_adapting_non_speech_lowers_the_ratio_of_its_frames_and_is_deterministic
     _, ns = adaptation_frames(llr, mask, energy, config=cfg, frame_step=0.01)
     assert ns.sum() > 50
     before = model_llr(feats, energy, voicing, config=cfg)
-    after = adapted_llr(feats, energy, voicing, llr, mask, config=cfg)
+    after = adapted_llr(feats, energy, voicing, llr, mask, config=cfg, frame_step=STEP)
     assert after[ns].mean() < before[ns].mean()
-    np.testing.assert_array_equal(after, adapted_llr(feats, energy, voicing, llr, mask, config=cfg))
+    np.testing.assert_array_equal(after, adapted_llr(feats, energy, voicing, llr, mask,
+                                                     config=cfg, frame_step=STEP))
 
 
 @pytest.mark.skipif(not FIXTURES.is_dir(), reason="audio_fixtures/ is absent")
 def test_modelling_keeps_the_first_pass_whether_or_not_adapting():
     feats, energy, voicing = _features(sorted(FIXTURES.glob("*.wav"))[0])
     assert SadConfig().adapt is True
-    a = detect_speech_regions(feats, energy, voicing, config=SadConfig())
-    b = detect_speech_regions(feats, energy, voicing, config=SadConfig(adapt=True))
-    c = detect_speech_regions(feats, energy, voicing, config=SadConfig(adapt=False))
+    a = detect_speech_regions(feats, energy, voicing, config=SadConfig(), frame_step=STEP)
+    b = detect_speech_regions(feats, energy, voicing, config=SadConfig(adapt=True),
+                              frame_step=STEP)
+    c = detect_speech_regions(feats, energy, voicing, config=SadConfig(adapt=False),
+                              frame_step=STEP)
     np.testing.assert_array_equal(a.speech, b.speech)
     np.testing.assert_array_equal(a.modelled, c.modelled)
     np.testing.assert_array_equal(b.modelled, c.modelled)
@@ -138,8 +145,10 @@ def test_non_speech_adaptation_rejects_the_noise_of_an_ami_clip():
     # trn01: 30 s of meeting room with 3.3 s of speech; the shipped model finds its noise
     # speech-like, the recording's own non-speech model does not.
     feats, energy, voicing = _features(EVAL / "real" / "trn01.wav")
-    one = detect_speech_regions(feats, energy, voicing, config=SadConfig(adapt=False))
-    two = detect_speech_regions(feats, energy, voicing, config=SadConfig(adapt=True))
+    one = detect_speech_regions(feats, energy, voicing, config=SadConfig(adapt=False),
+                                frame_step=STEP)
+    two = detect_speech_regions(feats, energy, voicing, config=SadConfig(adapt=True),
+                                frame_step=STEP)
     assert two.speech.sum() < 0.5 * one.speech.sum()
     # speaker modelling keeps the first pass
     np.testing.assert_array_equal(two.modelled, one.modelled)
