@@ -88,6 +88,9 @@ def test_an_address_that_is_no_scheduler_is_refused_in_time(tmp_path, monkeypatc
         run([tmp_path / "in"], tmp_path / "out", scheduler="")
 
 
+# distributed's own noise while its local cluster starts and stops, not ours
+@pytest.mark.filterwarnings("ignore:Port .* is already in use")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
 def test_a_cluster_without_workers_fails_the_recordings_instead_of_waiting(tmp_path,
                                                                           monkeypatch):
     from diarize import batch
