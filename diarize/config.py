@@ -703,7 +703,7 @@ class VoicesConfig:
     the voiceprints that output speakers nominate (`guide_candidates`, `guide_screen`)
     become extra speakers, each of which takes the turns (runs of one speaker between
     pauses) its model explains better than their speaker's own model does (all models
-    adapted from the UBM; :func:`diarize.resegment.guided_labels`): a speaker merged from
+    adapted from the UBM; :func:`diarize.guide.guided_labels`): a speaker merged from
     an enrolled voice and another is split, and the parts of a split one join; a speaker
     left whose best voiceprint is one that took turns, above `threshold` (the evidence a
     name needs, since joining names it), joins it.
@@ -742,7 +742,7 @@ class VoicesConfig:
     """Guided diarization (`guide`): a speaker that holds at least this share of the
     frames it held before (and of whose frames at least this share it held then) counts
     as unchanged, which saves work: its frames keep their normalisation (`speaker_cmvn`)
-    in the next round of guidance (:func:`diarize.resegment.guided_labels`), and at the
+    in the next round of guidance (:func:`diarize.guide.guided_labels`), and at the
     end it keeps its GMM and posteriors from the resegmentation instead of having them
     fitted again (:func:`diarize.resegment.refit`; the turns and names do not depend on
     those). 1: only a speaker with the very same frames (the costliest). With 0.8

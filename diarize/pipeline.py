@@ -22,7 +22,8 @@ from .features import FrameFeatures, MfccStream, speech_features
 from .models import check_model_files
 from .frames import even_subsample_index, frame_count, moving_max, relabel
 from .names import LABEL_FORMAT, uri_for
-from .resegment import ResegResult, guided_labels, refit, resegment, shape_turns, standardise
+from .guide import guided_labels, standardise
+from .resegment import ResegResult, refit, resegment, shape_turns
 from .sad import SpeechMask, detect_speech_regions, model_feature_config
 from .segments import CountEvidence, Diarization, SpeakerCount, turns_from_labels
 from .speakers import BackgroundModel, VoiceStats, voice_statistics
@@ -475,7 +476,7 @@ class Diarizer:
         """`reseg` with the enrolled voices its speakers nominate (their
         ``voices.guide_candidates`` best voiceprints scoring above ``voices.guide_screen``,
         clean statistics) as extra speakers that take turns from them
-        (:func:`diarize.resegment.guided_labels`; `regions`: the stretch of speech between
+        (:func:`diarize.guide.guided_labels`; `regions`: the stretch of speech between
         pauses of each speech frame), the speaker models and posteriors fitted again
         (:func:`diarize.resegment.refit`); as it is when none takes any. The speakers'
         statistics computed on the way are added to `known` (see :meth:`_voice_stats`)."""

@@ -600,7 +600,7 @@ def linear_scores(counts: np.ndarray, centred: np.ndarray, dm: np.ndarray, off: 
                   *, frames: float | np.ndarray | None = None) -> np.ndarray:
     """Linear GMM-UBM scores of voices' statistics under models: the one implementation
     of the score that :func:`aligned_llr`, the cohort norms, linking across recordings
-    (:mod:`diarize.link`) and guided resegmentation (:mod:`diarize.resegment`) use.
+    (:mod:`diarize.link`) and guided diarization (:mod:`diarize.guide`) use.
 
     With every frame aligned to the UBM's components (its posteriors, fixed), the log of
     the ratio of a voice's frames' likelihood under a model with the UBM's weights and

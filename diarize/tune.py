@@ -207,6 +207,55 @@ def split_recordings(uris: Sequence[str], seed: int = 0) -> tuple[list[str], lis
     return sorted(order[:n_tune]), sorted(order[n_tune:])
 
 
+def _split_sets(audio_dir: str | os.PathLike, ref_dir: str | os.PathLike, *, seed: int,
+                log: Callable[[str], None]
+                ) -> tuple[list[Recording], list[Recording], list[str]]:
+    """The recordings of `audio_dir` that have a reference, split into the tuning and the
+    held-out half (:func:`split_recordings`).
+
+    Parameters
+    ----------
+    audio_dir : path-like
+        Folder of recordings.
+    ref_dir : path-like
+        Folder of ``<uri>.rttm`` references (may be `audio_dir`), or one RTTM file.
+    seed : int, keyword-only
+        Seed of the split.
+    log : callable, keyword-only
+        Told of each audio file skipped for lack of a reference, one line each.
+
+    Returns
+    -------
+    tuning : list of Recording
+        The tuning half, sorted by uri (it gets the odd recording of an odd count).
+    heldout : list of Recording
+        The held-out half, sorted by uri.
+    skipped : list of str
+        The audio files without a reference.
+
+    Raises
+    ------
+    ConfigError
+        `audio_dir` is not a folder, `ref_dir` does not exist, fewer than 2 recordings
+        have a reference, or two of them share a uri (the split and the scores are by uri).
+    RTTMError
+        A reference file is malformed.
+    """
+    recordings, skipped = find_recordings(audio_dir, ref_dir)
+    for path in skipped:
+        log(f"note: {printable(str(path))}: no reference, skipped")
+    if len(recordings) < 2:
+        raise ConfigError(f"{audio_dir}: need at least 2 recordings with a reference to tune, "
+                          f"found {len(recordings)}")
+    uris = [r.uri for r in recordings]
+    if len(set(uris)) != len(uris):
+        dup = sorted({u for u in uris if uris.count(u) > 1})
+        raise ConfigError(f"{audio_dir}: several recordings share the file id {dup[0]!r}")
+    tune_uris, held_uris = split_recordings(uris, seed)
+    by_uri = {r.uri: r for r in recordings}
+    return [by_uri[u] for u in tune_uris], [by_uri[u] for u in held_uris], skipped
+
+
 # ------------------------------------------------------------------ search space
 
 def _get(cfg: Config, key: str) -> Any:
@@ -244,6 +293,75 @@ def search_grid(key: str, base_value: Any) -> list[Any]:
     else:
         values = [_round(v) for v in raw] + [float(base_value)]
     return sorted(set(values))
+
+
+def _check_search(base: Config | None, params: Sequence[str], *, trials: int, collar: float
+                  ) -> tuple[Config, list[str], dict[str, Any], dict[str, list[Any]]]:
+    """:func:`tune`'s arguments checked, and the search space they give.
+
+    Parameters
+    ----------
+    base : Config or None
+        Starting configuration (None: ``Config()``).
+    params : sequence of str
+        Dotted keys to search, as given (blank entries ignored, old names mapped to their
+        current ones, removed keys left out, repeats dropped).
+    trials : int, keyword-only
+        Configurations to evaluate besides the base.
+    collar : float, keyword-only
+        Seconds unscored on each side of every reference boundary.
+
+    Returns
+    -------
+    base : Config
+        `base` validated.
+    params : list of str, length P
+        The keys to search, in the order given.
+    base_values : dict of str to Any, P items
+        The base value of each key.
+    grids : dict of str to list, P items
+        The sorted candidate values of each key (:func:`search_grid`) that the
+        configuration accepts.
+
+    Raises
+    ------
+    ConfigError
+        A bad argument, no key left, an unknown key, a section or a non-numeric key.
+    ModelError
+        A model file `base` names cannot be loaded.
+
+    Warns
+    -----
+    DeprecatedKeyWarning
+        A key of `params` under an old name or a removed key.
+    """
+    from .models import check_model_files
+
+    base = (base if base is not None else Config()).validate()
+    check_model_files(base)  # once, before any work: not once per recording and trial
+    if trials < 0:
+        raise ConfigError(f"trials must be >= 0, got {trials}")
+    if not collar >= 0:
+        raise ConfigError(f"collar must be >= 0, got {collar}")
+    named = (current_key(p.strip(), source="params") for p in params if p.strip())
+    keys = list(dict.fromkeys(p for p in named if p is not None))
+    if not keys:
+        raise ConfigError("no parameters to tune")
+    base_values = {p: _get(base, p) for p in keys}
+    grids = {p: search_grid(p, v) for p, v in base_values.items()}
+    for p, grid in grids.items():
+        # reject a grid the configuration refuses (e.g. a negative value) early, one key at a time
+        grids[p] = [v for v in grid if _valid(base, p, v)]
+    return base, keys, base_values, grids
+
+
+def _valid(base: Config, key: str, value: Any) -> bool:
+    """True if the configuration accepts `value` for `key` (:meth:`Config.replace`)."""
+    try:
+        base.replace(**{key: value})
+        return True
+    except ConfigError:
+        return False
 
 
 # ------------------------------------------------------------------ evaluation
@@ -422,43 +540,18 @@ def tune(audio_dir: str | os.PathLike, ref_dir: str | os.PathLike, *,
         A key of `params` under an old name (searched under its new one) or a removed
         key (left out).
     """
-    from .models import check_model_files
-
     log = log or _silent
-    base = (base if base is not None else Config()).validate()
-    check_model_files(base)  # once, before any work: not once per recording and trial
-    if trials < 0:
-        raise ConfigError(f"trials must be >= 0, got {trials}")
-    if not collar >= 0:
-        raise ConfigError(f"collar must be >= 0, got {collar}")
-    named = (current_key(p.strip(), source="params") for p in params if p.strip())
-    params = list(dict.fromkeys(p for p in named if p is not None))
-    if not params:
-        raise ConfigError("no parameters to tune")
-    base_values = {p: _get(base, p) for p in params}
-    grids = {p: search_grid(p, v) for p, v in base_values.items()}
-    for p, grid in grids.items():
-        # reject a grid the configuration refuses (e.g. a negative value) early, one key at a time
-        grids[p] = [v for v in grid if _valid(base, p, v)]
-
-    recordings, skipped = find_recordings(audio_dir, ref_dir)
-    for path in skipped:
-        log(f"note: {printable(str(path))}: no reference, skipped")
-    if len(recordings) < 2:
-        raise ConfigError(f"{audio_dir}: need at least 2 recordings with a reference to tune, "
-                          f"found {len(recordings)}")
-    uris = [r.uri for r in recordings]
-    if len(set(uris)) != len(uris):
-        dup = sorted({u for u in uris if uris.count(u) > 1})
-        raise ConfigError(f"{audio_dir}: several recordings share the file id {dup[0]!r}")
+    # every argument checked before any recording is read, and the recordings before any
+    # is diarized: a mistake costs no work
+    base, params, base_values, grids = _check_search(base, params, trials=trials,
+                                                     collar=collar)
+    tune_set, held_set, skipped = _split_sets(audio_dir, ref_dir, seed=seed, log=log)
     uem_map = read_uem(uem) if uem is not None else None
-    tune_uris, held_uris = split_recordings(uris, seed)
-    by_uri = {r.uri: r for r in recordings}
-    tune_set = [by_uri[u] for u in tune_uris]
-    held_set = [by_uri[u] for u in held_uris]
+    tune_uris = [r.uri for r in tune_set]
+    held_uris = [r.uri for r in held_set]
 
     jobs = jobs if jobs is not None else (os.cpu_count() or 1)
-    jobs = max(1, min(jobs, len(recordings)))
+    jobs = max(1, min(jobs, len(tune_set) + len(held_set)))
     runner = _Runner(base, jobs)
     failures: dict[str, str] = {}
     warned: set[str] = set()
@@ -542,14 +635,6 @@ def tune(audio_dir: str | os.PathLike, ref_dir: str | os.PathLike, *,
         base_heldout_der=base_held, tuned_heldout_der=tuned_held,
         trials=history, collar=collar, skip_overlap=skip_overlap, seed=seed, skipped=skipped,
         base_heldout_failed=failed, tuned_heldout_failed=failed_t, failures=failures)
-
-
-def _valid(base: Config, key: str, value: Any) -> bool:
-    try:
-        base.replace(**{key: value})
-        return True
-    except ConfigError:
-        return False
 
 
 # ------------------------------------------------------------------ output

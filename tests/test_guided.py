@@ -1,5 +1,5 @@
 """Guided diarization (``voices.guide``): enrolled voices as extra speakers that take whole
-turns from the recording's speakers (:func:`diarize.resegment.guided_labels`)."""
+turns from the recording's speakers (:func:`diarize.guide.guided_labels`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from diarize.resegment import guided_labels
+from diarize.guide import guided_labels
 from diarize.rttm import read_rttm
 from diarize.speakers import load_ubm, voice_statistics
 
@@ -313,3 +313,24 @@ def test_without_models_the_guided_turns_and_names_are_the_same(tmp_path):
     assert kept.posteriors is not None and kept.posteriors.shape[1] == len(kept.speakers)
     assert set(kept.speaker_models) == set(kept.speakers)
     assert lean.posteriors is None and lean.speaker_models == {}
+
+
+def test_per_label_normalisation_is_each_labels_standardise(monkeypatch):
+    # label by label, in blocks, from float32 frames: the numbers of standardise on each
+    # label's frames of the float64 copy (a column with no spread only centred)
+    import diarize.guide as guide
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((1000, 5)).astype(np.float32)
+    labels = np.repeat(rng.integers(0, 4, 50), 20)
+    X[labels == 2, 1] = 3.0
+    monkeypatch.setattr(guide, "CMVN_BLOCK_FRAMES", 64)
+    got = guide._per_label_cmvn(X, labels)
+    want = X.astype(np.float64)
+    for k in np.unique(labels):
+        part = want[labels == k]
+        guide.standardise(part)
+        want[labels == k] = part
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, want)
+    assert np.all(got[labels == 2, 1] == 0.0)

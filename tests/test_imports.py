@@ -126,7 +126,7 @@ STAGE_RANK = {
     2: ["features"],
     3: ["gmm", "gmm._base", "gmm._bayesian", "gmm._blocks", "gmm._gaussian", "gmm._io",
         "gmm._kernels", "gmm._kmeans", "sad", "boundaries", "speakers", "resegment",
-        "cluster", "link", "voices", "models"],
+        "guide", "cluster", "link", "voices", "models"],
     4: ["segments", "rttm", "metrics"],
     5: ["writers"],
     6: ["transcript", "plot", "pipeline", "batch", "tune", "cli", "", "__main__"],

@@ -148,24 +148,3 @@ def test_scalar_viterbi_takes_the_array_viterbi_path():
         pen = float(rng.choice([0.0, 3.0, 50.0]))
         assert np.array_equal(_viterbi_scalar(ll, switch_penalty=pen, m=m),
                               _viterbi_arrays(ll, switch_penalty=pen, m=m))
-
-
-def test_per_label_normalisation_is_each_labels_standardise(monkeypatch):
-    # label by label, in blocks, from float32 frames: the numbers of standardise on each
-    # label's frames of the float64 copy (a column with no spread only centred)
-    import diarize.resegment as reseg
-
-    rng = np.random.default_rng(4)
-    X = rng.standard_normal((1000, 5)).astype(np.float32)
-    labels = np.repeat(rng.integers(0, 4, 50), 20)
-    X[labels == 2, 1] = 3.0
-    monkeypatch.setattr(reseg, "CMVN_BLOCK_FRAMES", 64)
-    got = reseg._per_label_cmvn(X, labels)
-    want = X.astype(np.float64)
-    for k in np.unique(labels):
-        part = want[labels == k]
-        reseg.standardise(part)
-        want[labels == k] = part
-    assert got.dtype == np.float64
-    np.testing.assert_array_equal(got, want)
-    assert np.all(got[labels == 2, 1] == 0.0)
