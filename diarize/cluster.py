@@ -30,7 +30,8 @@ from .config import ClusterConfig, Config
 from .errors import ParameterError
 from .frames import even_subsample_index, frame_count, relabel, runs
 from .resegment import resegment
-from .speakers import BackgroundModel, load_ubm
+from .speakers import (BackgroundModel, TopComponentScorer, VoiceStats, aligned_llr,
+                       cohort_moments, label_statistics, load_ubm, with_nuisance)
 
 
 @dataclass
@@ -212,23 +213,10 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
     else:
         lengthened = np.max(lengths) > cc.long_chunk_ratio * chunk_frames
     if cc.grid_offsets > 1 and not lengthened and cc.segmentation == "fixed":
-        # The same BIC merging on grids shifted by 1/N chunk; frames that most runs put
-        # together stay together (evidence accumulation). Not on lengthened chunks: N
-        # BIC runs on max_segments chunks would cost too much on long recordings, and
-        # their clusters are resegmented below.
-        runs_ = [init]
-        for r in range(1, cc.grid_offsets):
-            shifted = grid(r / cc.grid_offsets)
-            other = agglomerative_bic(X, shifted, config=cc, frame_step=step,
-                                      min_clusters=lo, max_clusters=hi_init)
-            runs_.append(np.repeat(other.chunk_labels, shifted[:, 1] - shifted[:, 0]))
-        lo_c, hi_c, threshold = lo, hi_init, cc.consensus_threshold
-        if cc.consensus_count == "median":
-            counts = sorted(int(r.max()) + 1 for r in runs_)
-            lo_c = hi_c = counts[(len(counts) - 1) // 2]
-            threshold = np.inf  # merge down to that count
-        init = consensus_labels(np.stack(runs_), threshold=threshold, min_clusters=lo_c,
-                                max_clusters=hi_c, max_groups=cc.max_segments)
+        # Not on lengthened chunks: N BIC runs on max_segments chunks would cost too much
+        # on long recordings, and their clusters are resegmented below.
+        init = _consensus_over_grids(X, init, grid, config=cc, frame_step=step,
+                                     min_clusters=lo, max_clusters=hi_init)
     bic_frames = init
     if cc.reseg_before_link == "always" or (cc.reseg_before_link == "long" and lengthened):
         # Chunks longer than segment_seconds (recordings with more speech than
@@ -249,6 +237,52 @@ def cluster_speakers(X: np.ndarray, *, speech: np.ndarray, config: Config,
                                  if keep_stages else {}),
                          decided_by="given" if exact is not None else "linking",
                          threshold=linked.threshold)
+
+
+def _consensus_over_grids(X: np.ndarray, first: np.ndarray,
+                          grid: Callable[[float], np.ndarray], *, config: ClusterConfig,
+                          frame_step: float, min_clusters: int, max_clusters: int
+                          ) -> np.ndarray:
+    """BIC merging on ``config.grid_offsets`` grids, each shifted by 1/N chunk, and the
+    consensus of their clusterings (:func:`consensus_labels`): frames that most runs put
+    together stay together, wherever the grid falls.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_speech_frames, n_features)
+        The clustering features of the speech frames.
+    first : ndarray of int64, shape (n_speech_frames,)
+        BIC's cluster of each speech frame on the unshifted grid (phase 0).
+    grid : callable ``phase -> chunks``
+        The chunks of the grid shifted by `phase` (a fraction of a chunk): ndarray of int,
+        shape (n_chunks, 2), each chunk's first and past-the-end speech frame.
+    config : ClusterConfig, keyword-only
+        ``grid_offsets``, ``consensus_threshold``, ``consensus_count``, ``max_segments``
+        and BIC merging's settings.
+    frame_step : float, keyword-only
+        Seconds per frame.
+    min_clusters, max_clusters : int, keyword-only
+        Bounds on the count of every BIC run and of the consensus (``consensus_count =
+        "median"``: the median of the runs' counts instead).
+
+    Returns
+    -------
+    ndarray of int64, shape (n_speech_frames,)
+        The consensus cluster of each speech frame, numbered by first appearance.
+    """
+    runs_ = [first]
+    for r in range(1, config.grid_offsets):
+        shifted = grid(r / config.grid_offsets)
+        other = agglomerative_bic(X, shifted, config=config, frame_step=frame_step,
+                                  min_clusters=min_clusters, max_clusters=max_clusters)
+        runs_.append(np.repeat(other.chunk_labels, shifted[:, 1] - shifted[:, 0]))
+    lo_c, hi_c, threshold = min_clusters, max_clusters, config.consensus_threshold
+    if config.consensus_count == "median":
+        counts = sorted(int(r.max()) + 1 for r in runs_)
+        lo_c = hi_c = counts[(len(counts) - 1) // 2]
+        threshold = np.inf  # merge down to that count
+    return consensus_labels(np.stack(runs_), threshold=threshold, min_clusters=lo_c,
+                            max_clusters=hi_c, max_groups=config.max_segments)
 
 
 def _stages(bic: BicResult, lengths: np.ndarray, final: np.ndarray,
@@ -1053,29 +1087,13 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
     pair is merged and its model re-estimated from the pooled frames until no pair scores
     above the threshold.
 
-    With ``config.link_scoring = "statistics"`` a cluster is scored by its UBM statistics
-    with its frames' UBM alignment held fixed (:func:`diarize.speakers.aligned_llr`, the
-    linear scoring of GMM-UBM verification) instead of on a sample of its frames: every
-    frame counts, merging only adds statistics, and nothing but the statistics is kept.
+    ``config.link_scoring`` chooses how a cluster's frames are scored under a model: on a
+    sample of its frames (``"frames"``, :class:`_FrameScorer`) or from its UBM statistics
+    alone (``"statistics"``, :class:`_StatsScorer`).
 
     With ``config.link_bic_veto`` > 0 and `bic_features`, a merge also needs BIC's
-    consent: a pair whose clustering features one full-covariance Gaussian per cluster
-    fits better than one for both, by more than ``link_bic_veto`` times the BIC penalty
-    (the penalty of :func:`agglomerative_bic`, weighed by the speech's duration), is not
-    merged unless a count bound forces it (then after every pair BIC consents to). The
-    ratio compares voices through the UBM, and a channel unlike the UBM's training speech
-    makes every pair alike to it; BIC compares them through the recording's own frames.
-
-    With ``config.link_self_weight`` > 0 (and frame scoring) each pair's CLR is read
-    against the two clusters' own ratios: the CLR between the two halves, in time, of a
-    cluster's scored frames, each half's model adapted to that half alone, drawn towards
-    ``link_self_prior`` by ``link_self_prior_frames`` against the frames scored. The
-    pair scores ``CLR - link_self_weight * (mean own ratio - link_self_prior)``: what the
-    recording adds to every ratio, it adds to a voice's ratio with itself too. A merged
-    cluster's own ratio is its parts', weighed by their frames. With
-    ``config.link_self_recording_frames`` > 0 the own ratios are drawn towards the
-    recording's own ratio (every cluster's, by its frames scored, itself drawn towards
-    ``link_self_prior`` by that weight) instead of towards ``link_self_prior``.
+    consent (:class:`_BicVeto`). With ``config.link_self_weight`` > 0 (and frame scoring)
+    each pair's CLR is read against the two clusters' own ratios (:class:`_OwnRatios`).
 
     Parameters
     ----------
@@ -1108,201 +1126,47 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
         `labels` per frame; `similarity` the CLR of every merge considered (a merge BIC
         declined at no more than the threshold).
     """
-    from .speakers import (TopComponentScorer, VoiceStats, aligned_llr, cohort_moments,
-                           label_statistics, with_nuisance)
-
     labels = relabel(np.asarray(labels))
     if len(labels) == 0:
         return ClusterResult(labels, {})
     if config.link_nuisance_rank:
         # models (and the cohort) projected off the session and channel directions
         ubm = with_nuisance(ubm, config.link_nuisance_rank, key="cluster.link_nuisance_rank")
-    gmm = ubm.gmm
     k0 = int(labels.max()) + 1
-    used = None  # every frame
-    if scored is not None:
-        scored = np.asarray(scored, dtype=bool)
-        if scored.shape != labels.shape:
-            raise ParameterError(f"link_clusters_clr: {len(scored)} scored flags for "
-                                 f"{len(labels)} frames")
-        # A cluster with too few scored frames is modelled on all of its frames.
-        scarce = np.bincount(labels[scored], minlength=k0) < config.link_min_scored_frames
-        used = np.flatnonzero(scored | scarce[labels])
-    if used is None:
-        cn, cf = label_statistics(gmm, X, labels, n_labels=k0)
-    else:
-        cn, cf = label_statistics(gmm, X[used], labels[used], n_labels=k0)
-    r = config.relevance_factor
-    cap = config.link_max_frames
-
-    def sample(idx: np.ndarray) -> np.ndarray:
-        # Evenly spaced frames: a cluster's whole time span, at a bounded cost.
-        return idx if len(idx) <= cap else idx[even_subsample_index(len(idx), cap)]
-
-    def adapt(n: np.ndarray, f: np.ndarray) -> np.ndarray:
-        m = map_means(gmm, n, f, r)
-        return ubm.project(m[None])[0] if config.link_nuisance_rank else m
-
-    means = [adapt(cn[k], cf[k]) for k in range(k0)]
-    cohort = ubm.cohort if config.link_norm == "cohort" else None
-    if config.link_scoring == "statistics":
-        def voice(k: int) -> VoiceStats:
-            return VoiceStats(cn[k], cf[k])
-
-        def cohort_llr(k: int) -> np.ndarray:
-            # From the statistics alone: cn and cf already hold every merge.
-            assert cohort is not None
-            return aligned_llr(gmm, voice(k), cohort)
-
-        def model_llr(i: int, j: int) -> float:
-            return float(aligned_llr(gmm, voice(i), means[j][None])[0])
-
-        def refresh(i: int, j: int) -> None:
-            pass
-    else:
-        order = (np.argsort(labels, kind="stable") if used is None
-                 else used[np.argsort(labels[used], kind="stable")])
-        bounds = np.searchsorted(labels[order], np.arange(k0 + 1))
-        frames = [sample(order[bounds[k]:bounds[k + 1]]) for k in range(k0)]
-        # A merged cluster's sample is drawn from its parts' samples, so every frame ever
-        # scored is in the first ones, and a frame's score under a model does not depend
-        # on the frames scored with it: one scorer holds them all, and each frame is
-        # scored once under each model (the cohort's, and each cluster model until it is
-        # re-estimated), each cluster's ratios being means over its frames' scores.
-        pool = np.sort(np.concatenate(frames))
-        at = [np.searchsorted(pool, f) for f in frames]
-        scorer = TopComponentScorer(gmm, X[pool], top=config.link_top_components)
-        # the cohort and every first model in one pass, the merged ones as they come
-        first = np.array(means) if cohort is None else np.concatenate([cohort, means])
-        scores = scorer.logliks(first) - scorer.base
-        cohort_scores = None if cohort is None else scores[:len(cohort)]
-        model_scores = dict(enumerate(scores[len(first) - k0:]))
-        live = set(range(k0))
-
-        def cohort_llr(k: int) -> np.ndarray:
-            assert cohort_scores is not None
-            # contiguous rows: each mean is the same pairwise sum as a 1-D mean's
-            return np.take(cohort_scores, at[k], axis=1).mean(axis=1)
-
-        def model_llr(i: int, j: int) -> float:
-            if j not in model_scores:
-                # A merged model scores only the frames of the other clusters: until it
-                # changes again, they are the only ones it is asked about (a cluster's
-                # sample is drawn from its parts').
-                rows = np.concatenate([at[m] for m in sorted(live) if m != j])
-                scores = np.full(len(pool), np.nan)
-                scores[rows] = scorer.logliks(means[j][None], rows)[0] - scorer.base[rows]
-                model_scores[j] = scores
-            z = model_scores[j][at[i]]
-            return float(z.sum() / len(z))  # np.mean's sum and quotient, less overhead
-
-        def refresh(i: int, j: int) -> None:
-            frames[i] = sample(np.sort(np.concatenate([frames[i], frames[j]])))
-            at[i] = np.searchsorted(pool, frames[i])
-            live.discard(j)
-            model_scores.pop(i, None)
-            model_scores.pop(j, None)
-
-    def norm(k: int) -> tuple[float, float]:
-        # Z-norm: how cluster k's frames score against other people's voices (a cohort
-        # of training speakers) is the scale its scores are read on.
-        if cohort is None:
-            return 0.0, 1.0
-        mean, spread = cohort_moments(cohort_llr(k))
-        return float(mean), float(spread)
-
-    stats = [norm(k) for k in range(k0)]
-
-    def llr(i: int, j: int) -> float:
-        mu, sd = stats[i]
-        return (model_llr(i, j) - mu) / sd
-
-    w_self = config.link_self_weight if config.link_scoring == "frames" else 0.0
-
-    prior, prior_frames = config.link_self_prior, config.link_self_prior_frames
-    rec_frames = config.link_self_recording_frames
-
-    def own_ratios() -> np.ndarray:
-        # The ratio between the two halves (in time) of each cluster's scored frames, each
-        # half's model adapted to that half alone, Z-normalised as llr: how alike the
-        # voice scores to itself in this recording. A few seconds of speech say little
-        # about it: it is drawn towards the prior (at which the pair score is the plain
-        # ratio) by weight prior_frames against the frames scored. The halves'
-        # statistics in one pass.
-        halves = [(f[:len(f) // 2], f[len(f) // 2:]) for f in frames]
-        rows = np.concatenate([np.concatenate(h) for h in halves])
-        half_of = np.concatenate([np.repeat([2 * q, 2 * q + 1], [len(h[0]), len(h[1])])
-                                  for q, h in enumerate(halves)])
-        pn, pf = label_statistics(gmm, X[rows], half_of, n_labels=2 * k0)
-        raw = np.zeros(k0)
-        for q, (first, second) in enumerate(halves):
-            own_k = 0.0
-            if len(first):
-                models = np.stack([adapt(pn[2 * q + h], pf[2 * q + h]) for h in (0, 1)])
-                for part, other in ((first, 1), (second, 0)):
-                    # a half's frames under the other half's model
-                    at_part = np.searchsorted(pool, part)
-                    z = scorer.logliks(models[other][None], at_part)[0] - scorer.base[at_part]
-                    mu, sd = 0.0, 1.0
-                    if cohort_scores is not None:
-                        c_mean, c_spread = cohort_moments(
-                            np.take(cohort_scores, at_part, axis=1).mean(axis=1))
-                        mu, sd = float(c_mean), float(c_spread)
-                    own_k += (float(z.sum() / len(z)) - mu) / sd
-            raw[q] = own_k
-        m = np.array([len(f) for f in frames], dtype=np.float64)
-        centre = prior
-        if rec_frames > 0:
-            # The recording's own ratio, every cluster's by its frames, is what a short
-            # cluster's is drawn towards: how alike a voice scores to itself here (a room,
-            # a far microphone lower it for every voice), itself drawn towards the prior.
-            centre = (float(m @ raw) + rec_frames * prior) / (float(m.sum()) + rec_frames)
-        return (m * raw + prior_frames * centre) / (m + prior_frames)
-
+    used = _modelled_frames(labels, scored, k0, min_scored=config.link_min_scored_frames)
+    mode = _StatsScorer if config.link_scoring == "statistics" else _FrameScorer
+    scorer: _LinkScorer = mode(ubm, X, labels, used, config=config)
     sizes = np.bincount(labels, minlength=k0).astype(np.float64)
-    own = own_ratios() if w_self > 0 else np.zeros(k0)
-    own_frames = sizes.copy()  # each cluster's frames, as merges pool them
+    # the own ratios are those of sampled frames: frame scoring only
+    own = (_OwnRatios(scorer, sizes, config=config)
+           if isinstance(scorer, _FrameScorer) and config.link_self_weight > 0 else None)
 
     def pair(i: int, j: int) -> float:
-        if w_self > 0:
-            return a[i, j] + a[j, i] - w_self * (0.5 * (own[i] + own[j]) - prior)
+        if own is not None:
+            return a[i, j] + a[j, i] - own.offset(i, j)
         return a[i, j] + a[j, i]
 
     # a[i, j]: mean log-likelihood ratio of cluster i's frames under cluster j's model
     # (Z-normalised with the cohort); a + a.T is the CLR.
-    a = np.full((k0, k0), -np.inf)
-    for i in range(k0):
-        for j in range(k0):
-            if i != j:
-                a[i, j] = llr(i, j)
+    a = scorer.ratios()
     clr = a + a.T
-    if w_self > 0:  # pair() for every pair at once (the diagonal stays -inf)
-        clr -= w_self * (0.5 * (own[:, None] + own[None, :]) - prior)
+    if own is not None:  # pair() for every pair at once (the diagonal stays -inf)
+        clr -= own.offsets()
     veto = (_BicVeto(bic_features, labels, k0, config=config, frame_step=frame_step)
             if config.link_bic_veto > 0 and bic_features is not None else None)
     if veto is not None:
-        for i in range(k0 - 1):
-            veto.apply(clr, i, np.arange(i + 1, k0))
+        veto.apply_all(clr)
     lo = min_clusters if n_clusters is None else n_clusters
     hi = max_clusters if n_clusters is None else n_clusters
 
     def merge(i: int, j: int, active: np.ndarray) -> None:
-        cn[i] += cn[j]
-        cf[i] += cf[j]
-        means[i] = adapt(cn[i], cf[i])
-        refresh(i, j)
-        stats[i] = norm(i)
-        if w_self > 0:
-            # The mean of the parts' own ratios, by their frames: the halves of a merged
-            # cluster would straddle its parts, and a wrong merge, lowering them, would
-            # invite the next.
-            ni, nj = own_frames[i], own_frames[j]
-            own[i] = (ni * own[i] + nj * own[j]) / (ni + nj)
-            own_frames[i] = ni + nj
+        scorer.merge(i, j)
+        if own is not None:
+            own.merge(i, j)
         for m in map(int, np.flatnonzero(active)):
             if m != i:
-                a[i, m] = llr(i, m)
-                a[m, i] = llr(m, i)
+                a[i, m] = scorer.llr(i, m)
+                a[m, i] = scorer.llr(m, i)
                 clr[i, m] = clr[m, i] = pair(i, m)
         if veto is not None:
             veto.absorb(i, j)
@@ -1311,11 +1175,378 @@ def link_clusters_clr(X: np.ndarray, labels: np.ndarray, *, ubm, config: Cluster
     lut, similarity, threshold = stop_linking(clr, merge, config=config, lo=lo, hi=hi,
                                               weights=sizes, min_frames=min_frames)
     if veto is not None:
-        # A merge BIC declined is reported at no more than the threshold it could not
-        # pass (its ratio may be above it).
-        similarity = {k: (v if v > -VETO_OFFSET / 2 else min(v + VETO_OFFSET, threshold))
-                      for k, v in similarity.items()}
+        similarity = veto.reported(similarity, threshold)
     return ClusterResult(relabel(lut[labels]), {}, similarity, threshold=threshold)
+
+
+def _modelled_frames(labels: np.ndarray, scored: np.ndarray | None, k0: int, *,
+                     min_scored: int) -> np.ndarray | None:
+    """The frames linking's speaker models are adapted to and scored on.
+
+    Parameters
+    ----------
+    labels : ndarray of int64, shape (n_frames,)
+        Cluster of each frame, 0..k0-1.
+    scored : ndarray of bool, shape (n_frames,), or None
+        The frames asked for (``cluster.link_level_db``); None: every frame.
+    k0 : int
+        Number of clusters.
+    min_scored : int, keyword-only
+        A cluster with fewer scored frames than this (``cluster.link_min_scored_frames``)
+        is modelled on all of its frames.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_used,), or None
+        Indices of the frames used, ascending; None: every frame.
+
+    Raises
+    ------
+    ParameterError
+        `scored` does not have one flag per frame.
+    """
+    if scored is None:
+        return None
+    scored = np.asarray(scored, dtype=bool)
+    if scored.shape != labels.shape:
+        raise ParameterError(f"link_clusters_clr: {len(scored)} scored flags for "
+                             f"{len(labels)} frames")
+    # A cluster with too few scored frames is modelled on all of its frames.
+    scarce = np.bincount(labels[scored], minlength=k0) < min_scored
+    return np.flatnonzero(scored | scarce[labels])
+
+
+class _LinkScorer:
+    """The clusters' speaker models in UBM linking, and their Z-normalised ratios.
+
+    What both scoring modes (``cluster.link_scoring``) share: each cluster's UBM
+    statistics, its MAP-adapted means and its Z-norm, all updated as clusters merge. A
+    mode (:class:`_FrameScorer`, :class:`_StatsScorer`) says how a cluster's frames score
+    under a model (:meth:`model_llr`) and under the cohort (:meth:`cohort_llr`), and what
+    it keeps up to date when two clusters merge (:meth:`refresh`).
+
+    Parameters
+    ----------
+    ubm : BackgroundModel
+        With its nuisance directions already set where ``link_nuisance_rank`` asks.
+    X : ndarray, shape (n_frames, D)
+        Speech frames in the UBM's features.
+    labels : ndarray of int64, shape (n_frames,)
+        Initial cluster of each frame, 0..K-1, each present.
+    used : ndarray of int64, shape (n_used,), or None
+        The frames models are adapted to and scored on (:func:`_modelled_frames`); None:
+        every frame.
+    config : ClusterConfig, keyword-only
+
+    Attributes
+    ----------
+    cn : ndarray, shape (K, C)
+        Each cluster's zeroth-order UBM statistics of its used frames; a merged cluster
+        holds its parts' sum (in the row of the lower index).
+    cf : ndarray, shape (K, C, D)
+        The first-order statistics, likewise.
+    means : list of ndarray, shape (C, D) each
+        Each cluster's speaker model (:meth:`adapt` of its statistics).
+    cohort : ndarray, shape (n_cohort, C, D), or None
+        The cohort's means with ``link_norm = "cohort"``; None: no Z-norm.
+    znorm : list of tuple of float
+        Each cluster's Z-norm (:meth:`norm`): its cohort ratios' mean and spread.
+    """
+
+    def __init__(self, ubm: BackgroundModel, X: np.ndarray, labels: np.ndarray,
+                 used: np.ndarray | None, *, config: ClusterConfig) -> None:
+        self.ubm, self.gmm, self.config = ubm, ubm.gmm, config
+        k0 = int(labels.max()) + 1
+        if used is None:
+            self.cn, self.cf = label_statistics(self.gmm, X, labels, n_labels=k0)
+        else:
+            self.cn, self.cf = label_statistics(self.gmm, X[used], labels[used],
+                                                n_labels=k0)
+        self.means = [self.adapt(self.cn[k], self.cf[k]) for k in range(k0)]
+        self.cohort = ubm.cohort if config.link_norm == "cohort" else None
+        self.znorm: list[tuple[float, float]] = []  # by _normalise, once a mode is set up
+
+    def adapt(self, n: np.ndarray, f: np.ndarray) -> np.ndarray:
+        """A speaker model: the UBM's means MAP-adapted to statistics `n` (C,), `f`
+        (C, D), projected off the nuisance directions with ``link_nuisance_rank``;
+        shape (C, D)."""
+        m = map_means(self.gmm, n, f, self.config.relevance_factor)
+        return self.ubm.project(m[None])[0] if self.config.link_nuisance_rank else m
+
+    def cohort_llr(self, k: int) -> np.ndarray:
+        """Mean log-likelihood ratio of cluster `k`'s frames under each cohort model
+        vs the UBM; shape (n_cohort,). Only with a cohort."""
+        raise NotImplementedError
+
+    def model_llr(self, i: int, j: int) -> float:
+        """Mean log-likelihood ratio of cluster `i`'s frames under cluster `j`'s model
+        vs the UBM."""
+        raise NotImplementedError
+
+    def refresh(self, i: int, j: int) -> None:
+        """Cluster `j` has been folded into `i` and `i`'s model re-estimated: bring what
+        the mode keeps of them up to date."""
+
+    def _normalise(self) -> None:
+        # after a mode's own set-up: the cohort ratios are the mode's
+        self.znorm = [self.norm(k) for k in range(len(self.means))]
+
+    def norm(self, k: int) -> tuple[float, float]:
+        """Cluster `k`'s Z-norm, ``(mean, spread)``; ``(0.0, 1.0)`` without a cohort."""
+        # How cluster k's frames score against other people's voices (a cohort of
+        # training speakers) is the scale its scores are read on.
+        if self.cohort is None:
+            return 0.0, 1.0
+        mean, spread = cohort_moments(self.cohort_llr(k))
+        return float(mean), float(spread)
+
+    def llr(self, i: int, j: int) -> float:
+        """:meth:`model_llr` of `i` under `j`, Z-normalised by `i`'s cohort scores."""
+        mu, sd = self.znorm[i]
+        return (self.model_llr(i, j) - mu) / sd
+
+    def ratios(self) -> np.ndarray:
+        """:meth:`llr` of every ordered pair: ndarray of shape (K, K), row i's frames under
+        column j's model, -inf on the diagonal."""
+        k0 = len(self.means)
+        a = np.full((k0, k0), -np.inf)
+        for i in range(k0):
+            for j in range(k0):
+                if i != j:
+                    a[i, j] = self.llr(i, j)
+        return a
+
+    def merge(self, i: int, j: int) -> None:
+        """Fold cluster `j` into cluster `i`: pooled statistics, a re-estimated model and
+        its Z-norm."""
+        self.cn[i] += self.cn[j]
+        self.cf[i] += self.cf[j]
+        self.means[i] = self.adapt(self.cn[i], self.cf[i])
+        self.refresh(i, j)
+        self.znorm[i] = self.norm(i)
+
+
+class _StatsScorer(_LinkScorer):
+    """``cluster.link_scoring = "statistics"``: a cluster scored by its UBM statistics.
+
+    Its frames' UBM alignment is held fixed (:func:`diarize.speakers.aligned_llr`, the
+    linear scoring of GMM-UBM verification) instead of scoring a sample of its frames:
+    every frame counts, merging only adds statistics, and nothing but the statistics is
+    kept. Parameters as :class:`_LinkScorer`.
+    """
+
+    def __init__(self, ubm: BackgroundModel, X: np.ndarray, labels: np.ndarray,
+                 used: np.ndarray | None, *, config: ClusterConfig) -> None:
+        super().__init__(ubm, X, labels, used, config=config)
+        self._normalise()
+
+    def voice(self, k: int) -> VoiceStats:
+        return VoiceStats(self.cn[k], self.cf[k])
+
+    def cohort_llr(self, k: int) -> np.ndarray:
+        # From the statistics alone: cn and cf already hold every merge.
+        assert self.cohort is not None
+        return aligned_llr(self.gmm, self.voice(k), self.cohort)
+
+    def model_llr(self, i: int, j: int) -> float:
+        return float(aligned_llr(self.gmm, self.voice(i), self.means[j][None])[0])
+
+
+class _FrameScorer(_LinkScorer):
+    """``cluster.link_scoring = "frames"``: a cluster scored on a sample of its frames.
+
+    Each cluster's sample is at most ``link_max_frames`` of its used frames, evenly spaced
+    over its whole time span; each frame is scored on its ``link_top_components`` UBM
+    components (:class:`diarize.speakers.TopComponentScorer`). Parameters as
+    :class:`_LinkScorer`.
+
+    A merged cluster's sample is drawn from its parts' samples, so every frame ever scored
+    is in the first ones, and a frame's score under a model does not depend on the frames
+    scored with it: one scorer holds them all, and each frame is scored once under each
+    model (the cohort's, and each cluster model until it is re-estimated), each cluster's
+    ratios being means over its frames' scores.
+
+    Attributes
+    ----------
+    X : ndarray, shape (n_frames, D)
+        The frames (:func:`own_ratios` reads them too).
+    frames : list of ndarray of int64
+        Each cluster's sample: indices into `X`, ascending.
+    pool : ndarray of int64, shape (P,)
+        Every frame of the first samples, ascending.
+    at : list of ndarray of int64
+        Each cluster's sample as positions in `pool`.
+    top : TopComponentScorer
+        Of the frames ``X[pool]``.
+    cohort_scores : ndarray, shape (n_cohort, P), or None
+        Each pool frame's log-likelihood ratio under each cohort model (None: no cohort).
+    model_scores : dict of int to ndarray, shape (P,)
+        Each current cluster model's ratio on the pool frames (NaN on frames it is not
+        asked about); a re-estimated model's is dropped until it is asked again.
+    live : set of int
+        The clusters not yet merged into another.
+    """
+
+    def __init__(self, ubm: BackgroundModel, X: np.ndarray, labels: np.ndarray,
+                 used: np.ndarray | None, *, config: ClusterConfig) -> None:
+        super().__init__(ubm, X, labels, used, config=config)
+        k0 = len(self.means)
+        self.X = X
+        order = (np.argsort(labels, kind="stable") if used is None
+                 else used[np.argsort(labels[used], kind="stable")])
+        bounds = np.searchsorted(labels[order], np.arange(k0 + 1))
+        self.frames = [self.sample(order[bounds[k]:bounds[k + 1]]) for k in range(k0)]
+        self.pool = np.sort(np.concatenate(self.frames))
+        self.at = [np.searchsorted(self.pool, f) for f in self.frames]
+        self.top = TopComponentScorer(self.gmm, X[self.pool],
+                                      top=config.link_top_components)
+        # the cohort and every first model in one pass, the merged ones as they come
+        first = (np.array(self.means) if self.cohort is None
+                 else np.concatenate([self.cohort, self.means]))
+        scores = self.top.logliks(first) - self.top.base
+        self.cohort_scores = None if self.cohort is None else scores[:len(self.cohort)]
+        self.model_scores = dict(enumerate(scores[len(first) - k0:]))
+        self.live = set(range(k0))
+        self._normalise()
+
+    def sample(self, idx: np.ndarray) -> np.ndarray:
+        """Evenly spaced frames of `idx` (at most ``link_max_frames``): a cluster's whole
+        time span, at a bounded cost."""
+        cap = self.config.link_max_frames
+        return idx if len(idx) <= cap else idx[even_subsample_index(len(idx), cap)]
+
+    def cohort_llr(self, k: int) -> np.ndarray:
+        assert self.cohort_scores is not None
+        # contiguous rows: each mean is the same pairwise sum as a 1-D mean's
+        return np.take(self.cohort_scores, self.at[k], axis=1).mean(axis=1)
+
+    def model_llr(self, i: int, j: int) -> float:
+        if j not in self.model_scores:
+            # A merged model scores only the frames of the other clusters: until it
+            # changes again, they are the only ones it is asked about (a cluster's
+            # sample is drawn from its parts').
+            rows = np.concatenate([self.at[m] for m in sorted(self.live) if m != j])
+            scores = np.full(len(self.pool), np.nan)
+            scores[rows] = (self.top.logliks(self.means[j][None], rows)[0]
+                            - self.top.base[rows])
+            self.model_scores[j] = scores
+        z = self.model_scores[j][self.at[i]]
+        return float(z.sum() / len(z))  # np.mean's sum and quotient, less overhead
+
+    def refresh(self, i: int, j: int) -> None:
+        pooled = np.sort(np.concatenate([self.frames[i], self.frames[j]]))
+        self.frames[i] = self.sample(pooled)
+        self.at[i] = np.searchsorted(self.pool, self.frames[i])
+        self.live.discard(j)
+        self.model_scores.pop(i, None)
+        self.model_scores.pop(j, None)
+
+
+def own_ratios(scorer: _FrameScorer, *, config: ClusterConfig) -> np.ndarray:
+    """Each cluster's own ratio: how alike its voice scores to itself in this recording.
+
+    The ratio between the two halves (in time) of each cluster's sampled frames, each
+    half's model adapted to that half alone, Z-normalised as :meth:`_LinkScorer.llr`. A
+    few seconds of speech say little about it: it is drawn towards ``link_self_prior``
+    (at which the pair score is the plain ratio) by weight ``link_self_prior_frames``
+    against the frames scored. With ``link_self_recording_frames`` > 0 it is drawn
+    towards the recording's own ratio instead (every cluster's, by its frames scored,
+    itself drawn towards ``link_self_prior`` by that weight).
+
+    Parameters
+    ----------
+    scorer : _FrameScorer
+        The clusters as linking starts (before any merge).
+    config : ClusterConfig, keyword-only
+        ``link_self_prior``, ``link_self_prior_frames``, ``link_self_recording_frames``.
+
+    Returns
+    -------
+    ndarray of float64, shape (K,)
+    """
+    prior, prior_frames = config.link_self_prior, config.link_self_prior_frames
+    rec_frames = config.link_self_recording_frames
+    frames, pool, top = scorer.frames, scorer.pool, scorer.top
+    k0 = len(frames)
+    # the halves' statistics in one pass
+    halves = [(f[:len(f) // 2], f[len(f) // 2:]) for f in frames]
+    rows = np.concatenate([np.concatenate(h) for h in halves])
+    half_of = np.concatenate([np.repeat([2 * q, 2 * q + 1], [len(h[0]), len(h[1])])
+                              for q, h in enumerate(halves)])
+    pn, pf = label_statistics(scorer.gmm, scorer.X[rows], half_of, n_labels=2 * k0)
+    raw = np.zeros(k0)
+    for q, (first, second) in enumerate(halves):
+        own_k = 0.0
+        if len(first):
+            models = np.stack([scorer.adapt(pn[2 * q + h], pf[2 * q + h]) for h in (0, 1)])
+            for part, other in ((first, 1), (second, 0)):
+                # a half's frames under the other half's model
+                at_part = np.searchsorted(pool, part)
+                z = top.logliks(models[other][None], at_part)[0] - top.base[at_part]
+                mu, sd = 0.0, 1.0
+                if scorer.cohort_scores is not None:
+                    c_mean, c_spread = cohort_moments(
+                        np.take(scorer.cohort_scores, at_part, axis=1).mean(axis=1))
+                    mu, sd = float(c_mean), float(c_spread)
+                own_k += (float(z.sum() / len(z)) - mu) / sd
+        raw[q] = own_k
+    m = np.array([len(f) for f in frames], dtype=np.float64)
+    centre = prior
+    if rec_frames > 0:
+        # The recording's own ratio, every cluster's by its frames, is what a short
+        # cluster's is drawn towards: how alike a voice scores to itself here (a room,
+        # a far microphone lower it for every voice), itself drawn towards the prior.
+        centre = (float(m @ raw) + rec_frames * prior) / (float(m.sum()) + rec_frames)
+    return (m * raw + prior_frames * centre) / (m + prior_frames)
+
+
+class _OwnRatios:
+    """The clusters' own ratios in UBM linking (``cluster.link_self_weight`` > 0), as
+    clusters merge, and what they take off a pair's CLR.
+
+    Each pair's CLR is read against the two clusters' own ratios (:func:`own_ratios`):
+    the pair scores ``CLR - link_self_weight * (mean own ratio - link_self_prior)``, since
+    what the recording adds to every ratio, it adds to a voice's ratio with itself too.
+
+    Parameters
+    ----------
+    scorer : _FrameScorer
+        The clusters as linking starts.
+    sizes : ndarray of float64, shape (K,)
+        Each cluster's frames (every one, scored or not).
+    config : ClusterConfig, keyword-only
+
+    Attributes
+    ----------
+    own : ndarray of float64, shape (K,)
+        Each cluster's own ratio.
+    frames : ndarray of float64, shape (K,)
+        Each cluster's frames, as merges pool them.
+    """
+
+    def __init__(self, scorer: _FrameScorer, sizes: np.ndarray, *,
+                 config: ClusterConfig) -> None:
+        self.weight, self.prior = config.link_self_weight, config.link_self_prior
+        self.own = own_ratios(scorer, config=config)
+        self.frames = sizes.copy()
+
+    def offset(self, i: int, j: int) -> float:
+        """What pair `i`, `j`'s CLR is lowered by."""
+        return self.weight * (0.5 * (self.own[i] + self.own[j]) - self.prior)
+
+    def offsets(self) -> np.ndarray:
+        """:meth:`offset` of every pair: ndarray of shape (K, K)."""
+        return self.weight * (0.5 * (self.own[:, None] + self.own[None, :]) - self.prior)
+
+    def merge(self, i: int, j: int) -> None:
+        """Cluster `j` has been folded into `i`."""
+        # The mean of the parts' own ratios, by their frames: the halves of a merged
+        # cluster would straddle its parts, and a wrong merge, lowering them, would
+        # invite the next.
+        own, frames = self.own, self.frames
+        ni, nj = frames[i], frames[j]
+        own[i] = (ni * own[i] + nj * own[j]) / (ni + nj)
+        frames[i] = ni + nj
 
 
 #: Subtracted from the score of a pair that BIC vetoes: it is merged only when a count
@@ -1328,7 +1559,16 @@ VETO_BLOCK_FRAMES = 65536
 
 class _BicVeto:
     """BIC's consent to each linking merge (``cluster.link_bic_veto``): full-covariance
-    Gaussians of the clusters' clustering features, merged as linking merges them."""
+    Gaussians of the clusters' clustering features, merged as linking merges them.
+
+    A pair whose clustering features one full-covariance Gaussian per cluster fits better
+    than one for both, by more than ``link_bic_veto`` times the BIC penalty (the penalty
+    of :func:`agglomerative_bic`, weighed by the speech's duration), is not merged unless
+    a count bound forces it (then after every pair BIC consents to): its score is lowered
+    by :data:`VETO_OFFSET`. The ratio compares voices through the UBM, and a channel
+    unlike the UBM's training speech makes every pair alike to it; BIC compares them
+    through the recording's own frames.
+    """
 
     def __init__(self, X: np.ndarray, labels: np.ndarray, k0: int, *, config: ClusterConfig,
                  frame_step: float) -> None:
@@ -1361,8 +1601,20 @@ class _BicVeto:
             score[i, bad] -= VETO_OFFSET
             score[bad, i] = score[i, bad]
 
+    def apply_all(self, score: np.ndarray) -> None:
+        """:meth:`apply` to every pair of clusters of `score` (K, K)."""
+        for i in range(len(score) - 1):
+            self.apply(score, i, np.arange(i + 1, len(score)))
+
     def absorb(self, i: int, j: int) -> None:
         self.state._absorb(i, j)
+
+    @staticmethod
+    def reported(similarity: dict[int, float], threshold: float) -> dict[int, float]:
+        """Merge scores as linking reports them: a merge BIC declined at no more than the
+        threshold it could not pass (its ratio may be above it)."""
+        return {k: (v if v > -VETO_OFFSET / 2 else min(v + VETO_OFFSET, threshold))
+                for k, v in similarity.items()}
 
 
 def _agglomerate(score: np.ndarray, merge, *, threshold: float, lo: int, hi: int,
