@@ -274,6 +274,7 @@ class AvReader:
         return out
 
     def close(self) -> None:
+        """Close the container (its file)."""
         self._container.close()
 
     def __enter__(self) -> "AvReader":

@@ -277,11 +277,14 @@ class BatchSummary:
 class Progress(Protocol):
     """Receiver of progress events (see :class:`ConsoleProgress`)."""
 
-    def start(self, *, total: int, skipped: int) -> None: ...
+    def start(self, *, total: int, skipped: int) -> None:
+        """Before any work: `total` recordings will be reported, `skipped` are done."""
 
-    def update(self, record: Record) -> None: ...
+    def update(self, record: Record) -> None:
+        """One recording is done (succeeded or failed)."""
 
-    def finish(self, summary: BatchSummary) -> None: ...
+    def finish(self, summary: BatchSummary) -> None:
+        """The run is over (finished, stopped or interrupted): its summary."""
 
 
 # ---------------------------------------------------------------------- input resolution

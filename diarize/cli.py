@@ -40,6 +40,7 @@ class DefaultGroup(click.Group):
     default_command = "run"
 
     def parse_args(self, ctx, args):
+        """The help for a bare ``diarize``; ``run`` put in front of what is no command."""
         if not args:  # bare `diarize`: the help, as `diarize --help` prints it (exit 0)
             click.echo(ctx.get_help())
             ctx.exit(0)
@@ -49,6 +50,7 @@ class DefaultGroup(click.Group):
         return super().parse_args(ctx, args)
 
     def invoke(self, ctx):
+        """Run the command; Ctrl-C becomes our one-line stop."""
         try:
             return super().invoke(ctx)
         except KeyboardInterrupt as exc:

@@ -874,6 +874,7 @@ class Config:
 
     # ------------------------------------------------------------------ conversion
     def to_dict(self) -> dict[str, Any]:
+        """Every value, as nested dicts of plain values (one per section)."""
         return dataclasses.asdict(self)
 
     def to_toml(self) -> str:
@@ -1219,6 +1220,7 @@ def presets_dir() -> Path:
 
 
 def available_presets() -> list[str]:
+    """The names of the shipped presets (``--preset NAME``), sorted."""
     return sorted(p.stem for p in presets_dir().glob("*.toml"))
 
 

@@ -85,6 +85,7 @@ class ConsoleProgress:
         self._drawn = 0.0
 
     def start(self, *, total: int, skipped: int) -> None:
+        """Note the recordings already done; start the bar's clock."""
         self.total, self.done, self.t0 = total, 0, time.perf_counter()
         if skipped:
             self._line(f"batch: {plural(skipped, 'recording')} already done, skipped")
@@ -100,6 +101,7 @@ class ConsoleProgress:
         return rate, eta
 
     def update(self, record: Any) -> None:
+        """Redraw the bar (a terminal) or print the recording's line, and its warnings."""
         self.done += 1
         rate, eta = self._rate_eta()
         # what the recording warned of (no speech, ...), in the command line's format
@@ -121,6 +123,7 @@ class ConsoleProgress:
             self._line(line)
 
     def finish(self, summary: Any) -> None:
+        """End the bar (a terminal); print the files skipped and the summary line."""
         if self.tty:
             self._draw(force=True)
             self._write("\n")

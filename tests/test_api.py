@@ -340,3 +340,35 @@ def test_stereo_int16_and_float_signals_give_the_same_result():
 def test_signal_range_checked_on_every_path(samples, message):
     with pytest.raises(diarize.AudioError, match=message):
         diarize.Diarizer()((samples, 16000))
+
+
+# ---------------------------------------------------------------------- docstrings
+def _public_without_docstring() -> list[str]:
+    """Public functions, classes and methods of the package (no leading underscore, defined
+    in the module) that have no docstring."""
+    import inspect
+    import pkgutil
+
+    import diarize
+
+    missing = []
+    for info in pkgutil.walk_packages(diarize.__path__, "diarize."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if name.startswith("_") or getattr(obj, "__module__", None) != module.__name__:
+                continue
+            if not (inspect.isfunction(obj) or inspect.isclass(obj)):
+                continue
+            members = [(name, obj)] + ([(f"{name}.{k}", v) for k, v in vars(obj).items()
+                                        if not k.startswith("_") and inspect.isfunction(v)]
+                                       if inspect.isclass(obj) else [])
+            missing += [f"{module.__name__}.{n}" for n, o in members
+                        if not (o.__doc__ or "").strip()]
+    return missing
+
+
+def test_every_public_function_class_and_method_has_a_docstring():
+    missing = _public_without_docstring()
+    assert not missing, "no docstring: " + ", ".join(missing)

@@ -19,18 +19,21 @@ from ._kernels import (_PassResult, _gaussian_from_stats, _log_det_cholesky,
 # scipy.special is imported on first use: importing it takes a quarter of a second, and
 # `import diarize` (which imports this module through diarize.gmm) never fits this model.
 def gammaln(x: Any) -> Any:
+    """:func:`scipy.special.gammaln`, imported when first called."""
     from scipy.special import gammaln as f
 
     return f(x)
 
 
 def digamma(x: Any) -> Any:
+    """:func:`scipy.special.digamma`, imported when first called."""
     from scipy.special import digamma as f
 
     return f(x)
 
 
 def betaln(a: Any, b: Any) -> Any:
+    """:func:`scipy.special.betaln`, imported when first called."""
     from scipy.special import betaln as f
 
     return f(a, b)
