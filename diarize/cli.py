@@ -294,10 +294,25 @@ def _silence_stdout() -> None:
         pass
 
 
+class _TypedText(click.ParamType):
+    """A command-line value that names something (a voiceprint, a recording, a speaker,
+    a configuration value): its bytes read as UTF-8 where they are UTF-8, whatever the
+    locale (:func:`diarize.names.typed_text`), so that it names the same thing as in
+    the package's UTF-8 files and file names."""
+
+    name = "text"
+
+    def convert(self, value, param, ctx):
+        return typed_text(value) if isinstance(value, str) else value
+
+
+TYPED_TEXT = _TypedText()
+
+
 def _settings_option(func):
     """``--set KEY=VALUE`` (repeatable): one configuration key from the command line."""
     return click.option(
-        "--set", "settings", multiple=True, metavar="KEY=VALUE",
+        "--set", "settings", multiple=True, metavar="KEY=VALUE", type=TYPED_TEXT,
         help="Set one configuration key (dotted, as `diarize config show` prints them: "
              "--set cluster.link_level_db=20); the value is a TOML literal, or else a "
              "string. Repeatable; applied after --preset and --config.")(func)
@@ -319,9 +334,7 @@ def build_config(config_file, preset, overrides, speakers=None, settings=()):
     from .config import load_config, with_settings
     from .models import check_model_files
 
-    # a value typed on the command line (a model's path) is the same text in every locale
-    cfg = with_settings(load_config(config_file, preset=preset),
-                        [typed_text(s) for s in settings])
+    cfg = with_settings(load_config(config_file, preset=preset), settings)
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if overrides:
         cfg = cfg.replace(**overrides)
@@ -461,7 +474,7 @@ _VOICES_HELP = ("Folder of voiceprints (diarize enroll): speakers whose voice ma
 @click.option("-j", "--jobs", type=int, callback=_within(1, MAX_JOBS), default=1, show_default=True,
               help="Worker processes (1: in this process; more: a worker that dies fails "
                    "only its recording).")
-@click.option("--uri", default=None,
+@click.option("--uri", default=None, type=TYPED_TEXT,
               help="File id of the recording (RTTM field 2, the output's name) instead of "
                    "the file name; one AUDIO only.")
 @click.option("--summary", is_flag=True,
@@ -503,7 +516,7 @@ def run_command(audio, output_dir, to_stdout, formats, exclusive, num_speakers, 
         if len(audio) > 1:
             raise click.UsageError(f"--uri names one recording; {len(audio)} AUDIO inputs "
                                    "were given")
-        given, uri = uri, clean_uri(typed_text(uri))
+        given, uri = uri, clean_uri(uri)
         if not uri:  # the uri names the output file, as a manifest's uri column does
             raise click.BadParameter(f"cannot name an output file: {given!r} (no path "
                                      "separators, no leading dot)", param_hint="--uri")
@@ -660,12 +673,12 @@ def _check_voices(voices_dir: Path, cfg) -> None:
 @main.command("enroll")
 @click.option("--voices", "voices_dir", type=click.Path(path_type=Path), required=True,
               help="Folder of voiceprints (created if missing); NAME is DIR/NAME.npz.")
-@click.argument("name")
+@click.argument("name", type=TYPED_TEXT)
 @click.argument("audio", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--rttm", "rttm_files", multiple=True, type=click.Path(path_type=Path),
               help="Diarization or reference RTTM of the AUDIO files (repeatable): with "
                    "--speaker, enrol only the time that speaker talks alone in each.")
-@click.option("--speaker", default=None,
+@click.option("--speaker", default=None, type=TYPED_TEXT,
               help="The speaker label, in the --rttm turns, whose voice NAME is.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path), help="TOML configuration file.")
 @click.option("--preset", help="Shipped configuration preset (default, meeting, telephone, broadcast, noisy).")
@@ -686,9 +699,7 @@ def enroll_command(voices_dir, name, audio, rttm_files, speaker, config_file, pr
     from .pipeline import enroll
     from .voices import check_name
 
-    # NAME becomes a file name and a label in UTF-8 outputs: the same text in every locale
-    name = check_name(typed_text(name))
-    speaker = None if speaker is None else typed_text(speaker)
+    check_name(name)
     audio = _stdin_for_dash(audio)
     if bool(rttm_files) != (speaker is not None):
         raise click.UsageError("--rttm and --speaker go together: the turns, and whose "
@@ -1237,7 +1248,6 @@ def _rttm_diarization(path: Path, uri):
     from .rttm import read_rttm
     from .segments import Diarization
 
-    uri = None if uri is None else typed_text(uri)  # as the RTTM's UTF-8 file ids
     by_key = read_rttm(path)
     uris = list(dict.fromkeys(key.uri for key in by_key))
     if uri is None and len(uris) > 1:
@@ -1259,7 +1269,7 @@ def _rttm_diarization(path: Path, uri):
               help="Output format (default: from the suffix of -o, else srt).")
 @click.option("-o", "--output", type=click.Path(path_type=Path, allow_dash=True), default=None,
               help="Output file, written atomically; '-' or none: standard output.")
-@click.option("--uri", default=None,
+@click.option("--uri", default=None, type=TYPED_TEXT,
               help="The recording to use when the RTTM holds several (its file id).")
 @click.option("--num-speakers", type=int, callback=_like_key("num_speakers"),
               help="Known number of speakers (when DIARIZATION is audio).")

@@ -38,13 +38,13 @@ def check_model_files(config: Config) -> None:
              load_ubm)):
         if not (used and path):
             continue  # the shipped model: tested with the package
-        path = text_path(path)  # TOML text: the file of those bytes in UTF-8
-        if not Path(path).is_file():
+        file = text_path(path)  # TOML text: the file of those bytes in UTF-8
+        if not Path(file).is_file():
             raise ModelError(f"{key}: {path}: no such model file")
-        if not zipfile.is_zipfile(path):
+        if not zipfile.is_zipfile(file):
             raise ModelError(f"{key}: {path}: not a model file (an .npz archive)")
         try:
-            load(path)
+            load(path)  # as the pipeline will ask for it: loaded (and cached) once
         except DiarizeError as exc:
             raise type(exc)(f"{key}: {' '.join(str(exc).split())}") from None
     _check_nuisance(config)

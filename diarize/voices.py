@@ -705,9 +705,10 @@ def _file_names(name: str) -> list[bytes]:
 def voiceprint_path(directory: str | os.PathLike, name: str) -> Path:
     """The file of voiceprint `name` in `directory` (the name checked): its name in UTF-8,
     or a file an earlier version wrote under another encoding (:func:`_file_names`)."""
-    names = [Path(directory) / os.fsdecode(raw) for raw in _file_names(check_name(name))]
-    return next((p for p in names[1:] if os.path.lexists(p) and not os.path.lexists(names[0])),
-                names[0])
+    utf8, *legacy = [Path(directory) / os.fsdecode(raw) for raw in _file_names(check_name(name))]
+    if os.path.lexists(utf8):
+        return utf8
+    return next((p for p in legacy if os.path.lexists(p)), utf8)
 
 
 def check_folder(directory: str | os.PathLike, *, hint: str = "") -> Path:
